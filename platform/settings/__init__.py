@@ -1,0 +1,1 @@
+"""Settings: `base` reads the environment once; `local`, `test` and `production` override."""

@@ -1,0 +1,1 @@
+"""Tenancy building blocks: the host → city middleware and the fail-closed guard."""

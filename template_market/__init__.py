@@ -1,0 +1,1 @@
+"""The template marketplace: ledger definitions that one city publishes and another installs."""

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class TemplateMarketConfig(AppConfig):
+    name = "template_market"
+    verbose_name = "テンプレート"

@@ -1,0 +1,1 @@
+"""Municipalities (自治体), their domains, provisioning and the operator admin."""

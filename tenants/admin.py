@@ -1,0 +1,134 @@
+"""The operator admin on the public host: municipalities and their domains.
+
+Operators provision, suspend and resume cities here. Nothing here reads a city's schema:
+operators never see a city's records.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from tenants.exceptions import ProvisioningConflict, ProvisioningInvalid
+from tenants.models import Domain, Municipality
+from tenants.services import municipality_provision, municipality_resume, municipality_suspend
+
+
+class MunicipalityProvisionForm(forms.ModelForm):
+    """The add form: what `municipality_provision` needs, validated by it."""
+
+    slug = forms.SlugField(label="スラッグ（スキーマ名）", max_length=40)
+    domain = forms.CharField(label="ドメイン", max_length=253)
+    admin_username = forms.CharField(label="最初の管理者のユーザー名", max_length=150)
+    admin_password = forms.CharField(label="最初の管理者のパスワード", widget=forms.PasswordInput)
+
+    class Meta:
+        model = Municipality
+        fields = ["name", "code"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        self._result = None
+        try:
+            self._result = municipality_provision(
+                actor=None,
+                slug=data.get("slug", ""),
+                name=data.get("name", ""),
+                code=data.get("code", ""),
+                domain=data.get("domain", ""),
+                admin_username=data.get("admin_username", ""),
+                admin_password=data.get("admin_password", ""),
+            )
+        except ProvisioningInvalid as exc:
+            for field, errors in exc.errors.items():
+                self.add_error(field if field in self.fields else None, errors)
+        except ProvisioningConflict as exc:
+            self.add_error(None, str(exc))
+        return data
+
+
+class DomainInline(admin.TabularInline):
+    model = Domain
+    extra = 0
+    fields = ["domain", "is_primary"]
+
+
+@admin.register(Municipality)
+class MunicipalityAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "prefecture", "schema_name", "status", "created_at"]
+    list_filter = ["status", "prefecture"]
+    search_fields = ["name", "code", "schema_name", "domains__domain"]
+    readonly_fields = [
+        "schema_name",
+        "code",
+        "prefecture",
+        "status",
+        "status_changed_at",
+        "created_at",
+    ]
+    fields = ["name", "schema_name", "code", "prefecture", "status", "suspended_reason",
+              "status_changed_at", "created_at"]  # fmt: skip
+    inlines = [DomainInline]
+    actions = ["suspend", "resume"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Municipality]:
+        return super().get_queryset(request).exclude(schema_name="public")
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any):  # type: ignore[no-untyped-def]
+        if obj is None:
+            kwargs["form"] = MunicipalityProvisionForm
+            kwargs["fields"] = None
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        if obj is None:
+            return ["name", "code", "slug", "domain", "admin_username", "admin_password"]
+        return list(self.fields)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [] if obj is None else list(self.readonly_fields)
+
+    def get_inlines(self, request: HttpRequest, obj: Any) -> list[type[admin.TabularInline]]:
+        return [] if obj is None else list(self.inlines)
+
+    def save_model(self, request: HttpRequest, obj: Municipality, form: Any, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        # Provisioning already happened in the form's clean(), in its own transaction.
+        result = form._result
+        obj.pk = result.municipality.pk
+        obj.__dict__.update(result.municipality.__dict__)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        if change:
+            super().save_related(request, form, formsets, change)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # A city's records are kept for their retention period: no deletion from the admin.
+        return False
+
+    @admin.action(description="選択した自治体を利用停止する")
+    def suspend(self, request: HttpRequest, queryset: QuerySet[Municipality]) -> None:
+        for municipality in queryset:
+            municipality_suspend(
+                actor=request.user, municipality=municipality, reason="運用者による停止"
+            )
+        self.message_user(request, f"{queryset.count()} 件を利用停止しました。", messages.SUCCESS)
+
+    @admin.action(description="選択した自治体の利用を再開する")
+    def resume(self, request: HttpRequest, queryset: QuerySet[Municipality]) -> None:
+        for municipality in queryset:
+            municipality_resume(actor=request.user, municipality=municipality)
+        self.message_user(request, f"{queryset.count()} 件の利用を再開しました。", messages.SUCCESS)
+
+
+@admin.register(Domain)
+class DomainAdmin(admin.ModelAdmin):
+    list_display = ["domain", "tenant", "is_primary"]
+    search_fields = ["domain", "tenant__name"]
+    list_select_related = ["tenant"]

@@ -1,0 +1,20 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def _ensure_public_tenant(sender: AppConfig, using: str, **kwargs: object) -> None:
+    from django.db import connections
+
+    if connections[using].schema_name != "public":
+        return
+    from tenants.services import platform_ensure_public_tenant
+
+    platform_ensure_public_tenant()
+
+
+class TenantsConfig(AppConfig):
+    name = "tenants"
+    verbose_name = "自治体"
+
+    def ready(self) -> None:
+        post_migrate.connect(_ensure_public_tenant, sender=self, dispatch_uid="tenants-public")

@@ -1,0 +1,86 @@
+"""Municipalities and their host names, in the public schema."""
+
+from __future__ import annotations
+
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import Q
+from django_tenants.models import DomainMixin, TenantMixin
+
+from tenants.codes import PREFECTURE_CHOICES, validate_municipality_code
+
+# A schema name and the city's sub-domain: lowercase ASCII, starting with a letter.
+SLUG_RE = r"^[a-z][a-z0-9_]{1,39}$"
+slug_validator = RegexValidator(
+    SLUG_RE, "スラッグは英小文字で始まる英小文字・数字・_ の2〜40文字にしてください。"
+)
+
+
+class Municipality(TenantMixin):
+    """A city (自治体); its records live in the PostgreSQL schema ``schema_name``.
+
+    The platform itself is the one row whose schema is ``public``; it has no code.
+    """
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "利用中"
+        SUSPENDED = "suspended", "停止中"
+
+    name = models.CharField("自治体名", max_length=100)
+    code = models.CharField(
+        "全国地方公共団体コード",
+        max_length=6,
+        blank=True,
+        validators=[validate_municipality_code],
+        help_text="6桁（5桁＋検査数字）",
+    )
+    prefecture = models.CharField("都道府県", max_length=2, choices=PREFECTURE_CHOICES, blank=True)
+    status = models.CharField("状態", max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    suspended_reason = models.CharField("停止理由", max_length=500, blank=True)
+    status_changed_at = models.DateTimeField("状態変更日時", null=True, blank=True)
+    created_at = models.DateTimeField("作成日時", auto_now_add=True)
+
+    # Schemas are created by tenants.services.municipality_provision, in one transaction
+    # with the rows and the first administrator: never implicitly on save().
+    auto_create_schema = False
+    auto_drop_schema = False
+
+    class Meta:
+        verbose_name = "自治体"
+        verbose_name_plural = "自治体"
+        ordering = ["code"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["code"], condition=~Q(code=""), name="municipality_code_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(schema_name="public") | (~Q(code="") & ~Q(prefecture="")),
+                name="municipality_code_required",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}（{self.code}）" if self.code else self.name
+
+    @property
+    def slug(self) -> str:
+        return self.schema_name
+
+    @property
+    def is_public(self) -> bool:
+        return self.schema_name == "public"
+
+    @property
+    def is_suspended(self) -> bool:
+        return self.status == self.Status.SUSPENDED
+
+
+class Domain(DomainMixin):
+    """A host name that serves one municipality (or the platform's public host)."""
+
+    class Meta:
+        verbose_name = "ドメイン"
+        verbose_name_plural = "ドメイン"
+
+    def __str__(self) -> str:
+        return self.domain

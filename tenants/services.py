@@ -1,0 +1,213 @@
+"""Writes to municipalities: provisioning, suspension and resumption.
+
+These services are the only code that creates or changes a ``Municipality``; the operator
+admin and the ``provision_tenant`` command call them.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, ProgrammingError, transaction
+from django.utils import timezone
+from django_tenants.utils import schema_context
+
+from tenants.codes import prefecture_of, validate_municipality_code
+from tenants.exceptions import ProvisioningConflict, ProvisioningInvalid
+from tenants.models import SLUG_RE, Domain, Municipality
+
+logger = logging.getLogger(__name__)
+
+_HOST_RE = re.compile(
+    r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"
+)
+# Schema names that a city can never take.
+_RESERVED_SLUGS = {"public", "information_schema", "pg_catalog", "pg_toast", "admin", "www", "api"}
+
+
+@dataclass(frozen=True)
+class ProvisionResult:
+    municipality: Municipality
+    domain: str
+    admin_username: str
+    created: bool
+
+
+def _validate_provision_input(
+    *, slug: str, name: str, code: str, domain: str, admin_username: str, admin_password: str
+) -> None:
+    errors: dict[str, list[str]] = {}
+
+    def add(field: str, message: str) -> None:
+        errors.setdefault(field, []).append(message)
+
+    if not re.match(SLUG_RE, slug or "") or slug.startswith("pg_"):
+        add("slug", "英小文字で始まる英小文字・数字・_ の2〜40文字にしてください。")
+    elif slug in _RESERVED_SLUGS:
+        add("slug", f"「{slug}」は予約語のため使えません。")
+    if not (name or "").strip():
+        add("name", "自治体名を入力してください。")
+    elif len(name) > 100:
+        add("name", "自治体名は100文字以内にしてください。")
+    try:
+        validate_municipality_code(code)
+    except ValidationError as exc:
+        for message in exc.messages:
+            add("code", message)
+    if not _HOST_RE.match(domain or ""):
+        add("domain", "ドメインは英小文字・数字・ハイフン・ドットからなるホスト名にしてください。")
+    elif domain == settings.BASE_DOMAIN:
+        add("domain", "運用者用の公開ドメインは自治体に割り当てられません。")
+    try:
+        UnicodeUsernameValidator()(admin_username or "")
+        if not admin_username:
+            raise ValidationError("管理者のユーザー名を入力してください。")
+    except ValidationError as exc:
+        for message in exc.messages:
+            add("admin_username", message)
+    try:
+        user_model = get_user_model()
+        validate_password(admin_password or "", user_model(username=admin_username))
+    except ValidationError as exc:
+        for message in exc.messages:
+            add("admin_password", message)
+    if errors:
+        raise ProvisioningInvalid(errors)
+
+
+def _check_existing_matches(
+    existing: Municipality, *, name: str, code: str, domain: str, admin_username: str
+) -> None:
+    differences = []
+    if existing.name != name:
+        differences.append(f"自治体名（登録済み: {existing.name}）")
+    if existing.code != code:
+        differences.append(f"コード（登録済み: {existing.code}）")
+    if not existing.domains.filter(domain=domain).exists():
+        registered = ", ".join(existing.domains.values_list("domain", flat=True))
+        differences.append(f"ドメイン（登録済み: {registered}）")
+    with schema_context(existing.schema_name):
+        if not get_user_model().objects.filter(username=admin_username).exists():
+            differences.append(f"管理者ユーザー名（{admin_username} は存在しません）")
+    if differences:
+        raise ProvisioningConflict(
+            f"スラッグ「{existing.schema_name}」の自治体は既に別の内容で登録されています: "
+            + "、".join(differences)
+        )
+
+
+def municipality_provision(
+    *,
+    actor: object | None,
+    slug: str,
+    name: str,
+    code: str,
+    domain: str,
+    admin_username: str,
+    admin_password: str,
+) -> ProvisionResult:
+    """Create a city: its row, its host, its schema (by migrations) and first administrator.
+
+    All of it happens in one transaction (PostgreSQL DDL is transactional), so a failure
+    leaves nothing behind. Calling it again with the same values returns the existing city
+    (``created=False``); a call that conflicts with an existing slug, code or domain raises
+    ``ProvisioningConflict`` and changes nothing. The administrator's password is not
+    compared on a repeat call: the administrator may have changed it since.
+    """
+    slug, domain = (slug or "").strip(), (domain or "").strip().lower()
+    name, code = (name or "").strip(), (code or "").strip()
+    _validate_provision_input(
+        slug=slug, name=name, code=code, domain=domain,
+        admin_username=admin_username, admin_password=admin_password,
+    )  # fmt: skip
+
+    existing = Municipality.objects.filter(schema_name=slug).first()
+    if existing is not None:
+        _check_existing_matches(
+            existing, name=name, code=code, domain=domain, admin_username=admin_username
+        )
+        return ProvisionResult(existing, domain, admin_username, created=False)
+
+    holder = Municipality.objects.filter(code=code).first()
+    if holder is not None:
+        raise ProvisioningConflict(
+            f"コード {code} は既に {holder.name}（{holder.schema_name}）が使用しています。"
+        )
+    taken = Domain.objects.filter(domain=domain).select_related("tenant").first()
+    if taken is not None:
+        raise ProvisioningConflict(
+            f"ドメイン {domain} は既に {taken.tenant.name}（{taken.tenant.schema_name}）が使用しています。"
+        )
+
+    try:
+        with transaction.atomic():
+            municipality = Municipality.objects.create(
+                schema_name=slug, name=name, code=code, prefecture=prefecture_of(code)
+            )
+            Domain.objects.create(domain=domain, tenant=municipality, is_primary=True)
+            municipality.create_schema(check_if_exists=False, verbosity=0)
+            with schema_context(slug):
+                get_user_model().objects.create_user(
+                    username=admin_username,
+                    password=admin_password,
+                    display_name=f"{name} 管理者",
+                    is_city_admin=True,
+                )
+    except ProgrammingError as exc:
+        if getattr(exc.__cause__, "sqlstate", None) != "42P06":  # duplicate_schema
+            raise
+        raise ProvisioningConflict(
+            f"スキーマ「{slug}」がデータベースに既に存在します（自治体としては未登録）。"
+            "運用者が内容を確認してから削除してください。"
+        ) from exc
+    except IntegrityError as exc:
+        # A concurrent call took the slug, code or domain between our check and insert.
+        raise ProvisioningConflict(
+            f"スラッグ「{slug}」・コード {code}・ドメイン {domain} のいずれかが同時に登録されました。"
+        ) from exc
+    logger.info("municipality provisioned: schema=%s code=%s", slug, code)
+    return ProvisionResult(municipality, domain, admin_username, created=True)
+
+
+def municipality_suspend(
+    *, actor: object | None, municipality: Municipality, reason: str
+) -> Municipality:
+    """Suspend a city: its hosts answer 403 until it is resumed. Its data is untouched."""
+    if municipality.is_public:
+        raise ProvisioningInvalid({"status": ["運用基盤（public）は停止できません。"]})
+    municipality.status = Municipality.Status.SUSPENDED
+    municipality.suspended_reason = reason
+    municipality.status_changed_at = timezone.now()
+    municipality.save(update_fields=["status", "suspended_reason", "status_changed_at"])
+    logger.info("municipality suspended: schema=%s", municipality.schema_name)
+    return municipality
+
+
+def municipality_resume(*, actor: object | None, municipality: Municipality) -> Municipality:
+    """Resume a suspended city."""
+    municipality.status = Municipality.Status.ACTIVE
+    municipality.suspended_reason = ""
+    municipality.status_changed_at = timezone.now()
+    municipality.save(update_fields=["status", "suspended_reason", "status_changed_at"])
+    logger.info("municipality resumed: schema=%s", municipality.schema_name)
+    return municipality
+
+
+def platform_ensure_public_tenant(*, domain: str | None = None) -> Municipality:
+    """Make sure the platform row (schema ``public``) and its host ``BASE_DOMAIN`` exist.
+
+    Runs after every migration of the public schema, so the operator host always routes.
+    """
+    domain = (domain or settings.BASE_DOMAIN).lower()
+    public, _ = Municipality.objects.get_or_create(
+        schema_name="public", defaults={"name": "Daicho 運用基盤"}
+    )
+    Domain.objects.get_or_create(domain=domain, defaults={"tenant": public, "is_primary": True})
+    return public

@@ -1,0 +1,65 @@
+"""Test fixtures: two cities provisioned once per session in the test database.
+
+Everything runs against real PostgreSQL and Redis (the URLs from the environment, or the
+embedded servers). Cities are committed once; each test runs in a transaction that is
+rolled back, so tests may write freely inside ``schema_context``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from django.db import connection
+
+from tenants.models import Municipality
+from tenants.services import municipality_provision
+
+ADMIN_PASSWORD = "S3cret!pass-for-tests"
+
+
+@dataclass(frozen=True)
+class City:
+    slug: str
+    name: str
+    code: str
+    domain: str
+
+    @property
+    def municipality(self) -> Municipality:
+        return Municipality.objects.get(schema_name=self.slug)
+
+
+MITAKA = City("mitaka", "三鷹市", "132047", "mitaka.localhost")
+MUSASHINO = City("musashino", "武蔵野市", "132039", "musashino.localhost")
+
+
+@pytest.fixture(scope="session")
+def cities(django_db_setup: None, django_db_blocker: pytest.FixtureRequest) -> dict[str, City]:
+    """Mitaka and Musashino, provisioned (and committed) once for the whole session."""
+    with django_db_blocker.unblock():  # type: ignore[attr-defined]
+        for city in (MITAKA, MUSASHINO):
+            municipality_provision(
+                actor=None, slug=city.slug, name=city.name, code=city.code,
+                domain=city.domain, admin_username="admin", admin_password=ADMIN_PASSWORD,
+            )  # fmt: skip
+    return {"mitaka": MITAKA, "musashino": MUSASHINO}
+
+
+@pytest.fixture
+def mitaka(cities: dict[str, City], db: None) -> City:
+    return cities["mitaka"]
+
+
+@pytest.fixture
+def musashino(cities: dict[str, City], db: None) -> City:
+    return cities["musashino"]
+
+
+@pytest.fixture(autouse=True)
+def _back_to_public() -> Iterator[None]:
+    """Every test starts and ends on the public schema, as a fresh request would."""
+    yield
+    if connection.connection is not None or connection.schema_name != "public":
+        connection.set_schema_to_public()

@@ -1,0 +1,158 @@
+"""Provisioning: one schema per city, isolation, idempotence, conflicts, no partial data."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+from django_tenants.utils import schema_context, schema_exists
+
+from tenants.exceptions import ProvisioningConflict, ProvisioningInvalid
+from tenants.models import Domain, Municipality
+from tenants.services import municipality_provision
+from tests.conftest import ADMIN_PASSWORD, City
+
+User = get_user_model()
+
+
+def test_each_city_has_its_own_schema_and_administrator(mitaka: City, musashino: City) -> None:
+    for city in (mitaka, musashino):
+        municipality = city.municipality
+        assert schema_exists(city.slug)
+        assert municipality.prefecture == "13"
+        assert list(municipality.domains.values_list("domain", flat=True)) == [city.domain]
+        with schema_context(city.slug):
+            admin = User.objects.get(username="admin")
+            assert admin.is_city_admin
+            assert admin.check_password(ADMIN_PASSWORD)
+
+
+def test_a_row_written_in_one_city_is_invisible_in_the_other(mitaka: City, musashino: City) -> None:
+    with schema_context(mitaka.slug):
+        User.objects.create_user(username="only-in-mitaka", password="x" * 12)
+        assert User.objects.filter(username="only-in-mitaka").exists()
+    with schema_context(musashino.slug):
+        assert not User.objects.filter(username="only-in-mitaka").exists()
+    # Nor in the public schema, where operators live.
+    assert not User.objects.filter(username="only-in-mitaka").exists()
+
+
+def test_schemas_hold_few_tables(mitaka: City) -> None:
+    # Ledgers are rows, never tables: a city's schema stays small whatever it defines.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_tables WHERE schemaname = %s", [mitaka.slug])
+        (tables,) = cursor.fetchone()
+    assert 0 < tables <= 40
+
+
+def test_provisioning_again_with_the_same_values_changes_nothing(mitaka: City) -> None:
+    before = Municipality.objects.count()
+    result = municipality_provision(
+        actor=None, slug=mitaka.slug, name=mitaka.name, code=mitaka.code,
+        domain=mitaka.domain, admin_username="admin", admin_password=ADMIN_PASSWORD,
+    )  # fmt: skip
+    assert result.created is False
+    assert result.municipality.pk == mitaka.municipality.pk
+    assert Municipality.objects.count() == before
+
+
+@pytest.mark.parametrize(
+    ("changes", "mentions"),
+    [
+        ({"name": "三鷹町"}, "自治体名"),
+        ({"code": "132039"}, "コード"),
+        ({"domain": "other.localhost"}, "ドメイン"),
+        ({"admin_username": "someone"}, "管理者"),
+    ],
+)
+def test_provisioning_an_existing_slug_with_other_values_is_refused(
+    mitaka: City, changes: dict[str, str], mentions: str
+) -> None:
+    values = {
+        "slug": mitaka.slug, "name": mitaka.name, "code": mitaka.code,
+        "domain": mitaka.domain, "admin_username": "admin", "admin_password": ADMIN_PASSWORD,
+    } | changes  # fmt: skip
+    with pytest.raises(ProvisioningConflict) as info:
+        municipality_provision(actor=None, **values)
+    assert mentions in str(info.value)
+    assert Municipality.objects.get(schema_name=mitaka.slug).name == mitaka.name
+
+
+def test_a_code_or_domain_held_by_another_city_is_refused(mitaka: City) -> None:
+    with pytest.raises(ProvisioningConflict, match="三鷹市"):
+        municipality_provision(
+            actor=None, slug="chofu", name="調布市", code=mitaka.code,
+            domain="chofu.localhost", admin_username="admin", admin_password=ADMIN_PASSWORD,
+        )  # fmt: skip
+    with pytest.raises(ProvisioningConflict, match="三鷹市"):
+        municipality_provision(
+            actor=None, slug="chofu", name="調布市", code="132080",
+            domain=mitaka.domain, admin_username="admin", admin_password=ADMIN_PASSWORD,
+        )  # fmt: skip
+    assert not schema_exists("chofu")
+    assert not Municipality.objects.filter(schema_name="chofu").exists()
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("slug", "Chofu"),
+        ("slug", "public"),
+        ("slug", "1chofu"),
+        ("code", "132081"),
+        ("domain", "chofu localhost"),
+        ("domain", "localhost"),  # the operators' host
+        ("admin_password", "short"),
+        ("admin_username", "bad name!"),
+        ("name", "  "),
+        ("name", "市" * 101),
+    ],
+)
+def test_invalid_input_leaves_nothing_behind(
+    cities: dict, db: None, field: str, value: str
+) -> None:
+    values = {
+        "slug": "chofu", "name": "調布市", "code": "132080", "domain": "chofu.localhost",
+        "admin_username": "admin", "admin_password": ADMIN_PASSWORD,
+    } | {field: value}  # fmt: skip
+    with pytest.raises(ProvisioningInvalid) as info:
+        municipality_provision(actor=None, **values)
+    assert field in info.value.errors
+    assert not schema_exists("chofu")
+    assert not Domain.objects.filter(domain="chofu.localhost").exists()
+
+
+def test_a_failure_midway_rolls_back_rows_and_domain(cities: dict, db: None) -> None:
+    # An orphan schema (say, left by a manual restore) makes CREATE SCHEMA fail after the
+    # municipality and domain rows were inserted: both must be rolled back.
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE SCHEMA chofu")
+    with pytest.raises(ProvisioningConflict, match="スキーマ"):
+        municipality_provision(
+            actor=None, slug="chofu", name="調布市", code="132080",
+            domain="chofu.localhost", admin_username="admin", admin_password=ADMIN_PASSWORD,
+        )  # fmt: skip
+    assert not Municipality.objects.filter(schema_name="chofu").exists()
+    assert not Domain.objects.filter(domain="chofu.localhost").exists()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'chofu'")
+        assert cursor.fetchone() == (0,)
+
+
+def test_provision_tenant_command_creates_then_is_idempotent_then_refuses(
+    cities: dict, db: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["--slug", "chofu", "--name", "調布市", "--code", "132080",
+            "--domain", "chofu.localhost", "--admin-username", "admin",
+            "--admin-password", ADMIN_PASSWORD]  # fmt: skip
+    call_command("provision_tenant", *args)
+    assert "created chofu" in capsys.readouterr().out
+    assert schema_exists("chofu")
+    call_command("provision_tenant", *args)
+    assert "unchanged" in capsys.readouterr().out
+    conflicting = [*args]
+    conflicting[conflicting.index("調布市")] = "調布町"
+    with pytest.raises(CommandError, match="既に別の内容"):
+        call_command("provision_tenant", *conflicting)

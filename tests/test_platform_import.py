@@ -1,0 +1,30 @@
+"""`platform/` must never shadow the standard library's `platform` module."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_platform_from_repository_root_is_the_standard_library() -> None:
+    # Regression: a platform/__init__.py made `import uuid` (so Django and botocore) fail
+    # with "module 'platform' has no attribute 'system'".
+    result = subprocess.run(
+        [sys.executable, "-c",
+         "import platform, uuid, sys; print(platform.system()); print(platform.__file__)"],
+        cwd=REPO_ROOT, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    system, origin = result.stdout.splitlines()
+    assert system == sys.platform.capitalize() or system in {"Linux", "Darwin", "Windows"}
+    assert not origin.startswith(str(REPO_ROOT / "platform"))
+
+
+def test_platform_folder_has_no_top_level_init() -> None:
+    assert not (REPO_ROOT / "platform" / "__init__.py").exists()
+
+
+def test_daicho_package_is_the_platform_folder() -> None:
+    import daicho.settings
+
+    assert Path(daicho.settings.__file__).resolve().parent == REPO_ROOT / "platform" / "settings"

@@ -1,0 +1,41 @@
+"""The Celery app. Tasks carry the schema they were sent from and run inside it.
+
+tenant-schemas-celery puts the sender's schema in each message's headers and enters it
+before the task runs (and leaves it after). ``CityTask`` adds the fail-closed rule: a task
+that needs a city refuses to run on the public schema.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from celery.schedules import crontab
+from tenant_schemas_celery.app import CeleryApp
+from tenant_schemas_celery.task import TenantTask
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "daicho.settings.local")
+
+app = CeleryApp("daicho")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks(["workers"])
+
+
+class CityTask(TenantTask):
+    """A task that runs in a city's schema: sent from a city's context, refused on public."""
+
+    abstract = True
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        from daicho.tenancy.guard import require_tenant
+
+        require_tenant()
+        return super().__call__(*args, **kwargs)
+
+
+app.conf.beat_schedule = {
+    "probe-every-city": {
+        "task": "workers.tasks.probe_all_cities",
+        "schedule": crontab(minute="*/10"),
+    },
+}
