@@ -50,6 +50,11 @@ class MunicipalityProvisionForm(forms.ModelForm):
             self.add_error(None, str(exc))
         return data
 
+    def _post_clean(self) -> None:
+        # The service validated and created the row; the model's own checks (uniqueness of
+        # the code it has just taken) must not run again on the unsaved form instance.
+        pass
+
 
 class DomainInline(admin.TabularInline):
     model = Domain

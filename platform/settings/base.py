@@ -176,6 +176,7 @@ AWS_SECRET_ACCESS_KEY = env.str("AWS_SECRET_ACCESS_KEY", default="") or None
 AWS_DEFAULT_ACL = None
 AWS_QUERYSTRING_AUTH = True
 AWS_QUERYSTRING_EXPIRE = 300
+AWS_S3_SIGNATURE_VERSION = "s3v4"
 
 if STORAGE_BACKEND == "s3":
     _default_storage = {"BACKEND": "daicho.storage.TenantS3Storage"}

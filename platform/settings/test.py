@@ -1,5 +1,7 @@
 """Settings for the test suite: real PostgreSQL and Redis, fast password hashing."""
 
+import os
+
 from daicho.settings.base import *
 
 DEBUG = False
@@ -11,3 +13,8 @@ CELERY_BROKER_URL = env.str("TEST_CELERY_BROKER_URL", default=REDIS_URL)
 FILES_ROOT = VAR_DIR / "test-files"
 if STORAGE_BACKEND != "s3":
     STORAGES["default"]["OPTIONS"] = {"location": str(FILES_ROOT)}
+STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+STATIC_ROOT = None
+WHITENOISE_USE_FINDERS = True
+# A queue of this run's own: a `make run` worker on the same Redis never takes test tasks.
+CELERY_TASK_DEFAULT_QUEUE = f"daicho-test-{os.getpid()}"

@@ -1,0 +1,88 @@
+"""Host routing: city host → city URLconf, public host → operator admin, unknown → 404,
+suspended → 403, and the same code under each host sees only its own city."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+from django_tenants.utils import schema_context
+
+from tenants.models import Municipality
+from tenants.services import municipality_resume, municipality_suspend
+from tests.conftest import ADMIN_PASSWORD, City
+
+User = get_user_model()
+
+
+def test_city_host_serves_the_city_urlconf(mitaka: City) -> None:
+    response = Client().get("/accounts/login/", HTTP_HOST=mitaka.domain)
+    assert response.status_code == 200
+    assert "三鷹市" in response.content.decode()
+    # The operator admin is not part of a city's URLs.
+    assert Client().get("/admin/", HTTP_HOST=mitaka.domain).status_code == 404
+
+
+def test_public_host_serves_the_operator_admin(cities: dict, db: None) -> None:
+    response = Client().get("/admin/", HTTP_HOST="localhost")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")
+    assert Client().get("/accounts/login/", HTTP_HOST="localhost").status_code == 404
+
+
+def test_unknown_host_is_404_and_names_no_city(cities: dict, db: None) -> None:
+    response = Client().get("/accounts/login/", HTTP_HOST="chofu.localhost")
+    assert response.status_code == 404
+    body = response.content.decode()
+    assert "三鷹市" not in body and "武蔵野市" not in body
+
+
+def test_suspended_city_gets_a_clear_403_on_every_path(musashino: City) -> None:
+    municipality_suspend(actor=None, municipality=musashino.municipality, reason="契約更新待ち")
+    for path in ["/", "/accounts/login/", "/no/such/page/"]:
+        response = Client().get(path, HTTP_HOST=musashino.domain)
+        assert response.status_code == 403
+        assert "利用停止" in response.content.decode()
+    municipality_resume(actor=None, municipality=Municipality.objects.get(schema_name="musashino"))
+    assert Client().get("/accounts/login/", HTTP_HOST=musashino.domain).status_code == 200
+
+
+def test_the_same_sign_in_code_sees_only_its_own_city(mitaka: City, musashino: City) -> None:
+    with schema_context(mitaka.slug):
+        User.objects.create_user(username="tanaka", password=ADMIN_PASSWORD, display_name="田中")
+    credentials = {"username": "tanaka", "password": ADMIN_PASSWORD}
+
+    in_mitaka = Client()
+    response = in_mitaka.post("/accounts/login/", credentials, HTTP_HOST=mitaka.domain)
+    assert response.status_code == 302
+    home = in_mitaka.get("/", HTTP_HOST=mitaka.domain)
+    assert home.status_code == 200
+    assert "田中" in home.content.decode() and "三鷹市" in home.content.decode()
+
+    # The same account does not exist for Musashino's sign-in, nor for the operators'.
+    response = Client().post("/accounts/login/", credentials, HTTP_HOST=musashino.domain)
+    assert response.status_code == 200
+    assert "正しくありません" in response.content.decode()
+    response = Client().post("/admin/login/", credentials, HTTP_HOST="localhost")
+    assert response.status_code == 200
+
+
+def test_a_session_from_one_city_is_not_valid_on_another(mitaka: City, musashino: City) -> None:
+    client = Client()
+    client.post(
+        "/accounts/login/",
+        {"username": "admin", "password": ADMIN_PASSWORD},
+        HTTP_HOST=mitaka.domain,
+    )
+    assert client.get("/", HTTP_HOST=mitaka.domain).status_code == 200
+    # Replaying Mitaka's session cookie on Musashino's host: its session table has no such row.
+    response = client.get("/", HTTP_HOST=musashino.domain)
+    assert response.status_code == 302
+    assert "/accounts/login/" in response["Location"]
+
+
+@pytest.mark.parametrize("host", ["mitaka.localhost", "localhost", "10.1.2.3", "evil.example"])
+def test_health_answers_on_every_host(cities: dict, db: None, host: str) -> None:
+    response = Client().get("/healthz", HTTP_HOST=host)
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}

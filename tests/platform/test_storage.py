@@ -1,0 +1,100 @@
+"""Files: one prefix per city, on local disk and on S3 (a local moto S3 server)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.test import Client, override_settings
+from django_tenants.utils import schema_context
+from moto.server import ThreadedMotoServer
+
+from tests.conftest import City
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint() -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_settings(s3_endpoint: str) -> Iterator[dict[str, str]]:
+    bucket = "daicho-test-files"
+    client = boto3.client(
+        "s3", endpoint_url=s3_endpoint, region_name="ap-northeast-1",
+        aws_access_key_id="test", aws_secret_access_key="test",
+    )  # fmt: skip
+    client.create_bucket(
+        Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "ap-northeast-1"}
+    )
+    values = {
+        "STORAGES": {
+            "default": {"BACKEND": "daicho.storage.TenantS3Storage"},
+            "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+        },
+        "AWS_STORAGE_BUCKET_NAME": bucket,
+        "AWS_S3_ENDPOINT_URL": s3_endpoint,
+        "AWS_S3_REGION_NAME": "ap-northeast-1",
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+    }
+    with override_settings(**values):
+        yield {"bucket": bucket, "endpoint": s3_endpoint}
+    for item in client.list_objects_v2(Bucket=bucket).get("Contents", []):
+        client.delete_object(Bucket=bucket, Key=item["Key"])
+    client.delete_bucket(Bucket=bucket)
+
+
+def _s3_keys(settings: dict[str, str]) -> list[str]:
+    client = boto3.client(
+        "s3", endpoint_url=settings["endpoint"], region_name="ap-northeast-1",
+        aws_access_key_id="test", aws_secret_access_key="test",
+    )  # fmt: skip
+    return [o["Key"] for o in client.list_objects_v2(Bucket=settings["bucket"]).get("Contents", [])]
+
+
+def test_s3_objects_live_under_the_city_prefix(
+    mitaka: City, musashino: City, s3_settings: dict[str, str]
+) -> None:
+    with schema_context(mitaka.slug):
+        name = default_storage.save("attachments/memo.txt", ContentFile(b"mitaka"))
+        assert default_storage.exists(name)
+        url = default_storage.url(name)
+        assert "X-Amz-Signature" in url and "mitaka/attachments/" in url
+    with schema_context(musashino.slug):
+        # The same name from another city addresses another object.
+        assert not default_storage.exists(name)
+    assert _s3_keys(s3_settings) == [f"mitaka/{name}"]
+
+
+def test_readyz_checks_the_s3_bucket(cities: dict, db: None, s3_settings: dict[str, str]) -> None:
+    assert Client().get("/readyz", HTTP_HOST="localhost").status_code == 200
+    missing_bucket = {
+        "default": {
+            "BACKEND": "daicho.storage.TenantS3Storage",
+            "OPTIONS": {"bucket_name": "no-such-bucket"},
+        },
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    with override_settings(STORAGES=missing_bucket):
+        response = Client().get("/readyz", HTTP_HOST="localhost")
+    assert response.status_code == 503
+    assert response.json()["failing"] == ["storage"]
+
+
+def test_local_files_live_under_the_city_folder(mitaka: City, musashino: City, settings) -> None:
+    with schema_context(mitaka.slug):
+        name = default_storage.save("attachments/memo.txt", ContentFile(b"mitaka"))
+        path = default_storage.path(name)
+    assert path.startswith(str(settings.FILES_ROOT / "mitaka"))
+    with schema_context(musashino.slug):
+        assert not default_storage.exists(name)
+    with schema_context(mitaka.slug):
+        default_storage.delete(name)

@@ -1,0 +1,79 @@
+"""The operator admin on the public host: provision, suspend and resume cities."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+from django_tenants.utils import schema_context, schema_exists
+
+from tenants.models import Municipality
+from tests.conftest import ADMIN_PASSWORD, City
+
+User = get_user_model()
+
+
+@pytest.fixture
+def operator_client(cities: dict, db: None) -> Client:
+    User.objects.create_superuser(username="operator", password=ADMIN_PASSWORD, email="")
+    client = Client(HTTP_HOST="localhost")
+    assert client.login(username="operator", password=ADMIN_PASSWORD)
+    return client
+
+
+def test_operator_lists_cities_but_not_the_platform_row(operator_client: Client) -> None:
+    response = operator_client.get("/admin/tenants/municipality/")
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "三鷹市" in body and "武蔵野市" in body
+    assert "運用基盤" not in body
+
+
+def test_operator_provisions_a_city_from_the_admin(operator_client: Client) -> None:
+    response = operator_client.post(
+        "/admin/tenants/municipality/add/",
+        {"name": "調布市", "code": "132080", "slug": "chofu", "domain": "chofu.localhost",
+         "admin_username": "admin", "admin_password": ADMIN_PASSWORD},
+    )  # fmt: skip
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert schema_exists("chofu")
+    with schema_context("chofu"):
+        assert User.objects.get(username="admin").is_city_admin
+
+
+def test_admin_add_form_shows_the_reason_and_creates_nothing(operator_client: Client) -> None:
+    response = operator_client.post(
+        "/admin/tenants/municipality/add/",
+        {"name": "調布市", "code": "132081", "slug": "chofu", "domain": "chofu.localhost",
+         "admin_username": "admin", "admin_password": ADMIN_PASSWORD},
+    )  # fmt: skip
+    assert response.status_code == 200
+    assert "検査数字" in response.content.decode()
+    assert not schema_exists("chofu")
+
+
+def test_operator_suspends_and_resumes_with_the_actions(operator_client: Client, musashino: City) -> None:
+    pk = musashino.municipality.pk
+    operator_client.post(
+        "/admin/tenants/municipality/",
+        {"action": "suspend", "_selected_action": [pk]},
+    )
+    assert Municipality.objects.get(pk=pk).status == "suspended"
+    assert Client().get("/accounts/login/", HTTP_HOST=musashino.domain).status_code == 403
+    operator_client.post(
+        "/admin/tenants/municipality/",
+        {"action": "resume", "_selected_action": [pk]},
+    )
+    assert Municipality.objects.get(pk=pk).status == "active"
+    assert Client().get("/accounts/login/", HTTP_HOST=musashino.domain).status_code == 200
+
+
+def test_city_staff_cannot_sign_in_to_the_operator_admin(mitaka: City) -> None:
+    client = Client(HTTP_HOST="localhost")
+    assert not client.login(username="admin", password=ADMIN_PASSWORD)
+    assert client.get("/admin/").status_code == 302
+
+
+def test_operators_have_no_delete_action(operator_client: Client, mitaka: City) -> None:
+    response = operator_client.get(f"/admin/tenants/municipality/{mitaka.municipality.pk}/delete/")
+    assert response.status_code == 403

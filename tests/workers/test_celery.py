@@ -1,0 +1,44 @@
+"""A task sent for a city runs in that city's schema: a real worker on real Redis."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from celery.contrib.testing.worker import start_worker
+from django_tenants.utils import schema_context
+
+from tenants.exceptions import TenantRequired
+from workers.celery import app
+from workers.tasks import probe_all_cities, tenant_health_probe
+
+
+@pytest.fixture(scope="module")
+def celery_worker(cities: dict) -> Iterator[object]:
+    # Not eager: the message goes through Redis and a worker thread with its own
+    # database connection picks it up.
+    with start_worker(app, pool="solo", concurrency=1, perform_ping_check=False) as worker:
+        yield worker
+
+
+@pytest.mark.django_db(transaction=False)
+@pytest.mark.parametrize("slug", ["mitaka", "musashino"])
+def test_task_runs_in_the_schema_it_was_sent_from(celery_worker: object, slug: str) -> None:
+    with schema_context(slug):
+        result = tenant_health_probe.delay()
+    payload = result.get(timeout=30)
+    assert payload["schema"] == slug
+    assert payload["tenant"] == slug
+    assert payload["staff"] >= 1
+
+
+@pytest.mark.django_db
+def test_a_city_task_sent_from_public_is_refused(celery_worker: object) -> None:
+    result = tenant_health_probe.delay()
+    with pytest.raises(TenantRequired):
+        result.get(timeout=30, propagate=True)
+
+
+@pytest.mark.django_db
+def test_beat_fan_out_sends_one_probe_per_active_city(celery_worker: object) -> None:
+    assert probe_all_cities.delay().get(timeout=30) == 2
