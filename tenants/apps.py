@@ -17,4 +17,6 @@ class TenantsConfig(AppConfig):
     verbose_name = "自治体"
 
     def ready(self) -> None:
+        from tenants import migration_executor  # noqa: F401  (registers --executor=pending)
+
         post_migrate.connect(_ensure_public_tenant, sender=self, dispatch_uid="tenants-public")

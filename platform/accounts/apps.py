@@ -5,3 +5,6 @@ class AccountsConfig(AppConfig):
     name = "daicho.accounts"
     label = "accounts"
     verbose_name = "アカウント"
+
+    def ready(self) -> None:
+        from daicho import checks  # noqa: F401  (registers the system checks)

@@ -6,6 +6,7 @@ used; with no ``REDIS_URL`` the embedded Redis. See ``daicho.embedded``.
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Callable
 from pathlib import Path
@@ -134,6 +135,9 @@ DATABASES["default"].update(
     CONN_HEALTH_CHECKS=True,
 )
 DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
+# migrate_schemas migrates only the cities with a pending migration (one query reads every
+# city's django_migrations); tenants/migration_executor.py. django-tenants reads EXECUTOR.
+os.environ.setdefault("EXECUTOR", "pending")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: cache and Celery ----------------------------------------------------------

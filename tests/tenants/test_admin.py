@@ -52,7 +52,9 @@ def test_admin_add_form_shows_the_reason_and_creates_nothing(operator_client: Cl
     assert not schema_exists("chofu")
 
 
-def test_operator_suspends_and_resumes_with_the_actions(operator_client: Client, musashino: City) -> None:
+def test_operator_suspends_and_resumes_with_the_actions(
+    operator_client: Client, musashino: City
+) -> None:
     pk = musashino.municipality.pk
     operator_client.post(
         "/admin/tenants/municipality/",
