@@ -16,7 +16,9 @@ def database_ctype(alias: str = "default") -> str:
 
 
 @register(Tags.database)
-def check_utf8_locale(app_configs: Any, databases: list[str] | None = None, **kwargs: Any) -> list[CheckMessage]:
+def check_utf8_locale(
+    app_configs: Any, databases: list[str] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
     """pg_trgm and character classes ignore Japanese under the C locale: require UTF-8."""
     errors: list[CheckMessage] = []
     for alias in databases or []:
