@@ -1,7 +1,8 @@
 """Static checks of the deployment files: the Helm chart, its values schema, the entrypoint.
 
 No helm binary is needed: templates are checked by stripping the template actions and
-parsing what remains as YAML. Run without Django: pytest tests/test_helm_chart.py -p no:django
+parsing what remains as YAML. Needs no database; to run it without Django at all:
+    pytest tests/test_helm_chart.py -p no:django --noconftest
 """
 
 from __future__ import annotations
@@ -132,6 +133,8 @@ BAD_VARIANTS = {
     "config.logLevel is lowercase": _set(("config", "logLevel"), "info"),
     "extraEnv value is a number": _set(("config", "extraEnv"), {"SECURE_HSTS_SECONDS": 60}),
     "extraEnv name is not a variable name": _set(("config", "extraEnv"), {"A-B": "1"}),
+    "extraEnv repeats a chart variable": _set(("config", "extraEnv"), {"LOG_LEVEL": "DEBUG"}),
+    "secrets.extra repeats a chart secret": _set(("secrets", "extra"), {"SECRET_KEY": "x"}),
     "databaseUrl is not PostgreSQL": _set(("secrets", "databaseUrl"), "mysql://db/daicho"),
 }
 
@@ -164,10 +167,10 @@ def test_strip_template_keeps_structure():
     text = (
         "{{- if .Values.enabled }}\n"
         "metadata:\n"
-        "  name: {{ include \"x\" . }}\n"
+        '  name: {{ include "x" . }}\n'
         "  labels:\n"
-        "    {{- include \"labels\" . | nindent 4 }}\n"
-        "    extra: \"{{ .Values.a }}-b\"\n"
+        '    {{- include "labels" . | nindent 4 }}\n'
+        '    extra: "{{ .Values.a }}-b"\n'
         "{{- end }}\n"
     )
     assert yaml.safe_load(strip_template(text)) == {
@@ -307,7 +310,9 @@ def test_procfile_lists_every_process():
         if match:
             entries[match.group(1)] = match.group(2)
     assert set(entries) == {"web", "worker", "beat", "migrate"}
-    assert entries["web"].startswith("gunicorn daicho.wsgi:application --bind 0.0.0.0:${PORT:-8000}")
+    assert entries["web"].startswith(
+        "gunicorn daicho.wsgi:application --bind 0.0.0.0:${PORT:-8000}"
+    )
     assert entries["worker"].startswith("celery -A workers worker")
     assert entries["beat"].startswith("celery -A workers beat")
     assert entries["migrate"].index("--shared") < entries["migrate"].index("--tenant")

@@ -28,3 +28,20 @@ def test_daicho_package_is_the_platform_folder() -> None:
     import daicho.settings
 
     assert Path(daicho.settings.__file__).resolve().parent == REPO_ROOT / "platform" / "settings"
+
+
+def test_the_built_package_carries_the_templates(tmp_path: Path) -> None:
+    # Regression: a wheel once held only .py files, and installed images raised
+    # TemplateDoesNotExist on every page.
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
+         "-w", str(tmp_path), str(REPO_ROOT)],
+        check=True, capture_output=True, timeout=300,
+    )  # fmt: skip
+    import zipfile
+
+    (wheel,) = tmp_path.glob("daicho-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "daicho/templates/daicho/suspended.html" in names
+    assert "daicho/settings/base.py" in names
+    assert not any(name.startswith("platform/") for name in names)

@@ -16,8 +16,9 @@ from django.core.exceptions import ImproperlyConfigured
 
 from daicho import embedded
 
-REPO_ROOT = Path(__file__).resolve().parent.parent.parent
-PLATFORM_DIR = REPO_ROOT / "platform"
+# The `daicho` package folder (platform/ in the repository, daicho/ when installed).
+PLATFORM_DIR = Path(__file__).resolve().parent.parent
+REPO_ROOT = PLATFORM_DIR.parent
 VAR_DIR = embedded.VAR_DIR
 
 env = environ.Env()

@@ -1,0 +1,397 @@
+"""Writes to ledger definitions. Every change makes a new definition version.
+
+The services validate the whole resulting document with the field-type registry before
+writing anything, lock the ledger row so that two changes cannot take the same version
+number, and leave an audit event in the same transaction.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.db import transaction
+
+from daicho.tenancy.guard import require_tenant
+from ledgers.audit.services import audit_record
+from ledgers.definitions.models import (
+    FIELD_KEY_RE,
+    LEDGER_CODE_RE,
+    Ledger,
+    LedgerVersion,
+    Sensitivity,
+)
+from ledgers.exceptions import DefinitionInvalid
+from ledgers.fields import field_type_registry
+from ledgers.fields.exceptions import FieldError
+
+FIELD_ATTRIBUTES = {
+    "key", "label", "type", "required", "help_text", "options", "sensitivity", "section",
+    "fields", "removed",
+}  # fmt: skip
+# Types whose options cannot change meaning for stored values once records exist.
+_SENSITIVITIES = {s.value for s in Sensitivity}
+
+
+def _normalise_field(
+    spec: Mapping[str, Any], where: str, errors: dict[str, list[str]]
+) -> dict[str, Any]:
+    def add(message: str) -> None:
+        errors.setdefault(where, []).append(message)
+
+    if not isinstance(spec, Mapping):
+        add("項目はオブジェクトで指定してください。")
+        return {}
+    unknown = sorted(set(spec) - FIELD_ATTRIBUTES)
+    if unknown:
+        add(f"不明な属性です: {'、'.join(unknown)}")
+    key = spec.get("key")
+    if not isinstance(key, str) or not re.match(FIELD_KEY_RE, key):
+        add("キーは英小文字で始まる英小文字・数字・_（64文字まで）にしてください。")
+    label = spec.get("label")
+    if not isinstance(label, str) or not label.strip() or len(label) > 200:
+        add("項目名（label）を200文字以内で入力してください。")
+    sensitivity = spec.get("sensitivity", Sensitivity.INTERNAL.value)
+    if sensitivity not in _SENSITIVITIES:
+        add(f"機密区分は {', '.join(sorted(_SENSITIVITIES))} のいずれかにしてください。")
+    required = spec.get("required", False)
+    if not isinstance(required, bool):
+        add("required は true か false にしてください。")
+    options: Any = copy.deepcopy(spec.get("options") or {})
+    type_id = spec.get("type")
+    if "fields" in spec:
+        # The API document puts a group's sub-fields beside its type; options hold them.
+        if not isinstance(options, dict):
+            options = {}
+        options["fields"] = copy.deepcopy(spec["fields"])
+    try:
+        field_type = field_type_registry.get(type_id)
+    except FieldError:
+        add(f"不明な型です: {type_id!r}")
+    else:
+        type_id = field_type.type
+        try:
+            options = field_type.validate_options(options)
+        except FieldError as exc:
+            add(f"オプション: {exc.message}")
+    normalised = {
+        "key": key,
+        "label": label.strip() if isinstance(label, str) else label,
+        "type": type_id,
+        "required": required,
+        "help_text": str(spec.get("help_text") or ""),
+        "options": options,
+        "sensitivity": sensitivity,
+        "section": str(spec.get("section") or ""),
+    }
+    if spec.get("removed"):
+        normalised["removed"] = True
+    return normalised
+
+
+def _validate_layout(
+    layout: Any, fields: list[dict[str, Any]], errors: dict[str, list[str]]
+) -> dict[str, Any]:
+    """A layout is sections of rows of field keys; each live field at most once."""
+    if layout in (None, {}):
+        return {"sections": []}
+    live = {f["key"] for f in fields if not f.get("removed")}
+    seen: set[str] = set()
+
+    def add(message: str) -> None:
+        errors.setdefault("layout", []).append(message)
+
+    if not isinstance(layout, Mapping) or not isinstance(layout.get("sections"), list):
+        add('レイアウトは {"sections": [...]} の形で指定してください。')
+        return {"sections": []}
+    sections = []
+    for s_index, section in enumerate(layout["sections"], start=1):
+        if not isinstance(section, Mapping) or not isinstance(section.get("rows", []), list):
+            add(f"{s_index}番目の区画の形が正しくありません。")
+            continue
+        rows = []
+        for r_index, row in enumerate(section.get("rows", []), start=1):
+            if not isinstance(row, list) or not row:
+                add(f"{s_index}番目の区画の{r_index}行目が空か、配列ではありません。")
+                continue
+            for key in row:
+                if key not in live:
+                    add(f"{s_index}番目の区画の{r_index}行目: 項目「{key}」はありません。")
+                elif key in seen:
+                    add(f"項目「{key}」がレイアウトに2回以上あります。")
+                seen.add(key)
+            rows.append(list(row))
+        sections.append({"title": str(section.get("title") or ""), "rows": rows})
+    return {"sections": sections}
+
+
+def definition_validate(
+    document: Mapping[str, Any], *, previous: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Validate a whole definition document and return it normalised.
+
+    With ``previous`` (the ledger's current definition), keys and types of existing fields
+    must not change, and fields missing from the new document are kept as removed: old
+    values are never orphaned.
+    """
+    errors: dict[str, list[str]] = {}
+    raw_fields = document.get("fields", [])
+    if not isinstance(raw_fields, list):
+        raise DefinitionInvalid({"fields": ["fields は配列で指定してください。"]})
+    fields: list[dict[str, Any]] = []
+    keys: set[str] = set()
+    for index, spec in enumerate(raw_fields, start=1):
+        where = f"fields[{index}]" + (
+            f"（{spec.get('key')}）" if isinstance(spec, Mapping) and spec.get("key") else ""
+        )
+        field = _normalise_field(spec, where, errors)
+        if field.get("key") in keys:
+            errors.setdefault(where, []).append(f"キー「{field['key']}」が重複しています。")
+        keys.add(field.get("key"))
+        fields.append(field)
+    if previous:
+        before = {f["key"]: f for f in previous.get("fields", [])}
+        for field in fields:
+            old = before.get(field.get("key"))
+            if old is not None and old["type"] != field.get("type"):
+                errors.setdefault(f"fields（{field['key']}）", []).append(
+                    f"既存の項目の型は変更できません（{old['type']} → {field.get('type')}）。新しいキーで項目を追加してください。"
+                )
+        for key, old in before.items():
+            if key not in keys:
+                fields.append({**old, "removed": True})
+    layout = _validate_layout(document.get("layout"), fields, errors)
+    search_screens = document.get("search_screens", [])
+    if not isinstance(search_screens, list):
+        errors.setdefault("search_screens", []).append("search_screens は配列で指定してください。")
+        search_screens = []
+    if errors:
+        raise DefinitionInvalid(errors)
+    return {"fields": fields, "layout": layout, "search_screens": copy.deepcopy(search_screens)}
+
+
+def _ledger_meta_errors(
+    *, code: str | None, name: str, retention_years: Any, sensitivity: str
+) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    if code is not None and not re.match(LEDGER_CODE_RE, code or ""):
+        errors["code"] = [
+            "台帳コードは英小文字で始まる英小文字・数字・_（64文字まで）にしてください。"
+        ]
+    if not (name or "").strip() or len(name) > 200:
+        errors["name"] = ["台帳名を200文字以内で入力してください。"]
+    if retention_years is not None and (
+        not isinstance(retention_years, int)
+        or isinstance(retention_years, bool)
+        or not 1 <= retention_years <= 100
+    ):
+        errors["retention_years"] = ["保存年限は1〜100の年数か、永年（null）にしてください。"]
+    if sensitivity not in _SENSITIVITIES:
+        errors["sensitivity"] = [
+            f"機密区分は {', '.join(sorted(_SENSITIVITIES))} のいずれかにしてください。"
+        ]
+    return errors
+
+
+def _write_version(
+    *, actor: Any, ledger: Ledger, definition: dict[str, Any], change: str
+) -> Ledger:
+    ledger.definition_version += 1
+    ledger.definition = definition
+    ledger.save()
+    LedgerVersion.objects.create(
+        ledger=ledger, version=ledger.definition_version, definition=definition,
+        change=change[:200], actor=actor if getattr(actor, "pk", None) else None,
+    )  # fmt: skip
+    audit_record(
+        actor=actor, action="ledger.change", ledger_code=ledger.code,
+        details={"version": ledger.definition_version, "change": change[:200]},
+    )  # fmt: skip
+    return ledger
+
+
+def _locked(ledger: Ledger) -> Ledger:
+    return Ledger.objects.select_for_update().get(pk=ledger.pk)
+
+
+def ledger_create(
+    *,
+    actor: Any,
+    code: str,
+    name: str,
+    description: str = "",
+    category: str = "",
+    retention_years: int | None = None,
+    sensitivity: str = Sensitivity.PERSONAL.value,
+    fields: Iterable[Mapping[str, Any]] = (),
+    layout: Mapping[str, Any] | None = None,
+    search_screens: Iterable[Mapping[str, Any]] = (),
+) -> Ledger:
+    """Create a ledger with its first definition version (版1)."""
+    require_tenant()
+    errors = _ledger_meta_errors(
+        code=code, name=name, retention_years=retention_years, sensitivity=sensitivity
+    )
+    if not errors and Ledger.objects.filter(code=code).exists():
+        errors["code"] = [f"台帳コード「{code}」は既に使われています。"]
+    try:
+        definition = definition_validate(
+            {"fields": list(fields), "layout": layout, "search_screens": list(search_screens)}
+        )
+    except DefinitionInvalid as exc:
+        errors.update(exc.errors)
+    if errors:
+        raise DefinitionInvalid(errors)
+    with transaction.atomic():
+        ledger = Ledger.objects.create(
+            code=code, name=name.strip(), description=description, category=category,
+            retention_years=retention_years, sensitivity=sensitivity, definition=definition,
+            definition_version=1, created_by=actor if getattr(actor, "pk", None) else None,
+        )  # fmt: skip
+        LedgerVersion.objects.create(
+            ledger=ledger, version=1, definition=definition, change="台帳を作成",
+            actor=actor if getattr(actor, "pk", None) else None,
+        )  # fmt: skip
+        audit_record(actor=actor, action="ledger.create", ledger_code=code, details={"version": 1})
+    return ledger
+
+
+def ledger_update(
+    *,
+    actor: Any,
+    ledger: Ledger,
+    name: str | None = None,
+    description: str | None = None,
+    category: str | None = None,
+    retention_years: int | None | type[Ellipsis] = ...,
+    sensitivity: str | None = None,
+) -> Ledger:
+    """Change a ledger's name, description, category, retention or sensitivity."""
+    require_tenant()
+    with transaction.atomic():
+        ledger = _locked(ledger)
+        new_retention = ledger.retention_years if retention_years is ... else retention_years
+        errors = _ledger_meta_errors(
+            code=None, name=ledger.name if name is None else name,
+            retention_years=new_retention, sensitivity=sensitivity or ledger.sensitivity,
+        )  # fmt: skip
+        if errors:
+            raise DefinitionInvalid(errors)
+        ledger.name = ledger.name if name is None else name.strip()
+        ledger.description = ledger.description if description is None else description
+        ledger.category = ledger.category if category is None else category
+        ledger.retention_years = new_retention  # type: ignore[assignment]
+        ledger.sensitivity = sensitivity or ledger.sensitivity
+        ledger.save()
+        audit_record(actor=actor, action="ledger.update", ledger_code=ledger.code, details={})
+    return ledger
+
+
+def ledger_definition_replace(*, actor: Any, ledger: Ledger, document: Mapping[str, Any]) -> Ledger:
+    """Replace fields, layout and search screens with one document (the API's PUT).
+
+    Fields left out of the document are kept as removed, never erased.
+    """
+    require_tenant()
+    with transaction.atomic():
+        ledger = _locked(ledger)
+        definition = definition_validate(document, previous=ledger.definition)
+        return _write_version(
+            actor=actor, ledger=ledger, definition=definition, change="定義を置き換え"
+        )
+
+
+def field_add(
+    *, actor: Any, ledger: Ledger, field: Mapping[str, Any], position: int | None = None
+) -> Ledger:
+    """Add a field (at ``position`` among the fields, or last)."""
+    require_tenant()
+    with transaction.atomic():
+        ledger = _locked(ledger)
+        fields = copy.deepcopy(ledger.definition.get("fields", []))
+        if any(f["key"] == field.get("key") for f in fields):
+            removed = any(f["key"] == field.get("key") and f.get("removed") for f in fields)
+            reason = (
+                "過去に削除された項目のキーは再利用できません"
+                if removed
+                else "既にある項目のキーです"
+            )
+            raise DefinitionInvalid({f"fields（{field.get('key')}）": [f"{reason}。"]})
+        new = dict(field)
+        fields.insert(len(fields) if position is None else position, new)
+        definition = definition_validate(
+            {**ledger.definition, "fields": fields}, previous=ledger.definition
+        )
+        return _write_version(
+            actor=actor,
+            ledger=ledger,
+            definition=definition,
+            change=f"項目「{field.get('key')}」を追加",
+        )
+
+
+def field_update(*, actor: Any, ledger: Ledger, key: str, changes: Mapping[str, Any]) -> Ledger:
+    """Change a field's label, help text, options, required flag, sensitivity or section.
+
+    The key and the type are fixed for the life of the field.
+    """
+    require_tenant()
+    forbidden = sorted({"key", "type", "removed"} & set(changes))
+    if forbidden:
+        raise DefinitionInvalid(
+            {f"fields（{key}）": [f"変更できない属性です: {'、'.join(forbidden)}"]}
+        )
+    with transaction.atomic():
+        ledger = _locked(ledger)
+        fields = copy.deepcopy(ledger.definition.get("fields", []))
+        for index, existing in enumerate(fields):
+            if existing["key"] == key and not existing.get("removed"):
+                fields[index] = {**existing, **changes}
+                break
+        else:
+            raise DefinitionInvalid({f"fields（{key}）": ["その項目はありません。"]})
+        definition = definition_validate(
+            {**ledger.definition, "fields": fields}, previous=ledger.definition
+        )
+        return _write_version(
+            actor=actor, ledger=ledger, definition=definition, change=f"項目「{key}」を変更"
+        )
+
+
+def field_remove(*, actor: Any, ledger: Ledger, key: str) -> Ledger:
+    """Hide a field from new versions; values already stored are kept in their generations."""
+    require_tenant()
+    with transaction.atomic():
+        ledger = _locked(ledger)
+        fields = copy.deepcopy(ledger.definition.get("fields", []))
+        for existing in fields:
+            if existing["key"] == key and not existing.get("removed"):
+                existing["removed"] = True
+                break
+        else:
+            raise DefinitionInvalid({f"fields（{key}）": ["その項目はありません。"]})
+        layout = copy.deepcopy(ledger.definition.get("layout") or {"sections": []})
+        for section in layout.get("sections", []):
+            section["rows"] = [[k for k in row if k != key] for row in section.get("rows", [])]
+            section["rows"] = [row for row in section["rows"] if row]
+        definition = definition_validate(
+            {**ledger.definition, "fields": fields, "layout": layout}, previous=ledger.definition
+        )
+        return _write_version(
+            actor=actor, ledger=ledger, definition=definition, change=f"項目「{key}」を削除"
+        )
+
+
+def layout_update(*, actor: Any, ledger: Ledger, layout: Mapping[str, Any]) -> Ledger:
+    """Replace the record form's layout (sections → rows → field keys)."""
+    require_tenant()
+    with transaction.atomic():
+        ledger = _locked(ledger)
+        definition = definition_validate(
+            {**ledger.definition, "layout": layout}, previous=ledger.definition
+        )
+        return _write_version(
+            actor=actor, ledger=ledger, definition=definition, change="レイアウトを変更"
+        )

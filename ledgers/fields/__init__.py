@@ -1,0 +1,1 @@
+"""Field types: the plug-in registry that validates and normalises record values."""

@@ -1,0 +1,145 @@
+"""Field types as plug-ins: one ``FieldType`` instance per kind, kept in one registry.
+
+This is Baserow's Instance + Registry shape. A ledger's field definition names a type id
+and carries options; every layer (forms, API, import, export, search, print, templates)
+asks the registered type rather than branching on the id, so a new kind of field is one
+module, one register line and one test file.
+
+Every hook receives options already normalised by ``validate_options``. Values are the
+JSON that a record's ``data`` holds for the field; ``None`` means "no value".
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from ledgers.fields.exceptions import (
+    FieldOptionsError,
+    FieldTypeAlreadyRegistered,
+    FieldValueError,
+    UnknownFieldType,
+)
+from ledgers.fields.normalize import is_blank, search_normalize
+
+MASK = "＊＊＊"
+
+
+class FieldType:
+    """One kind of field (日付, 氏名, 個人番号 …) and the hooks every layer calls.
+
+    Subclasses set ``type`` and ``label`` and implement ``clean_value``; the other hooks
+    have defaults that suit plain scalar values.
+    """
+
+    type: ClassVar[str]
+    label: ClassVar[str]
+    #: Option keys the type understands; any other key is refused as a likely typo.
+    option_keys: ClassVar[frozenset[str]] = frozenset()
+
+    def validate_options(self, options: Mapping[str, Any] | None) -> dict[str, Any]:
+        """Check a field's options and return them normalised (raises FieldOptionsError)."""
+        if options is None:
+            return {}
+        if not isinstance(options, Mapping):
+            raise FieldOptionsError("オプションはオブジェクト（キーと値の組）で指定してください")
+        unknown = sorted(str(key) for key in options if key not in self.option_keys)
+        if unknown:
+            raise FieldOptionsError(
+                f"{self.label}には使えないオプションです: {'、'.join(unknown)}", keys=unknown
+            )
+        return dict(options)
+
+    def clean(self, value: Any, options: Mapping[str, Any]) -> Any:
+        """Validate and normalise a value into its canonical JSON form.
+
+        ``None`` and blank strings become ``None``; anything else goes to ``clean_value``,
+        which raises ``FieldValueError`` with a Japanese message naming the problem.
+        Cleaning a clean value returns it unchanged.
+        """
+        if is_blank(value):
+            return None
+        return self.clean_value(value, options)
+
+    def clean_value(self, value: Any, options: Mapping[str, Any]) -> Any:
+        """Type-specific part of ``clean`` for a value that is not blank."""
+        raise NotImplementedError
+
+    def parse_import(self, text: str, options: Mapping[str, Any]) -> Any:
+        """Read a CSV or Excel cell's text, then clean it."""
+        if not isinstance(text, str):
+            raise FieldValueError("取り込みの値は文字列で渡してください", code="invalid_type")
+        return self.clean(text, options)
+
+    def format_export(self, value: Any, options: Mapping[str, Any]) -> str:
+        """Text written to a CSV or Excel cell; ``parse_import`` reads it back."""
+        return "" if value is None else str(value)
+
+    def search_keys(self, value: Any, options: Mapping[str, Any]) -> list[str]:
+        """Normalised strings the search index stores for this value."""
+        if value is None:
+            return []
+        key = search_normalize(self.format_export(value, options))
+        return [key] if key else []
+
+    def display(self, value: Any, options: Mapping[str, Any], *, era: bool = True) -> str:
+        """Text shown on screen and in print; ``era`` picks 和暦 over 西暦 for dates."""
+        return self.format_export(value, options)
+
+    def serialize_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        """Options as plain JSON for ledger templates; ``validate_options`` reads it back."""
+        return json.loads(json.dumps(copy.deepcopy(dict(options)), ensure_ascii=False))
+
+    def mask(self, value: Any) -> Any:
+        """What a viewer without the right to see this field gets instead of the value."""
+        return MASK
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} type={self.type!r}>"
+
+
+class FieldTypeRegistry:
+    """All field types by id. Registering the same class twice is a no-op, so setup
+    code may run more than once (app ready() and import-time registration)."""
+
+    def __init__(self) -> None:
+        self._types: dict[str, FieldType] = {}
+
+    def register(self, instance: FieldType) -> None:
+        """Add a field type; a different class under an id already taken is an error."""
+        type_id = getattr(instance, "type", None)
+        if not isinstance(type_id, str) or not type_id:
+            raise ValueError(f"{type(instance).__name__} has no `type` id")
+        if not getattr(instance, "label", None):
+            raise ValueError(f"{type(instance).__name__} has no `label`")
+        existing = self._types.get(type_id)
+        if existing is not None:
+            if type(existing) is type(instance):
+                return
+            raise FieldTypeAlreadyRegistered(
+                f"field type {type_id!r} is already registered by {type(existing).__name__}"
+            )
+        self._types[type_id] = instance
+
+    def get(self, type_id: str) -> FieldType:
+        """The field type registered under ``type_id`` (raises UnknownFieldType)."""
+        try:
+            return self._types[type_id]
+        except (KeyError, TypeError):
+            raise UnknownFieldType(type_id) from None
+
+    def types(self) -> list[FieldType]:
+        """Every registered field type, in registration order."""
+        return list(self._types.values())
+
+    def choices(self) -> list[tuple[str, str]]:
+        """(id, Japanese label) pairs for select boxes."""
+        return [(field_type.type, field_type.label) for field_type in self._types.values()]
+
+    def __contains__(self, type_id: object) -> bool:
+        return type_id in self._types
+
+
+field_type_registry = FieldTypeRegistry()

@@ -1,0 +1,1 @@
+"""One module per field type; ``ledgers.fields.register_field_types`` registers them."""

@@ -1,0 +1,97 @@
+"""Records and their generations (世代)."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.db import models
+
+from ledgers.definitions.models import Ledger
+
+
+class Record(models.Model):
+    """One entry of a ledger, as it is now.
+
+    ``data`` holds the current values by field key, validated by the field types;
+    ``generation`` counts the changes (世代, from 1). History lives in ``RecordVersion``.
+    Only ``ledgers.records.services`` writes this table.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    ledger = models.ForeignKey(Ledger, on_delete=models.PROTECT, related_name="records")
+    data = models.JSONField("値", default=dict)
+    search_keys = ArrayField(models.TextField(), verbose_name="検索キー", default=list)
+    generation = models.PositiveIntegerField("世代", default=1)
+    definition_version = models.PositiveIntegerField("定義の版")
+    state = models.CharField("状態", max_length=64, blank=True, default="")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField("登録日時")
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    updated_at = models.DateTimeField("更新日時")
+    deleted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    deleted_at = models.DateTimeField("削除日時", null=True, blank=True)
+    deleted_reason = models.CharField("削除理由", max_length=500, blank=True, default="")
+
+    class Meta:
+        verbose_name = "記録"
+        verbose_name_plural = "記録"
+        indexes = [
+            models.Index(fields=["ledger", "-updated_at"], name="record_ledger_updated_idx"),
+            GinIndex(fields=["data"], name="record_data_gin", opclasses=["jsonb_path_ops"]),
+            GinIndex(fields=["search_keys"], name="record_search_keys_gin"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.ledger_id}:{self.id} 第{self.generation}世代"
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+
+class RecordVersion(models.Model):
+    """An immutable full snapshot of a record after one change."""
+
+    class Action(models.TextChoices):
+        CREATE = "create", "登録"
+        UPDATE = "update", "変更"
+        DELETE = "delete", "削除"
+        RESTORE = "restore", "復元"
+
+    id = models.BigAutoField(primary_key=True)
+    record = models.ForeignKey(Record, on_delete=models.PROTECT, related_name="versions")
+    generation = models.PositiveIntegerField("世代")
+    action = models.CharField("操作", max_length=16, choices=Action.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    at = models.DateTimeField("日時")
+    reason = models.CharField("理由", max_length=500, blank=True, default="")
+    definition_version = models.PositiveIntegerField("定義の版")
+    data = models.JSONField("値")
+    state = models.CharField("状態", max_length=64, blank=True, default="")
+    deleted = models.BooleanField("削除済み", default=False)
+    # {field key: [before, after]} against the previous generation.
+    diff = models.JSONField("差分", default=dict)
+
+    class Meta:
+        verbose_name = "記録の世代"
+        verbose_name_plural = "記録の世代"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["record", "generation"], name="record_version_generation_unique"
+            )
+        ]
+        ordering = ["record", "generation"]
+
+    def __str__(self) -> str:
+        return f"{self.record_id} 第{self.generation}世代 ({self.action})"
