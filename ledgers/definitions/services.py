@@ -265,7 +265,7 @@ def ledger_update(
     name: str | None = None,
     description: str | None = None,
     category: str | None = None,
-    retention_years: int | None | type[Ellipsis] = ...,
+    retention_years: int | type[Ellipsis] | None = ...,
     sensitivity: str | None = None,
 ) -> Ledger:
     """Change a ledger's name, description, category, retention or sensitivity."""

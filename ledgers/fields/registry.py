@@ -36,6 +36,8 @@ class FieldType:
 
     type: ClassVar[str]
     label: ClassVar[str]
+    #: Other ids ``get`` accepts for this type (short names used in API documents).
+    aliases: ClassVar[tuple[str, ...]] = ()
     #: Option keys the type understands; any other key is refused as a likely typo.
     option_keys: ClassVar[frozenset[str]] = frozenset()
 
@@ -106,6 +108,7 @@ class FieldTypeRegistry:
 
     def __init__(self) -> None:
         self._types: dict[str, FieldType] = {}
+        self._aliases: dict[str, str] = {}
 
     def register(self, instance: FieldType) -> None:
         """Add a field type; a different class under an id already taken is an error."""
@@ -121,12 +124,17 @@ class FieldTypeRegistry:
             raise FieldTypeAlreadyRegistered(
                 f"field type {type_id!r} is already registered by {type(existing).__name__}"
             )
+        for alias in instance.aliases:
+            if alias in self._types or self._aliases.get(alias, type_id) != type_id:
+                raise FieldTypeAlreadyRegistered(f"field type id {alias!r} is already taken")
         self._types[type_id] = instance
+        self._aliases.update(dict.fromkeys(instance.aliases, type_id))
 
     def get(self, type_id: str) -> FieldType:
-        """The field type registered under ``type_id`` (raises UnknownFieldType)."""
+        """The field type registered under ``type_id`` or one of its aliases (raises
+        UnknownFieldType). Callers store ``result.type``, never the alias."""
         try:
-            return self._types[type_id]
+            return self._types[self._aliases.get(type_id, type_id)]
         except (KeyError, TypeError):
             raise UnknownFieldType(type_id) from None
 
@@ -139,7 +147,10 @@ class FieldTypeRegistry:
         return [(field_type.type, field_type.label) for field_type in self._types.values()]
 
     def __contains__(self, type_id: object) -> bool:
-        return type_id in self._types
+        try:
+            return self._aliases.get(type_id, type_id) in self._types  # type: ignore[call-overload]
+        except TypeError:
+            return False
 
 
 field_type_registry = FieldTypeRegistry()

@@ -69,4 +69,4 @@ class DecimalFieldType(FieldType):
         return canonical_decimal(number, places)
 
     def display(self, value: Any, options: Mapping[str, Any], *, era: bool = True) -> str:
-        return "" if value is None else format(Decimal(value), ",")
+        return "" if value is None else format(Decimal(value), ",f")

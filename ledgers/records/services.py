@@ -1,0 +1,371 @@
+"""Writes to records. The only code that changes ``Record`` and ``RecordVersion``.
+
+Each service runs in one transaction: validate with the field types, write the record,
+write its new generation (a full snapshot with the diff), write the audit event. A write
+names the generation it read (``expected_generation``); a stale one raises
+``GenerationConflict`` and writes nothing.
+"""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from daicho.tenancy.guard import require_tenant
+from ledgers.audit.services import audit_record
+from ledgers.definitions.models import Ledger
+from ledgers.exceptions import (
+    GenerationConflict,
+    RecordInvalid,
+    RecordNotFound,
+    RecordStateError,
+    VersionNotFound,
+)
+from ledgers.fields import field_type_registry
+from ledgers.fields.exceptions import FieldError
+from ledgers.records.models import Record, RecordVersion
+
+Values = dict[str, Any]
+
+
+# --- validation and derived data --------------------------------------------------------
+
+
+def values_clean(
+    *, ledger: Ledger, values: Mapping[str, Any], current: Mapping[str, Any] | None = None
+) -> Values:
+    """Validate ``values`` against the ledger's live fields and return the whole new data.
+
+    With ``current`` the values are a partial change merged onto it (``None`` clears a
+    field). Unknown and removed keys are errors; required fields must hold a value after
+    the merge. Raises ``RecordInvalid`` with every problem at once.
+    """
+    if not isinstance(values, Mapping):
+        raise RecordInvalid({"values": ["values はオブジェクトで指定してください。"]})
+    all_fields = {f["key"]: f for f in ledger.fields(include_removed=True)}
+    errors: dict[str, list[str]] = {}
+    # Values of fields removed from the definition stay in the generations that had them;
+    # new generations no longer carry them.
+    live = {f["key"] for f in ledger.fields()}
+    data: Values = {k: copy.deepcopy(v) for k, v in (current or {}).items() if k in live}
+    for key, raw in values.items():
+        field = all_fields.get(key)
+        if field is None:
+            errors[key] = ["この台帳にない項目です。"]
+            continue
+        if field.get("removed"):
+            errors[key] = ["削除された項目には値を設定できません。"]
+            continue
+        try:
+            cleaned = field_type_registry.get(field["type"]).clean(raw, field.get("options") or {})
+        except FieldError as exc:
+            errors[key] = [exc.message]
+            continue
+        if cleaned is None:
+            data.pop(key, None)
+        else:
+            data[key] = cleaned
+    for field in ledger.fields():
+        if (
+            field.get("required")
+            and data.get(field["key"]) in (None, "", [], {})
+            and field["key"] not in errors
+        ):
+            errors[field["key"]] = [f"「{field['label']}」は必須です。"]
+    if errors:
+        raise RecordInvalid(errors)
+    return data
+
+
+def search_keys_for(*, ledger: Ledger, data: Mapping[str, Any]) -> list[str]:
+    """Index keys of a record's values, prefixed by field key (``name|ヤマダハナコ``)."""
+    keys: list[str] = []
+    for field in ledger.fields():
+        value = data.get(field["key"])
+        if value is None:
+            continue
+        field_type = field_type_registry.get(field["type"])
+        for key in field_type.search_keys(value, field.get("options") or {}):
+            keys.append(f"{field['key']}|{key}")
+    return sorted(set(keys))
+
+
+def values_diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, list[Any]]:
+    """``{key: [before, after]}`` for every key whose value differs."""
+    return {
+        key: [before.get(key), after.get(key)]
+        for key in sorted(set(before) | set(after))
+        if before.get(key) != after.get(key)
+    }
+
+
+def _actor_id(actor: Any) -> int | None:
+    return getattr(actor, "pk", None)
+
+
+def _write_version(
+    *, record: Record, action: str, actor: Any, at: datetime, reason: str, before: Mapping[str, Any]
+) -> RecordVersion:
+    return RecordVersion.objects.create(
+        record=record, generation=record.generation, action=action, actor_id=_actor_id(actor),
+        at=at, reason=reason, definition_version=record.definition_version, data=record.data,
+        state=record.state, deleted=record.deleted_at is not None,
+        diff=values_diff(before, record.data),
+    )  # fmt: skip
+
+
+def _locked(record: Record, expected_generation: int | None) -> Record:
+    """Lock the record row; refuse when it moved past the generation the caller read."""
+    try:
+        locked = Record.objects.select_for_update().select_related("ledger").get(pk=record.pk)
+    except Record.DoesNotExist:
+        raise RecordNotFound() from None
+    if expected_generation is not None and locked.generation != expected_generation:
+        raise GenerationConflict(expected=expected_generation, actual=locked.generation)
+    return locked
+
+
+# --- single-record services -------------------------------------------------------------
+
+
+def record_create(
+    *, actor: Any, ledger: Ledger, values: Mapping[str, Any], state: str = "", reason: str = ""
+) -> Record:
+    """Register a record: generation 1, its first version and an audit event."""
+    require_tenant()
+    data = values_clean(ledger=ledger, values=values)
+    now = timezone.now()
+    with transaction.atomic():
+        record = Record.objects.create(
+            ledger=ledger, data=data, search_keys=search_keys_for(ledger=ledger, data=data),
+            generation=1, definition_version=ledger.definition_version, state=state,
+            created_by_id=_actor_id(actor), created_at=now, updated_by_id=_actor_id(actor),
+            updated_at=now,
+        )  # fmt: skip
+        _write_version(
+            record=record,
+            action=RecordVersion.Action.CREATE,
+            actor=actor,
+            at=now,
+            reason=reason,
+            before={},
+        )
+        audit_record(
+            actor=actor,
+            action="record.create",
+            ledger_code=ledger.code,
+            record_id=record.id,
+            generation=1,
+        )
+    return record
+
+
+def record_update(
+    *,
+    actor: Any,
+    record: Record,
+    values: Mapping[str, Any],
+    expected_generation: int,
+    reason: str = "",
+    state: str | None = None,
+) -> Record:
+    """Change some values (``None`` clears one) as a new generation."""
+    require_tenant()
+    with transaction.atomic():
+        record = _locked(record, expected_generation)
+        if record.is_deleted:
+            raise RecordStateError("削除された記録は変更できません。先に復元してください。")
+        ledger = record.ledger
+        before = record.data
+        data = values_clean(ledger=ledger, values=values, current=before)
+        if data == before and (state is None or state == record.state):
+            return record
+        now = timezone.now()
+        record.data = data
+        record.search_keys = search_keys_for(ledger=ledger, data=data)
+        record.generation += 1
+        record.definition_version = ledger.definition_version
+        record.state = record.state if state is None else state
+        record.updated_by_id = _actor_id(actor)
+        record.updated_at = now
+        record.save()
+        version = _write_version(
+            record=record,
+            action=RecordVersion.Action.UPDATE,
+            actor=actor,
+            at=now,
+            reason=reason,
+            before=before,
+        )
+        audit_record(
+            actor=actor, action="record.update", ledger_code=ledger.code, record_id=record.id,
+            generation=record.generation, details={"fields": sorted(version.diff)},
+        )  # fmt: skip
+    return record
+
+
+def record_delete(
+    *, actor: Any, record: Record, reason: str, expected_generation: int | None = None
+) -> Record:
+    """Soft-delete: a new generation marked deleted; values stay in the history."""
+    require_tenant()
+    if not (reason or "").strip():
+        raise RecordInvalid({"reason": ["削除の理由を入力してください。"]})
+    with transaction.atomic():
+        record = _locked(record, expected_generation)
+        if record.is_deleted:
+            raise RecordStateError("この記録は既に削除されています。")
+        now = timezone.now()
+        record.generation += 1
+        record.deleted_at = now
+        record.deleted_by_id = _actor_id(actor)
+        record.deleted_reason = reason.strip()[:500]
+        record.updated_by_id = _actor_id(actor)
+        record.updated_at = now
+        record.save()
+        _write_version(
+            record=record, action=RecordVersion.Action.DELETE, actor=actor, at=now,
+            reason=record.deleted_reason, before=record.data,
+        )  # fmt: skip
+        audit_record(
+            actor=actor, action="record.delete", ledger_code=record.ledger.code,
+            record_id=record.id, generation=record.generation,
+        )  # fmt: skip
+    return record
+
+
+def record_restore(
+    *,
+    actor: Any,
+    record: Record,
+    generation: int | None = None,
+    reason: str = "",
+    expected_generation: int | None = None,
+) -> Record:
+    """Restore a deleted record, or bring back an older generation's values, as a new generation.
+
+    Without ``generation`` the record must be deleted and comes back with its last values.
+    With ``generation`` that generation's values become current again (re-validated
+    against the live definition: a value of a field removed since is dropped).
+    """
+    require_tenant()
+    with transaction.atomic():
+        record = _locked(record, expected_generation)
+        ledger = record.ledger
+        before = record.data
+        if generation is None:
+            if not record.is_deleted:
+                raise RecordStateError("削除されていない記録です。復元する世代を指定してください。")
+            data = before
+        else:
+            try:
+                old = RecordVersion.objects.get(record=record, generation=generation)
+            except RecordVersion.DoesNotExist:
+                raise VersionNotFound(generation) from None
+            live = {f["key"] for f in ledger.fields()}
+            data = values_clean(
+                ledger=ledger, values={k: v for k, v in old.data.items() if k in live}
+            )
+        now = timezone.now()
+        record.data = data
+        record.search_keys = search_keys_for(ledger=ledger, data=data)
+        record.generation += 1
+        record.definition_version = ledger.definition_version
+        record.deleted_at = None
+        record.deleted_by = None
+        record.deleted_reason = ""
+        record.updated_by_id = _actor_id(actor)
+        record.updated_at = now
+        record.save()
+        _write_version(
+            record=record, action=RecordVersion.Action.RESTORE, actor=actor, at=now, before=before,
+            reason=reason or (f"第{generation}世代を復元" if generation else "削除を取り消し"),
+        )  # fmt: skip
+        audit_record(
+            actor=actor, action="record.restore", ledger_code=ledger.code, record_id=record.id,
+            generation=record.generation, details={"from_generation": generation},
+        )  # fmt: skip
+    return record
+
+
+# --- set-based bulk path ----------------------------------------------------------------
+
+
+def record_bulk_create(
+    *,
+    actor: Any,
+    ledger: Ledger,
+    values_list: Sequence[Mapping[str, Any]],
+    reason: str = "",
+    state: str = "",
+) -> list[tuple[uuid.UUID, int]]:
+    """Create many records at once, all or nothing, with history, search keys and audit.
+
+    Every item is validated first; if any is wrong, ``RecordInvalid.item_errors`` names
+    them all (by index) and nothing is written. Rows go in with COPY: records, their first
+    versions and one audit event per record, in one transaction.
+    """
+    require_tenant()
+    item_errors: dict[int, dict[str, list[str]]] = {}
+    cleaned: list[Values] = []
+    for index, values in enumerate(values_list):
+        try:
+            cleaned.append(values_clean(ledger=ledger, values=values))
+        except RecordInvalid as exc:
+            item_errors[index] = exc.errors
+    if item_errors:
+        raise RecordInvalid(item_errors=item_errors)
+    if not cleaned:
+        return []
+    now = timezone.now()
+    actor_id = _actor_id(actor)
+    ids = [uuid.uuid4() for _ in cleaned]
+    version = ledger.definition_version
+    table = connection.ops.quote_name
+    with transaction.atomic(), connection.cursor() as cursor:
+        with cursor.copy(
+            f"COPY {table(Record._meta.db_table)} (id, ledger_id, data, search_keys, generation,"
+            " definition_version, state, created_by_id, created_at, updated_by_id, updated_at,"
+            " deleted_reason) FROM STDIN"
+        ) as copy_in:
+            for record_id, data in zip(ids, cleaned, strict=True):
+                copy_in.write_row((
+                    record_id, ledger.pk, _json(data), search_keys_for(ledger=ledger, data=data), 1,
+                    version, state, actor_id, now, actor_id, now, "",
+                ))  # fmt: skip
+        with cursor.copy(
+            f"COPY {table(RecordVersion._meta.db_table)} (record_id, generation, action, actor_id,"
+            " at, reason, definition_version, data, state, deleted, diff) FROM STDIN"
+        ) as copy_in:
+            for record_id, data in zip(ids, cleaned, strict=True):
+                copy_in.write_row((
+                    record_id, 1, RecordVersion.Action.CREATE.value, actor_id, now, reason, version,
+                    _json(data), state, False, _json(values_diff({}, data)),
+                ))  # fmt: skip
+        from ledgers.audit.models import AuditEvent
+
+        with cursor.copy(
+            f"COPY {table(AuditEvent._meta.db_table)} (actor_id, action, ledger_code, record_id,"
+            " generation, details) FROM STDIN"
+        ) as copy_in:
+            for record_id in ids:
+                copy_in.write_row(
+                    (actor_id, "record.create", ledger.code, record_id, 1, '{"bulk": true}')
+                )
+    return [(record_id, 1) for record_id in ids]
+
+
+def _json(value: Any) -> str:
+    import json
+
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def records_for_ids(ids: Iterable[uuid.UUID]) -> list[Record]:
+    return list(Record.objects.filter(pk__in=list(ids)))

@@ -1,0 +1,75 @@
+"""Two transactions update the same record with the same expected generation: one wins."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django_tenants.utils import schema_context
+
+from ledgers.definitions.services import ledger_create
+from ledgers.exceptions import GenerationConflict
+from ledgers.records.models import Record, RecordVersion
+from ledgers.records.services import record_create, record_update
+from tenants.services import municipality_provision
+from tests.conftest import ADMIN_PASSWORD
+
+SLUG = "hachioji"
+
+
+@pytest.fixture(scope="module")
+def committed_record(django_db_setup: None, django_db_blocker: Any) -> str:
+    """A city of its own with a committed record (the other tests roll back; this cannot)."""
+    with django_db_blocker.unblock():
+        municipality_provision(
+            actor=None, slug=SLUG, name="八王子市", code="132012", domain="hachioji.localhost",
+            admin_username="admin", admin_password=ADMIN_PASSWORD,
+        )  # fmt: skip
+        with schema_context(SLUG):
+            actor = get_user_model().objects.get(username="admin")
+            ledger = ledger_create(
+                actor=actor, code="race", name="競合試験",
+                fields=[{"key": "note", "label": "備考", "type": "text"}],
+            )  # fmt: skip
+            record = record_create(actor=actor, ledger=ledger, values={"note": "初期"})
+        connection.set_schema_to_public()
+        return str(record.pk)
+
+
+def test_exactly_one_of_two_concurrent_updates_wins(
+    committed_record: str, django_db_blocker: Any
+) -> None:
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def update(note: str) -> None:
+        with django_db_blocker.unblock():
+            try:
+                with schema_context(SLUG):
+                    record = Record.objects.get(pk=committed_record)
+                    barrier.wait(timeout=10)
+                    try:
+                        record_update(
+                            actor=None, record=record, values={"note": note}, expected_generation=1
+                        )
+                        outcomes.append("won")
+                    except GenerationConflict:
+                        outcomes.append("conflict")
+            finally:
+                connection.close()
+
+    threads = [threading.Thread(target=update, args=(note,)) for note in ("甲", "乙")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(outcomes) == ["conflict", "won"]
+    with django_db_blocker.unblock(), schema_context(SLUG):
+        record = Record.objects.get(pk=committed_record)
+        assert record.generation == 2
+        assert RecordVersion.objects.filter(record=record).count() == 2
+        assert record.data["note"] in {"甲", "乙"}
+    connection.set_schema_to_public()

@@ -1,0 +1,290 @@
+"""Records and generations (世代): every change is a new full snapshot, kept for ever."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ledgers.audit.models import AuditEvent
+from ledgers.definitions.models import Ledger
+from ledgers.definitions.services import field_remove
+from ledgers.exceptions import GenerationConflict, RecordInvalid, RecordStateError, VersionNotFound
+from ledgers.records.models import Record, RecordVersion
+from ledgers.records.selectors import (
+    record_as_of,
+    record_diff,
+    record_get_version,
+    record_versions,
+    version_definition,
+)
+from ledgers.records.services import (
+    record_bulk_create,
+    record_create,
+    record_delete,
+    record_restore,
+    record_update,
+)
+
+
+def _counts() -> tuple[int, int, int]:
+    return Record.objects.count(), RecordVersion.objects.count(), AuditEvent.objects.count()
+
+
+def test_create_writes_generation_one_its_snapshot_and_an_audit_event(
+    ledger: Ledger, clerk: Any
+) -> None:
+    record = record_create(
+        actor=clerk, ledger=ledger,
+        values={"name": "山田 花子", "birth_date": "昭和60年3月3日", "amount": "１２０,０００"},
+    )  # fmt: skip
+    assert record.generation == 1
+    assert record.data == {"name": "山田 花子", "birth_date": "1985-03-03", "amount": 120000}
+    assert record.definition_version == 1
+    (version,) = record_versions(record=record)
+    assert (version.generation, version.action, version.data) == (1, "create", record.data)
+    assert version.diff["birth_date"] == [None, "1985-03-03"]
+    event = AuditEvent.objects.get(action="record.create")
+    assert (event.record_id, event.generation, event.actor_id) == (record.id, 1, clerk.pk)
+    assert "name|" in " ".join(record.search_keys)
+
+
+def test_record_ids_are_opaque(ledger: Ledger, clerk: Any) -> None:
+    first = record_create(actor=clerk, ledger=ledger, values={"name": "一"})
+    second = record_create(actor=clerk, ledger=ledger, values={"name": "二"})
+    assert first.id.version == 4
+    assert first.id.int + 1 != second.id.int
+
+
+@pytest.mark.parametrize(
+    ("values", "key", "message"),
+    [
+        ({"name": "山田", "ghost": "x"}, "ghost", "ない項目"),
+        ({"birth_date": "1990-01-01"}, "name", "必須"),
+        ({"name": "山田", "birth_date": "令和5年13月1日"}, "birth_date", "月"),
+        ({"name": "山田", "birth_date": "昭和70年1月1日"}, "birth_date", "昭和"),
+        ({"name": "山田", "amount": "たくさん"}, "amount", ""),
+    ],
+)
+def test_invalid_values_are_refused_and_nothing_is_written(
+    ledger: Ledger, clerk: Any, values: dict, key: str, message: str
+) -> None:
+    before = _counts()
+    with pytest.raises(RecordInvalid) as info:
+        record_create(actor=clerk, ledger=ledger, values=values)
+    assert key in info.value.errors
+    assert message in info.value.errors[key][0]
+    assert _counts() == before
+
+
+def test_update_makes_a_new_generation_with_its_diff(ledger: Ledger, clerk: Any) -> None:
+    record = record_create(actor=clerk, ledger=ledger, values={"name": "山田 花子", "amount": 100})
+    record = record_update(
+        actor=clerk, record=record, values={"name": "佐藤 花子", "amount": None},
+        expected_generation=1, reason="婚姻による氏の変更",
+    )  # fmt: skip
+    assert record.generation == 2
+    assert record.data == {"name": "佐藤 花子"}
+    version = record_get_version(record=record, generation=2)
+    assert version.diff == {"amount": [100, None], "name": ["山田 花子", "佐藤 花子"]}
+    assert version.reason == "婚姻による氏の変更"
+    assert record_get_version(record=record, generation=1).data == {
+        "name": "山田 花子",
+        "amount": 100,
+    }
+    assert record_diff(record=record, from_generation=1, to_generation=2) == {
+        "amount": {"from": 100, "to": None},
+        "name": {"from": "山田 花子", "to": "佐藤 花子"},
+    }
+    event = AuditEvent.objects.get(action="record.update")
+    assert event.details == {"fields": ["amount", "name"]}
+
+
+def test_a_stale_update_writes_nothing(ledger: Ledger, clerk: Any) -> None:
+    record = record_create(actor=clerk, ledger=ledger, values={"name": "山田"})
+    record_update(actor=clerk, record=record, values={"name": "佐藤"}, expected_generation=1)
+    before = _counts()
+    with pytest.raises(GenerationConflict) as info:
+        record_update(actor=clerk, record=record, values={"name": "鈴木"}, expected_generation=1)
+    assert info.value.detail == {"expected_generation": 1, "current_generation": 2}
+    assert _counts() == before
+    assert Record.objects.get(pk=record.pk).data == {"name": "佐藤"}
+
+
+def test_an_update_that_changes_nothing_makes_no_generation(ledger: Ledger, clerk: Any) -> None:
+    record = record_create(actor=clerk, ledger=ledger, values={"name": "山田", "amount": 5})
+    record = record_update(
+        actor=clerk, record=record, values={"amount": "５"}, expected_generation=1
+    )
+    assert record.generation == 1
+    assert RecordVersion.objects.filter(record=record).count() == 1
+
+
+def test_delete_and_restore_are_generations_too(ledger: Ledger, clerk: Any) -> None:
+    record = record_create(actor=clerk, ledger=ledger, values={"name": "山田"})
+    with pytest.raises(RecordInvalid):
+        record_delete(actor=clerk, record=record, reason="  ")
+    record = record_delete(actor=clerk, record=record, reason="重複登録", expected_generation=1)
+    assert (record.generation, record.is_deleted) == (2, True)
+    assert record_get_version(record=record, generation=2).deleted is True
+    with pytest.raises(RecordStateError):
+        record_update(actor=clerk, record=record, values={"name": "x"}, expected_generation=2)
+    with pytest.raises(RecordStateError):
+        record_delete(actor=clerk, record=record, reason="もう一度")
+    record = record_restore(actor=clerk, record=record, expected_generation=2)
+    assert (record.generation, record.is_deleted, record.data) == (3, False, {"name": "山田"})
+    actions = list(record_versions(record=record).values_list("action", flat=True))
+    assert actions == ["create", "delete", "restore"]
+    assert AuditEvent.objects.filter(record_id=record.id).count() == 3
+
+
+def test_restoring_an_older_generation_brings_its_values_back_as_a_new_one(
+    ledger: Ledger, clerk: Any
+) -> None:
+    record = record_create(actor=clerk, ledger=ledger, values={"name": "山田", "amount": 1})
+    record = record_update(
+        actor=clerk, record=record, values={"name": "佐藤"}, expected_generation=1
+    )
+    record = record_update(actor=clerk, record=record, values={"amount": 3}, expected_generation=2)
+    record = record_restore(actor=clerk, record=record, generation=1, expected_generation=3)
+    assert record.generation == 4
+    assert record.data == {"name": "山田", "amount": 1}
+    assert record_get_version(record=record, generation=4).reason == "第1世代を復元"
+    with pytest.raises(VersionNotFound):
+        record_restore(actor=clerk, record=record, generation=9)
+    with pytest.raises(RecordStateError):
+        record_restore(actor=clerk, record=record)
+
+
+def test_a_removed_field_still_shows_in_its_old_generation(ledger: Ledger, clerk: Any) -> None:
+    record = record_create(actor=clerk, ledger=ledger, values={"name": "山田", "note": "要配慮"})
+    ledger = field_remove(actor=clerk, ledger=ledger, key="note")
+    record = record_update(
+        actor=clerk, record=record, values={"name": "佐藤"}, expected_generation=1
+    )
+    old = record_get_version(record=record, generation=1)
+    assert old.data["note"] == "要配慮"
+    old_fields = {f["key"]: f for f in version_definition(version=old)["fields"]}
+    assert old_fields["note"]["label"] == "備考"
+    assert not old_fields["note"].get("removed")
+    new = record_get_version(record=record, generation=2)
+    assert "note" not in new.data
+    assert "note" not in [
+        f["key"] for f in version_definition(version=new)["fields"] if not f.get("removed")
+    ]
+    with pytest.raises(RecordInvalid, match="削除された項目"):
+        record_update(actor=clerk, record=record, values={"note": "x"}, expected_generation=2)
+
+
+def test_record_as_of(ledger: Ledger, clerk: Any) -> None:
+    before_creation = timezone.now() - timedelta(seconds=1)
+    record = record_create(actor=clerk, ledger=ledger, values={"name": "山田"})
+    after_first = timezone.now()
+    record = record_update(
+        actor=clerk, record=record, values={"name": "佐藤"}, expected_generation=1
+    )
+    assert record_as_of(record=record, at=before_creation) is None
+    assert record_as_of(record=record, at=after_first).data == {"name": "山田"}
+    assert record_as_of(record=record, at=timezone.now()).data == {"name": "佐藤"}
+
+
+NAMES = st.sampled_from(["山田 花子", "佐藤 花子", "鈴木 一郎", "髙橋 次郎", "ﾔﾏﾀﾞ ﾊﾅｺ"])
+OPERATIONS = st.lists(
+    st.one_of(
+        st.tuples(
+            st.just("update"),
+            st.fixed_dictionaries(
+                {"name": NAMES}, optional={"amount": st.integers(0, 10**6) | st.none()}
+            ),
+        ),
+        st.tuples(st.just("delete"), st.just({})),
+        st.tuples(st.just("restore"), st.integers(min_value=1, max_value=8)),
+    ),
+    max_size=8,
+)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(operations=OPERATIONS)
+def test_history_invariants(ledger: Ledger, clerk: Any, operations: list) -> None:
+    """One version per change; generations 1..n; snapshot n is the record after change n."""
+    record = record_create(actor=clerk, ledger=ledger, values={"name": "初期 値"})
+    states = [(record.generation, dict(record.data), record.is_deleted)]
+    for operation, argument in operations:
+        try:
+            if operation == "update":
+                record = record_update(
+                    actor=clerk,
+                    record=record,
+                    values=argument,
+                    expected_generation=record.generation,
+                )
+            elif operation == "delete":
+                record = record_delete(
+                    actor=clerk,
+                    record=record,
+                    reason="テスト",
+                    expected_generation=record.generation,
+                )
+            else:
+                record = record_restore(
+                    actor=clerk,
+                    record=record,
+                    generation=min(argument, record.generation),
+                    expected_generation=record.generation,
+                )
+        except RecordStateError:
+            continue
+        if record.generation != states[-1][0]:
+            states.append((record.generation, dict(record.data), record.is_deleted))
+    versions = list(record_versions(record=record))
+    assert [v.generation for v in versions] == list(range(1, record.generation + 1))
+    assert [(v.generation, v.data, v.deleted) for v in versions] == states
+    # A stale write after all that still writes nothing.
+    with pytest.raises((GenerationConflict, RecordStateError)):
+        record_update(
+            actor=clerk,
+            record=record,
+            values={"name": "x"},
+            expected_generation=record.generation - 1 or 99,
+        )
+    for version in versions:
+        assert record_as_of(record=record, at=version.at).generation >= version.generation
+
+
+def test_bulk_create_is_all_or_nothing(ledger: Ledger, clerk: Any) -> None:
+    before = _counts()
+    with pytest.raises(RecordInvalid) as info:
+        record_bulk_create(
+            actor=clerk, ledger=ledger,
+            values_list=[{"name": "山田"}, {"birth_date": "2020-01-01"}, {"name": "佐藤"}, {"name": "x", "amount": "abc"}],
+        )  # fmt: skip
+    assert sorted(info.value.item_errors) == [1, 3]
+    assert "name" in info.value.item_errors[1]
+    assert _counts() == before
+
+
+def test_bulk_create_writes_history_search_keys_and_audit(ledger: Ledger, clerk: Any) -> None:
+    results = record_bulk_create(
+        actor=clerk, ledger=ledger,
+        values_list=[{"name": f"山田 {i}", "birth_date": "R5.4.1", "amount": i} for i in range(50)],
+    )  # fmt: skip
+    assert len(results) == 50
+    assert {generation for _, generation in results} == {1}
+    records = Record.objects.filter(pk__in=[record_id for record_id, _ in results])
+    assert records.count() == 50
+    sample = records.get(data__amount=7)
+    assert sample.data == {"name": "山田 7", "birth_date": "2023-04-01", "amount": 7}
+    assert sample.search_keys
+    version = record_get_version(record=sample, generation=1)
+    assert (version.action, version.data, version.actor_id) == ("create", sample.data, clerk.pk)
+    assert AuditEvent.objects.filter(action="record.create", record_id=sample.id).count() == 1
+    # The bulk rows behave as any record afterwards.
+    updated = record_update(actor=clerk, record=sample, values={"amount": 8}, expected_generation=1)
+    assert updated.generation == 2
