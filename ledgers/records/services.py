@@ -9,6 +9,7 @@ names the generation it read (``expected_generation``); a stale one raises
 from __future__ import annotations
 
 import copy
+import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
@@ -361,11 +362,125 @@ def record_bulk_create(
     return [(record_id, 1) for record_id in ids]
 
 
+def record_bulk_update(
+    *,
+    actor: Any,
+    ledger: Ledger,
+    changes: Sequence[tuple[uuid.UUID, int, Mapping[str, Any]]],
+    reason: str = "",
+) -> list[tuple[uuid.UUID, int]]:
+    """Apply many partial changes at once, all or nothing: ``(id, expected generation, values)``.
+
+    The records are locked in id order (no deadlock between two bulk writers); a missing,
+    deleted or stale record, or invalid values, fail their item and nothing is written.
+    Unchanged items keep their generation. New data goes in through a temporary table,
+    versions and audit events with COPY.
+    """
+    require_tenant()
+    if not changes:
+        return []
+    ids = [record_id for record_id, _, _ in changes]
+    if len(set(ids)) != len(ids):
+        raise RecordInvalid({"records": ["同じ記録が2回以上含まれています。"]})
+    now = timezone.now()
+    actor_id = _actor_id(actor)
+    table = connection.ops.quote_name
+    with transaction.atomic():
+        locked = {
+            r.pk: r
+            for r in Record.objects.select_for_update()
+            .filter(ledger=ledger, pk__in=ids)
+            .order_by("pk")
+        }
+        item_errors: dict[int, dict[str, list[str]]] = {}
+        rows: list[tuple[uuid.UUID, Values, Values, int]] = []
+        for index, (record_id, expected, values) in enumerate(changes):
+            record = locked.get(record_id)
+            if record is None:
+                item_errors[index] = {"id": ["記録が見つかりません。"]}
+                continue
+            if record.is_deleted:
+                item_errors[index] = {"id": ["削除された記録は変更できません。"]}
+                continue
+            if record.generation != expected:
+                item_errors[index] = {
+                    "generation": [
+                        f"他の操作で更新されています（現在の世代: {record.generation}）。"
+                    ]
+                }
+                continue
+            try:
+                data = values_clean(ledger=ledger, values=values, current=record.data)
+            except RecordInvalid as exc:
+                item_errors[index] = exc.errors
+                continue
+            if data != record.data:
+                rows.append((record_id, record.data, data, record.generation + 1))
+        if item_errors:
+            raise RecordInvalid(item_errors=item_errors)
+        if not rows:
+            return [(record_id, locked[record_id].generation) for record_id in ids]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "CREATE TEMP TABLE _record_bulk_update (id uuid, data jsonb, search_keys text[],"
+                " generation integer) ON COMMIT DROP"
+            )
+            with cursor.copy("COPY _record_bulk_update FROM STDIN") as copy_in:
+                for record_id, _before, data, generation in rows:
+                    copy_in.write_row(
+                        (
+                            record_id,
+                            _json(data),
+                            search_keys_for(ledger=ledger, data=data),
+                            generation,
+                        )
+                    )
+            cursor.execute(
+                "UPDATE ledgers_record AS r SET data = t.data,"
+                " search_keys = t.search_keys, generation = t.generation,"
+                " definition_version = %s, updated_by_id = %s, updated_at = %s"
+                " FROM _record_bulk_update AS t WHERE r.id = t.id",
+                [ledger.definition_version, actor_id, now],
+            )
+            cursor.execute("DROP TABLE _record_bulk_update")
+            with cursor.copy(
+                f"COPY {table(RecordVersion._meta.db_table)} (record_id, generation, action, actor_id,"
+                " at, reason, definition_version, data, state, deleted, diff) FROM STDIN"
+            ) as copy_in:
+                for record_id, before, data, generation in rows:
+                    copy_in.write_row((
+                        record_id, generation, RecordVersion.Action.UPDATE.value, actor_id, now,
+                        reason, ledger.definition_version, _json(data), locked[record_id].state,
+                        False, _json(values_diff(before, data)),
+                    ))  # fmt: skip
+            _copy_audit(cursor, actor_id=actor_id, action="record.update", ledger=ledger,
+                        items=[(record_id, generation) for record_id, _b, _d, generation in rows])  # fmt: skip
+    new_generations = {record_id: generation for record_id, _b, _d, generation in rows}
+    return [
+        (record_id, new_generations.get(record_id, locked[record_id].generation))
+        for record_id in ids
+    ]
+
+
+def _copy_audit(
+    cursor: Any,
+    *,
+    actor_id: int | None,
+    action: str,
+    ledger: Ledger,
+    items: Iterable[tuple[uuid.UUID, int]],
+) -> None:
+    from ledgers.audit.models import AuditEvent
+
+    with cursor.copy(
+        f"COPY {connection.ops.quote_name(AuditEvent._meta.db_table)} (actor_id, action,"
+        " ledger_code, record_id, generation, details) FROM STDIN"
+    ) as copy_in:
+        for record_id, generation in items:
+            copy_in.write_row(
+                (actor_id, action, ledger.code, record_id, generation, '{"bulk": true}')
+            )
+
+
 def _json(value: Any) -> str:
-    import json
-
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-def records_for_ids(ids: Iterable[uuid.UUID]) -> list[Record]:
-    return list(Record.objects.filter(pk__in=list(ids)))

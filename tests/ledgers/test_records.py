@@ -24,6 +24,7 @@ from ledgers.records.selectors import (
 )
 from ledgers.records.services import (
     record_bulk_create,
+    record_bulk_update,
     record_create,
     record_delete,
     record_restore,
@@ -288,3 +289,30 @@ def test_bulk_create_writes_history_search_keys_and_audit(ledger: Ledger, clerk:
     # The bulk rows behave as any record afterwards.
     updated = record_update(actor=clerk, record=sample, values={"amount": 8}, expected_generation=1)
     assert updated.generation == 2
+
+
+def test_bulk_update_makes_new_generations_all_or_nothing(ledger: Ledger, clerk: Any) -> None:
+    created = record_bulk_create(
+        actor=clerk, ledger=ledger, values_list=[{"name": f"山田 {i}", "amount": i} for i in range(5)]
+    )
+    ids = [record_id for record_id, _ in created]
+    stale = [(ids[0], 1, {"amount": 100}), (ids[1], 2, {"amount": 101}), (ids[2], 1, {"amount": "abc"})]
+    before = _counts()
+    with pytest.raises(RecordInvalid) as info:
+        record_bulk_update(actor=clerk, ledger=ledger, changes=stale)
+    assert sorted(info.value.item_errors) == [1, 2]
+    assert "generation" in info.value.item_errors[1]
+    assert _counts() == before
+    assert Record.objects.get(pk=ids[0]).data["amount"] == 0
+
+    results = record_bulk_update(
+        actor=clerk, ledger=ledger, reason="再取り込み",
+        changes=[(ids[0], 1, {"amount": 100}), (ids[1], 1, {"amount": 1}), (ids[2], 1, {"name": "佐藤 2"})],
+    )  # fmt: skip
+    assert results == [(ids[0], 2), (ids[1], 1), (ids[2], 2)]
+    record = Record.objects.get(pk=ids[0])
+    assert (record.generation, record.data["amount"]) == (2, 100)
+    version = record_get_version(record=record, generation=2)
+    assert (version.action, version.reason, version.diff) == ("update", "再取り込み", {"amount": [0, 100]})
+    assert AuditEvent.objects.filter(action="record.update", record_id=ids[2], generation=2).count() == 1
+    assert RecordVersion.objects.filter(record_id=ids[1]).count() == 1

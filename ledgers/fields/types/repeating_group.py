@@ -13,14 +13,15 @@ from ledgers.fields.options import int_option
 from ledgers.fields.registry import FieldType, FieldTypeRegistry, field_type_registry
 
 _KEY_RE = re.compile(r"[a-z][a-z0-9_]{0,62}")
-SUB_FIELD_KEYS = frozenset({"key", "label", "type", "options"})
+SUB_FIELD_KEYS = frozenset({"key", "label", "type", "options", "required", "help_text"})
 ROW_SEPARATOR = "／"
 
 
 class RepeatingGroupFieldType(FieldType):
     """A list of rows, each a dict cleaned by its sub-fields' own types.
 
-    Options: ``fields`` = [{"key", "label", "type", "options"}], sub-field types taken
+    Options: ``fields`` = [{"key", "label", "type", "options", "required"?}], sub-field
+    types taken
     from the same registry (groups do not nest), and ``max_rows``. Rows whose every
     value is blank are dropped; errors name the row and the sub-field
     ("2行目の「生年月日」: …").
@@ -83,7 +84,27 @@ class RepeatingGroupFieldType(FieldType):
             sub_options = sub_type.validate_options(field.get("options"))
         except FieldOptionsError as error:
             raise FieldOptionsError(f"「{label}」: {error.message}", key="fields") from None
-        return {"key": key, "label": label.strip(), "type": sub_type.type, "options": sub_options}
+        required = field.get("required", False)
+        help_text = field.get("help_text", "")
+        if not isinstance(required, bool):
+            raise FieldOptionsError(
+                f"「{label}」: required は true か false で指定してください", key="fields"
+            )
+        if not isinstance(help_text, str):
+            raise FieldOptionsError(
+                f"「{label}」: help_text は文字列で指定してください", key="fields"
+            )
+        sub_field = {
+            "key": key,
+            "label": label.strip(),
+            "type": sub_type.type,
+            "options": sub_options,
+        }
+        if required:
+            sub_field["required"] = True
+        if help_text.strip():
+            sub_field["help_text"] = help_text.strip()
+        return sub_field
 
     def _sub_fields(self, options: Mapping[str, Any]) -> list[tuple[dict[str, Any], FieldType]]:
         return [(field, self.registry.get(field["type"])) for field in options["fields"]]
@@ -115,6 +136,8 @@ class RepeatingGroupFieldType(FieldType):
             for field, sub_type in sub_fields:
                 try:
                     cleaned[field["key"]] = sub_type.clean(row.get(field["key"]), field["options"])
+                    if cleaned[field["key"]] is None and field.get("required"):
+                        raise FieldValueError("入力してください", code="required")
                 except FieldValueError as error:
                     raise FieldValueError(
                         f"{number}行目の「{field['label']}」: {error.message}",
