@@ -26,6 +26,17 @@ class FieldError(ValidationError):
     def __str__(self) -> str:
         return str(self.message)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Subclass constructors differ from ValidationError's, so pickling (Celery results,
+        # multiprocessing) rebuilds from the parts rather than from ``args``.
+        return _restore, (type(self), self.message, self.code, self.details)
+
+
+def _restore(cls: type[FieldError], message: str, code: str, details: dict[str, Any]) -> FieldError:
+    error = cls.__new__(cls)
+    FieldError.__init__(error, message, code=code, **details)
+    return error
+
 
 class FieldOptionsError(FieldError):
     """A field's options (選択肢, 桁数, 課の一覧 …) are not valid for its type."""
@@ -52,7 +63,10 @@ class UnknownFieldType(FieldError):
 
     def __init__(self, type_id: object) -> None:
         super().__init__(f"不明なフィールド型です: 「{type_id}」", type_id=type_id)
-        self.type_id = type_id
+
+    @property
+    def type_id(self) -> object:
+        return self.details.get("type_id")
 
 
 class FieldTypeAlreadyRegistered(Exception):

@@ -130,12 +130,14 @@ class FieldTypeRegistry:
         self._types[type_id] = instance
         self._aliases.update(dict.fromkeys(instance.aliases, type_id))
 
-    def get(self, type_id: str) -> FieldType:
+    def get(self, type_id: object) -> FieldType:
         """The field type registered under ``type_id`` or one of its aliases (raises
         UnknownFieldType). Callers store ``result.type``, never the alias."""
+        if not isinstance(type_id, str):
+            raise UnknownFieldType(type_id)
         try:
             return self._types[self._aliases.get(type_id, type_id)]
-        except (KeyError, TypeError):
+        except KeyError:
             raise UnknownFieldType(type_id) from None
 
     def types(self) -> list[FieldType]:
@@ -147,10 +149,7 @@ class FieldTypeRegistry:
         return [(field_type.type, field_type.label) for field_type in self._types.values()]
 
     def __contains__(self, type_id: object) -> bool:
-        try:
-            return self._aliases.get(type_id, type_id) in self._types  # type: ignore[call-overload]
-        except TypeError:
-            return False
+        return isinstance(type_id, str) and self._aliases.get(type_id, type_id) in self._types
 
 
 field_type_registry = FieldTypeRegistry()

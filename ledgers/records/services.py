@@ -12,6 +12,7 @@ import copy
 import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -38,6 +39,46 @@ Values = dict[str, Any]
 # --- validation and derived data --------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _BoundField:
+    key: str
+    label: str
+    required: bool
+    removed: bool
+    field_type: Any
+    options: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class LedgerSchema:
+    """A ledger's fields bound to their types, built once per definition version."""
+
+    version: int
+    by_key: dict[str, _BoundField]
+    live: tuple[_BoundField, ...]
+
+    @classmethod
+    def of(cls, ledger: Ledger) -> LedgerSchema:
+        cached = getattr(ledger, "_schema_cache", None)
+        if cached is not None and cached.version == ledger.definition_version:
+            return cached
+        bound = [
+            _BoundField(
+                key=f["key"], label=f["label"], required=bool(f.get("required")),
+                removed=bool(f.get("removed")), field_type=field_type_registry.get(f["type"]),
+                options=f.get("options") or {},
+            )
+            for f in ledger.fields(include_removed=True)
+        ]  # fmt: skip
+        schema = cls(
+            version=ledger.definition_version,
+            by_key={b.key: b for b in bound},
+            live=tuple(b for b in bound if not b.removed),
+        )
+        ledger._schema_cache = schema  # type: ignore[attr-defined]
+        return schema
+
+
 def values_clean(
     *, ledger: Ledger, values: Mapping[str, Any], current: Mapping[str, Any] | None = None
 ) -> Values:
@@ -49,22 +90,27 @@ def values_clean(
     """
     if not isinstance(values, Mapping):
         raise RecordInvalid({"values": ["values はオブジェクトで指定してください。"]})
-    all_fields = {f["key"]: f for f in ledger.fields(include_removed=True)}
+    schema = LedgerSchema.of(ledger)
     errors: dict[str, list[str]] = {}
     # Values of fields removed from the definition stay in the generations that had them;
     # new generations no longer carry them.
-    live = {f["key"] for f in ledger.fields()}
-    data: Values = {k: copy.deepcopy(v) for k, v in (current or {}).items() if k in live}
+    data: Values = {}
+    if current:
+        data = {
+            k: copy.deepcopy(v)
+            for k, v in current.items()
+            if k in schema.by_key and not schema.by_key[k].removed
+        }
     for key, raw in values.items():
-        field = all_fields.get(key)
+        field = schema.by_key.get(key)
         if field is None:
             errors[key] = ["この台帳にない項目です。"]
             continue
-        if field.get("removed"):
+        if field.removed:
             errors[key] = ["削除された項目には値を設定できません。"]
             continue
         try:
-            cleaned = field_type_registry.get(field["type"]).clean(raw, field.get("options") or {})
+            cleaned = field.field_type.clean(raw, field.options)
         except FieldError as exc:
             errors[key] = [exc.message]
             continue
@@ -72,13 +118,9 @@ def values_clean(
             data.pop(key, None)
         else:
             data[key] = cleaned
-    for field in ledger.fields():
-        if (
-            field.get("required")
-            and data.get(field["key"]) in (None, "", [], {})
-            and field["key"] not in errors
-        ):
-            errors[field["key"]] = [f"「{field['label']}」は必須です。"]
+    for field in schema.live:
+        if field.required and data.get(field.key) in (None, "", [], {}) and field.key not in errors:
+            errors[field.key] = [f"「{field.label}」は必須です。"]
     if errors:
         raise RecordInvalid(errors)
     return data
@@ -86,15 +128,14 @@ def values_clean(
 
 def search_keys_for(*, ledger: Ledger, data: Mapping[str, Any]) -> list[str]:
     """Index keys of a record's values, prefixed by field key (``name|ヤマダハナコ``)."""
-    keys: list[str] = []
-    for field in ledger.fields():
-        value = data.get(field["key"])
+    keys: set[str] = set()
+    for field in LedgerSchema.of(ledger).live:
+        value = data.get(field.key)
         if value is None:
             continue
-        field_type = field_type_registry.get(field["type"])
-        for key in field_type.search_keys(value, field.get("options") or {}):
-            keys.append(f"{field['key']}|{key}")
-    return sorted(set(keys))
+        for key in field.field_type.search_keys(value, field.options):
+            keys.add(f"{field.key}|{key}")
+    return sorted(keys)
 
 
 def values_diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, list[Any]]:
@@ -135,36 +176,88 @@ def _locked(record: Record, expected_generation: int | None) -> Record:
 # --- single-record services -------------------------------------------------------------
 
 
+_CREATE_SQL = """
+WITH r AS (
+    INSERT INTO ledgers_record (id, ledger_id, data, search_keys, generation, definition_version,
+        state, created_by_id, created_at, updated_by_id, updated_at, deleted_reason)
+    VALUES (%(id)s, %(ledger)s, %(data)s, %(keys)s, 1, %(dv)s, %(state)s, %(actor)s, %(now)s,
+        %(actor)s, %(now)s, '')
+    RETURNING id
+), v AS (
+    INSERT INTO ledgers_recordversion (record_id, generation, action, actor_id, at, reason,
+        definition_version, data, state, deleted, diff)
+    SELECT id, 1, 'create', %(actor)s, %(now)s, %(reason)s, %(dv)s, %(data)s, %(state)s, false,
+        %(diff)s
+    FROM r
+)
+INSERT INTO ledgers_auditevent (actor_id, action, ledger_code, record_id, generation, details)
+SELECT %(actor)s, 'record.create', %(code)s, id, 1, '{}' FROM r
+"""
+
+# The generation check is part of the UPDATE: a concurrent writer that got there first
+# leaves no row matching, and nothing is written.
+_UPDATE_SQL = """
+WITH u AS (
+    UPDATE ledgers_record SET data = %(data)s, search_keys = %(keys)s, generation = generation + 1,
+        definition_version = %(dv)s, state = %(state)s, updated_by_id = %(actor)s,
+        updated_at = %(now)s
+    WHERE id = %(id)s AND generation = %(expected)s AND deleted_at IS NULL
+    RETURNING id, generation
+), v AS (
+    INSERT INTO ledgers_recordversion (record_id, generation, action, actor_id, at, reason,
+        definition_version, data, state, deleted, diff)
+    SELECT id, generation, 'update', %(actor)s, %(now)s, %(reason)s, %(dv)s, %(data)s,
+        %(state)s, false, %(diff)s
+    FROM u
+), a AS (
+    INSERT INTO ledgers_auditevent (actor_id, action, ledger_code, record_id, generation, details)
+    SELECT %(actor)s, 'record.update', %(code)s, id, generation, %(details)s FROM u
+)
+SELECT generation FROM u
+"""
+
+
 def record_create(
     *, actor: Any, ledger: Ledger, values: Mapping[str, Any], state: str = "", reason: str = ""
 ) -> Record:
-    """Register a record: generation 1, its first version and an audit event."""
+    """Register a record: generation 1, its first version and an audit event.
+
+    The three rows go in with one statement: one round trip, atomic on its own and inside
+    the caller's transaction alike.
+    """
     require_tenant()
     data = values_clean(ledger=ledger, values=values)
     now = timezone.now()
-    with transaction.atomic():
-        record = Record.objects.create(
-            ledger=ledger, data=data, search_keys=search_keys_for(ledger=ledger, data=data),
-            generation=1, definition_version=ledger.definition_version, state=state,
-            created_by_id=_actor_id(actor), created_at=now, updated_by_id=_actor_id(actor),
-            updated_at=now,
+    record = Record(
+        id=uuid.uuid4(), ledger=ledger, data=data, search_keys=search_keys_for(ledger=ledger, data=data),
+        generation=1, definition_version=ledger.definition_version, state=state,
+        created_by_id=_actor_id(actor), created_at=now, updated_by_id=_actor_id(actor), updated_at=now,
+    )  # fmt: skip
+    encoded = _json(data)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _CREATE_SQL,
+            {
+                "id": record.id, "ledger": ledger.pk, "data": encoded, "keys": record.search_keys,
+                "dv": record.definition_version, "state": state, "actor": record.created_by_id,
+                "now": now, "reason": reason, "diff": _json(values_diff({}, data)), "code": ledger.code,
+            },
         )  # fmt: skip
-        _write_version(
-            record=record,
-            action=RecordVersion.Action.CREATE,
-            actor=actor,
-            at=now,
-            reason=reason,
-            before={},
-        )
-        audit_record(
-            actor=actor,
-            action="record.create",
-            ledger_code=ledger.code,
-            record_id=record.id,
-            generation=1,
-        )
+    record._state.adding = False
+    record._state.db = connection.alias
     return record
+
+
+def _current_ledger(record: Record, ledger_id: int, definition_version: int) -> Ledger:
+    """The record's ledger at its current definition version (the cached one when fresh)."""
+    cached = record._state.fields_cache.get("ledger")
+    if (
+        cached is not None
+        and cached.pk == ledger_id
+        and cached.definition_version == definition_version
+    ):
+        return cached
+    return Ledger.objects.get(pk=ledger_id)
 
 
 def record_update(
@@ -176,38 +269,58 @@ def record_update(
     reason: str = "",
     state: str | None = None,
 ) -> Record:
-    """Change some values (``None`` clears one) as a new generation."""
+    """Change some values (``None`` clears one) as a new generation.
+
+    One read (the current values) and one statement that updates the record only if it is
+    still at ``expected_generation``, writes the version and the audit event.
+    """
     require_tenant()
-    with transaction.atomic():
-        record = _locked(record, expected_generation)
-        if record.is_deleted:
-            raise RecordStateError("削除された記録は変更できません。先に復元してください。")
-        ledger = record.ledger
-        before = record.data
-        data = values_clean(ledger=ledger, values=values, current=before)
-        if data == before and (state is None or state == record.state):
-            return record
-        now = timezone.now()
-        record.data = data
-        record.search_keys = search_keys_for(ledger=ledger, data=data)
-        record.generation += 1
-        record.definition_version = ledger.definition_version
-        record.state = record.state if state is None else state
-        record.updated_by_id = _actor_id(actor)
-        record.updated_at = now
-        record.save()
-        version = _write_version(
-            record=record,
-            action=RecordVersion.Action.UPDATE,
-            actor=actor,
-            at=now,
-            reason=reason,
-            before=before,
+    current = (
+        Record.objects.filter(pk=record.pk)
+        .values(
+            "data", "generation", "deleted_at", "state", "ledger_id", "ledger__definition_version"
         )
-        audit_record(
-            actor=actor, action="record.update", ledger_code=ledger.code, record_id=record.id,
-            generation=record.generation, details={"fields": sorted(version.diff)},
+        .first()
+    )
+    if current is None:
+        raise RecordNotFound()
+    if current["generation"] != expected_generation:
+        raise GenerationConflict(expected=expected_generation, actual=current["generation"])
+    if current["deleted_at"] is not None:
+        raise RecordStateError("削除された記録は変更できません。先に復元してください。")
+    ledger = _current_ledger(record, current["ledger_id"], current["ledger__definition_version"])
+    before = current["data"]
+    data = values_clean(ledger=ledger, values=values, current=before)
+    new_state = current["state"] if state is None else state
+    if data == before and new_state == current["state"]:
+        return record
+    now = timezone.now()
+    diff = values_diff(before, data)
+    keys = search_keys_for(ledger=ledger, data=data)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _UPDATE_SQL,
+            {
+                "id": record.pk, "expected": expected_generation, "data": _json(data), "keys": keys,
+                "dv": ledger.definition_version, "state": new_state, "actor": _actor_id(actor),
+                "now": now, "reason": reason, "diff": _json(diff), "code": ledger.code,
+                "details": _json({"fields": sorted(diff)}),
+            },
         )  # fmt: skip
+        row = cursor.fetchone()
+    if row is None:
+        actual = Record.objects.filter(pk=record.pk).values_list("generation", flat=True).first()
+        if actual is None:
+            raise RecordNotFound()
+        raise GenerationConflict(expected=expected_generation, actual=actual)
+    record.data = data
+    record.search_keys = keys
+    record.generation = row[0]
+    record.definition_version = ledger.definition_version
+    record.state = new_state
+    record.updated_by_id = _actor_id(actor)
+    record.updated_at = now
+    record.ledger = ledger
     return record
 
 
@@ -328,37 +441,33 @@ def record_bulk_create(
     actor_id = _actor_id(actor)
     ids = [uuid.uuid4() for _ in cleaned]
     version = ledger.definition_version
-    table = connection.ops.quote_name
+    encoded = [_json(data) for data in cleaned]
     with transaction.atomic(), connection.cursor() as cursor:
         with cursor.copy(
-            f"COPY {table(Record._meta.db_table)} (id, ledger_id, data, search_keys, generation,"
-            " definition_version, state, created_by_id, created_at, updated_by_id, updated_at,"
-            " deleted_reason) FROM STDIN"
+            "COPY ledgers_record (id, ledger_id, data, search_keys, generation, definition_version,"
+            " state, created_by_id, created_at, updated_by_id, updated_at, deleted_reason) FROM STDIN"
         ) as copy_in:
-            for record_id, data in zip(ids, cleaned, strict=True):
+            for record_id, data, text in zip(ids, cleaned, encoded, strict=True):
                 copy_in.write_row((
-                    record_id, ledger.pk, _json(data), search_keys_for(ledger=ledger, data=data), 1,
+                    record_id, ledger.pk, text, search_keys_for(ledger=ledger, data=data), 1,
                     version, state, actor_id, now, actor_id, now, "",
                 ))  # fmt: skip
         with cursor.copy(
-            f"COPY {table(RecordVersion._meta.db_table)} (record_id, generation, action, actor_id,"
-            " at, reason, definition_version, data, state, deleted, diff) FROM STDIN"
+            "COPY ledgers_recordversion (record_id, generation, action, actor_id, at, reason,"
+            " definition_version, data, state, deleted, diff) FROM STDIN"
         ) as copy_in:
-            for record_id, data in zip(ids, cleaned, strict=True):
+            for record_id, data, text in zip(ids, cleaned, encoded, strict=True):
                 copy_in.write_row((
-                    record_id, 1, RecordVersion.Action.CREATE.value, actor_id, now, reason, version,
-                    _json(data), state, False, _json(values_diff({}, data)),
+                    record_id, 1, "create", actor_id, now, reason, version, text, state, False,
+                    _json({key: [None, value] for key, value in sorted(data.items())}),
                 ))  # fmt: skip
-        from ledgers.audit.models import AuditEvent
-
-        with cursor.copy(
-            f"COPY {table(AuditEvent._meta.db_table)} (actor_id, action, ledger_code, record_id,"
-            " generation, details) FROM STDIN"
-        ) as copy_in:
-            for record_id in ids:
-                copy_in.write_row(
-                    (actor_id, "record.create", ledger.code, record_id, 1, '{"bulk": true}')
-                )
+        _copy_audit(
+            cursor,
+            actor_id=actor_id,
+            action="record.create",
+            ledger=ledger,
+            items=[(i, 1) for i in ids],
+        )
     return [(record_id, 1) for record_id in ids]
 
 
@@ -384,7 +493,6 @@ def record_bulk_update(
         raise RecordInvalid({"records": ["同じ記録が2回以上含まれています。"]})
     now = timezone.now()
     actor_id = _actor_id(actor)
-    table = connection.ops.quote_name
     with transaction.atomic():
         locked = {
             r.pk: r
@@ -444,8 +552,8 @@ def record_bulk_update(
             )
             cursor.execute("DROP TABLE _record_bulk_update")
             with cursor.copy(
-                f"COPY {table(RecordVersion._meta.db_table)} (record_id, generation, action, actor_id,"
-                " at, reason, definition_version, data, state, deleted, diff) FROM STDIN"
+                "COPY ledgers_recordversion (record_id, generation, action, actor_id, at, reason,"
+                " definition_version, data, state, deleted, diff) FROM STDIN"
             ) as copy_in:
                 for record_id, before, data, generation in rows:
                     copy_in.write_row((
@@ -470,11 +578,9 @@ def _copy_audit(
     ledger: Ledger,
     items: Iterable[tuple[uuid.UUID, int]],
 ) -> None:
-    from ledgers.audit.models import AuditEvent
-
     with cursor.copy(
-        f"COPY {connection.ops.quote_name(AuditEvent._meta.db_table)} (actor_id, action,"
-        " ledger_code, record_id, generation, details) FROM STDIN"
+        "COPY ledgers_auditevent (actor_id, action, ledger_code, record_id, generation, details)"
+        " FROM STDIN"
     ) as copy_in:
         for record_id, generation in items:
             copy_in.write_row(

@@ -61,7 +61,15 @@ def parse_datetime_text(text: str) -> datetime:
             f"日時として読み取れません: 「{text.strip()}」（例: 令和5年4月1日 10:30、2023-04-01T10:30）",
             code="unreadable_datetime",
         )
-    day = parse_date(match.group("date"))
+    try:
+        day = parse_date(match.group("date"))
+    except FieldValueError as error:
+        if error.code != "unreadable_date":
+            raise  # a real date with a real problem (13月, 平成31年5月 …): say which
+        raise FieldValueError(
+            f"日時として読み取れません: 「{text.strip()}」（例: 令和5年4月1日 10:30、2023-04-01T10:30）",
+            code="unreadable_datetime",
+        ) from None
     if match.group("h1") is not None:
         clock = _time(match.group("h1"), match.group("m1"), match.group("s1"))
     else:

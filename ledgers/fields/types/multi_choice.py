@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from ledgers.fields.exceptions import FieldValueError
+from ledgers.fields.exceptions import FieldOptionsError, FieldValueError
 from ledgers.fields.normalize import search_normalize
 from ledgers.fields.registry import FieldType
 from ledgers.fields.types.choice import allowed_labels, label_of, match_choice, validate_choices
@@ -25,14 +25,23 @@ class MultiChoiceFieldType(FieldType):
     option_keys: ClassVar[frozenset[str]] = frozenset({"choices"})
 
     def validate_options(self, options: Mapping[str, Any] | None) -> dict[str, Any]:
+        """As for 選択肢, and no separator inside a value or label: one cell of text must
+        split back into the same choices."""
         options = super().validate_options(options)
-        return {"choices": validate_choices(options)}
+        choices = validate_choices(options)
+        for choice in choices:
+            for text in (choice["value"], choice["label"]):
+                if _SEPARATOR_RE.search(text):
+                    raise FieldOptionsError(
+                        f"複数選択の選択肢に区切り文字（、,;）は使えません: 「{text}」",
+                        key="choices",
+                    )
+        return {"choices": choices}
 
     def clean_value(self, value: Any, options: Mapping[str, Any]) -> list[str] | None:
         choices = options["choices"]
         if isinstance(value, str):
-            whole = match_choice(value.strip(), choices)
-            items: list[Any] = [whole] if whole is not None else _SEPARATOR_RE.split(value.strip())
+            items: list[Any] = _SEPARATOR_RE.split(value.strip())
         elif isinstance(value, list | tuple):
             items = list(value)
         else:

@@ -94,7 +94,7 @@ class RepeatingGroupFieldType(FieldType):
             raise FieldOptionsError(
                 f"「{label}」: help_text は文字列で指定してください", key="fields"
             )
-        sub_field = {
+        sub_field: dict[str, Any] = {
             "key": key,
             "label": label.strip(),
             "type": sub_type.type,

@@ -11,9 +11,7 @@ from ledgers.fields import field_type_registry
 from ledgers.fields.exceptions import FieldValueError
 
 # No example database: the suite must not write files into the repository.
-HYPOTHESIS = settings(
-    database=None, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+HYPOTHESIS = settings(database=None, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def clean(type_id: str, value: Any, options: dict[str, Any] | None = None) -> Any:
@@ -29,7 +27,9 @@ def error(type_id: str, value: Any, options: dict[str, Any] | None = None) -> Fi
     return info.value
 
 
-def fmt(type_id: str, method: str, value: Any, options: dict[str, Any] | None = None, **kw: Any) -> Any:
+def fmt(
+    type_id: str, method: str, value: Any, options: dict[str, Any] | None = None, **kw: Any
+) -> Any:
     """Call a formatting hook (display, format_export, search_keys …) with validated options."""
     field_type = field_type_registry.get(type_id)
     return getattr(field_type, method)(value, field_type.validate_options(options), **kw)

@@ -4,6 +4,7 @@ clean, JSON values, export/import round trip, template options round trip)."""
 from __future__ import annotations
 
 import json
+import pickle
 from typing import Any
 
 import pytest
@@ -123,10 +124,29 @@ def test_errors_are_validation_errors_with_the_japanese_message_as_str() -> None
     assert error.details == {"detail": 1}
 
 
+@pytest.mark.parametrize(
+    "error",
+    [
+        FieldValueError("値が正しくありません", code="invalid", row=2),
+        FieldOptionsError("オプションが正しくありません"),
+        UnknownFieldType("nope"),
+    ],
+)
+def test_errors_survive_pickling(error: ValidationError) -> None:
+    copy = pickle.loads(pickle.dumps(error))  # noqa: S301 - our own object
+    assert type(copy) is type(error)
+    assert (str(copy), copy.code, copy.details) == (str(error), error.code, error.details)  # type: ignore[attr-defined]
+
+
+def test_unknown_field_type_names_the_id() -> None:
+    assert UnknownFieldType("nope").type_id == "nope"
+
+
 @pytest.mark.parametrize("type_id", EXPECTED_TYPES)
 def test_labels_are_japanese(type_id: str) -> None:
     label = field_type_registry.get(type_id).label
-    assert label and not label.isascii()
+    assert label
+    assert not label.isascii()
 
 
 @pytest.mark.parametrize("type_id", EXPECTED_TYPES)

@@ -1,0 +1,227 @@
+"""Record writes with history, search keys and audit: single service calls and the bulk path.
+
+Creates a throw-away database ``daicho_bench`` on the server of ``DATABASE_URL`` (or the
+embedded PostgreSQL), provisions one city, defines a ledger of eight fields and writes
+``--records`` records with three generations each, twice:
+
+- single: ``record_create`` then two ``record_update`` per record, one transaction each;
+- bulk: ``record_bulk_create`` then two ``record_bulk_update`` rounds, in batches.
+
+Beside each figure it prints the floor measured on the same server: COPY of the same rows
+with nothing else (the physical floor of the bulk path) and one INSERT per transaction
+(the floor of the single path).
+
+    python bench/records.py [--records 100000] [--batch 1000] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+BENCH_DB = "daicho_bench"
+
+SURNAMES = ["佐藤", "鈴木", "髙橋", "田中", "伊藤", "渡邊", "山本", "中村", "小林", "齋藤", "山﨑", "濱田"]
+GIVEN = ["花子", "太郎", "一郎", "美咲", "陽菜", "蓮", "結衣", "大翔", "さくら", "翔太"]
+FIELDS = [
+    {"key": "name", "label": "氏名", "type": "text", "required": True, "sensitivity": "personal"},
+    {"key": "kana", "label": "カナ氏名", "type": "text", "sensitivity": "personal"},
+    {"key": "birth_date", "label": "生年月日", "type": "date", "sensitivity": "personal"},
+    {"key": "address", "label": "住所", "type": "text", "sensitivity": "special_care"},
+    {"key": "phone", "label": "電話番号", "type": "phone", "sensitivity": "personal"},
+    {"key": "amount", "label": "交付額", "type": "integer"},
+    {"key": "status", "label": "状況", "type": "text"},
+    {"key": "note", "label": "備考", "type": "long_text"},
+]
+
+
+def _person(rng: random.Random, i: int) -> dict[str, Any]:
+    return {
+        "name": f"{rng.choice(SURNAMES)} {rng.choice(GIVEN)}",
+        "kana": "ヤマダ ハナコ",
+        "birth_date": f"昭和{rng.randint(30, 63)}年{rng.randint(1, 12)}月{rng.randint(1, 28)}日",
+        "address": f"東京都三鷹市下連雀{rng.randint(1, 9)}丁目{rng.randint(1, 30)}番{rng.randint(1, 20)}号",
+        "phone": f"0422-{rng.randint(10, 99)}-{rng.randint(1000, 9999)}",
+        "amount": rng.randint(1, 300) * 1000,
+        "status": "申請受付",
+        "note": f"整理番号 {i}",
+    }
+
+
+def _database_urls() -> tuple[str, str]:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "daicho.settings.local")
+    base = os.environ.get("DATABASE_URL")
+    if not base:
+        from daicho import embedded
+
+        base = embedded.postgres_url()
+    parts = urlsplit(base)
+    return (
+        urlunsplit(parts._replace(scheme="postgresql", path="/postgres")),
+        urlunsplit(parts._replace(path=f"/{BENCH_DB}")),
+    )
+
+
+def _rate(count: int, seconds: float) -> str:
+    return f"{count / seconds:,.0f}/s"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--single-records", type=int, default=None, help="records for the single path (default: --records)")
+    parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--keep", action="store_true")
+    args = parser.parse_args()
+    single_n = args.single_records or args.records
+
+    import psycopg
+
+    admin_url, bench_url = _database_urls()
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+        conn.execute(
+            f"CREATE DATABASE {BENCH_DB} TEMPLATE template0 ENCODING 'UTF8'"
+            " LC_COLLATE 'C.UTF-8' LC_CTYPE 'C.UTF-8'"
+        )
+    os.environ["DATABASE_URL"] = bench_url
+
+    import django
+
+    django.setup()
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+    from django.db import connection, transaction
+    from django_tenants.utils import schema_context
+
+    from ledgers.definitions.services import ledger_create
+    from ledgers.records.services import (
+        record_bulk_create,
+        record_bulk_update,
+        record_create,
+        record_update,
+    )
+    from tenants.services import municipality_provision
+
+    call_command("migrate_schemas", "--shared", verbosity=0)
+    municipality_provision(
+        actor=None, slug="bench", name="ベンチ市", code="132047", domain="bench.localhost",
+        admin_username="admin", admin_password="Bench-pass-2026!",
+    )  # fmt: skip
+    rng = random.Random(20261128)
+    results: dict[str, Any] = {"machine": f"{platform.machine()}, {os.cpu_count()} cores"}
+
+    with schema_context("bench"):
+        actor = get_user_model().objects.get(username="admin")
+        single = ledger_create(actor=actor, code="single", name="単件", fields=FIELDS)
+        bulk = ledger_create(actor=actor, code="bulk", name="一括", fields=FIELDS)
+        people = [_person(rng, i) for i in range(max(single_n, args.records))]
+
+        # --- single-record service calls --------------------------------------------
+        started = time.perf_counter()
+        records = [record_create(actor=actor, ledger=single, values=people[i]) for i in range(single_n)]
+        create_s = time.perf_counter() - started
+        started = time.perf_counter()
+        for round_ in (1, 2):
+            for i, record in enumerate(records):
+                records[i] = record_update(
+                    actor=actor, record=record, expected_generation=round_,
+                    values={"status": "審査中" if round_ == 1 else "交付決定", "amount": people[i]["amount"] + round_},
+                )  # fmt: skip
+        update_s = time.perf_counter() - started
+        results["single"] = {
+            "records": single_n,
+            "create_records_per_s": round(single_n / create_s),
+            "update_versions_per_s": round(2 * single_n / update_s),
+            "versions_per_s_overall": round(3 * single_n / (create_s + update_s)),
+        }
+        print(
+            f"single: create {_rate(single_n, create_s)}, update {_rate(2 * single_n, update_s)}"
+            f" ({single_n} records × 3 generations)",
+            file=sys.stderr,
+        )
+
+        # --- set-based bulk path ----------------------------------------------------
+        ids: list[uuid.UUID] = []
+        started = time.perf_counter()
+        for start in range(0, args.records, args.batch):
+            created = record_bulk_create(actor=actor, ledger=bulk, values_list=people[start : start + args.batch])
+            ids.extend(record_id for record_id, _ in created)
+        bulk_create_s = time.perf_counter() - started
+        started = time.perf_counter()
+        for round_ in (1, 2):
+            for start in range(0, args.records, args.batch):
+                batch = [
+                    (ids[i], round_, {"status": "審査中" if round_ == 1 else "交付決定", "amount": people[i]["amount"] + round_})
+                    for i in range(start, min(start + args.batch, args.records))
+                ]
+                record_bulk_update(actor=actor, ledger=bulk, changes=batch)
+        bulk_update_s = time.perf_counter() - started
+        results["bulk"] = {
+            "records": args.records,
+            "batch": args.batch,
+            "create_records_per_s": round(args.records / bulk_create_s),
+            "update_versions_per_s": round(2 * args.records / bulk_update_s),
+            "versions_per_s_overall": round(3 * args.records / (bulk_create_s + bulk_update_s)),
+        }
+        print(
+            f"bulk: create {_rate(args.records, bulk_create_s)}, update {_rate(2 * args.records, bulk_update_s)}",
+            file=sys.stderr,
+        )
+
+        # --- floors on the same server ----------------------------------------------
+        payload = [json.dumps(p, ensure_ascii=False) for p in people[: args.records]]
+        with connection.cursor() as cursor:
+            cursor.execute("CREATE TABLE floor_copy (id uuid, data jsonb)")
+            started = time.perf_counter()
+            with transaction.atomic(), cursor.copy("COPY floor_copy FROM STDIN") as copy_in:
+                for row in payload:
+                    copy_in.write_row((uuid.uuid4(), row))
+            copy_s = time.perf_counter() - started
+            cursor.execute("CREATE TABLE floor_insert (id uuid, data jsonb)")
+        floor_n = min(single_n, 20_000)
+        started = time.perf_counter()
+        for row in payload[:floor_n]:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("INSERT INTO floor_insert VALUES (%s, %s)", [uuid.uuid4(), row])
+        insert_s = time.perf_counter() - started
+        results["floor"] = {
+            "copy_rows_per_s": round(args.records / copy_s),
+            "insert_one_per_transaction_per_s": round(floor_n / insert_s),
+        }
+
+    print(json.dumps(results, ensure_ascii=False))
+    single, bulk_r, floor = results["single"], results["bulk"], results["floor"]
+    print(f"\nMachine: {results['machine']}, Python {platform.python_version()}\n")
+    print("| path | records | records/s (create) | versions/s (update) | versions/s (all 3 generations) | floor |")
+    print("|---|---:|---:|---:|---:|---|")
+    print(
+        f"| single service calls, 1 transaction each | {single['records']:,} | {single['create_records_per_s']:,} |"
+        f" {single['update_versions_per_s']:,} | {single['versions_per_s_overall']:,} |"
+        f" {floor['insert_one_per_transaction_per_s']:,} bare INSERTs/s, one per transaction |"
+    )
+    print(
+        f"| bulk (COPY), batches of {bulk_r['batch']} | {bulk_r['records']:,} | {bulk_r['create_records_per_s']:,} |"
+        f" {bulk_r['update_versions_per_s']:,} | {bulk_r['versions_per_s_overall']:,} |"
+        f" {floor['copy_rows_per_s']:,} rows/s by COPY of the values alone |"
+    )
+
+    connection.close()
+    if not args.keep:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+
+
+if __name__ == "__main__":
+    main()
