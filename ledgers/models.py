@@ -1,7 +1,18 @@
 """Models of the ledger engine; each concept keeps its own in its sub-package."""
 
+from ledgers.access.models import BreakGlassAccess, Capability, Grant
 from ledgers.audit.models import AuditEvent
 from ledgers.definitions.models import Ledger, LedgerVersion, Sensitivity
 from ledgers.records.models import Record, RecordVersion
 
-__all__ = ["AuditEvent", "Ledger", "LedgerVersion", "Record", "RecordVersion", "Sensitivity"]
+__all__ = [
+    "AuditEvent",
+    "BreakGlassAccess",
+    "Capability",
+    "Grant",
+    "Ledger",
+    "LedgerVersion",
+    "Record",
+    "RecordVersion",
+    "Sensitivity",
+]

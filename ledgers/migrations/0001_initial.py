@@ -11,7 +11,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -20,122 +19,313 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Ledger',
+            name="Ledger",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=64, unique=True, validators=[django.core.validators.RegexValidator('^[a-z][a-z0-9_]{0,63}$', '台帳コードは英小文字で始まる英小文字・数字・_ にしてください。')], verbose_name='台帳コード')),
-                ('name', models.CharField(max_length=200, verbose_name='台帳名')),
-                ('description', models.TextField(blank=True, verbose_name='説明')),
-                ('category', models.CharField(blank=True, max_length=100, verbose_name='分野')),
-                ('retention_years', models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='保存年限（年）')),
-                ('sensitivity', models.CharField(choices=[('public', '公開'), ('internal', '庁内'), ('personal', '個人情報'), ('special_care', '要配慮個人情報')], default='personal', max_length=16, verbose_name='機密区分')),
-                ('definition', models.JSONField(default=dict, verbose_name='定義（現在）')),
-                ('definition_version', models.PositiveIntegerField(default=1, verbose_name='定義の版')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='作成日時')),
-                ('updated_at', models.DateTimeField(auto_now=True, verbose_name='更新日時')),
-                ('created_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "code",
+                    models.CharField(
+                        max_length=64,
+                        unique=True,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^[a-z][a-z0-9_]{0,63}$",
+                                "台帳コードは英小文字で始まる英小文字・数字・_ にしてください。",
+                            )
+                        ],
+                        verbose_name="台帳コード",
+                    ),
+                ),
+                ("name", models.CharField(max_length=200, verbose_name="台帳名")),
+                ("description", models.TextField(blank=True, verbose_name="説明")),
+                ("category", models.CharField(blank=True, max_length=100, verbose_name="分野")),
+                (
+                    "retention_years",
+                    models.PositiveSmallIntegerField(
+                        blank=True, null=True, verbose_name="保存年限（年）"
+                    ),
+                ),
+                (
+                    "sensitivity",
+                    models.CharField(
+                        choices=[
+                            ("public", "公開"),
+                            ("internal", "庁内"),
+                            ("personal", "個人情報"),
+                            ("special_care", "要配慮個人情報"),
+                        ],
+                        default="personal",
+                        max_length=16,
+                        verbose_name="機密区分",
+                    ),
+                ),
+                ("definition", models.JSONField(default=dict, verbose_name="定義（現在）")),
+                (
+                    "definition_version",
+                    models.PositiveIntegerField(default=1, verbose_name="定義の版"),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="作成日時")),
+                ("updated_at", models.DateTimeField(auto_now=True, verbose_name="更新日時")),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '台帳',
-                'verbose_name_plural': '台帳',
-                'ordering': ['code'],
+                "verbose_name": "台帳",
+                "verbose_name_plural": "台帳",
+                "ordering": ["code"],
             },
         ),
         migrations.CreateModel(
-            name='Record',
+            name="Record",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('data', models.JSONField(default=dict, verbose_name='値')),
-                ('search_keys', django.contrib.postgres.fields.ArrayField(base_field=models.TextField(), default=list, size=None, verbose_name='検索キー')),
-                ('generation', models.PositiveIntegerField(default=1, verbose_name='世代')),
-                ('definition_version', models.PositiveIntegerField(verbose_name='定義の版')),
-                ('state', models.CharField(blank=True, default='', max_length=64, verbose_name='状態')),
-                ('created_at', models.DateTimeField(verbose_name='登録日時')),
-                ('updated_at', models.DateTimeField(verbose_name='更新日時')),
-                ('deleted_at', models.DateTimeField(blank=True, null=True, verbose_name='削除日時')),
-                ('deleted_reason', models.CharField(blank=True, default='', max_length=500, verbose_name='削除理由')),
-                ('created_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('deleted_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('ledger', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='records', to='ledgers.ledger')),
-                ('updated_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.UUIDField(
+                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
+                    ),
+                ),
+                ("data", models.JSONField(default=dict, verbose_name="値")),
+                (
+                    "search_keys",
+                    django.contrib.postgres.fields.ArrayField(
+                        base_field=models.TextField(),
+                        default=list,
+                        size=None,
+                        verbose_name="検索キー",
+                    ),
+                ),
+                ("generation", models.PositiveIntegerField(default=1, verbose_name="世代")),
+                ("definition_version", models.PositiveIntegerField(verbose_name="定義の版")),
+                (
+                    "state",
+                    models.CharField(blank=True, default="", max_length=64, verbose_name="状態"),
+                ),
+                ("created_at", models.DateTimeField(verbose_name="登録日時")),
+                ("updated_at", models.DateTimeField(verbose_name="更新日時")),
+                (
+                    "deleted_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="削除日時"),
+                ),
+                (
+                    "deleted_reason",
+                    models.CharField(
+                        blank=True, default="", max_length=500, verbose_name="削除理由"
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "deleted_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "ledger",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="records",
+                        to="ledgers.ledger",
+                    ),
+                ),
+                (
+                    "updated_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '記録',
-                'verbose_name_plural': '記録',
+                "verbose_name": "記録",
+                "verbose_name_plural": "記録",
             },
         ),
         migrations.CreateModel(
-            name='RecordVersion',
+            name="RecordVersion",
             fields=[
-                ('id', models.BigAutoField(primary_key=True, serialize=False)),
-                ('generation', models.PositiveIntegerField(verbose_name='世代')),
-                ('action', models.CharField(choices=[('create', '登録'), ('update', '変更'), ('delete', '削除'), ('restore', '復元')], max_length=16, verbose_name='操作')),
-                ('at', models.DateTimeField(verbose_name='日時')),
-                ('reason', models.CharField(blank=True, default='', max_length=500, verbose_name='理由')),
-                ('definition_version', models.PositiveIntegerField(verbose_name='定義の版')),
-                ('data', models.JSONField(verbose_name='値')),
-                ('state', models.CharField(blank=True, default='', max_length=64, verbose_name='状態')),
-                ('deleted', models.BooleanField(default=False, verbose_name='削除済み')),
-                ('diff', models.JSONField(default=dict, verbose_name='差分')),
-                ('actor', models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('record', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='versions', to='ledgers.record')),
+                ("id", models.BigAutoField(primary_key=True, serialize=False)),
+                ("generation", models.PositiveIntegerField(verbose_name="世代")),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[
+                            ("create", "登録"),
+                            ("update", "変更"),
+                            ("delete", "削除"),
+                            ("restore", "復元"),
+                        ],
+                        max_length=16,
+                        verbose_name="操作",
+                    ),
+                ),
+                ("at", models.DateTimeField(verbose_name="日時")),
+                (
+                    "reason",
+                    models.CharField(blank=True, default="", max_length=500, verbose_name="理由"),
+                ),
+                ("definition_version", models.PositiveIntegerField(verbose_name="定義の版")),
+                ("data", models.JSONField(verbose_name="値")),
+                (
+                    "state",
+                    models.CharField(blank=True, default="", max_length=64, verbose_name="状態"),
+                ),
+                ("deleted", models.BooleanField(default=False, verbose_name="削除済み")),
+                ("diff", models.JSONField(default=dict, verbose_name="差分")),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "record",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="versions",
+                        to="ledgers.record",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '記録の世代',
-                'verbose_name_plural': '記録の世代',
-                'ordering': ['record', 'generation'],
+                "verbose_name": "記録の世代",
+                "verbose_name_plural": "記録の世代",
+                "ordering": ["record", "generation"],
             },
         ),
         migrations.CreateModel(
-            name='AuditEvent',
+            name="AuditEvent",
             fields=[
-                ('seq', models.BigAutoField(primary_key=True, serialize=False)),
-                ('at', models.DateTimeField(db_default=django.db.models.functions.datetime.Now(), verbose_name='日時')),
-                ('action', models.CharField(max_length=64, verbose_name='操作')),
-                ('ledger_code', models.CharField(blank=True, default='', max_length=64, verbose_name='台帳')),
-                ('record_id', models.UUIDField(blank=True, null=True, verbose_name='記録ID')),
-                ('generation', models.PositiveIntegerField(blank=True, null=True, verbose_name='世代')),
-                ('details', models.JSONField(blank=True, default=dict, verbose_name='詳細')),
-                ('actor', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='操作者')),
+                ("seq", models.BigAutoField(primary_key=True, serialize=False)),
+                (
+                    "at",
+                    models.DateTimeField(
+                        db_default=django.db.models.functions.datetime.Now(), verbose_name="日時"
+                    ),
+                ),
+                ("action", models.CharField(max_length=64, verbose_name="操作")),
+                (
+                    "ledger_code",
+                    models.CharField(blank=True, default="", max_length=64, verbose_name="台帳"),
+                ),
+                ("record_id", models.UUIDField(blank=True, null=True, verbose_name="記録ID")),
+                (
+                    "generation",
+                    models.PositiveIntegerField(blank=True, null=True, verbose_name="世代"),
+                ),
+                ("details", models.JSONField(blank=True, default=dict, verbose_name="詳細")),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="操作者",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '監査ログ',
-                'verbose_name_plural': '監査ログ',
-                'indexes': [models.Index(fields=['record_id', 'seq'], name='audit_record_idx'), models.Index(fields=['actor', 'seq'], name='audit_actor_idx')],
+                "verbose_name": "監査ログ",
+                "verbose_name_plural": "監査ログ",
+                "indexes": [
+                    models.Index(fields=["record_id", "seq"], name="audit_record_idx"),
+                    models.Index(fields=["actor", "seq"], name="audit_actor_idx"),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='LedgerVersion',
+            name="LedgerVersion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version', models.PositiveIntegerField(verbose_name='版')),
-                ('definition', models.JSONField(verbose_name='定義')),
-                ('change', models.CharField(max_length=200, verbose_name='変更内容')),
-                ('at', models.DateTimeField(auto_now_add=True, verbose_name='日時')),
-                ('actor', models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('ledger', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='versions', to='ledgers.ledger')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("version", models.PositiveIntegerField(verbose_name="版")),
+                ("definition", models.JSONField(verbose_name="定義")),
+                ("change", models.CharField(max_length=200, verbose_name="変更内容")),
+                ("at", models.DateTimeField(auto_now_add=True, verbose_name="日時")),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "ledger",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="versions",
+                        to="ledgers.ledger",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '台帳定義の版',
-                'verbose_name_plural': '台帳定義の版',
-                'ordering': ['ledger', 'version'],
-                'constraints': [models.UniqueConstraint(fields=('ledger', 'version'), name='ledger_version_unique')],
+                "verbose_name": "台帳定義の版",
+                "verbose_name_plural": "台帳定義の版",
+                "ordering": ["ledger", "version"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("ledger", "version"), name="ledger_version_unique"
+                    )
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='record',
-            index=models.Index(fields=['ledger', '-updated_at'], name='record_ledger_updated_idx'),
+            model_name="record",
+            index=models.Index(fields=["ledger", "-updated_at"], name="record_ledger_updated_idx"),
         ),
         migrations.AddIndex(
-            model_name='record',
-            index=django.contrib.postgres.indexes.GinIndex(fields=['data'], name='record_data_gin', opclasses=['jsonb_path_ops']),
+            model_name="record",
+            index=django.contrib.postgres.indexes.GinIndex(
+                fields=["data"], name="record_data_gin", opclasses=["jsonb_path_ops"]
+            ),
         ),
         migrations.AddIndex(
-            model_name='record',
-            index=django.contrib.postgres.indexes.GinIndex(fields=['search_keys'], name='record_search_keys_gin'),
+            model_name="record",
+            index=django.contrib.postgres.indexes.GinIndex(
+                fields=["search_keys"], name="record_search_keys_gin"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='recordversion',
-            constraint=models.UniqueConstraint(fields=('record', 'generation'), name='record_version_generation_unique'),
+            model_name="recordversion",
+            constraint=models.UniqueConstraint(
+                fields=("record", "generation"), name="record_version_generation_unique"
+            ),
         ),
     ]

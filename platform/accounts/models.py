@@ -22,3 +22,61 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.display_name or self.username
+
+
+class Role(models.TextChoices):
+    """What a member may do in a department; grants are capped by it."""
+
+    VIEWER = "viewer", "閲覧者"
+    EDITOR = "editor", "担当者"
+    APPROVER = "approver", "決裁者"
+    LEDGER_ADMIN = "ledger_admin", "台帳管理者"
+    AUDITOR = "auditor", "監査担当"
+    CITY_ADMIN = "city_admin", "自治体管理者"
+
+
+class Department(models.Model):
+    """A department (課) of the city."""
+
+    code = models.SlugField("課コード", max_length=64, unique=True)
+    name = models.CharField("課名", max_length=100)
+    active = models.BooleanField("有効", default=True)
+    created_at = models.DateTimeField("作成日時", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "課"
+        verbose_name_plural = "課"
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    """A staff member's assignment to a department with a role, for a period.
+
+    Staff rotate every April (人事異動): an assignment starts and ends on given days, and an
+    old and a new holder may overlap for a handover. ``valid_to`` is the last day, inclusive.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="memberships")
+    role = models.CharField("役割", max_length=16, choices=Role.choices)
+    valid_from = models.DateField("開始日")
+    valid_to = models.DateField("終了日", null=True, blank=True)
+    created_at = models.DateTimeField("作成日時", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "所属"
+        verbose_name_plural = "所属"
+        ordering = ["user", "valid_from"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(valid_to__isnull=True)
+                | models.Q(valid_to__gte=models.F("valid_from")),
+                name="membership_period_valid",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.department} {self.role}"
