@@ -99,3 +99,15 @@ class RecordStateError(LedgerError):
 
     code = "ERROR_RECORD_STATE"
     status = 409
+
+
+class AccessDenied(LedgerError):
+    """The actor may not do this (the ledger is visible to them, the action is not)."""
+
+    code = "ERROR_PERMISSION_DENIED"
+    status = 403
+
+    def __init__(
+        self, message: str = "この操作を行う権限がありません。", *, capability: str = ""
+    ) -> None:
+        super().__init__(message, detail={"capability": capability} if capability else {})

@@ -293,10 +293,16 @@ def test_bulk_create_writes_history_search_keys_and_audit(ledger: Ledger, clerk:
 
 def test_bulk_update_makes_new_generations_all_or_nothing(ledger: Ledger, clerk: Any) -> None:
     created = record_bulk_create(
-        actor=clerk, ledger=ledger, values_list=[{"name": f"山田 {i}", "amount": i} for i in range(5)]
+        actor=clerk,
+        ledger=ledger,
+        values_list=[{"name": f"山田 {i}", "amount": i} for i in range(5)],
     )
     ids = [record_id for record_id, _ in created]
-    stale = [(ids[0], 1, {"amount": 100}), (ids[1], 2, {"amount": 101}), (ids[2], 1, {"amount": "abc"})]
+    stale = [
+        (ids[0], 1, {"amount": 100}),
+        (ids[1], 2, {"amount": 101}),
+        (ids[2], 1, {"amount": "abc"}),
+    ]
     before = _counts()
     with pytest.raises(RecordInvalid) as info:
         record_bulk_update(actor=clerk, ledger=ledger, changes=stale)
@@ -313,6 +319,13 @@ def test_bulk_update_makes_new_generations_all_or_nothing(ledger: Ledger, clerk:
     record = Record.objects.get(pk=ids[0])
     assert (record.generation, record.data["amount"]) == (2, 100)
     version = record_get_version(record=record, generation=2)
-    assert (version.action, version.reason, version.diff) == ("update", "再取り込み", {"amount": [0, 100]})
-    assert AuditEvent.objects.filter(action="record.update", record_id=ids[2], generation=2).count() == 1
+    assert (version.action, version.reason, version.diff) == (
+        "update",
+        "再取り込み",
+        {"amount": [0, 100]},
+    )
+    assert (
+        AuditEvent.objects.filter(action="record.update", record_id=ids[2], generation=2).count()
+        == 1
+    )
     assert RecordVersion.objects.filter(record_id=ids[1]).count() == 1

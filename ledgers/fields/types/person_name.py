@@ -27,7 +27,11 @@ PART_LABELS = {
 }
 # Extra input keys: a whole name or a whole reading in one string, as in CSV columns
 # 漢字氏名 and カナ氏名.
-WHOLE_KEYS = {"name": ("family", "given"), "kana": ("family_kana", "given_kana")}
+WHOLE_KEYS = {
+    "name": ("family", "given"),
+    "kanji": ("family", "given"),
+    "kana": ("family_kana", "given_kana"),
+}
 MAX_PART_LENGTH = 100
 # "山田 太郎（ヤマダ タロウ）", the form format_export writes.
 _WITH_READING_RE = re.compile(r"(?P<name>[^()（）]+?)\s*[(（](?P<kana>[^()（）]*)[)）]")
@@ -67,9 +71,15 @@ def _clean_part(key: str, value: Any) -> str:
     return text
 
 
+def _same_name(whole: str, joined_parts: str, first: str) -> bool:
+    if first.endswith("_kana"):
+        return remove_whitespace(to_katakana(whole)) == remove_whitespace(joined_parts)
+    return remove_whitespace(whole) == remove_whitespace(joined_parts)
+
+
 class PersonNameFieldType(FieldType):
-    """A person's name as {"family", "given", "family_kana", "given_kana"} (all four keys
-    always present, "" when unknown).
+    """A person's name as {"kanji": "山田 花子", "kana": "ヤマダ ハナコ"} (the API's shape) with
+    its parts {"family", "given", "family_kana", "given_kana"} ("" when unknown).
 
     Kanji are kept exactly as typed: 髙, 﨑 and 邊 are how the person is registered.
     Readings are stored as full-width katakana whatever was typed (hiragana, half-width
@@ -105,6 +115,12 @@ class PersonNameFieldType(FieldType):
             if whole is None or (isinstance(whole, str) and not whole.strip()):
                 continue
             if parts[first] or parts[second]:
+                # A stored value carries both its parts and their composite: accept the
+                # composite when it says the same as the parts (cleaning is idempotent).
+                if isinstance(whole, str) and _same_name(
+                    whole, parts[first] + parts[second], first
+                ):
+                    continue
                 raise FieldValueError(
                     f"「{whole_key}」と{PART_LABELS[first]}・{PART_LABELS[second]}が両方指定されています",
                     code="ambiguous_name",
@@ -122,7 +138,11 @@ class PersonNameFieldType(FieldType):
             raise FieldValueError("フリガナを入力してください", code="missing_kana")
         if parts["given_kana"] and not parts["family_kana"]:
             raise FieldValueError("氏（カナ）を入力してください", code="missing_family_kana")
-        return parts
+        return {
+            **parts,
+            "kanji": " ".join(p for p in (parts["family"], parts["given"]) if p),
+            "kana": " ".join(p for p in (parts["family_kana"], parts["given_kana"]) if p),
+        }
 
     def _from_text(self, text: str) -> dict[str, str]:
         """One string: "山田 太郎", or "山田 太郎（ヤマダ タロウ）" as exported."""

@@ -16,7 +16,14 @@ from tests.ledgers.fields.helpers import HYPOTHESIS, clean, error, fmt
 def name(
     family: str, given: str = "", family_kana: str = "", given_kana: str = ""
 ) -> dict[str, str]:
-    return {"family": family, "given": given, "family_kana": family_kana, "given_kana": given_kana}
+    return {
+        "family": family,
+        "given": given,
+        "family_kana": family_kana,
+        "given_kana": given_kana,
+        "kanji": " ".join(p for p in (family, given) if p),
+        "kana": " ".join(p for p in (family_kana, given_kana) if p),
+    }
 
 
 @pytest.mark.parametrize(
@@ -57,6 +64,13 @@ def name(
         ("山田　太郎（ヤマダ　タロウ）", name("山田", "太郎", "ヤマダ", "タロウ")),
         ("山田 太郎(ﾔﾏﾀﾞ ﾀﾛｳ)", name("山田", "太郎", "ヤマダ", "タロウ")),
         ({"family": "", "given": "", "family_kana": "", "given_kana": ""}, None),
+        # The API's shape (issue: REST API v1): {"kanji", "kana"}.
+        ({"kanji": "山田 花子", "kana": "ヤマダ ハナコ"}, name("山田", "花子", "ヤマダ", "ハナコ")),
+        # A stored value (parts and composites) cleans to itself.
+        (
+            name("髙橋", "一郎", "タカハシ", "イチロウ"),
+            name("髙橋", "一郎", "タカハシ", "イチロウ"),
+        ),
     ],
 )
 def test_person_name_accepts(raw: Any, expected: dict[str, str] | None) -> None:
@@ -153,4 +167,11 @@ def test_cleaning_parts_is_idempotent(
 @given(NAME_TEXT, KANA)
 def test_cleaning_whole_strings_is_idempotent(whole: str, kana: str) -> None:
     once = clean_or_none({"name": whole, "kana": kana})
+    assert clean("person_name", once) == once
+
+
+def test_a_stored_name_with_spaces_inside_a_part_cleans_to_itself() -> None:
+    # Regression (hypothesis): the composite "Mary Ann Smith" against the parts
+    # "Mary" + "Ann Smith" was taken for two different names.
+    once = clean("person_name", "Mary Ann Smith")
     assert clean("person_name", once) == once

@@ -58,7 +58,7 @@ SAMPLES: dict[str, tuple[dict[str, Any] | None, list[Any]]] = {
     "repeating_group": (GROUP, [[{"name": "山田 太郎", "born": "S60.3.3"}]]),
     "reference": (None, ["people:42", {"ledger": "people", "record": 7}]),
 }
-NOT_IMPORTABLE = {"file"}
+NOT_IMPORTABLE = {"file"}  # a cell holds a file name, not the file
 
 
 def cases() -> list[tuple[str, dict[str, Any] | None, Any]]:
@@ -191,10 +191,10 @@ def test_clean_is_idempotent_and_json_serialisable(type_id: str, options: Any, r
     assert json.loads(json.dumps(value)) == value
 
 
-@pytest.mark.parametrize(("type_id", "options", "raw"), cases())
+@pytest.mark.parametrize(
+    ("type_id", "options", "raw"), [case for case in cases() if case[0] not in NOT_IMPORTABLE]
+)
 def test_export_then_import_gives_the_value_back(type_id: str, options: Any, raw: Any) -> None:
-    if type_id in NOT_IMPORTABLE:
-        pytest.skip("a file cannot travel through a CSV cell")
     field_type = field_type_registry.get(type_id)
     normalised = field_type.validate_options(options)
     value = field_type.clean(raw, normalised)

@@ -1,0 +1,247 @@
+"""The one access policy: for (actor, ledger) what may be done, which records, which fields.
+
+Every output path — API, web pages, search, exports, prints, reports, webhooks — asks the
+policy; nothing formats records for output on its own.
+
+    policy = policy_for(actor, ledger)
+    policy.require("export")
+    records = policy.records(Record.objects.all())
+    values = policy.mask(record.data)
+
+Rules:
+- An actor's active memberships (on today's date in Japan) give departments and roles.
+- A grant applies to a member of its department (any role), to a holder of its role (any
+  department), or to a holder of its role in its department. Its capabilities are capped
+  by the member's role (a viewer never edits, whatever the grant says); clearance is the
+  highest of the applicable grants.
+- When the ledger has a department-disclosure field (the first live ``department_flags``
+  field), a record is visible only where one of the actor's departments is flagged 可.
+- A record the actor may not see is answered exactly as a record that does not exist.
+- Fields above the clearance are replaced by ``{"masked": true}``; inside a group each
+  sub-field is judged by its own sensitivity.
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from daicho.accounts.models import Membership, Role
+from ledgers.access.models import Capability, Grant
+from ledgers.definitions.models import Ledger, Sensitivity
+from ledgers.exceptions import AccessDenied, RecordNotFound
+
+MASKED: dict[str, bool] = {"masked": True}
+ALL_CAPABILITIES = frozenset(c.value for c in Capability)
+READ_CAPABILITIES = frozenset({"view", "search", "export", "print"})
+WRITE_CAPABILITIES = frozenset({"create", "update", "delete", "import", "design"})
+ROLE_CEILING: dict[str, frozenset[str]] = {
+    Role.VIEWER: frozenset({"view", "search", "print", "export"}),
+    Role.EDITOR: frozenset(
+        {"view", "search", "print", "export", "create", "update", "delete", "import"}
+    ),
+    Role.APPROVER: frozenset(
+        {"view", "search", "print", "export", "create", "update", "delete", "import"}
+    ),
+    Role.LEDGER_ADMIN: ALL_CAPABILITIES,
+    Role.AUDITOR: frozenset({"view", "search", "audit"}),
+    Role.CITY_ADMIN: ALL_CAPABILITIES,
+}
+
+
+def active_memberships(user: Any, on: date | None = None) -> list[Membership]:
+    """Memberships valid on ``on`` (today in Japan by default): start and end days count."""
+    if user is None or not getattr(user, "pk", None) or not user.is_active:
+        return []
+    on = on or timezone.localdate()
+    return list(
+        Membership.objects.filter(user_id=user.pk, valid_from__lte=on, department__active=True)
+        .filter(Q(valid_to__isnull=True) | Q(valid_to__gte=on))
+        .select_related("department")
+    )
+
+
+def is_city_admin(user: Any, memberships: Iterable[Membership] | None = None) -> bool:
+    if user is None or not getattr(user, "pk", None) or not user.is_active:
+        return False
+    if user.is_city_admin:
+        return True
+    memberships = active_memberships(user) if memberships is None else memberships
+    return any(m.role == Role.CITY_ADMIN for m in memberships)
+
+
+def disclosure_field(ledger: Ledger) -> str | None:
+    """The key of the field whose 可/不可 per department filters records, if any."""
+    return next((f["key"] for f in ledger.fields() if f["type"] == "department_flags"), None)
+
+
+@dataclass(frozen=True)
+class LedgerPolicy:
+    """What one actor may do with one ledger. Build it with ``policy_for``."""
+
+    actor: Any
+    ledger: Ledger
+    capabilities: frozenset[str]
+    clearance: str | None
+    departments: frozenset[str]
+    viewed_by: Any = None
+    break_glass: bool = False
+    _disclosure_key: str | None = field(default=None, repr=False)
+
+    @property
+    def read_only(self) -> bool:
+        return self.viewed_by is not None
+
+    def can(self, capability: str) -> bool:
+        if self.read_only and capability in WRITE_CAPABILITIES:
+            return False
+        return capability in self.capabilities
+
+    def require(self, capability: str) -> None:
+        """Raise ``AccessDenied`` unless the actor has ``capability`` on this ledger."""
+        if not self.can(capability):
+            label = Capability(capability).label if capability in ALL_CAPABILITIES else capability
+            raise AccessDenied(f"この台帳の「{label}」の権限がありません。", capability=capability)
+
+    # --- records --------------------------------------------------------------------
+
+    def record_filter(self) -> Q:
+        """The rows of ``Record`` this actor may see (the ledger, then disclosure flags)."""
+        condition = Q(ledger_id=self.ledger.pk)
+        if not self.can("view") and not self.can("search"):
+            return condition & Q(pk__in=[])
+        if self.break_glass or self._disclosure_key is None:
+            return condition
+        if not self.departments:
+            return condition & Q(pk__in=[])
+        flags = [
+            Q(data__contains={self._disclosure_key: {code: True}})
+            for code in sorted(self.departments)
+        ]
+        return condition & functools.reduce(operator.or_, flags)
+
+    def records(self, queryset: QuerySet) -> QuerySet:
+        return queryset.filter(self.record_filter())
+
+    def get_record(self, record_id: Any) -> Any:
+        """The record if the actor may see it; ``RecordNotFound`` otherwise, whether or not it exists."""
+        from ledgers.records.models import Record
+
+        try:
+            return self.records(Record.objects.all()).get(pk=record_id)
+        except (Record.DoesNotExist, ValueError, TypeError, ValidationError):
+            # A malformed id is a missing record too.
+            raise RecordNotFound() from None
+
+    # --- fields ---------------------------------------------------------------------
+
+    def can_read_field(self, sensitivity: str | None) -> bool:
+        if self.clearance is None:
+            return False
+        return Sensitivity.rank(sensitivity or Sensitivity.INTERNAL) <= Sensitivity.rank(
+            self.clearance
+        )
+
+    def mask(
+        self, values: Mapping[str, Any], *, definition: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """A copy of ``values`` with every field above the clearance replaced by ``MASKED``.
+
+        ``definition`` is the definition the values were written under (an old generation
+        renders with its own); the ledger's current one by default. Keys of no known field
+        are dropped rather than shown.
+        """
+        fields = (definition or self.ledger.definition).get("fields", [])
+        return _mask_values(values, fields, self)
+
+
+def _mask_values(
+    values: Mapping[str, Any], fields: list[Mapping[str, Any]], policy: LedgerPolicy
+) -> dict[str, Any]:
+    by_key = {f["key"]: f for f in fields}
+    masked: dict[str, Any] = {}
+    for key, value in values.items():
+        spec = by_key.get(key)
+        if spec is None:
+            continue
+        if not policy.can_read_field(spec.get("sensitivity")):
+            masked[key] = dict(MASKED)
+            continue
+        sub_fields = (spec.get("options") or {}).get("fields")
+        if (
+            spec.get("type") in {"group", "repeating_group"}
+            and sub_fields
+            and isinstance(value, list)
+        ):
+            masked[key] = [
+                _mask_values(row, sub_fields, policy) if isinstance(row, Mapping) else row
+                for row in value
+            ]
+        else:
+            masked[key] = value
+    return masked
+
+
+def _applies(grant: Grant, memberships: list[Membership]) -> list[Membership]:
+    return [
+        m
+        for m in memberships
+        if (grant.department_id is None or grant.department_id == m.department_id)
+        and (not grant.role or grant.role == m.role)
+    ]
+
+
+def policy_for(
+    actor: Any, ledger: Ledger, *, on: date | None = None, viewed_by: Any = None
+) -> LedgerPolicy:
+    """Compute the policy of ``actor`` on ``ledger`` (two queries).
+
+    With ``viewed_by`` (a ledger administrator previewing a colleague's view, "view as"),
+    the policy is the colleague's, read-only; the caller audits the preview.
+    """
+    memberships = active_memberships(actor, on)
+    capabilities: set[str] = set()
+    clearance_rank = -1
+    departments: set[str] = set()
+    for grant in Grant.objects.filter(ledger=ledger).select_related("department"):
+        holders = _applies(grant, memberships)
+        if not holders:
+            continue
+        granted = set(grant.capabilities)
+        for membership in holders:
+            effective = granted & ROLE_CEILING.get(membership.role, frozenset())
+            capabilities |= effective
+            if effective & {"view", "search"}:
+                departments.add(membership.department.code)
+            if effective & READ_CAPABILITIES:
+                clearance_rank = max(clearance_rank, Sensitivity.rank(grant.clearance))
+    if is_city_admin(actor, memberships):
+        capabilities.add("design")
+    clearance = [s.value for s in Sensitivity][clearance_rank] if clearance_rank >= 0 else None
+    return LedgerPolicy(
+        actor=actor,
+        ledger=ledger,
+        capabilities=frozenset(capabilities),
+        clearance=clearance,
+        departments=frozenset(departments),
+        viewed_by=viewed_by,
+        _disclosure_key=disclosure_field(ledger),
+    )
+
+
+def break_glass_policy(actor: Any, ledger: Ledger) -> LedgerPolicy:
+    """Read access to every record and field, for a recorded emergency (see services)."""
+    base = policy_for(actor, ledger)
+    return LedgerPolicy(
+        actor=actor, ledger=ledger, capabilities=frozenset({"view"}),
+        clearance=Sensitivity.SPECIAL_CARE.value, departments=base.departments,
+        break_glass=True, _disclosure_key=base._disclosure_key,
+    )  # fmt: skip

@@ -1,0 +1,165 @@
+"""Writes of access control: grants, "view as" previews and break-glass reads."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from daicho.accounts.models import Department, Role
+from daicho.tenancy.guard import require_tenant
+from ledgers.access.models import BreakGlassAccess, Capability, Grant
+from ledgers.access.policy import LedgerPolicy, break_glass_policy, policy_for
+from ledgers.audit.services import audit_record
+from ledgers.definitions.models import Ledger, Sensitivity
+from ledgers.exceptions import AccessDenied, DefinitionInvalid, LedgerError
+
+_CAPABILITIES = {c.value for c in Capability}
+_ROLES = {r.value for r in Role}
+_SENSITIVITIES = {s.value for s in Sensitivity}
+
+
+def _grant_rows(ledger: Ledger, grants: Iterable[Mapping[str, Any]]) -> list[Grant]:
+    departments = {d.code: d for d in Department.objects.all()}
+    errors: dict[str, list[str]] = {}
+    rows: list[Grant] = []
+    seen: set[tuple[str, str]] = set()
+    for index, spec in enumerate(grants, start=1):
+        where = f"grants[{index}]"
+        problems: list[str] = []
+        if not isinstance(spec, Mapping):
+            errors[where] = ["権限はオブジェクトで指定してください。"]
+            continue
+        code = spec.get("department") or ""
+        role = spec.get("role") or ""
+        if code and code not in departments:
+            problems.append(f"課「{code}」はありません。")
+        if role and role not in _ROLES:
+            problems.append(f"役割「{role}」はありません。")
+        if not code and not role:
+            problems.append("課か役割のどちらかを指定してください。")
+        capabilities = spec.get("capabilities") or []
+        unknown = sorted(set(map(str, capabilities)) - _CAPABILITIES)
+        if not isinstance(capabilities, list) or unknown:
+            problems.append(f"不明な権限です: {'、'.join(unknown)}")
+        clearance = spec.get("clearance", Sensitivity.INTERNAL.value)
+        if clearance not in _SENSITIVITIES:
+            problems.append(
+                f"機密区分は {', '.join(sorted(_SENSITIVITIES))} のいずれかにしてください。"
+            )
+        if (code, role) in seen:
+            problems.append("同じ課・役割への権限が重複しています。")
+        seen.add((code, role))
+        if problems:
+            errors[where] = problems
+            continue
+        rows.append(
+            Grant(
+                ledger=ledger,
+                department=departments.get(code),
+                role=role,
+                capabilities=sorted(set(capabilities)),
+                clearance=clearance,
+            )
+        )
+    if errors:
+        raise DefinitionInvalid(errors)
+    return rows
+
+
+def grant_describe(grant: Grant) -> dict[str, Any]:
+    return {
+        "department": grant.department.code if grant.department else None,
+        "role": grant.role or None,
+        "capabilities": list(grant.capabilities),
+        "clearance": grant.clearance,
+    }
+
+
+def grants_replace(
+    *, actor: Any, ledger: Ledger, grants: Iterable[Mapping[str, Any]]
+) -> list[Grant]:
+    """Replace every grant of a ledger (requires ``design``); audited with before and after."""
+    require_tenant()
+    policy_for(actor, ledger).require("design")
+    rows = _grant_rows(ledger, grants)
+    with transaction.atomic():
+        Ledger.objects.select_for_update().get(pk=ledger.pk)
+        before = [
+            grant_describe(g)
+            for g in Grant.objects.filter(ledger=ledger).select_related("department")
+        ]
+        Grant.objects.filter(ledger=ledger).delete()
+        Grant.objects.bulk_create(rows)
+        audit_record(
+            actor=actor, action="grant.change", ledger_code=ledger.code,
+            details={"before": before, "after": [grant_describe(g) for g in rows]},
+        )  # fmt: skip
+    return rows
+
+
+def policy_view_as(*, actor: Any, ledger: Ledger, colleague: Any) -> LedgerPolicy:
+    """A ledger administrator previews, read-only, what ``colleague`` sees of the ledger.
+
+    The preview is audited; the returned policy refuses every write.
+    """
+    require_tenant()
+    policy_for(actor, ledger).require("design")
+    audit_record(
+        actor=actor, action="access.view_as", ledger_code=ledger.code,
+        details={"as_user": colleague.pk},
+    )  # fmt: skip
+    return policy_for(colleague, ledger, viewed_by=actor)
+
+
+def record_break_glass(
+    *, actor: Any, ledger: Ledger, record_id: Any, reason: str
+) -> tuple[Any, LedgerPolicy]:
+    """Open one record outside the actor's grants, for an emergency (緊急閲覧).
+
+    Requires a written reason of at least 10 characters. Allowed, flagged, audited, and
+    listed for the auditor's review. Returns the record and the policy to output it with.
+    """
+    require_tenant()
+    if actor is None or not getattr(actor, "is_active", False):
+        raise AccessDenied()
+    if len((reason or "").strip()) < 10:
+        raise LedgerError(
+            "緊急閲覧には10文字以上の理由が必要です。", detail={"reason": "too_short"}
+        )
+    policy = break_glass_policy(actor, ledger)
+    record = policy.get_record(record_id)
+    with transaction.atomic():
+        access = BreakGlassAccess.objects.create(
+            actor=actor, ledger=ledger, record_id=record.pk, reason=reason.strip()
+        )
+        audit_record(
+            actor=actor, action="record.break_glass", ledger_code=ledger.code, record_id=record.pk,
+            generation=record.generation, details={"break_glass": True, "access": access.pk, "reason": reason.strip()},
+        )  # fmt: skip
+    return record, policy
+
+
+def break_glass_review(
+    *, actor: Any, access: BreakGlassAccess, approve: bool, note: str = ""
+) -> BreakGlassAccess:
+    """An auditor approves (or questions) a break-glass read after the fact."""
+    require_tenant()
+    policy_for(actor, access.ledger).require("audit")
+    if access.actor_id == getattr(actor, "pk", None):
+        raise AccessDenied("自分の緊急閲覧を自分で確認することはできません。")
+    access.review = (
+        BreakGlassAccess.Review.APPROVED if approve else BreakGlassAccess.Review.QUESTIONED
+    )
+    access.reviewed_by = actor
+    access.reviewed_at = timezone.now()
+    access.review_note = note
+    with transaction.atomic():
+        access.save(update_fields=["review", "reviewed_by", "reviewed_at", "review_note"])
+        audit_record(
+            actor=actor, action="access.break_glass_review", ledger_code=access.ledger.code,
+            record_id=access.record_id, details={"access": access.pk, "review": access.review},
+        )  # fmt: skip
+    return access
