@@ -1,9 +1,21 @@
-"""Audit events: one row per write and per read of personal data, in the city's schema."""
+"""Audit events: one row per write and per read of personal data, in the city's schema.
+
+Events are written unsealed (a writer never waits for a chain head); a sealing pass per
+city then links them into ``AuditSeal`` rows, each holding the SHA-256 of the event and
+the previous link. Both tables are append-only in the database (trigger installed by
+``0003_audit_chain``). ``ledgers/audit/chain.py`` defines what is hashed.
+"""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+
+# The public-schema anchors are a model of the tenants app kept in tenants/anchors.py;
+# importing it here registers it whenever the apps load.
+from tenants.anchors import AuditAnchor
+
+__all__ = ["AuditAnchor", "AuditEvent", "AuditSeal"]
 
 
 class AuditEvent(models.Model):
@@ -36,3 +48,29 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.action}"
+
+
+class AuditSeal(models.Model):
+    """One link of the city's hash chain: the event at chain position ``n`` (封印).
+
+    The chain runs in sealing order, which is ``seq`` order except for an event whose
+    transaction committed after a later one was sealed: it takes the next free position.
+    ``hash`` = SHA-256(``prev_hash`` ‖ canonical form of the event); position 1's
+    ``prev_hash`` is the schema's genesis value.
+    """
+
+    event = models.OneToOneField(
+        AuditEvent, verbose_name="監査ログ", primary_key=True, db_column="seq",
+        on_delete=models.PROTECT, related_name="seal",
+    )  # fmt: skip
+    n = models.BigIntegerField("連鎖位置", unique=True)
+    prev_hash = models.BinaryField("直前のハッシュ", max_length=32)
+    hash = models.BinaryField("ハッシュ", max_length=32)
+    sealed_at = models.DateTimeField("封印日時", db_default=models.functions.Now())
+
+    class Meta:
+        verbose_name = "監査ログの封印"
+        verbose_name_plural = "監査ログの封印"
+
+    def __str__(self) -> str:
+        return f"#{self.event_id}@{self.n}"

@@ -23,7 +23,7 @@ from ledgers.definitions.models import (
     LedgerVersion,
     Sensitivity,
 )
-from ledgers.exceptions import DefinitionInvalid
+from ledgers.exceptions import AccessDenied, DefinitionInvalid
 from ledgers.fields import field_type_registry
 from ledgers.fields.exceptions import FieldError
 
@@ -212,8 +212,27 @@ def _write_version(
     return ledger
 
 
-def _locked(ledger: Ledger) -> Ledger:
+def _locked(ledger: Ledger, actor: Any) -> Ledger:
+    """Lock the ledger row after checking that the actor may design it."""
+    from ledgers.access.policy import policy_for
+
+    policy_for(actor, ledger).require("design")
     return Ledger.objects.select_for_update().get(pk=ledger.pk)
+
+
+def _may_create_ledgers(actor: Any) -> list[Any]:
+    """Refuse unless the actor administers the city or ledgers; return their ledger-admin
+    memberships (their departments receive full grants on the new ledger)."""
+    from daicho.accounts.models import Role
+    from ledgers.access.policy import active_memberships, is_city_admin
+
+    memberships = active_memberships(actor)
+    admin_of = [m for m in memberships if m.role == Role.LEDGER_ADMIN]
+    if not admin_of and not is_city_admin(actor, memberships):
+        raise AccessDenied(
+            "台帳を作成できるのは自治体管理者と台帳管理者です。", capability="design"
+        )
+    return admin_of
 
 
 def ledger_create(
@@ -231,6 +250,7 @@ def ledger_create(
 ) -> Ledger:
     """Create a ledger with its first definition version (版1)."""
     require_tenant()
+    admin_of = _may_create_ledgers(actor)
     errors = _ledger_meta_errors(
         code=code, name=name, retention_years=retention_years, sensitivity=sensitivity
     )
@@ -254,8 +274,23 @@ def ledger_create(
             ledger=ledger, version=1, definition=definition, change="台帳を作成",
             actor=actor if getattr(actor, "pk", None) else None,
         )  # fmt: skip
+        _grant_creators(ledger, admin_of)
         audit_record(actor=actor, action="ledger.create", ledger_code=code, details={"version": 1})
     return ledger
+
+
+def _grant_creators(ledger: Ledger, memberships: list[Any]) -> None:
+    """The creating ledger administrators' departments get every capability on it."""
+    from ledgers.access.models import Capability, Grant
+
+    departments = {m.department_id for m in memberships}
+    Grant.objects.bulk_create(
+        Grant(
+            ledger=ledger, department_id=department_id, role="",
+            capabilities=[c.value for c in Capability], clearance=Sensitivity.SPECIAL_CARE.value,
+        )
+        for department_id in sorted(departments)
+    )  # fmt: skip
 
 
 def ledger_update(
@@ -271,7 +306,7 @@ def ledger_update(
     """Change a ledger's name, description, category, retention or sensitivity."""
     require_tenant()
     with transaction.atomic():
-        ledger = _locked(ledger)
+        ledger = _locked(ledger, actor)
         new_retention = ledger.retention_years if retention_years is ... else retention_years
         errors = _ledger_meta_errors(
             code=None, name=ledger.name if name is None else name,
@@ -296,7 +331,7 @@ def ledger_definition_replace(*, actor: Any, ledger: Ledger, document: Mapping[s
     """
     require_tenant()
     with transaction.atomic():
-        ledger = _locked(ledger)
+        ledger = _locked(ledger, actor)
         definition = definition_validate(document, previous=ledger.definition)
         return _write_version(
             actor=actor, ledger=ledger, definition=definition, change="定義を置き換え"
@@ -309,7 +344,7 @@ def field_add(
     """Add a field (at ``position`` among the fields, or last)."""
     require_tenant()
     with transaction.atomic():
-        ledger = _locked(ledger)
+        ledger = _locked(ledger, actor)
         fields = copy.deepcopy(ledger.definition.get("fields", []))
         if any(f["key"] == field.get("key") for f in fields):
             removed = any(f["key"] == field.get("key") and f.get("removed") for f in fields)
@@ -344,7 +379,7 @@ def field_update(*, actor: Any, ledger: Ledger, key: str, changes: Mapping[str, 
             {f"fields（{key}）": [f"変更できない属性です: {'、'.join(forbidden)}"]}
         )
     with transaction.atomic():
-        ledger = _locked(ledger)
+        ledger = _locked(ledger, actor)
         fields = copy.deepcopy(ledger.definition.get("fields", []))
         for index, existing in enumerate(fields):
             if existing["key"] == key and not existing.get("removed"):
@@ -364,7 +399,7 @@ def field_remove(*, actor: Any, ledger: Ledger, key: str) -> Ledger:
     """Hide a field from new versions; values already stored are kept in their generations."""
     require_tenant()
     with transaction.atomic():
-        ledger = _locked(ledger)
+        ledger = _locked(ledger, actor)
         fields = copy.deepcopy(ledger.definition.get("fields", []))
         for existing in fields:
             if existing["key"] == key and not existing.get("removed"):
@@ -388,7 +423,7 @@ def layout_update(*, actor: Any, ledger: Ledger, layout: Mapping[str, Any]) -> L
     """Replace the record form's layout (sections → rows → field keys)."""
     require_tenant()
     with transaction.atomic():
-        ledger = _locked(ledger)
+        ledger = _locked(ledger, actor)
         definition = definition_validate(
             {**ledger.definition, "layout": layout}, previous=ledger.definition
         )

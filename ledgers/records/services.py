@@ -20,6 +20,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from daicho.tenancy.guard import require_tenant
+from ledgers.access.policy import LedgerPolicy, policy_for
 from ledgers.audit.services import audit_record
 from ledgers.definitions.models import Ledger
 from ledgers.exceptions import (
@@ -162,10 +163,23 @@ def _write_version(
     )  # fmt: skip
 
 
-def _locked(record: Record, expected_generation: int | None) -> Record:
-    """Lock the record row; refuse when it moved past the generation the caller read."""
+def _policy(actor: Any, ledger: Ledger, policy: LedgerPolicy | None) -> LedgerPolicy:
+    if policy is None:
+        return policy_for(actor, ledger)
+    if policy.actor is not actor or policy.ledger.pk != ledger.pk:
+        raise ValueError("the policy given is not the actor's on this ledger")
+    return policy
+
+
+def _locked(record: Record, expected_generation: int | None, policy: LedgerPolicy) -> Record:
+    """Lock the record row; refuse when it moved past the generation the caller read.
+
+    A record the policy does not show is missing, exactly as one that does not exist.
+    """
     try:
-        locked = Record.objects.select_for_update().select_related("ledger").get(pk=record.pk)
+        locked = policy.records(
+            Record.objects.select_for_update(of=("self",)).select_related("ledger")
+        ).get(pk=record.pk)
     except Record.DoesNotExist:
         raise RecordNotFound() from None
     if expected_generation is not None and locked.generation != expected_generation:
@@ -218,14 +232,21 @@ SELECT generation FROM u
 
 
 def record_create(
-    *, actor: Any, ledger: Ledger, values: Mapping[str, Any], state: str = "", reason: str = ""
+    *,
+    actor: Any,
+    ledger: Ledger,
+    values: Mapping[str, Any],
+    state: str = "",
+    reason: str = "",
+    policy: LedgerPolicy | None = None,
 ) -> Record:
     """Register a record: generation 1, its first version and an audit event.
 
     The three rows go in with one statement: one round trip, atomic on its own and inside
-    the caller's transaction alike.
+    the caller's transaction alike. ``policy`` is the actor's (computed when not given).
     """
     require_tenant()
+    _policy(actor, ledger, policy).require("create")
     data = values_clean(ledger=ledger, values=values)
     now = timezone.now()
     record = Record(
@@ -268,6 +289,7 @@ def record_update(
     expected_generation: int,
     reason: str = "",
     state: str | None = None,
+    policy: LedgerPolicy | None = None,
 ) -> Record:
     """Change some values (``None`` clears one) as a new generation.
 
@@ -275,8 +297,10 @@ def record_update(
     still at ``expected_generation``, writes the version and the audit event.
     """
     require_tenant()
+    policy = _policy(actor, record.ledger, policy)
+    policy.require("update")
     current = (
-        Record.objects.filter(pk=record.pk)
+        policy.records(Record.objects.filter(pk=record.pk))
         .values(
             "data", "generation", "deleted_at", "state", "ledger_id", "ledger__definition_version"
         )
@@ -325,14 +349,21 @@ def record_update(
 
 
 def record_delete(
-    *, actor: Any, record: Record, reason: str, expected_generation: int | None = None
+    *,
+    actor: Any,
+    record: Record,
+    reason: str,
+    expected_generation: int | None = None,
+    policy: LedgerPolicy | None = None,
 ) -> Record:
     """Soft-delete: a new generation marked deleted; values stay in the history."""
     require_tenant()
+    policy = _policy(actor, record.ledger, policy)
+    policy.require("delete")
     if not (reason or "").strip():
         raise RecordInvalid({"reason": ["削除の理由を入力してください。"]})
     with transaction.atomic():
-        record = _locked(record, expected_generation)
+        record = _locked(record, expected_generation, policy)
         if record.is_deleted:
             raise RecordStateError("この記録は既に削除されています。")
         now = timezone.now()
@@ -361,6 +392,7 @@ def record_restore(
     generation: int | None = None,
     reason: str = "",
     expected_generation: int | None = None,
+    policy: LedgerPolicy | None = None,
 ) -> Record:
     """Restore a deleted record, or bring back an older generation's values, as a new generation.
 
@@ -369,8 +401,11 @@ def record_restore(
     against the live definition: a value of a field removed since is dropped).
     """
     require_tenant()
+    policy = _policy(actor, record.ledger, policy)
+    # Undeleting is the inverse of deleting; bringing back old values is an update.
+    policy.require("update" if generation is not None else "delete")
     with transaction.atomic():
-        record = _locked(record, expected_generation)
+        record = _locked(record, expected_generation, policy)
         ledger = record.ledger
         before = record.data
         if generation is None:
@@ -418,14 +453,19 @@ def record_bulk_create(
     values_list: Sequence[Mapping[str, Any]],
     reason: str = "",
     state: str = "",
+    capability: str = "create",
+    policy: LedgerPolicy | None = None,
 ) -> list[tuple[uuid.UUID, int]]:
     """Create many records at once, all or nothing, with history, search keys and audit.
+
+    ``capability`` is ``create`` for the API's bulk endpoint and ``import`` for imports.
 
     Every item is validated first; if any is wrong, ``RecordInvalid.item_errors`` names
     them all (by index) and nothing is written. Rows go in with COPY: records, their first
     versions and one audit event per record, in one transaction.
     """
     require_tenant()
+    _policy(actor, ledger, policy).require(capability)
     item_errors: dict[int, dict[str, list[str]]] = {}
     cleaned: list[Values] = []
     for index, values in enumerate(values_list):
@@ -477,6 +517,7 @@ def record_bulk_update(
     ledger: Ledger,
     changes: Sequence[tuple[uuid.UUID, int, Mapping[str, Any]]],
     reason: str = "",
+    policy: LedgerPolicy | None = None,
 ) -> list[tuple[uuid.UUID, int]]:
     """Apply many partial changes at once, all or nothing: ``(id, expected generation, values)``.
 
@@ -486,6 +527,8 @@ def record_bulk_update(
     versions and audit events with COPY.
     """
     require_tenant()
+    policy = _policy(actor, ledger, policy)
+    policy.require("update")
     if not changes:
         return []
     ids = [record_id for record_id, _, _ in changes]

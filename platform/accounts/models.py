@@ -80,3 +80,47 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} {self.department} {self.role}"
+
+
+DEFAULT_SESSION_TIMEOUT_MINUTES = 30
+
+
+class CitySecuritySettings(models.Model):
+    """The city's own sign-in rules: one row in its schema (サインインの設定).
+
+    The table exists in ``public`` too (the app is shared) but stays empty there: the
+    operators' rules are settings (``OPERATOR_REQUIRE_2FA``,
+    ``OPERATOR_SESSION_TIMEOUT_MINUTES``). Read it with ``security_settings_get()``, which
+    answers the defaults while no row exists; change it with ``security_settings_update()``.
+    """
+
+    SINGLETON_ID = 1
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=SINGLETON_ID, editable=False)
+    require_2fa = models.BooleanField(
+        "二要素認証を必須にする",
+        default=False,
+        help_text="オンにすると、二要素認証を設定していない職員は設定を済ませるまで他の画面を使えません。",
+    )
+    session_timeout_minutes = models.PositiveIntegerField(
+        "無操作タイムアウト（分）",
+        default=DEFAULT_SESSION_TIMEOUT_MINUTES,
+        help_text="この時間操作がないと自動的にログアウトします。",
+    )
+    updated_at = models.DateTimeField("更新日時", auto_now=True)
+
+    class Meta:
+        verbose_name = "サインインの設定"
+        verbose_name_plural = "サインインの設定"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(id=1), name="city_security_settings_singleton"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(session_timeout_minutes__gte=1),
+                name="city_security_settings_timeout_positive",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return "サインインの設定"

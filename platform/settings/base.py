@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -59,6 +60,11 @@ SHARED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    # Sign-in security: operators' devices and lockouts live in public.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
 ]
 
 TENANT_APPS = [
@@ -67,6 +73,11 @@ TENANT_APPS = [
     "django.contrib.sessions",
     "daicho.accounts",
     "ledgers",
+    # Sign-in security: each city's staff have their devices and lockouts in its schema.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
 ]
 
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
@@ -88,8 +99,15 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): signed in with a second factor in this session.
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Signs out idle sessions, then sends staff of a city that requires 2FA to enrolment.
+    "daicho.accounts.middleware.SessionTimeoutMiddleware",
+    "daicho.accounts.middleware.TwoFactorRequiredMiddleware",
+    # Last: turns a lockout flagged during authentication into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 TEMPLATES = [
@@ -232,6 +250,62 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# --- Sign-in security -----------------------------------------------------------------
+# docs/sign-in.md explains each choice; the city's own rules (2FA required, idle timeout)
+# are the CitySecuritySettings row in its schema.
+
+AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out username+IP before any password is checked. It is
+    # axes' AxesStandaloneBackend, except that a call without a request is passed on.
+    "daicho.accounts.backends.SignInLockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+LOGIN_REDIRECT_URL = "/"
+
+# The settings module decides the default: on everywhere but on a developer's machine
+# and in the tests.
+_SETTINGS_MODULE = os.environ.get("DJANGO_SETTINGS_MODULE", "")
+_RELAXED = _SETTINGS_MODULE in {"daicho.settings.local", "daicho.settings.test"}
+# Operators need a second factor for the admin on the public host.
+OPERATOR_REQUIRE_2FA = env.bool("OPERATOR_REQUIRE_2FA", default=not _RELAXED)
+# Idle timeout of the operators' sessions (a city's own is in CitySecuritySettings).
+OPERATOR_SESSION_TIMEOUT_MINUTES = env.int("OPERATOR_SESSION_TIMEOUT_MINUTES", default=30)
+# Reverse proxies in front of Django that append to X-Forwarded-For (1 behind the
+# Kubernetes ingress); 0 takes REMOTE_ADDR. Used for lockouts and audit events.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
+
+def _totp_issuer(device: object) -> str:
+    """The name authenticator apps show for an entry: the city's (or the operators')."""
+    from django.db import connection
+
+    if connection.schema_name == PUBLIC_SCHEMA_NAME:
+        return "Daicho 運用管理"
+    name = getattr(getattr(connection, "tenant", None), "name", "")
+    return f"Daicho {name}" if name else "Daicho"
+
+
+OTP_TOTP_ISSUER = _totp_issuer
+OTP_TOTP_THROTTLE_FACTOR = 1  # wait 1, 2, 4, 8 … seconds after successive wrong codes
+OTP_STATIC_THROTTLE_FACTOR = 1
+
+# django-axes, database handler: its tables are in each schema, so lockouts are per city.
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=30))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# The lock lasts AXES_COOLOFF_MINUTES from the failure that set it; retrying does not
+# extend it (staff are told when to come back).
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "daicho.accounts.views.lockout_response"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_CLIENT_IP_CALLABLE = "daicho.accounts.network.client_ip"
+# Sign-ins are in the audit trail; axes keeps only its attempt counters.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "csrfmiddlewaretoken", "otp_token"]
+AXES_VERBOSE = False
 
 # --- REST API -------------------------------------------------------------------------
 

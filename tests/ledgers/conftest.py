@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
 from django_tenants.utils import schema_context
 
+from daicho.accounts.models import Department, Membership, Role
 from ledgers.definitions.models import Ledger
 from ledgers.definitions.services import ledger_create
 from tests.conftest import City
@@ -28,11 +30,28 @@ def in_mitaka(mitaka: City) -> Iterator[City]:
         yield mitaka
 
 
-@pytest.fixture
-def clerk(in_mitaka: City) -> Any:
-    return get_user_model().objects.create_user(
-        username="clerk", password="x" * 12, display_name="担当者"
+def staff(username: str, department: Department, role: str, **membership: Any) -> Any:
+    """A staff account with one membership (from 2026-04-01 unless told otherwise)."""
+    user = get_user_model().objects.create_user(
+        username=username, password="x" * 12, display_name=username
     )
+    Membership.objects.create(
+        user=user, department=department, role=role,
+        valid_from=membership.get("valid_from", date(2026, 4, 1)),
+        valid_to=membership.get("valid_to"),
+    )  # fmt: skip
+    return user
+
+
+@pytest.fixture
+def kankyo(in_mitaka: City) -> Department:
+    return Department.objects.create(code="kankyo", name="環境政策課")
+
+
+@pytest.fixture
+def clerk(kankyo: Department) -> Any:
+    """A ledger administrator of 環境政策課: its ledgers grant the department everything."""
+    return staff("clerk", kankyo, Role.LEDGER_ADMIN)
 
 
 @pytest.fixture

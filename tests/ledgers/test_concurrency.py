@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import date
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django_tenants.utils import schema_context
 
+from daicho.accounts.models import Department, Membership, Role
 from ledgers.definitions.services import ledger_create
 from ledgers.exceptions import GenerationConflict
 from ledgers.records.models import Record, RecordVersion
@@ -29,7 +31,14 @@ def committed_record(django_db_setup: None, django_db_blocker: Any) -> str:
             admin_username="admin", admin_password=ADMIN_PASSWORD,
         )  # fmt: skip
         with schema_context(SLUG):
-            actor = get_user_model().objects.get(username="admin")
+            actor = get_user_model().objects.create_user(username="racer", password="x" * 12)
+            department = Department.objects.create(code="soumu", name="総務課")
+            Membership.objects.create(
+                user=actor,
+                department=department,
+                role=Role.LEDGER_ADMIN,
+                valid_from=date(2020, 4, 1),
+            )
             ledger = ledger_create(
                 actor=actor, code="race", name="競合試験",
                 fields=[{"key": "note", "label": "備考", "type": "text"}],
@@ -50,10 +59,11 @@ def test_exactly_one_of_two_concurrent_updates_wins(
             try:
                 with schema_context(SLUG):
                     record = Record.objects.get(pk=committed_record)
+                    actor = get_user_model().objects.get(username="racer")
                     barrier.wait(timeout=10)
                     try:
                         record_update(
-                            actor=None, record=record, values={"note": note}, expected_generation=1
+                            actor=actor, record=record, values={"note": note}, expected_generation=1
                         )
                         outcomes.append("won")
                     except GenerationConflict:

@@ -13,7 +13,11 @@ from ledgers.fields.options import int_option
 from ledgers.fields.registry import FieldType, FieldTypeRegistry, field_type_registry
 
 _KEY_RE = re.compile(r"[a-z][a-z0-9_]{0,62}")
-SUB_FIELD_KEYS = frozenset({"key", "label", "type", "options", "required", "help_text"})
+SUB_FIELD_KEYS = frozenset(
+    {"key", "label", "type", "options", "required", "help_text", "sensitivity"}
+)
+# Each sub-field is masked by its own sensitivity (the access policy reads it).
+SENSITIVITIES = ("public", "internal", "personal", "special_care")
 ROW_SEPARATOR = "／"
 
 
@@ -59,7 +63,8 @@ class RepeatingGroupFieldType(FieldType):
         where = f"{index}番目の列"
         if not isinstance(field, Mapping) or set(field) - SUB_FIELD_KEYS:
             raise FieldOptionsError(
-                f"{where}は key・label・type・options で指定してください", key="fields"
+                f"{where}は key・label・type・options（required・help_text・sensitivity）で指定してください",
+                key="fields",
             )
         key, label, type_id = field.get("key"), field.get("label"), field.get("type")
         if not isinstance(key, str) or not _KEY_RE.fullmatch(key):
@@ -104,6 +109,13 @@ class RepeatingGroupFieldType(FieldType):
             sub_field["required"] = True
         if help_text.strip():
             sub_field["help_text"] = help_text.strip()
+        sensitivity = field.get("sensitivity", "internal")
+        if sensitivity not in SENSITIVITIES:
+            raise FieldOptionsError(
+                f"「{label}」: 機密区分は {', '.join(SENSITIVITIES)} のいずれかにしてください",
+                key="fields",
+            )
+        sub_field["sensitivity"] = sensitivity
         return sub_field
 
     def _sub_fields(self, options: Mapping[str, Any]) -> list[tuple[dict[str, Any], FieldType]]:

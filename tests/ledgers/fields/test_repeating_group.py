@@ -180,7 +180,13 @@ def test_sub_field_options_are_normalised_and_aliases_resolved() -> None:
     )
     assert options == {
         "fields": [
-            {"key": "note", "label": "備考", "type": "text", "options": {"max_length": 255}}
+            {
+                "key": "note",
+                "label": "備考",
+                "type": "text",
+                "options": {"max_length": 255},
+                "sensitivity": "internal",
+            }
         ],
         "max_rows": None,
     }

@@ -1,0 +1,28 @@
+"""Sign-in errors, each with the Japanese message staff see."""
+
+from __future__ import annotations
+
+
+class SignInError(Exception):
+    """Base of the errors the sign-in and two-factor services raise."""
+
+    message = "認証に失敗しました。"
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class TwoFactorCodeInvalid(SignInError):
+    message = "確認コードが正しくありません。認証アプリに表示されている最新のコードを入力してください。"
+
+
+class TwoFactorThrottled(SignInError):
+    message = "確認コードの誤りが続いたため、しばらく受け付けません。少し待ってから、新しいコードを入力してください。"
+
+
+class TwoFactorNotStarted(SignInError):
+    message = "二要素認証の設定が始まっていません。設定画面を開き直してください。"
+
+
+class PasswordIncorrect(SignInError):
+    message = "パスワードが正しくありません。"

@@ -1,0 +1,132 @@
+"""Session expiry and mandatory two-factor authentication, after Django's auth middleware."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import SESSION_KEY, logout
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+
+from daicho.accounts.models import CitySecuritySettings
+from daicho.accounts.selectors import on_public_schema, security_settings_get
+
+SESSION_SIGNED_IN_AT = "daicho_signed_in_at"
+SESSION_LAST_SEEN = "daicho_last_seen"
+# Writing the session on every request costs a database write; once a minute is enough
+# for a timeout counted in minutes.
+LAST_SEEN_RESOLUTION_SECONDS = 60
+
+SIGNED_OUT_MESSAGES = {
+    "idle_timeout": "一定時間操作がなかったため、ログアウトしました。もう一度ログインしてください。",
+    "session_expired": "ログインしてから長時間が経過したため、ログアウトしました。もう一度ログインしてください。",
+}
+
+
+def security_settings_for(request: HttpRequest) -> CitySecuritySettings:
+    """The city's rules, read once per request."""
+    cached = getattr(request, "_daicho_security_settings", None)
+    if cached is None:
+        cached = security_settings_get()
+        request._daicho_security_settings = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def session_start(request: HttpRequest) -> None:
+    """Stamp a new sign-in's session: when it began and when it was last used."""
+    now = int(time.time())
+    request.session[SESSION_SIGNED_IN_AT] = now
+    request.session[SESSION_LAST_SEEN] = now
+
+
+def _timeout_seconds(request: HttpRequest) -> int:
+    if on_public_schema():
+        return settings.OPERATOR_SESSION_TIMEOUT_MINUTES * 60
+    return security_settings_for(request).session_timeout_minutes * 60
+
+
+class SessionTimeoutMiddleware:
+    """Sign out a session idle for longer than the city's timeout, or older than the cap.
+
+    The idle timeout is the city's ``session_timeout_minutes`` (operators:
+    ``OPERATOR_SESSION_TIMEOUT_MINUTES``); the cap is ``SESSION_COOKIE_AGE`` counted from
+    the sign-in. Django's own expiry slides with every session write, so it cannot be the
+    cap. The request then goes on as an anonymous one: a page that needs a user sends it
+    to the sign-in page, where a message says why.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        session = getattr(request, "session", None)
+        if session is not None and SESSION_KEY in session:
+            self._check(request)
+        return self.get_response(request)
+
+    def _check(self, request: HttpRequest) -> None:
+        now = int(time.time())
+        session = request.session
+        signed_in_at = session.get(SESSION_SIGNED_IN_AT)
+        last_seen = session.get(SESSION_LAST_SEEN)
+        reason = None
+        if signed_in_at is not None and now - signed_in_at > settings.SESSION_COOKIE_AGE:
+            reason = "session_expired"
+        elif last_seen is not None and now - last_seen > _timeout_seconds(request):
+            reason = "idle_timeout"
+        if reason is not None:
+            request.daicho_sign_out_reason = reason  # type: ignore[attr-defined]
+            logout(request)
+            messages.info(request, SIGNED_OUT_MESSAGES[reason])
+            return
+        if signed_in_at is None:
+            session[SESSION_SIGNED_IN_AT] = now
+        if last_seen is None or now - last_seen >= LAST_SEEN_RESOLUTION_SECONDS:
+            session[SESSION_LAST_SEEN] = now
+
+
+# The views a signed-in user without a second factor may still reach when the city
+# requires one: signing in and out, and setting up the second factor.
+TWO_FACTOR_EXEMPT_VIEWS = frozenset({"login", "login_verify", "logout", "two_factor"})
+
+
+class TwoFactorRequiredMiddleware:
+    """When the city requires 2FA, send staff not verified by a device to the set-up page.
+
+    Every other view answers a redirect (302) to ``/accounts/2fa/`` until they have set up
+    an authenticator app (or verified this session with it). The operators' host is left
+    to the admin site (``OPERATOR_REQUIRE_2FA``).
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(
+        self,
+        request: HttpRequest,
+        view_func: Callable[..., Any],
+        view_args: tuple[Any, ...],
+        view_kwargs: dict[str, Any],
+    ) -> HttpResponse | None:
+        session = getattr(request, "session", None)
+        if session is None or SESSION_KEY not in session or on_public_schema():
+            return None
+        match = request.resolver_match
+        if match is not None and match.view_name in TWO_FACTOR_EXEMPT_VIEWS:
+            return None
+        user = request.user
+        if not user.is_authenticated:
+            return None
+        is_verified = getattr(user, "is_verified", None)
+        if is_verified is not None and is_verified():
+            return None
+        if not security_settings_for(request).require_2fa:
+            return None
+        return redirect("two_factor")

@@ -1,0 +1,36 @@
+"""The client's address, as far as the proxies in front of Django can be trusted."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from django.conf import settings
+from django.http import HttpRequest
+
+
+def client_ip(request: HttpRequest | None) -> str | None:
+    """REMOTE_ADDR, or the address the outermost trusted proxy received the request from.
+
+    Each of ``TRUSTED_PROXY_COUNT`` proxies appends the address it was called from to
+    X-Forwarded-For, so the client is that many entries from the right; anything further
+    left was written by the client and proves nothing. Lockouts (axes'
+    ``AXES_CLIENT_IP_CALLABLE``) and audit events both use this.
+    """
+    if request is None:
+        return None
+    remote = request.META.get("REMOTE_ADDR") or None
+    count = settings.TRUSTED_PROXY_COUNT
+    if count <= 0:
+        return remote
+    forwarded = [
+        part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+    ]
+    forwarded = [part for part in forwarded if part]
+    if len(forwarded) < count:
+        return remote
+    candidate = forwarded[-count]
+    try:
+        ipaddress.ip_address(candidate)
+    except ValueError:
+        return remote
+    return candidate

@@ -1,0 +1,80 @@
+"""Reads for sign-in security: the city's rules, a user's devices, current lockouts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from axes.helpers import get_cool_off
+from axes.models import AccessAttempt
+from django.conf import settings
+from django.db import connection
+from django.db.models import Max, Sum
+from django.utils import timezone
+from django_otp import devices_for_user
+from django_otp.models import Device
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_tenants.utils import get_public_schema_name
+
+from daicho.accounts.models import CitySecuritySettings, User
+
+
+def on_public_schema() -> bool:
+    """True on the operators' host (and wherever no city has been chosen)."""
+    schema = connection.schema_name
+    return not schema or schema == get_public_schema_name()
+
+
+def security_settings_get() -> CitySecuritySettings:
+    """The current city's sign-in rules; the defaults (unsaved) while it has set none."""
+    found = CitySecuritySettings.objects.filter(pk=CitySecuritySettings.SINGLETON_ID).first()
+    return found or CitySecuritySettings()
+
+
+def confirmed_devices(user: User) -> list[Device]:
+    """The user's confirmed second factors (authenticator app, backup codes)."""
+    return list(devices_for_user(user, confirmed=True))
+
+
+def totp_device_confirmed(user: User) -> TOTPDevice | None:
+    return TOTPDevice.objects.filter(user=user, confirmed=True).order_by("id").first()
+
+
+def backup_codes_remaining(user: User) -> int:
+    device = StaticDevice.objects.filter(user=user, confirmed=True).first()
+    return device.token_set.count() if device else 0
+
+
+@dataclass(frozen=True)
+class Lockout:
+    username: str
+    ip_address: str | None
+    failures: int
+    last_failure: datetime
+    until: datetime
+
+
+def lockouts_active() -> list[Lockout]:
+    """Username+IP pairs locked out now in the current schema (axes' attempt counters)."""
+    cool_off = get_cool_off()
+    assert cool_off is not None  # AXES_COOLOFF_TIME is always set in settings
+    since = timezone.now() - cool_off
+    # axes keeps one counter per user agent and adds them up per username+IP.
+    rows = (
+        AccessAttempt.objects.filter(attempt_time__gte=since)
+        .values("username", "ip_address")
+        .annotate(failures=Sum("failures_since_start"), last_failure=Max("attempt_time"))
+        .filter(failures__gte=settings.AXES_FAILURE_LIMIT)
+        .order_by("-last_failure")
+    )
+    return [
+        Lockout(
+            username=row["username"] or "",
+            ip_address=row["ip_address"],
+            failures=row["failures"],
+            last_failure=row["last_failure"],
+            until=row["last_failure"] + cool_off,
+        )
+        for row in rows
+    ]

@@ -1,0 +1,212 @@
+"""Writes for sign-in security: sign-in events, two-factor devices, the city's rules.
+
+Every event goes to the audit trail of the city's schema (``ledgers.audit``) with the
+username attempted and the client's address, never a password or a code. On the public
+host (operators) there is no audit trail of a city: events go to the log with ids only.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from axes.handlers.proxy import AxesProxyHandler
+from django.contrib.auth import authenticate
+from django.db import transaction
+from django.http import HttpRequest
+from django_otp import verify_token
+from django_otp.models import Device
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from daicho.accounts.exceptions import (
+    PasswordIncorrect,
+    TwoFactorCodeInvalid,
+    TwoFactorNotStarted,
+    TwoFactorThrottled,
+)
+from daicho.accounts.models import CitySecuritySettings, User
+from daicho.accounts.network import client_ip
+from daicho.accounts.selectors import on_public_schema
+from daicho.tenancy.guard import require_tenant
+from ledgers.audit.services import audit_record
+
+logger = logging.getLogger(__name__)
+
+BACKUP_CODE_COUNT = 10
+_USERNAME_MAX = 150
+_SEPARATORS = re.compile(r"[\s\-]+")
+
+
+def sign_in_event_record(
+    *,
+    request: HttpRequest | None,
+    action: str,
+    user: User | None = None,
+    username: str = "",
+    **details: Any,
+) -> None:
+    """Leave one sign-in event (``auth.*``): an audit event in a city, a log line on public.
+
+    ``details`` may add a reason or flag (``reason="locked_out"``); callers never pass a
+    password, a code or a key.
+    """
+    if on_public_schema():
+        # Operators: ids only, never a username or an address in the log.
+        logger.info("%s user_id=%s", action, getattr(user, "pk", None))
+        return
+    audit_record(
+        actor=user,
+        action=action,
+        details={"username": (username or "")[:_USERNAME_MAX], "ip": client_ip(request), **details},
+    )
+
+
+# --- Two-factor authentication ---------------------------------------------------------
+
+
+def _normalise_code(token: str) -> str:
+    return _SEPARATORS.sub("", token or "").lower()
+
+
+def second_factor_name(device: Device | None) -> str | None:
+    """How a sign-in was verified, for its audit event."""
+    if isinstance(device, TOTPDevice):
+        return "totp"
+    if isinstance(device, StaticDevice):
+        return "backup_code"
+    return None
+
+
+def totp_device_for_enrolment(*, actor: User) -> TOTPDevice:
+    """The authenticator-app device the actor is setting up, created on first call.
+
+    It stays unconfirmed (ignored at sign-in) until ``two_factor_enable`` checks a code
+    from it; a reload of the page shows the same key, so a scanned code keeps working.
+    """
+    require_tenant()
+    device = TOTPDevice.objects.filter(user=actor, confirmed=False).order_by("-id").first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=actor, name="認証アプリ", confirmed=False)
+    return device
+
+
+def two_factor_enable(
+    *, actor: User, token: str, request: HttpRequest
+) -> tuple[TOTPDevice, list[str]]:
+    """Confirm the actor's authenticator app with a code from it; returns it and new backup codes.
+
+    One app and one set of backup codes per staff member: older ones are removed. The
+    backup codes are shown once, each works once.
+    """
+    require_tenant()
+    device = TOTPDevice.objects.filter(user=actor, confirmed=False).order_by("-id").first()
+    if device is None:
+        raise TwoFactorNotStarted
+    allowed, _ = device.verify_is_allowed()
+    # verify_token saves the device's failure count itself: a wrong code must not roll it back.
+    if not allowed or not device.verify_token(_normalise_code(token)):
+        sign_in_event_record(
+            request=request, action="auth.2fa_failed", user=actor, username=actor.get_username()
+        )
+        raise TwoFactorCodeInvalid if allowed else TwoFactorThrottled
+    with transaction.atomic():
+        device.confirmed = True
+        device.save(update_fields=["confirmed"])
+        TOTPDevice.objects.filter(user=actor).exclude(pk=device.pk).delete()
+        codes = _backup_codes_replace(actor)
+        sign_in_event_record(
+            request=request, action="auth.2fa_enabled", user=actor, username=actor.get_username()
+        )
+    return device, codes
+
+
+def _backup_codes_replace(user: User) -> list[str]:
+    StaticDevice.objects.filter(user=user).delete()
+    device = StaticDevice.objects.create(user=user, name="バックアップコード", confirmed=True)
+    codes = [StaticToken.random_token() for _ in range(BACKUP_CODE_COUNT)]
+    StaticToken.objects.bulk_create([StaticToken(device=device, token=code) for code in codes])
+    return codes
+
+
+def two_factor_verify(*, user: User, token: str, request: HttpRequest) -> Device:
+    """Check a code from the user's authenticator app, or one of their backup codes.
+
+    Returns the device that accepted it (a backup code is used up). Wrong codes are
+    audited as ``auth.2fa_failed``; each device slows down after failures (1, 2, 4 … s).
+    """
+    token = _normalise_code(token)
+    # Apps show six digits; backup codes are eight letters and digits.
+    model = TOTPDevice if token.isdigit() and len(token) == 6 else StaticDevice
+    throttled = False
+    for device in model.objects.filter(user=user, confirmed=True):
+        allowed, _ = device.verify_is_allowed()
+        if not allowed:
+            throttled = True
+            continue
+        verified = verify_token(user, device.persistent_id, token)
+        if verified is not None:
+            return verified
+    sign_in_event_record(
+        request=request, action="auth.2fa_failed", user=user, username=user.get_username()
+    )
+    raise TwoFactorThrottled if throttled else TwoFactorCodeInvalid
+
+
+def two_factor_disable(*, actor: User, password: str, request: HttpRequest) -> None:
+    """Remove the actor's authenticator app and backup codes, after their password again.
+
+    The password goes through ``authenticate`` so that wrong ones count towards the
+    lockout and are audited like any failed sign-in.
+    """
+    require_tenant()
+    if authenticate(request, username=actor.get_username(), password=password) != actor:
+        raise PasswordIncorrect
+    with transaction.atomic():
+        TOTPDevice.objects.filter(user=actor).delete()
+        StaticDevice.objects.filter(user=actor).delete()
+        sign_in_event_record(
+            request=request, action="auth.2fa_disabled", user=actor, username=actor.get_username()
+        )
+
+
+# --- The city's rules and lockouts -----------------------------------------------------
+
+
+def security_settings_update(
+    *, actor: User, require_2fa: bool, session_timeout_minutes: int, request: HttpRequest
+) -> CitySecuritySettings:
+    """Change the city's sign-in rules (自治体管理者 only; the view checks)."""
+    require_tenant()
+    with transaction.atomic():
+        row, _ = CitySecuritySettings.objects.update_or_create(
+            pk=CitySecuritySettings.SINGLETON_ID,
+            defaults={
+                "require_2fa": require_2fa,
+                "session_timeout_minutes": session_timeout_minutes,
+            },
+        )
+        audit_record(
+            actor=actor,
+            action="auth.settings_changed",
+            details={
+                "require_2fa": require_2fa,
+                "session_timeout_minutes": session_timeout_minutes,
+                "ip": client_ip(request),
+            },
+        )
+    return row
+
+
+def lockout_release(*, actor: User, username: str, request: HttpRequest) -> int:
+    """Lift the lockout of a username in this city before its cool-off ends."""
+    require_tenant()
+    with transaction.atomic():
+        count = AxesProxyHandler.reset_attempts(username=username)
+        audit_record(
+            actor=actor,
+            action="auth.unlock",
+            details={"username": username[:_USERNAME_MAX], "ip": client_ip(request)},
+        )
+    return count
