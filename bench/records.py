@@ -24,6 +24,7 @@ import random
 import sys
 import time
 import uuid
+from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -32,7 +33,20 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 BENCH_DB = "daicho_bench"
 
-SURNAMES = ["佐藤", "鈴木", "髙橋", "田中", "伊藤", "渡邊", "山本", "中村", "小林", "齋藤", "山﨑", "濱田"]
+SURNAMES = [
+    "佐藤",
+    "鈴木",
+    "髙橋",
+    "田中",
+    "伊藤",
+    "渡邊",
+    "山本",
+    "中村",
+    "小林",
+    "齋藤",
+    "山﨑",
+    "濱田",
+]
 GIVEN = ["花子", "太郎", "一郎", "美咲", "陽菜", "蓮", "結衣", "大翔", "さくら", "翔太"]
 FIELDS = [
     {"key": "name", "label": "氏名", "type": "text", "required": True, "sensitivity": "personal"},
@@ -61,6 +75,7 @@ def _person(rng: random.Random, i: int) -> dict[str, Any]:
 
 def _database_urls() -> tuple[str, str]:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "daicho.settings.local")
+    os.environ["DEBUG"] = "0"  # DEBUG keeps every query in memory and wraps every cursor
     base = os.environ.get("DATABASE_URL")
     if not base:
         from daicho import embedded
@@ -80,7 +95,12 @@ def _rate(count: int, seconds: float) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--records", type=int, default=100_000)
-    parser.add_argument("--single-records", type=int, default=None, help="records for the single path (default: --records)")
+    parser.add_argument(
+        "--single-records",
+        type=int,
+        default=None,
+        help="records for the single path (default: --records)",
+    )
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
@@ -105,6 +125,8 @@ def main() -> None:
     from django.db import connection, transaction
     from django_tenants.utils import schema_context
 
+    from daicho.accounts.models import Department, Membership, Role
+    from ledgers.access.policy import policy_for
     from ledgers.definitions.services import ledger_create
     from ledgers.records.services import (
         record_bulk_create,
@@ -124,19 +146,28 @@ def main() -> None:
 
     with schema_context("bench"):
         actor = get_user_model().objects.get(username="admin")
+        department = Department.objects.create(code="kankyo", name="環境政策課")
+        Membership.objects.create(
+            user=actor, department=department, role=Role.LEDGER_ADMIN, valid_from=date(2020, 4, 1)
+        )
         single = ledger_create(actor=actor, code="single", name="単件", fields=FIELDS)
         bulk = ledger_create(actor=actor, code="bulk", name="一括", fields=FIELDS)
+        # As a request does: the policy is computed once and passed to every service call.
+        single_policy, bulk_policy = policy_for(actor, single), policy_for(actor, bulk)
         people = [_person(rng, i) for i in range(max(single_n, args.records))]
 
         # --- single-record service calls --------------------------------------------
         started = time.perf_counter()
-        records = [record_create(actor=actor, ledger=single, values=people[i]) for i in range(single_n)]
+        records = [
+            record_create(actor=actor, ledger=single, values=people[i], policy=single_policy)
+            for i in range(single_n)
+        ]
         create_s = time.perf_counter() - started
         started = time.perf_counter()
         for round_ in (1, 2):
             for i, record in enumerate(records):
                 records[i] = record_update(
-                    actor=actor, record=record, expected_generation=round_,
+                    actor=actor, record=record, expected_generation=round_, policy=single_policy,
                     values={"status": "審査中" if round_ == 1 else "交付決定", "amount": people[i]["amount"] + round_},
                 )  # fmt: skip
         update_s = time.perf_counter() - started
@@ -156,17 +187,29 @@ def main() -> None:
         ids: list[uuid.UUID] = []
         started = time.perf_counter()
         for start in range(0, args.records, args.batch):
-            created = record_bulk_create(actor=actor, ledger=bulk, values_list=people[start : start + args.batch])
+            created = record_bulk_create(
+                actor=actor,
+                ledger=bulk,
+                values_list=people[start : start + args.batch],
+                policy=bulk_policy,
+            )
             ids.extend(record_id for record_id, _ in created)
         bulk_create_s = time.perf_counter() - started
         started = time.perf_counter()
         for round_ in (1, 2):
             for start in range(0, args.records, args.batch):
                 batch = [
-                    (ids[i], round_, {"status": "審査中" if round_ == 1 else "交付決定", "amount": people[i]["amount"] + round_})
+                    (
+                        ids[i],
+                        round_,
+                        {
+                            "status": "審査中" if round_ == 1 else "交付決定",
+                            "amount": people[i]["amount"] + round_,
+                        },
+                    )
                     for i in range(start, min(start + args.batch, args.records))
                 ]
-                record_bulk_update(actor=actor, ledger=bulk, changes=batch)
+                record_bulk_update(actor=actor, ledger=bulk, changes=batch, policy=bulk_policy)
         bulk_update_s = time.perf_counter() - started
         results["bulk"] = {
             "records": args.records,
@@ -204,7 +247,9 @@ def main() -> None:
     print(json.dumps(results, ensure_ascii=False))
     single, bulk_r, floor = results["single"], results["bulk"], results["floor"]
     print(f"\nMachine: {results['machine']}, Python {platform.python_version()}\n")
-    print("| path | records | records/s (create) | versions/s (update) | versions/s (all 3 generations) | floor |")
+    print(
+        "| path | records | records/s (create) | versions/s (update) | versions/s (all 3 generations) | floor |"
+    )
     print("|---|---:|---:|---:|---:|---|")
     print(
         f"| single service calls, 1 transaction each | {single['records']:,} | {single['create_records_per_s']:,} |"

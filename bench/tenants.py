@@ -29,6 +29,7 @@ BENCH_DB = "daicho_bench"
 
 def _bench_url() -> tuple[str, str]:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "daicho.settings.local")
+    os.environ["DEBUG"] = "0"  # DEBUG keeps every query in memory and wraps every cursor
     base = os.environ.get("DATABASE_URL")
     if not base:
         from daicho import embedded

@@ -1,11 +1,13 @@
 """Models of the ledger engine; each concept keeps its own in its sub-package."""
 
 from ledgers.access.models import BreakGlassAccess, Capability, Grant
+from ledgers.api.tokens.models import ApiToken
 from ledgers.audit.models import AuditEvent
 from ledgers.definitions.models import Ledger, LedgerVersion, Sensitivity
 from ledgers.records.models import Record, RecordVersion
 
 __all__ = [
+    "ApiToken",
     "AuditEvent",
     "BreakGlassAccess",
     "Capability",

@@ -1,16 +1,12 @@
 """URLs of a city's host (<slug>.BASE_DOMAIN): staff sign-in and the city's pages."""
 
-from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from daicho import views
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path(
-        "accounts/login/",
-        auth_views.LoginView.as_view(template_name="registration/login.html"),
-        name="login",
-    ),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # Sign-in (password, then a code when 2FA is set up), sign-out, 2FA set-up, security.
+    path("accounts/", include("daicho.accounts.urls")),
+    path("api/", include("ledgers.api.urls")),
 ]

@@ -18,7 +18,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "daicho.settings.local")
 
 app = CeleryApp("daicho")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["workers"])
+app.autodiscover_tasks(["workers", "workers.audit_tasks"])
 
 
 class CityTask(TenantTask):
@@ -38,4 +38,6 @@ app.conf.beat_schedule = {
         "task": "workers.tasks.probe_all_cities",
         "schedule": crontab(minute="*/10"),
     },
+    "audit-seal": {"task": "workers.audit_tasks.seal_all_cities", "schedule": 30.0},
+    "audit-anchor": {"task": "workers.audit_tasks.anchor_all_cities", "schedule": crontab(5, 15)},
 }

@@ -1,14 +1,55 @@
-"""The one function every write and personal-data read calls to leave an audit event."""
+"""Audit events: writing them, sealing them into the hash chain, verifying and anchoring it.
+
+Writers (every write and personal-data read) call ``audit_record`` / ``audit_record_many``
+inside their own transaction; nothing there touches the chain, so a city's requests never
+queue on a chain head. ``audit_seal`` (Celery beat, every 30 s per city) links pending
+events into ``AuditSeal``; ``audit_verify`` seals what is pending, then recomputes every
+link and compares it with the seals and the anchors; ``audit_anchor`` copies the chain
+head to the public schema and to object storage (daily). docs/audit.md has the rules.
+"""
 
 from __future__ import annotations
 
+import json
+import logging
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import connection, transaction
+from django.utils import timezone
+from django_tenants.utils import schema_context
+from psycopg import sql
+
 from daicho.tenancy.guard import require_tenant
+from ledgers.audit.chain import (
+    CANONICAL_COLUMNS_SQL,
+    FORMAT,
+    canonical_from_parts,
+    details_canonicaliser,
+    genesis,
+    link_hash,
+)
 from ledgers.audit.models import AuditEvent
+from tenants.anchors import AuditAnchor
+from tenants.models import Municipality
+
+logger = logging.getLogger(__name__)
+
+# Events per fetch and per COPY of seals in a sealing pass.
+SEAL_BATCH = 10_000
+# A windowed pass re-reads the events above the last seal that is older than this: an
+# event whose transaction stays open longer than SETTLE after taking its ``seq`` is left
+# to the next full pass (verify, and the daily anchor). See docs/audit.md, "Sealing".
+SETTLE = timedelta(minutes=10)
+# High half of the advisory lock key of a city's sealing pass; the low half is the oid of
+# the city's schema, so cities never wait for one another.
+_LOCK_CLASS = 0x41554454  # "AUDT"
 
 
 @dataclass(frozen=True)
@@ -44,15 +85,387 @@ def audit_record(
 
 
 def audit_record_many(*, actor: Any, entries: Iterable[AuditEntry]) -> int:
-    """Write many events in one statement; returns how many were written."""
+    """Write many events with one COPY; returns how many were written."""
     require_tenant()
     actor_id = getattr(actor, "pk", None)
-    rows = [
-        AuditEvent(
-            actor_id=actor_id, action=e.action, ledger_code=e.ledger_code,
-            record_id=e.record_id, generation=e.generation, details=dict(e.details),
+    written = 0
+    with (
+        connection.cursor() as cursor,
+        cursor.copy(
+            "COPY ledgers_auditevent (actor_id, action, ledger_code, record_id, generation, details)"
+            " FROM STDIN"
+        ) as copy_in,
+    ):
+        for e in entries:
+            copy_in.write_row((
+                actor_id, e.action, e.ledger_code, e.record_id, e.generation,
+                json.dumps(dict(e.details), ensure_ascii=False, separators=(",", ":")),
+            ))  # fmt: skip
+            written += 1
+    return written
+
+
+# --- the chain ---------------------------------------------------------------------------
+
+
+def _tables(schema: str) -> tuple[sql.Identifier, sql.Identifier]:
+    return sql.Identifier(schema, "ledgers_auditevent"), sql.Identifier(schema, "ledgers_auditseal")
+
+
+def _lock_key(cursor: Any, schema: str) -> int:
+    cursor.execute("SELECT oid::bigint FROM pg_namespace WHERE nspname = %s", [schema])
+    row = cursor.fetchone()
+    if row is None:
+        raise LookupError(f"schema {schema!r} does not exist")
+    return (_LOCK_CLASS << 32) | row[0]
+
+
+def _head(cursor: Any, schema: str) -> tuple[int, bytes, int | None]:
+    """(position, hash, seq) of the chain's last link; (0, genesis, None) when empty."""
+    _events, seals = _tables(schema)
+    cursor.execute(
+        sql.SQL("SELECT n, hash, seq FROM {} ORDER BY n DESC LIMIT 1").format(seals).as_string()
+    )
+    row = cursor.fetchone()
+    if row is None:
+        return 0, genesis(schema), None
+    return row[0], bytes(row[1]), row[2]
+
+
+def _floor(cursor: Any, schema: str, settle: timedelta) -> int:
+    """The ``seq`` below which a windowed pass need not look (see ``SETTLE``).
+
+    Every event with a lower ``seq`` took it before that seal was written, more than
+    ``settle`` ago, so its transaction has ended: it is sealed already or never will exist.
+    """
+    _events, seals = _tables(schema)
+    cursor.execute(
+        sql.SQL(
+            "SELECT seq FROM {} WHERE sealed_at < statement_timestamp() - %s"
+            " ORDER BY n DESC LIMIT 1"
         )
-        for e in entries
-    ]  # fmt: skip
-    AuditEvent.objects.bulk_create(rows, batch_size=2000)
-    return len(rows)
+        .format(seals)
+        .as_string(),
+        [settle],
+    )
+    row = cursor.fetchone()
+    return row[0] if row else 0
+
+
+def _seal_pending(schema: str, *, full: bool, settle: timedelta) -> int:
+    """Chain the visible unsealed events in ``seq`` order; the caller holds the lock."""
+    events, seals = _tables(schema)
+    with connection.cursor() as cursor:
+        position, prev, _seq = _head(cursor, schema)
+        floor = 0 if full else _floor(cursor, schema, settle)
+        query = sql.SQL(
+            "SELECT e.seq, {columns} FROM {events} AS e WHERE e.seq > %s"
+            " AND NOT EXISTS (SELECT 1 FROM {seals} AS s WHERE s.seq = e.seq) ORDER BY e.seq"
+        ).format(columns=sql.SQL(CANONICAL_COLUMNS_SQL), events=events, seals=seals)
+        copy_sql = sql.SQL("COPY {} (seq, n, prev_hash, hash) FROM STDIN").format(seals)
+        canonical = details_canonicaliser()
+        sealed = 0
+        with connection.connection.cursor(name=f"audit_seal_{uuid.uuid4().hex}") as pending:
+            pending.execute(query, [floor])
+            while rows := pending.fetchmany(SEAL_BATCH):
+                lines = []
+                for seq, head, details, tail in rows:
+                    position += 1
+                    digest = link_hash(prev, canonical_from_parts(head, details, tail, canonical))
+                    # COPY text format; bytea in hex input form (\\x escapes the backslash).
+                    lines.append(f"{seq}\t{position}\t\\\\x{prev.hex()}\t\\\\x{digest.hex()}\n")
+                    prev = digest
+                with cursor.copy(copy_sql) as copy_in:
+                    copy_in.write("".join(lines))
+                sealed += len(rows)
+    return sealed
+
+
+def audit_seal(
+    *, schema: str | None = None, wait: bool = True, full: bool = False, settle: timedelta = SETTLE
+) -> int:
+    """Seal the city's pending events into its hash chain; returns how many were sealed.
+
+    One pass per city at a time (``pg_advisory_xact_lock`` on the schema); with
+    ``wait=False`` a pass that finds another one running does nothing. A windowed pass
+    (the default) looks at events above the floor ``SETTLE`` defines; ``full=True``
+    looks at every event (``audit_verify`` and ``audit_anchor`` do).
+    """
+    schema = schema or require_tenant()
+    with schema_context(schema), transaction.atomic(), connection.cursor() as cursor:
+        key = _lock_key(cursor, schema)
+        if wait:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+        else:
+            cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [key])
+            if not cursor.fetchone()[0]:
+                logger.info("audit seal: schema=%s busy, skipped", schema)
+                return 0
+        sealed = _seal_pending(schema, full=full, settle=settle)
+    if sealed:
+        logger.info("audit seal: schema=%s sealed=%s", schema, sealed)
+    return sealed
+
+
+@contextmanager
+def _session_lock(schema: str) -> Iterator[None]:
+    """The sealing lock held across transactions (verify's snapshot is taken after it)."""
+    with connection.cursor() as cursor:
+        key = _lock_key(cursor, schema)
+        cursor.execute("SELECT pg_advisory_lock(%s)", [key])
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """The outcome of ``audit_verify``: OK, or the first broken link and why.
+
+    ``code`` is stable for programs (``event_changed``, ``event_missing``, ``seal_missing``,
+    ``link_broken``, ``anchor_mismatch``, ``anchor_beyond_chain``, ``unsealed_event``);
+    ``reason`` is for people (Japanese).
+    """
+
+    schema: str
+    ok: bool
+    events: int
+    sealed_now: int
+    anchors_checked: int
+    head_hash: str = ""
+    position: int | None = None
+    seq: int | None = None
+    code: str = ""
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class _Anchor:
+    source: str  # "public" or the storage name
+    position: int
+    head_hash: str
+    head_seq: int | None
+    anchored_at: str
+
+
+def _anchors(schema: str) -> list[_Anchor]:
+    """Every anchor of the city in public, and the latest one in object storage."""
+    found = [
+        _Anchor("public", a.position, a.head_hash, a.head_seq, a.anchored_at.isoformat())
+        for a in AuditAnchor.objects.filter(municipality__schema_name=schema).order_by("position")
+    ]
+    stored = _latest_stored_anchor(schema)
+    if stored is not None:
+        found.append(stored)
+    return found
+
+
+def _latest_stored_anchor(schema: str) -> _Anchor | None:
+    folder = f"anchors/{schema}"
+    with schema_context("public"):
+        try:
+            _dirs, names = default_storage.listdir(folder)
+        except FileNotFoundError:
+            return None
+        names = sorted(n for n in names if n.endswith(".json"))
+        if not names:
+            return None
+        name = f"{folder}/{names[-1]}"
+        with default_storage.open(name, "rb") as handle:
+            payload = json.loads(handle.read())
+    return _Anchor(
+        name, int(payload["position"]), payload["head_hash"], payload.get("head_seq"),
+        payload.get("anchored_at", ""),
+    )  # fmt: skip
+
+
+def _broken(
+    schema: str, *, code: str, reason: str, position: int | None, seq: int | None, **counts: int
+) -> VerifyResult:
+    return VerifyResult(
+        schema=schema, ok=False, position=position, seq=seq, code=code, reason=reason,
+        events=counts["events"], sealed_now=counts["sealed_now"],
+        anchors_checked=counts["anchors_checked"],
+    )  # fmt: skip
+
+
+def _check(schema: str, *, sealed_now: int) -> VerifyResult:
+    """Walk the chain in position order, recomputing every link; then anchors and gaps."""
+    events, seals = _tables(schema)
+    anchors = _anchors(schema)
+    by_position: dict[int, list[_Anchor]] = {}
+    for anchor in anchors:
+        by_position.setdefault(anchor.position, []).append(anchor)
+    prev = genesis(schema)
+    position = 0
+    canonical = details_canonicaliser()
+    counts = {"sealed_now": sealed_now, "anchors_checked": 0, "events": 0}
+
+    def anchor_broken(at: int, seq: int | None, digest: bytes) -> VerifyResult | None:
+        for anchor in by_position.get(at, ()):
+            counts["anchors_checked"] += 1
+            if anchor.head_hash != digest.hex():
+                where = "public スキーマ" if anchor.source == "public" else anchor.source
+                return _broken(
+                    schema, code="anchor_mismatch", position=at, seq=seq, **counts,
+                    reason=f"連鎖位置 {at} のハッシュが {anchor.anchored_at} の控え（{where}）と"
+                    "一致しません。この位置までのどこかが書き換えられています。",
+                )  # fmt: skip
+        return None
+
+    if (result := anchor_broken(0, None, prev)) is not None:
+        return result
+    query = sql.SQL(
+        "SELECT s.n, s.seq, s.prev_hash, s.hash, {columns}"
+        " FROM {seals} AS s LEFT JOIN {events} AS e ON e.seq = s.seq ORDER BY s.n"
+    ).format(columns=sql.SQL(CANONICAL_COLUMNS_SQL), events=events, seals=seals)
+    with connection.connection.cursor(name=f"audit_verify_{uuid.uuid4().hex}") as links:
+        links.itersize = SEAL_BATCH
+        links.execute(query)
+        for n, seq, prev_hash, stored, head, details, tail in links:
+            position += 1
+            if n != position:
+                return _broken(
+                    schema, code="seal_missing", position=position, seq=seq, **counts,
+                    reason=f"連鎖位置 {position} の封印がありません（封印が削除されています）。",
+                )  # fmt: skip
+            if head is None:
+                return _broken(
+                    schema, code="event_missing", position=position, seq=seq, **counts,
+                    reason=f"封印された監査ログ #{seq} がありません（削除されています）。",
+                )  # fmt: skip
+            if bytes(prev_hash) != prev:
+                return _broken(
+                    schema, code="link_broken", position=position, seq=seq, **counts,
+                    reason=f"連鎖位置 {position} の直前ハッシュが一つ前の封印と一致しません"
+                    "（封印が書き換えられています）。",
+                )  # fmt: skip
+            digest = link_hash(prev, canonical_from_parts(head, details, tail, canonical))
+            if digest != bytes(stored):
+                return _broken(
+                    schema, code="event_changed", position=position, seq=seq, **counts,
+                    reason=f"監査ログ #{seq} の内容が封印時と一致しません（封印後に変更されています）。",
+                )  # fmt: skip
+            counts["events"] = position
+            prev = digest
+            if (result := anchor_broken(position, seq, digest)) is not None:
+                return result
+    for anchor in anchors:
+        if anchor.position > position:
+            counts["anchors_checked"] += 1
+            where = "public スキーマ" if anchor.source == "public" else anchor.source
+            return _broken(
+                schema, code="anchor_beyond_chain", position=anchor.position,
+                seq=anchor.head_seq, **counts,
+                reason=f"連鎖が {anchor.anchored_at} の控え（{where}、連鎖位置 {anchor.position}）"
+                f"より短くなっています（連鎖位置 {position} より後の封印が削除されています）。",
+            )  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql.SQL(
+                "SELECT e.seq FROM {events} AS e WHERE NOT EXISTS"
+                " (SELECT 1 FROM {seals} AS s WHERE s.seq = e.seq) ORDER BY e.seq LIMIT 1"
+            )
+            .format(events=events, seals=seals)
+            .as_string()
+        )
+        row = cursor.fetchone()
+    if row is not None:
+        return _broken(
+            schema, code="unsealed_event", position=None, seq=row[0], **counts,
+            reason=f"監査ログ #{row[0]} が封印されていません。",
+        )  # fmt: skip
+    return VerifyResult(
+        schema=schema, ok=True, events=position, sealed_now=sealed_now,
+        anchors_checked=counts["anchors_checked"], head_hash=prev.hex(),
+    )  # fmt: skip
+
+
+def audit_verify(*, actor: Any = None, schema: str | None = None) -> VerifyResult:
+    """Seal what is pending, then recompute the whole chain and compare (監査ログの検証).
+
+    Every link's hash is recomputed from the event in position order and compared with
+    its seal; every anchor (public, and the latest in object storage) must match the
+    recomputed chain at its position, so a chain rewritten end to end is found too; every
+    event must have a seal. The result names the first broken position and ``seq``.
+    Called outside a transaction it checks one consistent snapshot (REPEATABLE READ).
+    With a person as ``actor``, the verification itself is recorded as an audit event.
+    """
+    schema = schema or require_tenant()
+    with schema_context(schema):
+        require_tenant()
+        with _session_lock(schema):
+            outermost = not connection.in_atomic_block
+            with transaction.atomic():
+                if outermost:
+                    with connection.cursor() as cursor:
+                        cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                sealed_now = _seal_pending(schema, full=True, settle=SETTLE)
+                result = _check(schema, sealed_now=sealed_now)
+        if actor is not None:
+            audit_record(
+                actor=actor, action="audit.verify",
+                details={"ok": result.ok, "events": result.events, "code": result.code,
+                         "seq": result.seq},
+            )  # fmt: skip
+    log = logger.info if result.ok else logger.error
+    log("audit verify: schema=%s ok=%s events=%s code=%s seq=%s", schema, result.ok,
+        result.events, result.code, result.seq)  # fmt: skip
+    return result
+
+
+def audit_anchor(*, actor: Any = None, schema: str | None = None) -> AuditAnchor:
+    """Copy the city's chain head to the public schema and to object storage (控え).
+
+    Seals every pending event first. The public row is written every time; object storage
+    keeps one file per city and day, ``anchors/<schema>/<YYYY-MM-DD>.json`` under the
+    public prefix (the first anchor of that day, Japan time); files are never replaced.
+    This is the one place the audit trail crosses into the public schema.
+    """
+    schema = schema or require_tenant()
+    with schema_context(schema):
+        require_tenant()
+        audit_seal(schema=schema, full=True)
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_lock_key(cursor, schema)])
+            position, head, head_seq = _head(cursor, schema)
+            cursor.execute(
+                sql.SQL("SELECT count(*) FROM {}").format(_tables(schema)[1]).as_string()
+            )
+            (sealed_events,) = cursor.fetchone()
+            municipality = Municipality.objects.get(schema_name=schema)
+            name = f"anchors/{schema}/{timezone.localdate():%Y-%m-%d}.json"
+            with schema_context("public"):
+                store = not default_storage.exists(name)
+                anchor = AuditAnchor.objects.create(
+                    municipality=municipality, position=position, head_seq=head_seq,
+                    head_hash=head.hex(), sealed_events=sealed_events,
+                    storage_name=name if store else "",
+                )  # fmt: skip
+                if store:
+                    default_storage.save(name, ContentFile(_anchor_json(anchor, schema)))
+            if actor is not None:
+                audit_record(
+                    actor=actor, action="audit.anchor",
+                    details={"position": position, "head_hash": head.hex()},
+                )  # fmt: skip
+    logger.info("audit anchor: schema=%s position=%s", schema, position)
+    return anchor
+
+
+def _anchor_json(anchor: AuditAnchor, schema: str) -> bytes:
+    anchored_at: datetime = anchor.anchored_at
+    payload = {
+        "format": f"daicho-audit-anchor/{FORMAT}",
+        "schema": schema,
+        "municipality_code": anchor.municipality.code,
+        "position": anchor.position,
+        "head_seq": anchor.head_seq,
+        "head_hash": anchor.head_hash,
+        "sealed_events": anchor.sealed_events,
+        "genesis": genesis(schema).hex(),
+        "anchored_at": anchored_at.isoformat(),
+    }
+    return json.dumps(payload, ensure_ascii=False, indent=2, sort_keys=True).encode("utf-8")

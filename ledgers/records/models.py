@@ -21,22 +21,43 @@ class Record(models.Model):
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    ledger = models.ForeignKey(Ledger, on_delete=models.PROTECT, related_name="records")
+    # Ledgers and accounts are never deleted (PROTECT in code, deactivation for staff), so
+    # these references skip the database's per-insert foreign-key check and row lock: the
+    # services are the only writers. The record → version link keeps its constraint.
+    ledger = models.ForeignKey(
+        Ledger, on_delete=models.PROTECT, related_name="records", db_constraint=False
+    )
     data = models.JSONField("値", default=dict)
+    # The search index of the current values (ledgers.search.index): n-gram keys under one
+    # GIN index, and the normalised values per field for the recheck.
     search_keys = ArrayField(models.TextField(), verbose_name="検索キー", default=list)
+    search_text = models.JSONField("検索用の正規化値", default=dict)
     generation = models.PositiveIntegerField("世代", default=1)
     definition_version = models.PositiveIntegerField("定義の版")
     state = models.CharField("状態", max_length=64, blank=True, default="")
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
     )
     created_at = models.DateTimeField("登録日時")
     updated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
     )
     updated_at = models.DateTimeField("更新日時")
     deleted_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
     )
     deleted_at = models.DateTimeField("削除日時", null=True, blank=True)
     deleted_reason = models.CharField("削除理由", max_length=500, blank=True, default="")
@@ -72,7 +93,11 @@ class RecordVersion(models.Model):
     generation = models.PositiveIntegerField("世代")
     action = models.CharField("操作", max_length=16, choices=Action.choices)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
     )
     at = models.DateTimeField("日時")
     reason = models.CharField("理由", max_length=500, blank=True, default="")

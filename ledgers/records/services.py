@@ -33,6 +33,7 @@ from ledgers.exceptions import (
 from ledgers.fields import field_type_registry
 from ledgers.fields.exceptions import FieldError
 from ledgers.records.models import Record, RecordVersion
+from ledgers.search.index import index_entries
 
 Values = dict[str, Any]
 
@@ -127,16 +128,16 @@ def values_clean(
     return data
 
 
-def search_keys_for(*, ledger: Ledger, data: Mapping[str, Any]) -> list[str]:
-    """Index keys of a record's values, prefixed by field key (``name|ヤマダハナコ``)."""
-    keys: set[str] = set()
-    for field in LedgerSchema.of(ledger).live:
-        value = data.get(field.key)
-        if value is None:
-            continue
-        for key in field.field_type.search_keys(value, field.options):
-            keys.add(f"{field.key}|{key}")
-    return sorted(keys)
+def search_index_for(
+    *, ledger: Ledger, data: Mapping[str, Any]
+) -> tuple[list[str], dict[str, str]]:
+    """Search keys and recheck texts of a record's values (see ``ledgers.search.index``)."""
+    return index_entries(ledger.fields(), data)
+
+
+def _index_row(ledger: Ledger, data: Mapping[str, Any]) -> tuple[list[str], str]:
+    keys, texts = search_index_for(ledger=ledger, data=data)
+    return keys, _json(texts)
 
 
 def values_diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, list[Any]]:
@@ -192,9 +193,10 @@ def _locked(record: Record, expected_generation: int | None, policy: LedgerPolic
 
 _CREATE_SQL = """
 WITH r AS (
-    INSERT INTO ledgers_record (id, ledger_id, data, search_keys, generation, definition_version,
-        state, created_by_id, created_at, updated_by_id, updated_at, deleted_reason)
-    VALUES (%(id)s, %(ledger)s, %(data)s, %(keys)s, 1, %(dv)s, %(state)s, %(actor)s, %(now)s,
+    INSERT INTO ledgers_record (id, ledger_id, data, search_keys, search_text, generation,
+        definition_version, state, created_by_id, created_at, updated_by_id, updated_at,
+        deleted_reason)
+    VALUES (%(id)s, %(ledger)s, %(data)s, %(keys)s, %(texts)s, 1, %(dv)s, %(state)s, %(actor)s, %(now)s,
         %(actor)s, %(now)s, '')
     RETURNING id
 ), v AS (
@@ -212,7 +214,8 @@ SELECT %(actor)s, 'record.create', %(code)s, id, 1, '{}' FROM r
 # leaves no row matching, and nothing is written.
 _UPDATE_SQL = """
 WITH u AS (
-    UPDATE ledgers_record SET data = %(data)s, search_keys = %(keys)s, generation = generation + 1,
+    UPDATE ledgers_record SET data = %(data)s, search_keys = %(keys)s, search_text = %(texts)s,
+        generation = generation + 1,
         definition_version = %(dv)s, state = %(state)s, updated_by_id = %(actor)s,
         updated_at = %(now)s
     WHERE id = %(id)s AND generation = %(expected)s AND deleted_at IS NULL
@@ -249,9 +252,9 @@ def record_create(
     _policy(actor, ledger, policy).require("create")
     data = values_clean(ledger=ledger, values=values)
     now = timezone.now()
+    keys, texts = search_index_for(ledger=ledger, data=data)
     record = Record(
-        id=uuid.uuid4(), ledger=ledger, data=data, search_keys=search_keys_for(ledger=ledger, data=data),
-        generation=1, definition_version=ledger.definition_version, state=state,
+        id=uuid.uuid4(), ledger=ledger, data=data, search_keys=keys, search_text=texts, generation=1, definition_version=ledger.definition_version, state=state,
         created_by_id=_actor_id(actor), created_at=now, updated_by_id=_actor_id(actor), updated_at=now,
     )  # fmt: skip
     encoded = _json(data)
@@ -259,8 +262,8 @@ def record_create(
         cursor.execute(
             _CREATE_SQL,
             {
-                "id": record.id, "ledger": ledger.pk, "data": encoded, "keys": record.search_keys,
-                "dv": record.definition_version, "state": state, "actor": record.created_by_id,
+                "id": record.id, "ledger": ledger.pk, "data": encoded, "keys": keys,
+                "texts": _json(texts), "dv": record.definition_version, "state": state, "actor": record.created_by_id,
                 "now": now, "reason": reason, "diff": _json(values_diff({}, data)), "code": ledger.code,
             },
         )  # fmt: skip
@@ -320,12 +323,13 @@ def record_update(
         return record
     now = timezone.now()
     diff = values_diff(before, data)
-    keys = search_keys_for(ledger=ledger, data=data)
+    keys, texts = search_index_for(ledger=ledger, data=data)
     with connection.cursor() as cursor:
         cursor.execute(
             _UPDATE_SQL,
             {
                 "id": record.pk, "expected": expected_generation, "data": _json(data), "keys": keys,
+                "texts": _json(texts),
                 "dv": ledger.definition_version, "state": new_state, "actor": _actor_id(actor),
                 "now": now, "reason": reason, "diff": _json(diff), "code": ledger.code,
                 "details": _json({"fields": sorted(diff)}),
@@ -338,7 +342,7 @@ def record_update(
             raise RecordNotFound()
         raise GenerationConflict(expected=expected_generation, actual=actual)
     record.data = data
-    record.search_keys = keys
+    record.search_keys, record.search_text = keys, texts
     record.generation = row[0]
     record.definition_version = ledger.definition_version
     record.state = new_state
@@ -423,7 +427,7 @@ def record_restore(
             )
         now = timezone.now()
         record.data = data
-        record.search_keys = search_keys_for(ledger=ledger, data=data)
+        record.search_keys, record.search_text = search_index_for(ledger=ledger, data=data)
         record.generation += 1
         record.definition_version = ledger.definition_version
         record.deleted_at = None
@@ -484,12 +488,12 @@ def record_bulk_create(
     encoded = [_json(data) for data in cleaned]
     with transaction.atomic(), connection.cursor() as cursor:
         with cursor.copy(
-            "COPY ledgers_record (id, ledger_id, data, search_keys, generation, definition_version,"
+            "COPY ledgers_record (id, ledger_id, data, search_keys, search_text, generation, definition_version,"
             " state, created_by_id, created_at, updated_by_id, updated_at, deleted_reason) FROM STDIN"
         ) as copy_in:
             for record_id, data, text in zip(ids, cleaned, encoded, strict=True):
                 copy_in.write_row((
-                    record_id, ledger.pk, text, search_keys_for(ledger=ledger, data=data), 1,
+                    record_id, ledger.pk, text, *_index_row(ledger, data), 1,
                     version, state, actor_id, now, actor_id, now, "",
                 ))  # fmt: skip
         with cursor.copy(
@@ -573,7 +577,7 @@ def record_bulk_update(
             return [(record_id, locked[record_id].generation) for record_id in ids]
         with connection.cursor() as cursor:
             cursor.execute(
-                "CREATE TEMP TABLE _record_bulk_update (id uuid, data jsonb, search_keys text[],"
+                "CREATE TEMP TABLE _record_bulk_update (id uuid, data jsonb, search_keys text[], search_text jsonb,"
                 " generation integer) ON COMMIT DROP"
             )
             with cursor.copy("COPY _record_bulk_update FROM STDIN") as copy_in:
@@ -582,13 +586,13 @@ def record_bulk_update(
                         (
                             record_id,
                             _json(data),
-                            search_keys_for(ledger=ledger, data=data),
+                            *_index_row(ledger, data),
                             generation,
                         )
                     )
             cursor.execute(
                 "UPDATE ledgers_record AS r SET data = t.data,"
-                " search_keys = t.search_keys, generation = t.generation,"
+                " search_keys = t.search_keys, search_text = t.search_text, generation = t.generation,"
                 " definition_version = %s, updated_by_id = %s, updated_at = %s"
                 " FROM _record_bulk_update AS t WHERE r.id = t.id",
                 [ledger.definition_version, actor_id, now],

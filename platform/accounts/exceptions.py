@@ -13,7 +13,9 @@ class SignInError(Exception):
 
 
 class TwoFactorCodeInvalid(SignInError):
-    message = "確認コードが正しくありません。認証アプリに表示されている最新のコードを入力してください。"
+    message = (
+        "確認コードが正しくありません。認証アプリに表示されている最新のコードを入力してください。"
+    )
 
 
 class TwoFactorThrottled(SignInError):

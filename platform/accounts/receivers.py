@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from axes.signals import user_locked_out
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.http import HttpRequest
 
@@ -72,7 +71,16 @@ def on_user_logged_out(
 
 
 def connect() -> None:
+    """Connect the receivers; run before axes' app is ready.
+
+    Importing ``axes.signals`` connects axes' own receivers, so it is imported only after
+    ours: a failed attempt is then recorded before the lockout it causes. The lockout
+    tests check that order.
+    """
     user_logged_in.connect(on_user_logged_in, dispatch_uid="daicho.accounts.logged_in")
     user_login_failed.connect(on_user_login_failed, dispatch_uid="daicho.accounts.login_failed")
     user_logged_out.connect(on_user_logged_out, dispatch_uid="daicho.accounts.logged_out")
+
+    from axes.signals import user_locked_out
+
     user_locked_out.connect(on_user_locked_out, dispatch_uid="daicho.accounts.locked_out")

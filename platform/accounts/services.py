@@ -175,7 +175,11 @@ def two_factor_disable(*, actor: User, password: str, request: HttpRequest) -> N
 
 
 def security_settings_update(
-    *, actor: User, require_2fa: bool, session_timeout_minutes: int, request: HttpRequest
+    *,
+    actor: User,
+    require_2fa: bool,
+    session_timeout_minutes: int,
+    request: HttpRequest | None = None,
 ) -> CitySecuritySettings:
     """Change the city's sign-in rules (自治体管理者 only; the view checks)."""
     require_tenant()
@@ -199,7 +203,7 @@ def security_settings_update(
     return row
 
 
-def lockout_release(*, actor: User, username: str, request: HttpRequest) -> int:
+def lockout_release(*, actor: User, username: str, request: HttpRequest | None = None) -> int:
     """Lift the lockout of a username in this city before its cool-off ends."""
     require_tenant()
     with transaction.atomic():

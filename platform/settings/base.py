@@ -60,6 +60,7 @@ SHARED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     # Sign-in security: operators' devices and lockouts live in public.
     "django_otp",
     "django_otp.plugins.otp_totp",
@@ -311,11 +312,38 @@ AXES_VERBOSE = False
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "ledgers.api.common.BearerTokenAuthentication",
+        "ledgers.api.common.StaffSessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["ledgers.api.common.HasScope"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "ledgers.api.common.TokenRateThrottle",
+        "ledgers.api.common.AddressRateThrottle",
+        "rest_framework.throttling.ScopedRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "token": env.str("API_RATE_PER_TOKEN", default="6000/min"),
+        "address": env.str("API_RATE_PER_ADDRESS", default="12000/min"),
+        "auth": env.str("API_RATE_TOKEN_REQUESTS", default="20/min"),
+    },
+    "EXCEPTION_HANDLER": "ledgers.api.common.exception_handler",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Daicho API",
+    "DESCRIPTION": "自治体の台帳（記録・世代・検索・監査）を他システムから扱うための API。",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    # The docs page's assets come from the drf-spectacular-sidecar package: no CDN (LGWAN).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
 }
 
 # --- Logging: record ids only, never personal data ------------------------------------

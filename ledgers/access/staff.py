@@ -1,0 +1,187 @@
+"""Departments (課) and staff accounts of a city, managed by its city administrators."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import date
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from daicho.accounts.models import Department, Membership, Role
+from daicho.tenancy.guard import require_tenant
+from ledgers.access.policy import is_city_admin
+from ledgers.audit.services import audit_record
+from ledgers.exceptions import AccessDenied, LedgerError
+
+User = get_user_model()
+_ROLES = {r.value for r in Role}
+
+
+class DirectoryInvalid(LedgerError):
+    code = "ERROR_DIRECTORY_INVALID"
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        lines = [f"{k}: {m}" for k, msgs in errors.items() for m in msgs]
+        super().__init__(
+            "入力内容に誤りがあります。\n" + "\n".join(lines), detail={"errors": errors}
+        )
+        self.errors = errors
+
+
+def _require_city_admin(actor: Any) -> None:
+    require_tenant()
+    if not is_city_admin(actor):
+        raise AccessDenied("課と職員を管理できるのは自治体管理者です。")
+
+
+def department_create(*, actor: Any, code: str, name: str) -> Department:
+    _require_city_admin(actor)
+    errors: dict[str, list[str]] = {}
+    if (
+        not code
+        or not code.replace("_", "").replace("-", "").isalnum()
+        or not code.isascii()
+        or len(code) > 64
+    ):
+        errors["code"] = ["課コードは半角英数字・_・- の64文字以内にしてください。"]
+    if not (name or "").strip() or len(name) > 100:
+        errors["name"] = ["課名を100文字以内で入力してください。"]
+    if errors:
+        raise DirectoryInvalid(errors)
+    try:
+        with transaction.atomic():
+            department = Department.objects.create(code=code, name=name.strip())
+            audit_record(actor=actor, action="department.create", details={"code": code})
+    except IntegrityError:
+        raise DirectoryInvalid({"code": [f"課コード「{code}」は既にあります。"]}) from None
+    return department
+
+
+def department_update(
+    *, actor: Any, department: Department, name: str | None = None, active: bool | None = None
+) -> Department:
+    _require_city_admin(actor)
+    if name is not None:
+        if not name.strip() or len(name) > 100:
+            raise DirectoryInvalid({"name": ["課名を100文字以内で入力してください。"]})
+        department.name = name.strip()
+    if active is not None:
+        department.active = active
+    with transaction.atomic():
+        department.save()
+        audit_record(actor=actor, action="department.update", details={"code": department.code})
+    return department
+
+
+def _membership_rows(user: Any, memberships: Iterable[Mapping[str, Any]]) -> list[Membership]:
+    departments = {d.code: d for d in Department.objects.all()}
+    errors: dict[str, list[str]] = {}
+    rows = []
+    for index, spec in enumerate(memberships, start=1):
+        where = f"memberships[{index}]"
+        problems = []
+        department = departments.get(spec.get("department", ""))
+        if department is None:
+            problems.append(f"課「{spec.get('department')}」はありません。")
+        if spec.get("role") not in _ROLES:
+            problems.append(f"役割は {', '.join(sorted(_ROLES))} のいずれかにしてください。")
+        valid_from, valid_to = spec.get("valid_from"), spec.get("valid_to")
+        if not isinstance(valid_from, date):
+            problems.append("開始日（valid_from）を指定してください。")
+        elif valid_to is not None and (not isinstance(valid_to, date) or valid_to < valid_from):
+            problems.append("終了日は開始日以降にしてください。")
+        if problems:
+            errors[where] = problems
+            continue
+        rows.append(
+            Membership(
+                user=user,
+                department=department,
+                role=spec["role"],
+                valid_from=valid_from,
+                valid_to=valid_to,
+            )
+        )
+    if errors:
+        raise DirectoryInvalid(errors)
+    return rows
+
+
+def staff_create(
+    *,
+    actor: Any,
+    username: str,
+    password: str,
+    display_name: str = "",
+    memberships: Iterable[Mapping[str, Any]] = (),
+) -> Any:
+    """Create a staff account in this city with its memberships (人事異動 dates included)."""
+    _require_city_admin(actor)
+    errors: dict[str, list[str]] = {}
+    try:
+        UnicodeUsernameValidator()(username or "")
+        if not username or len(username) > 150:
+            raise ValidationError("ユーザー名を150文字以内で入力してください。")
+    except ValidationError as exc:
+        errors["username"] = list(exc.messages)
+    try:
+        validate_password(password or "", User(username=username))
+    except ValidationError as exc:
+        errors["password"] = list(exc.messages)
+    if not errors and User.objects.filter(username=username).exists():
+        errors["username"] = [f"ユーザー名「{username}」は既に使われています。"]
+    if errors:
+        raise DirectoryInvalid(errors)
+    with transaction.atomic():
+        user = User(username=username, display_name=(display_name or "")[:150])
+        user.set_password(password)
+        user.save()
+        Membership.objects.bulk_create(_membership_rows(user, memberships))
+        audit_record(actor=actor, action="staff.create", details={"user": user.pk})
+    return user
+
+
+def staff_update(
+    *,
+    actor: Any,
+    user: Any,
+    display_name: str | None = None,
+    password: str | None = None,
+    memberships: Iterable[Mapping[str, Any]] | None = None,
+    active: bool | None = None,
+) -> Any:
+    """Change a staff account; ``memberships`` replaces them all (audited before/after)."""
+    _require_city_admin(actor)
+    if password is not None:
+        try:
+            validate_password(password, user)
+        except ValidationError as exc:
+            raise DirectoryInvalid({"password": list(exc.messages)}) from None
+    with transaction.atomic():
+        changed = []
+        if display_name is not None:
+            user.display_name = display_name[:150]
+            changed.append("display_name")
+        if password is not None:
+            user.set_password(password)
+            changed.append("password")
+        if active is not None:
+            if not active and user.pk == getattr(actor, "pk", None):
+                raise DirectoryInvalid({"active": ["自分自身を無効にはできません。"]})
+            user.is_active = active
+            changed.append("is_active")
+        user.save()
+        if memberships is not None:
+            rows = _membership_rows(user, memberships)
+            Membership.objects.filter(user=user).delete()
+            Membership.objects.bulk_create(rows)
+            changed.append("memberships")
+        audit_record(
+            actor=actor, action="staff.update", details={"user": user.pk, "changed": changed}
+        )
+    return user

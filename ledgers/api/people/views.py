@@ -1,0 +1,194 @@
+"""Departments and staff: /api/v1/departments/ and /api/v1/staff/."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from daicho.accounts.models import Department, Membership, Role
+from ledgers.access.policy import is_city_admin
+from ledgers.access.staff import department_create, department_update, staff_create, staff_update
+from ledgers.api.common import ErrorShape
+from ledgers.exceptions import AccessDenied, LedgerError
+
+User = get_user_model()
+
+
+class NotFound(LedgerError):
+    code = "ERROR_NOT_FOUND"
+    status = 404
+
+
+class DepartmentSerializer(serializers.Serializer):
+    code = serializers.CharField(max_length=64)
+    name = serializers.CharField(max_length=100)
+    active = serializers.BooleanField(required=False, default=True)
+
+
+class MembershipSerializer(serializers.Serializer):
+    department = serializers.CharField()
+    role = serializers.ChoiceField(choices=[r.value for r in Role])
+    valid_from = serializers.DateField()
+    valid_to = serializers.DateField(required=False, allow_null=True, default=None)
+
+
+class StaffSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    display_name = serializers.CharField(
+        max_length=150, required=False, allow_blank=True, default=""
+    )
+    password = serializers.CharField(write_only=True, required=False, trim_whitespace=False)
+    active = serializers.BooleanField(required=False)
+    memberships = MembershipSerializer(many=True, required=False)
+
+
+def department_out(d: Department) -> dict[str, Any]:
+    return {"code": d.code, "name": d.name, "active": d.active}
+
+
+def staff_out(user: Any) -> dict[str, Any]:
+    return {
+        "username": user.username,
+        "display_name": user.display_name,
+        "active": user.is_active,
+        "memberships": [
+            {
+                "department": m.department.code,
+                "role": m.role,
+                "valid_from": m.valid_from,
+                "valid_to": m.valid_to,
+            }
+            for m in Membership.objects.filter(user=user)
+            .select_related("department")
+            .order_by("valid_from")
+        ],
+    }
+
+
+class DepartmentListView(APIView):
+    required_scopes = {"POST": "staff:admin"}
+
+    @extend_schema(responses={200: DepartmentSerializer(many=True)})
+    def get(self, request: Request) -> Response:
+        return Response(
+            {"results": [department_out(d) for d in Department.objects.order_by("code")]}
+        )
+
+    @extend_schema(
+        request=DepartmentSerializer,
+        responses={201: DepartmentSerializer, 400: ErrorShape, 403: ErrorShape},
+    )
+    def post(self, request: Request) -> Response:
+        body = DepartmentSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        department = department_create(
+            actor=request.user, code=body.validated_data["code"], name=body.validated_data["name"]
+        )
+        return Response(department_out(department), status=status.HTTP_201_CREATED)
+
+
+class DepartmentDetailView(APIView):
+    required_scopes = {"PATCH": "staff:admin", "PUT": "staff:admin"}
+
+    def _get(self, code: str) -> Department:
+        department = Department.objects.filter(code=code).first()
+        if department is None:
+            raise NotFound("課が見つかりません。")
+        return department
+
+    @extend_schema(responses={200: DepartmentSerializer, 404: ErrorShape})
+    def get(self, request: Request, code: str) -> Response:
+        return Response(department_out(self._get(code)))
+
+    @extend_schema(
+        request=DepartmentSerializer, responses={200: DepartmentSerializer, 403: ErrorShape}
+    )
+    def patch(self, request: Request, code: str) -> Response:
+        department = self._get(code)
+        body = DepartmentSerializer(data=request.data, partial=True)
+        body.is_valid(raise_exception=True)
+        department = department_update(
+            actor=request.user, department=department,
+            name=body.validated_data.get("name"), active=body.validated_data.get("active"),
+        )  # fmt: skip
+        return Response(department_out(department))
+
+    put = patch
+
+
+class _CityAdminOnly:
+    def _require_admin(self, request: Request) -> None:
+        if not is_city_admin(request.user):
+            raise AccessDenied("職員を管理できるのは自治体管理者です。")
+
+
+class StaffListView(_CityAdminOnly, APIView):
+    required_scopes = {"GET": "staff:admin", "POST": "staff:admin"}
+
+    @extend_schema(responses={200: StaffSerializer(many=True), 403: ErrorShape})
+    def get(self, request: Request) -> Response:
+        self._require_admin(request)
+        return Response({"results": [staff_out(u) for u in User.objects.order_by("username")]})
+
+    @extend_schema(
+        request=StaffSerializer, responses={201: StaffSerializer, 400: ErrorShape, 403: ErrorShape}
+    )
+    def post(self, request: Request) -> Response:
+        body = StaffSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        user = staff_create(
+            actor=request.user, username=data["username"], password=data.get("password", ""),
+            display_name=data.get("display_name", ""), memberships=data.get("memberships", []),
+        )  # fmt: skip
+        return Response(staff_out(user), status=status.HTTP_201_CREATED)
+
+
+class StaffDetailView(_CityAdminOnly, APIView):
+    required_scopes = {
+        "GET": "staff:admin",
+        "PATCH": "staff:admin",
+        "PUT": "staff:admin",
+        "DELETE": "staff:admin",
+    }
+
+    def _user(self, username: str) -> Any:
+        user = User.objects.filter(username=username).first()
+        if user is None:
+            raise NotFound("職員が見つかりません。")
+        return user
+
+    @extend_schema(responses={200: StaffSerializer, 403: ErrorShape, 404: ErrorShape})
+    def get(self, request: Request, username: str) -> Response:
+        self._require_admin(request)
+        return Response(staff_out(self._user(username)))
+
+    @extend_schema(
+        request=StaffSerializer, responses={200: StaffSerializer, 400: ErrorShape, 403: ErrorShape}
+    )
+    def patch(self, request: Request, username: str) -> Response:
+        self._require_admin(request)
+        user = self._user(username)
+        body = StaffSerializer(data={"username": username, **request.data}, partial=True)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        user = staff_update(
+            actor=request.user, user=user, display_name=data.get("display_name"),
+            password=data.get("password"), memberships=data.get("memberships"), active=data.get("active"),
+        )  # fmt: skip
+        return Response(staff_out(user))
+
+    put = patch
+
+    @extend_schema(responses={200: StaffSerializer, 403: ErrorShape})
+    def delete(self, request: Request, username: str) -> Response:
+        """Deactivate (staff accounts are never deleted: the audit trail names them)."""
+        self._require_admin(request)
+        user = staff_update(actor=request.user, user=self._user(username), active=False)
+        return Response(staff_out(user))

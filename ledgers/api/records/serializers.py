@@ -1,0 +1,83 @@
+"""Request and response shapes of the records API (also the OpenAPI description)."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+
+class RecordSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    generation = serializers.IntegerField()
+    state = serializers.CharField()
+    values = serializers.DictField(help_text='項目キーごとの値。権限のない項目は {"masked": true}')
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    deleted = serializers.BooleanField()
+
+
+class RecordListSerializer(serializers.Serializer):
+    results = RecordSerializer(many=True)
+    next = serializers.CharField(allow_null=True)
+    count = serializers.IntegerField(required=False)
+
+
+class RecordCreateSerializer(serializers.Serializer):
+    values = serializers.DictField()
+    state = serializers.CharField(required=False, allow_blank=True, max_length=64)
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=500)
+
+
+class RecordPatchSerializer(serializers.Serializer):
+    values = serializers.DictField(required=False, default=dict)
+    state = serializers.CharField(required=False, max_length=64)
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=500)
+
+
+class RecordDeleteSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500)
+
+
+class BulkItemSerializer(serializers.Serializer):
+    values = serializers.DictField()
+
+
+class BulkCreateSerializer(serializers.Serializer):
+    records = BulkItemSerializer(many=True, allow_empty=False, max_length=1000)
+
+
+class BulkResultItemSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    generation = serializers.IntegerField()
+
+
+class BulkResultSerializer(serializers.Serializer):
+    results = BulkResultItemSerializer(many=True)
+
+
+class VersionSummarySerializer(serializers.Serializer):
+    generation = serializers.IntegerField()
+    action = serializers.ChoiceField(choices=["create", "update", "delete", "restore"])
+    actor = serializers.CharField(allow_null=True)
+    at = serializers.DateTimeField()
+    reason = serializers.CharField(allow_blank=True)
+
+
+class VersionListSerializer(serializers.Serializer):
+    results = VersionSummarySerializer(many=True)
+
+
+class VersionSerializer(VersionSummarySerializer):
+    deleted = serializers.BooleanField()
+    definition_version = serializers.IntegerField()
+    values = serializers.DictField()
+
+
+class DiffSerializer(serializers.Serializer):
+    from_generation = serializers.IntegerField(source="from")
+    to = serializers.IntegerField()
+    changes = serializers.DictField(help_text='{項目キー: {"from": 値, "to": 値}}')
+
+
+class RestoreSerializer(serializers.Serializer):
+    generation = serializers.IntegerField(required=False, min_value=1)
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=500)

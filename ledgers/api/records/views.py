@@ -1,0 +1,342 @@
+"""The records API: list, create, bulk, read, change, delete, generations, diff, restore."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import DecimalField, QuerySet
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast
+from django.utils.dateparse import parse_datetime
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions, status
+from rest_framework.pagination import CursorPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ledgers.access.policy import LedgerPolicy
+from ledgers.api.common import ErrorShape, etag, parse_if_match
+from ledgers.api.output import ledger_for, record_output, version_output, version_summary
+from ledgers.api.records import serializers as s
+from ledgers.audit.services import audit_record
+from ledgers.exceptions import RecordNotFound
+from ledgers.fields import field_type_registry
+from ledgers.fields.exceptions import FieldError
+from ledgers.records.models import Record
+from ledgers.records.selectors import (
+    record_as_of,
+    record_get_version,
+    record_versions,
+    version_definition,
+)
+from ledgers.records.services import (
+    record_bulk_create,
+    record_create,
+    record_delete,
+    record_restore,
+    record_update,
+    values_diff,
+)
+from ledgers.search.query import contains_filter
+
+RESERVED = {"state", "updated_since", "page_size", "cursor", "count", "deleted", "format"}
+NUMERIC = {"integer", "decimal"}
+ORDERED = {"integer", "decimal", "date", "datetime"}
+
+
+class RecordPagination(CursorPagination):
+    ordering = "-updated_at"
+    page_size = 25
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+
+def _filter_on_field(
+    queryset: QuerySet[Record], policy: LedgerPolicy, name: str, raw: str
+) -> QuerySet[Record]:
+    """Apply one ``<key>``, ``<key>__contains``, ``__gte`` or ``__lte`` query-string filter."""
+    key, _, op = name.partition("__")
+    field = next((f for f in policy.ledger.fields() if f["key"] == key), None)
+    if field is None:
+        raise exceptions.ValidationError({name: ["この台帳にない項目です。"]})
+    if not policy.can_read_field(field.get("sensitivity")):
+        # Filtering on a masked field would reveal its values one question at a time.
+        raise exceptions.ValidationError({name: ["この項目では絞り込めません。"]})
+    if op == "contains":
+        return queryset.filter(contains_filter(policy.ledger, key, raw))
+    if op not in {"", "gte", "lte"} or (op and field["type"] not in ORDERED):
+        raise exceptions.ValidationError(
+            {name: ["使えない条件です（__gte / __lte は数値・日付の項目だけ）。"]}
+        )
+    try:
+        value = field_type_registry.get(field["type"]).clean(raw, field.get("options") or {})
+    except FieldError as exc:
+        raise exceptions.ValidationError({name: [exc.message]}) from None
+    if op == "":
+        return queryset.filter(data__contains={key: value})
+    if field["type"] in NUMERIC:
+        alias = f"_n_{key}"
+        number = Cast(KT(f"data__{key}"), DecimalField(max_digits=30, decimal_places=10))
+        return queryset.alias(**{alias: number}).filter(**{f"{alias}__{op}": Decimal(str(value))})
+    # ISO dates and +09:00 datetimes order as text.
+    return queryset.filter(**{f"data__{key}__{op}": value})
+
+
+def _filtered(policy: LedgerPolicy, request: Request) -> QuerySet[Record]:
+    queryset = policy.records(Record.objects.all())
+    params = request.query_params
+    if params.get("deleted") not in {"true", "1"}:
+        queryset = queryset.filter(deleted_at__isnull=True)
+    if "state" in params:
+        queryset = queryset.filter(state=params["state"])
+    if "updated_since" in params:
+        since = parse_datetime(params["updated_since"])
+        if since is None or since.tzinfo is None:
+            raise exceptions.ValidationError(
+                {"updated_since": ["タイムゾーン付きの ISO 8601 日時で指定してください。"]}
+            )
+        queryset = queryset.filter(updated_at__gte=since)
+    for name, raw in params.items():
+        if name not in RESERVED:
+            queryset = _filter_on_field(queryset, policy, name, raw)
+    return queryset
+
+
+class RecordListView(APIView):
+    required_scopes = {"GET": "records:read", "POST": "records:write"}
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("state", str), OpenApiParameter("updated_since", datetime),
+            OpenApiParameter("page_size", int), OpenApiParameter("cursor", str),
+            OpenApiParameter("count", bool),
+        ],
+        responses={200: s.RecordListSerializer, 404: ErrorShape},
+        description="項目での絞り込み: `<key>=<value>`（一致）、`<key>__contains=`（検索と同じ正規化で部分一致）、"
+        "`<key>__gte=` / `<key>__lte=`（数値・日付）。",
+    )  # fmt: skip
+    def get(self, request: Request, code: str) -> Response:
+        ledger, policy = ledger_for(request, code)
+        policy.require("view")
+        queryset = _filtered(policy, request)
+        paginator = RecordPagination()
+        page = paginator.paginate_queryset(queryset, request, view=self)
+        results = [record_output(record, policy) for record in page or []]
+        audit_record(
+            actor=request.user, action="record.list", ledger_code=ledger.code,
+            details={"records": [r["id"] for r in results], "filters": _safe_filters(request)},
+        )  # fmt: skip
+        body: dict[str, Any] = {"results": results, "next": paginator.get_next_link()}
+        if request.query_params.get("count") in {"true", "1"}:
+            body["count"] = queryset.count()
+        return Response(body)
+
+    @extend_schema(
+        request=s.RecordCreateSerializer, responses={201: s.RecordSerializer, 400: ErrorShape}
+    )
+    def post(self, request: Request, code: str) -> Response:
+        ledger, policy = ledger_for(request, code)
+        body = s.RecordCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        record = record_create(
+            actor=request.user, ledger=ledger, values=body.validated_data["values"],
+            state=body.validated_data.get("state", ""), reason=body.validated_data.get("reason", ""),
+            policy=policy,
+        )  # fmt: skip
+        return Response(
+            record_output(record, policy), status=status.HTTP_201_CREATED, headers={"ETag": etag(1)}
+        )
+
+
+def _safe_filters(request: Request) -> dict[str, str]:
+    """The filters as given: the audit trail keeps what was asked (not what was found)."""
+    return {k: v for k, v in request.query_params.items() if k not in {"cursor"}}
+
+
+class RecordBulkView(APIView):
+    required_scopes = {"POST": "records:write"}
+
+    @extend_schema(
+        request=s.BulkCreateSerializer, responses={201: s.BulkResultSerializer, 400: ErrorShape}
+    )
+    def post(self, request: Request, code: str) -> Response:
+        ledger, policy = ledger_for(request, code)
+        body = s.BulkCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        created = record_bulk_create(
+            actor=request.user, ledger=ledger, policy=policy,
+            values_list=[item["values"] for item in body.validated_data["records"]],
+        )  # fmt: skip
+        results = [
+            {"id": str(record_id), "generation": generation} for record_id, generation in created
+        ]
+        return Response({"results": results}, status=status.HTTP_201_CREATED)
+
+
+class RecordDetailView(APIView):
+    required_scopes = {"GET": "records:read", "PATCH": "records:write", "DELETE": "records:write"}
+
+    @extend_schema(
+        parameters=[OpenApiParameter("as_of", datetime, description="この時点の内容（世代）")],
+        responses={200: s.RecordSerializer, 404: ErrorShape},
+    )
+    def get(self, request: Request, code: str, record_id: str) -> Response:
+        ledger, policy = ledger_for(request, code)
+        policy.require("view")
+        record = policy.get_record(record_id)
+        as_of = request.query_params.get("as_of")
+        if as_of is not None:
+            moment = parse_datetime(as_of)
+            if moment is None or moment.tzinfo is None:
+                raise exceptions.ValidationError(
+                    {"as_of": ["タイムゾーン付きの ISO 8601 日時で指定してください。"]}
+                )
+            version = record_as_of(record=record, at=moment)
+            if version is None:
+                raise RecordNotFound()
+            audit_record(
+                actor=request.user, action="record.view", ledger_code=ledger.code, record_id=record.pk,
+                generation=version.generation, details={"as_of": moment.isoformat()},
+            )  # fmt: skip
+            body = version_output(version, policy, version_definition(version=version))
+            body.update({"id": str(record.pk), "state": version.state,
+                         "created_at": record.created_at.isoformat(), "updated_at": version.at.isoformat()})  # fmt: skip
+            return Response(body, headers={"ETag": etag(record.generation)})
+        audit_record(
+            actor=request.user, action="record.view", ledger_code=ledger.code, record_id=record.pk,
+            generation=record.generation,
+        )  # fmt: skip
+        return Response(record_output(record, policy), headers={"ETag": etag(record.generation)})
+
+    @extend_schema(
+        request=s.RecordPatchSerializer,
+        responses={200: s.RecordSerializer, 412: ErrorShape, 428: ErrorShape},
+    )
+    def patch(self, request: Request, code: str, record_id: str) -> Response:
+        _ledger, policy = ledger_for(request, code)
+        expected = parse_if_match(request, required=True)
+        body = s.RecordPatchSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        policy.require("update")
+        record = record_update(
+            actor=request.user, record=policy.get_record(record_id), values=body.validated_data["values"],
+            expected_generation=expected, reason=body.validated_data.get("reason", ""),
+            state=body.validated_data.get("state"), policy=policy,
+        )  # fmt: skip
+        return Response(record_output(record, policy), headers={"ETag": etag(record.generation)})
+
+    @extend_schema(
+        parameters=[OpenApiParameter("reason", str)],
+        request=s.RecordDeleteSerializer,
+        responses={200: s.RecordSerializer, 412: ErrorShape, 428: ErrorShape},
+    )
+    def delete(self, request: Request, code: str, record_id: str) -> Response:
+        _ledger, policy = ledger_for(request, code)
+        expected = parse_if_match(request, required=True)
+        policy.require("delete")
+        reason = (
+            request.data.get("reason") if isinstance(request.data, dict) else None
+        ) or request.query_params.get("reason", "")
+        record = policy.get_record(record_id)
+        record = record_delete(
+            actor=request.user,
+            record=record,
+            reason=reason,
+            expected_generation=expected,
+            policy=policy,
+        )
+        return Response(record_output(record, policy), headers={"ETag": etag(record.generation)})
+
+
+class RecordVersionListView(APIView):
+    required_scopes = {"GET": "records:read"}
+
+    @extend_schema(responses={200: s.VersionListSerializer, 404: ErrorShape})
+    def get(self, request: Request, code: str, record_id: str) -> Response:
+        _ledger, policy = ledger_for(request, code)
+        policy.require("view")
+        record = policy.get_record(record_id)
+        versions = record_versions(record=record).select_related("actor")
+        return Response({"results": [version_summary(v) for v in versions]})
+
+
+class RecordVersionView(APIView):
+    required_scopes = {"GET": "records:read"}
+
+    @extend_schema(responses={200: s.VersionSerializer, 404: ErrorShape})
+    def get(self, request: Request, code: str, record_id: str, generation: int) -> Response:
+        ledger, policy = ledger_for(request, code)
+        policy.require("view")
+        record = policy.get_record(record_id)
+        version = record_get_version(record=record, generation=generation)
+        audit_record(
+            actor=request.user, action="record.version_view", ledger_code=ledger.code,
+            record_id=record.pk, generation=generation,
+        )  # fmt: skip
+        return Response(version_output(version, policy, version_definition(version=version)))
+
+
+class RecordDiffView(APIView):
+    required_scopes = {"GET": "records:read"}
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("from", int, required=True),
+            OpenApiParameter("to", int, required=True),
+        ],
+        responses={200: s.DiffSerializer, 404: ErrorShape},
+    )
+    def get(self, request: Request, code: str, record_id: str) -> Response:
+        ledger, policy = ledger_for(request, code)
+        policy.require("view")
+        record = policy.get_record(record_id)
+        try:
+            first, second = int(request.query_params["from"]), int(request.query_params["to"])
+        except (KeyError, ValueError):
+            raise exceptions.ValidationError(
+                {"from": ["from と to に世代の数字を指定してください。"]}
+            ) from None
+        older = record_get_version(record=record, generation=first)
+        newer = record_get_version(record=record, generation=second)
+        before = policy.mask(older.data, definition=version_definition(version=older))
+        after = policy.mask(newer.data, definition=version_definition(version=newer))
+        changes = {
+            key: {"from": pair[0], "to": pair[1]}
+            for key, pair in values_diff(before, after).items()
+        }
+        # A change inside a masked field shows that the field changed, never its values.
+        for key, _pair in values_diff(older.data, newer.data).items():
+            if key not in changes and (
+                before.get(key) == {"masked": True} or after.get(key) == {"masked": True}
+            ):
+                changes[key] = {"from": {"masked": True}, "to": {"masked": True}}
+        audit_record(
+            actor=request.user, action="record.diff", ledger_code=ledger.code, record_id=record.pk,
+            details={"from": first, "to": second},
+        )  # fmt: skip
+        return Response({"from": first, "to": second, "changes": changes})
+
+
+class RecordRestoreView(APIView):
+    required_scopes = {"POST": "records:write"}
+
+    @extend_schema(
+        request=s.RestoreSerializer,
+        responses={200: s.RecordSerializer, 404: ErrorShape, 409: ErrorShape},
+    )
+    def post(self, request: Request, code: str, record_id: str) -> Response:
+        _ledger, policy = ledger_for(request, code)
+        body = s.RestoreSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        expected = parse_if_match(request, required=False)
+        generation = body.validated_data.get("generation")
+        policy.require("update" if generation is not None else "delete")
+        record = policy.get_record(record_id)
+        record = record_restore(
+            actor=request.user, record=record, generation=generation,
+            reason=body.validated_data.get("reason", ""), expected_generation=expected, policy=policy,
+        )  # fmt: skip
+        return Response(record_output(record, policy), headers={"ETag": etag(record.generation)})

@@ -1,0 +1,103 @@
+"""Issuing, checking and revoking API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from daicho.tenancy.guard import require_tenant
+from ledgers.api.tokens.models import ApiToken
+from ledgers.audit.services import audit_record
+from ledgers.exceptions import LedgerError
+
+SCOPES = {
+    "records:read": "記録の閲覧・検索",
+    "records:write": "記録の登録・変更・削除",
+    "ledgers:design": "台帳の設計・権限の変更",
+    "staff:admin": "課・職員の管理",
+    "audit:read": "監査ログの閲覧・検証",
+}
+ALL = "*"
+DEFAULT_LIFETIME = timedelta(days=90)
+TOKEN_PREFIX = "dch_"  # noqa: S105 (a marker, not a secret)
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str
+    record: ApiToken
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def token_issue(
+    *,
+    actor: Any,
+    user: Any,
+    scopes: list[str],
+    name: str = "",
+    lifetime: timedelta = DEFAULT_LIFETIME,
+) -> IssuedToken:
+    """Issue a token for ``user`` (by the user or a city administrator); shown once."""
+    require_tenant()
+    unknown = sorted(set(scopes) - set(SCOPES) - {ALL})
+    if not scopes or unknown:
+        raise LedgerError(
+            f"スコープが正しくありません: {'、'.join(unknown) or '（空）'}",
+            detail={"scopes": unknown, "allowed": sorted([*SCOPES, ALL])},
+        )
+    if lifetime <= timedelta(0) or lifetime > timedelta(days=366):
+        raise LedgerError("有効期間は1年以内にしてください。")
+    prefix = secrets.token_hex(6)
+    secret = secrets.token_urlsafe(32)
+    with transaction.atomic():
+        record = ApiToken.objects.create(
+            user=user, name=name[:100], prefix=prefix, key_hash=_hash(secret),
+            scopes=sorted(set(scopes)), expires_at=timezone.now() + lifetime,
+        )  # fmt: skip
+        audit_record(
+            actor=actor, action="auth.token_issued",
+            details={"token": prefix, "user": user.pk, "scopes": record.scopes},
+        )  # fmt: skip
+    return IssuedToken(token=f"{TOKEN_PREFIX}{prefix}_{secret}", record=record)
+
+
+def token_authenticate(raw: str) -> ApiToken | None:
+    """The live token for ``raw`` in the current city, or None (any failure looks the same)."""
+    if not raw.startswith(TOKEN_PREFIX) or raw.count("_") < 2:
+        return None
+    prefix, _, secret = raw[len(TOKEN_PREFIX) :].partition("_")
+    token = ApiToken.objects.select_related("user").filter(prefix=prefix).first()
+    if token is None or not hmac.compare_digest(token.key_hash, _hash(secret)):
+        return None
+    now = timezone.now()
+    if token.revoked_at is not None or token.expires_at <= now or not token.user.is_active:
+        return None
+    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token
+
+
+def token_revoke(*, actor: Any, token: ApiToken) -> ApiToken:
+    require_tenant()
+    token.revoked_at = timezone.now()
+    with transaction.atomic():
+        token.save(update_fields=["revoked_at"])
+        audit_record(actor=actor, action="auth.token_revoked", details={"token": token.prefix})
+    return token
+
+
+def token_has_scope(token: ApiToken | None, scope: str) -> bool:
+    """Session-authenticated staff (token None) act with their grants only, no scope limit."""
+    if token is None:
+        return True
+    return ALL in token.scopes or scope in token.scopes

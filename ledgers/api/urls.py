@@ -1,0 +1,57 @@
+"""/api/v1/ on a city's host (the host chooses the city), OpenAPI at /api/schema/."""
+
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from ledgers.api.auth.views import MeView, TokenView
+from ledgers.api.ledgers.views import (
+    FieldDetailView,
+    FieldListView,
+    GrantListView,
+    LedgerDetailView,
+    LedgerListView,
+)
+from ledgers.api.people.views import (
+    DepartmentDetailView,
+    DepartmentListView,
+    StaffDetailView,
+    StaffListView,
+)
+from ledgers.api.records.views import (
+    RecordBulkView,
+    RecordDetailView,
+    RecordDiffView,
+    RecordListView,
+    RecordRestoreView,
+    RecordVersionListView,
+    RecordVersionView,
+)
+
+RECORD = "v1/ledgers/<slug:code>/records/<str:record_id>/"
+
+urlpatterns = [
+    path("v1/auth/token/", TokenView.as_view(), name="api-token"),
+    path("v1/me/", MeView.as_view(), name="api-me"),
+    path("v1/departments/", DepartmentListView.as_view(), name="api-departments"),
+    path("v1/departments/<str:code>/", DepartmentDetailView.as_view(), name="api-department"),
+    path("v1/staff/", StaffListView.as_view(), name="api-staff-list"),
+    path("v1/staff/<str:username>/", StaffDetailView.as_view(), name="api-staff"),
+    path("v1/ledgers/", LedgerListView.as_view(), name="api-ledgers"),
+    path("v1/ledgers/<slug:code>/", LedgerDetailView.as_view(), name="api-ledger"),
+    path("v1/ledgers/<slug:code>/fields/", FieldListView.as_view(), name="api-fields"),
+    path("v1/ledgers/<slug:code>/fields/<slug:key>/", FieldDetailView.as_view(), name="api-field"),
+    path("v1/ledgers/<slug:code>/grants/", GrantListView.as_view(), name="api-grants"),
+    path("v1/ledgers/<slug:code>/records/", RecordListView.as_view(), name="api-records"),
+    path("v1/ledgers/<slug:code>/records/bulk/", RecordBulkView.as_view(), name="api-records-bulk"),
+    path(RECORD, RecordDetailView.as_view(), name="api-record"),
+    path(RECORD + "versions/", RecordVersionListView.as_view(), name="api-record-versions"),
+    path(
+        RECORD + "versions/<int:generation>/",
+        RecordVersionView.as_view(),
+        name="api-record-version",
+    ),
+    path(RECORD + "diff/", RecordDiffView.as_view(), name="api-record-diff"),
+    path(RECORD + "restore/", RecordRestoreView.as_view(), name="api-record-restore"),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+]

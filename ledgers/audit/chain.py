@@ -1,0 +1,117 @@
+"""What the audit chain hashes: the canonical form of an event and the link hash.
+
+Format 1, the contract an independent verifier implements (docs/audit.md):
+
+- The canonical form of an event is the compact JSON object (no whitespace, keys sorted
+  by code point, UTF-8, non-ASCII characters unescaped, i.e. Python's
+  ``json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"))``) of every
+  column, each key naming the column and its type:
+  ``action:text``, ``actor_id:int8``, ``at:timestamptz`` (ISO 8601 in UTC with
+  microseconds, ``2026-11-28T01:02:03.000004+00:00``), ``details:jsonb`` (the JSON value
+  itself, its keys sorted too), ``generation:int4``, ``ledger_code:text``,
+  ``record_id:uuid`` (lowercase, hyphenated) and ``seq:int8``; SQL NULL is ``null``.
+- ``hash(n) = SHA-256(hash(n-1) ‖ canonical(event at position n))`` over the raw 32-byte
+  digests; ``hash(0)``, the genesis, is ``SHA-256("daicho-audit-genesis/1:" + schema)``.
+
+``canonical_event`` is the reference. The sealing pass and ``verify`` build the same
+bytes faster: PostgreSQL renders the scalar columns (``CANONICAL_HEAD_SQL`` and
+``CANONICAL_TAIL_SQL``) and Python only re-serialises ``details``; a property test holds
+the two to the same output.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+FORMAT = 1
+GENESIS_PREFIX = "daicho-audit-genesis/1:"
+
+_encode = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode
+
+
+def genesis(schema: str) -> bytes:
+    """The ``prev_hash`` of a city's first link: fixed per schema, so chains never swap."""
+    return hashlib.sha256(f"{GENESIS_PREFIX}{schema}".encode()).digest()
+
+
+def canonical_event(
+    *,
+    seq: int,
+    at: datetime,
+    actor_id: int | None,
+    action: str,
+    ledger_code: str,
+    record_id: uuid.UUID | str | None,
+    generation: int | None,
+    details: Any,
+) -> bytes:
+    """The canonical form of one event (the reference definition of format 1)."""
+    return _encode(
+        {
+            "action:text": action,
+            "actor_id:int8": actor_id,
+            "at:timestamptz": at.astimezone(UTC).isoformat(timespec="microseconds"),
+            "details:jsonb": details,
+            "generation:int4": generation,
+            "ledger_code:text": ledger_code,
+            "record_id:uuid": None if record_id is None else str(record_id),
+            "seq:int8": seq,
+        }
+    ).encode("utf-8")
+
+
+def link_hash(prev_hash: bytes, canonical: bytes) -> bytes:
+    """The hash of a link: the previous link's digest followed by the event's canonical form."""
+    return hashlib.sha256(prev_hash + canonical).digest()
+
+
+# The canonical form up to ``details`` and after it, rendered by PostgreSQL from the event
+# row aliased ``e``. to_json() escapes text exactly as Python's json module does with
+# ensure_ascii=False; NULL propagates, so a missing event yields NULL.
+CANONICAL_HEAD_SQL = (
+    """'{"action:text":' || to_json(e.action)::text"""
+    """ || ',"actor_id:int8":' || coalesce(e.actor_id::text, 'null')"""
+    """ || ',"at:timestamptz":"' || to_char(e.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US')"""
+    """ || '+00:00","details:jsonb":'"""
+)
+CANONICAL_TAIL_SQL = (
+    """',"generation:int4":' || coalesce(e.generation::text, 'null')"""
+    """ || ',"ledger_code:text":' || to_json(e.ledger_code)::text"""
+    """ || ',"record_id:uuid":' || coalesce('"' || e.record_id::text || '"', 'null')"""
+    """ || ',"seq:int8":' || e.seq::text || '}'"""
+)
+# The columns a chain query selects for each event, in this order: head, details, tail.
+CANONICAL_COLUMNS_SQL = f"{CANONICAL_HEAD_SQL}, e.details::text, {CANONICAL_TAIL_SQL}"
+
+_MEMO_LIMIT = 100_000
+
+
+def details_canonicaliser() -> Callable[[str], str]:
+    """A function from jsonb text to its canonical JSON, remembering repeated values.
+
+    Most events repeat a handful of ``details`` (``{}``, ``{"bulk":true}``, the same changed
+    fields), so one pass parses each distinct value once.
+    """
+    memo: dict[str, str] = {}
+
+    def canonical(text: str) -> str:
+        found = memo.get(text)
+        if found is None:
+            found = _encode(json.loads(text))
+            if len(memo) < _MEMO_LIMIT:
+                memo[text] = found
+        return found
+
+    return canonical
+
+
+def canonical_from_parts(
+    head: str, details: str, tail: str, canonical: Callable[[str], str]
+) -> bytes:
+    """The canonical form from a chain query's three columns (see ``CANONICAL_COLUMNS_SQL``)."""
+    return (head + canonical(details) + tail).encode("utf-8")

@@ -1,0 +1,83 @@
+"""What a record's values put in the search index: normalised values and their keys.
+
+Every searchable field (and every sub-field of a group, as ``group.sub``) yields normalised
+strings; the record stores their n-gram keys in ``Record.search_keys`` (one GIN index) and
+the normalised strings in ``Record.search_text`` for the recheck, as
+``\\x1f value \\x1f value \\x1f`` so that prefix and exact matches of any one value are a
+plain ``strpos``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from ledgers.fields import field_type_registry
+from ledgers.search.keys import ngram_keys
+from ledgers.search.normalize import normalize_digits, normalize_name, normalize_text
+
+SEP = "\x1f"
+GROUP_TYPES = {"repeating_group", "group"}
+NAME_TYPES = {"person_name", "text", "choice", "multi_choice", "email", "reference"}
+DIGIT_TYPES = {"phone", "postal_code", "integer"}
+# Values kept as they are (ISO dates, decimals): exact keys only.
+EXACT_TYPES = {"date", "datetime", "decimal", "boolean"}
+
+
+def normaliser_for(type_id: str) -> Any:
+    if type_id in DIGIT_TYPES:
+        return normalize_digits
+    if type_id in NAME_TYPES:
+        return normalize_name
+    if type_id in EXACT_TYPES:
+        return lambda text: text.strip()
+    return normalize_text
+
+
+def _field_values(field: Mapping[str, Any], value: Any) -> list[str]:
+    field_type = field_type_registry.get(field["type"])
+    if field["type"] in EXACT_TYPES:
+        return [str(value)] if value not in (None, "") else []
+    raw = field_type.search_keys(value, field.get("options") or {})
+    normalise = normaliser_for(field["type"])
+    return [v for v in dict.fromkeys(normalise(r) for r in raw) if v]
+
+
+def searchable_values(
+    fields: list[Mapping[str, Any]], data: Mapping[str, Any]
+) -> Iterator[tuple[str, str, list[str]]]:
+    """(path, type, normalised values) for every field of ``fields`` with a value."""
+    for field in fields:
+        if field.get("removed"):
+            continue
+        value = data.get(field["key"])
+        if value in (None, "", [], {}):
+            continue
+        if field["type"] in GROUP_TYPES:
+            sub_fields = (field.get("options") or {}).get("fields", [])
+            for sub in sub_fields:
+                values: list[str] = []
+                for row in value if isinstance(value, list) else []:
+                    if isinstance(row, Mapping) and row.get(sub["key"]) not in (None, "", [], {}):
+                        values.extend(_field_values(sub, row[sub["key"]]))
+                if values:
+                    yield f"{field['key']}.{sub['key']}", sub["type"], list(dict.fromkeys(values))
+            continue
+        if field["type"] == "my_number":
+            continue  # never indexed: fragments of a My Number must not sit in an index
+        values = _field_values(field, value)
+        if values:
+            yield field["key"], field["type"], values
+
+
+def index_entries(
+    fields: list[Mapping[str, Any]], data: Mapping[str, Any]
+) -> tuple[list[str], dict[str, str]]:
+    """The keys (for ``search_keys``) and recheck texts (for ``search_text``) of a record."""
+    keys: set[str] = set()
+    texts: dict[str, str] = {}
+    for path, _type, values in searchable_values(fields, data):
+        for value in values:
+            keys.update(ngram_keys(path, value))
+        texts[path] = SEP + SEP.join(values) + SEP
+    return sorted(keys), texts

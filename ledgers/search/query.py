@@ -1,0 +1,44 @@
+"""Conditions on the search index: n-gram keys narrow, a plain strpos rechecks.
+
+The keys (GIN on ``Record.search_keys``) find candidates for 1-, 2- and longer queries
+alike; the recheck runs on the stored normalised text and is written so that the planner
+can neither use nor estimate it (``strpos(...) > 0``), which keeps it from combining a
+second, useless index (SEARCH_NOTES.md, pitfall 6).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Q, Value
+from django.db.models.fields.json import KT
+from django.db.models.functions import StrIndex
+from django.db.models.lookups import GreaterThan
+
+from ledgers.definitions.models import Ledger
+from ledgers.search.index import SEP, normaliser_for
+from ledgers.search.keys import query_keys
+
+MATCHES = ("exact", "prefix", "contains")
+
+
+def match_condition(path: str, type_id: str, raw: str, match: str, *, column: str = "search") -> Q:
+    """Rows whose value at ``path`` matches ``raw`` (normalised as the index is)."""
+    if match not in MATCHES:
+        raise ValueError(match)
+    query = normaliser_for(type_id)(raw)
+    if not query:
+        return Q(pk__in=[])
+    needle = {"contains": query, "prefix": SEP + query, "exact": SEP + query + SEP}[match]
+    keys = query_keys(path, query, match)
+    text = KT(f"{column}_text__{path}")
+    recheck = GreaterThan(StrIndex(text, Value(needle)), 0)
+    return Q(**{f"{column}_keys__contains": keys}) & Q(recheck)
+
+
+def contains_filter(ledger: Ledger, key: str, raw: str) -> Q:
+    """The API's ``<key>__contains=`` filter on a record's current values."""
+    field: dict[str, Any] | None = next((f for f in ledger.fields() if f["key"] == key), None)
+    if field is None:
+        return Q(pk__in=[])
+    return match_condition(key, field["type"], raw, "contains")

@@ -1,0 +1,54 @@
+"""Sign-in, two-factor and security-settings forms, with Japanese messages."""
+
+from __future__ import annotations
+
+from django import forms
+from django.conf import settings
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.validators import MaxValueValidator, MinValueValidator
+
+from daicho.accounts.models import CitySecuritySettings
+
+
+class SignInForm(AuthenticationForm):
+    error_messages = {
+        "invalid_login": "ユーザー名またはパスワードが正しくありません。",
+        "inactive": "このアカウントは利用できません。システム管理者にお問い合わせください。",
+    }
+
+
+class OTPCodeForm(forms.Form):
+    otp_token = forms.CharField(
+        label="確認コード",
+        max_length=32,
+        strip=True,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "autofocus": True}),
+        error_messages={"required": "確認コードを入力してください。"},
+    )
+
+
+class TwoFactorRemoveForm(forms.Form):
+    password = forms.CharField(
+        label="パスワード",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+        error_messages={"required": "パスワードを入力してください。"},
+    )
+
+
+MIN_TIMEOUT_MINUTES = 5
+
+
+class SecuritySettingsForm(forms.ModelForm):
+    class Meta:
+        model = CitySecuritySettings
+        fields = ["require_2fa", "session_timeout_minutes"]
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        # The idle timeout cannot outlast the cap on every session (SESSION_COOKIE_AGE).
+        upper = max(MIN_TIMEOUT_MINUTES, settings.SESSION_COOKIE_AGE // 60)
+        field = self.fields["session_timeout_minutes"]
+        field.validators += [MinValueValidator(MIN_TIMEOUT_MINUTES), MaxValueValidator(upper)]
+        field.widget.attrs.update(min=MIN_TIMEOUT_MINUTES, max=upper)
+        field.help_text = f"{MIN_TIMEOUT_MINUTES}〜{upper}分の範囲で指定します。"

@@ -1,0 +1,136 @@
+"""Lockout after repeated failures (django-axes): per username+IP, per city, audited."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from axes.models import AccessAttempt
+from django.conf import settings
+from django.test import Client
+from django_tenants.utils import schema_context
+
+from tests.accounts.conftest import STAFF_PASSWORD, actions_since, audit_seq, audit_since, sign_in
+from tests.conftest import ADMIN_PASSWORD, City
+
+
+def _fail(client: Client, city: City, times: int, username: str = "tanaka", **extra: Any) -> Any:
+    response = None
+    for _ in range(times):
+        response = sign_in(client, city, username, "wrong-password", **extra)
+    return response
+
+
+def test_the_limit_th_failure_locks_out_with_a_japanese_page(staff: Any, mitaka: City) -> None:
+    client = Client()
+    limit = settings.AXES_FAILURE_LIMIT
+    assert limit == 5
+    assert _fail(client, mitaka, limit - 1).status_code == 200
+    response = _fail(client, mitaka, 1)
+    assert response.status_code == 429
+    body = response.content.decode()
+    assert "ログインが一時的に制限されています" in body
+    assert "30分" in body
+
+
+def test_a_locked_out_user_cannot_sign_in_even_with_the_right_password(
+    staff: Any, mitaka: City
+) -> None:
+    client = Client()
+    _fail(client, mitaka, settings.AXES_FAILURE_LIMIT)
+    response = sign_in(client, mitaka, "tanaka", STAFF_PASSWORD)
+    assert response.status_code == 429
+    assert client.get("/", HTTP_HOST=mitaka.domain).status_code == 302
+
+
+def test_the_lockout_is_per_username_and_ip(staff: Any, mitaka: City) -> None:
+    _fail(Client(), mitaka, settings.AXES_FAILURE_LIMIT)
+    # The same person from another address, and another person from the same one.
+    assert (
+        sign_in(Client(), mitaka, "tanaka", STAFF_PASSWORD, REMOTE_ADDR="10.0.0.2")["Location"]
+        == "/"
+    )
+    assert sign_in(Client(), mitaka, "admin", ADMIN_PASSWORD)["Location"] == "/"
+
+
+def test_the_lockout_is_per_city(staff: Any, mitaka: City, musashino: City) -> None:
+    _fail(Client(), mitaka, settings.AXES_FAILURE_LIMIT, username="admin")
+    assert sign_in(Client(), mitaka, "admin", ADMIN_PASSWORD).status_code == 429
+    # Musashino's admin, same username, same address: its own counters, not locked.
+    response = sign_in(Client(), musashino, "admin", ADMIN_PASSWORD)
+    assert response.status_code == 302
+    assert response["Location"] == "/"
+    with schema_context(musashino.slug):
+        assert not AccessAttempt.objects.exists()
+
+
+def test_the_lockout_ends_after_the_cool_off(staff: Any, mitaka: City) -> None:
+    _fail(Client(), mitaka, settings.AXES_FAILURE_LIMIT)
+    with schema_context(mitaka.slug):
+        AccessAttempt.objects.update(
+            attempt_time=AccessAttempt.objects.get().attempt_time
+            - settings.AXES_COOLOFF_TIME
+            - timedelta(seconds=1)
+        )
+    assert sign_in(Client(), mitaka, "tanaka", STAFF_PASSWORD)["Location"] == "/"
+
+
+def test_a_success_resets_the_count(staff: Any, mitaka: City) -> None:
+    _fail(Client(), mitaka, settings.AXES_FAILURE_LIMIT - 1)
+    assert sign_in(Client(), mitaka, "tanaka", STAFF_PASSWORD)["Location"] == "/"
+    assert _fail(Client(), mitaka, settings.AXES_FAILURE_LIMIT - 1).status_code == 200
+
+
+def test_the_lockout_and_each_refused_attempt_are_audited(staff: Any, mitaka: City) -> None:
+    start = audit_seq(mitaka)
+    limit = settings.AXES_FAILURE_LIMIT
+    _fail(Client(), mitaka, limit)
+    assert actions_since(mitaka, start) == ["auth.login_failed"] * limit + ["auth.lockout"]
+    lockout = audit_since(mitaka, start)[-1]
+    assert lockout.details == {"username": "tanaka", "ip": "127.0.0.1"}
+    assert lockout.actor_id is None
+
+    # While locked, each attempt is one refused sign-in, not a new lockout.
+    middle = audit_seq(mitaka)
+    sign_in(Client(), mitaka, "tanaka", STAFF_PASSWORD)
+    events = audit_since(mitaka, middle)
+    assert [event.action for event in events] == ["auth.login_failed"]
+    assert events[0].details == {"username": "tanaka", "ip": "127.0.0.1", "reason": "locked_out"}
+
+
+def test_axes_keeps_no_password_or_csrf_token(staff: Any, mitaka: City) -> None:
+    sign_in(Client(), mitaka, "tanaka", "my-secret-guess", data={"csrfmiddlewaretoken": "tok3n"})
+    with schema_context(mitaka.slug):
+        attempt = AccessAttempt.objects.get()
+    assert "my-secret-guess" not in attempt.post_data
+    assert "tok3n" not in attempt.post_data
+
+
+def test_a_city_admin_can_lift_a_lockout(staff: Any, mitaka: City) -> None:
+    _fail(Client(), mitaka, settings.AXES_FAILURE_LIMIT)
+    admin = Client()
+    sign_in(admin, mitaka, "admin", ADMIN_PASSWORD, REMOTE_ADDR="10.0.0.9")
+    page = admin.get("/accounts/security/", HTTP_HOST=mitaka.domain)
+    assert "tanaka" in page.content.decode()
+    start = audit_seq(mitaka)
+    response = admin.post(
+        "/accounts/security/", {"action": "unlock", "username": "tanaka"}, HTTP_HOST=mitaka.domain
+    )
+    assert response.status_code == 302
+    assert actions_since(mitaka, start) == ["auth.unlock"]
+    assert sign_in(Client(), mitaka, "tanaka", STAFF_PASSWORD)["Location"] == "/"
+
+
+def test_operators_are_locked_out_on_the_public_host(cities: dict, db: None) -> None:
+    client = Client()
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        response = client.post(
+            "/admin/login/", {"username": "root", "password": "x"}, HTTP_HOST="localhost"
+        )
+        assert response.status_code == 200
+    response = client.post(
+        "/admin/login/", {"username": "root", "password": "x"}, HTTP_HOST="localhost"
+    )
+    assert response.status_code == 429
+    assert "ログインが一時的に制限されています" in response.content.decode()
+    assert AccessAttempt.objects.filter(username="root").exists()  # in public

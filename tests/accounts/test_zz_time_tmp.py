@@ -1,0 +1,9 @@
+import time
+from tenants.services import municipality_provision
+from tests.conftest import ADMIN_PASSWORD
+
+def test_time(cities, db):
+    for slug, code in [("chofu", "132080"), ("koganei", "132101")]:
+        t = time.perf_counter()
+        municipality_provision(actor=None, slug=slug, name="x市", code=code, domain=f"{slug}.localhost", admin_username="admin", admin_password=ADMIN_PASSWORD)
+        print("PROVISION", slug, time.perf_counter() - t)

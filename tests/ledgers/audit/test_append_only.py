@@ -1,0 +1,60 @@
+"""The database itself refuses to change or remove audit events, seals and anchors."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import DatabaseError, connection, transaction
+from django_tenants.utils import schema_context
+
+from ledgers.audit.services import audit_anchor, audit_seal
+from tests.conftest import City
+from tests.ledgers.audit.conftest import record_events
+
+STATEMENTS = {
+    "update": "UPDATE {table} SET {column} = {column}",
+    "delete": "DELETE FROM {table}",
+    "truncate": "TRUNCATE {table} CASCADE",
+}
+
+
+def _refused(statement: str, params: list[object] | None = None) -> str:
+    with connection.cursor() as cursor:
+        # Check this transaction's deferred foreign keys now: TRUNCATE refuses to run while
+        # they are pending, which would hide what the trigger says.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        with pytest.raises(DatabaseError) as refused, transaction.atomic():
+            cursor.execute(statement, params)
+    return str(refused.value)
+
+
+@pytest.mark.parametrize("operation", sorted(STATEMENTS))
+@pytest.mark.parametrize(
+    ("table", "column"), [("ledgers_auditevent", "details"), ("ledgers_auditseal", "hash")]
+)
+def test_events_and_seals_cannot_be_changed_or_removed(
+    in_mitaka: City, table: str, column: str, operation: str
+) -> None:
+    # Unsealed and sealed rows alike: the trigger refuses, not just the seal's foreign key.
+    record_events(2)
+    audit_seal()
+    record_events(1)
+    message = _refused(STATEMENTS[operation].format(table=table, column=column))
+    assert "append-only" in message
+    assert operation.upper() in message
+
+
+def test_an_unsealed_event_cannot_be_deleted_either(in_mitaka: City) -> None:
+    (event,) = record_events(1)
+    message = _refused("DELETE FROM ledgers_auditevent WHERE seq = %s", [event.seq])
+    assert "audit trail is append-only: DELETE on mitaka.ledgers_auditevent" in message
+
+
+@pytest.mark.parametrize("operation", sorted(STATEMENTS))
+def test_anchors_in_public_cannot_be_changed_or_removed(in_mitaka: City, operation: str) -> None:
+    record_events(1)
+    audit_anchor()
+    with schema_context("public"):
+        message = _refused(
+            STATEMENTS[operation].format(table="tenants_auditanchor", column="head_hash")
+        )
+    assert "audit anchors are append-only" in message

@@ -1,0 +1,466 @@
+"""Sealing links every event into the hash chain; verify recomputes it and names breaks."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.db import connection, transaction
+from django_tenants.utils import schema_context
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from psycopg import sql
+
+from ledgers.audit.chain import (
+    CANONICAL_COLUMNS_SQL,
+    canonical_event,
+    canonical_from_parts,
+    details_canonicaliser,
+    genesis,
+    link_hash,
+)
+from ledgers.audit.models import AuditEvent, AuditSeal
+from ledgers.audit.services import (
+    AuditEntry,
+    audit_anchor,
+    audit_record,
+    audit_record_many,
+    audit_seal,
+    audit_verify,
+)
+from tests.conftest import City
+from tests.ledgers.audit.conftest import as_superuser, record_events
+
+
+def _reference_chain(schema: str) -> list[tuple[int, bytes]]:
+    """(seq, hash) in chain order, recomputed from ORM rows with the reference definition."""
+    prev = genesis(schema)
+    chain = []
+    for seal in AuditSeal.objects.select_related("event").order_by("n"):
+        e = seal.event
+        digest = link_hash(
+            prev,
+            canonical_event(
+                seq=e.seq, at=e.at, actor_id=e.actor_id, action=e.action,
+                ledger_code=e.ledger_code, record_id=e.record_id, generation=e.generation,
+                details=e.details,
+            ),
+        )  # fmt: skip
+        assert bytes(seal.prev_hash) == prev
+        chain.append((e.seq, digest))
+        prev = digest
+    return chain
+
+
+def test_sealing_chains_every_event_in_seq_order_and_verify_says_ok(
+    in_mitaka: City, clerk: Any
+) -> None:
+    before = AuditSeal.objects.count()
+    events = record_events(30, actor=clerk)
+    assert audit_seal() == AuditEvent.objects.count() - before
+    assert not AuditEvent.objects.filter(seal__isnull=True).exists()
+    positions = list(AuditSeal.objects.order_by("n").values_list("n", "event_id"))
+    assert [n for n, _ in positions] == list(range(1, len(positions) + 1))
+    assert [seq for _, seq in positions[-30:]] == [e.seq for e in events]
+    # The stored hashes are the reference definition's, link by link.
+    reference = _reference_chain("mitaka")
+    stored = list(AuditSeal.objects.order_by("n").values_list("hash", flat=True))
+    assert [digest for _, digest in reference] == [bytes(h) for h in stored]
+    result = audit_verify()
+    assert result.ok
+    assert result.events == len(positions)
+    assert result.head_hash == reference[-1][1].hex()
+    assert audit_seal() == 0
+
+
+def test_verify_seals_what_is_pending_first(in_mitaka: City) -> None:
+    record_events(3)
+    result = audit_verify()
+    assert result.ok
+    assert result.sealed_now >= 3
+    assert not AuditEvent.objects.filter(seal__isnull=True).exists()
+
+
+def test_an_event_changed_behind_the_triggers_is_found_by_its_seq(in_mitaka: City) -> None:
+    events = record_events(10)
+    audit_seal()
+    target = events[6]
+    as_superuser(
+        "mitaka", "ledgers_auditevent",
+        "UPDATE mitaka.ledgers_auditevent SET details = %s WHERE seq = %s",
+        [json.dumps({"i": 6, "screen": "別の画面"}), target.seq],
+    )  # fmt: skip
+    result = audit_verify()
+    assert not result.ok
+    assert result.code == "event_changed"
+    assert result.seq == target.seq
+    assert f"#{target.seq}" in result.reason
+
+
+@pytest.mark.parametrize(
+    ("statement", "value"),
+    [
+        ("UPDATE mitaka.ledgers_auditevent SET at = %s WHERE seq = %s", "2020-01-01T00:00:00Z"),
+        ("UPDATE mitaka.ledgers_auditevent SET actor_id = %s WHERE seq = %s", 999),
+        ("UPDATE mitaka.ledgers_auditevent SET action = %s WHERE seq = %s", "record.update"),
+        ("UPDATE mitaka.ledgers_auditevent SET ledger_code = %s WHERE seq = %s", "other"),
+        ("UPDATE mitaka.ledgers_auditevent SET record_id = %s WHERE seq = %s", uuid.UUID(int=1)),
+        ("UPDATE mitaka.ledgers_auditevent SET generation = %s WHERE seq = %s", 7),
+    ],
+    ids=["at", "actor_id", "action", "ledger_code", "record_id", "generation"],
+)
+def test_every_column_is_covered_by_the_hash(in_mitaka: City, statement: str, value: Any) -> None:
+    events = record_events(3)
+    audit_seal()
+    as_superuser("mitaka", "ledgers_auditevent", statement, [value, events[1].seq])
+    result = audit_verify()
+    assert (result.code, result.seq) == ("event_changed", events[1].seq)
+
+
+def test_a_deleted_event_is_named(in_mitaka: City) -> None:
+    events = record_events(5)
+    audit_seal()
+    as_superuser(
+        "mitaka",
+        "ledgers_auditevent",
+        "DELETE FROM mitaka.ledgers_auditevent WHERE seq = %s",
+        [events[2].seq],
+    )
+    result = audit_verify()
+    assert (result.ok, result.code, result.seq) == (False, "event_missing", events[2].seq)
+
+
+def test_a_deleted_seal_in_the_middle_is_named(in_mitaka: City) -> None:
+    events = record_events(5)
+    audit_seal()
+    as_superuser(
+        "mitaka",
+        "ledgers_auditseal",
+        "DELETE FROM mitaka.ledgers_auditseal WHERE seq = %s",
+        [events[2].seq],
+    )
+    result = audit_verify()
+    # The event itself is sealed again at the end; the hole in the chain is what breaks.
+    assert (result.ok, result.code, result.seq) == (False, "seal_missing", events[3].seq)
+    assert result.position == AuditSeal.objects.get(event_id=events[3].seq).n - 1
+
+
+def test_a_rewritten_seal_is_found_through_the_next_link(in_mitaka: City) -> None:
+    events = record_events(4)
+    audit_seal()
+    as_superuser(
+        "mitaka", "ledgers_auditseal", "UPDATE mitaka.ledgers_auditseal SET hash = %s WHERE seq = %s",
+        [b"\x00" * 32, events[1].seq],
+    )  # fmt: skip
+    result = audit_verify()
+    assert (result.code, result.seq) == ("event_changed", events[1].seq)
+
+
+def _rewrite_whole_chain(event: AuditEvent) -> None:
+    """What an attacker with superuser rights would do: change, drop the seals, re-seal."""
+    as_superuser(
+        "mitaka", "ledgers_auditevent", "UPDATE mitaka.ledgers_auditevent SET details = %s WHERE seq = %s",
+        [json.dumps({"i": 0, "screen": "改ざん"}), event.seq],
+    )  # fmt: skip
+    as_superuser("mitaka", "ledgers_auditseal", "DELETE FROM mitaka.ledgers_auditseal")
+    audit_seal(full=True)
+
+
+def test_a_rewritten_whole_chain_is_found_through_the_public_anchor(in_mitaka: City) -> None:
+    events = record_events(6)
+    anchor = audit_anchor()
+    record_events(2)
+    _rewrite_whole_chain(events[1])
+    # Internally consistent again: only the anchor can tell.
+    assert [d for _, d in _reference_chain("mitaka")]
+    result = audit_verify()
+    assert not result.ok
+    assert result.code == "anchor_mismatch"
+    assert result.position == anchor.position
+    assert result.seq == AuditSeal.objects.get(n=anchor.position).event_id
+
+
+def test_the_storage_anchor_finds_a_rewrite_when_public_anchors_were_removed_too(
+    in_mitaka: City,
+) -> None:
+    events = record_events(6)
+    anchor = audit_anchor()
+    assert (
+        anchor.storage_name
+        == f"anchors/mitaka/{datetime.now(ZoneInfo('Asia/Tokyo')):%Y-%m-%d}.json"
+    )
+    _rewrite_whole_chain(events[0])
+    with schema_context("public"):
+        as_superuser("public", "tenants_auditanchor", "DELETE FROM public.tenants_auditanchor")
+    result = audit_verify()
+    assert (result.ok, result.code, result.position) == (False, "anchor_mismatch", anchor.position)
+    assert anchor.storage_name in result.reason
+
+
+def test_a_chain_cut_short_behind_an_anchor_is_found(in_mitaka: City) -> None:
+    events = record_events(5)
+    anchor = audit_anchor()
+    last = events[-2:]
+    seqs = [e.seq for e in last]
+    as_superuser(
+        "mitaka",
+        "ledgers_auditseal",
+        "DELETE FROM mitaka.ledgers_auditseal WHERE seq = ANY(%s)",
+        [seqs],
+    )
+    as_superuser(
+        "mitaka",
+        "ledgers_auditevent",
+        "DELETE FROM mitaka.ledgers_auditevent WHERE seq = ANY(%s)",
+        [seqs],
+    )
+    result = audit_verify()
+    assert (result.ok, result.code) == (False, "anchor_beyond_chain")
+    assert (result.position, result.seq) == (anchor.position, events[-1].seq)
+
+
+def test_resealing_unchanged_events_after_their_seals_were_dropped_is_not_a_break(
+    in_mitaka: City,
+) -> None:
+    # The chain is a function of the events: dropped seals come back identical.
+    events = record_events(4)
+    audit_anchor()
+    seqs = [e.seq for e in events[-2:]]
+    as_superuser(
+        "mitaka",
+        "ledgers_auditseal",
+        "DELETE FROM mitaka.ledgers_auditseal WHERE seq = ANY(%s)",
+        [seqs],
+    )
+    assert audit_verify().ok
+
+
+def test_an_anchor_records_the_head_and_matches_verify(
+    in_mitaka: City, anchor_storage: Any
+) -> None:
+    record_events(3)
+    anchor = audit_anchor()
+    result = audit_verify()
+    assert result.ok
+    assert (anchor.position, anchor.sealed_events) == (result.events, result.events)
+    assert anchor.head_hash == result.head_hash
+    stored = json.loads((anchor_storage / "public" / anchor.storage_name).read_text())
+    assert stored["head_hash"] == anchor.head_hash
+    assert stored["position"] == anchor.position
+    assert stored["genesis"] == genesis("mitaka").hex()
+    # A second anchor the same day is kept in public; the day's file is never replaced.
+    record_events(1)
+    again = audit_anchor()
+    assert again.storage_name == ""
+    assert json.loads((anchor_storage / "public" / anchor.storage_name).read_text()) == stored
+    assert audit_verify().anchors_checked == 3
+
+
+def test_rolled_back_events_leave_gaps_that_do_not_break_the_chain(in_mitaka: City) -> None:
+    record_events(2)
+    with transaction.atomic():
+        record_events(3)
+        transaction.set_rollback(True)
+    record_events(2)
+    assert audit_seal() >= 4
+    assert audit_verify().ok
+
+
+@pytest.fixture
+def late_writer() -> Any:
+    """A second session whose committed event is removed after the test's rollback.
+
+    Requested before ``in_mitaka``, so its teardown runs after the test transaction ended
+    (the test's seals no longer hold the event). Removal bypasses the triggers the way a
+    superuser can (``session_replication_role``): the test database is shared.
+    """
+    from tests.ledgers.audit.conftest import second_connection
+
+    conn = second_connection()
+    written: list[int] = []
+    yield conn, written
+    conn.rollback()
+    if written:
+        with conn.cursor() as cursor:
+            cursor.execute("SET session_replication_role = replica")
+            cursor.execute("DELETE FROM mitaka.ledgers_auditevent WHERE seq = ANY(%s)", [written])
+        conn.commit()
+    conn.close()
+
+
+def _insert_uncommitted(conn: Any, written: list[int]) -> int:
+    with conn.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO mitaka.ledgers_auditevent (action, ledger_code, details) VALUES"
+            " ('record.view', 'subsidy', '{\"late\": true}') RETURNING seq"
+        )
+        (seq,) = cursor.fetchone()
+    written.append(seq)
+    return seq
+
+
+def test_an_event_committed_after_a_later_one_was_sealed_takes_the_next_position(
+    late_writer: Any, in_mitaka: City
+) -> None:
+    conn, written = late_writer
+    late = _insert_uncommitted(conn, written)  # takes its seq, stays open
+    (early,) = record_events(1)
+    assert late < early.seq
+    audit_seal()
+    assert not AuditSeal.objects.filter(event_id=late).exists()
+    conn.commit()
+    assert audit_seal() == 1
+    late_seal = AuditSeal.objects.get(event_id=late)
+    assert late_seal.n == AuditSeal.objects.get(event_id=early.seq).n + 1
+    assert audit_verify().ok
+
+
+def test_a_windowed_pass_leaves_a_long_open_event_to_the_full_pass(
+    late_writer: Any, in_mitaka: City
+) -> None:
+    conn, written = late_writer
+    late = _insert_uncommitted(conn, written)
+    record_events(1)
+    audit_seal()
+    conn.commit()
+    # Its transaction outlived the settle window (zero here): windowed passes skip it...
+    assert audit_seal(settle=timedelta(0)) == 0
+    # ... and verify (like the daily anchor) seals everything that is pending.
+    result = audit_verify()
+    assert result.ok
+    assert result.sealed_now == 1
+    assert AuditSeal.objects.filter(event_id=late).exists()
+
+
+def test_one_sealing_pass_at_a_time_per_city(late_writer: Any, in_mitaka: City) -> None:
+    from ledgers.audit.services import _lock_key
+
+    conn, _written = late_writer
+    record_events(2)
+    with connection.cursor() as cursor:
+        key = _lock_key(cursor, "mitaka")
+    with conn.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])  # a pass running elsewhere
+    assert audit_seal(wait=False) == 0
+    with schema_context("musashino"):
+        record_events(1)
+        assert audit_seal(wait=False) == 1  # other cities do not wait
+    conn.rollback()
+    assert audit_seal(wait=False) >= 2
+
+
+def test_cities_have_separate_events_and_chains(mitaka: City, musashino: City) -> None:
+    with schema_context("mitaka"):
+        mine = record_events(3, secret="三鷹の検索語")
+        audit_seal()
+        mitaka_head = audit_verify().head_hash
+    with schema_context("musashino"):
+        assert not AuditEvent.objects.filter(details__secret="三鷹の検索語").exists()
+        assert not AuditEvent.objects.filter(
+            seq__in=[e.seq for e in mine],
+            action="record.view",
+            details__screen="台帳一覧",
+            details__secret__isnull=False,
+        ).exists()
+        record_events(1)
+        result = audit_verify()
+        assert result.ok
+        assert result.head_hash != mitaka_head
+        first = AuditSeal.objects.order_by("n").first()
+        assert first is not None
+        assert bytes(first.prev_hash) == genesis("musashino")
+    assert genesis("mitaka") != genesis("musashino")
+
+
+def test_audit_record_many_writes_every_entry_with_copy(in_mitaka: City, clerk: Any) -> None:
+    record_id = uuid.uuid4()
+    entries = [
+        AuditEntry(action="record.export", ledger_code="subsidy", record_id=record_id,
+                   generation=2, details={"format": "csv", "件数": i})
+        for i in range(5)
+    ]  # fmt: skip
+    assert audit_record_many(actor=clerk, entries=entries) == 5
+    written = list(AuditEvent.objects.filter(record_id=record_id).order_by("seq"))
+    assert [e.details for e in written] == [{"format": "csv", "件数": i} for i in range(5)]
+    assert {(e.actor_id, e.generation, e.action) for e in written} == {
+        (clerk.pk, 2, "record.export")
+    }
+    audit_seal()
+    assert audit_verify().ok
+
+
+_text = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=20)
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | _text
+    | st.floats(allow_nan=False, allow_infinity=False),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_text, inner, max_size=4),
+    max_leaves=12,
+)  # fmt: skip
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    at=st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(2200, 1, 1),
+                    timezones=st.sampled_from([UTC, ZoneInfo("Asia/Tokyo")])),
+    actor_id=st.none() | st.integers(1, 2**63 - 1),
+    action=_text.filter(bool), ledger_code=_text, record_id=st.none() | st.uuids(),
+    generation=st.none() | st.integers(0, 2**31 - 1), details=st.dictionaries(_text, _json),
+)  # fmt: skip
+def test_the_database_renders_the_canonical_form_exactly_as_the_reference(
+    in_mitaka: City, at: datetime, actor_id: int | None, action: str, ledger_code: str,
+    record_id: uuid.UUID | None, generation: int | None, details: Any,
+) -> None:  # fmt: skip
+    with transaction.atomic():
+        event = AuditEvent.objects.create(
+            at=at, actor_id=actor_id, action=action, ledger_code=ledger_code,
+            record_id=record_id, generation=generation, details=details,
+        )  # fmt: skip
+    event.refresh_from_db()
+    with connection.cursor() as cursor:
+        query = sql.SQL("SELECT {} FROM ledgers_auditevent AS e WHERE e.seq = %s")
+        cursor.execute(query.format(sql.SQL(CANONICAL_COLUMNS_SQL)).as_string(), [event.seq])
+        head, text, tail = cursor.fetchone()
+    fast = canonical_from_parts(head, text, tail, details_canonicaliser())
+    reference = canonical_event(
+        seq=event.seq, at=event.at, actor_id=event.actor_id, action=event.action,
+        ledger_code=event.ledger_code, record_id=event.record_id, generation=event.generation,
+        details=event.details,
+    )  # fmt: skip
+    assert fast == reference
+    assert json.loads(fast)["at:timestamptz"] == at.astimezone(UTC).isoformat(
+        timespec="microseconds"
+    )
+
+
+def test_the_canonical_form_is_sorted_typed_compact_utf8() -> None:
+    canonical = canonical_event(
+        seq=12, at=datetime(2026, 11, 28, 10, 0, 0, 5, tzinfo=ZoneInfo("Asia/Tokyo")),
+        actor_id=None, action="record.view", ledger_code="subsidy",
+        record_id=uuid.UUID("12345678-1234-5678-1234-567812345678"), generation=None,
+        details={"terms": "山田", "a": [1, 2.5]},
+    )  # fmt: skip
+    assert (
+        canonical
+        == (
+            '{"action:text":"record.view","actor_id:int8":null,'
+            '"at:timestamptz":"2026-11-28T01:00:00.000005+00:00",'
+            '"details:jsonb":{"a":[1,2.5],"terms":"山田"},"generation:int4":null,'
+            '"ledger_code:text":"subsidy","record_id:uuid":"12345678-1234-5678-1234-567812345678",'
+            '"seq:int8":12}'
+        ).encode()
+    )
+
+
+def test_sealing_is_refused_on_public(db: None) -> None:
+    from tenants.exceptions import TenantRequired
+
+    with pytest.raises(TenantRequired):
+        audit_seal()
+    with pytest.raises(TenantRequired):
+        audit_record(actor=None, action="x")
