@@ -3,6 +3,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from ledgers.api.audit.views import AuditEventListView, AuditVerifyView
 from ledgers.api.auth.views import MeView, TokenView
 from ledgers.api.ledgers.views import (
     FieldDetailView,
@@ -52,6 +53,8 @@ urlpatterns = [
     ),
     path(RECORD + "diff/", RecordDiffView.as_view(), name="api-record-diff"),
     path(RECORD + "restore/", RecordRestoreView.as_view(), name="api-record-restore"),
+    path("v1/audit/events/", AuditEventListView.as_view(), name="api-audit-events"),
+    path("v1/audit/verify/", AuditVerifyView.as_view(), name="api-audit-verify"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

@@ -13,10 +13,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from daicho.accounts.exceptions import TwoFactorCodeInvalid, TwoFactorThrottled
+from daicho.accounts.selectors import confirmed_devices, security_settings_get
+from daicho.accounts.services import two_factor_verify
 from ledgers.access.policy import active_memberships, is_city_admin
 from ledgers.api.common import ErrorShape
 from ledgers.api.tokens.services import SCOPES, token_issue
-from ledgers.audit.services import audit_record
 
 
 class TokenRequest(serializers.Serializer):
@@ -34,26 +36,21 @@ class TokenResponse(serializers.Serializer):
     scopes = serializers.ListField(child=serializers.CharField())
 
 
-def _second_factor_ok(user: Any, code: str) -> bool | None:
-    """None when the user has no confirmed device (and the city does not require one)."""
-    try:
-        from django_otp import devices_for_user
-    except ImportError:  # two-factor sign-in not installed
-        return None
-    devices = list(devices_for_user(user, confirmed=True))
-    required = _city_requires_2fa()
+def _check_second_factor(request: Request, user: Any, code: str) -> None:
+    """A user with a confirmed device, or in a city that requires 2FA, must give ``otp``."""
+    devices = confirmed_devices(user)
+    if not devices and not security_settings_get().require_2fa:
+        return
     if not devices:
-        return False if required else None
-    return any(device.verify_token(code) for device in devices) if code else False
-
-
-def _city_requires_2fa() -> bool:
+        raise exceptions.AuthenticationFailed(
+            "この自治体では二要素認証が必須です。画面から認証アプリを登録してください。"
+        )
+    if not code:
+        raise exceptions.AuthenticationFailed("二要素認証のコード（otp）を指定してください。")
     try:
-        from daicho.accounts.models import CitySecuritySettings  # type: ignore[attr-defined]
-    except ImportError:
-        return False
-    settings = CitySecuritySettings.objects.first()
-    return bool(settings and settings.require_2fa)
+        two_factor_verify(user=user, token=code, request=request._request)
+    except (TwoFactorCodeInvalid, TwoFactorThrottled):
+        raise exceptions.AuthenticationFailed("二要素認証のコードが正しくありません。") from None
 
 
 class TokenView(APIView):
@@ -73,12 +70,7 @@ class TokenView(APIView):
         user = authenticate(request._request, username=data["username"], password=data["password"])
         if user is None:
             raise exceptions.AuthenticationFailed("ユーザー名またはパスワードが正しくありません。")
-        second = _second_factor_ok(user, data.get("otp", ""))
-        if second is False:
-            audit_record(actor=user, action="auth.2fa_failed", details={"via": "api"})
-            raise exceptions.AuthenticationFailed(
-                "二要素認証のコード（otp）が必要か、正しくありません。"
-            )
+        _check_second_factor(request, user, data.get("otp", ""))
         issued = token_issue(
             actor=user, user=user, scopes=data.get("scopes") or ["*"], name=data.get("name", ""),
             lifetime=timedelta(days=data.get("expires_in_days", 90)),

@@ -1,0 +1,130 @@
+"""GET /api/v1/audit/events/ and POST /api/v1/audit/verify/ (auditors)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from django.utils.dateparse import parse_date, parse_datetime
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions, serializers
+from rest_framework.pagination import CursorPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from daicho.accounts.models import Role
+from ledgers.access.policy import active_memberships, is_city_admin
+from ledgers.api.common import ErrorShape
+from ledgers.audit.models import AuditEvent
+from ledgers.audit.selectors import audit_events
+from ledgers.audit.services import audit_record, audit_verify
+from ledgers.exceptions import AccessDenied
+
+
+def require_auditor(user: Any) -> None:
+    """The city's audit trail is for its auditors (監査担当) and city administrators."""
+    memberships = active_memberships(user)
+    if not any(m.role == Role.AUDITOR for m in memberships) and not is_city_admin(
+        user, memberships
+    ):
+        raise AccessDenied("監査ログを見られるのは監査担当と自治体管理者です。")
+
+
+class EventSerializer(serializers.Serializer):
+    seq = serializers.IntegerField()
+    at = serializers.DateTimeField()
+    actor = serializers.CharField(allow_null=True)
+    action = serializers.CharField()
+    ledger = serializers.CharField(allow_blank=True)
+    record_id = serializers.UUIDField(allow_null=True)
+    generation = serializers.IntegerField(allow_null=True)
+    details = serializers.DictField()
+
+
+class EventPagination(CursorPagination):
+    ordering = "seq"
+    page_size = 100
+    page_size_query_param = "page_size"
+    max_page_size = 1000
+
+
+def _moment(name: str, raw: str | None) -> Any:
+    if raw is None:
+        return None
+    value = parse_datetime(raw) or parse_date(raw)
+    if value is None:
+        raise exceptions.ValidationError(
+            {name: ["日付（YYYY-MM-DD）か ISO 8601 日時で指定してください。"]}
+        )
+    return value
+
+
+class AuditEventListView(APIView):
+    required_scopes = {"GET": "audit:read"}
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("actor", str, description="操作者のユーザー名"), OpenApiParameter("ledger", str),
+            OpenApiParameter("record", str), OpenApiParameter("action", str, description="末尾が . なら前方一致"),
+            OpenApiParameter("from", str), OpenApiParameter("to", str), OpenApiParameter("cursor", str),
+        ],
+        responses={200: EventSerializer(many=True), 403: ErrorShape},
+    )  # fmt: skip
+    def get(self, request: Request) -> Response:
+        require_auditor(request.user)
+        params = request.query_params
+        actor = None
+        if "actor" in params:
+            from django.contrib.auth import get_user_model
+
+            actor = (
+                get_user_model()
+                .objects.filter(username=params["actor"])
+                .values_list("pk", flat=True)
+                .first()
+                or -1
+            )
+        events = audit_events(
+            actor=actor, ledger_code=params.get("ledger"), record_id=params.get("record"),
+            action=params.get("action"), at_from=_moment("from", params.get("from")), at_to=_moment("to", params.get("to")),
+        ).select_related("actor")  # fmt: skip
+        paginator = EventPagination()
+        page = paginator.paginate_queryset(events, request, view=self) or []
+        audit_record(
+            actor=request.user,
+            action="audit.read",
+            details={"filters": dict(params.items()), "count": len(page)},
+        )
+        return Response({"results": [_event(e) for e in page], "next": paginator.get_next_link()})
+
+
+def _event(event: AuditEvent) -> dict[str, Any]:
+    return {
+        "seq": event.seq,
+        "at": event.at.isoformat(),
+        "actor": event.actor.username if event.actor_id and event.actor else None,
+        "action": event.action,
+        "ledger": event.ledger_code,
+        "record_id": str(event.record_id) if event.record_id else None,
+        "generation": event.generation,
+        "details": event.details,
+    }
+
+
+class VerifyResultSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    events = serializers.IntegerField()
+    seq = serializers.IntegerField(allow_null=True)
+    code = serializers.CharField(allow_blank=True)
+    reason = serializers.CharField(allow_blank=True)
+
+
+class AuditVerifyView(APIView):
+    required_scopes = {"POST": "audit:read"}
+
+    @extend_schema(request=None, responses={200: VerifyResultSerializer, 403: ErrorShape})
+    def post(self, request: Request) -> Response:
+        require_auditor(request.user)
+        result = audit_verify(actor=request.user)
+        return Response(asdict(result))

@@ -1,0 +1,112 @@
+"""Search keys: what the GIN-indexed ``keys text[]`` column stores per field value, and
+which of those keys a query needs.
+
+Why n-grams rather than trigrams alone (measured in SEARCH_NOTES.md): Japanese search terms
+are short. A surname is typically one or two kanji (田, 佐藤), and pg_trgm cannot extract a
+trigram from one or two characters, so such queries fell back to 0.6 s scans. Unigrams and
+bigrams make a 1-2 character query one or two exact keys (1-9 ms); anchored keys (``^``)
+make a prefix query one key, where unigrams carry no position (157 ms); and the exact key
+(``=``) answers "equals" with one key. Bigrams of a longer query only narrow the candidates,
+so the caller ANDs them (``keys @> array[...]``) and rechecks against the stored normalised
+text with ``recheck`` (done in SQL with ``strpos``/``starts_with``, never with an indexable
+operator: planner pitfall 6).
+
+Key formats, with ``name`` as the field prefix:
+
+* ``name|山``, ``name|山田`` - unigrams and bigrams of the first 64 characters;
+* ``name|^山``, ``name|^山田`` - the first one and two characters;
+* ``name|=山田花子`` - the whole value (hashed when long, see ``exact_key``);
+* an n-gram starting with ``^``, ``=`` or ``\\`` is escaped with ``\\`` so that it cannot be
+  mistaken for an anchored or exact key.
+
+Key counts stay bounded: a value longer than 64 normalised characters contributes the
+n-grams of its first 64 characters only (plus its exact key). Addresses and free text are
+therefore found by their start, by substrings within their first 64 characters, and by
+their whole value; a substring further in is not found.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Literal, get_args
+
+Match = Literal["exact", "prefix", "contains"]
+MATCHES: tuple[Match, ...] = get_args(Match)
+
+#: Only the first this many normalised characters produce n-grams.
+MAX_NGRAM_CHARS = 64
+#: Longer values get a hashed exact key: a GIN entry must stay well below its ~2.7 kB
+#: limit, and long free text would only bloat the index.
+MAX_EXACT_KEY_CHARS = 128
+
+_ESCAPED_STARTS = ("^", "=", "\\")
+
+
+def _check_prefix(prefix: str) -> None:
+    if not prefix or "|" in prefix:
+        raise ValueError(f"invalid search-key prefix {prefix!r}: non-empty, without '|'")
+
+
+def _gram_key(prefix: str, gram: str) -> str:
+    """``name|山田``; an n-gram that starts like a marker is escaped (``name|\\^山``)."""
+    return f"{prefix}|\\{gram}" if gram.startswith(_ESCAPED_STARTS) else f"{prefix}|{gram}"
+
+
+def _anchored_key(prefix: str, start: str) -> str:
+    return f"{prefix}|^{start}"
+
+
+def exact_key(prefix: str, normalised: str) -> str:
+    """``name|=山田花子``; a value over 128 characters is keyed by its SHA-256 instead
+    (``name|=#<hex>``), which the recheck then confirms."""
+    _check_prefix(prefix)
+    if len(normalised) > MAX_EXACT_KEY_CHARS:
+        digest = hashlib.sha256(normalised.encode("utf-8", "surrogatepass")).hexdigest()
+        return f"{prefix}|=#{digest}"
+    return f"{prefix}|={normalised}"
+
+
+def _grams(text: str, size: int) -> set[str]:
+    return {text[index : index + size] for index in range(len(text) - size + 1)}
+
+
+def ngram_keys(prefix: str, normalised: str) -> list[str]:
+    """Every key a normalised field value is indexed under, deduplicated and sorted."""
+    _check_prefix(prefix)
+    if not normalised:
+        return []
+    head = normalised[:MAX_NGRAM_CHARS]
+    keys = {_gram_key(prefix, gram) for gram in _grams(head, 1) | _grams(head, 2)}
+    keys.update(_anchored_key(prefix, head[:size]) for size in (1, 2) if len(head) >= size)
+    keys.add(exact_key(prefix, normalised))
+    return sorted(keys)
+
+
+def query_keys(prefix: str, normalised_query: str, match: Match) -> list[str]:
+    """The keys a matching value must have (the caller ANDs them, then rechecks).
+
+    exact: the exact key; prefix: the anchored key of the first one or two characters;
+    contains: the bigrams of the query, or its unigram when it is one character.
+    """
+    _check_prefix(prefix)
+    if not normalised_query:
+        raise ValueError("an empty query matches every value: leave the condition out instead")
+    if match == "exact":
+        return [exact_key(prefix, normalised_query)]
+    if match == "prefix":
+        return [_anchored_key(prefix, normalised_query[:2])]
+    if match == "contains":
+        size = 1 if len(normalised_query) == 1 else 2
+        return sorted({_gram_key(prefix, gram) for gram in _grams(normalised_query, size)})
+    raise ValueError(f"unknown match {match!r}: expected one of {MATCHES}")
+
+
+def recheck(normalised_value: str, normalised_query: str, match: Match) -> bool:
+    """Whether the stored normalised value really matches (the keys only narrow)."""
+    if match == "exact":
+        return normalised_value == normalised_query
+    if match == "prefix":
+        return normalised_value.startswith(normalised_query)
+    if match == "contains":
+        return normalised_query in normalised_value
+    raise ValueError(f"unknown match {match!r}: expected one of {MATCHES}")

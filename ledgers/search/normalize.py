@@ -1,0 +1,332 @@
+"""The one normalisation that search keys are built with, at indexing and at query time.
+
+Stored values keep what staff wrote (髙 and 﨑 survive in the record); only the search form
+is folded, so that ﾔﾏﾀﾞ, やまだ and ヤマダ, 佐々木 and 佐佐木, 髙橋 and 高橋 meet. Every fold is
+idempotent (normalising twice changes nothing) because indexing and querying must agree
+even when a query is typed in an already normalised form.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+import unicodedata
+from datetime import date
+from functools import lru_cache
+from importlib import resources
+
+from ledgers.fields.exceptions import WarekiError
+from ledgers.fields.normalize import HYPHENS, nfkc, to_katakana
+from ledgers.fields.wareki import (
+    ERAS,
+    Era,
+    era_year_label,
+    format_date,
+    format_western,
+    parse_date,
+    parse_era_decade,
+)
+
+# ``_prepare`` is the date-field's own reading of full-width digits, dashes and kanji
+# numerals (昭和六十年); reused so that a year or month query reads exactly like a date.
+from ledgers.fields.wareki import _prepare as prepare_date_text
+
+VARIANTS_RESOURCE = "variants.tsv"
+
+# Invisible characters that only select a glyph or join/split words: IVS/SVS variation
+# selectors (辻 + U+E0100 is still 辻), zero-width spaces and joiners, the BOM.
+_VARIATION_SELECTORS = [*range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0)]
+_INVISIBLES = [0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF]
+# Middle dots between the parts of a name (ジョン・スミス): 「・」, half-width 「･」 (NFKC
+# makes it 「・」), the Latin middle dot and the hyphenation point.
+_MIDDLE_DOTS = "・·‧"
+_REMOVE = dict.fromkeys([*_VARIATION_SELECTORS, *_INVISIBLES, *map(ord, _MIDDLE_DOTS)])
+_WHITESPACE_RE = re.compile(r"\s+")
+
+# Small kana (after hiragana became katakana) to their large forms, including the small
+# katakana used for Ainu (ㇰ … ㇿ).
+_SMALL_KANA = str.maketrans(
+    "ァィゥェォッャュョヮヵヶㇰㇱㇲㇳㇴㇵㇶㇷㇸㇹㇺㇻㇼㇽㇾㇿ",
+    "アイウエオツヤユヨワカケクシストヌハヒフヘホムラリルレロ",
+)
+
+_KATAKANA = "\u30a1-\u30fa"  # ァ … ヺ (the letters, not ー・ヽヾ)
+_KANJI = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+_KANJI_RE = re.compile(f"[{_KANJI}]")
+_KANA_LETTER_RE = re.compile(f"[{_KATAKANA}]")
+_ITERATION_MARKS = "々〻ヽヾ"
+_VOICED_MARK, _SEMI_VOICED_MARK = "\u3099", "\u309a"
+
+# Dashes and waves typed as the long-vowel mark after kana (ラーメン, ﾗｰﾒﾝ, ラ−メン, ラ～メン).
+_WAVES = "~〜∼⁓"
+_LONG_VOWEL_RE = re.compile(f"(?<=[{_KATAKANA}ー])[{re.escape(HYPHENS + _WAVES)}]+")
+# Dashes after a digit in addresses (3丁目1ー2, 1−2−3) are the ASCII hyphen.
+_DIGIT_DASH_RE = re.compile(f"(?<=[0-9])[{re.escape(HYPHENS)}]+")
+
+
+@lru_cache(maxsize=1)
+def variant_table() -> dict[str, str]:
+    """Variant kanji → standard form, read once from ``data/variants.tsv``.
+
+    Lines are ``variant<TAB>standard<TAB>source``; ``#`` starts a comment line. The table
+    is checked as it is read, so that a bad data change fails loudly rather than folding
+    silently wrong: every entry must be reachable (the variant survives NFKC), flat (no
+    standard is itself a variant) and cited.
+    """
+    text = resources.files("ledgers.search").joinpath("data", VARIANTS_RESOURCE).read_text("utf-8")
+    table: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        parts = [part.strip() for part in line.split("\t")]
+        if len(parts) != 3 or not all(parts):
+            raise ValueError(
+                f"{VARIANTS_RESOURCE}:{number}: expected variant<TAB>standard<TAB>source"
+            )
+        variant, standard, _source = parts
+        for char in (variant, standard):
+            if nfkc(char) != char or char.translate(_REMOVE) != char:
+                raise ValueError(
+                    f"{VARIANTS_RESOURCE}:{number}: {char!r} changes under NFKC or contains a"
+                    " variation selector, so normalisation would never see it"
+                )
+        if variant == standard or table.get(variant, standard) != standard:
+            raise ValueError(f"{VARIANTS_RESOURCE}:{number}: conflicting entry for {variant!r}")
+        table[variant] = standard
+    if chained := sorted(set(table) & set(table.values())):
+        raise ValueError(f"{VARIANTS_RESOURCE}: standards that are also variants: {chained}")
+    return table
+
+
+@lru_cache(maxsize=1)
+def _variant_folds() -> tuple[dict[int, str], re.Pattern[str] | None]:
+    """A ``str.translate`` table for one-code-point variants (𠮷 is one code point in
+    Python), and a pattern for variants written with several code points, longest first."""
+    table = variant_table()
+    single = {ord(variant): standard for variant, standard in table.items() if len(variant) == 1}
+    multi = sorted((variant for variant in table if len(variant) > 1), key=len, reverse=True)
+    return single, re.compile("|".join(map(re.escape, multi))) if multi else None
+
+
+def fold_variants(text: str) -> str:
+    """Old and variant kanji (髙, 﨑, 邊, 齋 …) become their standard form."""
+    single, multi = _variant_folds()
+    if multi is not None:
+        text = multi.sub(lambda match: variant_table()[match.group()], text)
+    return text.translate(single)
+
+
+def _unvoiced(kana: str) -> str:
+    """ガ → カ, パ → ハ: the kana without its (semi-)voiced mark."""
+    return unicodedata.normalize("NFD", kana)[0]
+
+
+def _voiced(kana: str) -> str:
+    """カ → ガ, ハ → バ; a kana that has no voiced form repeats unvoiced."""
+    voiced = unicodedata.normalize("NFC", _unvoiced(kana) + _VOICED_MARK)
+    return voiced if len(voiced) == 1 else _unvoiced(kana)
+
+
+def expand_iteration_marks(text: str) -> str:
+    """佐々木 → 佐佐木, いすゞ → イスズ: 々 repeats the kanji before it, ヽ/ヾ the kana before
+    it (unvoiced/voiced). A mark with nothing to repeat is kept as it is."""
+    if not any(mark in text for mark in _ITERATION_MARKS):
+        return text
+    out: list[str] = []
+    for char in text:
+        previous = out[-1] if out else ""
+        if char in "々〻" and _KANJI_RE.fullmatch(previous):
+            out.append(previous)
+        elif char in "ヽヾ" and _KANA_LETTER_RE.fullmatch(previous):
+            out.append(_unvoiced(previous) if char == "ヽ" else _voiced(previous))
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def _fold(text: str) -> str:
+    """The folds shared by names and free text; the order matters for idempotence.
+
+    NFKC first (widths, ｶﾞ → ガ, compatibility ideographs); then what NFKC leaves:
+    invisibles, spaces and dots; case; hiragana; small kana; variant kanji. A second NFKC
+    recombines marks that a removed space kept apart (か゛ becomes "か", " ", U+3099 under
+    NFKC) or that now follow a large kana (ッ + U+3099 → ツ + U+3099 → ヅ). Iteration marks
+    are expanded after that, then NFC recombines a mark that followed an expanded ヽ, and
+    long-vowel marks come last because they look at the kana before them.
+    """
+    text = _WHITESPACE_RE.sub("", nfkc(text).translate(_REMOVE))
+    text = to_katakana(text.lower()).translate(_SMALL_KANA)
+    text = nfkc(fold_variants(text))
+    text = unicodedata.normalize("NFC", expand_iteration_marks(text))
+    return _LONG_VOWEL_RE.sub(lambda match: "ー" * len(match.group()), text)
+
+
+def normalize_name(text: str) -> str:
+    """The search form of a name or a reading: ﾔﾏﾀﾞ ﾊﾅｺ, やまだ はなこ and ヤマダ　ハナコ all
+    become ヤマダハナコ; 髙橋 becomes 高橋 and 佐々木 佐佐木."""
+    return _fold(text)
+
+
+def normalize_text(text: str) -> str:
+    """The search form of an address or free text: the name folds, and dashes after a
+    digit become "-" (3丁目1ー2 → 3丁目1-2). 丁目・番地・番・号 and kanji numerals are kept
+    as written: 三鷹 must stay 三鷹, and 1-2-3 does not find 1丁目2番3号."""
+    return _DIGIT_DASH_RE.sub(lambda match: "-" * len(match.group()), _fold(text))
+
+
+def normalize_digits(text: str) -> str:
+    """Only the digits, as ASCII (phone numbers, postal codes, resident numbers):
+    "０３−１２３４−５６７８" → "0312345678"."""
+    digits = (unicodedata.decimal(char, None) for char in nfkc(text))
+    return "".join(str(digit) for digit in digits if digit is not None)
+
+
+# ---------------------------------------------------------------------------------------
+# Date queries
+
+_ERA_BY_TOKEN: dict[str, Era] = {
+    token: era for era in ERAS for token in (era.name, era.letter, era.kanji)
+}
+_ERA_ALTERNATIVES = "|".join(sorted(map(re.escape, _ERA_BY_TOKEN), key=len, reverse=True))
+# A year, optionally with a month: 昭和60年, S60, 昭和60年3月, S60.3, 1985年, 1985, 1985/3.
+_MONTH = r"(?:年\s*(?:(?P<m1>\d{1,2})\s*月)?|[./-]\s*(?P<m2>\d{1,2})\s*月?)?"
+_ERA_YEAR_RE = re.compile(rf"(?P<era>{_ERA_ALTERNATIVES})\s*(?P<year>元|\d{{1,3}})\s*{_MONTH}")
+_WESTERN_YEAR_RE = re.compile(rf"(?P<year>\d{{4}})\s*{_MONTH}")
+_QUERY_EXAMPLES = "例: 令和5年4月1日、R5.4.1、昭和60年、昭和60年3月、昭和40年代、R5.4.1〜R5.6.30"
+
+
+def _unreadable(text: str) -> WarekiError:
+    return WarekiError(
+        f"日付・期間として読み取れません: 「{text.strip()}」（{_QUERY_EXAMPLES}）",
+        code="unreadable_date",
+    )
+
+
+def _span(year: int, month: int | None, *, label: str) -> tuple[date, date]:
+    """The whole year, or the whole month."""
+    if not 1 <= year <= 9999:
+        raise WarekiError(f"年が正しくありません（{year}年）", code="invalid_year")
+    if month is None:
+        return date(year, 1, 1), date(year, 12, 31)
+    if not 1 <= month <= 12:
+        raise WarekiError(f"月が正しくありません（{label}{month}月）", code="invalid_month")
+    return date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1])
+
+
+def _month(match: re.Match[str]) -> int | None:
+    month = match.group("m1") or match.group("m2")
+    return None if month is None else int(month)
+
+
+def _era_span(match: re.Match[str]) -> tuple[date, date]:
+    """昭和60年 or 昭和60年3月, cut to the era: 昭和64年 is 1989-01-01 … 1989-01-07."""
+    era = _ERA_BY_TOKEN[match.group("era")]
+    year = 1 if match.group("year") == "元" else int(match.group("year"))
+    month = _month(match)
+    label = era_year_label(era, year)
+    if year < 1:
+        raise WarekiError(
+            f"{era.name}{year}年は存在しません（最初の年は{era.name}元年です）",
+            code="invalid_era_year",
+        )
+    if era.last_year is not None and year > era.last_year:
+        raise WarekiError(
+            f"{era.name}{year}年は存在しません（{era.name}は{era.last_year}年までです）",
+            code="invalid_era_year",
+        )
+    start, end = _span(era.start.year + year - 1, month, label=label)
+    start = max(start, era.accepted_from)
+    end = end if era.end is None else min(end, era.end)
+    if start > end:
+        bound = (
+            f"{era.name}は{format_western(era.accepted_from)}から"
+            if end < era.accepted_from
+            else f"{era.name}は{format_western(era.end or end)}まで"
+        )
+        raise WarekiError(f"{label}{month}月は{era.name}の期間外です（{bound}）", code="outside_era")
+    return start, end
+
+
+def _single_query(text: str) -> tuple[date, date]:
+    """One date, month, year or decade (no range)."""
+    try:
+        day = parse_date(text)
+    except WarekiError as error:
+        if error.code != "unreadable_date":
+            raise  # readable but wrong (2月30日): the date field's own message says why
+    else:
+        return day, day
+    prepared = prepare_date_text(text)
+    if "年代" in prepared:
+        return parse_era_decade(text)
+    if match := _ERA_YEAR_RE.fullmatch(prepared):
+        return _era_span(match)
+    if match := _WESTERN_YEAR_RE.fullmatch(prepared):
+        year = int(match.group("year"))
+        return _span(year, _month(match), label=f"{year}年")
+    raise _unreadable(text)
+
+
+def _pair(left: str, right: str, *, open_ends: bool) -> tuple[date, date]:
+    """From the start of ``left`` to the end of ``right``; an empty side is open when the
+    separator was a wave dash (令和5年4月1日〜)."""
+    if not left.strip() and not right.strip():
+        raise WarekiError("期間の始まりか終わりを入力してください", code="unreadable_date")
+    if not open_ends and not (left.strip() and right.strip()):
+        raise _unreadable(left + "-" + right)
+    start = _single_query(left)[0] if left.strip() else date.min
+    end = _single_query(right)[1] if right.strip() else date.max
+    if start > end:
+        raise WarekiError(
+            f"期間の始まり（{format_date(start)}）が終わり（{format_date(end)}）より後です",
+            code="reversed_range",
+        )
+    return start, end
+
+
+def parse_date_query(text: str) -> tuple[date, date]:
+    """A date search as an inclusive (from, to) range.
+
+    A date in any form the date field reads (令和5年4月1日, R5.4.1, 2023/04/01, full width)
+    gives (d, d); 昭和40年代 the decade; 昭和60年, S60 or 1985年 the year; 昭和60年3月, R5.4 or
+    2023-04 the month; two of these joined by 〜, ~ or ～ (either side may be left open) or by
+    a dash (S60.1.1-S60.12.31) the range from the first to the end of the second. Raises
+    WarekiError with a Japanese message, as the date field does.
+    """
+    if not isinstance(text, str):
+        raise WarekiError("日付は文字列で入力してください", code="invalid_type")
+    text = text.strip()
+    if not text:
+        raise WarekiError("日付を入力してください", code="required")
+    waves = [index for index, char in enumerate(text) if char in _WAVES + "～"]
+    if len(waves) > 1:
+        raise WarekiError(
+            f"期間の区切り（〜）は一つだけにしてください: 「{text}」", code="unreadable_date"
+        )
+    if waves:
+        return _pair(text[: waves[0]], text[waves[0] + 1 :], open_ends=True)
+    try:
+        return _single_query(text)
+    except WarekiError as error:
+        single_error = error
+    # A dash is both inside dates (2023-04-01) and between them: try every dash, and accept
+    # the one split where both sides read.
+    ranges: set[tuple[date, date]] = set()
+    side_error: WarekiError | None = None
+    for index, char in enumerate(text):
+        if char not in HYPHENS:
+            continue
+        try:
+            ranges.add(_pair(text[:index], text[index + 1 :], open_ends=False))
+        except WarekiError as error:
+            if error.code not in ("unreadable_date", "unreadable_decade"):
+                side_error = side_error or error
+    if len(ranges) == 1:
+        return ranges.pop()
+    if ranges:
+        raise WarekiError(
+            f"期間の区切りが曖昧です: 「{text}」（〜で区切ってください）", code="ambiguous_range"
+        )
+    if side_error is not None and single_error.code == "unreadable_date":
+        raise side_error
+    raise single_error

@@ -1,0 +1,127 @@
+"""API fixtures: staff of Mitaka with tokens, and the DV ledger, through the real routing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from django_tenants.utils import schema_context
+from rest_framework.test import APIClient
+
+from daicho.accounts.models import Department, Membership, Role
+from ledgers.access.services import grants_replace
+from ledgers.api.tokens.services import token_issue
+from ledgers.definitions.services import ledger_create
+from ledgers.records.services import record_create
+from tests.conftest import City
+
+HOST = "mitaka.localhost"
+ADDRESS = "東京都三鷹市下連雀九丁目8番7号"
+DV_DOCUMENT: dict[str, Any] = {
+    "code": "dv",
+    "name": "DV等支援措置台帳",
+    "category": "住民記録",
+    "retention_years": 5,
+    "fields": [
+        {"key": "name", "label": "氏名", "type": "person_name", "required": True, "sensitivity": "personal"},
+        {"key": "birth_date", "label": "生年月日", "type": "date", "sensitivity": "personal"},
+        {"key": "address", "label": "現住所", "type": "address", "sensitivity": "special_care"},
+        {"key": "amount", "label": "支援額", "type": "integer", "sensitivity": "internal"},
+        {"key": "disclosure", "label": "照会可否", "type": "department_flags",
+         "options": {"departments": ["shimin", "shiminzei"]}},
+        {"key": "offenders", "label": "加害者", "type": "group", "fields": [
+            {"key": "name", "label": "氏名", "type": "person_name", "sensitivity": "personal"},
+            {"key": "relation", "label": "続柄", "type": "choice", "options": {"choices": ["配偶者", "元配偶者", "その他"]}},
+        ]},
+    ],
+}  # fmt: skip
+
+
+class Api:
+    """A client on Mitaka's host acting with one staff member's token."""
+
+    def __init__(self, user: Any, scopes: list[str] | None = None) -> None:
+        with schema_context("mitaka"):
+            self.token = token_issue(actor=user, user=user, scopes=scopes or ["*"]).token
+        self.user = user
+        self.client = APIClient(HTTP_HOST=HOST)
+        self.client.credentials(HTTP_AUTHORIZATION=f"Bearer {self.token}")
+
+    def __getattr__(self, method: str) -> Any:
+        call = getattr(self.client, method)
+
+        def send(path: str, data: Any = None, **extra: Any) -> Any:
+            if method in {"post", "put", "patch", "delete"}:
+                return call(path, data, format="json", **extra)
+            return call(path, data, **extra)
+
+        return send
+
+
+@pytest.fixture
+def city(mitaka: City) -> Iterator[dict[str, Any]]:
+    """Departments, staff with memberships, the DV ledger with grants, one record."""
+    with schema_context("mitaka"):
+        departments = {
+            code: Department.objects.create(code=code, name=name)
+            for code, name in [("shimin", "市民課"), ("shiminzei", "市民税課"), ("soumu", "総務課")]
+        }
+        user_model = get_user_model()
+
+        def member(username: str, department: str, role: str) -> Any:
+            user = user_model.objects.create_user(
+                username=username, password="S3cret!pass-api", display_name=username
+            )
+            Membership.objects.create(
+                user=user,
+                department=departments[department],
+                role=role,
+                valid_from=date(2026, 4, 1),
+            )
+            return user
+
+        people = {
+            "admin": user_model.objects.get(username="admin"),
+            "designer": member("designer", "soumu", Role.LEDGER_ADMIN),
+            "clerk": member("clerk", "shimin", Role.EDITOR),
+            "zei": member("zei", "shiminzei", Role.EDITOR),
+            "auditor": member("auditor", "soumu", Role.AUDITOR),
+        }
+        ledger = ledger_create(actor=people["designer"], **DV_DOCUMENT)
+        grants_replace(
+            actor=people["designer"], ledger=ledger,
+            grants=[
+                {"department": "soumu", "capabilities": ["view", "search", "design", "audit"], "clearance": "special_care"},
+                {"department": "shimin", "capabilities": ["view", "search", "create", "update", "delete", "export"], "clearance": "special_care"},
+                {"department": "shiminzei", "capabilities": ["view", "search", "create", "update"], "clearance": "personal"},
+                {"role": "auditor", "capabilities": ["view", "search", "audit"], "clearance": "personal"},
+            ],
+        )  # fmt: skip
+        record = record_create(
+            actor=people["clerk"], ledger=ledger,
+            values={
+                "name": {"kanji": "山田 花子", "kana": "ヤマダ ハナコ"}, "birth_date": "昭和60年3月3日",
+                "address": {"postal_code": "181-0013", "text": ADDRESS}, "amount": 1000,
+                "disclosure": {"shimin": True, "shiminzei": False},
+                "offenders": [{"name": {"kanji": "山田 太郎", "kana": "ヤマダ タロウ"}, "relation": "配偶者"}],
+            },
+        )  # fmt: skip
+        yield {"people": people, "ledger": ledger, "record": record, "departments": departments}
+
+
+@pytest.fixture
+def api(city: dict[str, Any]) -> Any:
+    """``api("clerk")`` → a client with that person's token (all scopes unless told)."""
+
+    def make(who: str, scopes: list[str] | None = None) -> Api:
+        return Api(city["people"][who], scopes)
+
+    return make
+
+
+def records_url(record_id: Any = None, suffix: str = "") -> str:
+    base = "/api/v1/ledgers/dv/records/"
+    return f"{base}{record_id}/{suffix}" if record_id else base

@@ -1,0 +1,25 @@
+"""/api/v1/departments/ and /api/v1/departments/{code}/."""
+
+from typing import Any
+
+
+def test_city_admin_creates_reads_and_renames(api: Any) -> None:
+    admin = api("admin")
+    created = admin.post("/api/v1/departments/", {"code": "kodomo", "name": "子ども支援課"})
+    assert created.status_code == 201
+    assert created.json() == {"code": "kodomo", "name": "子ども支援課", "active": True}
+    assert admin.get("/api/v1/departments/kodomo/").json()["name"] == "子ども支援課"
+    renamed = admin.patch("/api/v1/departments/kodomo/", {"name": "子ども家庭支援課"})
+    assert renamed.json()["name"] == "子ども家庭支援課"
+    codes = [d["code"] for d in admin.get("/api/v1/departments/").json()["results"]]
+    assert "kodomo" in codes
+
+
+def test_staff_cannot_create_departments_and_duplicates_are_refused(api: Any) -> None:
+    assert (
+        api("clerk").post("/api/v1/departments/", {"code": "x", "name": "x課"}).status_code == 403
+    )
+    duplicate = api("admin").post("/api/v1/departments/", {"code": "shimin", "name": "市民課"})
+    assert duplicate.status_code == 400
+    assert duplicate.json()["code"] == "ERROR_DIRECTORY_INVALID"
+    assert api("admin").get("/api/v1/departments/none/").status_code == 404

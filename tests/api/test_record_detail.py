@@ -1,0 +1,119 @@
+"""GET/PATCH/DELETE /api/v1/ledgers/{code}/records/{id}/ with ETag and If-Match."""
+
+import threading
+from datetime import date
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django_tenants.utils import schema_context
+from rest_framework.test import APIClient
+
+from daicho.accounts.models import Department, Membership, Role
+from ledgers.api.tokens.services import token_issue
+from ledgers.audit.models import AuditEvent
+from ledgers.definitions.services import ledger_create
+from ledgers.records.services import record_create
+from tenants.services import municipality_provision
+from tests.api.conftest import records_url
+from tests.conftest import ADMIN_PASSWORD
+
+
+def test_read_gives_etag_and_is_audited(api: Any, city: dict[str, Any]) -> None:
+    record = city["record"]
+    response = api("clerk").get(records_url(record.pk))
+    assert response.status_code == 200
+    assert response["ETag"] == '"1"'
+    body = response.json()
+    assert body["values"]["name"]["kanji"] == "山田 花子"
+    assert body["values"]["birth_date"] == "1985-03-03"
+    with schema_context("mitaka"):
+        assert AuditEvent.objects.filter(action="record.view", record_id=record.pk).count() == 1
+
+
+def test_patch_needs_if_match_428_and_a_stale_one_is_412(api: Any, city: dict[str, Any]) -> None:
+    clerk, url = api("clerk"), records_url(city["record"].pk)
+    missing = clerk.patch(url, {"values": {"amount": 5}})
+    assert missing.status_code == 428
+    assert missing.json()["code"] == "ERROR_PRECONDITION_REQUIRED"
+    ok = clerk.patch(url, {"values": {"amount": 5}, "reason": "増額"}, HTTP_IF_MATCH='"1"')
+    assert ok.status_code == 200
+    assert ok["ETag"] == '"2"'
+    stale = clerk.patch(url, {"values": {"amount": 6}}, HTTP_IF_MATCH='"1"')
+    assert stale.status_code == 412
+    assert stale.json()["code"] == "ERROR_GENERATION_CONFLICT"
+
+
+def test_delete_needs_if_match_and_a_reason(api: Any, city: dict[str, Any]) -> None:
+    clerk, url = api("clerk"), records_url(city["record"].pk)
+    assert clerk.delete(url, {"reason": "誤登録"}).status_code == 428
+    assert clerk.delete(url, {}, HTTP_IF_MATCH='"1"').status_code == 400
+    deleted = clerk.delete(url + "?reason=重複登録", None, HTTP_IF_MATCH='"1"')
+    assert deleted.status_code == 200
+    assert deleted.json()["deleted"] is True
+
+
+def test_a_record_the_caller_may_not_see_is_404_like_a_missing_one(
+    api: Any, city: dict[str, Any]
+) -> None:
+    hidden = api("zei").get(records_url(city["record"].pk))
+    missing = api("zei").get(records_url("00000000-0000-4000-8000-000000000000"))
+    assert hidden.status_code == missing.status_code == 404
+    assert hidden.json() == missing.json()
+    assert api("zei").get(records_url("not-a-uuid")).status_code == 404
+
+
+@pytest.fixture(scope="module")
+def committed(django_db_setup: None, django_db_blocker: Any) -> dict[str, str]:
+    """A city of its own whose record and token are committed, for truly concurrent requests."""
+    with django_db_blocker.unblock():
+        municipality_provision(
+            actor=None, slug="tachikawa", name="立川市", code="132021", domain="tachikawa.localhost",
+            admin_username="admin", admin_password=ADMIN_PASSWORD,
+        )  # fmt: skip
+        with schema_context("tachikawa"):
+            user = get_user_model().objects.create_user(username="racer", password="x" * 12)
+            department = Department.objects.create(code="soumu", name="総務課")
+            Membership.objects.create(
+                user=user,
+                department=department,
+                role=Role.LEDGER_ADMIN,
+                valid_from=date(2020, 4, 1),
+            )
+            ledger = ledger_create(
+                actor=user,
+                code="race",
+                name="競合",
+                fields=[{"key": "n", "label": "n", "type": "integer"}],
+            )
+            record = record_create(actor=user, ledger=ledger, values={"n": 1})
+            token = token_issue(actor=user, user=user, scopes=["*"]).token
+        connection.set_schema_to_public()
+    return {"record": str(record.pk), "token": token}
+
+
+def test_two_concurrent_patches_with_the_same_etag_one_wins(
+    committed: dict[str, str], django_db_blocker: Any
+) -> None:
+    barrier = threading.Barrier(2)
+    statuses: list[int] = []
+
+    def patch(value: int) -> None:
+        with django_db_blocker.unblock():
+            client = APIClient(HTTP_HOST="tachikawa.localhost")
+            client.credentials(HTTP_AUTHORIZATION=f"Bearer {committed['token']}")
+            barrier.wait(timeout=10)
+            response = client.patch(
+                f"/api/v1/ledgers/race/records/{committed['record']}/", {"values": {"n": value}},
+                format="json", HTTP_IF_MATCH='"1"',
+            )  # fmt: skip
+            statuses.append(response.status_code)
+            connection.close()
+
+    threads = [threading.Thread(target=patch, args=(n,)) for n in (7, 8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(statuses) == [200, 412]

@@ -1,0 +1,51 @@
+"""/api/v1/staff/ and /api/v1/staff/{username}/."""
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django_tenants.utils import schema_context
+
+
+def test_create_read_update_deactivate(api: Any) -> None:
+    admin = api("admin")
+    created = admin.post(
+        "/api/v1/staff/",
+        {"username": "newcomer", "display_name": "新人", "password": "Spring-2027-ok",
+         "memberships": [{"department": "shimin", "role": "editor", "valid_from": "2027-04-01", "valid_to": None}]},
+    )  # fmt: skip
+    assert created.status_code == 201, created.json()
+    body = created.json()
+    assert "password" not in body
+    assert body["memberships"] == [
+        {"department": "shimin", "role": "editor", "valid_from": "2027-04-01", "valid_to": None}
+    ]
+    moved = admin.patch(
+        "/api/v1/staff/newcomer/",
+        {
+            "memberships": [
+                {"department": "shiminzei", "role": "viewer", "valid_from": "2028-04-01"}
+            ]
+        },
+    )
+    assert moved.json()["memberships"][0]["department"] == "shiminzei"
+    gone = admin.delete("/api/v1/staff/newcomer/")
+    assert gone.json()["active"] is False
+    with schema_context("mitaka"):
+        assert get_user_model().objects.get(username="newcomer").is_active is False
+
+
+def test_only_city_admins_and_bad_input_changes_nothing(api: Any) -> None:
+    assert api("clerk").get("/api/v1/staff/").status_code == 403
+    bad = api("admin").post(
+        "/api/v1/staff/",
+        {
+            "username": "x1",
+            "password": "short",
+            "memberships": [
+                {"department": "nowhere", "role": "editor", "valid_from": "2027-04-01"}
+            ],
+        },
+    )
+    assert bad.status_code == 400
+    with schema_context("mitaka"):
+        assert not get_user_model().objects.filter(username="x1").exists()
