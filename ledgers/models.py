@@ -5,6 +5,7 @@ from ledgers.api.tokens.models import ApiToken
 from ledgers.audit.models import AuditEvent
 from ledgers.definitions.models import Ledger, LedgerVersion, Sensitivity
 from ledgers.records.models import Record, RecordVersion
+from ledgers.search.models import SearchValue
 
 __all__ = [
     "ApiToken",
@@ -16,5 +17,6 @@ __all__ = [
     "LedgerVersion",
     "Record",
     "RecordVersion",
+    "SearchValue",
     "Sensitivity",
 ]

@@ -1,14 +1,12 @@
-"""What every API view shares: bearer tokens, scopes, the error shape, If-Match, pages."""
+"""Authentication, scopes and rate limits shared by every API view."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from rest_framework import exceptions, serializers, status
+from rest_framework import exceptions
 from rest_framework.authentication import (
     BaseAuthentication,
     SessionAuthentication,
@@ -16,14 +14,10 @@ from rest_framework.authentication import (
 )
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
-from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
-from rest_framework.views import exception_handler as drf_exception_handler
 
 from ledgers.api.tokens.models import ApiToken
 from ledgers.api.tokens.services import token_authenticate, token_has_scope
-from ledgers.exceptions import LedgerError
-from tenants.exceptions import TenantError
 
 logger = logging.getLogger(__name__)
 
@@ -104,104 +98,3 @@ class AddressRateThrottle(SimpleRateThrottle):
 
     def get_cache_key(self, request: Request, view: Any) -> str:
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
-
-
-_DRF_CODES: list[tuple[type[Exception], str, str]] = [
-    (exceptions.NotAuthenticated, "ERROR_NOT_AUTHENTICATED", "認証が必要です。"),
-    (exceptions.AuthenticationFailed, "ERROR_NOT_AUTHENTICATED", "認証に失敗しました。"),
-    (exceptions.PermissionDenied, "ERROR_PERMISSION_DENIED", "この操作を行う権限がありません。"),
-    (exceptions.NotFound, "ERROR_NOT_FOUND", "見つかりません。"),
-    (exceptions.MethodNotAllowed, "ERROR_METHOD_NOT_ALLOWED", "このメソッドは使えません。"),
-    (exceptions.NotAcceptable, "ERROR_NOT_ACCEPTABLE", "この形式では応答できません。"),
-    (
-        exceptions.UnsupportedMediaType,
-        "ERROR_UNSUPPORTED_MEDIA_TYPE",
-        "この形式の本文は受け付けられません。",
-    ),
-    (
-        exceptions.Throttled,
-        "ERROR_RATE_LIMITED",
-        "要求が多すぎます。しばらく待ってから再度お試しください。",
-    ),
-    (
-        exceptions.ParseError,
-        "ERROR_REQUEST_MALFORMED",
-        "本文を読み取れません。JSON を確認してください。",
-    ),
-    (exceptions.ValidationError, "ERROR_REQUEST_INVALID", "入力内容に誤りがあります。"),
-]
-
-
-class PreconditionRequired(exceptions.APIException):
-    status_code = 428
-    default_detail = "If-Match ヘッダーで読み込んだ世代（ETag）を指定してください。"
-    default_code = "ERROR_PRECONDITION_REQUIRED"
-
-
-class ErrorShape(serializers.Serializer):
-    """Every error: a stable machine code, a Japanese message, and details."""
-
-    code = serializers.CharField()
-    message = serializers.CharField()
-    detail = serializers.DictField()
-
-
-def error_response(
-    code: str, message: str, status_code: int, detail: Any = None, headers: dict | None = None
-) -> Response:
-    return Response(
-        {"code": code, "message": message, "detail": detail or {}},
-        status=status_code,
-        headers=headers,
-    )
-
-
-def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """Every error as ``{"code": "ERROR_…", "message": "…", "detail": {…}}``."""
-    if isinstance(exc, LedgerError):
-        return error_response(exc.code, exc.message, exc.status, exc.detail)
-    if isinstance(exc, TenantError):
-        return error_response(exc.code, str(exc), status.HTTP_400_BAD_REQUEST)
-    if isinstance(exc, PreconditionRequired):
-        return error_response(exc.default_code, str(exc.detail), 428)
-    if isinstance(exc, Http404):
-        exc = exceptions.NotFound()
-    if isinstance(exc, DjangoPermissionDenied):
-        exc = exceptions.PermissionDenied()
-    response = drf_exception_handler(exc, context)
-    if response is None:
-        return None
-    for cls, code, message in _DRF_CODES:
-        if isinstance(exc, cls):
-            detail: Any = exc.detail if isinstance(exc, exceptions.ValidationError) else {}
-            if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
-                detail = {"retry_after": int(exc.wait) + 1}
-            if isinstance(exc, exceptions.AuthenticationFailed | exceptions.NotAuthenticated):
-                message = (
-                    str(exc.detail)
-                    if str(exc.detail) and not str(exc.detail).isascii()
-                    else message
-                )
-            response.data = {"code": code, "message": message, "detail": detail}
-            return response
-    response.data = {"code": "ERROR_API", "message": str(getattr(exc, "detail", "")), "detail": {}}
-    return response
-
-
-def parse_if_match(request: Request, *, required: bool) -> int | None:
-    """The generation named by ``If-Match: "3"``; 428 when required and missing."""
-    header = request.headers.get("If-Match", "").strip()
-    if not header:
-        if required:
-            raise PreconditionRequired()
-        return None
-    value = header.removeprefix("W/").strip().strip('"')
-    if not value.isdigit():
-        raise exceptions.ValidationError(
-            {"If-Match": ['ETag は世代の数字（例: "3"）で指定してください。']}
-        )
-    return int(value)
-
-
-def etag(generation: int) -> str:
-    return f'"{generation}"'

@@ -33,7 +33,7 @@ from ledgers.exceptions import (
 from ledgers.fields import field_type_registry
 from ledgers.fields.exceptions import FieldError
 from ledgers.records.models import Record, RecordVersion
-from ledgers.search.index import index_entries
+from ledgers.search.index import SEP, index_values
 
 Values = dict[str, Any]
 
@@ -128,16 +128,50 @@ def values_clean(
     return data
 
 
-def search_index_for(
-    *, ledger: Ledger, data: Mapping[str, Any]
-) -> tuple[list[str], dict[str, str]]:
+@dataclass(frozen=True)
+class IndexData:
+    """A record's search index: current keys and texts, and the values for the all-generation index."""
+
+    keys: list[str]
+    texts: dict[str, str]
+    paths: list[str]
+    values: list[str]
+    value_keys: list[str]  # each value's keys joined by KEY_JOIN (unnested in SQL)
+
+
+KEY_JOIN = "\x1e"
+
+
+def search_index_for(*, ledger: Ledger, data: Mapping[str, Any]) -> IndexData:
     """Search keys and recheck texts of a record's values (see ``ledgers.search.index``)."""
-    return index_entries(ledger.fields(), data)
+    entries = index_values(ledger.fields(), data)
+    keys: set[str] = set()
+    by_path: dict[str, list[str]] = {}
+    for path, value, value_keys in entries:
+        keys.update(value_keys)
+        by_path.setdefault(path, []).append(value)
+    return IndexData(
+        keys=sorted(keys),
+        texts={path: SEP + SEP.join(values) + SEP for path, values in by_path.items()},
+        paths=[e[0] for e in entries],
+        values=[e[1] for e in entries],
+        value_keys=[KEY_JOIN.join(e[2]) for e in entries],
+    )
 
 
-def _index_row(ledger: Ledger, data: Mapping[str, Any]) -> tuple[list[str], str]:
-    keys, texts = search_index_for(ledger=ledger, data=data)
-    return keys, _json(texts)
+_HISTORY_UPSERT = """
+    INSERT INTO ledgers_searchvalue (ledger_id, record_id, path, value, keys, first_generation,
+        last_generation)
+    SELECT %(ledger)s, {source}.id, p.path, p.value, string_to_array(p.keys, E'\\x1e'),
+        {source}.generation, {source}.generation
+    FROM {source}, unnest(%(h_paths)s::text[], %(h_values)s::text[], %(h_keys)s::text[])
+        AS p(path, value, keys)
+    ON CONFLICT (record_id, path, value) DO UPDATE SET last_generation = EXCLUDED.last_generation
+"""
+
+
+def _history_params(index: IndexData) -> dict[str, Any]:
+    return {"h_paths": index.paths, "h_values": index.values, "h_keys": index.value_keys}
 
 
 def values_diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, list[Any]]:
@@ -191,33 +225,37 @@ def _locked(record: Record, expected_generation: int | None, policy: LedgerPolic
 # --- single-record services -------------------------------------------------------------
 
 
-_CREATE_SQL = """
+_CREATE_SQL = (
+    """
 WITH r AS (
     INSERT INTO ledgers_record (id, ledger_id, data, search_keys, search_text, generation,
         definition_version, state, created_by_id, created_at, updated_by_id, updated_at,
         deleted_reason)
-    VALUES (%(id)s, %(ledger)s, %(data)s, %(keys)s, %(texts)s, 1, %(dv)s, %(state)s, %(actor)s, %(now)s,
-        %(actor)s, %(now)s, '')
-    RETURNING id
+    VALUES (%(id)s, %(ledger)s, %(data)s, %(keys)s, %(texts)s, 1, %(dv)s, %(state)s, %(actor)s,
+        %(now)s, %(actor)s, %(now)s, '')
+    RETURNING id, generation
 ), v AS (
     INSERT INTO ledgers_recordversion (record_id, generation, action, actor_id, at, reason,
         definition_version, data, state, deleted, diff)
     SELECT id, 1, 'create', %(actor)s, %(now)s, %(reason)s, %(dv)s, %(data)s, %(state)s, false,
         %(diff)s
     FROM r
-)
+), h AS ("""
+    + _HISTORY_UPSERT.format(source="r")
+    + """)
 INSERT INTO ledgers_auditevent (actor_id, action, ledger_code, record_id, generation, details)
 SELECT %(actor)s, 'record.create', %(code)s, id, 1, '{}' FROM r
 """
+)
 
 # The generation check is part of the UPDATE: a concurrent writer that got there first
 # leaves no row matching, and nothing is written.
-_UPDATE_SQL = """
+_UPDATE_SQL = (
+    """
 WITH u AS (
     UPDATE ledgers_record SET data = %(data)s, search_keys = %(keys)s, search_text = %(texts)s,
-        generation = generation + 1,
-        definition_version = %(dv)s, state = %(state)s, updated_by_id = %(actor)s,
-        updated_at = %(now)s
+        generation = generation + 1, definition_version = %(dv)s, state = %(state)s,
+        updated_by_id = %(actor)s, updated_at = %(now)s
     WHERE id = %(id)s AND generation = %(expected)s AND deleted_at IS NULL
     RETURNING id, generation
 ), v AS (
@@ -226,12 +264,15 @@ WITH u AS (
     SELECT id, generation, 'update', %(actor)s, %(now)s, %(reason)s, %(dv)s, %(data)s,
         %(state)s, false, %(diff)s
     FROM u
-), a AS (
+), h AS ("""
+    + _HISTORY_UPSERT.format(source="u")
+    + """), a AS (
     INSERT INTO ledgers_auditevent (actor_id, action, ledger_code, record_id, generation, details)
     SELECT %(actor)s, 'record.update', %(code)s, id, generation, %(details)s FROM u
 )
 SELECT generation FROM u
 """
+)
 
 
 def record_create(
@@ -252,19 +293,20 @@ def record_create(
     _policy(actor, ledger, policy).require("create")
     data = values_clean(ledger=ledger, values=values)
     now = timezone.now()
-    keys, texts = search_index_for(ledger=ledger, data=data)
+    index = search_index_for(ledger=ledger, data=data)
     record = Record(
-        id=uuid.uuid4(), ledger=ledger, data=data, search_keys=keys, search_text=texts, generation=1, definition_version=ledger.definition_version, state=state,
+        id=uuid.uuid4(), ledger=ledger, data=data, search_keys=index.keys, search_text=index.texts,
+        generation=1, definition_version=ledger.definition_version, state=state,
         created_by_id=_actor_id(actor), created_at=now, updated_by_id=_actor_id(actor), updated_at=now,
     )  # fmt: skip
-    encoded = _json(data)
     with connection.cursor() as cursor:
         cursor.execute(
             _CREATE_SQL,
             {
-                "id": record.id, "ledger": ledger.pk, "data": encoded, "keys": keys,
-                "texts": _json(texts), "dv": record.definition_version, "state": state, "actor": record.created_by_id,
-                "now": now, "reason": reason, "diff": _json(values_diff({}, data)), "code": ledger.code,
+                "id": record.id, "ledger": ledger.pk, "data": _json(data), "keys": index.keys,
+                "texts": _json(index.texts), "dv": record.definition_version, "state": state,
+                "actor": record.created_by_id, "now": now, "reason": reason,
+                "diff": _json(values_diff({}, data)), "code": ledger.code, **_history_params(index),
             },
         )  # fmt: skip
     record._state.adding = False
@@ -323,16 +365,16 @@ def record_update(
         return record
     now = timezone.now()
     diff = values_diff(before, data)
-    keys, texts = search_index_for(ledger=ledger, data=data)
+    index = search_index_for(ledger=ledger, data=data)
     with connection.cursor() as cursor:
         cursor.execute(
             _UPDATE_SQL,
             {
-                "id": record.pk, "expected": expected_generation, "data": _json(data), "keys": keys,
-                "texts": _json(texts),
-                "dv": ledger.definition_version, "state": new_state, "actor": _actor_id(actor),
-                "now": now, "reason": reason, "diff": _json(diff), "code": ledger.code,
-                "details": _json({"fields": sorted(diff)}),
+                "id": record.pk, "expected": expected_generation, "data": _json(data),
+                "keys": index.keys, "texts": _json(index.texts), "dv": ledger.definition_version,
+                "state": new_state, "actor": _actor_id(actor), "now": now, "reason": reason,
+                "diff": _json(diff), "code": ledger.code, "details": _json({"fields": sorted(diff)}),
+                "ledger": ledger.pk, **_history_params(index),
             },
         )  # fmt: skip
         row = cursor.fetchone()
@@ -342,7 +384,7 @@ def record_update(
             raise RecordNotFound()
         raise GenerationConflict(expected=expected_generation, actual=actual)
     record.data = data
-    record.search_keys, record.search_text = keys, texts
+    record.search_keys, record.search_text = index.keys, index.texts
     record.generation = row[0]
     record.definition_version = ledger.definition_version
     record.state = new_state
@@ -427,7 +469,8 @@ def record_restore(
             )
         now = timezone.now()
         record.data = data
-        record.search_keys, record.search_text = search_index_for(ledger=ledger, data=data)
+        index = search_index_for(ledger=ledger, data=data)
+        record.search_keys, record.search_text = index.keys, index.texts
         record.generation += 1
         record.definition_version = ledger.definition_version
         record.deleted_at = None
@@ -436,6 +479,17 @@ def record_restore(
         record.updated_by_id = _actor_id(actor)
         record.updated_at = now
         record.save()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "WITH r AS (SELECT %(id)s::uuid AS id, %(generation)s::integer AS generation)"
+                + _HISTORY_UPSERT.format(source="r"),
+                {
+                    "id": record.pk,
+                    "generation": record.generation,
+                    "ledger": ledger.pk,
+                    **_history_params(index),
+                },
+            )
         _write_version(
             record=record, action=RecordVersion.Action.RESTORE, actor=actor, at=now, before=before,
             reason=reason or (f"第{generation}世代を復元" if generation else "削除を取り消し"),
@@ -486,16 +540,23 @@ def record_bulk_create(
     ids = [uuid.uuid4() for _ in cleaned]
     version = ledger.definition_version
     encoded = [_json(data) for data in cleaned]
+    indexes = [search_index_for(ledger=ledger, data=data) for data in cleaned]
     with transaction.atomic(), connection.cursor() as cursor:
         with cursor.copy(
-            "COPY ledgers_record (id, ledger_id, data, search_keys, search_text, generation, definition_version,"
-            " state, created_by_id, created_at, updated_by_id, updated_at, deleted_reason) FROM STDIN"
+            "COPY ledgers_record (id, ledger_id, data, search_keys, search_text, generation,"
+            " definition_version, state, created_by_id, created_at, updated_by_id, updated_at,"
+            " deleted_reason) FROM STDIN"
         ) as copy_in:
-            for record_id, data, text in zip(ids, cleaned, encoded, strict=True):
+            for record_id, text, index in zip(ids, encoded, indexes, strict=True):
                 copy_in.write_row((
-                    record_id, ledger.pk, text, *_index_row(ledger, data), 1,
+                    record_id, ledger.pk, text, index.keys, _json(index.texts), 1,
                     version, state, actor_id, now, actor_id, now, "",
                 ))  # fmt: skip
+        _copy_history(
+            cursor,
+            ledger=ledger,
+            rows=[(i, 1, index) for i, index in zip(ids, indexes, strict=True)],
+        )
         with cursor.copy(
             "COPY ledgers_recordversion (record_id, generation, action, actor_id, at, reason,"
             " definition_version, data, state, deleted, diff) FROM STDIN"
@@ -580,15 +641,13 @@ def record_bulk_update(
                 "CREATE TEMP TABLE _record_bulk_update (id uuid, data jsonb, search_keys text[], search_text jsonb,"
                 " generation integer) ON COMMIT DROP"
             )
+            indexes = [search_index_for(ledger=ledger, data=data) for _id, _b, data, _g in rows]
             with cursor.copy("COPY _record_bulk_update FROM STDIN") as copy_in:
-                for record_id, _before, data, generation in rows:
+                for (record_id, _before, data, generation), index in zip(
+                    rows, indexes, strict=True
+                ):
                     copy_in.write_row(
-                        (
-                            record_id,
-                            _json(data),
-                            *_index_row(ledger, data),
-                            generation,
-                        )
+                        (record_id, _json(data), index.keys, _json(index.texts), generation)
                     )
             cursor.execute(
                 "UPDATE ledgers_record AS r SET data = t.data,"
@@ -598,6 +657,28 @@ def record_bulk_update(
                 [ledger.definition_version, actor_id, now],
             )
             cursor.execute("DROP TABLE _record_bulk_update")
+            cursor.execute(
+                "CREATE TEMP TABLE _search_value_new (record_id uuid, path text, value text,"
+                " keys text[], generation integer) ON COMMIT DROP"
+            )
+            with cursor.copy("COPY _search_value_new FROM STDIN") as copy_in:
+                for (record_id, _before, _data, generation), index in zip(
+                    rows, indexes, strict=True
+                ):
+                    for path, value, keys in zip(
+                        index.paths, index.values, index.value_keys, strict=True
+                    ):
+                        copy_in.write_row(
+                            (record_id, path, value, keys.split(KEY_JOIN), generation)
+                        )
+            cursor.execute(
+                "INSERT INTO ledgers_searchvalue (ledger_id, record_id, path, value, keys,"
+                " first_generation, last_generation)"
+                " SELECT %s, record_id, path, value, keys, generation, generation FROM _search_value_new"
+                " ON CONFLICT (record_id, path, value) DO UPDATE SET last_generation = EXCLUDED.last_generation",
+                [ledger.pk],
+            )
+            cursor.execute("DROP TABLE _search_value_new")
             with cursor.copy(
                 "COPY ledgers_recordversion (record_id, generation, action, actor_id, at, reason,"
                 " definition_version, data, state, deleted, diff) FROM STDIN"
@@ -615,6 +696,29 @@ def record_bulk_update(
         (record_id, new_generations.get(record_id, locked[record_id].generation))
         for record_id in ids
     ]
+
+
+def _copy_history(
+    cursor: Any, *, ledger: Ledger, rows: Iterable[tuple[uuid.UUID, int, IndexData]]
+) -> None:
+    """The all-generation index of new records (no row can exist yet: plain COPY)."""
+    with cursor.copy(
+        "COPY ledgers_searchvalue (ledger_id, record_id, path, value, keys, first_generation,"
+        " last_generation) FROM STDIN"
+    ) as copy_in:
+        for record_id, generation, index in rows:
+            for path, value, keys in zip(index.paths, index.values, index.value_keys, strict=True):
+                copy_in.write_row(
+                    (
+                        ledger.pk,
+                        record_id,
+                        path,
+                        value,
+                        keys.split(KEY_JOIN),
+                        generation,
+                        generation,
+                    )
+                )
 
 
 def _copy_audit(

@@ -70,14 +70,30 @@ def searchable_values(
             yield field["key"], field["type"], values
 
 
+MAX_VALUE = 500
+
+
+def index_values(
+    fields: list[Mapping[str, Any]], data: Mapping[str, Any]
+) -> list[tuple[str, str, list[str]]]:
+    """(path, normalised value, its keys) for every searchable value of a record."""
+    entries = []
+    for path, type_id, values in searchable_values(fields, data):
+        for value in values:
+            value = value[:MAX_VALUE]
+            keys = [f"{path}|={value}"] if type_id in EXACT_TYPES else ngram_keys(path, value)
+            entries.append((path, value, keys))
+    return entries
+
+
 def index_entries(
     fields: list[Mapping[str, Any]], data: Mapping[str, Any]
 ) -> tuple[list[str], dict[str, str]]:
     """The keys (for ``search_keys``) and recheck texts (for ``search_text``) of a record."""
     keys: set[str] = set()
-    texts: dict[str, str] = {}
-    for path, _type, values in searchable_values(fields, data):
-        for value in values:
-            keys.update(ngram_keys(path, value))
-        texts[path] = SEP + SEP.join(values) + SEP
+    values_by_path: dict[str, list[str]] = {}
+    for path, value, value_keys in index_values(fields, data):
+        keys.update(value_keys)
+        values_by_path.setdefault(path, []).append(value)
+    texts = {path: SEP + SEP.join(values) + SEP for path, values in values_by_path.items()}
     return sorted(keys), texts

@@ -11,6 +11,7 @@ from __future__ import annotations
 import calendar
 import re
 import unicodedata
+from collections.abc import Callable
 from datetime import date
 from functools import lru_cache
 from importlib import resources
@@ -64,56 +65,63 @@ _LONG_VOWEL_RE = re.compile(f"(?<=[{_KATAKANA}ー])[{re.escape(HYPHENS + _WAVES)
 _DIGIT_DASH_RE = re.compile(f"(?<=[0-9])[{re.escape(HYPHENS)}]+")
 
 
-@lru_cache(maxsize=1)
-def variant_table() -> dict[str, str]:
-    """Variant kanji → standard form, read once from ``data/variants.tsv``.
+def parse_variants(text: str, *, source: str = VARIANTS_RESOURCE) -> dict[str, str]:
+    """Read ``variant<TAB>standard<TAB>source`` lines (``#`` starts a comment line).
 
-    Lines are ``variant<TAB>standard<TAB>source``; ``#`` starts a comment line. The table
-    is checked as it is read, so that a bad data change fails loudly rather than folding
-    silently wrong: every entry must be reachable (the variant survives NFKC), flat (no
-    standard is itself a variant) and cited.
+    The table is checked as it is read, so that a bad data change fails loudly rather than
+    folding silently wrong: every entry must be reachable (the variant survives NFKC and
+    has no variation selector), consistent, flat (no standard is itself a variant) and
+    cited.
     """
-    text = resources.files("ledgers.search").joinpath("data", VARIANTS_RESOURCE).read_text("utf-8")
     table: dict[str, str] = {}
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         parts = [part.strip() for part in line.split("\t")]
         if len(parts) != 3 or not all(parts):
-            raise ValueError(
-                f"{VARIANTS_RESOURCE}:{number}: expected variant<TAB>standard<TAB>source"
-            )
-        variant, standard, _source = parts
-        for char in (variant, standard):
-            if nfkc(char) != char or char.translate(_REMOVE) != char:
+            raise ValueError(f"{source}:{number}: expected variant<TAB>standard<TAB>source")
+        variant, standard, _citation = parts
+        for chars in (variant, standard):
+            if nfkc(chars) != chars or chars.translate(_REMOVE) != chars:
                 raise ValueError(
-                    f"{VARIANTS_RESOURCE}:{number}: {char!r} changes under NFKC or contains a"
-                    " variation selector, so normalisation would never see it"
+                    f"{source}:{number}: {chars!r} changes under NFKC or contains a variation"
+                    " selector, so normalisation would never see it"
                 )
         if variant == standard or table.get(variant, standard) != standard:
-            raise ValueError(f"{VARIANTS_RESOURCE}:{number}: conflicting entry for {variant!r}")
+            raise ValueError(f"{source}:{number}: conflicting entry for {variant!r}")
         table[variant] = standard
     if chained := sorted(set(table) & set(table.values())):
-        raise ValueError(f"{VARIANTS_RESOURCE}: standards that are also variants: {chained}")
+        raise ValueError(f"{source}: standards that are also variants: {chained}")
     return table
 
 
 @lru_cache(maxsize=1)
-def _variant_folds() -> tuple[dict[int, str], re.Pattern[str] | None]:
-    """A ``str.translate`` table for one-code-point variants (𠮷 is one code point in
-    Python), and a pattern for variants written with several code points, longest first."""
-    table = variant_table()
+def variant_table() -> dict[str, str]:
+    """Variant kanji → standard form, read once from ``data/variants.tsv``."""
+    data = resources.files("ledgers.search").joinpath("data", VARIANTS_RESOURCE)
+    return parse_variants(data.read_text(encoding="utf-8"))
+
+
+def variant_folder(table: dict[str, str]) -> Callable[[str], str]:
+    """A function folding ``table``'s variants: ``str.translate`` for one-code-point
+    variants (𠮷 is one code point in Python), then a pattern, longest first, for variants
+    written with several code points."""
     single = {ord(variant): standard for variant, standard in table.items() if len(variant) == 1}
     multi = sorted((variant for variant in table if len(variant) > 1), key=len, reverse=True)
-    return single, re.compile("|".join(map(re.escape, multi))) if multi else None
+    if not multi:
+        return lambda text: text.translate(single)
+    pattern = re.compile("|".join(map(re.escape, multi)))
+    return lambda text: pattern.sub(lambda match: table[match.group()], text).translate(single)
+
+
+@lru_cache(maxsize=1)
+def _default_folder() -> Callable[[str], str]:
+    return variant_folder(variant_table())
 
 
 def fold_variants(text: str) -> str:
     """Old and variant kanji (髙, 﨑, 邊, 齋 …) become their standard form."""
-    single, multi = _variant_folds()
-    if multi is not None:
-        text = multi.sub(lambda match: variant_table()[match.group()], text)
-    return text.translate(single)
+    return _default_folder()(text)
 
 
 def _unvoiced(kana: str) -> str:
@@ -243,7 +251,9 @@ def _era_span(match: re.Match[str]) -> tuple[date, date]:
             if end < era.accepted_from
             else f"{era.name}は{format_western(era.end or end)}まで"
         )
-        raise WarekiError(f"{label}{month}月は{era.name}の期間外です（{bound}）", code="outside_era")
+        raise WarekiError(
+            f"{label}{month}月は{era.name}の期間外です（{bound}）", code="outside_era"
+        )
     return start, end
 
 

@@ -76,7 +76,13 @@ class SessionTimeoutMiddleware:
         reason = None
         if signed_in_at is not None and now - signed_in_at > settings.SESSION_COOKIE_AGE:
             reason = "session_expired"
-        elif last_seen is not None and now - last_seen > _timeout_seconds(request):
+        elif (
+            last_seen is not None
+            # Timeouts are whole minutes: a session used within the last one has not expired,
+            # and the city's settings need not be read.
+            and now - last_seen > LAST_SEEN_RESOLUTION_SECONDS
+            and now - last_seen > _timeout_seconds(request)
+        ):
             reason = "idle_timeout"
         if reason is not None:
             request.daicho_sign_out_reason = reason  # type: ignore[attr-defined]

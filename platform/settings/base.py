@@ -327,7 +327,7 @@ REST_FRAMEWORK = {
         "address": env.str("API_RATE_PER_ADDRESS", default="12000/min"),
         "auth": env.str("API_RATE_TOKEN_REQUESTS", default="20/min"),
     },
-    "EXCEPTION_HANDLER": "ledgers.api.common.exception_handler",
+    "EXCEPTION_HANDLER": "ledgers.api.errors.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "UNAUTHENTICATED_USER": None,

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from django.test import Client
+from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_tenants.utils import schema_context
 
@@ -34,7 +37,7 @@ def require_operator_2fa(settings: Any) -> None:
     settings.OPERATOR_REQUIRE_2FA = True
 
 
-def _admin_login(client: Client, token: str = "", device: TOTPDevice | None = None) -> Any:
+def _admin_login(client: Client, token: str = "", device: Any = None) -> Any:
     return client.post(
         "/admin/login/?next=/admin/",
         {
@@ -105,3 +108,16 @@ def test_the_operator_admin_lists_the_operators_devices_only(
     body = client.get("/admin/otp_totp/totpdevice/").content.decode()
     assert "運用者の認証アプリ" in body
     assert "認証アプリ</a>" not in body.replace("運用者の認証アプリ</a>", "")
+
+
+def test_the_first_operator_gets_in_with_a_static_token(
+    operator: Any, require_operator_2fa: None
+) -> None:
+    out = io.StringIO()
+    call_command("addstatictoken", "tanaka", stdout=out)
+    token = out.getvalue().strip()
+    device = StaticDevice.objects.get(user=operator)
+    client = Client()
+    response = _admin_login(client, token, device)
+    assert response.status_code == 302
+    assert client.get("/admin/otp_totp/totpdevice/add/", HTTP_HOST="localhost").status_code == 200

@@ -11,8 +11,12 @@ def test_auditors_read_events_with_filters(api: Any, city: dict[str, Any]) -> No
     response = auditor.get("/api/v1/audit/events/", {"action": "record.view", "actor": "clerk"})
     assert response.status_code == 200
     events = response.json()["results"]
-    assert [(e["action"], e["actor"], e["record_id"]) for e in events] == [("record.view", "clerk", str(city["record"].pk))]
-    by_record = auditor.get("/api/v1/audit/events/", {"record": str(city["record"].pk)}).json()["results"]
+    assert [(e["action"], e["actor"], e["record_id"]) for e in events] == [
+        ("record.view", "clerk", str(city["record"].pk))
+    ]
+    by_record = auditor.get("/api/v1/audit/events/", {"record": str(city["record"].pk)}).json()[
+        "results"
+    ]
     assert {e["action"] for e in by_record} >= {"record.create", "record.view"}
     assert api("clerk").get("/api/v1/audit/events/").status_code == 403
 

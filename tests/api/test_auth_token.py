@@ -51,9 +51,10 @@ def test_a_user_with_a_device_needs_the_otp(city: dict[str, Any]) -> None:
     client = APIClient(HTTP_HOST=HOST)
     body = {"username": "clerk", "password": "S3cret!pass-api"}
     assert client.post(URL, body, format="json").status_code == 401
-    assert client.post(URL, {**body, "otp": "000000"}, format="json").status_code == 401
     code = f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits):06d}"
     assert client.post(URL, {**body, "otp": code}, format="json").status_code == 201
+    wrong = f"{(int(code) + 1) % 1000000:06d}"
+    assert client.post(URL, {**body, "otp": wrong}, format="json").status_code == 401
 
 
 def test_a_token_of_another_city_is_401_here(city: dict[str, Any], musashino: Any) -> None:

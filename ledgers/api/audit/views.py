@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 
 from daicho.accounts.models import Role
 from ledgers.access.policy import active_memberships, is_city_admin
-from ledgers.api.common import ErrorShape
+from ledgers.api.errors import ErrorShape
 from ledgers.audit.models import AuditEvent
 from ledgers.audit.selectors import audit_events
 from ledgers.audit.services import audit_record, audit_verify

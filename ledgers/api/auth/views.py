@@ -17,7 +17,8 @@ from daicho.accounts.exceptions import TwoFactorCodeInvalid, TwoFactorThrottled
 from daicho.accounts.selectors import confirmed_devices, security_settings_get
 from daicho.accounts.services import two_factor_verify
 from ledgers.access.policy import active_memberships, is_city_admin
-from ledgers.api.common import ErrorShape
+from ledgers.api.common import BearerTokenAuthentication
+from ledgers.api.errors import ErrorShape
 from ledgers.api.tokens.services import SCOPES, token_issue
 
 
@@ -56,7 +57,8 @@ def _check_second_factor(request: Request, user: Any, code: str) -> None:
 class TokenView(APIView):
     """Exchange a staff account's sign-in for a personal API token."""
 
-    authentication_classes: list[Any] = []
+    # Bearer keeps the 401 answer (DRF answers 403 without a WWW-Authenticate scheme).
+    authentication_classes = [BearerTokenAuthentication]
     permission_classes = [AllowAny]
     throttle_scope = "auth"
 

@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 from ledgers.access.models import Grant
 from ledgers.access.policy import policy_for
 from ledgers.access.services import grant_describe, grants_replace
-from ledgers.api.common import ErrorShape
+from ledgers.api.errors import ErrorShape
 from ledgers.api.output import ledger_for
 from ledgers.definitions.models import Ledger
 from ledgers.definitions.services import (

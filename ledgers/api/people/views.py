@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from daicho.accounts.models import Department, Membership, Role
 from ledgers.access.policy import is_city_admin
 from ledgers.access.staff import department_create, department_update, staff_create, staff_update
-from ledgers.api.common import ErrorShape
+from ledgers.api.errors import ErrorShape
 from ledgers.exceptions import AccessDenied, LedgerError
 
 User = get_user_model()

@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ledgers.access.policy import LedgerPolicy
-from ledgers.api.common import ErrorShape, etag, parse_if_match
+from ledgers.api.errors import ErrorShape, etag, parse_if_match
 from ledgers.api.output import ledger_for, record_output, version_output, version_summary
 from ledgers.api.records import serializers as s
 from ledgers.audit.services import audit_record

@@ -1,0 +1,402 @@
+"""Search normalisation: every fold, idempotence, variant kanji and date queries."""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import date, timedelta
+
+import pytest
+from django.core.exceptions import ValidationError
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ledgers.fields.exceptions import FieldValueError, WarekiError
+from ledgers.fields.wareki import to_wareki
+from ledgers.search.normalize import (
+    VARIANTS_RESOURCE,
+    fold_variants,
+    normalize_digits,
+    normalize_name,
+    normalize_text,
+    parse_date_query,
+    parse_variants,
+    variant_folder,
+    variant_table,
+)
+
+# No example database: the suite must not write files into the repository.
+HYPOTHESIS = settings(database=None, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+KANA = "".join(map(chr, range(0x3041, 0x3097))) + "".join(map(chr, range(0x30A1, 0x30FF)))
+HALF_WIDTH_KANA = "".join(map(chr, range(0xFF61, 0xFFA0)))
+MARKS = "\u3099\u309a゛゜ゝゞヽヾ々〻ー-‐―−～〜・･ 　"
+KANJI = "山田佐藤木花子" + "".join(variant_table()) + "".join(variant_table().values())
+JAPANESE = st.text(alphabet=KANA + HALF_WIDTH_KANA + MARKS + KANJI + "Aa1１", max_size=20)
+
+# ---------------------------------------------------------------------------------------
+# Names
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # NFKC: full-width Latin and digits, half-width kana, compatibility characters.
+        ("ＡＢＣ１２３", "abc123"),
+        ("ﾔﾏﾀﾞ", "ヤマダ"),
+        ("ﾊﾟﾝ", "パン"),
+        ("㍼", "昭和"),
+        # Hiragana → katakana (one form for both).
+        ("やまだ", "ヤマダ"),
+        ("ヤマダ", "ヤマダ"),
+        ("ゟ", "ヨリ"),
+        # Small kana → large.
+        *[
+            (small, large)
+            for small, large in zip(
+                "ァィゥェォッャュョヮヵヶぁぃぅぇぉっゃゅょゎゕゖｧｨｩｪｫｯｬｭｮㇰㇷ",
+                "アイウエオツヤユヨワカケアイウエオツヤユヨワカケアイウエオツヤユヨクフ",
+                strict=True,
+            )
+        ],
+        ("キャッシュ", "キヤツシユ"),
+        ("霞ヶ関", "霞ケ関"),
+        # Voiced and semi-voiced kana stay voiced; marks written apart recombine.
+        ("ガ", "ガ"),
+        ("が", "ガ"),
+        ("パ", "パ"),
+        ("ヴ", "ヴ"),
+        ("カ\u3099", "ガ"),
+        ("か\u3099", "ガ"),
+        ("ハ\u309a", "パ"),
+        ("か゛", "ガ"),
+        ("は゜", "パ"),
+        ("カ ゛", "ガ"),
+        ("ｶﾞ", "ガ"),
+        ("ウ゛", "ヴ"),
+        ("わ゛", "ヷ"),
+        ("ッ゛", "ヅ"),  # the mark now follows a large ツ
+        # Long-vowel mark variants after kana.
+        *[
+            (f"ラ{dash}メン", "ラーメン")
+            for dash in ["ー", "ｰ", "―", "‐", "-", "－", "−", "～", "〜", "~", "—", "–"]
+        ],
+        ("ﾗｰﾒﾝ", "ラーメン"),
+        ("らーめん", "ラーメン"),
+        ("ア--", "アーー"),
+        ("山-田", "山-田"),  # after a kanji a dash is a dash
+        ("1-2", "1-2"),
+        # Iteration marks.
+        ("佐々木", "佐佐木"),
+        ("野々村", "野野村"),
+        ("佐〻木", "佐佐木"),
+        ("いすゞ", "イスズ"),
+        ("こゝろ", "ココロ"),
+        ("ミスヾ", "ミスズ"),
+        ("ぶゝ", "ブフ"),
+        ("ハヽ", "ハハ"),
+        ("々", "々"),  # nothing to repeat
+        ("ヽ", "ヽ"),
+        ("山ヽ", "山ヽ"),
+        # Whitespace (half and full width) and middle dots.
+        ("山田 花子", "山田花子"),
+        ("山田　花子", "山田花子"),
+        (" 山田\t花子\n", "山田花子"),
+        ("ジョン・スミス", "ジヨンスミス"),
+        ("ｼﾞｮﾝ･ｽﾐｽ", "ジヨンスミス"),
+        # Invisible characters: variation selectors, zero-width space.
+        ("辻\U000e0100", "辻"),
+        ("葛\U000e0101城", "葛城"),
+        ("山\u200b田", "山田"),
+        # Variant kanji.
+        ("髙橋", "高橋"),
+        ("山﨑", "山崎"),
+        ("𠮷田", "吉田"),
+        ("齋藤", "斎藤"),
+        ("渡邉", "渡辺"),
+        # Latin letters lower-cased.
+        ("Smith", "smith"),
+        ("ＳＭＩＴＨ", "smith"),
+        ("", ""),
+    ],
+)
+def test_normalize_name_folds(text: str, expected: str) -> None:
+    assert normalize_name(text) == expected
+
+
+@pytest.mark.parametrize(
+    "spellings",
+    [
+        ["ﾔﾏﾀﾞ ﾊﾅｺ", "やまだはなこ", "ヤマダ　ハナコ", "ヤマダハナコ", "やまだ　はなこ"],
+        ["佐々木", "佐佐木", "佐 々木"],
+        ["髙橋", "高橋", "高槗", "髙槗"],
+        ["斎藤", "斉藤", "齋藤", "齊藤"],
+        ["渡辺", "渡邊", "渡邉"],
+        ["山崎", "山﨑", "山嵜"],
+        ["吉田", "𠮷田"],
+        ["濱田", "浜田", "濵田"],
+        ["桜井", "櫻井"],
+        ["ささき", "ササキ", "ｻｻｷ"],
+    ],
+)
+def test_spellings_of_one_name_meet(spellings: list[str]) -> None:
+    assert len({normalize_name(spelling) for spelling in spellings}) == 1
+
+
+# ---------------------------------------------------------------------------------------
+# Variant table
+
+
+BRIEF_PAIRS = [
+    "髙高", "﨑崎", "嵜崎", "邊辺", "邉辺", "齋斎", "齊斎", "斉斎", "濱浜", "澤沢", "櫻桜",
+    "廣広", "國国", "𠮷吉", "德徳", "惠恵", "眞真", "籠篭", "龍竜", "實実", "藏蔵", "壽寿",
+    "榮栄", "團団", "圓円", "關関", "嶋島", "嶌島", "冨富", "晝昼", "髮髪", "槇槙", "桒桑",
+    "淵渕", "渊渕", "舘館", "邨村", "埜野", "峯峰", "萬万", "與与", "龜亀", "來来", "黑黒",
+    "條条", "瀨瀬", "彌弥",
+]  # fmt: skip
+
+
+def test_variant_table_has_the_listed_pairs_and_more() -> None:
+    table = variant_table()
+    assert len(table) >= 60
+    assert {pair[:-1]: pair[-1] for pair in BRIEF_PAIRS}.items() <= table.items()
+
+
+@pytest.mark.parametrize(("variant", "standard"), sorted(variant_table().items()))
+def test_every_variant_folds_to_a_stable_standard(variant: str, standard: str) -> None:
+    assert normalize_name(variant) == normalize_name(standard) == standard
+    assert normalize_name(f"山{variant}田") == f"山{standard}田"
+    assert normalize_text(variant) == standard
+
+
+def test_compatibility_ideograph_that_nfkc_keeps_is_folded_by_the_table() -> None:
+    # U+FA11 﨑 has no decomposition: NFKC leaves it, so only the table can fold it.
+    assert unicodedata.normalize("NFKC", "\ufa11") == "\ufa11"
+    assert normalize_name("\ufa11") == "崎"
+    # U+FA19 神 does decompose: NFKC alone folds it to U+795E.
+    assert normalize_name("\ufa19") == "\u795e"
+
+
+def test_supplementary_plane_variant_is_one_code_point() -> None:
+    assert len("𠮷") == 1
+    assert fold_variants("𠮷野家") == "吉野家"
+
+
+def test_table_file_lines_each_cite_a_source() -> None:
+    from importlib import resources
+
+    text = resources.files("ledgers.search").joinpath("data", VARIANTS_RESOURCE).read_text("utf-8")
+    rows = [line.split("\t") for line in text.splitlines() if line and not line.startswith("#")]
+    assert all(len(row) == 3 and row[2].strip() for row in rows)
+    assert len(rows) == len(variant_table())
+
+
+def test_variant_folder_handles_multi_code_point_entries() -> None:
+    fold = variant_folder({"𠮷": "吉", "ab": "X", "abc": "Y", "z": "zz"})
+    assert fold("𠮷abcab z") == "吉YX zz"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("髙\t高", "expected variant<TAB>standard<TAB>source"),
+        ("髙\t高\t", "expected variant<TAB>standard<TAB>source"),
+        ("\ufa19\t神\tNFKC folds it already", "changes under NFKC"),
+        ("辻\U000e0100\t辻\tIVS", "changes under NFKC or contains a variation selector"),
+        ("髙\t高\ta\n髙\t亠\tb", "conflicting entry"),
+        ("高\t高\tsame", "conflicting entry"),
+        ("髙\t高\ta\n高\t亠\tb", "standards that are also variants"),
+    ],
+)
+def test_bad_variant_tables_are_refused(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse_variants(text)
+
+
+def test_variant_table_comments_and_blank_lines_are_skipped() -> None:
+    assert parse_variants("# comment\n\n髙\t高\tsource\n  # indented comment\n") == {"髙": "高"}
+
+
+# ---------------------------------------------------------------------------------------
+# Idempotence
+
+
+@HYPOTHESIS
+@given(st.text())
+def test_normalize_name_is_idempotent_on_any_text(text: str) -> None:
+    once = normalize_name(text)
+    assert normalize_name(once) == once
+
+
+@HYPOTHESIS
+@given(JAPANESE)
+def test_normalize_name_is_idempotent_on_japanese(text: str) -> None:
+    once = normalize_name(text)
+    assert normalize_name(once) == once
+
+
+@HYPOTHESIS
+@given(st.one_of(st.text(), JAPANESE))
+def test_normalize_text_is_idempotent(text: str) -> None:
+    once = normalize_text(text)
+    assert normalize_text(once) == once
+
+
+@HYPOTHESIS
+@given(JAPANESE, st.data())
+def test_a_piece_of_a_normalised_name_is_normalised(text: str, data: st.DataObject) -> None:
+    """What staff copy out of a normalised value normalises to itself, so a contains query
+    typed that way finds the value."""
+    once = normalize_name(text)
+    start = data.draw(st.integers(0, len(once)))
+    end = data.draw(st.integers(start, len(once)))
+    assert normalize_name(once[start:end]) == once[start:end]
+
+
+# ---------------------------------------------------------------------------------------
+# Addresses and digits
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("東京都三鷹市下連雀３丁目１ー２", "東京都三鷹市下連雀3丁目1-2"),
+        ("下連雀3-1-1", "下連雀3-1-1"),
+        ("下連雀３－１－１", "下連雀3-1-1"),
+        ("下連雀3−1―1‐2", "下連雀3-1-1-2"),
+        ("1丁目2番3号", "1丁目2番3号"),
+        ("1丁目2番地", "1丁目2番地"),
+        ("三鷹市 下連雀　三丁目", "三鷹市下連雀三丁目"),
+        ("コーポ山田 101号室", "コーポ山田101号室"),
+        ("ﾚｼﾞﾃﾞﾝｽ髙田馬場", "レジデンス高田馬場"),
+        ("れじでんす", "レジデンス"),
+        ("センター1号館", "センター1号館"),
+    ],
+)
+def test_normalize_text(text: str, expected: str) -> None:
+    assert normalize_text(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("０３−１２３４−５６７８", "0312345678"),
+        ("03-1234-5678", "0312345678"),
+        ("〒１８１－０００１", "1810001"),
+        ("(0422) 45-1151", "0422451151"),
+        ("電話なし", ""),
+        ("", ""),
+    ],
+)
+def test_normalize_digits(text: str, expected: str) -> None:
+    assert normalize_digits(text) == expected
+
+
+# ---------------------------------------------------------------------------------------
+# Date queries
+
+APRIL_1 = date(2023, 4, 1)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # One day, in any form the date field reads.
+        ("令和5年4月1日", (APRIL_1, APRIL_1)),
+        ("R5.4.1", (APRIL_1, APRIL_1)),
+        ("2023/04/01", (APRIL_1, APRIL_1)),
+        ("２０２３／０４／０１", (APRIL_1, APRIL_1)),
+        ("令和五年四月一日", (APRIL_1, APRIL_1)),
+        ("20230401", (APRIL_1, APRIL_1)),
+        (" 2023-04-01 ", (APRIL_1, APRIL_1)),
+        # A decade.
+        ("昭和40年代", (date(1965, 1, 1), date(1974, 12, 31))),
+        ("1960年代", (date(1960, 1, 1), date(1969, 12, 31))),
+        ("昭和60年代", (date(1985, 1, 1), date(1989, 1, 7))),
+        # A year, cut to its era.
+        ("昭和60年", (date(1985, 1, 1), date(1985, 12, 31))),
+        ("S60", (date(1985, 1, 1), date(1985, 12, 31))),
+        ("昭和六十年", (date(1985, 1, 1), date(1985, 12, 31))),
+        ("1985年", (date(1985, 1, 1), date(1985, 12, 31))),
+        ("1985", (date(1985, 1, 1), date(1985, 12, 31))),
+        ("昭和64年", (date(1989, 1, 1), date(1989, 1, 7))),
+        ("平成元年", (date(1989, 1, 8), date(1989, 12, 31))),
+        ("令和元年", (date(2019, 5, 1), date(2019, 12, 31))),
+        ("明治元年", (date(1868, 1, 1), date(1868, 12, 31))),
+        # A month.
+        ("昭和60年3月", (date(1985, 3, 1), date(1985, 3, 31))),
+        ("R5.4", (APRIL_1, date(2023, 4, 30))),
+        ("2023-04", (APRIL_1, date(2023, 4, 30))),
+        ("2023年4月", (APRIL_1, date(2023, 4, 30))),
+        ("2024年2月", (date(2024, 2, 1), date(2024, 2, 29))),
+        ("平成元年1月", (date(1989, 1, 8), date(1989, 1, 31))),
+        # A pair.
+        ("S60.1.1〜S60.12.31", (date(1985, 1, 1), date(1985, 12, 31))),
+        ("2023-04-01~2023-06-30", (APRIL_1, date(2023, 6, 30))),
+        ("2023-04-01～2023-06-30", (APRIL_1, date(2023, 6, 30))),
+        ("2023-04-01 - 2023-06-30", (APRIL_1, date(2023, 6, 30))),
+        ("2023-04-01-2023-06-30", (APRIL_1, date(2023, 6, 30))),
+        ("R5.4.1－R5.6.30", (APRIL_1, date(2023, 6, 30))),
+        ("昭和60年〜平成2年", (date(1985, 1, 1), date(1990, 12, 31))),
+        ("1985-1990", (date(1985, 1, 1), date(1990, 12, 31))),
+        ("R5.4.1〜R5.4.1", (APRIL_1, APRIL_1)),
+        # Open ends (wave dash only).
+        ("令和5年4月1日〜", (APRIL_1, date.max)),
+        ("〜令和5年4月1日", (date.min, APRIL_1)),
+    ],
+)
+def test_parse_date_query(text: str, expected: tuple[date, date]) -> None:
+    assert parse_date_query(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "fragment"),
+    [
+        ("", "required", "日付を入力してください"),
+        ("あした", "unreadable_date", "日付・期間として読み取れません"),
+        ("2023-02-30", "invalid_day", "2月は28日まで"),
+        ("R5.4.1-R5.6.31", "invalid_day", "6月は30日まで"),
+        ("R5.4.1〜R5.6.31", "invalid_day", "6月は30日まで"),
+        ("2023-13", "invalid_month", "月が正しくありません"),
+        ("昭和65年", "invalid_era_year", "昭和は64年まで"),
+        ("昭和0年", "invalid_era_year", "最初の年は昭和元年"),
+        ("令和元年4月", "outside_era", "令和は2019年5月1日から"),
+        ("昭和64年2月", "outside_era", "昭和は1989年1月7日まで"),
+        ("昭和45年代", "unreadable_decade", "年代として読み取れません"),
+        ("R5.6.1〜R5.4.1", "reversed_range", "より後です"),
+        ("1〜2〜3", "unreadable_date", "一つだけ"),
+        ("〜", "unreadable_date", "始まりか終わり"),
+        ("2023-04-01-", "unreadable_date", "読み取れません"),
+    ],
+)
+def test_invalid_date_queries_raise_the_date_fields_error(
+    text: str, code: str, fragment: str
+) -> None:
+    with pytest.raises(WarekiError) as info:
+        parse_date_query(text)
+    assert isinstance(info.value, FieldValueError)
+    assert isinstance(info.value, ValidationError)
+    assert info.value.code == code
+    assert fragment in str(info.value)
+
+
+def test_non_string_date_query_is_refused() -> None:
+    with pytest.raises(WarekiError, match="文字列"):
+        parse_date_query(20230401)  # type: ignore[arg-type]
+
+
+DATES = st.dates(min_value=date(1873, 1, 1), max_value=date(2100, 12, 31))
+
+
+@HYPOTHESIS
+@given(DATES)
+def test_any_written_date_is_a_one_day_range(day: date) -> None:
+    for text in (day.isoformat(), to_wareki(day), f"{day.year}/{day.month}/{day.day}"):
+        assert parse_date_query(text) == (day, day)
+
+
+@HYPOTHESIS
+@given(DATES, st.integers(0, 20_000), st.sampled_from(["〜", "~", "～", "-", " - "]))
+def test_any_pair_of_dates_is_their_range(day: date, days: int, separator: str) -> None:
+    end = min(day + timedelta(days=days), date(2100, 12, 31))
+    text = f"{to_wareki(day)}{separator}{end.isoformat()}"
+    assert parse_date_query(text) == (day, end)
