@@ -27,6 +27,7 @@ from ledgers.api.records.views import (
     RecordVersionListView,
     RecordVersionView,
 )
+from ledgers.api.search.views import SearchView
 
 RECORD = "v1/ledgers/<slug:code>/records/<str:record_id>/"
 
@@ -53,6 +54,7 @@ urlpatterns = [
     ),
     path(RECORD + "diff/", RecordDiffView.as_view(), name="api-record-diff"),
     path(RECORD + "restore/", RecordRestoreView.as_view(), name="api-record-restore"),
+    path("v1/ledgers/<slug:code>/search/<slug:screen>/", SearchView.as_view(), name="api-search"),
     path("v1/audit/events/", AuditEventListView.as_view(), name="api-audit-events"),
     path("v1/audit/verify/", AuditVerifyView.as_view(), name="api-audit-verify"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -153,32 +153,46 @@ def _floor(cursor: Any, schema: str, settle: timedelta) -> int:
 
 
 def _seal_pending(schema: str, *, full: bool, settle: timedelta) -> int:
-    """Chain the visible unsealed events in ``seq`` order; the caller holds the lock."""
+    """Chain the visible unsealed events in ``seq`` order; the caller holds the lock.
+
+    Set-based: each batch of pending events streams out with one COPY (PostgreSQL renders
+    most of the canonical form while Python hashes), its links go back with one COPY.
+    """
     events, seals = _tables(schema)
+    sealed = 0
+    canonical = details_canonicaliser()
     with connection.cursor() as cursor:
         position, prev, _seq = _head(cursor, schema)
-        floor = 0 if full else _floor(cursor, schema, settle)
-        query = sql.SQL(
-            "SELECT e.seq, {columns} FROM {events} AS e WHERE e.seq > %s"
-            " AND NOT EXISTS (SELECT 1 FROM {seals} AS s WHERE s.seq = e.seq) ORDER BY e.seq"
-        ).format(columns=sql.SQL(CANONICAL_COLUMNS_SQL), events=events, seals=seals)
-        copy_sql = sql.SQL("COPY {} (seq, n, prev_hash, hash) FROM STDIN").format(seals)
-        canonical = details_canonicaliser()
-        sealed = 0
-        with connection.connection.cursor(name=f"audit_seal_{uuid.uuid4().hex}") as pending:
-            pending.execute(query, [floor])
-            while rows := pending.fetchmany(SEAL_BATCH):
-                lines = []
-                for seq, head, details, tail in rows:
+        after = 0 if full else _floor(cursor, schema, settle)
+        insert = sql.SQL("COPY {} (seq, n, prev_hash, hash) FROM STDIN (FORMAT BINARY)").format(
+            seals
+        )
+        while True:
+            pending = sql.SQL(
+                "COPY (SELECT e.seq, {columns} FROM {events} AS e WHERE e.seq > {after}"
+                " AND NOT EXISTS (SELECT 1 FROM {seals} AS s WHERE s.seq = e.seq)"
+                " ORDER BY e.seq LIMIT {limit}) TO STDOUT (FORMAT BINARY)"
+            ).format(
+                columns=sql.SQL(CANONICAL_COLUMNS_SQL), events=events, seals=seals,
+                after=sql.Literal(after), limit=sql.Literal(SEAL_BATCH),
+            )  # fmt: skip
+            links: list[tuple[int, int, bytes, bytes]] = []
+            with cursor.copy(pending) as rows:
+                rows.set_types(["int8", "text", "text", "text"])
+                for seq, head, details, tail in rows.rows():
                     position += 1
                     digest = link_hash(prev, canonical_from_parts(head, details, tail, canonical))
-                    # COPY text format; bytea in hex input form (\\x escapes the backslash).
-                    lines.append(f"{seq}\t{position}\t\\\\x{prev.hex()}\t\\\\x{digest.hex()}\n")
+                    links.append((seq, position, prev, digest))
                     prev = digest
-                with cursor.copy(copy_sql) as copy_in:
-                    copy_in.write("".join(lines))
-                sealed += len(rows)
-    return sealed
+            if links:
+                with cursor.copy(insert) as into:
+                    into.set_types(["int8", "int8", "bytea", "bytea"])
+                    for link in links:
+                        into.write_row(link)
+                sealed += len(links)
+                after = links[-1][0]
+            if len(links) < SEAL_BATCH:
+                return sealed
 
 
 def audit_seal(
@@ -317,41 +331,51 @@ def _check(schema: str, *, sealed_now: int) -> VerifyResult:
 
     if (result := anchor_broken(0, None, prev)) is not None:
         return result
-    query = sql.SQL(
-        "SELECT s.n, s.seq, s.prev_hash, s.hash, {columns}"
-        " FROM {seals} AS s LEFT JOIN {events} AS e ON e.seq = s.seq ORDER BY s.n"
+    walk = sql.SQL(
+        "COPY (SELECT s.n, s.seq, s.prev_hash, s.hash, {columns}"
+        " FROM {seals} AS s LEFT JOIN {events} AS e ON e.seq = s.seq ORDER BY s.n)"
+        " TO STDOUT (FORMAT BINARY)"
     ).format(columns=sql.SQL(CANONICAL_COLUMNS_SQL), events=events, seals=seals)
-    with connection.connection.cursor(name=f"audit_verify_{uuid.uuid4().hex}") as links:
-        links.itersize = SEAL_BATCH
-        links.execute(query)
-        for n, seq, prev_hash, stored, head, details, tail in links:
+    broken: VerifyResult | None = None
+    with connection.cursor() as cursor, cursor.copy(walk) as links:
+        links.set_types(["int8", "int8", "bytea", "bytea", "text", "text", "text"])
+        for n, seq, prev_hash, stored, head, details, tail in links.rows():
             position += 1
             if n != position:
-                return _broken(
+                broken = _broken(
                     schema, code="seal_missing", position=position, seq=seq, **counts,
                     reason=f"連鎖位置 {position} の封印がありません（封印が削除されています）。",
                 )  # fmt: skip
-            if head is None:
-                return _broken(
+            elif head is None:
+                broken = _broken(
                     schema, code="event_missing", position=position, seq=seq, **counts,
                     reason=f"封印された監査ログ #{seq} がありません（削除されています）。",
                 )  # fmt: skip
-            if bytes(prev_hash) != prev:
-                return _broken(
+            elif prev_hash != prev:
+                broken = _broken(
                     schema, code="link_broken", position=position, seq=seq, **counts,
                     reason=f"連鎖位置 {position} の直前ハッシュが一つ前の封印と一致しません"
                     "（封印が書き換えられています）。",
                 )  # fmt: skip
-            digest = link_hash(prev, canonical_from_parts(head, details, tail, canonical))
-            if digest != bytes(stored):
-                return _broken(
-                    schema, code="event_changed", position=position, seq=seq, **counts,
-                    reason=f"監査ログ #{seq} の内容が封印時と一致しません（封印後に変更されています）。",
-                )  # fmt: skip
-            counts["events"] = position
-            prev = digest
-            if (result := anchor_broken(position, seq, digest)) is not None:
-                return result
+            else:
+                digest = link_hash(prev, canonical_from_parts(head, details, tail, canonical))
+                if digest != stored:
+                    broken = _broken(
+                        schema, code="event_changed", position=position, seq=seq, **counts,
+                        reason=f"監査ログ #{seq} の内容が封印時と一致しません"
+                        "（封印後に変更されています）。",
+                    )  # fmt: skip
+                else:
+                    counts["events"] = position
+                    prev = digest
+                    broken = anchor_broken(position, seq, digest)
+            if broken is not None:
+                break
+        # Leaving the COPY early would make psycopg cancel it; read the rest and drop it.
+        for _ in links if broken is not None else ():
+            pass
+    if broken is not None:
+        return broken
     for anchor in anchors:
         if anchor.position > position:
             counts["anchors_checked"] += 1

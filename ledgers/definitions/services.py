@@ -26,6 +26,7 @@ from ledgers.definitions.models import (
 from ledgers.exceptions import AccessDenied, DefinitionInvalid
 from ledgers.fields import field_type_registry
 from ledgers.fields.exceptions import FieldError
+from ledgers.search.screens import screens_validate
 
 FIELD_ATTRIBUTES = {
     "key", "label", "type", "required", "help_text", "options", "sensitivity", "section",
@@ -163,13 +164,10 @@ def definition_validate(
             if key not in keys:
                 fields.append({**old, "removed": True})
     layout = _validate_layout(document.get("layout"), fields, errors)
-    search_screens = document.get("search_screens", [])
-    if not isinstance(search_screens, list):
-        errors.setdefault("search_screens", []).append("search_screens は配列で指定してください。")
-        search_screens = []
+    search_screens = screens_validate(document.get("search_screens") or [], fields, errors)
     if errors:
         raise DefinitionInvalid(errors)
-    return {"fields": fields, "layout": layout, "search_screens": copy.deepcopy(search_screens)}
+    return {"fields": fields, "layout": layout, "search_screens": search_screens}
 
 
 def _ledger_meta_errors(

@@ -48,6 +48,7 @@ class Migration(migrations.Migration):
                     "event",
                     models.OneToOneField(
                         db_column="seq",
+                        db_constraint=False,
                         on_delete=django.db.models.deletion.PROTECT,
                         primary_key=True,
                         related_name="seal",

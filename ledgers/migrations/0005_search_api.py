@@ -8,54 +8,110 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('ledgers', '0004_record_references'),
+        ("ledgers", "0004_record_references"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='record',
-            name='search_text',
-            field=models.JSONField(default=dict, verbose_name='検索用の正規化値'),
+            model_name="record",
+            name="search_text",
+            field=models.JSONField(default=dict, verbose_name="検索用の正規化値"),
         ),
         migrations.CreateModel(
-            name='ApiToken',
+            name="ApiToken",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(blank=True, max_length=100, verbose_name='名前')),
-                ('prefix', models.CharField(max_length=16, unique=True, verbose_name='識別子')),
-                ('key_hash', models.CharField(max_length=64, verbose_name='ハッシュ')),
-                ('scopes', django.contrib.postgres.fields.ArrayField(base_field=models.CharField(max_length=32), default=list, size=None, verbose_name='スコープ')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='発行日時')),
-                ('expires_at', models.DateTimeField(verbose_name='有効期限')),
-                ('revoked_at', models.DateTimeField(blank=True, null=True, verbose_name='失効日時')),
-                ('last_used_at', models.DateTimeField(blank=True, null=True, verbose_name='最終利用日時')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='api_tokens', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(blank=True, max_length=100, verbose_name="名前")),
+                ("prefix", models.CharField(max_length=16, unique=True, verbose_name="識別子")),
+                ("key_hash", models.CharField(max_length=64, verbose_name="ハッシュ")),
+                (
+                    "scopes",
+                    django.contrib.postgres.fields.ArrayField(
+                        base_field=models.CharField(max_length=32),
+                        default=list,
+                        size=None,
+                        verbose_name="スコープ",
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="発行日時")),
+                ("expires_at", models.DateTimeField(verbose_name="有効期限")),
+                (
+                    "revoked_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="失効日時"),
+                ),
+                (
+                    "last_used_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="最終利用日時"),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="api_tokens",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'APIトークン',
-                'verbose_name_plural': 'APIトークン',
+                "verbose_name": "APIトークン",
+                "verbose_name_plural": "APIトークン",
             },
         ),
         migrations.CreateModel(
-            name='SearchValue',
+            name="SearchValue",
             fields=[
-                ('id', models.BigAutoField(primary_key=True, serialize=False)),
-                ('path', models.CharField(max_length=130, verbose_name='項目')),
-                ('value', models.TextField(verbose_name='正規化値')),
-                ('keys', django.contrib.postgres.fields.ArrayField(base_field=models.TextField(), default=list, size=None, verbose_name='検索キー')),
-                ('first_generation', models.PositiveIntegerField(verbose_name='最初の世代')),
-                ('last_generation', models.PositiveIntegerField(verbose_name='最後の世代')),
-                ('ledger', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='ledgers.ledger')),
-                ('record', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='search_values', to='ledgers.record')),
+                ("id", models.BigAutoField(primary_key=True, serialize=False)),
+                ("path", models.CharField(max_length=130, verbose_name="項目")),
+                ("value", models.TextField(verbose_name="正規化値")),
+                (
+                    "keys",
+                    django.contrib.postgres.fields.ArrayField(
+                        base_field=models.TextField(),
+                        default=list,
+                        size=None,
+                        verbose_name="検索キー",
+                    ),
+                ),
+                ("first_generation", models.PositiveIntegerField(verbose_name="最初の世代")),
+                ("last_generation", models.PositiveIntegerField(verbose_name="最後の世代")),
+                (
+                    "ledger",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="ledgers.ledger",
+                    ),
+                ),
+                (
+                    "record",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="search_values",
+                        to="ledgers.record",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '検索値（全世代）',
-                'verbose_name_plural': '検索値（全世代）',
-                'indexes': [django.contrib.postgres.indexes.GinIndex(fields=['keys'], name='search_value_keys_gin')],
-                'constraints': [models.UniqueConstraint(fields=('record', 'path', 'value'), name='search_value_unique')],
+                "verbose_name": "検索値（全世代）",
+                "verbose_name_plural": "検索値（全世代）",
+                "indexes": [
+                    django.contrib.postgres.indexes.GinIndex(
+                        fields=["keys"], name="search_value_keys_gin"
+                    )
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("record", "path", "value"), name="search_value_unique"
+                    )
+                ],
             },
         ),
     ]

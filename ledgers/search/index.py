@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ledgers.fields import field_type_registry
-from ledgers.search.keys import ngram_keys
+from ledgers.search.keys import exact_key, ngram_keys
 from ledgers.search.normalize import normalize_digits, normalize_name, normalize_text
 
 SEP = "\x1f"
@@ -81,7 +81,7 @@ def index_values(
     for path, type_id, values in searchable_values(fields, data):
         for value in values:
             value = value[:MAX_VALUE]
-            keys = [f"{path}|={value}"] if type_id in EXACT_TYPES else ngram_keys(path, value)
+            keys = [exact_key(path, value)] if type_id in EXACT_TYPES else ngram_keys(path, value)
             entries.append((path, value, keys))
     return entries
 

@@ -37,6 +37,18 @@ DV_DOCUMENT: dict[str, Any] = {
             {"key": "relation", "label": "続柄", "type": "choice", "options": {"choices": ["配偶者", "元配偶者", "その他"]}},
         ]},
     ],
+    "search_screens": [
+        {"code": "latest", "name": "本人検索（最新）", "generations": "current", "reason_required": True,
+         "criteria": [{"field": "name", "match": "contains"}, {"field": "birth_date", "match": "range"},
+                      {"field": "address", "match": "contains"}],
+         "result_fields": ["name", "birth_date", "address"]},
+        {"code": "past", "name": "本人検索（過去）", "generations": "all", "reason_required": True,
+         "criteria": [{"field": "name", "match": "contains"}, {"field": "birth_date", "match": "range"}],
+         "result_fields": ["name", "birth_date"]},
+        {"code": "offender", "name": "加害者検索", "generations": "current", "reason_required": True,
+         "criteria": [{"field": "offenders.name", "match": "contains"}],
+         "result_fields": ["name"], "excluded_fields": ["address", "birth_date"], "max_results": 50},
+    ],
 }  # fmt: skip
 
 

@@ -18,10 +18,18 @@ def test_create_and_replace_a_whole_definition(api: Any) -> None:
     created = designer.post("/api/v1/ledgers/", document)
     assert created.status_code == 201, created.json()
     assert [f["key"] for f in created.json()["fields"]] == [f["key"] for f in DV_DOCUMENT["fields"]]
-    replaced = designer.put("/api/v1/ledgers/dv2/", {**document, "fields": document["fields"][:2]})
+    replaced = designer.put(
+        "/api/v1/ledgers/dv2/", {**document, "fields": document["fields"][:2], "search_screens": []}
+    )
     assert replaced.status_code == 200
     assert [f["key"] for f in replaced.json()["fields"]] == ["name", "birth_date"]
     assert replaced.json()["definition_version"] == 2
+    # A screen may not name a field the document removes.
+    kept_screens = designer.put(
+        "/api/v1/ledgers/dv2/", {**document, "fields": document["fields"][:1]}
+    )
+    assert kept_screens.status_code == 400
+    assert any(k.startswith("search_screens") for k in kept_screens.json()["detail"]["errors"])
 
 
 def test_invalid_document_is_refused_with_errors(api: Any) -> None:

@@ -82,7 +82,8 @@ def _filter_on_field(
         number = Cast(KT(f"data__{key}"), DecimalField(max_digits=30, decimal_places=10))
         return queryset.alias(**{alias: number}).filter(**{f"{alias}__{op}": Decimal(str(value))})
     # ISO dates and +09:00 datetimes order as text.
-    return queryset.filter(**{f"data__{key}__{op}": value})
+    alias = f"_t_{key}"
+    return queryset.alias(**{alias: KT(f"data__{key}")}).filter(**{f"{alias}__{op}": value})
 
 
 def _filtered(policy: LedgerPolicy, request: Request) -> QuerySet[Record]:

@@ -189,7 +189,11 @@ def test_a_name_written_with_a_variant_is_found_by_the_other_form(
 
 def test_an_address_is_found_by_a_differently_written_piece() -> None:
     stored = normalize_text("東京都三鷹市下連雀３丁目１ー２　ﾚｼﾞﾃﾞﾝｽ髙田")
-    for typed, match in [("3丁目1-2", "contains"), ("れじでんす", "contains"), ("東京都", "prefix")]:
+    for typed, match in [
+        ("3丁目1-2", "contains"),
+        ("れじでんす", "contains"),
+        ("東京都", "prefix"),
+    ]:
         assert found(stored, normalize_text(typed), match, prefix="address")  # type: ignore[arg-type]
 
 

@@ -1,0 +1,40 @@
+"""Domain errors of webhooks, mapped at the API edge like every ``LedgerError``."""
+
+from __future__ import annotations
+
+from ledgers.exceptions import LedgerError
+
+
+class WebhookNotFound(LedgerError):
+    code = "ERROR_WEBHOOK_DOES_NOT_EXIST"
+    status = 404
+
+    def __init__(self) -> None:
+        super().__init__("Webhook が見つかりません。")
+
+
+class WebhookInvalid(LedgerError):
+    """The subscription's settings are not valid; nothing changed."""
+
+    code = "ERROR_WEBHOOK_INVALID"
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        lines = [f"{key}: {msg}" for key, msgs in errors.items() for msg in msgs]
+        super().__init__(
+            "Webhook の設定に誤りがあります。\n" + "\n".join(lines), detail={"errors": errors}
+        )
+        self.errors = errors
+
+
+class WebhookUrlRefused(LedgerError):
+    """The URL may not receive deliveries: not http(s), or a private/internal address.
+
+    ``reason`` is stable for programs: ``scheme``, ``host``, ``credentials``,
+    ``unresolvable``, ``private_address``.
+    """
+
+    code = "ERROR_WEBHOOK_URL_REFUSED"
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message, detail={"reason": reason})
+        self.reason = reason

@@ -1,0 +1,123 @@
+"""Webhooks: a city's subscriptions of URLs to a ledger's record events, and each delivery.
+
+A subscription names an owner, a staff member whose grants decide what a payload shows:
+payloads are built at send time through the owner's policy, so a delivery row never holds
+record values (``payload`` keeps the envelope: event, ledger, record id, generation).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django.db.models import Q
+
+from ledgers.definitions.models import Ledger
+
+
+class WebhookEvent(models.TextChoices):
+    RECORD_CREATED = "record.created", "記録の登録"
+    RECORD_UPDATED = "record.updated", "記録の変更"
+    RECORD_DELETED = "record.deleted", "記録の削除"
+    RECORD_RESTORED = "record.restored", "記録の復元"
+    RECORD_WORKFLOW_CHANGED = "record.workflow_changed", "記録の状態（ワークフロー）の変更"
+
+
+class WebhookSubscription(models.Model):
+    """A URL that receives some events of one ledger (Webhook の送信先).
+
+    ``secret`` signs every delivery (HMAC-SHA256). It is kept as is because signing needs
+    it, shown once when the subscription is created, and never returned afterwards.
+    ``failure_count`` counts consecutive dead deliveries; at ``WEBHOOK_DISABLE_AFTER`` the
+    subscription is switched off (``disabled_at``) until a ledger administrator enables it.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    ledger = models.ForeignKey(
+        Ledger, verbose_name="台帳", on_delete=models.PROTECT, related_name="+"
+    )
+    url = models.URLField("送信先 URL", max_length=2000)
+    events = ArrayField(
+        models.CharField(max_length=32, choices=WebhookEvent.choices), verbose_name="イベント"
+    )
+    description = models.CharField("説明", max_length=200, blank=True, default="")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="権限の名義人", on_delete=models.PROTECT,
+        related_name="+",
+    )  # fmt: skip
+    secret = models.CharField("署名の鍵", max_length=128, editable=False)
+    active = models.BooleanField("有効", default=True)
+    failure_count = models.PositiveIntegerField("連続した配信失敗", default=0)
+    disabled_at = models.DateTimeField("自動停止の日時", null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="作成者", null=True, on_delete=models.PROTECT,
+        related_name="+",
+    )  # fmt: skip
+    created_at = models.DateTimeField("作成日時", auto_now_add=True)
+    updated_at = models.DateTimeField("更新日時", auto_now=True)
+
+    class Meta:
+        verbose_name = "Webhook"
+        verbose_name_plural = "Webhook"
+        indexes = [
+            # Every record write asks for the active subscriptions of its ledger.
+            models.Index(
+                fields=["ledger"], condition=Q(active=True), name="webhook_sub_active_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Webhook {self.id} ({self.ledger_id})"
+
+
+class WebhookDelivery(models.Model):
+    """One event sent (or to be sent) to one subscription, with the receiver's answers.
+
+    ``pending``: not tried yet; ``failed``: the last try failed and another is due at
+    ``next_attempt_at``; ``succeeded``: a 2xx answer; ``dead``: every try failed.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "送信待ち"
+        SUCCEEDED = "succeeded", "成功"
+        FAILED = "failed", "再送待ち"
+        DEAD = "dead", "失敗（再送終了）"
+
+    OPEN = (Status.PENDING, Status.FAILED)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    subscription = models.ForeignKey(
+        WebhookSubscription, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    event = models.CharField("イベント", max_length=32, choices=WebhookEvent.choices)
+    record_id = models.UUIDField("記録ID")
+    generation = models.PositiveIntegerField("世代")
+    # The envelope only (ids); record values are never stored here.
+    payload = models.JSONField("送信内容（ID のみ）", default=dict)
+    attempts = models.PositiveSmallIntegerField("試行回数", default=0)
+    status = models.CharField(
+        "状態", max_length=16, choices=Status.choices, default=Status.PENDING
+    )
+    response_status = models.PositiveSmallIntegerField("応答の HTTP ステータス", null=True)
+    response_body = models.TextField("応答の本文（先頭 2 KB）", blank=True, default="")
+    error = models.TextField("エラー", blank=True, default="")
+    next_attempt_at = models.DateTimeField("次の送信予定", null=True)
+    created_at = models.DateTimeField("作成日時")
+    delivered_at = models.DateTimeField("配信日時", null=True)
+
+    class Meta:
+        verbose_name = "Webhook の配信"
+        verbose_name_plural = "Webhook の配信"
+        indexes = [
+            models.Index(fields=["subscription", "-created_at"], name="webhook_delivery_sub_idx"),
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status__in=["pending", "failed"]),
+                name="webhook_delivery_due_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} {self.record_id} 第{self.generation}世代 → {self.subscription_id}"

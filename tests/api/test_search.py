@@ -1,0 +1,123 @@
+"""POST /api/v1/ledgers/{code}/search/{screen}/: the DV scenario end to end."""
+
+from typing import Any
+
+from django_tenants.utils import schema_context
+
+from ledgers.audit.models import AuditEvent
+from tests.api.conftest import ADDRESS, records_url
+
+REASON = "窓口での本人確認のため"
+
+
+def search(client: Any, screen: str, criteria: dict, reason: str = REASON, **extra: Any) -> Any:
+    return client.post(
+        f"/api/v1/ledgers/dv/search/{screen}/", {"criteria": criteria, "reason": reason, **extra}
+    )
+
+
+def _rename(api: Any, city: dict[str, Any]) -> None:
+    """The victim's surname changes from 山田 to 佐藤 (generation 2)."""
+    response = api("clerk").patch(
+        records_url(city["record"].pk), {"values": {"name": {"kanji": "佐藤 花子", "kana": "サトウ ハナコ"}}, "reason": "離婚"},
+        HTTP_IF_MATCH='"1"',
+    )  # fmt: skip
+    assert response.status_code == 200
+
+
+def test_an_old_surname_is_found_only_in_the_past_search(api: Any, city: dict[str, Any]) -> None:
+    _rename(api, city)
+    clerk = api("clerk")
+    assert search(clerk, "latest", {"name": "山田"}).json()["results"] == []
+    assert len(search(clerk, "latest", {"name": "佐藤"}).json()["results"]) == 1
+    past = search(clerk, "past", {"name": "山田"}).json()["results"]
+    assert len(past) == 1
+    assert past[0]["id"] == str(city["record"].pk)
+    assert past[0]["matched"] == [{"field": "name", "generation": 1, "generations": [1, 1]}]
+    # The record shows as it is now.
+    assert past[0]["values"]["name"]["kanji"] == "佐藤 花子"
+    assert past[0]["generation"] == 2
+
+
+def test_every_name_form_finds_the_person(api: Any) -> None:
+    clerk = api("clerk")
+    for form in ["山田", "ﾔﾏﾀﾞ ﾊﾅｺ", "やまだはなこ", "ヤマダ　ハナコ", "花子", "ハナ"]:
+        results = search(clerk, "latest", {"name": form}).json()["results"]
+        assert len(results) == 1, form
+
+
+def test_birth_date_ranges_in_wareki(api: Any) -> None:
+    clerk = api("clerk")
+    assert len(search(clerk, "latest", {"birth_date": "昭和60年"}).json()["results"]) == 1
+    assert len(search(clerk, "latest", {"birth_date": "昭和50年代"}).json()["results"]) == 0
+    assert (
+        len(
+            search(
+                clerk,
+                "latest",
+                {"birth_date": {"from": "S60.1.1", "to": "1985-12-31"}, "name": "山田"},
+            ).json()["results"]
+        )
+        == 1
+    )
+
+
+def test_the_offender_search_never_shows_or_filters_on_the_victims_address(
+    api: Any, city: dict[str, Any]
+) -> None:
+    clerk = api("clerk")
+    found = search(clerk, "offender", {"offenders.name": "山田太郎"})
+    assert found.status_code == 200
+    assert len(found.json()["results"]) == 1
+    raw = found.content.decode()
+    assert ADDRESS not in raw
+    assert "下連雀" not in raw
+    assert "181-0013" not in raw
+    assert "1985-03-03" not in raw
+    assert set(found.json()["results"][0]["values"]) == {"name"}
+    refused = search(clerk, "offender", {"offenders.name": "山田", "address": "下連雀"})
+    assert refused.status_code == 400
+    assert refused.json()["code"] == "ERROR_SEARCH_INVALID"
+    assert "address" in refused.json()["detail"]["criteria"]
+
+
+def test_a_search_without_the_reason_is_refused_and_every_search_is_audited(api: Any) -> None:
+    clerk = api("clerk")
+    assert search(clerk, "latest", {"name": "山田"}, reason="").status_code == 400
+    search(clerk, "latest", {"name": "山田"})
+    with schema_context("mitaka"):
+        event = AuditEvent.objects.filter(action="search.run").latest("seq")
+    assert event.details["screen"] == "latest"
+    assert event.details["terms"] == {"name": "山田"}
+    assert event.details["reason"] == REASON
+
+
+def test_a_fuka_department_gets_no_hit(api: Any) -> None:
+    assert search(api("zei"), "latest", {"name": "山田"}).json()["results"] == []
+
+
+def test_result_pages_are_stable(api: Any) -> None:
+    clerk = api("clerk")
+    items = [
+        {
+            "values": {
+                "name": {"kanji": f"鈴木 {i:02d}", "kana": "スズキ"},
+                "disclosure": {"shimin": True},
+            }
+        }
+        for i in range(25)
+    ]
+    assert clerk.post("/api/v1/ledgers/dv/records/bulk/", {"records": items}).status_code == 201
+    pages = []
+    for page in (1, 2, 3):
+        body = search(clerk, "latest", {"name": "鈴木"}, page=page, page_size=10).json()
+        pages.append([r["id"] for r in body["results"]])
+    assert [len(p) for p in pages] == [10, 10, 5]
+    assert len({i for p in pages for i in p}) == 25
+    again = search(clerk, "latest", {"name": "鈴木"}, page=2, page_size=10).json()
+    assert [r["id"] for r in again["results"]] == pages[1]
+    assert again["next"] == 3
+
+
+def test_unknown_screen_is_404(api: Any) -> None:
+    assert search(api("clerk"), "nothing", {"name": "x"}).status_code == 404
