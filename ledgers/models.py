@@ -6,6 +6,7 @@ from ledgers.audit.models import AuditEvent
 from ledgers.definitions.models import Ledger, LedgerVersion, Sensitivity
 from ledgers.records.models import Record, RecordVersion
 from ledgers.search.models import SearchValue
+from ledgers.webhooks.models import WebhookDelivery, WebhookSubscription
 
 __all__ = [
     "ApiToken",
@@ -19,4 +20,6 @@ __all__ = [
     "RecordVersion",
     "SearchValue",
     "Sensitivity",
+    "WebhookDelivery",
+    "WebhookSubscription",
 ]

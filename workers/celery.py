@@ -18,7 +18,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "daicho.settings.local")
 
 app = CeleryApp("daicho")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["workers", "workers.audit_tasks"])
+app.autodiscover_tasks(["workers", "workers.audit_tasks", "ledgers.webhooks"])
 
 
 class CityTask(TenantTask):

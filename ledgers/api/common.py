@@ -14,6 +14,7 @@ from rest_framework.authentication import (
 )
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
+from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
 from ledgers.api.tokens.models import ApiToken
@@ -76,7 +77,14 @@ class HasScope(BasePermission):
         return token_has_scope(token, scope)
 
 
-class TokenRateThrottle(SimpleRateThrottle):
+class _LiveRateThrottle(SimpleRateThrottle):
+    """Reads its rate from the settings when used, so a change of settings takes effect."""
+
+    def get_rate(self) -> str | None:
+        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+
+
+class TokenRateThrottle(_LiveRateThrottle):
     """Requests per token (or per session user) per minute, counted in Redis."""
 
     scope = "token"
@@ -91,7 +99,7 @@ class TokenRateThrottle(SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": ident}
 
 
-class AddressRateThrottle(SimpleRateThrottle):
+class AddressRateThrottle(_LiveRateThrottle):
     """Requests per client address per minute, authenticated or not."""
 
     scope = "address"

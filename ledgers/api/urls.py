@@ -1,6 +1,6 @@
 """/api/v1/ on a city's host (the host chooses the city), OpenAPI at /api/schema/."""
 
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from ledgers.api.audit.views import AuditEventListView, AuditVerifyView
@@ -57,6 +57,7 @@ urlpatterns = [
     path("v1/ledgers/<slug:code>/search/<slug:screen>/", SearchView.as_view(), name="api-search"),
     path("v1/audit/events/", AuditEventListView.as_view(), name="api-audit-events"),
     path("v1/audit/verify/", AuditVerifyView.as_view(), name="api-audit-verify"),
+    path("v1/", include("ledgers.api.webhooks.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

@@ -371,9 +371,10 @@ def _check(schema: str, *, sealed_now: int) -> VerifyResult:
                     broken = anchor_broken(position, seq, digest)
             if broken is not None:
                 break
-        # Leaving the COPY early would make psycopg cancel it; read the rest and drop it.
-        for _ in links if broken is not None else ():
-            pass
+        if broken is not None:
+            # Leaving a COPY early cancels it, and the transaction with it: read to the end.
+            for _block in links:
+                pass
     if broken is not None:
         return broken
     for anchor in anchors:

@@ -50,7 +50,7 @@ class WebhookSubscription(models.Model):
     secret = models.CharField("署名の鍵", max_length=128, editable=False)
     active = models.BooleanField("有効", default=True)
     failure_count = models.PositiveIntegerField("連続した配信失敗", default=0)
-    disabled_at = models.DateTimeField("自動停止の日時", null=True, blank=True)
+    disabled_at = models.DateTimeField("停止日時", null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name="作成者", null=True, on_delete=models.PROTECT,
         related_name="+",
@@ -88,8 +88,9 @@ class WebhookDelivery(models.Model):
     OPEN = (Status.PENDING, Status.FAILED)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # Indexed by webhook_delivery_sub_idx (subscription, -created_at).
     subscription = models.ForeignKey(
-        WebhookSubscription, on_delete=models.CASCADE, related_name="deliveries"
+        WebhookSubscription, on_delete=models.CASCADE, related_name="deliveries", db_index=False
     )
     event = models.CharField("イベント", max_length=32, choices=WebhookEvent.choices)
     record_id = models.UUIDField("記録ID")
@@ -97,9 +98,7 @@ class WebhookDelivery(models.Model):
     # The envelope only (ids); record values are never stored here.
     payload = models.JSONField("送信内容（ID のみ）", default=dict)
     attempts = models.PositiveSmallIntegerField("試行回数", default=0)
-    status = models.CharField(
-        "状態", max_length=16, choices=Status.choices, default=Status.PENDING
-    )
+    status = models.CharField("状態", max_length=16, choices=Status.choices, default=Status.PENDING)
     response_status = models.PositiveSmallIntegerField("応答の HTTP ステータス", null=True)
     response_body = models.TextField("応答の本文（先頭 2 KB）", blank=True, default="")
     error = models.TextField("エラー", blank=True, default="")

@@ -1,0 +1,124 @@
+"""The webhooks API: /api/v1/ledgers/{code}/webhooks/ (ledger administrators, ``design``)."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions, status
+from rest_framework.pagination import CursorPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ledgers.api.errors import ErrorShape
+from ledgers.api.output import ledger_for
+from ledgers.api.webhooks import serializers as s
+from ledgers.webhooks.models import WebhookDelivery
+from ledgers.webhooks.selectors import (
+    webhook_deliveries,
+    webhook_subscription_get,
+    webhook_subscriptions,
+)
+from ledgers.webhooks.services import (
+    webhook_subscription_create,
+    webhook_subscription_delete,
+    webhook_subscription_update,
+)
+
+
+class DeliveryPagination(CursorPagination):
+    ordering = ("-created_at", "-id")
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+class WebhookListView(APIView):
+    required_scopes = {"GET": "records:read", "POST": "ledgers:design"}
+
+    @extend_schema(responses={200: s.WebhookListSerializer, 403: ErrorShape, 404: ErrorShape})
+    def get(self, request: Request, code: str) -> Response:
+        ledger, policy = ledger_for(request, code)
+        policy.require("design")
+        return Response({"results": [s.webhook_out(w) for w in webhook_subscriptions(ledger=ledger)]})
+
+    @extend_schema(
+        request=s.WebhookCreateSerializer,
+        responses={201: s.WebhookCreatedSerializer, 400: ErrorShape, 403: ErrorShape},
+        description="登録時の応答にだけ署名の鍵（secret）が含まれます。",
+    )
+    def post(self, request: Request, code: str) -> Response:
+        ledger, policy = ledger_for(request, code)
+        policy.require("design")
+        body = s.WebhookCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        subscription = webhook_subscription_create(
+            actor=request.user, ledger=ledger, url=data["url"], events=data["events"],
+            owner=data.get("owner"), description=data.get("description", ""),
+        )  # fmt: skip
+        return Response(
+            {**s.webhook_out(subscription), "secret": subscription.secret},
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class WebhookDetailView(APIView):
+    required_scopes = {"GET": "records:read", "PATCH": "ledgers:design", "DELETE": "ledgers:design"}
+
+    @extend_schema(responses={200: s.WebhookSerializer, 403: ErrorShape, 404: ErrorShape})
+    def get(self, request: Request, code: str, webhook_id: str) -> Response:
+        ledger, policy = ledger_for(request, code)
+        policy.require("design")
+        return Response(s.webhook_out(webhook_subscription_get(ledger=ledger, subscription_id=webhook_id)))
+
+    @extend_schema(
+        request=s.WebhookUpdateSerializer,
+        responses={200: s.WebhookSerializer, 400: ErrorShape, 403: ErrorShape, 404: ErrorShape},
+        description="`active: true` で自動停止した Webhook を再開します（失敗回数を 0 に戻し、"
+        "未配信の分を送ります）。",
+    )
+    def patch(self, request: Request, code: str, webhook_id: str) -> Response:
+        ledger, policy = ledger_for(request, code)
+        policy.require("design")
+        subscription = webhook_subscription_get(ledger=ledger, subscription_id=webhook_id)
+        body = s.WebhookUpdateSerializer(data=request.data, partial=True)
+        body.is_valid(raise_exception=True)
+        subscription = webhook_subscription_update(
+            actor=request.user, subscription=subscription, changes=body.validated_data
+        )
+        return Response(s.webhook_out(subscription))
+
+    @extend_schema(responses={204: None, 403: ErrorShape, 404: ErrorShape})
+    def delete(self, request: Request, code: str, webhook_id: str) -> Response:
+        ledger, policy = ledger_for(request, code)
+        policy.require("design")
+        subscription = webhook_subscription_get(ledger=ledger, subscription_id=webhook_id)
+        webhook_subscription_delete(actor=request.user, subscription=subscription)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class WebhookDeliveryListView(APIView):
+    required_scopes = {"GET": "records:read"}
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("status", str, enum=WebhookDelivery.Status.values),
+            OpenApiParameter("page_size", int), OpenApiParameter("cursor", str),
+        ],
+        responses={200: s.DeliveryListSerializer, 403: ErrorShape, 404: ErrorShape},
+    )  # fmt: skip
+    def get(self, request: Request, code: str, webhook_id: str) -> Response:
+        ledger, policy = ledger_for(request, code)
+        policy.require("design")
+        subscription = webhook_subscription_get(ledger=ledger, subscription_id=webhook_id)
+        wanted = request.query_params.get("status") or None
+        if wanted is not None and wanted not in WebhookDelivery.Status.values:
+            raise exceptions.ValidationError(
+                {"status": [f"状態は {', '.join(WebhookDelivery.Status.values)} のいずれかです。"]}
+            )
+        deliveries = webhook_deliveries(subscription=subscription, status=wanted)
+        paginator = DeliveryPagination()
+        page = paginator.paginate_queryset(deliveries, request, view=self)
+        return Response(
+            {"results": [s.delivery_out(d) for d in page or []], "next": paginator.get_next_link()}
+        )

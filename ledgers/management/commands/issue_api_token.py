@@ -1,0 +1,50 @@
+"""``manage.py issue_api_token --schema mitaka --username admin --scopes "*"``: print a token."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import timedelta
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+from django_tenants.utils import schema_context
+
+from ledgers.exceptions import LedgerError
+from tenants.models import Municipality
+
+
+class Command(BaseCommand):
+    help = "職員のAPIトークンを発行し、トークンだけを出力します（スクリプト用）。"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--schema", required=True)
+        parser.add_argument("--username", required=True)
+        parser.add_argument(
+            "--scopes", default="*", help='空白かカンマ区切り（例: "records:read records:write"）'
+        )
+        parser.add_argument("--days", type=int, default=90)
+        parser.add_argument("--name", default="management command")
+
+    def handle(self, *args: object, **options: str) -> None:
+        from ledgers.api.tokens.services import token_issue
+
+        schema = options["schema"]
+        if schema == "public" or not Municipality.objects.filter(schema_name=schema).exists():
+            raise CommandError(f"自治体「{schema}」はありません。")
+        scopes = [s for s in str(options["scopes"]).replace(",", " ").split() if s]
+        with schema_context(schema):
+            user = (
+                get_user_model()
+                .objects.filter(username=options["username"], is_active=True)
+                .first()
+            )
+            if user is None:
+                raise CommandError(f"職員「{options['username']}」はいません（または無効です）。")
+            try:
+                issued = token_issue(
+                    actor=user, user=user, scopes=scopes, name=str(options["name"]),
+                    lifetime=timedelta(days=int(options["days"])),
+                )  # fmt: skip
+            except LedgerError as exc:
+                raise CommandError(exc.message) from exc
+        self.stdout.write(issued.token)

@@ -1,0 +1,641 @@
+"""Webhooks: managing subscriptions, enqueueing record events, and delivering them.
+
+Flow: a record service calls ``webhook_events_enqueue`` inside its transaction → one
+delivery row per (listening subscription, record) → after the commit, one Celery task per
+delivery (``ledgers.webhooks.tasks.deliver_webhook``) → ``webhook_deliver`` builds the
+payload through the owner's policy (the values as the owner may see them, at send time),
+signs it, POSTs it to an address checked against the SSRF guard, records the answer and
+says when to try again. ``docs/webhooks.md`` is the receivers' contract.
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import json
+import logging
+import secrets
+import socket
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+import urllib3
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, transaction
+from django.utils import timezone
+from django_tenants.utils import schema_context
+from requests.adapters import HTTPAdapter
+
+from daicho.tenancy.guard import require_tenant
+from ledgers.access.policy import policy_for
+from ledgers.api.output import record_output
+from ledgers.audit.services import audit_record
+from ledgers.definitions.models import Ledger
+from ledgers.exceptions import RecordNotFound
+from ledgers.webhooks.exceptions import WebhookInvalid, WebhookUrlRefused
+from ledgers.webhooks.models import WebhookDelivery, WebhookEvent, WebhookSubscription
+from ledgers.webhooks.selectors import webhook_open_deliveries
+from ledgers.webhooks.signing import sign
+
+logger = logging.getLogger(__name__)
+
+# Defaults of the settings read below (each may be set in the settings module).
+RETRY_DELAYS = (60, 300, 1800, 7200, 21600)  # seconds after try 1…5; 6 tries in all
+DISABLE_AFTER = 10  # consecutive dead deliveries that switch a subscription off
+TIMEOUT = 5.0  # seconds to connect, and to wait for the answer
+MAX_PER_LEDGER = 20
+RESPONSE_BODY_LIMIT = 2048
+# A claimed try that never reports back (worker lost mid-send) is due again after this.
+CLAIM_LEASE = timedelta(minutes=5)
+USER_AGENT = "Daicho-Webhooks/1.0"
+# Settings modules where private addresses are allowed unless WEBHOOK_ALLOW_PRIVATE_NETWORKS
+# says otherwise: a developer's machine and the tests deliver to 127.0.0.1.
+RELAXED_SETTINGS = frozenset({"daicho.settings.local", "daicho.settings.test"})
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def retry_delays() -> tuple[int, ...]:
+    return tuple(int(s) for s in getattr(settings, "WEBHOOK_RETRY_DELAYS", RETRY_DELAYS))
+
+
+def max_attempts() -> int:
+    return len(retry_delays()) + 1
+
+
+def private_networks_allowed() -> bool:
+    configured = getattr(settings, "WEBHOOK_ALLOW_PRIVATE_NETWORKS", None)
+    if configured is not None:
+        return bool(configured)
+    return getattr(settings, "SETTINGS_MODULE", "") in RELAXED_SETTINGS
+
+
+# --- the SSRF guard ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Destination:
+    """A URL checked for delivery: its host name, and the address that was checked."""
+
+    scheme: str
+    host: str
+    port: int
+    path: str
+    address: str
+
+    @property
+    def pinned_url(self) -> str:
+        """The URL with the checked address in place of the name (no second DNS lookup)."""
+        ip = ipaddress.ip_address(self.address)
+        literal = f"[{ip}]" if ip.version == 6 else str(ip)
+        return f"{self.scheme}://{literal}:{self.port}{self.path}"
+
+    @property
+    def host_header(self) -> str:
+        name = f"[{self.host}]" if ":" in self.host else self.host
+        default = {"http": 80, "https": 443}[self.scheme]
+        return name if self.port == default else f"{name}:{self.port}"
+
+
+def _is_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Globally routable, and so is any IPv4 address it carries (mapped, 6to4, NAT64)."""
+    if not ip.is_global or ip.is_multicast:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = ip.ipv4_mapped or ip.sixtofour
+        if embedded is None and ip in _NAT64:
+            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        if embedded is not None:
+            return _is_public(embedded)
+    return True
+
+
+def webhook_url_resolve(url: str, *, allow_private: bool | None = None) -> Destination:
+    """Check ``url`` for delivery and resolve it; ``WebhookUrlRefused`` if it may not be used.
+
+    Only http and https, no credentials in the URL, and (unless private networks are
+    allowed: ``WEBHOOK_ALLOW_PRIVATE_NETWORKS``) every address the host resolves to must
+    be public: loopback, private, link-local (169.254.169.254, the cloud metadata service),
+    shared, reserved and multicast addresses are refused. The delivery then connects to
+    the address checked here, so a DNS answer that changes in between cannot redirect it.
+    """
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise WebhookUrlRefused("URL の形式が正しくありません。", reason="host") from None
+    scheme = parts.scheme.lower()
+    if scheme not in {"http", "https"}:
+        raise WebhookUrlRefused(
+            "送信先は http:// または https:// で始まる URL にしてください。", reason="scheme"
+        )
+    if parts.username is not None or parts.password is not None:
+        raise WebhookUrlRefused(
+            "URL に利用者名やパスワードを含めないでください（署名で認証します）。",
+            reason="credentials",
+        )
+    host = parts.hostname
+    if not host:
+        raise WebhookUrlRefused("URL にホスト名がありません。", reason="host")
+    port = port or (443 if scheme == "https" else 80)
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        addresses = list(
+            dict.fromkeys(ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos)
+        )
+    except (OSError, UnicodeError, ValueError):
+        addresses = []
+    if not addresses:
+        raise WebhookUrlRefused(
+            f"送信先のホスト名（{host}）を解決できません。", reason="unresolvable"
+        )
+    allowed = private_networks_allowed() if allow_private is None else allow_private
+    if not allowed and not all(_is_public(ip) for ip in addresses):
+        raise WebhookUrlRefused(
+            "送信先が内部向けのアドレス（ループバック・プライベート・リンクローカルなど）のため、"
+            "使えません。インターネットから到達できる送信先を指定してください。",
+            reason="private_address",
+        )
+    path = parts.path or "/"
+    if parts.query:
+        path = f"{path}?{parts.query}"
+    return Destination(scheme=scheme, host=host, port=port, path=path, address=str(addresses[0]))
+
+
+class _PinnedAdapter(HTTPAdapter):
+    """Connects to the checked address; TLS still presents and verifies the host name."""
+
+    def __init__(self, server_hostname: str) -> None:
+        self._server_hostname = server_hostname
+        super().__init__(max_retries=0)
+
+    def build_connection_pool_key_attributes(
+        self, request: Any, verify: Any, cert: Any = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        host_params, pool_kwargs = super().build_connection_pool_key_attributes(
+            request, verify, cert
+        )
+        if host_params.get("scheme") == "https":
+            pool_kwargs["server_hostname"] = self._server_hostname
+        return host_params, pool_kwargs
+
+
+def _post(destination: Destination, body: bytes, headers: Mapping[str, str]) -> tuple[int, str]:
+    """POST without following redirects or using proxies from the environment."""
+    timeout = float(getattr(settings, "WEBHOOK_TIMEOUT", TIMEOUT))
+    with requests.Session() as session:
+        session.trust_env = False
+        adapter = _PinnedAdapter(destination.host)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        response = session.post(
+            destination.pinned_url,
+            data=body,
+            headers={**headers, "Host": destination.host_header},
+            timeout=(timeout, timeout),
+            allow_redirects=False,
+            stream=True,
+        )
+        try:
+            excerpt = response.raw.read(RESPONSE_BODY_LIMIT, decode_content=True) or b""
+        except (urllib3.exceptions.HTTPError, OSError):
+            excerpt = b""  # the status is the answer; a broken body does not change it
+        finally:
+            response.close()
+    return response.status_code, excerpt.decode("utf-8", errors="replace")
+
+
+# --- subscriptions ----------------------------------------------------------------------
+
+
+def _new_secret() -> str:
+    return "whsec_" + secrets.token_urlsafe(32)
+
+
+def _url_for_audit(url: str) -> str:
+    """Scheme, host and path: the audit trail says where data went, not the query string."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
+def _clean_events(events: Any, errors: dict[str, list[str]]) -> list[str]:
+    if not isinstance(events, list | tuple) or not events:
+        errors["events"] = ["イベントを1つ以上指定してください。"]
+        return []
+    unknown = [str(e) for e in events if e not in WebhookEvent.values]
+    if unknown:
+        errors["events"] = [f"知らないイベントです: {', '.join(unknown)}"]
+        return []
+    return sorted(set(events))
+
+
+def _check_owner(owner: Any, ledger: Ledger, errors: dict[str, list[str]]) -> None:
+    if owner is None or not owner.is_active or not policy_for(owner, ledger).can("view"):
+        errors["owner"] = [
+            "名義人には、この台帳の閲覧権限を持つ在職中の職員を指定してください"
+            "（送信内容はこの職員の権限で作られます）。"
+        ]
+
+
+def _check_url(url: Any, errors: dict[str, list[str]]) -> None:
+    if not isinstance(url, str) or not url.strip():
+        errors["url"] = ["送信先 URL を指定してください。"]
+    elif len(url) > 2000:
+        errors["url"] = ["URL は2000文字以内にしてください。"]
+
+
+def _describe(subscription: WebhookSubscription) -> dict[str, Any]:
+    return {
+        "webhook": str(subscription.pk),
+        "url": _url_for_audit(subscription.url),
+        "events": list(subscription.events),
+        "owner": subscription.owner.username,
+        "active": subscription.active,
+    }
+
+
+def webhook_subscription_create(
+    *,
+    actor: Any,
+    ledger: Ledger,
+    url: str,
+    events: Sequence[str],
+    owner: Any = None,
+    description: str = "",
+) -> WebhookSubscription:
+    """Subscribe ``url`` to ``events`` of ``ledger`` (requires ``design``); audited.
+
+    ``owner`` (the actor by default) must hold ``view`` on the ledger: payloads show what
+    the owner may see. The new subscription's ``secret`` is readable on the returned object
+    only; the API shows it once.
+    """
+    require_tenant()
+    policy_for(actor, ledger).require("design")
+    owner = actor if owner is None else owner
+    errors: dict[str, list[str]] = {}
+    _check_url(url, errors)
+    cleaned_events = _clean_events(events, errors)
+    _check_owner(owner, ledger, errors)
+    if errors:
+        raise WebhookInvalid(errors)
+    url = url.strip()
+    webhook_url_resolve(url)
+    limit = int(getattr(settings, "WEBHOOK_MAX_PER_LEDGER", MAX_PER_LEDGER))
+    with transaction.atomic():
+        if WebhookSubscription.objects.filter(ledger=ledger).count() >= limit:
+            raise WebhookInvalid({"url": [f"1つの台帳に登録できる Webhook は{limit}件までです。"]})
+        subscription = WebhookSubscription.objects.create(
+            ledger=ledger, url=url, events=cleaned_events, owner=owner,
+            description=(description or "").strip()[:200], secret=_new_secret(), created_by=actor,
+        )  # fmt: skip
+        audit_record(
+            actor=actor, action="webhook.create", ledger_code=ledger.code,
+            details=_describe(subscription),
+        )  # fmt: skip
+    logger.info("webhook created: webhook=%s ledger=%s", subscription.pk, ledger.code)
+    return subscription
+
+
+UPDATABLE = frozenset({"url", "events", "owner", "description", "active"})
+
+
+def webhook_subscription_update(
+    *, actor: Any, subscription: WebhookSubscription, changes: Mapping[str, Any]
+) -> WebhookSubscription:
+    """Change url, events, owner, description or ``active`` (requires ``design``); audited.
+
+    ``active: true`` re-enables a subscription switched off after failures: the counter is
+    reset and the deliveries still open are sent again (``webhook.enable``);
+    ``active: false`` pauses it (``webhook.disable``). Other changes are ``webhook.update``.
+    """
+    require_tenant()
+    ledger = subscription.ledger
+    policy_for(actor, ledger).require("design")
+    unknown = sorted(set(changes) - UPDATABLE)
+    errors: dict[str, list[str]] = {key: ["変更できない項目です。"] for key in unknown}
+    if "url" in changes:
+        _check_url(changes["url"], errors)
+    events = _clean_events(changes["events"], errors) if "events" in changes else None
+    if "owner" in changes:
+        _check_owner(changes["owner"], ledger, errors)
+    if "active" in changes and not isinstance(changes["active"], bool):
+        errors["active"] = ["true か false で指定してください。"]
+    if errors:
+        raise WebhookInvalid(errors)
+    if "url" in changes:
+        webhook_url_resolve(changes["url"].strip())
+    enabled = disabled = False
+    with transaction.atomic():
+        locked = (
+            WebhookSubscription.objects.select_for_update()
+            .select_related("owner")
+            .get(pk=subscription.pk)
+        )
+        before = _describe(locked)
+        changed: list[str] = []
+        if "url" in changes and changes["url"].strip() != locked.url:
+            locked.url = changes["url"].strip()
+            changed.append("url")
+        if events is not None and events != list(locked.events):
+            locked.events = events
+            changed.append("events")
+        if "owner" in changes and changes["owner"].pk != locked.owner_id:
+            locked.owner = changes["owner"]
+            changed.append("owner")
+        if "description" in changes:
+            description = str(changes["description"] or "").strip()[:200]
+            if description != locked.description:
+                locked.description = description
+                changed.append("description")
+        if changes.get("active") is True and not locked.active:
+            locked.active, locked.failure_count, locked.disabled_at = True, 0, None
+            enabled = True
+        elif changes.get("active") is False and locked.active:
+            locked.active, locked.disabled_at = False, timezone.now()
+            disabled = True
+        locked.save()
+        if changed:
+            audit_record(
+                actor=actor, action="webhook.update", ledger_code=ledger.code,
+                details={"webhook": str(locked.pk), "fields": changed, "before": before,
+                         "after": _describe(locked)},
+            )  # fmt: skip
+        if enabled or disabled:
+            audit_record(
+                actor=actor, action="webhook.enable" if enabled else "webhook.disable",
+                ledger_code=ledger.code,
+                details={"webhook": str(locked.pk), "reason": "manual"},
+            )  # fmt: skip
+        if enabled:
+            pending = webhook_open_deliveries(subscription=locked)
+            if pending:
+                transaction.on_commit(
+                    functools.partial(_schedule_after_commit, connection.schema_name, pending),
+                    robust=True,
+                )
+    return locked
+
+
+def webhook_subscription_delete(*, actor: Any, subscription: WebhookSubscription) -> None:
+    """Delete the subscription and its delivery log (requires ``design``); audited."""
+    require_tenant()
+    ledger = subscription.ledger
+    policy_for(actor, ledger).require("design")
+    with transaction.atomic():
+        audit_record(
+            actor=actor, action="webhook.delete", ledger_code=ledger.code,
+            details=_describe(subscription),
+        )  # fmt: skip
+        subscription.delete()
+
+
+# --- enqueueing events ------------------------------------------------------------------
+
+_ENQUEUE_SQL = """
+INSERT INTO ledgers_webhookdelivery (id, subscription_id, event, record_id, generation,
+    payload, attempts, status, response_status, response_body, error, next_attempt_at,
+    created_at, delivered_at)
+SELECT gen_random_uuid(), s.id, %(event)s, r.id, r.generation,
+    jsonb_build_object('event', %(event)s::text, 'ledger', %(code)s::text,
+        'record_id', r.id, 'generation', r.generation),
+    0, 'pending', NULL, '', '', %(now)s, %(now)s, NULL
+FROM unnest(%(subscriptions)s::uuid[]) AS s(id)
+CROSS JOIN unnest(%(ids)s::uuid[], %(generations)s::integer[]) AS r(id, generation)
+RETURNING id
+"""
+
+
+def webhook_events_enqueue(
+    *, ledger: Ledger, event: str, records: Sequence[tuple[uuid.UUID, int]]
+) -> int:
+    """Queue ``event`` for ``records`` (``(record id, generation)`` pairs) to the ledger's listeners.
+
+    Called by the record services inside their transaction. One indexed query when no
+    active subscription of the ledger listens to ``event``; otherwise one more statement
+    writes every delivery row. Sending is scheduled with ``transaction.on_commit``, so a
+    rolled-back write sends nothing. Returns how many deliveries were queued.
+    """
+    require_tenant()
+    if event not in WebhookEvent.values:
+        raise ValueError(f"unknown webhook event {event!r}")
+    if not records:
+        return 0
+    subscriptions = list(
+        WebhookSubscription.objects.filter(
+            ledger_id=ledger.pk, active=True, events__contains=[event]
+        ).values_list("id", flat=True)
+    )
+    if not subscriptions:
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _ENQUEUE_SQL,
+            {
+                "event": event, "code": ledger.code, "now": timezone.now(),
+                "subscriptions": subscriptions, "ids": [r[0] for r in records],
+                "generations": [int(r[1]) for r in records],
+            },
+        )  # fmt: skip
+        queued = [(str(row[0]), 0) for row in cursor.fetchall()]
+    transaction.on_commit(
+        functools.partial(_schedule_after_commit, connection.schema_name, queued), robust=True
+    )
+    return len(queued)
+
+
+def _schedule_after_commit(schema: str, items: list[tuple[str, int]]) -> None:
+    """Send the delivery tasks from the city's schema (the tasks run in it)."""
+    from ledgers.webhooks.tasks import schedule_deliveries
+
+    with schema_context(schema):
+        schedule_deliveries(items)
+
+
+# --- delivering -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeliveryOutcome:
+    """What one call of ``webhook_deliver`` did.
+
+    ``status`` is the delivery's status after the call, or ``skipped`` when there was
+    nothing to do (sent already, paused, a stale task, in another worker's hands);
+    ``next_attempt_at`` says when to call again (None: never).
+    """
+
+    delivery_id: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime | None
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    sent: bool = False
+    visible: bool = False
+    status_code: int | None = None
+    body: str = ""
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+def webhook_payload(*, delivery: WebhookDelivery, delivered_at: datetime) -> dict[str, Any]:
+    """The body of one delivery, built now through the owner's policy.
+
+    A record the owner may not see (the API would answer 404) is ``{"id", "visible":
+    false}``: no value, masked or not, leaves. Fields above the owner's clearance are
+    masked by ``record_output`` as in every output.
+    """
+    subscription = delivery.subscription
+    policy = policy_for(subscription.owner, subscription.ledger)
+    record: dict[str, Any] = {"id": str(delivery.record_id), "visible": False}
+    if policy.can("view"):
+        try:
+            found = policy.get_record(delivery.record_id)
+        except RecordNotFound:
+            pass
+        else:
+            record = {**record_output(found, policy), "visible": True}
+    return {
+        "event": delivery.event,
+        "ledger": subscription.ledger.code,
+        "record": record,
+        "generation": delivery.generation,
+        "delivered_at": delivered_at.isoformat(),
+        "delivery_id": str(delivery.pk),
+    }
+
+
+def _attempt(delivery: WebhookDelivery) -> _Attempt:
+    subscription = delivery.subscription
+    try:
+        destination = webhook_url_resolve(subscription.url)
+    except WebhookUrlRefused as exc:
+        return _Attempt(error=f"送信先を拒否しました（{exc.reason}）: {exc.message}")
+    payload = webhook_payload(delivery=delivery, delivered_at=timezone.now())
+    visible = payload["record"]["visible"]
+    body = json.dumps(
+        payload, ensure_ascii=False, separators=(",", ":"), cls=DjangoJSONEncoder
+    ).encode("utf-8")
+    timestamp = int(time.time())
+    headers = {
+        "Content-Type": "application/json; charset=utf-8",
+        "User-Agent": USER_AGENT,
+        "X-Daicho-Event": delivery.event,
+        "X-Daicho-Delivery": str(delivery.pk),
+        "X-Daicho-Timestamp": str(timestamp),
+        "X-Daicho-Signature": sign(subscription.secret, timestamp, body),
+    }
+    try:
+        status_code, excerpt = _post(destination, body, headers)
+    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+        return _Attempt(sent=True, visible=visible, error=f"{type(exc).__name__}: {exc}"[:1000])
+    error = "" if 200 <= status_code < 300 else f"HTTP {status_code}"
+    return _Attempt(sent=True, visible=visible, status_code=status_code, body=excerpt, error=error)
+
+
+def _count_dead(subscription: WebhookSubscription) -> None:
+    """One more dead delivery in a row; switch the subscription off at the limit."""
+    locked = WebhookSubscription.objects.select_for_update().get(pk=subscription.pk)
+    locked.failure_count += 1
+    fields = ["failure_count"]
+    limit = int(getattr(settings, "WEBHOOK_DISABLE_AFTER", DISABLE_AFTER))
+    if locked.active and locked.failure_count >= limit:
+        locked.active, locked.disabled_at = False, timezone.now()
+        fields += ["active", "disabled_at"]
+        audit_record(
+            actor=None, action="webhook.disable", ledger_code=subscription.ledger.code,
+            details={"webhook": str(locked.pk), "reason": "failures",
+                     "dead_deliveries": locked.failure_count},
+        )  # fmt: skip
+        logger.warning(
+            "webhook disabled: webhook=%s dead_deliveries=%s", locked.pk, locked.failure_count
+        )
+    locked.save(update_fields=fields)
+
+
+def webhook_deliver(
+    *, delivery_id: str, attempt: int | None = None, now: datetime | None = None
+) -> DeliveryOutcome:
+    """Try one delivery if it is due; record the answer and when to try again.
+
+    ``attempt`` (from the task) is the try this call is meant to make: a duplicate or
+    stale task finds the count moved on and does nothing. ``now`` is the clock for what is
+    due and for the backoff (tests, the sweeper). Claiming the try is a short transaction;
+    the HTTP request runs outside any transaction of this function.
+    """
+    require_tenant()
+    now = now or timezone.now()
+    with transaction.atomic():
+        try:
+            delivery = (
+                WebhookDelivery.objects.select_for_update(skip_locked=True, of=("self",))
+                .select_related("subscription__ledger", "subscription__owner")
+                .filter(pk=delivery_id)
+                .first()
+            )
+        except (ValueError, ValidationError):
+            delivery = None
+        if delivery is None:
+            return DeliveryOutcome(str(delivery_id), "skipped", 0, None)
+        subscription = delivery.subscription
+        stale = attempt is not None and delivery.attempts != attempt - 1
+        if delivery.status not in WebhookDelivery.OPEN or stale or not subscription.active:
+            return DeliveryOutcome(str(delivery.pk), "skipped", delivery.attempts, None)
+        if delivery.next_attempt_at is not None and delivery.next_attempt_at > now:
+            return DeliveryOutcome(
+                str(delivery.pk), delivery.status, delivery.attempts, delivery.next_attempt_at
+            )
+        delivery.attempts += 1
+        delivery.next_attempt_at = now + CLAIM_LEASE
+        delivery.save(update_fields=["attempts", "next_attempt_at"])
+
+    result = _attempt(delivery)
+
+    delays = retry_delays()
+    with transaction.atomic():
+        if result.ok:
+            status, next_at = WebhookDelivery.Status.SUCCEEDED, None
+            WebhookSubscription.objects.filter(pk=subscription.pk, failure_count__gt=0).update(
+                failure_count=0
+            )
+        elif delivery.attempts >= len(delays) + 1:
+            status, next_at = WebhookDelivery.Status.DEAD, None
+            _count_dead(subscription)
+        else:
+            status = WebhookDelivery.Status.FAILED
+            next_at = now + timedelta(seconds=delays[delivery.attempts - 1])
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(
+            status=status,
+            next_attempt_at=next_at,
+            response_status=result.status_code,
+            response_body=result.body,
+            error=result.error,
+            delivered_at=timezone.now() if result.ok else None,
+            payload={**delivery.payload, "visible": result.visible},
+        )
+        if result.sent and result.visible:
+            # Values left the system on the owner's grants: a read of personal data.
+            audit_record(
+                actor=subscription.owner, action="webhook.deliver",
+                ledger_code=subscription.ledger.code, record_id=delivery.record_id,
+                generation=delivery.generation,
+                details={"webhook": str(subscription.pk), "delivery": str(delivery.pk),
+                         "attempt": delivery.attempts, "status": result.status_code},
+            )  # fmt: skip
+    logger.info(
+        "webhook delivery: delivery=%s webhook=%s event=%s record=%s attempt=%s status=%s http=%s",
+        delivery.pk, subscription.pk, delivery.event, delivery.record_id, delivery.attempts,
+        status, result.status_code,
+    )  # fmt: skip
+    return DeliveryOutcome(str(delivery.pk), status, delivery.attempts, next_at)
