@@ -9,7 +9,6 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import (
     BaseAuthentication,
-    SessionAuthentication,
     get_authorization_header,
 )
 from rest_framework.permissions import BasePermission
@@ -55,10 +54,6 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
         return {"type": "http", "scheme": "bearer"}
-
-
-class StaffSessionAuthentication(SessionAuthentication):
-    """The web UI's own calls: the signed-in session, with CSRF."""
 
 
 class HasScope(BasePermission):

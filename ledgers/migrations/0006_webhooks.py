@@ -8,68 +8,184 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('ledgers', '0005_search_api'),
+        ("ledgers", "0005_search_api"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='WebhookSubscription',
+            name="WebhookSubscription",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('url', models.URLField(max_length=2000, verbose_name='送信先 URL')),
-                ('events', django.contrib.postgres.fields.ArrayField(base_field=models.CharField(choices=[('record.created', '記録の登録'), ('record.updated', '記録の変更'), ('record.deleted', '記録の削除'), ('record.restored', '記録の復元'), ('record.workflow_changed', '記録の状態（ワークフロー）の変更')], max_length=32), size=None, verbose_name='イベント')),
-                ('description', models.CharField(blank=True, default='', max_length=200, verbose_name='説明')),
-                ('secret', models.CharField(editable=False, max_length=128, verbose_name='署名の鍵')),
-                ('active', models.BooleanField(default=True, verbose_name='有効')),
-                ('failure_count', models.PositiveIntegerField(default=0, verbose_name='連続した配信失敗')),
-                ('disabled_at', models.DateTimeField(blank=True, null=True, verbose_name='停止日時')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='作成日時')),
-                ('updated_at', models.DateTimeField(auto_now=True, verbose_name='更新日時')),
-                ('created_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='作成者')),
-                ('ledger', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='ledgers.ledger', verbose_name='台帳')),
-                ('owner', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='権限の名義人')),
+                (
+                    "id",
+                    models.UUIDField(
+                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
+                    ),
+                ),
+                ("url", models.URLField(max_length=2000, verbose_name="送信先 URL")),
+                (
+                    "events",
+                    django.contrib.postgres.fields.ArrayField(
+                        base_field=models.CharField(
+                            choices=[
+                                ("record.created", "記録の登録"),
+                                ("record.updated", "記録の変更"),
+                                ("record.deleted", "記録の削除"),
+                                ("record.restored", "記録の復元"),
+                                ("record.workflow_changed", "記録の状態（ワークフロー）の変更"),
+                            ],
+                            max_length=32,
+                        ),
+                        size=None,
+                        verbose_name="イベント",
+                    ),
+                ),
+                (
+                    "description",
+                    models.CharField(blank=True, default="", max_length=200, verbose_name="説明"),
+                ),
+                (
+                    "secret",
+                    models.CharField(editable=False, max_length=128, verbose_name="署名の鍵"),
+                ),
+                ("active", models.BooleanField(default=True, verbose_name="有効")),
+                (
+                    "failure_count",
+                    models.PositiveIntegerField(default=0, verbose_name="連続した配信失敗"),
+                ),
+                (
+                    "disabled_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="停止日時"),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="作成日時")),
+                ("updated_at", models.DateTimeField(auto_now=True, verbose_name="更新日時")),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="作成者",
+                    ),
+                ),
+                (
+                    "ledger",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="ledgers.ledger",
+                        verbose_name="台帳",
+                    ),
+                ),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="権限の名義人",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'Webhook',
-                'verbose_name_plural': 'Webhook',
+                "verbose_name": "Webhook",
+                "verbose_name_plural": "Webhook",
             },
         ),
         migrations.CreateModel(
-            name='WebhookDelivery',
+            name="WebhookDelivery",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('event', models.CharField(choices=[('record.created', '記録の登録'), ('record.updated', '記録の変更'), ('record.deleted', '記録の削除'), ('record.restored', '記録の復元'), ('record.workflow_changed', '記録の状態（ワークフロー）の変更')], max_length=32, verbose_name='イベント')),
-                ('record_id', models.UUIDField(verbose_name='記録ID')),
-                ('generation', models.PositiveIntegerField(verbose_name='世代')),
-                ('payload', models.JSONField(default=dict, verbose_name='送信内容（ID のみ）')),
-                ('attempts', models.PositiveSmallIntegerField(default=0, verbose_name='試行回数')),
-                ('status', models.CharField(choices=[('pending', '送信待ち'), ('succeeded', '成功'), ('failed', '再送待ち'), ('dead', '失敗（再送終了）')], default='pending', max_length=16, verbose_name='状態')),
-                ('response_status', models.PositiveSmallIntegerField(null=True, verbose_name='応答の HTTP ステータス')),
-                ('response_body', models.TextField(blank=True, default='', verbose_name='応答の本文（先頭 2 KB）')),
-                ('error', models.TextField(blank=True, default='', verbose_name='エラー')),
-                ('next_attempt_at', models.DateTimeField(null=True, verbose_name='次の送信予定')),
-                ('created_at', models.DateTimeField(verbose_name='作成日時')),
-                ('delivered_at', models.DateTimeField(null=True, verbose_name='配信日時')),
-                ('subscription', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='deliveries', to='ledgers.webhooksubscription')),
+                (
+                    "id",
+                    models.UUIDField(
+                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
+                    ),
+                ),
+                (
+                    "event",
+                    models.CharField(
+                        choices=[
+                            ("record.created", "記録の登録"),
+                            ("record.updated", "記録の変更"),
+                            ("record.deleted", "記録の削除"),
+                            ("record.restored", "記録の復元"),
+                            ("record.workflow_changed", "記録の状態（ワークフロー）の変更"),
+                        ],
+                        max_length=32,
+                        verbose_name="イベント",
+                    ),
+                ),
+                ("record_id", models.UUIDField(verbose_name="記録ID")),
+                ("generation", models.PositiveIntegerField(verbose_name="世代")),
+                ("payload", models.JSONField(default=dict, verbose_name="送信内容（ID のみ）")),
+                ("attempts", models.PositiveSmallIntegerField(default=0, verbose_name="試行回数")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "送信待ち"),
+                            ("succeeded", "成功"),
+                            ("failed", "再送待ち"),
+                            ("dead", "失敗（再送終了）"),
+                        ],
+                        default="pending",
+                        max_length=16,
+                        verbose_name="状態",
+                    ),
+                ),
+                (
+                    "response_status",
+                    models.PositiveSmallIntegerField(
+                        null=True, verbose_name="応答の HTTP ステータス"
+                    ),
+                ),
+                (
+                    "response_body",
+                    models.TextField(
+                        blank=True, default="", verbose_name="応答の本文（先頭 2 KB）"
+                    ),
+                ),
+                ("error", models.TextField(blank=True, default="", verbose_name="エラー")),
+                ("next_attempt_at", models.DateTimeField(null=True, verbose_name="次の送信予定")),
+                ("created_at", models.DateTimeField(verbose_name="作成日時")),
+                ("delivered_at", models.DateTimeField(null=True, verbose_name="配信日時")),
+                (
+                    "subscription",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="deliveries",
+                        to="ledgers.webhooksubscription",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'Webhook の配信',
-                'verbose_name_plural': 'Webhook の配信',
+                "verbose_name": "Webhook の配信",
+                "verbose_name_plural": "Webhook の配信",
             },
         ),
         migrations.AddIndex(
-            model_name='webhooksubscription',
-            index=models.Index(condition=models.Q(('active', True)), fields=['ledger'], name='webhook_sub_active_idx'),
+            model_name="webhooksubscription",
+            index=models.Index(
+                condition=models.Q(("active", True)),
+                fields=["ledger"],
+                name="webhook_sub_active_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='webhookdelivery',
-            index=models.Index(fields=['subscription', '-created_at'], name='webhook_delivery_sub_idx'),
+            model_name="webhookdelivery",
+            index=models.Index(
+                fields=["subscription", "-created_at"], name="webhook_delivery_sub_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='webhookdelivery',
-            index=models.Index(condition=models.Q(('status__in', ['pending', 'failed'])), fields=['next_attempt_at'], name='webhook_delivery_due_idx'),
+            model_name="webhookdelivery",
+            index=models.Index(
+                condition=models.Q(("status__in", ["pending", "failed"])),
+                fields=["next_attempt_at"],
+                name="webhook_delivery_due_idx",
+            ),
         ),
     ]

@@ -55,6 +55,8 @@ def screens_validate(
     if not isinstance(screens, list):
         errors.setdefault("search_screens", []).append("search_screens は配列で指定してください。")
         return []
+    # Fields that are themselves invalid are reported by the field validation.
+    fields = [f for f in fields if isinstance(f.get("key"), str) and isinstance(f.get("type"), str)]
     paths = field_paths(fields)
     seen: set[str] = set()
     normalised = []
@@ -80,11 +82,17 @@ def screens_validate(
         if generations not in {"current", "all"}:
             problems.append("generations は current か all にしてください。")
         excluded = screen.get("excluded_fields", [])
-        if not isinstance(excluded, list) or any(p not in paths for p in excluded):
+        if not isinstance(excluded, list) or any(
+            not isinstance(p, str) or p not in paths for p in excluded
+        ):
             problems.append(
                 f"除外項目にない項目があります: {[p for p in excluded if p not in paths] if isinstance(excluded, list) else excluded}"
             )
-            excluded = [p for p in excluded if p in paths] if isinstance(excluded, list) else []
+            excluded = (
+                [p for p in excluded if isinstance(p, str) and p in paths]
+                if isinstance(excluded, list)
+                else []
+            )
         excluded_set = set(excluded)
         criteria = []
         raw_criteria = screen.get("criteria", [])
@@ -129,7 +137,9 @@ def screens_validate(
         result_fields = screen.get("result_fields") or [
             k for k in top_level if k not in excluded_set
         ]
-        if not isinstance(result_fields, list) or any(k not in top_level for k in result_fields):
+        if not isinstance(result_fields, list) or any(
+            not isinstance(k, str) or k not in top_level for k in result_fields
+        ):
             problems.append("結果に表示する項目（result_fields）にない項目があります。")
             result_fields = []
         if any(is_excluded(k, excluded_set) for k in result_fields):

@@ -14,6 +14,7 @@ import functools
 import ipaddress
 import json
 import logging
+import os
 import secrets
 import socket
 import time
@@ -53,6 +54,7 @@ DISABLE_AFTER = 10  # consecutive dead deliveries that switch a subscription off
 TIMEOUT = 5.0  # seconds to connect, and to wait for the answer
 MAX_PER_LEDGER = 20
 RESPONSE_BODY_LIMIT = 2048
+MAX_ADDRESSES = 3  # addresses of one host tried in turn when a connection cannot be made
 # A claimed try that never reports back (worker lost mid-send) is due again after this.
 CLAIM_LEASE = timedelta(minutes=5)
 USER_AGENT = "Daicho-Webhooks/1.0"
@@ -74,7 +76,9 @@ def private_networks_allowed() -> bool:
     configured = getattr(settings, "WEBHOOK_ALLOW_PRIVATE_NETWORKS", None)
     if configured is not None:
         return bool(configured)
-    return getattr(settings, "SETTINGS_MODULE", "") in RELAXED_SETTINGS
+    # As base settings decide OPERATOR_REQUIRE_2FA (settings.SETTINGS_MODULE is None under
+    # override_settings).
+    return os.environ.get("DJANGO_SETTINGS_MODULE", "") in RELAXED_SETTINGS
 
 
 # --- the SSRF guard ---------------------------------------------------------------------
@@ -82,18 +86,17 @@ def private_networks_allowed() -> bool:
 
 @dataclass(frozen=True)
 class Destination:
-    """A URL checked for delivery: its host name, and the address that was checked."""
+    """A URL checked for delivery: its host name, and the addresses that were checked."""
 
     scheme: str
     host: str
     port: int
     path: str
-    address: str
+    addresses: tuple[str, ...]
 
-    @property
-    def pinned_url(self) -> str:
-        """The URL with the checked address in place of the name (no second DNS lookup)."""
-        ip = ipaddress.ip_address(self.address)
+    def pinned_url(self, address: str) -> str:
+        """The URL with a checked address in place of the name (no second DNS lookup)."""
+        ip = ipaddress.ip_address(address)
         literal = f"[{ip}]" if ip.version == 6 else str(ip)
         return f"{self.scheme}://{literal}:{self.port}{self.path}"
 
@@ -166,7 +169,9 @@ def webhook_url_resolve(url: str, *, allow_private: bool | None = None) -> Desti
     path = parts.path or "/"
     if parts.query:
         path = f"{path}?{parts.query}"
-    return Destination(scheme=scheme, host=host, port=port, path=path, address=str(addresses[0]))
+    return Destination(
+        scheme=scheme, host=host, port=port, path=path, addresses=tuple(str(a) for a in addresses)
+    )
 
 
 class _PinnedAdapter(HTTPAdapter):
@@ -187,22 +192,44 @@ class _PinnedAdapter(HTTPAdapter):
         return host_params, pool_kwargs
 
 
+def _never_connected(exc: requests.RequestException) -> bool:
+    """The connection was not made (so nothing was sent): another address may be tried."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, urllib3.exceptions.NewConnectionError)
+
+
 def _post(destination: Destination, body: bytes, headers: Mapping[str, str]) -> tuple[int, str]:
-    """POST without following redirects or using proxies from the environment."""
+    """POST to the checked addresses in turn (as a client would), without following redirects.
+
+    Proxies from the environment are ignored: the address checked is the one connected to.
+    ``WEBHOOK_CA_BUNDLE`` names the certificates to trust (an LGWAN or city CA), the
+    system's by default.
+    """
     timeout = float(getattr(settings, "WEBHOOK_TIMEOUT", TIMEOUT))
+    verify: bool | str = getattr(settings, "WEBHOOK_CA_BUNDLE", None) or True
     with requests.Session() as session:
         session.trust_env = False
         adapter = _PinnedAdapter(destination.host)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
-        response = session.post(
-            destination.pinned_url,
-            data=body,
-            headers={**headers, "Host": destination.host_header},
-            timeout=(timeout, timeout),
-            allow_redirects=False,
-            stream=True,
-        )
+        addresses = destination.addresses[:MAX_ADDRESSES]
+        for index, address in enumerate(addresses):
+            try:
+                response = session.post(
+                    destination.pinned_url(address),
+                    data=body,
+                    headers={**headers, "Host": destination.host_header},
+                    timeout=(timeout, timeout),
+                    allow_redirects=False,
+                    stream=True,
+                    verify=verify,
+                )
+                break
+            except requests.RequestException as exc:
+                if index == len(addresses) - 1 or not _never_connected(exc):
+                    raise
         try:
             excerpt = response.raw.read(RESPONSE_BODY_LIMIT, decode_content=True) or b""
         except (urllib3.exceptions.HTTPError, OSError):

@@ -311,10 +311,10 @@ AXES_VERBOSE = False
 # --- REST API -------------------------------------------------------------------------
 
 REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "ledgers.api.schema.DaichoAutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "ledgers.api.common.BearerTokenAuthentication",
-        "ledgers.api.common.StaffSessionAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["ledgers.api.common.HasScope"],
     "DEFAULT_THROTTLE_CLASSES": [

@@ -42,6 +42,11 @@ class EventSerializer(serializers.Serializer):
     details = serializers.DictField()
 
 
+class EventListSerializer(serializers.Serializer):
+    results = EventSerializer(many=True)
+    next = serializers.CharField(allow_null=True)
+
+
 class EventPagination(CursorPagination):
     ordering = "seq"
     page_size = 100
@@ -69,7 +74,7 @@ class AuditEventListView(APIView):
             OpenApiParameter("record", str), OpenApiParameter("action", str, description="末尾が . なら前方一致"),
             OpenApiParameter("from", str), OpenApiParameter("to", str), OpenApiParameter("cursor", str),
         ],
-        responses={200: EventSerializer(many=True), 403: ErrorShape},
+        responses={200: EventListSerializer, 403: ErrorShape},
     )  # fmt: skip
     def get(self, request: Request) -> Response:
         require_auditor(request.user)
@@ -113,8 +118,13 @@ def _event(event: AuditEvent) -> dict[str, Any]:
 
 
 class VerifyResultSerializer(serializers.Serializer):
+    schema = serializers.CharField()
     ok = serializers.BooleanField()
     events = serializers.IntegerField()
+    sealed_now = serializers.IntegerField()
+    anchors_checked = serializers.IntegerField()
+    head_hash = serializers.CharField(allow_blank=True)
+    position = serializers.IntegerField(allow_null=True)
     seq = serializers.IntegerField(allow_null=True)
     code = serializers.CharField(allow_blank=True)
     reason = serializers.CharField(allow_blank=True)

@@ -41,6 +41,42 @@ class LedgerDocument(serializers.Serializer):
     )
 
 
+class FieldSerializer(serializers.Serializer):
+    key = serializers.CharField(max_length=64)
+    label = serializers.CharField(max_length=200)
+    type = serializers.CharField()
+    required = serializers.BooleanField(required=False, default=False)
+    help_text = serializers.CharField(required=False, allow_blank=True, default="")
+    options = serializers.DictField(required=False, default=dict)
+    sensitivity = serializers.CharField(required=False, default="internal")
+    section = serializers.CharField(required=False, allow_blank=True, default="")
+    fields = serializers.ListField(
+        child=serializers.DictField(), required=False, help_text="group の列"
+    )
+
+
+class FieldListSerializer(serializers.Serializer):
+    results = FieldSerializer(many=True)
+
+
+class LedgerOut(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    description = serializers.CharField(allow_blank=True)
+    category = serializers.CharField(allow_blank=True)
+    retention_years = serializers.IntegerField(allow_null=True)
+    sensitivity = serializers.CharField()
+    definition_version = serializers.IntegerField()
+    fields = FieldSerializer(many=True)
+    layout = serializers.DictField()
+    search_screens = serializers.ListField(child=serializers.DictField())
+    capabilities = serializers.ListField(child=serializers.CharField())
+
+
+class LedgerListSerializer(serializers.Serializer):
+    results = LedgerOut(many=True)
+
+
 class GrantSerializer(serializers.Serializer):
     department = serializers.CharField(required=False, allow_null=True)
     role = serializers.CharField(required=False, allow_null=True)
@@ -68,7 +104,7 @@ def ledger_out(ledger: Ledger, capabilities: frozenset[str]) -> dict[str, Any]:
 class LedgerListView(APIView):
     required_scopes = {"GET": "records:read", "POST": "ledgers:design"}
 
-    @extend_schema(responses={200: LedgerDocument(many=True)})
+    @extend_schema(responses={200: LedgerListSerializer})
     def get(self, request: Request) -> Response:
         results = []
         for ledger in Ledger.objects.order_by("code"):
@@ -78,7 +114,7 @@ class LedgerListView(APIView):
         return Response({"results": results})
 
     @extend_schema(
-        request=LedgerDocument, responses={201: LedgerDocument, 400: ErrorShape, 403: ErrorShape}
+        request=LedgerDocument, responses={201: LedgerOut, 400: ErrorShape, 403: ErrorShape}
     )
     def post(self, request: Request) -> Response:
         body = LedgerDocument(data=request.data)
@@ -93,13 +129,13 @@ class LedgerListView(APIView):
 class LedgerDetailView(APIView):
     required_scopes = {"GET": "records:read", "PUT": "ledgers:design", "PATCH": "ledgers:design"}
 
-    @extend_schema(responses={200: LedgerDocument, 404: ErrorShape})
+    @extend_schema(responses={200: LedgerOut, 404: ErrorShape})
     def get(self, request: Request, code: str) -> Response:
         ledger, policy = ledger_for(request, code)
         return Response(ledger_out(ledger, policy.capabilities))
 
     @extend_schema(
-        request=LedgerDocument, responses={200: LedgerDocument, 400: ErrorShape, 403: ErrorShape}
+        request=LedgerDocument, responses={200: LedgerOut, 400: ErrorShape, 403: ErrorShape}
     )
     def put(self, request: Request, code: str) -> Response:
         """Replace the whole definition: fields left out are kept as removed, never erased."""
@@ -121,7 +157,7 @@ class LedgerDetailView(APIView):
         return Response(ledger_out(ledger, policy.capabilities))
 
     @extend_schema(
-        request=LedgerDocument(partial=True), responses={200: LedgerDocument, 400: ErrorShape}
+        request=LedgerDocument(partial=True), responses={200: LedgerOut, 400: ErrorShape}
     )
     def patch(self, request: Request, code: str) -> Response:
         """Change name, description, category, retention or sensitivity."""
@@ -167,6 +203,7 @@ class FieldDetailView(APIView):
         "DELETE": "ledgers:design",
     }
 
+    @extend_schema(responses={200: FieldSerializer, 400: ErrorShape, 404: ErrorShape})
     def get(self, request: Request, code: str, key: str) -> Response:
         ledger, _policy = ledger_for(request, code)
         field = next((f for f in ledger.fields() if f["key"] == key), None)

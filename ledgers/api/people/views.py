@@ -38,6 +38,13 @@ class MembershipSerializer(serializers.Serializer):
     valid_to = serializers.DateField(required=False, allow_null=True, default=None)
 
 
+class StaffOut(serializers.Serializer):
+    username = serializers.CharField()
+    display_name = serializers.CharField(allow_blank=True)
+    active = serializers.BooleanField()
+    memberships = MembershipSerializer(many=True)
+
+
 class StaffSerializer(serializers.Serializer):
     username = serializers.CharField(max_length=150)
     display_name = serializers.CharField(
@@ -46,6 +53,14 @@ class StaffSerializer(serializers.Serializer):
     password = serializers.CharField(write_only=True, required=False, trim_whitespace=False)
     active = serializers.BooleanField(required=False)
     memberships = MembershipSerializer(many=True, required=False)
+
+
+class DepartmentListSerializer(serializers.Serializer):
+    results = DepartmentSerializer(many=True)
+
+
+class StaffListSerializer(serializers.Serializer):
+    results = StaffOut(many=True)
 
 
 def department_out(d: Department) -> dict[str, Any]:
@@ -74,7 +89,7 @@ def staff_out(user: Any) -> dict[str, Any]:
 class DepartmentListView(APIView):
     required_scopes = {"POST": "staff:admin"}
 
-    @extend_schema(responses={200: DepartmentSerializer(many=True)})
+    @extend_schema(responses={200: DepartmentListSerializer})
     def get(self, request: Request) -> Response:
         return Response(
             {"results": [department_out(d) for d in Department.objects.order_by("code")]}
@@ -131,13 +146,13 @@ class _CityAdminOnly:
 class StaffListView(_CityAdminOnly, APIView):
     required_scopes = {"GET": "staff:admin", "POST": "staff:admin"}
 
-    @extend_schema(responses={200: StaffSerializer(many=True), 403: ErrorShape})
+    @extend_schema(responses={200: StaffListSerializer, 403: ErrorShape})
     def get(self, request: Request) -> Response:
         self._require_admin(request)
         return Response({"results": [staff_out(u) for u in User.objects.order_by("username")]})
 
     @extend_schema(
-        request=StaffSerializer, responses={201: StaffSerializer, 400: ErrorShape, 403: ErrorShape}
+        request=StaffSerializer, responses={201: StaffOut, 400: ErrorShape, 403: ErrorShape}
     )
     def post(self, request: Request) -> Response:
         body = StaffSerializer(data=request.data)
@@ -164,13 +179,13 @@ class StaffDetailView(_CityAdminOnly, APIView):
             raise NotFound("職員が見つかりません。")
         return user
 
-    @extend_schema(responses={200: StaffSerializer, 403: ErrorShape, 404: ErrorShape})
+    @extend_schema(responses={200: StaffOut, 403: ErrorShape, 404: ErrorShape})
     def get(self, request: Request, username: str) -> Response:
         self._require_admin(request)
         return Response(staff_out(self._user(username)))
 
     @extend_schema(
-        request=StaffSerializer, responses={200: StaffSerializer, 400: ErrorShape, 403: ErrorShape}
+        request=StaffSerializer, responses={200: StaffOut, 400: ErrorShape, 403: ErrorShape}
     )
     def patch(self, request: Request, username: str) -> Response:
         self._require_admin(request)
@@ -186,7 +201,7 @@ class StaffDetailView(_CityAdminOnly, APIView):
 
     put = patch
 
-    @extend_schema(responses={200: StaffSerializer, 403: ErrorShape})
+    @extend_schema(responses={200: StaffOut, 403: ErrorShape})
     def delete(self, request: Request, username: str) -> Response:
         """Deactivate (staff accounts are never deleted: the audit trail names them)."""
         self._require_admin(request)

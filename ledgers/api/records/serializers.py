@@ -21,6 +21,14 @@ class RecordListSerializer(serializers.Serializer):
     count = serializers.IntegerField(required=False)
 
 
+class RecordAsOfSerializer(RecordSerializer):
+    action = serializers.CharField()
+    actor = serializers.CharField(allow_null=True)
+    at = serializers.DateTimeField()
+    reason = serializers.CharField(allow_blank=True)
+    definition_version = serializers.IntegerField()
+
+
 class RecordCreateSerializer(serializers.Serializer):
     values = serializers.DictField()
     state = serializers.CharField(required=False, allow_blank=True, max_length=64)

@@ -35,13 +35,19 @@ class DeliveryPagination(CursorPagination):
 class WebhookListView(APIView):
     required_scopes = {"GET": "records:read", "POST": "ledgers:design"}
 
-    @extend_schema(responses={200: s.WebhookListSerializer, 403: ErrorShape, 404: ErrorShape})
+    @extend_schema(
+        operation_id="webhooks_list",
+        responses={200: s.WebhookListSerializer, 403: ErrorShape, 404: ErrorShape},
+    )
     def get(self, request: Request, code: str) -> Response:
         ledger, policy = ledger_for(request, code)
         policy.require("design")
-        return Response({"results": [s.webhook_out(w) for w in webhook_subscriptions(ledger=ledger)]})
+        return Response(
+            {"results": [s.webhook_out(w) for w in webhook_subscriptions(ledger=ledger)]}
+        )
 
     @extend_schema(
+        operation_id="webhooks_create",
         request=s.WebhookCreateSerializer,
         responses={201: s.WebhookCreatedSerializer, 400: ErrorShape, 403: ErrorShape},
         description="登録時の応答にだけ署名の鍵（secret）が含まれます。",
@@ -65,13 +71,19 @@ class WebhookListView(APIView):
 class WebhookDetailView(APIView):
     required_scopes = {"GET": "records:read", "PATCH": "ledgers:design", "DELETE": "ledgers:design"}
 
-    @extend_schema(responses={200: s.WebhookSerializer, 403: ErrorShape, 404: ErrorShape})
+    @extend_schema(
+        operation_id="webhooks_retrieve",
+        responses={200: s.WebhookSerializer, 403: ErrorShape, 404: ErrorShape},
+    )
     def get(self, request: Request, code: str, webhook_id: str) -> Response:
         ledger, policy = ledger_for(request, code)
         policy.require("design")
-        return Response(s.webhook_out(webhook_subscription_get(ledger=ledger, subscription_id=webhook_id)))
+        return Response(
+            s.webhook_out(webhook_subscription_get(ledger=ledger, subscription_id=webhook_id))
+        )
 
     @extend_schema(
+        operation_id="webhooks_partial_update",
         request=s.WebhookUpdateSerializer,
         responses={200: s.WebhookSerializer, 400: ErrorShape, 403: ErrorShape, 404: ErrorShape},
         description="`active: true` で自動停止した Webhook を再開します（失敗回数を 0 に戻し、"
@@ -88,7 +100,9 @@ class WebhookDetailView(APIView):
         )
         return Response(s.webhook_out(subscription))
 
-    @extend_schema(responses={204: None, 403: ErrorShape, 404: ErrorShape})
+    @extend_schema(
+        operation_id="webhooks_destroy", responses={204: None, 403: ErrorShape, 404: ErrorShape}
+    )
     def delete(self, request: Request, code: str, webhook_id: str) -> Response:
         ledger, policy = ledger_for(request, code)
         policy.require("design")
@@ -101,6 +115,7 @@ class WebhookDeliveryListView(APIView):
     required_scopes = {"GET": "records:read"}
 
     @extend_schema(
+        operation_id="webhook_deliveries_list",
         parameters=[
             OpenApiParameter("status", str, enum=WebhookDelivery.Status.values),
             OpenApiParameter("page_size", int), OpenApiParameter("cursor", str),

@@ -1,0 +1,134 @@
+"""Webhook fixtures: a real HTTP receiver on 127.0.0.1, and subscriptions on the DV ledger."""
+
+from __future__ import annotations
+
+import ssl
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from django_tenants.utils import schema_context
+
+from ledgers.webhooks.models import WebhookDelivery, WebhookSubscription
+from ledgers.webhooks.services import webhook_events_enqueue, webhook_subscription_create
+from tests.api.conftest import api, city  # noqa: F401  (the DV ledger and its staff)
+
+
+@dataclass(frozen=True)
+class Received:
+    path: str
+    headers: Message
+    body: bytes
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int = 200
+    body: bytes = b"ok"
+    headers: tuple[tuple[str, str], ...] = ()
+    delay: float = 0.0
+
+
+class Receiver:
+    """An HTTP server in a thread that records every POST and answers as told (200 when not)."""
+
+    def __init__(self, tls: ssl.SSLContext | None = None, name: str = "127.0.0.1") -> None:
+        self.scheme, self.name = ("https" if tls else "http"), name
+        self.received: list[Received] = []
+        self.answers: deque[Answer] = deque()
+        self.arrived = threading.Condition()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                answer = receiver.answers.popleft() if receiver.answers else Answer()
+                with receiver.arrived:
+                    receiver.received.append(Received(self.path, self.headers, body))
+                    receiver.arrived.notify_all()
+                try:
+                    time.sleep(answer.delay)
+                    self.send_response(answer.status)
+                    for name, value in answer.headers:
+                        self.send_header(name, value)
+                    self.send_header("Content-Length", str(len(answer.body)))
+                    self.end_headers()
+                    self.wfile.write(answer.body)
+                except OSError:
+                    pass  # the client gave up (timeout tests)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://{self.name}:{self.server.server_address[1]}/hooks/daicho"
+
+    def answer(self, *answers: Answer | int) -> None:
+        self.answers.extend(a if isinstance(a, Answer) else Answer(status=a) for a in answers)
+
+    def wait_for(self, count: int, timeout: float) -> bool:
+        with self.arrived:
+            return self.arrived.wait_for(lambda: len(self.received) >= count, timeout=timeout)
+
+    def __enter__(self) -> Receiver:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with Receiver() as running:
+        yield running
+
+
+@pytest.fixture
+def subscribe(city: dict[str, Any], receiver: Receiver) -> Any:  # noqa: F811
+    """``subscribe("zei")`` → a subscription of the DV ledger owned by that person."""
+
+    def make(
+        owner: str = "clerk", events: list[str] | None = None, url: str | None = None
+    ) -> WebhookSubscription:
+        with schema_context("mitaka"):
+            return webhook_subscription_create(
+                actor=city["people"]["designer"], ledger=city["ledger"],
+                url=url or receiver.url, events=events or ["record.created", "record.updated"],
+                owner=city["people"][owner],
+            )  # fmt: skip
+
+    return make
+
+
+@pytest.fixture
+def enqueue(city: dict[str, Any], django_capture_on_commit_callbacks: Any) -> Any:  # noqa: F811
+    """``enqueue()`` → the deliveries queued for the DV record (callbacks captured, not run)."""
+
+    def make(
+        event: str = "record.updated", record: Any = None, generation: int = 1
+    ) -> list[WebhookDelivery]:
+        record = record or city["record"]
+        with schema_context("mitaka"), django_capture_on_commit_callbacks():
+            before = set(WebhookDelivery.objects.values_list("id", flat=True))
+            webhook_events_enqueue(
+                ledger=city["ledger"], event=event, records=[(record.pk, generation)]
+            )
+            return list(WebhookDelivery.objects.exclude(id__in=before).order_by("created_at"))
+
+    return make

@@ -1,0 +1,170 @@
+"""/api/v1/ledgers/{code}/webhooks/: who may manage subscriptions, and what the API shows."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from django_tenants.utils import schema_context
+
+from daicho.accounts.models import Department, Membership, Role
+from ledgers.audit.models import AuditEvent
+from ledgers.webhooks.exceptions import WebhookUrlRefused
+from ledgers.webhooks.models import WebhookSubscription
+from ledgers.webhooks.services import webhook_url_resolve
+from tests.webhooks.conftest import Receiver
+
+WEBHOOKS = "/api/v1/ledgers/dv/webhooks/"
+
+
+def _body(receiver: Receiver, **extra: Any) -> dict[str, Any]:
+    return {"url": receiver.url, "events": ["record.created", "record.updated"], **extra}
+
+
+def test_a_designer_subscribes_and_sees_the_secret_once(api: Any, receiver: Receiver) -> None:
+    designer = api("designer")
+    created = designer.post(
+        WEBHOOKS, _body(receiver, owner="clerk", description="福祉システム連携")
+    )
+    assert created.status_code == 201, created.json()
+    body = created.json()
+    secret = body["secret"]
+    assert secret.startswith("whsec_")
+    assert len(secret) > 40
+    assert body["owner"] == "clerk"
+    assert body["events"] == ["record.created", "record.updated"]
+    assert body["active"] is True
+
+    detail = designer.get(f"{WEBHOOKS}{body['id']}/")
+    listing = designer.get(WEBHOOKS)
+    for response in (detail, listing):
+        assert response.status_code == 200
+        assert secret.encode() not in response.content
+        assert b"secret" not in response.content
+    assert [w["id"] for w in listing.json()["results"]] == [body["id"]]
+    with schema_context("mitaka"):
+        event = AuditEvent.objects.get(action="webhook.create")
+        assert event.details["webhook"] == body["id"]
+        assert event.details["owner"] == "clerk"
+        assert secret not in str(event.details)
+        assert WebhookSubscription.objects.get(pk=body["id"]).secret == secret
+
+
+@pytest.mark.parametrize("who", ["clerk", "zei", "auditor"])
+def test_only_ledger_designers_may_manage_webhooks(api: Any, receiver: Receiver, who: str) -> None:
+    refused = api(who).post(WEBHOOKS, _body(receiver))
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "ERROR_PERMISSION_DENIED"
+    assert api(who).get(WEBHOOKS).status_code == 403
+    created = api("designer").post(WEBHOOKS, _body(receiver)).json()
+    url = f"{WEBHOOKS}{created['id']}/"
+    assert api(who).get(url).status_code == 403
+    assert api(who).patch(url, {"active": False}).status_code == 403
+    assert api(who).delete(url).status_code == 403
+    assert api(who).get(f"{url}deliveries/").status_code == 403
+    with schema_context("mitaka"):
+        assert WebhookSubscription.objects.get(pk=created["id"]).active is True
+
+
+def test_writes_need_the_design_scope(api: Any, receiver: Receiver) -> None:
+    reader = api("designer", scopes=["records:read"])
+    assert reader.post(WEBHOOKS, _body(receiver)).status_code == 403
+    assert reader.get(WEBHOOKS).status_code == 200
+
+
+def test_the_owner_must_be_able_to_view_the_ledger(
+    api: Any, receiver: Receiver, city: dict[str, Any]
+) -> None:
+    with schema_context("mitaka"):
+        outsider = get_user_model().objects.create_user(username="outsider", password="x" * 12)
+        Membership.objects.create(
+            user=outsider, department=Department.objects.create(code="kankyo", name="環境政策課"),
+            role=Role.EDITOR, valid_from=date(2026, 4, 1),
+        )  # fmt: skip
+    response = api("designer").post(WEBHOOKS, _body(receiver, owner="outsider"))
+    assert response.status_code == 400
+    assert response.json()["code"] == "ERROR_WEBHOOK_INVALID"
+    assert "owner" in response.json()["detail"]["errors"]
+    missing = api("designer").post(WEBHOOKS, _body(receiver, owner="nobody"))
+    assert missing.status_code == 400
+    assert "nobody" in str(missing.json()["detail"])
+    with schema_context("mitaka"):
+        assert not WebhookSubscription.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://169.254.169.254/latest/meta-data/",
+        "file:///etc/passwd",
+        "ftp://example.com/hook",
+        "http://127.0.0.1:8000/hook",
+        "http://localhost/hook",
+        "http://10.0.0.8/hook",
+        "http://[::1]/hook",
+        "http://[::ffff:169.254.169.254]/hook",
+        "http://[64:ff9b::a9fe:a9fe]/hook",
+        "http://0.0.0.0/hook",
+        "http://100.64.0.1/hook",
+        "http://user:password@93.184.216.34/hook",
+    ],
+)
+def test_the_ssrf_guard_refuses_internal_urls(api: Any, settings: Any, url: str) -> None:
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = False
+    response = api("designer").post(WEBHOOKS, {"url": url, "events": ["record.created"]})
+    assert response.status_code == 400
+    assert response.json()["code"] == "ERROR_WEBHOOK_URL_REFUSED"
+    with schema_context("mitaka"):
+        assert not WebhookSubscription.objects.exists()
+
+
+def test_the_ssrf_guard_admits_public_addresses_and_pins_the_checked_one(settings: Any) -> None:
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = False
+    destination = webhook_url_resolve("https://93.184.216.34:8443/in?x=1")
+    assert destination.addresses == ("93.184.216.34",)
+    assert destination.pinned_url("93.184.216.34") == "https://93.184.216.34:8443/in?x=1"
+    assert destination.host_header == "93.184.216.34:8443"
+    # Allowing private networks never allows other schemes.
+    with pytest.raises(WebhookUrlRefused) as refused:
+        webhook_url_resolve("file:///etc/passwd", allow_private=True)
+    assert refused.value.reason == "scheme"
+
+
+def test_patch_delete_and_the_delivery_log(
+    api: Any, receiver: Receiver, enqueue: Any, city: dict[str, Any]
+) -> None:
+    designer = api("designer")
+    created = designer.post(WEBHOOKS, _body(receiver)).json()
+    url = f"{WEBHOOKS}{created['id']}/"
+    changed = designer.patch(url, {"events": ["record.deleted"], "owner": "zei"})
+    assert changed.status_code == 200
+    assert changed.json()["events"] == ["record.deleted"]
+    assert changed.json()["owner"] == "zei"
+    bad = designer.patch(url, {"events": ["record.viewed"]})
+    assert bad.status_code == 400
+
+    [delivery] = enqueue("record.deleted")
+    log = designer.get(f"{url}deliveries/")
+    assert log.status_code == 200
+    [row] = log.json()["results"]
+    assert row["id"] == str(delivery.pk)
+    assert row["record_id"] == str(city["record"].pk)
+    assert row["status"] == "pending"
+    assert b"\xe5\xb1\xb1\xe7\x94\xb0" not in log.content  # 山田: ids only
+    assert designer.get(f"{url}deliveries/?status=dead").json()["results"] == []
+    assert designer.get(f"{url}deliveries/?status=bogus").status_code == 400
+
+    paused = designer.patch(url, {"active": False})
+    assert paused.json()["active"] is False
+    assert designer.delete(url).status_code == 204
+    assert designer.get(url).status_code == 404
+    assert designer.get(f"{WEBHOOKS}not-a-uuid/").json()["code"] == "ERROR_WEBHOOK_DOES_NOT_EXIST"
+    with schema_context("mitaka"):
+        actions = list(
+            AuditEvent.objects.filter(action__startswith="webhook.")
+            .order_by("seq")
+            .values_list("action", flat=True)
+        )
+    assert actions == ["webhook.create", "webhook.update", "webhook.disable", "webhook.delete"]
