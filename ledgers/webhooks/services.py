@@ -68,10 +68,6 @@ def retry_delays() -> tuple[int, ...]:
     return tuple(int(s) for s in getattr(settings, "WEBHOOK_RETRY_DELAYS", RETRY_DELAYS))
 
 
-def max_attempts() -> int:
-    return len(retry_delays()) + 1
-
-
 def private_networks_allowed() -> bool:
     configured = getattr(settings, "WEBHOOK_ALLOW_PRIVATE_NETWORKS", None)
     if configured is not None:
