@@ -9,6 +9,7 @@ default (``EXECUTOR=pending``, set in settings); ``--executor=standard`` still w
 
 from __future__ import annotations
 
+import functools
 import sys
 
 from django.conf import settings
@@ -19,18 +20,20 @@ from django_tenants.migration_executors.standard import StandardExecutor
 from psycopg import sql
 
 
-def tenant_migrations_expected() -> tuple[set[tuple[str, str]], dict[tuple[str, str], set]]:
+@functools.lru_cache(maxsize=1)
+def tenant_migrations_expected() -> tuple[frozenset[tuple[str, str]], dict[tuple[str, str], set]]:
     """The migrations a city schema must have applied, and what each squash replaces.
 
     Loaded without a connection, the graph holds squashed migrations in place of the
     ones they replace; a schema that recorded all the replaced ones satisfies the squash.
+    Migrations on disk do not change while a process runs: loaded once per process.
     """
     from django.apps import apps
 
     tenant_apps = set(settings.TENANT_APPS)
     labels = {c.label for c in apps.get_app_configs() if c.name in tenant_apps}
     loader = MigrationLoader(None, ignore_no_migrations=True)
-    expected = {key for key in loader.graph.nodes if key[0] in labels}
+    expected = frozenset(key for key in loader.graph.nodes if key[0] in labels)
     replaces = {key: set(m.replaces) for key, m in loader.replacements.items()}
     return expected, replaces
 

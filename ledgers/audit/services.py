@@ -30,10 +30,9 @@ from daicho.tenancy.guard import require_tenant
 from ledgers.audit.chain import (
     CANONICAL_COLUMNS_SQL,
     FORMAT,
-    canonical_from_parts,
     details_canonicaliser,
     genesis,
-    link_hash,
+    link_from_parts,
 )
 from ledgers.audit.models import AuditEvent
 from tenants.anchors import AuditAnchor
@@ -181,7 +180,7 @@ def _seal_pending(schema: str, *, full: bool, settle: timedelta) -> int:
                 rows.set_types(["int8", "text", "text", "text"])
                 for seq, head, details, tail in rows.rows():
                     position += 1
-                    digest = link_hash(prev, canonical_from_parts(head, details, tail, canonical))
+                    digest = link_from_parts(prev, head, details, tail, canonical)
                     links.append((seq, position, prev, digest))
                     prev = digest
             if links:
@@ -305,6 +304,39 @@ def _broken(
     )  # fmt: skip
 
 
+def _link_broken(
+    schema: str,
+    n: int,
+    seq: int,
+    head: str | None,
+    prev_hash: bytes,
+    prev: bytes,
+    position: int,
+    counts: dict[str, int],
+) -> VerifyResult:
+    """Why the link at ``position`` does not hold (the walk found it does not)."""
+    if n != position:
+        return _broken(
+            schema, code="seal_missing", position=position, seq=seq, **counts,
+            reason=f"連鎖位置 {position} の封印がありません（封印が削除されています）。",
+        )  # fmt: skip
+    if head is None:
+        return _broken(
+            schema, code="event_missing", position=position, seq=seq, **counts,
+            reason=f"封印された監査ログ #{seq} がありません（削除されています）。",
+        )  # fmt: skip
+    if prev_hash != prev:
+        return _broken(
+            schema, code="link_broken", position=position, seq=seq, **counts,
+            reason=f"連鎖位置 {position} の直前ハッシュが一つ前の封印と一致しません"
+            "（封印が書き換えられています）。",
+        )  # fmt: skip
+    return _broken(
+        schema, code="event_changed", position=position, seq=seq, **counts,
+        reason=f"監査ログ #{seq} の内容が封印時と一致しません（封印後に変更されています）。",
+    )  # fmt: skip
+
+
 def _check(schema: str, *, sealed_now: int) -> VerifyResult:
     """Walk the chain in position order, recomputing every link; then anchors and gaps."""
     events, seals = _tables(schema)
@@ -341,42 +373,26 @@ def _check(schema: str, *, sealed_now: int) -> VerifyResult:
         links.set_types(["int8", "int8", "bytea", "bytea", "text", "text", "text"])
         for n, seq, prev_hash, stored, head, details, tail in links.rows():
             position += 1
-            if n != position:
-                broken = _broken(
-                    schema, code="seal_missing", position=position, seq=seq, **counts,
-                    reason=f"連鎖位置 {position} の封印がありません（封印が削除されています）。",
-                )  # fmt: skip
-            elif head is None:
-                broken = _broken(
-                    schema, code="event_missing", position=position, seq=seq, **counts,
-                    reason=f"封印された監査ログ #{seq} がありません（削除されています）。",
-                )  # fmt: skip
-            elif prev_hash != prev:
-                broken = _broken(
-                    schema, code="link_broken", position=position, seq=seq, **counts,
-                    reason=f"連鎖位置 {position} の直前ハッシュが一つ前の封印と一致しません"
-                    "（封印が書き換えられています）。",
-                )  # fmt: skip
-            else:
-                digest = link_hash(prev, canonical_from_parts(head, details, tail, canonical))
-                if digest != stored:
-                    broken = _broken(
-                        schema, code="event_changed", position=position, seq=seq, **counts,
-                        reason=f"監査ログ #{seq} の内容が封印時と一致しません"
-                        "（封印後に変更されています）。",
-                    )  # fmt: skip
-                else:
-                    counts["events"] = position
+            if n == position and head is not None and prev_hash == prev:
+                digest = link_from_parts(prev, head, details, tail, canonical)
+                if digest == stored:
                     prev = digest
-                    broken = anchor_broken(position, seq, digest)
-            if broken is not None:
-                break
+                    if position in by_position:
+                        counts["events"] = position
+                        broken = anchor_broken(position, seq, digest)
+                        if broken is not None:
+                            break
+                    continue
+            counts["events"] = position - 1
+            broken = _link_broken(schema, n, seq, head, prev_hash, prev, position, counts)
+            break
         if broken is not None:
             # Leaving a COPY early cancels it, and the transaction with it: read to the end.
             for _block in links:
                 pass
     if broken is not None:
         return broken
+    counts["events"] = position
     for anchor in anchors:
         if anchor.position > position:
             counts["anchors_checked"] += 1
