@@ -40,4 +40,9 @@ app.conf.beat_schedule = {
     },
     "audit-seal": {"task": "workers.audit_tasks.seal_all_cities", "schedule": 30.0},
     "audit-anchor": {"task": "workers.audit_tasks.anchor_all_cities", "schedule": crontab(5, 15)},
+    # Deliveries whose task was lost (broker down at commit, worker killed mid-send).
+    "webhooks-due": {
+        "task": "ledgers.webhooks.tasks.deliver_due_webhooks_all_cities",
+        "schedule": 60.0,
+    },
 }

@@ -206,6 +206,7 @@ def audit_seal(
     """
     schema = schema or require_tenant()
     with schema_context(schema), transaction.atomic(), connection.cursor() as cursor:
+        require_tenant()
         key = _lock_key(cursor, schema)
         if wait:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])

@@ -34,6 +34,11 @@ from ledgers.fields import field_type_registry
 from ledgers.fields.exceptions import FieldError
 from ledgers.records.models import Record, RecordVersion
 from ledgers.search.index import SEP, index_values
+from ledgers.webhooks.services import (
+    WEBHOOK_DELIVERIES_CTE,
+    webhook_deliveries_schedule,
+    webhook_events_enqueue,
+)
 
 Values = dict[str, Any]
 
@@ -242,9 +247,13 @@ WITH r AS (
     FROM r
 ), h AS ("""
     + _HISTORY_UPSERT.format(source="r")
-    + """)
-INSERT INTO ledgers_auditevent (actor_id, action, ledger_code, record_id, generation, details)
-SELECT %(actor)s, 'record.create', %(code)s, id, 1, '{}' FROM r
+    + """), w AS ("""
+    + WEBHOOK_DELIVERIES_CTE.format(source="r")
+    + """), a AS (
+    INSERT INTO ledgers_auditevent (actor_id, action, ledger_code, record_id, generation, details)
+    SELECT %(actor)s, 'record.create', %(code)s, id, 1, '{}' FROM r
+)
+SELECT coalesce((SELECT array_agg(id) FROM w), '{}')
 """
 )
 
@@ -266,11 +275,13 @@ WITH u AS (
     FROM u
 ), h AS ("""
     + _HISTORY_UPSERT.format(source="u")
+    + """), w AS ("""
+    + WEBHOOK_DELIVERIES_CTE.format(source="u")
     + """), a AS (
     INSERT INTO ledgers_auditevent (actor_id, action, ledger_code, record_id, generation, details)
     SELECT %(actor)s, 'record.update', %(code)s, id, generation, %(details)s FROM u
 )
-SELECT generation FROM u
+SELECT generation, coalesce((SELECT array_agg(id) FROM w), '{}') FROM u
 """
 )
 
@@ -307,8 +318,11 @@ def record_create(
                 "texts": _json(index.texts), "dv": record.definition_version, "state": state,
                 "actor": record.created_by_id, "now": now, "reason": reason,
                 "diff": _json(values_diff({}, data)), "code": ledger.code, **_history_params(index),
+                "wh_events": ["record.created"],
             },
         )  # fmt: skip
+        (deliveries,) = cursor.fetchone()
+    webhook_deliveries_schedule(deliveries)
     record._state.adding = False
     record._state.db = connection.alias
     return record
@@ -375,6 +389,7 @@ def record_update(
                 "state": new_state, "actor": _actor_id(actor), "now": now, "reason": reason,
                 "diff": _json(diff), "code": ledger.code, "details": _json({"fields": sorted(diff)}),
                 "ledger": ledger.pk, **_history_params(index),
+                "wh_events": ["record.updated"] + (["record.workflow_changed"] if new_state != current["state"] else []),
             },
         )  # fmt: skip
         row = cursor.fetchone()
@@ -383,6 +398,7 @@ def record_update(
         if actual is None:
             raise RecordNotFound()
         raise GenerationConflict(expected=expected_generation, actual=actual)
+    webhook_deliveries_schedule(row[1])
     record.data = data
     record.search_keys, record.search_text = index.keys, index.texts
     record.generation = row[0]
@@ -428,6 +444,9 @@ def record_delete(
             actor=actor, action="record.delete", ledger_code=record.ledger.code,
             record_id=record.id, generation=record.generation,
         )  # fmt: skip
+        webhook_events_enqueue(
+            ledger=record.ledger, event="record.deleted", records=[(record.id, record.generation)]
+        )
     return record
 
 
@@ -498,6 +517,9 @@ def record_restore(
             actor=actor, action="record.restore", ledger_code=ledger.code, record_id=record.id,
             generation=record.generation, details={"from_generation": generation},
         )  # fmt: skip
+        webhook_events_enqueue(
+            ledger=ledger, event="record.restored", records=[(record.id, record.generation)]
+        )
     return record
 
 
@@ -573,6 +595,7 @@ def record_bulk_create(
             ledger=ledger,
             items=[(i, 1) for i in ids],
         )
+        webhook_events_enqueue(ledger=ledger, event="record.created", records=[(i, 1) for i in ids])
     return [(record_id, 1) for record_id in ids]
 
 
@@ -689,8 +712,11 @@ def record_bulk_update(
                         reason, ledger.definition_version, _json(data), locked[record_id].state,
                         False, _json(values_diff(before, data)),
                     ))  # fmt: skip
-            _copy_audit(cursor, actor_id=actor_id, action="record.update", ledger=ledger,
-                        items=[(record_id, generation) for record_id, _b, _d, generation in rows])  # fmt: skip
+            changed = [(record_id, generation) for record_id, _b, _d, generation in rows]
+            _copy_audit(
+                cursor, actor_id=actor_id, action="record.update", ledger=ledger, items=changed
+            )
+            webhook_events_enqueue(ledger=ledger, event="record.updated", records=changed)
     new_generations = {record_id: generation for record_id, _b, _d, generation in rows}
     return [
         (record_id, new_generations.get(record_id, locked[record_id].generation))

@@ -435,6 +435,34 @@ RETURNING id
 """
 
 
+# The same insert as a common-table expression for the record services' single-statement
+# writes: ``{source}`` names the CTE holding the written rows (id, generation). Parameters:
+# ``wh_events`` (text[]), ``ledger``, ``code``, ``now``.
+WEBHOOK_DELIVERIES_CTE = """
+    INSERT INTO ledgers_webhookdelivery (id, subscription_id, event, record_id, generation,
+        payload, attempts, status, response_status, response_body, error, next_attempt_at,
+        created_at, delivered_at)
+    SELECT gen_random_uuid(), s.id, e.event, r.id, r.generation,
+        jsonb_build_object('event', e.event, 'ledger', %(code)s::text, 'record_id', r.id,
+            'generation', r.generation),
+        0, 'pending', NULL, '', '', %(now)s, %(now)s, NULL
+    FROM ledgers_webhooksubscription s
+    CROSS JOIN unnest(%(wh_events)s::text[]) AS e(event)
+    CROSS JOIN {source} AS r
+    WHERE s.ledger_id = %(ledger)s AND s.active AND e.event = ANY(s.events)
+    RETURNING id
+"""
+
+
+def webhook_deliveries_schedule(delivery_ids: Sequence[Any]) -> None:
+    """Send the deliveries that a record write inserted, once its transaction commits."""
+    if delivery_ids:
+        queued = [(str(delivery_id), 0) for delivery_id in delivery_ids]
+        transaction.on_commit(
+            functools.partial(_schedule_after_commit, connection.schema_name, queued), robust=True
+        )
+
+
 def webhook_events_enqueue(
     *, ledger: Ledger, event: str, records: Sequence[tuple[uuid.UUID, int]]
 ) -> int:
