@@ -154,26 +154,31 @@ def _floor(cursor: Any, schema: str, settle: timedelta) -> int:
 def _seal_pending(schema: str, *, full: bool, settle: timedelta) -> int:
     """Chain the visible unsealed events in ``seq`` order; the caller holds the lock.
 
-    Set-based: each batch of pending events streams out with one COPY (PostgreSQL renders
-    most of the canonical form while Python hashes), its links go back with one COPY.
+    Set-based, in ``seq`` ranges of ``SEAL_BATCH`` (an index range whatever the statistics
+    say): each range's pending events stream out with one COPY, PostgreSQL rendering most
+    of the canonical form while Python hashes; their links go back with one COPY.
     """
     events, seals = _tables(schema)
     sealed = 0
     canonical = details_canonicaliser()
     with connection.cursor() as cursor:
         position, prev, _seq = _head(cursor, schema)
-        after = 0 if full else _floor(cursor, schema, settle)
+        low = 0 if full else _floor(cursor, schema, settle)
+        cursor.execute(sql.SQL("SELECT max(seq) FROM {}").format(events).as_string())
+        top = cursor.fetchone()[0] or 0
         insert = sql.SQL("COPY {} (seq, n, prev_hash, hash) FROM STDIN (FORMAT BINARY)").format(
             seals
         )
-        while True:
+        while low < top:
+            high = min(low + SEAL_BATCH, top)
             pending = sql.SQL(
-                "COPY (SELECT e.seq, {columns} FROM {events} AS e WHERE e.seq > {after}"
+                "COPY (SELECT e.seq, {columns} FROM {events} AS e"
+                " WHERE e.seq > {low} AND e.seq <= {high}"
                 " AND NOT EXISTS (SELECT 1 FROM {seals} AS s WHERE s.seq = e.seq)"
-                " ORDER BY e.seq LIMIT {limit}) TO STDOUT (FORMAT BINARY)"
+                " ORDER BY e.seq) TO STDOUT (FORMAT BINARY)"
             ).format(
                 columns=sql.SQL(CANONICAL_COLUMNS_SQL), events=events, seals=seals,
-                after=sql.Literal(after), limit=sql.Literal(SEAL_BATCH),
+                low=sql.Literal(low), high=sql.Literal(high),
             )  # fmt: skip
             links: list[tuple[int, int, bytes, bytes]] = []
             with cursor.copy(pending) as rows:
@@ -189,9 +194,17 @@ def _seal_pending(schema: str, *, full: bool, settle: timedelta) -> int:
                     for link in links:
                         into.write_row(link)
                 sealed += len(links)
-                after = links[-1][0]
-            if len(links) < SEAL_BATCH:
-                return sealed
+                low = high
+            else:
+                # Skip a long run of missing seq values (a sequence moved on) in one step.
+                cursor.execute(
+                    sql.SQL("SELECT min(seq) - 1 FROM {} WHERE seq > %s")
+                    .format(events)
+                    .as_string(),
+                    [high],
+                )
+                low = max(high, cursor.fetchone()[0] or top)
+    return sealed
 
 
 def audit_seal(

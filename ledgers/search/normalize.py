@@ -41,8 +41,9 @@ _INVISIBLES = [0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF]
 # Middle dots between the parts of a name (ジョン・スミス): 「・」, half-width 「･」 (NFKC
 # makes it 「・」), the Latin middle dot and the hyphenation point.
 _MIDDLE_DOTS = "・·‧"
-_REMOVE = dict.fromkeys([*_VARIATION_SELECTORS, *_INVISIBLES, *map(ord, _MIDDLE_DOTS)])
-_WHITESPACE_RE = re.compile(r"\s+")
+# Whitespace of every width (all of it lies below U+3001; NFKC has made U+3000 a space).
+_WHITESPACE = [code for code in range(0x3001) if chr(code).isspace()]
+_REMOVE = frozenset([*_VARIATION_SELECTORS, *_INVISIBLES, *map(ord, _MIDDLE_DOTS), *_WHITESPACE])
 
 # Small kana (after hiragana became katakana) to their large forms, including the small
 # katakana used for Ainu (ㇰ … ㇿ).
@@ -82,7 +83,7 @@ def parse_variants(text: str, *, source: str = VARIANTS_RESOURCE) -> dict[str, s
             raise ValueError(f"{source}:{number}: expected variant<TAB>standard<TAB>source")
         variant, standard, _citation = parts
         for chars in (variant, standard):
-            if nfkc(chars) != chars or chars.translate(_REMOVE) != chars:
+            if nfkc(chars) != chars or any(ord(char) in _REMOVE for char in chars):
                 raise ValueError(
                     f"{source}:{number}: {chars!r} changes under NFKC or contains a variation"
                     " selector, so normalisation would never see it"
@@ -115,13 +116,44 @@ def variant_folder(table: dict[str, str]) -> Callable[[str], str]:
 
 
 @lru_cache(maxsize=1)
-def _default_folder() -> Callable[[str], str]:
+def _variant_folder() -> Callable[[str], str]:
     return variant_folder(variant_table())
 
 
 def fold_variants(text: str) -> str:
     """Old and variant kanji (髙, 﨑, 邊, 齋 …) become their standard form."""
-    return _default_folder()(text)
+    return _variant_folder()(text)
+
+
+def _katakana_folds() -> dict[int, str]:
+    """Hiragana → katakana exactly as ``to_katakana`` converts them (ゝ → ヽ included),
+    precomputed so that one ``str.translate`` replaces a per-character loop."""
+    folds = {}
+    for code in range(0x3041, 0x30A0):  # the hiragana block
+        char = chr(code)
+        if nfkc(char) == char and (katakana := to_katakana(char)) != char:
+            folds[code] = katakana
+    return folds
+
+
+@lru_cache(maxsize=1)
+def _character_folds() -> tuple[dict[int, str | None], Callable[[str], str] | None]:
+    """One translate table for every one-character fold, and a folder for variants written
+    with several code points (None when the table has none).
+
+    Each entry holds the result of the folds applied in order (removal; hiragana →
+    katakana; small → large; variant → standard), so one pass equals the sequence of
+    passes; the speed matters when a whole ledger is re-indexed.
+    """
+    table = variant_table()
+    single = {ord(variant): standard for variant, standard in table.items() if len(variant) == 1}
+    kana = {code: chr(large) for code, large in _SMALL_KANA.items()}
+    kana |= {code: katakana.translate(_SMALL_KANA) for code, katakana in _katakana_folds().items()}
+    folds: dict[int, str | None] = {code: text.translate(single) for code, text in kana.items()}
+    folds |= single
+    folds |= dict.fromkeys(_REMOVE)
+    multi = {variant: standard for variant, standard in table.items() if len(variant) > 1}
+    return folds, variant_folder(multi) if multi else None
 
 
 def _unvoiced(kana: str) -> str:
@@ -155,16 +187,17 @@ def expand_iteration_marks(text: str) -> str:
 def _fold(text: str) -> str:
     """The folds shared by names and free text; the order matters for idempotence.
 
-    NFKC first (widths, ｶﾞ → ガ, compatibility ideographs); then what NFKC leaves:
-    invisibles, spaces and dots; case; hiragana; small kana; variant kanji. A second NFKC
+    NFKC first (widths, ｶﾞ → ガ, compatibility ideographs); then what NFKC leaves, in one
+    translate pass: invisibles, spaces and dots, hiragana, small kana, variant kanji; then
+    case, and variants of several code points if the table has any. A second NFKC
     recombines marks that a removed space kept apart (か゛ becomes "か", " ", U+3099 under
     NFKC) or that now follow a large kana (ッ + U+3099 → ツ + U+3099 → ヅ). Iteration marks
     are expanded after that, then NFC recombines a mark that followed an expanded ヽ, and
     long-vowel marks come last because they look at the kana before them.
     """
-    text = _WHITESPACE_RE.sub("", nfkc(text).translate(_REMOVE))
-    text = to_katakana(text.lower()).translate(_SMALL_KANA)
-    text = nfkc(fold_variants(text))
+    folds, fold_multi = _character_folds()
+    text = nfkc(text).translate(folds).lower()
+    text = nfkc(fold_multi(text) if fold_multi else text)
     text = unicodedata.normalize("NFC", expand_iteration_marks(text))
     return _LONG_VOWEL_RE.sub(lambda match: "ー" * len(match.group()), text)
 

@@ -150,7 +150,10 @@ def search_run(
     terms = {path: value for path, value in criteria.items() if value not in (None, "", {})}
     limit = min(page_size or screen["max_results"], screen["max_results"])
     page = max(1, int(page))
-    visible = policy.records(Record.objects.filter(deleted_at__isnull=True))
+    # The index columns are large and never shown: leave them in the database.
+    visible = policy.records(Record.objects.filter(deleted_at__isnull=True)).defer(
+        "search_keys", "search_text"
+    )
     matched: dict[uuid.UUID, list[dict[str, Any]]] = defaultdict(list)
     if screen["generations"] == "all":
         candidate_ids: set[uuid.UUID] | None = None

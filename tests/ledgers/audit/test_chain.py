@@ -270,6 +270,16 @@ def test_rolled_back_events_leave_gaps_that_do_not_break_the_chain(in_mitaka: Ci
     assert audit_verify().ok
 
 
+def test_a_long_run_of_missing_seq_values_is_crossed(in_mitaka: City) -> None:
+    record_events(2)
+    far = AuditEvent.objects.create(
+        seq=AuditEvent.objects.latest("seq").seq + 5_000_000, action="x"
+    )
+    assert audit_seal() >= 3
+    assert AuditSeal.objects.filter(event_id=far.seq).exists()
+    assert audit_verify().ok
+
+
 @pytest.fixture
 def late_writer() -> Any:
     """A second session whose committed event is removed after the test's rollback.

@@ -1,0 +1,325 @@
+"""Japanese name search over a large city: service latency beside the raw-SQL floor.
+
+Builds (in a throw-away database ``daicho_bench_search``) one city with a DV-style ledger
+of ``--records`` people — realistic surname frequencies (佐藤 and 鈴木 common, 田 in many
+names), variant kanji (髙, 﨑, 邊, 齋, 濱), kana in full and half width — through the bulk
+service path, then ``--generations`` - 1 rounds of changes (surnames and addresses move,
+as after a divorce or a move), so past-generation search has history to find.
+
+Then runs a fixed mixed query set through ``search_run`` (policy, search, audit: what a
+request pays) and the same conditions as raw SQL on the same indexes (the physical floor),
+and prints p50/p95/p99 per query class with the ratio between them.
+
+    python bench/search.py [--records 1000000] [--generations 3] [--repeat 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import statistics
+import sys
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+BENCH_DB = "daicho_bench_search"
+
+# (kanji, kana, weight): frequent surnames first, as in Japan.
+SURNAMES = [
+    ("佐藤", "サトウ", 190), ("鈴木", "スズキ", 180), ("高橋", "タカハシ", 140), ("髙橋", "タカハシ", 20),
+    ("田中", "タナカ", 130), ("伊藤", "イトウ", 110), ("渡辺", "ワタナベ", 100), ("渡邊", "ワタナベ", 15),
+    ("山本", "ヤマモト", 100), ("中村", "ナカムラ", 100), ("小林", "コバヤシ", 100), ("加藤", "カトウ", 90),
+    ("吉田", "ヨシダ", 90), ("山田", "ヤマダ", 80), ("佐々木", "ササキ", 70), ("山口", "ヤマグチ", 60),
+    ("松本", "マツモト", 60), ("井上", "イノウエ", 55), ("木村", "キムラ", 50), ("林", "ハヤシ", 50),
+    ("斎藤", "サイトウ", 45), ("齋藤", "サイトウ", 10), ("清水", "シミズ", 45), ("山崎", "ヤマザキ", 40),
+    ("山﨑", "ヤマザキ", 8), ("森", "モリ", 40), ("池田", "イケダ", 35), ("橋本", "ハシモト", 35),
+    ("阿部", "アベ", 35), ("石川", "イシカワ", 30), ("前田", "マエダ", 30), ("藤田", "フジタ", 28),
+    ("小川", "オガワ", 27), ("岡田", "オカダ", 26), ("後藤", "ゴトウ", 25), ("長谷川", "ハセガワ", 25),
+    ("村上", "ムラカミ", 24), ("近藤", "コンドウ", 23), ("濱田", "ハマダ", 5), ("浜田", "ハマダ", 15),
+    ("沖", "オキ", 3), ("東海林", "ショウジ", 2),
+]  # fmt: skip
+GIVEN = [
+    ("花子", "ハナコ"), ("太郎", "タロウ"), ("一郎", "イチロウ"), ("美咲", "ミサキ"), ("陽菜", "ヒナ"),
+    ("蓮", "レン"), ("結衣", "ユイ"), ("大翔", "ヒロト"), ("さくら", "サクラ"), ("翔太", "ショウタ"),
+    ("智子", "トモコ"), ("誠", "マコト"), ("恵子", "ケイコ"), ("健一", "ケンイチ"), ("直樹", "ナオキ"),
+    ("彩", "アヤ"), ("真由美", "マユミ"), ("和也", "カズヤ"), ("優子", "ユウコ"), ("拓海", "タクミ"),
+]  # fmt: skip
+TOWNS = ["下連雀", "上連雀", "井の頭", "深大寺", "野崎", "北野", "新川", "中原", "牟礼", "大沢"]
+FIELDS = [
+    {"key": "name", "label": "氏名", "type": "person_name", "required": True, "sensitivity": "personal"},
+    {"key": "birth_date", "label": "生年月日", "type": "date", "sensitivity": "personal"},
+    {"key": "address", "label": "現住所", "type": "address", "sensitivity": "special_care"},
+    {"key": "disclosure", "label": "照会可否", "type": "department_flags", "options": {"departments": ["shimin"]}},
+]  # fmt: skip
+SCREENS = [
+    {"code": "latest", "name": "本人検索（最新）", "generations": "current", "max_results": 50,
+     "criteria": [{"field": "name", "match": "contains"}, {"field": "birth_date", "match": "range"}]},
+    {"code": "prefix", "name": "前方一致", "generations": "current", "max_results": 50,
+     "criteria": [{"field": "name", "match": "prefix"}]},
+    {"code": "past", "name": "本人検索（過去）", "generations": "all", "max_results": 50,
+     "criteria": [{"field": "name", "match": "contains"}]},
+]  # fmt: skip
+_WEIGHTS = [w for _k, _r, w in SURNAMES]
+
+
+def _half(kana: str) -> str:
+    import unicodedata
+
+    table = {unicodedata.normalize("NFKC", chr(c)): chr(c) for c in range(0xFF66, 0xFF9E)}
+    return "".join(table.get(c, c) for c in kana)
+
+
+def person(rng: random.Random) -> dict[str, Any]:
+    family, family_kana, _w = rng.choices(SURNAMES, weights=_WEIGHTS)[0]
+    given, given_kana = rng.choice(GIVEN)
+    kana = f"{family_kana} {given_kana}"
+    if rng.random() < 0.1:
+        kana = _half(kana)  # typed on an old terminal
+    return {
+        "name": {"kanji": f"{family} {given}", "kana": kana},
+        "birth_date": date(
+            rng.randint(1935, 2015), rng.randint(1, 12), rng.randint(1, 28)
+        ).isoformat(),
+        "address": {
+            "text": f"東京都三鷹市{rng.choice(TOWNS)}{rng.randint(1, 9)}丁目{rng.randint(1, 30)}番{rng.randint(1, 20)}号"
+        },
+        "disclosure": {"shimin": True},
+    }
+
+
+QUERIES: list[tuple[str, str, dict[str, Any]]] = [
+    ("name 3+ chars, kana, current", "latest", {"name": "ヤマダハナ"}),
+    ("name 3+ chars, kanji, current", "latest", {"name": "佐藤花子"}),
+    ("name 3+ chars, half-width kana", "latest", {"name": "ﾀﾅｶ ｲﾁﾛｳ"}),
+    ("name 3+ chars, variant kanji", "latest", {"name": "高橋美咲"}),
+    ("name 1-2 chars, common (田)", "latest", {"name": "田"}),
+    ("name 1-2 chars, surname (佐藤)", "latest", {"name": "佐藤"}),
+    ("name 1-2 chars, rare (沖)", "latest", {"name": "沖"}),
+    ("name 1-2 chars, prefix (ス)", "prefix", {"name": "ス"}),
+    ("name prefix 3+ (ハセガ)", "prefix", {"name": "ハセガ"}),
+    ("all generations, 3+ chars", "past", {"name": "ヤマダハナコ"}),
+    ("all generations, 2 chars", "past", {"name": "濱田"}),
+    ("birth date + partial name", "latest", {"name": "ミサキ", "birth_date": "1980-05-05"}),
+    ("birth date + partial name (和暦)", "latest", {"name": "タロウ", "birth_date": "昭和60年3月3日"}),
+]  # fmt: skip
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--generations", type=int, default=3)
+    parser.add_argument(
+        "--changed", type=float, default=1.0, help="share of records changed per generation"
+    )
+    parser.add_argument("--batch", type=int, default=5000)
+    parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--reuse", action="store_true", help="query an existing bench database")
+    args = parser.parse_args()
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "daicho.settings.local")
+    os.environ["DEBUG"] = "0"
+    base = os.environ.get("DATABASE_URL")
+    if not base:
+        from daicho import embedded
+
+        base = embedded.postgres_url()
+    parts = urlsplit(base)
+    admin_url = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
+    os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path=f"/{BENCH_DB}"))
+
+    import psycopg
+
+    if not args.reuse:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+            conn.execute(
+                f"CREATE DATABASE {BENCH_DB} TEMPLATE template0 ENCODING 'UTF8'"
+                " LC_COLLATE 'C.UTF-8' LC_CTYPE 'C.UTF-8'"
+            )
+
+    import django
+
+    django.setup()
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+    from django.db import connection
+    from django_tenants.utils import schema_context
+
+    from daicho.accounts.models import Department, Membership, Role
+    from ledgers.access.policy import policy_for
+    from ledgers.access.services import grants_replace
+    from ledgers.definitions.models import Ledger
+    from ledgers.definitions.services import ledger_create
+    from ledgers.records.models import Record
+    from ledgers.records.services import record_bulk_create, record_bulk_update
+    from ledgers.search.services import _current_condition, _history_rows, search_run
+    from tenants.services import municipality_provision
+
+    rng = random.Random(20261128)
+    if not args.reuse:
+        call_command("migrate_schemas", "--shared", verbosity=0)
+        municipality_provision(
+            actor=None, slug="bench", name="ベンチ市", code="132047", domain="bench.localhost",
+            admin_username="admin", admin_password="Bench-pass-2026!",
+        )  # fmt: skip
+    with schema_context("bench"):
+        user_model = get_user_model()
+        if not args.reuse:
+            actor = user_model.objects.get(username="admin")
+            shimin = Department.objects.create(code="shimin", name="市民課")
+            Membership.objects.create(
+                user=actor, department=shimin, role=Role.LEDGER_ADMIN, valid_from=date(2020, 4, 1)
+            )
+            ledger = ledger_create(
+                actor=actor, code="dv", name="DV", fields=FIELDS, search_screens=SCREENS
+            )
+            grants_replace(actor=actor, ledger=ledger, grants=[
+                {"department": "shimin", "capabilities": ["view", "search", "create", "update", "design"], "clearance": "special_care"}])  # fmt: skip
+            policy = policy_for(actor, ledger)
+            started = time.perf_counter()
+            ids: list[Any] = []
+            for start in range(0, args.records, args.batch):
+                batch = [person(rng) for _ in range(min(args.batch, args.records - start))]
+                ids.extend(
+                    i
+                    for i, _g in record_bulk_create(
+                        actor=actor, ledger=ledger, values_list=batch, policy=policy
+                    )
+                )
+                if len(ids) % 100_000 < args.batch:
+                    print(
+                        f"  … {len(ids):,} records ({time.perf_counter() - started:.0f} s)",
+                        file=sys.stderr,
+                    )
+            for generation in range(2, args.generations + 1):
+                changed = ids[: int(len(ids) * args.changed)]
+                for start in range(0, len(changed), args.batch):
+                    changes = []
+                    for record_id in changed[start : start + args.batch]:
+                        moved = person(rng)
+                        changes.append(
+                            (
+                                record_id,
+                                generation - 1,
+                                {"name": moved["name"], "address": moved["address"]},
+                            )
+                        )
+                    record_bulk_update(actor=actor, ledger=ledger, changes=changes, policy=policy)
+                print(
+                    f"  … generation {generation} ({time.perf_counter() - started:.0f} s)",
+                    file=sys.stderr,
+                )
+            load_s = time.perf_counter() - started
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE ledgers_record")
+                cursor.execute("ANALYZE ledgers_searchvalue")
+        else:
+            load_s = 0.0
+        actor = user_model.objects.get(username="admin")
+        ledger = Ledger.objects.get(code="dv")
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM ledgers_record")
+            (records,) = cursor.fetchone()
+            cursor.execute("SELECT count(*) FROM ledgers_recordversion")
+            (versions,) = cursor.fetchone()
+            cursor.execute("SELECT count(*) FROM ledgers_searchvalue")
+            (values,) = cursor.fetchone()
+
+        screens = {s["code"]: s for s in ledger.definition["search_screens"]}
+        fields = {f["key"]: f for f in ledger.fields()}
+        policy = policy_for(actor, ledger)
+        rows = []
+        for label, screen, criteria in QUERIES:
+            service_ms: list[float] = []
+            raw_ms: list[float] = []
+            hits = 0
+            for _ in range(args.repeat):
+                started = time.perf_counter()
+                result = search_run(
+                    actor=actor,
+                    ledger=ledger,
+                    screen_code=screen,
+                    criteria=criteria,
+                    reason="bench",
+                )
+                service_ms.append((time.perf_counter() - started) * 1000)
+                hits = len(result.hits)
+                # The floor: the same conditions, one query, no policy, no audit.
+                matches = {c["field"]: c["match"] for c in screens[screen]["criteria"]}
+                started = time.perf_counter()
+                if screens[screen]["generations"] == "all":
+                    ((path, raw),) = criteria.items()
+                    found = {
+                        r[0] for r in _history_rows(ledger, path, fields[path], matches[path], raw)
+                    }
+                    list(
+                        Record.objects.filter(pk__in=list(found))
+                        .order_by("-updated_at", "-id")
+                        .values_list("id", flat=True)[:50]
+                    )
+                else:
+                    from django.db.models import Q
+
+                    condition = Q(ledger_id=ledger.pk)
+                    for path, raw in criteria.items():
+                        condition &= _current_condition(path, fields[path], matches[path], raw)
+                    list(
+                        Record.objects.filter(condition)
+                        .order_by("-updated_at", "-id")
+                        .values_list("id", flat=True)[:50]
+                    )
+                raw_ms.append((time.perf_counter() - started) * 1000)
+            rows.append((label, hits, service_ms, raw_ms))
+            print(
+                f"  {label}: p95 {_pct(service_ms, 0.95):.1f} ms (raw {_pct(raw_ms, 0.95):.1f} ms), {hits} hits",
+                file=sys.stderr,
+            )
+
+    machine = (
+        f"{platform.machine()}, {os.cpu_count()} cores, PostgreSQL {connection.pg_version // 10000}"
+    )
+    print(
+        f"\nMachine: {machine}; {records:,} records, {versions:,} versions, {values:,} all-generation values; load {load_s:.0f} s\n"
+    )
+    print(
+        "| query class | hits (page) | service p50 / p95 / p99 (ms) | raw SQL p50 / p95 / p99 (ms) | ratio p95 |"
+    )
+    print("|---|---:|---:|---:|---:|")
+    for label, hits, service_ms, raw_ms in rows:
+        s = [_pct(service_ms, q) for q in (0.5, 0.95, 0.99)]
+        r = [_pct(raw_ms, q) for q in (0.5, 0.95, 0.99)]
+        ratio = s[1] / r[1] if r[1] else float("inf")
+        print(
+            f"| {label} | {hits} | {s[0]:.1f} / {s[1]:.1f} / {s[2]:.1f} | {r[0]:.1f} / {r[1]:.1f} / {r[2]:.1f} | {ratio:.1f} |"
+        )
+    print(
+        json.dumps(
+            {
+                "records": records,
+                "versions": versions,
+                "median_service_ms": statistics.median([_pct(s, 0.5) for _l, _h, s, _r in rows]),
+            }
+        )
+    )
+    connection.close()
+    if not args.keep and not args.reuse:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+
+
+if __name__ == "__main__":
+    main()
