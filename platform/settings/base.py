@@ -346,6 +346,16 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
+# --- Webhooks (ledgers/webhooks) -------------------------------------------------------
+
+# Local and test runs deliver to 127.0.0.1; production refuses private and loopback
+# addresses (SSRF guard) unless told otherwise.
+WEBHOOK_ALLOW_PRIVATE_NETWORKS = env.bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", default=_RELAXED)
+WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=5.0)
+WEBHOOK_DISABLE_AFTER = env.int("WEBHOOK_DISABLE_AFTER", default=10)
+WEBHOOK_MAX_PER_LEDGER = env.int("WEBHOOK_MAX_PER_LEDGER", default=20)
+WEBHOOK_CA_BUNDLE = env.str("WEBHOOK_CA_BUNDLE", default="") or None
+
 # --- Logging: record ids only, never personal data ------------------------------------
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
