@@ -101,6 +101,7 @@ CSRF_TRUSTED_ORIGINS: {{ . | quote }}
 SECURE_SSL_REDIRECT: {{ .Values.config.secureSslRedirect | toString | quote }}
 LOG_LEVEL: {{ .Values.config.logLevel | quote }}
 DB_CONN_MAX_AGE: {{ .Values.config.dbConnMaxAge | int | toString | quote }}
+TRUSTED_PROXY_COUNT: {{ .Values.config.trustedProxyCount | int | toString | quote }}
 STORAGE_BACKEND: {{ .Values.storage.backend | quote }}
 {{- if eq .Values.storage.backend "s3" }}
 AWS_STORAGE_BUCKET_NAME: {{ .Values.storage.s3.bucket | quote }}
