@@ -1,0 +1,295 @@
+"""The REST API under load: a gunicorn server on 127.0.0.1, history and audit on.
+
+Prepares a throw-away database ``daicho_bench_api`` with one city, a ledger of 12 fields
+and a token, starts gunicorn on it, then measures over HTTP:
+
+1. the fixed workload (one JSON line, comparable across systems): 20,000 people inserted
+   through the bulk endpoint in requests of 100 by one sequential client; 200 list queries
+   alternating "name contains" and "birth date equals", 25 per page with the total count;
+   200 single-record updates of three fields; one history read;
+2. concurrent authenticated reads and single-record writes per second with p50/p95.
+
+    python bench/api.py [--people 20000] [--clients 8] [--seconds 15] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+BENCH_DB = "daicho_bench_api"
+HOST = "bench.localhost"
+
+FIELDS = [
+    {"key": "name", "label": "氏名", "type": "person_name", "required": True, "sensitivity": "personal"},
+    {"key": "kana", "label": "カナ氏名", "type": "text", "sensitivity": "personal"},
+    {"key": "address", "label": "住所", "type": "address", "sensitivity": "personal"},
+    {"key": "postal_code", "label": "郵便番号", "type": "postal_code", "sensitivity": "personal"},
+    {"key": "birth_date", "label": "生年月日", "type": "date", "sensitivity": "personal"},
+    {"key": "joined", "label": "加入日", "type": "date"},
+    {"key": "sex", "label": "性別", "type": "choice", "options": {"choices": ["男", "女"]}},
+    {"key": "status", "label": "状況", "type": "choice", "options": {"choices": ["申請", "審査中", "決定", "却下"]}},
+    {"key": "phone", "label": "電話番号", "type": "phone", "sensitivity": "personal"},
+    {"key": "amount", "label": "金額", "type": "integer"},
+    {"key": "note", "label": "備考", "type": "long_text"},
+    {"key": "active", "label": "有効", "type": "boolean"},
+]  # fmt: skip
+SURNAMES = [("佐藤", "サトウ"), ("鈴木", "スズキ"), ("高橋", "タカハシ"), ("田中", "タナカ"), ("伊藤", "イトウ"),
+            ("渡辺", "ワタナベ"), ("山本", "ヤマモト"), ("中村", "ナカムラ"), ("小林", "コバヤシ"), ("加藤", "カトウ")]  # fmt: skip
+GIVEN = [("花子", "ハナコ"), ("太郎", "タロウ"), ("一郎", "イチロウ"), ("美咲", "ミサキ"), ("蓮", "レン"),
+         ("結衣", "ユイ"), ("翔太", "ショウタ"), ("智子", "トモコ"), ("誠", "マコト"), ("彩", "アヤ")]  # fmt: skip
+
+
+def person(rng: random.Random) -> dict[str, Any]:
+    (family, family_kana), (given, given_kana) = rng.choice(SURNAMES), rng.choice(GIVEN)
+    return {
+        "name": {"kanji": f"{family} {given}", "kana": f"{family_kana} {given_kana}"},
+        "kana": f"{family_kana} {given_kana}",
+        "address": {
+            "text": f"東京都三鷹市下連雀{rng.randint(1, 9)}丁目{rng.randint(1, 30)}番{rng.randint(1, 20)}号"
+        },
+        "postal_code": "181-0013",
+        "birth_date": date(
+            rng.randint(1940, 2010), rng.randint(1, 12), rng.randint(1, 28)
+        ).isoformat(),
+        "joined": date(2020 + rng.randint(0, 6), rng.randint(1, 12), 1).isoformat(),
+        "sex": rng.choice(["男", "女"]),
+        "status": "申請",
+        "phone": f"0422-{rng.randint(10, 99)}-{rng.randint(1000, 9999)}",
+        "amount": rng.randint(1, 300) * 1000,
+        "note": "",
+        "active": True,
+    }
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else 0.0
+
+
+def prepare(base_url: str) -> tuple[str, str]:
+    """Database, city, ledger, grants and a token; returns (database URL, token)."""
+    parts = urlsplit(base_url)
+    admin_url = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
+    bench_url = urlunsplit(parts._replace(path=f"/{BENCH_DB}"))
+    import psycopg
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+        conn.execute(
+            f"CREATE DATABASE {BENCH_DB} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C.UTF-8' LC_CTYPE 'C.UTF-8'"
+        )
+    os.environ["DATABASE_URL"] = bench_url
+    import django
+
+    django.setup()
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+    from django_tenants.utils import schema_context
+
+    from daicho.accounts.models import Department, Membership, Role
+    from ledgers.api.tokens.services import token_issue
+    from ledgers.definitions.services import ledger_create
+    from tenants.services import municipality_provision
+
+    call_command("migrate_schemas", "--shared", verbosity=0)
+    municipality_provision(
+        actor=None, slug="bench", name="ベンチ市", code="132047", domain=HOST,
+        admin_username="admin", admin_password="Bench-pass-2026!",
+    )  # fmt: skip
+    with schema_context("bench"):
+        user = get_user_model().objects.get(username="admin")
+        department = Department.objects.create(code="shimin", name="市民課")
+        Membership.objects.create(
+            user=user, department=department, role=Role.LEDGER_ADMIN, valid_from=date(2020, 4, 1)
+        )
+        ledger_create(actor=user, code="people", name="住民台帳（ベンチ）", fields=FIELDS)
+        token = token_issue(actor=user, user=user, scopes=["*"]).token
+    from django.db import connections
+
+    connections.close_all()
+    return bench_url, token
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--people", type=int, default=20_000)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--port", type=int, default=18765)
+    args = parser.parse_args()
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "daicho.settings.local")
+    os.environ["DEBUG"] = "0"
+    base = os.environ.get("DATABASE_URL")
+    if not base:
+        from daicho import embedded
+
+        base = embedded.postgres_url()
+    bench_url, token = prepare(base)
+
+    env = {**os.environ, "DATABASE_URL": bench_url, "DEBUG": "0",
+           "API_RATE_PER_TOKEN": "1000000/min", "API_RATE_PER_ADDRESS": "1000000/min"}  # fmt: skip
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "gunicorn"), "daicho.wsgi:application", "--bind", f"127.0.0.1:{args.port}",
+         "--workers", str(args.workers), "--threads", str(args.threads), "--log-level", "warning"],
+        cwd=REPO_ROOT, env=env, start_new_session=True,
+    )  # fmt: skip
+    base_url = f"http://127.0.0.1:{args.port}"
+    headers = {"Host": HOST, "Authorization": f"Bearer {token}"}
+    try:
+        for _ in range(100):
+            try:
+                if (
+                    requests.get(
+                        f"{base_url}/readyz", headers={"Host": HOST}, timeout=1
+                    ).status_code
+                    == 200
+                ):
+                    break
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
+        session = requests.Session()
+        session.headers.update(headers)
+        records_url = f"{base_url}/api/v1/ledgers/people/records/"
+        rng = random.Random(7)
+
+        # 1. The fixed workload.
+        people = [person(rng) for _ in range(args.people)]
+        ids: list[str] = []
+        started = time.perf_counter()
+        for start in range(0, len(people), 100):
+            response = session.post(
+                records_url + "bulk/",
+                json={"records": [{"values": p} for p in people[start : start + 100]]},
+            )
+            response.raise_for_status()
+            ids.extend(r["id"] for r in response.json()["results"])
+        insert_s = time.perf_counter() - started
+        query_ms = []
+        for i in range(200):
+            if i % 2 == 0:
+                params = {
+                    "name__contains": rng.choice(SURNAMES + GIVEN)[0],
+                    "page_size": 25,
+                    "count": "true",
+                }
+            else:
+                params = {
+                    "birth_date": rng.choice(people)["birth_date"],
+                    "page_size": 25,
+                    "count": "true",
+                }
+            started = time.perf_counter()
+            session.get(records_url, params=params).raise_for_status()
+            query_ms.append((time.perf_counter() - started) * 1000)
+        update_ms = []
+        for record_id in rng.sample(ids, 200):
+            started = time.perf_counter()
+            response = session.patch(
+                f"{records_url}{record_id}/", json={"values": {"status": "審査中", "amount": rng.randint(1, 99) * 1000, "note": "確認済み"}},
+                headers={"If-Match": '"1"'},
+            )  # fmt: skip
+            response.raise_for_status()
+            update_ms.append((time.perf_counter() - started) * 1000)
+        started = time.perf_counter()
+        session.get(f"{records_url}{ids[0]}/versions/").raise_for_status()
+        audit_read_ms = (time.perf_counter() - started) * 1000
+        workload = {
+            "insert_rows_per_s": round(len(people) / insert_s),
+            "query_p50_ms": round(pct(query_ms, 0.5), 1), "query_p95_ms": round(pct(query_ms, 0.95), 1),
+            "update_p50_ms": round(pct(update_ms, 0.5), 1), "update_p95_ms": round(pct(update_ms, 0.95), 1),
+            "audit_read_ms": round(audit_read_ms, 1),
+        }  # fmt: skip
+        print(json.dumps(workload))
+
+        # 2. Concurrent reads, then concurrent single-record writes.
+        def hammer(kind: str) -> tuple[int, list[float]]:
+            deadline = time.perf_counter() + args.seconds
+            lock = threading.Lock()
+            latencies: list[float] = []
+            slices = [ids[i :: args.clients] for i in range(args.clients)]
+            generations: dict[str, int | None] = dict.fromkeys(ids)
+
+            def client(index: int) -> None:
+                own = requests.Session()
+                own.headers.update(headers)
+                mine = slices[index]
+                position = 0
+                local: list[float] = []
+                while time.perf_counter() < deadline:
+                    record_id = mine[position % len(mine)]
+                    position += 1
+                    started = time.perf_counter()
+                    if kind == "read":
+                        own.get(f"{records_url}{record_id}/").raise_for_status()
+                    else:
+                        current = generations.get(record_id)
+                        if current is None:
+                            current = int(
+                                own.get(f"{records_url}{record_id}/").headers["ETag"].strip('"')
+                            )
+                            started = time.perf_counter()
+                        response = own.patch(
+                            f"{records_url}{record_id}/",
+                            json={"values": {"amount": position}},
+                            headers={"If-Match": f'"{current}"'},
+                        )
+                        response.raise_for_status()
+                        generations[record_id] = int(response.headers["ETag"].strip('"'))
+                    local.append((time.perf_counter() - started) * 1000)
+                with lock:
+                    latencies.extend(local)
+
+            with ThreadPoolExecutor(args.clients) as pool:
+                list(pool.map(client, range(args.clients)))
+            return len(latencies), latencies
+
+        reads, read_ms = hammer("read")
+        writes, write_ms = hammer("write")
+        concurrent = {
+            "reads_per_s": round(reads / args.seconds), "read_p50_ms": round(pct(read_ms, 0.5), 1),
+            "read_p95_ms": round(pct(read_ms, 0.95), 1), "writes_per_s": round(writes / args.seconds),
+            "write_p50_ms": round(pct(write_ms, 0.5), 1), "write_p95_ms": round(pct(write_ms, 0.95), 1),
+        }  # fmt: skip
+        machine = f"{platform.machine()}, {os.cpu_count()} cores; gunicorn {args.workers} workers × {args.threads} threads; {args.clients} clients"
+        print(f"\nMachine: {machine}\n")
+        print("| fixed workload | value |\n|---|---:|")
+        for key, value in workload.items():
+            print(f"| {key} | {value} |")
+        print("\n| concurrent | per s | p50 (ms) | p95 (ms) |\n|---|---:|---:|---:|")
+        print(
+            f"| record reads | {concurrent['reads_per_s']} | {concurrent['read_p50_ms']} | {concurrent['read_p95_ms']} |"
+        )
+        print(
+            f"| single-record writes | {concurrent['writes_per_s']} | {concurrent['write_p50_ms']} | {concurrent['write_p95_ms']} |"
+        )
+        print(json.dumps({"median_query_ms": statistics.median(query_ms), **concurrent}))
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=20)
+
+
+if __name__ == "__main__":
+    main()
