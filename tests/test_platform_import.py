@@ -43,5 +43,6 @@ def test_the_built_package_carries_the_templates(tmp_path: Path) -> None:
     (wheel,) = tmp_path.glob("daicho-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "daicho/templates/daicho/suspended.html" in names
+    assert "ledgers/search/data/variants.tsv" in names  # the variant kanji table
     assert "daicho/settings/base.py" in names
     assert not any(name.startswith("platform/") for name in names)

@@ -57,7 +57,7 @@ _KANJI = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
 _KANJI_RE = re.compile(f"[{_KANJI}]")
 _KANA_LETTER_RE = re.compile(f"[{_KATAKANA}]")
 _ITERATION_MARKS = "々〻ヽヾ"
-_VOICED_MARK, _SEMI_VOICED_MARK = "\u3099", "\u309a"
+_VOICED_MARK = "\u3099"
 
 # Dashes and waves typed as the long-vowel mark after kana (ラーメン, ﾗｰﾒﾝ, ラ−メン, ラ～メン).
 _WAVES = "~〜∼⁓"
@@ -85,8 +85,9 @@ def parse_variants(text: str, *, source: str = VARIANTS_RESOURCE) -> dict[str, s
         for chars in (variant, standard):
             if nfkc(chars) != chars or any(ord(char) in _REMOVE for char in chars):
                 raise ValueError(
-                    f"{source}:{number}: {chars!r} changes under NFKC or contains a variation"
-                    " selector, so normalisation would never see it"
+                    f"{source}:{number}: {chars!r} changes under NFKC or contains a character"
+                    " that normalisation removes (variation selector, space), so it would"
+                    " never be seen"
                 )
         if variant == standard or table.get(variant, standard) != standard:
             raise ValueError(f"{source}:{number}: conflicting entry for {variant!r}")
@@ -128,7 +129,7 @@ def fold_variants(text: str) -> str:
 def _katakana_folds() -> dict[int, str]:
     """Hiragana → katakana exactly as ``to_katakana`` converts them (ゝ → ヽ included),
     precomputed so that one ``str.translate`` replaces a per-character loop."""
-    folds = {}
+    folds: dict[int, str] = {}
     for code in range(0x3041, 0x30A0):  # the hiragana block
         char = chr(code)
         if nfkc(char) == char and (katakana := to_katakana(char)) != char:
