@@ -87,7 +87,7 @@ def _kanji_number(match: re.Match[str]) -> str:
     return str(_KANJI_DIGITS.get(tens, 1) * 10 + _KANJI_DIGITS.get(ones, 0))
 
 
-def _prepare(text: str) -> str:
+def prepare_date_text(text: str) -> str:
     """Full-width to ASCII, every dash to "-", kanji numerals to digits, letters upper."""
     return _KANJI_NUMBER_RE.sub(_kanji_number, unify_hyphens(nfkc(text))).strip().upper()
 
@@ -157,7 +157,7 @@ def parse_date(text: str) -> date:
     """
     if not isinstance(text, str):
         raise WarekiError("日付は文字列で入力してください", code="invalid_type")
-    prepared = _prepare(text)
+    prepared = prepare_date_text(text)
     weekday = None
     if suffix := _WEEKDAY_SUFFIX_RE.search(prepared):
         weekday = suffix.group("weekday")
@@ -216,7 +216,7 @@ def parse_era_decade(text: str) -> tuple[date, date]:
     """
     if not isinstance(text, str):
         raise WarekiError("年代は文字列で入力してください", code="invalid_type")
-    prepared = _prepare(text)
+    prepared = prepare_date_text(text)
     if match := _WESTERN_DECADE_RE.fullmatch(prepared):
         year = int(match.group("year"))
         return date(year, 1, 1), date(year + 9, 12, 31)

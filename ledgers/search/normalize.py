@@ -28,9 +28,9 @@ from ledgers.fields.wareki import (
     parse_era_decade,
 )
 
-# ``_prepare`` is the date-field's own reading of full-width digits, dashes and kanji
+# ``prepare_date_text`` is the date-field's own reading of full-width digits, dashes and kanji
 # numerals (昭和六十年); reused so that a year or month query reads exactly like a date.
-from ledgers.fields.wareki import _prepare as prepare_date_text
+from ledgers.fields.wareki import prepare_date_text
 
 VARIANTS_RESOURCE = "variants.tsv"
 
