@@ -18,6 +18,9 @@ from importlib import resources
 
 from ledgers.fields.exceptions import WarekiError
 from ledgers.fields.normalize import HYPHENS, nfkc, to_katakana
+
+# ``prepare_date_text`` is the date-field's own reading of full-width digits, dashes and kanji
+# numerals (昭和六十年); reused so that a year or month query reads exactly like a date.
 from ledgers.fields.wareki import (
     ERAS,
     Era,
@@ -26,11 +29,8 @@ from ledgers.fields.wareki import (
     format_western,
     parse_date,
     parse_era_decade,
+    prepare_date_text,
 )
-
-# ``prepare_date_text`` is the date-field's own reading of full-width digits, dashes and kanji
-# numerals (昭和六十年); reused so that a year or month query reads exactly like a date.
-from ledgers.fields.wareki import prepare_date_text
 
 VARIANTS_RESOURCE = "variants.tsv"
 
