@@ -4,7 +4,7 @@ A city's audit trail lives in its own schema; an anchor is the chain head (posit
 hash, count) written where the city's own database role has nothing to say about it.
 A chain that was rewritten end to end inside the city schema still differs from the
 anchors at their positions (``ledgers.audit.services.audit_verify``). Insert-only: the
-database refuses UPDATE, DELETE and TRUNCATE (trigger in ``0003_audit_anchor``).
+database refuses UPDATE, DELETE and TRUNCATE (trigger in ``0002_database_rules``).
 
 The model lives outside ``tenants/models.py``; ``ledgers.audit.models`` imports it so that
 it is registered whenever the apps load.

@@ -3,7 +3,7 @@
 Events are written unsealed (a writer never waits for a chain head); a sealing pass per
 city then links them into ``AuditSeal`` rows, each holding the SHA-256 of the event and
 the previous link. Both tables are append-only in the database (trigger installed by
-``0003_audit_chain``). ``ledgers/audit/chain.py`` defines what is hashed.
+``0002_database_rules``). ``ledgers/audit/chain.py`` defines what is hashed.
 """
 
 from __future__ import annotations

@@ -164,19 +164,41 @@ def _floor(cursor: Any, schema: str, settle: timedelta) -> int:
     return row[0] if row else 0
 
 
+def _next_start(cursor: Any, schema: str, *, after: int, pending: bool) -> int | None:
+    """Where the next range should start: just below the next pending event, or the next
+    event at all (``pending=False``: an index lookup, for windowed passes)."""
+    events, seals = _tables(schema)
+    query = (
+        "SELECT min(e.seq) - 1 FROM {events} AS e WHERE e.seq > %s"
+        " AND NOT EXISTS (SELECT 1 FROM {seals} AS s WHERE s.seq = e.seq)"
+        if pending
+        else "SELECT min(e.seq) - 1 FROM {events} AS e WHERE e.seq > %s"
+    )
+    cursor.execute(sql.SQL(query).format(events=events, seals=seals).as_string(), [after])
+    return cursor.fetchone()[0]
+
+
 def _seal_pending(schema: str, *, full: bool, settle: timedelta) -> int:
     """Chain the visible unsealed events in ``seq`` order; the caller holds the lock.
 
     Set-based, in ``seq`` ranges of ``SEAL_BATCH`` (an index range whatever the statistics
     say): each range's pending events stream out with one COPY, PostgreSQL rendering most
-    of the canonical form while Python hashes; their links go back with one COPY.
+    of the canonical form while Python hashes; their links go back with one COPY. A full
+    pass first finds the lowest pending event with one anti-join, so checking a sealed
+    city costs one scan, not a walk through every range.
     """
     events, seals = _tables(schema)
     sealed = 0
     canonical = details_canonicaliser()
     with connection.cursor() as cursor:
         position, prev, _seq = _head(cursor, schema)
-        low = 0 if full else _floor(cursor, schema, settle)
+        if full:
+            start = _next_start(cursor, schema, after=0, pending=True)
+            if start is None:
+                return 0
+            low = start
+        else:
+            low = _floor(cursor, schema, settle)
         cursor.execute(sql.SQL("SELECT max(seq) FROM {}").format(events).as_string())
         top = cursor.fetchone()[0] or 0
         insert = sql.SQL("COPY {} (seq, n, prev_hash, hash) FROM STDIN (FORMAT BINARY)").format(
@@ -209,14 +231,10 @@ def _seal_pending(schema: str, *, full: bool, settle: timedelta) -> int:
                 sealed += len(links)
                 low = high
             else:
-                # Skip a long run of missing seq values (a sequence moved on) in one step.
-                cursor.execute(
-                    sql.SQL("SELECT min(seq) - 1 FROM {} WHERE seq > %s")
-                    .format(events)
-                    .as_string(),
-                    [high],
-                )
-                low = max(high, cursor.fetchone()[0] or top)
+                # Nothing here: skip to the next pending event (full pass) or across a long
+                # run of missing seq values (windowed pass) in one step.
+                following = _next_start(cursor, schema, after=high, pending=full)
+                low = top if following is None else max(high, following)
     return sealed
 
 

@@ -386,6 +386,24 @@ def test_cities_have_separate_events_and_chains(mitaka: City, musashino: City) -
     assert genesis("mitaka") != genesis("musashino")
 
 
+def test_audit_record_returns_the_row_it_wrote(in_mitaka: City, clerk: Any) -> None:
+    record_id = uuid.uuid4()
+    event = audit_record(
+        actor=clerk, action="record.view", ledger_code="subsidy", record_id=record_id,
+        generation=3, details={"screen": "詳細"},
+    )  # fmt: skip
+    stored = AuditEvent.objects.get(seq=event.seq)
+    assert (stored.at, stored.actor_id, stored.record_id, stored.generation, stored.details) == (
+        event.at,
+        clerk.pk,
+        record_id,
+        3,
+        {"screen": "詳細"},
+    )
+    assert event.at.tzinfo is not None
+    assert not event._state.adding
+
+
 def test_audit_record_many_writes_every_entry_with_copy(in_mitaka: City, clerk: Any) -> None:
     record_id = uuid.uuid4()
     entries = [
