@@ -40,7 +40,7 @@ from tenants.models import Municipality
 
 logger = logging.getLogger(__name__)
 
-# Events per fetch and per COPY of seals in a sealing pass.
+# Width of the seq range a sealing pass reads and seals at a time (one COPY out, one in).
 SEAL_BATCH = 10_000
 # A windowed pass re-reads the events above the last seal that is older than this: an
 # event whose transaction stays open longer than SETTLE after taking its ``seq`` is left
@@ -382,6 +382,35 @@ def _link_broken(
     )  # fmt: skip
 
 
+# A walk that streams: the seals in position order through their index, each joined to its
+# event by primary key, rows leaving as they are made, so PostgreSQL renders while Python
+# hashes. Left to itself the planner joins everything and sorts first (a fifth slower).
+_STREAMING_PLAN = {
+    "enable_sort": "off",
+    "enable_hashjoin": "off",
+    "enable_mergejoin": "off",
+    "max_parallel_workers_per_gather": "0",
+    "jit": "off",
+}
+
+
+@contextmanager
+def _streaming_plan() -> Iterator[None]:
+    """Planner settings for the verify walk, then put back (an error rolls them back)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT name, current_setting(name) FROM unnest(%s::text[]) AS name",
+            [list(_STREAMING_PLAN)],
+        )
+        before = cursor.fetchall()
+        for name, value in _STREAMING_PLAN.items():
+            cursor.execute("SELECT set_config(%s, %s, true)", [name, value])
+    yield
+    with connection.cursor() as cursor:
+        for name, value in before:
+            cursor.execute("SELECT set_config(%s, %s, true)", [name, value])
+
+
 def _check(schema: str, *, sealed_now: int) -> VerifyResult:
     """Walk the chain in position order, recomputing every link; then anchors and gaps."""
     events, seals = _tables(schema)
@@ -414,7 +443,7 @@ def _check(schema: str, *, sealed_now: int) -> VerifyResult:
         " TO STDOUT (FORMAT BINARY)"
     ).format(columns=sql.SQL(CANONICAL_COLUMNS_SQL), events=events, seals=seals)
     broken: VerifyResult | None = None
-    with connection.cursor() as cursor, cursor.copy(walk) as links:
+    with _streaming_plan(), connection.cursor() as cursor, cursor.copy(walk) as links:
         links.set_types(["int8", "int8", "bytea", "bytea", "text", "text", "text"])
         for n, seq, prev_hash, stored, head, details, tail in links.rows():
             position += 1

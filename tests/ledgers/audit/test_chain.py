@@ -77,12 +77,21 @@ def test_sealing_chains_every_event_in_seq_order_and_verify_says_ok(
     assert audit_seal() == 0
 
 
+def _planner_settings() -> tuple[str, str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('enable_sort'), current_setting('jit')")
+        return cursor.fetchone()
+
+
 def test_verify_seals_what_is_pending_first(in_mitaka: City) -> None:
     record_events(3)
+    planner = _planner_settings()
     result = audit_verify()
     assert result.ok
     assert result.sealed_now >= 3
     assert not AuditEvent.objects.filter(seal__isnull=True).exists()
+    # The walk's planner settings do not outlive it in the caller's transaction.
+    assert _planner_settings() == planner
 
 
 def test_an_event_changed_behind_the_triggers_is_found_by_its_seq(in_mitaka: City) -> None:
@@ -175,8 +184,8 @@ def test_a_rewritten_whole_chain_is_found_through_the_public_anchor(in_mitaka: C
     anchor = audit_anchor()
     record_events(2)
     _rewrite_whole_chain(events[1])
-    # Internally consistent again: only the anchor can tell.
-    assert [d for _, d in _reference_chain("mitaka")]
+    # Internally consistent again (every link checks out): only the anchor can tell.
+    assert len(_reference_chain("mitaka")) == AuditSeal.objects.count()
     result = audit_verify()
     assert not result.ok
     assert result.code == "anchor_mismatch"
@@ -365,17 +374,11 @@ def test_one_sealing_pass_at_a_time_per_city(late_writer: Any, in_mitaka: City) 
 
 def test_cities_have_separate_events_and_chains(mitaka: City, musashino: City) -> None:
     with schema_context("mitaka"):
-        mine = record_events(3, secret="三鷹の検索語")
+        record_events(3, secret="三鷹の検索語")
         audit_seal()
         mitaka_head = audit_verify().head_hash
     with schema_context("musashino"):
         assert not AuditEvent.objects.filter(details__secret="三鷹の検索語").exists()
-        assert not AuditEvent.objects.filter(
-            seq__in=[e.seq for e in mine],
-            action="record.view",
-            details__screen="台帳一覧",
-            details__secret__isnull=False,
-        ).exists()
         record_events(1)
         result = audit_verify()
         assert result.ok
