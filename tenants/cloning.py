@@ -66,11 +66,15 @@ def schema_clone(target: str, *, source: str = TEMPLATE_SCHEMA) -> None:
         # Definitions print names relative to the search path: show everything qualified.
         cursor.execute("SET LOCAL search_path = pg_catalog")
 
+        # Every later catalog read goes through the template's own table oids and the
+        # catalogs' relation indexes: the cost does not grow with the number of cities.
         cursor.execute(
-            "SELECT relname FROM pg_class WHERE relnamespace = %s AND relkind = 'r' ORDER BY relname",
+            "SELECT oid, relname FROM pg_class WHERE relnamespace = %s AND relkind = 'r' ORDER BY relname",
             [namespace],
         )
-        tables = [row[0] for row in cursor.fetchall()]
+        table_rows = cursor.fetchall()
+        oids = [row[0] for row in table_rows]
+        tables = [row[1] for row in table_rows]
         statements: list[str] = []
         for table in tables:
             statements.append(
@@ -94,9 +98,9 @@ def schema_clone(target: str, *, source: str = TEMPLATE_SCHEMA) -> None:
         cursor.execute(
             "SELECT c.relname, k.conname, pg_get_constraintdef(k.oid), k.contype"
             " FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid"
-            " WHERE k.connamespace = %s AND k.contype IN ('p', 'u', 'x', 'f')"
+            " WHERE k.conrelid = ANY(%s::oid[]) AND k.contype IN ('p', 'u', 'x', 'f')"
             " ORDER BY k.contype = 'f', c.relname, k.conname",
-            [namespace],
+            [oids],
         )
         constraints = cursor.fetchall()
         keys = [row for row in constraints if row[3] != "f"]
@@ -105,10 +109,11 @@ def schema_clone(target: str, *, source: str = TEMPLATE_SCHEMA) -> None:
             statements.append(_add_constraint(cursor, target, table, name, definition, source))
         cursor.execute(
             "SELECT pg_get_indexdef(i.indexrelid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
-            " WHERE c.relnamespace = %s AND NOT EXISTS"
-            " (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid AND k.contype IN ('p', 'u', 'x'))"
+            " WHERE i.indrelid = ANY(%s::oid[]) AND NOT EXISTS"
+            " (SELECT 1 FROM pg_constraint k WHERE k.conrelid = i.indrelid AND k.conindid = i.indexrelid"
+            " AND k.contype IN ('p', 'u', 'x'))"
             " ORDER BY c.relname",
-            [namespace],
+            [oids],
         )
         statements += [_qualified(row[0], source, target) for row in cursor.fetchall()]
         for table, name, definition, _kind in foreign:
@@ -116,17 +121,17 @@ def schema_clone(target: str, *, source: str = TEMPLATE_SCHEMA) -> None:
 
         cursor.execute(
             "SELECT pg_get_triggerdef(t.oid) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
-            " WHERE c.relnamespace = %s AND NOT t.tgisinternal ORDER BY c.relname, t.tgname",
-            [namespace],
+            " WHERE t.tgrelid = ANY(%s::oid[]) AND NOT t.tgisinternal ORDER BY c.relname, t.tgname",
+            [oids],
         )
         statements += [_qualified(row[0], source, target) for row in cursor.fetchall()]
 
         cursor.execute(
             "SELECT c.relname, a.attname, a.attstattarget FROM pg_attribute a"
             " JOIN pg_class c ON c.oid = a.attrelid"
-            " WHERE c.relnamespace = %s AND c.relkind = 'r' AND a.attnum > 0"
+            " WHERE a.attrelid = ANY(%s::oid[]) AND a.attnum > 0"
             " AND NOT a.attisdropped AND a.attstattarget > 0",
-            [namespace],
+            [oids],
         )
         for table, column, target_stats in cursor.fetchall():
             statements.append(
@@ -138,7 +143,7 @@ def schema_clone(target: str, *, source: str = TEMPLATE_SCHEMA) -> None:
                 )
                 .as_string(cursor.connection)
             )
-        statements += _copy_rows(cursor, tables, source, target)
+        statements += _copy_rows(cursor, table_rows, source, target)
         # One round trip for the whole script (round trips, not DDL, dominated the clone).
         cursor.execute(";\n".join(statements))
         cursor.execute("SET LOCAL search_path = DEFAULT")
@@ -153,19 +158,20 @@ def _add_constraint(
     ).as_string(cursor.connection) + _qualified(definition, source, target)
 
 
-def _copy_rows(cursor: Any, tables: list[str], source: str, target: str) -> list[str]:
+def _copy_rows(
+    cursor: Any, table_rows: list[tuple[int, str]], source: str, target: str
+) -> list[str]:
     """Statements that copy the template's rows and move identity sequences past them."""
     statements = [
         sql.SQL("INSERT INTO {t} OVERRIDING SYSTEM VALUE SELECT * FROM {s}")
         .format(t=sql.Identifier(target, table), s=sql.Identifier(source, table))
         .as_string(cursor.connection)
-        for table in tables
+        for _oid, table in table_rows
     ]
     cursor.execute(
         "SELECT c.relname, a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid"
-        " JOIN pg_namespace n ON n.oid = c.relnamespace"
-        " WHERE n.nspname = %s AND c.relkind = 'r' AND a.attidentity <> '' AND NOT a.attisdropped",
-        [source],
+        " WHERE a.attrelid = ANY(%s::oid[]) AND a.attidentity <> '' AND NOT a.attisdropped",
+        [[oid for oid, _table in table_rows]],
     )
     for table, column in cursor.fetchall():
         statements.append(
