@@ -98,7 +98,7 @@ def _validate_layout(
     """A layout is sections of rows of field keys; each live field at most once."""
     if layout in (None, {}):
         return {"sections": []}
-    live = {f["key"] for f in fields if not f.get("removed")}
+    live = {f["key"] for f in fields if not f.get("removed") and isinstance(f.get("key"), str)}
     seen: set[str] = set()
 
     def add(message: str) -> None:
@@ -118,7 +118,7 @@ def _validate_layout(
                 add(f"{s_index}番目の区画の{r_index}行目が空か、配列ではありません。")
                 continue
             for key in row:
-                if key not in live:
+                if not isinstance(key, str) or key not in live:
                     add(f"{s_index}番目の区画の{r_index}行目: 項目「{key}」はありません。")
                 elif key in seen:
                     add(f"項目「{key}」がレイアウトに2回以上あります。")
@@ -148,14 +148,16 @@ def definition_validate(
             f"（{spec.get('key')}）" if isinstance(spec, Mapping) and spec.get("key") else ""
         )
         field = _normalise_field(spec, where, errors)
-        if field.get("key") in keys:
-            errors.setdefault(where, []).append(f"キー「{field['key']}」が重複しています。")
-        keys.add(field.get("key"))
+        key = field.get("key")
+        if isinstance(key, str):
+            if key in keys:
+                errors.setdefault(where, []).append(f"キー「{key}」が重複しています。")
+            keys.add(key)
         fields.append(field)
     if previous:
         before = {f["key"]: f for f in previous.get("fields", [])}
         for field in fields:
-            old = before.get(field.get("key"))
+            old = before.get(field["key"]) if isinstance(field.get("key"), str) else None
             if old is not None and old["type"] != field.get("type"):
                 errors.setdefault(f"fields（{field['key']}）", []).append(
                     f"既存の項目の型は変更できません（{old['type']} → {field.get('type')}）。新しいキーで項目を追加してください。"

@@ -6,6 +6,7 @@ Mitaka's host with a city administrator's token (and the DV ledger in place).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -44,7 +45,7 @@ def test_api_answers_without_server_errors_and_as_documented(api_schema: Any, ap
 
         @given(case=operation.as_strategy())
         @settings(
-            max_examples=5,
+            max_examples=int(os.environ.get("SCHEMATHESIS_EXAMPLES", "5")),
             deadline=None,
             suppress_health_check=list(HealthCheck),
             derandomize=True,
