@@ -29,12 +29,14 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
+
+from bench.common import bench_database, drop_database  # noqa: E402
+
 BENCH_DB = "daicho_bench_api"
 HOST = "bench.localhost"
 
@@ -85,19 +87,9 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else 0.0
 
 
-def prepare(base_url: str) -> tuple[str, str]:
-    """Database, city, ledger, grants and a token; returns (database URL, token)."""
-    parts = urlsplit(base_url)
-    admin_url = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
-    bench_url = urlunsplit(parts._replace(path=f"/{BENCH_DB}"))
-    import psycopg
-
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        conn.execute(
-            f"CREATE DATABASE {BENCH_DB} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C.UTF-8' LC_CTYPE 'C.UTF-8'"
-        )
-    os.environ["DATABASE_URL"] = bench_url
+def prepare() -> tuple[str, str]:
+    """Database, city, ledger, grants and a token; returns (the server's admin URL, token)."""
+    admin_url = bench_database(BENCH_DB)
     import django
 
     django.setup()
@@ -126,7 +118,7 @@ def prepare(base_url: str) -> tuple[str, str]:
     from django.db import connections
 
     connections.close_all()
-    return bench_url, token
+    return admin_url, token
 
 
 def main() -> None:
@@ -139,14 +131,8 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=18765)
     args = parser.parse_args()
 
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "daicho.settings.local")
-    os.environ["DEBUG"] = "0"
-    base = os.environ.get("DATABASE_URL")
-    if not base:
-        from daicho import embedded
-
-        base = embedded.postgres_url()
-    bench_url, token = prepare(base)
+    admin_url, token = prepare()
+    bench_url = os.environ["DATABASE_URL"]
 
     env = {**os.environ, "DATABASE_URL": bench_url, "DEBUG": "0",
            "API_RATE_PER_TOKEN": "1000000/min", "API_RATE_PER_ADDRESS": "1000000/min"}  # fmt: skip
@@ -289,6 +275,7 @@ def main() -> None:
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=20)
+        drop_database(admin_url, BENCH_DB)
 
 
 if __name__ == "__main__":

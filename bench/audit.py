@@ -29,10 +29,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
+
+from bench.common import bench_database, drop_database  # noqa: E402
+
 BENCH_DB = "daicho_bench_audit"
 
 FIELDS = [
@@ -40,20 +42,6 @@ FIELDS = [
     {"key": "amount", "label": "交付額", "type": "integer"},
 ]
 SURNAMES = ["佐藤", "鈴木", "髙橋", "田中", "伊藤", "渡邊", "山本", "中村", "小林", "齋藤"]
-
-
-def _database_urls() -> tuple[str, str]:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "daicho.settings.local")
-    base = os.environ.get("DATABASE_URL")
-    if not base:
-        from daicho import embedded
-
-        base = embedded.postgres_url()
-    parts = urlsplit(base)
-    return (
-        urlunsplit(parts._replace(scheme="postgresql", path="/postgres")),
-        urlunsplit(parts._replace(path=f"/{BENCH_DB}")),
-    )
 
 
 def _details(rng: random.Random, i: int) -> str:
@@ -110,16 +98,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
 
-    import psycopg
-
-    admin_url, bench_url = _database_urls()
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        conn.execute(
-            f"CREATE DATABASE {BENCH_DB} TEMPLATE template0 ENCODING 'UTF8'"
-            " LC_COLLATE 'C.UTF-8' LC_CTYPE 'C.UTF-8'"
-        )
-    os.environ["DATABASE_URL"] = bench_url
+    admin_url = bench_database(BENCH_DB)
     # Anchors go to object storage: a folder of this run, not the project's files.
     files = tempfile.TemporaryDirectory(prefix="daicho-bench-audit-")
     os.environ["STORAGE_BACKEND"] = "local"
@@ -348,8 +327,7 @@ def main() -> None:
 
     connection.close()
     if not args.keep:
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+        drop_database(admin_url, BENCH_DB)
     files.cleanup()
 
 

@@ -27,10 +27,12 @@ import uuid
 from datetime import date
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
+
+from bench.common import bench_database, drop_database  # noqa: E402
+
 BENCH_DB = "daicho_bench"
 
 SURNAMES = [
@@ -73,21 +75,6 @@ def _person(rng: random.Random, i: int) -> dict[str, Any]:
     }
 
 
-def _database_urls() -> tuple[str, str]:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "daicho.settings.local")
-    os.environ["DEBUG"] = "0"  # DEBUG keeps every query in memory and wraps every cursor
-    base = os.environ.get("DATABASE_URL")
-    if not base:
-        from daicho import embedded
-
-        base = embedded.postgres_url()
-    parts = urlsplit(base)
-    return (
-        urlunsplit(parts._replace(scheme="postgresql", path="/postgres")),
-        urlunsplit(parts._replace(path=f"/{BENCH_DB}")),
-    )
-
-
 def _rate(count: int, seconds: float) -> str:
     return f"{count / seconds:,.0f}/s"
 
@@ -106,16 +93,7 @@ def main() -> None:
     args = parser.parse_args()
     single_n = args.single_records or args.records
 
-    import psycopg
-
-    admin_url, bench_url = _database_urls()
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        conn.execute(
-            f"CREATE DATABASE {BENCH_DB} TEMPLATE template0 ENCODING 'UTF8'"
-            " LC_COLLATE 'C.UTF-8' LC_CTYPE 'C.UTF-8'"
-        )
-    os.environ["DATABASE_URL"] = bench_url
+    admin_url = bench_database(BENCH_DB)
 
     import django
 
@@ -264,8 +242,7 @@ def main() -> None:
 
     connection.close()
     if not args.keep:
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+        drop_database(admin_url, BENCH_DB)
 
 
 if __name__ == "__main__":

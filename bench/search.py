@@ -26,10 +26,12 @@ import time
 from datetime import date
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
+
+from bench.common import bench_database, drop_database  # noqa: E402
+
 BENCH_DB = "daicho_bench_search"
 
 # (kanji, kana, weight): frequent surnames first, as in Japan.
@@ -130,26 +132,7 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="query an existing bench database")
     args = parser.parse_args()
 
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "daicho.settings.local")
-    os.environ["DEBUG"] = "0"
-    base = os.environ.get("DATABASE_URL")
-    if not base:
-        from daicho import embedded
-
-        base = embedded.postgres_url()
-    parts = urlsplit(base)
-    admin_url = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
-    os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path=f"/{BENCH_DB}"))
-
-    import psycopg
-
-    if not args.reuse:
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-            conn.execute(
-                f"CREATE DATABASE {BENCH_DB} TEMPLATE template0 ENCODING 'UTF8'"
-                " LC_COLLATE 'C.UTF-8' LC_CTYPE 'C.UTF-8'"
-            )
+    admin_url = bench_database(BENCH_DB, create=not args.reuse)
 
     import django
 
@@ -317,8 +300,7 @@ def main() -> None:
     )
     connection.close()
     if not args.keep and not args.reuse:
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+        drop_database(admin_url, BENCH_DB)
 
 
 if __name__ == "__main__":

@@ -20,25 +20,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
+
+from bench.common import bench_database, drop_database  # noqa: E402
+
 BENCH_DB = "daicho_bench"
-
-
-def _bench_url() -> tuple[str, str]:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "daicho.settings.local")
-    os.environ["DEBUG"] = "0"  # DEBUG keeps every query in memory and wraps every cursor
-    base = os.environ.get("DATABASE_URL")
-    if not base:
-        from daicho import embedded
-
-        base = embedded.postgres_url()
-    parts = urlsplit(base)
-    admin = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
-    bench = urlunsplit(parts._replace(path=f"/{BENCH_DB}"))
-    return admin, bench
 
 
 def _codes() -> list[str]:
@@ -61,13 +49,8 @@ def main() -> None:
 
     import psycopg
 
-    admin_url, bench_url = _bench_url()
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        conn.execute(
-            f"CREATE DATABASE {BENCH_DB} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C.UTF-8' LC_CTYPE 'C.UTF-8'"
-        )
-    os.environ["DATABASE_URL"] = bench_url
+    admin_url = bench_database(BENCH_DB)
+    bench_url = os.environ["DATABASE_URL"]
 
     import django
 
@@ -147,8 +130,7 @@ def main() -> None:
         )
 
     if not args.keep:
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+        drop_database(admin_url, BENCH_DB)
 
 
 if __name__ == "__main__":

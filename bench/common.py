@@ -1,0 +1,44 @@
+"""What every benchmark shares: a throw-away database on the server of ``DATABASE_URL``."""
+
+from __future__ import annotations
+
+import os
+from urllib.parse import urlsplit, urlunsplit
+
+
+def bench_database(name: str, *, create: bool = True) -> str:
+    """Point ``DATABASE_URL`` at database ``name`` (recreated with a UTF-8 locale unless
+    ``create`` is false) on the server of ``DATABASE_URL``, or the embedded PostgreSQL.
+
+    Also selects local settings with DEBUG off (DEBUG keeps every query in memory and wraps
+    every cursor). Returns the URL of the server's ``postgres`` database, for ``drop_database``.
+    """
+    import psycopg
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "daicho.settings.local")
+    os.environ["DEBUG"] = "0"
+    base = os.environ.get("DATABASE_URL")
+    if not base:
+        from daicho import embedded
+
+        base = embedded.postgres_url()
+    parts = urlsplit(base)
+    admin_url = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
+    if create:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            conn.execute(
+                f"CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8'"
+                " LC_COLLATE 'C.UTF-8' LC_CTYPE 'C.UTF-8'"
+            )
+    os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path=f"/{name}"))
+    return admin_url
+
+
+def drop_database(admin_url: str, name: str) -> None:
+    import psycopg
+    from django.db import connections
+
+    connections.close_all()
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
