@@ -61,5 +61,4 @@ def musashino(cities: dict[str, City], db: None) -> City:
 def _back_to_public() -> Iterator[None]:
     """Every test starts and ends on the public schema, as a fresh request would."""
     yield
-    if connection.connection is not None or connection.schema_name != "public":
-        connection.set_schema_to_public()
+    connection.set_schema_to_public()

@@ -33,7 +33,7 @@ from ledgers.exceptions import (
 from ledgers.fields import field_type_registry
 from ledgers.fields.exceptions import FieldError
 from ledgers.records.models import Record, RecordVersion
-from ledgers.search.index import SEP, index_values
+from ledgers.search.index import IndexData, index_record
 from ledgers.webhooks.services import (
     WEBHOOK_DELIVERIES_CTE,
     webhook_deliveries_schedule,
@@ -133,35 +133,14 @@ def values_clean(
     return data
 
 
-@dataclass(frozen=True)
-class IndexData:
-    """A record's search index: current keys and texts, and the values for the all-generation index."""
-
-    keys: list[str]
-    texts: dict[str, str]
-    paths: list[str]
-    values: list[str]
-    value_keys: list[str]  # each value's keys joined by KEY_JOIN (unnested in SQL)
-
-
+# Each value's keys travel to SQL as one string, split there (unnest cannot take a 2-D
+# array of uneven rows).
 KEY_JOIN = "\x1e"
 
 
 def search_index_for(*, ledger: Ledger, data: Mapping[str, Any]) -> IndexData:
-    """Search keys and recheck texts of a record's values (see ``ledgers.search.index``)."""
-    entries = index_values(ledger.fields(), data)
-    keys: set[str] = set()
-    by_path: dict[str, list[str]] = {}
-    for path, value, value_keys in entries:
-        keys.update(value_keys)
-        by_path.setdefault(path, []).append(value)
-    return IndexData(
-        keys=sorted(keys),
-        texts={path: SEP + SEP.join(values) + SEP for path, values in by_path.items()},
-        paths=[e[0] for e in entries],
-        values=[e[1] for e in entries],
-        value_keys=[KEY_JOIN.join(e[2]) for e in entries],
-    )
+    """What the search index stores for a record's values (``ledgers.search.index``)."""
+    return index_record(ledger.fields(), data)
 
 
 _HISTORY_UPSERT = """
@@ -190,7 +169,7 @@ def _history_params(index: IndexData) -> dict[str, Any]:
     return {
         "h_paths": pg_text_array(index.paths),
         "h_values": pg_text_array(index.values),
-        "h_keys": pg_text_array(index.value_keys),
+        "h_keys": pg_text_array([KEY_JOIN.join(keys) for keys in index.value_keys]),
     }
 
 
@@ -717,7 +696,7 @@ def record_bulk_update(
                                 record_id,
                                 path,
                                 value,
-                                pg_text_array(keys.split(KEY_JOIN)),
+                                pg_text_array(keys),
                                 generation,
                             )
                         )
@@ -767,7 +746,7 @@ def _copy_history(
                         record_id,
                         path,
                         value,
-                        pg_text_array(keys.split(KEY_JOIN)),
+                        pg_text_array(keys),
                         generation,
                         generation,
                     )

@@ -2,7 +2,7 @@
 
 Every searchable field (and every sub-field of a group, as ``group.sub``) yields normalised
 strings; the record stores their n-gram keys in ``Record.search_keys`` (one GIN index) and
-the normalised strings in ``Record.search_text`` for the recheck, as
+the normalised strings in ``Record.search_text`` for the recheck (``index_record``), as
 ``\\x1f value \\x1f value \\x1f`` so that prefix and exact matches of any one value are a
 plain ``strpos``.
 """
@@ -10,6 +10,7 @@ plain ``strpos``.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from ledgers.fields import field_type_registry
@@ -86,14 +87,30 @@ def index_values(
     return entries
 
 
-def index_entries(
-    fields: list[Mapping[str, Any]], data: Mapping[str, Any]
-) -> tuple[list[str], dict[str, str]]:
-    """The keys (for ``search_keys``) and recheck texts (for ``search_text``) of a record."""
+@dataclass(frozen=True)
+class IndexData:
+    """A record's search index: the keys and recheck texts of its current values, and each
+    value with its own keys for the all-generation index."""
+
+    keys: list[str]
+    texts: dict[str, str]
+    paths: list[str]
+    values: list[str]
+    value_keys: list[list[str]]
+
+
+def index_record(fields: list[Mapping[str, Any]], data: Mapping[str, Any]) -> IndexData:
+    """Everything the search index stores for a record's values."""
+    entries = index_values(fields, data)
     keys: set[str] = set()
-    values_by_path: dict[str, list[str]] = {}
-    for path, value, value_keys in index_values(fields, data):
+    by_path: dict[str, list[str]] = {}
+    for path, value, value_keys in entries:
         keys.update(value_keys)
-        values_by_path.setdefault(path, []).append(value)
-    texts = {path: SEP + SEP.join(values) + SEP for path, values in values_by_path.items()}
-    return sorted(keys), texts
+        by_path.setdefault(path, []).append(value)
+    return IndexData(
+        keys=sorted(keys),
+        texts={path: SEP + SEP.join(values) + SEP for path, values in by_path.items()},
+        paths=[e[0] for e in entries],
+        values=[e[1] for e in entries],
+        value_keys=[e[2] for e in entries],
+    )

@@ -37,10 +37,10 @@ from requests.adapters import HTTPAdapter
 
 from daicho.tenancy.guard import require_tenant
 from ledgers.access.policy import policy_for
-from ledgers.api.output import record_output
 from ledgers.audit.services import audit_record
 from ledgers.definitions.models import Ledger
 from ledgers.exceptions import RecordNotFound
+from ledgers.records.output import record_output
 from ledgers.webhooks.exceptions import WebhookInvalid, WebhookUrlRefused
 from ledgers.webhooks.models import WebhookDelivery, WebhookEvent, WebhookSubscription
 from ledgers.webhooks.selectors import webhook_open_deliveries

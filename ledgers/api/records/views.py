@@ -19,13 +19,14 @@ from rest_framework.views import APIView
 
 from ledgers.access.policy import LedgerPolicy
 from ledgers.api.errors import ErrorShape, etag, parse_if_match
-from ledgers.api.output import ledger_for, record_output, version_output, version_summary
+from ledgers.api.output import ledger_for
 from ledgers.api.records import serializers as s
 from ledgers.audit.services import audit_record
 from ledgers.exceptions import RecordNotFound
 from ledgers.fields import field_type_registry
 from ledgers.fields.exceptions import FieldError
 from ledgers.records.models import Record
+from ledgers.records.output import record_output, version_output, version_summary
 from ledgers.records.selectors import (
     record_as_of,
     record_get_version,

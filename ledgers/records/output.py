@@ -1,0 +1,46 @@
+"""Records as every output shows them: always through the reader's policy (masks applied).
+
+The API, webhooks and any later output path (export, print, pages) format records here,
+never on their own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ledgers.access.policy import LedgerPolicy
+from ledgers.records.models import Record, RecordVersion
+
+
+def record_output(record: Record, policy: LedgerPolicy) -> dict[str, Any]:
+    return {
+        "id": str(record.pk),
+        "generation": record.generation,
+        "state": record.state,
+        "values": policy.mask(record.data),
+        "created_at": record.created_at.isoformat(),
+        "updated_at": record.updated_at.isoformat(),
+        "deleted": record.deleted_at is not None,
+    }
+
+
+def version_summary(version: RecordVersion) -> dict[str, Any]:
+    return {
+        "generation": version.generation,
+        "action": version.action,
+        "actor": version.actor.username if version.actor_id and version.actor else None,
+        "at": version.at.isoformat(),
+        "reason": version.reason,
+    }
+
+
+def version_output(
+    version: RecordVersion, policy: LedgerPolicy, definition: dict[str, Any]
+) -> dict[str, Any]:
+    """One generation as it was, masked with the definition it was written under."""
+    return {
+        **version_summary(version),
+        "deleted": version.deleted,
+        "definition_version": version.definition_version,
+        "values": policy.mask(version.data, definition=definition),
+    }
