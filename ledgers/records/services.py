@@ -33,7 +33,7 @@ from ledgers.exceptions import (
 from ledgers.fields import field_type_registry
 from ledgers.fields.exceptions import FieldError
 from ledgers.records.models import Record, RecordVersion
-from ledgers.search.index import IndexData, index_record
+from ledgers.search.index import IndexData, index_record, path_types
 from ledgers.webhooks.services import (
     WEBHOOK_DELIVERIES_CTE,
     webhook_deliveries_schedule,
@@ -63,6 +63,7 @@ class LedgerSchema:
     version: int
     by_key: dict[str, _BoundField]
     live: tuple[_BoundField, ...]
+    path_types: dict[str, str]
 
     @classmethod
     def of(cls, ledger: Ledger) -> LedgerSchema:
@@ -81,6 +82,7 @@ class LedgerSchema:
             version=ledger.definition_version,
             by_key={b.key: b for b in bound},
             live=tuple(b for b in bound if not b.removed),
+            path_types=path_types(ledger.fields(include_removed=True)),
         )
         ledger._schema_cache = schema  # type: ignore[attr-defined]
         return schema
@@ -143,14 +145,15 @@ def search_index_for(*, ledger: Ledger, data: Mapping[str, Any]) -> IndexData:
     return index_record(ledger.fields(), data)
 
 
-_HISTORY_UPSERT = """
-    INSERT INTO ledgers_searchvalue (ledger_id, record_id, path, value, keys, first_generation,
-        last_generation)
+# The values a change removed go to the past-generation index (``SearchValue``), with the
+# last generation that held them: the new one's predecessor.
+_PAST_INSERT = """
+    INSERT INTO ledgers_searchvalue (ledger_id, record_id, path, value, keys, generation)
     SELECT %(ledger)s, {source}.id, p.path, p.value, string_to_array(p.keys, E'\\x1e'),
-        {source}.generation, {source}.generation
+        {source}.generation - 1
     FROM {source}, unnest(%(h_paths)s::text[], %(h_values)s::text[], %(h_keys)s::text[])
         AS p(path, value, keys)
-    ON CONFLICT (record_id, path, value) DO UPDATE SET last_generation = EXCLUDED.last_generation
+    ON CONFLICT (record_id, path, value) DO UPDATE SET generation = EXCLUDED.generation
 """
 
 
@@ -165,11 +168,11 @@ def pg_text_array(values: Sequence[str]) -> str:
     return '{"' + joined.replace("\x1f", '","') + '"}'
 
 
-def _history_params(index: IndexData) -> dict[str, Any]:
+def _past_params(departed: Sequence[tuple[str, str, Sequence[str]]]) -> dict[str, Any]:
     return {
-        "h_paths": pg_text_array(index.paths),
-        "h_values": pg_text_array(index.values),
-        "h_keys": pg_text_array([KEY_JOIN.join(keys) for keys in index.value_keys]),
+        "h_paths": pg_text_array([path for path, _v, _k in departed]),
+        "h_values": pg_text_array([value for _p, value, _k in departed]),
+        "h_keys": pg_text_array([KEY_JOIN.join(keys) for _p, _v, keys in departed]),
     }
 
 
@@ -239,9 +242,7 @@ WITH r AS (
     SELECT id, 1, 'create', %(actor)s, %(now)s, %(reason)s, %(dv)s, %(data)s, %(state)s, false,
         %(diff)s
     FROM r
-), h AS ("""
-    + _HISTORY_UPSERT.format(source="r")
-    + """), w AS ("""
+), w AS ("""
     + WEBHOOK_DELIVERIES_CTE.format(source="r")
     + """), a AS (
     INSERT INTO ledgers_auditevent (actor_id, action, ledger_code, record_id, generation, details)
@@ -268,7 +269,7 @@ WITH u AS (
         %(state)s, false, %(diff)s
     FROM u
 ), h AS ("""
-    + _HISTORY_UPSERT.format(source="u")
+    + _PAST_INSERT.format(source="u")
     + """), w AS ("""
     + WEBHOOK_DELIVERIES_CTE.format(source="u")
     + """), a AS (
@@ -311,7 +312,7 @@ def record_create(
                 "id": record.id, "ledger": ledger.pk, "data": _json(data), "keys": pg_text_array(index.keys),
                 "texts": _json(index.texts), "dv": record.definition_version, "state": state,
                 "actor": record.created_by_id, "now": now, "reason": reason,
-                "diff": _json(values_diff({}, data)), "code": ledger.code, **_history_params(index),
+                "diff": _json(values_diff({}, data)), "code": ledger.code,
                 "wh_events": ["record.created"],
             },
         )  # fmt: skip
@@ -355,7 +356,13 @@ def record_update(
     current = (
         policy.records(Record.objects.filter(pk=record.pk))
         .values(
-            "data", "generation", "deleted_at", "state", "ledger_id", "ledger__definition_version"
+            "data",
+            "search_text",
+            "generation",
+            "deleted_at",
+            "state",
+            "ledger_id",
+            "ledger__definition_version",
         )
         .first()
     )
@@ -374,6 +381,7 @@ def record_update(
     now = timezone.now()
     diff = values_diff(before, data)
     index = search_index_for(ledger=ledger, data=data)
+    departed = index.departed(current["search_text"], LedgerSchema.of(ledger).path_types)
     with connection.cursor() as cursor:
         cursor.execute(
             _UPDATE_SQL,
@@ -382,7 +390,7 @@ def record_update(
                 "keys": pg_text_array(index.keys), "texts": _json(index.texts), "dv": ledger.definition_version,
                 "state": new_state, "actor": _actor_id(actor), "now": now, "reason": reason,
                 "diff": _json(diff), "code": ledger.code, "details": _json({"fields": sorted(diff)}),
-                "ledger": ledger.pk, **_history_params(index),
+                "ledger": ledger.pk, **_past_params(departed),
                 "wh_events": ["record.updated"] + (["record.workflow_changed"] if new_state != current["state"] else []),
             },
         )  # fmt: skip
@@ -467,6 +475,7 @@ def record_restore(
         record = _locked(record, expected_generation, policy)
         ledger = record.ledger
         before = record.data
+        before_texts = record.search_text
         if generation is None:
             if not record.is_deleted:
                 raise RecordStateError("削除されていない記録です。復元する世代を指定してください。")
@@ -492,17 +501,19 @@ def record_restore(
         record.updated_by_id = _actor_id(actor)
         record.updated_at = now
         record.save()
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "WITH r AS (SELECT %(id)s::uuid AS id, %(generation)s::integer AS generation)"
-                + _HISTORY_UPSERT.format(source="r"),
-                {
-                    "id": record.pk,
-                    "generation": record.generation,
-                    "ledger": ledger.pk,
-                    **_history_params(index),
-                },
-            )
+        departed = index.departed(before_texts, LedgerSchema.of(ledger).path_types)
+        if departed:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "WITH r AS (SELECT %(id)s::uuid AS id, %(generation)s::integer AS generation)"
+                    + _PAST_INSERT.format(source="r"),
+                    {
+                        "id": record.pk,
+                        "generation": record.generation,
+                        "ledger": ledger.pk,
+                        **_past_params(departed),
+                    },
+                )
         _write_version(
             record=record, action=RecordVersion.Action.RESTORE, actor=actor, at=now, before=before,
             reason=reason or (f"第{generation}世代を復元" if generation else "削除を取り消し"),
@@ -568,11 +579,6 @@ def record_bulk_create(
                     record_id, ledger.pk, text, pg_text_array(index.keys), _json(index.texts), 1,
                     version, state, actor_id, now, actor_id, now, "",
                 ))  # fmt: skip
-        _copy_history(
-            cursor,
-            ledger=ledger,
-            rows=[(i, 1, index) for i, index in zip(ids, indexes, strict=True)],
-        )
         with cursor.copy(
             "COPY ledgers_recordversion (record_id, generation, action, actor_id, at, reason,"
             " definition_version, data, state, deleted, diff) FROM STDIN"
@@ -618,60 +624,60 @@ def record_bulk_update(
         raise RecordInvalid({"records": ["同じ記録が2回以上含まれています。"]})
     now = timezone.now()
     actor_id = _actor_id(actor)
+    types = LedgerSchema.of(ledger).path_types
     with transaction.atomic():
+        # Only what the change needs (the keys arrays are large and rebuilt anyway).
         locked = {
-            r.pk: r
-            for r in Record.objects.select_for_update()
+            row[0]: row
+            for row in Record.objects.select_for_update()
             .filter(ledger=ledger, pk__in=ids)
             .order_by("pk")
+            .values_list("id", "generation", "deleted_at", "state", "data", "search_text")
         }
         item_errors: dict[int, dict[str, list[str]]] = {}
-        rows: list[tuple[uuid.UUID, Values, Values, int]] = []
+        rows: list[tuple[uuid.UUID, Values, Values, int, str, IndexData]] = []
+        departed: list[tuple[uuid.UUID, int, str, str, tuple[str, ...]]] = []
         for index, (record_id, expected, values) in enumerate(changes):
-            record = locked.get(record_id)
-            if record is None:
+            row = locked.get(record_id)
+            if row is None:
                 item_errors[index] = {"id": ["記録が見つかりません。"]}
                 continue
-            if record.is_deleted:
+            _id, generation, deleted_at, state, before, before_texts = row
+            if deleted_at is not None:
                 item_errors[index] = {"id": ["削除された記録は変更できません。"]}
                 continue
-            if record.generation != expected:
+            if generation != expected:
                 item_errors[index] = {
-                    "generation": [
-                        f"他の操作で更新されています（現在の世代: {record.generation}）。"
-                    ]
+                    "generation": [f"他の操作で更新されています（現在の世代: {generation}）。"]
                 }
                 continue
             try:
-                data = values_clean(ledger=ledger, values=values, current=record.data)
+                data = values_clean(ledger=ledger, values=values, current=before)
             except RecordInvalid as exc:
                 item_errors[index] = exc.errors
                 continue
-            if data != record.data:
-                rows.append((record_id, record.data, data, record.generation + 1))
+            if data != before:
+                search = search_index_for(ledger=ledger, data=data)
+                rows.append((record_id, before, data, generation + 1, state, search))
+                departed.extend(
+                    (record_id, generation, path, value, keys)
+                    for path, value, keys in search.departed(before_texts, types)
+                )
         if item_errors:
             raise RecordInvalid(item_errors=item_errors)
         if not rows:
-            return [(record_id, locked[record_id].generation) for record_id in ids]
+            return [(record_id, locked[record_id][1]) for record_id in ids]
         with connection.cursor() as cursor:
             cursor.execute(
-                "CREATE TEMP TABLE _record_bulk_update (id uuid, data jsonb, search_keys text[], search_text jsonb,"
-                " generation integer) ON COMMIT DROP"
+                "CREATE TEMP TABLE _record_bulk_update (id uuid, data jsonb, search_keys text[],"
+                " search_text jsonb, generation integer) ON COMMIT DROP"
             )
-            indexes = [search_index_for(ledger=ledger, data=data) for _id, _b, data, _g in rows]
             with cursor.copy("COPY _record_bulk_update FROM STDIN") as copy_in:
-                for (record_id, _before, data, generation), index in zip(
-                    rows, indexes, strict=True
-                ):
-                    copy_in.write_row(
-                        (
-                            record_id,
-                            _json(data),
-                            pg_text_array(index.keys),
-                            _json(index.texts),
-                            generation,
-                        )
-                    )
+                for record_id, _before, data, generation, _state, search in rows:
+                    copy_in.write_row((
+                        record_id, _json(data), pg_text_array(search.keys), _json(search.texts),
+                        generation,
+                    ))  # fmt: skip
             cursor.execute(
                 "UPDATE ledgers_record AS r SET data = t.data,"
                 " search_keys = t.search_keys, search_text = t.search_text, generation = t.generation,"
@@ -680,77 +686,49 @@ def record_bulk_update(
                 [ledger.definition_version, actor_id, now],
             )
             cursor.execute("DROP TABLE _record_bulk_update")
-            cursor.execute(
-                "CREATE TEMP TABLE _search_value_new (record_id uuid, path text, value text,"
-                " keys text[], generation integer) ON COMMIT DROP"
-            )
-            with cursor.copy("COPY _search_value_new FROM STDIN") as copy_in:
-                for (record_id, _before, _data, generation), index in zip(
-                    rows, indexes, strict=True
-                ):
-                    for path, value, keys in zip(
-                        index.paths, index.values, index.value_keys, strict=True
-                    ):
-                        copy_in.write_row(
-                            (
-                                record_id,
-                                path,
-                                value,
-                                pg_text_array(keys),
-                                generation,
-                            )
-                        )
-            cursor.execute(
-                "INSERT INTO ledgers_searchvalue (ledger_id, record_id, path, value, keys,"
-                " first_generation, last_generation)"
-                " SELECT %s, record_id, path, value, keys, generation, generation FROM _search_value_new"
-                " ON CONFLICT (record_id, path, value) DO UPDATE SET last_generation = EXCLUDED.last_generation",
-                [ledger.pk],
-            )
-            cursor.execute("DROP TABLE _search_value_new")
+            if departed:
+                _past_insert_many(cursor, ledger=ledger, departed=departed)
             with cursor.copy(
                 "COPY ledgers_recordversion (record_id, generation, action, actor_id, at, reason,"
                 " definition_version, data, state, deleted, diff) FROM STDIN"
             ) as copy_in:
-                for record_id, before, data, generation in rows:
+                for record_id, before, data, generation, state, _search in rows:
                     copy_in.write_row((
                         record_id, generation, RecordVersion.Action.UPDATE.value, actor_id, now,
-                        reason, ledger.definition_version, _json(data), locked[record_id].state,
-                        False, _json(values_diff(before, data)),
+                        reason, ledger.definition_version, _json(data), state, False,
+                        _json(values_diff(before, data)),
                     ))  # fmt: skip
-            changed = [(record_id, generation) for record_id, _b, _d, generation in rows]
+            changed = [(record_id, generation) for record_id, _b, _d, generation, _s, _i in rows]
             _copy_audit(
                 cursor, actor_id=actor_id, action="record.update", ledger=ledger, items=changed
             )
             webhook_events_enqueue(ledger=ledger, event="record.updated", records=changed)
-    new_generations = {record_id: generation for record_id, _b, _d, generation in rows}
-    return [
-        (record_id, new_generations.get(record_id, locked[record_id].generation))
-        for record_id in ids
-    ]
+    new_generations = dict(changed)
+    return [(record_id, new_generations.get(record_id, locked[record_id][1])) for record_id in ids]
 
 
-def _copy_history(
-    cursor: Any, *, ledger: Ledger, rows: Iterable[tuple[uuid.UUID, int, IndexData]]
+def _past_insert_many(
+    cursor: Any,
+    *,
+    ledger: Ledger,
+    departed: Sequence[tuple[uuid.UUID, int, str, str, Sequence[str]]],
 ) -> None:
-    """The all-generation index of new records (no row can exist yet: plain COPY)."""
-    with cursor.copy(
-        "COPY ledgers_searchvalue (ledger_id, record_id, path, value, keys, first_generation,"
-        " last_generation) FROM STDIN"
-    ) as copy_in:
-        for record_id, generation, index in rows:
-            for path, value, keys in zip(index.paths, index.values, index.value_keys, strict=True):
-                copy_in.write_row(
-                    (
-                        ledger.pk,
-                        record_id,
-                        path,
-                        value,
-                        pg_text_array(keys),
-                        generation,
-                        generation,
-                    )
-                )
+    """Values many changes removed, into the past-generation index: COPY into a temporary
+    table, then one upsert (a value can come back and leave again)."""
+    cursor.execute(
+        "CREATE TEMP TABLE _search_value_new (record_id uuid, generation integer, path text,"
+        " value text, keys text[]) ON COMMIT DROP"
+    )
+    with cursor.copy("COPY _search_value_new FROM STDIN") as copy_in:
+        for record_id, generation, path, value, keys in departed:
+            copy_in.write_row((record_id, generation, path, value, pg_text_array(keys)))
+    cursor.execute(
+        "INSERT INTO ledgers_searchvalue (ledger_id, record_id, path, value, keys, generation)"
+        " SELECT %s, record_id, path, value, keys, generation FROM _search_value_new"
+        " ON CONFLICT (record_id, path, value) DO UPDATE SET generation = EXCLUDED.generation",
+        [ledger.pk],
+    )
+    cursor.execute("DROP TABLE _search_value_new")
 
 
 def _copy_audit(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from ledgers.fields import field_type_registry
@@ -25,14 +26,38 @@ DIGIT_TYPES = {"phone", "postal_code", "integer"}
 EXACT_TYPES = {"date", "datetime", "decimal", "boolean"}
 
 
+def _strip(text: str) -> str:
+    return text.strip()
+
+
+# Records repeat their values (statuses, choices, towns, surnames, dates): the normal forms
+# and the keys of a value are pure functions of it and are cached per process. The caches
+# are bounded, so a long import cannot grow them without limit.
+_CACHE_SIZE = 1 << 16
+_NORMALISERS = {
+    "digits": lru_cache(maxsize=_CACHE_SIZE)(normalize_digits),
+    "name": lru_cache(maxsize=_CACHE_SIZE)(normalize_name),
+    "exact": _strip,
+    "text": lru_cache(maxsize=_CACHE_SIZE)(normalize_text),
+}
+
+
 def normaliser_for(type_id: str) -> Any:
     if type_id in DIGIT_TYPES:
-        return normalize_digits
+        return _NORMALISERS["digits"]
     if type_id in NAME_TYPES:
-        return normalize_name
+        return _NORMALISERS["name"]
     if type_id in EXACT_TYPES:
-        return lambda text: text.strip()
-    return normalize_text
+        return _NORMALISERS["exact"]
+    return _NORMALISERS["text"]
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def value_keys(path: str, type_id: str, value: str) -> tuple[str, ...]:
+    """The keys one normalised value of ``path`` is indexed under."""
+    if type_id in EXACT_TYPES:
+        return (exact_key(path, value),)
+    return tuple(ngram_keys(path, value))
 
 
 def _field_values(field: Mapping[str, Any], value: Any) -> list[str]:
@@ -76,41 +101,63 @@ MAX_VALUE = 500
 
 def index_values(
     fields: list[Mapping[str, Any]], data: Mapping[str, Any]
-) -> list[tuple[str, str, list[str]]]:
+) -> list[tuple[str, str, tuple[str, ...]]]:
     """(path, normalised value, its keys) for every searchable value of a record."""
-    entries = []
-    for path, type_id, values in searchable_values(fields, data):
-        for value in values:
-            value = value[:MAX_VALUE]
-            keys = [exact_key(path, value)] if type_id in EXACT_TYPES else ngram_keys(path, value)
-            entries.append((path, value, keys))
-    return entries
+    return [
+        (path, value[:MAX_VALUE], value_keys(path, type_id, value[:MAX_VALUE]))
+        for path, type_id, values in searchable_values(fields, data)
+        for value in values
+    ]
+
+
+def path_types(fields: list[Mapping[str, Any]]) -> dict[str, str]:
+    """The type of every searchable path (``name``, ``offenders.name``), removed ones too:
+    a value of a field removed since must still get its keys when it leaves."""
+    types: dict[str, str] = {}
+    for field in fields:
+        if field["type"] in GROUP_TYPES:
+            for sub in (field.get("options") or {}).get("fields", []):
+                types[f"{field['key']}.{sub['key']}"] = sub["type"]
+        else:
+            types[field["key"]] = field["type"]
+    return types
+
+
+def text_values(text: str | None) -> list[str]:
+    """The values of one path's recheck text (``\x1f a \x1f b \x1f``)."""
+    return [value for value in (text or "").split(SEP) if value]
 
 
 @dataclass(frozen=True)
 class IndexData:
-    """A record's search index: the keys and recheck texts of its current values, and each
-    value with its own keys for the all-generation index."""
+    """A record's search index: the keys and recheck texts of its current values."""
 
     keys: list[str]
     texts: dict[str, str]
-    paths: list[str]
-    values: list[str]
-    value_keys: list[list[str]]
+
+    def departed(
+        self, previous: Mapping[str, str] | None, types: Mapping[str, str]
+    ) -> list[tuple[str, str, tuple[str, ...]]]:
+        """(path, value, keys) of the values the previous index (its ``texts``) held and
+        this one does not: what a change adds to the past-generation index."""
+        gone = []
+        for path, text in (previous or {}).items():
+            now = self.texts.get(path, "")
+            for value in text_values(text):
+                if SEP + value + SEP not in now:
+                    type_id = types.get(path, "text")
+                    gone.append((path, value, value_keys(path, type_id, value)))
+        return gone
 
 
 def index_record(fields: list[Mapping[str, Any]], data: Mapping[str, Any]) -> IndexData:
-    """Everything the search index stores for a record's values."""
-    entries = index_values(fields, data)
+    """Everything the search index stores for a record's current values."""
     keys: set[str] = set()
     by_path: dict[str, list[str]] = {}
-    for path, value, value_keys in entries:
-        keys.update(value_keys)
+    for path, value, keys_of_value in index_values(fields, data):
+        keys.update(keys_of_value)
         by_path.setdefault(path, []).append(value)
     return IndexData(
         keys=sorted(keys),
         texts={path: SEP + SEP.join(values) + SEP for path, values in by_path.items()},
-        paths=[e[0] for e in entries],
-        values=[e[1] for e in entries],
-        value_keys=[e[2] for e in entries],
     )

@@ -24,8 +24,8 @@ from ledgers.definitions.models import Ledger
 from ledgers.exceptions import LedgerError
 from ledgers.fields.exceptions import FieldError
 from ledgers.records.models import Record
-from ledgers.search.index import SEP, normaliser_for
-from ledgers.search.keys import query_keys
+from ledgers.search.index import SEP, normaliser_for, text_values
+from ledgers.search.keys import query_keys, recheck
 from ledgers.search.models import SearchValue
 from ledgers.search.normalize import parse_date_query
 from ledgers.search.query import match_condition
@@ -91,24 +91,33 @@ def _current_condition(path: str, field: dict[str, Any], match: str, raw: Any) -
     return match_condition(path, field["type"], str(raw), match)
 
 
-def _history_rows(
-    ledger: Ledger, path: str, field: dict[str, Any], match: str, raw: Any
-) -> list[tuple[uuid.UUID, int, int]]:
-    """(record, first, last generation) of every value ever held at ``path`` that matches."""
+def _past_values(ledger: Ledger, path: str, field: dict[str, Any], match: str, raw: Any) -> Any:
+    """The past-generation index rows (values a record no longer holds) that match."""
     values = SearchValue.objects.filter(ledger_id=ledger.pk, path=path)
     if match == "range" or field["type"] in {"date", "datetime"}:
         start, end = _date_range(path, raw)
-        values = values.filter(value__gte=start.isoformat(), value__lte=end.isoformat() + "\uffff")
-    else:
-        query = normaliser_for(field["type"])(str(raw))
-        if not query:
-            return []
-        needle = {"contains": query, "prefix": SEP + query, "exact": SEP + query + SEP}[match]
-        wrapped = Concat(Value(SEP), "value", Value(SEP), output_field=TextField())
-        values = values.filter(keys__contains=query_keys(path, query, match)).filter(
-            GreaterThan(StrIndex(wrapped, Value(needle)), 0)
-        )
-    return list(values.values_list("record_id", "first_generation", "last_generation"))
+        return values.filter(value__gte=start.isoformat(), value__lte=end.isoformat() + "\uffff")
+    query = normaliser_for(field["type"])(str(raw))
+    if not query:
+        return values.none()
+    needle = {"contains": query, "prefix": SEP + query, "exact": SEP + query + SEP}[match]
+    wrapped = Concat(Value(SEP), "value", Value(SEP), output_field=TextField())
+    return values.filter(keys__contains=query_keys(path, query, match)).filter(
+        GreaterThan(StrIndex(wrapped, Value(needle)), 0)
+    )
+
+
+def _matches_now(record: Record, path: str, field: dict[str, Any], match: str, raw: Any) -> bool:
+    """Whether the record's current values match one criterion (for the match details of a
+    page of results; the query itself ran in SQL)."""
+    if match == "range" or field["type"] in {"date", "datetime"}:
+        start, end = _date_range(path, raw)
+        values = text_values(record.search_text.get(path))
+        return any(start.isoformat() <= v[:10] <= end.isoformat() for v in values)
+    query = normaliser_for(field["type"])(str(raw))
+    return bool(query) and any(
+        recheck(value, query, match) for value in text_values(record.search_text.get(path))
+    )
 
 
 def search_run(
@@ -154,18 +163,18 @@ def search_run(
     visible = policy.records(Record.objects.filter(deleted_at__isnull=True)).defer(
         "search_keys", "search_text"
     )
-    matched: dict[uuid.UUID, list[dict[str, Any]]] = defaultdict(list)
-    if screen["generations"] == "all":
-        candidate_ids: set[uuid.UUID] | None = None
+    every_generation = screen["generations"] == "all"
+    if every_generation:
+        # Each criterion matches a current value or a value of a past generation: the
+        # candidates are the union of the two indexes, the criteria intersect.
+        queryset = visible
         for path, raw in terms.items():
-            rows = _history_rows(ledger, path, paths[path], allowed[path]["match"], raw)
-            ids = {record_id for record_id, _f, _l in rows}
-            candidate_ids = ids if candidate_ids is None else candidate_ids & ids
-            for record_id, first, last in rows:
-                matched[record_id].append(
-                    {"field": path, "generation": first, "generations": [first, last]}
-                )
-        queryset = visible.filter(pk__in=list(candidate_ids or []))
+            match, field = allowed[path]["match"], paths[path]
+            now = Record.objects.filter(ledger_id=ledger.pk, deleted_at__isnull=True).filter(
+                _current_condition(path, field, match, raw)
+            )
+            past = _past_values(ledger, path, field, match, raw)
+            queryset = queryset.filter(pk__in=now.values("pk").union(past.values("record_id")))
     else:
         condition = Q()
         for path, raw in terms.items():
@@ -175,12 +184,29 @@ def search_run(
     has_next = len(window) > limit and page * limit < screen["max_results"]
     records = window[:limit]
     hits = []
-    for record in records:
-        if screen["generations"] == "all":
-            found = sorted(matched[record.pk], key=lambda m: (m["field"], m["generation"]))
-        else:
+    if every_generation and records:
+        # Which field matched in which generation, for this page only.
+        ids = [record.pk for record in records]
+        texts = dict(Record.objects.filter(pk__in=ids).values_list("pk", "search_text"))
+        past_found: dict[uuid.UUID, list[dict[str, Any]]] = defaultdict(list)
+        for path, raw in terms.items():
+            rows = _past_values(ledger, path, paths[path], allowed[path]["match"], raw)
+            for record_id, generation in rows.filter(record_id__in=ids).values_list(
+                "record_id", "generation"
+            ):
+                past_found[record_id].append({"field": path, "generation": generation})
+        for record in records:
+            record.search_text = texts.get(record.pk, {})
+            found = list(past_found[record.pk])
+            for path, raw in terms.items():
+                if _matches_now(record, path, paths[path], allowed[path]["match"], raw):
+                    found.append({"field": path, "generation": record.generation})
+            found.sort(key=lambda m: (m["field"], m["generation"]))
+            hits.append(SearchHit(record=record, matched=found))
+    else:
+        for record in records:
             found = [{"field": path, "generation": record.generation} for path in terms]
-        hits.append(SearchHit(record=record, matched=found))
+            hits.append(SearchHit(record=record, matched=found))
     audit_record(
         actor=actor, action="search.run", ledger_code=ledger.code,
         details={
