@@ -9,3 +9,15 @@ class LedgersConfig(AppConfig):
         from ledgers.fields import register_field_types
 
         register_field_types()
+
+        from daicho.accounts.models import Department, Membership, User
+        from daicho.caching import bump_on_change, current_access_counter
+        from ledgers.access.models import Grant
+        from ledgers.api.tokens.models import ApiToken
+        from ledgers.definitions.models import Ledger
+
+        # The API keeps verified tokens and each caller's policy in process memory
+        # (ledgers.api.common, ledgers.api.output); any change to what they were built
+        # from invalidates the city's entries on the next request, in every process.
+        for model in (User, Membership, Department, Grant, Ledger, ApiToken):
+            bump_on_change(model, current_access_counter)

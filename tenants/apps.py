@@ -20,3 +20,11 @@ class TenantsConfig(AppConfig):
         from tenants import migration_executor  # noqa: F401  (registers --executor=pending)
 
         post_migrate.connect(_ensure_public_tenant, sender=self, dispatch_uid="tenants-public")
+
+        from daicho.caching import TENANCY, bump_on_change
+        from tenants.models import Domain, Municipality
+
+        # Web processes keep host → city in memory (daicho.tenancy.middleware): a suspension,
+        # a resumption or a changed domain takes effect on the next request everywhere.
+        for model in (Municipality, Domain):
+            bump_on_change(model, lambda: TENANCY)

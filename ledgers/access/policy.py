@@ -136,10 +136,15 @@ class LedgerPolicy:
         from ledgers.records.models import Record
 
         try:
-            return self.records(Record.objects.all()).get(pk=record_id)
+            # The search index columns are the bulk of a row and no output shows them.
+            record = self.records(Record.objects.defer("search_keys", "search_text")).get(
+                pk=record_id
+            )
         except (Record.DoesNotExist, ValueError, TypeError, ValidationError):
             # A malformed id is a missing record too.
             raise RecordNotFound() from None
+        record.ledger = self.ledger  # the filter made it so; saves reading it again
+        return record
 
     # --- fields ---------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from daicho.accounts.models import Department, Role
+from daicho.caching import current_access_counter, generation_bump
 from daicho.tenancy.guard import require_tenant
 from ledgers.access.models import BreakGlassAccess, Capability, Grant
 from ledgers.access.policy import LedgerPolicy, break_glass_policy, policy_for
@@ -93,6 +94,8 @@ def grants_replace(
         ]
         Grant.objects.filter(ledger=ledger).delete()
         Grant.objects.bulk_create(rows)
+        # bulk_create sends no signal: the API's cached policies must go (daicho.caching).
+        generation_bump(current_access_counter())
         audit_record(
             actor=actor, action="grant.change", ledger_code=ledger.code,
             details={"before": before, "after": [grant_describe(g) for g in rows]},

@@ -2,30 +2,61 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import DisallowedHost
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, HttpResponseNotFound
 from django.template.loader import render_to_string
 from django_tenants.middleware.main import TenantMainMiddleware
+from django_tenants.utils import get_tenant_domain_model
 
 from daicho import health
+from daicho.caching import TENANCY, LocalCache, access_counter, generations
+
+# host → Municipality, tagged with the TENANCY generation (bumped on every change of a
+# municipality or a domain, see tenants.apps).
+_hosts = LocalCache("hosts")
 
 
 class MunicipalityMiddleware(TenantMainMiddleware):
-    """django-tenants' host routing, with three additions.
+    """django-tenants' host routing, with four additions.
 
     - ``/healthz`` and ``/readyz`` answer on every host, before any lookup, so that a
       load balancer probing by IP address gets an answer;
     - an unknown host gets a plain 404 page that names no city;
-    - a suspended city gets a 403 page, whatever the path.
+    - a suspended city gets a 403 page, whatever the path;
+    - host → city is kept in process memory and checked against the TENANCY generation
+      in Redis on every request (one ``MGET``, which also reads the city's access
+      generation for the API's caches: ``request.access_generation``), and the
+      connection keeps its ``search_path`` when the city is the one it already serves.
     """
 
     def process_request(self, request: HttpRequest) -> HttpResponse | None:
         probe = health.PROBES.get(request.path_info)
         if probe is not None:
             return probe(request)
-        response = super().process_request(request)
-        if response is not None:
-            return response
-        tenant = request.tenant  # type: ignore[attr-defined]
+        try:
+            hostname = self.hostname_from_request(request)
+        except DisallowedHost:
+            return HttpResponseNotFound()
+        known = _hosts.peek(hostname)
+        counters = [TENANCY] + ([access_counter(known.schema_name)] if known else [])
+        tenancy, *access = generations(*counters)
+        tenant = _hosts.get(hostname, tenancy)
+        if tenant is None:
+            connection.set_schema_to_public()
+            domain_model = get_tenant_domain_model()
+            try:
+                tenant = self.get_tenant(domain_model, hostname)
+            except domain_model.DoesNotExist:
+                return self.no_tenant_found(request, hostname)
+            tenant.domain_url = hostname
+            _hosts.put(hostname, tenancy, tenant)
+            if known is None or known.schema_name != tenant.schema_name:
+                access = generations(access_counter(tenant.schema_name))
+        request.tenant = tenant  # type: ignore[attr-defined]
+        request.access_generation = access[0]  # type: ignore[attr-defined]
+        _use_tenant(tenant)
+        self.setup_url_routing(request)
         if tenant.is_suspended:
             return HttpResponse(
                 render_to_string("daicho/suspended.html", {"municipality": tenant}),
@@ -35,3 +66,12 @@ class MunicipalityMiddleware(TenantMainMiddleware):
 
     def no_tenant_found(self, request: HttpRequest, hostname: str) -> HttpResponse:
         return HttpResponse(render_to_string("daicho/unknown_host.html"), status=404)
+
+
+def _use_tenant(tenant: object) -> None:
+    """``connection.set_tenant``, without a new ``SET search_path`` when the session's is
+    already the right one (django-tenants forgets it on close and on rollback)."""
+    before = connection.search_path_set_schemas
+    connection.set_tenant(tenant)
+    if before is not None and before == connection._get_cursor_search_paths():
+        connection.search_path_set_schemas = before

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import hmac
 import secrets
@@ -9,9 +10,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
+from daicho.caching import LocalCache
 from daicho.tenancy.guard import require_tenant
 from ledgers.api.tokens.models import ApiToken
 from ledgers.audit.services import audit_record
@@ -27,6 +29,8 @@ SCOPES = {
 ALL = "*"
 DEFAULT_LIFETIME = timedelta(days=90)
 TOKEN_PREFIX = "dch_"  # noqa: S105 (a marker, not a secret)
+# (schema, SHA-256 of the whole token) → the verified ApiToken with its user.
+_verified = LocalCache("api-tokens")
 
 
 @dataclass(frozen=True)
@@ -71,20 +75,36 @@ def token_issue(
     return IssuedToken(token=f"{TOKEN_PREFIX}{prefix}_{secret}", record=record)
 
 
-def token_authenticate(raw: str) -> ApiToken | None:
-    """The live token for ``raw`` in the current city, or None (any failure looks the same)."""
+def token_authenticate(raw: str, *, generation: int | None = None) -> ApiToken | None:
+    """The live token for ``raw`` in the current city, or None (any failure looks the same).
+
+    With ``generation`` (the city's access generation, read before this call), a verified
+    token is kept in process memory until any token, account or membership of the city
+    changes (daicho.caching): a revocation or a deactivation takes effect on the next
+    request. ``last_used_at`` is written at most once a minute.
+    """
     if not raw.startswith(TOKEN_PREFIX) or raw.count("_") < 2:
         return None
-    prefix, _, secret = raw[len(TOKEN_PREFIX) :].partition("_")
-    token = ApiToken.objects.select_related("user").filter(prefix=prefix).first()
-    if token is None or not hmac.compare_digest(token.key_hash, _hash(secret)):
-        return None
+    key = (connection.schema_name, _hash(raw))
+    token = _verified.get(key, generation)
+    if token is None:
+        prefix, _, secret = raw[len(TOKEN_PREFIX) :].partition("_")
+        token = ApiToken.objects.select_related("user").filter(prefix=prefix).first()
+        if token is None or not hmac.compare_digest(token.key_hash, _hash(secret)):
+            return None
+        if token.revoked_at is not None or not token.user.is_active:
+            return None
+        _verified.put(key, generation, token)
     now = timezone.now()
-    if token.revoked_at is not None or token.expires_at <= now or not token.user.is_active:
+    if token.expires_at <= now:
         return None
     if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-    return token
+        token.last_used_at = now
+    # Each request gets its own instances: nothing a request does to them reaches the cache.
+    own = copy.copy(token)
+    own.user = copy.copy(token.user)
+    return own
 
 
 def token_revoke(*, actor: Any, token: ApiToken) -> ApiToken:

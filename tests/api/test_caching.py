@@ -1,0 +1,236 @@
+"""The API's process-memory caches (daicho.caching) never outlive the truth.
+
+Host → city, token → staff member and (staff member, ledger) → policy are cached only from
+committed reads, so these tests run in a city of their own whose rows are committed, not
+inside the rolled-back transaction of the other tests. Every test warms the caches with a
+first request, changes something through the service that owns it, and expects the very
+next request to see the change.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Iterator
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from django_tenants.utils import schema_context
+from rest_framework.test import APIClient
+
+from daicho.accounts.models import Department, Membership, Role
+from ledgers.access.services import grants_replace
+from ledgers.api.tokens.models import ApiToken
+from ledgers.api.tokens.services import token_issue, token_revoke
+from ledgers.definitions.services import field_add, field_update, ledger_create
+from ledgers.records.services import record_create
+from tenants.models import Municipality
+from tenants.services import municipality_provision, municipality_resume, municipality_suspend
+from tests.api.conftest import records_url
+from tests.conftest import ADMIN_PASSWORD
+
+SLUG = "hachioji"
+HOST = "hachioji.localhost"
+_serial = itertools.count()
+# The ledger administrators' own grant, kept by every change of grants here.
+DESIGN = {"department": "soumu", "capabilities": ["view", "design"], "clearance": "special_care"}
+
+
+@pytest.fixture(scope="module")
+def hachioji(cities: dict[str, Any], django_db_blocker: Any) -> dict[str, Any]:
+    """A committed city with a ledger administrator, for every test of this module."""
+    with django_db_blocker.unblock():
+        municipality_provision(
+            actor=None, slug=SLUG, name="八王子市", code="132012", domain=HOST,
+            admin_username="admin", admin_password=ADMIN_PASSWORD,
+        )  # fmt: skip
+        with schema_context(SLUG):
+            designer = get_user_model().objects.create_user(username="designer", password="x" * 12)
+            soumu = Department.objects.create(code="soumu", name="総務課")
+            shimin = Department.objects.create(code="shimin", name="市民課")
+            Membership.objects.create(
+                user=designer, department=soumu, role=Role.LEDGER_ADMIN, valid_from=date(2020, 4, 1)
+            )
+        connection.set_schema_to_public()
+    return {"designer": designer, "soumu": soumu, "shimin": shimin}
+
+
+@pytest.fixture
+def committed(django_db_blocker: Any) -> Iterator[None]:
+    """Database access outside any transaction: what a real request sees."""
+    with django_db_blocker.unblock():
+        yield
+        connection.set_schema_to_public()
+
+
+@pytest.fixture
+def setting(hachioji: dict[str, Any], committed: None) -> dict[str, Any]:
+    """A fresh ledger (one record) and a clerk of 市民課 with a token, committed."""
+    n = next(_serial)
+    with schema_context(SLUG):
+        clerk = get_user_model().objects.create_user(username=f"clerk{n}", password="x" * 12)
+        membership = Membership.objects.create(
+            user=clerk, department=hachioji["shimin"], role=Role.EDITOR, valid_from=date(2020, 4, 1)
+        )
+        ledger = ledger_create(
+            actor=hachioji["designer"], code=f"cache{n}", name=f"キャッシュ{n}",
+            fields=[
+                {"key": "name", "label": "氏名", "type": "text", "sensitivity": "personal"},
+                {"key": "amount", "label": "金額", "type": "integer"},
+            ],
+        )  # fmt: skip
+        record = record_create(
+            actor=hachioji["designer"], ledger=ledger, values={"name": "山田 花子", "amount": 1}
+        )
+        grants_replace(
+            actor=hachioji["designer"], ledger=ledger,
+            grants=[DESIGN, {"department": "shimin", "capabilities": ["view", "update"], "clearance": "personal"}],
+        )  # fmt: skip
+        issued = token_issue(actor=clerk, user=clerk, scopes=["*"])
+    connection.set_schema_to_public()
+    client = APIClient(HTTP_HOST=HOST)
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {issued.token}")
+    return {
+        "client": client, "clerk": clerk, "membership": membership, "ledger": ledger,
+        "token": issued.record, "url": f"/api/v1/ledgers/{ledger.code}/records/{record.pk}/",
+        **hachioji,
+    }  # fmt: skip
+
+
+def test_nothing_read_inside_a_transaction_is_cached(api: Any, city: dict[str, Any]) -> None:
+    """Inside a transaction a read may see its own uncommitted rows, which a rollback takes
+    back (as after every other test): such reads never fill a cache."""
+    client = api("clerk")
+    url = records_url(city["record"].pk)
+    assert client.get(url).status_code == 200
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 200
+    statements = " ".join(q["sql"] for q in queries.captured_queries)
+    for table in ("tenants_domain", "ledgers_apitoken", "ledgers_grant", "accounts_membership"):
+        assert table in statements
+
+
+def _read(setting: dict[str, Any]) -> Any:
+    response = setting["client"].get(setting["url"])
+    connection.set_schema_to_public()
+    return response
+
+
+def test_a_warm_read_makes_two_queries_the_record_and_its_audit_event(
+    setting: dict[str, Any],
+) -> None:
+    client, url = setting["client"], setting["url"]
+    assert client.get(url).status_code == 200
+    # The next request of the same city on the same connection, as in a web process.
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 200
+    statements = [q["sql"] for q in queries.captured_queries]
+    assert len(statements) == 2, statements
+    assert "ledgers_record" in statements[0]
+    assert statements[1].startswith("INSERT INTO ledgers_auditevent")
+
+
+def test_suspending_a_city_takes_effect_on_the_next_request(setting: dict[str, Any]) -> None:
+    assert _read(setting).status_code == 200
+    municipality_suspend(
+        actor=None, municipality=Municipality.objects.get(schema_name=SLUG), reason="テスト"
+    )
+    try:
+        assert _read(setting).status_code == 403
+    finally:
+        municipality_resume(actor=None, municipality=Municipality.objects.get(schema_name=SLUG))
+    assert _read(setting).status_code == 200
+
+
+def test_a_revoked_token_is_refused_on_the_next_request(setting: dict[str, Any]) -> None:
+    assert _read(setting).status_code == 200
+    with schema_context(SLUG):
+        token_revoke(actor=setting["clerk"], token=ApiToken.objects.get(pk=setting["token"].pk))
+    assert _read(setting).status_code == 401
+
+
+def test_a_deactivated_account_is_refused_on_the_next_request(setting: dict[str, Any]) -> None:
+    assert _read(setting).status_code == 200
+    with schema_context(SLUG):
+        clerk = get_user_model().objects.get(pk=setting["clerk"].pk)
+        clerk.is_active = False
+        clerk.save(update_fields=["is_active"])
+    assert _read(setting).status_code == 401
+
+
+def test_a_token_that_expires_while_cached_is_refused(setting: dict[str, Any]) -> None:
+    with schema_context(SLUG):
+        issued = token_issue(
+            actor=setting["clerk"], user=setting["clerk"], scopes=["*"],
+            lifetime=timedelta(seconds=1),
+        )  # fmt: skip
+    connection.set_schema_to_public()
+    client = APIClient(HTTP_HOST=HOST)
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {issued.token}")
+    assert client.get(setting["url"]).status_code == 200
+    time.sleep((issued.record.expires_at - timezone.now()).total_seconds() + 0.05)
+    assert client.get(setting["url"]).status_code == 401
+
+
+def test_a_grant_change_takes_effect_on_the_next_request(setting: dict[str, Any]) -> None:
+    assert _read(setting).status_code == 200
+    with schema_context(SLUG):
+        grants_replace(
+            actor=setting["designer"], ledger=setting["ledger"],
+            grants=[DESIGN],
+        )  # fmt: skip
+    assert _read(setting).status_code == 404
+
+
+def test_a_lowered_clearance_masks_on_the_next_request(setting: dict[str, Any]) -> None:
+    assert _read(setting).json()["values"]["name"] == "山田 花子"
+    with schema_context(SLUG):
+        grants_replace(
+            actor=setting["designer"], ledger=setting["ledger"],
+            grants=[DESIGN, {"department": "shimin", "capabilities": ["view"], "clearance": "internal"}],
+        )  # fmt: skip
+    assert _read(setting).json()["values"]["name"] == {"masked": True}
+
+
+def test_an_ended_membership_takes_effect_on_the_next_request(setting: dict[str, Any]) -> None:
+    assert _read(setting).status_code == 200
+    with schema_context(SLUG):
+        membership = Membership.objects.get(pk=setting["membership"].pk)
+        membership.valid_to = timezone.localdate() - timedelta(days=1)
+        membership.save(update_fields=["valid_to"])
+    assert _read(setting).status_code == 404
+
+
+def test_a_definition_change_takes_effect_on_the_next_request(setting: dict[str, Any]) -> None:
+    assert _read(setting).json()["values"]["name"] == "山田 花子"
+    with schema_context(SLUG):
+        ledger = field_update(
+            actor=setting["designer"], ledger=setting["ledger"], key="name",
+            changes={"sensitivity": "special_care"},
+        )  # fmt: skip
+        field_add(
+            actor=setting["designer"], ledger=ledger,
+            field={"key": "note", "label": "備考", "type": "text"},
+        )  # fmt: skip
+    fields = setting["client"].get(f"/api/v1/ledgers/{setting['ledger'].code}/fields/").json()
+    assert "note" in [f["key"] for f in fields["results"]]
+    assert _read(setting).json()["values"]["name"] == {"masked": True}
+
+
+def test_last_used_is_written_once_a_minute_not_on_every_request(
+    setting: dict[str, Any],
+) -> None:
+    assert _read(setting).status_code == 200
+    with schema_context(SLUG):
+        first = ApiToken.objects.get(pk=setting["token"].pk).last_used_at
+    assert first is not None
+    with CaptureQueriesContext(connection) as queries:
+        assert _read(setting).status_code == 200
+    assert not any("last_used_at" in q["sql"] for q in queries.captured_queries)
+    with schema_context(SLUG):
+        assert ApiToken.objects.get(pk=setting["token"].pk).last_used_at == first
