@@ -28,9 +28,10 @@ class Record(models.Model):
         Ledger, on_delete=models.PROTECT, related_name="records", db_constraint=False
     )
     data = models.JSONField("値", default=dict)
-    # The search index of the current values (ledgers.search.index): n-gram keys under one
-    # GIN index, and the normalised values per field for the recheck.
-    search_keys = ArrayField(models.TextField(), verbose_name="検索キー", default=list)
+    # The search index of the current values (ledgers.search.index): n-gram keys (stored as
+    # integers, ledgers.search.keys.stored_key) under one GIN index, and the normalised
+    # values per field for the recheck.
+    search_keys = ArrayField(models.IntegerField(), verbose_name="検索キー", default=list)
     search_text = models.JSONField("検索用の正規化値", default=dict)
     generation = models.PositiveIntegerField("世代", default=1)
     definition_version = models.PositiveIntegerField("定義の版")

@@ -136,11 +136,6 @@ def values_clean(
     return data
 
 
-# Each value's keys travel to SQL as one string, split there (unnest cannot take a 2-D
-# array of uneven rows).
-KEY_JOIN = "\x1e"
-
-
 def search_index_for(*, ledger: Ledger, data: Mapping[str, Any]) -> IndexData:
     """What the search index stores for a record's values (``ledgers.search.index``)."""
     return index_record(ledger.fields(), data)
@@ -150,8 +145,8 @@ def search_index_for(*, ledger: Ledger, data: Mapping[str, Any]) -> IndexData:
 # last generation that held them: the new one's predecessor.
 _PAST_INSERT = """
     INSERT INTO ledgers_searchvalue (ledger_id, record_id, path, value, keys, generation)
-    SELECT %(ledger)s, {source}.id, p.path, p.value, string_to_array(p.keys, E'\\x1e'),
-        {source}.generation - 1
+    SELECT %(ledger)s::bigint, {source}.id, p.path, p.value,
+        string_to_array(p.keys, ',')::integer[], {source}.generation - 1
     FROM {source}, unnest(%(h_paths)s::text[], %(h_values)s::text[], %(h_keys)s::text[])
         AS p(path, value, keys)
     ON CONFLICT (record_id, path, value) DO UPDATE SET generation = EXCLUDED.generation
@@ -169,11 +164,18 @@ def pg_text_array(values: Sequence[str]) -> str:
     return '{"' + joined.replace("\x1f", '","') + '"}'
 
 
-def _past_params(departed: Sequence[tuple[str, str, Sequence[str]]]) -> dict[str, Any]:
+def pg_int_array(values: Iterable[int]) -> str:
+    """An ``integer[]`` literal (the stored search keys)."""
+    return "{" + ",".join(map(str, values)) + "}"
+
+
+def _past_params(departed: Sequence[tuple[str, str, Sequence[int]]]) -> dict[str, Any]:
+    # Each value's keys travel as one comma-separated string, split in SQL (unnest cannot
+    # take a 2-D array of uneven rows).
     return {
         "h_paths": pg_text_array([path for path, _v, _k in departed]),
         "h_values": pg_text_array([value for _p, value, _k in departed]),
-        "h_keys": pg_text_array([KEY_JOIN.join(keys) for _p, _v, keys in departed]),
+        "h_keys": pg_text_array([",".join(map(str, keys)) for _p, _v, keys in departed]),
     }
 
 
@@ -240,7 +242,7 @@ WITH p AS (
     INSERT INTO ledgers_record (id, ledger_id, data, search_keys, search_text, generation,
         definition_version, state, created_by_id, created_at, updated_by_id, updated_at,
         deleted_reason)
-    SELECT id, ledger, data, %(keys)s::text[], %(texts)s::jsonb, 1, dv, state, actor, now,
+    SELECT id, ledger, data, %(keys)s::integer[], %(texts)s::jsonb, 1, dv, state, actor, now,
         actor, now, ''
     FROM p
     RETURNING id, generation
@@ -265,7 +267,7 @@ SELECT coalesce((SELECT array_agg(id) FROM w), '{}') FROM r
 _UPDATE_SQL = (
     """
 WITH u AS (
-    UPDATE ledgers_record SET data = %(data)s::jsonb, search_keys = %(keys)s::text[],
+    UPDATE ledgers_record SET data = %(data)s::jsonb, search_keys = %(keys)s::integer[],
         search_text = %(texts)s::jsonb, generation = generation + 1,
         definition_version = %(dv)s::integer, state = %(state)s::text,
         updated_by_id = %(actor)s::integer, updated_at = %(now)s::timestamptz
@@ -333,7 +335,7 @@ def record_create(
     (deliveries,) = _execute_prepared(
             _CREATE_SQL,
             {
-                "id": record.id, "ledger": ledger.pk, "data": _json(data), "keys": pg_text_array(index.keys),
+                "id": record.id, "ledger": ledger.pk, "data": _json(data), "keys": pg_int_array(index.keys),
                 "texts": _json(index.texts), "dv": record.definition_version, "state": state,
                 "actor": record.created_by_id, "now": now, "reason": reason,
                 "diff": _json(values_diff({}, data)), "code": ledger.code,
@@ -409,7 +411,7 @@ def record_update(
             _UPDATE_SQL,
             {
                 "id": record.pk, "expected": expected_generation, "data": _json(data),
-                "keys": pg_text_array(index.keys), "texts": _json(index.texts), "dv": ledger.definition_version,
+                "keys": pg_int_array(index.keys), "texts": _json(index.texts), "dv": ledger.definition_version,
                 "state": new_state, "actor": _actor_id(actor), "now": now, "reason": reason,
                 "diff": _json(diff), "code": ledger.code, "details": _json({"fields": sorted(diff)}),
                 "ledger": ledger.pk, **_past_params(departed),
@@ -597,7 +599,7 @@ def record_bulk_create(
         ) as copy_in:
             for record_id, text, index in zip(ids, encoded, indexes, strict=True):
                 copy_in.write_row((
-                    record_id, ledger.pk, text, pg_text_array(index.keys), _json(index.texts), 1,
+                    record_id, ledger.pk, text, pg_int_array(index.keys), _json(index.texts), 1,
                     version, state, actor_id, now, actor_id, now, "",
                 ))  # fmt: skip
         with cursor.copy(
@@ -657,7 +659,7 @@ def record_bulk_update(
         }
         item_errors: dict[int, dict[str, list[str]]] = {}
         rows: list[tuple[uuid.UUID, Values, Values, int, str, IndexData]] = []
-        departed: list[tuple[uuid.UUID, int, str, str, tuple[str, ...]]] = []
+        departed: list[tuple[uuid.UUID, int, str, str, tuple[int, ...]]] = []
         for index, (record_id, expected, values) in enumerate(changes):
             row = locked.get(record_id)
             if row is None:
@@ -690,13 +692,13 @@ def record_bulk_update(
             return [(record_id, locked[record_id][1]) for record_id in ids]
         with connection.cursor() as cursor:
             cursor.execute(
-                "CREATE TEMP TABLE _record_bulk_update (id uuid, data jsonb, search_keys text[],"
+                "CREATE TEMP TABLE _record_bulk_update (id uuid, data jsonb, search_keys integer[],"
                 " search_text jsonb, generation integer) ON COMMIT DROP"
             )
             with cursor.copy("COPY _record_bulk_update FROM STDIN") as copy_in:
                 for record_id, _before, data, generation, _state, search in rows:
                     copy_in.write_row((
-                        record_id, _json(data), pg_text_array(search.keys), _json(search.texts),
+                        record_id, _json(data), pg_int_array(search.keys), _json(search.texts),
                         generation,
                     ))  # fmt: skip
             cursor.execute(
@@ -732,17 +734,17 @@ def _past_insert_many(
     cursor: Any,
     *,
     ledger: Ledger,
-    departed: Sequence[tuple[uuid.UUID, int, str, str, Sequence[str]]],
+    departed: Sequence[tuple[uuid.UUID, int, str, str, Sequence[int]]],
 ) -> None:
     """Values many changes removed, into the past-generation index: COPY into a temporary
     table, then one upsert (a value can come back and leave again)."""
     cursor.execute(
         "CREATE TEMP TABLE _search_value_new (record_id uuid, generation integer, path text,"
-        " value text, keys text[]) ON COMMIT DROP"
+        " value text, keys integer[]) ON COMMIT DROP"
     )
     with cursor.copy("COPY _search_value_new FROM STDIN") as copy_in:
         for record_id, generation, path, value, keys in departed:
-            copy_in.write_row((record_id, generation, path, value, pg_text_array(keys)))
+            copy_in.write_row((record_id, generation, path, value, pg_int_array(keys)))
     cursor.execute(
         "INSERT INTO ledgers_searchvalue (ledger_id, record_id, path, value, keys, generation)"
         " SELECT %s, record_id, path, value, keys, generation FROM _search_value_new"

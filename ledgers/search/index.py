@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 from ledgers.fields import field_type_registry
-from ledgers.search.keys import exact_key, ngram_keys
+from ledgers.search.keys import exact_key, ngram_keys, stored_keys
 from ledgers.search.normalize import normalize_digits, normalize_name, normalize_text
 
 SEP = "\x1f"
@@ -53,11 +53,11 @@ def normaliser_for(type_id: str) -> Any:
 
 
 @lru_cache(maxsize=_CACHE_SIZE)
-def value_keys(path: str, type_id: str, value: str) -> tuple[str, ...]:
-    """The keys one normalised value of ``path`` is indexed under."""
+def value_keys(path: str, type_id: str, value: str) -> tuple[int, ...]:
+    """The stored keys one normalised value of ``path`` is indexed under."""
     if type_id in EXACT_TYPES:
-        return (exact_key(path, value),)
-    return tuple(ngram_keys(path, value))
+        return tuple(stored_keys([exact_key(path, value)]))
+    return tuple(stored_keys(ngram_keys(path, value)))
 
 
 def _field_values(field: Mapping[str, Any], value: Any) -> list[str]:
@@ -101,8 +101,8 @@ MAX_VALUE = 500
 
 def index_values(
     fields: list[Mapping[str, Any]], data: Mapping[str, Any]
-) -> list[tuple[str, str, tuple[str, ...]]]:
-    """(path, normalised value, its keys) for every searchable value of a record."""
+) -> list[tuple[str, str, tuple[int, ...]]]:
+    """(path, normalised value, its stored keys) for every searchable value of a record."""
     return [
         (path, value[:MAX_VALUE], value_keys(path, type_id, value[:MAX_VALUE]))
         for path, type_id, values in searchable_values(fields, data)
@@ -132,12 +132,12 @@ def text_values(text: str | None) -> list[str]:
 class IndexData:
     """A record's search index: the keys and recheck texts of its current values."""
 
-    keys: list[str]
+    keys: list[int]
     texts: dict[str, str]
 
     def departed(
         self, previous: Mapping[str, str] | None, types: Mapping[str, str]
-    ) -> list[tuple[str, str, tuple[str, ...]]]:
+    ) -> list[tuple[str, str, tuple[int, ...]]]:
         """(path, value, keys) of the values the previous index (its ``texts``) held and
         this one does not: what a change adds to the past-generation index."""
         gone = []
@@ -152,7 +152,7 @@ class IndexData:
 
 def index_record(fields: list[Mapping[str, Any]], data: Mapping[str, Any]) -> IndexData:
     """Everything the search index stores for a record's current values."""
-    keys: set[str] = set()
+    keys: set[int] = set()
     by_path: dict[str, list[str]] = {}
     for path, value, keys_of_value in index_values(fields, data):
         keys.update(keys_of_value)

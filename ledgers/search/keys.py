@@ -19,6 +19,11 @@ Key formats, with ``name`` as the field prefix:
 * an n-gram starting with ``^``, ``=`` or ``\\`` is escaped with ``\\`` so that it cannot be
   mistaken for an anchored or exact key.
 
+Stored form: the index holds each key as a 32-bit integer (``stored_key``: CRC-32 of its
+UTF-8 text, shifted to a signed ``integer``), not as text. A GIN index of integers is about
+half the work to maintain (measured: 57 against 86-115 µs per record of ~115 keys) and
+smaller to search; two keys sharing a hash only add candidates, which the recheck drops.
+
 Key counts stay bounded: a value longer than 64 normalised characters contributes the
 n-grams of its first 64 characters only (plus its exact key). Addresses and free text are
 therefore found by their start, by substrings within their first 64 characters, and by
@@ -28,6 +33,8 @@ their whole value; a substring further in is not found.
 from __future__ import annotations
 
 import hashlib
+import zlib
+from collections.abc import Iterable
 from typing import Literal, get_args
 
 Match = Literal["exact", "prefix", "contains"]
@@ -99,6 +106,16 @@ def query_keys(prefix: str, normalised_query: str, match: Match) -> list[str]:
         size = 1 if len(normalised_query) == 1 else 2
         return sorted({_gram_key(prefix, gram) for gram in _grams(normalised_query, size)})
     raise ValueError(f"unknown match {match!r}: expected one of {MATCHES}")
+
+
+def stored_key(key: str) -> int:
+    """The integer a key is stored and queried as (CRC-32, signed to fit ``integer``)."""
+    return zlib.crc32(key.encode("utf-8", "surrogatepass")) - 0x80000000
+
+
+def stored_keys(keys: Iterable[str]) -> list[int]:
+    """Distinct stored keys, sorted."""
+    return sorted({stored_key(key) for key in keys})
 
 
 def recheck(normalised_value: str, normalised_query: str, match: Match) -> bool:

@@ -26,7 +26,7 @@ class SearchValue(models.Model):
     record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="search_values")
     path = models.CharField("項目", max_length=130)
     value = models.TextField("正規化値")
-    keys = ArrayField(models.TextField(), verbose_name="検索キー", default=list)
+    keys = ArrayField(models.IntegerField(), verbose_name="検索キー", default=list)
     # The last generation that held the value (a value that comes back and leaves again
     # moves this forward).
     generation = models.PositiveIntegerField("最後に保持した世代")

@@ -17,7 +17,7 @@ from django.db.models.lookups import GreaterThan
 
 from ledgers.definitions.models import Ledger
 from ledgers.search.index import SEP, normaliser_for
-from ledgers.search.keys import query_keys
+from ledgers.search.keys import query_keys, stored_keys
 
 MATCHES = ("exact", "prefix", "contains")
 
@@ -30,7 +30,7 @@ def match_condition(path: str, type_id: str, raw: str, match: str, *, column: st
     if not query:
         return Q(pk__in=[])
     needle = {"contains": query, "prefix": SEP + query, "exact": SEP + query + SEP}[match]
-    keys = query_keys(path, query, match)
+    keys = stored_keys(query_keys(path, query, match))
     text = KT(f"{column}_text__{path}")
     recheck = GreaterThan(StrIndex(text, Value(needle)), 0)
     return Q(**{f"{column}_keys__contains": keys}) & Q(recheck)

@@ -25,7 +25,7 @@ from ledgers.exceptions import LedgerError
 from ledgers.fields.exceptions import FieldError
 from ledgers.records.models import Record
 from ledgers.search.index import SEP, normaliser_for, text_values
-from ledgers.search.keys import query_keys, recheck
+from ledgers.search.keys import query_keys, recheck, stored_keys
 from ledgers.search.models import SearchValue
 from ledgers.search.normalize import parse_date_query
 from ledgers.search.query import match_condition
@@ -102,7 +102,7 @@ def _past_values(ledger: Ledger, path: str, field: dict[str, Any], match: str, r
         return values.none()
     needle = {"contains": query, "prefix": SEP + query, "exact": SEP + query + SEP}[match]
     wrapped = Concat(Value(SEP), "value", Value(SEP), output_field=TextField())
-    return values.filter(keys__contains=query_keys(path, query, match)).filter(
+    return values.filter(keys__contains=stored_keys(query_keys(path, query, match))).filter(
         GreaterThan(StrIndex(wrapped, Value(needle)), 0)
     )
 
