@@ -20,7 +20,8 @@ def test_reindex_restores_the_keys_the_services_wrote(ledger: Ledger, clerk: Any
     record_update(actor=clerk, record=record, values={"name": "佐藤 花子"}, expected_generation=1)
     written = Record.objects.get(pk=record.pk).search_keys
     past = SearchValue.objects.get(record_id=record.pk).keys
-    assert written and past
+    assert written
+    assert past
     Record.objects.filter(pk=record.pk).update(search_keys=[])
     SearchValue.objects.filter(record_id=record.pk).update(keys=[])
 
