@@ -51,8 +51,9 @@ class MunicipalityMiddleware(TenantMainMiddleware):
                 return self.no_tenant_found(request, hostname)
             tenant.domain_url = hostname
             _hosts.put(hostname, tenancy, tenant)
-            if known is None or known.schema_name != tenant.schema_name:
-                access = generations(access_counter(tenant.schema_name))
+        if known is None or known.schema_name != tenant.schema_name:
+            # Another thread may have changed the entry since the peek: read this city's.
+            access = generations(access_counter(tenant.schema_name))
         request.tenant = tenant  # type: ignore[attr-defined]
         request.access_generation = access[0]  # type: ignore[attr-defined]
         _use_tenant(tenant)
