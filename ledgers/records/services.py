@@ -34,7 +34,7 @@ from ledgers.exceptions import (
 from ledgers.fields import field_type_registry
 from ledgers.fields.exceptions import FieldError
 from ledgers.records.models import Record, RecordVersion
-from ledgers.search.index import IndexData, index_record, path_types
+from ledgers.search.index import IndexData, Indexer, path_types
 from ledgers.webhooks.services import (
     WEBHOOK_DELIVERIES_CTE,
     webhook_deliveries_schedule,
@@ -65,6 +65,7 @@ class LedgerSchema:
     by_key: dict[str, _BoundField]
     live: tuple[_BoundField, ...]
     path_types: dict[str, str]
+    indexer: Indexer
 
     @classmethod
     def of(cls, ledger: Ledger) -> LedgerSchema:
@@ -84,9 +85,25 @@ class LedgerSchema:
             by_key={b.key: b for b in bound},
             live=tuple(b for b in bound if not b.removed),
             path_types=path_types(ledger.fields(include_removed=True)),
+            indexer=_indexer(ledger),
         )
         ledger._schema_cache = schema  # type: ignore[attr-defined]
         return schema
+
+
+_INDEXERS: dict[tuple[str, int, int], Indexer] = {}
+
+
+def _indexer(ledger: Ledger) -> Indexer:
+    """The ledger's indexer at its definition version, kept across requests (its value
+    caches are what makes it fast); keyed by city schema, ledger and definition version."""
+    key = (connection.schema_name, ledger.pk, ledger.definition_version)
+    indexer = _INDEXERS.get(key)
+    if indexer is None:
+        if len(_INDEXERS) >= 64:
+            _INDEXERS.clear()
+        indexer = _INDEXERS[key] = Indexer(ledger.fields())
+    return indexer
 
 
 def values_clean(
@@ -138,7 +155,7 @@ def values_clean(
 
 def search_index_for(*, ledger: Ledger, data: Mapping[str, Any]) -> IndexData:
     """What the search index stores for a record's values (``ledgers.search.index``)."""
-    return index_record(ledger.fields(), data)
+    return LedgerSchema.of(ledger).indexer.index(data)
 
 
 # The values a change removed go to the past-generation index (``SearchValue``), with the
@@ -335,7 +352,7 @@ def record_create(
     (deliveries,) = _execute_prepared(
             _CREATE_SQL,
             {
-                "id": record.id, "ledger": ledger.pk, "data": _json(data), "keys": pg_int_array(index.keys),
+                "id": record.id, "ledger": ledger.pk, "data": _json(data), "keys": index.keys_sql,
                 "texts": _json(index.texts), "dv": record.definition_version, "state": state,
                 "actor": record.created_by_id, "now": now, "reason": reason,
                 "diff": _json(values_diff({}, data)), "code": ledger.code,
@@ -411,7 +428,7 @@ def record_update(
             _UPDATE_SQL,
             {
                 "id": record.pk, "expected": expected_generation, "data": _json(data),
-                "keys": pg_int_array(index.keys), "texts": _json(index.texts), "dv": ledger.definition_version,
+                "keys": index.keys_sql, "texts": _json(index.texts), "dv": ledger.definition_version,
                 "state": new_state, "actor": _actor_id(actor), "now": now, "reason": reason,
                 "diff": _json(diff), "code": ledger.code, "details": _json({"fields": sorted(diff)}),
                 "ledger": ledger.pk, **_past_params(departed),
@@ -568,55 +585,62 @@ def record_bulk_create(
 
     ``capability`` is ``create`` for the API's bulk endpoint and ``import`` for imports.
 
-    Every item is validated first; if any is wrong, ``RecordInvalid.item_errors`` names
-    them all (by index) and nothing is written. Rows go in with COPY: records, their first
-    versions and one audit event per record, in one transaction.
+    Every item is validated; if any is wrong, ``RecordInvalid.item_errors`` names them all
+    (by index) and nothing is written. The records stream into COPY as they are validated
+    and indexed, so PostgreSQL stores and indexes one part while Python prepares the next
+    (the two use both cores); their first versions and one audit event per record follow
+    as set-based statements over the new rows, all in one transaction.
     """
     require_tenant()
     _policy(actor, ledger, policy).require(capability)
     item_errors: dict[int, dict[str, list[str]]] = {}
-    cleaned: list[Values] = []
-    for index, values in enumerate(values_list):
-        try:
-            cleaned.append(values_clean(ledger=ledger, values=values))
-        except RecordInvalid as exc:
-            item_errors[index] = exc.errors
-    if item_errors:
-        raise RecordInvalid(item_errors=item_errors)
-    if not cleaned:
-        return []
+    ids: list[uuid.UUID] = []
     now = timezone.now()
     actor_id = _actor_id(actor)
-    ids = [uuid.uuid4() for _ in cleaned]
     version = ledger.definition_version
-    encoded = [_json(data) for data in cleaned]
-    indexes = [search_index_for(ledger=ledger, data=data) for data in cleaned]
+    indexer = LedgerSchema.of(ledger).indexer
     with transaction.atomic(), connection.cursor() as cursor:
         with cursor.copy(
             "COPY ledgers_record (id, ledger_id, data, search_keys, search_text, generation,"
             " definition_version, state, created_by_id, created_at, updated_by_id, updated_at,"
             " deleted_reason) FROM STDIN"
         ) as copy_in:
-            for record_id, text, index in zip(ids, encoded, indexes, strict=True):
+            for position, values in enumerate(values_list):
+                try:
+                    data = values_clean(ledger=ledger, values=values)
+                except RecordInvalid as exc:
+                    item_errors[position] = exc.errors
+                    continue
+                if item_errors:
+                    continue  # nothing more is written; the rest is only validated
+                search = indexer.index(data)
+                record_id = uuid.uuid4()
+                ids.append(record_id)
                 copy_in.write_row((
-                    record_id, ledger.pk, text, pg_int_array(index.keys), _json(index.texts), 1,
-                    version, state, actor_id, now, actor_id, now, "",
+                    record_id, ledger.pk, _json(data), search.keys_sql,
+                    _json(search.texts), 1, version, state, actor_id, now, actor_id, now, "",
                 ))  # fmt: skip
-        with cursor.copy(
-            "COPY ledgers_recordversion (record_id, generation, action, actor_id, at, reason,"
-            " definition_version, data, state, deleted, diff) FROM STDIN"
-        ) as copy_in:
-            for record_id, data, text in zip(ids, cleaned, encoded, strict=True):
-                copy_in.write_row((
-                    record_id, 1, "create", actor_id, now, reason, version, text, state, False,
-                    _json({key: [None, value] for key, value in sorted(data.items())}),
-                ))  # fmt: skip
-        _copy_audit(
-            cursor,
-            actor_id=actor_id,
-            action="record.create",
-            ledger=ledger,
-            items=[(i, 1) for i in ids],
+            if item_errors:
+                # Aborts the COPY; the transaction rolls back.
+                raise RecordInvalid(item_errors=item_errors)
+        if not ids:
+            return []
+        cursor.execute(
+            "INSERT INTO ledgers_recordversion (record_id, generation, action, actor_id, at,"
+            " reason, definition_version, data, state, deleted, diff)"
+            " SELECT r.id, 1, 'create', r.created_by_id, r.created_at, %(reason)s,"
+            " r.definition_version, r.data, r.state, false,"
+            " (SELECT coalesce(jsonb_object_agg(e.key, jsonb_build_array(NULL, e.value)), '{}')"
+            "  FROM jsonb_each(r.data) AS e)"
+            " FROM unnest(%(ids)s::uuid[]) AS n(id) JOIN ledgers_record AS r ON r.id = n.id",
+            {"reason": reason, "ids": ids},
+        )
+        cursor.execute(
+            "INSERT INTO ledgers_auditevent (actor_id, action, ledger_code, record_id,"
+            " generation, details)"
+            " SELECT %(actor)s, 'record.create', %(code)s, n.id, 1, '{\"bulk\": true}'"
+            " FROM unnest(%(ids)s::uuid[]) AS n(id)",
+            {"actor": actor_id, "code": ledger.code, "ids": ids},
         )
         webhook_events_enqueue(ledger=ledger, event="record.created", records=[(i, 1) for i in ids])
     return [(record_id, 1) for record_id in ids]
@@ -698,7 +722,7 @@ def record_bulk_update(
             with cursor.copy("COPY _record_bulk_update FROM STDIN") as copy_in:
                 for record_id, _before, data, generation, _state, search in rows:
                     copy_in.write_row((
-                        record_id, _json(data), pg_int_array(search.keys), _json(search.texts),
+                        record_id, _json(data), search.keys_sql, _json(search.texts),
                         generation,
                     ))  # fmt: skip
             cursor.execute(

@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 from ledgers.fields import field_type_registry
-from ledgers.search.keys import exact_key, ngram_keys, stored_keys
+from ledgers.search.keys import exact_key, ngram_stored_keys, stored_keys
 from ledgers.search.normalize import normalize_digits, normalize_name, normalize_text
 
 SEP = "\x1f"
@@ -57,7 +57,7 @@ def value_keys(path: str, type_id: str, value: str) -> tuple[int, ...]:
     """The stored keys one normalised value of ``path`` is indexed under."""
     if type_id in EXACT_TYPES:
         return tuple(stored_keys([exact_key(path, value)]))
-    return tuple(stored_keys(ngram_keys(path, value)))
+    return tuple(ngram_stored_keys(path, value))
 
 
 def _field_values(field: Mapping[str, Any], value: Any) -> list[str]:
@@ -130,10 +130,20 @@ def text_values(text: str | None) -> list[str]:
 
 @dataclass(frozen=True)
 class IndexData:
-    """A record's search index: the keys and recheck texts of its current values."""
+    """A record's search index: the keys and recheck texts of its current values.
 
-    keys: list[int]
+    ``keys_sql`` is the ``integer[]`` literal the record stores, assembled from per-value
+    parts rendered once (a key may repeat across values; GIN stores it once per row).
+    """
+
+    keys_sql: str
     texts: dict[str, str]
+
+    @property
+    def keys(self) -> list[int]:
+        """The distinct stored keys, sorted."""
+        inner = self.keys_sql[1:-1]
+        return sorted({int(key) for key in inner.split(",")}) if inner else []
 
     def departed(
         self, previous: Mapping[str, str] | None, types: Mapping[str, str]
@@ -150,14 +160,76 @@ class IndexData:
         return gone
 
 
+def _hashable(value: Any) -> Any:
+    """A cache key for a field value, or ``None`` when it has none (rows of a group)."""
+    if isinstance(value, (str, int, float)):
+        return (type(value), value)
+    if isinstance(value, Mapping):
+        items = tuple(sorted(value.items()))
+        if all(isinstance(v, (str, int, float, type(None))) for _k, v in items):
+            return items
+        return None
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    return None
+
+
+_Entries = tuple[tuple[str, str, tuple[int, ...]], ...]
+
+
+def _keys_text(entries: _Entries) -> str:
+    return ",".join(str(key) for _p, _t, keys in entries for key in keys)
+
+
+class Indexer:
+    """``index_record`` for one ledger's fields, compiled once.
+
+    Each field's entries (path, normalised value, stored keys) are a pure function of its
+    value, cached per field: records repeat statuses, choices, dates, towns and names, and
+    a bulk import or a busy city then pays for each distinct value once. Group values
+    (lists of rows) are computed each time.
+    """
+
+    CACHE_LIMIT = 20_000
+
+    def __init__(self, fields: list[Mapping[str, Any]]) -> None:
+        self._fields = [f for f in fields if not f.get("removed") and f["type"] != "my_number"]
+        self._caches: list[dict[Any, tuple[_Entries, str]]] = [{} for _ in self._fields]
+
+    def _entries(self, field: Mapping[str, Any], value: Any) -> _Entries:
+        return tuple(
+            (path, text[:MAX_VALUE], value_keys(path, type_id, text[:MAX_VALUE]))
+            for path, type_id, values in searchable_values([field], {field["key"]: value})
+            for text in values
+        )
+
+    def index(self, data: Mapping[str, Any]) -> IndexData:
+        key_parts: list[str] = []
+        by_path: dict[str, list[str]] = {}
+        for field, cache in zip(self._fields, self._caches, strict=True):
+            value = data.get(field["key"])
+            if value is None or value == "":
+                continue
+            cache_key = _hashable(value)
+            cached = cache.get(cache_key) if cache_key is not None else None
+            if cached is None:
+                entries = self._entries(field, value)
+                cached = (entries, _keys_text(entries))
+                if cache_key is not None:
+                    if len(cache) >= self.CACHE_LIMIT:
+                        cache.clear()
+                    cache[cache_key] = cached
+            entries, keys_text = cached
+            if keys_text:
+                key_parts.append(keys_text)
+            for path, text, _keys in entries:
+                by_path.setdefault(path, []).append(text)
+        return IndexData(
+            keys_sql="{" + ",".join(key_parts) + "}",
+            texts={path: SEP + SEP.join(values) + SEP for path, values in by_path.items()},
+        )
+
+
 def index_record(fields: list[Mapping[str, Any]], data: Mapping[str, Any]) -> IndexData:
     """Everything the search index stores for a record's current values."""
-    keys: set[int] = set()
-    by_path: dict[str, list[str]] = {}
-    for path, value, keys_of_value in index_values(fields, data):
-        keys.update(keys_of_value)
-        by_path.setdefault(path, []).append(value)
-    return IndexData(
-        keys=sorted(keys),
-        texts={path: SEP + SEP.join(values) + SEP for path, values in by_path.items()},
-    )
+    return Indexer(fields).index(data)

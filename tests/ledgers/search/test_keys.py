@@ -13,8 +13,11 @@ from ledgers.search.keys import (
     Match,
     exact_key,
     ngram_keys,
+    ngram_stored_keys,
     query_keys,
     recheck,
+    stored_key,
+    stored_keys,
 )
 from ledgers.search.normalize import normalize_name, normalize_text, variant_table
 
@@ -249,3 +252,17 @@ def test_query_keys_are_never_empty(raw: str, match: Match) -> None:
     query = normalize_name(raw)
     assume(query)
     assert query_keys("f", query, match)
+
+
+@HYPOTHESIS
+@given(VALUES, st.sampled_from(["name", "offenders.name", "住所"]))
+def test_the_fast_stored_keys_are_the_stored_form_of_the_keys(raw: str, prefix: str) -> None:
+    value = normalize_text(raw)
+    assert ngram_stored_keys(prefix, value) == stored_keys(ngram_keys(prefix, value))
+
+
+def test_stored_keys_are_signed_32_bit_integers() -> None:
+    keys = stored_keys(ngram_keys("name", "山田花子"))
+    assert all(-(2**31) <= key < 2**31 for key in keys)
+    assert stored_key("name|山田") in keys
+    assert stored_key("given|山田") not in keys
