@@ -8,7 +8,6 @@ names the generation it read (``expected_generation``); a stale one raises
 
 from __future__ import annotations
 
-import copy
 import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -121,12 +120,11 @@ def values_clean(
     errors: dict[str, list[str]] = {}
     # Values of fields removed from the definition stay in the generations that had them;
     # new generations no longer carry them.
+    # Unchanged values are shared with ``current`` (both are read-only JSON trees).
     data: Values = {}
     if current:
         data = {
-            k: copy.deepcopy(v)
-            for k, v in current.items()
-            if k in schema.by_key and not schema.by_key[k].removed
+            k: v for k, v in current.items() if k in schema.by_key and not schema.by_key[k].removed
         }
     for key, raw in values.items():
         field = schema.by_key.get(key)
@@ -715,40 +713,47 @@ def record_bulk_update(
         if not rows:
             return [(record_id, locked[record_id][1]) for record_id in ids]
         with connection.cursor() as cursor:
+            # The new data goes in once, into a temporary table; the records, their new
+            # versions and the audit events are set-based statements over it.
             cursor.execute(
                 "CREATE TEMP TABLE _record_bulk_update (id uuid, data jsonb, search_keys integer[],"
-                " search_text jsonb, generation integer) ON COMMIT DROP"
+                " search_text jsonb, generation integer, state text, diff jsonb) ON COMMIT DROP"
             )
             with cursor.copy("COPY _record_bulk_update FROM STDIN") as copy_in:
-                for record_id, _before, data, generation, _state, search in rows:
+                for record_id, before, data, generation, state, search in rows:
                     copy_in.write_row((
                         record_id, _json(data), search.keys_sql, _json(search.texts),
-                        generation,
+                        generation, state, _json(values_diff(before, data)),
                     ))  # fmt: skip
+            params = {
+                "dv": ledger.definition_version, "actor": actor_id, "now": now, "reason": reason,
+                "code": ledger.code,
+            }  # fmt: skip
             cursor.execute(
-                "UPDATE ledgers_record AS r SET data = t.data,"
-                " search_keys = t.search_keys, search_text = t.search_text, generation = t.generation,"
-                " definition_version = %s, updated_by_id = %s, updated_at = %s"
+                "UPDATE ledgers_record AS r SET data = t.data, search_keys = t.search_keys,"
+                " search_text = t.search_text, generation = t.generation,"
+                " definition_version = %(dv)s, updated_by_id = %(actor)s, updated_at = %(now)s"
                 " FROM _record_bulk_update AS t WHERE r.id = t.id",
-                [ledger.definition_version, actor_id, now],
+                params,
+            )
+            cursor.execute(
+                "INSERT INTO ledgers_recordversion (record_id, generation, action, actor_id, at,"
+                " reason, definition_version, data, state, deleted, diff)"
+                " SELECT id, generation, 'update', %(actor)s, %(now)s, %(reason)s, %(dv)s, data,"
+                " state, false, diff FROM _record_bulk_update",
+                params,
+            )
+            cursor.execute(
+                "INSERT INTO ledgers_auditevent (actor_id, action, ledger_code, record_id,"
+                " generation, details)"
+                " SELECT %(actor)s, 'record.update', %(code)s, id, generation,"
+                " '{\"bulk\": true}' FROM _record_bulk_update",
+                params,
             )
             cursor.execute("DROP TABLE _record_bulk_update")
             if departed:
                 _past_insert_many(cursor, ledger=ledger, departed=departed)
-            with cursor.copy(
-                "COPY ledgers_recordversion (record_id, generation, action, actor_id, at, reason,"
-                " definition_version, data, state, deleted, diff) FROM STDIN"
-            ) as copy_in:
-                for record_id, before, data, generation, state, _search in rows:
-                    copy_in.write_row((
-                        record_id, generation, RecordVersion.Action.UPDATE.value, actor_id, now,
-                        reason, ledger.definition_version, _json(data), state, False,
-                        _json(values_diff(before, data)),
-                    ))  # fmt: skip
             changed = [(record_id, generation) for record_id, _b, _d, generation, _s, _i in rows]
-            _copy_audit(
-                cursor, actor_id=actor_id, action="record.update", ledger=ledger, items=changed
-            )
             webhook_events_enqueue(ledger=ledger, event="record.updated", records=changed)
     new_generations = dict(changed)
     return [(record_id, new_generations.get(record_id, locked[record_id][1])) for record_id in ids]
@@ -776,24 +781,6 @@ def _past_insert_many(
         [ledger.pk],
     )
     cursor.execute("DROP TABLE _search_value_new")
-
-
-def _copy_audit(
-    cursor: Any,
-    *,
-    actor_id: int | None,
-    action: str,
-    ledger: Ledger,
-    items: Iterable[tuple[uuid.UUID, int]],
-) -> None:
-    with cursor.copy(
-        "COPY ledgers_auditevent (actor_id, action, ledger_code, record_id, generation, details)"
-        " FROM STDIN"
-    ) as copy_in:
-        for record_id, generation in items:
-            copy_in.write_row(
-                (actor_id, action, ledger.code, record_id, generation, '{"bulk": true}')
-            )
 
 
 def _json(value: Any) -> str:
