@@ -4,14 +4,17 @@ Creates a throw-away database ``daicho_bench`` on the server of ``DATABASE_URL``
 embedded PostgreSQL), provisions one city, defines a ledger of eight fields and writes
 ``--records`` records with three generations each, twice:
 
-- single: ``record_create`` then two ``record_update`` per record, one transaction each;
+- single: ``record_create`` then two ``record_update`` per record, one transaction each,
+  from ``--workers`` processes at once (each its own connection, as web workers are; one
+  process leaves a core idle while it waits for the database, so the default is two);
 - bulk: ``record_bulk_create`` then two ``record_bulk_update`` rounds, in batches.
 
 Beside each figure it prints the floor measured on the same server: COPY of the same rows
 with nothing else (the physical floor of the bulk path) and one INSERT per transaction
 (the floor of the single path).
 
-    python bench/records.py [--records 100000] [--batch 1000] [--keep]
+    python bench/records.py [--records 100000] [--single-records N] [--workers 2]
+                            [--batch 1000] [--keep]
 """
 
 from __future__ import annotations
@@ -79,6 +82,66 @@ def _rate(count: int, seconds: float) -> str:
     return f"{count / seconds:,.0f}/s"
 
 
+def _single_worker(people: list[dict[str, Any]], barrier: Any, out: Any) -> None:
+    """One process: its share of records, created then updated twice, one transaction
+    each; the phases start together across processes (the barrier)."""
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django_tenants.utils import schema_context
+
+    from ledgers.access.policy import policy_for
+    from ledgers.definitions.models import Ledger
+    from ledgers.records.services import record_create, record_update
+
+    with schema_context("bench"):
+        actor = get_user_model().objects.get(username="admin")
+        ledger = Ledger.objects.get(code="single")
+        policy = policy_for(actor, ledger)
+        barrier.wait()
+        started = time.perf_counter()
+        records = [
+            record_create(actor=actor, ledger=ledger, values=person, policy=policy)
+            for person in people
+        ]
+        created = time.perf_counter()
+        barrier.wait()
+        updating = time.perf_counter()
+        for round_ in (1, 2):
+            for i, record in enumerate(records):
+                records[i] = record_update(
+                    actor=actor, record=record, expected_generation=round_, policy=policy,
+                    values={"status": "審査中" if round_ == 1 else "交付決定", "amount": people[i]["amount"] + round_},
+                )  # fmt: skip
+        out.put((started, created, updating, time.perf_counter()))
+    connection.close()
+
+
+def _single_path(workers: int, people: list[dict[str, Any]]) -> tuple[float, float]:
+    """Seconds for the creates and for the updates, all workers together (first start to
+    last finish of each phase)."""
+    import multiprocessing
+
+    from django.db import connections
+
+    connections.close_all()  # each process opens its own
+    context = multiprocessing.get_context("fork")
+    barrier, out = context.Barrier(workers), context.Queue()
+    shares = [people[i::workers] for i in range(workers)]
+    processes = [
+        context.Process(target=_single_worker, args=(share, barrier, out)) for share in shares
+    ]
+    for process in processes:
+        process.start()
+    spans = [out.get() for _ in processes]
+    for process in processes:
+        process.join()
+        if process.exitcode:
+            raise SystemExit(f"a single-path worker failed (exit code {process.exitcode})")
+    create_s = max(s[1] for s in spans) - min(s[0] for s in spans)
+    update_s = max(s[3] for s in spans) - min(s[2] for s in spans)
+    return create_s, update_s
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--records", type=int, default=100_000)
@@ -89,6 +152,7 @@ def main() -> None:
         help="records for the single path (default: --records)",
     )
     parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--workers", type=int, default=2, help="processes for the single path")
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
     single_n = args.single_records or args.records
@@ -109,8 +173,6 @@ def main() -> None:
     from ledgers.records.services import (
         record_bulk_create,
         record_bulk_update,
-        record_create,
-        record_update,
     )
     from tenants.services import municipality_provision
 
@@ -128,36 +190,24 @@ def main() -> None:
         Membership.objects.create(
             user=actor, department=department, role=Role.LEDGER_ADMIN, valid_from=date(2020, 4, 1)
         )
-        single = ledger_create(actor=actor, code="single", name="単件", fields=FIELDS)
+        ledger_create(actor=actor, code="single", name="単件", fields=FIELDS)
         bulk = ledger_create(actor=actor, code="bulk", name="一括", fields=FIELDS)
         # As a request does: the policy is computed once and passed to every service call.
-        single_policy, bulk_policy = policy_for(actor, single), policy_for(actor, bulk)
+        bulk_policy = policy_for(actor, bulk)
         people = [_person(rng, i) for i in range(max(single_n, args.records))]
 
         # --- single-record service calls --------------------------------------------
-        started = time.perf_counter()
-        records = [
-            record_create(actor=actor, ledger=single, values=people[i], policy=single_policy)
-            for i in range(single_n)
-        ]
-        create_s = time.perf_counter() - started
-        started = time.perf_counter()
-        for round_ in (1, 2):
-            for i, record in enumerate(records):
-                records[i] = record_update(
-                    actor=actor, record=record, expected_generation=round_, policy=single_policy,
-                    values={"status": "審査中" if round_ == 1 else "交付決定", "amount": people[i]["amount"] + round_},
-                )  # fmt: skip
-        update_s = time.perf_counter() - started
+        create_s, update_s = _single_path(args.workers, people[:single_n])
         results["single"] = {
             "records": single_n,
+            "workers": args.workers,
             "create_records_per_s": round(single_n / create_s),
             "update_versions_per_s": round(2 * single_n / update_s),
             "versions_per_s_overall": round(3 * single_n / (create_s + update_s)),
         }
         print(
-            f"single: create {_rate(single_n, create_s)}, update {_rate(2 * single_n, update_s)}"
-            f" ({single_n} records × 3 generations)",
+            f"single ({args.workers} workers): create {_rate(single_n, create_s)},"
+            f" update {_rate(2 * single_n, update_s)} ({single_n} records × 3 generations)",
             file=sys.stderr,
         )
 
@@ -230,7 +280,7 @@ def main() -> None:
     )
     print("|---|---:|---:|---:|---:|---|")
     print(
-        f"| single service calls, 1 transaction each | {single['records']:,} | {single['create_records_per_s']:,} |"
+        f"| single service calls, 1 transaction each, {single['workers']} processes | {single['records']:,} | {single['create_records_per_s']:,} |"
         f" {single['update_versions_per_s']:,} | {single['versions_per_s_overall']:,} |"
         f" {floor['insert_one_per_transaction_per_s']:,} bare INSERTs/s, one per transaction |"
     )
