@@ -318,8 +318,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["ledgers.api.common.HasScope"],
     "DEFAULT_THROTTLE_CLASSES": [
-        "ledgers.api.common.TokenRateThrottle",
-        "ledgers.api.common.AddressRateThrottle",
+        "ledgers.api.common.ApiRateThrottle",
         "rest_framework.throttling.ScopedRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {

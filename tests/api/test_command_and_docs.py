@@ -1,5 +1,6 @@
 """``issue_api_token``, the OpenAPI schema and its docs page, and rate limits."""
 
+import secrets
 from io import StringIO
 from typing import Any
 
@@ -73,3 +74,23 @@ def test_rate_limit_answers_429_with_retry_after(api: Any, settings: Any) -> Non
     assert limited.json()["code"] == "ERROR_RATE_LIMITED"
     # Another token (another client of the same city) is counted on its own.
     assert api("designer").get("/api/v1/me/").status_code == 200
+
+
+def test_rate_limit_per_address_counts_every_token_of_that_address(api: Any, settings: Any) -> None:
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"token": "1000/min", "address": "3/min", "auth": "20/min"},
+    }
+    # An address of this test's own: the counters live in Redis, shared with other tests.
+    address = f"2001:db8::{secrets.token_hex(2)}:{secrets.token_hex(2)}"
+    clerk, designer = api("clerk"), api("designer")
+    statuses = [
+        client.get("/api/v1/me/", REMOTE_ADDR=address).status_code
+        for client in (clerk, designer, clerk)
+    ]
+    limited = designer.get("/api/v1/me/", REMOTE_ADDR=address)
+    assert statuses == [200, 200, 200]
+    assert limited.status_code == 429
+    assert 0 < int(limited["Retry-After"]) <= 60
+    # Another address is counted on its own.
+    assert designer.get("/api/v1/me/", REMOTE_ADDR=f"{address}:1").status_code == 200
