@@ -80,6 +80,18 @@ class VersionNotFound(LedgerError):
         super().__init__(f"第{generation}世代はありません。", detail={"generation": generation})
 
 
+class DefinitionChanged(LedgerError):
+    """The ledger's definition changed while a write validated against the previous one."""
+
+    code = "ERROR_DEFINITION_CHANGED"
+    status = 409
+
+    def __init__(self) -> None:
+        super().__init__(
+            "台帳の定義が変更されました。最新の定義を読み込み直してから入力してください。"
+        )
+
+
 class GenerationConflict(LedgerError):
     """The record changed since the caller read it (optimistic concurrency); nothing written."""
 

@@ -128,6 +128,17 @@ class LedgerPolicy:
         ]
         return condition & functools.reduce(operator.or_, flags)
 
+    def shows(self, data: Mapping[str, Any]) -> bool:
+        """``record_filter`` on values already read (the same rules, in Python)."""
+        if not self.can("view") and not self.can("search"):
+            return False
+        if self.break_glass or self._disclosure_key is None:
+            return True
+        flags = data.get(self._disclosure_key)
+        return isinstance(flags, Mapping) and any(
+            flags.get(code) is True for code in self.departments
+        )
+
     def records(self, queryset: QuerySet) -> QuerySet:
         return queryset.filter(self.record_filter())
 

@@ -8,6 +8,7 @@ names the generation it read (``expected_generation``); a stale one raises
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -24,6 +25,7 @@ from ledgers.access.policy import LedgerPolicy, policy_for
 from ledgers.audit.services import audit_record
 from ledgers.definitions.models import Ledger
 from ledgers.exceptions import (
+    DefinitionChanged,
     GenerationConflict,
     RecordInvalid,
     RecordNotFound,
@@ -287,6 +289,9 @@ WITH u AS (
         definition_version = %(dv)s::integer, state = %(state)s::text,
         updated_by_id = %(actor)s::integer, updated_at = %(now)s::timestamptz
     WHERE id = %(id)s::uuid AND generation = %(expected)s::integer AND deleted_at IS NULL
+        -- validated against this definition version: refuse if it changed meanwhile
+        AND EXISTS (SELECT 1 FROM ledgers_ledger AS l
+                    WHERE l.id = %(ledger)s::bigint AND l.definition_version = %(dv)s::integer)
     RETURNING id, generation, data, definition_version, state, updated_by_id, updated_at
 ), v AS (
     INSERT INTO ledgers_recordversion (record_id, generation, action, actor_id, at, reason,
@@ -363,18 +368,6 @@ def record_create(
     return record
 
 
-def _current_ledger(record: Record, ledger_id: int, definition_version: int) -> Ledger:
-    """The record's ledger at its current definition version (the cached one when fresh)."""
-    cached = record._state.fields_cache.get("ledger")
-    if (
-        cached is not None
-        and cached.pk == ledger_id
-        and cached.definition_version == definition_version
-    ):
-        return cached
-    return Ledger.objects.get(pk=ledger_id)
-
-
 def record_update(
     *,
     actor: Any,
@@ -385,34 +378,59 @@ def record_update(
     state: str | None = None,
     policy: LedgerPolicy | None = None,
 ) -> Record:
-    """Change some values (``None`` clears one) as a new generation.
+    """Change some values (``None`` clears one) as a new generation (``_record_update``).
 
-    One read (the current values) and one statement that updates the record only if it is
-    still at ``expected_generation``, writes the version and the audit event.
-    """
+    If the ledger's definition changed since ``record`` and the policy were read, the
+    values are validated again against the new one (once)."""
     require_tenant()
     policy = _policy(actor, record.ledger, policy)
+    try:
+        return _record_update(
+            actor=actor, record=record, values=values, expected_generation=expected_generation,
+            reason=reason, state=state, policy=policy,
+        )  # fmt: skip
+    except DefinitionChanged:
+        fresh = Ledger.objects.get(pk=policy.ledger.pk)
+        record.ledger = fresh
+        return _record_update(
+            actor=actor, record=record, values=values, expected_generation=expected_generation,
+            reason=reason, state=state, policy=dataclasses.replace(policy, ledger=fresh),
+        )  # fmt: skip
+
+
+def _record_update(
+    *,
+    actor: Any,
+    record: Record,
+    values: Mapping[str, Any],
+    expected_generation: int,
+    reason: str,
+    state: str | None,
+    policy: LedgerPolicy,
+) -> Record:
+    """Change some values (``None`` clears one) as a new generation.
+
+    One statement updates the record only if it is still at ``expected_generation`` (and
+    its ledger's definition is the one the values were validated against), and writes the
+    version, the replaced values' history and the audit event. When ``record`` was read at
+    ``expected_generation`` its values are the ones to merge onto and the policy's record
+    filter is checked on them; otherwise the current values are read first.
+    """
     policy.require("update")
-    current = (
-        policy.records(Record.objects.filter(pk=record.pk))
-        .values(
-            "data",
-            "search_text",
-            "generation",
-            "deleted_at",
-            "state",
-            "ledger_id",
-            "ledger__definition_version",
+    current = _as_read(record, expected_generation, policy)
+    if current is None:
+        current = (
+            policy.records(Record.objects.filter(pk=record.pk))
+            .values("data", "generation", "deleted_at", "state", "ledger_id")
+            .first()
         )
-        .first()
-    )
     if current is None:
         raise RecordNotFound()
     if current["generation"] != expected_generation:
         raise GenerationConflict(expected=expected_generation, actual=current["generation"])
     if current["deleted_at"] is not None:
         raise RecordStateError("削除された記録は変更できません。先に復元してください。")
-    ledger = _current_ledger(record, current["ledger_id"], current["ledger__definition_version"])
+    ledger = policy.ledger
     before = current["data"]
     data = values_clean(ledger=ledger, values=values, current=before)
     new_state = current["state"] if state is None else state
@@ -420,8 +438,10 @@ def record_update(
         return record
     now = timezone.now()
     diff = values_diff(before, data)
-    index = search_index_for(ledger=ledger, data=data)
-    departed = index.departed(current["search_text"], LedgerSchema.of(ledger).path_types)
+    schema = LedgerSchema.of(ledger)
+    index = schema.indexer.index(data)
+    # The values the record held, from the same (cached) indexer: no need to read them.
+    departed = index.departed(schema.indexer.index(before).texts, schema.path_types)
     row = _execute_prepared(
             _UPDATE_SQL,
             {
@@ -434,10 +454,18 @@ def record_update(
             },
         )  # fmt: skip
     if row is None:
-        actual = Record.objects.filter(pk=record.pk).values_list("generation", flat=True).first()
-        if actual is None:
+        latest = (
+            Record.objects.filter(pk=record.pk)
+            .values_list("generation", "ledger__definition_version")
+            .first()
+        )
+        if latest is None:
             raise RecordNotFound()
-        raise GenerationConflict(expected=expected_generation, actual=actual)
+        if latest[0] != expected_generation:
+            raise GenerationConflict(expected=expected_generation, actual=latest[0])
+        if latest[1] != ledger.definition_version:
+            raise DefinitionChanged()
+        raise RecordNotFound()  # deleted meanwhile: as a record the actor cannot change
     webhook_deliveries_schedule(row[1])
     record.data = data
     record.search_keys, record.search_text = index.keys, index.texts
@@ -448,6 +476,23 @@ def record_update(
     record.updated_at = now
     record.ledger = ledger
     return record
+
+
+_READ_FIELDS = ("data", "generation", "deleted_at", "state", "ledger_id")
+
+
+def _as_read(record: Record, expected_generation: int, policy: LedgerPolicy) -> dict | None:
+    """The values ``record`` was read with, when they are those of ``expected_generation``
+    and the policy shows them; ``None`` when they must be read again."""
+    if record._state.adding or record.generation != expected_generation:
+        return None
+    if set(_READ_FIELDS) & record.get_deferred_fields():
+        return None
+    if record.ledger_id != policy.ledger.pk:
+        return None
+    if not policy.shows(record.data):
+        raise RecordNotFound()
+    return {name: getattr(record, name) for name in _READ_FIELDS}
 
 
 def record_delete(
