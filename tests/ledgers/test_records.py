@@ -331,3 +331,31 @@ def test_bulk_update_makes_new_generations_all_or_nothing(ledger: Ledger, clerk:
         == 1
     )
     assert RecordVersion.objects.filter(record_id=ids[1]).count() == 1
+
+
+def test_an_update_validated_against_a_superseded_definition_is_validated_again(
+    ledger: Ledger, clerk: Any
+) -> None:
+    """The form was read before a field was removed: the change is checked against the
+    definition in force, not the one the caller holds."""
+    from ledgers.access.policy import policy_for
+
+    record = record_create(actor=clerk, ledger=ledger, values={"name": "山田 花子", "note": "メモ"})
+    stale_policy = policy_for(clerk, ledger)
+    field_remove(actor=clerk, ledger=Ledger.objects.get(pk=ledger.pk), key="note")
+    with pytest.raises(RecordInvalid) as refused:
+        record_update(
+            actor=clerk, record=record, values={"note": "変更"}, expected_generation=1,
+            policy=stale_policy,
+        )  # fmt: skip
+    assert "note" in refused.value.errors
+    assert Record.objects.get(pk=record.pk).generation == 1
+    updated = record_update(
+        actor=clerk, record=record, values={"amount": 5}, expected_generation=1,
+        policy=stale_policy,
+    )  # fmt: skip
+    assert updated.generation == 2
+    assert updated.definition_version == Ledger.objects.get(pk=ledger.pk).definition_version
+    # The removed field's value stays in generation 1 only.
+    assert "note" not in Record.objects.get(pk=record.pk).data
+    assert record_get_version(record=record, generation=1).data["note"] == "メモ"

@@ -296,3 +296,12 @@ def test_nobody_without_a_grant_and_no_anonymous_writer(dv: dict[str, Any]) -> N
     with pytest.raises(AccessDenied):
         record_create(actor=None, ledger=dv["ledger"], values={"name": "匿名"})
     assert Record.objects.count() == 1
+
+
+@pytest.mark.parametrize("who", ["designer", "shimin", "shiminzei", "kodomo", "auditor"])
+def test_the_record_filter_in_python_agrees_with_the_database(dv: dict[str, Any], who: str) -> None:
+    """``shows`` (used on values already read) is ``record_filter`` (used in queries)."""
+    policy = policy_for(dv[who], dv["ledger"])
+    in_database = policy.records(Record.objects.filter(pk=dv["record"].pk)).exists()
+    assert policy.shows(dv["record"].data) is in_database
+    assert policy.shows({"disclosure": {"shiminzei": True}}) is (who == "shiminzei")
