@@ -280,6 +280,7 @@ def main() -> None:
                     screen_code=screen,
                     criteria=criteria,
                     reason="bench",
+                    policy=policy,  # as a request has it (the API caches it per caller)
                 )
                 service_ms.append((time.perf_counter() - started) * 1000)
                 hits = len(result.hits)

@@ -129,10 +129,16 @@ def search_run(
     reason: str = "",
     page: int = 1,
     page_size: int | None = None,
+    policy: LedgerPolicy | None = None,
 ) -> SearchResult:
-    """Run one search screen for ``actor``; raises ``SearchError`` on a bad request."""
+    """Run one search screen for ``actor``; raises ``SearchError`` on a bad request.
+
+    ``policy`` is the actor's on ``ledger`` when the caller has it (computed otherwise)."""
     require_tenant()
-    policy = policy_for(actor, ledger)
+    if policy is None:
+        policy = policy_for(actor, ledger)
+    elif policy.actor is not actor or policy.ledger.pk != ledger.pk:
+        raise ValueError("the policy given is not the actor's on this ledger")
     policy.require("search")
     screen = _screen(ledger, screen_code)
     if screen["reason_required"] and len((reason or "").strip()) < 2:

@@ -48,13 +48,13 @@ class SearchView(APIView):
         request=SearchRequest, responses={200: SearchResponse, 400: ErrorShape, 404: ErrorShape}
     )
     def post(self, request: Request, code: str, screen: str) -> Response:
-        ledger, _policy = ledger_for(request, code)
+        ledger, policy = ledger_for(request, code)
         body = SearchRequest(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
         result = search_run(
             actor=request.user, ledger=ledger, screen_code=screen, criteria=data["criteria"],
-            reason=data["reason"], page=data["page"], page_size=data.get("page_size"),
+            reason=data["reason"], page=data["page"], page_size=data.get("page_size"), policy=policy,
         )  # fmt: skip
         return Response(
             {
