@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from django.db.models import Q, TextField, Value
@@ -25,7 +25,7 @@ from ledgers.exceptions import LedgerError
 from ledgers.fields.exceptions import FieldError
 from ledgers.records.models import Record
 from ledgers.search.index import SEP, normaliser_for, text_values
-from ledgers.search.keys import query_keys, recheck, stored_keys
+from ledgers.search.keys import exact_key, query_keys, recheck, stored_keys
 from ledgers.search.models import SearchValue
 from ledgers.search.normalize import parse_date_query
 from ledgers.search.query import match_condition
@@ -76,15 +76,35 @@ def _date_range(path: str, raw: Any) -> tuple[date, date]:
         raise SearchError(exc.message, detail={"criteria": {path: [exc.message]}}) from None
 
 
+# A date range of up to this many days is also looked up by the days' exact keys, so an
+# exact birth date (or a month, or a year) narrows through the index instead of a filter
+# over every candidate of the other criteria. Longer ranges (昭和40年代) filter only.
+MAX_KEYED_DAYS = 366
+
+
+def _day_keys(path: str, start: date, end: date) -> list[int] | None:
+    days = (end - start).days + 1
+    if days > MAX_KEYED_DAYS:
+        return None
+    return stored_keys(
+        exact_key(path, (start + timedelta(days=offset)).isoformat()) for offset in range(days)
+    )
+
+
 def _current_condition(path: str, field: dict[str, Any], match: str, raw: Any) -> Q:
     if match == "range":
         start, end = _date_range(path, raw)
-        return Q(
+        condition = Q(
             **{
                 f"data__{path}__gte": start.isoformat(),
                 f"data__{path}__lte": end.isoformat() + "\uffff",
             }
         )
+        keys = _day_keys(path, start, end) if field["type"] == "date" else None
+        if keys is not None:
+            lookup = "contains" if len(keys) == 1 else "overlap"
+            condition &= Q(**{f"search_keys__{lookup}": keys})
+        return condition
     if field["type"] in {"date", "datetime"}:
         start, _end = _date_range(path, raw)
         raw = start.isoformat()
