@@ -25,12 +25,13 @@ from __future__ import annotations
 
 import functools
 import operator
+import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import EmptyResultSet
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -40,6 +41,9 @@ from ledgers.definitions.models import Ledger, Sensitivity
 from ledgers.exceptions import AccessDenied, RecordNotFound
 
 MASKED: dict[str, bool] = {"masked": True}
+# get_record's compiled SELECT per visibility; the marker stands for the record's id.
+_RECORD_QUERIES: dict[tuple[Any, ...], tuple[str, tuple[Any, ...], int] | None] = {}
+_ID_MARKER = uuid.UUID("5ec0de5e-0000-4000-8000-00000000d1c0")
 ALL_CAPABILITIES = frozenset(c.value for c in Capability)
 READ_CAPABILITIES = frozenset({"view", "search", "export", "print"})
 WRITE_CAPABILITIES = frozenset({"create", "update", "delete", "import", "design"})
@@ -147,15 +151,49 @@ class LedgerPolicy:
         from ledgers.records.models import Record
 
         try:
-            # The search index columns are the bulk of a row and no output shows them.
-            record = self.records(Record.objects.defer("search_keys", "search_text")).get(
-                pk=record_id
-            )
-        except (Record.DoesNotExist, ValueError, TypeError, ValidationError):
+            pk = record_id if isinstance(record_id, uuid.UUID) else uuid.UUID(str(record_id))
+        except ValueError:
             # A malformed id is a missing record too.
             raise RecordNotFound() from None
+        compiled = self._record_query()
+        if compiled is None:  # the actor sees no record of this ledger
+            raise RecordNotFound()
+        sql, params, position = compiled
+        params = [*params]
+        params[position] = pk
+        found = list(Record.objects.raw(sql, params))
+        if not found:
+            raise RecordNotFound()
+        record = found[0]
         record.ledger = self.ledger  # the filter made it so; saves reading it again
         return record
+
+    def _record_query(self) -> tuple[str, tuple[Any, ...], int] | None:
+        """``get_record``'s SELECT, compiled once per visibility (the same ``record_filter``).
+
+        Building and compiling the ORM query was a third of a record read's CPU; the SQL
+        depends only on what ``record_filter`` reads, which is the key.
+        """
+        from ledgers.records.models import Record
+
+        key = (
+            self.ledger.pk, self.can("view") or self.can("search"), self.break_glass,
+            self._disclosure_key, tuple(sorted(self.departments)),
+        )  # fmt: skip
+        if key in _RECORD_QUERIES:
+            return _RECORD_QUERIES[key]
+        # The search index columns are the bulk of a row and no output shows them.
+        queryset = self.records(Record.objects.defer("search_keys", "search_text"))
+        try:
+            sql, params = queryset.filter(pk=_ID_MARKER).query.sql_with_params()
+        except EmptyResultSet:
+            compiled = None
+        else:
+            compiled = (sql, tuple(params), [*params].index(_ID_MARKER))
+        if len(_RECORD_QUERIES) >= 1000:
+            _RECORD_QUERIES.clear()
+        _RECORD_QUERIES[key] = compiled
+        return compiled
 
     # --- fields ---------------------------------------------------------------------
 
