@@ -99,6 +99,8 @@ class LedgerPolicy:
     viewed_by: Any = None
     break_glass: bool = False
     _disclosure_key: str | None = field(default=None, repr=False)
+    # Scratch space of this instance (dataclasses.replace starts a new one).
+    _mask_plans: dict[int, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def read_only(self) -> bool:
@@ -216,25 +218,40 @@ class LedgerPolicy:
         fields = (definition or self.ledger.definition).get("fields", [])
         return _mask_values(values, fields, self)
 
+    def _mask_plan(
+        self, fields: list[Mapping[str, Any]]
+    ) -> dict[str, tuple[bool, list[Mapping[str, Any]] | None]]:
+        """Per field key: readable at this clearance, and the sub-fields to mask inside a
+        readable group. Worked out once per definition, not once per record shown."""
+        cached = self._mask_plans.get(id(fields))
+        if cached is not None and cached[0] is fields:
+            return cached[1]
+        plan: dict[str, tuple[bool, list[Mapping[str, Any]] | None]] = {}
+        for spec in fields:
+            readable = self.can_read_field(spec.get("sensitivity"))
+            sub_fields = (spec.get("options") or {}).get("fields")
+            group = spec.get("type") in {"group", "repeating_group"} and bool(sub_fields)
+            plan[spec["key"]] = (readable, sub_fields if readable and group else None)
+        if len(self._mask_plans) >= 64:
+            self._mask_plans.clear()
+        # The fields list is kept with its plan, so that its id cannot be reused meanwhile.
+        self._mask_plans[id(fields)] = (fields, plan)
+        return plan
+
 
 def _mask_values(
     values: Mapping[str, Any], fields: list[Mapping[str, Any]], policy: LedgerPolicy
 ) -> dict[str, Any]:
-    by_key = {f["key"]: f for f in fields}
+    plan = policy._mask_plan(fields)
     masked: dict[str, Any] = {}
     for key, value in values.items():
-        spec = by_key.get(key)
-        if spec is None:
+        entry = plan.get(key)
+        if entry is None:
             continue
-        if not policy.can_read_field(spec.get("sensitivity")):
+        readable, sub_fields = entry
+        if not readable:
             masked[key] = dict(MASKED)
-            continue
-        sub_fields = (spec.get("options") or {}).get("fields")
-        if (
-            spec.get("type") in {"group", "repeating_group"}
-            and sub_fields
-            and isinstance(value, list)
-        ):
+        elif sub_fields is not None and isinstance(value, list):
             masked[key] = [
                 _mask_values(row, sub_fields, policy) if isinstance(row, Mapping) else row
                 for row in value
