@@ -136,14 +136,14 @@ def _floor_query(
     if generations == "all":
         for path, raw in criteria.items():
             now = Record.objects.filter(ledger_id=ledger.pk, deleted_at__isnull=True).filter(
-                _current_condition(path, fields[path], matches[path], raw)
+                _current_condition(ledger, path, fields[path], matches[path], raw)
             )
             past = _past_values(ledger, path, fields[path], matches[path], raw)
             records = records.filter(pk__in=now.values("pk").union(past.values("record_id")))
     else:
         condition = Q()
         for path, raw in criteria.items():
-            condition &= _current_condition(path, fields[path], matches[path], raw)
+            condition &= _current_condition(ledger, path, fields[path], matches[path], raw)
         records = records.filter(condition)
     return records.order_by("-updated_at", "-id").values_list("id", flat=True)[:51]
 

@@ -1,4 +1,5 @@
-"""Search keys stored as integers (``ledgers.search.keys.stored_key``) instead of text.
+"""Search keys stored as integers (``ledgers.search.keys.stored_key``) instead of text, and
+prefixed with their ledger (``key_prefix``).
 
 The columns change type and every record's keys, current and past, are computed again from
 the stored values by the same code that indexes new writes.
@@ -20,7 +21,8 @@ ALTER TABLE ledgers_searchvalue ALTER COLUMN keys SET STATISTICS 1000;
 
 
 def reindex(apps: Any, schema_editor: Any) -> None:
-    from ledgers.search.index import index_record, path_types, value_keys
+    from ledgers.search.index import Indexer, path_types, value_keys
+    from ledgers.search.keys import key_prefix
 
     ledger_model = apps.get_model("ledgers", "Ledger")
     record_model = apps.get_model("ledgers", "Record")
@@ -29,10 +31,11 @@ def reindex(apps: Any, schema_editor: Any) -> None:
         every_field = ledger.definition.get("fields", [])
         live = [f for f in every_field if not f.get("removed")]
         types = path_types(every_field)
+        indexer = Indexer(live, ledger.pk)
         records = record_model.objects.filter(ledger_id=ledger.pk).only("id", "data")
         batch = []
         for record in records.iterator(chunk_size=BATCH):
-            record.search_keys = index_record(live, record.data).keys
+            record.search_keys = indexer.index(record.data).keys
             batch.append(record)
             if len(batch) >= BATCH:
                 record_model.objects.bulk_update(batch, ["search_keys"])
@@ -41,7 +44,8 @@ def reindex(apps: Any, schema_editor: Any) -> None:
         values = value_model.objects.filter(ledger_id=ledger.pk).only("id", "path", "value")
         batch = []
         for row in values.iterator(chunk_size=BATCH):
-            row.keys = list(value_keys(row.path, types.get(row.path, "text"), row.value))
+            prefix = key_prefix(ledger.pk, row.path)
+            row.keys = list(value_keys(prefix, types.get(row.path, "text"), row.value))
             batch.append(row)
             if len(batch) >= BATCH:
                 value_model.objects.bulk_update(batch, ["keys"])

@@ -103,7 +103,7 @@ def _indexer(ledger: Ledger) -> Indexer:
     if indexer is None:
         if len(_INDEXERS) >= 64:
             _INDEXERS.clear()
-        indexer = _INDEXERS[key] = Indexer(ledger.fields())
+        indexer = _INDEXERS[key] = Indexer(ledger.fields(), ledger.pk)
     return indexer
 
 
@@ -441,7 +441,7 @@ def _record_update(
     schema = LedgerSchema.of(ledger)
     index = schema.indexer.index(data)
     # The values the record held, from the same (cached) indexer: no need to read them.
-    departed = index.departed(schema.indexer.index(before).texts, schema.path_types)
+    departed = index.departed(schema.indexer.index(before).texts, schema.path_types, ledger.pk)
     row = _execute_prepared(
             _UPDATE_SQL,
             {
@@ -584,7 +584,7 @@ def record_restore(
         record.updated_by_id = _actor_id(actor)
         record.updated_at = now
         record.save()
-        departed = index.departed(before_texts, LedgerSchema.of(ledger).path_types)
+        departed = index.departed(before_texts, LedgerSchema.of(ledger).path_types, ledger.pk)
         if departed:
             with connection.cursor() as cursor:
                 cursor.execute(
@@ -751,7 +751,7 @@ def record_bulk_update(
                 rows.append((record_id, before, data, generation + 1, state, search))
                 departed.extend(
                     (record_id, generation, path, value, keys)
-                    for path, value, keys in search.departed(before_texts, types)
+                    for path, value, keys in search.departed(before_texts, types, ledger.pk)
                 )
         if item_errors:
             raise RecordInvalid(item_errors=item_errors)

@@ -2,7 +2,7 @@
 
 Every searchable field (and every sub-field of a group, as ``group.sub``) yields normalised
 strings; the record stores their n-gram keys in ``Record.search_keys`` (one GIN index) and
-the normalised strings in ``Record.search_text`` for the recheck (``index_record``), as
+the normalised strings in ``Record.search_text`` for the recheck (``Indexer``), as
 ``\\x1f value \\x1f value \\x1f`` so that prefix and exact matches of any one value are a
 plain ``strpos``.
 """
@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 from ledgers.fields import field_type_registry
-from ledgers.search.keys import exact_key, ngram_stored_keys, stored_keys
+from ledgers.search.keys import exact_key, key_prefix, ngram_stored_keys, stored_keys
 from ledgers.search.normalize import normalize_digits, normalize_name, normalize_text
 
 SEP = "\x1f"
@@ -53,11 +53,11 @@ def normaliser_for(type_id: str) -> Any:
 
 
 @lru_cache(maxsize=_CACHE_SIZE)
-def value_keys(path: str, type_id: str, value: str) -> tuple[int, ...]:
-    """The stored keys one normalised value of ``path`` is indexed under."""
+def value_keys(prefix: str, type_id: str, value: str) -> tuple[int, ...]:
+    """The stored keys one normalised value is indexed under (``prefix``: ``key_prefix``)."""
     if type_id in EXACT_TYPES:
-        return tuple(stored_keys([exact_key(path, value)]))
-    return tuple(ngram_stored_keys(path, value))
+        return tuple(stored_keys([exact_key(prefix, value)]))
+    return tuple(ngram_stored_keys(prefix, value))
 
 
 def _field_values(field: Mapping[str, Any], value: Any) -> list[str]:
@@ -99,17 +99,6 @@ def searchable_values(
 MAX_VALUE = 500
 
 
-def index_values(
-    fields: list[Mapping[str, Any]], data: Mapping[str, Any]
-) -> list[tuple[str, str, tuple[int, ...]]]:
-    """(path, normalised value, its stored keys) for every searchable value of a record."""
-    return [
-        (path, value[:MAX_VALUE], value_keys(path, type_id, value[:MAX_VALUE]))
-        for path, type_id, values in searchable_values(fields, data)
-        for value in values
-    ]
-
-
 def path_types(fields: list[Mapping[str, Any]]) -> dict[str, str]:
     """The type of every searchable path (``name``, ``offenders.name``), removed ones too:
     a value of a field removed since must still get its keys when it leaves."""
@@ -146,7 +135,7 @@ class IndexData:
         return sorted({int(key) for key in inner.split(",")}) if inner else []
 
     def departed(
-        self, previous: Mapping[str, str] | None, types: Mapping[str, str]
+        self, previous: Mapping[str, str] | None, types: Mapping[str, str], ledger_id: int
     ) -> list[tuple[str, str, tuple[int, ...]]]:
         """(path, value, keys) of the values the previous index (its ``texts``) held and
         this one does not: what a change adds to the past-generation index."""
@@ -156,7 +145,8 @@ class IndexData:
             for value in text_values(text):
                 if SEP + value + SEP not in now:
                     type_id = types.get(path, "text")
-                    gone.append((path, value, value_keys(path, type_id, value)))
+                    keys = value_keys(key_prefix(ledger_id, path), type_id, value)
+                    gone.append((path, value, keys))
         return gone
 
 
@@ -182,7 +172,7 @@ def _keys_text(entries: _Entries) -> str:
 
 
 class Indexer:
-    """``index_record`` for one ledger's fields, compiled once.
+    """What the search index stores for a record of one ledger, compiled once per definition.
 
     Each field's entries (path, normalised value, stored keys) are a pure function of its
     value, cached per field: records repeat statuses, choices, dates, towns and names, and
@@ -192,13 +182,18 @@ class Indexer:
 
     CACHE_LIMIT = 20_000
 
-    def __init__(self, fields: list[Mapping[str, Any]]) -> None:
+    def __init__(self, fields: list[Mapping[str, Any]], ledger_id: int) -> None:
+        self.ledger_id = ledger_id
         self._fields = [f for f in fields if not f.get("removed") and f["type"] != "my_number"]
         self._caches: list[dict[Any, tuple[_Entries, str]]] = [{} for _ in self._fields]
 
     def _entries(self, field: Mapping[str, Any], value: Any) -> _Entries:
         return tuple(
-            (path, text[:MAX_VALUE], value_keys(path, type_id, text[:MAX_VALUE]))
+            (
+                path,
+                text[:MAX_VALUE],
+                value_keys(key_prefix(self.ledger_id, path), type_id, text[:MAX_VALUE]),
+            )
             for path, type_id, values in searchable_values([field], {field["key"]: value})
             for text in values
         )
@@ -228,8 +223,3 @@ class Indexer:
             keys_sql="{" + ",".join(key_parts) + "}",
             texts={path: SEP + SEP.join(values) + SEP for path, values in by_path.items()},
         )
-
-
-def index_record(fields: list[Mapping[str, Any]], data: Mapping[str, Any]) -> IndexData:
-    """Everything the search index stores for a record's current values."""
-    return Indexer(fields).index(data)

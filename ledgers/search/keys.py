@@ -109,6 +109,14 @@ def query_keys(prefix: str, normalised_query: str, match: Match) -> list[str]:
     raise ValueError(f"unknown match {match!r}: expected one of {MATCHES}")
 
 
+def key_prefix(ledger_id: int, path: str) -> str:
+    """The prefix of a field's keys in one ledger (``12:name``, ``12:offenders.name``).
+
+    Keys are per ledger: a city keeps many ledgers with fields named alike (氏名 in every
+    one of them), and a search in one ledger must not walk the others' entries."""
+    return f"{ledger_id}:{path}"
+
+
 def stored_key(key: str) -> int:
     """The integer a key is stored and queried as (CRC-32, signed to fit ``integer``)."""
     return zlib.crc32(key.encode("utf-8", "surrogatepass")) - 0x80000000

@@ -17,12 +17,14 @@ from django.db.models.lookups import GreaterThan
 
 from ledgers.definitions.models import Ledger
 from ledgers.search.index import SEP, normaliser_for
-from ledgers.search.keys import query_keys, stored_keys
+from ledgers.search.keys import key_prefix, query_keys, stored_keys
 
 MATCHES = ("exact", "prefix", "contains")
 
 
-def match_condition(path: str, type_id: str, raw: str, match: str, *, column: str = "search") -> Q:
+def match_condition(
+    ledger_id: int, path: str, type_id: str, raw: str, match: str, *, column: str = "search"
+) -> Q:
     """Rows whose value at ``path`` matches ``raw`` (normalised as the index is)."""
     if match not in MATCHES:
         raise ValueError(match)
@@ -30,7 +32,7 @@ def match_condition(path: str, type_id: str, raw: str, match: str, *, column: st
     if not query:
         return Q(pk__in=[])
     needle = {"contains": query, "prefix": SEP + query, "exact": SEP + query + SEP}[match]
-    keys = stored_keys(query_keys(path, query, match))
+    keys = stored_keys(query_keys(key_prefix(ledger_id, path), query, match))
     text = KT(f"{column}_text__{path}")
     recheck = GreaterThan(StrIndex(text, Value(needle)), 0)
     return Q(**{f"{column}_keys__contains": keys}) & Q(recheck)
@@ -41,4 +43,4 @@ def contains_filter(ledger: Ledger, key: str, raw: str) -> Q:
     field: dict[str, Any] | None = next((f for f in ledger.fields() if f["key"] == key), None)
     if field is None:
         return Q(pk__in=[])
-    return match_condition(key, field["type"], raw, "contains")
+    return match_condition(ledger.pk, key, field["type"], raw, "contains")

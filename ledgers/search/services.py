@@ -25,7 +25,7 @@ from ledgers.exceptions import LedgerError
 from ledgers.fields.exceptions import FieldError
 from ledgers.records.models import Record
 from ledgers.search.index import SEP, normaliser_for, text_values
-from ledgers.search.keys import exact_key, query_keys, recheck, stored_keys
+from ledgers.search.keys import exact_key, key_prefix, query_keys, recheck, stored_keys
 from ledgers.search.models import SearchValue
 from ledgers.search.normalize import parse_date_query
 from ledgers.search.query import match_condition
@@ -82,16 +82,16 @@ def _date_range(path: str, raw: Any) -> tuple[date, date]:
 MAX_KEYED_DAYS = 366
 
 
-def _day_keys(path: str, start: date, end: date) -> list[int] | None:
+def _day_keys(prefix: str, start: date, end: date) -> list[int] | None:
     days = (end - start).days + 1
     if days > MAX_KEYED_DAYS:
         return None
     return stored_keys(
-        exact_key(path, (start + timedelta(days=offset)).isoformat()) for offset in range(days)
+        exact_key(prefix, (start + timedelta(days=offset)).isoformat()) for offset in range(days)
     )
 
 
-def _current_condition(path: str, field: dict[str, Any], match: str, raw: Any) -> Q:
+def _current_condition(ledger: Ledger, path: str, field: dict[str, Any], match: str, raw: Any) -> Q:
     if match == "range":
         start, end = _date_range(path, raw)
         condition = Q(
@@ -100,7 +100,8 @@ def _current_condition(path: str, field: dict[str, Any], match: str, raw: Any) -
                 f"data__{path}__lte": end.isoformat() + "\uffff",
             }
         )
-        keys = _day_keys(path, start, end) if field["type"] == "date" else None
+        prefix = key_prefix(ledger.pk, path)
+        keys = _day_keys(prefix, start, end) if field["type"] == "date" else None
         if keys is not None:
             lookup = "contains" if len(keys) == 1 else "overlap"
             condition &= Q(**{f"search_keys__{lookup}": keys})
@@ -108,7 +109,7 @@ def _current_condition(path: str, field: dict[str, Any], match: str, raw: Any) -
     if field["type"] in {"date", "datetime"}:
         start, _end = _date_range(path, raw)
         raw = start.isoformat()
-    return match_condition(path, field["type"], str(raw), match)
+    return match_condition(ledger.pk, path, field["type"], str(raw), match)
 
 
 def _past_values(ledger: Ledger, path: str, field: dict[str, Any], match: str, raw: Any) -> Any:
@@ -122,7 +123,8 @@ def _past_values(ledger: Ledger, path: str, field: dict[str, Any], match: str, r
         return values.none()
     needle = {"contains": query, "prefix": SEP + query, "exact": SEP + query + SEP}[match]
     wrapped = Concat(Value(SEP), "value", Value(SEP), output_field=TextField())
-    return values.filter(keys__contains=stored_keys(query_keys(path, query, match))).filter(
+    keys = stored_keys(query_keys(key_prefix(ledger.pk, path), query, match))
+    return values.filter(keys__contains=keys).filter(
         GreaterThan(StrIndex(wrapped, Value(needle)), 0)
     )
 
@@ -197,14 +199,14 @@ def search_run(
         for path, raw in terms.items():
             match, field = allowed[path]["match"], paths[path]
             now = Record.objects.filter(ledger_id=ledger.pk, deleted_at__isnull=True).filter(
-                _current_condition(path, field, match, raw)
+                _current_condition(ledger, path, field, match, raw)
             )
             past = _past_values(ledger, path, field, match, raw)
             queryset = queryset.filter(pk__in=now.values("pk").union(past.values("record_id")))
     else:
         condition = Q()
         for path, raw in terms.items():
-            condition &= _current_condition(path, paths[path], allowed[path]["match"], raw)
+            condition &= _current_condition(ledger, path, paths[path], allowed[path]["match"], raw)
         queryset = visible.filter(condition)
     window = list(queryset.order_by("-updated_at", "-id")[(page - 1) * limit : page * limit + 1])
     has_next = len(window) > limit and page * limit < screen["max_results"]

@@ -52,8 +52,8 @@ def test_create_writes_generation_one_its_snapshot_and_an_audit_event(
     assert version.diff["birth_date"] == [None, "1985-03-03"]
     event = AuditEvent.objects.get(action="record.create")
     assert (event.record_id, event.generation, event.actor_id) == (record.id, 1, clerk.pk)
-    assert stored_key("name|=山田花子") in record.search_keys
-    assert stored_key("birth_date|=1985-03-03") in record.search_keys
+    assert stored_key(f"{ledger.pk}:name|=山田花子") in record.search_keys
+    assert stored_key(f"{ledger.pk}:birth_date|=1985-03-03") in record.search_keys
 
 
 def test_record_ids_are_opaque(ledger: Ledger, clerk: Any) -> None:
@@ -284,7 +284,7 @@ def test_bulk_create_writes_history_search_keys_and_audit(ledger: Ledger, clerk:
     assert records.count() == 50
     sample = records.get(data__amount=7)
     assert sample.data == {"name": "山田 7", "birth_date": "2023-04-01", "amount": 7}
-    assert stored_key("name|=山田7") in sample.search_keys
+    assert stored_key(f"{ledger.pk}:name|=山田7") in sample.search_keys
     version = record_get_version(record=sample, generation=1)
     assert (version.action, version.data, version.actor_id) == ("create", sample.data, clerk.pk)
     assert AuditEvent.objects.filter(action="record.create", record_id=sample.id).count() == 1
@@ -359,3 +359,15 @@ def test_an_update_validated_against_a_superseded_definition_is_validated_again(
     # The removed field's value stays in generation 1 only.
     assert "note" not in Record.objects.get(pk=record.pk).data
     assert record_get_version(record=record, generation=1).data["note"] == "メモ"
+
+
+def test_search_keys_are_per_ledger(ledger: Ledger, clerk: Any) -> None:
+    """Two ledgers with a field of the same key and value share no index entry: a search
+    in one never walks the other's records."""
+    from ledgers.definitions.services import ledger_create
+
+    other = ledger_create(actor=clerk, code="other", name="別台帳", fields=[
+        {"key": "name", "label": "氏名", "type": "text"}])  # fmt: skip
+    here = record_create(actor=clerk, ledger=ledger, values={"name": "山田 花子"})
+    there = record_create(actor=clerk, ledger=other, values={"name": "山田 花子"})
+    assert set(here.search_keys).isdisjoint(there.search_keys)
