@@ -34,19 +34,19 @@ from tenants.services import municipality_provision, municipality_resume, munici
 from tests.api.conftest import records_url
 from tests.conftest import ADMIN_PASSWORD
 
-SLUG = "hachioji"
-HOST = "hachioji.localhost"
+SLUG = "hino"
+HOST = "hino.localhost"
 _serial = itertools.count()
 # The ledger administrators' own grant, kept by every change of grants here.
 DESIGN = {"department": "soumu", "capabilities": ["view", "design"], "clearance": "special_care"}
 
 
 @pytest.fixture(scope="module")
-def hachioji(cities: dict[str, Any], django_db_blocker: Any) -> dict[str, Any]:
+def hino(cities: dict[str, Any], django_db_blocker: Any) -> dict[str, Any]:
     """A committed city with a ledger administrator, for every test of this module."""
     with django_db_blocker.unblock():
         municipality_provision(
-            actor=None, slug=SLUG, name="八王子市", code="132012", domain=HOST,
+            actor=None, slug=SLUG, name="日野市", code="132128", domain=HOST,
             admin_username="admin", admin_password=ADMIN_PASSWORD,
         )  # fmt: skip
         with schema_context(SLUG):
@@ -69,26 +69,26 @@ def committed(django_db_blocker: Any) -> Iterator[None]:
 
 
 @pytest.fixture
-def setting(hachioji: dict[str, Any], committed: None) -> dict[str, Any]:
+def setting(hino: dict[str, Any], committed: None) -> dict[str, Any]:
     """A fresh ledger (one record) and a clerk of 市民課 with a token, committed."""
     n = next(_serial)
     with schema_context(SLUG):
         clerk = get_user_model().objects.create_user(username=f"clerk{n}", password="x" * 12)
         membership = Membership.objects.create(
-            user=clerk, department=hachioji["shimin"], role=Role.EDITOR, valid_from=date(2020, 4, 1)
+            user=clerk, department=hino["shimin"], role=Role.EDITOR, valid_from=date(2020, 4, 1)
         )
         ledger = ledger_create(
-            actor=hachioji["designer"], code=f"cache{n}", name=f"キャッシュ{n}",
+            actor=hino["designer"], code=f"cache{n}", name=f"キャッシュ{n}",
             fields=[
                 {"key": "name", "label": "氏名", "type": "text", "sensitivity": "personal"},
                 {"key": "amount", "label": "金額", "type": "integer"},
             ],
         )  # fmt: skip
         record = record_create(
-            actor=hachioji["designer"], ledger=ledger, values={"name": "山田 花子", "amount": 1}
+            actor=hino["designer"], ledger=ledger, values={"name": "山田 花子", "amount": 1}
         )
         grants_replace(
-            actor=hachioji["designer"], ledger=ledger,
+            actor=hino["designer"], ledger=ledger,
             grants=[DESIGN, {"department": "shimin", "capabilities": ["view", "update"], "clearance": "personal"}],
         )  # fmt: skip
         issued = token_issue(actor=clerk, user=clerk, scopes=["*"])
@@ -98,7 +98,7 @@ def setting(hachioji: dict[str, Any], committed: None) -> dict[str, Any]:
     return {
         "client": client, "clerk": clerk, "membership": membership, "ledger": ledger,
         "token": issued.record, "url": f"/api/v1/ledgers/{ledger.code}/records/{record.pk}/",
-        **hachioji,
+        **hino,
     }  # fmt: skip
 
 
