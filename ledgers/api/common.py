@@ -83,7 +83,9 @@ class ApiRateThrottle(BaseThrottle):
     rate's number of requests until it expires (a burst across two windows may reach twice
     the rate, never more). DRF's own throttle kept every request's timestamp in one cached
     list, read and rewritten whole per request: at thousands a minute that list cost more
-    than the request it guarded.
+    than the request it guarded. The counters' keys differ from that throttle's
+    (``throttle_<scope>_…``), which held pickled lists: a process of the previous release
+    and one of this release never read each other's keys during a rolling deploy.
     """
 
     def allow_request(self, request: Request, view: Any) -> bool:
@@ -98,7 +100,7 @@ class ApiRateThrottle(BaseThrottle):
                 continue
             number, period = rate.split("/")
             duration = {"s": 1, "m": 60, "h": 3600, "d": 86400}[period[0]]
-            counters.append((cache.make_key(f"throttle_{scope}_{ident}"), int(number), duration))
+            counters.append((cache.make_key(f"api_rate_{scope}_{ident}"), int(number), duration))
         if not counters:
             return True
         client = redis_client()

@@ -1,12 +1,15 @@
 """``issue_api_token``, the OpenAPI schema and its docs page, and rate limits."""
 
 import secrets
+import time
 from io import StringIO
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django_tenants.utils import schema_context
 from rest_framework.test import APIClient
 
 from tests.api.conftest import HOST
@@ -94,3 +97,16 @@ def test_rate_limit_per_address_counts_every_token_of_that_address(api: Any, set
     assert 0 < int(limited["Retry-After"]) <= 60
     # Another address is counted on its own.
     assert designer.get("/api/v1/me/", REMOTE_ADDR=f"{address}:1").status_code == 200
+
+
+def test_a_previous_release_throttle_history_does_not_break_the_rate_limit(
+    api: Any, settings: Any
+) -> None:
+    """DRF's throttle kept a pickled list under ``throttle_<scope>_<ident>``; during a rolling
+    deploy such keys are still live, and counting into them would fail every request."""
+    client = api("clerk")
+    address = f"2001:db8::{secrets.token_hex(2)}:{secrets.token_hex(2)}"
+    with schema_context("mitaka"):
+        cache.set(f"throttle_address_{address}", [time.time()], 60)
+        cache.set(f"throttle_token_t:{client.token.split('_')[1]}", [time.time()], 60)
+    assert client.get("/api/v1/me/", REMOTE_ADDR=address).status_code == 200
