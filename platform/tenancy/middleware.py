@@ -70,9 +70,16 @@ class MunicipalityMiddleware(TenantMainMiddleware):
 
 
 def _use_tenant(tenant: object) -> None:
-    """``connection.set_tenant``, without a new ``SET search_path`` when the session's is
-    already the right one (django-tenants forgets it on close and on rollback)."""
+    """``connection.set_tenant``, with the session's ``search_path`` set on return: kept
+    when it is already the right one (django-tenants forgets it on close and on rollback),
+    set at once otherwise."""
     before = connection.search_path_set_schemas
     connection.set_tenant(tenant)
     if before is not None and before == connection._get_cursor_search_paths():
         connection.search_path_set_schemas = before
+    else:
+        # Set it now rather than at the first ORM query: with host, token and policy cached
+        # a request's first statement may run on the raw connection (the records service's
+        # prepared statements), which would otherwise see the city served last.
+        with connection.cursor():
+            pass

@@ -234,3 +234,47 @@ def test_last_used_is_written_once_a_minute_not_on_every_request(
     assert not any("last_used_at" in q["sql"] for q in queries.captured_queries)
     with schema_context(SLUG):
         assert ApiToken.objects.get(pk=setting["token"].pk).last_used_at == first
+
+
+@pytest.fixture(scope="module")
+def kokubunji(hino: dict[str, Any], django_db_blocker: Any) -> dict[str, Any]:
+    """A second committed city, with a ledger administrator and a token."""
+    with django_db_blocker.unblock():
+        municipality_provision(
+            actor=None, slug="kokubunji", name="国分寺市", code="132144",
+            domain="kokubunji.localhost", admin_username="admin", admin_password=ADMIN_PASSWORD,
+        )  # fmt: skip
+        with schema_context("kokubunji"):
+            user = get_user_model().objects.get(username="admin")
+            token = token_issue(actor=user, user=user, scopes=["*"]).token
+        connection.set_schema_to_public()
+    client = APIClient(HTTP_HOST="kokubunji.localhost")
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return {"client": client}
+
+
+def test_a_write_with_every_cache_warm_lands_in_the_city_of_the_host(
+    setting: dict[str, Any], kokubunji: dict[str, Any]
+) -> None:
+    """With host, token and policy cached, a create reaches the database first through the
+    records service's raw prepared statement, which does not set ``search_path`` itself:
+    the connection must already be on this city, not on the one it served last."""
+    records = f"/api/v1/ledgers/{setting['ledger'].code}/records/"
+    with schema_context(SLUG):
+        grants_replace(
+            actor=setting["designer"], ledger=setting["ledger"],
+            grants=[DESIGN, {"department": "shimin", "capabilities": ["view", "create"], "clearance": "personal"}],
+        )  # fmt: skip
+    connection.set_schema_to_public()
+    client = setting["client"]
+    assert client.get(records).status_code == 200  # warms this city's caches
+    assert kokubunji["client"].get("/api/v1/me/").status_code == 200  # the connection moves
+    created = client.post(records, {"values": {"name": "佐藤 一郎"}}, format="json")
+    connection.set_schema_to_public()
+    assert created.status_code == 201
+    from ledgers.records.models import Record
+
+    with schema_context("kokubunji"):
+        assert not Record.objects.filter(pk=created.json()["id"]).exists()
+    with schema_context(SLUG):
+        assert Record.objects.filter(pk=created.json()["id"]).exists()
