@@ -142,6 +142,57 @@ def _matches_now(record: Record, path: str, field: dict[str, Any], match: str, r
     )
 
 
+#: How many of a ledger's most recently updated records a search over every generation
+#: reads in order before it looks the candidates up instead (``_every_generation_window``).
+RECENT_WINDOW = 20_000
+
+
+def _every_generation_window(
+    ledger: Ledger,
+    visible: Any,
+    criteria: list[tuple[str, dict[str, Any], str, Any]],
+    start: int,
+    stop: int,
+) -> list[Record]:
+    """Rows ``start:stop`` of the records (newest first) where every criterion matches a
+    current value or a value of a past generation.
+
+    Measured on a million records (docs/benchmarks.md): a term that many records held
+    (濱田, 佐藤) is found fastest by reading the records newest first and keeping those that
+    match now or whose past values (looked up once, hashed) match; a rare term by looking
+    its candidates up in both indexes and sorting them. The planner cannot tell the two
+    apart (it multiplies the n-gram frequencies), so the search first reads the newest
+    ``RECENT_WINDOW`` records in order; if the page is full from them it is exact (they
+    are a prefix of the order), otherwise the term is rare and the candidates are few.
+    """
+    ordered = ("-updated_at", "-id")
+    matches = Q()
+    for path, spec, match, raw in criteria:
+        now = _current_condition(ledger, path, spec, match, raw)
+        past = _past_values(ledger, path, spec, match, raw).values("record_id")
+        matches &= now | Q(pk__in=past)
+    bound = (
+        Record.objects.filter(ledger_id=ledger.pk)
+        .order_by("-updated_at")
+        .values_list("updated_at", flat=True)[RECENT_WINDOW - 1 : RECENT_WINDOW]
+    )
+    oldest = next(iter(bound), None)
+    recent = visible.filter(matches)
+    if oldest is not None:
+        recent = recent.filter(updated_at__gte=oldest)
+    window = list(recent.order_by(*ordered)[start:stop])
+    if oldest is None or len(window) == stop - start:
+        return window
+    queryset = visible
+    for path, spec, match, raw in criteria:
+        now = Record.objects.filter(ledger_id=ledger.pk, deleted_at__isnull=True).filter(
+            _current_condition(ledger, path, spec, match, raw)
+        )
+        past = _past_values(ledger, path, spec, match, raw)
+        queryset = queryset.filter(pk__in=now.values("pk").union(past.values("record_id")))
+    return list(queryset.order_by(*ordered)[start:stop])
+
+
 def search_run(
     *,
     actor: Any,
@@ -192,23 +243,17 @@ def search_run(
         "search_keys", "search_text"
     )
     every_generation = screen["generations"] == "all"
+    start, stop = (page - 1) * limit, page * limit + 1
     if every_generation:
-        # Each criterion matches a current value or a value of a past generation: the
-        # candidates are the union of the two indexes, the criteria intersect.
-        queryset = visible
-        for path, raw in terms.items():
-            match, field = allowed[path]["match"], paths[path]
-            now = Record.objects.filter(ledger_id=ledger.pk, deleted_at__isnull=True).filter(
-                _current_condition(ledger, path, field, match, raw)
-            )
-            past = _past_values(ledger, path, field, match, raw)
-            queryset = queryset.filter(pk__in=now.values("pk").union(past.values("record_id")))
+        window = _every_generation_window(
+            ledger, visible, [(path, paths[path], allowed[path]["match"], raw) for path, raw in terms.items()],
+            start, stop,
+        )  # fmt: skip
     else:
         condition = Q()
         for path, raw in terms.items():
             condition &= _current_condition(ledger, path, paths[path], allowed[path]["match"], raw)
-        queryset = visible.filter(condition)
-    window = list(queryset.order_by("-updated_at", "-id")[(page - 1) * limit : page * limit + 1])
+        window = list(visible.filter(condition).order_by("-updated_at", "-id")[start:stop])
     has_next = len(window) > limit and page * limit < screen["max_results"]
     records = window[:limit]
     hits = []

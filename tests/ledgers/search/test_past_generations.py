@@ -184,3 +184,37 @@ def test_an_excluded_or_unknown_criterion_writes_no_audit_event(clerk: Any, peop
     with pytest.raises(SearchError):
         _search(clerk, people, status="審査中")
     assert AuditEvent.objects.filter(action="search.run").count() == before
+
+
+@pytest.mark.parametrize("term", ["山田", "佐藤", "田", "鈴木花子"])
+def test_both_ways_of_searching_every_generation_give_the_same_pages(
+    clerk: Any, people: Ledger, monkeypatch: pytest.MonkeyPatch, term: str
+) -> None:
+    """Newest first within a recent window, or by candidates when the window does not fill
+    the page: the same records in the same order, page by page."""
+    from ledgers.search import services
+
+    records = [
+        record_create(actor=clerk, ledger=people, values={"name": _name(f"{family} {i}", "")})
+        for i, family in enumerate(["山田", "佐藤", "山田", "鈴木", "田中", "山田", "佐藤", "鈴木"])
+    ]
+    for generation_from, record in enumerate(records[::3]):
+        record_update(
+            actor=clerk, record=record, values={"name": _name(f"鈴木 花子{generation_from}", "")},
+            expected_generation=1,
+        )  # fmt: skip
+
+    def pages(window: int) -> list[list[Any]]:
+        monkeypatch.setattr(services, "RECENT_WINDOW", window)
+        return [
+            [h.record.pk for h in search_run(
+                actor=clerk, ledger=people, screen_code="past", criteria={"name": term},
+                page=page, page_size=2,
+            ).hits]
+            for page in (1, 2, 3, 4)
+        ]  # fmt: skip
+
+    everything = pages(10_000)  # the window holds the whole ledger
+    assert pages(2) == everything
+    assert pages(5) == everything
+    assert any(everything)
