@@ -20,17 +20,27 @@ ALTER TABLE ledgers_searchvalue ALTER COLUMN keys SET STATISTICS 1000;
 """
 
 
-def _rewrite(cursor: Any, table: str, id_type: str, column: str, rows: Any) -> None:
-    """Set ``column`` of ``table`` from ``(id, keys literal)`` rows: COPY into a temporary
-    table, then one UPDATE (Django's bulk_update builds a CASE per row: minutes per
-    hundred thousand)."""
-    cursor.execute(f"CREATE TEMP TABLE _reindex (id {id_type}, keys integer[])")
+REWRITES = {
+    "records": (
+        "CREATE TEMP TABLE _reindex (id uuid, keys integer[])",
+        "UPDATE ledgers_record AS t SET search_keys = r.keys FROM _reindex AS r WHERE t.id = r.id",
+    ),
+    "values": (
+        "CREATE TEMP TABLE _reindex (id bigint, keys integer[])",
+        "UPDATE ledgers_searchvalue AS t SET keys = r.keys FROM _reindex AS r WHERE t.id = r.id",
+    ),
+}
+
+
+def _rewrite(cursor: Any, which: str, rows: Any) -> None:
+    """Set the keys from ``(id, keys literal)`` rows: COPY into a temporary table, then one
+    UPDATE (Django's bulk_update builds a CASE per row: minutes per hundred thousand)."""
+    create, update = REWRITES[which]
+    cursor.execute(create)
     with cursor.copy("COPY _reindex FROM STDIN") as copy_in:
         for row in rows:
             copy_in.write_row(row)
-    cursor.execute(
-        f"UPDATE {table} AS t SET {column} = r.keys FROM _reindex AS r WHERE t.id = r.id"
-    )
+    cursor.execute(update)
     cursor.execute("DROP TABLE _reindex")
 
 
