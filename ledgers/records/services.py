@@ -322,7 +322,10 @@ def _execute_prepared(sql: str, params: Mapping[str, Any]) -> Any:
     ``search_path`` (the city) changes, so a statement never runs against another city's
     tables. Django's transaction state applies: this uses the same connection.
     """
-    connection.ensure_connection()
+    # Opening Django's cursor sets the city's search_path when the connection last served
+    # another one (django-tenants does it there); the raw cursor below would not.
+    with connection.cursor():
+        pass
     with psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(sql, params, prepare=True)
         return cursor.fetchone()

@@ -371,3 +371,31 @@ def test_search_keys_are_per_ledger(ledger: Ledger, clerk: Any) -> None:
     here = record_create(actor=clerk, ledger=ledger, values={"name": "山田 花子"})
     there = record_create(actor=clerk, ledger=other, values={"name": "山田 花子"})
     assert set(here.search_keys).isdisjoint(there.search_keys)
+
+
+def test_a_write_lands_in_the_city_in_force_when_the_connection_last_served_another(
+    ledger: Ledger, clerk: Any, musashino: Any
+) -> None:
+    """The prepared write statements run on the raw connection: the city's search_path
+    must be set first even when nothing else queried since the schema changed."""
+    from django.db import connection
+    from django_tenants.utils import schema_context
+
+    from ledgers.access.policy import policy_for
+
+    policy = policy_for(clerk, ledger)
+    record = record_create(actor=clerk, ledger=ledger, values={"name": "一"}, policy=policy)
+    # The connection now serves 武蔵野市.
+    with schema_context(musashino.slug), connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    # Back in 三鷹市 (the fixture's schema); the writes are the first statements here.
+    created = record_create(actor=clerk, ledger=ledger, values={"name": "二"}, policy=policy)
+    with schema_context(musashino.slug), connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    updated = record_update(
+        actor=clerk, record=record, values={"name": "三"}, expected_generation=1, policy=policy
+    )
+    assert Record.objects.filter(pk__in=[created.pk, updated.pk]).count() == 2
+    assert Record.objects.get(pk=record.pk).generation == 2
+    with schema_context(musashino.slug):
+        assert not Record.objects.filter(pk__in=[created.pk, record.pk]).exists()
