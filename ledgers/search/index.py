@@ -168,7 +168,7 @@ _Entries = tuple[tuple[str, str, tuple[int, ...]], ...]
 
 
 def _keys_text(entries: _Entries) -> str:
-    return ",".join(str(key) for _p, _t, keys in entries for key in keys)
+    return ",".join([",".join(map(str, keys)) for _p, _t, keys in entries if keys])
 
 
 class Indexer:

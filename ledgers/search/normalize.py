@@ -216,9 +216,14 @@ def normalize_text(text: str) -> str:
     return _DIGIT_DASH_RE.sub(lambda match: "-" * len(match.group()), _fold(text))
 
 
+_NON_ASCII_DIGITS_RE = re.compile(r"[^0-9]+")
+
+
 def normalize_digits(text: str) -> str:
     """Only the digits, as ASCII (phone numbers, postal codes, resident numbers):
     "０３−１２３４−５６７８" → "0312345678"."""
+    if text.isascii():  # the usual case, stored values: no need to look at each character
+        return _NON_ASCII_DIGITS_RE.sub("", text)
     digits = (unicodedata.decimal(char, None) for char in nfkc(text))
     return "".join(str(digit) for digit in digits if digit is not None)
 

@@ -433,3 +433,16 @@ def test_any_pair_of_dates_is_their_range(day: date, days: int, separator: str) 
     end = min(day + timedelta(days=days), date(2100, 12, 31))
     text = f"{to_wareki(day)}{separator}{end.isoformat()}"
     assert parse_date_query(text) == (day, end)
+
+
+@given(st.text(alphabet="0123456789-() +ext.０１２３４５６７８９－", max_size=30))
+def test_digits_take_the_same_form_whatever_the_path(raw: str) -> None:
+    """ASCII input takes a shortcut; it must agree with the general path."""
+    import unicodedata
+
+    general = "".join(
+        str(d)
+        for d in (unicodedata.decimal(c, None) for c in unicodedata.normalize("NFKC", raw))
+        if d is not None
+    )
+    assert normalize_digits(raw) == general
