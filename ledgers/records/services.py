@@ -8,10 +8,12 @@ names the generation it read (``expected_generation``); a stale one raises
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import gc
 import json
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -617,6 +619,21 @@ def record_restore(
 # --- set-based bulk path ----------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """No cyclic garbage collection while a batch is built: it allocates a few objects per
+    value (freed by reference counting), and each full collection walks every live object
+    of the process (an import holds its whole file): measured 160 against 190 µs of
+    Python per record over 100,000 records. Restored afterwards."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def record_bulk_create(
     *,
     actor: Any,
@@ -645,7 +662,7 @@ def record_bulk_create(
     actor_id = _actor_id(actor)
     version = ledger.definition_version
     indexer = LedgerSchema.of(ledger).indexer
-    with transaction.atomic(), connection.cursor() as cursor:
+    with _no_cyclic_gc(), transaction.atomic(), connection.cursor() as cursor:
         with cursor.copy(
             "COPY ledgers_record (id, ledger_id, data, search_keys, search_text, generation,"
             " definition_version, state, created_by_id, created_at, updated_by_id, updated_at,"
