@@ -399,3 +399,19 @@ def test_a_write_lands_in_the_city_in_force_when_the_connection_last_served_anot
     assert Record.objects.get(pk=record.pk).generation == 2
     with schema_context(musashino.slug):
         assert not Record.objects.filter(pk__in=[created.pk, record.pk]).exists()
+
+
+def test_bulk_create_leaves_garbage_collection_as_it_found_it(ledger: Ledger, clerk: Any) -> None:
+    import gc
+
+    record_bulk_create(actor=clerk, ledger=ledger, values_list=[{"name": "一"}])
+    assert gc.isenabled()
+    with pytest.raises(RecordInvalid):
+        record_bulk_create(actor=clerk, ledger=ledger, values_list=[{"name": ""}])
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        record_bulk_create(actor=clerk, ledger=ledger, values_list=[{"name": "二"}])
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
