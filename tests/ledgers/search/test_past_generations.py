@@ -218,3 +218,26 @@ def test_both_ways_of_searching_every_generation_give_the_same_pages(
     assert pages(2) == everything
     assert pages(5) == everything
     assert any(everything)
+
+
+@pytest.mark.parametrize("screen", ["latest", "past"])
+def test_the_audit_event_lists_the_page_shown_in_order(
+    clerk: Any, people: Ledger, screen: str
+) -> None:
+    from ledgers.audit.models import AuditEvent
+
+    for given in ["一", "二", "三"]:
+        record_create(actor=clerk, ledger=people, values={"name": _name(f"山田 {given}", "")})
+    result = search_run(
+        actor=clerk, ledger=people, screen_code=screen, criteria={"name": "山田"}, reason="確認",
+        page=1, page_size=2,
+    )  # fmt: skip
+    assert result.has_next
+    event = AuditEvent.objects.filter(action="search.run").latest("seq")
+    assert event.details["results"] == [str(hit.record.pk) for hit in result.hits]
+    assert len(event.details["results"]) == 2
+    assert (event.details["screen"], event.details["reason"], event.actor_id) == (
+        screen,
+        "確認",
+        clerk.pk,
+    )
