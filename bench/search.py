@@ -179,13 +179,18 @@ def _service_plan(run: Any) -> str:
 
     with CaptureQueriesContext(connection) as captured:
         run()
+    from django.db import transaction
+
     plans = []
     for query in captured.captured_queries:
         sql = query["sql"]
-        if sql.lstrip().upper().startswith("SELECT") and "ORDER BY" in sql:
-            with connection.cursor() as cursor:
+        if sql.lstrip().upper().startswith(("SELECT", "WITH")) and "ORDER BY" in sql:
+            # EXPLAIN ANALYZE runs the statement: a search that writes its audit event in
+            # the same statement is explained in a transaction that is rolled back.
+            with transaction.atomic(), connection.cursor() as cursor:
                 cursor.execute("EXPLAIN ANALYZE " + sql)
                 plans.append(_plan_text("\n".join(row[0] for row in cursor.fetchall())))
+                transaction.set_rollback(True)
     return " → ".join(plans) or "-"
 
 
