@@ -47,18 +47,14 @@ def _rewrite(cursor: Any, which: str, rows: Any) -> None:
 def reindex(apps: Any, schema_editor: Any) -> None:
     from django.db import connection
 
-    from ledgers.search.index import Indexer, path_types, value_keys
-    from ledgers.search.keys import key_prefix
+    from ledgers.search.index import Indexer
 
     ledger_model = apps.get_model("ledgers", "Ledger")
     record_model = apps.get_model("ledgers", "Record")
     value_model = apps.get_model("ledgers", "SearchValue")
     database = schema_editor.connection if schema_editor is not None else connection
     for ledger in ledger_model.objects.all():
-        every_field = ledger.definition.get("fields", [])
-        live = [f for f in every_field if not f.get("removed")]
-        types = path_types(every_field)
-        indexer = Indexer(live, ledger.pk)
+        indexer = Indexer(ledger.definition.get("fields", []), ledger.pk)
         records = record_model.objects.filter(ledger_id=ledger.pk).values_list("id", "data")
         record_rows = [
             (record_id, indexer.index(data).keys_sql)
@@ -66,12 +62,9 @@ def reindex(apps: Any, schema_editor: Any) -> None:
         ]
         values = value_model.objects.filter(ledger_id=ledger.pk).values_list("id", "path", "value")
         value_rows = [
-            (
-                value_id,
-                "{" + ",".join(map(str, value_keys(key_prefix(ledger.pk, path), types.get(path, "text"), text))) + "}",
-            )
+            (value_id, "{" + ",".join(map(str, indexer.value_keys(path, text))) + "}")
             for value_id, path, text in values.iterator(chunk_size=BATCH)
-        ]  # fmt: skip
+        ]
         with database.cursor() as cursor:
             _rewrite(cursor, "records", record_rows)
             _rewrite(cursor, "values", value_rows)

@@ -37,7 +37,7 @@ from ledgers.exceptions import (
 from ledgers.fields import field_type_registry
 from ledgers.fields.exceptions import FieldError
 from ledgers.records.models import Record, RecordVersion
-from ledgers.search.index import IndexData, Indexer, path_types
+from ledgers.search.index import IndexData, Indexer
 from ledgers.webhooks.services import (
     WEBHOOK_DELIVERIES_CTE,
     webhook_deliveries_schedule,
@@ -67,7 +67,6 @@ class LedgerSchema:
     version: int
     by_key: dict[str, _BoundField]
     live: tuple[_BoundField, ...]
-    path_types: dict[str, str]
     indexer: Indexer
 
     @classmethod
@@ -87,7 +86,6 @@ class LedgerSchema:
             version=ledger.definition_version,
             by_key={b.key: b for b in bound},
             live=tuple(b for b in bound if not b.removed),
-            path_types=path_types(ledger.fields(include_removed=True)),
             indexer=_indexer(ledger),
         )
         ledger._schema_cache = schema  # type: ignore[attr-defined]
@@ -105,7 +103,7 @@ def _indexer(ledger: Ledger) -> Indexer:
     if indexer is None:
         if len(_INDEXERS) >= 64:
             _INDEXERS.clear()
-        indexer = _INDEXERS[key] = Indexer(ledger.fields(), ledger.pk)
+        indexer = _INDEXERS[key] = Indexer(ledger.fields(include_removed=True), ledger.pk)
     return indexer
 
 
@@ -446,7 +444,7 @@ def _record_update(
     schema = LedgerSchema.of(ledger)
     index = schema.indexer.index(data)
     # The values the record held, from the same (cached) indexer: no need to read them.
-    departed = index.departed(schema.indexer.index(before).texts, schema.path_types, ledger.pk)
+    departed = schema.indexer.departed(schema.indexer.index(before).texts, index)
     row = _execute_prepared(
             _UPDATE_SQL,
             {
@@ -589,7 +587,7 @@ def record_restore(
         record.updated_by_id = _actor_id(actor)
         record.updated_at = now
         record.save()
-        departed = index.departed(before_texts, LedgerSchema.of(ledger).path_types, ledger.pk)
+        departed = LedgerSchema.of(ledger).indexer.departed(before_texts, index)
         if departed:
             with connection.cursor() as cursor:
                 cursor.execute(
@@ -734,7 +732,7 @@ def record_bulk_update(
         raise RecordInvalid({"records": ["同じ記録が2回以上含まれています。"]})
     now = timezone.now()
     actor_id = _actor_id(actor)
-    types = LedgerSchema.of(ledger).path_types
+    indexer = LedgerSchema.of(ledger).indexer
     with transaction.atomic():
         # Only what the change needs (the keys arrays are large and rebuilt anyway).
         locked = {
@@ -767,11 +765,11 @@ def record_bulk_update(
                 item_errors[index] = exc.errors
                 continue
             if data != before:
-                search = search_index_for(ledger=ledger, data=data)
+                search = indexer.index(data)
                 rows.append((record_id, before, data, generation + 1, state, search))
                 departed.extend(
                     (record_id, generation, path, value, keys)
-                    for path, value, keys in search.departed(before_texts, types, ledger.pk)
+                    for path, value, keys in indexer.departed(before_texts, search)
                 )
         if item_errors:
             raise RecordInvalid(item_errors=item_errors)

@@ -134,21 +134,6 @@ class IndexData:
         inner = self.keys_sql[1:-1]
         return sorted({int(key) for key in inner.split(",")}) if inner else []
 
-    def departed(
-        self, previous: Mapping[str, str] | None, types: Mapping[str, str], ledger_id: int
-    ) -> list[tuple[str, str, tuple[int, ...]]]:
-        """(path, value, keys) of the values the previous index (its ``texts``) held and
-        this one does not: what a change adds to the past-generation index."""
-        gone = []
-        for path, text in (previous or {}).items():
-            now = self.texts.get(path, "")
-            for value in text_values(text):
-                if SEP + value + SEP not in now:
-                    type_id = types.get(path, "text")
-                    keys = value_keys(key_prefix(ledger_id, path), type_id, value)
-                    gone.append((path, value, keys))
-        return gone
-
 
 def _hashable(value: Any) -> Any:
     """A cache key for a field value, or ``None`` when it has none (rows of a group)."""
@@ -183,9 +168,29 @@ class Indexer:
     CACHE_LIMIT = 20_000
 
     def __init__(self, fields: list[Mapping[str, Any]], ledger_id: int) -> None:
+        """``fields``: the definition's fields, removed ones included (their values still
+        get keys when they leave a record)."""
         self.ledger_id = ledger_id
+        self._types = path_types(fields)
         self._fields = [f for f in fields if not f.get("removed") and f["type"] != "my_number"]
         self._caches: list[dict[Any, tuple[_Entries, str]]] = [{} for _ in self._fields]
+
+    def value_keys(self, path: str, value: str) -> tuple[int, ...]:
+        """The stored keys of one normalised value held at ``path``."""
+        return value_keys(key_prefix(self.ledger_id, path), self._types.get(path, "text"), value)
+
+    def departed(
+        self, previous: Mapping[str, str] | None, now: IndexData
+    ) -> list[tuple[str, str, tuple[int, ...]]]:
+        """(path, value, keys) of the values the previous index (its ``texts``) held and
+        ``now`` does not: what a change adds to the past-generation index."""
+        gone = []
+        for path, text in (previous or {}).items():
+            held = now.texts.get(path, "")
+            for value in text_values(text):
+                if SEP + value + SEP not in held:
+                    gone.append((path, value, self.value_keys(path, value)))
+        return gone
 
     def _entries(self, field: Mapping[str, Any], value: Any) -> _Entries:
         return tuple(
