@@ -167,11 +167,13 @@ def _every_generation_window(
     are a prefix of the order), otherwise the term is rare and the candidates are few.
     """
     ordered = ("-updated_at", "-id")
+    conditions = [
+        (_current_condition(ledger, path, spec, match, raw), _past_values(ledger, path, spec, match, raw))
+        for path, spec, match, raw in criteria
+    ]  # fmt: skip
     matches = Q()
-    for path, spec, match, raw in criteria:
-        now = _current_condition(ledger, path, spec, match, raw)
-        past = _past_values(ledger, path, spec, match, raw).values("record_id")
-        matches &= now | Q(pk__in=past)
+    for now, past in conditions:
+        matches &= now | Q(pk__in=past.values("record_id"))
     bound = (
         Record.objects.filter(ledger_id=ledger.pk)
         .order_by("-updated_at")
@@ -185,12 +187,10 @@ def _every_generation_window(
     if oldest is None or len(window) == stop - start:
         return window
     queryset = visible
-    for path, spec, match, raw in criteria:
-        now = Record.objects.filter(ledger_id=ledger.pk, deleted_at__isnull=True).filter(
-            _current_condition(ledger, path, spec, match, raw)
-        )
-        past = _past_values(ledger, path, spec, match, raw)
-        queryset = queryset.filter(pk__in=now.values("pk").union(past.values("record_id")))
+    current = Record.objects.filter(ledger_id=ledger.pk, deleted_at__isnull=True)
+    for now, past in conditions:
+        candidates = current.filter(now).values("pk").union(past.values("record_id"))
+        queryset = queryset.filter(pk__in=candidates)
     return list(queryset.order_by(*ordered)[start:stop])
 
 
@@ -270,11 +270,12 @@ def search_run(
     terms = {path: value for path, value in criteria.items() if value not in (None, "", {})}
     limit = min(page_size or screen["max_results"], screen["max_results"])
     page = max(1, int(page))
-    # The index columns are large and never shown: leave them in the database.
-    visible = policy.records(Record.objects.filter(deleted_at__isnull=True)).defer(
-        "search_keys", "search_text"
-    )
     every_generation = screen["generations"] == "all"
+    # The index columns are large and never shown: leave them in the database (but for the
+    # normalised values, which tell a page over every generation what matches now).
+    visible = policy.records(Record.objects.filter(deleted_at__isnull=True)).defer(
+        "search_keys", *(() if every_generation else ("search_text",))
+    )
     start, stop = (page - 1) * limit, page * limit + 1
     audit_details = {
         "screen": screen_code, "terms": terms, "reason": (reason or "").strip(), "page": page,
@@ -298,7 +299,6 @@ def search_run(
     if every_generation and records:
         # Which field matched in which generation, for this page only.
         ids = [record.pk for record in records]
-        texts = dict(Record.objects.filter(pk__in=ids).values_list("pk", "search_text"))
         past_found: dict[uuid.UUID, list[dict[str, Any]]] = defaultdict(list)
         for path, raw in terms.items():
             rows = _past_values(ledger, path, paths[path], allowed[path]["match"], raw)
@@ -307,7 +307,6 @@ def search_run(
             ):
                 past_found[record_id].append({"field": path, "generation": generation})
         for record in records:
-            record.search_text = texts.get(record.pk, {})
             found = list(past_found[record.pk])
             for path, raw in terms.items():
                 if _matches_now(record, path, paths[path], allowed[path]["match"], raw):
