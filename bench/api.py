@@ -38,7 +38,7 @@ import requests
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from bench.common import bench_database, drop_database  # noqa: E402
+from bench.common import bench_city, bench_database, drop_database  # noqa: E402
 
 BENCH_DB = "daicho_bench_api"
 HOST = "bench.localhost"
@@ -97,19 +97,13 @@ def prepare() -> tuple[str, str]:
 
     django.setup()
     from django.contrib.auth import get_user_model
-    from django.core.management import call_command
     from django_tenants.utils import schema_context
 
     from daicho.accounts.models import Department, Membership, Role
     from ledgers.api.tokens.services import token_issue
     from ledgers.definitions.services import ledger_create
-    from tenants.services import municipality_provision
 
-    call_command("migrate_schemas", "--shared", verbosity=0)
-    municipality_provision(
-        actor=None, slug="bench", name="ベンチ市", code="132047", domain=HOST,
-        admin_username="admin", admin_password="Bench-pass-2026!",
-    )  # fmt: skip
+    bench_city(HOST)
     with schema_context("bench"):
         user = get_user_model().objects.get(username="admin")
         department = Department.objects.create(code="shimin", name="市民課")

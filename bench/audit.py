@@ -33,7 +33,7 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from bench.common import bench_database, drop_database  # noqa: E402
+from bench.common import bench_city, bench_database, drop_database  # noqa: E402
 
 BENCH_DB = "daicho_bench_audit"
 
@@ -108,7 +108,6 @@ def main() -> None:
 
     django.setup()
     from django.contrib.auth import get_user_model
-    from django.core.management import call_command
     from django.db import connection, transaction
     from django_tenants.utils import schema_context
 
@@ -121,13 +120,8 @@ def main() -> None:
         audit_verify,
     )
     from ledgers.definitions.services import ledger_create
-    from tenants.services import municipality_provision
 
-    call_command("migrate_schemas", "--shared", verbosity=0)
-    municipality_provision(
-        actor=None, slug="bench", name="ベンチ市", code="132047", domain="bench.localhost",
-        admin_username="admin", admin_password="Bench-pass-2026!",
-    )  # fmt: skip
+    bench_city()
     rng = random.Random(20261129)
     single = args.single
     rows: list[tuple[str, str, str, float]] = []

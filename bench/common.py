@@ -42,3 +42,17 @@ def drop_database(admin_url: str, name: str) -> None:
     connections.close_all()
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def bench_city(domain: str = "bench.localhost") -> None:
+    """Migrate the shared schema and provision the benchmarks' city ``bench`` (its first
+    administrator ``admin``), after ``django.setup()``."""
+    from django.core.management import call_command
+
+    from tenants.services import municipality_provision
+
+    call_command("migrate_schemas", "--shared", verbosity=0)
+    municipality_provision(
+        actor=None, slug="bench", name="ベンチ市", code="132047", domain=domain,
+        admin_username="admin", admin_password="Bench-pass-2026!",
+    )  # fmt: skip

@@ -34,7 +34,7 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from bench.common import bench_database, drop_database  # noqa: E402
+from bench.common import bench_city, bench_database, drop_database  # noqa: E402
 
 BENCH_DB = "daicho_bench"
 
@@ -163,7 +163,6 @@ def main() -> None:
 
     django.setup()
     from django.contrib.auth import get_user_model
-    from django.core.management import call_command
     from django.db import connection, transaction
     from django_tenants.utils import schema_context
 
@@ -174,13 +173,8 @@ def main() -> None:
         record_bulk_create,
         record_bulk_update,
     )
-    from tenants.services import municipality_provision
 
-    call_command("migrate_schemas", "--shared", verbosity=0)
-    municipality_provision(
-        actor=None, slug="bench", name="ベンチ市", code="132047", domain="bench.localhost",
-        admin_username="admin", admin_password="Bench-pass-2026!",
-    )  # fmt: skip
+    bench_city()
     rng = random.Random(20261128)
     results: dict[str, Any] = {"machine": f"{platform.machine()}, {os.cpu_count()} cores"}
 

@@ -30,7 +30,7 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from bench.common import bench_database, drop_database  # noqa: E402
+from bench.common import bench_city, bench_database, drop_database  # noqa: E402
 
 BENCH_DB = "daicho_bench_search"
 
@@ -225,7 +225,6 @@ def main() -> None:
 
     django.setup()
     from django.contrib.auth import get_user_model
-    from django.core.management import call_command
     from django.db import connection
     from django_tenants.utils import schema_context
 
@@ -236,15 +235,10 @@ def main() -> None:
     from ledgers.definitions.services import ledger_create
     from ledgers.records.services import record_bulk_create, record_bulk_update
     from ledgers.search.services import search_run
-    from tenants.services import municipality_provision
 
     rng = random.Random(20261128)
     if not args.reuse:
-        call_command("migrate_schemas", "--shared", verbosity=0)
-        municipality_provision(
-            actor=None, slug="bench", name="ベンチ市", code="132047", domain="bench.localhost",
-            admin_username="admin", admin_password="Bench-pass-2026!",
-        )  # fmt: skip
+        bench_city()
     with schema_context("bench"):
         user_model = get_user_model()
         if not args.reuse:
