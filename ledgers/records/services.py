@@ -468,7 +468,8 @@ def _record_update(
             raise GenerationConflict(expected=expected_generation, actual=latest[0])
         if latest[1] != ledger.definition_version:
             raise DefinitionChanged()
-        raise RecordNotFound()  # deleted meanwhile: as a record the actor cannot change
+        # Not reached through the services (a delete moves the generation): refuse as missing.
+        raise RecordNotFound()
     webhook_deliveries_schedule(row[1])
     record.data = data
     record.search_keys, record.search_text = index.keys, index.texts
