@@ -9,13 +9,21 @@ plain ``strpos``.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from ledgers.fields import field_type_registry
-from ledgers.search.keys import exact_key, key_prefix, ngram_stored_keys, stored_keys
+from ledgers.search.keys import (
+    Match,
+    exact_key,
+    key_prefix,
+    ngram_stored_keys,
+    query_keys,
+    stored_keys,
+)
 from ledgers.search.normalize import normalize_digits, normalize_name, normalize_text
 
 SEP = "\x1f"
@@ -52,12 +60,34 @@ def normaliser_for(type_id: str) -> Any:
     return _NORMALISERS["text"]
 
 
+#: Types whose values are compared whole (dates, numbers, booleans): the exact key only.
+#: Integers are searched by equality (and ranges in the API), never by a substring.
+EXACT_KEY_TYPES = EXACT_TYPES | {"integer"}
+#: Digit strings get no unigram keys: one digit matches nearly every phone number and
+#: postal code, so a one-digit query is rechecked over the ledger instead.
+NO_UNIGRAM_TYPES = {"phone", "postal_code"}
+
+
 @lru_cache(maxsize=_CACHE_SIZE)
 def value_keys(prefix: str, type_id: str, value: str) -> tuple[int, ...]:
     """The stored keys one normalised value is indexed under (``prefix``: ``key_prefix``)."""
-    if type_id in EXACT_TYPES:
+    if type_id in EXACT_KEY_TYPES:
         return tuple(stored_keys([exact_key(prefix, value)]))
-    return tuple(ngram_stored_keys(prefix, value))
+    return tuple(ngram_stored_keys(prefix, value, unigrams=type_id not in NO_UNIGRAM_TYPES))
+
+
+def query_stored_keys(
+    ledger_id: int, path: str, type_id: str, normalised_query: str, match: Match
+) -> list[int]:
+    """The stored keys a value at ``path`` matching the query must have, by the same type
+    rules as ``value_keys``; empty when the index cannot narrow the query (a prefix or
+    substring of a value kept whole, one digit of a phone number): then the recheck alone
+    decides, over the ledger's rows."""
+    if type_id in EXACT_KEY_TYPES and match != "exact":
+        return []
+    prefix = key_prefix(ledger_id, path)
+    unigrams = type_id not in NO_UNIGRAM_TYPES
+    return stored_keys(query_keys(prefix, normalised_query, match, unigrams=unigrams))
 
 
 def _field_values(field: Mapping[str, Any], value: Any) -> list[str]:
@@ -127,6 +157,10 @@ class IndexData:
 
     keys_sql: str
     texts: dict[str, str]
+    #: The same keys as the binary ``integer[]`` elements of a binary COPY (``keys_count``
+    #: elements, each a 4-byte length and a 4-byte big-endian value).
+    keys_binary: bytes = b""
+    keys_count: int = 0
 
     @property
     def keys(self) -> list[int]:
@@ -136,8 +170,9 @@ class IndexData:
 
 
 def _hashable(value: Any) -> Any:
-    """A cache key for a field value, or ``None`` when it has none (rows of a group)."""
-    if isinstance(value, (str, int, float)):
+    """A cache key for a non-text field value, or ``None`` when it has none (rows of a
+    group). Text values are their own key; these never equal a text."""
+    if isinstance(value, (int, float)):
         return (type(value), value)
     if isinstance(value, Mapping):
         items = tuple(sorted(value.items()))
@@ -149,19 +184,22 @@ def _hashable(value: Any) -> Any:
     return None
 
 
-_Entries = tuple[tuple[str, str, tuple[int, ...]], ...]
+def _pack(keys: list[int]) -> bytes:
+    """Keys as binary ``integer[]`` elements: a 4-byte length and a 4-byte value each."""
+    return struct.pack(f">{2 * len(keys)}i", *[part for key in keys for part in (4, key)])
 
 
-def _keys_text(entries: _Entries) -> str:
-    return ",".join([",".join(map(str, keys)) for _p, _t, keys in entries if keys])
+# What a field value puts in the index: its recheck texts by path (already joined), and
+# its keys as an ``integer[]`` literal's elements, as binary elements, and their count.
+_Indexed = tuple[tuple[tuple[str, str], ...], str, bytes, int]
 
 
 class Indexer:
     """What the search index stores for a record of one ledger, compiled once per definition.
 
-    Each field's entries (path, normalised value, stored keys) are a pure function of its
-    value, cached per field: records repeat statuses, choices, dates, towns and names, and
-    a bulk import or a busy city then pays for each distinct value once. Group values
+    A field's contribution (recheck texts, keys in both COPY formats) is a pure function of
+    its value, cached per field: records repeat statuses, choices, dates, towns and names,
+    and a bulk import or a busy city then pays for each distinct value once. Group values
     (lists of rows) are computed each time.
     """
 
@@ -172,8 +210,9 @@ class Indexer:
         get keys when they leave a record)."""
         self.ledger_id = ledger_id
         self._types = path_types(fields)
-        self._fields = [f for f in fields if not f.get("removed") and f["type"] != "my_number"]
-        self._caches: list[dict[Any, tuple[_Entries, str]]] = [{} for _ in self._fields]
+        self._fields: list[tuple[str, Mapping[str, Any], dict[Any, _Indexed]]] = [
+            (f["key"], f, {}) for f in fields if not f.get("removed") and f["type"] != "my_number"
+        ]
 
     def value_keys(self, path: str, value: str) -> tuple[int, ...]:
         """The stored keys of one normalised value held at ``path``."""
@@ -192,39 +231,43 @@ class Indexer:
                     gone.append((path, value, self.value_keys(path, value)))
         return gone
 
-    def _entries(self, field: Mapping[str, Any], value: Any) -> _Entries:
-        return tuple(
-            (
-                path,
-                text[:MAX_VALUE],
-                value_keys(key_prefix(self.ledger_id, path), type_id, text[:MAX_VALUE]),
-            )
-            for path, type_id, values in searchable_values([field], {field["key"]: value})
-            for text in values
-        )
+    def _indexed(self, field: Mapping[str, Any], value: Any) -> _Indexed:
+        texts: list[tuple[str, str]] = []
+        keys: list[int] = []
+        for path, type_id, values in searchable_values([field], {field["key"]: value}):
+            prefix = key_prefix(self.ledger_id, path)
+            held = [text[:MAX_VALUE] for text in values]
+            for text in held:
+                keys.extend(value_keys(prefix, type_id, text))
+            texts.append((path, SEP + SEP.join(held) + SEP))
+        return tuple(texts), ",".join(map(str, keys)), _pack(keys), len(keys)
 
     def index(self, data: Mapping[str, Any]) -> IndexData:
-        key_parts: list[str] = []
-        by_path: dict[str, list[str]] = {}
-        for field, cache in zip(self._fields, self._caches, strict=True):
-            value = data.get(field["key"])
+        text_parts: list[str] = []
+        binary_parts: list[bytes] = []
+        count = 0
+        texts: dict[str, str] = {}
+        for key, field, cache in self._fields:
+            value = data.get(key)
             if value is None or value == "":
                 continue
-            cache_key = _hashable(value)
-            cached = cache.get(cache_key) if cache_key is not None else None
-            if cached is None:
-                entries = self._entries(field, value)
-                cached = (entries, _keys_text(entries))
+            cache_key = value if type(value) is str else _hashable(value)
+            indexed = cache.get(cache_key) if cache_key is not None else None
+            if indexed is None:
+                indexed = self._indexed(field, value)
                 if cache_key is not None:
                     if len(cache) >= self.CACHE_LIMIT:
                         cache.clear()
-                    cache[cache_key] = cached
-            entries, keys_text = cached
-            if keys_text:
-                key_parts.append(keys_text)
-            for path, text, _keys in entries:
-                by_path.setdefault(path, []).append(text)
+                    cache[cache_key] = indexed
+            path_texts, keys_text, keys_binary, keys_count = indexed
+            if keys_count:
+                text_parts.append(keys_text)
+                binary_parts.append(keys_binary)
+                count += keys_count
+            texts.update(path_texts)
         return IndexData(
-            keys_sql="{" + ",".join(key_parts) + "}",
-            texts={path: SEP + SEP.join(values) + SEP for path, values in by_path.items()},
+            keys_sql="{" + ",".join(text_parts) + "}",
+            texts=texts,
+            keys_binary=b"".join(binary_parts),
+            keys_count=count,
         )

@@ -13,8 +13,11 @@ operator: planner pitfall 6).
 
 Key formats, with ``name`` as the field prefix:
 
-* ``name|山``, ``name|山田`` - unigrams and bigrams of the first 64 characters;
-* ``name|^山``, ``name|^山田`` - the first one and two characters;
+* ``name|山``, ``name|山田`` - unigrams and bigrams of the first 64 characters (no unigrams
+  for digit fields: one digit matches nearly every phone number, so the index would not
+  narrow such a query anyway, and a one-digit query is rechecked over the ledger instead);
+* ``name|^山`` - the first character (a prefix query of two or more characters needs it
+  and the query's bigrams);
 * ``name|=山田花子`` - the whole value (hashed when long, see ``exact_key``);
 * an n-gram starting with ``^``, ``=`` or ``\\`` is escaped with ``\\`` so that it cannot be
   mistaken for an anchored or exact key.
@@ -35,7 +38,7 @@ from __future__ import annotations
 import hashlib
 import zlib
 from collections.abc import Iterable
-from itertools import pairwise
+from itertools import repeat
 from typing import Literal, get_args
 
 Match = Literal["exact", "prefix", "contains"]
@@ -78,23 +81,29 @@ def _grams(text: str, size: int) -> set[str]:
     return {text[index : index + size] for index in range(len(text) - size + 1)}
 
 
-def ngram_keys(prefix: str, normalised: str) -> list[str]:
-    """Every key a normalised field value is indexed under, deduplicated and sorted."""
+def ngram_keys(prefix: str, normalised: str, *, unigrams: bool = True) -> list[str]:
+    """Every key a normalised field value is indexed under, deduplicated and sorted
+    (``unigrams``: whether single characters are keys, see the module's doc)."""
     _check_prefix(prefix)
     if not normalised:
         return []
     head = normalised[:MAX_NGRAM_CHARS]
-    keys = {_gram_key(prefix, gram) for gram in _grams(head, 1) | _grams(head, 2)}
-    keys.update(_anchored_key(prefix, head[:size]) for size in (1, 2) if len(head) >= size)
+    grams = _grams(head, 2) | (_grams(head, 1) if unigrams else set())
+    keys = {_gram_key(prefix, gram) for gram in grams}
+    keys.add(_anchored_key(prefix, head[0]))
     keys.add(exact_key(prefix, normalised))
     return sorted(keys)
 
 
-def query_keys(prefix: str, normalised_query: str, match: Match) -> list[str]:
+def query_keys(
+    prefix: str, normalised_query: str, match: Match, *, unigrams: bool = True
+) -> list[str]:
     """The keys a matching value must have (the caller ANDs them, then rechecks).
 
-    exact: the exact key; prefix: the anchored key of the first one or two characters;
-    contains: the bigrams of the query, or its unigram when it is one character.
+    exact: the exact key; prefix: the anchored key of the first character and the query's
+    bigrams; contains: the bigrams of the query, or its unigram when it is one character.
+    No keys (an empty list) when the index cannot narrow the query: a one-character
+    "contains" where values have no unigram keys; the caller then rechecks alone.
     """
     _check_prefix(prefix)
     if not normalised_query:
@@ -102,10 +111,13 @@ def query_keys(prefix: str, normalised_query: str, match: Match) -> list[str]:
     if match == "exact":
         return [exact_key(prefix, normalised_query)]
     if match == "prefix":
-        return [_anchored_key(prefix, normalised_query[:2])]
+        head = normalised_query[:MAX_NGRAM_CHARS]
+        bigrams = {_gram_key(prefix, gram) for gram in _grams(head, 2)}
+        return sorted({_anchored_key(prefix, normalised_query[0]), *bigrams})
     if match == "contains":
-        size = 1 if len(normalised_query) == 1 else 2
-        return sorted({_gram_key(prefix, gram) for gram in _grams(normalised_query, size)})
+        if len(normalised_query) == 1:
+            return [_gram_key(prefix, normalised_query)] if unigrams else []
+        return sorted({_gram_key(prefix, gram) for gram in _grams(normalised_query, 2)})
     raise ValueError(f"unknown match {match!r}: expected one of {MATCHES}")
 
 
@@ -127,29 +139,30 @@ def stored_keys(keys: Iterable[str]) -> list[int]:
     return sorted({stored_key(key) for key in keys})
 
 
-def ngram_stored_keys(prefix: str, normalised: str) -> list[int]:
-    """``stored_keys(ngram_keys(prefix, normalised))``, computed without building the key
-    texts: the CRC of ``prefix|`` is taken once and continued over each n-gram's bytes
-    (CRC-32 of a concatenation is the CRC of the first part continued over the second).
-    Indexing is most of a bulk write's Python time, so this is the path records take."""
+def ngram_stored_keys(prefix: str, normalised: str, *, unigrams: bool = True) -> list[int]:
+    """``stored_keys(ngram_keys(prefix, normalised, unigrams=...))``, computed without
+    building the key texts: the CRC of ``prefix|`` is taken once and continued over each
+    character's bytes, and a bigram's CRC continues its first character's (CRC-32 of a
+    concatenation is the CRC of the first part continued over the second). Indexing is
+    most of a bulk write's Python time, so this is the path records take."""
     _check_prefix(prefix)
     if not normalised:
         return []
     head = normalised[:MAX_NGRAM_CHARS]
-    if any(start in head for start in _ESCAPED_STARTS):
-        return stored_keys(ngram_keys(prefix, normalised))  # escaped n-grams: the long way
+    try:
+        if any(start in head for start in _ESCAPED_STARTS):
+            raise ValueError  # escaped n-grams
+        chars = list(map(str.encode, head))
+    except (ValueError, UnicodeEncodeError):  # escaped n-grams, lone surrogates: the long way
+        return stored_keys(ngram_keys(prefix, normalised, unigrams=unigrams))
     crc = zlib.crc32
-    base = crc(f"{prefix}|".encode())
-    chars = [char.encode("utf-8", "surrogatepass") for char in head]
-    keys = {crc(char, base) for char in chars}
-    keys.update(crc(first + second, base) for first, second in pairwise(chars))
-    anchored = crc(b"^", base)
-    keys.add(crc(chars[0], anchored))
-    if len(chars) > 1:
-        keys.add(crc(chars[0] + chars[1], anchored))
-    keys = {key - 0x80000000 for key in keys}
-    keys.add(stored_key(exact_key(prefix, normalised)))
-    return sorted(keys)
+    singles = list(map(crc, chars, repeat(crc(f"{prefix}|".encode()), len(chars))))
+    keys = set(map(crc, chars[1:], singles))
+    if unigrams:
+        keys.update(singles)
+    keys.add(crc(chars[0], crc(f"{prefix}|^".encode())))
+    keys.add(crc(exact_key(prefix, normalised).encode("utf-8", "surrogatepass")))
+    return sorted([key - 0x80000000 for key in keys])
 
 
 def recheck(normalised_value: str, normalised_query: str, match: Match) -> bool:

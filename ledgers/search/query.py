@@ -16,8 +16,7 @@ from django.db.models.functions import StrIndex
 from django.db.models.lookups import GreaterThan
 
 from ledgers.definitions.models import Ledger
-from ledgers.search.index import SEP, normaliser_for
-from ledgers.search.keys import key_prefix, query_keys, stored_keys
+from ledgers.search.index import SEP, normaliser_for, query_stored_keys
 
 MATCHES = ("exact", "prefix", "contains")
 
@@ -32,10 +31,12 @@ def match_condition(
     if not query:
         return Q(pk__in=[])
     needle = {"contains": query, "prefix": SEP + query, "exact": SEP + query + SEP}[match]
-    keys = stored_keys(query_keys(key_prefix(ledger_id, path), query, match))
+    keys = query_stored_keys(ledger_id, path, type_id, query, match)
     text = KT(f"{column}_text__{path}")
-    recheck = GreaterThan(StrIndex(text, Value(needle)), 0)
-    return Q(**{f"{column}_keys__contains": keys}) & Q(recheck)
+    recheck = Q(GreaterThan(StrIndex(text, Value(needle)), 0))
+    # No keys: the index cannot narrow this query (see query_stored_keys); the recheck
+    # alone decides, over the ledger's rows.
+    return Q(**{f"{column}_keys__contains": keys}) & recheck if keys else recheck
 
 
 def contains_filter(ledger: Ledger, key: str, raw: str) -> Q:

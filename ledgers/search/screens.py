@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from ledgers.search.index import EXACT_TYPES, GROUP_TYPES
+from ledgers.search.index import EXACT_KEY_TYPES, GROUP_TYPES
 
 CODE_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 DATE_TYPES = {"date", "datetime"}
@@ -38,7 +38,7 @@ def field_paths(fields: list[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]
 def matches_for(type_id: str) -> set[str]:
     if type_id in DATE_TYPES:
         return {"exact", "range"}
-    if type_id in EXACT_TYPES or type_id in GROUP_TYPES:
+    if type_id in EXACT_KEY_TYPES or type_id in GROUP_TYPES:
         return {"exact"}
     return {"exact", "prefix", "contains"}
 

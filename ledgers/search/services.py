@@ -25,8 +25,8 @@ from ledgers.definitions.models import Ledger
 from ledgers.exceptions import LedgerError
 from ledgers.fields.exceptions import FieldError
 from ledgers.records.models import Record
-from ledgers.search.index import SEP, normaliser_for, text_values
-from ledgers.search.keys import exact_key, key_prefix, query_keys, recheck, stored_keys
+from ledgers.search.index import SEP, normaliser_for, query_stored_keys, text_values
+from ledgers.search.keys import exact_key, key_prefix, recheck, stored_keys
 from ledgers.search.models import SearchValue
 from ledgers.search.normalize import parse_date_query
 from ledgers.search.query import match_condition
@@ -124,10 +124,10 @@ def _past_values(ledger: Ledger, path: str, field: dict[str, Any], match: str, r
         return values.none()
     needle = {"contains": query, "prefix": SEP + query, "exact": SEP + query + SEP}[match]
     wrapped = Concat(Value(SEP), "value", Value(SEP), output_field=TextField())
-    keys = stored_keys(query_keys(key_prefix(ledger.pk, path), query, match))
-    return values.filter(keys__contains=keys).filter(
-        GreaterThan(StrIndex(wrapped, Value(needle)), 0)
-    )
+    keys = query_stored_keys(ledger.pk, path, field["type"], query, match)
+    if keys:
+        values = values.filter(keys__contains=keys)
+    return values.filter(GreaterThan(StrIndex(wrapped, Value(needle)), 0))
 
 
 def _matches_now(record: Record, path: str, field: dict[str, Any], match: str, raw: Any) -> bool:

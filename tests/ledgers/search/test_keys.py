@@ -32,11 +32,14 @@ VALUES = st.one_of(
 )
 
 
-def found(value: str, query: str, match: Match, *, prefix: str = "name") -> bool:
+def found(
+    value: str, query: str, match: Match, *, prefix: str = "name", unigrams: bool = True
+) -> bool:
     """What the database does: the value's keys contain the query's keys, and the recheck
     on the stored normalised text passes."""
-    keys = set(ngram_keys(prefix, value))
-    return set(query_keys(prefix, query, match)) <= keys and recheck(value, query, match)
+    keys = set(ngram_keys(prefix, value, unigrams=unigrams))
+    wanted = set(query_keys(prefix, query, match, unigrams=unigrams))
+    return wanted <= keys and recheck(value, query, match)
 
 
 # ---------------------------------------------------------------------------------------
@@ -48,7 +51,7 @@ def test_keys_of_a_name() -> None:
         [
             "name|山", "name|田", "name|花", "name|子",
             "name|山田", "name|田花", "name|花子",
-            "name|^山", "name|^山田",
+            "name|^山",
             "name|=山田花子",
         ]
     )  # fmt: skip
@@ -65,7 +68,21 @@ def test_empty_value_has_no_keys() -> None:
 def test_keys_are_deduplicated_and_sorted() -> None:
     keys = ngram_keys("kana", "ササササ")
     assert keys == sorted(set(keys))
-    assert keys == ["kana|=ササササ", "kana|^サ", "kana|^ササ", "kana|サ", "kana|ササ"]
+    assert keys == ["kana|=ササササ", "kana|^サ", "kana|サ", "kana|ササ"]
+
+
+def test_digits_have_no_unigram_keys() -> None:
+    """A digit field (phone, postal code) is keyed by bigrams, its first digit and its
+    whole value: one digit would match nearly every value."""
+    assert ngram_keys("tel", "0422", unigrams=False) == sorted(
+        ["tel|04", "tel|42", "tel|22", "tel|^0", "tel|=0422"]
+    )
+    assert query_keys("tel", "2", "contains", unigrams=False) == []  # the recheck alone
+    assert query_keys("tel", "42", "contains", unigrams=False) == ["tel|42"]
+    assert found("0422", "42", "contains", unigrams=False)
+    assert found("0422", "04", "prefix", unigrams=False)
+    assert found("0422", "0", "prefix", unigrams=False)
+    assert not found("0422", "22", "prefix", unigrams=False)
 
 
 @pytest.mark.parametrize(
@@ -73,8 +90,8 @@ def test_keys_are_deduplicated_and_sorted() -> None:
     [
         ("exact", "山田花子", ["name|=山田花子"]),
         ("prefix", "山", ["name|^山"]),
-        ("prefix", "山田", ["name|^山田"]),
-        ("prefix", "山田花", ["name|^山田"]),
+        ("prefix", "山田", ["name|^山", "name|山田"]),
+        ("prefix", "山田花", ["name|^山", "name|山田", "name|田花"]),
         ("contains", "田", ["name|田"]),
         ("contains", "山田", ["name|山田"]),
         ("contains", "田花子", ["name|田花", "name|花子"]),
@@ -106,7 +123,7 @@ def test_different_fields_do_not_share_keys() -> None:
 def test_long_values_are_bounded_to_their_first_64_characters() -> None:
     value = "".join(chr(0x4E00 + index) for index in range(200))
     keys = ngram_keys("address", value)
-    assert len(keys) == MAX_NGRAM_CHARS + (MAX_NGRAM_CHARS - 1) + 2 + 1
+    assert len(keys) == MAX_NGRAM_CHARS + (MAX_NGRAM_CHARS - 1) + 1 + 1
     assert found(value, value[:MAX_NGRAM_CHARS], "contains", prefix="address")
     assert found(value, value[10:40], "contains", prefix="address")
     assert found(value, value[:100], "prefix", prefix="address")
@@ -241,7 +258,7 @@ def test_the_whole_value_is_found_by_exact(raw: str) -> None:
 def test_key_count_is_bounded(raw: str) -> None:
     value = normalize_text(raw)
     keys = ngram_keys("f", value)
-    assert len(keys) <= MAX_NGRAM_CHARS + (MAX_NGRAM_CHARS - 1) + 2 + 1
+    assert len(keys) <= MAX_NGRAM_CHARS + (MAX_NGRAM_CHARS - 1) + 1 + 1
     assert all(key.startswith("f|") for key in keys)
     assert len(keys) == len(set(keys))
 
@@ -252,6 +269,23 @@ def test_query_keys_are_never_empty(raw: str, match: Match) -> None:
     query = normalize_name(raw)
     assume(query)
     assert query_keys("f", query, match)
+    # Without unigram keys only a one-character substring has none (rechecked alone).
+    assert query_keys("f", query, match, unigrams=False) or (
+        match == "contains" and len(query) == 1
+    )
+
+
+@HYPOTHESIS
+@given(VALUES, st.data(), st.sampled_from(MATCHES))
+def test_every_query_made_from_a_value_finds_it_without_unigrams(
+    raw: str, data: st.DataObject, match: Match
+) -> None:
+    value = normalize_text(raw)
+    assume(value)
+    head = value[:MAX_NGRAM_CHARS]
+    start = 0 if match != "contains" else data.draw(st.integers(0, len(head) - 1))
+    end = len(value) if match == "exact" else data.draw(st.integers(start + 1, len(head)))
+    assert found(value, value[start:end], match, prefix="tel", unigrams=False)
 
 
 @HYPOTHESIS
@@ -259,6 +293,16 @@ def test_query_keys_are_never_empty(raw: str, match: Match) -> None:
 def test_the_fast_stored_keys_are_the_stored_form_of_the_keys(raw: str, prefix: str) -> None:
     value = normalize_text(raw)
     assert ngram_stored_keys(prefix, value) == stored_keys(ngram_keys(prefix, value))
+    assert ngram_stored_keys(prefix, value, unigrams=False) == stored_keys(
+        ngram_keys(prefix, value, unigrams=False)
+    )
+
+
+@pytest.mark.parametrize("value", ["x^山=田\\", "\ud800山田", "山\udfff"])
+def test_the_fast_stored_keys_take_the_long_way_for_escapes_and_lone_surrogates(
+    value: str,
+) -> None:
+    assert ngram_stored_keys("name", value) == stored_keys(ngram_keys("name", value))
 
 
 def test_stored_keys_are_signed_32_bit_integers() -> None:

@@ -1,0 +1,90 @@
+"""What each type is keyed by (ledgers.search.index): digits without unigrams, integers by
+their whole value. A query the index cannot narrow is answered by the recheck alone, and
+finds exactly what a keyed query would."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from ledgers.definitions.models import Ledger
+from ledgers.definitions.services import ledger_create
+from ledgers.exceptions import LedgerError
+from ledgers.records.models import Record
+from ledgers.records.services import record_create
+from ledgers.search.index import query_stored_keys
+from ledgers.search.keys import key_prefix, stored_key
+from ledgers.search.query import contains_filter
+from ledgers.search.services import search_run
+
+FIELDS = [
+    {"key": "name", "label": "氏名", "type": "text", "required": True},
+    {"key": "phone", "label": "電話番号", "type": "phone"},
+    {"key": "amount", "label": "金額", "type": "integer"},
+]
+SCREENS = [
+    {"code": "tel", "name": "電話番号検索", "generations": "all", "result_fields": ["name"],
+     "criteria": [{"field": "phone", "match": "contains"}, {"field": "amount", "match": "exact"}]},
+]  # fmt: skip
+PEOPLE = [("一", "0422-45-1111", 1200), ("二", "03-3333-4444", 1300), ("三", "", 1200)]
+
+
+@pytest.fixture
+def people(clerk: Any) -> Ledger:
+    ledger = ledger_create(
+        actor=clerk, code="tel", name="名簿", fields=FIELDS, search_screens=SCREENS
+    )
+    for name, phone, amount in PEOPLE:
+        record_create(
+            actor=clerk, ledger=ledger, values={"name": name, "phone": phone, "amount": amount}
+        )
+    return ledger
+
+
+def test_a_phone_number_has_no_unigram_keys_and_an_integer_only_its_whole_value(
+    people: Ledger,
+) -> None:
+    one = Record.objects.get(ledger=people, data__name="一")
+    phone, amount = key_prefix(people.pk, "phone"), key_prefix(people.pk, "amount")
+    assert stored_key(f"{phone}|04") in one.search_keys
+    assert stored_key(f"{phone}|^0") in one.search_keys
+    assert stored_key(f"{phone}|0") not in one.search_keys
+    assert stored_key(f"{amount}|=1200") in one.search_keys
+    assert stored_key(f"{amount}|12") not in one.search_keys
+    assert query_stored_keys(people.pk, "phone", "phone", "4", "contains") == []
+    assert query_stored_keys(people.pk, "amount", "integer", "12", "contains") == []
+    assert query_stored_keys(people.pk, "amount", "integer", "1200", "exact") == [
+        stored_key(f"{amount}|=1200")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [("4", {"一", "二"}), ("1", {"一"}), ("０", {"一", "二"}), ("45", {"一"}), ("9", set())],
+)
+def test_one_digit_is_rechecked_over_the_ledger(
+    clerk: Any, people: Ledger, query: str, expected: set[str]
+) -> None:
+    result = search_run(actor=clerk, ledger=people, screen_code="tel", criteria={"phone": query})
+    assert {hit.record.data["name"] for hit in result.hits} == expected
+
+
+def test_an_integer_is_searched_by_its_whole_value(clerk: Any, people: Ledger) -> None:
+    result = search_run(
+        actor=clerk, ledger=people, screen_code="tel", criteria={"amount": "１２００"}
+    )
+    assert {hit.record.data["name"] for hit in result.hits} == {"一", "三"}
+
+
+def test_the_list_filter_contains_on_an_integer_is_rechecked(people: Ledger) -> None:
+    rows = Record.objects.filter(ledger=people).filter(contains_filter(people, "amount", "30"))
+    assert {r.data["name"] for r in rows} == {"二"}
+    rows = Record.objects.filter(ledger=people).filter(contains_filter(people, "phone", "3"))
+    assert {r.data["name"] for r in rows} == {"二"}
+
+
+def test_a_search_screen_cannot_ask_for_part_of_an_integer(clerk: Any) -> None:
+    screens = [{**SCREENS[0], "criteria": [{"field": "amount", "match": "contains"}]}]
+    with pytest.raises(LedgerError, match="金額"):
+        ledger_create(actor=clerk, code="bad", name="名簿", fields=FIELDS, search_screens=screens)
