@@ -11,13 +11,13 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import gc
-import json
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 import psycopg
 from django.db import connection, transaction
 from django.utils import timezone
@@ -36,6 +36,7 @@ from ledgers.exceptions import (
 )
 from ledgers.fields import field_type_registry
 from ledgers.fields.exceptions import FieldError
+from ledgers.records import copy as copy_format
 from ledgers.records.models import Record, RecordVersion
 from ledgers.search.index import IndexData, Indexer
 from ledgers.webhooks.services import (
@@ -633,6 +634,10 @@ def _no_cyclic_gc() -> Iterator[None]:
             gc.enable()
 
 
+#: Bytes of COPY data sent per message in the bulk paths.
+_COPY_BLOCK = 1 << 16
+
+
 def record_bulk_create(
     *,
     actor: Any,
@@ -648,10 +653,11 @@ def record_bulk_create(
     ``capability`` is ``create`` for the API's bulk endpoint and ``import`` for imports.
 
     Every item is validated; if any is wrong, ``RecordInvalid.item_errors`` names them all
-    (by index) and nothing is written. The records stream into COPY as they are validated
-    and indexed, so PostgreSQL stores and indexes one part while Python prepares the next
-    (the two use both cores); their first versions and one audit event per record follow
-    as set-based statements over the new rows, all in one transaction.
+    (by index) and nothing is written. The records go to PostgreSQL by binary COPY as they
+    are validated and indexed (``ledgers.records.copy``: the search keys travel as the
+    bytes the indexer packed once per distinct value, never as text to parse), then their
+    first versions by a second binary COPY built in the same pass, and one audit event per
+    record by one statement, all in one transaction.
     """
     require_tenant()
     _policy(actor, ledger, policy).require(capability)
@@ -662,11 +668,27 @@ def record_bulk_create(
     version = ledger.definition_version
     indexer = LedgerSchema.of(ledger).indexer
     with _no_cyclic_gc(), transaction.atomic(), connection.cursor() as cursor:
+        # Every record of the batch shares these columns: packed once.
+        shared = b"".join((
+            copy_format.int8(ledger.pk), copy_format.int4(1), copy_format.int4(version),
+            copy_format.text(state), copy_format.int8(actor_id), copy_format.timestamptz(now),
+            copy_format.int8(actor_id), copy_format.timestamptz(now), copy_format.text(""),
+        ))  # fmt: skip
+        row_start = copy_format.row_start(13)
+        version_shared = b"".join((
+            copy_format.int4(1), copy_format.text("create"), copy_format.int8(actor_id),
+            copy_format.timestamptz(now), copy_format.text(reason), copy_format.int4(version),
+            copy_format.text(state), copy_format.boolean(False),
+        ))  # fmt: skip
+        version_start = copy_format.row_start(11)
+        versions = bytearray(copy_format.HEADER)
         with cursor.copy(
-            "COPY ledgers_record (id, ledger_id, data, search_keys, search_text, generation,"
+            "COPY ledgers_record (id, data, search_keys, search_text, ledger_id, generation,"
             " definition_version, state, created_by_id, created_at, updated_by_id, updated_at,"
-            " deleted_reason) FROM STDIN"
+            " deleted_reason) FROM STDIN (FORMAT BINARY)"
         ) as copy_in:
+            # Rows are sent in blocks (each ``write`` is a message to the server).
+            block = bytearray(copy_format.HEADER)
             for position, values in enumerate(values_list):
                 try:
                     data = values_clean(ledger=ledger, values=values)
@@ -678,25 +700,33 @@ def record_bulk_create(
                 search = indexer.index(data)
                 record_id = uuid.uuid4()
                 ids.append(record_id)
-                copy_in.write_row((
-                    record_id, ledger.pk, _json(data), search.keys_sql,
-                    _json(search.texts), 1, version, state, actor_id, now, actor_id, now, "",
+                data_json = copy_format.jsonb(_json_bytes(data))
+                versions += b"".join((
+                    version_start, copy_format.uuid_(record_id), data_json,
+                    copy_format.jsonb(_json_bytes(values_diff({}, data))),
+                    version_shared,
                 ))  # fmt: skip
+                block += b"".join((
+                    row_start, copy_format.uuid_(record_id), data_json,
+                    copy_format.int4_array(search.keys_binary, search.keys_count),
+                    copy_format.jsonb(_json_bytes(search.texts)), shared,
+                ))  # fmt: skip
+                if len(block) >= _COPY_BLOCK:
+                    copy_in.write(block)
+                    block = bytearray()
             if item_errors:
                 # Aborts the COPY; the transaction rolls back.
                 raise RecordInvalid(item_errors=item_errors)
+            block += copy_format.TRAILER
+            copy_in.write(block)
         if not ids:
             return []
-        cursor.execute(
-            "INSERT INTO ledgers_recordversion (record_id, generation, action, actor_id, at,"
-            " reason, definition_version, data, state, deleted, diff)"
-            " SELECT r.id, 1, 'create', r.created_by_id, r.created_at, %(reason)s,"
-            " r.definition_version, r.data, r.state, false,"
-            " (SELECT coalesce(jsonb_object_agg(e.key, jsonb_build_array(NULL, e.value)), '{}')"
-            "  FROM jsonb_each(r.data) AS e)"
-            " FROM unnest(%(ids)s::uuid[]) AS n(id) JOIN ledgers_record AS r ON r.id = n.id",
-            {"reason": reason, "ids": ids},
-        )
+        with cursor.copy(
+            "COPY ledgers_recordversion (record_id, data, diff, generation, action, actor_id, at,"
+            " reason, definition_version, state, deleted) FROM STDIN (FORMAT BINARY)"
+        ) as copy_in:
+            versions += copy_format.TRAILER
+            copy_in.write(versions)
         cursor.execute(
             "INSERT INTO ledgers_auditevent (actor_id, action, ledger_code, record_id,"
             " generation, details)"
@@ -848,4 +878,9 @@ def _past_insert_many(
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return orjson.dumps(value).decode()
+
+
+def _json_bytes(value: Any) -> bytes:
+    """Compact UTF-8 JSON (orjson: a tenth of the standard library's time per record)."""
+    return orjson.dumps(value)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from ledgers.audit.models import AuditEvent
 from ledgers.definitions.models import Ledger
-from ledgers.definitions.services import field_remove
+from ledgers.definitions.services import field_remove, ledger_create
 from ledgers.exceptions import GenerationConflict, RecordInvalid, RecordStateError, VersionNotFound
 from ledgers.records.models import Record, RecordVersion
 from ledgers.records.selectors import (
@@ -415,3 +415,62 @@ def test_bulk_create_leaves_garbage_collection_as_it_found_it(ledger: Ledger, cl
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+RICH_FIELDS: list[dict[str, Any]] = [
+    {"key": "name", "label": "氏名", "type": "person_name", "required": True},
+    {"key": "birth_date", "label": "生年月日", "type": "date"},
+    {"key": "phone", "label": "電話番号", "type": "phone"},
+    {"key": "amount", "label": "金額", "type": "integer"},
+    {"key": "ratio", "label": "割合", "type": "decimal", "options": {"decimal_places": 2}},
+    {"key": "active", "label": "有効", "type": "boolean"},
+    {"key": "note", "label": "備考", "type": "long_text"},
+    {"key": "tags", "label": "区分", "type": "multi_choice", "options": {"choices": ["甲", "乙"]}},
+    {"key": "family", "label": "世帯員", "type": "group", "fields": [
+        {"key": "name", "label": "氏名", "type": "person_name"},
+        {"key": "relation", "label": "続柄", "type": "text"}]},
+]  # fmt: skip
+RICH_VALUES: list[dict[str, Any]] = [
+    {"name": {"kanji": "髙橋 一郎", "kana": "ﾀｶﾊｼ ｲﾁﾛｳ"}, "birth_date": "S60.3.3", "phone": "０４２２-４５-１１１１",
+     "amount": 1200, "ratio": "0.5", "active": True, "note": 'バックスラッシュ \\ と "引用" と\n改行',
+     "tags": ["甲", "乙"], "family": [{"name": {"kanji": "髙橋 花子", "kana": "タカハシ ハナコ"}, "relation": "妻"}]},
+    {"name": {"kanji": "^=山田", "kana": "ヤマダ"}, "amount": -5, "active": False, "note": "x" * 300},
+    {"name": {"kanji": "佐藤", "kana": ""}},
+]  # fmt: skip
+
+
+def test_bulk_create_stores_what_record_create_stores(clerk: Any) -> None:
+    """The bulk path writes its rows in PostgreSQL's binary COPY format, packed by hand
+    (ledgers.records.copy); every stored column must equal what a single create stores."""
+    ledger = ledger_create(actor=clerk, code="rich", name="型の多い台帳", fields=RICH_FIELDS)
+    reason, state = '一括登録 "A\\B"', "受付\t済"
+    bulk = record_bulk_create(
+        actor=clerk, ledger=ledger, values_list=RICH_VALUES, reason=reason, state=state
+    )
+    single = [
+        record_create(actor=clerk, ledger=ledger, values=values, reason=reason, state=state)
+        for values in RICH_VALUES
+    ]
+    columns = ["ledger_id", "data", "search_text", "generation", "definition_version", "state",
+               "created_by_id", "updated_by_id", "deleted_at", "deleted_by_id", "deleted_reason"]  # fmt: skip
+    version_columns = ["generation", "action", "actor_id", "reason", "definition_version",
+                       "data", "state", "deleted", "diff"]  # fmt: skip
+    for (bulk_id, _), made in zip(bulk, single, strict=True):
+        stored = Record.objects.get(pk=bulk_id)
+        made.refresh_from_db()
+        assert [getattr(stored, c) for c in columns] == [getattr(made, c) for c in columns]
+        assert sorted(stored.search_keys) == sorted(made.search_keys)
+        assert stored.created_at == stored.updated_at
+        assert abs(stored.created_at - made.created_at) < timedelta(minutes=1)
+        stored_version = RecordVersion.objects.get(record_id=bulk_id)
+        made_version = RecordVersion.objects.get(record=made)
+        assert [getattr(stored_version, c) for c in version_columns] == [
+            getattr(made_version, c) for c in version_columns
+        ]
+        assert stored_version.at == stored.created_at
+
+
+def test_bulk_create_of_nothing_writes_nothing(ledger: Ledger, clerk: Any) -> None:
+    before = _counts()
+    assert record_bulk_create(actor=clerk, ledger=ledger, values_list=[]) == []
+    assert _counts() == before
