@@ -40,6 +40,11 @@ class FieldType:
     aliases: ClassVar[tuple[str, ...]] = ()
     #: Option keys the type understands; any other key is refused as a likely typo.
     option_keys: ClassVar[frozenset[str]] = frozenset()
+    #: Whether ``clean`` of a text or integer input depends on that input and the field's
+    #: options alone (no database, no clock) and returns an immutable value: the records
+    #: services may then reuse a result for the same input (a bulk import repeats its
+    #: statuses, towns and dates). Never set for personal numbers.
+    pure: ClassVar[bool] = False
 
     def validate_options(self, options: Mapping[str, Any] | None) -> dict[str, Any]:
         """Check a field's options and return them normalised (raises FieldOptionsError)."""

@@ -59,6 +59,8 @@ class _BoundField:
     removed: bool
     field_type: Any
     options: Mapping[str, Any]
+    #: Cleaned values by input, for a pure type (``FieldType.pure``), else ``None``.
+    cleaned: dict[Any, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -75,11 +77,12 @@ class LedgerSchema:
         cached = getattr(ledger, "_schema_cache", None)
         if cached is not None and cached.version == ledger.definition_version:
             return cached
+        indexer, caches = _compiled(ledger)
         bound = [
             _BoundField(
                 key=f["key"], label=f["label"], required=bool(f.get("required")),
                 removed=bool(f.get("removed")), field_type=field_type_registry.get(f["type"]),
-                options=f.get("options") or {},
+                options=f.get("options") or {}, cleaned=caches.get(f["key"]),
             )
             for f in ledger.fields(include_removed=True)
         ]  # fmt: skip
@@ -87,25 +90,51 @@ class LedgerSchema:
             version=ledger.definition_version,
             by_key={b.key: b for b in bound},
             live=tuple(b for b in bound if not b.removed),
-            indexer=_indexer(ledger),
+            indexer=indexer,
         )
         ledger._schema_cache = schema  # type: ignore[attr-defined]
         return schema
 
 
-_INDEXERS: dict[tuple[str, int, int], Indexer] = {}
+_COMPILED: dict[tuple[str, int, int], tuple[Indexer, dict[str, dict[Any, Any]]]] = {}
+#: Inputs remembered per field by ``values_clean`` before its cache starts again.
+CLEAN_CACHE_LIMIT = 20_000
 
 
-def _indexer(ledger: Ledger) -> Indexer:
-    """The ledger's indexer at its definition version, kept across requests (its value
-    caches are what makes it fast); keyed by city schema, ledger and definition version."""
+def _compiled(ledger: Ledger) -> tuple[Indexer, dict[str, dict[Any, Any]]]:
+    """The ledger's indexer and its pure fields' clean caches at its definition version,
+    kept across requests (their value caches are what makes them fast); keyed by city
+    schema, ledger and definition version."""
     key = (connection.schema_name, ledger.pk, ledger.definition_version)
-    indexer = _INDEXERS.get(key)
-    if indexer is None:
-        if len(_INDEXERS) >= 64:
-            _INDEXERS.clear()
-        indexer = _INDEXERS[key] = Indexer(ledger.fields(include_removed=True), ledger.pk)
-    return indexer
+    compiled = _COMPILED.get(key)
+    if compiled is None:
+        if len(_COMPILED) >= 64:
+            _COMPILED.clear()
+        fields = ledger.fields(include_removed=True)
+        caches = {
+            f["key"]: {}
+            for f in fields
+            if not f.get("removed") and field_type_registry.get(f["type"]).pure
+        }
+        compiled = _COMPILED[key] = (Indexer(fields, ledger.pk), caches)
+    return compiled
+
+
+_MISSING = object()
+
+
+def _clean(field: _BoundField, raw: Any) -> Any:
+    """``field_type.clean``, remembered per input for pure types (text and integers)."""
+    cache = field.cleaned
+    if cache is None or type(raw) not in (str, int):
+        return field.field_type.clean(raw, field.options)
+    cleaned = cache.get(raw, _MISSING)
+    if cleaned is _MISSING:
+        cleaned = field.field_type.clean(raw, field.options)  # an error is not remembered
+        if len(cache) >= CLEAN_CACHE_LIMIT:
+            cache.clear()
+        cache[raw] = cleaned
+    return cleaned
 
 
 def values_clean(
@@ -138,7 +167,7 @@ def values_clean(
             errors[key] = ["削除された項目には値を設定できません。"]
             continue
         try:
-            cleaned = field.field_type.clean(raw, field.options)
+            cleaned = _clean(field, raw)
         except FieldError as exc:
             errors[key] = [exc.message]
             continue
@@ -703,7 +732,8 @@ def record_bulk_create(
                 data_json = copy_format.jsonb(_json_bytes(data))
                 versions += b"".join((
                     version_start, copy_format.uuid_(record_id), data_json,
-                    copy_format.jsonb(_json_bytes(values_diff({}, data))),
+                    # The diff against nothing (data holds no None: values_clean drops them).
+                    copy_format.jsonb(_json_bytes({k: [None, v] for k, v in data.items()})),
                     version_shared,
                 ))  # fmt: skip
                 block += b"".join((

@@ -23,12 +23,14 @@ from ledgers.records.selectors import (
     version_definition,
 )
 from ledgers.records.services import (
+    LedgerSchema,
     record_bulk_create,
     record_bulk_update,
     record_create,
     record_delete,
     record_restore,
     record_update,
+    values_clean,
 )
 from ledgers.search.keys import stored_key
 
@@ -474,3 +476,36 @@ def test_bulk_create_of_nothing_writes_nothing(ledger: Ledger, clerk: Any) -> No
     before = _counts()
     assert record_bulk_create(actor=clerk, ledger=ledger, values_list=[]) == []
     assert _counts() == before
+
+
+def test_clean_results_are_remembered_only_for_pure_types_and_valid_inputs(
+    ledger: Ledger, clerk: Any
+) -> None:
+    """values_clean reuses a pure type's result for the same input (text, integers); an
+    invalid input is refused every time, and a value of another type is cleaned again."""
+    schema = LedgerSchema.of(ledger)
+    assert schema.by_key["birth_date"].cleaned is not None
+    for _ in range(2):
+        with pytest.raises(RecordInvalid) as info:
+            values_clean(ledger=ledger, values={"name": "山田", "birth_date": "昭和70年1月1日"})
+        assert "birth_date" in info.value.errors
+    first = values_clean(
+        ledger=ledger, values={"name": "山田", "birth_date": "R5.4.1", "amount": "1,200"}
+    )
+    again = values_clean(
+        ledger=ledger, values={"name": "山田", "birth_date": "R5.4.1", "amount": "1,200"}
+    )
+    assert first == again == {"name": "山田", "birth_date": "2023-04-01", "amount": 1200}
+    assert schema.by_key["birth_date"].cleaned["R5.4.1"] == "2023-04-01"
+    assert "昭和70年1月1日" not in schema.by_key["birth_date"].cleaned
+    # 1 and "1" and True are different inputs: True is not an integer here.
+    assert values_clean(ledger=ledger, values={"name": "x", "amount": 1})["amount"] == 1
+    with pytest.raises(RecordInvalid):
+        values_clean(ledger=ledger, values={"name": "x", "amount": True})
+
+
+def test_types_that_read_the_database_or_hold_personal_numbers_are_never_remembered() -> None:
+    from ledgers.fields import field_type_registry
+
+    for type_id in ("department_flags", "reference", "file", "my_number", "person_name", "group"):
+        assert not field_type_registry.get(type_id).pure, type_id

@@ -44,6 +44,7 @@ class BooleanFieldType(FieldType):
     """A yes-no value stored as a JSON boolean; ``true_label``/``false_label`` name the
     two states on screen and in exports (for example 済/未)."""
 
+    pure = True
     type = "boolean"
     label = "はい/いいえ"
     option_keys: ClassVar[frozenset[str]] = frozenset({"true_label", "false_label"})

@@ -66,6 +66,7 @@ def label_of(value: str, choices: list[dict[str, str]]) -> str:
 class ChoiceFieldType(FieldType):
     """One of ``choices``; input may be a value or a label, the value is stored."""
 
+    pure = True
     type = "choice"
     label = "選択肢"
     option_keys: ClassVar[frozenset[str]] = frozenset({"choices"})

@@ -16,6 +16,7 @@ class DateFieldType(FieldType):
     """A calendar date. Stored as ISO 8601 so JSONB sorts and compares it as text; read
     from every way staff write dates (see ``wareki.parse_date``)."""
 
+    pure = True
     type = "date"
     label = "日付"
 

@@ -30,6 +30,7 @@ class DecimalFieldType(FieldType):
     """A decimal number kept as a string ("1234.5"); ``decimal_places`` fixes the scale
     ("1234.50") and refuses more digits after the point; ``min``/``max`` bound it."""
 
+    pure = True
     type = "decimal"
     label = "小数"
     option_keys: ClassVar[frozenset[str]] = frozenset({"decimal_places", "min", "max"})

@@ -19,6 +19,7 @@ class EmailFieldType(FieldType):
     """An e-mail address, checked with Django's validator. The domain is lower-cased
     (it is case-insensitive); the local part is kept, as RFC 5321 lets it matter."""
 
+    pure = True
     type = "email"
     label = "メールアドレス"
 

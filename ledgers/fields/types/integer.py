@@ -17,6 +17,7 @@ SAFE_INTEGER = 2**53 - 1
 class IntegerFieldType(FieldType):
     """A whole number, stored as a JSON integer, optionally bounded by ``min``/``max``."""
 
+    pure = True
     type = "integer"
     label = "整数"
     option_keys: ClassVar[frozenset[str]] = frozenset({"min", "max"})

@@ -48,6 +48,7 @@ class PhoneFieldType(FieldType):
     """A Japanese phone number. Hyphens are kept where they were typed (the area code
     split is not derivable from digits alone); search keys hold the digits only."""
 
+    pure = True
     type = "phone"
     label = "電話番号"
 

@@ -33,6 +33,7 @@ def clean_postal_code(value: Any) -> str:
 class PostalCodeFieldType(FieldType):
     """A Japanese postal code; search keys hold it with and without the hyphen."""
 
+    pure = True
     type = "postal_code"
     label = "郵便番号"
 

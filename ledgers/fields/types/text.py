@@ -16,6 +16,7 @@ class TextFieldType(FieldType):
     """Single-line text. Kept exactly as typed (variant kanji, widths) apart from trimming;
     search keys carry the normalised form."""
 
+    pure = True
     type = "text"
     label = "テキスト"
     option_keys: ClassVar[frozenset[str]] = frozenset({"max_length"})
