@@ -7,7 +7,10 @@ embedded PostgreSQL), provisions one city, defines a ledger of eight fields and 
 - single: ``record_create`` then two ``record_update`` per record, one transaction each,
   from ``--workers`` processes at once (each its own connection, as web workers are; one
   process leaves a core idle while it waits for the database, so the default is two);
-- bulk: ``record_bulk_create`` then two ``record_bulk_update`` rounds, in batches.
+- bulk: ``record_bulk_create`` then two ``record_bulk_update`` rounds, in batches of
+  ``--batch`` (one transaction each), first from one process, then from ``--workers``
+  processes at once (two imports running together: one process alone leaves a core idle
+  while PostgreSQL indexes the batch it has sent).
 
 Beside each figure it prints the floor measured on the same server: COPY of the same rows
 with nothing else (the physical floor of the bulk path) and one INSERT per transaction
@@ -116,9 +119,51 @@ def _single_worker(people: list[dict[str, Any]], barrier: Any, out: Any) -> None
     connection.close()
 
 
-def _single_path(workers: int, people: list[dict[str, Any]]) -> tuple[float, float]:
-    """Seconds for the creates and for the updates, all workers together (first start to
-    last finish of each phase)."""
+def _bulk_worker(
+    people: list[dict[str, Any]], barrier: Any, out: Any, *, code: str, batch: int
+) -> None:
+    """One process: its share created in batches, then updated twice in batches."""
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django_tenants.utils import schema_context
+
+    from ledgers.access.policy import policy_for
+    from ledgers.definitions.models import Ledger
+    from ledgers.records.services import record_bulk_create, record_bulk_update
+
+    with schema_context("bench"):
+        actor = get_user_model().objects.get(username="admin")
+        ledger = Ledger.objects.get(code=code)
+        policy = policy_for(actor, ledger)  # as a request does: once, for every call
+        ids: list[uuid.UUID] = []
+        barrier.wait()
+        started = time.perf_counter()
+        for start in range(0, len(people), batch):
+            created = record_bulk_create(
+                actor=actor, ledger=ledger, values_list=people[start : start + batch], policy=policy
+            )
+            ids.extend(record_id for record_id, _ in created)
+        created_at = time.perf_counter()
+        barrier.wait()
+        updating = time.perf_counter()
+        for round_ in (1, 2):
+            for start in range(0, len(people), batch):
+                changes = [
+                    (ids[i], round_, {"status": "審査中" if round_ == 1 else "交付決定",
+                                      "amount": people[i]["amount"] + round_})
+                    for i in range(start, min(start + batch, len(people)))
+                ]  # fmt: skip
+                record_bulk_update(actor=actor, ledger=ledger, changes=changes, policy=policy)
+        out.put((started, created_at, updating, time.perf_counter()))
+    connection.close()
+
+
+def _in_processes(
+    target: Any, workers: int, people: list[dict[str, Any]], **kwargs: Any
+) -> tuple[float, float]:
+    """Run ``target`` over ``workers`` shares of ``people`` at once, each process with its
+    own connection. Seconds for the creates and for the updates, all processes together
+    (first start to last finish of each phase)."""
     import multiprocessing
 
     from django.db import connections
@@ -126,9 +171,9 @@ def _single_path(workers: int, people: list[dict[str, Any]]) -> tuple[float, flo
     connections.close_all()  # each process opens its own
     context = multiprocessing.get_context("fork")
     barrier, out = context.Barrier(workers), context.Queue()
-    shares = [people[i::workers] for i in range(workers)]
     processes = [
-        context.Process(target=_single_worker, args=(share, barrier, out)) for share in shares
+        context.Process(target=target, args=(people[i::workers], barrier, out), kwargs=kwargs)
+        for i in range(workers)
     ]
     for process in processes:
         process.start()
@@ -136,10 +181,20 @@ def _single_path(workers: int, people: list[dict[str, Any]]) -> tuple[float, flo
     for process in processes:
         process.join()
         if process.exitcode:
-            raise SystemExit(f"a single-path worker failed (exit code {process.exitcode})")
+            raise SystemExit(f"a worker process failed (exit code {process.exitcode})")
     create_s = max(s[1] for s in spans) - min(s[0] for s in spans)
     update_s = max(s[3] for s in spans) - min(s[2] for s in spans)
     return create_s, update_s
+
+
+def _figures(records: int, create_s: float, update_s: float, **extra: Any) -> dict[str, Any]:
+    return {
+        "records": records,
+        **extra,
+        "create_records_per_s": round(records / create_s),
+        "update_versions_per_s": round(2 * records / update_s),
+        "versions_per_s_overall": round(3 * records / (create_s + update_s)),
+    }
 
 
 def main() -> None:
@@ -152,7 +207,9 @@ def main() -> None:
         help="records for the single path (default: --records)",
     )
     parser.add_argument("--batch", type=int, default=1000)
-    parser.add_argument("--workers", type=int, default=2, help="processes for the single path")
+    parser.add_argument(
+        "--workers", type=int, default=2, help="processes at once (single and bulk paths)"
+    )
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
     single_n = args.single_records or args.records
@@ -167,12 +224,7 @@ def main() -> None:
     from django_tenants.utils import schema_context
 
     from daicho.accounts.models import Department, Membership, Role
-    from ledgers.access.policy import policy_for
     from ledgers.definitions.services import ledger_create
-    from ledgers.records.services import (
-        record_bulk_create,
-        record_bulk_update,
-    )
 
     bench_city()
     rng = random.Random(20261128)
@@ -184,68 +236,33 @@ def main() -> None:
         Membership.objects.create(
             user=actor, department=department, role=Role.LEDGER_ADMIN, valid_from=date(2020, 4, 1)
         )
-        ledger_create(actor=actor, code="single", name="単件", fields=FIELDS)
-        bulk = ledger_create(actor=actor, code="bulk", name="一括", fields=FIELDS)
-        # As a request does: the policy is computed once and passed to every service call.
-        bulk_policy = policy_for(actor, bulk)
-        people = [_person(rng, i) for i in range(max(single_n, args.records))]
+        for code, name in [("single", "単件"), ("bulk1", "一括1"), ("bulk", "一括")]:
+            ledger_create(actor=actor, code=code, name=name, fields=FIELDS)
+    people = [_person(rng, i) for i in range(max(single_n, args.records))]
 
-        # --- single-record service calls --------------------------------------------
-        create_s, update_s = _single_path(args.workers, people[:single_n])
-        results["single"] = {
-            "records": single_n,
-            "workers": args.workers,
-            "create_records_per_s": round(single_n / create_s),
-            "update_versions_per_s": round(2 * single_n / update_s),
-            "versions_per_s_overall": round(3 * single_n / (create_s + update_s)),
-        }
+    # --- single-record service calls ------------------------------------------------
+    create_s, update_s = _in_processes(_single_worker, args.workers, people[:single_n])
+    results["single"] = _figures(single_n, create_s, update_s, workers=args.workers)
+    print(
+        f"single ({args.workers} workers): create {_rate(single_n, create_s)},"
+        f" update {_rate(2 * single_n, update_s)} ({single_n} records × 3 generations)",
+        file=sys.stderr,
+    )
+
+    # --- set-based bulk path: one process, then --workers at once -----------------------
+    for key, code, workers in [("bulk_1", "bulk1", 1), ("bulk", "bulk", args.workers)]:
+        create_s, update_s = _in_processes(
+            _bulk_worker, workers, people[: args.records], code=code, batch=args.batch
+        )
+        results[key] = _figures(args.records, create_s, update_s, batch=args.batch, workers=workers)
         print(
-            f"single ({args.workers} workers): create {_rate(single_n, create_s)},"
-            f" update {_rate(2 * single_n, update_s)} ({single_n} records × 3 generations)",
+            f"bulk ({workers} workers): create {_rate(args.records, create_s)},"
+            f" update {_rate(2 * args.records, update_s)}",
             file=sys.stderr,
         )
 
-        # --- set-based bulk path ----------------------------------------------------
-        ids: list[uuid.UUID] = []
-        started = time.perf_counter()
-        for start in range(0, args.records, args.batch):
-            created = record_bulk_create(
-                actor=actor,
-                ledger=bulk,
-                values_list=people[start : start + args.batch],
-                policy=bulk_policy,
-            )
-            ids.extend(record_id for record_id, _ in created)
-        bulk_create_s = time.perf_counter() - started
-        started = time.perf_counter()
-        for round_ in (1, 2):
-            for start in range(0, args.records, args.batch):
-                batch = [
-                    (
-                        ids[i],
-                        round_,
-                        {
-                            "status": "審査中" if round_ == 1 else "交付決定",
-                            "amount": people[i]["amount"] + round_,
-                        },
-                    )
-                    for i in range(start, min(start + args.batch, args.records))
-                ]
-                record_bulk_update(actor=actor, ledger=bulk, changes=batch, policy=bulk_policy)
-        bulk_update_s = time.perf_counter() - started
-        results["bulk"] = {
-            "records": args.records,
-            "batch": args.batch,
-            "create_records_per_s": round(args.records / bulk_create_s),
-            "update_versions_per_s": round(2 * args.records / bulk_update_s),
-            "versions_per_s_overall": round(3 * args.records / (bulk_create_s + bulk_update_s)),
-        }
-        print(
-            f"bulk: create {_rate(args.records, bulk_create_s)}, update {_rate(2 * args.records, bulk_update_s)}",
-            file=sys.stderr,
-        )
-
-        # --- floors on the same server ----------------------------------------------
+    # --- floors on the same server --------------------------------------------------
+    with schema_context("bench"):
         payload = [json.dumps(p, ensure_ascii=False) for p in people[: args.records]]
         with connection.cursor() as cursor:
             cursor.execute("CREATE TABLE floor_copy (id uuid, data jsonb)")
@@ -267,22 +284,25 @@ def main() -> None:
         }
 
     print(json.dumps(results, ensure_ascii=False))
-    single, bulk_r, floor = results["single"], results["bulk"], results["floor"]
+    floor = results["floor"]
     print(f"\nMachine: {results['machine']}, Python {platform.python_version()}\n")
     print(
         "| path | records | records/s (create) | versions/s (update) | versions/s (all 3 generations) | floor |"
     )
     print("|---|---:|---:|---:|---:|---|")
-    print(
-        f"| single service calls, 1 transaction each, {single['workers']} processes | {single['records']:,} | {single['create_records_per_s']:,} |"
-        f" {single['update_versions_per_s']:,} | {single['versions_per_s_overall']:,} |"
-        f" {floor['insert_one_per_transaction_per_s']:,} bare INSERTs/s, one per transaction |"
-    )
-    print(
-        f"| bulk (COPY), batches of {bulk_r['batch']} | {bulk_r['records']:,} | {bulk_r['create_records_per_s']:,} |"
-        f" {bulk_r['update_versions_per_s']:,} | {bulk_r['versions_per_s_overall']:,} |"
-        f" {floor['copy_rows_per_s']:,} rows/s by COPY of the values alone |"
-    )
+    rows = [
+        ("single", f"single service calls, 1 transaction each, {args.workers} processes",
+         f"{floor['insert_one_per_transaction_per_s']:,} bare INSERTs/s, one per transaction, 1 process"),
+        ("bulk_1", f"bulk (COPY), batches of {args.batch}, 1 process",
+         f"{floor['copy_rows_per_s']:,} rows/s by COPY of the values alone"),
+        ("bulk", f"bulk (COPY), batches of {args.batch}, {args.workers} processes", "same"),
+    ]  # fmt: skip
+    for key, label, floor_text in rows:
+        r = results[key]
+        print(
+            f"| {label} | {r['records']:,} | {r['create_records_per_s']:,} |"
+            f" {r['update_versions_per_s']:,} | {r['versions_per_s_overall']:,} | {floor_text} |"
+        )
 
     connection.close()
     if not args.keep:
