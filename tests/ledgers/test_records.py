@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -509,3 +510,48 @@ def test_types_that_read_the_database_or_hold_personal_numbers_are_never_remembe
 
     for type_id in ("department_flags", "reference", "file", "my_number", "person_name", "group"):
         assert not field_type_registry.get(type_id).pure, type_id
+
+
+def _pending_pages(index: str) -> int:
+    """Pages a merge of the index's pending list would move (0: nothing is pending)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT gin_clean_pending_list(%s::regclass)", [index])
+        return cursor.fetchone()[0]
+
+
+def test_bulk_writes_leave_no_pending_search_entries(clerk: Any) -> None:
+    """A search right after an import reads the index proper, not a pending list."""
+    ledger = ledger_create(actor=clerk, code="rich", name="型の多い台帳", fields=RICH_FIELDS)
+    created = record_bulk_create(actor=clerk, ledger=ledger, values_list=RICH_VALUES * 40)
+    assert _pending_pages("record_search_keys_gin") == 0
+    record_bulk_update(
+        actor=clerk, ledger=ledger,
+        changes=[(record_id, 1, {"note": f"変更 {i}", "phone": "03-1234-5678"}) for i, (record_id, _) in enumerate(created)],
+    )  # fmt: skip
+    assert _pending_pages("record_search_keys_gin") == 0
+    assert _pending_pages("search_value_keys_gin") == 0
+
+
+def test_bulk_update_stores_what_record_update_stores(clerk: Any) -> None:
+    ledger = ledger_create(actor=clerk, code="rich", name="型の多い台帳", fields=RICH_FIELDS)
+    change = {"note": '改行\nと \\ と "', "amount": None, "tags": ["乙"], "phone": "03-1234-5678"}
+    bulk = [record_create(actor=clerk, ledger=ledger, values=values) for values in RICH_VALUES]
+    single = [record_create(actor=clerk, ledger=ledger, values=values) for values in RICH_VALUES]
+    record_bulk_update(
+        actor=clerk, ledger=ledger, changes=[(r.pk, 1, change) for r in bulk], reason="一括"
+    )
+    for one in single:
+        record_update(actor=clerk, record=one, values=change, expected_generation=1, reason="一括")
+    columns = ["data", "search_text", "generation", "definition_version", "state"]
+    for left, right in zip(bulk, single, strict=True):
+        left.refresh_from_db()
+        right.refresh_from_db()
+        assert [getattr(left, c) for c in columns] == [getattr(right, c) for c in columns]
+        assert sorted(left.search_keys) == sorted(right.search_keys)
+        versions = [
+            RecordVersion.objects.values("action", "data", "diff", "reason", "state").get(
+                record=record, generation=2
+            )
+            for record in (left, right)
+        ]
+        assert versions[0] == versions[1]
