@@ -22,6 +22,7 @@ from ledgers.search.keys import (
     key_prefix,
     ngram_stored_keys,
     query_keys,
+    stored_key,
     stored_keys,
 )
 from ledgers.search.normalize import normalize_digits, normalize_name, normalize_text
@@ -88,6 +89,17 @@ def query_stored_keys(
     prefix = key_prefix(ledger_id, path)
     unigrams = type_id not in NO_UNIGRAM_TYPES
     return stored_keys(query_keys(prefix, normalised_query, match, unigrams=unigrams))
+
+
+def equality_stored_keys(ledger_id: int, field: Mapping[str, Any], value: Any) -> list[int]:
+    """The exact keys a record whose ``field`` holds exactly ``value`` (a cleaned value)
+    has: a necessary condition the GIN index answers, for the caller to AND with the
+    real equality. Empty when the field is not indexed (personal numbers)."""
+    keys: set[int] = set()
+    for path, _type, texts in searchable_values([field], {field["key"]: value}):
+        prefix = key_prefix(ledger_id, path)
+        keys.update(stored_key(exact_key(prefix, text[:MAX_VALUE])) for text in texts)
+    return sorted(keys)
 
 
 def _field_values(field: Mapping[str, Any], value: Any) -> list[str]:

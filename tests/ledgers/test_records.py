@@ -555,3 +555,20 @@ def test_bulk_update_stores_what_record_update_stores(clerk: Any) -> None:
             for record in (left, right)
         ]
         assert versions[0] == versions[1]
+
+
+def test_a_value_s_equality_keys_are_among_its_record_s_keys(clerk: Any) -> None:
+    """The API's ``<key>=<value>`` filter asks the GIN index for these keys first."""
+    from ledgers.search.index import equality_stored_keys
+
+    ledger = ledger_create(actor=clerk, code="rich", name="型の多い台帳", fields=RICH_FIELDS)
+    fields = {f["key"]: f for f in ledger.fields()}
+    for values in RICH_VALUES:
+        record = record_create(actor=clerk, ledger=ledger, values=values)
+        for key, value in record.data.items():
+            keys = equality_stored_keys(ledger.pk, fields[key], value)
+            assert keys, key
+            assert set(keys) <= set(record.search_keys), key
+    assert not set(equality_stored_keys(ledger.pk, fields["amount"], 999)) <= set(
+        record.search_keys
+    )

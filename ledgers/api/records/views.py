@@ -41,6 +41,7 @@ from ledgers.records.services import (
     record_update,
     values_diff,
 )
+from ledgers.search.index import equality_stored_keys
 from ledgers.search.query import contains_filter
 
 RESERVED = {"state", "updated_since", "page_size", "cursor", "count", "deleted", "format"}
@@ -77,6 +78,11 @@ def _filter_on_field(
     except FieldError as exc:
         raise exceptions.ValidationError({name: [exc.message]}) from None
     if op == "":
+        # The value's exact search keys first: the same GIN index as every other filter,
+        # whose estimates hold even before the new rows have planner statistics.
+        keys = equality_stored_keys(policy.ledger.pk, field, value)
+        if keys:
+            queryset = queryset.filter(search_keys__contains=keys)
         return queryset.filter(data__contains={key: value})
     if field["type"] in NUMERIC:
         alias = f"_n_{key}"
