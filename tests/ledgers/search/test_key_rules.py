@@ -88,3 +88,25 @@ def test_a_search_screen_cannot_ask_for_part_of_an_integer(clerk: Any) -> None:
     screens = [{**SCREENS[0], "criteria": [{"field": "amount", "match": "contains"}]}]
     with pytest.raises(LedgerError, match="金額"):
         ledger_create(actor=clerk, code="bad", name="名簿", fields=FIELDS, search_screens=screens)
+
+
+def test_the_indexer_s_shortcut_for_plain_fields_matches_the_general_path(clerk: Any) -> None:
+    """Indexer._indexed takes a shortcut for fields that are not groups; it must store
+    exactly what searchable_values describes for every type."""
+    from ledgers.search.index import MAX_VALUE, SEP, Indexer, searchable_values, value_keys
+    from tests.ledgers.test_records import RICH_FIELDS, RICH_VALUES
+
+    ledger = ledger_create(actor=clerk, code="rich", name="型の多い台帳", fields=RICH_FIELDS)
+    indexer = Indexer(ledger.fields(include_removed=True), ledger.pk)
+    for values in RICH_VALUES:
+        data = record_create(actor=clerk, ledger=ledger, values=values).data
+        expected_keys: set[int] = set()
+        expected_texts = {}
+        for path, type_id, texts in searchable_values(ledger.fields(), data):
+            held = [text[:MAX_VALUE] for text in texts]
+            expected_texts[path] = SEP + SEP.join(held) + SEP
+            for text in held:
+                expected_keys.update(value_keys(key_prefix(ledger.pk, path), type_id, text))
+        index = indexer.index(data)
+        assert index.texts == expected_texts
+        assert set(index.keys) == expected_keys
