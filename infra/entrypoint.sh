@@ -28,8 +28,8 @@ case "${process}" in
     # size and duration: query strings may hold personal data and are never logged.
     exec gunicorn daicho.wsgi:application \
       --bind "0.0.0.0:${PORT:-8000}" \
-      --workers "${WEB_CONCURRENCY:-2}" \
-      --threads "${GUNICORN_THREADS:-4}" \
+      --workers "${WEB_CONCURRENCY:-4}" \
+      --threads "${GUNICORN_THREADS:-2}" \
       --timeout "${GUNICORN_TIMEOUT:-60}" \
       --graceful-timeout "${GUNICORN_GRACEFUL_TIMEOUT:-30}" \
       --keep-alive "${GUNICORN_KEEPALIVE:-5}" \

@@ -58,7 +58,7 @@ def main() -> int:
         manager.add_process(
             "web",
             f"{bin_dir}/gunicorn daicho.wsgi:application --bind 127.0.0.1:{port} "
-            f"--workers 2 --threads 4 --graceful-timeout 5 --access-logfile -",
+            f"--workers 4 --threads 2 --graceful-timeout 5 --access-logfile -",
             env=env,
             cwd=str(REPO_ROOT),
         )
