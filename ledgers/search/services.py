@@ -30,7 +30,7 @@ from ledgers.search.keys import exact_key, key_prefix, recheck, stored_keys
 from ledgers.search.models import SearchValue
 from ledgers.search.normalize import parse_date_query
 from ledgers.search.query import match_condition
-from ledgers.search.screens import field_paths, is_excluded
+from ledgers.search.screens import DATE_TYPES, field_paths, is_excluded
 
 
 class SearchError(LedgerError):
@@ -93,8 +93,18 @@ def _day_keys(prefix: str, start: date, end: date) -> list[int] | None:
 
 
 def _current_condition(ledger: Ledger, path: str, field: dict[str, Any], match: str, raw: Any) -> Q:
-    if match == "range":
+    if match == "range" or field["type"] in DATE_TYPES:
+        # A date criterion, "exact" or "range", means the days it names (a date, a month,
+        # 昭和60年代), as in _past_values and _matches_now; a datetime value is in a day
+        # when its ISO text starts with it.
         start, end = _date_range(path, raw)
+        if "." in path:
+            # A group's dates are compared by their text (screens refuse ranges there).
+            if start != end:
+                message = "繰り返し項目の日付は1日で指定してください。"
+                raise SearchError(message, detail={"criteria": {path: [message]}})
+            day_match = "exact" if field["type"] == "date" else "prefix"
+            return match_condition(ledger.pk, path, field["type"], start.isoformat(), day_match)
         condition = Q(
             **{
                 f"data__{path}__gte": start.isoformat(),
@@ -107,16 +117,13 @@ def _current_condition(ledger: Ledger, path: str, field: dict[str, Any], match: 
             lookup = "contains" if len(keys) == 1 else "overlap"
             condition &= Q(**{f"search_keys__{lookup}": keys})
         return condition
-    if field["type"] in {"date", "datetime"}:
-        start, _end = _date_range(path, raw)
-        raw = start.isoformat()
     return match_condition(ledger.pk, path, field["type"], str(raw), match)
 
 
 def _past_values(ledger: Ledger, path: str, field: dict[str, Any], match: str, raw: Any) -> Any:
     """The past-generation index rows (values a record no longer holds) that match."""
     values = SearchValue.objects.filter(ledger_id=ledger.pk, path=path)
-    if match == "range" or field["type"] in {"date", "datetime"}:
+    if match == "range" or field["type"] in DATE_TYPES:
         start, end = _date_range(path, raw)
         return values.filter(value__gte=start.isoformat(), value__lte=end.isoformat() + "\uffff")
     query = normaliser_for(field["type"])(str(raw))
@@ -133,7 +140,7 @@ def _past_values(ledger: Ledger, path: str, field: dict[str, Any], match: str, r
 def _matches_now(record: Record, path: str, field: dict[str, Any], match: str, raw: Any) -> bool:
     """Whether the record's current values match one criterion (for the match details of a
     page of results; the query itself ran in SQL)."""
-    if match == "range" or field["type"] in {"date", "datetime"}:
+    if match == "range" or field["type"] in DATE_TYPES:
         start, end = _date_range(path, raw)
         values = text_values(record.search_text.get(path))
         return any(start.isoformat() <= v[:10] <= end.isoformat() for v in values)
