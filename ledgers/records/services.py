@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import gc
+import tempfile
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -690,6 +691,8 @@ def _merge_pending_index_entries(cursor: Any, index: str) -> None:
 
 #: Bytes of COPY data sent per message in the bulk paths.
 _COPY_BLOCK = 1 << 16
+#: Bytes of a bulk create's versions kept in memory before they spill to a file.
+_VERSIONS_IN_MEMORY = 32 << 20
 
 
 def record_bulk_create(
@@ -721,7 +724,14 @@ def record_bulk_create(
     actor_id = _actor_id(actor)
     version = ledger.definition_version
     indexer = LedgerSchema.of(ledger).indexer
-    with _no_cyclic_gc(), transaction.atomic(), connection.cursor() as cursor:
+    # The versions wait for the records' COPY to end (one COPY at a time on a connection);
+    # a large batch spills them to a temporary file.
+    with (
+        _no_cyclic_gc(),
+        tempfile.SpooledTemporaryFile(max_size=_VERSIONS_IN_MEMORY) as versions,
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
         # Every record of the batch shares these columns: packed once.
         shared = b"".join((
             copy_format.int8(ledger.pk), copy_format.int4(1), copy_format.int4(version),
@@ -735,7 +745,7 @@ def record_bulk_create(
             copy_format.text(state), copy_format.boolean(False),
         ))  # fmt: skip
         version_start = copy_format.row_start(11)
-        versions = bytearray(copy_format.HEADER)
+        versions.write(copy_format.HEADER)
         with cursor.copy(
             "COPY ledgers_record (id, data, search_keys, search_text, ledger_id, generation,"
             " definition_version, state, created_by_id, created_at, updated_by_id, updated_at,"
@@ -755,12 +765,12 @@ def record_bulk_create(
                 record_id = uuid.uuid4()
                 ids.append(record_id)
                 data_json = copy_format.jsonb(_json_bytes(data))
-                versions += b"".join((
+                versions.write(b"".join((
                     version_start, copy_format.uuid_(record_id), data_json,
                     # The diff against nothing (data holds no None: values_clean drops them).
                     copy_format.jsonb(_json_bytes({k: [None, v] for k, v in data.items()})),
                     version_shared,
-                ))  # fmt: skip
+                )))  # fmt: skip
                 block += b"".join((
                     row_start, copy_format.uuid_(record_id), data_json,
                     copy_format.int4_array(search.keys_binary, search.keys_count),
@@ -776,12 +786,14 @@ def record_bulk_create(
             copy_in.write(block)
         if not ids:
             return []
+        versions.write(copy_format.TRAILER)
+        versions.seek(0)
         with cursor.copy(
             "COPY ledgers_recordversion (record_id, data, diff, generation, action, actor_id, at,"
             " reason, definition_version, state, deleted) FROM STDIN (FORMAT BINARY)"
         ) as copy_in:
-            versions += copy_format.TRAILER
-            copy_in.write(versions)
+            while chunk := versions.read(_COPY_BLOCK):
+                copy_in.write(chunk)
         cursor.execute(
             "INSERT INTO ledgers_auditevent (actor_id, action, ledger_code, record_id,"
             " generation, details)"

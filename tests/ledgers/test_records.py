@@ -572,3 +572,16 @@ def test_a_value_s_equality_keys_are_among_its_record_s_keys(clerk: Any) -> None
     assert not set(equality_stored_keys(ledger.pk, fields["amount"], 999)) <= set(
         record.search_keys
     )
+
+
+def test_a_large_bulk_create_spills_its_versions_to_a_file_and_writes_them_all(
+    clerk: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ledgers.records import services
+
+    monkeypatch.setattr(services, "_VERSIONS_IN_MEMORY", 4096)  # a few rows, then a file
+    ledger = ledger_create(actor=clerk, code="rich", name="型の多い台帳", fields=RICH_FIELDS)
+    created = record_bulk_create(actor=clerk, ledger=ledger, values_list=RICH_VALUES * 100)
+    versions = RecordVersion.objects.filter(record_id__in=[i for i, _ in created])
+    assert versions.count() == 300
+    assert {v.data["name"]["kanji"] for v in versions} == {"髙橋 一郎", "^=山田", "佐藤"}
