@@ -28,6 +28,15 @@ def match_condition(
     if match not in MATCHES:
         raise ValueError(match)
     query = normaliser_for(type_id)(raw)
+    return normalised_condition(ledger_id, path, type_id, query, match, column=column)
+
+
+def normalised_condition(
+    ledger_id: int, path: str, type_id: str, query: str, match: str, *, column: str = "search"
+) -> Q:
+    """``match_condition`` for a query already normalised."""
+    if match not in MATCHES:
+        raise ValueError(match)
     if not query:
         return Q(pk__in=[])
     needle = {"contains": query, "prefix": SEP + query, "exact": SEP + query + SEP}[match]

@@ -29,7 +29,7 @@ from ledgers.search.index import SEP, normaliser_for, query_stored_keys, text_va
 from ledgers.search.keys import exact_key, key_prefix, recheck, stored_keys
 from ledgers.search.models import SearchValue
 from ledgers.search.normalize import parse_date_query
-from ledgers.search.query import match_condition
+from ledgers.search.query import normalised_condition
 from ledgers.search.screens import DATE_TYPES, field_paths, is_excluded
 
 
@@ -92,62 +92,89 @@ def _day_keys(prefix: str, start: date, end: date) -> list[int] | None:
     )
 
 
-def _current_condition(ledger: Ledger, path: str, field: dict[str, Any], match: str, raw: Any) -> Q:
-    if match == "range" or field["type"] in DATE_TYPES:
-        # A date criterion, "exact" or "range", means the days it names (a date, a month,
-        # 昭和60年代), as in _past_values and _matches_now; a datetime value is in a day
-        # when its ISO text starts with it.
-        start, end = _date_range(path, raw)
-        if "." in path:
-            # A group's dates are compared by their text (screens refuse ranges there).
-            if start != end:
+@dataclass(frozen=True)
+class _Criterion:
+    """One term of a search, parsed once. Its three uses read the same parse, so they
+    cannot disagree about what it means: the condition on the records' current values
+    (SQL), the matching rows of the past-generation index (SQL), and whether a record of
+    the page matches now (Python, for the match details).
+
+    A date criterion ("exact" or "range") means the days it names (a date, a month,
+    昭和60年代); a datetime value is in a day when its ISO text starts with it. Any other
+    criterion is its normalised query with the screen's match.
+    """
+
+    ledger_id: int
+    path: str
+    type_id: str
+    match: str
+    days: tuple[date, date] | None = None
+    query: str = ""
+
+    @classmethod
+    def parse(
+        cls, ledger: Ledger, path: str, field: dict[str, Any], match: str, raw: Any
+    ) -> _Criterion:
+        if match == "range" or field["type"] in DATE_TYPES:
+            start, end = _date_range(path, raw)
+            if "." in path and start != end:
+                # A group's dates are compared by their text (screens refuse ranges there).
                 message = "繰り返し項目の日付は1日で指定してください。"
                 raise SearchError(message, detail={"criteria": {path: [message]}})
-            day_match = "exact" if field["type"] == "date" else "prefix"
-            return match_condition(ledger.pk, path, field["type"], start.isoformat(), day_match)
+            return cls(ledger.pk, path, field["type"], match, days=(start, end))
+        return cls(
+            ledger.pk, path, field["type"], match, query=normaliser_for(field["type"])(str(raw))
+        )
+
+    def current(self) -> Q:
+        """The records whose current values match."""
+        if self.days is None:
+            return normalised_condition(
+                self.ledger_id, self.path, self.type_id, self.query, self.match
+            )
+        start, end = self.days
+        if "." in self.path:
+            day_match = "exact" if self.type_id == "date" else "prefix"
+            return normalised_condition(
+                self.ledger_id, self.path, self.type_id, start.isoformat(), day_match
+            )
         condition = Q(
             **{
-                f"data__{path}__gte": start.isoformat(),
-                f"data__{path}__lte": end.isoformat() + "\uffff",
+                f"data__{self.path}__gte": start.isoformat(),
+                f"data__{self.path}__lte": end.isoformat() + "\uffff",
             }
         )
-        prefix = key_prefix(ledger.pk, path)
-        keys = _day_keys(prefix, start, end) if field["type"] == "date" else None
-        if keys is not None:
-            lookup = "contains" if len(keys) == 1 else "overlap"
-            condition &= Q(**{f"search_keys__{lookup}": keys})
+        if self.type_id == "date":
+            keys = _day_keys(key_prefix(self.ledger_id, self.path), start, end)
+            if keys is not None:
+                lookup = "contains" if len(keys) == 1 else "overlap"
+                condition &= Q(**{f"search_keys__{lookup}": keys})
         return condition
-    return match_condition(ledger.pk, path, field["type"], str(raw), match)
 
+    def past(self) -> Any:
+        """The past-generation index rows (values a record no longer holds) that match."""
+        values = SearchValue.objects.filter(ledger_id=self.ledger_id, path=self.path)
+        if self.days is not None:
+            start, end = self.days
+            return values.filter(
+                value__gte=start.isoformat(), value__lte=end.isoformat() + "\uffff"
+            )
+        if not self.query:
+            return values.none()
+        needle = {"contains": self.query, "prefix": SEP + self.query, "exact": SEP + self.query + SEP}[self.match]  # fmt: skip
+        wrapped = Concat(Value(SEP), "value", Value(SEP), output_field=TextField())
+        keys = query_stored_keys(self.ledger_id, self.path, self.type_id, self.query, self.match)
+        if keys:
+            values = values.filter(keys__contains=keys)
+        return values.filter(GreaterThan(StrIndex(wrapped, Value(needle)), 0))
 
-def _past_values(ledger: Ledger, path: str, field: dict[str, Any], match: str, raw: Any) -> Any:
-    """The past-generation index rows (values a record no longer holds) that match."""
-    values = SearchValue.objects.filter(ledger_id=ledger.pk, path=path)
-    if match == "range" or field["type"] in DATE_TYPES:
-        start, end = _date_range(path, raw)
-        return values.filter(value__gte=start.isoformat(), value__lte=end.isoformat() + "\uffff")
-    query = normaliser_for(field["type"])(str(raw))
-    if not query:
-        return values.none()
-    needle = {"contains": query, "prefix": SEP + query, "exact": SEP + query + SEP}[match]
-    wrapped = Concat(Value(SEP), "value", Value(SEP), output_field=TextField())
-    keys = query_stored_keys(ledger.pk, path, field["type"], query, match)
-    if keys:
-        values = values.filter(keys__contains=keys)
-    return values.filter(GreaterThan(StrIndex(wrapped, Value(needle)), 0))
-
-
-def _matches_now(record: Record, path: str, field: dict[str, Any], match: str, raw: Any) -> bool:
-    """Whether the record's current values match one criterion (for the match details of a
-    page of results; the query itself ran in SQL)."""
-    if match == "range" or field["type"] in DATE_TYPES:
-        start, end = _date_range(path, raw)
-        values = text_values(record.search_text.get(path))
-        return any(start.isoformat() <= v[:10] <= end.isoformat() for v in values)
-    query = normaliser_for(field["type"])(str(raw))
-    return bool(query) and any(
-        recheck(value, query, match) for value in text_values(record.search_text.get(path))
-    )
+    def matches(self, record: Record) -> bool:
+        """Whether the record's current values match (the query itself ran in SQL)."""
+        values = text_values(record.search_text.get(self.path))
+        if self.days is not None:
+            start, end = self.days
+            return any(start.isoformat() <= v[:10] <= end.isoformat() for v in values)
+        return bool(self.query) and any(recheck(v, self.query, self.match) for v in values)  # type: ignore[arg-type]
 
 
 #: How many of a ledger's most recently updated records a search over every generation
@@ -156,11 +183,7 @@ RECENT_WINDOW = 20_000
 
 
 def _every_generation_window(
-    ledger: Ledger,
-    visible: Any,
-    criteria: list[tuple[str, dict[str, Any], str, Any]],
-    start: int,
-    stop: int,
+    ledger: Ledger, visible: Any, criteria: list[_Criterion], start: int, stop: int
 ) -> list[Record]:
     """Rows ``start:stop`` of the records (newest first) where every criterion matches a
     current value or a value of a past generation.
@@ -174,10 +197,7 @@ def _every_generation_window(
     are a prefix of the order), otherwise the term is rare and the candidates are few.
     """
     ordered = ("-updated_at", "-id")
-    conditions = [
-        (_current_condition(ledger, path, spec, match, raw), _past_values(ledger, path, spec, match, raw))
-        for path, spec, match, raw in criteria
-    ]  # fmt: skip
+    conditions = [(criterion.current(), criterion.past()) for criterion in criteria]
     matches = Q()
     for now, past in conditions:
         matches &= now | Q(pk__in=past.values("record_id"))
@@ -287,15 +307,16 @@ def search_run(
     audit_details = {
         "screen": screen_code, "terms": terms, "reason": (reason or "").strip(), "page": page,
     }  # fmt: skip
+    parsed = [
+        _Criterion.parse(ledger, path, paths[path], allowed[path]["match"], raw)
+        for path, raw in terms.items()
+    ]
     if every_generation:
-        window = _every_generation_window(
-            ledger, visible, [(path, paths[path], allowed[path]["match"], raw) for path, raw in terms.items()],
-            start, stop,
-        )  # fmt: skip
+        window = _every_generation_window(ledger, visible, parsed, start, stop)
     else:
         condition = Q()
-        for path, raw in terms.items():
-            condition &= _current_condition(ledger, path, paths[path], allowed[path]["match"], raw)
+        for criterion in parsed:
+            condition &= criterion.current()
         window = _audited_window(
             visible.filter(condition).order_by("-updated_at", "-id")[start:stop],
             actor=actor, ledger=ledger, details=audit_details, shown=limit,
@@ -307,17 +328,15 @@ def search_run(
         # Which field matched in which generation, for this page only.
         ids = [record.pk for record in records]
         past_found: dict[uuid.UUID, list[dict[str, Any]]] = defaultdict(list)
-        for path, raw in terms.items():
-            rows = _past_values(ledger, path, paths[path], allowed[path]["match"], raw)
-            for record_id, generation in rows.filter(record_id__in=ids).values_list(
-                "record_id", "generation"
-            ):
-                past_found[record_id].append({"field": path, "generation": generation})
+        for criterion in parsed:
+            rows = criterion.past().filter(record_id__in=ids)
+            for record_id, generation in rows.values_list("record_id", "generation"):
+                past_found[record_id].append({"field": criterion.path, "generation": generation})
         for record in records:
             found = list(past_found[record.pk])
-            for path, raw in terms.items():
-                if _matches_now(record, path, paths[path], allowed[path]["match"], raw):
-                    found.append({"field": path, "generation": record.generation})
+            for criterion in parsed:
+                if criterion.matches(record):
+                    found.append({"field": criterion.path, "generation": record.generation})
             found.sort(key=lambda m: (m["field"], m["generation"]))
             hits.append(SearchHit(record=record, matched=found))
     else:
