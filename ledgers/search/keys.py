@@ -139,6 +139,17 @@ def stored_keys(keys: Iterable[str]) -> list[int]:
     return sorted({stored_key(key) for key in keys})
 
 
+def _utf8_chars(text: str) -> list[bytes] | None:
+    """Each character's UTF-8 bytes, or ``None`` when the text needs ``ngram_keys``' care
+    (a character that is escaped in keys, a lone surrogate)."""
+    if any(start in text for start in _ESCAPED_STARTS):
+        return None
+    try:
+        return list(map(str.encode, text))
+    except UnicodeEncodeError:
+        return None
+
+
 def ngram_stored_keys(prefix: str, normalised: str, *, unigrams: bool = True) -> list[int]:
     """``stored_keys(ngram_keys(prefix, normalised, unigrams=...))``, computed without
     building the key texts: the CRC of ``prefix|`` is taken once and continued over each
@@ -149,11 +160,8 @@ def ngram_stored_keys(prefix: str, normalised: str, *, unigrams: bool = True) ->
     if not normalised:
         return []
     head = normalised[:MAX_NGRAM_CHARS]
-    try:
-        if any(start in head for start in _ESCAPED_STARTS):
-            raise ValueError  # escaped n-grams
-        chars = list(map(str.encode, head))
-    except (ValueError, UnicodeEncodeError):  # escaped n-grams, lone surrogates: the long way
+    chars = _utf8_chars(head)
+    if chars is None:  # escaped n-grams or lone surrogates: the long way
         return stored_keys(ngram_keys(prefix, normalised, unigrams=unigrams))
     crc = zlib.crc32
     singles = list(map(crc, chars, repeat(crc(f"{prefix}|".encode()), len(chars))))
