@@ -71,11 +71,13 @@ def test_statistics_follow_the_table_as_it_doubles(
         assert _reltuples() <= 0  # under the least size (1 MB): left to autovacuum
         monkeypatch.setattr(services, "ANALYSE_AFTER_BYTES", first + 1)
         load(300, "鈴木")
-        assert _reltuples() == 600  # analysed: past the least size
+        # ANALYZE's row count is an estimate (exact on a quiet small table, not always).
+        analysed = _reltuples()
+        assert analysed == pytest.approx(600, rel=0.02)  # analysed: past the least size
         load(100, "高橋")
-        assert _reltuples() == 600  # not again until the table has doubled
+        assert _reltuples() == analysed  # not again until the table has doubled
         load(700, "田中")
-        assert _reltuples() == 1400  # twice the size it was analysed at
+        assert _reltuples() == pytest.approx(1400, rel=0.02)  # twice the size analysed at
     connection.set_schema_to_public()
 
 
