@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import gc
-import logging
 import tempfile
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -21,7 +20,7 @@ from typing import Any
 
 import orjson
 import psycopg
-from django.db import OperationalError, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from daicho.tenancy.guard import require_tenant
@@ -48,7 +47,6 @@ from ledgers.webhooks.services import (
 )
 
 Values = dict[str, Any]
-logger = logging.getLogger(__name__)
 
 
 # --- validation and derived data --------------------------------------------------------
@@ -691,41 +689,6 @@ def _merge_pending_index_entries(cursor: Any, index: str) -> None:
         cursor.execute("SELECT gin_clean_pending_list(%s::regclass)", [index])
 
 
-#: Size a records table must reach before a bulk write analyses it (``_analyse_if_grown``).
-ANALYSE_AFTER_BYTES = 1 << 20
-
-
-def _analyse_if_grown() -> None:
-    """After a bulk create commits: refresh the planner's statistics of the city's records
-    table once it has doubled in size since its last ANALYZE (and holds at least
-    ``ANALYSE_AFTER_BYTES``), as autovacuum would within a minute or so.
-
-    Until then PostgreSQL plans searches on the new rows blind: a list of a common name
-    right after an import sorted all its matches instead of walking the newest first (7
-    against 0.4 ms over 20,000 records, docs/benchmarks.md). Doubling makes an import of N
-    rows analyse about log2 of N times; the table's size is read, not the statistics
-    views, which show a transaction's rows only a second or so after it ends. Needs the
-    table's owner, as ANALYZE does; waits at most 100 ms for a lock (a VACUUM running),
-    else leaves it to autovacuum."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_relation_size(c.oid) >= greatest(%s,"
-            "   2 * c.relpages::bigint * current_setting('block_size')::bigint)"
-            " AND pg_has_role(current_user, c.relowner, 'USAGE')"
-            " FROM pg_class AS c WHERE c.oid = to_regclass('ledgers_record')",
-            [ANALYSE_AFTER_BYTES],
-        )
-        row = cursor.fetchone()
-    if not (row and row[0]):
-        return
-    try:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SET LOCAL lock_timeout = '100ms'")
-            cursor.execute("ANALYZE ledgers_record")
-    except OperationalError:
-        logger.info("records table not analysed after a bulk write: lock not available")
-
-
 #: Bytes of COPY data sent per message in the bulk paths.
 _COPY_BLOCK = 1 << 16
 #: Bytes of a bulk create's versions kept in memory before they spill to a file.
@@ -840,7 +803,6 @@ def record_bulk_create(
         )
         _merge_pending_index_entries(cursor, "record_search_keys_gin")
         webhook_events_enqueue(ledger=ledger, event="record.created", records=[(i, 1) for i in ids])
-        transaction.on_commit(_analyse_if_grown)
     return [(record_id, 1) for record_id in ids]
 
 
