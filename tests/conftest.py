@@ -35,15 +35,21 @@ MITAKA = City("mitaka", "三鷹市", "132047", "mitaka.localhost")
 MUSASHINO = City("musashino", "武蔵野市", "132039", "musashino.localhost")
 
 
+def provision(city: City) -> None:
+    """Provision ``city`` with the test administrator (committed when the caller unblocks
+    the database: session and module fixtures of cities of their own)."""
+    municipality_provision(
+        actor=None, slug=city.slug, name=city.name, code=city.code,
+        domain=city.domain, admin_username="admin", admin_password=ADMIN_PASSWORD,
+    )  # fmt: skip
+
+
 @pytest.fixture(scope="session")
 def cities(django_db_setup: None, django_db_blocker: pytest.FixtureRequest) -> dict[str, City]:
     """Mitaka and Musashino, provisioned (and committed) once for the whole session."""
     with django_db_blocker.unblock():  # type: ignore[attr-defined]
         for city in (MITAKA, MUSASHINO):
-            municipality_provision(
-                actor=None, slug=city.slug, name=city.name, code=city.code,
-                domain=city.domain, admin_username="admin", admin_password=ADMIN_PASSWORD,
-            )  # fmt: skip
+            provision(city)
     return {"mitaka": MITAKA, "musashino": MUSASHINO}
 
 

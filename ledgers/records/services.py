@@ -767,8 +767,7 @@ def record_bulk_create(
                 data_json = copy_format.jsonb(_json_bytes(data))
                 versions.write(b"".join((
                     version_start, copy_format.uuid_(record_id), data_json,
-                    # The diff against nothing (data holds no None: values_clean drops them).
-                    copy_format.jsonb(_json_bytes({k: [None, v] for k, v in data.items()})),
+                    copy_format.jsonb(_json_bytes(values_diff({}, data))),
                     version_shared,
                 )))  # fmt: skip
                 block += b"".join((

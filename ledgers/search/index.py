@@ -10,7 +10,7 @@ plain ``strpos``.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -245,31 +245,16 @@ class Indexer:
 
     def _indexed(self, field: Mapping[str, Any], value: Any) -> _Indexed:
         if field["type"] in GROUP_TYPES:
-            return self._indexed_group(field, value)
-        # One field, one path: what searchable_values does, without its generality.
-        type_id = field["type"]
-        if type_id in EXACT_TYPES:
-            held = [str(value)[:MAX_VALUE]]
-        else:
-            normalise = normaliser_for(type_id)
-            raw = field_type_registry.get(type_id).search_keys(value, field.get("options") or {})
-            distinct: list[str] = []
-            for text in raw:
-                normalised = normalise(text)
-                if normalised and normalised not in distinct:
-                    distinct.append(normalised)
-            if not distinct:
-                return (), "", b"", 0
-            held = [text[:MAX_VALUE] for text in distinct]
-        prefix = key_prefix(self.ledger_id, field["key"])
-        keys = [key for text in held for key in value_keys(prefix, type_id, text)]
-        texts = ((field["key"], SEP + SEP.join(held) + SEP),)
-        return texts, ",".join(map(str, keys)), _pack(keys), len(keys)
-
-    def _indexed_group(self, field: Mapping[str, Any], value: Any) -> _Indexed:
+            found: Iterable[tuple[str, str, list[str]]] = searchable_values(
+                [field], {field["key"]: value}
+            )
+        else:  # one path: what searchable_values yields, without its generality
+            found = [(field["key"], field["type"], _field_values(field, value))]
         texts: list[tuple[str, str]] = []
         keys: list[int] = []
-        for path, type_id, values in searchable_values([field], {field["key"]: value}):
+        for path, type_id, values in found:
+            if not values:
+                continue
             prefix = key_prefix(self.ledger_id, path)
             held = [text[:MAX_VALUE] for text in values]
             for text in held:

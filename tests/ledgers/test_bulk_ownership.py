@@ -10,20 +10,17 @@ from django.db import connection
 from django_tenants.utils import schema_context
 
 from ledgers.records import services
-from tenants.services import municipality_provision
-from tests.conftest import ADMIN_PASSWORD
+from tests.conftest import City, provision
 
-SLUG = "tachikawa"
+# A city no other module provisions (its schema stays for the session).
+SLUG = "kokubunji"
 
 
 @pytest.fixture(scope="module")
 def city(django_db_setup: None, django_db_blocker: Any) -> str:
     """A city of its own, committed (the role below is granted its schema)."""
     with django_db_blocker.unblock():
-        municipality_provision(
-            actor=None, slug=SLUG, name="立川市", code="132021", domain="tachikawa.localhost",
-            admin_username="admin", admin_password=ADMIN_PASSWORD,
-        )  # fmt: skip
+        provision(City(SLUG, "国分寺市", "132144", f"{SLUG}.localhost"))
         connection.set_schema_to_public()
     return SLUG
 

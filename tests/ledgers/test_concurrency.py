@@ -16,8 +16,7 @@ from ledgers.definitions.services import ledger_create
 from ledgers.exceptions import GenerationConflict
 from ledgers.records.models import Record, RecordVersion
 from ledgers.records.services import record_create, record_update
-from tenants.services import municipality_provision
-from tests.conftest import ADMIN_PASSWORD
+from tests.conftest import City, provision
 
 SLUG = "hachioji"
 
@@ -26,10 +25,7 @@ SLUG = "hachioji"
 def committed_record(django_db_setup: None, django_db_blocker: Any) -> str:
     """A city of its own with a committed record (the other tests roll back; this cannot)."""
     with django_db_blocker.unblock():
-        municipality_provision(
-            actor=None, slug=SLUG, name="八王子市", code="132012", domain="hachioji.localhost",
-            admin_username="admin", admin_password=ADMIN_PASSWORD,
-        )  # fmt: skip
+        provision(City(SLUG, "八王子市", "132012", "hachioji.localhost"))
         with schema_context(SLUG):
             actor = get_user_model().objects.create_user(username="racer", password="x" * 12)
             department = Department.objects.create(code="soumu", name="総務課")
