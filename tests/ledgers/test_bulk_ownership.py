@@ -13,14 +13,14 @@ from ledgers.records import services
 from tests.conftest import City, provision
 
 # A city no other module provisions (its schema stays for the session).
-SLUG = "kokubunji"
+SLUG = "koganei"
 
 
 @pytest.fixture(scope="module")
 def city(django_db_setup: None, django_db_blocker: Any) -> str:
     """A city of its own, committed (the role below is granted its schema)."""
     with django_db_blocker.unblock():
-        provision(City(SLUG, "国分寺市", "132144", f"{SLUG}.localhost"))
+        provision(City(SLUG, "小金井市", "132101", f"{SLUG}.localhost"))
         connection.set_schema_to_public()
     return SLUG
 
