@@ -9,7 +9,11 @@ and a token, starts gunicorn on it, then measures over HTTP:
    right after the load and again once it has settled (``VACUUM (ANALYZE)``, what
    autovacuum does within about a minute); 200 single-record updates of three fields;
    one history read;
-2. concurrent authenticated reads and single-record writes per second with p50/p95.
+2. concurrent authenticated reads and single-record writes per second with p50/p95. A
+   writer sends the ``If-Match`` it knows (the generation the bulk answer or its own last
+   write gave), as a client that created the records does; and
+3. for each phase, the CPU time per request of the server's processes, PostgreSQL, Redis
+   and the load generator (psutil): where the two cores go.
 
     python bench/api.py [--people 20000] [--clients 8] [--seconds 15] [--workers 4]
                        [--threads 2]
@@ -35,6 +39,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import psutil
 import psycopg
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -121,6 +126,49 @@ class Client:
         return (json.loads(data) if data else {}), response.headers
 
 
+class CpuMeter:
+    """CPU seconds (user + system) of the gunicorn server's processes, PostgreSQL's, Redis's
+    and this process (the load generator) since the last ``take``."""
+
+    PARTS = ("server", "postgres", "redis", "client")
+
+    def __init__(self, server_pid: int) -> None:
+        self.server_pid = server_pid
+        self.last = self._totals()
+
+    def _totals(self) -> dict[str, float]:
+        totals = dict.fromkeys(self.PARTS, 0.0)
+        server = {self.server_pid} | {
+            child.pid for child in psutil.Process(self.server_pid).children(recursive=True)
+        }
+        for proc in psutil.process_iter(["name", "cpu_times"]):
+            times = proc.info["cpu_times"]
+            if times is None:
+                continue
+            if proc.pid in server:
+                part = "server"
+            elif proc.pid == os.getpid():
+                part = "client"
+            elif proc.info["name"] == "postgres":
+                part = "postgres"
+            elif proc.info["name"] == "redis-server":
+                part = "redis"
+            else:
+                continue
+            totals[part] += times.user + times.system
+        return totals
+
+    def take(self, requests: int) -> dict[str, float]:
+        """Milliseconds of CPU per request by part since the last call, and their sum."""
+        now = self._totals()
+        spent = {part: (now[part] - self.last[part]) * 1000 / requests for part in self.PARTS}
+        self.last = now
+        return {
+            **{part: round(ms, 2) for part, ms in spent.items()},
+            "total": round(sum(spent.values()), 2),
+        }
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else 0.0
@@ -184,6 +232,8 @@ def main() -> None:
             except (OSError, RuntimeError, http.client.HTTPException):
                 time.sleep(0.2)
         session = Client(args.port, headers)
+        cpu = CpuMeter(server.pid)
+        cpu_ms: dict[str, dict[str, float]] = {}
         records_url = "/api/v1/ledgers/people/records/"
         rng = random.Random(7)
 
@@ -198,6 +248,7 @@ def main() -> None:
             )  # fmt: skip
             ids.extend(r["id"] for r in answer["results"])
         insert_s = time.perf_counter() - started
+        cpu_ms["bulk insert (request of 100)"] = cpu.take(len(people) // 100)
         query_ms = []
         query_params = [
             {"name__contains": rng.choice(SURNAMES + GIVEN)[0], "page_size": 25, "count": "true"}
@@ -209,6 +260,7 @@ def main() -> None:
             started = time.perf_counter()
             session.call("GET", records_url, params=params)
             query_ms.append((time.perf_counter() - started) * 1000)
+        cpu_ms["list query"] = cpu.take(len(query_params))
         # What autovacuum does within about a minute of a bulk load: planner statistics of
         # the new rows, and the GIN pending lists merged (a fresh list is scanned by every
         # search and makes the planner price the index too high). The same queries again.
@@ -219,6 +271,9 @@ def main() -> None:
             started = time.perf_counter()
             session.call("GET", records_url, params=params)
             settled_ms.append((time.perf_counter() - started) * 1000)
+        cpu.take(1)
+        # What a client knows of each record: the generation its last write answered.
+        known: dict[str, int] = dict.fromkeys(ids, 1)
         update_ms = []
         for record_id in rng.sample(ids, 200):
             started = time.perf_counter()
@@ -227,6 +282,8 @@ def main() -> None:
                 body={"values": {"status": "審査中", "amount": rng.randint(1, 99) * 1000, "note": "確認済み"}},
             )  # fmt: skip
             update_ms.append((time.perf_counter() - started) * 1000)
+            known[record_id] = 2
+        cpu_ms["single update"] = cpu.take(len(update_ms))
         started = time.perf_counter()
         session.call("GET", f"{records_url}{ids[0]}/versions/")
         audit_read_ms = (time.perf_counter() - started) * 1000
@@ -246,7 +303,7 @@ def main() -> None:
             lock = threading.Lock()
             latencies: list[float] = []
             slices = [ids[i :: args.clients] for i in range(args.clients)]
-            generations: dict[str, int | None] = dict.fromkeys(ids)
+            generations: dict[str, int | None] = dict(known)
 
             def client(index: int) -> None:
                 own = Client(args.port, headers)
@@ -279,8 +336,11 @@ def main() -> None:
                 list(pool.map(client, range(args.clients)))
             return len(latencies), latencies
 
+        cpu.take(1)
         reads, read_ms = hammer("read")
+        cpu_ms["concurrent read"] = cpu.take(reads)
         writes, write_ms = hammer("write")
+        cpu_ms["concurrent write"] = cpu.take(writes)
         concurrent = {
             "reads_per_s": round(reads / args.seconds), "read_p50_ms": round(pct(read_ms, 0.5), 1),
             "read_p95_ms": round(pct(read_ms, 0.95), 1), "writes_per_s": round(writes / args.seconds),
@@ -298,6 +358,14 @@ def main() -> None:
         print(
             f"| single-record writes | {concurrent['writes_per_s']} | {concurrent['write_p50_ms']} | {concurrent['write_p95_ms']} |"
         )
+        print("\n| CPU ms per request | server | PostgreSQL | Redis | client | total |")
+        print("|---|---:|---:|---:|---:|---:|")
+        for phase, parts in cpu_ms.items():
+            print(
+                f"| {phase} | "
+                + " | ".join(str(parts[p]) for p in (*CpuMeter.PARTS, "total"))
+                + " |"
+            )
         print(json.dumps({"median_query_ms": statistics.median(query_ms), **concurrent}))
     finally:
         os.killpg(server.pid, signal.SIGTERM)

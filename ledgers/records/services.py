@@ -665,16 +665,25 @@ def _no_cyclic_gc() -> Iterator[None]:
 
 
 _MERGE_ALLOWED: dict[tuple[str, str], bool] = {}
+#: The smallest bulk batch whose GIN pending entries are merged at once (see below).
+MERGE_MIN_ROWS = 500
 
 
-def _merge_pending_index_entries(cursor: Any, index: str) -> None:
-    """Move a GIN index's pending entries into the index proper, after a bulk write.
+def _merge_pending_index_entries(cursor: Any, index: str, rows: int) -> None:
+    """Move a GIN index's pending entries into the index proper, after a bulk write of
+    ``rows`` rows, when the batch is large enough for that to be no dearer (``MERGE_MIN_ROWS``).
 
-    GIN takes inserts into a pending list (up to 4 MB) that every search must read whole
-    and that makes the planner price the index as if it were slow; autovacuum merges it
-    eventually. A batch's own entries merged at once keep a search right after an import
-    as fast as any other (measured: no dearer than leaving the merge to later inserts).
-    The function needs the index's owner, as VACUUM does; a role that is not skips it."""
+    GIN takes inserts into a pending list (up to 4 MB, about 1,500 records of ~100 keys)
+    that every search reads whole; the insert that fills it, or autovacuum, merges it. The
+    merge costs per distinct key, and a batch's rows share keys (towns, surnames, dates):
+    merging 100 rows' entries cost 93 µs per row, 500 or more 43–46 µs, the same as the
+    merge a full list gets. So an import's large batches are merged at once (a search right
+    after it reads no pending list), and small ones (the API's bulk requests of 100) leave
+    their entries to the shared merge: PostgreSQL's CPU per API row fell from 322 to 198 µs,
+    and a search over a full list took ~1.5 ms more. The function needs the index's owner,
+    as VACUUM does; a role that is not skips it."""
+    if rows < MERGE_MIN_ROWS:
+        return
     key = (connection.schema_name, index)
     allowed = _MERGE_ALLOWED.get(key)
     if allowed is None:
@@ -800,7 +809,7 @@ def record_bulk_create(
             " FROM unnest(%(ids)s::uuid[]) AS n(id)",
             {"actor": actor_id, "code": ledger.code, "ids": ids},
         )
-        _merge_pending_index_entries(cursor, "record_search_keys_gin")
+        _merge_pending_index_entries(cursor, "record_search_keys_gin", len(ids))
         webhook_events_enqueue(ledger=ledger, event="record.created", records=[(i, 1) for i in ids])
     return [(record_id, 1) for record_id in ids]
 
@@ -920,8 +929,8 @@ def record_bulk_update(
             cursor.execute("DROP TABLE _record_bulk_update")
             if departed:
                 _past_insert_many(cursor, ledger=ledger, departed=departed)
-                _merge_pending_index_entries(cursor, "search_value_keys_gin")
-            _merge_pending_index_entries(cursor, "record_search_keys_gin")
+                _merge_pending_index_entries(cursor, "search_value_keys_gin", len(departed))
+            _merge_pending_index_entries(cursor, "record_search_keys_gin", len(rows))
             changed = [(record_id, generation) for record_id, _b, _d, generation, _s, _i in rows]
             webhook_events_enqueue(ledger=ledger, event="record.updated", records=changed)
     new_generations = dict(changed)

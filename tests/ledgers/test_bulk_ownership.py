@@ -38,7 +38,9 @@ def test_a_role_that_does_not_own_the_index_leaves_the_merge_to_autovacuum(
             cursor.execute("SET ROLE daicho_test_reader")
         try:
             with connection.cursor() as cursor:
-                services._merge_pending_index_entries(cursor, "record_search_keys_gin")
+                services._merge_pending_index_entries(
+                    cursor, "record_search_keys_gin", services.MERGE_MIN_ROWS
+                )
         finally:
             with connection.cursor() as cursor:
                 cursor.execute("RESET ROLE")

@@ -15,6 +15,7 @@ from ledgers.audit.models import AuditEvent
 from ledgers.definitions.models import Ledger
 from ledgers.definitions.services import field_remove, ledger_create
 from ledgers.exceptions import GenerationConflict, RecordInvalid, RecordStateError, VersionNotFound
+from ledgers.records import services
 from ledgers.records.models import Record, RecordVersion
 from ledgers.records.selectors import (
     record_as_of,
@@ -519,10 +520,14 @@ def _pending_pages(index: str) -> int:
         return cursor.fetchone()[0]
 
 
-def test_bulk_writes_leave_no_pending_search_entries(clerk: Any) -> None:
+def test_large_bulk_writes_leave_no_pending_search_entries(
+    clerk: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A search right after an import reads the index proper, not a pending list."""
     ledger = ledger_create(actor=clerk, code="rich", name="型の多い台帳", fields=RICH_FIELDS)
-    created = record_bulk_create(actor=clerk, ledger=ledger, values_list=RICH_VALUES * 40)
+    batch = RICH_VALUES * 40
+    monkeypatch.setattr(services, "MERGE_MIN_ROWS", len(batch))  # an import's batch size
+    created = record_bulk_create(actor=clerk, ledger=ledger, values_list=batch)
     assert _pending_pages("record_search_keys_gin") == 0
     record_bulk_update(
         actor=clerk, ledger=ledger,
@@ -530,6 +535,24 @@ def test_bulk_writes_leave_no_pending_search_entries(clerk: Any) -> None:
     )  # fmt: skip
     assert _pending_pages("record_search_keys_gin") == 0
     assert _pending_pages("search_value_keys_gin") == 0
+
+
+def test_small_bulk_writes_leave_their_entries_to_the_shared_merge(clerk: Any) -> None:
+    """An API request of 100 records does not merge on its own (it cost twice as much per
+    row); its entries wait in the pending list, and searches find them there."""
+    ledger = ledger_create(actor=clerk, code="rich", name="型の多い台帳", fields=RICH_FIELDS)
+    batch = RICH_VALUES * 20
+    assert len(batch) < services.MERGE_MIN_ROWS
+    created = record_bulk_create(actor=clerk, ledger=ledger, values_list=batch)
+    first = Record.objects.get(pk=created[0][0])
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # the GIN index answers
+        cursor.execute(
+            "SELECT count(*) FROM ledgers_record WHERE search_keys @> %s::integer[]",
+            [first.search_keys],
+        )
+        assert cursor.fetchone()[0] == batch.count(batch[0])
+    assert _pending_pages("record_search_keys_gin") > 0
 
 
 def test_bulk_update_stores_what_record_update_stores(clerk: Any) -> None:
@@ -577,8 +600,6 @@ def test_a_value_s_equality_keys_are_among_its_record_s_keys(clerk: Any) -> None
 def test_a_large_bulk_create_spills_its_versions_to_a_file_and_writes_them_all(
     clerk: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ledgers.records import services
-
     monkeypatch.setattr(services, "_VERSIONS_IN_MEMORY", 4096)  # a few rows, then a file
     ledger = ledger_create(actor=clerk, code="rich", name="型の多い台帳", fields=RICH_FIELDS)
     created = record_bulk_create(actor=clerk, ledger=ledger, values_list=RICH_VALUES * 100)
