@@ -160,6 +160,9 @@ DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
     "options", env.str("DB_SESSION_OPTIONS", default="-c jit=off")
 )
 DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
+# django-tenants' backend extends this one: Django's, with a health check that needs no
+# round trip on an idle connection nothing was sent to (platform/db/base.py).
+ORIGINAL_BACKEND = "daicho.db"
 # Issue `SET search_path` only when the schema changes, not on every cursor: it was a
 # third of the round trips of a record write.
 TENANT_LIMIT_SET_CALLS = True
