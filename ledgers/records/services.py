@@ -673,14 +673,15 @@ def _merge_pending_index_entries(cursor: Any, index: str, rows: int) -> None:
     """Move a GIN index's pending entries into the index proper, after a bulk write of
     ``rows`` rows, when the batch is large enough for that to be no dearer (``MERGE_MIN_ROWS``).
 
-    GIN takes inserts into a pending list (up to 4 MB, about 1,500 records of ~100 keys)
-    that every search reads whole; the insert that fills it, or autovacuum, merges it. The
+    GIN takes inserts into a pending list (``record_search_keys_gin``: up to 1 MB, about 500
+    records of ~100 keys) that every search reads whole; the insert that fills it, or
+    autovacuum, merges it. The
     merge costs per distinct key, and a batch's rows share keys (towns, surnames, dates):
     merging 100 rows' entries cost 93 µs per row, 500 or more 43–46 µs, the same as the
     merge a full list gets. So an import's large batches are merged at once (a search right
     after it reads no pending list), and small ones (the API's bulk requests of 100) leave
     their entries to the shared merge: PostgreSQL's CPU per API row fell from 322 to 198 µs,
-    and a search over a full list took ~1.5 ms more. The function needs the index's owner,
+    and a search over a full list took 1–3 ms more. The function needs the index's owner,
     as VACUUM does; a role that is not skips it."""
     if rows < MERGE_MIN_ROWS:
         return

@@ -520,6 +520,15 @@ def _pending_pages(index: str) -> int:
         return cursor.fetchone()[0]
 
 
+def test_the_search_keys_pending_list_is_limited_to_one_megabyte(clerk: Any) -> None:
+    """A 4 MB list made the planner of a fresh table scan it whole for every search."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT reloptions FROM pg_class WHERE oid = to_regclass('record_search_keys_gin')"
+        )
+        assert cursor.fetchone()[0] == ["gin_pending_list_limit=1024"]
+
+
 def test_large_bulk_writes_leave_no_pending_search_entries(
     clerk: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

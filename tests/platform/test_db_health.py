@@ -36,7 +36,9 @@ def _admin() -> psycopg.Connection:
 
 def _last_query(pid: int) -> str:
     with _admin() as admin:
-        return admin.execute("SELECT query FROM pg_stat_activity WHERE pid = %s", [pid]).fetchone()[0]
+        return admin.execute("SELECT query FROM pg_stat_activity WHERE pid = %s", [pid]).fetchone()[
+            0
+        ]
 
 
 def test_the_backend_is_daichos() -> None:
