@@ -39,3 +39,16 @@ def test_more_than_a_thousand_is_refused(api: Any) -> None:
     assert (
         api("clerk").post("/api/v1/ledgers/dv/records/bulk/", {"records": items}).status_code == 400
     )
+
+
+def test_values_that_are_not_an_object_are_refused_and_nothing_is_written(api: Any) -> None:
+    with schema_context("mitaka"):
+        before = Record.objects.count()
+    items = [{"values": {"name": "鈴木 一"}}, {"values": ["鈴木 二"]}, {"values": "鈴木 三"}]
+    response = api("clerk").post("/api/v1/ledgers/dv/records/bulk/", {"records": items})
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"].startswith("ERROR_")
+    assert "records" in str(body["detail"])
+    with schema_context("mitaka"):
+        assert Record.objects.count() == before

@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
+
+
+class ValuesField(serializers.DictField):
+    """A JSON object of field values, passed on as parsed: the ledger's field types
+    validate every value (``values_clean``). DRF's ``DictField`` ran each value through a
+    field of its own first, a copy that was 4 % of a bulk request's CPU."""
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        if not isinstance(data, dict):
+            self.fail("not_a_dict", input_type=type(data).__name__)
+        return data
 
 
 class RecordSerializer(serializers.Serializer):
@@ -30,13 +43,13 @@ class RecordAsOfSerializer(RecordSerializer):
 
 
 class RecordCreateSerializer(serializers.Serializer):
-    values = serializers.DictField()
+    values = ValuesField()
     state = serializers.CharField(required=False, allow_blank=True, max_length=64)
     reason = serializers.CharField(required=False, allow_blank=True, max_length=500)
 
 
 class RecordPatchSerializer(serializers.Serializer):
-    values = serializers.DictField(required=False, default=dict)
+    values = ValuesField(required=False, default=dict)
     state = serializers.CharField(required=False, max_length=64)
     reason = serializers.CharField(required=False, allow_blank=True, max_length=500)
 
@@ -46,7 +59,7 @@ class RecordDeleteSerializer(serializers.Serializer):
 
 
 class BulkItemSerializer(serializers.Serializer):
-    values = serializers.DictField()
+    values = ValuesField()
 
 
 class BulkCreateSerializer(serializers.Serializer):
