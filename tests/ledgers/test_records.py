@@ -509,8 +509,29 @@ def test_clean_results_are_remembered_only_for_pure_types_and_valid_inputs(
 def test_types_that_read_the_database_or_hold_personal_numbers_are_never_remembered() -> None:
     from ledgers.fields import field_type_registry
 
-    for type_id in ("department_flags", "reference", "file", "my_number", "person_name", "group"):
+    for type_id in ("department_flags", "reference", "file", "my_number", "group"):
         assert not field_type_registry.get(type_id).pure, type_id
+
+
+def test_names_and_addresses_given_as_objects_are_remembered_by_their_texts(clerk: Any) -> None:
+    """An object of texts is remembered under its items in order: the same name in another
+    order is cleaned again (to the same value), and an object holding a non-text is never
+    remembered (its error comes every time)."""
+    ledger = ledger_create(actor=clerk, code="rich", name="型の多い台帳", fields=RICH_FIELDS)
+    cache = LedgerSchema.of(ledger).by_key["name"].cleaned
+    assert cache is not None
+    given = {"kanji": "髙橋 一郎", "kana": "ﾀｶﾊｼ ｲﾁﾛｳ"}
+    first = values_clean(ledger=ledger, values={"name": given})["name"]
+    assert cache[tuple(given.items())] == first
+    assert first["family_kana"] == "タカハシ"
+    assert first["kanji"] == "髙橋 一郎"
+    reordered = {"kana": "ﾀｶﾊｼ ｲﾁﾛｳ", "kanji": "髙橋 一郎"}
+    assert values_clean(ledger=ledger, values={"name": reordered})["name"] == first
+    assert len(cache) == 2
+    for _ in range(2):
+        with pytest.raises(RecordInvalid):
+            values_clean(ledger=ledger, values={"name": {"kanji": 1, "kana": "イチ"}})
+    assert len(cache) == 2
 
 
 def _pending_pages(index: str) -> int:

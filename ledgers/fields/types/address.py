@@ -78,6 +78,7 @@ class AddressFieldType(FieldType):
 
     type = "address"
     label = "住所"
+    pure = True
 
     def clean_value(self, value: Any, options: Mapping[str, Any]) -> dict[str, str] | None:
         if isinstance(value, str):

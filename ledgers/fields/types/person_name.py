@@ -88,6 +88,7 @@ class PersonNameFieldType(FieldType):
 
     type = "person_name"
     label = "氏名"
+    pure = True
     option_keys: ClassVar[frozenset[str]] = frozenset({"require_kana"})
 
     def validate_options(self, options: Mapping[str, Any] | None) -> dict[str, Any]:
