@@ -36,6 +36,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from daicho.accounts.models import Membership, Role
+from daicho.tenancy.guard import require_tenant
 from ledgers.access.models import Capability, Grant
 from ledgers.definitions.models import Ledger, Sensitivity
 from ledgers.exceptions import AccessDenied, RecordNotFound
@@ -150,8 +151,18 @@ class LedgerPolicy:
 
     def get_record(self, record_id: Any) -> Any:
         """The record if the actor may see it; ``RecordNotFound`` otherwise, whether or not it exists."""
+        return self._read_record(record_id, viewer=None)
+
+    def view_record(self, record_id: Any, *, actor: Any) -> Any:
+        """``get_record`` that also writes the ``record.view`` audit event of ``actor`` in
+        the same statement (a data-modifying CTE): one round trip, and the event is written
+        exactly when the record is found and visible."""
+        return self._read_record(record_id, viewer=actor)
+
+    def _read_record(self, record_id: Any, *, viewer: Any) -> Any:
         from ledgers.records.models import Record
 
+        require_tenant()
         try:
             pk = record_id if isinstance(record_id, uuid.UUID) else uuid.UUID(str(record_id))
         except ValueError:
@@ -163,6 +174,15 @@ class LedgerPolicy:
         sql, params, position = compiled
         params = [*params]
         params[position] = pk
+        if viewer is not None:
+            # ``sql`` is the ORM's own compiled SELECT (its values are parameters).
+            sql = (
+                f"WITH r AS ({sql}), a AS ("  # noqa: S608
+                "INSERT INTO ledgers_auditevent (actor_id, action, ledger_code, record_id,"
+                " generation, details) SELECT %s, 'record.view', %s, r.id, r.generation, '{}'"
+                " FROM r) SELECT * FROM r"
+            )
+            params += [getattr(viewer, "pk", None), self.ledger.code]
         found = list(Record.objects.raw(sql, params))
         if not found:
             raise RecordNotFound()

@@ -29,7 +29,11 @@ def test_read_gives_etag_and_is_audited(api: Any, city: dict[str, Any]) -> None:
     assert body["values"]["name"]["kanji"] == "山田 花子"
     assert body["values"]["birth_date"] == "1985-03-03"
     with schema_context("mitaka"):
-        assert AuditEvent.objects.filter(action="record.view", record_id=record.pk).count() == 1
+        event = AuditEvent.objects.get(action="record.view", record_id=record.pk)
+    assert event.generation == 1
+    assert event.ledger_code == "dv"
+    assert event.actor.username == "clerk"
+    assert event.details == {}
 
 
 def test_patch_needs_if_match_428_and_a_stale_one_is_412(api: Any, city: dict[str, Any]) -> None:
@@ -62,6 +66,8 @@ def test_a_record_the_caller_may_not_see_is_404_like_a_missing_one(
     assert hidden.status_code == missing.status_code == 404
     assert hidden.json() == missing.json()
     assert api("zei").get(records_url("not-a-uuid")).status_code == 404
+    with schema_context("mitaka"):  # nothing was shown, so no read is recorded
+        assert not AuditEvent.objects.filter(action="record.view").exists()
 
 
 @pytest.fixture(scope="module")
