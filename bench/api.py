@@ -45,7 +45,7 @@ import psycopg
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from bench.common import bench_city, bench_database, drop_database  # noqa: E402
+from bench.common import bench_city, bench_database, drop_database, machine_speed  # noqa: E402
 
 BENCH_DB = "daicho_bench_api"
 HOST = "bench.localhost"
@@ -215,6 +215,7 @@ def main() -> None:
 
     admin_url, token = prepare()
     bench_url = os.environ["DATABASE_URL"]
+    speed_before = machine_speed(bench_url)
 
     env = {**os.environ, "DATABASE_URL": bench_url, "DEBUG": "0",
            "API_RATE_PER_TOKEN": "1000000/min", "API_RATE_PER_ADDRESS": "1000000/min"}  # fmt: skip
@@ -347,7 +348,9 @@ def main() -> None:
             "write_p50_ms": round(pct(write_ms, 0.5), 1), "write_p95_ms": round(pct(write_ms, 0.95), 1),
         }  # fmt: skip
         machine = f"{platform.machine()}, {os.cpu_count()} cores; gunicorn {args.workers} workers × {args.threads} threads; {args.clients} clients"
-        print(f"\nMachine: {machine}\n")
+        print(f"\nMachine: {machine}")
+        speed = {"before": speed_before, "after": machine_speed(bench_url)}
+        print(f"Machine speed (bench/common.py, ms, lower is faster): {speed}\n")
         print("| fixed workload | value |\n|---|---:|")
         for key, value in workload.items():
             print(f"| {key} | {value} |")
@@ -366,7 +369,15 @@ def main() -> None:
                 + " | ".join(str(parts[p]) for p in (*CpuMeter.PARTS, "total"))
                 + " |"
             )
-        print(json.dumps({"median_query_ms": statistics.median(query_ms), **concurrent}))
+        print(
+            json.dumps(
+                {
+                    "median_query_ms": statistics.median(query_ms),
+                    **concurrent,
+                    "machine_speed": speed,
+                }
+            )
+        )
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=20)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 
@@ -56,3 +57,50 @@ def bench_city(domain: str = "bench.localhost") -> None:
         actor=None, slug="bench", name="ベンチ市", code="132047", domain=domain,
         admin_username="admin", admin_password="Bench-pass-2026!",
     )  # fmt: skip
+
+
+def machine_speed(database_url: str | None = None) -> dict[str, float]:
+    """How fast this machine is right now: the best of five runs of a fixed piece of Python
+    (JSON, hashing and a loop, as request handling does) and, given a database URL, of a
+    fixed PostgreSQL query, in milliseconds (lower is faster).
+
+    The machines these benchmarks run on differ, and one machine drifted by 20–30 % within
+    minutes; printing this beside a run's figures lets runs on different days be compared.
+    """
+    import hashlib
+    import json
+    import time
+
+    document = {
+        "name": "山田 花子",
+        "kana": "ヤマダ ハナコ",
+        "values": list(range(50)),
+        "note": "備考" * 20,
+    }
+
+    def python_work() -> None:
+        total = 0
+        for i in range(2_000):
+            text = json.dumps(document, ensure_ascii=False)
+            total += len(json.loads(text)["values"]) + len(hashlib.sha256(text.encode()).digest())
+            total += sum(j * i for j in range(50))
+
+    def best(work: Any) -> float:
+        times = []
+        for _ in range(5):
+            started = time.perf_counter()
+            work()
+            times.append((time.perf_counter() - started) * 1000)
+        return round(min(times), 1)
+
+    speed = {"python_ms": best(python_work)}
+    if database_url:
+        import psycopg
+
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            speed["postgres_ms"] = best(
+                lambda: conn.execute(
+                    "SELECT sum(i) FROM generate_series(1, 2000000) AS i"
+                ).fetchone()
+            )
+    return speed

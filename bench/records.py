@@ -37,7 +37,7 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from bench.common import bench_city, bench_database, drop_database  # noqa: E402
+from bench.common import bench_city, bench_database, drop_database, machine_speed  # noqa: E402
 
 BENCH_DB = "daicho_bench"
 
@@ -229,6 +229,7 @@ def main() -> None:
     bench_city()
     rng = random.Random(20261128)
     results: dict[str, Any] = {"machine": f"{platform.machine()}, {os.cpu_count()} cores"}
+    results["speed_before"] = machine_speed(os.environ["DATABASE_URL"])
 
     with schema_context("bench"):
         actor = get_user_model().objects.get(username="admin")
@@ -283,9 +284,13 @@ def main() -> None:
             "insert_one_per_transaction_per_s": round(floor_n / insert_s),
         }
 
+    results["speed_after"] = machine_speed(os.environ["DATABASE_URL"])
     print(json.dumps(results, ensure_ascii=False))
     floor = results["floor"]
-    print(f"\nMachine: {results['machine']}, Python {platform.python_version()}\n")
+    print(f"\nMachine: {results['machine']}, Python {platform.python_version()}")
+    print(
+        f"Machine speed (bench/common.py, ms, lower is faster): before {results['speed_before']}, after {results['speed_after']}\n"
+    )
     print(
         "| path | records | records/s (create) | versions/s (update) | versions/s (all 3 generations) | floor |"
     )

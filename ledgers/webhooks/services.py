@@ -478,14 +478,16 @@ def webhook_events_enqueue(
         raise ValueError(f"unknown webhook event {event!r}")
     if not records:
         return 0
-    subscriptions = list(
-        WebhookSubscription.objects.filter(
-            ledger_id=ledger.pk, active=True, events__contains=[event]
-        ).values_list("id", flat=True)
-    )
-    if not subscriptions:
-        return 0
     with connection.cursor() as cursor:
+        # A fixed statement rather than the ORM's: a bulk request paid ~2 ms building it.
+        cursor.execute(
+            "SELECT id FROM ledgers_webhooksubscription"
+            " WHERE ledger_id = %s AND active AND events @> ARRAY[%s]::varchar(32)[]",
+            [ledger.pk, event],
+        )
+        subscriptions = [row[0] for row in cursor.fetchall()]
+        if not subscriptions:
+            return 0
         cursor.execute(
             _ENQUEUE_SQL,
             {
