@@ -24,10 +24,13 @@ class DatabaseWrapper(_PostgresWrapper):
         if conn is None or conn.closed:
             return False
         if conn.info.transaction_status == TransactionStatus.IDLE:
+            # poll(), not select(): a process may hold descriptors above select()'s 1024.
+            poller = select.poll()
             try:
-                waiting, _, _ = select.select([conn.fileno()], [], [], 0)
+                poller.register(conn.fileno(), select.POLLIN | select.POLLPRI)
+                waiting = poller.poll(0)
             except (OSError, ValueError):
-                return False
+                waiting = True  # cannot tell: ask the server
             if not waiting:
                 return True
         return super().is_usable()

@@ -77,3 +77,29 @@ def test_a_connection_the_server_closed_is_replaced(wrapper: Any) -> None:
     with wrapper.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         assert cursor.fetchone()[0] != old_pid
+
+
+def test_a_connection_above_select_s_descriptor_limit_is_checked_without_a_query() -> None:
+    """poll() has no FD_SETSIZE: a healthy connection on a descriptor above 1024 (a process
+    holding many files or sockets) is still usable, and still without a query."""
+    import os
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1300:
+        pytest.skip("this process may not hold 1,300 descriptors")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1300), hard))
+    filler = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    other = type(connections["default"])(dict(connection.settings_dict))
+    try:
+        other.connect()
+        assert other.connection.fileno() > 1024
+        with other.connection.cursor() as cursor:
+            cursor.execute("SELECT 'high descriptor'")
+        assert other.is_usable() is True
+        assert _last_query(other.connection.info.backend_pid) == "SELECT 'high descriptor'"
+    finally:
+        other.close()
+        for fd in filler:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
