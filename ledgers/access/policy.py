@@ -40,6 +40,7 @@ from daicho.tenancy.guard import require_tenant
 from ledgers.access.models import Capability, Grant
 from ledgers.definitions.models import Ledger, Sensitivity
 from ledgers.exceptions import AccessDenied, RecordNotFound
+from ledgers.search.keys import disclosure_key
 
 MASKED: dict[str, bool] = {"masked": True}
 # get_record's compiled SELECT per visibility; the marker stands for the record's id.
@@ -129,11 +130,12 @@ class LedgerPolicy:
             return condition
         if not self.departments:
             return condition & Q(pk__in=[])
-        flags = [
-            Q(data__contains={self._disclosure_key: {code: True}})
-            for code in sorted(self.departments)
-        ]
-        return condition & functools.reduce(operator.or_, flags)
+        codes = sorted(self.departments)
+        # The search keys' GIN index finds the records flagged for one of the departments
+        # (``disclosure_key``); the flags themselves decide, as a key is a 32-bit hash.
+        keys = [disclosure_key(self.ledger.pk, self._disclosure_key, code) for code in codes]
+        flags = [Q(data__contains={self._disclosure_key: {code: True}}) for code in codes]
+        return condition & Q(search_keys__overlap=keys) & functools.reduce(operator.or_, flags)
 
     def shows(self, data: Mapping[str, Any]) -> bool:
         """``record_filter`` on values already read (the same rules, in Python)."""

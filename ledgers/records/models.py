@@ -68,7 +68,6 @@ class Record(models.Model):
         verbose_name_plural = "記録"
         indexes = [
             models.Index(fields=["ledger", "-updated_at"], name="record_ledger_updated_idx"),
-            GinIndex(fields=["data"], name="record_data_gin", opclasses=["jsonb_path_ops"]),
             # A pending list of 1 MB (~500 records' keys) rather than 4 MB: the API's bulk
             # requests leave their entries to PostgreSQL's merge, and a list of 4 MB made
             # the planner of a table without statistics yet (right after a load) choose a

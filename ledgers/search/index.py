@@ -18,6 +18,7 @@ from typing import Any
 from ledgers.fields import field_type_registry
 from ledgers.search.keys import (
     Match,
+    disclosure_key,
     exact_key,
     key_prefix,
     ngram_stored_keys,
@@ -244,6 +245,14 @@ class Indexer:
         return gone
 
     def _indexed(self, field: Mapping[str, Any], value: Any) -> _Indexed:
+        if field["type"] == "department_flags":
+            # No text to search; a key per department flagged 可, for the access filter.
+            flagged = [
+                disclosure_key(self.ledger_id, field["key"], code)
+                for code, flag in (value.items() if isinstance(value, Mapping) else ())
+                if flag is True
+            ]
+            return (), ",".join(map(str, flagged)), _pack(flagged), len(flagged)
         if field["type"] in GROUP_TYPES:
             found: Iterable[tuple[str, str, list[str]]] = searchable_values(
                 [field], {field["key"]: value}

@@ -129,6 +129,15 @@ def key_prefix(ledger_id: int, path: str) -> str:
     return f"{ledger_id}:{path}"
 
 
+def disclosure_key(ledger_id: int, path: str, department: str) -> int:
+    """The stored key of a record whose department flags at ``path`` say 可 for
+    ``department``: the access layer finds a department's records through the same GIN
+    index as search (``LedgerPolicy.record_filter``, which rechecks the flag itself).
+    No query produces it: a path never holds ``#``, and search keys follow the path with
+    a gram, ``^`` or ``=``."""
+    return stored_key(f"{key_prefix(ledger_id, path)}#{department}")
+
+
 def stored_key(key: str) -> int:
     """The integer a key is stored and queried as (CRC-32, signed to fit ``integer``)."""
     return zlib.crc32(key.encode("utf-8", "surrogatepass")) - 0x80000000

@@ -305,3 +305,78 @@ def test_the_record_filter_in_python_agrees_with_the_database(dv: dict[str, Any]
     in_database = policy.records(Record.objects.filter(pk=dv["record"].pk)).exists()
     assert policy.shows(dv["record"].data) is in_database
     assert policy.shows({"disclosure": {"shiminzei": True}}) is (who == "shiminzei")
+
+
+def _disclosure_keys(ledger: Ledger, record_id: Any) -> dict[str, bool]:
+    from ledgers.search.keys import disclosure_key
+
+    keys = set(Record.objects.get(pk=record_id).search_keys)
+    return {
+        code: disclosure_key(ledger.pk, "disclosure", code) in keys
+        for code in ("shimin", "shiminzei", "kodomo")
+    }
+
+
+def test_a_record_carries_a_disclosure_key_for_each_department_flagged_ka(
+    dv: dict[str, Any],
+) -> None:
+    """The access filter finds a department's records through the search keys' GIN index:
+    the keys follow the flags through every write."""
+    ledger, record = dv["ledger"], dv["record"]
+    assert _disclosure_keys(ledger, record.pk) == {
+        "shimin": True,
+        "shiminzei": False,
+        "kodomo": True,
+    }
+    record_update(
+        actor=dv["shimin"], record=record, expected_generation=1,
+        values={"disclosure": {"shimin": "不可", "shiminzei": "可", "kodomo": "○"}},
+    )  # fmt: skip
+    assert _disclosure_keys(ledger, record.pk) == {
+        "shimin": False,
+        "shiminzei": True,
+        "kodomo": True,
+    }
+    assert not policy_for(dv["shimin"], ledger).records(Record.objects.all()).exists()
+    assert policy_for(dv["shiminzei"], ledger).get_record(record.pk).pk == record.pk
+
+
+def test_a_disclosure_key_without_its_flag_discloses_nothing(dv: dict[str, Any]) -> None:
+    """A key is a 32-bit hash: a record holding 市民税課's key by chance (a collision) must
+    still be refused, because the filter rechecks the flag itself."""
+    from ledgers.search.keys import disclosure_key
+
+    ledger, record = dv["ledger"], dv["record"]
+    forged = disclosure_key(ledger.pk, "disclosure", "shiminzei")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE ledgers_record SET search_keys = search_keys || ARRAY[%s] WHERE id = %s",
+            [forged, record.pk],
+        )
+    policy = policy_for(dv["shiminzei"], ledger)
+    assert not policy.records(Record.objects.all()).exists()
+    with pytest.raises(RecordNotFound):
+        policy.get_record(record.pk)
+
+
+def test_the_migration_gives_existing_records_their_disclosure_keys(dv: dict[str, Any]) -> None:
+    """Records written before the keys existed get them from migration 0007's backfill."""
+    import importlib
+
+    from django.apps import apps
+
+    ledger, record = dv["ledger"], dv["record"]
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE ledgers_record SET search_keys = '{}' WHERE id = %s", [record.pk])
+    assert not policy_for(dv["shimin"], ledger).records(Record.objects.all()).exists()
+    migration = importlib.import_module("ledgers.migrations.0007_disclosure_keys")
+    with connection.schema_editor() as editor:
+        migration.add_disclosure_keys(apps, editor)
+        migration.add_disclosure_keys(apps, editor)  # run twice: no key twice
+    assert _disclosure_keys(ledger, record.pk) == {
+        "shimin": True,
+        "shiminzei": False,
+        "kodomo": True,
+    }
+    assert len(Record.objects.get(pk=record.pk).search_keys) == 2
+    assert policy_for(dv["shimin"], ledger).get_record(record.pk).pk == record.pk
