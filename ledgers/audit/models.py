@@ -31,6 +31,7 @@ class AuditEvent(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name="操作者", null=True, blank=True,
         on_delete=models.PROTECT, related_name="+", db_constraint=False,
+        db_index=False,  # audit_actor_idx (actor, seq) serves the actor's events
     )  # fmt: skip
     action = models.CharField("操作", max_length=64)
     ledger_code = models.CharField("台帳", max_length=64, blank=True, default="")

@@ -23,10 +23,13 @@ class Record(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     # Ledgers and accounts are never deleted (PROTECT in code, deactivation for staff), so
     # these references skip the database's per-insert foreign-key check and row lock: the
-    # services are the only writers.
+    # services are the only writers. Nor do they get an index of their own: the ledger is
+    # the first column of record_ledger_updated_idx, and no query looks records up by who
+    # wrote them; each index is one more entry (and page image in the WAL) on every write.
     ledger = models.ForeignKey(
-        Ledger, on_delete=models.PROTECT, related_name="records", db_constraint=False
-    )
+        Ledger, on_delete=models.PROTECT, related_name="records", db_constraint=False,
+        db_index=False,
+    )  # fmt: skip
     data = models.JSONField("値", default=dict)
     # The search index of the current values (ledgers.search.index): n-gram keys (stored as
     # integers, ledgers.search.keys.stored_key) under one GIN index, and the normalised
@@ -42,6 +45,7 @@ class Record(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
         db_constraint=False,
+        db_index=False,
     )
     created_at = models.DateTimeField("登録日時")
     updated_by = models.ForeignKey(
@@ -50,6 +54,7 @@ class Record(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
         db_constraint=False,
+        db_index=False,
     )
     updated_at = models.DateTimeField("更新日時")
     deleted_by = models.ForeignKey(
@@ -59,6 +64,7 @@ class Record(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
         db_constraint=False,
+        db_index=False,
     )
     deleted_at = models.DateTimeField("削除日時", null=True, blank=True)
     deleted_reason = models.CharField("削除理由", max_length=500, blank=True, default="")
@@ -98,10 +104,12 @@ class RecordVersion(models.Model):
     # No database constraint either: the services write a version in the same statement or
     # transaction as its record, and the constraint's deferred check cost every write a
     # lookup and a row lock of the record at commit (~7 µs per version, measured on the
-    # bulk path). Records are never deleted (soft deletion keeps them).
+    # bulk path). Records are never deleted (soft deletion keeps them). Its own index would
+    # repeat the first column of record_version_generation_unique; the actor's, serve no query.
     record = models.ForeignKey(
-        Record, on_delete=models.PROTECT, related_name="versions", db_constraint=False
-    )
+        Record, on_delete=models.PROTECT, related_name="versions", db_constraint=False,
+        db_index=False,
+    )  # fmt: skip
     generation = models.PositiveIntegerField("世代")
     action = models.CharField("操作", max_length=16, choices=Action.choices)
     actor = models.ForeignKey(
@@ -110,6 +118,7 @@ class RecordVersion(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
         db_constraint=False,
+        db_index=False,
     )
     at = models.DateTimeField("日時")
     reason = models.CharField("理由", max_length=500, blank=True, default="")

@@ -23,7 +23,10 @@ class SearchValue(models.Model):
     ledger = models.ForeignKey(
         Ledger, on_delete=models.PROTECT, related_name="+", db_constraint=False
     )
-    record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="search_values")
+    # search_value_unique (record, path, value) serves the record's values.
+    record = models.ForeignKey(
+        Record, on_delete=models.CASCADE, related_name="search_values", db_index=False
+    )
     path = models.CharField("項目", max_length=130)
     value = models.TextField("正規化値")
     keys = ArrayField(models.IntegerField(), verbose_name="検索キー", default=list)
