@@ -6,14 +6,24 @@ filter asks the index for them and rechecks the flags. The whole-document GIN in
 ``data`` (``jsonb_path_ops``), which served that filter alone, is dropped: every record
 write paid for its ~20 entries.
 
-The backfill is one UPDATE per ledger and department, while the old index still serves it.
+The backfill is one UPDATE per ledger (each record written at most once), before the old
+index goes.
 """
-
-import json
 
 from django.db import migrations
 
 from ledgers.search.keys import disclosure_key
+
+
+# Each record at most once: the keys of every department its flags say 可 for and it lacks.
+_BACKFILL_SQL = """
+UPDATE ledgers_record AS r SET search_keys = r.search_keys || ARRAY(
+    SELECT d.key FROM unnest(%(codes)s::text[], %(keys)s::integer[]) AS d(code, key)
+    WHERE r.data -> %(field)s -> d.code = 'true'::jsonb AND NOT r.search_keys @> ARRAY[d.key])
+WHERE r.ledger_id = %(ledger)s AND EXISTS (
+    SELECT 1 FROM unnest(%(codes)s::text[], %(keys)s::integer[]) AS d(code, key)
+    WHERE r.data -> %(field)s -> d.code = 'true'::jsonb AND NOT r.search_keys @> ARRAY[d.key])
+"""
 
 
 def add_disclosure_keys(apps, schema_editor):
@@ -23,14 +33,18 @@ def add_disclosure_keys(apps, schema_editor):
             for field in ledger.definition.get("fields", []):
                 if field.get("type") != "department_flags" or field.get("removed"):
                     continue
-                for code in (field.get("options") or {}).get("departments", []):
-                    key = disclosure_key(ledger.pk, field["key"], code)
-                    cursor.execute(
-                        "UPDATE ledgers_record SET search_keys = search_keys || ARRAY[%s]::integer[]"
-                        " WHERE ledger_id = %s AND data @> %s::jsonb"
-                        " AND NOT search_keys @> ARRAY[%s]::integer[]",
-                        [key, ledger.pk, json.dumps({field["key"]: {code: True}}), key],
-                    )
+                codes = list((field.get("options") or {}).get("departments", []))
+                if not codes:
+                    continue
+                cursor.execute(
+                    _BACKFILL_SQL,
+                    {
+                        "codes": codes,
+                        "keys": [disclosure_key(ledger.pk, field["key"], code) for code in codes],
+                        "field": field["key"],
+                        "ledger": ledger.pk,
+                    },
+                )
 
 
 class Migration(migrations.Migration):
