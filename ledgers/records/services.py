@@ -22,6 +22,7 @@ import orjson
 import psycopg
 from django.db import connection, transaction
 from django.utils import timezone
+from psycopg import pq
 
 from daicho.tenancy.guard import require_tenant
 from ledgers.access.policy import LedgerPolicy, policy_for
@@ -724,6 +725,97 @@ _COPY_BLOCK = 1 << 16
 _VERSIONS_IN_MEMORY = 32 << 20
 
 
+#: Records per COPY statement of a bulk create: a quarter of the batch, within these bounds.
+COPY_CHUNK_MIN, COPY_CHUNK_MAX = 25, 250
+
+_RECORDS_COPY_SQL = (
+    "COPY ledgers_record (id, data, search_keys, search_text, ledger_id, generation,"
+    " definition_version, state, created_by_id, created_at, updated_by_id, updated_at,"
+    " deleted_reason) FROM STDIN (FORMAT BINARY)"
+)
+
+
+class _CopyStream:
+    """Binary COPYs into one table, a chunk each, whose results are read only when the next
+    chunk goes (or at ``close``): PostgreSQL stores and indexes chunk k while Python
+    validates and packs chunk k+1.
+
+    In the binary format PostgreSQL buffers up to 1,000 rows of a COPY before it writes
+    them (it counts bytes only of text rows), so one COPY per batch left it idle while
+    Python worked and Python idle while it wrote. psycopg reads each statement's result
+    before it returns, so the chunks go through its libpq connection (``pgconn``, psycopg's
+    documented low-level interface) in blocking mode, on the Django connection's own
+    transaction; errors come as Django's cursors raise them. (A writer thread did the same
+    slower: each of its wake-ups waited for the busy main thread's GIL.)
+    """
+
+    def __init__(self, django_connection: Any, sql: str) -> None:
+        self._django = django_connection
+        self._connection = django_connection.connection
+        self._pgconn = self._connection.pgconn
+        self._sql = sql.encode()
+        self._in_flight = False
+        self._nonblocking = self._pgconn.nonblocking
+        self._pgconn.nonblocking = 0  # sends block until queued; results are read below
+        if self._pgconn.transaction_status == pq.TransactionStatus.IDLE:
+            # psycopg opens the transaction lazily, before its first statement; here the
+            # first statement bypasses it.
+            self._check(self._pgconn.exec_(b"BEGIN"), pq.ExecStatus.COMMAND_OK)
+
+    def _drain(self) -> None:
+        """Read every result left, ending a COPY still open: the connection is idle after."""
+        while (result := self._pgconn.get_result()) is not None:
+            if result.status == pq.ExecStatus.COPY_IN:
+                self._pgconn.put_copy_end(b"abandoned")
+
+    def _check(self, result: Any, expected: Any) -> None:
+        if result is not None and result.status == expected:
+            return
+        if result is not None and result.status == pq.ExecStatus.COPY_IN:
+            self._pgconn.put_copy_end(b"abandoned")
+        self._drain()
+        if result is None:
+            error: Exception = psycopg.OperationalError(self._pgconn.get_error_message().decode())
+        else:
+            error = psycopg.errors.error_from_result(
+                result, encoding=self._connection.info.encoding
+            )
+        with self._django.wrap_database_errors:  # as Django's own cursors raise them
+            raise error
+
+    def _collect(self) -> None:
+        """Read the result of the chunk in flight, if any; raise its error."""
+        if not self._in_flight:
+            return
+        self._in_flight = False
+        self._check(self._pgconn.get_result(), pq.ExecStatus.COMMAND_OK)
+        self._drain()
+
+    def send(self, data: bytes) -> None:
+        """One chunk: a whole binary COPY (header, rows, trailer)."""
+        self._collect()
+        pgconn = self._pgconn
+        try:
+            pgconn.send_query(self._sql)
+        except psycopg.Error:  # the connection is gone
+            self._check(None, pq.ExecStatus.COPY_IN)
+        self._check(pgconn.get_result(), pq.ExecStatus.COPY_IN)
+        if pgconn.put_copy_data(data) != 1 or pgconn.put_copy_end() != 1:
+            self._check(None, pq.ExecStatus.COPY_IN)
+        self._in_flight = True
+
+    def close(self, *, raise_error: bool = True) -> None:
+        """Read the last chunk's result; its error is raised unless the caller is already
+        raising one of its own."""
+        try:
+            self._collect()
+        except Exception:
+            if raise_error:
+                raise
+        finally:
+            self._pgconn.nonblocking = self._nonblocking
+
+
 def record_bulk_create(
     *,
     actor: Any,
@@ -775,13 +867,10 @@ def record_bulk_create(
         ))  # fmt: skip
         version_start = copy_format.row_start(11)
         versions.write(copy_format.HEADER)
-        with cursor.copy(
-            "COPY ledgers_record (id, data, search_keys, search_text, ledger_id, generation,"
-            " definition_version, state, created_by_id, created_at, updated_by_id, updated_at,"
-            " deleted_reason) FROM STDIN (FORMAT BINARY)"
-        ) as copy_in:
-            # Rows are sent in blocks (each ``write`` is a message to the server).
-            block = bytearray(copy_format.HEADER)
+        chunk_rows = max(COPY_CHUNK_MIN, min(COPY_CHUNK_MAX, len(values_list) // 4))
+        stream = _CopyStream(connection, _RECORDS_COPY_SQL)
+        try:
+            block = [copy_format.HEADER]
             for position, values in enumerate(values_list):
                 try:
                     data = values_clean(ledger=ledger, values=values)
@@ -799,19 +888,24 @@ def record_bulk_create(
                     copy_format.jsonb(_json_bytes(values_diff({}, data))),
                     version_shared,
                 )))  # fmt: skip
-                block += b"".join((
+                block.append(b"".join((
                     row_start, copy_format.uuid_(record_id), data_json,
                     copy_format.int4_array(search.keys_binary, search.keys_count),
                     copy_format.jsonb(_json_bytes(search.texts)), shared,
-                ))  # fmt: skip
-                if len(block) >= _COPY_BLOCK:
-                    copy_in.write(block)
-                    block = bytearray()
+                )))  # fmt: skip
+                if len(block) > chunk_rows:
+                    block.append(copy_format.TRAILER)
+                    stream.send(b"".join(block))
+                    block = [copy_format.HEADER]
             if item_errors:
-                # Aborts the COPY; the transaction rolls back.
-                raise RecordInvalid(item_errors=item_errors)
-            block += copy_format.TRAILER
-            copy_in.write(block)
+                raise RecordInvalid(item_errors=item_errors)  # the transaction rolls back
+            if len(block) > 1:
+                block.append(copy_format.TRAILER)
+                stream.send(b"".join(block))
+        except BaseException:
+            stream.close(raise_error=False)
+            raise
+        stream.close()
         if not ids:
             return []
         versions.write(copy_format.TRAILER)

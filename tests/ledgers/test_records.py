@@ -627,6 +627,61 @@ def test_a_value_s_equality_keys_are_among_its_record_s_keys(clerk: Any) -> None
     )
 
 
+def test_a_bulk_create_sent_in_many_chunks_writes_every_record_and_version(
+    clerk: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chunks of 7 rows: 300 records go as 42 full COPYs and one of 6, each result read
+    when the next chunk is sent."""
+    monkeypatch.setattr(services, "COPY_CHUNK_MIN", 7)
+    monkeypatch.setattr(services, "COPY_CHUNK_MAX", 7)
+    ledger = ledger_create(actor=clerk, code="rich", name="型の多い台帳", fields=RICH_FIELDS)
+    created = record_bulk_create(actor=clerk, ledger=ledger, values_list=RICH_VALUES * 100)
+    ids = [record_id for record_id, _ in created]
+    assert len(set(ids)) == 300
+    assert Record.objects.filter(pk__in=ids).count() == 300
+    versions = RecordVersion.objects.filter(record_id__in=ids)
+    assert versions.count() == 300
+    assert {v.data["name"]["kanji"] for v in versions} == {"髙橋 一郎", "^=山田", "佐藤"}
+    assert AuditEvent.objects.filter(action="record.create", record_id__in=ids).count() == 300
+
+
+def test_a_chunk_the_database_refuses_rolls_back_the_whole_batch(
+    clerk: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A chunk's error, read when the next chunk goes, reaches the caller as Django's
+    DataError; the chunks before it roll back with the rest and the connection stays usable."""
+    from django.db import DataError
+
+    monkeypatch.setattr(services, "COPY_CHUNK_MIN", 5)
+    monkeypatch.setattr(services, "COPY_CHUNK_MAX", 5)
+    ledger = ledger_create(actor=clerk, code="rich", name="型の多い台帳", fields=RICH_FIELDS)
+    counts = (Record.objects.count(), RecordVersion.objects.count(), AuditEvent.objects.count())
+    with pytest.raises(DataError):
+        # A state longer than its column (64): PostgreSQL refuses the first chunk.
+        record_bulk_create(actor=clerk, ledger=ledger, values_list=RICH_VALUES * 10, state="x" * 65)
+    assert (
+        Record.objects.count(),
+        RecordVersion.objects.count(),
+        AuditEvent.objects.count(),
+    ) == counts
+    created = record_bulk_create(actor=clerk, ledger=ledger, values_list=RICH_VALUES * 4)
+    assert Record.objects.filter(pk__in=[i for i, _ in created]).count() == 12
+
+
+def test_an_invalid_item_after_chunks_were_sent_writes_nothing(
+    clerk: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(services, "COPY_CHUNK_MIN", 5)
+    monkeypatch.setattr(services, "COPY_CHUNK_MAX", 5)
+    ledger = ledger_create(actor=clerk, code="rich", name="型の多い台帳", fields=RICH_FIELDS)
+    before = Record.objects.count()
+    batch = [*RICH_VALUES * 10, {"name": {"kanji": "佐藤"}, "birth_date": "令和5年13月1日"}]
+    with pytest.raises(RecordInvalid) as refused:
+        record_bulk_create(actor=clerk, ledger=ledger, values_list=batch)
+    assert set(refused.value.item_errors) == {30}
+    assert Record.objects.count() == before
+
+
 def test_a_large_bulk_create_spills_its_versions_to_a_file_and_writes_them_all(
     clerk: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
