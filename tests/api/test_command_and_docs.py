@@ -110,3 +110,14 @@ def test_a_previous_release_throttle_history_does_not_break_the_rate_limit(
         cache.set(f"throttle_address_{address}", [time.time()], 60)
         cache.set(f"throttle_token_t:{client.token.split('_')[1]}", [time.time()], 60)
     assert client.get("/api/v1/me/", REMOTE_ADDR=address).status_code == 200
+
+
+def test_the_rate_counters_survive_a_redis_that_forgot_its_scripts(api: Any) -> None:
+    """Both counters are one Lua script; a Redis restarted (or flushed) has forgotten it and
+    redis-py loads it again: requests go on being counted, not refused."""
+    from daicho.caching import redis_client
+
+    client = api("clerk")
+    assert client.get("/api/v1/me/").status_code == 200
+    redis_client().script_flush()
+    assert client.get("/api/v1/me/").status_code == 200
