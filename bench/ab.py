@@ -1,0 +1,159 @@
+"""Two versions of the API side by side: the server CPU each request costs in each.
+
+These machines' speed drifts by 20–30 % within minutes, which hides a change of a few per
+cent between two runs of ``bench/api.py``. This script runs the current tree (B) and a git
+revision (A, checked out into a temporary worktree) as two gunicorn servers with one
+process each on the same database, sends the same requests to both in alternating blocks,
+and prints the CPU seconds each server spent per request, and their ratio. Drift then
+touches both alike.
+
+    python bench/ab.py --base HEAD~1 [--kind read|list|bulk] [--requests 2000] [--people 5000]
+
+What A runs is the revision's ``ledgers``, ``tenants``, ``template_market`` and ``workers``
+(first on ``PYTHONPATH``); ``daicho`` (``platform/``, installed editable) is the current
+tree's in both, and the database is migrated by the current tree: compare changes to the
+apps' code, not to settings or migrations.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import psutil
+import psycopg
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+
+from bench import api  # noqa: E402
+from bench.common import drop_database, machine_speed  # noqa: E402
+
+BENCH_DB = "daicho_bench_ab"
+PORTS = {"A": 18797, "B": 18798}
+BLOCK = {"read": 50, "list": 20, "bulk": 2}
+
+
+def _server(tree: Path, port: int, env: dict[str, str], pythonpath: str | None) -> subprocess.Popen:
+    server_env = {**env, **({"PYTHONPATH": pythonpath} if pythonpath else {})}
+    return subprocess.Popen(
+        [str(Path(sys.executable).parent / "gunicorn"), "daicho.wsgi:application",
+         "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "1", "--log-level", "warning"],
+        cwd=tree, env=server_env, start_new_session=True,
+    )  # fmt: skip
+
+
+def _cpu(processes: list[psutil.Process]) -> float:
+    total = 0.0
+    for process in processes:
+        times = process.cpu_times()
+        total += times.user + times.system
+    return total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--base", required=True, help="the git revision to compare with (A)")
+    parser.add_argument("--kind", choices=sorted(BLOCK), default="read")
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--people", type=int, default=5000)
+    args = parser.parse_args()
+
+    api.BENCH_DB = BENCH_DB
+    admin_url, token = api.prepare()
+    bench_url = os.environ["DATABASE_URL"]
+    worktree = Path(tempfile.mkdtemp(prefix="daicho-ab-"))
+    subprocess.run(
+        ["git", "worktree", "add", "--detach", "-f", str(worktree), args.base],
+        cwd=REPO_ROOT, check=True, capture_output=True,
+    )  # fmt: skip
+    env = {**os.environ, "DATABASE_URL": bench_url, "DEBUG": "0",
+           "API_RATE_PER_TOKEN": "1000000/min", "API_RATE_PER_ADDRESS": "1000000/min"}  # fmt: skip
+    servers = {
+        "A": _server(worktree, PORTS["A"], env, str(worktree)),
+        "B": _server(REPO_ROOT, PORTS["B"], env, None),
+    }
+    headers = {"Host": api.HOST, "Authorization": f"Bearer {token}"}
+    try:
+        clients = {name: api.Client(port, headers) for name, port in PORTS.items()}
+        for port in PORTS.values():
+            for _ in range(100):
+                try:
+                    api.Client(port, {"Host": api.HOST}).call("GET", "/readyz")
+                    break
+                except (OSError, RuntimeError, http.client.HTTPException):
+                    time.sleep(0.2)
+        records_url = "/api/v1/ledgers/people/records/"
+        rng = random.Random(7)
+        people = [api.person(rng) for _ in range(args.people)]
+        ids: list[str] = []
+        for start in range(0, len(people), 100):
+            answer, _ = clients["B"].call(
+                "POST", records_url + "bulk/", expect=201,
+                body={"records": [{"values": p} for p in people[start : start + 100]]},
+            )  # fmt: skip
+            ids.extend(r["id"] for r in answer["results"])
+        with psycopg.connect(bench_url, autocommit=True) as conn:
+            conn.execute("VACUUM (ANALYZE) bench.ledgers_record")
+
+        def request(name: str, i: int) -> None:
+            client = clients[name]
+            if args.kind == "read":
+                client.call("GET", f"{records_url}{ids[i % len(ids)]}/")
+            elif args.kind == "list":
+                term = (api.SURNAMES + api.GIVEN)[i % 20][0]
+                client.call("GET", records_url + "?" + urlencode(
+                    {"name__contains": term, "page_size": 25, "count": "true"}))  # fmt: skip
+            else:
+                own = random.Random(i)  # the same rows to both servers
+                batch = [{"values": api.person(own)} for _ in range(100)]
+                client.call("POST", records_url + "bulk/", body={"records": batch}, expect=201)
+
+        processes = {
+            name: [psutil.Process(s.pid), *psutil.Process(s.pid).children(recursive=True)]
+            for name, s in servers.items()
+        }
+        for i in range(20):  # warm both: caches, prepared statements
+            for name in servers:
+                request(name, i)
+        spent = dict.fromkeys(servers, 0.0)
+        block = BLOCK[args.kind]
+        speed_before = machine_speed(bench_url)
+        for start in range(0, args.requests, block):
+            order = ["A", "B"] if (start // block) % 2 == 0 else ["B", "A"]
+            for name in order:
+                before = _cpu(processes[name])
+                for i in range(start, start + block):
+                    request(name, 1000 + i)
+                spent[name] += _cpu(processes[name]) - before
+        result: dict[str, Any] = {
+            "kind": args.kind, "requests": args.requests, "base": args.base,
+            "a_server_ms": round(spent["A"] * 1000 / args.requests, 3),
+            "b_server_ms": round(spent["B"] * 1000 / args.requests, 3),
+            "b_over_a": round(spent["B"] / spent["A"], 3),
+            "machine_speed": {"before": speed_before, "after": machine_speed(bench_url)},
+        }  # fmt: skip
+        print(json.dumps(result))
+    finally:
+        for server in servers.values():
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=20)
+        subprocess.run(
+            ["git", "worktree", "remove", "--force", str(worktree)], cwd=REPO_ROOT, check=False
+        )
+        drop_database(admin_url, BENCH_DB)
+
+
+if __name__ == "__main__":
+    main()
