@@ -18,7 +18,6 @@ apps' code, not to settings or migrations.
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import random
@@ -26,7 +25,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -43,15 +41,6 @@ from bench.common import drop_database, machine_speed  # noqa: E402
 BENCH_DB = "daicho_bench_ab"
 PORTS = {"A": 18797, "B": 18798}
 BLOCK = {"read": 50, "list": 20, "bulk": 2}
-
-
-def _server(tree: Path, port: int, env: dict[str, str], pythonpath: str | None) -> subprocess.Popen:
-    server_env = {**env, **({"PYTHONPATH": pythonpath} if pythonpath else {})}
-    return subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "daicho.wsgi:application",
-         "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "1", "--log-level", "warning"],
-        cwd=tree, env=server_env, start_new_session=True,
-    )  # fmt: skip
 
 
 def _cpu(processes: list[psutil.Process]) -> float:
@@ -78,22 +67,16 @@ def main() -> None:
         ["git", "worktree", "add", "--detach", "-f", str(worktree), args.base],
         cwd=REPO_ROOT, check=True, capture_output=True,
     )  # fmt: skip
-    env = {**os.environ, "DATABASE_URL": bench_url, "DEBUG": "0",
-           "API_RATE_PER_TOKEN": "1000000/min", "API_RATE_PER_ADDRESS": "1000000/min"}  # fmt: skip
     servers = {
-        "A": _server(worktree, PORTS["A"], env, str(worktree)),
-        "B": _server(REPO_ROOT, PORTS["B"], env, None),
-    }
+        "A": api.start_server(worktree, PORTS["A"], bench_url, workers=1, threads=1,
+                              pythonpath=str(worktree)),
+        "B": api.start_server(REPO_ROOT, PORTS["B"], bench_url, workers=1, threads=1),
+    }  # fmt: skip
     headers = {"Host": api.HOST, "Authorization": f"Bearer {token}"}
     try:
         clients = {name: api.Client(port, headers) for name, port in PORTS.items()}
         for port in PORTS.values():
-            for _ in range(100):
-                try:
-                    api.Client(port, {"Host": api.HOST}).call("GET", "/readyz")
-                    break
-                except (OSError, RuntimeError, http.client.HTTPException):
-                    time.sleep(0.2)
+            api.wait_until_ready(port)
         records_url = "/api/v1/ledgers/people/records/"
         rng = random.Random(7)
         people = [api.person(rng) for _ in range(args.people)]

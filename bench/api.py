@@ -174,6 +174,36 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else 0.0
 
 
+def start_server(
+    tree: Path,
+    port: int,
+    database_url: str,
+    *,
+    workers: int,
+    threads: int,
+    pythonpath: str | None = None,
+) -> subprocess.Popen:
+    """gunicorn serving ``tree`` on 127.0.0.1:``port``, rate limits out of the way."""
+    env = {**os.environ, "DATABASE_URL": database_url, "DEBUG": "0",
+           "API_RATE_PER_TOKEN": "1000000/min", "API_RATE_PER_ADDRESS": "1000000/min",
+           **({"PYTHONPATH": pythonpath} if pythonpath else {})}  # fmt: skip
+    return subprocess.Popen(
+        [str(Path(sys.executable).parent / "gunicorn"), "daicho.wsgi:application", "--bind", f"127.0.0.1:{port}",
+         "--workers", str(workers), "--threads", str(threads), "--log-level", "warning"],
+        cwd=tree, env=env, start_new_session=True,
+    )  # fmt: skip
+
+
+def wait_until_ready(port: int) -> None:
+    """Until the server on ``port`` answers its readiness probe (20 s at most)."""
+    for _ in range(100):
+        try:
+            Client(port, {"Host": HOST}).call("GET", "/readyz")
+            return
+        except (OSError, RuntimeError, http.client.HTTPException):
+            time.sleep(0.2)
+
+
 def prepare() -> tuple[str, str]:
     """Database, city, ledger, grants and a token; returns (the server's admin URL, token)."""
     admin_url = bench_database(BENCH_DB)
@@ -217,21 +247,12 @@ def main() -> None:
     bench_url = os.environ["DATABASE_URL"]
     speed_before = machine_speed(bench_url)
 
-    env = {**os.environ, "DATABASE_URL": bench_url, "DEBUG": "0",
-           "API_RATE_PER_TOKEN": "1000000/min", "API_RATE_PER_ADDRESS": "1000000/min"}  # fmt: skip
-    server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "daicho.wsgi:application", "--bind", f"127.0.0.1:{args.port}",
-         "--workers", str(args.workers), "--threads", str(args.threads), "--log-level", "warning"],
-        cwd=REPO_ROOT, env=env, start_new_session=True,
-    )  # fmt: skip
+    server = start_server(
+        REPO_ROOT, args.port, bench_url, workers=args.workers, threads=args.threads
+    )
     headers = {"Host": HOST, "Authorization": f"Bearer {token}"}
     try:
-        for _ in range(100):
-            try:
-                Client(args.port, {"Host": HOST}).call("GET", "/readyz")
-                break
-            except (OSError, RuntimeError, http.client.HTTPException):
-                time.sleep(0.2)
+        wait_until_ready(args.port)
         session = Client(args.port, headers)
         cpu = CpuMeter(server.pid)
         cpu_ms: dict[str, dict[str, float]] = {}

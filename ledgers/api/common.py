@@ -103,9 +103,9 @@ class ApiRateThrottle(BaseThrottle):
 
     The rates are ``token`` and ``address`` of ``DEFAULT_THROTTLE_RATES``, read when used
     (a change of settings takes effect). Both counters live in Redis and are counted with
-    one command (a Lua script, ``_COUNT_SCRIPT``): a window starts at a client's first request and allows the
-    rate's number of requests until it expires (a burst across two windows may reach twice
-    the rate, never more). DRF's own throttle kept every request's timestamp in one cached
+    one command (a Lua script, ``_COUNT_SCRIPT``): a window starts at a client's first
+    request and allows the rate's number of requests until it expires (a burst across two
+    windows may reach twice the rate, never more). DRF's own throttle kept every request's timestamp in one cached
     list, read and rewritten whole per request: at thousands a minute that list cost more
     than the request it guarded. The counters' keys differ from that throttle's
     (``throttle_<scope>_…``), which held pickled lists: a process of the previous release

@@ -21,6 +21,12 @@ from ledgers.search.index import SEP, normaliser_for, query_stored_keys
 MATCHES = ("exact", "prefix", "contains")
 
 
+def recheck_needle(query: str, match: str) -> str:
+    """What a stored ``SEP value SEP`` text must contain for a normalised ``query`` to match
+    one of its values (``strpos(text, needle) > 0``)."""
+    return {"contains": query, "prefix": SEP + query, "exact": SEP + query + SEP}[match]
+
+
 def match_condition(
     ledger_id: int, path: str, type_id: str, raw: str, match: str, *, column: str = "search"
 ) -> Q:
@@ -37,7 +43,7 @@ def normalised_condition(
         raise ValueError(match)
     if not query:
         return Q(pk__in=[])
-    needle = {"contains": query, "prefix": SEP + query, "exact": SEP + query + SEP}[match]
+    needle = recheck_needle(query, match)
     keys = query_stored_keys(ledger_id, path, type_id, query, match)
     text = KT(f"{column}_text__{path}")
     recheck = Q(GreaterThan(StrIndex(text, Value(needle)), 0))

@@ -29,7 +29,7 @@ from ledgers.search.index import SEP, normaliser_for, query_stored_keys, text_va
 from ledgers.search.keys import exact_key, key_prefix, recheck, stored_keys
 from ledgers.search.models import SearchValue
 from ledgers.search.normalize import parse_date_query
-from ledgers.search.query import normalised_condition
+from ledgers.search.query import normalised_condition, recheck_needle
 from ledgers.search.screens import DATE_TYPES, field_paths, is_excluded
 
 
@@ -161,7 +161,7 @@ class _Criterion:
             )
         if not self.query:
             return values.none()
-        needle = {"contains": self.query, "prefix": SEP + self.query, "exact": SEP + self.query + SEP}[self.match]  # fmt: skip
+        needle = recheck_needle(self.query, self.match)
         wrapped = Concat(Value(SEP), "value", Value(SEP), output_field=TextField())
         keys = query_stored_keys(self.ledger_id, self.path, self.type_id, self.query, self.match)
         if keys:

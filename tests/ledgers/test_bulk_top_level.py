@@ -12,12 +12,13 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django_tenants.utils import schema_context
 
-from daicho.accounts.models import Department, Membership, Role
+from daicho.accounts.models import Department, Role
 from ledgers.definitions.services import ledger_create
 from ledgers.exceptions import RecordInvalid
 from ledgers.records import services
 from ledgers.records.models import Record, RecordVersion
 from tests.conftest import City, provision
+from tests.ledgers.conftest import staff
 
 # A city no other module provisions (its schema stays for the session).
 SLUG = "kunitachi"
@@ -28,12 +29,8 @@ def city(django_db_setup: None, django_db_blocker: Any) -> str:
     with django_db_blocker.unblock():
         provision(City(SLUG, "国立市", "132152", "kunitachi.localhost"))
         with schema_context(SLUG):
-            actor = get_user_model().objects.create_user(username="importer", password="x" * 12)
             department = Department.objects.create(code="soumu", name="総務課")
-            Membership.objects.create(
-                user=actor, department=department, role=Role.LEDGER_ADMIN,
-                valid_from=date(2020, 4, 1),
-            )  # fmt: skip
+            actor = staff("importer", department, Role.LEDGER_ADMIN, valid_from=date(2020, 4, 1))
             ledger_create(
                 actor=actor, code="imports", name="取込み",
                 fields=[{"key": "name", "label": "氏名", "type": "text", "required": True},
@@ -63,22 +60,24 @@ def _counts(django_db_blocker: Any) -> tuple[int, int]:
     return counts
 
 
-def test_a_top_level_bulk_create_commits_every_chunk(
-    city: str, django_db_blocker: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def chunks_of_four(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(services, "COPY_CHUNK_MIN", 4)
     monkeypatch.setattr(services, "COPY_CHUNK_MAX", 4)
+
+
+@pytest.mark.usefixtures("chunks_of_four")
+def test_a_top_level_bulk_create_commits_every_chunk(city: str, django_db_blocker: Any) -> None:
     before = _counts(django_db_blocker)
     created = _create(django_db_blocker, [{"name": f"取込 {i}"} for i in range(30)])
     assert len(created) == 30
     assert _counts(django_db_blocker) == (before[0] + 30, before[1] + 30)
 
 
+@pytest.mark.usefixtures("chunks_of_four")
 def test_a_top_level_bulk_create_refused_after_sent_chunks_leaves_nothing(
-    city: str, django_db_blocker: Any, monkeypatch: pytest.MonkeyPatch
+    city: str, django_db_blocker: Any
 ) -> None:
-    monkeypatch.setattr(services, "COPY_CHUNK_MIN", 4)
-    monkeypatch.setattr(services, "COPY_CHUNK_MAX", 4)
     before = _counts(django_db_blocker)
     batch = [{"name": f"取込 {i}"} for i in range(30)] + [{"name": "誤", "born": "令和5年13月1日"}]
     with pytest.raises(RecordInvalid) as refused:
