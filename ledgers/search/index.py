@@ -65,15 +65,23 @@ def normaliser_for(type_id: str) -> Any:
 #: Types whose values are compared whole (dates, numbers, booleans): the exact key only.
 #: Integers are searched by equality (and ranges in the API), never by a substring.
 EXACT_KEY_TYPES = EXACT_TYPES | {"integer"}
-#: Digit strings get no unigram keys: one digit matches nearly every phone number and
-#: postal code, so a one-digit query is rechecked over the ledger instead.
-NO_UNIGRAM_TYPES = {"phone", "postal_code"}
+#: Identifiers and free text: the exact key only, though a part of them may be searched.
+#: A phone number, postal code or e-mail address is looked up whole; a part of one
+#: (the last four digits, a domain) and a substring of a long text (which no search screen
+#: offers; the API's ``__contains``) are found by the recheck alone, over the rows the
+#: other conditions leave or the ledger's. These values are mostly unique per record, so
+#: their n-grams were the costliest keys to write and the least used (the records bench's
+#: bulk path: 99 keys per record to 70, ~2,550 to ~3,100 records/s; docs/search.md).
+WHOLE_VALUE_TYPES = EXACT_KEY_TYPES | {"phone", "postal_code", "email", "long_text"}
+#: Addresses get no unigram keys: one character (市, 町, a digit) matches nearly every
+#: address, so the index would not narrow such a query anyway; it is rechecked instead.
+NO_UNIGRAM_TYPES = {"address"}
 
 
 @lru_cache(maxsize=_CACHE_SIZE)
 def value_keys(prefix: str, type_id: str, value: str) -> tuple[int, ...]:
     """The stored keys one normalised value is indexed under (``prefix``: ``key_prefix``)."""
-    if type_id in EXACT_KEY_TYPES:
+    if type_id in WHOLE_VALUE_TYPES:
         return tuple(stored_keys([exact_key(prefix, value)]))
     return tuple(ngram_stored_keys(prefix, value, unigrams=type_id not in NO_UNIGRAM_TYPES))
 
@@ -83,9 +91,9 @@ def query_stored_keys(
 ) -> list[int]:
     """The stored keys a value at ``path`` matching the query must have, by the same type
     rules as ``value_keys``; empty when the index cannot narrow the query (a prefix or
-    substring of a value kept whole, one digit of a phone number): then the recheck alone
-    decides, over the ledger's rows."""
-    if type_id in EXACT_KEY_TYPES and match != "exact":
+    substring of a value keyed whole, one character of an address): then the recheck
+    alone decides, over the ledger's rows."""
+    if type_id in WHOLE_VALUE_TYPES and match != "exact":
         return []
     prefix = key_prefix(ledger_id, path)
     unigrams = type_id not in NO_UNIGRAM_TYPES

@@ -1,6 +1,6 @@
-"""What each type is keyed by (ledgers.search.index): digits without unigrams, integers by
-their whole value. A query the index cannot narrow is answered by the recheck alone, and
-finds exactly what a keyed query would."""
+"""What each type is keyed by (ledgers.search.index): identifiers, long text and integers by
+their whole value, addresses without unigrams. A query the index cannot narrow is answered
+by the recheck alone, and finds exactly what a keyed query would."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from ledgers.definitions.services import ledger_create
 from ledgers.exceptions import LedgerError
 from ledgers.records.models import Record
 from ledgers.records.services import record_create
-from ledgers.search.index import query_stored_keys
+from ledgers.search.index import Indexer, normaliser_for, query_stored_keys
 from ledgers.search.keys import key_prefix, stored_key
 from ledgers.search.query import contains_filter
 from ledgers.search.services import search_run
@@ -22,12 +22,20 @@ FIELDS = [
     {"key": "name", "label": "氏名", "type": "text", "required": True},
     {"key": "phone", "label": "電話番号", "type": "phone"},
     {"key": "amount", "label": "金額", "type": "integer"},
+    {"key": "address", "label": "住所", "type": "address"},
+    {"key": "email", "label": "メール", "type": "email"},
+    {"key": "note", "label": "備考", "type": "long_text"},
 ]
 SCREENS = [
     {"code": "tel", "name": "電話番号検索", "generations": "all", "result_fields": ["name"],
-     "criteria": [{"field": "phone", "match": "contains"}, {"field": "amount", "match": "exact"}]},
+     "criteria": [{"field": "phone", "match": "contains"}, {"field": "amount", "match": "exact"},
+                  {"field": "address", "match": "contains"}, {"field": "email", "match": "contains"}]},
 ]  # fmt: skip
-PEOPLE = [("一", "0422-45-1111", 1200), ("二", "03-3333-4444", 1300), ("三", "", 1200)]
+PEOPLE = [
+    ("一", "0422-45-1111", 1200, "東京都三鷹市下連雀三丁目1番1号", "ichi@example.jp", "窓口で相談"),
+    ("二", "03-3333-4444", 1300, "東京都武蔵野市緑町二丁目2番2号", "ni@city.example.jp", ""),
+    ("三", "", 1200, "", "", "電話で相談"),
+]  # fmt: skip
 
 
 @pytest.fixture
@@ -35,27 +43,49 @@ def people(clerk: Any) -> Ledger:
     ledger = ledger_create(
         actor=clerk, code="tel", name="名簿", fields=FIELDS, search_screens=SCREENS
     )
-    for name, phone, amount in PEOPLE:
-        record_create(
-            actor=clerk, ledger=ledger, values={"name": name, "phone": phone, "amount": amount}
-        )
+    for name, phone, amount, address, email, note in PEOPLE:
+        values = {"name": name, "phone": phone, "amount": amount, "email": email, "note": note}
+        if address:
+            values["address"] = {"text": address}
+        record_create(actor=clerk, ledger=ledger, values=values)
     return ledger
 
 
-def test_a_phone_number_has_no_unigram_keys_and_an_integer_only_its_whole_value(
+def test_identifiers_long_text_and_integers_are_keyed_by_their_whole_value_only(
     people: Ledger,
 ) -> None:
     one = Record.objects.get(ledger=people, data__name="一")
-    phone, amount = key_prefix(people.pk, "phone"), key_prefix(people.pk, "amount")
-    assert stored_key(f"{phone}|04") in one.search_keys
-    assert stored_key(f"{phone}|^0") in one.search_keys
-    assert stored_key(f"{phone}|0") not in one.search_keys
-    assert stored_key(f"{amount}|=1200") in one.search_keys
-    assert stored_key(f"{amount}|12") not in one.search_keys
-    assert query_stored_keys(people.pk, "phone", "phone", "4", "contains") == []
-    assert query_stored_keys(people.pk, "amount", "integer", "12", "contains") == []
+    index = Indexer(people.fields(), people.pk).index(
+        {key: one.data[key] for key in ("phone", "amount", "email", "note")}
+    )
+    prefixes = {path: key_prefix(people.pk, path) for path in ("phone", "amount", "email", "note")}
+    assert index.keys == sorted(
+        [
+            stored_key(f"{prefixes['phone']}|=0422451111"),
+            stored_key(f"{prefixes['amount']}|=1200"),
+            stored_key(f"{prefixes['email']}|={normaliser_for('email')('ichi@example.jp')}"),
+            stored_key(f"{prefixes['note']}|={normaliser_for('long_text')('窓口で相談')}"),
+        ]
+    )
+    assert set(index.keys) <= set(one.search_keys)
+    for path, type_id, part in [("phone", "phone", "4511"), ("amount", "integer", "12"),
+                                ("email", "email", "example"), ("note", "long_text", "相談")]:  # fmt: skip
+        assert query_stored_keys(people.pk, path, type_id, part, "contains") == []
+        assert query_stored_keys(people.pk, path, type_id, part, "prefix") == []
     assert query_stored_keys(people.pk, "amount", "integer", "1200", "exact") == [
-        stored_key(f"{amount}|=1200")
+        stored_key(f"{prefixes['amount']}|=1200")
+    ]
+
+
+def test_an_address_has_no_unigram_keys_but_its_bigrams_and_start(people: Ledger) -> None:
+    one = Record.objects.get(ledger=people, data__name="一")
+    address = key_prefix(people.pk, "address")
+    assert stored_key(f"{address}|三鷹") in one.search_keys
+    assert stored_key(f"{address}|^東") in one.search_keys
+    assert stored_key(f"{address}|鷹") not in one.search_keys
+    assert query_stored_keys(people.pk, "address", "address", "鷹", "contains") == []
+    assert query_stored_keys(people.pk, "address", "address", "三鷹", "contains") == [
+        stored_key(f"{address}|三鷹")
     ]
 
 
@@ -63,10 +93,30 @@ def test_a_phone_number_has_no_unigram_keys_and_an_integer_only_its_whole_value(
     ("query", "expected"),
     [("4", {"一", "二"}), ("1", {"一"}), ("０", {"一", "二"}), ("45", {"一"}), ("9", set())],
 )
-def test_one_digit_is_rechecked_over_the_ledger(
+def test_part_of_a_phone_number_is_rechecked_over_the_ledger(
     clerk: Any, people: Ledger, query: str, expected: set[str]
 ) -> None:
     result = search_run(actor=clerk, ledger=people, screen_code="tel", criteria={"phone": query})
+    assert {hit.record.data["name"] for hit in result.hits} == expected
+
+
+@pytest.mark.parametrize(
+    ("criteria", "expected"),
+    [
+        ({"phone": "0422451111"}, {"一"}),
+        ({"phone": "０４２２－４５－１１１１"}, {"一"}),
+        ({"email": "example.jp"}, {"一", "二"}),
+        ({"email": "city."}, {"二"}),
+        ({"address": "鷹"}, {"一"}),
+        ({"address": "町"}, {"二"}),
+        ({"address": "三鷹", "phone": "1111"}, {"一"}),
+        ({"address": "三鷹", "phone": "4444"}, set()),
+    ],
+)
+def test_whole_value_and_one_character_queries_find_what_keyed_ones_would(
+    clerk: Any, people: Ledger, criteria: dict[str, str], expected: set[str]
+) -> None:
+    result = search_run(actor=clerk, ledger=people, screen_code="tel", criteria=criteria)
     assert {hit.record.data["name"] for hit in result.hits} == expected
 
 
@@ -82,6 +132,8 @@ def test_the_list_filter_contains_on_an_integer_is_rechecked(people: Ledger) -> 
     assert {r.data["name"] for r in rows} == {"二"}
     rows = Record.objects.filter(ledger=people).filter(contains_filter(people, "phone", "3"))
     assert {r.data["name"] for r in rows} == {"二"}
+    rows = Record.objects.filter(ledger=people).filter(contains_filter(people, "note", "相談"))
+    assert {r.data["name"] for r in rows} == {"一", "三"}
 
 
 def test_a_search_screen_cannot_ask_for_part_of_an_integer(clerk: Any) -> None:
