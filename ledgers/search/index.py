@@ -10,13 +10,15 @@ plain ``strpos``.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable, Iterator, Mapping
+import zlib
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from ledgers.fields import field_type_registry
 from ledgers.search.keys import (
+    MAX_EXACT_KEY_CHARS,
     Match,
     disclosure_key,
     exact_key,
@@ -172,22 +174,28 @@ def text_values(text: str | None) -> list[str]:
 class IndexData:
     """A record's search index: the keys and recheck texts of its current values.
 
-    ``keys_sql`` is the ``integer[]`` literal the record stores, assembled from per-value
-    parts rendered once (a key may repeat across values; GIN stores it once per row).
+    The keys are held as the binary ``integer[]`` elements of a binary COPY
+    (``keys_count`` elements, each a 4-byte length and a 4-byte big-endian value), joined
+    from per-value parts packed once (a key may repeat across values; GIN stores it once
+    per row); ``keys_sql`` renders them as a literal for the paths that send SQL text.
     """
 
-    keys_sql: str
     texts: dict[str, str]
-    #: The same keys as the binary ``integer[]`` elements of a binary COPY (``keys_count``
-    #: elements, each a 4-byte length and a 4-byte big-endian value).
     keys_binary: bytes = b""
     keys_count: int = 0
+
+    def _stored(self) -> tuple[int, ...]:
+        return struct.unpack(f">{2 * self.keys_count}i", self.keys_binary)[1::2]
+
+    @property
+    def keys_sql(self) -> str:
+        """The ``integer[]`` literal the record stores."""
+        return "{" + ",".join(map(str, self._stored())) + "}"
 
     @property
     def keys(self) -> list[int]:
         """The distinct stored keys, sorted."""
-        inner = self.keys_sql[1:-1]
-        return sorted({int(key) for key in inner.split(",")}) if inner else []
+        return sorted(set(self._stored()))
 
 
 def _hashable(value: Any) -> Any:
@@ -211,17 +219,35 @@ def _pack(keys: list[int]) -> bytes:
 
 
 # What a field value puts in the index: its recheck texts by path (already joined), and
-# its keys as an ``integer[]`` literal's elements, as binary elements, and their count.
-_Indexed = tuple[tuple[tuple[str, str], ...], str, bytes, int]
+# its keys as binary ``integer[]`` elements and their count.
+_Indexed = tuple[tuple[tuple[str, str], ...], bytes, int]
+
+
+@dataclass(frozen=True)
+class _Plain:
+    """What indexing a field that is not a group needs, looked up once per definition."""
+
+    path: str
+    type_id: str
+    prefix: str
+    search_keys: Any
+    options: Mapping[str, Any]
+    normalise: Any
+    #: Keyed by the whole value only (``WHOLE_VALUE_TYPES``).
+    whole: bool
+    #: The CRC-32 of ``<prefix>|=``, continued over a value's bytes for its exact key.
+    exact_crc: int
 
 
 class Indexer:
     """What the search index stores for a record of one ledger, compiled once per definition.
 
-    A field's contribution (recheck texts, keys in both COPY formats) is a pure function of
-    its value, cached per field: records repeat statuses, choices, dates, towns and names,
-    and a bulk import or a busy city then pays for each distinct value once. Group values
-    (lists of rows) are computed each time.
+    A field's contribution (recheck texts, keys) is a pure function of its value, cached
+    per field: records repeat statuses, choices, dates, towns and names, and a bulk import
+    or a busy city then pays for each distinct value once. Group values (lists of rows)
+    are computed each time. A field that is not a group is indexed by a plan made here
+    (``_Plain``): the general path (``searchable_values``, ``value_keys``) gives the same
+    result and is what the tests compare it with.
     """
 
     CACHE_LIMIT = 20_000
@@ -234,6 +260,22 @@ class Indexer:
         self._fields: list[tuple[str, Mapping[str, Any], dict[Any, _Indexed]]] = [
             (f["key"], f, {}) for f in fields if not f.get("removed") and f["type"] != "my_number"
         ]
+        self._plans: dict[str, _Plain] = {}
+        for key, field, _cache in self._fields:
+            type_id = field["type"]
+            if type_id in GROUP_TYPES or type_id == "department_flags":
+                continue
+            prefix = key_prefix(ledger_id, key)
+            self._plans[key] = _Plain(
+                path=key,
+                type_id=type_id,
+                prefix=prefix,
+                search_keys=field_type_registry.get(type_id).search_keys,
+                options=field.get("options") or {},
+                normalise=normaliser_for(type_id),
+                whole=type_id in WHOLE_VALUE_TYPES,
+                exact_crc=zlib.crc32(f"{prefix}|=".encode()),
+            )
 
     def value_keys(self, path: str, value: str) -> tuple[int, ...]:
         """The stored keys of one normalised value held at ``path``."""
@@ -252,7 +294,32 @@ class Indexer:
                     gone.append((path, value, self.value_keys(path, value)))
         return gone
 
+    @staticmethod
+    def _plain(plan: _Plain, value: Any) -> _Indexed:
+        """``_indexed`` of a field that is not a group, by its plan: what
+        ``searchable_values`` and ``value_keys`` give, without their generality."""
+        if plan.type_id in EXACT_TYPES:  # kept as they are (ISO dates, decimals)
+            held = [str(value)[:MAX_VALUE]]
+        else:
+            raw = plan.search_keys(value, plan.options)
+            held = [v[:MAX_VALUE] for v in dict.fromkeys(map(plan.normalise, raw)) if v]
+        if not held:
+            return (), b"", 0
+        if plan.whole:
+            keys = [
+                (zlib.crc32(text.encode("utf-8", "surrogatepass"), plan.exact_crc) - 0x80000000)
+                if len(text) <= MAX_EXACT_KEY_CHARS
+                else stored_key(exact_key(plan.prefix, text))
+                for text in held
+            ]
+        else:
+            keys = [key for text in held for key in value_keys(plan.prefix, plan.type_id, text)]
+        return ((plan.path, SEP + SEP.join(held) + SEP),), _pack(keys), len(keys)
+
     def _indexed(self, field: Mapping[str, Any], value: Any) -> _Indexed:
+        plan = self._plans.get(field["key"])
+        if plan is not None:
+            return self._plain(plan, value)
         if field["type"] == "department_flags":
             # No text to search; a key per department flagged 可, for the access filter.
             flagged = [
@@ -260,27 +327,18 @@ class Indexer:
                 for code, flag in (value.items() if isinstance(value, Mapping) else ())
                 if flag is True
             ]
-            return (), ",".join(map(str, flagged)), _pack(flagged), len(flagged)
-        if field["type"] in GROUP_TYPES:
-            found: Iterable[tuple[str, str, list[str]]] = searchable_values(
-                [field], {field["key"]: value}
-            )
-        else:  # one path: what searchable_values yields, without its generality
-            found = [(field["key"], field["type"], _field_values(field, value))]
+            return (), _pack(flagged), len(flagged)
         texts: list[tuple[str, str]] = []
         keys: list[int] = []
-        for path, type_id, values in found:
-            if not values:
-                continue
+        for path, type_id, values in searchable_values([field], {field["key"]: value}):
             prefix = key_prefix(self.ledger_id, path)
             held = [text[:MAX_VALUE] for text in values]
             for text in held:
                 keys.extend(value_keys(prefix, type_id, text))
             texts.append((path, SEP + SEP.join(held) + SEP))
-        return tuple(texts), ",".join(map(str, keys)), _pack(keys), len(keys)
+        return tuple(texts), _pack(keys), len(keys)
 
     def index(self, data: Mapping[str, Any]) -> IndexData:
-        text_parts: list[str] = []
         binary_parts: list[bytes] = []
         count = 0
         texts: dict[str, str] = {}
@@ -296,15 +354,9 @@ class Indexer:
                     if len(cache) >= self.CACHE_LIMIT:
                         cache.clear()
                     cache[cache_key] = indexed
-            path_texts, keys_text, keys_binary, keys_count = indexed
+            path_texts, keys_binary, keys_count = indexed
             if keys_count:
-                text_parts.append(keys_text)
                 binary_parts.append(keys_binary)
                 count += keys_count
             texts.update(path_texts)
-        return IndexData(
-            keys_sql="{" + ",".join(text_parts) + "}",
-            texts=texts,
-            keys_binary=b"".join(binary_parts),
-            keys_count=count,
-        )
+        return IndexData(texts=texts, keys_binary=b"".join(binary_parts), keys_count=count)

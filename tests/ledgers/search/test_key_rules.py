@@ -162,3 +162,9 @@ def test_the_indexer_s_shortcut_for_plain_fields_matches_the_general_path(clerk:
         index = indexer.index(data)
         assert index.texts == expected_texts
         assert set(index.keys) == expected_keys
+        # The literal the single-record paths send holds the same keys as the binary
+        # elements the bulk paths send, and is what the record stores.
+        assert {int(key) for key in index.keys_sql[1:-1].split(",")} == expected_keys
+        stored = Record.objects.filter(ledger=ledger, data=data).first()
+        assert stored is not None
+        assert set(stored.search_keys) == expected_keys
