@@ -1,4 +1,16 @@
-"""Django's PostgreSQL backend with a cheaper health check.
+"""Django's PostgreSQL backend with a cheaper health check, and prepared statements
+where the code asks for them.
+
+Prepared statements: Django turns psycopg's off (``prepare_threshold=None``, for
+transaction-mode poolers, which this deployment may not use anyway: the city is the
+connection's ``search_path``), and with them off psycopg ignores even an explicit
+``execute(..., prepare=True)``. So the records service's write statements, written to be
+parsed and planned once per connection, were parsed, analysed and planned on every write:
+half of PostgreSQL's CPU per single-record write (perf, 2026-11-29). Here the threshold
+is set so high that psycopg prepares exactly the statements executed with
+``prepare=True`` and never an ORM query on its own (generic plans for search queries
+whose best plan depends on the parameters would be a risk for little gain). A deployment
+that must not prepare anything sets ``OPTIONS["prepare_threshold"] = None`` explicitly.
 
 ``CONN_HEALTH_CHECKS`` makes Django ask ``is_usable()`` before the first query of every
 request on a persistent connection, and Django's answer is a ``SELECT 1``: a round trip
@@ -17,8 +29,17 @@ from django.db.backends.postgresql.base import *  # noqa: F403 (the backend's ot
 from django.db.backends.postgresql.base import DatabaseWrapper as _PostgresWrapper
 from psycopg.pq import TransactionStatus
 
+#: psycopg prepares a query executed this many times; none is, short of ``prepare=True``.
+EXPLICIT_ONLY = 2**62
+
 
 class DatabaseWrapper(_PostgresWrapper):
+    def get_connection_params(self) -> dict:
+        params = super().get_connection_params()
+        if "prepare_threshold" not in self.settings_dict.get("OPTIONS", {}):
+            params["prepare_threshold"] = EXPLICIT_ONLY
+        return params
+
     def is_usable(self) -> bool:
         conn = self.connection
         if conn is None or conn.closed:

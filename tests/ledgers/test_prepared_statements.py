@@ -1,0 +1,45 @@
+"""The records service's write statements are prepared once per connection, as written:
+Django turns psycopg's prepared statements off, which made psycopg ignore even an
+explicit ``prepare=True`` (daicho.db.base)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import connection, connections
+
+from daicho.db.base import EXPLICIT_ONLY
+from ledgers.definitions.models import Ledger
+from ledgers.records.services import record_create, record_update
+
+pytestmark = pytest.mark.django_db
+
+
+def _prepared() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        return [row[0] for row in cursor.fetchall()]
+
+
+def test_a_write_statement_is_prepared_once_and_an_orm_query_never(
+    ledger: Ledger, clerk: Any
+) -> None:
+    record = record_create(actor=clerk, ledger=ledger, values={"name": "一"})
+    for _ in range(20):  # an ORM query, many times: never prepared on its own
+        assert Ledger.objects.filter(pk=ledger.pk).exists()
+    record_create(actor=clerk, ledger=ledger, values={"name": "二"})
+    record_update(actor=clerk, record=record, values={"name": "三"}, expected_generation=1)
+    prepared = _prepared()
+    assert len([s for s in prepared if "INSERT INTO ledgers_record (" in s]) == 1
+    assert len([s for s in prepared if "UPDATE ledgers_record SET data" in s]) == 1
+    assert not [s for s in prepared if "ledgers_ledger" in s and "UPDATE" not in s]
+    assert connection.connection.prepare_threshold == EXPLICIT_ONLY
+
+
+def test_a_deployment_can_still_turn_prepared_statements_off() -> None:
+    settings = dict(connection.settings_dict)
+    settings["OPTIONS"] = {**settings.get("OPTIONS", {}), "prepare_threshold": None}
+    other = type(connections["default"])(settings)
+    assert other.get_connection_params()["prepare_threshold"] is None
+    assert connection.get_connection_params()["prepare_threshold"] == EXPLICIT_ONLY
