@@ -198,17 +198,27 @@ class IndexData:
         return sorted(set(self._stored()))
 
 
+_SCALARS = (str, int, float, bool, type(None))
+
+
 def _hashable(value: Any) -> Any:
     """A cache key for a non-text field value, or ``None`` when it has none (rows of a
-    group). Text values are their own key; these never equal a text."""
-    if isinstance(value, (int, float)):
-        return (type(value), value)
-    if isinstance(value, Mapping):
-        items = tuple(sorted(value.items()))
-        if all(isinstance(v, (str, int, float, type(None))) for _k, v in items):
-            return items
-        return None
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+    group). Text values are their own key; these never equal a text. An object (a name's
+    or an address's parts) is keyed by its items in order: the cleaned values a field type
+    builds always list them alike, and another order would only miss the cache."""
+    kind = type(value)
+    if kind is int or kind is float or kind is bool:
+        return (kind, value)
+    if kind is dict:
+        items = tuple(value.items())
+        for _key, item in items:
+            if type(item) not in _SCALARS:
+                return None
+        return items
+    if kind is list:
+        for item in value:
+            if type(item) is not str:
+                return None
         return tuple(value)
     return None
 

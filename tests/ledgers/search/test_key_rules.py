@@ -168,3 +168,22 @@ def test_the_indexer_s_shortcut_for_plain_fields_matches_the_general_path(clerk:
         stored = Record.objects.filter(ledger=ledger, data=data).first()
         assert stored is not None
         assert set(stored.search_keys) == expected_keys
+
+
+def test_the_indexer_s_cache_tells_objects_apart_by_every_part(clerk: Any) -> None:
+    """Names and addresses are cached by their parts in order: two names alike but for
+    their reading must not share their keys."""
+    from ledgers.search.index import Indexer
+
+    fields = [{"key": "name", "label": "氏名", "type": "person_name"}]
+    ledger = ledger_create(actor=clerk, code="names", name="名簿", fields=fields)
+    indexer = Indexer(ledger.fields(), ledger.pk)
+    first = record_create(
+        actor=clerk, ledger=ledger, values={"name": {"kanji": "山田 花子", "kana": "ヤマダ ハナコ"}}
+    )
+    second = record_create(
+        actor=clerk, ledger=ledger, values={"name": {"kanji": "山田 花子", "kana": "ヤマダ ハナ"}}
+    )
+    for record in (first, second, first):  # the second time from the cache
+        assert set(indexer.index(record.data).keys) == set(record.search_keys)
+    assert set(first.search_keys) != set(second.search_keys)
