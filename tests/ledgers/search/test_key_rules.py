@@ -187,3 +187,21 @@ def test_the_indexer_s_cache_tells_objects_apart_by_every_part(clerk: Any) -> No
     for record in (first, second, first):  # the second time from the cache
         assert set(indexer.index(record.data).keys) == set(record.search_keys)
     assert set(first.search_keys) != set(second.search_keys)
+
+
+def test_a_part_of_a_phone_number_a_record_no_longer_holds_is_found_in_its_generation(
+    clerk: Any, people: Ledger
+) -> None:
+    """Past values (本人検索(過去)) follow the same rules: the old number is keyed whole and a
+    part of it is found by the recheck, with the generation that last held it."""
+    from ledgers.records.services import record_update
+
+    one = Record.objects.get(ledger=people, data__name="一")
+    record_update(actor=clerk, record=one, values={"phone": "090-1234-5678"}, expected_generation=1)
+    for query, generation in [("451111", 1), ("0422451111", 1), ("5678", 2)]:
+        result = search_run(
+            actor=clerk, ledger=people, screen_code="tel", criteria={"phone": query}
+        )
+        hits = {hit.record.data["name"]: hit.matched for hit in result.hits}
+        assert set(hits) == {"一"}
+        assert {"field": "phone", "generation": generation} in hits["一"]
