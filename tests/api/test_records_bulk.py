@@ -52,3 +52,29 @@ def test_values_that_are_not_an_object_are_refused_and_nothing_is_written(api: A
     assert "records" in str(body["detail"])
     with schema_context("mitaka"):
         assert Record.objects.count() == before
+
+
+def test_items_that_are_not_objects_are_named_with_drf_s_errors_and_nothing_is_written(
+    api: Any,
+) -> None:
+    """Good items take a short way past the serializer; a bad one still gets DRF's own
+    error at its position (and the good ones none)."""
+    with schema_context("mitaka"):
+        before = Record.objects.count()
+    items = [{"values": {"name": "鈴木 一"}}, "鈴木 二", {"name": "鈴木 三"}, {"values": None}]
+    response = api("clerk").post("/api/v1/ledgers/dv/records/bulk/", {"records": items})
+    assert response.status_code == 400
+    errors = response.json()["detail"]["records"]
+    assert set(errors) == {"1", "2", "3"}  # by position; the good item has none
+    assert errors["1"]["non_field_errors"]
+    assert errors["2"]["values"]
+    assert errors["3"]["values"]
+    with schema_context("mitaka"):
+        assert Record.objects.count() == before
+
+
+def test_an_item_s_other_keys_are_ignored_as_before(api: Any) -> None:
+    items = [{"values": {"name": "鈴木 一"}, "note": "ignored"}]
+    response = api("clerk").post("/api/v1/ledgers/dv/records/bulk/", {"records": items})
+    assert response.status_code == 201, response.json()
+    assert len(response.json()["results"]) == 1

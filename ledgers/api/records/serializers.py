@@ -58,8 +58,23 @@ class RecordDeleteSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=500)
 
 
+class BulkItemListSerializer(serializers.ListSerializer):
+    """A bulk request's items: one whose ``values`` is an object passes as it is (the
+    ledger's field types validate the values, ``record_bulk_create``); any other goes
+    through the item serializer for DRF's own errors. DRF's machinery per item was
+    ~14 µs, 1.4 ms of a request of 100 (2026-11-29)."""
+
+    def run_child_validation(self, data: Any) -> Any:
+        if type(data) is dict and type(data.get("values")) is dict:
+            return {"values": data["values"]}
+        return super().run_child_validation(data)
+
+
 class BulkItemSerializer(serializers.Serializer):
     values = ValuesField()
+
+    class Meta:
+        list_serializer_class = BulkItemListSerializer
 
 
 class BulkCreateSerializer(serializers.Serializer):
