@@ -72,3 +72,33 @@ def test_invalid_values_are_400_and_write_nothing(api: Any) -> None:
 
 def test_a_fuka_department_lists_nothing(api: Any) -> None:
     assert api("zei").get(records_url()).json()["results"] == []
+
+
+def test_a_first_page_holding_every_match_is_its_own_count(api: Any) -> None:
+    """count=true costs a second statement only when the matches go past the first page."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    clerk = api("clerk")
+    for i, (kanji, kana) in enumerate(GIVEN):
+        created = clerk.post(records_url(), {"values": {
+            "name": {"kanji": f"佐藤 {kanji}", "kana": f"サトウ {kana}"}, "amount": i,
+            "disclosure": {"shimin": True}}})  # fmt: skip
+        assert created.status_code == 201, created.json()
+
+    def counted(params: dict[str, Any]) -> tuple[dict[str, Any], int]:
+        with CaptureQueriesContext(connection) as queries:
+            body = clerk.get(records_url(), {**params, "count": "true"}).json()
+        return body, sum("COUNT(" in q["sql"].upper() for q in queries.captured_queries)
+
+    body, count_queries = counted({"name__contains": "佐藤"})
+    assert (body["count"], len(body["results"]), count_queries) == (5, 5, 0)
+    body, count_queries = counted({"name__contains": "佐藤", "page_size": 5})
+    assert (body["count"], body["next"], count_queries) == (5, None, 0)
+    body, count_queries = counted({"name__contains": "佐藤", "page_size": 4})
+    assert (body["count"], len(body["results"]), count_queries) == (5, 4, 1)
+    assert body["next"]
+    second = clerk.get(body["next"].replace("http://mitaka.localhost", "") + "&count=true").json()
+    assert (second["count"], len(second["results"])) == (5, 1)  # a later page counts them all
+    body, count_queries = counted({"name__contains": "鈴木"})
+    assert (body["count"], body["results"], count_queries) == (0, [], 0)
