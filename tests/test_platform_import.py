@@ -46,3 +46,21 @@ def test_the_built_package_carries_the_templates(tmp_path: Path) -> None:
     assert "ledgers/search/data/variants.tsv" in names  # the variant kanji table
     assert "daicho/settings/base.py" in names
     assert not any(name.startswith("platform/") for name in names)
+
+
+def test_the_wsgi_application_loads_the_views_before_its_first_request() -> None:
+    """A gunicorn worker imports the views as it starts, not while its first caller waits."""
+    import os
+
+    result = subprocess.run(
+        [sys.executable, "-c",
+         "import sys, daicho.wsgi; print(sorted(m for m in ('ledgers.api.records.views',"
+         " 'ledgers.api.search.views', 'daicho.accounts.views', 'tenants.admin')"
+         " if m in sys.modules))"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "daicho.settings.test"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    loaded = result.stdout.strip()
+    assert "ledgers.api.records.views" in loaded
+    assert "daicho.accounts.views" in loaded
