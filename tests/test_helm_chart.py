@@ -335,6 +335,7 @@ def test_env_example_documents_every_setting():
         "AWS_SECRET_ACCESS_KEY",
         "FILES_ROOT",
         "DB_CONN_MAX_AGE",
+        "DB_PREPARED_STATEMENTS",
         "LOG_LEVEL",
         "SECURE_SSL_REDIRECT",
         "DAICHO_EMBEDDED",

@@ -52,13 +52,16 @@ def test_the_wsgi_application_loads_the_views_before_its_first_request() -> None
     """A gunicorn worker imports the views as it starts, not while its first caller waits."""
     import os
 
+    from django.conf import settings
+
     result = subprocess.run(
         [sys.executable, "-c",
          "import sys, daicho.wsgi; print(sorted(m for m in ('ledgers.api.records.views',"
          " 'ledgers.api.search.views', 'daicho.accounts.views', 'tenants.admin')"
          " if m in sys.modules))"],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": "daicho.settings.test"},
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "daicho.settings.test",
+             "DATABASE_URL": settings.DATABASE_URL, "REDIS_URL": settings.REDIS_URL},
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     loaded = result.stdout.strip()

@@ -159,6 +159,11 @@ DATABASES["default"].update(
 DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
     "options", env.str("DB_SESSION_OPTIONS", default="-c jit=off")
 )
+# The records service's write statements run as server-side prepared statements, once per
+# connection (platform/db/base.py). A connection path that cannot keep them (a pooler in
+# transaction mode, which the city's search_path rules out anyway) turns them off here.
+if not env.bool("DB_PREPARED_STATEMENTS", default=True):
+    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = None
 DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 # django-tenants' backend extends this one: Django's, with a health check that needs no
 # round trip on an idle connection nothing was sent to (platform/db/base.py).

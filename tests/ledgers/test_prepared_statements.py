@@ -43,3 +43,27 @@ def test_a_deployment_can_still_turn_prepared_statements_off() -> None:
     other = type(connections["default"])(settings)
     assert other.get_connection_params()["prepare_threshold"] is None
     assert connection.get_connection_params()["prepare_threshold"] == EXPLICIT_ONLY
+
+
+@pytest.mark.parametrize(("value", "expected"), [("0", "None"), ("1", "absent")])
+def test_the_environment_turns_prepared_statements_off(value: str, expected: str) -> None:
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import django; django.setup(); from django.conf import settings;"
+        " o = settings.DATABASES['default']['OPTIONS'];"
+        " print(o['prepare_threshold'] if 'prepare_threshold' in o else 'absent')"
+    )
+    from django.conf import settings
+
+    # The servers this test run uses (a fresh machine's embedded ones are started once).
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "daicho.settings.test",
+           "DATABASE_URL": settings.DATABASE_URL, "REDIS_URL": settings.REDIS_URL,
+           "DB_PREPARED_STATEMENTS": value}  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == expected
