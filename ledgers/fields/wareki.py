@@ -148,6 +148,25 @@ def _parse_era_date(match: re.Match[str]) -> date:
     return result
 
 
+_ASCII_DIGITS = frozenset("0123456789")
+
+
+def _plain_western_date(text: str) -> date | None:
+    """``2023-04-01`` or ``2023/04/01`` exactly (what the API, exports and most files
+    send) as a valid date, without the general path's normalising and regular expressions
+    (a tenth of its time); ``None`` for anything else, which the general path reads or
+    refuses with its message."""
+    if len(text) != 10 or text[4] not in "-/" or text[7] != text[4]:
+        return None
+    year, month, day = text[:4], text[5:7], text[8:]
+    if not _ASCII_DIGITS.issuperset(year + month + day):
+        return None
+    try:
+        return date(int(year), int(month), int(day))
+    except ValueError:  # 2023-02-30, year 0: the general path names the problem
+        return None
+
+
 def parse_date(text: str) -> date:
     """Read a date written as 和暦 or 西暦 (raises WarekiError with a Japanese message).
 
@@ -157,6 +176,8 @@ def parse_date(text: str) -> date:
     """
     if not isinstance(text, str):
         raise WarekiError("日付は文字列で入力してください", code="invalid_type")
+    if (quick := _plain_western_date(text)) is not None:
+        return quick
     prepared = prepare_date_text(text)
     weekday = None
     if suffix := _WEEKDAY_SUFFIX_RE.search(prepared):

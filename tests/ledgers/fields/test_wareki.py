@@ -285,3 +285,26 @@ def test_every_day_since_meiji_round_trips() -> None:
     while day <= last:
         assert parse_date(to_wareki(day)) == day
         day += timedelta(days=1)
+
+
+@settings(HYPOTHESIS)
+@given(st.integers(0, 9999), st.integers(0, 13), st.integers(0, 32), st.sampled_from(["-", "/"]))
+def test_the_quick_western_path_reads_what_the_general_path_reads(
+    year: int, month: int, day: int, separator: str
+) -> None:
+    """``2023-04-01`` and ``2023/04/01`` take a short way; it must give the same date as
+    the general path, and leave every impossible date to it (and its message)."""
+    from ledgers.fields import wareki
+
+    text = f"{year:04d}{separator}{month:02d}{separator}{day:02d}"
+    quick = wareki._plain_western_date(text)
+    try:
+        general: date | None = wareki._build_date(year, month, day, label=f"{year}年")
+    except WarekiError:
+        general = None
+    assert quick == general
+    if general is None:
+        with pytest.raises(WarekiError):
+            parse_date(text)
+    else:
+        assert parse_date(text) == general
