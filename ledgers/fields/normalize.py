@@ -67,17 +67,21 @@ def check_storable_text(text: str, *, allow_newlines: bool = False) -> None:
         raise FieldValueError("改行やタブは入力できません", code="invalid_character")
 
 
+# Hiragana → katakana, and the hiragana iteration marks → the katakana ones (str.translate).
+_TO_KATAKANA: dict[int, int | str] = {
+    **{code: code + _KATAKANA_OFFSET for code in range(_HIRAGANA_START, _HIRAGANA_END + 1)},
+    ord("ゝ"): "ヽ",
+    ord("ゞ"): "ヾ",
+}
+
+
 def to_katakana(text: str) -> str:
     """Hiragana and half-width kana become full-width katakana; other characters stay."""
-    text = nfkc(text)
-    return "".join(
-        chr(ord(char) + _KATAKANA_OFFSET)
-        if _HIRAGANA_START <= ord(char) <= _HIRAGANA_END
-        else {"ゝ": "ヽ", "ゞ": "ヾ"}.get(char, char)
-        for char in text
-    )
+    return nfkc(text).translate(_TO_KATAKANA)
 
 
 def non_katakana_characters(text: str) -> list[str]:
     """Characters of ``text`` that are not full-width katakana (or ー・ヽヾ)."""
+    if _KATAKANA_RE.fullmatch(text):
+        return []
     return [char for char in text if not _KATAKANA_RE.fullmatch(char)]

@@ -175,3 +175,26 @@ def test_a_stored_name_with_spaces_inside_a_part_cleans_to_itself() -> None:
     # "Mary" + "Ann Smith" was taken for two different names.
     once = clean("person_name", "Mary Ann Smith")
     assert clean("person_name", once) == once
+
+
+def test_readings_are_converted_character_by_character_as_specified() -> None:
+    """to_katakana (a translation table) against its definition, over the kana blocks and
+    the half-width forms: hiragana ぁ…ゖ move up by 0x60, ゝゞ become ヽヾ, the rest stays
+    as NFKC leaves it; non_katakana_characters names exactly the characters outside
+    full-width katakana and ー・ヽヾ."""
+    import unicodedata
+
+    from ledgers.fields.normalize import non_katakana_characters, to_katakana
+
+    def reference(char: str) -> str:
+        if 0x3041 <= ord(char) <= 0x3096:
+            return chr(ord(char) + 0x60)
+        return {"ゝ": "ヽ", "ゞ": "ヾ"}.get(char, char)
+
+    chars = [chr(code) for code in [*range(0x3000, 0x3100), *range(0xFF61, 0xFFA0)]]
+    for char in chars:
+        expected = "".join(reference(c) for c in unicodedata.normalize("NFKC", char))
+        assert to_katakana(char) == expected, hex(ord(char))
+        assert to_katakana(char * 3) == expected * 3
+        allowed = {chr(c) for c in range(0x30A1, 0x30FB)} | set("ーヽヾ・")
+        assert non_katakana_characters(expected) == [c for c in expected if c not in allowed]
