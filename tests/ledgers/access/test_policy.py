@@ -380,3 +380,25 @@ def test_the_migration_gives_existing_records_their_disclosure_keys(dv: dict[str
     }
     assert len(Record.objects.get(pk=record.pk).search_keys) == 2
     assert policy_for(dv["shimin"], ledger).get_record(record.pk).pk == record.pk
+
+
+def test_a_record_read_is_the_record_the_orm_loads_its_index_deferred(dv: dict[str, Any]) -> None:
+    """get_record and view_record build the model from the row themselves (no raw query
+    set); every loaded field must be what the ORM gives, values converted (the JSON data a
+    dict, not its text), the index columns deferred, the instance a saved one."""
+    from django.db.models.query_utils import DeferredAttribute
+
+    record = dv["record"]
+    expected = Record.objects.get(pk=record.pk)
+    policy = policy_for(dv["shimin"], dv["ledger"])
+    for read in (policy.get_record(record.pk), policy.view_record(record.pk, actor=dv["shimin"])):
+        assert read.get_deferred_fields() == {"search_keys", "search_text"}
+        assert isinstance(Record.__dict__["search_keys"], DeferredAttribute)
+        for field in Record._meta.concrete_fields:
+            if field.attname not in {"search_keys", "search_text"}:
+                assert getattr(read, field.attname) == getattr(expected, field.attname), field
+        assert isinstance(read.data, dict)
+        assert read._state.adding is False
+        assert read._state.db == "default"
+        assert read.ledger is dv["ledger"]
+        assert read.search_keys == expected.search_keys  # loaded when asked, as deferred
