@@ -45,6 +45,10 @@ from ledgers.search.keys import disclosure_key
 MASKED: dict[str, bool] = {"masked": True}
 # get_record's compiled SELECT per visibility; the marker stands for the record's id.
 _RECORD_QUERIES: dict[tuple[Any, ...], tuple[str, tuple[Any, ...], int] | None] = {}
+_ID_MARKER = uuid.UUID("5ec0de5e-0000-4000-8000-00000000d1c0")
+ALL_CAPABILITIES = frozenset(c.value for c in Capability)
+READ_CAPABILITIES = frozenset({"view", "search", "export", "print"})
+
 # Per row shape (its columns): each column's field attribute and the converters Django
 # applies to it when it loads a model (JSONField's, the backend's).
 _ROW_PLANS: dict[tuple[str, ...], tuple[list[str], list[tuple[int, list[Any], Any]]]] = {}
@@ -89,9 +93,6 @@ def _fetch_record(sql: str, params: list[Any]) -> Any:
     return Record.from_db(connection.alias, attnames, values)
 
 
-_ID_MARKER = uuid.UUID("5ec0de5e-0000-4000-8000-00000000d1c0")
-ALL_CAPABILITIES = frozenset(c.value for c in Capability)
-READ_CAPABILITIES = frozenset({"view", "search", "export", "print"})
 WRITE_CAPABILITIES = frozenset({"create", "update", "delete", "import", "design"})
 ROLE_CEILING: dict[str, frozenset[str]] = {
     Role.VIEWER: frozenset({"view", "search", "print", "export"}),
@@ -206,7 +207,6 @@ class LedgerPolicy:
         return self._read_record(record_id, viewer=actor)
 
     def _read_record(self, record_id: Any, *, viewer: Any) -> Any:
-
         require_tenant()
         try:
             pk = record_id if isinstance(record_id, uuid.UUID) else uuid.UUID(str(record_id))

@@ -26,6 +26,37 @@ from ledgers.fields.normalize import is_blank, search_normalize
 
 MASK = "＊＊＊"
 
+# What an object's parts may be for it to have a cache key: these never equal one another
+# across types (an int would meet True, a float 1.0 would meet 1).
+_PART_TYPES = (str, bool, type(None))
+
+
+def value_cache_key(value: Any) -> Any:
+    """A key a field value (an input, or a cleaned value) can be remembered under, or
+    ``None`` when it has none. A text is its own key; a number is tagged with its type, so
+    ``1``, ``1.0`` and ``True`` never meet; an object of texts or flags (a name's or an
+    address's parts, 可/不可 per department) is its items in order (another order only
+    misses); a list of texts is a tuple. No two kinds share a key, so one cache holds them
+    all. The records services key ``clean`` by it, the search indexer a value's keys.
+    """
+    kind = type(value)
+    if kind is str:
+        return value
+    if kind is int or kind is float or kind is bool:
+        return (kind, value)
+    if kind is dict:
+        items = tuple(value.items())
+        for _key, part in items:
+            if type(part) not in _PART_TYPES:
+                return None
+        return items
+    if kind is list:
+        for part in value:
+            if type(part) is not str:
+                return None
+        return tuple(value)
+    return None
+
 
 class FieldType:
     """One kind of field (日付, 氏名, 個人番号 …) and the hooks every layer calls.
@@ -40,10 +71,10 @@ class FieldType:
     aliases: ClassVar[tuple[str, ...]] = ()
     #: Option keys the type understands; any other key is refused as a likely typo.
     option_keys: ClassVar[frozenset[str]] = frozenset()
-    #: Whether ``clean`` of a text or integer input depends on that input and the field's
-    #: options alone (no database, no clock) and returns an immutable value: the records
-    #: services may then reuse a result for the same input (a bulk import repeats its
-    #: statuses, towns and dates). Never set for personal numbers.
+    #: Whether ``clean`` of an input depends on that input and the field's options alone
+    #: (no database, no clock) and returns a value nobody changes: the records services
+    #: may then reuse a result for the same input (``value_cache_key``; a bulk import
+    #: repeats its statuses, towns and dates). Never set for personal numbers.
     pure: ClassVar[bool] = False
 
     def validate_options(self, options: Mapping[str, Any] | None) -> dict[str, Any]:

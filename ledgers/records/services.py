@@ -38,6 +38,7 @@ from ledgers.exceptions import (
 )
 from ledgers.fields import field_type_registry
 from ledgers.fields.exceptions import FieldError
+from ledgers.fields.registry import value_cache_key
 from ledgers.records import copy as copy_format
 from ledgers.records.models import Record, RecordVersion
 from ledgers.search.index import IndexData, Indexer
@@ -125,28 +126,11 @@ def _compiled(ledger: Ledger) -> tuple[Indexer, dict[str, dict[Any, Any]]]:
 _MISSING = object()
 
 
-def _input_key(raw: Any) -> Any:
-    """What a pure type's result is remembered under: a text or an integer itself, an
-    object of texts (a name's or an address's parts) as its items in order; ``None`` for
-    anything else (never remembered). The three kinds never equal one another, and
-    ``1`` never meets ``1.0`` or ``True``."""
-    kind = type(raw)
-    if kind is str or kind is int:
-        return raw
-    if kind is dict:
-        items = tuple(raw.items())
-        for _key, value in items:
-            if type(value) is not str:
-                return None
-        return items
-    return None
-
-
 def _clean(field: _BoundField, raw: Any) -> Any:
     """``field_type.clean``, remembered per input for pure types. A remembered object is
     shared by the records that gave the same input (record values are read-only trees)."""
     cache = field.cleaned
-    key = None if cache is None else _input_key(raw)
+    key = None if cache is None else value_cache_key(raw)
     if key is None:
         return field.field_type.clean(raw, field.options)
     cleaned = cache.get(key, _MISSING)

@@ -13,10 +13,11 @@ import struct
 import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 from ledgers.fields import field_type_registry
+from ledgers.fields.registry import value_cache_key
 from ledgers.search.keys import (
     MAX_EXACT_KEY_CHARS,
     Match,
@@ -184,43 +185,19 @@ class IndexData:
     keys_binary: bytes = b""
     keys_count: int = 0
 
+    @cached_property
     def _stored(self) -> tuple[int, ...]:
         return struct.unpack(f">{2 * self.keys_count}i", self.keys_binary)[1::2]
 
     @property
     def keys_sql(self) -> str:
         """The ``integer[]`` literal the record stores."""
-        return "{" + ",".join(map(str, self._stored())) + "}"
+        return "{" + ",".join(map(str, self._stored)) + "}"
 
     @property
     def keys(self) -> list[int]:
         """The distinct stored keys, sorted."""
-        return sorted(set(self._stored()))
-
-
-_SCALARS = (str, int, float, bool, type(None))
-
-
-def _hashable(value: Any) -> Any:
-    """A cache key for a non-text field value, or ``None`` when it has none (rows of a
-    group). Text values are their own key; these never equal a text. An object (a name's
-    or an address's parts) is keyed by its items in order: the cleaned values a field type
-    builds always list them alike, and another order would only miss the cache."""
-    kind = type(value)
-    if kind is int or kind is float or kind is bool:
-        return (kind, value)
-    if kind is dict:
-        items = tuple(value.items())
-        for _key, item in items:
-            if type(item) not in _SCALARS:
-                return None
-        return items
-    if kind is list:
-        for item in value:
-            if type(item) is not str:
-                return None
-        return tuple(value)
-    return None
+        return sorted(set(self._stored))
 
 
 def _pack(keys: list[int]) -> bytes:
@@ -356,7 +333,7 @@ class Indexer:
             value = data.get(key)
             if value is None or value == "":
                 continue
-            cache_key = value if type(value) is str else _hashable(value)
+            cache_key = value_cache_key(value)
             indexed = cache.get(cache_key) if cache_key is not None else None
             if indexed is None:
                 indexed = self._indexed(field, value)

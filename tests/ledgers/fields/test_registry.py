@@ -237,3 +237,23 @@ def test_parse_import_refuses_non_text(type_id: str) -> None:
     field_type = field_type_registry.get(type_id)
     with pytest.raises(FieldValueError):
         field_type.parse_import(123, field_type.validate_options(SAMPLES[type_id][0]))  # type: ignore[arg-type]
+
+
+def test_one_cache_key_for_inputs_and_cleaned_values_and_no_two_kinds_meet() -> None:
+    """value_cache_key keys both the records services' clean cache and the search
+    indexer's: values that differ must never share a key, whatever their kinds."""
+    from ledgers.fields.registry import value_cache_key
+
+    values = [
+        "1", 1, 1.0, True, 0, False, "", ["1"], {"a": "1"}, {"a": True}, {"a": None},
+        {"kanji": "山田 花子", "kana": "ヤマダ ハナコ"}, {"kanji": "山田 花子", "kana": "ヤマダ ハナ"},
+    ]  # fmt: skip
+    keys = [value_cache_key(v) for v in values]
+    assert None not in keys
+    for i, key in enumerate(keys):
+        for j, other in enumerate(keys):
+            assert (key == other) == (i == j), (values[i], values[j])
+    assert value_cache_key({"a": 1}) is None  # 1 would meet True
+    assert value_cache_key({"a": ["x"]}) is None
+    assert value_cache_key([1]) is None
+    assert value_cache_key(None) is None
