@@ -26,6 +26,14 @@ _array_header = struct.Struct(">iiiiii")
 _empty_array = struct.pack(">iiii", 12, 0, 0, INT4_OID)
 
 
+def jsonb_key_order(key: str) -> tuple[int, bytes]:
+    """Where ``key`` sorts among an object's keys in ``jsonb``: shorter keys first, then by
+    their UTF-8 bytes. PostgreSQL sorts each object it receives; one already in this order
+    costs it a single pass."""
+    data = key.encode("utf-8", "surrogatepass")
+    return len(data), data
+
+
 def row_start(field_count: int) -> bytes:
     return struct.pack(">h", field_count)
 

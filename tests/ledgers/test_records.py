@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -717,3 +719,54 @@ def test_the_written_tables_carry_only_the_indexes_queries_use(clerk: Any) -> No
         ("ledgers_searchvalue", "search_value_keys_gin"),
         ("ledgers_searchvalue", "search_value_unique"),
     ])  # fmt: skip
+
+
+def test_values_are_built_in_the_order_postgresql_keeps_object_keys(clerk: Any) -> None:
+    """values_clean builds the data in jsonb's key order (shorter keys first, then by
+    their bytes), so PostgreSQL receives every record's object already sorted; checked
+    against PostgreSQL's own order, for a create and for a change that adds a key."""
+    fields = [
+        {"key": key, "label": key, "type": "text"} for key in ["zz", "b", "aaa", "a", "z9", "ab"]
+    ]
+    ledger = ledger_create(actor=clerk, code="order", name="順序", fields=fields)
+    values = {"zz": "1", "b": "2", "aaa": "3", "a": "4"}
+    data = values_clean(ledger=ledger, values=values)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT array(SELECT jsonb_object_keys(%s::jsonb))", [json.dumps(data)])
+        (postgres_order,) = cursor.fetchone()
+    assert list(data) == postgres_order == ["a", "b", "zz", "aaa"]
+    changed = values_clean(ledger=ledger, values={"ab": "5", "zz": None}, current=data)
+    assert list(changed) == ["a", "b", "ab", "aaa"]
+    with pytest.raises(RecordInvalid) as info:
+        values_clean(ledger=ledger, values={"a": "1", "nope": "x"})
+    assert list(info.value.errors) == ["nope"]
+
+
+def test_bulk_ids_are_random_version_4_ids_across_blocks_of_the_random_source(
+    ledger: Ledger, clerk: Any
+) -> None:
+    results = record_bulk_create(
+        actor=clerk, ledger=ledger, values_list=[{"name": f"山田 {i}"} for i in range(600)]
+    )
+    ids = [record_id for record_id, _ in results]
+    assert len(set(ids)) == 600
+    assert {(i.version, i.variant) for i in ids} == {(4, uuid.RFC_4122)}
+
+
+def test_bulk_create_audits_each_record_once_in_the_order_written(
+    ledger: Ledger, clerk: Any
+) -> None:
+    results = record_bulk_create(
+        actor=clerk, ledger=ledger, values_list=[{"name": f"佐藤 {i}"} for i in range(30)]
+    )
+    events = list(
+        AuditEvent.objects.filter(action="record.create", record_id__in=[r for r, _ in results])
+        .order_by("seq")
+        .values_list("record_id", "actor_id", "ledger_code", "generation", "details")
+    )
+    assert events == [
+        (record_id, clerk.pk, ledger.code, 1, {"bulk": True}) for record_id, _ in results
+    ]
+    assert not AuditEvent.objects.filter(
+        record_id__in=[r for r, _ in results], at__isnull=True
+    ).exists()
