@@ -82,51 +82,49 @@ class LedgerSchema:
 
     @classmethod
     def of(cls, ledger: Ledger) -> LedgerSchema:
+        """The schema of ``ledger`` at its definition version: kept on the instance and in
+        process memory across requests, keyed by city schema, ledger and definition
+        version (a definition never changes without a new version). The pure fields' clean
+        caches and the indexer's value caches live in it, which is what makes them fast;
+        an API request works on its own copy of a cached ledger, so building the schema
+        again per request cost ~0.1 ms of every write (measured 2026-11-29)."""
         cached = getattr(ledger, "_schema_cache", None)
         if cached is not None and cached.version == ledger.definition_version:
             return cached
-        indexer, caches = _compiled(ledger)
-        bound = [
-            _BoundField(
-                key=f["key"], label=f["label"], required=bool(f.get("required")),
-                removed=bool(f.get("removed")), field_type=field_type_registry.get(f["type"]),
-                options=f.get("options") or {}, cleaned=caches.get(f["key"]),
-            )
-            for f in ledger.fields(include_removed=True)
-        ]  # fmt: skip
-        schema = cls(
-            version=ledger.definition_version,
-            by_key={b.key: b for b in bound},
-            live=tuple(b for b in bound if not b.removed),
-            indexer=indexer,
-            ordered=tuple(sorted(bound, key=lambda b: copy_format.jsonb_key_order(b.key))),
-        )
+        key = (connection.schema_name, ledger.pk, ledger.definition_version)
+        schema = _SCHEMAS.get(key)
+        if schema is None:
+            schema = cls._build(ledger)
+            if len(_SCHEMAS) >= 64:
+                _SCHEMAS.clear()
+            _SCHEMAS[key] = schema
         ledger._schema_cache = schema  # type: ignore[attr-defined]
         return schema
 
+    @classmethod
+    def _build(cls, ledger: Ledger) -> LedgerSchema:
+        fields = ledger.fields(include_removed=True)
+        bound = []
+        for f in fields:
+            field_type = field_type_registry.get(f["type"])
+            removed = bool(f.get("removed"))
+            bound.append(_BoundField(
+                key=f["key"], label=f["label"], required=bool(f.get("required")),
+                removed=removed, field_type=field_type, options=f.get("options") or {},
+                cleaned={} if field_type.pure and not removed else None,
+            ))  # fmt: skip
+        return cls(
+            version=ledger.definition_version,
+            by_key={b.key: b for b in bound},
+            live=tuple(b for b in bound if not b.removed),
+            indexer=Indexer(fields, ledger.pk),
+            ordered=tuple(sorted(bound, key=lambda b: copy_format.jsonb_key_order(b.key))),
+        )
 
-_COMPILED: dict[tuple[str, int, int], tuple[Indexer, dict[str, dict[Any, Any]]]] = {}
+
+_SCHEMAS: dict[tuple[str, int, int], LedgerSchema] = {}
 #: Inputs remembered per field by ``values_clean`` before its cache starts again.
 CLEAN_CACHE_LIMIT = 20_000
-
-
-def _compiled(ledger: Ledger) -> tuple[Indexer, dict[str, dict[Any, Any]]]:
-    """The ledger's indexer and its pure fields' clean caches at its definition version,
-    kept across requests (their value caches are what makes them fast); keyed by city
-    schema, ledger and definition version."""
-    key = (connection.schema_name, ledger.pk, ledger.definition_version)
-    compiled = _COMPILED.get(key)
-    if compiled is None:
-        if len(_COMPILED) >= 64:
-            _COMPILED.clear()
-        fields = ledger.fields(include_removed=True)
-        caches = {
-            f["key"]: {}
-            for f in fields
-            if not f.get("removed") and field_type_registry.get(f["type"]).pure
-        }
-        compiled = _COMPILED[key] = (Indexer(fields, ledger.pk), caches)
-    return compiled
 
 
 _MISSING = object()

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from ledgers.audit.models import AuditEvent
 from ledgers.definitions.models import Ledger
-from ledgers.definitions.services import field_remove, ledger_create
+from ledgers.definitions.services import field_add, field_remove, ledger_create
 from ledgers.exceptions import GenerationConflict, RecordInvalid, RecordStateError, VersionNotFound
 from ledgers.records import services
 from ledgers.records.models import Record, RecordVersion
@@ -770,3 +770,22 @@ def test_bulk_create_audits_each_record_once_in_the_order_written(
     assert not AuditEvent.objects.filter(
         record_id__in=[r for r, _ in results], at__isnull=True
     ).exists()
+
+
+def test_each_ledger_instance_of_a_definition_version_shares_one_schema(
+    ledger: Ledger, clerk: Any
+) -> None:
+    """A request works on its own copy of a ledger: the bound schema (and its value
+    caches) is found by city, ledger and definition version, not built again; a definition
+    change makes a new one."""
+    first = LedgerSchema.of(Ledger.objects.get(pk=ledger.pk))
+    again = LedgerSchema.of(Ledger.objects.get(pk=ledger.pk))
+    assert again is first
+    changed = field_add(
+        actor=clerk, ledger=ledger, field={"key": "extra", "label": "追加", "type": "text"}
+    )
+    schema = LedgerSchema.of(Ledger.objects.get(pk=changed.pk))
+    assert schema is not first
+    assert "extra" in schema.by_key
+    assert "extra" not in first.by_key
+    assert values_clean(ledger=changed, values={"name": "山田", "extra": "x"})["extra"] == "x"
