@@ -15,7 +15,9 @@ Key formats, with ``name`` as the field prefix:
 
 * ``name|山``, ``name|山田`` - unigrams and bigrams of the first 64 characters (no unigrams
   for digit fields: one digit matches nearly every phone number, so the index would not
-  narrow such a query anyway, and a one-digit query is rechecked over the ledger instead);
+  narrow such a query anyway, and a one-digit query is rechecked over the ledger instead;
+  and in any field no unigram of a kana, a digit or a Latin letter, see
+  ``NO_UNIGRAM_CHARACTERS``);
 * ``name|^山`` - the first character (a prefix query of two or more characters needs it
   and the query's bigrams);
 * ``name|=山田花子`` - the whole value (hashed when long, see ``exact_key``);
@@ -51,6 +53,20 @@ MAX_NGRAM_CHARS = 64
 MAX_EXACT_KEY_CHARS = 128
 
 _ESCAPED_STARTS = ("^", "=", "\\")
+
+#: Characters that are never a unigram key, in any field: a kana (hiragana, katakana,
+#: the long-vowel and iteration marks), an ASCII digit or Latin letter alone matches a
+#: large share of any ledger's names and texts (ヤ, ン, 1), so its key would not narrow a
+#: query; a one-character query of one is answered by the recheck over the rows the other
+#: conditions leave or the ledger's, as an address's characters are. Kanji keep theirs: a
+#: one-kanji surname (林, 森) is a real query, and one kanji narrows well. Their bigrams
+#: stay, so every query of two or more characters is keyed as before. Measured on the
+#: records bench: 71 → 61 keys per record.
+NO_UNIGRAM_CHARACTERS = frozenset(
+    [chr(code) for code in range(0x3041, 0x3100)]  # hiragana and katakana blocks
+    + [chr(code) for code in range(0x31F0, 0x3200)]  # katakana phonetic extensions
+    + list("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+)
 
 
 def _check_prefix(prefix: str) -> None:
@@ -88,7 +104,9 @@ def ngram_keys(prefix: str, normalised: str, *, unigrams: bool = True) -> list[s
     if not normalised:
         return []
     head = normalised[:MAX_NGRAM_CHARS]
-    grams = _grams(head, 2) | (_grams(head, 1) if unigrams else set())
+    grams = _grams(head, 2)
+    if unigrams:
+        grams |= _grams(head, 1) - NO_UNIGRAM_CHARACTERS
     keys = {_gram_key(prefix, gram) for gram in grams}
     keys.add(_anchored_key(prefix, head[0]))
     keys.add(exact_key(prefix, normalised))
@@ -116,7 +134,9 @@ def query_keys(
         return sorted({_anchored_key(prefix, normalised_query[0]), *bigrams})
     if match == "contains":
         if len(normalised_query) == 1:
-            return [_gram_key(prefix, normalised_query)] if unigrams else []
+            if not unigrams or normalised_query in NO_UNIGRAM_CHARACTERS:
+                return []
+            return [_gram_key(prefix, normalised_query)]
         return sorted({_gram_key(prefix, gram) for gram in _grams(normalised_query, 2)})
     raise ValueError(f"unknown match {match!r}: expected one of {MATCHES}")
 
@@ -176,7 +196,11 @@ def ngram_stored_keys(prefix: str, normalised: str, *, unigrams: bool = True) ->
     singles = list(map(crc, chars, repeat(crc(f"{prefix}|".encode()), len(chars))))
     keys = set(map(crc, chars[1:], singles))
     if unigrams:
-        keys.update(singles)
+        keys.update(
+            single
+            for single, char in zip(singles, head, strict=True)
+            if char not in NO_UNIGRAM_CHARACTERS
+        )
     keys.add(crc(chars[0], crc(f"{prefix}|^".encode())))
     keys.add(crc(exact_key(prefix, normalised).encode("utf-8", "surrogatepass")))
     return sorted([key - 0x80000000 for key in keys])

@@ -205,3 +205,27 @@ def test_a_part_of_a_phone_number_a_record_no_longer_holds_is_found_in_its_gener
         hits = {hit.record.data["name"]: hit.matched for hit in result.hits}
         assert set(hits) == {"一"}
         assert {"field": "phone", "generation": generation} in hits["一"]
+
+
+def test_one_kana_digit_or_letter_is_found_by_the_recheck_alone(clerk: Any) -> None:
+    """A kana, a digit or a Latin letter is never a unigram key (NO_UNIGRAM_CHARACTERS): a
+    one-character query of one is rechecked over the ledger and finds exactly the values
+    holding it; a kanji keeps its key."""
+    fields = [{"key": "kana", "label": "カナ", "type": "text"}]
+    ledger = ledger_create(actor=clerk, code="kana", name="カナ名簿", fields=fields)
+    for kana in ["ヤマダ ハナコ", "ハヤシ 1A", "タナカ 林"]:
+        record_create(actor=clerk, ledger=ledger, values={"kana": kana})
+    prefix = key_prefix(ledger.pk, "kana")
+    stored = Record.objects.get(ledger=ledger, data__kana="ハヤシ 1A").search_keys
+    assert stored_key(f"{prefix}|ヤ") not in stored
+    assert stored_key(f"{prefix}|1") not in stored
+    assert stored_key(f"{prefix}|ハヤ") in stored
+    assert query_stored_keys(ledger.pk, "kana", "text", "ヤ", "contains") == []
+    assert query_stored_keys(ledger.pk, "kana", "text", "林", "contains") == [
+        stored_key(f"{prefix}|林")
+    ]
+    for query, expected in [("ヤ", {"ヤマダ ハナコ", "ハヤシ 1A"}), ("や", {"ヤマダ ハナコ", "ハヤシ 1A"}),
+                            ("ｺ", {"ヤマダ ハナコ"}), ("１", {"ハヤシ 1A"}), ("a", {"ハヤシ 1A"}),
+                            ("林", {"タナカ 林"}), ("ヌ", set())]:  # fmt: skip
+        rows = Record.objects.filter(ledger=ledger).filter(contains_filter(ledger, "kana", query))
+        assert {r.data["kana"] for r in rows} == expected, query
