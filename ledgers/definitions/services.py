@@ -25,7 +25,7 @@ from ledgers.definitions.models import (
 )
 from ledgers.exceptions import AccessDenied, DefinitionInvalid
 from ledgers.fields import field_type_registry
-from ledgers.fields.exceptions import FieldError
+from ledgers.fields.exceptions import FieldError, UnknownFieldType
 from ledgers.search.screens import screens_validate
 
 FIELD_ATTRIBUTES = {
@@ -55,7 +55,7 @@ def _normalise_field(
     if not isinstance(label, str) or not label.strip() or len(label) > 200:
         add("項目名（label）を200文字以内で入力してください。")
     sensitivity = spec.get("sensitivity", Sensitivity.INTERNAL.value)
-    if sensitivity not in _SENSITIVITIES:
+    if not isinstance(sensitivity, str) or sensitivity not in _SENSITIVITIES:
         add(f"機密区分は {', '.join(sorted(_SENSITIVITIES))} のいずれかにしてください。")
     required = spec.get("required", False)
     if not isinstance(required, bool):
@@ -68,6 +68,8 @@ def _normalise_field(
             options = {}
         options["fields"] = copy.deepcopy(spec["fields"])
     try:
+        if not isinstance(type_id, str):
+            raise UnknownFieldType(type_id)
         field_type = field_type_registry.get(type_id)
     except FieldError:
         add(f"不明な型です: {type_id!r}")

@@ -2,6 +2,8 @@
 
 from typing import Any
 
+import pytest
+
 from tests.api.conftest import DV_DOCUMENT
 
 
@@ -38,6 +40,23 @@ def test_invalid_document_is_refused_with_errors(api: Any) -> None:
     assert response.json()["code"] == "ERROR_DEFINITION_INVALID"
     assert "code" in response.json()["detail"]["errors"]
     assert api("clerk").post("/api/v1/ledgers/", {**DV_DOCUMENT, "code": "x"}).status_code == 403
+
+
+@pytest.mark.parametrize(
+    "attributes",
+    [{"sensitivity": {}}, {"sensitivity": ["personal"]}, {"type": {}}, {"type": ["text"]}],
+)
+def test_a_field_attribute_of_the_wrong_shape_is_refused_not_a_server_error(
+    api: Any, attributes: dict[str, Any]
+) -> None:
+    """Found by the schemathesis run: an object where a text belongs raised TypeError."""
+    field = {**DV_DOCUMENT["fields"][0], **attributes}
+    document = {**DV_DOCUMENT, "code": "shape", "fields": [field], "search_screens": []}
+    response = api("designer").post("/api/v1/ledgers/", document)
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "ERROR_DEFINITION_INVALID"
+    assert list(response.json()["detail"]["errors"]) == ["fields[1]（name）"]
+    assert api("designer").get("/api/v1/ledgers/shape/").status_code == 404  # nothing written
 
 
 def test_unknown_ledger_is_404(api: Any) -> None:
