@@ -87,11 +87,15 @@ class LedgerSchema:
         version (a definition never changes without a new version). The pure fields' clean
         caches and the indexer's value caches live in it, which is what makes them fast;
         an API request works on its own copy of a cached ledger, so building the schema
-        again per request cost ~0.1 ms of every write (measured 2026-11-29)."""
+        again per request cost ~0.1 ms of every write (measured 2026-11-29). The key holds
+        the ledger's creation time as well: ids start afresh in a schema made again."""
         cached = getattr(ledger, "_schema_cache", None)
         if cached is not None and cached.version == ledger.definition_version:
             return cached
-        key = (connection.schema_name, ledger.pk, ledger.definition_version)
+        # The creation time too: a city's schema dropped and provisioned again under its
+        # name starts its ids afresh, and a process must not take the old city's ledger
+        # 1 for the new one's.
+        key = (connection.schema_name, ledger.pk, ledger.definition_version, ledger.created_at)
         schema = _SCHEMAS.get(key)
         if schema is None:
             schema = cls._build(ledger)
@@ -122,7 +126,7 @@ class LedgerSchema:
         )
 
 
-_SCHEMAS: dict[tuple[str, int, int], LedgerSchema] = {}
+_SCHEMAS: dict[tuple[str, int, int, Any], LedgerSchema] = {}
 #: Inputs remembered per field by ``values_clean`` before its cache starts again.
 CLEAN_CACHE_LIMIT = 20_000
 

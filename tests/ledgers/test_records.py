@@ -789,3 +789,25 @@ def test_each_ledger_instance_of_a_definition_version_shares_one_schema(
     assert "extra" in schema.by_key
     assert "extra" not in first.by_key
     assert values_clean(ledger=changed, values={"name": "山田", "extra": "x"})["extra"] == "x"
+
+
+def test_a_ledger_made_again_under_the_same_id_gets_its_own_schema(
+    ledger: Ledger, clerk: Any
+) -> None:
+    """A city's schema dropped and provisioned again under its name starts ids afresh: a
+    process that kept the old ledger 1's bound fields must not validate the new one's
+    records with them."""
+    old = LedgerSchema.of(Ledger.objects.get(pk=ledger.pk))
+    # What the new city's ledger would read as: the same id and definition version, other
+    # fields, another creation time.
+    remade = Ledger.objects.get(pk=ledger.pk)
+    remade.definition = {
+        **remade.definition,
+        "fields": [{"key": "other", "label": "別の項目", "type": "text", "required": True}],
+    }
+    remade.created_at += timedelta(days=30)
+    schema = LedgerSchema.of(remade)
+    assert schema is not old
+    assert set(schema.by_key) == {"other"}
+    assert values_clean(ledger=remade, values={"other": "x"}) == {"other": "x"}
+    assert LedgerSchema.of(Ledger.objects.get(pk=ledger.pk)) is old
