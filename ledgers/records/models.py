@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
@@ -126,8 +127,9 @@ class RecordVersion(models.Model):
     data = models.JSONField("値")
     state = models.CharField("状態", max_length=64, blank=True, default="")
     deleted = models.BooleanField("削除済み", default=False)
-    # {field key: [before, after]} against the previous generation.
-    diff = models.JSONField("差分", default=dict)
+    # {field key: [before, after]} against the previous generation; NULL for a create,
+    # whose every value is new (its snapshot, not stored twice): read ``changes``.
+    diff = models.JSONField("差分", null=True, blank=True, default=None)
 
     class Meta:
         verbose_name = "記録の世代"
@@ -141,3 +143,11 @@ class RecordVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.record_id} 第{self.generation}世代 ({self.action})"
+
+    @property
+    def changes(self) -> dict[str, list[Any]]:
+        """``{field key: [before, after]}`` against the previous generation; a create's
+        (not stored) is every value of its snapshot, each ``[None, value]``."""
+        if self.diff is None:
+            return {key: [None, value] for key, value in sorted(self.data.items())}
+        return self.diff

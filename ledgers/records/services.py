@@ -1,7 +1,8 @@
 """Writes to records. The only code that changes ``Record`` and ``RecordVersion``.
 
 Each service runs in one transaction: validate with the field types, write the record,
-write its new generation (a full snapshot with the diff), write the audit event. A write
+write its new generation (a full snapshot with the diff; a create's diff is its
+snapshot, ``RecordVersion.changes``), write the audit event. A write
 names the generation it read (``expected_generation``); a stale one raises
 ``GenerationConflict`` and writes nothing.
 """
@@ -311,9 +312,8 @@ WITH p AS (
     RETURNING id, generation
 ), v AS (
     INSERT INTO ledgers_recordversion (record_id, generation, action, actor_id, at, reason,
-        definition_version, data, state, deleted, diff)
-    SELECT id, 1, 'create', actor, now, %(reason)s::text, dv, data, state, false,
-        %(diff)s::jsonb
+        definition_version, data, state, deleted)
+    SELECT id, 1, 'create', actor, now, %(reason)s::text, dv, data, state, false
     FROM p
 ), w AS ("""
     + WEBHOOK_DELIVERIES_CTE.format(source="r")
@@ -406,8 +406,7 @@ def record_create(
             {
                 "id": record.id, "ledger": ledger.pk, "data": _json(data), "keys": index.keys_sql,
                 "texts": _json(index.texts), "dv": record.definition_version, "state": state,
-                "actor": record.created_by_id, "now": now, "reason": reason,
-                "diff": _json(values_diff({}, data)), "code": ledger.code,
+                "actor": record.created_by_id, "now": now, "reason": reason, "code": ledger.code,
                 "wh_events": ["record.created"],
             },
         )  # fmt: skip
@@ -871,7 +870,7 @@ def record_bulk_create(
             copy_format.timestamptz(now), copy_format.text(reason), copy_format.int4(version),
             copy_format.text(state), copy_format.boolean(False),
         ))  # fmt: skip
-        version_start = copy_format.row_start(11)
+        version_start = copy_format.row_start(10)
         versions.write(copy_format.HEADER)
         chunk_rows = max(COPY_CHUNK_MIN, min(COPY_CHUNK_MAX, len(values_list) // 4))
         stream = _CopyStream(connection, _RECORDS_COPY_SQL)
@@ -892,9 +891,7 @@ def record_bulk_create(
                 ids.append(record_id)
                 data_json = copy_format.jsonb(_json_bytes(data))
                 version_block.append(b"".join((
-                    version_start, copy_format.uuid_(record_id), data_json,
-                    copy_format.jsonb(_json_bytes(values_diff({}, data))),
-                    version_shared,
+                    version_start, copy_format.uuid_(record_id), data_json, version_shared,
                 )))  # fmt: skip
                 block.append(b"".join((
                     row_start, copy_format.uuid_(record_id), data_json,
@@ -922,7 +919,7 @@ def record_bulk_create(
         versions.write(copy_format.TRAILER)
         versions.seek(0)
         with cursor.copy(
-            "COPY ledgers_recordversion (record_id, data, diff, generation, action, actor_id, at,"
+            "COPY ledgers_recordversion (record_id, data, generation, action, actor_id, at,"
             " reason, definition_version, state, deleted) FROM STDIN (FORMAT BINARY)"
         ) as copy_in:
             while chunk := versions.read(_COPY_BLOCK):

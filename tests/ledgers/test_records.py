@@ -55,7 +55,10 @@ def test_create_writes_generation_one_its_snapshot_and_an_audit_event(
     assert record.definition_version == 1
     (version,) = record_versions(record=record)
     assert (version.generation, version.action, version.data) == (1, "create", record.data)
-    assert version.diff["birth_date"] == [None, "1985-03-03"]
+    assert version.diff is None  # a create's diff is its snapshot, not stored twice
+    assert version.changes == {
+        "amount": [None, 120000], "birth_date": [None, "1985-03-03"], "name": [None, "山田 花子"]
+    }  # fmt: skip
     event = AuditEvent.objects.get(action="record.create")
     assert (event.record_id, event.generation, event.actor_id) == (record.id, 1, clerk.pk)
     assert stored_key(f"{ledger.pk}:name|=山田花子") in record.search_keys
@@ -100,6 +103,7 @@ def test_update_makes_a_new_generation_with_its_diff(ledger: Ledger, clerk: Any)
     assert record.data == {"name": "佐藤 花子"}
     version = record_get_version(record=record, generation=2)
     assert version.diff == {"amount": [100, None], "name": ["山田 花子", "佐藤 花子"]}
+    assert version.changes == version.diff
     assert version.reason == "婚姻による氏の変更"
     assert record_get_version(record=record, generation=1).data == {
         "name": "山田 花子",
@@ -460,7 +464,7 @@ def test_bulk_create_stores_what_record_create_stores(clerk: Any) -> None:
     columns = ["ledger_id", "data", "search_text", "generation", "definition_version", "state",
                "created_by_id", "updated_by_id", "deleted_at", "deleted_by_id", "deleted_reason"]  # fmt: skip
     version_columns = ["generation", "action", "actor_id", "reason", "definition_version",
-                       "data", "state", "deleted", "diff"]  # fmt: skip
+                       "data", "state", "deleted", "diff", "changes"]  # fmt: skip
     for (bulk_id, _), made in zip(bulk, single, strict=True):
         stored = Record.objects.get(pk=bulk_id)
         made.refresh_from_db()
