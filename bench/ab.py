@@ -4,8 +4,8 @@ These machines' speed drifts by 20–30 % within minutes, which hides a change o
 cent between two runs of ``bench/api.py``. This script runs the current tree (B) and a git
 revision (A, checked out into a temporary worktree) as two gunicorn servers with one
 process each on the same database, sends the same requests to both in alternating blocks,
-and prints the CPU seconds each server spent per request, and their ratio. Drift then
-touches both alike.
+and prints the CPU seconds each server spent per request, and their ratio, and the same for
+each server's PostgreSQL backends (same host). Drift then touches both alike.
 
     python bench/ab.py --base HEAD~1 [--kind read|list|bulk] [--requests 2000] [--people 5000]
 
@@ -49,6 +49,21 @@ def _cpu(processes: list[psutil.Process]) -> float:
         times = process.cpu_times()
         total += times.user + times.system
     return total
+
+
+def _backends(processes: list[psutil.Process], database_url: str) -> list[psutil.Process]:
+    """The PostgreSQL backends serving ``processes``' connections (same host)."""
+    ports = {
+        c.laddr.port
+        for process in processes
+        for c in process.net_connections(kind="tcp")
+        if c.raddr and c.raddr.port == 5432
+    }
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE client_port = ANY(%s)", [sorted(ports)]
+        ).fetchall()
+    return [psutil.Process(pid) for (pid,) in rows]
 
 
 def main() -> None:
@@ -110,21 +125,30 @@ def main() -> None:
         for i in range(20):  # warm both: caches, prepared statements
             for name in servers:
                 request(name, i)
+        # Each server's PostgreSQL backends (its connections, open after the warm-up):
+        # their CPU is counted apart, so that a change moving work into the database or out
+        # of it shows.
+        backends = {name: _backends(procs, bench_url) for name, procs in processes.items()}
         spent = dict.fromkeys(servers, 0.0)
+        spent_db = dict.fromkeys(servers, 0.0)
         block = BLOCK[args.kind]
         speed_before = machine_speed(bench_url)
         for start in range(0, args.requests, block):
             order = ["A", "B"] if (start // block) % 2 == 0 else ["B", "A"]
             for name in order:
-                before = _cpu(processes[name])
+                before, before_db = _cpu(processes[name]), _cpu(backends[name])
                 for i in range(start, start + block):
                     request(name, 1000 + i)
                 spent[name] += _cpu(processes[name]) - before
+                spent_db[name] += _cpu(backends[name]) - before_db
         result: dict[str, Any] = {
             "kind": args.kind, "requests": args.requests, "base": args.base,
             "a_server_ms": round(spent["A"] * 1000 / args.requests, 3),
             "b_server_ms": round(spent["B"] * 1000 / args.requests, 3),
             "b_over_a": round(spent["B"] / spent["A"], 3),
+            "a_db_ms": round(spent_db["A"] * 1000 / args.requests, 3),
+            "b_db_ms": round(spent_db["B"] * 1000 / args.requests, 3),
+            "b_over_a_db": round(spent_db["B"] / spent_db["A"], 3) if spent_db["A"] else None,
             "machine_speed": {"before": speed_before, "after": machine_speed(bench_url)},
         }  # fmt: skip
         print(json.dumps(result))
