@@ -64,6 +64,64 @@ def generations(*names: str) -> list[int | None]:
     return [int(v) if v is not None else 0 for v in values]
 
 
+# The generation counters and a request's rate counters in one round trip: ARGV[1] is how
+# many of KEYS are counters to read; each later key is a rate counter with its window
+# (seconds) and limit in ARGV, counted in order (its window starts at its first request),
+# stopping after the first one over its limit.
+_GENERATIONS_AND_COUNTS = """
+local n = tonumber(ARGV[1])
+local result = {}
+if n > 0 then
+    local values = redis.call('MGET', unpack(KEYS, 1, n))
+    for i = 1, n do
+        result[i] = values[i]
+    end
+end
+for i = n + 1, #KEYS do
+    local at = 2 * (i - n)
+    redis.call('SET', KEYS[i], 0, 'EX', ARGV[at], 'NX')
+    local count = redis.call('INCR', KEYS[i])
+    result[i] = count
+    if count > tonumber(ARGV[at + 1]) then
+        break
+    end
+end
+return result
+"""
+_generations_and_counts_script: Any = None
+
+
+def generations_and_counts(
+    names: list[str], counters: list[tuple[str, int, int]]
+) -> tuple[list[int | None], dict[str, int]]:
+    """``generations(*names)`` and one request counted against ``counters`` (key, window in
+    seconds, limit), in one round trip to Redis instead of two.
+
+    The counters are counted in order and the first one over its limit stops the count: a
+    later one is not counted (an address over its limit creates no counter for the tokens
+    it presents). Returns the generations and the counts by key (a counter not counted is
+    absent); if Redis fails, Nones and no counts (the caller counts again, or not at all).
+    """
+    global _generations_and_counts_script
+    try:
+        client = redis_client()
+        if _generations_and_counts_script is None:
+            _generations_and_counts_script = client.register_script(_GENERATIONS_AND_COUNTS)
+        reply = _generations_and_counts_script(
+            keys=[_key(n) for n in names] + [key for key, _d, _l in counters],
+            args=[len(names)] + [part for _k, d, limit in counters for part in (d, limit)],
+            client=client,
+        )
+    except Exception:
+        logger.warning("generation counters unavailable; caches bypassed", exc_info=True)
+        return [None] * len(names), {}
+    values = list(reply) + [None] * (len(names) - len(reply))
+    # Shorter than the counters when one over its limit stopped the count.
+    counted = values[len(names) :]
+    counts = {key: int(count) for (key, _d, _l), count in zip(counters, counted, strict=False)}
+    return [int(v) if v is not None else 0 for v in values[: len(names)]], counts
+
+
 def _bump(name: str) -> None:
     try:
         redis_client().incr(_key(name))

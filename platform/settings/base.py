@@ -323,6 +323,10 @@ AXES_VERBOSE = False
 
 # --- REST API -------------------------------------------------------------------------
 
+# The API's rate counters of a request bearing a token, counted by the city middleware in
+# the round trip to Redis it makes anyway (ledgers.api.common.request_counters).
+REQUEST_RATE_COUNTERS = "ledgers.api.common.request_counters"
+
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "ledgers.api.schema.DaichoAutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [

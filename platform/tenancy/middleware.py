@@ -2,15 +2,36 @@
 
 from __future__ import annotations
 
+import functools
+from typing import Any
+
+from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, HttpResponseNotFound
 from django.template.loader import render_to_string
+from django.utils.module_loading import import_string
 from django_tenants.middleware.main import TenantMainMiddleware
 from django_tenants.utils import get_tenant_domain_model
 
 from daicho import health
-from daicho.caching import TENANCY, LocalCache, access_counter, generations
+from daicho.caching import (
+    TENANCY,
+    LocalCache,
+    access_counter,
+    generations,
+    generations_and_counts,
+)
+
+
+@functools.cache
+def _request_counters() -> Any:
+    """``settings.REQUEST_RATE_COUNTERS``: a function of a request giving the rate counters
+    (key, window in seconds, limit) that request will be checked against, which this
+    middleware counts in its own round trip to Redis; none when the setting is empty."""
+    path = getattr(settings, "REQUEST_RATE_COUNTERS", "")
+    return import_string(path) if path else (lambda request: [])
+
 
 # host → Municipality, tagged with the TENANCY generation (bumped on every change of a
 # municipality or a domain, see tenants.apps).
@@ -26,7 +47,9 @@ class MunicipalityMiddleware(TenantMainMiddleware):
     - a suspended city gets a 403 page, whatever the path;
     - host → city is kept in process memory and checked against the TENANCY generation
       in Redis on every request (one ``MGET``, which also reads the city's access
-      generation for the API's caches: ``request.access_generation``), and the
+      generation for the API's caches: ``request.access_generation``, and counts the
+      request against the API's rate limits when it bears a token:
+      ``request.rate_counts``, see ``REQUEST_RATE_COUNTERS``), and the
       connection keeps its ``search_path`` when the city is the one it already serves.
     """
 
@@ -40,7 +63,14 @@ class MunicipalityMiddleware(TenantMainMiddleware):
             return HttpResponseNotFound()
         known = _hosts.peek(hostname)
         counters = [TENANCY] + ([access_counter(known.schema_name)] if known else [])
-        tenancy, *access = generations(*counters)
+        rate_counters = _request_counters()(request)
+        if rate_counters:
+            # The API's rate counters for this request go in the same round trip.
+            (tenancy, *access), request.rate_counts = generations_and_counts(  # type: ignore[attr-defined]
+                counters, rate_counters
+            )
+        else:
+            tenancy, *access = generations(*counters)
         tenant = _hosts.get(hostname, tenancy)
         if tenant is None:
             connection.set_schema_to_public()

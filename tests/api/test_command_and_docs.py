@@ -1,5 +1,6 @@
 """``issue_api_token``, the OpenAPI schema and its docs page, and rate limits."""
 
+import hashlib
 import secrets
 import time
 from io import StringIO
@@ -121,3 +122,89 @@ def test_the_rate_counters_survive_a_redis_that_forgot_its_scripts(api: Any) -> 
     assert client.get("/api/v1/me/").status_code == 200
     redis_client().script_flush()
     assert client.get("/api/v1/me/").status_code == 200
+
+
+def _rate_count(scope: str, ident: str) -> int | None:
+    from daicho.caching import redis_client
+
+    value = redis_client().get(cache.make_key(f"api_rate_{scope}_{ident}"))
+    return None if value is None else int(value)
+
+
+def _token_ident(token: str) -> str:
+    return "b:" + hashlib.sha256(token.encode()).hexdigest()[:32]
+
+
+def test_a_request_with_a_token_is_counted_once_in_the_city_middleware_s_round_trip(
+    api: Any,
+) -> None:
+    """The city middleware counts an API request bearing a token with the generation
+    counters it reads (one round trip to Redis); the throttle then only compares: each
+    counter goes up by one per request, not two."""
+    client = api("clerk")
+    address = f"2001:db8::{secrets.token_hex(2)}:{secrets.token_hex(2)}"
+    before = _rate_count("token", _token_ident(client.token)) or 0
+    assert client.get("/api/v1/me/", REMOTE_ADDR=address).status_code == 200
+    assert client.get("/api/v1/me/", REMOTE_ADDR=address).status_code == 200
+    assert _rate_count("address", address) == 2
+    assert _rate_count("token", _token_ident(client.token)) == before + 2
+    # Counted by the token as presented, never by its public prefix.
+    assert _rate_count("token", f"t:{client.token.split('_')[1]}") is None
+
+
+def test_a_made_up_secret_is_not_counted_against_the_real_token(api: Any) -> None:
+    """The prefix of a token is shown in screens and the audit trail: a request with that
+    prefix and a made-up secret is refused and leaves the real token's counter alone."""
+    client = api("clerk")
+    address = f"2001:db8::{secrets.token_hex(2)}:{secrets.token_hex(2)}"
+    assert client.get("/api/v1/me/", REMOTE_ADDR=address).status_code == 200
+    real = _rate_count("token", _token_ident(client.token))
+    forged = "_".join(client.token.split("_")[:2]) + "_" + secrets.token_urlsafe(24)
+    response = APIClient(HTTP_HOST=HOST).get(
+        "/api/v1/me/", HTTP_AUTHORIZATION=f"Bearer {forged}", REMOTE_ADDR=address
+    )
+    assert response.status_code == 401
+    assert _rate_count("token", _token_ident(client.token)) == real
+    assert _rate_count("address", address) == 2  # the address counts every request
+
+
+def test_an_address_over_its_limit_creates_no_counter_for_the_tokens_it_tries(
+    api: Any, settings: Any
+) -> None:
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"token": "1000/min", "address": "2/min", "auth": "20/min"},
+    }
+    address = f"2001:db8::{secrets.token_hex(2)}:{secrets.token_hex(2)}"
+    made_up = [f"dch_{secrets.token_hex(6)}_{secrets.token_urlsafe(24)}" for _ in range(4)]
+    for token in made_up:
+        response = APIClient(HTTP_HOST=HOST).get(
+            "/api/v1/me/", HTTP_AUTHORIZATION=f"Bearer {token}", REMOTE_ADDR=address
+        )
+        assert response.status_code == 401
+    assert _rate_count("address", address) == 4  # over its limit from the third on
+    assert [_rate_count("token", _token_ident(t)) for t in made_up] == [1, 1, None, None]
+    # A real token from that address is refused with the address's limit, uncounted.
+    client = api("clerk")
+    before = _rate_count("token", _token_ident(client.token))
+    limited = client.get("/api/v1/me/", REMOTE_ADDR=address)
+    assert limited.status_code == 429
+    assert 0 < int(limited["Retry-After"]) <= 60
+    assert _rate_count("token", _token_ident(client.token)) == before
+
+
+def test_generations_and_counts_reads_the_counters_and_counts_in_one_call() -> None:
+    from daicho.caching import generation_bump, generations, generations_and_counts
+
+    name = f"test-{secrets.token_hex(4)}"
+    generation_bump(name)
+    first, second = (f"test_rate_{secrets.token_hex(4)}" for _ in range(2))
+    values, counts = generations_and_counts(
+        [name, f"{name}-never"], [(first, 60, 1), (second, 60, 5)]
+    )
+    assert values == generations(name, f"{name}-never") == [1, 0]
+    assert counts == {first: 1, second: 1}
+    values, counts = generations_and_counts([name], [(first, 60, 1), (second, 60, 5)])
+    assert (values, counts) == ([1], {first: 2})  # over its limit: the second is not counted
+    values, counts = generations_and_counts([name], [])
+    assert (values, counts) == ([1], {})
