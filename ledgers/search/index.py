@@ -77,6 +77,13 @@ EXACT_KEY_TYPES = EXACT_TYPES | {"integer"}
 #: their n-grams were the costliest keys to write and the least used (the records bench's
 #: bulk path: 99 keys per record to 70, ~2,550 to ~3,100 records/s; docs/search.md).
 WHOLE_VALUE_TYPES = EXACT_KEY_TYPES | {"phone", "postal_code", "email", "long_text"}
+#: Long text gets no key at all, only its recheck text: no search screen offers it
+#: (``ledgers.search.screens.UNSEARCHABLE``), and the API's filters on it (``__contains``,
+#: an equality nobody needs) are answered by the recheck or the data over the rows the
+#: other conditions leave or the ledger's. Its whole-value key was mostly unique per
+#: record (a note), the dearest kind for the GIN index to take: the records bench's bulk
+#: path spent ~1 in 5 of its index merges on it.
+NO_KEY_TYPES = {"long_text"}
 #: Addresses get no unigram keys: one character (市, 町, a digit) matches nearly every
 #: address, so the index would not narrow such a query anyway; it is rechecked instead.
 NO_UNIGRAM_TYPES = {"address"}
@@ -85,6 +92,8 @@ NO_UNIGRAM_TYPES = {"address"}
 @lru_cache(maxsize=_CACHE_SIZE)
 def value_keys(prefix: str, type_id: str, value: str) -> tuple[int, ...]:
     """The stored keys one normalised value is indexed under (``prefix``: ``key_prefix``)."""
+    if type_id in NO_KEY_TYPES:
+        return ()
     if type_id in WHOLE_VALUE_TYPES:
         return tuple(stored_keys([exact_key(prefix, value)]))
     return tuple(ngram_stored_keys(prefix, value, unigrams=type_id not in NO_UNIGRAM_TYPES))
@@ -97,7 +106,7 @@ def query_stored_keys(
     rules as ``value_keys``; empty when the index cannot narrow the query (a prefix or
     substring of a value keyed whole, one character of an address): then the recheck
     alone decides, over the ledger's rows."""
-    if type_id in WHOLE_VALUE_TYPES and match != "exact":
+    if type_id in NO_KEY_TYPES or (type_id in WHOLE_VALUE_TYPES and match != "exact"):
         return []
     prefix = key_prefix(ledger_id, path)
     unigrams = type_id not in NO_UNIGRAM_TYPES
@@ -107,9 +116,11 @@ def query_stored_keys(
 def equality_stored_keys(ledger_id: int, field: Mapping[str, Any], value: Any) -> list[int]:
     """The exact keys a record whose ``field`` holds exactly ``value`` (a cleaned value)
     has: a necessary condition the GIN index answers, for the caller to AND with the
-    real equality. Empty when the field is not indexed (personal numbers)."""
+    real equality. Empty when the field is not indexed (personal numbers, long text)."""
     keys: set[int] = set()
-    for path, _type, texts in searchable_values([field], {field["key"]: value}):
+    for path, type_id, texts in searchable_values([field], {field["key"]: value}):
+        if type_id in NO_KEY_TYPES:
+            continue
         prefix = key_prefix(ledger_id, path)
         keys.update(stored_key(exact_key(prefix, text[:MAX_VALUE])) for text in texts)
     return sorted(keys)
@@ -238,6 +249,8 @@ class _Plain:
     normalise: Any
     #: Keyed by the whole value only (``WHOLE_VALUE_TYPES``).
     whole: bool
+    #: Not keyed at all, only rechecked (``NO_KEY_TYPES``).
+    unkeyed: bool
     #: The CRC-32 of ``<prefix>|=``, continued over a value's bytes for its exact key.
     exact_crc: int
 
@@ -298,6 +311,7 @@ class Indexer:
                 options=field.get("options") or {},
                 normalise=normaliser_for(type_id),
                 whole=type_id in WHOLE_VALUE_TYPES,
+                unkeyed=type_id in NO_KEY_TYPES,
                 exact_crc=zlib.crc32(f"{prefix}|=".encode()),
             )
 
@@ -329,6 +343,8 @@ class Indexer:
             held = [v[:MAX_VALUE] for v in dict.fromkeys(map(plan.normalise, raw)) if v]
         if not held:
             return "", b""
+        if plan.unkeyed:
+            return SEP + SEP.join(held) + SEP, b""
         if plan.whole:
             keys = [
                 (zlib.crc32(text.encode("utf-8", "surrogatepass"), plan.exact_crc) - 0x80000000)

@@ -102,3 +102,28 @@ def test_a_first_page_holding_every_match_is_its_own_count(api: Any) -> None:
     assert (second["count"], len(second["results"])) == (5, 1)  # a later page counts them all
     body, count_queries = counted({"name__contains": "鈴木"})
     assert (body["count"], body["results"], count_queries) == (0, [], 0)
+
+
+def test_long_text_is_filtered_by_the_recheck_and_the_data(api: Any) -> None:
+    """Long text has no search keys (ledgers.search.index.NO_KEY_TYPES): its equality and
+    substring filters still find exactly the records holding it."""
+    added = api("designer").post(
+        "/api/v1/ledgers/dv/fields/", {"key": "note", "label": "備考", "type": "long_text"}
+    )
+    assert added.status_code == 201, added.json()
+    clerk = api("clerk")
+    for i, note in enumerate(["窓口で相談", "電話で相談", "窓口で相談（再）"]):
+        created = clerk.post(records_url(), {"values": {
+            "name": {"kanji": f"佐藤 {GIVEN[i][0]}", "kana": f"サトウ {GIVEN[i][1]}"},
+            "note": note, "disclosure": {"shimin": True}}})  # fmt: skip
+        assert created.status_code == 201, created.json()
+
+    def notes(params: dict[str, str]) -> list[str]:
+        response = clerk.get(records_url(), params)
+        assert response.status_code == 200, response.json()
+        return sorted(r["values"]["note"] for r in response.json()["results"])
+
+    assert notes({"note": "窓口で相談"}) == ["窓口で相談"]
+    assert notes({"note__contains": "窓口"}) == ["窓口で相談", "窓口で相談（再）"]
+    assert notes({"note__contains": "相談", "name__contains": "二郎"}) == ["電話で相談"]
+    assert notes({"note": "相談"}) == []
