@@ -104,12 +104,12 @@ def _bearer_ident(request: Any) -> str | None:
     as presented (``b:<sha-256>``), never its public prefix, so that a request with a
     made-up secret cannot be counted against somebody's token. ``None`` for a request
     bearing no token of our form."""
-    header = request.META.get("HTTP_AUTHORIZATION", "")
-    scheme, _, raw = header.partition(" ")
-    raw = raw.strip()
-    if scheme.lower() != "bearer" or not raw.startswith(TOKEN_PREFIX) or " " in raw:
+    # Split as the authentication splits it (any whitespace), so that no spelling of the
+    # header authenticates a token this identity misses.
+    parts = request.META.get("HTTP_AUTHORIZATION", "").split()
+    if len(parts) != 2 or parts[0].lower() != "bearer" or not parts[1].startswith(TOKEN_PREFIX):
         return None
-    return "b:" + hashlib.sha256(raw.encode("utf-8", "surrogateescape")).hexdigest()[:32]
+    return "b:" + hashlib.sha256(parts[1].encode("utf-8", "surrogateescape")).hexdigest()[:32]
 
 
 def _rate_counters(idents: list[tuple[str, str | None]]) -> list[tuple[str, int, int]]:
@@ -185,7 +185,7 @@ class ApiRateThrottle(BaseThrottle):
     @staticmethod
     def _client_ident(request: Request) -> str | None:
         if isinstance(request.auth, ApiToken):
-            return _bearer_ident(request)
+            return _bearer_ident(request) or f"t:{request.auth.prefix}"
         if request.user and request.user.is_authenticated:
             return f"u:{request.user.pk}"
         return None

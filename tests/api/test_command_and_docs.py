@@ -208,3 +208,20 @@ def test_generations_and_counts_reads_the_counters_and_counts_in_one_call() -> N
     assert (values, counts) == ([1], {first: 2})  # over its limit: the second is not counted
     values, counts = generations_and_counts([name], [])
     assert (values, counts) == ([1], {})
+
+
+def test_the_token_is_counted_however_the_header_separates_it(api: Any, settings: Any) -> None:
+    """The authentication splits the header on any whitespace; so does the counter, or a
+    tab would authenticate a token its limit never counted."""
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"token": "2/min", "address": "1000/min", "auth": "20/min"},
+    }
+    client = api("clerk")
+    plain = APIClient(HTTP_HOST=HOST)
+    statuses = [
+        plain.get("/api/v1/me/", HTTP_AUTHORIZATION=f"Bearer\t{client.token}").status_code,
+        plain.get("/api/v1/me/", HTTP_AUTHORIZATION=f"bearer  {client.token} ").status_code,
+        plain.get("/api/v1/me/", HTTP_AUTHORIZATION=f"Bearer\t{client.token}").status_code,
+    ]
+    assert statuses == [200, 200, 429]
