@@ -66,6 +66,9 @@ class _BoundField:
     options: Mapping[str, Any]
     #: Cleaned values by input, for a pure type (``FieldType.pure``), else ``None``.
     cleaned: dict[Any, Any] | None = None
+    #: (cleaned value, recheck text, key bytes) by input, for a pure type: the bulk path's
+    #: one lookup per field (``values_clean_and_index``), else ``None``.
+    prepared: dict[Any, tuple[Any, Any, bytes]] | None = None
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,7 @@ class LedgerSchema:
                 key=f["key"], label=f["label"], required=bool(f.get("required")),
                 removed=removed, field_type=field_type, options=f.get("options") or {},
                 cleaned={} if field_type.pure and not removed else None,
+                prepared={} if field_type.pure and not removed else None,
             ))  # fmt: skip
         return cls(
             version=ledger.definition_version,
@@ -198,6 +202,72 @@ def values_clean(
     if errors:
         raise RecordInvalid(errors)
     return data
+
+
+def values_clean_and_index(
+    *, ledger: Ledger, values: Mapping[str, Any]
+) -> tuple[Values, IndexData]:
+    """``values_clean`` of a new record's ``values`` and the search index of the result
+    (``search_index_for``) in one pass: for a pure field type the cleaned value, its
+    recheck text and its keys are remembered together by input, one lookup per field
+    where the two steps took three (validation's cache, then the indexer's two). The bulk
+    create's path, where most inputs repeat (statuses, towns, names, dates); the result
+    equals the two steps' (tested)."""
+    if not isinstance(values, Mapping):
+        raise RecordInvalid({"values": ["values はオブジェクトで指定してください。"]})
+    schema = LedgerSchema.of(ledger)
+    field_indexed = schema.indexer.field_indexed
+    errors: dict[str, list[str]] = {}
+    data: Values = {}
+    texts: dict[str, str] = {}
+    parts: list[bytes] = []
+    given = 0
+    for field in schema.ordered:
+        raw = values.get(field.key, _MISSING)
+        if raw is _MISSING:
+            continue
+        given += 1
+        if field.removed:
+            errors[field.key] = ["削除された項目には値を設定できません。"]
+            continue
+        cache = field.prepared
+        key = entry = None
+        if cache is not None:
+            key = raw if type(raw) is str else value_cache_key(raw)
+            if key is not None:
+                entry = cache.get(key)
+        if entry is None:
+            try:
+                cleaned = field.field_type.clean(raw, field.options)
+            except FieldError as exc:
+                errors[field.key] = [exc.message]
+                continue  # an input that fails is not remembered
+            entry = (cleaned, *field_indexed(field.key, cleaned))
+            if cache is not None and key is not None:
+                if len(cache) >= CLEAN_CACHE_LIMIT:
+                    cache.clear()
+                cache[key] = entry
+        cleaned, text, keys = entry
+        if cleaned is not None:
+            data[field.key] = cleaned
+        if keys:
+            parts.append(keys)
+        if text:
+            if type(text) is str:
+                texts[field.key] = text
+            else:
+                texts.update(text)
+    if given < len(values):
+        for key in values:
+            if key not in schema.by_key:
+                errors[key] = ["この台帳にない項目です。"]
+    for field in schema.live:
+        if field.required and data.get(field.key) in (None, "", [], {}) and field.key not in errors:
+            errors[field.key] = [f"「{field.label}」は必須です。"]
+    if errors:
+        raise RecordInvalid(errors)
+    keys_binary = b"".join(parts)
+    return data, IndexData(texts=texts, keys_binary=keys_binary, keys_count=len(keys_binary) >> 3)
 
 
 def search_index_for(*, ledger: Ledger, data: Mapping[str, Any]) -> IndexData:
@@ -849,7 +919,6 @@ def record_bulk_create(
     now = timezone.now()
     actor_id = _actor_id(actor)
     version = ledger.definition_version
-    indexer = LedgerSchema.of(ledger).indexer
     # The versions wait for the records' COPY to end (one COPY at a time on a connection);
     # a large batch spills them to a temporary file.
     with (
@@ -880,13 +949,12 @@ def record_bulk_create(
             version_block: list[bytes] = []  # written to ``versions`` a chunk at a time
             for position, values in enumerate(values_list):
                 try:
-                    data = values_clean(ledger=ledger, values=values)
+                    data, search = values_clean_and_index(ledger=ledger, values=values)
                 except RecordInvalid as exc:
                     item_errors[position] = exc.errors
                     continue
                 if item_errors:
                     continue  # nothing more is written; the rest is only validated
-                search = indexer.index(data)
                 record_id = next(new_ids)
                 ids.append(record_id)
                 data_json = copy_format.jsonb(_json_bytes(data))

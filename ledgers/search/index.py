@@ -297,6 +297,7 @@ class Indexer:
             ),
             key=lambda entry: jsonb_key_order(entry[0]),
         )
+        self._by_key = {key: field for key, field, _single, _texts, _keys in self._fields}
         self._plans: dict[str, _Plain] = {}
         for key, field, _single, _texts, _keys in self._fields:
             type_id = field["type"]
@@ -314,6 +315,17 @@ class Indexer:
                 unkeyed=type_id in NO_KEY_TYPES,
                 exact_crc=zlib.crc32(f"{prefix}|=".encode()),
             )
+
+    def field_indexed(self, key: str, value: Any) -> _Indexed:
+        """What field ``key``'s cleaned ``value`` puts in the index, uncached: its recheck
+        text (texts by path for a group) and its keys as binary ``integer[]`` elements;
+        ``("", b"")`` for a field not indexed or an empty value. For a caller that caches
+        by a key of its own (``ledgers.records.services.values_clean_and_index``); ``index``
+        gives the same, field by field."""
+        field = self._by_key.get(key)
+        if field is None or value is None or value == "":
+            return "", b""
+        return self._indexed(field, value)
 
     def value_keys(self, path: str, value: str) -> tuple[int, ...]:
         """The stored keys of one normalised value held at ``path``."""

@@ -7,8 +7,10 @@ from daicho.settings.base import *
 DEBUG = False
 ALLOWED_HOSTS = [*ALLOWED_HOSTS, "testserver", ".testserver"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-# Tests share one Redis with other runs: keep their keys apart.
-CACHES["default"]["KEY_PREFIX"] = "daicho-test"
+# Tests share one Redis with other runs, and pytest-xdist's workers each have a database
+# of their own: keep their keys apart (a city provisioned in one worker bumped the shared
+# host-cache generation under another's request, which then read the host again).
+CACHES["default"]["KEY_PREFIX"] = f"daicho-test-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
 CELERY_BROKER_URL = env.str("TEST_CELERY_BROKER_URL", default=REDIS_URL)
 FILES_ROOT = VAR_DIR / "test-files"
 if STORAGE_BACKEND != "s3":

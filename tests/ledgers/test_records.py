@@ -816,3 +816,39 @@ def test_a_ledger_made_again_under_the_same_id_gets_its_own_schema(
     assert set(schema.by_key) == {"other"}
     assert values_clean(ledger=remade, values={"other": "x"}) == {"other": "x"}
     assert LedgerSchema.of(Ledger.objects.get(pk=ledger.pk)) is old
+
+
+def test_the_bulk_path_s_one_pass_equals_validation_then_indexing(clerk: Any) -> None:
+    """``values_clean_and_index`` (the bulk create's one lookup per field) gives what
+    ``values_clean`` then the indexer give, on first sight of an input and from its cache,
+    and refuses what ``values_clean`` refuses with the same errors."""
+    from ledgers.records.services import values_clean_and_index
+
+    fields = [*RICH_FIELDS, {"key": "gone", "label": "廃止", "type": "text"}]
+    ledger = ledger_create(actor=clerk, code="rich", name="型の多い台帳", fields=fields)
+    ledger = field_remove(actor=clerk, ledger=ledger, key="gone")
+    indexer = LedgerSchema.of(ledger).indexer
+    for _round in range(2):  # the second from the caches
+        for values in RICH_VALUES:
+            data, index = values_clean_and_index(ledger=ledger, values=values)
+            assert data == values_clean(ledger=ledger, values=values)
+            assert list(data) == list(values_clean(ledger=ledger, values=values))  # key order
+            expected = indexer.index(data)
+            assert (index.texts, list(index.texts)) == (expected.texts, list(expected.texts))
+            assert (index.keys_binary, index.keys_count) == (
+                expected.keys_binary,
+                expected.keys_count,
+            )
+    for wrong in [
+        {"name": {"kanji": "佐藤"}, "birth_date": "令和5年13月1日"},
+        {"birth_date": "2023-04-01"},
+        {"name": {"kanji": "佐藤"}, "unknown": 1},
+        {"name": {"kanji": "佐藤"}, "gone": "x"},
+        ["not", "an", "object"],
+    ]:
+        with pytest.raises(RecordInvalid) as one_pass:
+            values_clean_and_index(ledger=ledger, values=wrong)  # type: ignore[arg-type]
+        with pytest.raises(RecordInvalid) as two_steps:
+            values_clean(ledger=ledger, values=wrong)  # type: ignore[arg-type]
+        assert one_pass.value.errors == two_steps.value.errors
+        assert one_pass.value.errors
