@@ -14,7 +14,9 @@ embedded PostgreSQL), provisions one city, defines a ledger of eight fields and 
 
 Beside each figure it prints the floor measured on the same server: COPY of the same rows
 with nothing else (the physical floor of the bulk path) and one INSERT per transaction
-(the floor of the single path).
+(the floor of the single path); after them, what limits each path, from what its phases
+measured: the CPU seconds of the worker processes and of their PostgreSQL backends per
+record, and whether the cores were busy (the CPU limits it) or idle (waiting does).
 
     python bench/records.py [--records 100000] [--single-records N] [--workers 2]
                             [--batch 1000] [--keep]
@@ -33,6 +35,8 @@ import uuid
 from datetime import date
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
@@ -85,6 +89,35 @@ def _rate(count: int, seconds: float) -> str:
     return f"{count / seconds:,.0f}/s"
 
 
+class _Cpu:
+    """Marks of the CPU seconds of this process and of its PostgreSQL backend (found by
+    pid: the database on this host; ``None`` otherwise), and of the machine's idle and
+    total time: what a phase cost in Python and in PostgreSQL, and whether the cores were
+    busy (the limit is the CPU) or idle (the limit is waiting)."""
+
+    def __init__(self, connection: Any) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            (pid,) = cursor.fetchone()
+        self.me = psutil.Process()
+        try:
+            self.backend: psutil.Process | None = psutil.Process(pid)
+            self.backend.cpu_times()
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            self.backend = None
+
+    def mark(self) -> tuple[float, float | None, float, float]:
+        me = self.me.cpu_times()
+        backend = self.backend.cpu_times() if self.backend else None
+        machine = psutil.cpu_times()
+        return (
+            me.user + me.system,
+            backend.user + backend.system if backend else None,
+            machine.idle + getattr(machine, "iowait", 0.0),
+            sum(machine),
+        )
+
+
 def _single_worker(people: list[dict[str, Any]], barrier: Any, out: Any) -> None:
     """One process: its share of records, created then updated twice, one transaction
     each; the phases start together across processes (the barrier)."""
@@ -100,22 +133,26 @@ def _single_worker(people: list[dict[str, Any]], barrier: Any, out: Any) -> None
         actor = get_user_model().objects.get(username="admin")
         ledger = Ledger.objects.get(code="single")
         policy = policy_for(actor, ledger)
+        cpu = _Cpu(connection)
         barrier.wait()
-        started = time.perf_counter()
+        started, marks = time.perf_counter(), [cpu.mark()]
         records = [
             record_create(actor=actor, ledger=ledger, values=person, policy=policy)
             for person in people
         ]
         created = time.perf_counter()
+        marks.append(cpu.mark())
         barrier.wait()
         updating = time.perf_counter()
+        marks.append(cpu.mark())
         for round_ in (1, 2):
             for i, record in enumerate(records):
                 records[i] = record_update(
                     actor=actor, record=record, expected_generation=round_, policy=policy,
                     values={"status": "審査中" if round_ == 1 else "交付決定", "amount": people[i]["amount"] + round_},
                 )  # fmt: skip
-        out.put((started, created, updating, time.perf_counter()))
+        ended = time.perf_counter()
+        out.put((started, created, updating, ended, [*marks, cpu.mark()]))
     connection.close()
 
 
@@ -136,16 +173,19 @@ def _bulk_worker(
         ledger = Ledger.objects.get(code=code)
         policy = policy_for(actor, ledger)  # as a request does: once, for every call
         ids: list[uuid.UUID] = []
+        cpu = _Cpu(connection)
         barrier.wait()
-        started = time.perf_counter()
+        started, marks = time.perf_counter(), [cpu.mark()]
         for start in range(0, len(people), batch):
             created = record_bulk_create(
                 actor=actor, ledger=ledger, values_list=people[start : start + batch], policy=policy
             )
             ids.extend(record_id for record_id, _ in created)
         created_at = time.perf_counter()
+        marks.append(cpu.mark())
         barrier.wait()
         updating = time.perf_counter()
+        marks.append(cpu.mark())
         for round_ in (1, 2):
             for start in range(0, len(people), batch):
                 changes = [
@@ -154,7 +194,8 @@ def _bulk_worker(
                     for i in range(start, min(start + batch, len(people)))
                 ]  # fmt: skip
                 record_bulk_update(actor=actor, ledger=ledger, changes=changes, policy=policy)
-        out.put((started, created_at, updating, time.perf_counter()))
+        ended = time.perf_counter()
+        out.put((started, created_at, updating, ended, [*marks, cpu.mark()]))
     connection.close()
 
 
@@ -184,17 +225,62 @@ def _in_processes(
             raise SystemExit(f"a worker process failed (exit code {process.exitcode})")
     create_s = max(s[1] for s in spans) - min(s[0] for s in spans)
     update_s = max(s[3] for s in spans) - min(s[2] for s in spans)
-    return create_s, update_s
+    cpu: dict[str, dict[str, float | None]] = {}
+    for phase, (first, last) in (("create", (0, 1)), ("update", (2, 3))):
+        python = sum(s[4][last][0] - s[4][first][0] for s in spans)
+        backends = [s[4][last][1] - s[4][first][1] for s in spans if s[4][first][1] is not None]
+        # The machine's idle share over the phase, seen by the first process.
+        marks = spans[0][4]
+        idle = (marks[last][2] - marks[first][2]) / max(marks[last][3] - marks[first][3], 1e-9)
+        cpu[phase] = {
+            "python_s": python,
+            "postgres_s": sum(backends) if len(backends) == len(spans) else None,
+            "idle_pct": round(100 * idle, 1),
+        }
+    return create_s, update_s, cpu
 
 
-def _figures(records: int, create_s: float, update_s: float, **extra: Any) -> dict[str, Any]:
+def _figures(
+    records: int, create_s: float, update_s: float, cpu: dict[str, Any], **extra: Any
+) -> dict[str, Any]:
+    per_unit = {"create": records, "update": 2 * records}
+
+    def micros(seconds: float | None, phase: str) -> float | None:
+        return None if seconds is None else round(seconds / per_unit[phase] * 1e6, 1)
+
     return {
         "records": records,
         **extra,
         "create_records_per_s": round(records / create_s),
         "update_versions_per_s": round(2 * records / update_s),
         "versions_per_s_overall": round(3 * records / (create_s + update_s)),
+        # CPU per record created / per version of the updates, and the machine's idle share.
+        "cpu_us": {
+            phase: {
+                "python": micros(c["python_s"], phase),
+                "postgres": micros(c["postgres_s"], phase),
+                "idle_pct": c["idle_pct"],
+            }
+            for phase, c in cpu.items()
+        },
     }
+
+
+def _limit(figures: dict[str, Any], phase: str) -> str:
+    """What limits a phase, from what it measured: busy cores mean the CPU (Python and
+    PostgreSQL per record, beside it), idle ones mean waiting (round trips, commits)."""
+    c = figures["cpu_us"][phase]
+    spent = f"Python {c['python']} µs"
+    if c["postgres"] is not None:
+        spent += f" + PostgreSQL {c['postgres']} µs"
+    unit = "record" if phase == "create" else "version"
+    if c["idle_pct"] < 10:
+        return f"CPU: both cores busy (idle {c['idle_pct']} %); {spent} of CPU per {unit}"
+    return (
+        f"waiting, not CPU: cores {c['idle_pct']} % idle (each process waits for its round"
+        f" trips and commits, and its Python and its PostgreSQL backend take turns); {spent}"
+        f" of CPU per {unit}"
+    )
 
 
 def main() -> None:
@@ -242,8 +328,8 @@ def main() -> None:
     people = [_person(rng, i) for i in range(max(single_n, args.records))]
 
     # --- single-record service calls ------------------------------------------------
-    create_s, update_s = _in_processes(_single_worker, args.workers, people[:single_n])
-    results["single"] = _figures(single_n, create_s, update_s, workers=args.workers)
+    create_s, update_s, cpu = _in_processes(_single_worker, args.workers, people[:single_n])
+    results["single"] = _figures(single_n, create_s, update_s, cpu, workers=args.workers)
     print(
         f"single ({args.workers} workers): create {_rate(single_n, create_s)},"
         f" update {_rate(2 * single_n, update_s)} ({single_n} records × 3 generations)",
@@ -252,10 +338,12 @@ def main() -> None:
 
     # --- set-based bulk path: one process, then --workers at once -----------------------
     for key, code, workers in [("bulk_1", "bulk1", 1), ("bulk", "bulk", args.workers)]:
-        create_s, update_s = _in_processes(
+        create_s, update_s, cpu = _in_processes(
             _bulk_worker, workers, people[: args.records], code=code, batch=args.batch
         )
-        results[key] = _figures(args.records, create_s, update_s, batch=args.batch, workers=workers)
+        results[key] = _figures(
+            args.records, create_s, update_s, cpu, batch=args.batch, workers=workers
+        )
         print(
             f"bulk ({workers} workers): create {_rate(args.records, create_s)},"
             f" update {_rate(2 * args.records, update_s)}",
@@ -308,6 +396,10 @@ def main() -> None:
             f"| {label} | {r['records']:,} | {r['create_records_per_s']:,} |"
             f" {r['update_versions_per_s']:,} | {r['versions_per_s_overall']:,} | {floor_text} |"
         )
+    print("\nWhat limits each path (measured over its phases):")
+    for key, label, _floor in rows:
+        for phase in ("create", "update"):
+            print(f"- {label}, {phase}: {_limit(results[key], phase)}")
 
     connection.close()
     if not args.keep:
