@@ -155,6 +155,26 @@ def _clean(field: _BoundField, raw: Any) -> Any:
     return cleaned
 
 
+def _raise_if_invalid(
+    schema: LedgerSchema,
+    values: Mapping[str, Any],
+    given: int,
+    data: Values,
+    errors: dict[str, list[str]],
+) -> None:
+    """The checks after each given value was cleaned (``given`` of them were fields): keys
+    the ledger does not have, required fields left empty; then every problem at once."""
+    if given < len(values):
+        for key in values:
+            if key not in schema.by_key:
+                errors[key] = ["この台帳にない項目です。"]
+    for field in schema.live:
+        if field.required and data.get(field.key) in (None, "", [], {}) and field.key not in errors:
+            errors[field.key] = [f"「{field.label}」は必須です。"]
+    if errors:
+        raise RecordInvalid(errors)
+
+
 def values_clean(
     *, ledger: Ledger, values: Mapping[str, Any], current: Mapping[str, Any] | None = None
 ) -> Values:
@@ -192,15 +212,7 @@ def values_clean(
             continue
         if cleaned is not None:
             data[field.key] = cleaned
-    if given < len(values):
-        for key in values:
-            if key not in schema.by_key:
-                errors[key] = ["この台帳にない項目です。"]
-    for field in schema.live:
-        if field.required and data.get(field.key) in (None, "", [], {}) and field.key not in errors:
-            errors[field.key] = [f"「{field.label}」は必須です。"]
-    if errors:
-        raise RecordInvalid(errors)
+    _raise_if_invalid(schema, values, given, data, errors)
     return data
 
 
@@ -257,15 +269,7 @@ def values_clean_and_index(
                 texts[field.key] = text
             else:
                 texts.update(text)
-    if given < len(values):
-        for key in values:
-            if key not in schema.by_key:
-                errors[key] = ["この台帳にない項目です。"]
-    for field in schema.live:
-        if field.required and data.get(field.key) in (None, "", [], {}) and field.key not in errors:
-            errors[field.key] = [f"「{field.label}」は必須です。"]
-    if errors:
-        raise RecordInvalid(errors)
+    _raise_if_invalid(schema, values, given, data, errors)
     keys_binary = b"".join(parts)
     return data, IndexData(texts=texts, keys_binary=keys_binary, keys_count=len(keys_binary) >> 3)
 
