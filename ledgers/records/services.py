@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import psycopg
@@ -66,9 +66,9 @@ class _BoundField:
     options: Mapping[str, Any]
     #: Cleaned values by input, for a pure type (``FieldType.pure``), else ``None``.
     cleaned: dict[Any, Any] | None = None
-    #: (cleaned value, recheck text, key bytes) by input, for a pure type: the bulk path's
-    #: one lookup per field (``values_clean_and_index``), else ``None``.
-    prepared: dict[Any, tuple[Any, Any, bytes]] | None = None
+    #: What those cleaned values put in the search index (recheck text, key bytes), by the
+    #: same input, once a new record's path asked (``values_clean_and_index``).
+    indexed: dict[Any, tuple[Any, bytes]] = dataclasses.field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -120,7 +120,6 @@ class LedgerSchema:
                 key=f["key"], label=f["label"], required=bool(f.get("required")),
                 removed=removed, field_type=field_type, options=f.get("options") or {},
                 cleaned={} if field_type.pure and not removed else None,
-                prepared={} if field_type.pure and not removed else None,
             ))  # fmt: skip
         return cls(
             version=ledger.definition_version,
@@ -139,51 +138,40 @@ CLEAN_CACHE_LIMIT = 20_000
 _MISSING = object()
 
 
-def _clean(field: _BoundField, raw: Any) -> Any:
-    """``field_type.clean``, remembered per input for pure types. A remembered object is
-    shared by the records that gave the same input (record values are read-only trees)."""
+def _clean(
+    schema: LedgerSchema, field: _BoundField, raw: Any, *, index: bool
+) -> tuple[Any, Any, bytes | None]:
+    """``field_type.clean`` of ``raw`` and, with ``index``, what the cleaned value puts in
+    the search index (its recheck text and key bytes; ``None`` for both without), each
+    remembered per input for a pure type: a new record's path finds both by one input key
+    where validation then the indexer looked up three. A remembered object is shared by
+    the records that gave the same input (record values are read-only trees); an input
+    that fails is not remembered."""
     cache = field.cleaned
-    key = None if cache is None else value_cache_key(raw)
-    if key is None:
-        return field.field_type.clean(raw, field.options)
+    key = None if cache is None else (raw if type(raw) is str else value_cache_key(raw))
+    if cache is None or key is None:
+        cleaned = field.field_type.clean(raw, field.options)
+        if not index:
+            return cleaned, None, None
+        return cleaned, *schema.indexer.field_indexed(field.key, cleaned)
     cleaned = cache.get(key, _MISSING)
     if cleaned is _MISSING:
-        cleaned = field.field_type.clean(raw, field.options)  # an error is not remembered
+        cleaned = field.field_type.clean(raw, field.options)
         if len(cache) >= CLEAN_CACHE_LIMIT:
             cache.clear()
+            field.indexed.clear()
         cache[key] = cleaned
-    return cleaned
+    if not index:
+        return cleaned, None, None
+    indexed = field.indexed.get(key)
+    if indexed is None:
+        indexed = field.indexed[key] = schema.indexer.field_indexed(field.key, cleaned)
+    return cleaned, *indexed
 
 
-def _raise_if_invalid(
-    schema: LedgerSchema,
-    values: Mapping[str, Any],
-    given: int,
-    data: Values,
-    errors: dict[str, list[str]],
-) -> None:
-    """The checks after each given value was cleaned (``given`` of them were fields): keys
-    the ledger does not have, required fields left empty; then every problem at once."""
-    if given < len(values):
-        for key in values:
-            if key not in schema.by_key:
-                errors[key] = ["この台帳にない項目です。"]
-    for field in schema.live:
-        if field.required and data.get(field.key) in (None, "", [], {}) and field.key not in errors:
-            errors[field.key] = [f"「{field.label}」は必須です。"]
-    if errors:
-        raise RecordInvalid(errors)
-
-
-def values_clean(
-    *, ledger: Ledger, values: Mapping[str, Any], current: Mapping[str, Any] | None = None
-) -> Values:
-    """Validate ``values`` against the ledger's live fields and return the whole new data.
-
-    With ``current`` the values are a partial change merged onto it (``None`` clears a
-    field). Unknown and removed keys are errors; required fields must hold a value after
-    the merge. Raises ``RecordInvalid`` with every problem at once.
-    """
+def _clean_values(
+    ledger: Ledger, values: Mapping[str, Any], current: Mapping[str, Any] | None, *, index: bool
+) -> tuple[Values, IndexData | None]:
     if not isinstance(values, Mapping):
         raise RecordInvalid({"values": ["values はオブジェクトで指定してください。"]})
     schema = LedgerSchema.of(ledger)
@@ -194,6 +182,8 @@ def values_clean(
     # (``LedgerSchema.ordered``): PostgreSQL sorts every object's keys it receives, and a
     # sorted one costs it a single pass (measured: 0.7–1.4 µs per record's data).
     data: Values = {}
+    texts: dict[str, str] = {}
+    parts: list[bytes] = []
     given = 0
     for field in schema.ordered:
         raw = values.get(field.key, _MISSING)
@@ -206,60 +196,10 @@ def values_clean(
             errors[field.key] = ["削除された項目には値を設定できません。"]
             continue
         try:
-            cleaned = _clean(field, raw)
+            cleaned, text, keys = _clean(schema, field, raw, index=index)
         except FieldError as exc:
             errors[field.key] = [exc.message]
             continue
-        if cleaned is not None:
-            data[field.key] = cleaned
-    _raise_if_invalid(schema, values, given, data, errors)
-    return data
-
-
-def values_clean_and_index(
-    *, ledger: Ledger, values: Mapping[str, Any]
-) -> tuple[Values, IndexData]:
-    """``values_clean`` of a new record's ``values`` and the search index of the result
-    (``search_index_for``) in one pass: for a pure field type the cleaned value, its
-    recheck text and its keys are remembered together by input, one lookup per field
-    where the two steps took three (validation's cache, then the indexer's two). The bulk
-    create's path, where most inputs repeat (statuses, towns, names, dates); the result
-    equals the two steps' (tested)."""
-    if not isinstance(values, Mapping):
-        raise RecordInvalid({"values": ["values はオブジェクトで指定してください。"]})
-    schema = LedgerSchema.of(ledger)
-    field_indexed = schema.indexer.field_indexed
-    errors: dict[str, list[str]] = {}
-    data: Values = {}
-    texts: dict[str, str] = {}
-    parts: list[bytes] = []
-    given = 0
-    for field in schema.ordered:
-        raw = values.get(field.key, _MISSING)
-        if raw is _MISSING:
-            continue
-        given += 1
-        if field.removed:
-            errors[field.key] = ["削除された項目には値を設定できません。"]
-            continue
-        cache = field.prepared
-        key = entry = None
-        if cache is not None:
-            key = raw if type(raw) is str else value_cache_key(raw)
-            if key is not None:
-                entry = cache.get(key)
-        if entry is None:
-            try:
-                cleaned = field.field_type.clean(raw, field.options)
-            except FieldError as exc:
-                errors[field.key] = [exc.message]
-                continue  # an input that fails is not remembered
-            entry = (cleaned, *field_indexed(field.key, cleaned))
-            if cache is not None and key is not None:
-                if len(cache) >= CLEAN_CACHE_LIMIT:
-                    cache.clear()
-                cache[key] = entry
-        cleaned, text, keys = entry
         if cleaned is not None:
             data[field.key] = cleaned
         if keys:
@@ -269,9 +209,43 @@ def values_clean_and_index(
                 texts[field.key] = text
             else:
                 texts.update(text)
-    _raise_if_invalid(schema, values, given, data, errors)
+    if given < len(values):
+        for key in values:
+            if key not in schema.by_key:
+                errors[key] = ["この台帳にない項目です。"]
+    for field in schema.live:
+        if field.required and data.get(field.key) in (None, "", [], {}) and field.key not in errors:
+            errors[field.key] = [f"「{field.label}」は必須です。"]
+    if errors:
+        raise RecordInvalid(errors)
+    if not index:
+        return data, None
     keys_binary = b"".join(parts)
     return data, IndexData(texts=texts, keys_binary=keys_binary, keys_count=len(keys_binary) >> 3)
+
+
+def values_clean(
+    *, ledger: Ledger, values: Mapping[str, Any], current: Mapping[str, Any] | None = None
+) -> Values:
+    """Validate ``values`` against the ledger's live fields and return the whole new data.
+
+    With ``current`` the values are a partial change merged onto it (``None`` clears a
+    field). Unknown and removed keys are errors; required fields must hold a value after
+    the merge. Raises ``RecordInvalid`` with every problem at once.
+    """
+    return _clean_values(ledger, values, current, index=False)[0]
+
+
+def values_clean_and_index(
+    *, ledger: Ledger, values: Mapping[str, Any]
+) -> tuple[Values, IndexData]:
+    """``values_clean`` of a new record's ``values`` and the search index of the result
+    (``search_index_for``) in one pass: a pure field's cleaned value, recheck text and keys
+    are remembered by the input (``_clean``), two lookups of one key per field where
+    validation then the indexer took three. The bulk create's path, where most inputs repeat (statuses, towns,
+    names, dates); the result equals the two steps' (tested)."""
+    data, index = _clean_values(ledger, values, None, index=True)
+    return data, cast(IndexData, index)
 
 
 def search_index_for(*, ledger: Ledger, data: Mapping[str, Any]) -> IndexData:
