@@ -106,11 +106,14 @@ class _Cpu:
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             self.backend = None
 
-    def mark(self) -> tuple[float, float | None, float, float]:
+    def mark(self) -> tuple[float, float, float | None, float, float]:
+        """(wall time, this process's CPU, its backend's CPU or ``None``, the machine's
+        idle and total time), seconds."""
         me = self.me.cpu_times()
         backend = self.backend.cpu_times() if self.backend else None
         machine = psutil.cpu_times()
         return (
+            time.perf_counter(),
             me.user + me.system,
             backend.user + backend.system if backend else None,
             machine.idle + getattr(machine, "iowait", 0.0),
@@ -135,15 +138,13 @@ def _single_worker(people: list[dict[str, Any]], barrier: Any, out: Any) -> None
         policy = policy_for(actor, ledger)
         cpu = _Cpu(connection)
         barrier.wait()
-        started, marks = time.perf_counter(), [cpu.mark()]
+        marks = [cpu.mark()]
         records = [
             record_create(actor=actor, ledger=ledger, values=person, policy=policy)
             for person in people
         ]
-        created = time.perf_counter()
         marks.append(cpu.mark())
         barrier.wait()
-        updating = time.perf_counter()
         marks.append(cpu.mark())
         for round_ in (1, 2):
             for i, record in enumerate(records):
@@ -151,8 +152,7 @@ def _single_worker(people: list[dict[str, Any]], barrier: Any, out: Any) -> None
                     actor=actor, record=record, expected_generation=round_, policy=policy,
                     values={"status": "審査中" if round_ == 1 else "交付決定", "amount": people[i]["amount"] + round_},
                 )  # fmt: skip
-        ended = time.perf_counter()
-        out.put((started, created, updating, ended, [*marks, cpu.mark()]))
+        out.put([*marks, cpu.mark()])
     connection.close()
 
 
@@ -175,16 +175,14 @@ def _bulk_worker(
         ids: list[uuid.UUID] = []
         cpu = _Cpu(connection)
         barrier.wait()
-        started, marks = time.perf_counter(), [cpu.mark()]
+        marks = [cpu.mark()]
         for start in range(0, len(people), batch):
             created = record_bulk_create(
                 actor=actor, ledger=ledger, values_list=people[start : start + batch], policy=policy
             )
             ids.extend(record_id for record_id, _ in created)
-        created_at = time.perf_counter()
         marks.append(cpu.mark())
         barrier.wait()
-        updating = time.perf_counter()
         marks.append(cpu.mark())
         for round_ in (1, 2):
             for start in range(0, len(people), batch):
@@ -194,8 +192,7 @@ def _bulk_worker(
                     for i in range(start, min(start + batch, len(people)))
                 ]  # fmt: skip
                 record_bulk_update(actor=actor, ledger=ledger, changes=changes, policy=policy)
-        ended = time.perf_counter()
-        out.put((started, created_at, updating, ended, [*marks, cpu.mark()]))
+        out.put([*marks, cpu.mark()])
     connection.close()
 
 
@@ -223,15 +220,16 @@ def _in_processes(
         process.join()
         if process.exitcode:
             raise SystemExit(f"a worker process failed (exit code {process.exitcode})")
-    create_s = max(s[1] for s in spans) - min(s[0] for s in spans)
-    update_s = max(s[3] for s in spans) - min(s[2] for s in spans)
+    # Each process's marks: the start and end of its creates, then of its updates.
+    create_s = max(m[1][0] for m in spans) - min(m[0][0] for m in spans)
+    update_s = max(m[3][0] for m in spans) - min(m[2][0] for m in spans)
     cpu: dict[str, dict[str, float | None]] = {}
     for phase, (first, last) in (("create", (0, 1)), ("update", (2, 3))):
-        python = sum(s[4][last][0] - s[4][first][0] for s in spans)
-        backends = [s[4][last][1] - s[4][first][1] for s in spans if s[4][first][1] is not None]
+        python = sum(m[last][1] - m[first][1] for m in spans)
+        backends = [m[last][2] - m[first][2] for m in spans if m[first][2] is not None]
         # The machine's idle share over the phase, seen by the first process.
-        marks = spans[0][4]
-        idle = (marks[last][2] - marks[first][2]) / max(marks[last][3] - marks[first][3], 1e-9)
+        marks = spans[0]
+        idle = (marks[last][3] - marks[first][3]) / max(marks[last][4] - marks[first][4], 1e-9)
         cpu[phase] = {
             "python_s": python,
             "postgres_s": sum(backends) if len(backends) == len(spans) else None,

@@ -25,7 +25,7 @@ from ledgers.definitions.models import (
 )
 from ledgers.exceptions import AccessDenied, DefinitionInvalid
 from ledgers.fields import field_type_registry
-from ledgers.fields.exceptions import FieldError, UnknownFieldType
+from ledgers.fields.exceptions import FieldError
 from ledgers.search.screens import screens_validate
 
 FIELD_ATTRIBUTES = {
@@ -68,8 +68,6 @@ def _normalise_field(
             options = {}
         options["fields"] = copy.deepcopy(spec["fields"])
     try:
-        if not isinstance(type_id, str):
-            raise UnknownFieldType(type_id)
         field_type = field_type_registry.get(type_id)
     except FieldError:
         add(f"不明な型です: {type_id!r}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
@@ -148,6 +149,13 @@ class RecordVersion(models.Model):
     def changes(self) -> dict[str, list[Any]]:
         """``{field key: [before, after]}`` against the previous generation; a create's
         (not stored) is every value of its snapshot, each ``[None, value]``."""
-        if self.diff is None:
-            return {key: [None, value] for key, value in sorted(self.data.items())}
-        return self.diff
+        return values_diff({}, self.data) if self.diff is None else self.diff
+
+
+def values_diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, list[Any]]:
+    """``{key: [before, after]}`` for every key whose value differs."""
+    return {
+        key: [before.get(key), after.get(key)]
+        for key in sorted(set(before) | set(after))
+        if before.get(key) != after.get(key)
+    }

@@ -8,8 +8,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from ledgers.exceptions import VersionNotFound
-from ledgers.records.models import Record, RecordVersion
-from ledgers.records.services import values_diff
+from ledgers.records.models import Record, RecordVersion, values_diff
 
 
 def record_versions(*, record: Record) -> QuerySet[RecordVersion]:

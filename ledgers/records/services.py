@@ -42,7 +42,7 @@ from ledgers.fields import field_type_registry
 from ledgers.fields.exceptions import FieldError
 from ledgers.fields.registry import value_cache_key
 from ledgers.records import copy as copy_format
-from ledgers.records.models import Record, RecordVersion
+from ledgers.records.models import Record, RecordVersion, values_diff
 from ledgers.search.index import IndexData, Indexer
 from ledgers.webhooks.services import (
     WEBHOOK_DELIVERIES_CTE,
@@ -288,15 +288,6 @@ def _past_params(departed: Sequence[tuple[str, str, Sequence[int]]]) -> dict[str
         "h_paths": pg_text_array([path for path, _v, _k in departed]),
         "h_values": pg_text_array([value for _p, value, _k in departed]),
         "h_keys": pg_text_array([",".join(map(str, keys)) for _p, _v, keys in departed]),
-    }
-
-
-def values_diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, list[Any]]:
-    """``{key: [before, after]}`` for every key whose value differs."""
-    return {
-        key: [before.get(key), after.get(key)]
-        for key in sorted(set(before) | set(after))
-        if before.get(key) != after.get(key)
     }
 
 
