@@ -36,6 +36,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from daicho.accounts.models import Membership, Role
+from daicho.db.prepared import prepared
 from daicho.tenancy.guard import require_tenant
 from ledgers.access.models import Capability, Grant
 from ledgers.definitions.models import Ledger, Sensitivity
@@ -64,8 +65,9 @@ def _fetch_record(sql: str, params: list[Any]) -> Any:
 
     from ledgers.records.models import Record
 
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+    # A prepared statement (one per visibility and connection, daicho.db.prepared):
+    # PostgreSQL parsed and planned the read with its audit event on every call.
+    with prepared(sql, params) as cursor:
         row = cursor.fetchone()
         if row is None:
             return None

@@ -26,6 +26,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from psycopg import pq
 
+from daicho.db.prepared import prepared
 from daicho.tenancy.guard import require_tenant
 from ledgers.access.policy import LedgerPolicy, policy_for
 from ledgers.audit.services import audit_record
@@ -399,20 +400,9 @@ SELECT generation, coalesce((SELECT array_agg(id) FROM w), '{}') FROM u
 
 
 def _execute_prepared(sql: str, params: Mapping[str, Any]) -> Any:
-    """Run one statement as a server-side prepared statement and return its first row.
-
-    The write statements above are large and the same for every record: PostgreSQL parses
-    and plans them once per connection instead of on every write (about half a
-    millisecond each). Prepared plans are per connection and PostgreSQL re-plans one when
-    ``search_path`` (the city) changes, so a statement never runs against another city's
-    tables. Django's transaction state applies: this uses the same connection.
-    """
-    # Opening Django's cursor sets the city's search_path when the connection last served
-    # another one (django-tenants does it there); the raw cursor below would not.
-    with connection.cursor():
-        pass
-    with psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, params, prepare=True)
+    """Run one of the write statements above (large, and the same for every record) as a
+    prepared statement (``daicho.db.prepared``) and return its first row."""
+    with prepared(sql, params) as cursor:
         return cursor.fetchone()
 
 

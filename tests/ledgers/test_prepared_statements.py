@@ -37,6 +37,23 @@ def test_a_write_statement_is_prepared_once_and_an_orm_query_never(
     assert connection.connection.prepare_threshold == EXPLICIT_ONLY
 
 
+def test_a_record_read_is_prepared_once_per_visibility_and_logged_like_a_query(
+    ledger: Ledger, clerk: Any
+) -> None:
+    from django.test.utils import CaptureQueriesContext
+
+    from ledgers.access.policy import policy_for
+
+    policy = policy_for(clerk, ledger)
+    records = [record_create(actor=clerk, ledger=ledger, values={"name": n}) for n in "一二三"]
+    with CaptureQueriesContext(connection) as queries:
+        for record in records:
+            assert policy.view_record(record.pk, actor=clerk).data == record.data
+    reads = [s for s in _prepared() if "INSERT INTO ledgers_auditevent" in s and "WITH r AS" in s]
+    assert len(reads) == 1
+    assert [q["sql"][:16] for q in queries.captured_queries] == ["WITH r AS (SELECT"[:16]] * 3
+
+
 def test_a_deployment_can_still_turn_prepared_statements_off() -> None:
     settings = dict(connection.settings_dict)
     settings["OPTIONS"] = {**settings.get("OPTIONS", {}), "prepare_threshold": None}
