@@ -4,10 +4,13 @@ These machines' speed drifts by 20–30 % within minutes, which hides a change o
 cent between two runs of ``bench/api.py``. This script runs the current tree (B) and a git
 revision (A, checked out into a temporary worktree) as two gunicorn servers with one
 process each on the same database, sends the same requests to both in alternating blocks,
-and prints the CPU seconds each server spent per request, and their ratio, and the same for
-each server's PostgreSQL backends (same host). Drift then touches both alike.
+and prints the CPU seconds each server spent per request, and their ratio, the same for
+each server's PostgreSQL backends (same host), and the wall time per request of one
+sequential client (what a change that overlaps work rather than removing it shows in).
+Drift then touches both alike.
 
-    python bench/ab.py --base HEAD~1 [--kind read|list|bulk] [--requests 2000] [--people 5000]
+    python bench/ab.py --base HEAD~1 [--kind read|list|bulk|update] [--requests 2000]
+                       [--people 5000]
 
 What A runs is the revision's ``ledgers``, ``tenants``, ``template_market`` and ``workers``
 (first on ``PYTHONPATH``); ``daicho`` (``platform/``, installed editable) is the current
@@ -25,6 +28,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -40,7 +44,7 @@ from bench.common import drop_database, machine_speed  # noqa: E402
 
 BENCH_DB = "daicho_bench_ab"
 PORTS = {"A": 18797, "B": 18798}
-BLOCK = {"read": 50, "list": 20, "bulk": 2}
+BLOCK = {"read": 50, "list": 20, "bulk": 2, "update": 20}
 
 
 def _cpu(processes: list[psutil.Process]) -> float:
@@ -105,6 +109,8 @@ def main() -> None:
         with psycopg.connect(bench_url, autocommit=True) as conn:
             conn.execute("VACUUM (ANALYZE) bench.ledgers_record")
 
+        generations: dict[str, int] = {}
+
         def request(name: str, i: int) -> None:
             client = clients[name]
             if args.kind == "read":
@@ -113,6 +119,16 @@ def main() -> None:
                 term = (api.SURNAMES + api.GIVEN)[i % 20][0]
                 client.call("GET", records_url + "?" + urlencode(
                     {"name__contains": term, "page_size": 25, "count": "true"}))  # fmt: skip
+            elif args.kind == "update":
+                # Each request changes another record (both servers share them), sending
+                # the generation it holds.
+                record_id = ids[i % len(ids)]
+                _, got = client.call(
+                    "PATCH", f"{records_url}{record_id}/",
+                    body={"values": {"status": "審査中", "amount": i, "note": "確認済み"}},
+                    headers={"If-Match": f'"{generations.get(record_id, 1)}"'},
+                )  # fmt: skip
+                generations[record_id] = int(got["ETag"].strip('"'))
             else:
                 own = random.Random(i)  # the same rows to both servers
                 batch = [{"values": api.person(own)} for _ in range(100)]
@@ -131,14 +147,17 @@ def main() -> None:
         backends = {name: _backends(procs, bench_url) for name, procs in processes.items()}
         spent = dict.fromkeys(servers, 0.0)
         spent_db = dict.fromkeys(servers, 0.0)
+        wall = dict.fromkeys(servers, 0.0)
         block = BLOCK[args.kind]
         speed_before = machine_speed(bench_url)
         for start in range(0, args.requests, block):
             order = ["A", "B"] if (start // block) % 2 == 0 else ["B", "A"]
             for name in order:
                 before, before_db = _cpu(processes[name]), _cpu(backends[name])
+                started = time.perf_counter()
                 for i in range(start, start + block):
                     request(name, 1000 + i)
+                wall[name] += time.perf_counter() - started
                 spent[name] += _cpu(processes[name]) - before
                 spent_db[name] += _cpu(backends[name]) - before_db
         result: dict[str, Any] = {
@@ -149,6 +168,8 @@ def main() -> None:
             "a_db_ms": round(spent_db["A"] * 1000 / args.requests, 3),
             "b_db_ms": round(spent_db["B"] * 1000 / args.requests, 3),
             "b_over_a_db": round(spent_db["B"] / spent_db["A"], 3) if spent_db["A"] else None,
+            "a_wall_ms": round(wall["A"] * 1000 / args.requests, 3),
+            "b_wall_ms": round(wall["B"] * 1000 / args.requests, 3),
             "machine_speed": {"before": speed_before, "after": machine_speed(bench_url)},
         }  # fmt: skip
         print(json.dumps(result))
