@@ -123,3 +123,35 @@ def test_two_concurrent_patches_with_the_same_etag_one_wins(
     for thread in threads:
         thread.join(timeout=30)
     assert sorted(statuses) == [200, 412]
+
+
+@pytest.mark.parametrize(
+    ("accept", "status", "content_type"),
+    [
+        (None, 200, "application/json"),
+        ("*/*", 200, "application/json"),
+        ("application/json", 200, "application/json"),
+        ("application/json; indent=2", 200, "application/json"),
+        ("text/html,application/xhtml+xml,*/*;q=0.8", 200, "application/json"),
+        ("text/html", 406, "application/json"),
+    ],
+)
+def test_a_read_answers_json_for_what_clients_accept_and_406_for_what_it_cannot(
+    api: Any, city: dict[str, Any], accept: str | None, status: int, content_type: str
+) -> None:
+    """JSON for what API clients send, 406 (an error body, no values) for what no renderer serves."""
+    headers = {} if accept is None else {"HTTP_ACCEPT": accept}
+    response = api("clerk").get(records_url(city["record"].pk), **headers)
+    assert response.status_code == status
+    assert response["Content-Type"] == content_type
+    if status == 200:
+        assert response.json()["id"] == str(city["record"].pk)
+    else:
+        assert response.json()["code"].startswith("ERROR_")
+        assert "山田" not in response.content.decode()
+
+
+def test_a_read_with_a_format_override_answers_json_or_404(api: Any, city: dict[str, Any]) -> None:
+    url = records_url(city["record"].pk)
+    assert api("clerk").get(url + "?format=json").status_code == 200
+    assert api("clerk").get(url + "?format=xml").status_code == 404

@@ -154,12 +154,14 @@ class RecordListView(APIView):
     )
     def post(self, request: Request, code: str) -> Response:
         ledger, policy = ledger_for(request, code)
-        body = s.RecordCreateSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        data = s.plainly_valid(s.RecordCreateSerializer, request.data)
+        if data is None:
+            body = s.RecordCreateSerializer(data=request.data)
+            body.is_valid(raise_exception=True)
+            data = body.validated_data
         record = record_create(
-            actor=request.user, ledger=ledger, values=body.validated_data["values"],
-            state=body.validated_data.get("state", ""), reason=body.validated_data.get("reason", ""),
-            policy=policy,
+            actor=request.user, ledger=ledger, values=data["values"],
+            state=data.get("state", ""), reason=data.get("reason", ""), policy=policy,
         )  # fmt: skip
         return Response(
             record_output(record, policy), status=status.HTTP_201_CREATED, headers={"ETag": etag(1)}
@@ -232,13 +234,16 @@ class RecordDetailView(APIView):
     def patch(self, request: Request, code: str, record_id: str) -> Response:
         _ledger, policy = ledger_for(request, code)
         expected = parse_if_match(request, required=True)
-        body = s.RecordPatchSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        data = s.plainly_valid(s.RecordPatchSerializer, request.data)
+        if data is None:
+            body = s.RecordPatchSerializer(data=request.data)
+            body.is_valid(raise_exception=True)
+            data = body.validated_data
         policy.require("update")
         record = record_update(
-            actor=request.user, record=policy.get_record(record_id), values=body.validated_data["values"],
-            expected_generation=expected, reason=body.validated_data.get("reason", ""),
-            state=body.validated_data.get("state"), policy=policy,
+            actor=request.user, record=policy.get_record(record_id), values=data["values"],
+            expected_generation=expected, reason=data.get("reason", ""),
+            state=data.get("state"), policy=policy,
         )  # fmt: skip
         return Response(record_output(record, policy), headers={"ETag": etag(record.generation)})
 

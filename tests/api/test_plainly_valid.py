@@ -1,0 +1,91 @@
+"""``plainly_valid`` (the records API's quick body check) agrees with DRF's serializers:
+whatever it accepts, the serializer accepts with the same validated data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ledgers.api.records.serializers import (
+    RecordCreateSerializer,
+    RecordPatchSerializer,
+    plainly_valid,
+)
+
+texts = st.one_of(
+    st.text(max_size=8),
+    st.text(min_size=60, max_size=70),
+    st.text(min_size=495, max_size=505),
+    st.sampled_from(
+        ["", " ", " 審査中", "審査中 ", "申請\x00", "\ud800", "決定", "x" * 64, "x" * 65]
+    ),
+)
+scalars = st.one_of(texts, st.none(), st.integers(), st.booleans(), st.floats(allow_nan=False))
+values = st.one_of(
+    st.dictionaries(st.text(max_size=5), scalars, max_size=3),
+    scalars,
+    st.lists(scalars, max_size=2),
+)
+bodies = st.one_of(
+    st.dictionaries(
+        st.sampled_from(["values", "state", "reason", "other"]),
+        st.one_of(values, texts),
+        max_size=4,
+    ),
+    scalars,
+)
+
+
+@pytest.mark.parametrize("serializer_class", [RecordPatchSerializer, RecordCreateSerializer])
+@settings(max_examples=400, deadline=None)
+@given(body=bodies)
+def test_what_the_quick_check_accepts_the_serializer_accepts_alike(
+    serializer_class: Any, body: Any
+) -> None:
+    quick = plainly_valid(serializer_class, body)
+    serializer = serializer_class(data=body)
+    if quick is not None:
+        assert serializer.is_valid(), serializer.errors
+        assert quick == dict(serializer.validated_data)
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ({"values": {"amount": 5}}, {"values": {"amount": 5}}),
+        (
+            {"values": {"a": 1}, "state": "審査中", "reason": "増額"},
+            {"values": {"a": 1}, "state": "審査中", "reason": "増額"},
+        ),
+        ({"state": "決定"}, {"state": "決定", "values": {}}),
+        ({"values": {}, "reason": ""}, {"values": {}, "reason": ""}),
+    ],
+)
+def test_an_ordinary_patch_takes_the_quick_path(body: Any, expected: Any) -> None:
+    assert plainly_valid(RecordPatchSerializer, body) == expected
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        [],
+        {"values": []},
+        {"values": {}, "state": ""},  # a blank state is an error
+        {"values": {}, "state": " 審査中"},  # DRF trims it
+        {"values": {}, "state": "x" * 65},
+        {"values": {}, "reason": "理" * 501},
+        {"values": {}, "state": 3},  # DRF turns a number into a text
+        {"values": {}, "state": "a\x00b"},
+        {"values": {}, "unknown": 1},  # DRF drops it
+    ],
+)
+def test_anything_else_goes_to_the_serializer(body: Any) -> None:
+    assert plainly_valid(RecordPatchSerializer, body) is None
+
+
+def test_a_create_without_values_goes_to_the_serializer() -> None:
+    assert plainly_valid(RecordCreateSerializer, {"state": "申請"}) is None
+    assert not RecordCreateSerializer(data={"state": "申請"}).is_valid()
