@@ -48,42 +48,38 @@ def test_the_built_package_carries_the_templates(tmp_path: Path) -> None:
     assert not any(name.startswith("platform/") for name in names)
 
 
-def test_the_wsgi_application_keeps_what_its_start_up_made_out_of_the_collector() -> None:
-    """The start-up's objects are frozen (``gc.freeze``): the collector's full passes walk
-    only what requests made since, not the ~100,000 objects of the loaded code."""
+def _after_wsgi_import(code: str) -> str:
+    """What ``code`` prints in a fresh interpreter that imported ``daicho.wsgi`` first, as a
+    gunicorn worker does."""
     import os
 
     from django.conf import settings
 
     result = subprocess.run(
-        [sys.executable, "-c",
-         "import gc, daicho.wsgi; print(gc.get_freeze_count(), len(gc.get_objects()))"],
+        [sys.executable, "-c", f"import daicho.wsgi; {code}"],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
         env={**os.environ, "DJANGO_SETTINGS_MODULE": "daicho.settings.test",
              "DATABASE_URL": settings.DATABASE_URL, "REDIS_URL": settings.REDIS_URL},
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    frozen, walked = map(int, result.stdout.split())
+    return result.stdout.strip()
+
+
+def test_the_wsgi_application_keeps_what_its_start_up_made_out_of_the_collector() -> None:
+    """The start-up's objects are frozen (``gc.freeze``): the collector's full passes walk
+    only what requests made since, not the ~100,000 objects of the loaded code."""
+    out = _after_wsgi_import("import gc; print(gc.get_freeze_count(), len(gc.get_objects()))")
+    frozen, walked = map(int, out.split())
     assert frozen > 50_000
     assert walked < frozen / 10
 
 
 def test_the_wsgi_application_loads_the_views_before_its_first_request() -> None:
     """A gunicorn worker imports the views as it starts, not while its first caller waits."""
-    import os
-
-    from django.conf import settings
-
-    result = subprocess.run(
-        [sys.executable, "-c",
-         "import sys, daicho.wsgi; print(sorted(m for m in ('ledgers.api.records.views',"
-         " 'ledgers.api.search.views', 'daicho.accounts.views', 'tenants.admin')"
-         " if m in sys.modules))"],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": "daicho.settings.test",
-             "DATABASE_URL": settings.DATABASE_URL, "REDIS_URL": settings.REDIS_URL},
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    loaded = result.stdout.strip()
+    loaded = _after_wsgi_import(
+        "import sys; print(sorted(m for m in ('ledgers.api.records.views',"
+        " 'ledgers.api.search.views', 'daicho.accounts.views', 'tenants.admin')"
+        " if m in sys.modules))"
+    )
     assert "ledgers.api.records.views" in loaded
     assert "daicho.accounts.views" in loaded
