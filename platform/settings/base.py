@@ -96,17 +96,19 @@ MIDDLEWARE = [
     "daicho.tenancy.middleware.MunicipalityMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # The web UI's middleware (daicho.accounts.ui_middleware: Django's, django-otp's and
+    # ours) is the original's, stepped over by API requests bearing a token.
+    "daicho.accounts.ui_middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "daicho.accounts.ui_middleware.CsrfViewMiddleware",
+    "daicho.accounts.ui_middleware.AuthenticationMiddleware",
     # request.user.is_verified(): signed in with a second factor in this session.
-    "django_otp.middleware.OTPMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "daicho.accounts.ui_middleware.OTPMiddleware",
+    "daicho.accounts.ui_middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Signs out idle sessions, then sends staff of a city that requires 2FA to enrolment.
-    "daicho.accounts.middleware.SessionTimeoutMiddleware",
-    "daicho.accounts.middleware.TwoFactorRequiredMiddleware",
+    "daicho.accounts.ui_middleware.SessionTimeoutMiddleware",
+    "daicho.accounts.ui_middleware.TwoFactorRequiredMiddleware",
     # Last: turns a lockout flagged during authentication into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
