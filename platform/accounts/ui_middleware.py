@@ -7,8 +7,8 @@ the 2FA redirect serve people signed in through a browser. A request to
 when the header is there), never reads a session and is not forged across sites (a page
 cannot set that header on another site's request without its consent). Each of these
 middleware classes is the original with that one difference: such a request goes straight
-to the next one. They cost ~0.15 ms of a ~2 ms record read (measured 2026-11-29, two
-middleware chains in alternating blocks). Every other request, the web UI's own calls to
+to the next one. They cost 0.21–0.27 ms of a ~2.1–2.7 ms record read (measured
+2026-11-29, the two middleware chains in alternating blocks). Every other request, the web UI's own calls to
 the API included, passes through them as before.
 
 Each class here subclasses the original, so the admin's checks of what is installed still
