@@ -225,3 +225,18 @@ def test_the_token_is_counted_however_the_header_separates_it(api: Any, settings
         plain.get("/api/v1/me/", HTTP_AUTHORIZATION=f"Bearer\t{client.token}").status_code,
     ]
     assert statuses == [200, 200, 429]
+
+
+def test_the_counters_read_as_none_when_redis_does_not_answer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Redis down (a client on a port nothing listens on): caches are bypassed, every
+    request then reads the database, rather than a request failing."""
+    import redis
+
+    from daicho import caching
+
+    down = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    monkeypatch.setattr(caching, "redis_client", lambda: down)
+    assert caching.generations("tenancy", "other") == [None, None]
+    assert caching.generations_and_counts(["tenancy"], [("k", 60, 5)]) == ([None], {})
