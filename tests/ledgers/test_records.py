@@ -411,6 +411,32 @@ def test_a_write_lands_in_the_city_in_force_when_the_connection_last_served_anot
         assert not Record.objects.filter(pk__in=[created.pk, record.pk]).exists()
 
 
+def test_a_read_runs_in_the_city_in_force_when_the_connection_last_served_another(
+    ledger: Ledger, clerk: Any, musashino: Any
+) -> None:
+    """The record read is a prepared statement too (one per visibility, the same text in
+    every city): run in 武蔵野市 it reads 武蔵野市's tables, back in 三鷹市 三鷹市's, and
+    the audit event goes where the record was read."""
+    from django.db import connection
+    from django_tenants.utils import schema_context
+
+    from ledgers.access.policy import policy_for
+    from ledgers.exceptions import RecordNotFound
+
+    policy = policy_for(clerk, ledger)
+    record = record_create(actor=clerk, ledger=ledger, values={"name": "一"}, policy=policy)
+    assert policy.view_record(record.pk, actor=clerk).data == {"name": "一"}
+    with schema_context(musashino.slug):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        with pytest.raises(RecordNotFound):
+            policy.view_record(record.pk, actor=clerk)
+        assert not AuditEvent.objects.filter(record_id=record.pk).exists()
+    # Back in 三鷹市: the prepared read is the first statement since the schema changed.
+    assert policy.view_record(record.pk, actor=clerk).data == {"name": "一"}
+    assert AuditEvent.objects.filter(record_id=record.pk, action="record.view").count() == 2
+
+
 def test_bulk_create_leaves_garbage_collection_as_it_found_it(ledger: Ledger, clerk: Any) -> None:
     import gc
 
