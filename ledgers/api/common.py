@@ -18,7 +18,7 @@ from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 
-from daicho.caching import redis_client
+from daicho.caching import generations_and_counts, redis_client
 from ledgers.api.tokens.models import ApiToken
 from ledgers.api.tokens.services import TOKEN_PREFIX, token_authenticate, token_has_scope
 
@@ -75,28 +75,7 @@ class HasScope(BasePermission):
         return token_has_scope(token, scope)
 
 
-# Both counters in one command: each key starts its window (expiry) at its first request,
-# then counts. One EVALSHA costs redis-py a fraction of a pipeline of four commands.
-_COUNT_SCRIPT = """
-local counts = {}
-for i, key in ipairs(KEYS) do
-    redis.call('SET', key, 0, 'EX', ARGV[i], 'NX')
-    counts[i] = redis.call('INCR', key)
-end
-return counts
-"""
-_script: Any = None
-
-
-def _count(client: Any, keys: list[str], durations: list[int]) -> list[int]:
-    """Count one request against each of ``keys`` (windows of ``durations`` seconds).
-
-    The script object (its SHA, loaded again by redis-py after a Redis restart) is made
-    once; each call runs it on the client given (a new one per call, on the shared pool)."""
-    global _script
-    if _script is None:
-        _script = client.register_script(_COUNT_SCRIPT)
-    return [int(count) for count in _script(keys=keys, args=durations, client=client)]
+_PREFIX = TOKEN_PREFIX.encode()
 
 
 def _bearer_ident(request: Any) -> str | None:
@@ -104,12 +83,12 @@ def _bearer_ident(request: Any) -> str | None:
     as presented (``b:<sha-256>``), never its public prefix, so that a request with a
     made-up secret cannot be counted against somebody's token. ``None`` for a request
     bearing no token of our form."""
-    # Split as the authentication splits it (any whitespace), so that no spelling of the
-    # header authenticates a token this identity misses.
-    parts = request.META.get("HTTP_AUTHORIZATION", "").split()
-    if len(parts) != 2 or parts[0].lower() != "bearer" or not parts[1].startswith(TOKEN_PREFIX):
+    # Read as the authentication reads it (DRF's header bytes, split on ASCII whitespace),
+    # so that no spelling of the header authenticates a token this identity misses.
+    parts = get_authorization_header(request).split()
+    if len(parts) != 2 or parts[0].lower() != b"bearer" or not parts[1].startswith(_PREFIX):
         return None
-    return "b:" + hashlib.sha256(parts[1].encode("utf-8", "surrogateescape")).hexdigest()[:32]
+    return "b:" + hashlib.sha256(parts[1]).hexdigest()[:32]
 
 
 def _rate_counters(idents: list[tuple[str, str | None]]) -> list[tuple[str, int, int]]:
@@ -142,16 +121,23 @@ def request_counters(request: Any) -> list[tuple[str, int, int]]:
     return _rate_counters([("address", BaseThrottle().get_ident(request)), ("token", token)])
 
 
+def _first_over(counters: list[tuple[str, int, int]], counts: dict[str, int]) -> str | None:
+    """The key of the first counter whose count is over its limit, if any."""
+    return next((key for key, _window, limit in counters if counts.get(key, 0) > limit), None)
+
+
 class ApiRateThrottle(BaseThrottle):
     """Requests per client address and per token (or session user), each per window.
 
     The rates are ``address`` and ``token`` of ``DEFAULT_THROTTLE_RATES``, read when used
     (a change of settings takes effect). Both counters live in Redis and are counted with
-    one command (a Lua script, ``_COUNT_SCRIPT``): a window starts at a client's first
-    request and allows the rate's number of requests until it expires (a burst across two
-    windows may reach twice the rate, never more). A request bearing a token was counted
-    already by the city middleware, with the generation counters it reads
-    (``request_counters``, ``request.rate_counts``): this throttle then only compares.
+    one command (``daicho.caching.generations_and_counts``, its Lua script): a window
+    starts at a client's first request and allows the rate's number of requests until it
+    expires (a burst across two windows may reach twice the rate, never more). A request
+    bearing a token was counted already by the city middleware, with the generation
+    counters it reads (``request_counters``, ``request.rate_counts``): this throttle then
+    only compares. If Redis does not answer, the request is not limited (as the caches are
+    bypassed), with a warning in the log, rather than refused.
     DRF's own throttle kept every request's timestamp in one cached
     list, read and rewritten whole per request: at thousands a minute that list cost more
     than the request it guarded. The counters' keys differ from that throttle's
@@ -163,24 +149,18 @@ class ApiRateThrottle(BaseThrottle):
         counters = _rate_counters(
             [("address", self.get_ident(request)), ("token", self._client_ident(request))]
         )
-        if not counters:
+        counts: dict[str, int] = dict(getattr(request, "rate_counts", None) or {})
+        over = _first_over(counters, counts)
+        pending = [counter for counter in counters if counter[0] not in counts]
+        if over is None and pending:
+            # With the city middleware's own script: counted in order, stopping at the
+            # first counter over its limit; nothing (and a warning) if Redis fails.
+            counts.update(generations_and_counts([], pending)[1])
+            over = _first_over(counters, counts)
+        if over is None:
             return True
-        counted: dict[str, int] = getattr(request, "rate_counts", None) or {}
-        client = redis_client()
-        pending = [(key, duration) for key, duration, _limit in counters if key not in counted]
-        counts = dict(counted)
-        for key, _duration, limit in counters:
-            if key in counts and counts[key] > limit:
-                self._retry_after = max(1, client.ttl(key))
-                return False
-        if pending:
-            numbers = _count(client, [key for key, _d in pending], [d for _k, d in pending])
-            counts.update(zip([key for key, _d in pending], numbers, strict=True))
-        for key, _duration, limit in counters:
-            if counts[key] > limit:
-                self._retry_after = max(1, client.ttl(key))
-                return False
-        return True
+        self._retry_after = max(1, redis_client().ttl(over))
+        return False
 
     @staticmethod
     def _client_ident(request: Request) -> str | None:

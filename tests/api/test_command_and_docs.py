@@ -240,3 +240,20 @@ def test_the_counters_read_as_none_when_redis_does_not_answer(
     monkeypatch.setattr(caching, "redis_client", lambda: down)
     assert caching.generations("tenancy", "other") == [None, None]
     assert caching.generations_and_counts(["tenancy"], [("k", 60, 5)]) == ([None], {})
+
+
+def test_with_redis_down_a_token_request_is_answered_unlimited(
+    api: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rate counters fail open as the caches do: the request reads the database and is
+    answered, neither refused nor a server error."""
+    import redis
+
+    from daicho import caching
+
+    client = api("clerk")
+    down = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    monkeypatch.setattr(caching, "redis_client", lambda: down)
+    response = client.get("/api/v1/me/")
+    assert response.status_code == 200
+    assert response.json()["username"] == "clerk"
