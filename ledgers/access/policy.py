@@ -50,21 +50,11 @@ _ID_MARKER = uuid.UUID("5ec0de5e-0000-4000-8000-00000000d1c0")
 ALL_CAPABILITIES = frozenset(c.value for c in Capability)
 READ_CAPABILITIES = frozenset({"view", "search", "export", "print"})
 
-# Per statement (the SQL of a visibility): each column's field attribute and the converters
-# Django applies to it when it loads a model (JSONField's, the backend's). A statement's
-# columns never change, and psycopg builds its column descriptions anew on every access.
-_ROW_PLANS: dict[str, tuple[list[str], list[tuple[int, list[Any], Any]]]] = {}
-
 
 def _fetch_record(sql: str, params: list[Any]) -> Any:
-    """The one record ``sql`` selects (or ``None``), as ``Record.objects.raw`` would build
-    it — the columns it leaves out deferred, each value through the field's converters —
-    without the raw query set's work per call (resolving columns to fields and compiling
-    converters: ~0.8 ms of a record read, measured 2026-11-29), which is done once per
-    statement here."""
-    from django.db import connection
-
-    from ledgers.records.models import Record
+    """The one record ``sql`` selects (or ``None``), built as ``Record.objects.raw`` would
+    build it (``ledgers.records.rows``)."""
+    from ledgers.records.rows import has_plan, records_from_rows
 
     # A prepared statement (one per visibility and connection, daicho.db.prepared):
     # PostgreSQL parsed and planned the read with its audit event on every call.
@@ -72,31 +62,8 @@ def _fetch_record(sql: str, params: list[Any]) -> Any:
         row = cursor.fetchone()
         if row is None:
             return None
-        plan = _ROW_PLANS.get(sql)
-        if plan is None:
-            columns = [column.name for column in cursor.description]
-    if plan is None:
-        by_column = {field.column: field for field in Record._meta.concrete_fields}
-        attnames, converters = [], []
-        for index, column in enumerate(columns):
-            model_field = by_column[column]
-            attnames.append(model_field.attname)
-            expression = model_field.get_col(Record._meta.db_table)
-            functions = [
-                *connection.ops.get_db_converters(expression),
-                *model_field.get_db_converters(connection),
-            ]
-            if functions:
-                converters.append((index, functions, expression))
-        if len(_ROW_PLANS) >= 1000:
-            _ROW_PLANS.clear()
-        plan = _ROW_PLANS[sql] = (attnames, converters)
-    attnames, converters = plan
-    values = list(row)
-    for index, functions, expression in converters:
-        for convert in functions:
-            values[index] = convert(values[index], expression, connection)
-    return Record.from_db(connection.alias, attnames, values)
+        columns = None if has_plan(sql) else [column.name for column in cursor.description]
+    return records_from_rows(sql, [row], columns)[0]
 
 
 WRITE_CAPABILITIES = frozenset({"create", "update", "delete", "import", "design"})

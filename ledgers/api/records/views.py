@@ -31,6 +31,7 @@ from ledgers.records.selectors import (
     record_as_of,
     record_get_version,
     record_versions,
+    records_page_counted,
     version_definition,
 )
 from ledgers.records.services import (
@@ -54,6 +55,30 @@ class RecordPagination(CursorPagination):
     page_size = 25
     page_size_query_param = "page_size"
     max_page_size = 100
+
+    def paginate_counted(
+        self, queryset: QuerySet[Record], request: Request, view: Any = None
+    ) -> tuple[list[Record], int]:
+        """The first page and the number of all matches, from one pass over the matches
+        (``records_page_counted``); DRF's own paging then sets the next link."""
+        rows, total = records_page_counted(
+            queryset.order_by(self.ordering), self.get_page_size(request) + 1
+        )
+        return self.paginate_queryset(_Fetched(rows), request, view) or [], total
+
+
+class _Fetched:
+    """Rows already fetched, in order, as DRF's cursor paging reads a query set on a first
+    page: ordered (they are) and sliced once."""
+
+    def __init__(self, rows: list[Record]) -> None:
+        self.rows = rows
+
+    def order_by(self, *ordering: str) -> _Fetched:
+        return self
+
+    def __getitem__(self, index: slice) -> list[Record]:
+        return self.rows[index]
 
 
 def _filter_on_field(
@@ -132,21 +157,23 @@ class RecordListView(APIView):
         policy.require("view")
         queryset = _filtered(policy, request)
         paginator = RecordPagination()
-        page = paginator.paginate_queryset(queryset, request, view=self)
+        count: int | None = None
+        if request.query_params.get("count") in {"true", "1"} and (
+            request.query_params.get(paginator.cursor_query_param) is None
+        ):
+            page, count = paginator.paginate_counted(queryset, request, view=self)
+        else:
+            page = paginator.paginate_queryset(queryset, request, view=self)
         results = [record_output(record, policy) for record in page or []]
         audit_record(
             actor=request.user, action="record.list", ledger_code=ledger.code,
             details={"records": [r["id"] for r in results], "filters": _safe_filters(request)},
         )  # fmt: skip
         body: dict[str, Any] = {"results": results, "next": paginator.get_next_link()}
-        if request.query_params.get("count") in {"true", "1"}:
-            if paginator.cursor is None and not paginator.has_next:
-                # A first page that holds every match is its own count: the page query
-                # already read one row past the page and found none. No second pass over
-                # the matches (for "contains" filters, a recheck of each).
-                body["count"] = len(results)
-            else:
-                body["count"] = queryset.count()
+        if count is not None:
+            body["count"] = count
+        elif request.query_params.get("count") in {"true", "1"}:
+            body["count"] = queryset.count()  # a later page: the matches before it too
         return Response(body)
 
     @extend_schema(
