@@ -123,7 +123,7 @@ def test_a_counted_first_page_is_one_pass_over_the_matches(api: Any) -> None:
     assert sum("COUNT(*) AS" in q["sql"] for q in queries.captured_queries) == 1
     # The two pages together are every match, once each, newest first.
     everything = clerk.get(records_url(), {"name__contains": "佐藤"}).json()["results"]
-    assert [r["id"] for r in everything] == first_ids + [second["results"][0]["id"]]
+    assert [r["id"] for r in everything] == [*first_ids, second["results"][0]["id"]]
     body, reads = counted({"name__contains": "鈴木"})
     assert (body["count"], body["results"], body["next"], reads) == (0, [], None, 1)
 
