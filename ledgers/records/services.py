@@ -13,7 +13,6 @@ import contextlib
 import dataclasses
 import gc
 import os
-import tempfile
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from typing import Any, cast
 
 import orjson
 import psycopg
+import psycopg.sql
 from django.db import connection, transaction
 from django.utils import timezone
 from psycopg import pq
@@ -752,12 +752,6 @@ def _new_record_ids() -> Iterator[uuid.UUID]:
             yield uuid.UUID(bytes=block[start : start + 16], version=4)
 
 
-#: Bytes of COPY data sent per message in the bulk paths.
-_COPY_BLOCK = 1 << 16
-#: Bytes of a bulk create's versions kept in memory before they spill to a file.
-_VERSIONS_IN_MEMORY = 32 << 20
-
-
 #: Records per COPY statement of a bulk create: a quarter of the batch, within these bounds.
 COPY_CHUNK_MIN, COPY_CHUNK_MAX = 25, 250
 
@@ -782,11 +776,17 @@ class _CopyStream:
     slower: each of its wake-ups waited for the busy main thread's GIL.)
     """
 
-    def __init__(self, django_connection: Any, sql: str) -> None:
+    def __init__(
+        self, django_connection: Any, sql: str, *, before: bytes = b"", after: bytes = b""
+    ) -> None:
         self._django = django_connection
         self._connection = django_connection.connection
         self._pgconn = self._connection.pgconn
-        self._sql = sql.encode()
+        # ``before`` and ``after``: statements sent in the same message as each COPY (the
+        # simple query protocol runs them in order), whose results are skipped.
+        self._sql = b" ".join(
+            part for part in (before, sql.encode() + (b";" if after else b""), after) if part
+        )
         self._in_flight = False
         self._nonblocking = self._pgconn.nonblocking
         self._pgconn.nonblocking = 0  # sends block until queued; results are read below
@@ -832,7 +832,10 @@ class _CopyStream:
             pgconn.send_query(self._sql)
         except psycopg.Error:  # the connection is gone
             self._check(None, pq.ExecStatus.COPY_IN)
-        self._check(pgconn.get_result(), pq.ExecStatus.COPY_IN)
+        result = pgconn.get_result()
+        while result is not None and result.status == pq.ExecStatus.TUPLES_OK:
+            result = pgconn.get_result()  # a statement before the COPY
+        self._check(result, pq.ExecStatus.COPY_IN)
         if pgconn.put_copy_data(data) != 1 or pgconn.put_copy_end() != 1:
             self._check(None, pq.ExecStatus.COPY_IN)
         self._in_flight = True
@@ -868,8 +871,10 @@ def record_bulk_create(
     chunks of a quarter of the batch (``COPY_CHUNK_MIN``–``COPY_CHUNK_MAX`` rows), each sent
     while the next is validated and indexed (``_CopyStream``; ``ledgers.records.copy``: the
     search keys travel as the bytes the indexer packed once per distinct value, never as
-    text to parse), then their first versions by a second binary COPY built in the same
-    pass, and one audit event per record by one statement, all in one transaction.
+    text to parse). Each chunk's COPY also writes its records' first versions and audit
+    events (one per record), by the statement trigger ``ledgers_record_bulk_history``
+    (migration 0010), which acts while ``daicho.bulk_create`` is set: around each COPY.
+    All in one transaction.
     """
     require_tenant()
     _policy(actor, ledger, policy).require(capability)
@@ -878,14 +883,9 @@ def record_bulk_create(
     now = timezone.now()
     actor_id = _actor_id(actor)
     version = ledger.definition_version
-    # The versions wait for the records' COPY to end (one COPY at a time on a connection);
-    # a large batch spills them to a temporary file.
-    with (
-        _no_cyclic_gc(),
-        tempfile.SpooledTemporaryFile(max_size=_VERSIONS_IN_MEMORY) as versions,
-        transaction.atomic(),
-        connection.cursor() as cursor,
-    ):
+    # The cursor first: opening it puts the connection on the city's schema (django-tenants
+    # sets the search path there), which the COPYs on its libpq connection rely on.
+    with _no_cyclic_gc(), transaction.atomic(), connection.cursor() as cursor:
         # Every record of the batch shares these columns: packed once.
         shared = b"".join((
             copy_format.int8(ledger.pk), copy_format.int4(1), copy_format.int4(version),
@@ -893,19 +893,15 @@ def record_bulk_create(
             copy_format.int8(actor_id), copy_format.timestamptz(now), copy_format.text(""),
         ))  # fmt: skip
         row_start = copy_format.row_start(13)
-        version_shared = b"".join((
-            copy_format.int4(1), copy_format.text("create"), copy_format.int8(actor_id),
-            copy_format.timestamptz(now), copy_format.text(reason), copy_format.int4(version),
-            copy_format.text(state), copy_format.boolean(False),
-        ))  # fmt: skip
-        version_start = copy_format.row_start(10)
-        versions.write(copy_format.HEADER)
         chunk_rows = max(COPY_CHUNK_MIN, min(COPY_CHUNK_MAX, len(values_list) // 4))
-        stream = _CopyStream(connection, _RECORDS_COPY_SQL)
+        batch = orjson.dumps({"reason": reason, "ledger_code": ledger.code}).decode()
+        stream = _CopyStream(
+            connection, _RECORDS_COPY_SQL,
+            before=_set_bulk_create(connection, batch), after=_set_bulk_create(connection, ""),
+        )  # fmt: skip
         new_ids = _new_record_ids()
         try:
             block = [copy_format.HEADER]
-            version_block: list[bytes] = []  # written to ``versions`` a chunk at a time
             for position, values in enumerate(values_list):
                 try:
                     data, search = values_clean_and_index(ledger=ledger, values=values)
@@ -916,12 +912,8 @@ def record_bulk_create(
                     continue  # nothing more is written; the rest is only validated
                 record_id = next(new_ids)
                 ids.append(record_id)
-                data_json = copy_format.jsonb(_json_bytes(data))
-                version_block.append(b"".join((
-                    version_start, copy_format.uuid_(record_id), data_json, version_shared,
-                )))  # fmt: skip
                 block.append(b"".join((
-                    row_start, copy_format.uuid_(record_id), data_json,
+                    row_start, copy_format.uuid_(record_id), copy_format.jsonb(_json_bytes(data)),
                     copy_format.int4_array(search.keys_binary, search.keys_count),
                     copy_format.jsonb(_json_bytes(search.texts)), shared,
                 )))  # fmt: skip
@@ -929,47 +921,29 @@ def record_bulk_create(
                     block.append(copy_format.TRAILER)
                     stream.send(b"".join(block))
                     block = [copy_format.HEADER]
-                    versions.write(b"".join(version_block))
-                    version_block = []
             if item_errors:
                 raise RecordInvalid(item_errors=item_errors)  # the transaction rolls back
             if len(block) > 1:
                 block.append(copy_format.TRAILER)
                 stream.send(b"".join(block))
-                versions.write(b"".join(version_block))
         except BaseException:
             stream.close(raise_error=False)
             raise
         stream.close()
         if not ids:
             return []
-        versions.write(copy_format.TRAILER)
-        versions.seek(0)
-        with cursor.copy(
-            "COPY ledgers_recordversion (record_id, data, generation, action, actor_id, at,"
-            " reason, definition_version, state, deleted) FROM STDIN (FORMAT BINARY)"
-        ) as copy_in:
-            while chunk := versions.read(_COPY_BLOCK):
-                copy_in.write(chunk)
-        # One audit event per record, by a third binary COPY: each row is the shared
-        # columns around the record's id (a uuid[] parameter cost ~2 µs per id to dump).
-        audit_start = b"".join((
-            copy_format.row_start(6), copy_format.int8(actor_id),
-            copy_format.text("record.create"), copy_format.text(ledger.code),
-        ))  # fmt: skip
-        audit_end = copy_format.int4(1) + copy_format.jsonb(b'{"bulk": true}')
-        with cursor.copy(
-            "COPY ledgers_auditevent (actor_id, action, ledger_code, record_id, generation,"
-            " details) FROM STDIN (FORMAT BINARY)"
-        ) as copy_in:
-            copy_in.write(b"".join((
-                copy_format.HEADER,
-                *[audit_start + copy_format.uuid_(record_id) + audit_end for record_id in ids],
-                copy_format.TRAILER,
-            )))  # fmt: skip
         _merge_pending_index_entries(cursor, "record_search_keys_gin", len(ids))
         webhook_events_enqueue(ledger=ledger, event="record.created", records=[(i, 1) for i in ids])
     return [(record_id, 1) for record_id in ids]
+
+
+def _set_bulk_create(django_connection: Any, value: str) -> bytes:
+    """The statement that sets (or, given ``""``, clears) ``daicho.bulk_create`` for the
+    transaction, as bytes to send before (after) a COPY."""
+    statement = psycopg.sql.SQL("SELECT set_config('daicho.bulk_create', {}, true);").format(
+        psycopg.sql.Literal(value)
+    )
+    return statement.as_bytes(django_connection.connection)
 
 
 def record_bulk_update(

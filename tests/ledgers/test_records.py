@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -713,17 +713,50 @@ def test_an_invalid_item_after_chunks_were_sent_writes_nothing(
         record_bulk_create(actor=clerk, ledger=ledger, values_list=batch)
     assert set(refused.value.item_errors) == {30}
     assert Record.objects.count() == before
+    # Nor the versions and audit events the six chunks' COPYs wrote before it.
+    assert not RecordVersion.objects.filter(record__ledger=ledger).exists()
+    assert not AuditEvent.objects.filter(ledger_code="rich", action="record.create").exists()
 
 
-def test_a_large_bulk_create_spills_its_versions_to_a_file_and_writes_them_all(
-    clerk: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(services, "_VERSIONS_IN_MEMORY", 4096)  # a few rows, then a file
+def test_the_history_trigger_acts_only_inside_a_bulk_create_s_copies(clerk: Any) -> None:
+    """The records' COPY writes their versions and audit events while ``daicho.bulk_create``
+    is set (migration 0010); the bulk path clears it after each COPY, so a record created
+    after a bulk create in the same transaction gets the one version its service writes."""
     ledger = ledger_create(actor=clerk, code="rich", name="型の多い台帳", fields=RICH_FIELDS)
-    created = record_bulk_create(actor=clerk, ledger=ledger, values_list=RICH_VALUES * 100)
-    versions = RecordVersion.objects.filter(record_id__in=[i for i, _ in created])
+    with transaction.atomic():
+        created = record_bulk_create(
+            actor=clerk, ledger=ledger, values_list=RICH_VALUES * 100, reason="一括登録"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT current_setting('daicho.bulk_create', true)")
+            assert cursor.fetchone()[0] == ""
+        single = record_create(actor=clerk, ledger=ledger, values=RICH_VALUES[0])
+    ids = [i for i, _ in created]
+    versions = RecordVersion.objects.filter(record_id__in=ids)
     assert versions.count() == 300
+    assert set(versions.values_list("reason", "action", "generation", "actor_id")) == {
+        ("一括登録", "create", 1, clerk.pk)
+    }
     assert {v.data["name"]["kanji"] for v in versions} == {"髙橋 一郎", "^=山田", "佐藤"}
+    events = AuditEvent.objects.filter(record_id__in=ids)
+    assert sorted(events.values_list("record_id", flat=True)) == sorted(ids)
+    assert set(events.values_list("action", "ledger_code", "generation", "actor_id")) == {
+        ("record.create", "rich", 1, clerk.pk)
+    }
+    assert RecordVersion.objects.filter(record_id=single.pk).count() == 1
+    assert AuditEvent.objects.filter(record_id=single.pk).count() == 1
+    # A plain insert into the table, outside any bulk create, writes no history.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO ledgers_record (id, ledger_id, data, search_keys, search_text,"
+            " generation, definition_version, state, created_at, updated_at, deleted_reason)"
+            " VALUES (gen_random_uuid(), %s, '{}', '{}', '{}', 1, 1, '', now(), now(), '')"
+            " RETURNING id",
+            [ledger.pk],
+        )
+        plain = cursor.fetchone()[0]
+    assert not RecordVersion.objects.filter(record_id=plain).exists()
+    assert not AuditEvent.objects.filter(record_id=plain).exists()
 
 
 def test_the_written_tables_carry_only_the_indexes_queries_use(clerk: Any) -> None:
