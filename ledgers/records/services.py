@@ -49,6 +49,7 @@ from ledgers.webhooks.services import (
     WEBHOOK_DELIVERIES_CTE,
     webhook_deliveries_schedule,
     webhook_events_enqueue,
+    webhook_listeners_sql,
 )
 
 Values = dict[str, Any]
@@ -784,9 +785,10 @@ class _CopyStream:
         self._pgconn = self._connection.pgconn
         # ``before`` and ``after``: statements sent in the same message as each COPY (the
         # simple query protocol runs them in order), whose results are skipped.
-        self._sql = b" ".join(
-            part for part in (before, sql.encode() + (b";" if after else b""), after) if part
-        )
+        self._before, self._sql, self._after = before, sql.encode() + b";", after
+        #: The rows (text values) of the last statement of the last chunk collected that
+        #: returned rows: what ``send(..., then=...)`` asked for.
+        self.rows: list[list[bytes | None]] = []
         self._in_flight = False
         self._nonblocking = self._pgconn.nonblocking
         self._pgconn.nonblocking = 0  # sends block until queued; results are read below
@@ -821,15 +823,25 @@ class _CopyStream:
         if not self._in_flight:
             return
         self._in_flight = False
-        self._check(self._pgconn.get_result(), pq.ExecStatus.COMMAND_OK)
-        self._drain()
+        pgconn = self._pgconn
+        self._check(pgconn.get_result(), pq.ExecStatus.COMMAND_OK)
+        while (result := pgconn.get_result()) is not None:  # the statements after the COPY
+            if result.status == pq.ExecStatus.TUPLES_OK:
+                self.rows = [
+                    [result.get_value(row, column) for column in range(result.nfields)]
+                    for row in range(result.ntuples)
+                ]
+            elif result.status != pq.ExecStatus.COMMAND_OK:
+                self._check(result, pq.ExecStatus.TUPLES_OK)  # raises
 
-    def send(self, data: bytes) -> None:
-        """One chunk: a whole binary COPY (header, rows, trailer)."""
+    def send(self, data: bytes, *, then: bytes = b"") -> None:
+        """One chunk: a whole binary COPY (header, rows, trailer); ``then``, statements to
+        run after it in the same message (the last one's rows: ``rows``, once collected)."""
         self._collect()
         pgconn = self._pgconn
+        message = b" ".join(part for part in (self._before, self._sql, self._after, then) if part)
         try:
-            pgconn.send_query(self._sql)
+            pgconn.send_query(message)
         except psycopg.Error:  # the connection is gone
             self._check(None, pq.ExecStatus.COPY_IN)
         result = pgconn.get_result()
@@ -900,6 +912,8 @@ def record_bulk_create(
             before=_set_bulk_create(connection, batch), after=_set_bulk_create(connection, ""),
         )  # fmt: skip
         new_ids = _new_record_ids()
+        listeners_sql = webhook_listeners_sql(ledger=ledger, event="record.created")
+        last = len(values_list) - 1
         try:
             block = [copy_format.HEADER]
             for position, values in enumerate(values_list):
@@ -917,15 +931,16 @@ def record_bulk_create(
                     copy_format.int4_array(search.keys_binary, search.keys_count),
                     copy_format.jsonb(_json_bytes(search.texts)), shared,
                 )))  # fmt: skip
-                if len(block) > chunk_rows:
+                if len(block) > chunk_rows and position < last:
                     block.append(copy_format.TRAILER)
                     stream.send(b"".join(block))
                     block = [copy_format.HEADER]
             if item_errors:
                 raise RecordInvalid(item_errors=item_errors)  # the transaction rolls back
             if len(block) > 1:
+                # The last chunk asks for the ledger's webhook listeners in the same message.
                 block.append(copy_format.TRAILER)
-                stream.send(b"".join(block))
+                stream.send(b"".join(block), then=listeners_sql)
         except BaseException:
             stream.close(raise_error=False)
             raise
@@ -933,7 +948,10 @@ def record_bulk_create(
         if not ids:
             return []
         _merge_pending_index_entries(cursor, "record_search_keys_gin", len(ids))
-        webhook_events_enqueue(ledger=ledger, event="record.created", records=[(i, 1) for i in ids])
+        webhook_events_enqueue(
+            ledger=ledger, event="record.created", records=[(i, 1) for i in ids],
+            listeners=[uuid.UUID(row[0].decode()) for row in stream.rows if row[0]],
+        )  # fmt: skip
     return [(record_id, 1) for record_id in ids]
 
 

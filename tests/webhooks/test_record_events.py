@@ -56,8 +56,7 @@ def test_each_write_queues_its_event_once(
         ("record.deleted", 3), ("record.restored", 4), ("record.created", 1), ("record.created", 1),
         ("record.updated", 2),
     ]  # fmt: skip
-    # One delivery scheduling per write, after its commit (bulk creates also schedule a
-    # statistics check of the records table).
+    # One delivery scheduling per write, after its commit.
     schedulings = [c for c in callbacks if getattr(c, "func", None) is _schedule_after_commit]
     assert len(schedulings) == 6
 
@@ -77,3 +76,35 @@ def test_a_failed_write_queues_nothing(city: dict[str, Any], subscribe: Any) -> 
                 expected_generation=7,
             )
         assert not WebhookDelivery.objects.exists()
+
+
+def test_a_bulk_create_asks_for_its_listeners_with_its_last_copy(
+    city: dict[str, Any], subscribe: Any, monkeypatch: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    """The listeners of ``record.created`` come back with the bulk create's last COPY (no
+    statement of their own): an active one gets a delivery per record; a disabled one, or
+    one listening to other events, none."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from ledgers.records import services
+    from ledgers.webhooks.services import webhook_subscription_update
+
+    monkeypatch.setattr(services, "COPY_CHUNK_MIN", 3)
+    monkeypatch.setattr(services, "COPY_CHUNK_MAX", 3)
+    listening = subscribe(events=["record.created"])
+    disabled = subscribe(events=["record.created"])
+    subscribe(events=["record.updated"])
+    clerk, ledger = city["people"]["clerk"], city["ledger"]
+    with schema_context("mitaka"):
+        webhook_subscription_update(
+            actor=city["people"]["designer"], subscription=disabled, changes={"active": False}
+        )
+        with django_capture_on_commit_callbacks(), CaptureQueriesContext(connection) as queries:
+            created = record_bulk_create(
+                actor=clerk, ledger=ledger, values_list=[{"name": f"鈴木 {i}"} for i in range(10)]
+            )
+        assert not [q for q in queries.captured_queries if "webhooksubscription" in q["sql"]]
+        delivered = set(WebhookDelivery.objects.values_list("subscription_id", "record_id"))
+    assert delivered == {(listening.pk, record_id) for record_id, _ in created}
+    assert len(created) == 10
