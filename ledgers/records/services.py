@@ -763,6 +763,9 @@ _RECORDS_COPY_SQL = (
 )
 
 
+_BEFORE_COPY = (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK)
+
+
 class _CopyStream:
     """Binary COPYs into one table, a chunk each, whose results are read only when the next
     chunk goes (or at ``close``): PostgreSQL stores and indexes chunk k while Python
@@ -792,10 +795,10 @@ class _CopyStream:
         self._in_flight = False
         self._nonblocking = self._pgconn.nonblocking
         self._pgconn.nonblocking = 0  # sends block until queued; results are read below
-        if self._pgconn.transaction_status == pq.TransactionStatus.IDLE:
-            # psycopg opens the transaction lazily, before its first statement; here the
-            # first statement bypasses it.
-            self._check(self._pgconn.exec_(b"BEGIN"), pq.ExecStatus.COMMAND_OK)
+        # psycopg opens the transaction lazily, before its first statement; here the first
+        # statement bypasses it, so the first COPY's message opens it (not a round trip of
+        # its own).
+        self._begin = self._pgconn.transaction_status == pq.TransactionStatus.IDLE
 
     def _drain(self) -> None:
         """Read every result left, ending a COPY still open: the connection is idle after."""
@@ -839,13 +842,16 @@ class _CopyStream:
         run after it in the same message (the last one's rows: ``rows``, once collected)."""
         self._collect()
         pgconn = self._pgconn
-        message = b" ".join(part for part in (self._before, self._sql, self._after, then) if part)
+        begin, self._begin = b"BEGIN;" if self._begin else b"", False
+        message = b" ".join(
+            part for part in (begin, self._before, self._sql, self._after, then) if part
+        )
         try:
             pgconn.send_query(message)
         except psycopg.Error:  # the connection is gone
             self._check(None, pq.ExecStatus.COPY_IN)
         result = pgconn.get_result()
-        while result is not None and result.status == pq.ExecStatus.TUPLES_OK:
+        while result is not None and result.status in _BEFORE_COPY:
             result = pgconn.get_result()  # a statement before the COPY
         self._check(result, pq.ExecStatus.COPY_IN)
         if pgconn.put_copy_data(data) != 1 or pgconn.put_copy_end() != 1:
