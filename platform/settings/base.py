@@ -346,7 +346,7 @@ REST_FRAMEWORK = {
         "auth": env.str("API_RATE_TOKEN_REQUESTS", default="20/min"),
     },
     "EXCEPTION_HANDLER": "ledgers.api.errors.exception_handler",
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["ledgers.api.renderers.JsonRenderer"],
     "DEFAULT_PARSER_CLASSES": ["ledgers.api.parsers.JsonParser"],
     "UNAUTHENTICATED_USER": None,
 }
