@@ -31,7 +31,7 @@ from ledgers.records.selectors import (
     record_as_of,
     record_get_version,
     record_versions,
-    records_page_counted,
+    records_first,
     version_definition,
 )
 from ledgers.records.services import (
@@ -56,13 +56,13 @@ class RecordPagination(CursorPagination):
     page_size_query_param = "page_size"
     max_page_size = 100
 
-    def paginate_counted(
-        self, queryset: QuerySet[Record], request: Request, view: Any = None
-    ) -> tuple[list[Record], int]:
-        """The first page and the number of all matches, from one pass over the matches
-        (``records_page_counted``); DRF's own paging then sets the next link."""
-        rows, total = records_page_counted(
-            queryset.order_by(self.ordering), self.get_page_size(request) + 1
+    def paginate_first(
+        self, queryset: QuerySet[Record], request: Request, view: Any = None, *, count: bool
+    ) -> tuple[list[Record], int | None]:
+        """The first page, and with ``count`` the number of all matches, by one statement
+        (``records_first``); DRF's own paging then sets the next link."""
+        rows, total = records_first(
+            queryset.order_by(self.ordering), self.get_page_size(request) + 1, count=count
         )
         return self.paginate_queryset(_Fetched(rows), request, view) or [], total
 
@@ -157,11 +157,10 @@ class RecordListView(APIView):
         policy.require("view")
         queryset = _filtered(policy, request)
         paginator = RecordPagination()
+        wants_count = request.query_params.get("count") in {"true", "1"}
         count: int | None = None
-        if request.query_params.get("count") in {"true", "1"} and (
-            request.query_params.get(paginator.cursor_query_param) is None
-        ):
-            page, count = paginator.paginate_counted(queryset, request, view=self)
+        if request.query_params.get(paginator.cursor_query_param) is None:
+            page, count = paginator.paginate_first(queryset, request, view=self, count=wants_count)
         else:
             page = paginator.paginate_queryset(queryset, request, view=self)
         results = [record_output(record, policy) for record in page or []]
@@ -172,7 +171,7 @@ class RecordListView(APIView):
         body: dict[str, Any] = {"results": results, "next": paginator.get_next_link()}
         if count is not None:
             body["count"] = count
-        elif request.query_params.get("count") in {"true", "1"}:
+        elif wants_count:
             body["count"] = queryset.count()  # a later page: the matches before it too
         return Response(body)
 
