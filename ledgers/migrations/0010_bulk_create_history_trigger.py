@@ -7,8 +7,9 @@ sixth of it). This statement trigger writes them inside each chunk's COPY instea
 the rows that COPY inserted, so PostgreSQL writes them while Python works.
 
 It acts only while the transaction-local setting ``daicho.bulk_create`` holds the batch's
-JSON (``{"reason": …, "ledger_code": …}``): the bulk path sets it around each COPY and
-clears it after. Every other insert (the single-record services write their version in
+JSON (``{"reason": …, "ledger_code": …}``): the bulk path sets it in the message of its
+first COPY and clears it in that of its last (a failure in between rolls it back with the
+transaction or savepoint). Every other insert (the single-record services write their version in
 their own statement) passes the ``WHEN`` condition by and is untouched; one that ran with
 the setting left on would meet the version's unique (record, generation) and fail, never
 write history twice.

@@ -786,8 +786,9 @@ class _CopyStream:
         self._django = django_connection
         self._connection = django_connection.connection
         self._pgconn = self._connection.pgconn
-        # ``before`` and ``after``: statements sent in the same message as each COPY (the
-        # simple query protocol runs them in order), whose results are skipped.
+        # ``before``: statements sent in the same message as the first COPY, ``after``, in
+        # that of the last (``send(..., last=True)``); the simple query protocol runs them
+        # in order, and their results are skipped.
         self._before, self._sql, self._after = before, sql.encode() + b";", after
         #: The rows (text values) of the last statement of the last chunk collected that
         #: returned rows: what ``send(..., then=...)`` asked for.
@@ -837,15 +838,16 @@ class _CopyStream:
             elif result.status != pq.ExecStatus.COMMAND_OK:
                 self._check(result, pq.ExecStatus.TUPLES_OK)  # raises
 
-    def send(self, data: bytes, *, then: bytes = b"") -> None:
-        """One chunk: a whole binary COPY (header, rows, trailer); ``then``, statements to
-        run after it in the same message (the last one's rows: ``rows``, once collected)."""
+    def send(self, data: bytes, *, last: bool = False, then: bytes = b"") -> None:
+        """One chunk: a whole binary COPY (header, rows, trailer); ``last`` for the last
+        one; ``then``, statements to run after it in the same message (the last one's rows:
+        ``rows``, once collected)."""
         self._collect()
         pgconn = self._pgconn
         begin, self._begin = b"BEGIN;" if self._begin else b"", False
-        message = b" ".join(
-            part for part in (begin, self._before, self._sql, self._after, then) if part
-        )
+        before, self._before = self._before, b""
+        after = self._after if last else b""
+        message = b" ".join(part for part in (begin, before, self._sql, after, then) if part)
         try:
             pgconn.send_query(message)
         except psycopg.Error:  # the connection is gone
@@ -891,7 +893,8 @@ def record_bulk_create(
     search keys travel as the bytes the indexer packed once per distinct value, never as
     text to parse). Each chunk's COPY also writes its records' first versions and audit
     events (one per record), by the statement trigger ``ledgers_record_bulk_history``
-    (migration 0010), which acts while ``daicho.bulk_create`` is set: around each COPY.
+    (migration 0010), which acts while ``daicho.bulk_create`` is set: with the first COPY,
+    cleared with the last (a failure in between rolls the setting back with the rest).
     All in one transaction.
     """
     require_tenant()
@@ -946,7 +949,7 @@ def record_bulk_create(
             if len(block) > 1:
                 # The last chunk asks for the ledger's webhook listeners in the same message.
                 block.append(copy_format.TRAILER)
-                stream.send(b"".join(block), then=listeners_sql)
+                stream.send(b"".join(block), last=True, then=listeners_sql)
         except BaseException:
             stream.close(raise_error=False)
             raise

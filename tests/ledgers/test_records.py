@@ -759,6 +759,26 @@ def test_the_history_trigger_acts_only_inside_a_bulk_create_s_copies(clerk: Any)
     assert not AuditEvent.objects.filter(record_id=plain).exists()
 
 
+def test_a_bulk_create_failing_after_its_first_chunk_leaves_the_setting_cleared(
+    clerk: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The setting is set with the first COPY and cleared with the last: a batch refused in
+    between (inside an outer transaction, so on a savepoint) takes it back with the rest."""
+    monkeypatch.setattr(services, "COPY_CHUNK_MIN", 5)
+    monkeypatch.setattr(services, "COPY_CHUNK_MAX", 5)
+    ledger = ledger_create(actor=clerk, code="rich", name="型の多い台帳", fields=RICH_FIELDS)
+    batch = [*RICH_VALUES * 10, {"name": {"kanji": "佐藤"}, "birth_date": "令和5年13月1日"}]
+    with transaction.atomic():
+        with pytest.raises(RecordInvalid):
+            record_bulk_create(actor=clerk, ledger=ledger, values_list=batch)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT coalesce(current_setting('daicho.bulk_create', true), '')")
+            assert cursor.fetchone()[0] == ""
+        single = record_create(actor=clerk, ledger=ledger, values=RICH_VALUES[0])
+    assert RecordVersion.objects.filter(record_id=single.pk).count() == 1
+    assert Record.objects.filter(ledger=ledger).count() == 1
+
+
 def test_the_written_tables_carry_only_the_indexes_queries_use(clerk: Any) -> None:
     """Every index is one more entry (and page image in the WAL) on every write: no index
     of a reference alone where a composite starts with it or no query looks it up."""
