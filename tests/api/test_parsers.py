@@ -66,6 +66,8 @@ def test_any_json_reads_as_drf_reads_it(value: Any, ascii_only: bool) -> None:
         b"[1E5, 0.1, -0.0, 9223372036854775807, -9223372036854775808]",
         b"[18446744073709551615, 1.0000000000000000000001]",
         b'{"n": 12345678901234567890.5}',
+        b'{"n": 123456789012345678, "m": -999999999999999999}',  # 18 digits: orjson reads them
+        b'{"t": "1234567890123456789", "u": "0000000000000000000"}',  # 19 in a string: DRF
     ],
 )
 def test_what_orjson_refuses_reads_as_drf_reads_it(body: bytes) -> None:
