@@ -464,6 +464,9 @@ def webhook_deliveries_schedule(delivery_ids: Sequence[Any]) -> None:
         )
 
 
+# ``WebhookEvent.values`` builds its list (and each label) anew on every access: once here.
+_EVENTS = frozenset(WebhookEvent.values)
+
 _LISTENERS_SQL = (
     "SELECT id FROM ledgers_webhooksubscription"
     " WHERE ledger_id = {} AND active AND events @> ARRAY[{}]::varchar(32)[]"
@@ -497,7 +500,7 @@ def webhook_events_enqueue(
     deliveries were queued.
     """
     require_tenant()
-    if event not in WebhookEvent.values:
+    if event not in _EVENTS:
         raise ValueError(f"unknown webhook event {event!r}")
     if not records:
         return 0
