@@ -10,8 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledgers.api.records.serializers import (
+    BULK_MAX,
+    BulkCreateSerializer,
     RecordCreateSerializer,
     RecordPatchSerializer,
+    bulk_values,
     plainly_valid,
 )
 
@@ -89,3 +92,37 @@ def test_anything_else_goes_to_the_serializer(body: Any) -> None:
 def test_a_create_without_values_goes_to_the_serializer() -> None:
     assert plainly_valid(RecordCreateSerializer, {"state": "申請"}) is None
     assert not RecordCreateSerializer(data={"state": "申請"}).is_valid()
+
+
+items = st.one_of(
+    st.fixed_dictionaries({"values": values}),
+    st.dictionaries(st.sampled_from(["values", "other"]), values, max_size=2),
+    scalars,
+)
+bulk_bodies = st.one_of(
+    st.fixed_dictionaries({"records": st.lists(items, max_size=4)}),
+    st.dictionaries(st.sampled_from(["records", "other"]), st.lists(items, max_size=3), max_size=2),
+    st.fixed_dictionaries({"records": st.one_of(scalars, values)}),
+    scalars,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(body=bulk_bodies)
+def test_what_the_bulk_quick_check_accepts_the_serializer_accepts_alike(body: Any) -> None:
+    quick = bulk_values(body)
+    serializer = BulkCreateSerializer(data=body)
+    if quick is not None:
+        assert serializer.is_valid(), serializer.errors
+        assert quick == [item["values"] for item in serializer.validated_data["records"]]
+
+
+def test_the_bulk_quick_check_leaves_the_limits_to_the_serializer() -> None:
+    one = {"values": {"name": "佐藤"}}
+    assert bulk_values({"records": [one] * BULK_MAX}) == [one["values"]] * BULK_MAX
+    for body in ({"records": []}, {"records": [one] * (BULK_MAX + 1)},
+                 {"records": [one], "other": 1}, {"records": [{"values": {}, "x": 1}]},
+                 {"records": [{"values": "佐藤"}]}, {"records": "x"}, ["records"]):  # fmt: skip
+        assert bulk_values(body) is None
+    assert not BulkCreateSerializer(data={"records": [one] * (BULK_MAX + 1)}).is_valid()
+    assert not BulkCreateSerializer(data={"records": []}).is_valid()

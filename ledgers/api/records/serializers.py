@@ -119,8 +119,34 @@ class BulkItemSerializer(serializers.Serializer):
         list_serializer_class = BulkItemListSerializer
 
 
+#: The most records one bulk request may create.
+BULK_MAX = 1000
+
+
 class BulkCreateSerializer(serializers.Serializer):
-    records = BulkItemSerializer(many=True, allow_empty=False, max_length=1000)
+    records = BulkItemSerializer(many=True, allow_empty=False, max_length=BULK_MAX)
+
+
+def bulk_values(data: Any) -> list[dict] | None:
+    """Each item's ``values`` when ``data`` is a plainly valid ``BulkCreateSerializer``
+    body: an object of only ``records``, a list of 1 to ``BULK_MAX`` objects of only
+    ``values``, each an object. ``None`` otherwise, and the caller runs the serializer (its
+    errors). The serializer's own machinery cost ~0.45 ms of a bulk request of 100
+    (py-spy, 2026-11-29), though every item took its quick path already."""
+    if type(data) is not dict or len(data) != 1:
+        return None
+    records = data.get("records")
+    if type(records) is not list or not 0 < len(records) <= BULK_MAX:
+        return None
+    values_list = []
+    for item in records:
+        if type(item) is not dict or len(item) != 1:
+            return None
+        values = item.get("values")
+        if type(values) is not dict:
+            return None
+        values_list.append(values)
+    return values_list
 
 
 class BulkResultItemSerializer(serializers.Serializer):

@@ -207,12 +207,14 @@ class RecordBulkView(APIView):
     )
     def post(self, request: Request, code: str) -> Response:
         ledger, policy = ledger_for(request, code)
-        body = s.BulkCreateSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        values_list = s.bulk_values(request.data)
+        if values_list is None:
+            body = s.BulkCreateSerializer(data=request.data)
+            body.is_valid(raise_exception=True)
+            values_list = [item["values"] for item in body.validated_data["records"]]
         created = record_bulk_create(
-            actor=request.user, ledger=ledger, policy=policy,
-            values_list=[item["values"] for item in body.validated_data["records"]],
-        )  # fmt: skip
+            actor=request.user, ledger=ledger, policy=policy, values_list=values_list
+        )
         results = [
             {"id": str(record_id), "generation": generation} for record_id, generation in created
         ]
