@@ -64,10 +64,21 @@ def uuid_(value: uuid.UUID) -> bytes:
     return b"\x00\x00\x00\x10" + value.bytes
 
 
-def timestamptz(value: datetime) -> bytes:
-    """Microseconds since 2000-01-01 UTC (``value`` must be aware)."""
+def microseconds(value: datetime) -> int:
+    """``value`` (aware) as PostgreSQL stores a ``timestamptz``: microseconds since
+    2000-01-01 UTC."""
     delta = value - _POSTGRES_EPOCH
-    return _int8.pack(8, (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def timestamptz(value: datetime) -> bytes:
+    """A ``timestamptz`` field (``value`` must be aware)."""
+    return _int8.pack(8, microseconds(value))
+
+
+def timestamptz_us(value: int) -> bytes:
+    """A ``timestamptz`` field from its microseconds since 2000-01-01 UTC."""
+    return _int8.pack(8, value)
 
 
 def int4_array(elements: bytes, count: int) -> bytes:

@@ -110,6 +110,7 @@ def records_first(
     if not ordering:
         raise ValueError("records_first needs an ordered query set")
     order_columns = [name.lstrip("-") for name in ordering]
+    narrow_columns = ["id", *(column for column in order_columns if column != "id")]
     if one_pass is None:
         one_pass = count and statistics_stale()
     quote = connection.ops.quote_name
@@ -126,15 +127,13 @@ def records_first(
             matches, params = (
                 queryset.order_by()
                 .annotate(_total=Window(Count("*")))
-                .values_list("id", *order_columns, "_total")
+                .values_list(*narrow_columns, "_total")
                 .query.sql_with_params()
             )
             inner = f"SELECT * FROM ({matches}) m ORDER BY {order('m')} LIMIT {int(limit)}"  # noqa: S608
             total = ", n._total"
         else:
-            inner, params = queryset.values_list("id", *order_columns)[
-                :limit
-            ].query.sql_with_params()
+            inner, params = queryset.values_list(*narrow_columns)[:limit].query.sql_with_params()
             total = ""
             if count:
                 counted, count_params = (

@@ -3,6 +3,8 @@ equal to what the ORM's own page and ``count()`` give."""
 
 from __future__ import annotations
 
+import itertools
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -79,3 +81,27 @@ def test_an_analysed_table_has_fresh_statistics(filled: Ledger) -> None:
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE ledgers_record")
     assert statistics_stale() is False
+
+
+@pytest.mark.parametrize("one_pass", [True, False])
+def test_ties_in_time_follow_the_id_as_the_orm_orders_them(
+    ledger: Ledger, clerk: Any, one_pass: bool
+) -> None:
+    """One bulk request's records share their update time; ordered by time and id, either
+    form gives the ORM's rows in the ORM's order."""
+    created = record_bulk_create(
+        actor=clerk, ledger=ledger, values_list=[{"name": f"同時 {i}"} for i in range(30)]
+    )
+    times = list(
+        Record.objects.filter(pk__in=[i for i, _ in created])
+        .order_by("created_at")
+        .values_list("updated_at", flat=True)
+    )
+    # A bulk create's records are a microsecond apart; a bulk update gives them one time.
+    assert all(b - a == timedelta(microseconds=1) for a, b in itertools.pairwise(times))
+    Record.objects.filter(ledger=ledger).update(updated_at=times[0])
+    queryset = Record.objects.filter(ledger=ledger).order_by("-updated_at", "-id")
+    for limit in (1, 7, 30, 31):
+        records, total = records_first(queryset, limit, count=True, one_pass=one_pass)
+        assert [r.pk for r in records] == list(queryset.values_list("pk", flat=True)[:limit])
+        assert total == 30

@@ -51,7 +51,10 @@ ORDERED = {"integer", "decimal", "date", "datetime"}
 
 
 class RecordPagination(CursorPagination):
-    ordering = "-updated_at"
+    # The id breaks ties: a bulk request's records share their update time, and DRF's
+    # cursor counts an offset among equal times, which holds only if every query (the
+    # first page's, ``records_first``, and the later ones', DRF's) orders them alike.
+    ordering = ("-updated_at", "-id")
     page_size = 25
     page_size_query_param = "page_size"
     max_page_size = 100
@@ -61,8 +64,9 @@ class RecordPagination(CursorPagination):
     ) -> tuple[list[Record], int | None]:
         """The first page, and with ``count`` the number of all matches, by one statement
         (``records_first``); DRF's own paging then sets the next link."""
+        ordering = self.get_ordering(request, queryset, view)
         rows, total = records_first(
-            queryset.order_by(self.ordering), self.get_page_size(request) + 1, count=count
+            queryset.order_by(*ordering), self.get_page_size(request) + 1, count=count
         )
         return self.paginate_queryset(_Fetched(rows), request, view) or [], total
 
