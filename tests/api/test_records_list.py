@@ -219,3 +219,40 @@ def test_pages_through_records_of_one_bulk_request_see_each_once(api: Any) -> No
         body = clerk.get(body["next"].replace("http://mitaka.localhost", "")).json()
     assert len(seen) == 60
     assert sorted(seen) == sorted(r["id"] for r in created.json()["results"])
+
+
+def test_every_list_is_audited_with_the_records_it_showed(api: Any, city: dict[str, Any]) -> None:
+    """A list is a read of personal data: one ``record.list`` event per request, naming the
+    caller, the ledger, the records shown (in order, the look-ahead row not among them) and
+    the filters as asked (the cursor left out)."""
+    from django_tenants.utils import schema_context
+
+    from ledgers.audit.models import AuditEvent
+
+    clerk = api("clerk")
+    for i in range(3):
+        clerk.post(records_url(), {"values": {"name": f"監査 {i}", "disclosure": {"shimin": True}}})
+
+    def events() -> list[AuditEvent]:
+        with schema_context("mitaka"):
+            return list(AuditEvent.objects.filter(action="record.list").order_by("seq"))
+
+    before = len(events())
+    first = clerk.get(records_url(), {"name__contains": "監査", "page_size": 2, "count": "true"})
+    second = clerk.get(first.json()["next"].replace("http://mitaka.localhost", ""))
+    nothing = api("zei").get(records_url(), {"name__contains": "監査"})
+    written = events()[before:]
+    assert len(written) == 3
+    shown = [first.json()["results"], second.json()["results"], nothing.json()["results"]]
+    for event, results in zip(written, shown, strict=True):
+        assert event.ledger_code == "dv"
+        assert event.details["records"] == [r["id"] for r in results]
+    assert [len(r) for r in shown] == [2, 1, 0]
+    assert written[0].actor_id == city["people"]["clerk"].pk
+    assert written[2].actor_id == city["people"]["zei"].pk
+    assert written[0].details["filters"] == {
+        "name__contains": "監査",
+        "page_size": "2",
+        "count": "true",
+    }
+    assert "cursor" not in written[1].details["filters"]
