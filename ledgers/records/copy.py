@@ -71,13 +71,8 @@ def microseconds(value: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
-def timestamptz(value: datetime) -> bytes:
-    """A ``timestamptz`` field (``value`` must be aware)."""
-    return _int8.pack(8, microseconds(value))
-
-
-def timestamptz_us(value: int) -> bytes:
-    """A ``timestamptz`` field from its microseconds since 2000-01-01 UTC."""
+def timestamptz(value: int) -> bytes:
+    """A ``timestamptz`` field from its ``microseconds``."""
     return _int8.pack(8, value)
 
 

@@ -50,7 +50,8 @@ def version_definition(*, version: RecordVersion) -> dict[str, Any]:
     return version.record.ledger.versions.get(version=version.definition_version).definition
 
 
-#: Whether the records table's planner statistics cover most of its rows, per city.
+#: Whether the records table's planner statistics cover most of its rows, per city: a
+#: time-to-live entry only (no writer bumps a counter for it; generation 0 throughout).
 _statistics = LocalCache("record-statistics", ttl=30.0)
 
 

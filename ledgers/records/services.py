@@ -939,7 +939,7 @@ def record_bulk_create(
                     continue  # nothing more is written; the rest is only validated
                 record_id = next(new_ids)
                 ids.append(record_id)
-                at = copy_format.timestamptz_us(first_time + len(ids) - 1)
+                at = copy_format.timestamptz(first_time + len(ids) - 1)
                 block.append(b"".join((
                     row_start, copy_format.uuid_(record_id), copy_format.jsonb(_json_bytes(data)),
                     copy_format.int4_array(search.keys_binary, search.keys_count),

@@ -471,6 +471,7 @@ _LISTENERS_SQL = (
     "SELECT id FROM ledgers_webhooksubscription"
     " WHERE ledger_id = {} AND active AND events @> ARRAY[{}]::varchar(32)[]"
 )
+_LISTENERS_QUERY = _LISTENERS_SQL.format("%s", "%s")  # the same, with parameters
 
 
 def webhook_listeners_sql(*, ledger: Ledger, event: str) -> bytes:
@@ -507,7 +508,7 @@ def webhook_events_enqueue(
     with connection.cursor() as cursor:
         if listeners is None:
             # A fixed statement rather than the ORM's: a bulk request paid ~2 ms building it.
-            cursor.execute(_LISTENERS_SQL.format("%s", "%s"), [ledger.pk, event])
+            cursor.execute(_LISTENERS_QUERY, [ledger.pk, event])
             listeners = [row[0] for row in cursor.fetchall()]
         if not listeners:
             return 0

@@ -35,11 +35,15 @@ def bears_token(request: HttpRequest) -> bool:
     """An API request whose ``Authorization`` header names the Bearer scheme, read as the
     token authentication reads it (DRF's ``get_authorization_header``, split on ASCII
     whitespace): that authentication then decides alone, a bad token being a 401, never a
-    fallback to the session."""
-    if not request.path_info.startswith("/api/"):
-        return False
-    parts = get_authorization_header(request).split()
-    return bool(parts) and parts[0].lower() == b"bearer"
+    fallback to the session. Read once per request (seven middleware classes ask)."""
+    known = getattr(request, "_bears_token", None)
+    if known is None:
+        known = False
+        if request.path_info.startswith("/api/"):
+            parts = get_authorization_header(request).split()
+            known = bool(parts) and parts[0].lower() == b"bearer"
+        request._bears_token = known  # type: ignore[attr-defined]
+    return known
 
 
 def _stepped_over_by_tokens(original: type) -> type:
