@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 
 from ledgers.records.models import Record
 
@@ -52,11 +52,15 @@ def records_from_rows(
             _PLANS.clear()
         plan = _PLANS[sql] = (attnames, converters)
     attnames, converters = plan
+    # The connection itself, not the ``connection`` proxy: each attribute of the proxy is
+    # looked up through a context-local store (~2.5 % of a list's time when read per row).
+    db = connections[DEFAULT_DB_ALIAS]
+    alias, from_db = db.alias, Record.from_db
     records = []
     for row in rows:
         values = list(row)
         for index, functions, expression in converters:
             for convert in functions:
-                values[index] = convert(values[index], expression, connection)
-        records.append(Record.from_db(connection.alias, attnames, values))
+                values[index] = convert(values[index], expression, db)
+        records.append(from_db(alias, attnames, values))
     return records
