@@ -15,6 +15,9 @@ and a token, starts gunicorn on it, then measures over HTTP:
 3. for each phase, the CPU time per request of the server's processes, PostgreSQL, Redis
    and the load generator (psutil): where the two cores go.
 
+Beside the machine's speed it prints the COPY floor of the same people (``copy_floor``): the
+issues' targets were set on a machine where it reads ~200,000 rows/s.
+
     python bench/api.py [--people 20000] [--clients 8] [--seconds 15] [--workers 4]
                        [--threads 2]
 """
@@ -45,7 +48,13 @@ import psycopg
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from bench.common import bench_city, bench_database, drop_database, machine_speed  # noqa: E402
+from bench.common import (  # noqa: E402
+    bench_city,
+    bench_database,
+    copy_floor,
+    drop_database,
+    machine_speed,
+)
 
 BENCH_DB = "daicho_bench_api"
 HOST = "bench.localhost"
@@ -371,7 +380,12 @@ def main() -> None:
         machine = f"{platform.machine()}, {os.cpu_count()} cores; gunicorn {args.workers} workers × {args.threads} threads; {args.clients} clients"
         print(f"\nMachine: {machine}")
         speed = {"before": speed_before, "after": machine_speed(bench_url)}
-        print(f"Machine speed (bench/common.py, ms, lower is faster): {speed}\n")
+        print(f"Machine speed (bench/common.py, ms, lower is faster): {speed}")
+        floor = copy_floor(bench_url, [json.dumps(p, ensure_ascii=False) for p in people])
+        print(
+            f"COPY floor: {floor:,} rows/s of the same people bare (the issues' targets were set"
+            " where it reads ~200,000)\n"
+        )
         print("| fixed workload | value |\n|---|---:|")
         for key, value in workload.items():
             print(f"| {key} | {value} |")
@@ -396,6 +410,7 @@ def main() -> None:
                     "median_query_ms": statistics.median(query_ms),
                     **concurrent,
                     "machine_speed": speed,
+                    "copy_floor_rows_per_s": floor,
                 }
             )
         )

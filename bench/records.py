@@ -41,7 +41,13 @@ import psutil
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from bench.common import bench_city, bench_database, drop_database, machine_speed  # noqa: E402
+from bench.common import (  # noqa: E402
+    bench_city,
+    bench_database,
+    copy_floor,
+    drop_database,
+    machine_speed,
+)
 
 BENCH_DB = "daicho_bench"
 
@@ -351,13 +357,8 @@ def main() -> None:
     # --- floors on the same server --------------------------------------------------
     with schema_context("bench"):
         payload = [json.dumps(p, ensure_ascii=False) for p in people[: args.records]]
+        copy_rows_per_s = copy_floor(os.environ["DATABASE_URL"], payload)
         with connection.cursor() as cursor:
-            cursor.execute("CREATE TABLE floor_copy (id uuid, data jsonb)")
-            started = time.perf_counter()
-            with transaction.atomic(), cursor.copy("COPY floor_copy FROM STDIN") as copy_in:
-                for row in payload:
-                    copy_in.write_row((uuid.uuid4(), row))
-            copy_s = time.perf_counter() - started
             cursor.execute("CREATE TABLE floor_insert (id uuid, data jsonb)")
         floor_n = min(single_n, 20_000)
         started = time.perf_counter()
@@ -366,7 +367,7 @@ def main() -> None:
                 cursor.execute("INSERT INTO floor_insert VALUES (%s, %s)", [uuid.uuid4(), row])
         insert_s = time.perf_counter() - started
         results["floor"] = {
-            "copy_rows_per_s": round(args.records / copy_s),
+            "copy_rows_per_s": copy_rows_per_s,
             "insert_one_per_transaction_per_s": round(floor_n / insert_s),
         }
 
