@@ -4,7 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from ledgers.api.audit.views import AuditEventListView, AuditVerifyView
-from ledgers.api.auth.views import MeView, TokenView
+from ledgers.api.auth.views import MeView, TokenDetailView, TokenListView, TokenView
 from ledgers.api.ledgers.views import (
     FieldDetailView,
     FieldListView,
@@ -33,6 +33,8 @@ RECORD = "v1/ledgers/<slug:code>/records/<str:record_id>/"
 
 urlpatterns = [
     path("v1/auth/token/", TokenView.as_view(), name="api-token"),
+    path("v1/auth/tokens/", TokenListView.as_view(), name="api-tokens"),
+    path("v1/auth/tokens/<str:prefix>/", TokenDetailView.as_view(), name="api-token-detail"),
     path("v1/me/", MeView.as_view(), name="api-me"),
     path("v1/departments/", DepartmentListView.as_view(), name="api-departments"),
     path("v1/departments/<str:code>/", DepartmentDetailView.as_view(), name="api-department"),

@@ -1,12 +1,13 @@
-"""POST /api/v1/auth/token/ and GET /api/v1/me/."""
+"""POST /api/v1/auth/token/, the caller's tokens (/api/v1/auth/tokens/) and GET /api/v1/me/."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
 
-from django.contrib.auth import authenticate
-from drf_spectacular.utils import extend_schema
+from django.contrib.auth import authenticate, get_user_model
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
@@ -19,7 +20,16 @@ from daicho.accounts.services import two_factor_verify
 from ledgers.access.policy import active_memberships, is_city_admin
 from ledgers.api.common import BearerTokenAuthentication
 from ledgers.api.errors import ErrorShape
-from ledgers.api.tokens.services import SCOPES, token_issue
+from ledgers.api.tokens.models import ApiToken
+from ledgers.api.tokens.services import (
+    SCOPES,
+    token_has_scope,
+    token_issue,
+    token_revoke,
+    token_state,
+    tokens_of,
+)
+from ledgers.exceptions import AccessDenied, LedgerError
 
 
 class TokenRequest(serializers.Serializer):
@@ -133,3 +143,110 @@ class MeView(APIView):
                 "scopes": token.scopes if token is not None else sorted([*SCOPES, "*"]),
             }
         )
+
+
+class TokenNotFound(LedgerError):
+    code = "ERROR_TOKEN_DOES_NOT_EXIST"
+    status = 404
+
+
+class TokenOut(serializers.Serializer):
+    prefix = serializers.CharField(
+        help_text="識別子（トークンの先頭、dch_ の後ろ）。秘密の部分は二度と表示されない"
+    )
+    name = serializers.CharField(allow_blank=True)
+    username = serializers.CharField()
+    scopes = serializers.ListField(child=serializers.CharField())
+    state = serializers.ChoiceField(choices=["active", "expired", "revoked"])
+    created_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField()
+    last_used_at = serializers.DateTimeField(allow_null=True)
+    revoked_at = serializers.DateTimeField(allow_null=True)
+    current = serializers.BooleanField(help_text="この要求に使われているトークンか")
+
+
+class TokenListResponse(serializers.Serializer):
+    results = TokenOut(many=True)
+
+
+def _request_token(request: Request) -> ApiToken | None:
+    return request.auth if isinstance(request.auth, ApiToken) else None
+
+
+def _token_out(token: ApiToken, username: str, current: ApiToken | None, now: Any) -> dict:
+    return {
+        "prefix": token.prefix,
+        "name": token.name,
+        "username": username,
+        "scopes": token.scopes,
+        "state": token_state(token, now),
+        "created_at": token.created_at,
+        "expires_at": token.expires_at,
+        "last_used_at": token.last_used_at,
+        "revoked_at": token.revoked_at,
+        "current": current is not None and current.pk == token.pk,
+    }
+
+
+def _may_manage_others(request: Request) -> bool:
+    """Another staff member's tokens: a city administrator, by a session or a token with
+    ``staff:admin``."""
+    return token_has_scope(_request_token(request), "staff:admin") and is_city_admin(request.user)
+
+
+class TokenListView(APIView):
+    """The caller's own tokens (any scope may read them); ``?username=`` another staff
+    member's, for a city administrator with ``staff:admin``. Never the secret part."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "username", str, required=False,
+                description="他の職員のトークン（自治体管理者・staff:admin スコープ）",
+            )
+        ],
+        responses={200: TokenListResponse, 403: ErrorShape, 404: ErrorShape},
+    )  # fmt: skip
+    def get(self, request: Request) -> Response:
+        username = request.query_params.get("username")
+        user = request.user
+        if username and username != user.username:
+            if not _may_manage_others(request):
+                raise AccessDenied(
+                    "他の職員のトークンを扱えるのは、staff:admin スコープを持つ自治体管理者です。"
+                )
+            user = get_user_model().objects.filter(username=username).first()
+            if user is None:
+                raise TokenNotFound("職員が見つかりません。", detail={"username": username})
+        current, now = _request_token(request), timezone.now()
+        return Response(
+            {"results": [_token_out(t, user.username, current, now) for t in tokens_of(user)]}
+        )
+
+
+class TokenDetailView(APIView):
+    """Revoke a token: one's own (with any scope: a token may revoke itself), or, for a
+    city administrator with ``staff:admin``, anyone's in the city. A token the caller may
+    not manage answers exactly like one that does not exist (404)."""
+
+    permission_classes = [IsAuthenticated]
+
+    def _token(self, request: Request, prefix: str) -> ApiToken:
+        token = ApiToken.objects.select_related("user").filter(prefix=prefix).first()
+        if token is not None and (token.user_id == request.user.pk or _may_manage_others(request)):
+            return token
+        raise TokenNotFound("トークンが見つかりません。", detail={"prefix": prefix})
+
+    @extend_schema(responses={200: TokenOut, 404: ErrorShape})
+    def get(self, request: Request, prefix: str) -> Response:
+        token = self._token(request, prefix)
+        return Response(
+            _token_out(token, token.user.username, _request_token(request), timezone.now())
+        )
+
+    @extend_schema(responses={204: None, 404: ErrorShape})
+    def delete(self, request: Request, prefix: str) -> Response:
+        token_revoke(actor=request.user, token=self._token(request, prefix))
+        return Response(status=status.HTTP_204_NO_CONTENT)

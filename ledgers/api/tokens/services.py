@@ -11,9 +11,10 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
-from daicho.caching import LocalCache
+from daicho.caching import LocalCache, current_access_counter, generation_bump
 from daicho.tenancy.guard import require_tenant
 from ledgers.api.tokens.models import ApiToken
 from ledgers.audit.services import audit_record
@@ -108,12 +109,41 @@ def token_authenticate(raw: str, *, generation: int | None = None) -> ApiToken |
 
 
 def token_revoke(*, actor: Any, token: ApiToken) -> ApiToken:
+    """Revoke ``token`` from now on (by its owner, a city administrator, or a server
+    operator's command with ``actor`` None). A token already revoked keeps its time and
+    its one ``auth.token_revoked`` event: revoking twice, or at once from two places,
+    changes nothing more. The next request bearing it, in any process, is 401 (the
+    city's access generation is bumped)."""
     require_tenant()
-    token.revoked_at = timezone.now()
+    now = timezone.now()
     with transaction.atomic():
-        token.save(update_fields=["revoked_at"])
-        audit_record(actor=actor, action="auth.token_revoked", details={"token": token.prefix})
+        revoked = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+            revoked_at=now
+        )
+        if revoked:
+            generation_bump(current_access_counter())
+            audit_record(
+                actor=actor, action="auth.token_revoked",
+                details={"token": token.prefix, "user": token.user_id},
+            )  # fmt: skip
+    token.refresh_from_db(fields=["revoked_at"])
     return token
+
+
+def tokens_of(user: Any) -> QuerySet[ApiToken]:
+    """``user``'s tokens, the newest first (revoked and expired ones too: what a token was
+    and when it was last used stays visible to its owner and the city's administrators)."""
+    require_tenant()
+    return ApiToken.objects.filter(user=user).order_by("-created_at", "-id")
+
+
+def token_state(token: ApiToken, now: Any = None) -> str:
+    """``active``, ``expired`` or ``revoked``."""
+    if token.revoked_at is not None:
+        return "revoked"
+    if token.expires_at <= (now or timezone.now()):
+        return "expired"
+    return "active"
 
 
 def token_has_scope(token: ApiToken | None, scope: str) -> bool:
