@@ -154,11 +154,14 @@ def test_revoke_api_tokens_command_by_prefix_and_by_staff_member(api: Any) -> No
 
 
 @pytest.mark.parametrize(
-    "arguments, message",
+    ("arguments", "message"),
     [
         (["--schema", "public", "--username", "clerk"], "自治体「public」はありません。"),
         (["--schema", "nowhere", "--username", "clerk"], "自治体「nowhere」はありません。"),
-        (["--schema", "mitaka", "--prefix", "000000000000"], "トークン「000000000000」はありません。"),
+        (
+            ["--schema", "mitaka", "--prefix", "000000000000"],
+            "トークン「000000000000」はありません。",
+        ),
         (["--schema", "mitaka", "--username", "nobody"], "職員「nobody」はいません。"),
     ],
 )
