@@ -252,8 +252,55 @@ class LedgerPolicy:
         renders with its own); the ledger's current one by default. Keys of no known field
         are dropped rather than shown.
         """
-        fields = (definition or self.ledger.definition).get("fields", [])
-        return _mask_values(values, fields, self)
+        current = self.ledger.definition.get("fields", [])
+        if definition is None or definition.get("fields", []) is current:
+            return _mask_values(values, current, self)
+        return _mask_values(values, self._stricter(definition.get("fields", []), current), self)
+
+    def _stricter(
+        self, old: list[Mapping[str, Any]], current: list[Mapping[str, Any]]
+    ) -> list[Mapping[str, Any]]:
+        """``old``'s fields, each as sensitive as the stricter of itself and the same key in
+        ``current`` (which keeps removed fields), sub-fields too: a field whose sensitivity
+        was raised is masked in every generation, not only in those written since — else
+        ``as_of``, a version and a diff would show what the record itself now hides. Kept
+        per pair of definitions, as the plans are."""
+        key = ("stricter", id(old), id(current))
+        cached = self._mask_plans.get(key)  # type: ignore[call-overload]
+        if cached is not None and cached[0] is old and cached[1] is current:
+            return cached[2]
+        merged = _stricter_fields(old, current)
+        # Both lists are kept with the result, so that their ids cannot be reused meanwhile.
+        self._mask_plans[key] = (old, current, merged)  # type: ignore[index]
+        return merged
+
+    def unwritable(self, values: Mapping[str, Any]) -> list[str]:
+        """The keys of ``values`` the actor may not write: a field above the clearance, or a
+        group with a sub-field above it (the group is written whole, and the caller cannot
+        give back the values it sees masked). Writing them would change what the caller
+        cannot see, and whether a write changed anything would tell whether a guess was the
+        hidden value."""
+        fields = {f["key"]: f for f in self.ledger.fields(include_removed=True)}
+        refused = []
+        for key in values:
+            spec = fields.get(key)
+            if spec is None:
+                continue  # not a field: the values' own validation names it
+            subs = (spec.get("options") or {}).get("fields") or []
+            if not self.can_read_field(spec.get("sensitivity")) or any(
+                not self.can_read_field(sub.get("sensitivity")) for sub in subs
+            ):
+                refused.append(key)
+        return sorted(refused)
+
+    def require_writable(self, values: Mapping[str, Any]) -> None:
+        """Raise ``AccessDenied`` (403) naming the fields of ``values`` the actor may not write
+        (``unwritable``), whatever the record and the values."""
+        refused = self.unwritable(values)
+        if refused:
+            denied = AccessDenied("閲覧できない項目は変更できません。", capability="update")
+            denied.detail["fields"] = refused
+            raise denied
 
     def _mask_plan(
         self, fields: list[Mapping[str, Any]]
@@ -274,6 +321,30 @@ class LedgerPolicy:
         # The fields list is kept with its plan, so that its id cannot be reused meanwhile.
         self._mask_plans[id(fields)] = (fields, plan)
         return plan
+
+
+def _stricter_fields(
+    old: list[Mapping[str, Any]], current: list[Mapping[str, Any]]
+) -> list[Mapping[str, Any]]:
+    by_key = {f["key"]: f for f in current}
+    merged: list[Mapping[str, Any]] = []
+    for spec in old:
+        now = by_key.get(spec["key"])
+        if now is None:
+            merged.append(spec)
+            continue
+        stricter = max(
+            spec.get("sensitivity") or Sensitivity.INTERNAL,
+            now.get("sensitivity") or Sensitivity.INTERNAL,
+            key=Sensitivity.rank,
+        )
+        entry = {**spec, "sensitivity": stricter}
+        old_subs = (spec.get("options") or {}).get("fields")
+        now_subs = (now.get("options") or {}).get("fields")
+        if old_subs and now_subs:
+            entry["options"] = {**spec["options"], "fields": _stricter_fields(old_subs, now_subs)}
+        merged.append(entry)
+    return merged
 
 
 def _mask_values(

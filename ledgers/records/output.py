@@ -13,11 +13,14 @@ from ledgers.records.models import Record, RecordVersion
 
 
 def record_output(record: Record, policy: LedgerPolicy) -> dict[str, Any]:
+    """The record as ``policy``'s actor sees it. Its values only for one who may view the
+    ledger's records: a grant to search and update (no view) finds records through search
+    screens, which choose the fields it sees, and its writes answer with no values."""
     return {
         "id": str(record.pk),
         "generation": record.generation,
         "state": record.state,
-        "values": policy.mask(record.data),
+        "values": policy.mask(record.data) if policy.can("view") else {},
         "created_at": record.created_at.isoformat(),
         "updated_at": record.updated_at.isoformat(),
         "deleted": record.deleted_at is not None,

@@ -495,6 +495,7 @@ def _record_update(
     filter is checked on them; otherwise the current values are read first.
     """
     policy.require("update")
+    policy.require_writable(values)
     current = _as_read(record, expected_generation, policy)
     if current is None:
         current = (
@@ -651,6 +652,13 @@ def record_restore(
             data = values_clean(
                 ledger=ledger, values={k: v for k, v in old.data.items() if k in live}
             )
+            # What the actor may not see stays as it is now: bringing back an old value of
+            # it would change what they cannot see (and let them undo a guess).
+            for key in policy.unwritable(dict.fromkeys(live)):
+                if key in before:
+                    data[key] = before[key]
+                else:
+                    data.pop(key, None)
         now = timezone.now()
         record.data = data
         index = search_index_for(ledger=ledger, data=data)
@@ -1007,10 +1015,12 @@ def record_bulk_update(
     indexer = LedgerSchema.of(ledger).indexer
     with transaction.atomic():
         # Only what the change needs (the keys arrays are large and rebuilt anyway).
+        # Through the policy, as every read: a record the actor may not see is "not found".
         locked = {
             row[0]: row
-            for row in Record.objects.select_for_update()
-            .filter(ledger=ledger, pk__in=ids)
+            for row in policy.records(
+                Record.objects.select_for_update().filter(ledger=ledger, pk__in=ids)
+            )
             .order_by("pk")
             .values_list("id", "generation", "deleted_at", "state", "data", "search_text")
         }
@@ -1018,6 +1028,12 @@ def record_bulk_update(
         rows: list[tuple[uuid.UUID, Values, Values, int, str, IndexData]] = []
         departed: list[tuple[uuid.UUID, int, str, str, tuple[int, ...]]] = []
         for index, (record_id, expected, values) in enumerate(changes):
+            refused = policy.unwritable(values) if isinstance(values, Mapping) else []
+            if refused:
+                item_errors[index] = {
+                    key: ["閲覧できない項目は変更できません。"] for key in refused
+                }
+                continue
             row = locked.get(record_id)
             if row is None:
                 item_errors[index] = {"id": ["記録が見つかりません。"]}

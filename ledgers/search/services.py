@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -57,9 +58,29 @@ class SearchResult:
     policy: LedgerPolicy
 
     def values_of(self, hit: SearchHit) -> dict[str, Any]:
-        """The result fields only, masked by the searcher's clearance; excluded never."""
+        """The result fields only, masked by the searcher's clearance; excluded never: an
+        excluded sub-field (``offenders.address``) is taken out of every row of its group."""
         shown = {k: v for k, v in hit.record.data.items() if k in self.screen["result_fields"]}
+        for group, subs in _excluded_subs(self.screen).items():
+            rows = shown.get(group)
+            if isinstance(rows, list):
+                shown[group] = [
+                    {k: v for k, v in row.items() if k not in subs}
+                    if isinstance(row, Mapping)
+                    else row
+                    for row in rows
+                ]
         return self.policy.mask(shown)
+
+
+def _excluded_subs(screen: Mapping[str, Any]) -> dict[str, set[str]]:
+    """The screen's excluded sub-fields by group (``{"offenders": {"address"}}``)."""
+    subs: dict[str, set[str]] = {}
+    for path in screen.get("excluded_fields", []):
+        group, dot, sub = path.partition(".")
+        if dot:
+            subs.setdefault(group, set()).add(sub)
+    return subs
 
 
 def _screen(ledger: Ledger, code: str) -> dict[str, Any]:
@@ -290,7 +311,10 @@ def search_run(
             problems[path] = ["この検索画面ではこの項目で検索できません（除外項目）。"]
         elif path not in allowed:
             problems[path] = ["この検索画面の検索条件にない項目です。"]
-        elif not policy.can_read_field(paths[path].get("sensitivity")):
+        elif not policy.can_read_field(paths[path].get("sensitivity")) or not (
+            # a sub-field of a group the searcher sees masked is masked with it
+            policy.can_read_field(paths[path.split(".", 1)[0]].get("sensitivity"))
+        ):
             problems[path] = ["この項目で検索する権限がありません。"]
     if problems:
         raise SearchError("検索条件に誤りがあります。", detail={"criteria": problems})

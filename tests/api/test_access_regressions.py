@@ -1,0 +1,225 @@
+"""Access control on paths a first look passes by: old generations after a field's
+sensitivity was raised, excluded sub-fields, sub-fields of masked groups, writes to masked
+fields (an equality oracle), and what a search-only grant's writes answer."""
+
+from __future__ import annotations
+
+import copy
+from datetime import date
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+from django_tenants.utils import schema_context
+
+from daicho.accounts.models import Department, Membership, Role
+from ledgers.access.services import grants_replace
+from ledgers.definitions.models import Ledger
+from ledgers.definitions.services import field_update, ledger_create
+from ledgers.exceptions import RecordInvalid
+from ledgers.records.models import Record
+from ledgers.records.services import record_bulk_update, record_create
+from tests.api.conftest import ADDRESS, DV_DOCUMENT, Api, records_url
+
+VALUES = {
+    "name": {"kanji": "鈴木 一子", "kana": "スズキ イチコ"}, "birth_date": "1980-01-02",
+    "address": {"postal_code": "181-0013", "text": ADDRESS}, "amount": 1000,
+    "disclosure": {"shimin": True, "shiminzei": True},  # 市民税課 may see it (clearance: personal)
+    "offenders": [{"name": {"kanji": "鈴木 次郎", "kana": "スズキ ジロウ"}, "relation": "配偶者"}],
+}  # fmt: skip
+
+
+def _record(city: dict[str, Any], ledger: Any = None, **extra: Any) -> Any:
+    with schema_context("mitaka"):
+        return record_create(
+            actor=city["people"]["clerk"],
+            ledger=ledger or city["ledger"],
+            values={**VALUES, **extra},
+        )
+
+
+def _ledger(city: dict[str, Any], code: str, change: Any, grants: list[dict[str, Any]]) -> Any:
+    doc = copy.deepcopy(DV_DOCUMENT)
+    doc["code"] = code
+    change(doc)
+    with schema_context("mitaka"):
+        ledger = ledger_create(actor=city["people"]["designer"], **doc)
+        grants_replace(actor=city["people"]["designer"], ledger=ledger, grants=grants)
+        return Ledger.objects.get(pk=ledger.pk)
+
+
+# -------------------------------------------------------------------------------------
+def test_a_raised_sensitivity_masks_every_generation_as_of_versions_and_diffs(
+    api: Any, city: dict[str, Any]
+) -> None:
+    record = _record(city)
+    zei, clerk = api("zei"), api("clerk")
+    assert (
+        api("designer")
+        .patch("/api/v1/ledgers/dv/fields/amount/", {"sensitivity": "special_care"})
+        .status_code
+        == 200
+    )
+    assert zei.get(records_url(record.pk)).json()["values"]["amount"] == {"masked": True}
+    as_of = zei.get(records_url(record.pk), {"as_of": timezone.now().isoformat()}).json()
+    v1 = zei.get(records_url(record.pk, "versions/1/")).json()
+    clerk.patch(records_url(record.pk), {"values": {"amount": 2000}}, HTTP_IF_MATCH='"1"')
+    diff = zei.get(records_url(record.pk, "diff/"), {"from": 1, "to": 2}).json()
+    leaks = [as_of["values"]["amount"], v1["values"]["amount"], diff["changes"]["amount"]["from"]]
+    assert leaks == [{"masked": True}] * 3, leaks
+
+
+# -------------------------------------------------------------------------------------
+def test_an_excluded_sub_field_is_taken_out_of_its_group_in_results(
+    api: Any, city: dict[str, Any]
+) -> None:
+    def screen(doc: dict[str, Any]) -> None:
+        doc["search_screens"] = [{
+            "code": "win", "name": "窓口", "generations": "current",
+            "criteria": [{"field": "name", "match": "contains"}],
+            "excluded_fields": ["address", "offenders.name"],  # result_fields: the default
+        }]  # fmt: skip
+
+    ledger = _ledger(city, "dv2", screen, [
+        {"department": "shimin", "capabilities": ["view", "search", "create"], "clearance": "special_care"},
+    ])  # fmt: skip
+    _record(city, ledger)
+    body = api("clerk").post("/api/v1/ledgers/dv2/search/win/", {"criteria": {"name": "鈴木"}})
+    assert body.status_code == 200
+    assert "下連雀" not in body.content.decode()  # excluded top-level field: hidden
+    assert "次郎" not in body.content.decode(), body.json()["results"][0]["values"]["offenders"]
+
+
+# -------------------------------------------------------------------------------------
+def test_a_sub_field_of_a_masked_group_is_no_search_criterion(
+    api: Any, city: dict[str, Any]
+) -> None:
+    def sensitive_group(doc: dict[str, Any]) -> None:
+        group = next(f for f in doc["fields"] if f["key"] == "offenders")
+        group["sensitivity"] = "special_care"
+        for sub in group["fields"]:
+            sub.pop("sensitivity", None)  # sub-fields at the default (internal)
+
+    ledger = _ledger(city, "dv3", sensitive_group, [
+        {"department": "shimin", "capabilities": ["view", "search", "create"], "clearance": "special_care"},
+        {"department": "shiminzei", "capabilities": ["view", "search"], "clearance": "personal"},
+    ])  # fmt: skip
+    record = _record(city, ledger)
+    zei = api("zei")
+    assert zei.get(f"/api/v1/ledgers/dv3/records/{record.pk}/").json()["values"]["offenders"] == {
+        "masked": True
+    }
+
+    def hits(name: str) -> Any:
+        r = zei.post(
+            "/api/v1/ledgers/dv3/search/offender/",
+            {"criteria": {"offenders.name": name}, "reason": "確認"},
+        )
+        return r.status_code, len(r.json().get("results", []))
+
+    assert hits("次郎") == hits("三郎") == (400, 0)
+
+
+# -------------------------------------------------------------------------------------
+def test_a_masked_field_cannot_be_written_whatever_the_guess(
+    api: Any, city: dict[str, Any]
+) -> None:
+    record = _record(city)
+    zei = api("zei")  # personal clearance, update capability: address is masked
+    assert zei.get(records_url(record.pk)).json()["values"]["address"] == {"masked": True}
+    right = zei.patch(
+        records_url(record.pk), {"values": {"address": VALUES["address"]}}, HTTP_IF_MATCH='"1"'
+    )
+    wrong = zei.patch(
+        records_url(record.pk),
+        {"values": {"address": {"text": "東京都三鷹市井口一丁目"}}},
+        HTTP_IF_MATCH='"1"',
+    )
+    # before: a right guess answered ETag "1" (nothing written), a wrong one "2" (overwritten)
+    assert (right.status_code, wrong.status_code) == (403, 403)
+    assert right.json() == wrong.json()
+    assert wrong.json()["detail"]["fields"] == ["address"]
+    with schema_context("mitaka"):
+        stored = Record.objects.get(pk=record.pk)
+    assert (stored.generation, stored.data["address"]["text"]) == (1, ADDRESS)
+    # A group with a masked sub-field is written whole: refused too; a readable field is not.
+    assert (
+        zei.patch(
+            records_url(record.pk), {"values": {"amount": 5}}, HTTP_IF_MATCH='"1"'
+        ).status_code
+        == 200
+    )
+
+
+# -------------------------------------------------------------------------------------
+def test_a_search_only_grant_s_write_answers_without_values(api: Any, city: dict[str, Any]) -> None:
+    with schema_context("mitaka"):
+        dept = Department.objects.create(code="kodomo", name="子ども家庭課")
+        user = get_user_model().objects.create_user(username="kodomo1", password="S3cret!pass-api")
+        Membership.objects.create(
+            user=user, department=dept, role=Role.EDITOR, valid_from=date(2026, 4, 1)
+        )
+        designer = city["people"]["designer"]
+        field_update(actor=designer, ledger=city["ledger"], key="disclosure",
+                     changes={"options": {"departments": ["shimin", "shiminzei", "kodomo"]}})  # fmt: skip
+        ledger = Ledger.objects.get(pk=city["ledger"].pk)
+        grants_replace(actor=designer, ledger=ledger, grants=[
+            {"department": "shimin", "capabilities": ["view", "search", "create"], "clearance": "special_care"},
+            {"department": "kodomo", "capabilities": ["search", "update"], "clearance": "special_care"},
+        ])  # fmt: skip
+    record = _record(city, ledger, disclosure={"shimin": True, "kodomo": True})
+    k = Api(user)
+    hit = k.post(
+        "/api/v1/ledgers/dv/search/offender/",
+        {"criteria": {"offenders.name": "次郎"}, "reason": "確認"},
+    )
+    assert hit.status_code == 200
+    assert "下連雀" not in hit.content.decode()  # the screen excludes it
+    assert k.get(records_url(record.pk)).status_code == 403  # no view
+    patched = k.patch(records_url(record.pk), {"values": {}}, HTTP_IF_MATCH='"1"')
+    assert patched.status_code == 200
+    assert patched.json()["values"] == {}
+    assert patched["ETag"] == '"1"'  # nothing changed
+
+
+def test_restoring_a_generation_keeps_what_the_restorer_cannot_see(
+    api: Any, city: dict[str, Any]
+) -> None:
+    record = _record(city)
+    clerk, zei = api("clerk"), api("zei")
+    moved = {"postal_code": "181-0001", "text": "東京都三鷹市井の頭一丁目1番1号"}
+    assert (
+        clerk.patch(
+            records_url(record.pk),
+            {"values": {"address": moved, "amount": 2000}},
+            HTTP_IF_MATCH='"1"',
+        ).status_code
+        == 200
+    )
+    restored = zei.post(records_url(record.pk, "restore/"), {"generation": 1})
+    assert restored.status_code == 200
+    with schema_context("mitaka"):
+        stored = Record.objects.get(pk=record.pk)
+    assert stored.generation == 3
+    assert stored.data["amount"] == 1000  # readable: back to generation 1
+    assert stored.data["address"]["text"] == moved["text"]  # masked to 市民税課: as it was
+
+
+def test_a_bulk_update_refuses_masked_fields_and_records_out_of_sight(
+    city: dict[str, Any],
+) -> None:
+    hidden = _record(city, disclosure={"shimin": True, "shiminzei": False})
+    shown = _record(city)
+    zei = city["people"]["zei"]
+    with pytest.raises(RecordInvalid) as refused:
+        record_bulk_update(
+            actor=zei, ledger=city["ledger"],
+            changes=[(shown.pk, 1, {"address": {"text": "東京都"}}), (hidden.pk, 1, {"amount": 1})],
+        )  # fmt: skip
+    assert refused.value.item_errors == {
+        0: {"address": ["閲覧できない項目は変更できません。"]},
+        1: {"id": ["記録が見つかりません。"]},
+    }
+    with schema_context("mitaka"):
+        assert {r.generation for r in Record.objects.filter(pk__in=[hidden.pk, shown.pk])} == {1}
