@@ -7,17 +7,19 @@ import logging
 from typing import Any
 
 from django.core.cache import cache
+from django.db import connection
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import (
     BaseAuthentication,
     get_authorization_header,
 )
-from rest_framework.permissions import BasePermission
+from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
-from rest_framework.throttling import BaseThrottle
+from rest_framework.throttling import BaseThrottle, ScopedRateThrottle
 
+from daicho.accounts.network import client_ip
 from daicho.caching import generations_and_counts, redis_client
 from ledgers.api.tokens.models import ApiToken
 from ledgers.api.tokens.services import TOKEN_PREFIX, token_authenticate, token_has_scope
@@ -68,9 +70,14 @@ class HasScope(BasePermission):
         if not request.user or not request.user.is_authenticated:
             return False
         scopes = getattr(view, "required_scopes", {})
-        scope = scopes.get(request.method, scopes.get("*"))
+        # HEAD runs the GET handler (its policy, its audit events; an answer whose headers
+        # tell what its body would): it needs what GET needs.
+        method = "GET" if request.method == "HEAD" else request.method
+        scope = scopes.get(method, scopes.get("*"))
         if scope is None:
-            return True
+            # A safe method a view names no scope for needs none (``/me/``, the department
+            # list); an unsafe one it does not name is refused, not let through.
+            return method in SAFE_METHODS
         token = request.auth if isinstance(request.auth, ApiToken) else None
         return token_has_scope(token, scope)
 
@@ -91,7 +98,24 @@ def _bearer_ident(request: Any) -> str | None:
     return "b:" + hashlib.sha256(parts[1]).hexdigest()[:32]
 
 
-def _rate_counters(idents: list[tuple[str, str | None]]) -> list[tuple[str, int, int]]:
+def address_ident(request: Any) -> str | None:
+    """The rate-limit identity of the client's address: ``client_ip`` (REMOTE_ADDR, or the
+    address the outermost of ``TRUSTED_PROXY_COUNT`` proxies saw), the one definition the
+    lockouts and the audit trail use too. DRF's own ``get_ident`` took X-Forwarded-For as
+    the client wrote it: any client could count itself as anybody, or as a new address
+    per request."""
+    return client_ip(request)
+
+
+def _rate_key(schema: str, scope: str, ident: str) -> str:
+    """A counter's key: per city (offices of many cities may reach us from one address, a
+    prefecture's security cloud), built from ``schema`` as given. The city middleware
+    counts before it switches the connection to the request's city, so a key made by the
+    cache's key function (the connection's schema) named the city served last."""
+    return f"{schema}:{cache.key_prefix}:{cache.version}:api_rate_{scope}_{ident}"
+
+
+def _rate_counters(schema: str, idents: list[tuple[str, str | None]]) -> list[tuple[str, int, int]]:
     """(key, window in seconds, limit) of each identity with a rate (``DEFAULT_THROTTLE_RATES``,
     read when used: a change of settings takes effect)."""
     rates = api_settings.DEFAULT_THROTTLE_RATES
@@ -102,11 +126,11 @@ def _rate_counters(idents: list[tuple[str, str | None]]) -> list[tuple[str, int,
             continue
         number, period = rate.split("/")
         duration = {"s": 1, "m": 60, "h": 3600, "d": 86400}[period[0]]
-        counters.append((cache.make_key(f"api_rate_{scope}_{ident}"), duration, int(number)))
+        counters.append((_rate_key(schema, scope, ident), duration, int(number)))
     return counters
 
 
-def request_counters(request: Any) -> list[tuple[str, int, int]]:
+def request_counters(request: Any, schema: str) -> list[tuple[str, int, int]]:
     """``REQUEST_RATE_COUNTERS``: the counters ``ApiRateThrottle`` will check an API request
     bearing a token against, for the city middleware to count in its own round trip to
     Redis (the generation counters it reads anyway): one round trip per request instead of
@@ -118,7 +142,7 @@ def request_counters(request: Any) -> list[tuple[str, int, int]]:
     token = _bearer_ident(request)
     if token is None:
         return []
-    return _rate_counters([("address", BaseThrottle().get_ident(request)), ("token", token)])
+    return _rate_counters(schema, [("address", address_ident(request)), ("token", token)])
 
 
 def _first_over(counters: list[tuple[str, int, int]], counts: dict[str, int]) -> str | None:
@@ -147,7 +171,8 @@ class ApiRateThrottle(BaseThrottle):
 
     def allow_request(self, request: Request, view: Any) -> bool:
         counters = _rate_counters(
-            [("address", self.get_ident(request)), ("token", self._client_ident(request))]
+            connection.schema_name,
+            [("address", self.get_ident(request)), ("token", self._client_ident(request))],
         )
         counts: dict[str, int] = dict(getattr(request, "rate_counts", None) or {})
         over = _first_over(counters, counts)
@@ -162,6 +187,9 @@ class ApiRateThrottle(BaseThrottle):
         self._retry_after = max(1, redis_client().ttl(over))
         return False
 
+    def get_ident(self, request: Request) -> str | None:  # type: ignore[override]
+        return address_ident(request)
+
     @staticmethod
     def _client_ident(request: Request) -> str | None:
         if isinstance(request.auth, ApiToken):
@@ -172,3 +200,11 @@ class ApiRateThrottle(BaseThrottle):
 
     def wait(self) -> float | None:
         return getattr(self, "_retry_after", None)
+
+
+class AuthRateThrottle(ScopedRateThrottle):
+    """DRF's scoped throttle (the token endpoint's ``auth`` rate) with the client's address
+    as ``client_ip`` reads it, not as X-Forwarded-For claims it."""
+
+    def get_ident(self, request: Request) -> str | None:  # type: ignore[override]
+        return address_ident(request)

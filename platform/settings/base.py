@@ -338,8 +338,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["ledgers.api.common.HasScope"],
     "DEFAULT_THROTTLE_CLASSES": [
         "ledgers.api.common.ApiRateThrottle",
-        "rest_framework.throttling.ScopedRateThrottle",
+        "ledgers.api.common.AuthRateThrottle",
     ],
+    # For any throttle of DRF's own: the client is TRUSTED_PROXY_COUNT entries from the
+    # right of X-Forwarded-For, as ``daicho.accounts.network.client_ip`` reads it (ours
+    # call that function); unset, DRF takes the whole header as the client wrote it.
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "DEFAULT_THROTTLE_RATES": {
         "token": env.str("API_RATE_PER_TOKEN", default="6000/min"),
         "address": env.str("API_RATE_PER_ADDRESS", default="12000/min"),

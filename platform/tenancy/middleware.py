@@ -26,11 +26,12 @@ from daicho.caching import (
 
 @functools.cache
 def _request_counters() -> Any:
-    """``settings.REQUEST_RATE_COUNTERS``: a function of a request giving the rate counters
-    (key, window in seconds, limit) that request will be checked against, which this
-    middleware counts in its own round trip to Redis; none when the setting is empty."""
+    """``settings.REQUEST_RATE_COUNTERS``: a function of a request and the city's schema
+    giving the rate counters (key, window in seconds, limit) that request will be checked
+    against, which this middleware counts in its own round trip to Redis; none when the
+    setting is empty."""
     path = getattr(settings, "REQUEST_RATE_COUNTERS", "")
-    return import_string(path) if path else (lambda request: [])
+    return import_string(path) if path else (lambda request, schema: [])
 
 
 # host → Municipality, tagged with the TENANCY generation (bumped on every change of a
@@ -63,7 +64,9 @@ class MunicipalityMiddleware(TenantMainMiddleware):
             return HttpResponseNotFound()
         known = _hosts.peek(hostname)
         counters = [TENANCY] + ([access_counter(known.schema_name)] if known else [])
-        rate_counters = _request_counters()(request)
+        # Counted here for a host already known (its city's schema names the keys); for
+        # one not known yet, with the city's access generation once the city is found.
+        rate_counters = _request_counters()(request, known.schema_name) if known else []
         if rate_counters:
             # The API's rate counters for this request go in the same round trip.
             (tenancy, *access), request.rate_counts = generations_and_counts(  # type: ignore[attr-defined]
@@ -82,8 +85,15 @@ class MunicipalityMiddleware(TenantMainMiddleware):
             tenant.domain_url = hostname
             _hosts.put(hostname, tenancy, tenant)
         if known is None or known.schema_name != tenant.schema_name:
-            # Another thread may have changed the entry since the peek: read this city's.
-            access = generations(access_counter(tenant.schema_name))
+            # Another thread may have changed the entry since the peek: read this city's,
+            # and count the request's rate counters in this city (their keys name it).
+            late = _request_counters()(request, tenant.schema_name)
+            if late:
+                access, request.rate_counts = generations_and_counts(  # type: ignore[attr-defined]
+                    [access_counter(tenant.schema_name)], late
+                )
+            else:
+                access = generations(access_counter(tenant.schema_name))
         request.tenant = tenant  # type: ignore[attr-defined]
         request.access_generation = access[0]  # type: ignore[attr-defined]
         _use_tenant(tenant)

@@ -125,9 +125,11 @@ def test_the_rate_counters_survive_a_redis_that_forgot_its_scripts(api: Any) -> 
 
 
 def _rate_count(scope: str, ident: str) -> int | None:
+    """The counter's value in Mitaka (counters are per city)."""
     from daicho.caching import redis_client
+    from ledgers.api.common import _rate_key
 
-    value = redis_client().get(cache.make_key(f"api_rate_{scope}_{ident}"))
+    value = redis_client().get(_rate_key("mitaka", scope, ident))
     return None if value is None else int(value)
 
 

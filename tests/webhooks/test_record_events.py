@@ -47,7 +47,12 @@ def test_each_write_queues_its_event_once(
         record = record_delete(actor=clerk, record=record, reason="重複")
         record = record_restore(actor=clerk, record=record)
         created = record_bulk_create(
-            actor=clerk, ledger=ledger, values_list=[{"name": "鈴木"}, {"name": "田中"}]
+            actor=clerk,
+            ledger=ledger,
+            values_list=[
+                {"name": "鈴木", "disclosure": {"shimin": True}},
+                {"name": "田中", "disclosure": {"shimin": True}},
+            ],
         )
         record_bulk_update(actor=clerk, ledger=ledger, changes=[(created[0][0], 1, {"amount": 1})])
         events = _events()

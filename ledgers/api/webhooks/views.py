@@ -33,7 +33,7 @@ class DeliveryPagination(CursorPagination):
 
 
 class WebhookListView(APIView):
-    required_scopes = {"GET": "records:read", "POST": "ledgers:design"}
+    required_scopes = {"GET": "ledgers:design", "POST": "ledgers:design"}
 
     @extend_schema(
         operation_id="webhooks_list",
@@ -69,7 +69,11 @@ class WebhookListView(APIView):
 
 
 class WebhookDetailView(APIView):
-    required_scopes = {"GET": "records:read", "PATCH": "ledgers:design", "DELETE": "ledgers:design"}
+    required_scopes = {
+        "GET": "ledgers:design",
+        "PATCH": "ledgers:design",
+        "DELETE": "ledgers:design",
+    }
 
     @extend_schema(
         operation_id="webhooks_retrieve",
@@ -112,7 +116,7 @@ class WebhookDetailView(APIView):
 
 
 class WebhookDeliveryListView(APIView):
-    required_scopes = {"GET": "records:read"}
+    required_scopes = {"GET": "ledgers:design"}
 
     @extend_schema(
         operation_id="webhook_deliveries_list",

@@ -1,0 +1,167 @@
+"""Rate limits by the client's real address (never X-Forwarded-For as the client wrote
+it) and per city (whatever city the worker's connection served last)."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from django.db import connection
+from rest_framework.test import APIClient
+
+from tests.api.conftest import HOST
+
+URL = "/api/v1/auth/token/"
+
+
+def _addr() -> str:
+    return f"2001:db8::{secrets.token_hex(2)}:{secrets.token_hex(2)}"
+
+
+def test_auth_throttle_is_per_address_without_xff(city: dict[str, Any]) -> None:
+    """Control: 20/min per address on POST /api/v1/auth/token/."""
+    address = _addr()
+    client = APIClient(HTTP_HOST=HOST)
+    statuses = [
+        client.post(
+            URL, {"username": f"nobody{i}", "password": "x"}, format="json", REMOTE_ADDR=address
+        ).status_code
+        for i in range(21)
+    ]
+    assert statuses[:20] == [401] * 20
+    assert statuses[20] == 429
+
+
+def test_a_made_up_x_forwarded_for_does_not_escape_the_auth_throttle(city: dict[str, Any]) -> None:
+    """Same single client (REMOTE_ADDR), a fresh made-up X-Forwarded-For per request:
+    never limited (password spraying across usernames is unbounded)."""
+    address = _addr()
+    client = APIClient(HTTP_HOST=HOST)
+    statuses = [
+        client.post(
+            URL,
+            {"username": f"nobody{i}", "password": "x"},
+            format="json",
+            REMOTE_ADDR=address,
+            HTTP_X_FORWARDED_FOR=_addr(),
+        ).status_code
+        for i in range(40)
+    ]
+    assert statuses[:20] == [401] * 20
+    assert set(statuses[20:]) == {429}
+
+
+def test_a_made_up_x_forwarded_for_does_not_escape_the_per_address_limit(
+    api: Any, settings: Any
+) -> None:
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"token": "1000/min", "address": "3/min", "auth": "20/min"},
+    }
+    address = _addr()
+    clerk, designer = api("clerk"), api("designer")
+    statuses = [
+        c.get("/api/v1/me/", REMOTE_ADDR=address, HTTP_X_FORWARDED_FOR=_addr()).status_code
+        for i, c in enumerate([clerk, designer] * 5)
+    ]
+    assert statuses[:3] == [200] * 3
+    assert set(statuses[3:]) == {429}
+
+
+def test_a_made_up_x_forwarded_for_spends_no_other_client_s_budget(api: Any, settings: Any) -> None:
+    """Anyone (made-up tokens, no account) names a victim's address in X-Forwarded-For
+    and spends that address's budget: the victim, connecting directly, gets 429."""
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"token": "1000/min", "address": "3/min", "auth": "20/min"},
+    }
+    victim_ip, attacker_ip = _addr(), _addr()
+    victim = api("clerk")
+    for _ in range(4):
+        APIClient(HTTP_HOST=HOST).get(
+            "/api/v1/me/",
+            HTTP_AUTHORIZATION=f"Bearer dch_{secrets.token_hex(6)}_x",
+            REMOTE_ADDR=attacker_ip,
+            HTTP_X_FORWARDED_FOR=victim_ip,
+        )
+    assert victim.get("/api/v1/me/", REMOTE_ADDR=victim_ip).status_code == 200
+
+
+def test_rate_counters_count_in_the_request_s_city_not_the_one_served_last(
+    api: Any, settings: Any, musashino: Any
+) -> None:
+    """The city middleware counts before it switches the connection to the request's city:
+    its keys once named the city the connection served last (Musashino here), and Mitaka's
+    requests spent Musashino's per-address budget."""
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"token": "1000/min", "address": "3/min", "auth": "20/min"},
+    }
+    from django.contrib.auth import get_user_model
+    from django_tenants.utils import schema_context
+
+    from ledgers.api.tokens.services import token_issue
+
+    address = _addr()
+    mitaka_client = api("clerk")
+    with schema_context("musashino"):
+        other = get_user_model().objects.get(username="admin")
+        musashino_token = token_issue(actor=other, user=other, scopes=["*"]).token
+    for _ in range(3):
+        connection.set_schema("musashino")  # the thread's connection last served Musashino
+        assert mitaka_client.get("/api/v1/me/", REMOTE_ADDR=address).status_code == 200
+    connection.set_schema("musashino")
+    first = APIClient(HTTP_HOST="musashino.localhost").get(
+        "/api/v1/me/", HTTP_AUTHORIZATION=f"Bearer {musashino_token}", REMOTE_ADDR=address
+    )
+    # Musashino's first request from this address
+    assert first.status_code == 200, (first.status_code, first.content)
+
+
+def test_control_same_sequence_without_the_stale_schema_passes(
+    api: Any, settings: Any, musashino: Any
+) -> None:
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"token": "1000/min", "address": "3/min", "auth": "20/min"},
+    }
+    from django.contrib.auth import get_user_model
+    from django_tenants.utils import schema_context
+
+    from ledgers.api.tokens.services import token_issue
+
+    address = _addr()
+    mitaka_client = api("clerk")
+    with schema_context("musashino"):
+        other = get_user_model().objects.get(username="admin")
+        musashino_token = token_issue(actor=other, user=other, scopes=["*"]).token
+    for _ in range(3):
+        connection.set_schema("mitaka")
+        assert mitaka_client.get("/api/v1/me/", REMOTE_ADDR=address).status_code == 200
+    connection.set_schema("musashino")
+    first = APIClient(HTTP_HOST="musashino.localhost").get(
+        "/api/v1/me/", HTTP_AUTHORIZATION=f"Bearer {musashino_token}", REMOTE_ADDR=address
+    )
+    assert first.status_code == 200
+
+
+def test_behind_one_appending_proxy_the_address_it_saw_is_the_client(
+    city: dict[str, Any], settings: Any
+) -> None:
+    """Deployment as documented (docs/sign-in.md): TRUSTED_PROXY_COUNT=1, the ingress
+    appends the real client address; what the client put before it changes nothing."""
+    settings.TRUSTED_PROXY_COUNT = 1
+    real_client = "203.0.113.9"
+    client = APIClient(HTTP_HOST=HOST)
+    statuses = [
+        client.post(
+            URL,
+            {"username": f"nobody{i}", "password": "x"},
+            format="json",
+            REMOTE_ADDR="10.0.0.1",  # the ingress
+            HTTP_X_FORWARDED_FOR=f"{_addr()}, {real_client}",
+        ).status_code
+        for i in range(40)
+    ]
+    assert statuses[:20] == [401] * 20
+    assert set(statuses[20:]) == {429}
