@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
 from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
@@ -72,6 +74,13 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return error_response(exc.code, str(exc), status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, PreconditionRequired):
         return error_response(exc.default_code, str(exc.detail), 428)
+    if isinstance(exc, RequestDataTooBig):
+        return error_response(
+            "ERROR_REQUEST_TOO_LARGE",
+            "要求が大きすぎます。一括登録は分けて送ってください。",
+            status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+            {"max_bytes": settings.DATA_UPLOAD_MAX_MEMORY_SIZE},
+        )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     if isinstance(exc, DjangoPermissionDenied):
@@ -104,7 +113,7 @@ def parse_if_match(request: Request, *, required: bool) -> int | None:
             raise PreconditionRequired()
         return None
     value = header.removeprefix("W/").strip().strip('"')
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()):  # "²" is a digit to isdigit, not to int
         raise exceptions.ValidationError(
             {"If-Match": ['ETag は世代の数字（例: "3"）で指定してください。']}
         )

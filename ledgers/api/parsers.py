@@ -7,6 +7,7 @@ import io
 from typing import Any
 
 import orjson
+from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser, get_encoding
 
 # 18 digits always fit a signed 64-bit integer; 19 may not. Found by turning every digit
@@ -36,4 +37,9 @@ class JsonParser(JSONParser):
                 return orjson.loads(raw)
             except orjson.JSONDecodeError:
                 pass
-        return super().parse(io.BytesIO(raw), media_type, parser_context)
+        try:
+            return super().parse(io.BytesIO(raw), media_type, parser_context)
+        except RecursionError:
+            # Nested deeper than Python's json module recurses (orjson refuses past 1,024
+            # levels, then this fallback tried): malformed for us, not a server error.
+            raise ParseError("JSON の入れ子が深すぎます。") from None

@@ -44,6 +44,7 @@ from ledgers.fields.exceptions import FieldError
 from ledgers.fields.registry import value_cache_key
 from ledgers.records import copy as copy_format
 from ledgers.records.models import Record, RecordVersion, values_diff
+from ledgers.records.references import reference_paths, references_in, references_missing
 from ledgers.search.index import IndexData, Indexer
 from ledgers.webhooks.services import (
     WEBHOOK_DELIVERIES_CTE,
@@ -85,6 +86,9 @@ class LedgerSchema:
     #: first, then by their UTF-8 bytes): ``values_clean`` builds a record's data in this
     #: order, so PostgreSQL finds each object it receives already sorted.
     ordered: tuple[_BoundField, ...] = ()
+    #: The reference fields (top-level keys; per group, its reference sub-fields): their
+    #: targets are checked when written (``ledgers.records.references``).
+    references: tuple[frozenset[str], dict[str, frozenset[str]]] = (frozenset(), {})
 
     @classmethod
     def of(cls, ledger: Ledger) -> LedgerSchema:
@@ -129,6 +133,7 @@ class LedgerSchema:
             live=tuple(b for b in bound if not b.removed),
             indexer=Indexer(fields, ledger.pk),
             ordered=tuple(sorted(bound, key=lambda b: copy_format.jsonb_key_order(b.key))),
+            references=reference_paths(ledger),
         )
 
 
@@ -248,6 +253,24 @@ def values_clean_and_index(
     names, dates); the result equals the two steps' (tested)."""
     data, index = _clean_values(ledger, values, None, index=True)
     return data, cast(IndexData, index)
+
+
+def _require_references(
+    actor: Any, policy: LedgerPolicy, ledger: Ledger, values: Mapping[str, Any]
+) -> None:
+    """``RecordInvalid`` naming each reference among ``values`` (cleaned) whose record is
+    missing, deleted or out of the writer's sight (``ledgers.records.references``); no query
+    for a ledger without reference fields."""
+    paths = LedgerSchema.of(ledger).references
+    if not paths[0] and not paths[1]:
+        return
+    found = references_in(paths, values)
+    if found:
+        errors = references_missing(
+            actor=actor, policy=policy, items=[(0, key, ref) for key, ref in found]
+        )
+        if errors:
+            raise RecordInvalid(errors[0])
 
 
 def search_index_for(*, ledger: Ledger, data: Mapping[str, Any]) -> IndexData:
@@ -422,8 +445,10 @@ def record_create(
     the caller's transaction alike. ``policy`` is the actor's (computed when not given).
     """
     require_tenant()
-    _policy(actor, ledger, policy).require("create")
+    policy = _policy(actor, ledger, policy)
+    policy.require("create")
     data = values_clean(ledger=ledger, values=values)
+    _require_references(actor, policy, ledger, data)
     now = timezone.now()
     index = search_index_for(ledger=ledger, data=data)
     record = Record(
@@ -512,6 +537,9 @@ def _record_update(
     ledger = policy.ledger
     before = current["data"]
     data = values_clean(ledger=ledger, values=values, current=before)
+    # Only the references written now: one kept from before may point at a record
+    # deleted since, which must not block a change of the record's other values.
+    _require_references(actor, policy, ledger, {k: data[k] for k in values if k in data})
     new_state = current["state"] if state is None else state
     if data == before and new_state == current["state"]:
         return record
@@ -868,6 +896,11 @@ class _CopyStream:
             self._check(None, pq.ExecStatus.COPY_IN)
         self._in_flight = True
 
+    def settle(self) -> None:
+        """Read the result of the chunk in flight, if any (its error raised): the connection
+        is free for other statements until the next ``send``."""
+        self._collect()
+
     def close(self, *, raise_error: bool = True) -> None:
         """Read the last chunk's result; its error is raised unless the caller is already
         raising one of its own."""
@@ -906,8 +939,12 @@ def record_bulk_create(
     All in one transaction.
     """
     require_tenant()
-    _policy(actor, ledger, policy).require(capability)
+    policy = _policy(actor, ledger, policy)
+    policy.require(capability)
     item_errors: dict[int, dict[str, list[str]]] = {}
+    reference_fields = LedgerSchema.of(ledger).references
+    checks_references = bool(reference_fields[0] or reference_fields[1])
+    references: list[tuple[int, str, Mapping[str, Any]]] = []
     ids: list[uuid.UUID] = []
     now = timezone.now()
     actor_id = _actor_id(actor)
@@ -943,6 +980,10 @@ def record_bulk_create(
                 except RecordInvalid as exc:
                     item_errors[position] = exc.errors
                     continue
+                if checks_references:
+                    references.extend(
+                        (position, key, ref) for key, ref in references_in(reference_fields, data)
+                    )
                 if item_errors:
                     continue  # nothing more is written; the rest is only validated
                 record_id = next(new_ids)
@@ -958,6 +999,11 @@ def record_bulk_create(
                     block.append(copy_format.TRAILER)
                     stream.send(b"".join(block))
                     block = [copy_format.HEADER]
+            if references and not item_errors:
+                # Before the last chunk: a missing target rolls back the chunks sent. The
+                # chunk in flight is read first: the connection then takes the queries.
+                stream.settle()
+                item_errors.update(references_missing(actor=actor, policy=policy, items=references))
             if item_errors:
                 raise RecordInvalid(item_errors=item_errors)  # the transaction rolls back
             if len(block) > 1:
@@ -1013,6 +1059,8 @@ def record_bulk_update(
     now = timezone.now()
     actor_id = _actor_id(actor)
     indexer = LedgerSchema.of(ledger).indexer
+    reference_fields = LedgerSchema.of(ledger).references
+    references: list[tuple[int, str, Mapping[str, Any]]] = []
     with transaction.atomic():
         # Only what the change needs (the keys arrays are large and rebuilt anyway).
         # Through the policy, as every read: a record the actor may not see is "not found".
@@ -1052,6 +1100,11 @@ def record_bulk_update(
             except RecordInvalid as exc:
                 item_errors[index] = exc.errors
                 continue
+            if reference_fields[0] or reference_fields[1]:
+                written = {k: data[k] for k in values if k in data}
+                references.extend(
+                    (index, key, ref) for key, ref in references_in(reference_fields, written)
+                )
             if data != before:
                 search = indexer.index(data)
                 rows.append((record_id, before, data, generation + 1, state, search))
@@ -1059,6 +1112,8 @@ def record_bulk_update(
                     (record_id, generation, path, value, keys)
                     for path, value, keys in indexer.departed(before_texts, search)
                 )
+        if references and not item_errors:
+            item_errors.update(references_missing(actor=actor, policy=policy, items=references))
         if item_errors:
             raise RecordInvalid(item_errors=item_errors)
         if not rows:

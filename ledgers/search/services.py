@@ -8,6 +8,7 @@ masked by the searcher's clearance like any other output.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections import defaultdict
 from collections.abc import Mapping
@@ -71,6 +72,26 @@ class SearchResult:
                     for row in rows
                 ]
         return self.policy.mask(shown)
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _has_control(value: Any) -> bool:
+    """Whether a criterion's value (text, a range object, a list, at any depth) holds a
+    control character. A loop, not recursion: a body may nest deeper than Python recurses."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _CONTROL.search(item):
+                return True
+        elif isinstance(item, Mapping):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return False
 
 
 def _excluded_subs(screen: Mapping[str, Any]) -> dict[str, set[str]]:
@@ -316,6 +337,10 @@ def search_run(
             policy.can_read_field(paths[path.split(".", 1)[0]].get("sensitivity"))
         ):
             problems[path] = ["この項目で検索する権限がありません。"]
+    for path, value in criteria.items():
+        if path not in problems and _has_control(value):
+            # PostgreSQL refuses a NUL in text: a server error that logged the statement.
+            problems[path] = ["制御文字は指定できません。"]
     if problems:
         raise SearchError("検索条件に誤りがあります。", detail={"criteria": problems})
     terms = {path: value for path, value in criteria.items() if value not in (None, "", {})}

@@ -97,7 +97,8 @@ class RecordPatchSerializer(serializers.Serializer):
 
 
 class RecordDeleteSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=500)
+    # Blank passes here for the service's own message (a reason is required).
+    reason = serializers.CharField(max_length=500, allow_blank=True)
 
 
 class BulkItemListSerializer(serializers.ListSerializer):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -58,6 +59,20 @@ class RecordPagination(CursorPagination):
     page_size = 25
     page_size_query_param = "page_size"
     max_page_size = 100
+
+    def decode_cursor(self, request: Request) -> Any:
+        """DRF's cursor, its position checked: the cursor is the client's to send, and a
+        made-up position that is no time (``p=notadate``) reached the query as a server
+        error. An invalid cursor is 404, as DRF answers for one it cannot decode."""
+        cursor = super().decode_cursor(request)
+        if cursor is not None and cursor.position is not None:
+            try:
+                moment = parse_datetime(cursor.position)
+            except ValueError:
+                moment = None
+            if moment is None:
+                raise exceptions.NotFound(self.invalid_cursor_message)
+        return cursor
 
     def paginate_first(
         self, queryset: QuerySet[Record], request: Request, view: Any = None, *, count: bool
@@ -122,20 +137,38 @@ def _filter_on_field(
     return queryset.alias(**{alias: KT(f"data__{key}")}).filter(**{f"{alias}__{op}": value})
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _aware_datetime(name: str, text: str) -> datetime:
+    """An ISO 8601 moment with its offset, or a 400 naming the parameter (Django's
+    ``parse_datetime`` raises for a well-formed impossible one: 2023-02-30, +99:00)."""
+    try:
+        moment = parse_datetime(text)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise exceptions.ValidationError(
+            {name: ["タイムゾーン付きの ISO 8601 日時で指定してください。"]}
+        )
+    return moment
+
+
 def _filtered(policy: LedgerPolicy, request: Request) -> QuerySet[Record]:
     # The index columns are most of a row, and no output shows them.
     queryset = policy.records(Record.objects.defer("search_keys", "search_text"))
     params = request.query_params
+    # No control character in a name or a value: none is a field's or a filter's, and a NUL
+    # reached PostgreSQL (which refuses it in text) as a server error that logged the rest.
+    for name, values in params.lists():
+        if _CONTROL.search(name) or any(_CONTROL.search(value) for value in values):
+            raise exceptions.ValidationError({"query": ["制御文字は指定できません。"]})
     if params.get("deleted") not in {"true", "1"}:
         queryset = queryset.filter(deleted_at__isnull=True)
     if "state" in params:
         queryset = queryset.filter(state=params["state"])
     if "updated_since" in params:
-        since = parse_datetime(params["updated_since"])
-        if since is None or since.tzinfo is None:
-            raise exceptions.ValidationError(
-                {"updated_since": ["タイムゾーン付きの ISO 8601 日時で指定してください。"]}
-            )
+        since = _aware_datetime("updated_since", params["updated_since"])
         queryset = queryset.filter(updated_at__gte=since)
     for name, raw in params.items():
         if name not in RESERVED:
@@ -242,11 +275,7 @@ class RecordDetailView(APIView):
                 record_output(record, policy), headers={"ETag": etag(record.generation)}
             )
         record = policy.get_record(record_id)
-        moment = parse_datetime(as_of)
-        if moment is None or moment.tzinfo is None:
-            raise exceptions.ValidationError(
-                {"as_of": ["タイムゾーン付きの ISO 8601 日時で指定してください。"]}
-            )
+        moment = _aware_datetime("as_of", as_of)
         version = record_as_of(record=record, at=moment)
         if version is None:
             raise RecordNotFound()
@@ -288,9 +317,14 @@ class RecordDetailView(APIView):
         _ledger, policy = ledger_for(request, code)
         expected = parse_if_match(request, required=True)
         policy.require("delete")
-        reason = (
+        given = (
             request.data.get("reason") if isinstance(request.data, dict) else None
         ) or request.query_params.get("reason", "")
+        if not isinstance(given, str):
+            raise exceptions.ValidationError({"reason": ["理由は文字列で指定してください。"]})
+        body = s.RecordDeleteSerializer(data={"reason": given})
+        body.is_valid(raise_exception=True)  # a string of at most 500 characters, no NUL
+        reason = body.validated_data["reason"]
         record = policy.get_record(record_id)
         record = record_delete(
             actor=request.user,

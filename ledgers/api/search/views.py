@@ -18,7 +18,7 @@ class SearchRequest(serializers.Serializer):
         help_text='{項目のパス: 値}。日付の範囲は「昭和40年代」や {"from", "to"}'
     )
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
-    page = serializers.IntegerField(required=False, min_value=1, default=1)
+    page = serializers.IntegerField(required=False, min_value=1, max_value=1_000_000, default=1)
     page_size = serializers.IntegerField(required=False, min_value=1, max_value=1000)
 
 

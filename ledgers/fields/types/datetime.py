@@ -23,10 +23,16 @@ _TIME_RE = re.compile(
 
 
 def _to_tokyo(moment: datetime) -> datetime:
-    """Naive times are Japan time; aware ones are converted so equal moments store equal."""
+    """Naive times are Japan time; aware ones are converted so equal moments store equal.
+    A moment whose conversion leaves the years 1–9999 (0001-01-01T00:00+14:00) is refused."""
     if moment.tzinfo is None:
         return moment.replace(tzinfo=TOKYO)
-    return moment.astimezone(TOKYO)
+    try:
+        return moment.astimezone(TOKYO)
+    except OverflowError:
+        raise FieldValueError(
+            "日時が扱える範囲（西暦1年〜9999年）の外です", code="out_of_range"
+        ) from None
 
 
 def _time(hour: str, minute: str | None, second: str | None) -> time:

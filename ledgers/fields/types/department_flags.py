@@ -87,7 +87,7 @@ class DepartmentFlagsFieldType(FieldType):
         if stripped.startswith("{"):
             try:
                 return json.loads(stripped)
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: nested past Python's limit
                 raise FieldValueError(
                     "課ごとの可/不可の書式が正しくありません", code="invalid_format"
                 ) from None

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
 from ledgers.fields.exceptions import FieldValueError
-from ledgers.fields.normalize import nfkc
+from ledgers.fields.normalize import check_storable_text, nfkc
 from ledgers.fields.registry import FieldType
 
 MAX_LENGTH = 254
@@ -26,6 +26,7 @@ class EmailFieldType(FieldType):
     def clean_value(self, value: Any, options: Mapping[str, Any]) -> str:
         if not isinstance(value, str):
             raise FieldValueError("メールアドレスは文字列で入力してください", code="invalid_type")
+        check_storable_text(value)  # a quoted local part may hold what the validator lets by
         address = nfkc(value).strip()
         if len(address) > MAX_LENGTH:
             raise FieldValueError(

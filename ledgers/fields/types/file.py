@@ -13,6 +13,8 @@ from ledgers.fields.options import int_option
 from ledgers.fields.registry import FieldType
 
 KEYS = frozenset({"name", "size", "content_type", "storage_key"})
+#: The largest size a JSON number holds exactly (2**53 - 1 bytes: 8 PiB).
+MAX_SIZE = 2**53 - 1
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 MAX_NAME_LENGTH = 255
 MAX_KEY_LENGTH = 1024
@@ -84,7 +86,7 @@ class FileFieldType(FieldType):
         if storage_key.startswith("/") or "\\" in storage_key or ".." in storage_key.split("/"):
             raise FieldValueError("ファイルの保存先が正しくありません", code="invalid_file")
         size = value.get("size")
-        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+        if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size <= MAX_SIZE:
             raise FieldValueError(
                 "ファイルのサイズは0以上の整数で指定してください", code="invalid_file"
             )

@@ -10,16 +10,19 @@ from ledgers.fields.exceptions import FieldValueError
 from ledgers.fields.options import str_option
 from ledgers.fields.registry import FieldType
 
-_CODE_RE = re.compile(r"[^\s:]{1,100}")
-_TEXT_RE = re.compile(r"(?:(?P<ledger>[^\s:]+)\s*:\s*)?(?P<record>[^\s:]+)")
+_CODE_RE = re.compile(r"[^\s:\x00-\x1f\x7f]{1,100}")
+_TEXT_RE = re.compile(
+    r"(?:(?P<ledger>[^\s:\x00-\x1f\x7f]+)\s*:\s*)?(?P<record>[^\s:\x00-\x1f\x7f]+)"
+)
 
 
 class ReferenceFieldType(FieldType):
     """A pointer to a record of another (or the same) ledger, both ids as strings.
 
     Option ``ledger`` restricts the target ledger and lets input name only the record.
-    Whether the record exists is checked by the record services, not here: field types
-    do not touch the database.
+    Whether the record exists (not deleted, in the writer's sight) is checked by the record
+    services when the value is written (``ledgers.records.references``), not here: field
+    types do not touch the database.
     """
 
     type = "reference"

@@ -173,7 +173,7 @@ class RepeatingGroupFieldType(FieldType):
             return None
         try:
             rows = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested past Python's limit
             raise FieldValueError(
                 "繰り返し項目の書式が正しくありません（JSON の配列が必要です）",
                 code="invalid_format",

@@ -1,0 +1,238 @@
+"""Hostile input to the records and search API: a clear 4xx in the error shape, never a
+server error, and nothing personal in the log (NUL in values and query strings, nesting
+past Python's limit, moments out of range, sizes past 64 bits, forged cursors, impossible
+dates, odd digits in If-Match, DELETE reasons of every wrong kind, bodies over the limit)."""
+
+from __future__ import annotations
+
+import base64
+import logging
+from typing import Any
+
+import pytest
+from django_tenants.utils import schema_context
+
+from ledgers.access.services import grants_replace
+from ledgers.definitions.services import ledger_create
+from tests.api.conftest import Api
+
+ALL_FIELDS = [
+    {"key": "t", "label": "テキスト", "type": "text"},
+    {"key": "lt", "label": "長文", "type": "long_text"},
+    {"key": "n", "label": "整数", "type": "integer"},
+    {"key": "dec", "label": "小数", "type": "decimal"},
+    {"key": "d", "label": "日付", "type": "date"},
+    {"key": "dt", "label": "日時", "type": "datetime"},
+    {"key": "b", "label": "可否", "type": "boolean"},
+    {"key": "ch", "label": "区分", "type": "choice", "options": {"choices": ["新規", "更新"]}},
+    {
+        "key": "mc",
+        "label": "種類",
+        "type": "multi_choice",
+        "options": {"choices": ["住民票", "戸籍"]},
+    },
+    {"key": "f", "label": "添付", "type": "file"},
+    {"key": "ref", "label": "参照", "type": "reference"},
+    {
+        "key": "df",
+        "label": "開示",
+        "type": "department_flags",
+        "options": {"departments": ["shimin", "shiminzei"]},
+    },
+    {"key": "nm", "label": "氏名", "type": "person_name", "sensitivity": "personal"},
+    {"key": "addr", "label": "住所", "type": "address", "sensitivity": "personal"},
+    {"key": "mn", "label": "個人番号", "type": "my_number", "sensitivity": "special_care"},
+    {
+        "key": "g",
+        "label": "関係者",
+        "type": "group",
+        "fields": [
+            {"key": "name", "label": "氏名", "type": "person_name", "sensitivity": "personal"},
+            {"key": "f", "label": "添付", "type": "file"},
+        ],
+    },
+]
+
+
+@pytest.fixture
+def hostile(city: dict[str, Any]) -> Any:
+    people = city["people"]
+    with schema_context("mitaka"):
+        ledger = ledger_create(
+            actor=people["designer"], code="hx", name="試験台帳", fields=ALL_FIELDS
+        )
+        grants_replace(
+            actor=people["designer"],
+            ledger=ledger,
+            grants=[
+                {
+                    "department": "shimin",
+                    "capabilities": ["view", "search", "create", "update", "delete"],
+                    "clearance": "special_care",
+                },
+            ],
+        )
+    client = Api(people["clerk"])
+    client.client.raise_request_exception = False
+    return client
+
+
+def url(suffix: str = "") -> str:
+    return "/api/v1/ledgers/hx/records/" + suffix
+
+
+VISIBLE = {"df": {"shimin": True}}  # the clerk's department may see the record
+
+
+def new_record(hostile: Any) -> str:
+    response = hostile.post(url(), {"values": {"t": "x", **VISIBLE}})
+    assert response.status_code == 201
+    return url(response.json()["id"] + "/")
+
+
+def assert_4xx_json(response: Any) -> None:
+    assert 400 <= response.status_code < 500, (response.status_code, response.content[:200])
+    assert response.json()["code"].startswith("ERROR_")
+
+
+# D1 ---- deeply nested JSON body: RecursionError escapes DRF's parser (catches ValueError only)
+def test_deeply_nested_body_is_400(hostile: Any) -> None:
+    body = b"[" * 100_000 + b"]" * 100_000
+    assert_4xx_json(hostile.client.post(url(), body, content_type="application/json"))
+
+
+# D2 ---- department_flags given as JSON text: json.loads RecursionError is not ValueError
+@pytest.mark.parametrize("where", ["create", "filter"])
+def test_department_flags_deep_json_text_is_400(hostile: Any, where: str) -> None:
+    deep = '{"shimin":' + "[" * 5000
+    if where == "create":
+        assert_4xx_json(hostile.post(url(), {"values": {"df": deep}}))
+    else:
+        assert_4xx_json(hostile.get(url(), {"df": deep}))
+
+
+# D3 ---- datetime whose offset pushes it past year 1 / 9999 when converted to +09:00
+@pytest.mark.parametrize("value", ["0001-01-01T00:00+14:00", "9999-12-31T23:59-10:00"])
+def test_datetime_out_of_range_after_tz_conversion_is_400(hostile: Any, value: str) -> None:
+    assert_4xx_json(hostile.post(url(), {"values": {"dt": value}}))
+    assert_4xx_json(hostile.post(url("bulk/"), {"records": [{"values": {"dt": value}}]}))
+    assert_4xx_json(hostile.get(url(), {"dt__gte": value}))
+
+
+# D4 ---- file size beyond 64 bits passes clean(), then orjson.dumps raises TypeError
+def test_file_size_beyond_int64_is_400(hostile: Any) -> None:
+    f = {"name": "a.pdf", "storage_key": "k/a.pdf", "size": 2**64}
+    assert_4xx_json(hostile.post(url(), {"values": {"f": f}}))
+    assert_4xx_json(hostile.post(url("bulk/"), {"records": [{"values": {"g": [{"f": f}]}}]}))
+
+
+# D5 ---- reference ids may hold NUL; PostgreSQL jsonb refuses \u0000 (single, bulk COPY, filter)
+def test_reference_with_nul_is_400_and_logs_no_personal_data(hostile: Any, caplog: Any) -> None:
+    values = {
+        "nm": {"kanji": "山田 花子", "kana": "ヤマダ ハナコ"},
+        "ref": {"ledger": "hx", "record": "a\u0000"},
+    }
+    with caplog.at_level(logging.ERROR):
+        single = hostile.post(url(), {"values": values})
+        bulk = hostile.post(
+            url("bulk/"), {"records": [{"values": {"t": "x"}}] * 999 + [{"values": values}]}
+        )
+    assert (
+        "ナコ" not in caplog.text
+    )  # today: CONTEXT:  JSON data, line 1: ...ナコ"},"ref":{"ledger":"hx","record":"a\u0000...
+    assert_4xx_json(single)
+    assert_4xx_json(bulk)
+    assert_4xx_json(hostile.get(url(), {"ref": "hx:a\u0000"}))
+
+
+# D6 ---- reference to a record that does not exist (in a ledger that does not exist) is stored
+def test_reference_to_a_missing_record_is_refused(hostile: Any) -> None:
+    response = hostile.post(
+        url(),
+        {"values": {"ref": {"ledger": "nope", "record": "00000000-0000-4000-8000-000000000000"}}},
+    )
+    assert response.status_code == 400, response.json()
+
+
+# D7 ---- NUL in a query-string value: list audit details (jsonb) and __contains needle (text)
+@pytest.mark.parametrize(
+    "query",
+    [
+        "state=%00",
+        "deleted=%00",
+        "count=%00",
+        "page_size=%00",
+        "t__contains=%00",
+        "nm__contains=%00",
+        "addr__contains=%00",
+    ],
+)
+def test_nul_in_list_query_is_400(hostile: Any, query: str) -> None:
+    assert_4xx_json(hostile.get(url("?" + query)))
+
+
+def test_nul_in_list_query_logs_no_searched_name(hostile: Any, caplog: Any) -> None:
+    with caplog.at_level(logging.ERROR):
+        hostile.get(url("?nm__contains=%E5%B1%B1%E7%94%B0%E8%8A%B1%E5%AD%90&count=%00"))  # 山田花子
+    assert "山田花子" not in caplog.text
+
+
+# D8 ---- search criteria with NUL, and a page number past bigint
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"criteria": {"name": "\u0000"}},
+        {"criteria": {"name": "山田"}, "page": 10**30},
+    ],
+)
+def test_search_hostile_criteria_is_400(api: Any, body: dict) -> None:
+    client = api("clerk")
+    client.client.raise_request_exception = False
+    body = {**body, "reason": "住民票の写しの交付請求に対する照会のため"}
+    assert_4xx_json(client.post("/api/v1/ledgers/dv/search/latest/", body))
+
+
+# D9 ---- forged cursor: DRF puts "p=" into updated_at__lt -> Django ValidationError -> 500
+def test_forged_cursor_is_4xx(hostile: Any) -> None:
+    cursor = base64.b64encode(b"p=notadate").decode()
+    assert_4xx_json(hostile.get(url(), {"cursor": cursor}))
+
+
+# D10 --- well-formed but impossible datetimes: django parse_datetime raises ValueError
+@pytest.mark.parametrize("value", ["2023-02-30T00:00:00+09:00", "2023-01-01T00:00:00+99:00"])
+def test_impossible_updated_since_and_as_of_are_400(hostile: Any, value: str) -> None:
+    assert_4xx_json(hostile.get(url(), {"updated_since": value}))
+    assert_4xx_json(hostile.get(new_record(hostile), {"as_of": value}))
+
+
+# D11 --- If-Match with a non-ASCII digit: str.isdigit() is True, int() raises ValueError
+def test_if_match_superscript_digit_is_400(hostile: Any) -> None:
+    du = new_record(hostile)
+    assert_4xx_json(hostile.patch(du, {"values": {"n": 2}}, HTTP_IF_MATCH='"\u00b2"'))
+
+
+# D12 --- DELETE reason is never validated (RecordDeleteSerializer is unused)
+@pytest.mark.parametrize(
+    ("body", "query"),
+    [
+        ({"reason": 5}, ""),
+        ({"reason": ["x"]}, ""),
+        ({"reason": "a\u0000"}, ""),
+        (None, "?reason=a%00"),
+    ],
+)
+def test_delete_bad_reason_is_400(hostile: Any, body: Any, query: str) -> None:
+    du = new_record(hostile)
+    assert_4xx_json(hostile.delete(du + query, body, HTTP_IF_MATCH='"1"'))
+
+
+def test_delete_reason_too_long_is_400_not_truncated(hostile: Any) -> None:
+    du = new_record(hostile)
+    response = hostile.delete(du, {"reason": "あ" * 600}, HTTP_IF_MATCH='"1"')
+    assert response.status_code == 400, response.status_code  # today 200, reason cut to 500
+
+
+# D13 --- a body over DATA_UPLOAD_MAX_MEMORY_SIZE: 400 with an empty, non-JSON body
+def test_too_large_body_has_the_error_shape(hostile: Any) -> None:
+    response = hostile.post(url(), {"values": {"lt": "あ" * 1_000_000}})
+    assert_4xx_json(response)
