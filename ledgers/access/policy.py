@@ -280,18 +280,22 @@ class LedgerPolicy:
         give back the values it sees masked). Writing them would change what the caller
         cannot see, and whether a write changed anything would tell whether a guess was the
         hidden value."""
-        fields = {f["key"]: f for f in self.ledger.fields(include_removed=True)}
-        refused = []
-        for key in values:
-            spec = fields.get(key)
-            if spec is None:
-                continue  # not a field: the values' own validation names it
-            subs = (spec.get("options") or {}).get("fields") or []
-            if not self.can_read_field(spec.get("sensitivity")) or any(
-                not self.can_read_field(sub.get("sensitivity")) for sub in subs
-            ):
-                refused.append(key)
-        return sorted(refused)
+        fields = self.ledger.definition.get("fields", [])
+        key = ("unwritable", id(fields))
+        cached = self._mask_plans.get(key)  # type: ignore[call-overload]
+        if cached is None or cached[0] is not fields:
+            closed = frozenset(
+                spec["key"]
+                for spec in fields
+                if not self.can_read_field(spec.get("sensitivity"))
+                or any(
+                    not self.can_read_field(sub.get("sensitivity"))
+                    for sub in (spec.get("options") or {}).get("fields") or []
+                )
+            )
+            cached = self._mask_plans[key] = (fields, closed)  # type: ignore[index]
+        # A key of no field is left to the values' own validation, which names it.
+        return sorted(key for key in values if key in cached[1])
 
     def require_writable(self, values: Mapping[str, Any]) -> None:
         """Raise ``AccessDenied`` (403) naming the fields of ``values`` the actor may not write
