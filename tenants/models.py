@@ -39,6 +39,9 @@ class Municipality(TenantMixin):
     suspended_reason = models.CharField("停止理由", max_length=500, blank=True)
     status_changed_at = models.DateTimeField("状態変更日時", null=True, blank=True)
     created_at = models.DateTimeField("作成日時", auto_now_add=True)
+    # What the operator typed at provisioning (public, as the rest of this row): a repeated
+    # provisioning is compared with it, never with the city's own staff directory.
+    admin_username = models.CharField("最初の管理者のユーザー名", max_length=150, blank=True)
 
     # Schemas are created by tenants.services.municipality_provision, in one transaction
     # with the rows and the first administrator: never implicitly on save().

@@ -94,9 +94,10 @@ def _check_existing_matches(
     if not existing.domains.filter(domain=domain).exists():
         registered = ", ".join(existing.domains.values_list("domain", flat=True))
         differences.append(f"ドメイン（登録済み: {registered}）")
-    with schema_context(existing.schema_name):
-        if not get_user_model().objects.filter(username=admin_username).exists():
-            differences.append(f"管理者ユーザー名（{admin_username} は存在しません）")
+    # Compared with what was typed when the city was opened, never with the city's staff
+    # directory: the operators' admin must not tell whether a username exists in a city.
+    if existing.admin_username and existing.admin_username != admin_username:
+        differences.append(f"最初の管理者のユーザー名（登録済み: {existing.admin_username}）")
     if differences:
         raise ProvisioningConflict(
             f"スラッグ「{existing.schema_name}」の自治体は既に別の内容で登録されています: "
@@ -153,17 +154,21 @@ def municipality_provision(
     try:
         with transaction.atomic():
             municipality = Municipality.objects.create(
-                schema_name=slug, name=name, code=code, prefecture=prefecture_of(code)
-            )
+                schema_name=slug, name=name, code=code, prefecture=prefecture_of(code),
+                admin_username=admin_username,
+            )  # fmt: skip
             Domain.objects.create(domain=domain, tenant=municipality, is_primary=True)
             template_ensure()
             schema_clone(slug)
             with schema_context(slug):
+                # The operator typed this password: the administrator must change it at
+                # the first sign-in before anything else (``must_change_password``).
                 get_user_model().objects.create_user(
                     username=admin_username,
                     password=admin_password,
                     display_name=f"{name} 管理者",
                     is_city_admin=True,
+                    must_change_password=True,
                 )
     except ProgrammingError as exc:
         if getattr(exc.__cause__, "sqlstate", None) != "42P06":  # duplicate_schema

@@ -11,7 +11,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.db import connection
+from django_tenants.utils import schema_context
 
 from tenants.models import Municipality
 from tenants.services import municipality_provision
@@ -35,13 +37,19 @@ MITAKA = City("mitaka", "三鷹市", "132047", "mitaka.localhost")
 MUSASHINO = City("musashino", "武蔵野市", "132039", "musashino.localhost")
 
 
-def provision(city: City) -> None:
+def provision(city: City, *, changed_password: bool = True) -> None:
     """Provision ``city`` with the test administrator (committed when the caller unblocks
-    the database: session and module fixtures of cities of their own)."""
+    the database: session and module fixtures of cities of their own). With
+    ``changed_password`` the administrator is taken to have changed the password the
+    operator typed already (``User.must_change_password`` cleared), as every city in use
+    has; ``tests/accounts/test_password_change.py`` covers the first sign-in."""
     municipality_provision(
         actor=None, slug=city.slug, name=city.name, code=city.code,
         domain=city.domain, admin_username="admin", admin_password=ADMIN_PASSWORD,
     )  # fmt: skip
+    if changed_password:
+        with schema_context(city.slug):
+            get_user_model().objects.filter(username="admin").update(must_change_password=False)
 
 
 @pytest.fixture(scope="session")

@@ -138,7 +138,10 @@ def staff_create(
     if errors:
         raise DirectoryInvalid(errors)
     with transaction.atomic():
-        user = User(username=username, display_name=(display_name or "")[:150])
+        # The administrator chose the password: its owner changes it at first sign-in.
+        user = User(
+            username=username, display_name=(display_name or "")[:150], must_change_password=True
+        )
         user.set_password(password)
         user.save()
         Membership.objects.bulk_create(_membership_rows(user, memberships))
@@ -169,6 +172,8 @@ def staff_update(
             changed.append("display_name")
         if password is not None:
             user.set_password(password)
+            # Set by someone else (a reset): its owner changes it at the next sign-in.
+            user.must_change_password = user.pk != getattr(actor, "pk", None)
             changed.append("password")
         if active is not None:
             if not active and user.pk == getattr(actor, "pk", None):

@@ -9,7 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import SESSION_KEY, logout
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 
 from daicho.accounts.models import CitySecuritySettings
@@ -97,7 +97,9 @@ class SessionTimeoutMiddleware:
 
 # The views a signed-in user without a second factor may still reach when the city
 # requires one: signing in and out, and setting up the second factor.
-TWO_FACTOR_EXEMPT_VIEWS = frozenset({"login", "login_verify", "logout", "two_factor"})
+TWO_FACTOR_EXEMPT_VIEWS = frozenset(
+    {"login", "login_verify", "logout", "two_factor", "password_change"}
+)
 
 
 class TwoFactorRequiredMiddleware:
@@ -136,3 +138,50 @@ class TwoFactorRequiredMiddleware:
         if not security_settings_for(request).require_2fa:
             return None
         return redirect("two_factor")
+
+
+# The views a signed-in user whose password someone else chose may still reach.
+PASSWORD_CHANGE_EXEMPT_VIEWS = frozenset({"login", "login_verify", "logout", "password_change"})
+
+
+class PasswordChangeRequiredMiddleware:
+    """Staff whose password someone else chose (``User.must_change_password``: the first
+    administrator, whose password the operator typed at provisioning; an account a city
+    administrator created or reset) reach only the password page until they change it: a
+    page answers a redirect to ``/accounts/password/``, an API call 403
+    ``ERROR_PASSWORD_CHANGE_REQUIRED``. Whoever knew the chosen password can then use it
+    only by changing it, which the owner notices (their password no longer works) and the
+    audit trail shows (``auth.password_changed``, with the address)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(
+        self,
+        request: HttpRequest,
+        view_func: Callable[..., Any],
+        view_args: tuple[Any, ...],
+        view_kwargs: dict[str, Any],
+    ) -> HttpResponse | None:
+        session = getattr(request, "session", None)
+        if session is None or SESSION_KEY not in session or on_public_schema():
+            return None
+        user = request.user
+        if not user.is_authenticated or not getattr(user, "must_change_password", False):
+            return None
+        match = request.resolver_match
+        if match is not None and match.view_name in PASSWORD_CHANGE_EXEMPT_VIEWS:
+            return None
+        if request.path_info.startswith("/api/"):
+            return JsonResponse(
+                {
+                    "code": "ERROR_PASSWORD_CHANGE_REQUIRED",
+                    "message": "初期パスワードを変更してください（画面の「パスワードの変更」）。",
+                    "detail": {},
+                },
+                status=403,
+            )
+        return redirect("password_change")

@@ -15,6 +15,10 @@ class User(AbstractUser):
     # The city's own administrator (in a city schema); roles per department come with
     # memberships. Meaningless in the public schema, where operators use is_staff.
     is_city_admin = models.BooleanField("自治体管理者", default=False)
+    # Set when someone else chose the password (the operator at provisioning, a city
+    # administrator creating or resetting an account): until its owner changes it, a
+    # signed-in session reaches only the password page and no API token is issued.
+    must_change_password = models.BooleanField("パスワードの変更が必要", default=False)
 
     class Meta(AbstractUser.Meta):
         verbose_name = "利用者"

@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from axes.handlers.proxy import AxesProxyHandler
-from django.contrib.auth import authenticate
+from django.contrib.auth import authenticate, update_session_auth_hash
 from django.db import transaction
 from django.http import HttpRequest
 from django_otp import verify_token
@@ -79,16 +79,33 @@ def second_factor_name(device: Device | None) -> str | None:
     return None
 
 
-def totp_device_for_enrolment(*, actor: User) -> TOTPDevice:
-    """The authenticator-app device the actor is setting up, created on first call.
+#: The session key naming the device this session is setting up.
+ENROLMENT_SESSION_KEY = "daicho_2fa_enrolment_device"
+
+
+def _enrolment_device(actor: User, session: Any) -> TOTPDevice | None:
+    device_id = session.get(ENROLMENT_SESSION_KEY)
+    if device_id is None:
+        return None
+    return TOTPDevice.objects.filter(pk=device_id, user=actor, confirmed=False).first()
+
+
+def totp_device_for_enrolment(*, actor: User, session: Any) -> TOTPDevice:
+    """The authenticator-app device the actor is setting up in this session, created on
+    first call.
 
     It stays unconfirmed (ignored at sign-in) until ``two_factor_enable`` checks a code
-    from it; a reload of the page shows the same key, so a scanned code keeps working.
+    from it; a reload of the page in the same session shows the same key, so a scanned code
+    keeps working. Another session gets a key of its own: a key shown to whoever signed in
+    with the password before the owner enrolled (an operator who set it, a colleague who
+    saw it) must never be the one the owner then confirms. Confirming removes every other
+    device of the user.
     """
     require_tenant()
-    device = TOTPDevice.objects.filter(user=actor, confirmed=False).order_by("-id").first()
+    device = _enrolment_device(actor, session)
     if device is None:
         device = TOTPDevice.objects.create(user=actor, name="認証アプリ", confirmed=False)
+        session[ENROLMENT_SESSION_KEY] = device.pk
     return device
 
 
@@ -101,7 +118,7 @@ def two_factor_enable(
     backup codes are shown once, each works once.
     """
     require_tenant()
-    device = TOTPDevice.objects.filter(user=actor, confirmed=False).order_by("-id").first()
+    device = _enrolment_device(actor, request.session)
     if device is None:
         raise TwoFactorNotStarted
     allowed, _ = device.verify_is_allowed()
@@ -115,6 +132,7 @@ def two_factor_enable(
         device.confirmed = True
         device.save(update_fields=["confirmed"])
         TOTPDevice.objects.filter(user=actor).exclude(pk=device.pk).delete()
+        request.session.pop(ENROLMENT_SESSION_KEY, None)
         codes = _backup_codes_replace(actor)
         sign_in_event_record(
             request=request, action="auth.2fa_enabled", user=actor, username=actor.get_username()
@@ -214,3 +232,19 @@ def lockout_release(*, actor: User, username: str, request: HttpRequest | None =
             details={"username": username[:_USERNAME_MAX], "ip": client_ip(request)},
         )
     return count
+
+
+def password_change(*, actor: User, new_password: str, request: HttpRequest) -> None:
+    """The actor's own new password (already validated by the form): the flag that someone
+    else chose the old one is cleared, the session stays signed in, and the change is an
+    audit event (``auth.password_changed``), with where it came from."""
+    require_tenant()
+    with transaction.atomic():
+        actor.set_password(new_password)
+        actor.must_change_password = False
+        actor.save(update_fields=["password", "must_change_password"])
+        sign_in_event_record(
+            request=request, action="auth.password_changed", user=actor,
+            username=actor.get_username(),
+        )  # fmt: skip
+    update_session_auth_hash(request, actor)

@@ -76,3 +76,6 @@ OTPMiddleware = _stepped_over_by_tokens(_Otp)
 MessageMiddleware = _stepped_over_by_tokens(_Messages)
 SessionTimeoutMiddleware = _stepped_over_by_tokens(_accounts.SessionTimeoutMiddleware)
 TwoFactorRequiredMiddleware = _stepped_over_by_tokens(_accounts.TwoFactorRequiredMiddleware)
+PasswordChangeRequiredMiddleware = _stepped_over_by_tokens(
+    _accounts.PasswordChangeRequiredMiddleware
+)

@@ -12,4 +12,5 @@ urlpatterns = [
     path("2fa/", views.two_factor, name="two_factor"),
     path("2fa/remove/", views.two_factor_remove, name="two_factor_remove"),
     path("security/", views.security_settings, name="security_settings"),
+    path("password/", views.password_change, name="password_change"),
 ]

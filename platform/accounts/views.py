@@ -15,6 +15,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import PasswordChangeForm
 from django.contrib.auth.views import LoginView
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
@@ -149,7 +150,7 @@ def two_factor(request: HttpRequest) -> HttpResponse:
     form = OTPCodeForm(request.POST or None)
 
     if confirmed is None:
-        device = services.totp_device_for_enrolment(actor=user)
+        device = services.totp_device_for_enrolment(actor=user, session=request.session)
         if request.method == "POST" and form.is_valid():
             try:
                 device, codes = services.two_factor_enable(
@@ -278,4 +279,28 @@ def lockout_response(
         "accounts/lockout.html",
         {"minutes": minutes, "failure_limit": settings.AXES_FAILURE_LIMIT},
         status=settings.AXES_HTTP_RESPONSE_CODE,
+    )
+
+
+@never_cache
+@login_required
+@sensitive_post_parameters()
+@csrf_protect
+@require_http_methods(["GET", "POST"])
+def password_change(request: HttpRequest) -> HttpResponse:
+    """パスワードの変更: one's own, with the current one. Required before anything else when
+    someone else chose it (``User.must_change_password``)."""
+    user = request.user
+    assert isinstance(user, User)
+    form = PasswordChangeForm(user, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        services.password_change(
+            actor=user, new_password=form.cleaned_data["new_password1"], request=request
+        )
+        messages.success(request, "パスワードを変更しました。")
+        return redirect(settings.LOGIN_REDIRECT_URL)
+    return render(
+        request,
+        "accounts/password_change.html",
+        {"form": form, "required": user.must_change_password},
     )

@@ -106,8 +106,10 @@ MIDDLEWARE = [
     "daicho.accounts.ui_middleware.OTPMiddleware",
     "daicho.accounts.ui_middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    # Signs out idle sessions, then sends staff of a city that requires 2FA to enrolment.
+    # Signs out idle sessions, sends staff whose password someone else chose to change it,
+    # then staff of a city that requires 2FA to enrolment.
     "daicho.accounts.ui_middleware.SessionTimeoutMiddleware",
+    "daicho.accounts.ui_middleware.PasswordChangeRequiredMiddleware",
     "daicho.accounts.ui_middleware.TwoFactorRequiredMiddleware",
     # Last: turns a lockout flagged during authentication into the lockout page.
     "axes.middleware.AxesMiddleware",

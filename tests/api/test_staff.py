@@ -49,3 +49,21 @@ def test_only_city_admins_and_bad_input_changes_nothing(api: Any) -> None:
     assert bad.status_code == 400
     with schema_context("mitaka"):
         assert not get_user_model().objects.filter(username="x1").exists()
+
+
+def test_a_password_an_administrator_chose_must_be_changed_too(
+    city: dict[str, Any], api: Any
+) -> None:
+    admin = api("admin")
+    created = admin.post(
+        "/api/v1/staff/",
+        {"username": "sato", "password": "Chosen-by-admin-1", "display_name": "佐藤"},
+    )
+    assert created.status_code == 201, created.content
+    with schema_context("mitaka"):
+        assert get_user_model().objects.get(username="sato").must_change_password is True
+        get_user_model().objects.filter(username="sato").update(must_change_password=False)
+    reset = admin.patch("/api/v1/staff/sato/", {"password": "Reset-by-admin-22"})
+    assert reset.status_code == 200, reset.content
+    with schema_context("mitaka"):
+        assert get_user_model().objects.get(username="sato").must_change_password is True

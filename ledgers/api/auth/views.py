@@ -82,6 +82,12 @@ class TokenView(APIView):
         user = authenticate(request._request, username=data["username"], password=data["password"])
         if user is None:
             raise exceptions.AuthenticationFailed("ユーザー名またはパスワードが正しくありません。")
+        if user.must_change_password:
+            # Someone else chose this password (the operator, a city administrator): no
+            # token until its owner has changed it on the sign-in screen.
+            raise exceptions.AuthenticationFailed(
+                "初期パスワードを変更してから発行してください（画面の「パスワードの変更」）。"
+            )
         _check_second_factor(request, user, data.get("otp", ""))
         issued = token_issue(
             actor=user, user=user, scopes=data.get("scopes") or ["*"], name=data.get("name", ""),

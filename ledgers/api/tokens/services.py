@@ -51,8 +51,10 @@ def token_issue(
     scopes: list[str],
     name: str = "",
     lifetime: timedelta = DEFAULT_LIFETIME,
+    via: str = "",
 ) -> IssuedToken:
-    """Issue a token for ``user`` (by the user or a city administrator); shown once."""
+    """Issue a token for ``user`` (by the user or a city administrator; ``actor`` None and
+    ``via`` naming the command for a server operator's act); shown once."""
     require_tenant()
     unknown = sorted(set(scopes) - set(SCOPES) - {ALL})
     if not scopes or unknown:
@@ -71,7 +73,9 @@ def token_issue(
         )  # fmt: skip
         audit_record(
             actor=actor, action="auth.token_issued",
-            details={"token": prefix, "user": user.pk, "scopes": record.scopes},
+            details={
+                "token": prefix, "user": user.pk, "scopes": record.scopes, **({"via": via} if via else {}),
+            },
         )  # fmt: skip
     return IssuedToken(token=f"{TOKEN_PREFIX}{prefix}_{secret}", record=record)
 

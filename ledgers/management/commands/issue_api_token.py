@@ -41,9 +41,11 @@ class Command(BaseCommand):
             if user is None:
                 raise CommandError(f"職員「{options['username']}」はいません（または無効です）。")
             try:
+                # A server operator's act, not the staff member's: the audit event has no
+                # actor and names the command (docs/operations.md).
                 issued = token_issue(
-                    actor=user, user=user, scopes=scopes, name=str(options["name"]),
-                    lifetime=timedelta(days=int(options["days"])),
+                    actor=None, user=user, scopes=scopes, name=str(options["name"]),
+                    lifetime=timedelta(days=int(options["days"])), via="manage.py issue_api_token",
                 )  # fmt: skip
             except LedgerError as exc:
                 raise CommandError(exc.message) from exc
