@@ -49,7 +49,7 @@ def _normalise_field(
     if unknown:
         add(f"不明な属性です: {'、'.join(unknown)}")
     key = spec.get("key")
-    if not isinstance(key, str) or not re.match(FIELD_KEY_RE, key):
+    if not isinstance(key, str) or not re.fullmatch(FIELD_KEY_RE, key):
         add("キーは英小文字で始まる英小文字・数字・_（64文字まで）にしてください。")
     label = spec.get("label")
     if not isinstance(label, str) or not label.strip() or len(label) > 200:
@@ -128,6 +128,15 @@ def _validate_layout(
     return {"sections": sections}
 
 
+#: Names the records list takes as its own parameters (``?state=``, ``?cursor=``, …) and
+#: the record read's ``as_of``: a field of that name could not be filtered on. ``__``
+#: separates a key from its filter (``amount__gte``). New fields only: a ledger that has
+#: one already keeps it.
+RESERVED_FIELD_KEYS = frozenset(
+    {"state", "updated_since", "page_size", "cursor", "count", "deleted", "format", "as_of"}
+)
+
+
 def definition_validate(
     document: Mapping[str, Any], *, previous: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
@@ -154,22 +163,58 @@ def definition_validate(
                 errors.setdefault(where, []).append(f"キー「{key}」が重複しています。")
             keys.add(key)
         fields.append(field)
+    before = {f["key"]: f for f in (previous or {}).get("fields", [])}
+    for field in fields:
+        key = field.get("key")
+        if (
+            isinstance(key, str)
+            and key not in before
+            and (key in RESERVED_FIELD_KEYS or "__" in key)
+        ):
+            errors.setdefault(f"fields（{key}）", []).append(
+                "このキーは使えません（一覧の条件の名前、または「__」を含む）。"
+            )
     if previous:
-        before = {f["key"]: f for f in previous.get("fields", [])}
         for field in fields:
             old = before.get(field["key"]) if isinstance(field.get("key"), str) else None
             if old is not None and old["type"] != field.get("type"):
                 errors.setdefault(f"fields（{field['key']}）", []).append(
                     f"既存の項目の型は変更できません（{old['type']} → {field.get('type')}）。新しいキーで項目を追加してください。"
                 )
+            elif old is not None:
+                _sub_types_kept(old, field, errors)
         for key, old in before.items():
             if key not in keys:
                 fields.append({**old, "removed": True})
+        # The 照会可否 field hides each record from the departments it says 不可 for:
+        # without it every department with view would see every record.
+        live = {f.get("key") for f in fields if not f.get("removed")}
+        for key, old in before.items():
+            if old["type"] == "department_flags" and not old.get("removed") and key not in live:
+                errors.setdefault(f"fields（{key}）", []).append(
+                    "照会可否の項目は削除できません。削除すると「不可」の課にもすべての記録が"
+                    "見えるようになります。"
+                )
     layout = _validate_layout(document.get("layout"), fields, errors)
     search_screens = screens_validate(document.get("search_screens") or [], fields, errors)
     if errors:
         raise DefinitionInvalid(errors)
     return {"fields": fields, "layout": layout, "search_screens": search_screens}
+
+
+def _sub_types_kept(
+    old: Mapping[str, Any], field: Mapping[str, Any], errors: dict[str, list[str]]
+) -> None:
+    """A group's sub-fields keep their types too (removed ones included: their values stay
+    in the rows already stored)."""
+    old_subs = {s["key"]: s for s in (old.get("options") or {}).get("fields") or []}
+    for sub in (field.get("options") or {}).get("fields") or []:
+        before = old_subs.get(sub.get("key")) if isinstance(sub, Mapping) else None
+        if before is not None and before.get("type") != sub.get("type"):
+            errors.setdefault(f"fields（{field['key']}.{sub['key']}）", []).append(
+                f"既存の項目の型は変更できません（{before.get('type')} → {sub.get('type')}）。"
+                "新しいキーで項目を追加してください。"
+            )
 
 
 def _ledger_meta_errors(

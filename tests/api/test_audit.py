@@ -2,6 +2,8 @@
 
 from typing import Any
 
+import pytest
+
 from tests.api.conftest import records_url
 
 
@@ -26,3 +28,33 @@ def test_verify_answers_ok_for_an_untouched_chain(api: Any) -> None:
     assert response.status_code == 200
     assert response.json()["ok"] is True
     assert response.json()["events"] > 0
+
+
+def test_a_period_given_as_dates_includes_its_last_day(api: Any, city: dict[str, Any]) -> None:
+    """A date is that whole day in Japan time at both ends (Django's ``parse_datetime`` read
+    "2026-11-30" as its midnight, and ``to=`` left the whole day out)."""
+    from django.utils import timezone
+
+    api("clerk").get(records_url(city["record"].pk))
+    today = timezone.localdate().isoformat()
+    listed = api("auditor").get(
+        "/api/v1/audit/events/", {"action": "record.view", "from": today, "to": today}
+    )
+    assert listed.status_code == 200
+    assert [e["actor"] for e in listed.json()["results"]] == ["clerk"]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"record": "not-a-uuid"},
+        {"from": "2026-02-30T00:00:00"},
+        {"to": "2026-02-30"},
+        {"action": "record.\x00"},
+        {"actor": "a\x00b"},
+    ],
+)
+def test_hostile_filters_are_a_4xx(api: Any, city: dict[str, Any], params: dict[str, str]) -> None:
+    response = api("auditor").get("/api/v1/audit/events/", params)
+    assert response.status_code == 400, response.content
+    assert response.json()["code"].startswith("ERROR_")

@@ -20,11 +20,13 @@ def test_create_and_replace_a_whole_definition(api: Any) -> None:
     created = designer.post("/api/v1/ledgers/", document)
     assert created.status_code == 201, created.json()
     assert [f["key"] for f in created.json()["fields"]] == [f["key"] for f in DV_DOCUMENT["fields"]]
+    disclosure = next(f for f in document["fields"] if f["key"] == "disclosure")
     replaced = designer.put(
-        "/api/v1/ledgers/dv2/", {**document, "fields": document["fields"][:2], "search_screens": []}
+        "/api/v1/ledgers/dv2/",
+        {**document, "fields": [*document["fields"][:2], disclosure], "search_screens": []},
     )
     assert replaced.status_code == 200
-    assert [f["key"] for f in replaced.json()["fields"]] == ["name", "birth_date"]
+    assert [f["key"] for f in replaced.json()["fields"]] == ["name", "birth_date", "disclosure"]
     assert replaced.json()["definition_version"] == 2
     # A screen may not name a field the document removes.
     kept_screens = designer.put(
@@ -63,3 +65,39 @@ def test_unknown_ledger_is_404(api: Any) -> None:
     response = api("clerk").get("/api/v1/ledgers/nothing/")
     assert response.status_code == 404
     assert response.json()["code"] == "ERROR_LEDGER_DOES_NOT_EXIST"
+
+
+def test_the_disclosure_field_cannot_be_removed(api: Any, city: dict[str, Any]) -> None:
+    """Without its 照会可否 field every department with view would see every record: no
+    document, field removal or type change takes it away."""
+    designer = api("designer")
+    current = designer.get("/api/v1/ledgers/dv/").json()
+    dropped = designer.put(
+        "/api/v1/ledgers/dv/",
+        {"name": current["name"], "layout": current["layout"], "search_screens": current["search_screens"],
+         "fields": [f for f in current["fields"] if f["key"] != "disclosure"]},
+    )  # fmt: skip
+    assert dropped.status_code == 400
+    assert "照会可否の項目は削除できません" in str(dropped.json()["detail"]["errors"])
+    removed = designer.delete("/api/v1/ledgers/dv/fields/disclosure/")
+    assert removed.status_code == 400
+    assert api("zei").get(f"/api/v1/ledgers/dv/records/{city['record'].pk}/").status_code == 404
+
+
+@pytest.mark.parametrize("key", ["amount\n", "state", "cursor", "deleted", "as_of", "a__gte"])
+def test_a_new_field_key_the_api_could_not_address_is_refused(api: Any, key: str) -> None:
+    response = api("designer").post(
+        "/api/v1/ledgers/dv/fields/", {"key": key, "label": "x", "type": "text"}
+    )
+    assert response.status_code == 400, response.content
+
+
+def test_a_group_sub_field_keeps_its_type(api: Any) -> None:
+    designer = api("designer")
+    subs = designer.get("/api/v1/ledgers/dv/fields/offenders/").json()["options"]["fields"]
+    changed = [
+        {**sub, "type": "date", "options": {}} if sub["key"] == "relation" else sub for sub in subs
+    ]
+    response = designer.patch("/api/v1/ledgers/dv/fields/offenders/", {"fields": changed})
+    assert response.status_code == 400, response.content
+    assert "offenders.relation" in str(response.json()["detail"]["errors"])

@@ -88,3 +88,28 @@ def test_as_of_returns_the_record_as_it_was(api: Any, city: dict[str, Any]) -> N
     assert old.json()["values"]["amount"] == 1000
     too_early = clerk.get(records_url(record_id), {"as_of": "2000-01-01T00:00:00+09:00"})
     assert too_early.status_code == 404
+
+
+def test_the_versions_list_is_an_audited_read(api: Any, city: dict[str, Any]) -> None:
+    """Who handled the record and why (a reason is free text about the person): the list
+    of generations is a read of personal data like any other."""
+    from django_tenants.utils import schema_context
+
+    from ledgers.audit.models import AuditEvent
+
+    clerk, record_id = api("clerk"), city["record"].pk
+    changed = clerk.patch(
+        records_url(record_id), {"values": {"amount": 2000}, "reason": "転居のため"},
+        HTTP_IF_MATCH='"1"',
+    )  # fmt: skip
+    assert changed.status_code == 200
+    listing = clerk.get(records_url(record_id, "versions/"))
+    assert listing.status_code == 200
+    with schema_context("mitaka"):
+        event = AuditEvent.objects.filter(action="record.versions").get()
+    assert (event.actor_id, event.record_id, event.ledger_code) == (
+        city["people"]["clerk"].pk,
+        record_id,
+        "dv",
+    )
+    assert event.details == {"generations": [1, 2]}

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+import uuid
 from dataclasses import asdict
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -54,10 +57,28 @@ class EventPagination(CursorPagination):
     max_page_size = 1000
 
 
+_DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+_TOKYO = ZoneInfo("Asia/Tokyo")
+
+
 def _moment(name: str, raw: str | None) -> Any:
+    """A date (that whole day in Japan time, as the selector reads it) or a moment (one
+    without an offset is Japan time). Django's ``parse_datetime`` reads "2026-11-30" as
+    midnight, which made ``to=<date>`` leave that day out: a date is read as a date first."""
     if raw is None:
         return None
-    value = parse_datetime(raw) or parse_date(raw)
+    try:
+        if _DATE_ONLY.fullmatch(raw):
+            value = parse_date(raw)
+        else:
+            value = parse_datetime(raw)
+            if value is not None and value.tzinfo is None:
+                value = value.replace(tzinfo=_TOKYO)
+    except ValueError:  # well formed, impossible: 2026-02-30
+        value = None
     if value is None:
         raise exceptions.ValidationError(
             {name: ["日付（YYYY-MM-DD）か ISO 8601 日時で指定してください。"]}
@@ -79,6 +100,16 @@ class AuditEventListView(APIView):
     def get(self, request: Request) -> Response:
         require_auditor(request.user)
         params = request.query_params
+        for name, values in params.lists():
+            if _CONTROL.search(name) or any(_CONTROL.search(value) for value in values):
+                raise exceptions.ValidationError({"query": ["制御文字は指定できません。"]})
+        if "record" in params:
+            try:
+                uuid.UUID(params["record"])
+            except ValueError:
+                raise exceptions.ValidationError(
+                    {"record": ["記録の ID（UUID）で指定してください。"]}
+                ) from None
         actor = None
         if "actor" in params:
             from django.contrib.auth import get_user_model

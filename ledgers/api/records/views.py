@@ -341,10 +341,16 @@ class RecordVersionListView(APIView):
 
     @extend_schema(responses={200: s.VersionListSerializer, 404: ErrorShape})
     def get(self, request: Request, code: str, record_id: str) -> Response:
-        _ledger, policy = ledger_for(request, code)
+        ledger, policy = ledger_for(request, code)
         policy.require("view")
         record = policy.get_record(record_id)
-        versions = record_versions(record=record).select_related("actor")
+        versions = list(record_versions(record=record).select_related("actor"))
+        # Who handled the record and why (reasons are free text about the person): a read
+        # of personal data like any other.
+        audit_record(
+            actor=request.user, action="record.versions", ledger_code=ledger.code,
+            record_id=record.pk, details={"generations": [v.generation for v in versions]},
+        )  # fmt: skip
         return Response({"results": [version_summary(v) for v in versions]})
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -59,3 +60,21 @@ def second_connection() -> psycopg.Connection:
         dbname=db["NAME"], user=db["USER"], password=db["PASSWORD"] or None,
         host=db["HOST"] or None, port=db["PORT"] or None,
     )  # fmt: skip
+
+
+@contextlib.contextmanager
+def dated_by_hand() -> Iterator[None]:
+    """The insert guard (``ledgers_auditevent_insert_guard``, migration 0011) set aside, as
+    only the table's owner can, for tests that need events of given times or numbers; on
+    the current schema, inside the test's transaction."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "ALTER TABLE ledgers_auditevent DISABLE TRIGGER ledgers_auditevent_insert_guard"
+        )
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "ALTER TABLE ledgers_auditevent ENABLE TRIGGER ledgers_auditevent_insert_guard"
+            )

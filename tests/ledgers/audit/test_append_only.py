@@ -58,3 +58,40 @@ def test_anchors_in_public_cannot_be_changed_or_removed(in_mitaka: City, operati
             STATEMENTS[operation].format(table="tenants_auditanchor", column="head_hash")
         )
     assert "audit anchors are append-only" in message
+
+
+def test_an_event_cannot_be_backdated_or_slipped_into_a_gap(in_mitaka: City) -> None:
+    """An INSERT may not name its own time or number: an event dated last year, put into the
+    number a rolled-back transaction left free below sealed events, would be linked by the
+    next sealing pass and pass verification."""
+    from ledgers.audit.services import audit_record, audit_verify
+
+    try:
+        with transaction.atomic():
+            gap = audit_record(actor=None, action="record.view").seq
+            raise RuntimeError  # rolled back: its number stays free
+    except RuntimeError:
+        pass
+    record_events(3)
+    audit_seal()
+    dated = _refused(
+        "INSERT INTO ledgers_auditevent (at, action, ledger_code, details)"
+        " VALUES ('2025-06-01T10:00:00+09:00', 'record.view', 'dv', '{}')"
+    )
+    assert "audit events are dated by the database" in dated
+    numbered = _refused(
+        "INSERT INTO ledgers_auditevent (seq, action, ledger_code, details)"
+        " VALUES (%s, 'record.view', 'dv', '{}')",
+        [gap],
+    )
+    assert "audit events are numbered by the database" in numbered
+    # What the database numbers and dates itself goes in as before.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO ledgers_auditevent (action, ledger_code, details)"
+            " VALUES ('record.view', 'dv', '{}') RETURNING seq"
+        )
+        (seq,) = cursor.fetchone()
+    assert seq > gap
+    audit_seal()
+    assert audit_verify().ok

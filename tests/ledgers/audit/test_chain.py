@@ -33,7 +33,7 @@ from ledgers.audit.services import (
     audit_verify,
 )
 from tests.conftest import City
-from tests.ledgers.audit.conftest import as_superuser, record_events
+from tests.ledgers.audit.conftest import as_superuser, dated_by_hand, record_events
 
 
 def _reference_chain(schema: str) -> list[tuple[int, bytes]]:
@@ -281,9 +281,13 @@ def test_rolled_back_events_leave_gaps_that_do_not_break_the_chain(in_mitaka: Ci
 
 def test_a_long_run_of_missing_seq_values_is_crossed(in_mitaka: City) -> None:
     record_events(2)
-    far = AuditEvent.objects.create(
-        seq=AuditEvent.objects.latest("seq").seq + 5_000_000, action="x"
-    )
+    # The sequence moved on by 5,000,000 (as its owner can; an INSERT may not name a seq).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT setval(pg_get_serial_sequence('ledgers_auditevent', 'seq'), %s)",
+            [AuditEvent.objects.latest("seq").seq + 5_000_000],
+        )
+    far = audit_record(actor=None, action="x")
     assert audit_seal() >= 3
     assert AuditSeal.objects.filter(event_id=far.seq).exists()
     assert audit_verify().ok
@@ -447,7 +451,7 @@ def test_the_database_renders_the_canonical_form_exactly_as_the_reference(
     in_mitaka: City, at: datetime, actor_id: int | None, action: str, ledger_code: str,
     record_id: uuid.UUID | None, generation: int | None, details: Any,
 ) -> None:  # fmt: skip
-    with transaction.atomic():
+    with transaction.atomic(), dated_by_hand():
         event = AuditEvent.objects.create(
             at=at, actor_id=actor_id, action=action, ledger_code=ledger_code,
             record_id=record_id, generation=generation, details=details,

@@ -15,6 +15,7 @@ from ledgers.audit.models import AuditEvent
 from ledgers.audit.selectors import audit_events
 from tenants.exceptions import TenantRequired
 from tests.conftest import City
+from tests.ledgers.audit.conftest import dated_by_hand
 
 JST = ZoneInfo("Asia/Tokyo")
 
@@ -30,12 +31,13 @@ def events(clerk: Any) -> dict[str, Any]:
         (clerk, "search.run", "dog", None, datetime(2026, 11, 30, 23, 59, 59, tzinfo=JST)),
         (other, "record.export", "dog", None, datetime(2026, 12, 1, 0, 0, 0, tzinfo=JST)),
     ]
-    made = [
-        AuditEvent.objects.create(
-            actor=actor, action=action, ledger_code=code, record_id=rid, at=at
-        )
-        for actor, action, code, rid, at in rows
-    ]
+    with dated_by_hand():
+        made = [
+            AuditEvent.objects.create(
+                actor=actor, action=action, ledger_code=code, record_id=rid, at=at
+            )
+            for actor, action, code, rid, at in rows
+        ]
     return {"clerk": clerk, "other": other, "record": record, "seqs": [e.seq for e in made]}
 
 
