@@ -35,17 +35,24 @@ def _grant_rows(ledger: Ledger, grants: Iterable[Mapping[str, Any]]) -> list[Gra
             continue
         code = spec.get("department") or ""
         role = spec.get("role") or ""
+        clearance = spec.get("clearance", Sensitivity.INTERNAL.value)
+        capabilities = spec.get("capabilities") or []
+        if not all(isinstance(v, str) for v in (code, role, clearance)) or not isinstance(
+            capabilities, list
+        ):
+            errors[where] = [
+                "department・role・clearance は文字列、capabilities は配列で指定してください。"
+            ]
+            continue
         if code and code not in departments:
             problems.append(f"課「{code}」はありません。")
         if role and role not in _ROLES:
             problems.append(f"役割「{role}」はありません。")
         if not code and not role:
             problems.append("課か役割のどちらかを指定してください。")
-        capabilities = spec.get("capabilities") or []
         unknown = sorted(set(map(str, capabilities)) - _CAPABILITIES)
-        if not isinstance(capabilities, list) or unknown:
+        if unknown or not all(isinstance(c, str) for c in capabilities):
             problems.append(f"不明な権限です: {'、'.join(unknown)}")
-        clearance = spec.get("clearance", Sensitivity.INTERNAL.value)
         if clearance not in _SENSITIVITIES:
             problems.append(
                 f"機密区分は {', '.join(sorted(_SENSITIVITIES))} のいずれかにしてください。"

@@ -90,13 +90,18 @@ CANONICAL_TAIL_SQL = (
 CANONICAL_COLUMNS_SQL = f"{CANONICAL_HEAD_SQL}, e.details::text, {CANONICAL_TAIL_SQL}"
 
 _MEMO_LIMIT = 100_000
+#: The longest ``details`` text remembered (characters): the repeated values are short.
+_MEMO_MAX_TEXT = 256
 
 
 def details_canonicaliser() -> Callable[[str], str]:
     """A function from jsonb text to its canonical JSON, remembering repeated values.
 
     Most events repeat a handful of ``details`` (``{}``, ``{"bulk":true}``, the same changed
-    fields), so one pass parses each distinct value once.
+    fields), so one pass parses each distinct value once. Only short values are kept: the
+    long ones (a search's or a list's result ids, kilobytes each) are nearly all distinct,
+    and keeping them made a verification's memory grow with the trail (1,000 searches:
+    159 MB; at the entry limit, gigabytes).
     """
     memo: dict[str, str] = {}
 
@@ -104,7 +109,7 @@ def details_canonicaliser() -> Callable[[str], str]:
         found = memo.get(text)
         if found is None:
             found = _encode(json.loads(text))
-            if len(memo) < _MEMO_LIMIT:
+            if len(text) <= _MEMO_MAX_TEXT and len(memo) < _MEMO_LIMIT:
                 memo[text] = found
         return found
 

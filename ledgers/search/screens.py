@@ -79,7 +79,7 @@ def screens_validate(
         if not isinstance(name, str) or not name.strip():
             problems.append("検索画面の名前を入力してください。")
         generations = screen.get("generations", "current")
-        if generations not in {"current", "all"}:
+        if not isinstance(generations, str) or generations not in {"current", "all"}:
             problems.append("generations は current か all にしてください。")
         excluded = screen.get("excluded_fields", [])
         if not isinstance(excluded, list) or any(
@@ -116,7 +116,7 @@ def screens_validate(
                     f"条件{c_index}: 「{field['label']}」の型（{field['type']}）では検索できません。"
                 )
                 continue
-            if match not in matches_for(field["type"]):
+            if not isinstance(match, str) or match not in matches_for(field["type"]):
                 problems.append(
                     f"条件{c_index}: 「{field['label']}」には {', '.join(sorted(matches_for(field['type'])))} が使えます。"
                 )

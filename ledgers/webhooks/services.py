@@ -10,13 +10,16 @@ says when to try again. ``docs/webhooks.md`` is the receivers' contract.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import ipaddress
 import json
 import logging
 import os
+import re
 import secrets
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -28,6 +31,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg.sql
 import requests
 import urllib3
+import urllib3.connection
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
@@ -59,6 +63,7 @@ MAX_ADDRESSES = 3  # addresses of one host tried in turn when a connection canno
 # A claimed try that never reports back (worker lost mid-send) is due again after this.
 CLAIM_LEASE = timedelta(minutes=5)
 USER_AGENT = "Daicho-Webhooks/1.0"
+_STORED_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # Settings modules where private addresses are allowed unless WEBHOOK_ALLOW_PRIVATE_NETWORKS
 # says otherwise: a developer's machine and the tests deliver to 127.0.0.1.
 RELAXED_SETTINGS = frozenset({"daicho.settings.local", "daicho.settings.test"})
@@ -144,6 +149,12 @@ def webhook_url_resolve(url: str, *, allow_private: bool | None = None) -> Desti
     host = parts.hostname
     if not host:
         raise WebhookUrlRefused("URL にホスト名がありません。", reason="host")
+    try:
+        # A Japanese domain name (れんけい.example.jp) in its ASCII form (xn--…): the form
+        # DNS, TLS and the Host header take.
+        host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise WebhookUrlRefused("URL のホスト名が正しくありません。", reason="host") from None
     port = port or (443 if scheme == "https" else 80)
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
@@ -171,12 +182,56 @@ def webhook_url_resolve(url: str, *, allow_private: bool | None = None) -> Desti
     )
 
 
-class _PinnedAdapter(HTTPAdapter):
-    """Connects to the checked address; TLS still presents and verifies the host name."""
+class _Watch:
+    """The sockets one delivery opened, to be shut when its time is up: the timeouts bound
+    each read, not the whole answer, and a receiver that sends a byte now and then kept a
+    worker (shared by every city) for as long as it liked."""
 
-    def __init__(self, server_hostname: str) -> None:
+    def __init__(self) -> None:
+        self.sockets: list[socket.socket] = []
+        self.expired = False
+
+    def expire(self) -> None:
+        self.expired = True
+        for sock in list(self.sockets):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+def _watched_pools(watch: _Watch) -> dict[str, type]:
+    """urllib3's connection pools, whose connections report their sockets to ``watch``."""
+
+    class Connection(urllib3.connection.HTTPConnection):
+        def connect(self) -> None:
+            super().connect()
+            watch.sockets.append(self.sock)
+
+    class SecureConnection(urllib3.connection.HTTPSConnection):
+        def connect(self) -> None:
+            super().connect()
+            watch.sockets.append(self.sock)
+
+    class Pool(urllib3.HTTPConnectionPool):
+        ConnectionCls = Connection
+
+    class SecurePool(urllib3.HTTPSConnectionPool):
+        ConnectionCls = SecureConnection
+
+    return {"http": Pool, "https": SecurePool}
+
+
+class _PinnedAdapter(HTTPAdapter):
+    """Connects to the checked address; TLS still presents and verifies the host name. The
+    sockets it opens are reported to ``watch``."""
+
+    def __init__(self, server_hostname: str, watch: _Watch | None = None) -> None:
         self._server_hostname = server_hostname
+        self._watch = watch or _Watch()
         super().__init__(max_retries=0)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _watched_pools(self._watch)
 
     def build_connection_pool_key_attributes(
         self, request: Any, verify: Any, cert: Any = None
@@ -205,10 +260,42 @@ def _post(destination: Destination, body: bytes, headers: Mapping[str, str]) -> 
     system's by default.
     """
     timeout = float(getattr(settings, "WEBHOOK_TIMEOUT", TIMEOUT))
+    # The whole answer, status line to the last byte kept, within this many seconds.
+    deadline = float(getattr(settings, "WEBHOOK_DEADLINE", 2 * timeout))
     verify: bool | str = getattr(settings, "WEBHOOK_CA_BUNDLE", None) or True
+    watch = _Watch()
+    timer = threading.Timer(deadline, watch.expire)
+    timer.daemon = True
+    timer.start()
+    expired = DeliveryTimeout(f"{deadline:g} 秒以内に応答が終わりませんでした。")
+    try:
+        answer = _post_watched(destination, body, headers, timeout, verify, watch)
+    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError):
+        if watch.expired:
+            raise expired from None
+        raise
+    finally:
+        timer.cancel()
+    if watch.expired:  # a shut socket reads as the end of the answer: it was cut, not ended
+        raise expired
+    return answer
+
+
+class DeliveryTimeout(OSError):
+    """The receiver did not finish answering within ``WEBHOOK_DEADLINE``."""
+
+
+def _post_watched(
+    destination: Destination,
+    body: bytes,
+    headers: Mapping[str, str],
+    timeout: float,
+    verify: bool | str,
+    watch: _Watch,
+) -> tuple[int, str]:
     with requests.Session() as session:
         session.trust_env = False
-        adapter = _PinnedAdapter(destination.host)
+        adapter = _PinnedAdapter(destination.host, watch)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         addresses = destination.addresses[:MAX_ADDRESSES]
@@ -233,7 +320,10 @@ def _post(destination: Destination, body: bytes, headers: Mapping[str, str]) -> 
             excerpt = b""  # the status is the answer; a broken body does not change it
         finally:
             response.close()
-    return response.status_code, excerpt.decode("utf-8", errors="replace")
+    # Kept in a text column: no NUL (PostgreSQL refuses it, and a delivery whose answer
+    # could not be stored was sent again and again) and no other control character.
+    text = _STORED_CONTROL.sub("\ufffd", excerpt.decode("utf-8", errors="replace"))
+    return response.status_code, text
 
 
 # --- subscriptions ----------------------------------------------------------------------
@@ -560,6 +650,8 @@ class _Attempt:
     status_code: int | None = None
     body: str = ""
     error: str = ""
+    #: The generation whose values the body carried (the record's at send time).
+    generation: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -601,6 +693,7 @@ def _attempt(delivery: WebhookDelivery) -> _Attempt:
         return _Attempt(error=f"送信先を拒否しました（{exc.reason}）: {exc.message}")
     payload = webhook_payload(delivery=delivery, delivered_at=timezone.now())
     visible = payload["record"]["visible"]
+    sent_generation = payload["record"].get("generation", delivery.generation)
     body = json.dumps(
         payload, ensure_ascii=False, separators=(",", ":"), cls=DjangoJSONEncoder
     ).encode("utf-8")
@@ -616,9 +709,24 @@ def _attempt(delivery: WebhookDelivery) -> _Attempt:
     try:
         status_code, excerpt = _post(destination, body, headers)
     except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-        return _Attempt(sent=True, visible=visible, error=f"{type(exc).__name__}: {exc}"[:1000])
+        return _Attempt(
+            sent=True, visible=visible, generation=sent_generation,
+            error=f"{type(exc).__name__}: {exc}"[:1000],
+        )  # fmt: skip
+    except Exception as exc:
+        # The body may have left: counted as sent (audited), and the try as failed, so the
+        # retries and the dead-delivery rule still apply. Only the type is kept: its text
+        # could quote the answer.
+        logger.warning("webhook delivery error: delivery=%s %s", delivery.pk, type(exc).__name__)
+        return _Attempt(
+            sent=True, visible=visible, generation=sent_generation,
+            error=f"{type(exc).__name__}（送信中の想定外の誤り）",
+        )  # fmt: skip
     error = "" if 200 <= status_code < 300 else f"HTTP {status_code}"
-    return _Attempt(sent=True, visible=visible, status_code=status_code, body=excerpt, error=error)
+    return _Attempt(
+        sent=True, visible=visible, status_code=status_code, body=excerpt, error=error,
+        generation=sent_generation,
+    )  # fmt: skip
 
 
 def _count_dead(subscription: WebhookSubscription) -> None:
@@ -706,7 +814,7 @@ def webhook_deliver(
             audit_record(
                 actor=subscription.owner, action="webhook.deliver",
                 ledger_code=subscription.ledger.code, record_id=delivery.record_id,
-                generation=delivery.generation,
+                generation=result.generation,
                 details={"webhook": str(subscription.pk), "delivery": str(delivery.pk),
                          "attempt": delivery.attempts, "status": result.status_code},
             )  # fmt: skip

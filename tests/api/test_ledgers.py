@@ -101,3 +101,33 @@ def test_a_group_sub_field_keeps_its_type(api: Any) -> None:
     response = designer.patch("/api/v1/ledgers/dv/fields/offenders/", {"fields": changed})
     assert response.status_code == 400, response.content
     assert "offenders.relation" in str(response.json()["detail"]["errors"])
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("put", "/api/v1/ledgers/dv/grants/", [{"department": ["shimin"], "capabilities": ["view"]}]),
+        ("put", "/api/v1/ledgers/dv/grants/", [{"role": ["editor"], "capabilities": ["view"]}]),
+        ("put", "/api/v1/ledgers/dv/grants/",
+         [{"department": "shimin", "capabilities": ["view"], "clearance": ["personal"]}]),
+        ("put", "/api/v1/ledgers/dv/grants/", [{"department": "shimin", "capabilities": 5}]),
+        ("put", "/api/v1/ledgers/dv/grants/", [{"department": "shimin", "capabilities": [["view"]]}]),
+        ("put", "/api/v1/ledgers/dv/",
+         {"name": "x", "fields": [{"key": "a", "label": "a", "type": "text"}],
+          "search_screens": [{"code": "s", "name": "s", "generations": ["all"],
+                              "criteria": [{"field": "a"}]}]}),
+        ("put", "/api/v1/ledgers/dv/",
+         {"name": "x", "fields": [{"key": "a", "label": "a", "type": "text"}],
+          "search_screens": [{"code": "s", "name": "s",
+                              "criteria": [{"field": "a", "match": ["exact"]}]}]}),
+        ("post", "/api/v1/ledgers/dv/fields/", ["key", "a"]),
+        ("post", "/api/v1/ledgers/dv/fields/", 5),
+        ("patch", "/api/v1/ledgers/dv/fields/amount/", "text"),
+    ],
+)  # fmt: skip
+def test_hostile_definition_input_is_a_400(api: Any, method: str, path: str, body: Any) -> None:
+    designer = api("designer")
+    designer.client.raise_request_exception = False
+    response = getattr(designer, method)(path, body)
+    assert response.status_code == 400, response.content
+    assert response.json()["code"].startswith("ERROR_")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -25,6 +25,15 @@ from ledgers.definitions.services import (
     ledger_update,
 )
 from ledgers.exceptions import DefinitionInvalid
+
+
+def _object_body(request: Request) -> dict[str, Any]:
+    """The request's JSON object, or a 400 (a list or a number is no field)."""
+    if not isinstance(request.data, dict):
+        raise exceptions.ValidationError(
+            {"body": ["本文は JSON のオブジェクトで指定してください。"]}
+        )
+    return dict(request.data)
 
 
 class LedgerDocument(serializers.Serializer):
@@ -190,7 +199,7 @@ class FieldListView(APIView):
     def post(self, request: Request, code: str) -> Response:
         ledger, policy = ledger_for(request, code)
         policy.require("design")
-        ledger = field_add(actor=request.user, ledger=ledger, field=dict(request.data))
+        ledger = field_add(actor=request.user, ledger=ledger, field=_object_body(request))
         field = next(f for f in ledger.fields() if f["key"] == request.data.get("key"))
         return Response(field, status=status.HTTP_201_CREATED)
 
@@ -218,7 +227,7 @@ class FieldDetailView(APIView):
         ledger, policy = ledger_for(request, code)
         policy.require("design")
         ledger = field_update(
-            actor=request.user, ledger=ledger, key=key, changes=dict(request.data)
+            actor=request.user, ledger=ledger, key=key, changes=_object_body(request)
         )
         return Response(next(f for f in ledger.fields() if f["key"] == key))
 

@@ -499,3 +499,36 @@ def test_sealing_is_refused_on_public(db: None) -> None:
         audit_seal()
     with pytest.raises(TenantRequired):
         audit_record(actor=None, action="x")
+
+
+def test_sealing_and_verifying_keep_no_memory_per_distinct_long_details(in_mitaka: City) -> None:
+    """Searches and lists name their results (kilobytes of ids each, nearly all distinct):
+    only short details are remembered, so a pass's memory does not grow with the trail."""
+    import tracemalloc
+
+    from ledgers.audit.services import AuditEntry, audit_record_many
+
+    audit_record_many(
+        actor=None,
+        entries=[
+            AuditEntry(
+                action="search.run",
+                ledger_code="dv",
+                details={
+                    "screen": "latest",
+                    "page": 1,
+                    "results": [str(uuid.UUID(int=i * 1000 + j)) for j in range(1000)],
+                },
+            )
+            for i in range(400)
+        ],
+    )
+    peaks = []
+    for work in (lambda: audit_seal(full=True), audit_verify):
+        tracemalloc.start()
+        try:
+            work()
+            peaks.append(tracemalloc.get_traced_memory()[1] / 2**20)
+        finally:
+            tracemalloc.stop()
+    assert max(peaks) < 10, peaks  # remembered, 400 of them held 30–40 MB

@@ -1,0 +1,119 @@
+"""A receiver cannot make a delivery loop, hold a worker or go unaudited: an answer with a
+NUL is stored cleaned, a Japanese host name is sent in its ASCII form, a receiver that
+answers a byte at a time is cut off at WEBHOOK_DEADLINE, any other error is a failed try,
+and the audit event names the generation whose values left."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from datetime import timedelta
+from typing import Any
+
+from django.utils import timezone
+from django_tenants.utils import schema_context
+
+from ledgers.audit.models import AuditEvent
+from ledgers.records.services import record_update
+from ledgers.webhooks.models import WebhookDelivery
+from ledgers.webhooks.selectors import webhook_deliveries_due
+from ledgers.webhooks.services import webhook_deliver
+from tests.webhooks.conftest import Answer, Receiver
+
+ASCII_NAME = "れんけい.example.jp".encode("idna").decode()  # xn--n8jza7n2a.example.jp
+
+
+def test_an_answer_with_a_nul_is_stored_cleaned_and_the_delivery_ends(
+    subscribe: Any, enqueue: Any, receiver: Receiver
+) -> None:
+    subscribe("clerk")
+    [delivery] = enqueue("record.updated", generation=1)
+    receiver.answer(Answer(status=200, body=b"ok\x00\x01done"))
+    with schema_context("mitaka"):
+        outcome = webhook_deliver(delivery_id=str(delivery.pk))
+        stored = WebhookDelivery.objects.get(pk=delivery.pk)
+        audited = AuditEvent.objects.filter(action="webhook.deliver").count()
+        due = webhook_deliveries_due(before=timezone.now() + timedelta(hours=1))
+    assert outcome.status == "succeeded"
+    assert stored.response_body == "ok\ufffd\ufffddone"
+    assert audited == len(receiver.received) == 1
+    assert str(delivery.pk) not in {d for d, _ in due}  # never sent again
+
+
+def test_a_japanese_host_name_is_sent_in_its_ascii_form(
+    subscribe: Any, enqueue: Any, receiver: Receiver, monkeypatch: Any
+) -> None:
+    real = socket.getaddrinfo
+    asked: list[str] = []
+
+    def resolve(host: str, *args: Any, **kwargs: Any) -> Any:
+        asked.append(host)
+        return real("127.0.0.1" if host == ASCII_NAME else host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    port = receiver.server.server_address[1]
+    subscribe("clerk", url=f"http://れんけい.example.jp:{port}/hook")
+    [delivery] = enqueue("record.updated", generation=1)
+    with schema_context("mitaka"):
+        outcome = webhook_deliver(delivery_id=str(delivery.pk))
+    assert outcome.status == "succeeded"
+    assert ASCII_NAME in asked
+    assert receiver.received[0].headers["Host"] == f"{ASCII_NAME}:{port}"
+
+
+def _dripping_server() -> int:
+    """A receiver that sends its status line, then one header byte every 0.3 s."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+
+    def run() -> None:
+        conn, _ = listener.accept()
+        try:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+            for _ in range(20):
+                time.sleep(0.3)
+                conn.sendall(b"a")
+            conn.sendall(b"\r\nContent-Length: 0\r\n\r\n")
+        except OSError:
+            pass
+        finally:
+            conn.close()
+            listener.close()
+
+    threading.Thread(target=run, daemon=True).start()
+    return listener.getsockname()[1]
+
+
+def test_a_receiver_answering_a_byte_at_a_time_is_cut_off(
+    subscribe: Any, enqueue: Any, settings: Any
+) -> None:
+    settings.WEBHOOK_TIMEOUT = 1.0  # each read; the whole answer: WEBHOOK_DEADLINE, 2 s
+    subscribe("clerk", url=f"http://127.0.0.1:{_dripping_server()}/hook")
+    [delivery] = enqueue("record.updated", generation=1)
+    started = time.monotonic()
+    with schema_context("mitaka"):
+        outcome = webhook_deliver(delivery_id=str(delivery.pk))
+        stored = WebhookDelivery.objects.get(pk=delivery.pk)
+    assert time.monotonic() - started < 4.0  # ~6 s of dripping otherwise
+    assert outcome.status == "failed"
+    assert stored.error.startswith("DeliveryTimeout")
+
+
+def test_the_audit_event_names_the_generation_sent(
+    subscribe: Any, enqueue: Any, receiver: Receiver, city: dict[str, Any]
+) -> None:
+    subscribe("clerk")
+    [delivery] = enqueue("record.updated", generation=1)
+    with schema_context("mitaka"):
+        record_update(
+            actor=city["people"]["clerk"], record=city["record"], values={"amount": 2000},
+            expected_generation=1, reason="更新",
+        )  # fmt: skip
+        assert webhook_deliver(delivery_id=str(delivery.pk)).status == "succeeded"
+        event = AuditEvent.objects.get(action="webhook.deliver")
+    sent = json.loads(receiver.received[0].body)
+    assert sent["record"]["generation"] == event.generation == 2
