@@ -1,7 +1,11 @@
 """Audit anchors: each city's audit chain head, copied daily into the public schema.
 
 A city's audit trail lives in its own schema; an anchor is the chain head (position,
-hash, count) written where the city's own database role has nothing to say about it.
+hash, count) written outside it: the public schema and object storage. It protects
+against a rewrite of the city's schema by anyone who cannot also write there; in the
+shipped deployment the application's one role can (docs/audit.md, "What the triggers do
+not stop"), which a deployment closes with a non-owner application role and storage that
+refuses deletes.
 A chain that was rewritten end to end inside the city schema still differs from the
 anchors at their positions (``ledgers.audit.services.audit_verify``). Insert-only: the
 database refuses UPDATE, DELETE and TRUNCATE (trigger in ``0002_database_rules``).
