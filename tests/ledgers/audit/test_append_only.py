@@ -95,3 +95,23 @@ def test_an_event_cannot_be_backdated_or_slipped_into_a_gap(in_mitaka: City) -> 
     assert seq > gap
     audit_seal()
     assert audit_verify().ok
+
+
+def test_a_sequence_of_the_same_name_elsewhere_cannot_stand_in(in_mitaka: City) -> None:
+    """The guard asks its own schema's sequence by its qualified name: a temporary sequence
+    of the same name (first in anyone's search path) that has just given the wanted number
+    does not make a number given by hand pass."""
+    record_events(2)
+    audit_seal()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT max(seq) FROM ledgers_auditevent")
+        (last,) = cursor.fetchone()
+        cursor.execute("CREATE TEMPORARY SEQUENCE ledgers_auditevent_seq_seq")
+        cursor.execute("SELECT setval('pg_temp.ledgers_auditevent_seq_seq', %s)", [last + 100])
+        cursor.execute("SELECT nextval('ledgers_auditevent_seq_seq')")  # the temporary one
+    refused = _refused(
+        "INSERT INTO ledgers_auditevent (seq, action, ledger_code, details)"
+        " VALUES (%s, 'record.view', 'dv', '{}')",
+        [last + 101],
+    )
+    assert "numbered by the database" in refused or "currval" in refused
