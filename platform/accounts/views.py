@@ -18,7 +18,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import PasswordChangeForm
 from django.contrib.auth.views import LoginView
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -271,9 +271,24 @@ def security_settings(request: HttpRequest) -> HttpResponse:
 def lockout_response(
     request: HttpRequest, original_response: HttpResponse | None = None, credentials: Any = None
 ) -> HttpResponse:
-    """The page axes answers with while a username+IP is locked out (429, in Japanese)."""
+    """The page axes answers with while a username+IP is locked out (429, in Japanese); on
+    ``/api/`` (the token endpoint) the API's error shape, with ``Retry-After``."""
     cool_off = get_cool_off(request)
     minutes = int(cool_off.total_seconds() // 60) if cool_off else None
+    if request.path_info.startswith("/api/"):
+        seconds = int(cool_off.total_seconds()) if cool_off else None
+        response = JsonResponse(
+            {
+                "code": "ERROR_LOCKED_OUT",
+                "message": "ログインの失敗が続いたため、しばらくの間ロックされています。"
+                + (f"{minutes}分後にもう一度お試しください。" if minutes else ""),
+                "detail": {"retry_after": seconds} if seconds else {},
+            },
+            status=settings.AXES_HTTP_RESPONSE_CODE,
+        )
+        if seconds:
+            response["Retry-After"] = str(seconds)
+        return response
     return render(
         request,
         "accounts/lockout.html",

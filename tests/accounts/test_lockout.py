@@ -134,3 +134,31 @@ def test_operators_are_locked_out_on_the_public_host(cities: dict, db: None) -> 
     assert response.status_code == 429
     assert "ログインが一時的に制限されています" in response.content.decode()
     assert AccessAttempt.objects.filter(username="root").exists()  # in public
+
+
+def test_the_token_endpoint_answers_a_lockout_in_the_api_s_shape(
+    staff: Any, mitaka: City, settings: Any
+) -> None:
+    """The web sign-in and the API's token endpoint share the lockout; the API answers it
+    as an API does: JSON with a stable code and Retry-After, not the HTML page."""
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {
+            **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+            "auth": "1000/min",
+        },
+    }
+    client = Client()
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        client.post(
+            "/api/v1/auth/token/", {"username": "tanaka", "password": "wrong-guess"},
+            content_type="application/json", HTTP_HOST=mitaka.domain,
+        )  # fmt: skip
+    locked = client.post(
+        "/api/v1/auth/token/", {"username": "tanaka", "password": STAFF_PASSWORD},
+        content_type="application/json", HTTP_HOST=mitaka.domain,
+    )  # fmt: skip
+    assert locked.status_code == 429
+    assert locked["Content-Type"].startswith("application/json")
+    assert locked.json()["code"] == "ERROR_LOCKED_OUT"
+    assert int(locked["Retry-After"]) > 0
