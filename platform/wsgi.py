@@ -20,7 +20,10 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "daicho.settings.local")
+# Production unless told otherwise: a server started without the variable must not get
+# the developer's settings (DEBUG, no secure cookies, the SSRF guard relaxed, embedded
+# services). ``make run`` (daicho.run) and the tests set theirs.
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "daicho.settings.production")
 application = get_wsgi_application()
 
 

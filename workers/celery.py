@@ -14,7 +14,10 @@ from celery.schedules import crontab
 from tenant_schemas_celery.app import CeleryApp
 from tenant_schemas_celery.task import TenantTask
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "daicho.settings.local")
+# Production unless told otherwise: a server started without the variable must not get
+# the developer's settings (DEBUG, no secure cookies, the SSRF guard relaxed, embedded
+# services). ``make run`` (daicho.run) and the tests set theirs.
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "daicho.settings.production")
 
 app = CeleryApp("daicho")
 app.config_from_object("django.conf:settings", namespace="CELERY")

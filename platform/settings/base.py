@@ -91,10 +91,15 @@ ROOT_URLCONF = "daicho.urls_tenant"
 AUTH_USER_MODEL = "accounts.User"
 
 MIDDLEWARE = [
-    # First: chooses the city (schema and URLconf) from the host, answers health probes,
+    # First the security headers, HTTPS redirect (the probes exempt: SECURE_REDIRECT_EXEMPT)
+    # and page policy, so that the pages the city middleware answers itself (unknown host,
+    # suspended city) get them too.
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "daicho.security.ContentSecurityPolicyMiddleware",
+    # Then: chooses the city (schema and URLconf) from the host, answers health probes,
     # refuses unknown (404) and suspended (403) cities.
     "daicho.tenancy.middleware.MunicipalityMiddleware",
-    "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # The web UI's middleware (daicho.accounts.ui_middleware: Django's, django-otp's and
     # ours) is the original's, stepped over by API requests bearing a token.
@@ -105,7 +110,6 @@ MIDDLEWARE = [
     # request.user.is_verified(): signed in with a second factor in this session.
     "daicho.accounts.ui_middleware.OTPMiddleware",
     "daicho.accounts.ui_middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Signs out idle sessions, sends staff whose password someone else chose to change it,
     # then staff of a city that requires 2FA to enrolment.
     "daicho.accounts.ui_middleware.SessionTimeoutMiddleware",
@@ -252,6 +256,12 @@ SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 3600)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+# The web UI's pages (daicho.security): nothing from elsewhere, no script, forms only here.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'none'; style-src 'self' 'unsafe-inline';"
+    " img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self';"
+    " frame-ancestors 'none'"
+)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 

@@ -1,0 +1,34 @@
+"""A Content-Security-Policy for the web UI's pages.
+
+Django 5.2 sets X-Frame-Options, nosniff and the referrer policy, not a CSP. The city's
+pages (sign-in, two-factor, password, security settings, home) load nothing from
+elsewhere and run no script: the policy says so, so that an injection that got past the
+templates' escaping could neither run script nor send a form elsewhere. The API answers
+JSON (no policy needed), its docs page (``/api/docs/``) starts Swagger UI with an inline
+script, and the operators' admin is Django's own: both are left to their defaults.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+
+_EXEMPT_PREFIXES = ("/api/", "/admin/", "/static/")
+
+
+class ContentSecurityPolicyMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        policy = getattr(settings, "CONTENT_SECURITY_POLICY", "")
+        if (
+            policy
+            and not request.path_info.startswith(_EXEMPT_PREFIXES)
+            and response.get("Content-Type", "").startswith("text/html")
+        ):
+            response.headers.setdefault("Content-Security-Policy", policy)
+        return response

@@ -1,0 +1,63 @@
+"""What the WSGI app and the Celery app load when DJANGO_SETTINGS_MODULE is missing from an
+otherwise complete production environment (infra/Procfile under a PaaS): production, not
+the developer's settings (DEBUG, no secure cookies, the SSRF guard relaxed)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+PROBE = """
+import json, os
+import daicho.wsgi  # noqa: F401  (does os.environ.setdefault like gunicorn daicho.wsgi)
+from django.conf import settings as s
+print(json.dumps({k: getattr(s, k) for k in [
+    "DEBUG", "OPERATOR_REQUIRE_2FA", "WEBHOOK_ALLOW_PRIVATE_NETWORKS", "SESSION_COOKIE_SECURE",
+    "SECURE_SSL_REDIRECT", "EMBEDDED_SERVICES"]} | {"module": os.environ["DJANGO_SETTINGS_MODULE"]}))
+"""
+
+
+def test_missing_settings_module_does_not_fail_open(tmp_path: Path) -> None:
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "PYTHONPATH": str(REPO),
+        "SECRET_KEY": "x" * 60,
+        "DATABASE_URL": os.environ["DATABASE_URL"],
+        "REDIS_URL": os.environ["REDIS_URL"],
+        "BASE_DOMAIN": "daicho.example.jp",
+        "DAICHO_VAR_DIR": str(tmp_path),
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    loaded = json.loads(out.strip().splitlines()[-1])
+    assert loaded == {
+        "DEBUG": False, "OPERATOR_REQUIRE_2FA": True, "WEBHOOK_ALLOW_PRIVATE_NETWORKS": False,
+        "SESSION_COOKIE_SECURE": True, "SECURE_SSL_REDIRECT": True, "EMBEDDED_SERVICES": False,
+        "module": "daicho.settings.production",
+    }  # fmt: skip
+
+
+def test_every_gunicorn_command_logs_paths_without_their_query_string() -> None:
+    """List filters carry names (``?name__contains=山田``): the access log names the path
+    (``%(U)s``), never the request line (``%(r)s``) or the referer."""
+    commands = {
+        "infra/Procfile": (REPO / "infra/Procfile").read_text(),
+        "infra/entrypoint.sh": (REPO / "infra/entrypoint.sh").read_text(),
+        "platform/run.py": (REPO / "platform/run.py").read_text(),
+    }
+    for where, text in commands.items():
+        assert "--access-logfile" in text, where
+        assert "%(U)s" in text and "--access-logformat" in text, where
+        assert "%(r)s" not in text and "%(f)s" not in text, where
