@@ -269,7 +269,7 @@ class LedgerPolicy:
         cached = self._mask_plans.get(key)  # type: ignore[call-overload]
         if cached is not None and cached[0] is old and cached[1] is current:
             return cached[2]
-        merged = _stricter_fields(old, current)
+        merged = stricter_fields(old, current)
         # Both lists are kept with the result, so that their ids cannot be reused meanwhile.
         self._mask_plans[key] = (old, current, merged)  # type: ignore[index]
         return merged
@@ -327,9 +327,11 @@ class LedgerPolicy:
         return plan
 
 
-def _stricter_fields(
+def stricter_fields(
     old: list[Mapping[str, Any]], current: list[Mapping[str, Any]]
 ) -> list[Mapping[str, Any]]:
+    """``old``'s fields, each (and each sub-field) as sensitive as the stricter of itself
+    and the same key in ``current``."""
     by_key = {f["key"]: f for f in current}
     merged: list[Mapping[str, Any]] = []
     for spec in old:
@@ -346,7 +348,7 @@ def _stricter_fields(
         old_subs = (spec.get("options") or {}).get("fields")
         now_subs = (now.get("options") or {}).get("fields")
         if old_subs and now_subs:
-            entry["options"] = {**spec["options"], "fields": _stricter_fields(old_subs, now_subs)}
+            entry["options"] = {**spec["options"], "fields": stricter_fields(old_subs, now_subs)}
         merged.append(entry)
     return merged
 

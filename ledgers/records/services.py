@@ -664,6 +664,9 @@ def record_restore(
     policy.require("update" if generation is not None else "delete")
     with transaction.atomic():
         record = _locked(record, expected_generation, policy)
+        if record.is_deleted:
+            # Bringing back an older generation of a deleted record undeletes it too.
+            policy.require("delete")
         ledger = record.ledger
         before = record.data
         before_texts = record.search_text
@@ -677,16 +680,16 @@ def record_restore(
             except RecordVersion.DoesNotExist:
                 raise VersionNotFound(generation) from None
             live = {f["key"] for f in ledger.fields()}
+            # What the actor may not see stays as it is now, and is neither validated nor
+            # named in an error: bringing back an old value of it would change what they
+            # cannot see (and let them undo a guess), and an error about it ("「…」は選択肢に
+            # ありません") would show it.
+            closed = set(policy.unwritable(dict.fromkeys(live)))
             data = values_clean(
-                ledger=ledger, values={k: v for k, v in old.data.items() if k in live}
+                ledger=ledger,
+                values={k: v for k, v in old.data.items() if k in live and k not in closed},
+                current={k: before[k] for k in closed if k in before},
             )
-            # What the actor may not see stays as it is now: bringing back an old value of
-            # it would change what they cannot see (and let them undo a guess).
-            for key in policy.unwritable(dict.fromkeys(live)):
-                if key in before:
-                    data[key] = before[key]
-                else:
-                    data.pop(key, None)
         now = timezone.now()
         record.data = data
         index = search_index_for(ledger=ledger, data=data)

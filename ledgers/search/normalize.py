@@ -333,6 +333,10 @@ def _pair(left: str, right: str, *, open_ends: bool) -> tuple[date, date]:
     return start, end
 
 
+#: The longest date search (令和元年12月31日〜令和元年12月31日 is 21 characters).
+MAX_DATE_QUERY = 40
+
+
 def parse_date_query(text: str) -> tuple[date, date]:
     """A date search as an inclusive (from, to) range.
 
@@ -347,6 +351,10 @@ def parse_date_query(text: str) -> tuple[date, date]:
     text = text.strip()
     if not text:
         raise WarekiError("日付を入力してください", code="required")
+    if len(text) > MAX_DATE_QUERY:
+        # No date or range is longer; each dash is tried as a range's separator, each try
+        # parses both halves: 16,000 dashes took 20 s.
+        raise WarekiError(f"日付は{MAX_DATE_QUERY}文字までで入力してください", code="too_long")
     waves = [index for index, char in enumerate(text) if char in _WAVES + "～"]
     if len(waves) > 1:
         raise WarekiError(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 import uuid
 from collections import defaultdict
 from collections.abc import Mapping
@@ -75,6 +76,40 @@ class SearchResult:
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+#: The longest search term, in characters (stored values are indexed up to 500).
+MAX_TERM = 200
+
+
+def _meaningful(text: str | None) -> int:
+    """How many letters and digits ``text`` holds: a reason of invisible characters (U+200B,
+    U+2800, U+3164) or marks only is no reason."""
+    return sum(
+        1
+        for char in text or ""
+        if unicodedata.category(char)[0] in "LN" and char not in _INVISIBLE_LETTERS
+    )
+
+
+#: Letters by category that show nothing (the Hangul fillers: default-ignorable).
+_INVISIBLE_LETTERS = frozenset("\u115f\u1160\u3164\uffa0")
+
+
+def _longest_text(value: Any) -> int:
+    """The longest text in a criterion's value (a term, or the ends of a range)."""
+    stack, longest = [value], 0
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            longest = max(longest, len(item))
+        elif isinstance(item, Mapping):
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+        elif item is not None:
+            longest = max(longest, len(str(item)))
+    return longest
 
 
 def _has_control(value: Any) -> bool:
@@ -164,9 +199,12 @@ class _Criterion:
                 message = "繰り返し項目の日付は1日で指定してください。"
                 raise SearchError(message, detail={"criteria": {path: [message]}})
             return cls(ledger.pk, path, field["type"], match, days=(start, end))
-        return cls(
-            ledger.pk, path, field["type"], match, query=normaliser_for(field["type"])(str(raw))
-        )
+        query = normaliser_for(field["type"])(str(raw))
+        if not query:
+            # Only spaces, marks or invisible characters: nothing to look for.
+            message = "検索できる文字が含まれていません。"
+            raise SearchError(message, detail={"criteria": {path: [message]}})
+        return cls(ledger.pk, path, field["type"], match, query=query)
 
     def current(self) -> Q:
         """The records whose current values match."""
@@ -315,7 +353,7 @@ def search_run(
         raise ValueError("the policy given is not the actor's on this ledger")
     policy.require("search")
     screen = _screen(ledger, screen_code)
-    if screen["reason_required"] and len((reason or "").strip()) < 2:
+    if screen["reason_required"] and _meaningful(reason) < 2:
         raise SearchError(
             "この検索画面では照会理由の入力が必要です。", detail={"reason": "required"}
         )
@@ -341,18 +379,30 @@ def search_run(
         if path not in problems and _has_control(value):
             # PostgreSQL refuses a NUL in text: a server error that logged the statement.
             problems[path] = ["制御文字は指定できません。"]
+        elif path not in problems and _longest_text(value) > MAX_TERM:
+            # No stored value is longer than the index keeps, and a long term costs its
+            # normalisation, keys and audit event: 600 kB of kanji took 11–19 s.
+            problems[path] = [f"検索語は{MAX_TERM}文字までにしてください。"]
     if problems:
         raise SearchError("検索条件に誤りがあります。", detail={"criteria": problems})
     terms = {path: value for path, value in criteria.items() if value not in (None, "", {})}
     limit = min(page_size or screen["max_results"], screen["max_results"])
     page = max(1, int(page))
+    # The screen's cap holds for every page: a page past it is refused, the last one cut.
+    first = (page - 1) * limit
+    if first >= screen["max_results"]:
+        raise SearchError(
+            f"この検索画面で表示できるのは{screen['max_results']}件までです。",
+            detail={"page": page, "max_results": screen["max_results"]},
+        )
+    limit_here = min(limit, screen["max_results"] - first)
     every_generation = screen["generations"] == "all"
     # The index columns are large and never shown: leave them in the database (but for the
     # normalised values, which tell a page over every generation what matches now).
     visible = policy.records(Record.objects.filter(deleted_at__isnull=True)).defer(
         "search_keys", *(() if every_generation else ("search_text",))
     )
-    start, stop = (page - 1) * limit, page * limit + 1
+    start, stop = first, first + limit_here + 1
     audit_details = {
         "screen": screen_code, "terms": terms, "reason": (reason or "").strip(), "page": page,
     }  # fmt: skip
@@ -368,10 +418,10 @@ def search_run(
             condition &= criterion.current()
         window = _audited_window(
             visible.filter(condition).order_by("-updated_at", "-id")[start:stop],
-            actor=actor, ledger=ledger, details=audit_details, shown=limit,
+            actor=actor, ledger=ledger, details=audit_details, shown=limit_here,
         )  # fmt: skip
-    has_next = len(window) > limit and page * limit < screen["max_results"]
-    records = window[:limit]
+    has_next = len(window) > limit_here and first + limit_here < screen["max_results"]
+    records = window[:limit_here]
     hits = []
     if every_generation and records:
         # Which field matched in which generation, for this page only.

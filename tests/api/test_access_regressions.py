@@ -16,7 +16,7 @@ from django_tenants.utils import schema_context
 from daicho.accounts.models import Department, Membership, Role
 from ledgers.access.services import grants_replace
 from ledgers.definitions.models import Ledger
-from ledgers.definitions.services import field_update, ledger_create
+from ledgers.definitions.services import field_add, field_update, ledger_create
 from ledgers.exceptions import RecordInvalid
 from ledgers.records.models import Record
 from ledgers.records.services import record_bulk_update, record_create
@@ -197,7 +197,7 @@ def test_restoring_a_generation_keeps_what_the_restorer_cannot_see(
         ).status_code
         == 200
     )
-    restored = zei.post(records_url(record.pk, "restore/"), {"generation": 1})
+    restored = zei.post(records_url(record.pk, "restore/"), {"generation": 1}, HTTP_IF_MATCH='"2"')
     assert restored.status_code == 200
     with schema_context("mitaka"):
         stored = Record.objects.get(pk=record.pk)
@@ -223,3 +223,153 @@ def test_a_bulk_update_refuses_masked_fields_and_records_out_of_sight(
     }
     with schema_context("mitaka"):
         assert {r.generation for r in Record.objects.filter(pk__in=[hidden.pk, shown.pk])} == {1}
+
+
+def _shared_with_zei(api: Any, city: dict[str, Any]) -> tuple[Api, Api, Any]:
+    """The fixture's record, opened to 市民税課 (personal clearance) as generation 2."""
+    clerk, zei, record_id = api("clerk"), api("zei"), city["record"].pk
+    opened = clerk.patch(
+        records_url(record_id), {"values": {"disclosure": {"shimin": True, "shiminzei": True}}},
+        HTTP_IF_MATCH='"1"',
+    )  # fmt: skip
+    assert opened.status_code == 200
+    return clerk, zei, record_id
+
+
+def test_a_restore_never_names_a_hidden_old_value(api: Any, city: dict[str, Any]) -> None:
+    designer = city["people"]["designer"]
+    with schema_context("mitaka"):
+        field_add(
+            actor=designer, ledger=Ledger.objects.get(code="dv"),
+            field={"key": "status", "label": "状況", "type": "choice", "sensitivity": "special_care",
+                   "options": {"choices": ["一時保護中", "転居済", "終了"]}},
+        )  # fmt: skip
+    clerk, zei, record_id = _shared_with_zei(api, city)
+    assert (
+        clerk.patch(
+            records_url(record_id), {"values": {"status": "一時保護中"}}, HTTP_IF_MATCH='"2"'
+        ).status_code
+        == 200
+    )
+    with schema_context("mitaka"):
+        field_update(
+            actor=designer, ledger=Ledger.objects.get(code="dv"), key="status",
+            changes={"options": {"choices": ["転居済", "終了"]}},
+        )  # fmt: skip
+    assert (
+        clerk.patch(
+            records_url(record_id), {"values": {"status": "転居済"}}, HTTP_IF_MATCH='"3"'
+        ).status_code
+        == 200
+    )
+    restored = zei.post(records_url(record_id, "restore/"), {"generation": 3}, HTTP_IF_MATCH='"4"')
+    assert "一時保護中" not in restored.content.decode()
+    assert restored.status_code == 200, restored.content
+    with schema_context("mitaka"):
+        assert Record.objects.get(pk=record_id).data["status"] == "転居済"  # kept as it is now
+
+
+def test_a_restore_is_not_refused_for_a_hidden_field_made_required(
+    api: Any, city: dict[str, Any]
+) -> None:
+    designer = city["people"]["designer"]
+    clerk, zei, record_id = _shared_with_zei(api, city)
+    with schema_context("mitaka"):
+        field_add(
+            actor=designer, ledger=Ledger.objects.get(code="dv"),
+            field={"key": "shelter", "label": "保護施設", "type": "text", "sensitivity": "special_care"},
+        )  # fmt: skip
+    assert (
+        clerk.patch(
+            records_url(record_id),
+            {"values": {"shelter": "A施設", "amount": 3}},
+            HTTP_IF_MATCH='"2"',
+        ).status_code
+        == 200
+    )
+    with schema_context("mitaka"):
+        field_update(
+            actor=designer, ledger=Ledger.objects.get(code="dv"), key="shelter",
+            changes={"required": True},
+        )  # fmt: skip
+    restored = zei.post(records_url(record_id, "restore/"), {"generation": 2}, HTTP_IF_MATCH='"3"')
+    assert restored.status_code == 200, restored.content
+    with schema_context("mitaka"):
+        data = Record.objects.get(pk=record_id).data
+    assert (data["shelter"], data["amount"]) == ("A施設", 1000)
+
+
+def test_a_restore_needs_if_match(api: Any, city: dict[str, Any]) -> None:
+    clerk, record_id = api("clerk"), city["record"].pk
+    assert (
+        clerk.patch(
+            records_url(record_id), {"values": {"amount": 2000}}, HTTP_IF_MATCH='"1"'
+        ).status_code
+        == 200
+    )
+    unnamed = clerk.post(records_url(record_id, "restore/"), {"generation": 1})
+    assert unnamed.status_code == 428
+    stale = clerk.post(records_url(record_id, "restore/"), {"generation": 1}, HTTP_IF_MATCH='"1"')
+    assert stale.status_code == 412
+    with schema_context("mitaka"):
+        assert Record.objects.get(pk=record_id).generation == 2
+
+
+def test_undeleting_by_a_generation_needs_the_delete_capability(
+    api: Any, city: dict[str, Any]
+) -> None:
+    clerk, zei, record_id = _shared_with_zei(api, city)
+    assert (
+        clerk.delete(records_url(record_id), {"reason": "誤登録"}, HTTP_IF_MATCH='"2"').status_code
+        == 200
+    )
+    assert zei.post(records_url(record_id, "restore/"), {}, HTTP_IF_MATCH='"3"').status_code == 403
+    by_generation = zei.post(
+        records_url(record_id, "restore/"), {"generation": 2}, HTTP_IF_MATCH='"3"'
+    )
+    assert by_generation.status_code == 403
+    with schema_context("mitaka"):
+        assert Record.objects.get(pk=record_id).deleted_at is not None
+
+
+def test_a_diff_tells_of_a_change_inside_a_masked_sub_field(api: Any, city: dict[str, Any]) -> None:
+    clerk, _zei, record_id = _shared_with_zei(api, city)
+    offenders = [{"name": {"kanji": "鈴木 一郎", "kana": "スズキ イチロウ"}, "relation": "配偶者"}]
+    assert (
+        clerk.patch(
+            records_url(record_id), {"values": {"offenders": offenders}}, HTTP_IF_MATCH='"2"'
+        ).status_code
+        == 200
+    )
+    with schema_context("mitaka"):
+        grants_replace(
+            actor=city["people"]["designer"], ledger=Ledger.objects.get(code="dv"),
+            grants=[
+                {"department": "shimin", "capabilities": ["view", "search", "create", "update", "delete"],
+                 "clearance": "special_care"},
+                {"department": "shiminzei", "capabilities": ["view", "search"], "clearance": "internal"},
+            ],
+        )  # fmt: skip
+    changes = (
+        api("zei").get(records_url(record_id, "diff/"), {"from": 2, "to": 3}).json()["changes"]
+    )
+    assert changes == {"offenders": {"from": {"masked": True}, "to": {"masked": True}}}
+
+
+def test_a_diff_does_not_call_a_value_changed_when_only_its_sensitivity_was(
+    api: Any, city: dict[str, Any]
+) -> None:
+    clerk, zei, record_id = _shared_with_zei(api, city)
+    with schema_context("mitaka"):
+        field_update(
+            actor=city["people"]["designer"], ledger=Ledger.objects.get(code="dv"),
+            key="address", changes={"sensitivity": "personal"},
+        )  # fmt: skip
+    assert (
+        clerk.patch(
+            records_url(record_id), {"values": {"amount": 7}}, HTTP_IF_MATCH='"2"'
+        ).status_code
+        == 200
+    )
+    changes = zei.get(records_url(record_id, "diff/"), {"from": 2, "to": 3}).json()["changes"]
+    assert set(changes) == {"amount"}

@@ -73,7 +73,8 @@ def test_restore_an_older_generation_and_a_deleted_record(api: Any, city: dict[s
     assert restored.json()["generation"] == 3
     assert restored.json()["values"]["amount"] == 1000
     clerk.delete(records_url(record_id), {"reason": "誤登録"}, HTTP_IF_MATCH='"3"')
-    back = clerk.post(records_url(record_id, "restore/"), {})
+    assert clerk.post(records_url(record_id, "restore/"), {}).status_code == 428
+    back = clerk.post(records_url(record_id, "restore/"), {}, HTTP_IF_MATCH='"4"')
     assert back.status_code == 200
     assert back.json()["deleted"] is False
     assert back.json()["values"]["address"]["text"] == ADDRESS

@@ -18,7 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ledgers.access.policy import LedgerPolicy
+from ledgers.access.policy import LedgerPolicy, stricter_fields
 from ledgers.api.errors import ErrorShape, etag, parse_if_match
 from ledgers.api.output import ledger_for
 from ledgers.api.records import serializers as s
@@ -392,17 +392,25 @@ class RecordDiffView(APIView):
             ) from None
         older = record_get_version(record=record, generation=first)
         newer = record_get_version(record=record, generation=second)
-        before = policy.mask(older.data, definition=version_definition(version=older))
-        after = policy.mask(newer.data, definition=version_definition(version=newer))
+        # Both sides masked alike: by the stricter of their two definitions (and, as every
+        # old generation, the current one). Each by its own made a value masked on one side
+        # and shown on the other look changed when only its sensitivity had.
+        both = {
+            "fields": stricter_fields(
+                version_definition(version=older).get("fields", []),
+                version_definition(version=newer).get("fields", []),
+            )
+        }
+        before = policy.mask(older.data, definition=both)
+        after = policy.mask(newer.data, definition=both)
         changes = {
             key: {"from": pair[0], "to": pair[1]}
             for key, pair in values_diff(before, after).items()
         }
-        # A change inside a masked field shows that the field changed, never its values.
-        for key, _pair in values_diff(older.data, newer.data).items():
-            if key not in changes and (
-                before.get(key) == {"masked": True} or after.get(key) == {"masked": True}
-            ):
+        # A change inside what the caller sees masked (a field, or a sub-field of a group)
+        # shows that the field changed, never its values.
+        for key in values_diff(older.data, newer.data):
+            if key not in changes:
                 changes[key] = {"from": {"masked": True}, "to": {"masked": True}}
         audit_record(
             actor=request.user, action="record.diff", ledger_code=ledger.code, record_id=record.pk,
@@ -422,7 +430,9 @@ class RecordRestoreView(APIView):
         _ledger, policy = ledger_for(request, code)
         body = s.RestoreSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        expected = parse_if_match(request, required=False)
+        # Required as for PATCH and DELETE: a restore names the generation it was decided on,
+        # or it would undo a change (or a deletion) made since without a word.
+        expected = parse_if_match(request, required=True)
         generation = body.validated_data.get("generation")
         policy.require("update" if generation is not None else "delete")
         record = policy.get_record(record_id)
