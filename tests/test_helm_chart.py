@@ -353,3 +353,22 @@ def test_dockerfile_runs_as_non_root_and_builds_static_files():
     assert re.search(r"^USER 10001", text, re.M)
     assert "DJANGO_SETTINGS_MODULE=daicho.settings.production" in text
     assert 'CMD ["web"]' in text
+
+
+def test_network_policies_admit_only_the_ingress_controller_to_the_web_pods(values):
+    """A pod that reached gunicorn directly would write X-Forwarded-For itself (the client
+    address of lockouts and the audit trail): only the ingress controller may connect to
+    the web pods, nobody to the worker and beat pods."""
+    text = (TEMPLATES_DIR / "networkpolicy.yaml").read_text()
+    assert text.lstrip().startswith("{{- if .Values.networkPolicy.enabled }}")
+    web, worker, beat = load_template_documents(TEMPLATES_DIR / "networkpolicy.yaml")
+    assert {web["kind"], worker["kind"], beat["kind"]} == {"NetworkPolicy"}
+    assert web["spec"]["policyTypes"] == ["Ingress"]
+    (rule,) = web["spec"]["ingress"]
+    assert [port["protocol"] for port in rule["ports"]] == ["TCP"]
+    assert "toYaml .Values.networkPolicy.webIngressFrom" in text
+    for document in (worker, beat):
+        assert document["spec"]["policyTypes"] == ["Ingress"]
+        assert "ingress" not in document["spec"]  # no rule: no connection admitted
+    assert values["networkPolicy"]["enabled"] is True
+    assert values["networkPolicy"]["webIngressFrom"]
