@@ -107,6 +107,12 @@ def disclosure_field(ledger: Ledger) -> str | None:
     return next((f["key"] for f in ledger.fields() if f["type"] == "department_flags"), None)
 
 
+def _disclosure_departments(ledger: Ledger, key: str) -> set[str]:
+    """The department codes the 照会可否 field ``key`` lists now."""
+    spec = next(f for f in ledger.fields() if f["key"] == key)
+    return set((spec.get("options") or {}).get("departments") or [])
+
+
 @dataclass(frozen=True)
 class LedgerPolicy:
     """What one actor may do with one ledger. Build it with ``policy_for``."""
@@ -411,6 +417,12 @@ def policy_for(
     if is_city_admin(actor, memberships):
         capabilities.add("design")
     clearance = [s.value for s in Sensitivity][clearance_rank] if clearance_rank >= 0 else None
+    disclosure = disclosure_field(ledger)
+    if disclosure is not None:
+        # Only the departments the 照会可否 field lists now: one taken off the list is 不可
+        # for every record, whatever its stored flags still say ("disclosure must be
+        # granted, never assumed"), as it would be for a record registered since.
+        departments &= _disclosure_departments(ledger, disclosure)
     return LedgerPolicy(
         actor=actor,
         ledger=ledger,
@@ -418,7 +430,7 @@ def policy_for(
         clearance=clearance,
         departments=frozenset(departments),
         viewed_by=viewed_by,
-        _disclosure_key=disclosure_field(ledger),
+        _disclosure_key=disclosure,
     )
 
 
@@ -430,3 +442,20 @@ def break_glass_policy(actor: Any, ledger: Ledger) -> LedgerPolicy:
         clearance=Sensitivity.SPECIAL_CARE.value, departments=base.departments,
         break_glass=True, _disclosure_key=base._disclosure_key,
     )  # fmt: skip
+
+
+def ledgers_with(
+    user: Any, capability: str, memberships: list[Membership] | None = None
+) -> set[str]:
+    """The codes of the ledgers whose grants give ``user`` ``capability`` today (within its
+    roles' ceilings), as ``policy_for`` would for each: one query for all of them."""
+    memberships = active_memberships(user) if memberships is None else memberships
+    codes: set[str] = set()
+    grants = Grant.objects.filter(capabilities__contains=[capability]).select_related("ledger")
+    for grant in grants:
+        if any(
+            capability in ROLE_CEILING.get(m.role, frozenset())
+            for m in _applies(grant, memberships)
+        ):
+            codes.add(grant.ledger.code)
+    return codes

@@ -3,6 +3,7 @@ write as DRF would."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
@@ -39,7 +40,18 @@ class JsonRenderer(JSONRenderer):
         try:
             out = orjson.dumps(data, default=self._default, option=orjson.OPT_PASSTHROUGH_DATETIME)
         except (orjson.JSONEncodeError, TypeError, ValueError):
-            return super().render(data, accepted_media_type, renderer_context)
+            try:
+                return super().render(data, accepted_media_type, renderer_context)
+            except UnicodeEncodeError:
+                # A lone surrogate (which the parser reads as DRF does, and an error message
+                # may quote back): \ud800 escapes are ASCII, so the answer is still JSON.
+                return json.dumps(
+                    data,
+                    cls=self.encoder_class,
+                    ensure_ascii=True,
+                    allow_nan=not self.strict,
+                    separators=(",", ":"),
+                ).encode("ascii")
         if _LINE_SEPARATORS[0] in out or _LINE_SEPARATORS[1] in out:
             out = out.replace(_LINE_SEPARATORS[0], b"\\u2028").replace(
                 _LINE_SEPARATORS[1], b"\\u2029"

@@ -40,7 +40,12 @@ def parse_number(value: Any) -> Decimal:
         raise FieldValueError(
             "数値で入力してください（無限大や非数は使えません）", code="invalid_number"
         )
-    if len(number.as_tuple().digits) > MAX_DIGITS:
+    # Counted as stored (plain notation): a JSON 1e300 is one significant digit but 301
+    # digits written out, which no later read of the stored text would accept.
+    exponent = number.as_tuple().exponent
+    assert isinstance(exponent, int)  # finite
+    written = max(number.adjusted() + 1, 1) + max(-exponent, 0)
+    if len(number.as_tuple().digits) > MAX_DIGITS or written > MAX_DIGITS:
         raise FieldValueError(f"桁数が多すぎます（{MAX_DIGITS}桁まで）", code="too_many_digits")
     return number
 

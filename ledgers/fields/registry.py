@@ -49,12 +49,12 @@ def value_cache_key(value: Any) -> Any:
         for _key, part in items:
             if type(part) not in _PART_TYPES:
                 return None
-        return items
+        return (dict, items)  # tagged: {} and [] must never meet
     if kind is list:
         for part in value:
             if type(part) is not str:
                 return None
-        return tuple(value)
+        return (list, tuple(value))
     return None
 
 

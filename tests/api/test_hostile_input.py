@@ -236,3 +236,47 @@ def test_delete_reason_too_long_is_400_not_truncated(hostile: Any) -> None:
 def test_too_large_body_has_the_error_shape(hostile: Any) -> None:
     response = hostile.post(url(), {"values": {"lt": "あ" * 1_000_000}})
     assert_4xx_json(response)
+
+
+def test_a_decimal_in_exponent_form_is_bounded_as_written(hostile: Any) -> None:
+    """A JSON 1e300 is one significant digit but 301 written out: refused as the same
+    number typed out is, and never a server error (decimal_places made it one)."""
+    for body in ('{"values": {"dec": 1e300, "df": {"shimin": true}}}',
+                 '{"values": {"dec": 1e60, "df": {"shimin": true}}}'):  # fmt: skip
+        response = hostile.client.post(url(), body, content_type="application/json")
+        assert response.status_code == 400, response.content
+        assert response.json()["detail"]["errors"]["dec"]
+
+
+def test_a_range_filter_reads_wide_decimals(hostile: Any) -> None:
+    created = hostile.post(url(), {"values": {"dec": "123456789012345678901234", **VISIBLE}})
+    assert created.status_code == 201, created.content
+    listed = hostile.get(url(), {"dec__gte": "0"})
+    assert listed.status_code == 200
+    assert len(listed.json()["results"]) == 1
+
+
+def test_an_empty_list_is_refused_whatever_came_before(hostile: Any) -> None:
+    assert hostile.post(url(), {"values": {"nm": [], **VISIBLE}}).status_code == 400
+    assert hostile.post(url(), {"values": {"nm": {}, **VISIBLE}}).status_code == 201
+    assert hostile.post(url(), {"values": {"nm": [], **VISIBLE}}).status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("key", "value"), [("ch", "\\ud800"), ("ref", "x:\\ud800"), ("dec", "\\ud800")]
+)
+def test_a_lone_surrogate_is_a_4xx(hostile: Any, key: str, value: str) -> None:
+    body = '{"values": {"%s": "%s", "df": {"shimin": true}}}' % (key, value)  # noqa: UP031
+    response = hostile.client.post(url(), body, content_type="application/json")
+    assert response.status_code == 400, response.status_code
+    assert response.json()["code"].startswith("ERROR_")
+
+
+def test_a_postal_code_keeps_ascii_digits_only() -> None:
+    from ledgers.fields import field_type_registry
+    from ledgers.fields.exceptions import FieldValueError
+
+    postal = field_type_registry.get("postal_code")
+    assert postal.clean("１８１−００１３", {}) == "181-0013"
+    with pytest.raises(FieldValueError):
+        postal.clean("\u0661\u0668\u0661-\u0660\u0660\u0661\u0663", {})

@@ -554,7 +554,7 @@ def test_names_and_addresses_given_as_objects_are_remembered_by_their_texts(cler
     assert cache is not None
     given = {"kanji": "髙橋 一郎", "kana": "ﾀｶﾊｼ ｲﾁﾛｳ"}
     first = values_clean(ledger=ledger, values={"name": given})["name"]
-    assert cache[tuple(given.items())] == first
+    assert cache[(dict, tuple(given.items()))] == first
     assert first["family_kana"] == "タカハシ"
     assert first["kanji"] == "髙橋 一郎"
     reordered = {"kana": "ﾀｶﾊｼ ｲﾁﾛｳ", "kanji": "髙橋 一郎"}

@@ -7,9 +7,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import DecimalField, QuerySet
+from django.db.models import DecimalField, Func, QuerySet
 from django.db.models.fields.json import KT
-from django.db.models.functions import Cast
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, status
@@ -130,7 +129,11 @@ def _filter_on_field(
         return queryset.filter(data__contains={key: value})
     if field["type"] in NUMERIC:
         alias = f"_n_{key}"
-        number = Cast(KT(f"data__{key}"), DecimalField(max_digits=30, decimal_places=10))
+        # Unbounded numeric: the decimal type stores up to 40 digits, and one stored value
+        # wider than a bounded cast made every range filter on the ledger a server error.
+        number = Func(
+            KT(f"data__{key}"), template="(%(expressions)s)::numeric", output_field=DecimalField()
+        )
         return queryset.alias(**{alias: number}).filter(**{f"{alias}__{op}": Decimal(str(value))})
     # ISO dates and +09:00 datetimes order as text.
     alias = f"_t_{key}"

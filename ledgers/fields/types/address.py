@@ -42,9 +42,11 @@ _PREFECTURE_BY_SHORT_NAME = {
     **{name[:-1]: name for name in PREFECTURES if name != "北海道"},
 }
 # A free-text address that starts with its postal code: "〒181-0014 東京都三鷹市…".
-# ``\d`` matches full-width digits too; the rest of the line is kept as typed.
+# ASCII and full-width digits (not every Unicode digit ``\d`` takes); the rest of the
+# line is kept as typed.
 _LEADING_POSTAL_RE = re.compile(
-    rf"〒?\s*(?P<postal>\d{{3}}[{re.escape(HYPHENS)}]?\d{{4}})\s+(?P<rest>.+)", re.DOTALL
+    rf"〒?\s*(?P<postal>[0-9０-９]{{3}}[{re.escape(HYPHENS)}]?[0-9０-９]{{4}})\s+(?P<rest>.+)",
+    re.DOTALL,
 )
 
 

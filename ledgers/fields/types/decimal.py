@@ -23,7 +23,12 @@ def canonical_decimal(number: Decimal, places: int | None) -> str:
             number = Decimal(0)
         if places is None:
             return format(number.normalize(), "f")
-        return format(number.quantize(Decimal(1).scaleb(-places)), "f")
+        try:
+            return format(number.quantize(Decimal(1).scaleb(-places)), "f")
+        except decimal.InvalidOperation:  # more digits than the context holds
+            raise FieldValueError(
+                "桁数が多すぎます（小数点以下を含めて大きすぎる値です）", code="too_many_digits"
+            ) from None
 
 
 class DecimalFieldType(FieldType):

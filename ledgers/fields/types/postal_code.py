@@ -10,7 +10,9 @@ from ledgers.fields.exceptions import FieldValueError
 from ledgers.fields.normalize import nfkc, remove_whitespace, unify_hyphens
 from ledgers.fields.registry import FieldType
 
-_POSTAL_RE = re.compile(r"(\d{3})-?(\d{4})")
+# ASCII digits only (after NFKC, full-width ones are): \d would also take Arabic-Indic
+# and other digits, which NFKC keeps, and store them.
+_POSTAL_RE = re.compile(r"([0-9]{3})-?([0-9]{4})")
 
 
 def clean_postal_code(value: Any) -> str:

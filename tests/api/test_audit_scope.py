@@ -1,0 +1,75 @@
+"""Who reads which audit events: a ledger's events for whoever its grants give 監査 (the
+auditor's role alone no longer opens a ledger it has no grant on), the events of no ledger
+for 監査担当, everything for city administrators."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django_tenants.utils import schema_context
+
+from daicho.accounts.models import Membership, Role
+from ledgers.access.services import grants_replace
+from tests.api.conftest import Api, records_url
+
+
+def _auditor_without_grant(city: dict[str, Any]) -> Api:
+    with schema_context("mitaka"):
+        user = get_user_model().objects.create_user(username="kansa2", password="x" * 12)
+        Membership.objects.create(
+            user=user, department=city["departments"]["soumu"], role=Role.AUDITOR,
+            valid_from=date(2026, 4, 1),
+        )  # fmt: skip
+        grants_replace(
+            actor=city["people"]["designer"], ledger=city["ledger"],
+            grants=[
+                {"department": "soumu", "capabilities": ["design"], "clearance": "internal"},
+                {"department": "shimin", "capabilities": ["view", "search", "create", "update"],
+                 "clearance": "special_care"},
+            ],
+        )  # fmt: skip
+    return Api(user)
+
+
+def test_an_auditor_without_a_grant_reads_no_event_of_the_ledger(
+    api: Any, city: dict[str, Any]
+) -> None:
+    api("clerk").post(
+        "/api/v1/ledgers/dv/search/offender/",
+        {"criteria": {"offenders.name": "ヤマダ タロウ"}, "reason": "加害者からの請求の確認"},
+    )
+    auditor = _auditor_without_grant(city)
+    assert auditor.get("/api/v1/ledgers/dv/").status_code == 404
+    listed = auditor.get("/api/v1/audit/events/", {"ledger": "dv"})
+    assert listed.status_code == 200
+    assert listed.json()["results"] == []
+    everything = auditor.get("/api/v1/audit/events/").json()["results"]
+    assert {e["ledger"] for e in everything} <= {""}  # sign-ins, staff: the auditor's
+
+
+def test_a_ledger_administrator_with_audit_reads_that_ledger_s_events(
+    api: Any, city: dict[str, Any]
+) -> None:
+    api("clerk").get(records_url(city["record"].pk))
+    listed = api("designer").get("/api/v1/audit/events/", {"ledger": "dv", "action": "record.view"})
+    assert listed.status_code == 200
+    assert [e["actor"] for e in listed.json()["results"]] == ["clerk"]
+    # A clerk, with no 監査 anywhere, reads none.
+    assert api("clerk").get("/api/v1/audit/events/").status_code == 403
+
+
+def test_a_department_taken_off_the_disclosure_list_sees_nothing(
+    api: Any, city: dict[str, Any]
+) -> None:
+    record_id = city["record"].pk
+    clerk = api("clerk")
+    assert clerk.get(records_url(record_id)).status_code == 200
+    changed = api("designer").patch(
+        "/api/v1/ledgers/dv/fields/disclosure/", {"options": {"departments": ["shiminzei"]}}
+    )
+    assert changed.status_code == 200, changed.content
+    # The stored flags still say 可 for 市民課; the list no longer names it.
+    assert clerk.get(records_url(record_id)).status_code == 404
+    assert clerk.get(records_url(), {"count": "true"}).json()["count"] == 0
