@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import BooleanField, Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from daicho.tenancy.guard import require_tenant
 from ledgers.audit.models import AuditEvent
+
+#: The actions whose events name the records they showed in their details.
+SHOWING_ACTIONS = ("search.run", "record.list")
 
 
 def _start_of(day: date) -> datetime:
@@ -40,7 +45,17 @@ def audit_events(
     if ledger_code is not None:
         events = events.filter(ledger_code=ledger_code)
     if record_id is not None:
-        events = events.filter(record_id=record_id)
+        # A record's own events, and the searches and lists that showed it: they name the
+        # records shown in their details (a page of ids), not in ``record_id``. Without
+        # them "who looked this person up" missed every search. Index: audit_shown_records
+        # (migration 0013), for exactly these two actions.
+        shown = RawSQL(
+            "coalesce(ledgers_auditevent.details -> 'results',"
+            " ledgers_auditevent.details -> 'records') @> %s::jsonb",
+            [json.dumps([str(record_id)])],
+            output_field=BooleanField(),
+        )
+        events = events.filter(Q(record_id=record_id) | (Q(action__in=SHOWING_ACTIONS) & shown))
     if action is not None:
         events = (
             events.filter(action__startswith=action)

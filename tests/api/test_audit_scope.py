@@ -73,3 +73,25 @@ def test_a_department_taken_off_the_disclosure_list_sees_nothing(
     # The stored flags still say 可 for 市民課; the list no longer names it.
     assert clerk.get(records_url(record_id)).status_code == 404
     assert clerk.get(records_url(), {"count": "true"}).json()["count"] == 0
+
+
+def test_the_record_filter_finds_the_searches_and_lists_that_showed_it(
+    api: Any, city: dict[str, Any]
+) -> None:
+    """ "Who looked this person up": a search or a list names the records it showed in its
+    details, and the record filter finds those events too."""
+    record_id = str(city["record"].pk)
+    clerk = api("clerk")
+    found = clerk.post(
+        "/api/v1/ledgers/dv/search/latest/", {"criteria": {"name": "山田"}, "reason": "本人確認"}
+    )
+    assert [r["id"] for r in found.json()["results"]] == [record_id]
+    assert clerk.get(records_url(), {"name__contains": "山田"}).status_code == 200
+    clerk.post(
+        "/api/v1/ledgers/dv/search/latest/", {"criteria": {"name": "佐藤"}, "reason": "本人確認"}
+    )  # showed nothing: not listed
+    listed = api("auditor").get("/api/v1/audit/events/", {"record": record_id})
+    actions = [(e["actor"], e["action"]) for e in listed.json()["results"]]
+    assert ("clerk", "search.run") in actions
+    assert ("clerk", "record.list") in actions
+    assert actions.count(("clerk", "search.run")) == 1
