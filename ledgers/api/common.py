@@ -76,8 +76,9 @@ class HasScope(BasePermission):
         scope = scopes.get(method, scopes.get("*"))
         if scope is None:
             # A safe method a view names no scope for needs none (``/me/``, the department
-            # list); an unsafe one it does not name is refused, not let through.
-            return method in SAFE_METHODS
+            # list); an unsafe one it implements but does not name is refused, not let
+            # through. One it does not implement is left to DRF's 405.
+            return method in SAFE_METHODS or not hasattr(view, request.method.lower())
         token = request.auth if isinstance(request.auth, ApiToken) else None
         return token_has_scope(token, scope)
 

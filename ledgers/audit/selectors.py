@@ -45,6 +45,8 @@ def audit_events(
     if ledger_code is not None:
         events = events.filter(ledger_code=ledger_code)
     if record_id is not None:
+        # One spelling (lower case, hyphens) for the ids the details hold as text.
+        record_id = str(uuid.UUID(str(record_id)))
         # A record's own events, and the searches and lists that showed it: they name the
         # records shown in their details (a page of ids), not in ``record_id``. Without
         # them "who looked this person up" missed every search. Index: audit_shown_records

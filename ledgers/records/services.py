@@ -447,6 +447,8 @@ def record_create(
     require_tenant()
     policy = _policy(actor, ledger, policy)
     policy.require("create")
+    if isinstance(values, Mapping):
+        policy.require_writable(values)
     data = values_clean(ledger=ledger, values=values)
     _require_references(actor, policy, ledger, data)
     now = timezone.now()
@@ -947,6 +949,8 @@ def record_bulk_create(
     item_errors: dict[int, dict[str, list[str]]] = {}
     reference_fields = LedgerSchema.of(ledger).references
     checks_references = bool(reference_fields[0] or reference_fields[1])
+    # Fields above the writer's clearance are no more written on create than on change.
+    schema_keys = list(LedgerSchema.of(ledger).by_key)
     references: list[tuple[int, str, Mapping[str, Any]]] = []
     ids: list[uuid.UUID] = []
     now = timezone.now()
@@ -977,7 +981,14 @@ def record_bulk_create(
         last = len(values_list) - 1
         try:
             block = [copy_format.HEADER]
+            closed = policy.unwritable(dict.fromkeys(schema_keys)) if schema_keys else []
             for position, values in enumerate(values_list):
+                refused = [k for k in closed if isinstance(values, Mapping) and k in values]
+                if refused:
+                    item_errors[position] = {
+                        key: ["閲覧できない項目には値を入れられません。"] for key in refused
+                    }
+                    continue
                 try:
                     data, search = values_clean_and_index(ledger=ledger, values=values)
                 except RecordInvalid as exc:

@@ -373,3 +373,30 @@ def test_a_diff_does_not_call_a_value_changed_when_only_its_sensitivity_was(
     )
     changes = zei.get(records_url(record_id, "diff/"), {"from": 2, "to": 3}).json()["changes"]
     assert set(changes) == {"amount"}
+
+
+def test_a_create_cannot_write_a_field_above_the_clearance(api: Any, city: dict[str, Any]) -> None:
+    values = {
+        "name": {"kanji": "佐藤 一郎", "kana": "サトウ イチロウ"},
+        "address": {"postal_code": "181-0013", "text": "東京都三鷹市某所"},
+        "disclosure": {"shiminzei": True},
+    }
+    zei = api("zei")  # personal clearance: address is special_care
+    single = zei.post(records_url(), {"values": values})
+    assert single.status_code == 403
+    assert single.json()["detail"]["fields"] == ["address"]
+    bulk = zei.post("/api/v1/ledgers/dv/records/bulk/", {"records": [{"values": values}]})
+    assert bulk.status_code == 400
+    assert bulk.json()["detail"]["items"]["0"] == {
+        "address": ["閲覧できない項目には値を入れられません。"]
+    }
+    with schema_context("mitaka"):
+        assert Record.objects.filter(ledger=city["ledger"]).count() == 1  # the fixture's only
+    without = {k: v for k, v in values.items() if k != "address"}
+    assert zei.post(records_url(), {"values": without}).status_code == 201
+
+
+def test_a_method_a_view_does_not_have_is_405(api: Any, city: dict[str, Any]) -> None:
+    answer = api("admin").put(records_url(city["record"].pk), {"values": {}})
+    assert answer.status_code == 405
+    assert answer.json()["code"] == "ERROR_METHOD_NOT_ALLOWED"

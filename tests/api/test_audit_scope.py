@@ -95,3 +95,12 @@ def test_the_record_filter_finds_the_searches_and_lists_that_showed_it(
     assert ("clerk", "search.run") in actions
     assert ("clerk", "record.list") in actions
     assert actions.count(("clerk", "search.run")) == 1
+
+
+def test_the_record_filter_reads_any_spelling_of_the_id(api: Any, city: dict[str, Any]) -> None:
+    record_id = str(city["record"].pk)
+    api("clerk").post(
+        "/api/v1/ledgers/dv/search/latest/", {"criteria": {"name": "山田"}, "reason": "本人確認"}
+    )
+    upper = api("auditor").get("/api/v1/audit/events/", {"record": record_id.upper()})
+    assert "search.run" in [e["action"] for e in upper.json()["results"]]

@@ -156,3 +156,27 @@ def test_provision_tenant_command_creates_then_is_idempotent_then_refuses(
     conflicting[conflicting.index("調布市")] = "調布町"
     with pytest.raises(CommandError, match="既に別の内容"):
         call_command("provision_tenant", *conflicting)
+
+
+def test_a_city_opened_before_admin_usernames_were_recorded_gets_its_own(mitaka: City) -> None:
+    """Migration tenants 0004 fills in the first administrator's username of cities opened
+    before 0003; a repeat with another username is then a conflict, as for any city."""
+    import importlib
+
+    from django.apps import apps as django_apps
+    from django.db import connection
+
+    from tenants.exceptions import ProvisioningConflict
+
+    Municipality.objects.filter(schema_name=mitaka.slug).update(admin_username="")
+    backfill = importlib.import_module(
+        "tenants.migrations.0004_backfill_municipality_admin_username"
+    ).backfill
+    with connection.schema_editor() as editor:
+        backfill(django_apps, editor)
+    assert Municipality.objects.get(schema_name=mitaka.slug).admin_username == "admin"
+    with pytest.raises(ProvisioningConflict):
+        municipality_provision(
+            actor=None, slug=mitaka.slug, name=mitaka.name, code=mitaka.code,
+            domain=mitaka.domain, admin_username="nobody", admin_password=ADMIN_PASSWORD,
+        )  # fmt: skip
