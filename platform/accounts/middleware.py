@@ -96,19 +96,21 @@ class SessionTimeoutMiddleware:
 
 
 # The views a signed-in user without a second factor may still reach when the city
-# requires one: signing in and out, and setting up the second factor.
+# requires one: signing in and out, setting up the second factor, changing the password.
 TWO_FACTOR_EXEMPT_VIEWS = frozenset(
     {"login", "login_verify", "logout", "two_factor", "password_change"}
 )
+# The views a signed-in user whose password someone else chose may still reach.
+PASSWORD_CHANGE_EXEMPT_VIEWS = frozenset({"login", "login_verify", "logout", "password_change"})
 
 
-class TwoFactorRequiredMiddleware:
-    """When the city requires 2FA, send staff not verified by a device to the set-up page.
+class _SignedInGate:
+    """A step a signed-in member of a city's staff must take before any other page: the
+    views in ``exempt_views`` stay open, the others answer what ``gate`` says (``None``:
+    pass). Sessions only (token requests step over it, ``ui_middleware``); not on the
+    operators' host."""
 
-    Every other view answers a redirect (302) to ``/accounts/2fa/`` until they have set up
-    an authenticator app (or verified this session with it). The operators' host is left
-    to the admin site (``OPERATOR_REQUIRE_2FA``).
-    """
+    exempt_views: frozenset[str] = frozenset()
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -127,12 +129,28 @@ class TwoFactorRequiredMiddleware:
         if session is None or SESSION_KEY not in session or on_public_schema():
             return None
         match = request.resolver_match
-        if match is not None and match.view_name in TWO_FACTOR_EXEMPT_VIEWS:
+        if match is not None and match.view_name in self.exempt_views:
             return None
-        user = request.user
-        if not user.is_authenticated:
+        if not request.user.is_authenticated:
             return None
-        is_verified = getattr(user, "is_verified", None)
+        return self.gate(request)
+
+    def gate(self, request: HttpRequest) -> HttpResponse | None:
+        raise NotImplementedError
+
+
+class TwoFactorRequiredMiddleware(_SignedInGate):
+    """When the city requires 2FA, send staff not verified by a device to the set-up page.
+
+    Every other view answers a redirect (302) to ``/accounts/2fa/`` until they have set up
+    an authenticator app (or verified this session with it). The operators' host is left
+    to the admin site (``OPERATOR_REQUIRE_2FA``).
+    """
+
+    exempt_views = TWO_FACTOR_EXEMPT_VIEWS
+
+    def gate(self, request: HttpRequest) -> HttpResponse | None:
+        is_verified = getattr(request.user, "is_verified", None)
         if is_verified is not None and is_verified():
             return None
         if not security_settings_for(request).require_2fa:
@@ -140,11 +158,7 @@ class TwoFactorRequiredMiddleware:
         return redirect("two_factor")
 
 
-# The views a signed-in user whose password someone else chose may still reach.
-PASSWORD_CHANGE_EXEMPT_VIEWS = frozenset({"login", "login_verify", "logout", "password_change"})
-
-
-class PasswordChangeRequiredMiddleware:
+class PasswordChangeRequiredMiddleware(_SignedInGate):
     """Staff whose password someone else chose (``User.must_change_password``: the first
     administrator, whose password the operator typed at provisioning; an account a city
     administrator created or reset) reach only the password page until they change it: a
@@ -153,27 +167,10 @@ class PasswordChangeRequiredMiddleware:
     only by changing it, which the owner notices (their password no longer works) and the
     audit trail shows (``auth.password_changed``, with the address)."""
 
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        self.get_response = get_response
+    exempt_views = PASSWORD_CHANGE_EXEMPT_VIEWS
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        return self.get_response(request)
-
-    def process_view(
-        self,
-        request: HttpRequest,
-        view_func: Callable[..., Any],
-        view_args: tuple[Any, ...],
-        view_kwargs: dict[str, Any],
-    ) -> HttpResponse | None:
-        session = getattr(request, "session", None)
-        if session is None or SESSION_KEY not in session or on_public_schema():
-            return None
-        user = request.user
-        if not user.is_authenticated or not getattr(user, "must_change_password", False):
-            return None
-        match = request.resolver_match
-        if match is not None and match.view_name in PASSWORD_CHANGE_EXEMPT_VIEWS:
+    def gate(self, request: HttpRequest) -> HttpResponse | None:
+        if not getattr(request.user, "must_change_password", False):
             return None
         if request.path_info.startswith("/api/"):
             return JsonResponse(
