@@ -66,6 +66,7 @@ def department_update(
     *, actor: Any, department: Department, name: str | None = None, active: bool | None = None
 ) -> Department:
     _require_city_admin(actor)
+    before = {"name": department.name, "active": department.active}
     if name is not None:
         if not name.strip() or len(name) > 100:
             raise DirectoryInvalid({"name": ["課名を100文字以内で入力してください。"]})
@@ -74,8 +75,44 @@ def department_update(
         department.active = active
     with transaction.atomic():
         department.save()
-        audit_record(actor=actor, action="department.update", details={"code": department.code})
+        _require_a_city_admin_left()
+        audit_record(
+            actor=actor, action="department.update",
+            details={"code": department.code, "before": before,
+                     "after": {"name": department.name, "active": department.active}},
+        )  # fmt: skip
     return department
+
+
+def _memberships_of(user: Any) -> list[dict[str, Any]]:
+    """A user's memberships as the audit trail records them (before/after a change)."""
+    return [
+        {
+            "department": m.department.code,
+            "role": m.role,
+            "valid_from": m.valid_from.isoformat(),
+            "valid_to": m.valid_to.isoformat() if m.valid_to else None,
+        }
+        for m in Membership.objects.filter(user=user).select_related("department").order_by("pk")
+    ]
+
+
+def _require_a_city_admin_left() -> None:
+    """Refuse (inside the caller's transaction, rolled back) a change after which no active
+    account administers the city: nobody could manage its staff, departments or tokens
+    until an operator stepped in. Self-deactivation was refused; demoting oneself, or
+    switching off the department of one's city_admin membership, was not."""
+    from ledgers.access.policy import is_city_admin
+
+    users = User.objects.select_for_update().filter(is_active=True).order_by("pk")
+    if not any(is_city_admin(user) for user in users):
+        raise DirectoryInvalid(
+            {
+                "city_admin": [
+                    "この変更で自治体管理者が一人もいなくなります。先に別の管理者を置いてください。"
+                ]
+            }
+        )
 
 
 def _membership_rows(user: Any, memberships: Iterable[Mapping[str, Any]]) -> list[Membership]:
@@ -145,7 +182,10 @@ def staff_create(
         user.set_password(password)
         user.save()
         Membership.objects.bulk_create(_membership_rows(user, memberships))
-        audit_record(actor=actor, action="staff.create", details={"user": user.pk})
+        audit_record(
+            actor=actor, action="staff.create",
+            details={"user": user.pk, "memberships": _memberships_of(user)},
+        )  # fmt: skip
     return user
 
 
@@ -175,18 +215,30 @@ def staff_update(
             # Set by someone else (a reset): its owner changes it at the next sign-in.
             user.must_change_password = user.pk != getattr(actor, "pk", None)
             changed.append("password")
+        was_active = user.is_active
         if active is not None:
             if not active and user.pk == getattr(actor, "pk", None):
                 raise DirectoryInvalid({"active": ["自分自身を無効にはできません。"]})
             user.is_active = active
             changed.append("is_active")
         user.save()
+        details: dict[str, Any] = {"user": user.pk, "changed": changed}
         if memberships is not None:
             rows = _membership_rows(user, memberships)
+            details["memberships"] = {"before": _memberships_of(user)}
             Membership.objects.filter(user=user).delete()
             Membership.objects.bulk_create(rows)
+            details["memberships"]["after"] = _memberships_of(user)
             changed.append("memberships")
-        audit_record(
-            actor=actor, action="staff.update", details={"user": user.pk, "changed": changed}
-        )
+        if active is not None:
+            details["active"] = {"before": was_active, "after": user.is_active}
+        if was_active and not user.is_active:
+            # Its tokens end with it: a token leaked before the deactivation (perhaps its
+            # reason) must not come back with a later reactivation.
+            from ledgers.api.tokens.services import token_revoke, tokens_of
+
+            for token in tokens_of(user).filter(revoked_at__isnull=True):
+                token_revoke(actor=actor, token=token)
+        _require_a_city_admin_left()
+        audit_record(actor=actor, action="staff.update", details=details)
     return user

@@ -319,23 +319,31 @@ def ledger_create(
             ledger=ledger, version=1, definition=definition, change="台帳を作成",
             actor=actor if getattr(actor, "pk", None) else None,
         )  # fmt: skip
-        _grant_creators(ledger, admin_of)
+        _grant_creators(ledger, admin_of, actor=actor)
         audit_record(actor=actor, action="ledger.create", ledger_code=code, details={"version": 1})
     return ledger
 
 
-def _grant_creators(ledger: Ledger, memberships: list[Any]) -> None:
-    """The creating ledger administrators' departments get every capability on it."""
+def _grant_creators(ledger: Ledger, memberships: list[Any], *, actor: Any) -> None:
+    """The creating ledger administrators' departments get every capability on it, and the
+    audit trail says so (a ``grant.change`` from nothing), as for any grant."""
     from ledgers.access.models import Capability, Grant
+    from ledgers.access.services import grant_describe
 
     departments = {m.department_id for m in memberships}
-    Grant.objects.bulk_create(
+    rows = Grant.objects.bulk_create(
         Grant(
             ledger=ledger, department_id=department_id, role="",
             capabilities=[c.value for c in Capability], clearance=Sensitivity.SPECIAL_CARE.value,
         )
         for department_id in sorted(departments)
     )  # fmt: skip
+    if rows:
+        audit_record(
+            actor=actor, action="grant.change", ledger_code=ledger.code,
+            details={"before": [], "after": [grant_describe(g) for g in Grant.objects.filter(
+                pk__in=[g.pk for g in rows]).select_related("department")]},
+        )  # fmt: skip
 
 
 def ledger_update(

@@ -150,7 +150,7 @@ class LedgerDetailView(APIView):
         """Replace the whole definition: fields left out are kept as removed, never erased."""
         ledger, policy = ledger_for(request, code)
         policy.require("design")
-        body = LedgerDocument(data={"code": code, **request.data})
+        body = LedgerDocument(data={"code": code, **_object_body(request)})
         body.is_valid(raise_exception=True)
         data = body.validated_data
         if data["code"] != code:

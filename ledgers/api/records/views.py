@@ -427,7 +427,15 @@ class RecordRestoreView(APIView):
 
     @extend_schema(
         request=s.RestoreSerializer,
-        responses={200: s.RecordSerializer, 404: ErrorShape, 409: ErrorShape},
+        responses={
+            200: s.RecordSerializer,
+            400: ErrorShape,
+            403: ErrorShape,
+            404: ErrorShape,
+            409: ErrorShape,
+            412: ErrorShape,
+            428: ErrorShape,
+        },
     )
     def post(self, request: Request, code: str, record_id: str) -> Response:
         _ledger, policy = ledger_for(request, code)

@@ -1,0 +1,101 @@
+"""The directory cannot lock the city out, tells in its audit events what it changed, and
+a deactivation ends the account's tokens."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django_tenants.utils import schema_context
+
+from ledgers.access.policy import is_city_admin
+from ledgers.audit.models import AuditEvent
+from tests.api.conftest import Api
+
+User = get_user_model()
+
+
+def _city_admins() -> list[str]:
+    with schema_context("mitaka"):
+        return [u.username for u in User.objects.filter(is_active=True) if is_city_admin(u)]
+
+
+def _second_admin(api: Any) -> Api:
+    made = api("admin").post(
+        "/api/v1/staff/",
+        {"username": "ca2", "password": "Second-admin-pass-9",
+         "memberships": [{"department": "soumu", "role": "city_admin", "valid_from": "2026-04-01"}]},
+    )  # fmt: skip
+    assert made.status_code == 201, made.content
+    with schema_context("mitaka"):
+        User.objects.filter(username="ca2").update(must_change_password=False)
+        return Api(User.objects.get(username="ca2"))
+
+
+def _last(action: str) -> AuditEvent:
+    with schema_context("mitaka"):
+        return AuditEvent.objects.filter(action=action).latest("seq")
+
+
+def test_the_last_city_administrator_cannot_demote_itself(api: Any) -> None:
+    ca2 = _second_admin(api)
+    assert ca2.delete("/api/v1/staff/admin/").status_code == 200
+    demoted = ca2.patch(
+        "/api/v1/staff/ca2/",
+        {"memberships": [{"department": "soumu", "role": "viewer", "valid_from": "2026-04-01"}]},
+    )
+    assert demoted.status_code == 400
+    assert "city_admin" in demoted.json()["detail"]["errors"]
+    assert _city_admins() == ["ca2"]
+
+
+def test_the_last_city_administrator_cannot_switch_off_its_department(api: Any) -> None:
+    ca2 = _second_admin(api)
+    assert ca2.delete("/api/v1/staff/admin/").status_code == 200
+    assert ca2.patch("/api/v1/departments/soumu/", {"active": False}).status_code == 400
+    assert _city_admins() == ["ca2"]
+
+
+def test_directory_changes_are_audited_with_what_changed(api: Any) -> None:
+    admin = api("admin")
+    moved = admin.patch(
+        "/api/v1/staff/clerk/",
+        {"memberships": [{"department": "soumu", "role": "viewer", "valid_from": "2026-04-01"}]},
+    )
+    assert moved.status_code == 200
+    details = _last("staff.update").details
+    assert details["memberships"]["before"][0]["department"] == "shimin"
+    assert details["memberships"]["after"] == [
+        {"department": "soumu", "role": "viewer", "valid_from": "2026-04-01", "valid_to": None}
+    ]
+    _second_admin(api)
+    assert _last("staff.create").details["memberships"][0]["role"] == "city_admin"
+    assert admin.patch("/api/v1/departments/shimin/", {"active": False}).status_code == 200
+    changed = _last("department.update").details
+    assert (changed["before"]["active"], changed["after"]["active"]) == (True, False)
+    assert (
+        api("designer").post("/api/v1/ledgers/", {"code": "mine", "name": "自課台帳"}).status_code
+        == 201
+    )
+    granted = _last("grant.change")
+    assert granted.ledger_code == "mine"
+    assert granted.details["before"] == []
+    assert granted.details["after"][0]["clearance"] == "special_care"
+
+
+def test_a_deactivation_ends_the_account_s_tokens(api: Any) -> None:
+    clerk, admin = api("clerk"), api("admin")
+    assert admin.delete("/api/v1/staff/clerk/").status_code == 200
+    assert clerk.get("/api/v1/me/").status_code == 401
+    listed = admin.get("/api/v1/auth/tokens/", {"username": "clerk"}).json()["results"]
+    assert [t["state"] for t in listed] == ["revoked"]
+    assert admin.patch("/api/v1/staff/clerk/", {"active": True}).status_code == 200
+    assert clerk.get("/api/v1/me/").status_code == 401  # reactivation revives no old token
+
+
+def test_a_list_body_is_a_400(api: Any) -> None:
+    admin, designer = api("admin"), api("designer")
+    admin.client.raise_request_exception = False
+    designer.client.raise_request_exception = False
+    assert admin.patch("/api/v1/staff/clerk/", [1, 2]).status_code == 400
+    assert designer.put("/api/v1/ledgers/dv/", [1, 2]).status_code == 400
