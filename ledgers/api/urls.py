@@ -1,6 +1,7 @@
 """/api/v1/ on a city's host (the host chooses the city), OpenAPI at /api/schema/."""
 
-from django.urls import include, path
+from django.http import HttpRequest, JsonResponse
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from ledgers.api.audit.views import AuditEventListView, AuditVerifyView
@@ -30,6 +31,14 @@ from ledgers.api.records.views import (
 from ledgers.api.search.views import SearchView
 
 RECORD = "v1/ledgers/<slug:code>/records/<str:record_id>/"
+
+
+def api_not_found(request: HttpRequest) -> JsonResponse:
+    """A path under /api/ that no route matches (a code that is not a slug, a typo)."""
+    return JsonResponse(
+        {"code": "ERROR_NOT_FOUND", "message": "見つかりません。", "detail": {}}, status=404
+    )
+
 
 urlpatterns = [
     path("v1/auth/token/", TokenView.as_view(), name="api-token"),
@@ -62,4 +71,6 @@ urlpatterns = [
     path("v1/", include("ledgers.api.webhooks.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # Last: any other path under /api/ answers the API's error shape, not Django's HTML 404.
+    re_path(r"^.*$", api_not_found),
 ]

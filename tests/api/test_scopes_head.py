@@ -83,3 +83,23 @@ def test_webhook_reads_need_ledgers_design(api: Any, city: dict[str, Any]) -> No
         )
     ]
     assert statuses == [403, 403, 403], statuses
+
+
+def test_a_design_token_reads_the_definitions_it_writes(api: Any) -> None:
+    """Reading a definition needs no scope (as the departments): a design-only token can
+    read back what it writes; records:read would have opened every record too."""
+    designer = api("designer", ["ledgers:design"])
+    for path in ("/api/v1/ledgers/", "/api/v1/ledgers/dv/", "/api/v1/ledgers/dv/fields/",
+                 "/api/v1/ledgers/dv/fields/name/"):  # fmt: skip
+        assert designer.get(path).status_code == 200, path
+    assert designer.get("/api/v1/ledgers/dv/records/").status_code == 403
+
+
+def test_an_unknown_field_and_an_unrouted_path_are_json_404s(api: Any) -> None:
+    clerk = api("clerk")
+    missing = clerk.get("/api/v1/ledgers/dv/fields/nosuch/")
+    assert missing.status_code == 404
+    assert missing.json()["code"] == "ERROR_FIELD_DOES_NOT_EXIST"
+    unrouted = clerk.get("/api/v1/ledgers/台帳/")
+    assert unrouted.status_code == 404
+    assert unrouted.json()["code"] == "ERROR_NOT_FOUND"

@@ -24,7 +24,12 @@ from ledgers.definitions.services import (
     ledger_definition_replace,
     ledger_update,
 )
-from ledgers.exceptions import DefinitionInvalid
+from ledgers.exceptions import DefinitionInvalid, LedgerError
+
+
+class FieldNotFound(LedgerError):
+    code = "ERROR_FIELD_DOES_NOT_EXIST"
+    status = 404
 
 
 def _object_body(request: Request) -> dict[str, Any]:
@@ -111,7 +116,9 @@ def ledger_out(ledger: Ledger, capabilities: frozenset[str]) -> dict[str, Any]:
 
 
 class LedgerListView(APIView):
-    required_scopes = {"GET": "records:read", "POST": "ledgers:design"}
+    # Reading a definition needs no scope (as the departments): the access policy decides,
+    # and a design-only token can read back what it writes (records:read opened records).
+    required_scopes = {"POST": "ledgers:design"}
 
     @extend_schema(responses={200: LedgerListSerializer})
     def get(self, request: Request) -> Response:
@@ -136,7 +143,7 @@ class LedgerListView(APIView):
 
 
 class LedgerDetailView(APIView):
-    required_scopes = {"GET": "records:read", "PUT": "ledgers:design", "PATCH": "ledgers:design"}
+    required_scopes = {"PUT": "ledgers:design", "PATCH": "ledgers:design"}
 
     @extend_schema(responses={200: LedgerOut, 404: ErrorShape})
     def get(self, request: Request, code: str) -> Response:
@@ -187,7 +194,9 @@ class LedgerDetailView(APIView):
 
 
 class FieldListView(APIView):
-    required_scopes = {"GET": "records:read", "POST": "ledgers:design"}
+    # Reading a definition needs no scope (as the departments): the access policy decides,
+    # and a design-only token can read back what it writes (records:read opened records).
+    required_scopes = {"POST": "ledgers:design"}
 
     def get(self, request: Request, code: str) -> Response:
         ledger, _policy = ledger_for(request, code)
@@ -206,7 +215,6 @@ class FieldListView(APIView):
 
 class FieldDetailView(APIView):
     required_scopes = {
-        "GET": "records:read",
         "PATCH": "ledgers:design",
         "PUT": "ledgers:design",
         "DELETE": "ledgers:design",
@@ -217,7 +225,7 @@ class FieldDetailView(APIView):
         ledger, _policy = ledger_for(request, code)
         field = next((f for f in ledger.fields() if f["key"] == key), None)
         if field is None:
-            raise DefinitionInvalid({f"fields（{key}）": ["その項目はありません。"]})
+            raise FieldNotFound("項目が見つかりません。", detail={"key": key})
         return Response(field)
 
     @extend_schema(
