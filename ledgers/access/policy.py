@@ -399,21 +399,9 @@ def policy_for(
     the policy is the colleague's, read-only; the caller audits the preview.
     """
     memberships = active_memberships(actor, on)
-    capabilities: set[str] = set()
-    clearance_rank = -1
-    departments: set[str] = set()
-    for grant in Grant.objects.filter(ledger=ledger).select_related("department"):
-        holders = _applies(grant, memberships)
-        if not holders:
-            continue
-        granted = set(grant.capabilities)
-        for membership in holders:
-            effective = granted & ROLE_CEILING.get(membership.role, frozenset())
-            capabilities |= effective
-            if effective & {"view", "search"}:
-                departments.add(membership.department.code)
-            if effective & READ_CAPABILITIES:
-                clearance_rank = max(clearance_rank, Sensitivity.rank(grant.clearance))
+    capabilities, clearance_rank, departments = _effective(
+        Grant.objects.filter(ledger=ledger).select_related("department"), memberships
+    )
     if is_city_admin(actor, memberships):
         capabilities.add("design")
     clearance = [s.value for s in Sensitivity][clearance_rank] if clearance_rank >= 0 else None
@@ -432,6 +420,47 @@ def policy_for(
         viewed_by=viewed_by,
         _disclosure_key=disclosure,
     )
+
+
+def _effective(
+    grants: Iterable[Grant], memberships: list[Membership]
+) -> tuple[set[str], int, set[str]]:
+    """What ``grants`` of one ledger give the holder of ``memberships``: capabilities (each
+    grant capped by the role's ceiling), the clearance's rank (-1: none), and the
+    departments through which it may view or search."""
+    capabilities: set[str] = set()
+    clearance_rank = -1
+    departments: set[str] = set()
+    for grant in grants:
+        holders = _applies(grant, memberships)
+        if not holders:
+            continue
+        granted = set(grant.capabilities)
+        for membership in holders:
+            effective = granted & ROLE_CEILING.get(membership.role, frozenset())
+            capabilities |= effective
+            if effective & {"view", "search"}:
+                departments.add(membership.department.code)
+            if effective & READ_CAPABILITIES:
+                clearance_rank = max(clearance_rank, Sensitivity.rank(grant.clearance))
+    return capabilities, clearance_rank, departments
+
+
+def capabilities_by_ledger(actor: Any, ledgers: list[Ledger]) -> dict[int, frozenset[str]]:
+    """``policy_for(actor, ledger).capabilities`` for each of ``ledgers``, in three queries
+    whatever their number (the ledgers list asked two or three per ledger)."""
+    memberships = active_memberships(actor)
+    admin = is_city_admin(actor, memberships)
+    grants: dict[int, list[Grant]] = {}
+    for grant in Grant.objects.filter(ledger__in=ledgers).select_related("department"):
+        grants.setdefault(grant.ledger_id, []).append(grant)
+    found: dict[int, frozenset[str]] = {}
+    for ledger in ledgers:
+        capabilities, _rank, _departments = _effective(grants.get(ledger.pk, []), memberships)
+        if admin:
+            capabilities.add("design")
+        found[ledger.pk] = frozenset(capabilities)
+    return found
 
 
 def break_glass_policy(actor: Any, ledger: Ledger) -> LedgerPolicy:

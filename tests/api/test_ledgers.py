@@ -131,3 +131,31 @@ def test_hostile_definition_input_is_a_400(api: Any, method: str, path: str, bod
     response = getattr(designer, method)(path, body)
     assert response.status_code == 400, response.content
     assert response.json()["code"].startswith("ERROR_")
+
+
+def test_the_ledger_list_costs_the_same_queries_for_any_number_of_ledgers(
+    api: Any, city: dict[str, Any], django_assert_max_num_queries: Any
+) -> None:
+    """Each ledger's capabilities as policy_for gives them, from one query for every grant
+    (it asked two or three per ledger)."""
+    from django_tenants.utils import schema_context
+
+    from ledgers.access.policy import capabilities_by_ledger, policy_for
+    from ledgers.definitions.models import Ledger
+    from ledgers.definitions.services import ledger_create
+
+    designer = city["people"]["designer"]
+    with schema_context("mitaka"):
+        for index in range(12):
+            ledger_create(actor=designer, code=f"extra{index}", name=f"台帳{index}")
+        ledgers = list(Ledger.objects.order_by("code"))
+        for who in ("designer", "clerk", "zei", "admin", "auditor"):
+            user = city["people"][who]
+            assert capabilities_by_ledger(user, ledgers) == {
+                ledger.pk: policy_for(user, ledger).capabilities for ledger in ledgers
+            }, who
+    client = api("designer")
+    client.get("/api/v1/ledgers/")  # warm: token and city cached
+    with django_assert_max_num_queries(8):
+        listed = client.get("/api/v1/ledgers/")
+    assert len(listed.json()["results"]) == 13

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ledgers.access.models import Grant
-from ledgers.access.policy import policy_for
+from ledgers.access.policy import capabilities_by_ledger, policy_for
 from ledgers.access.services import grant_describe, grants_replace
 from ledgers.api.errors import ErrorShape
 from ledgers.api.output import ledger_for
@@ -122,11 +122,13 @@ class LedgerListView(APIView):
 
     @extend_schema(responses={200: LedgerListSerializer})
     def get(self, request: Request) -> Response:
-        results = []
-        for ledger in Ledger.objects.order_by("code"):
-            policy = policy_for(request.user, ledger)
-            if policy.capabilities:
-                results.append(ledger_out(ledger, policy.capabilities))
+        ledgers = list(Ledger.objects.order_by("code"))
+        capabilities = capabilities_by_ledger(request.user, ledgers)
+        results = [
+            ledger_out(ledger, capabilities[ledger.pk])
+            for ledger in ledgers
+            if capabilities[ledger.pk]
+        ]
         return Response({"results": results})
 
     @extend_schema(
