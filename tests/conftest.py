@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -76,3 +77,16 @@ def _back_to_public() -> Iterator[None]:
     """Every test starts and ends on the public schema, as a fresh request would."""
     yield
     connection.set_schema_to_public()
+
+
+@pytest.fixture
+def operator_client(cities: dict, db: None) -> Any:
+    """An operator (a public-schema superuser) signed in to the operators' admin."""
+    from django.test import Client
+
+    get_user_model().objects.create_superuser(
+        username="operator", password=ADMIN_PASSWORD, email=""
+    )
+    client = Client(HTTP_HOST="localhost")
+    assert client.login(username="operator", password=ADMIN_PASSWORD)
+    return client

@@ -81,16 +81,20 @@ ROLE_CEILING: dict[str, frozenset[str]] = {
 }
 
 
+def valid_memberships(on: date | None = None) -> QuerySet[Membership]:
+    """Every membership in force on ``on`` (today in Japan by default): start and end days
+    count, in an active department."""
+    on = on or timezone.localdate()
+    return Membership.objects.filter(valid_from__lte=on, department__active=True).filter(
+        Q(valid_to__isnull=True) | Q(valid_to__gte=on)
+    )
+
+
 def active_memberships(user: Any, on: date | None = None) -> list[Membership]:
-    """Memberships valid on ``on`` (today in Japan by default): start and end days count."""
+    """The user's memberships in force on ``on`` (``valid_memberships``)."""
     if user is None or not getattr(user, "pk", None) or not user.is_active:
         return []
-    on = on or timezone.localdate()
-    return list(
-        Membership.objects.filter(user_id=user.pk, valid_from__lte=on, department__active=True)
-        .filter(Q(valid_to__isnull=True) | Q(valid_to__gte=on))
-        .select_related("department")
-    )
+    return list(valid_memberships(on).filter(user_id=user.pk).select_related("department"))
 
 
 def is_city_admin(user: Any, memberships: Iterable[Membership] | None = None) -> bool:
@@ -280,14 +284,14 @@ class LedgerPolicy:
         self._mask_plans[key] = (old, current, merged)  # type: ignore[index]
         return merged
 
-    def unwritable(self, values: Mapping[str, Any]) -> list[str]:
-        """The keys of ``values`` the actor may not write: a field above the clearance, or a
-        group with a sub-field above it (the group is written whole, and the caller cannot
-        give back the values it sees masked). Writing them would change what the caller
-        cannot see, and whether a write changed anything would tell whether a guess was the
-        hidden value."""
+    def closed_fields(self) -> frozenset[str]:
+        """The fields the actor may not write: above the clearance, or a group with a
+        sub-field above it (the group is written whole, and the caller cannot give back the
+        values it sees masked). Writing them would change what the caller cannot see, and
+        whether a write changed anything would tell whether a guess was the hidden value.
+        Worked out once per definition."""
         fields = self.ledger.definition.get("fields", [])
-        key = ("unwritable", id(fields))
+        key = ("closed", id(fields))
         cached = self._mask_plans.get(key)  # type: ignore[call-overload]
         if cached is None or cached[0] is not fields:
             closed = frozenset(
@@ -300,8 +304,13 @@ class LedgerPolicy:
                 )
             )
             cached = self._mask_plans[key] = (fields, closed)  # type: ignore[index]
-        # A key of no field is left to the values' own validation, which names it.
-        return sorted(key for key in values if key in cached[1])
+        return cached[1]
+
+    def unwritable(self, values: Mapping[str, Any]) -> list[str]:
+        """The keys of ``values`` the actor may not write (``closed_fields``); a key of no
+        field is left to the values' own validation, which names it."""
+        closed = self.closed_fields()
+        return sorted(key for key in values if key in closed)
 
     def require_writable(self, values: Mapping[str, Any]) -> None:
         """Raise ``AccessDenied`` (403) naming the fields of ``values`` the actor may not write
@@ -479,12 +488,12 @@ def ledgers_with(
     """The codes of the ledgers whose grants give ``user`` ``capability`` today (within its
     roles' ceilings), as ``policy_for`` would for each: one query for all of them."""
     memberships = active_memberships(user) if memberships is None else memberships
-    codes: set[str] = set()
-    grants = Grant.objects.filter(capabilities__contains=[capability]).select_related("ledger")
+    by_ledger: dict[str, list[Grant]] = {}
+    grants = Grant.objects.filter(capabilities__contains=[capability]).select_related(
+        "ledger", "department"
+    )
     for grant in grants:
-        if any(
-            capability in ROLE_CEILING.get(m.role, frozenset())
-            for m in _applies(grant, memberships)
-        ):
-            codes.add(grant.ledger.code)
-    return codes
+        by_ledger.setdefault(grant.ledger.code, []).append(grant)
+    return {
+        code for code, found in by_ledger.items() if capability in _effective(found, memberships)[0]
+    }

@@ -11,10 +11,11 @@ from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 
 from daicho.accounts.models import Department, Membership, Role
 from daicho.tenancy.guard import require_tenant
-from ledgers.access.policy import is_city_admin
+from ledgers.access.policy import is_city_admin, valid_memberships
 from ledgers.audit.services import audit_record
 from ledgers.exceptions import AccessDenied, LedgerError
 
@@ -102,10 +103,16 @@ def _require_a_city_admin_left() -> None:
     account administers the city: nobody could manage its staff, departments or tokens
     until an operator stepped in. Self-deactivation was refused; demoting oneself, or
     switching off the department of one's city_admin membership, was not."""
-    from ledgers.access.policy import is_city_admin
-
-    users = User.objects.select_for_update().filter(is_active=True).order_by("pk")
-    if not any(is_city_admin(user) for user in users):
+    # is_city_admin's rule for every active account in one statement (the flag, or a
+    # city_admin membership valid today in an active department), locking the accounts it
+    # finds so that two concurrent demotions cannot both pass. One query, not one per user.
+    administering = valid_memberships().filter(role=Role.CITY_ADMIN)
+    admins = (
+        User.objects.select_for_update()
+        .filter(is_active=True)
+        .filter(Q(is_city_admin=True) | Q(pk__in=administering.values("user_id")))
+    )
+    if not list(admins.values_list("pk", flat=True)):
         raise DirectoryInvalid(
             {
                 "city_admin": [

@@ -23,6 +23,7 @@ from daicho.accounts.network import client_ip
 from daicho.caching import generations_and_counts, redis_client
 from ledgers.api.tokens.models import ApiToken
 from ledgers.api.tokens.services import TOKEN_PREFIX, token_authenticate, token_has_scope
+from ledgers.fields.normalize import ANY_CONTROL_RE
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ class HasScope(BasePermission):
             # list); an unsafe one it implements but does not name is refused, not let
             # through. One it does not implement is left to DRF's 405.
             return method in SAFE_METHODS or not hasattr(view, request.method.lower())
-        token = request.auth if isinstance(request.auth, ApiToken) else None
+        token = request_token(request)
         return token_has_scope(token, scope)
 
 
@@ -209,3 +210,26 @@ class AuthRateThrottle(ScopedRateThrottle):
 
     def get_ident(self, request: Request) -> str | None:  # type: ignore[override]
         return address_ident(request)
+
+
+def refuse_control_characters(params: Any) -> None:
+    """400 when a query string's name or value holds a control character: none is a
+    field's or a filter's, and a NUL reached PostgreSQL (which refuses it in text) as a
+    server error that logged the rest of the statement."""
+    for name, values in params.lists():
+        if ANY_CONTROL_RE.search(name) or any(ANY_CONTROL_RE.search(v) for v in values):
+            raise exceptions.ValidationError({"query": ["制御文字は指定できません。"]})
+
+
+def object_body(request: Request) -> dict[str, Any]:
+    """The request's JSON object, or a 400 (a list or a number is no document)."""
+    if not isinstance(request.data, dict):
+        raise exceptions.ValidationError(
+            {"body": ["本文は JSON のオブジェクトで指定してください。"]}
+        )
+    return dict(request.data)
+
+
+def request_token(request: Request) -> ApiToken | None:
+    """The API token a request was authenticated with (``None`` for a session)."""
+    return request.auth if isinstance(request.auth, ApiToken) else None

@@ -18,7 +18,11 @@ HYPHENS = "-ー－ｰ‐‑‒–—―−﹣"
 _HYPHEN_RE = re.compile(f"[{re.escape(HYPHENS)}]")
 _WHITESPACE_RE = re.compile(r"\s+")
 # C0/C1 controls except tab and newlines; PostgreSQL's JSONB also refuses \u0000.
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+#: Controls that stored text may not hold (tabs and line breaks aside).
+CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+#: Every C0 control and DEL: none belongs in a query string or a search term (and
+#: PostgreSQL refuses a NUL in text).
+ANY_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 _HIRAGANA_START, _HIRAGANA_END = 0x3041, 0x3096  # ぁ … ゖ
 _KATAKANA_OFFSET = 0x60
 _KATAKANA_RE = re.compile(r"[\u30a1-\u30fa\u30fc\u30fd\u30fe\u30fb]*")
@@ -61,7 +65,7 @@ def check_storable_text(text: str, *, allow_newlines: bool = False) -> None:
         raise FieldValueError(
             "文字化けした文字（不正な文字コード）が含まれています", code="invalid_character"
         ) from None
-    if _CONTROL_RE.search(text):
+    if CONTROL_RE.search(text):
         raise FieldValueError("制御文字が含まれています", code="invalid_character")
     if not allow_newlines and ("\n" in text or "\r" in text or "\t" in text):
         raise FieldValueError("改行やタブは入力できません", code="invalid_character")

@@ -686,7 +686,7 @@ def record_restore(
             # named in an error: bringing back an old value of it would change what they
             # cannot see (and let them undo a guess), and an error about it ("「…」は選択肢に
             # ありません") would show it.
-            closed = set(policy.unwritable(dict.fromkeys(live)))
+            closed = policy.closed_fields() & live
             data = values_clean(
                 ledger=ledger,
                 values={k: v for k, v in old.data.items() if k in live and k not in closed},
@@ -950,7 +950,7 @@ def record_bulk_create(
     reference_fields = LedgerSchema.of(ledger).references
     checks_references = bool(reference_fields[0] or reference_fields[1])
     # Fields above the writer's clearance are no more written on create than on change.
-    schema_keys = list(LedgerSchema.of(ledger).by_key)
+    closed = policy.closed_fields()
     references: list[tuple[int, str, Mapping[str, Any]]] = []
     ids: list[uuid.UUID] = []
     now = timezone.now()
@@ -981,9 +981,10 @@ def record_bulk_create(
         last = len(values_list) - 1
         try:
             block = [copy_format.HEADER]
-            closed = policy.unwritable(dict.fromkeys(schema_keys)) if schema_keys else []
             for position, values in enumerate(values_list):
-                refused = [k for k in closed if isinstance(values, Mapping) and k in values]
+                refused = (
+                    policy.unwritable(values) if closed and isinstance(values, Mapping) else []
+                )
                 if refused:
                     item_errors[position] = {
                         key: ["閲覧できない項目には値を入れられません。"] for key in refused

@@ -8,11 +8,10 @@ masked by the searcher's clearance like any other output.
 from __future__ import annotations
 
 import json
-import re
 import unicodedata
 import uuid
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -27,6 +26,7 @@ from ledgers.audit.services import audit_record
 from ledgers.definitions.models import Ledger
 from ledgers.exceptions import LedgerError
 from ledgers.fields.exceptions import FieldError
+from ledgers.fields.normalize import ANY_CONTROL_RE
 from ledgers.records.models import Record
 from ledgers.search.index import SEP, normaliser_for, query_stored_keys, text_values
 from ledgers.search.keys import exact_key, key_prefix, recheck, stored_keys
@@ -75,9 +75,6 @@ class SearchResult:
         return self.policy.mask(shown)
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
 #: The longest search term, in characters (stored values are indexed up to 500).
 MAX_TERM = 200
 
@@ -96,37 +93,21 @@ def _meaningful(text: str | None) -> int:
 _INVISIBLE_LETTERS = frozenset("\u115f\u1160\u3164\uffa0")
 
 
-def _longest_text(value: Any) -> int:
-    """The longest text in a criterion's value (a term, or the ends of a range)."""
-    stack, longest = [value], 0
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            longest = max(longest, len(item))
-        elif isinstance(item, Mapping):
-            stack.extend(item.values())
-        elif isinstance(item, list | tuple):
-            stack.extend(item)
-        elif item is not None:
-            longest = max(longest, len(str(item)))
-    return longest
-
-
-def _has_control(value: Any) -> bool:
-    """Whether a criterion's value (text, a range object, a list, at any depth) holds a
-    control character. A loop, not recursion: a body may nest deeper than Python recurses."""
+def _texts(value: Any) -> Iterator[str]:
+    """Every text in a criterion's value (a term, a range object's keys and ends, a list),
+    at any depth: a loop, not recursion (a body may nest deeper than Python recurses)."""
     stack = [value]
     while stack:
         item = stack.pop()
         if isinstance(item, str):
-            if _CONTROL.search(item):
-                return True
+            yield item
         elif isinstance(item, Mapping):
             stack.extend(item.keys())
             stack.extend(item.values())
         elif isinstance(item, list | tuple):
             stack.extend(item)
-    return False
+        elif item is not None:
+            yield str(item)
 
 
 def _excluded_subs(screen: Mapping[str, Any]) -> dict[str, set[str]]:
@@ -376,10 +357,10 @@ def search_run(
         ):
             problems[path] = ["この項目で検索する権限がありません。"]
     for path, value in criteria.items():
-        if path not in problems and _has_control(value):
+        if path not in problems and any(ANY_CONTROL_RE.search(t) for t in _texts(value)):
             # PostgreSQL refuses a NUL in text: a server error that logged the statement.
             problems[path] = ["制御文字は指定できません。"]
-        elif path not in problems and _longest_text(value) > MAX_TERM:
+        elif path not in problems and max(map(len, _texts(value)), default=0) > MAX_TERM:
             # No stored value is longer than the index keeps, and a long term costs its
             # normalisation, keys and audit event: 600 kB of kanji took 11–19 s.
             problems[path] = [f"検索語は{MAX_TERM}文字までにしてください。"]

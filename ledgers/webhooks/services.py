@@ -16,7 +16,6 @@ import ipaddress
 import json
 import logging
 import os
-import re
 import secrets
 import socket
 import threading
@@ -45,6 +44,7 @@ from ledgers.access.policy import policy_for
 from ledgers.audit.services import audit_record
 from ledgers.definitions.models import Ledger
 from ledgers.exceptions import RecordNotFound
+from ledgers.fields.normalize import CONTROL_RE
 from ledgers.records.output import record_output
 from ledgers.webhooks.exceptions import WebhookInvalid, WebhookUrlRefused
 from ledgers.webhooks.models import WebhookDelivery, WebhookEvent, WebhookSubscription
@@ -63,7 +63,6 @@ MAX_ADDRESSES = 3  # addresses of one host tried in turn when a connection canno
 # A claimed try that never reports back (worker lost mid-send) is due again after this.
 CLAIM_LEASE = timedelta(minutes=5)
 USER_AGENT = "Daicho-Webhooks/1.0"
-_STORED_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # Settings modules where private addresses are allowed unless WEBHOOK_ALLOW_PRIVATE_NETWORKS
 # says otherwise: a developer's machine and the tests deliver to 127.0.0.1.
 RELAXED_SETTINGS = frozenset({"daicho.settings.local", "daicho.settings.test"})
@@ -322,7 +321,7 @@ def _post_watched(
             response.close()
     # Kept in a text column: no NUL (PostgreSQL refuses it, and a delivery whose answer
     # could not be stored was sent again and again) and no other control character.
-    text = _STORED_CONTROL.sub("\ufffd", excerpt.decode("utf-8", errors="replace"))
+    text = CONTROL_RE.sub("\ufffd", excerpt.decode("utf-8", errors="replace"))
     return response.status_code, text
 
 

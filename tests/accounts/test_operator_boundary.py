@@ -20,19 +20,11 @@ from django_tenants.utils import schema_context
 
 from ledgers.audit.models import AuditEvent
 from tests.accounts.conftest import STAFF_PASSWORD, sign_in
-from tests.conftest import ADMIN_PASSWORD, City
+from tests.conftest import City
 
 User = get_user_model()
 OPERATOR_CHOSEN = "Operator-knows-this-1"
 CHOFU = "chofu.localhost"
-
-
-@pytest.fixture
-def operator_client(cities: dict, db: None) -> Client:
-    User.objects.create_superuser(username="operator", password=ADMIN_PASSWORD, email="")
-    client = Client(HTTP_HOST="localhost")
-    assert client.login(username="operator", password=ADMIN_PASSWORD)
-    return client
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 from django_tenants.utils import schema_context, schema_exists
@@ -11,14 +10,6 @@ from tenants.models import Municipality
 from tests.conftest import ADMIN_PASSWORD, City
 
 User = get_user_model()
-
-
-@pytest.fixture
-def operator_client(cities: dict, db: None) -> Client:
-    User.objects.create_superuser(username="operator", password=ADMIN_PASSWORD, email="")
-    client = Client(HTTP_HOST="localhost")
-    assert client.login(username="operator", password=ADMIN_PASSWORD)
-    return client
 
 
 def test_operator_lists_cities_but_not_the_platform_row(operator_client: Client) -> None:

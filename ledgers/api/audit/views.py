@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 
 from daicho.accounts.models import Role
 from ledgers.access.policy import active_memberships, is_city_admin, ledgers_with
+from ledgers.api.common import refuse_control_characters
 from ledgers.api.errors import ErrorShape
 from ledgers.audit.models import AuditEvent
 from ledgers.audit.selectors import audit_events
@@ -75,7 +76,6 @@ class EventPagination(CursorPagination):
 
 
 _DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 _TOKYO = ZoneInfo("Asia/Tokyo")
@@ -117,9 +117,7 @@ class AuditEventListView(APIView):
     def get(self, request: Request) -> Response:
         scope = audit_scope(request.user)
         params = request.query_params
-        for name, values in params.lists():
-            if _CONTROL.search(name) or any(_CONTROL.search(value) for value in values):
-                raise exceptions.ValidationError({"query": ["制御文字は指定できません。"]})
+        refuse_control_characters(params)
         if "record" in params:
             try:
                 uuid.UUID(params["record"])

@@ -18,7 +18,7 @@ from daicho.accounts.exceptions import TwoFactorCodeInvalid, TwoFactorThrottled
 from daicho.accounts.selectors import confirmed_devices, security_settings_get
 from daicho.accounts.services import two_factor_verify
 from ledgers.access.policy import active_memberships, is_city_admin
-from ledgers.api.common import BearerTokenAuthentication
+from ledgers.api.common import BearerTokenAuthentication, request_token
 from ledgers.api.errors import ErrorShape
 from ledgers.api.tokens.models import ApiToken
 from ledgers.api.tokens.services import (
@@ -175,10 +175,6 @@ class TokenListResponse(serializers.Serializer):
     results = TokenOut(many=True)
 
 
-def _request_token(request: Request) -> ApiToken | None:
-    return request.auth if isinstance(request.auth, ApiToken) else None
-
-
 def _token_out(token: ApiToken, username: str, current: ApiToken | None, now: Any) -> dict:
     return {
         "prefix": token.prefix,
@@ -197,7 +193,7 @@ def _token_out(token: ApiToken, username: str, current: ApiToken | None, now: An
 def _may_manage_others(request: Request) -> bool:
     """Another staff member's tokens: a city administrator, by a session or a token with
     ``staff:admin``."""
-    return token_has_scope(_request_token(request), "staff:admin") and is_city_admin(request.user)
+    return token_has_scope(request_token(request), "staff:admin") and is_city_admin(request.user)
 
 
 class TokenListView(APIView):
@@ -226,7 +222,7 @@ class TokenListView(APIView):
             user = get_user_model().objects.filter(username=username).first()
             if user is None:
                 raise TokenNotFound("職員が見つかりません。", detail={"username": username})
-        current, now = _request_token(request), timezone.now()
+        current, now = request_token(request), timezone.now()
         return Response(
             {"results": [_token_out(t, user.username, current, now) for t in tokens_of(user)]}
         )
@@ -249,7 +245,7 @@ class TokenDetailView(APIView):
     def get(self, request: Request, prefix: str) -> Response:
         token = self._token(request, prefix)
         return Response(
-            _token_out(token, token.user.username, _request_token(request), timezone.now())
+            _token_out(token, token.user.username, request_token(request), timezone.now())
         )
 
     @extend_schema(responses={204: None, 404: ErrorShape})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import exceptions, serializers, status
+from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 from ledgers.access.models import Grant
 from ledgers.access.policy import capabilities_by_ledger, policy_for
 from ledgers.access.services import grant_describe, grants_replace
+from ledgers.api.common import object_body
 from ledgers.api.errors import ErrorShape
 from ledgers.api.output import ledger_for
 from ledgers.definitions.models import Ledger
@@ -30,15 +31,6 @@ from ledgers.exceptions import DefinitionInvalid, LedgerError
 class FieldNotFound(LedgerError):
     code = "ERROR_FIELD_DOES_NOT_EXIST"
     status = 404
-
-
-def _object_body(request: Request) -> dict[str, Any]:
-    """The request's JSON object, or a 400 (a list or a number is no field)."""
-    if not isinstance(request.data, dict):
-        raise exceptions.ValidationError(
-            {"body": ["本文は JSON のオブジェクトで指定してください。"]}
-        )
-    return dict(request.data)
 
 
 class LedgerDocument(serializers.Serializer):
@@ -159,7 +151,7 @@ class LedgerDetailView(APIView):
         """Replace the whole definition: fields left out are kept as removed, never erased."""
         ledger, policy = ledger_for(request, code)
         policy.require("design")
-        body = LedgerDocument(data={"code": code, **_object_body(request)})
+        body = LedgerDocument(data={"code": code, **object_body(request)})
         body.is_valid(raise_exception=True)
         data = body.validated_data
         if data["code"] != code:
@@ -210,7 +202,7 @@ class FieldListView(APIView):
     def post(self, request: Request, code: str) -> Response:
         ledger, policy = ledger_for(request, code)
         policy.require("design")
-        ledger = field_add(actor=request.user, ledger=ledger, field=_object_body(request))
+        ledger = field_add(actor=request.user, ledger=ledger, field=object_body(request))
         field = next(f for f in ledger.fields() if f["key"] == request.data.get("key"))
         return Response(field, status=status.HTTP_201_CREATED)
 
@@ -237,7 +229,7 @@ class FieldDetailView(APIView):
         ledger, policy = ledger_for(request, code)
         policy.require("design")
         ledger = field_update(
-            actor=request.user, ledger=ledger, key=key, changes=_object_body(request)
+            actor=request.user, ledger=ledger, key=key, changes=object_body(request)
         )
         return Response(next(f for f in ledger.fields() if f["key"] == key))
 

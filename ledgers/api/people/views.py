@@ -6,7 +6,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema
-from rest_framework import exceptions, serializers, status
+from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 from daicho.accounts.models import Department, Membership, Role
 from ledgers.access.policy import is_city_admin
 from ledgers.access.staff import department_create, department_update, staff_create, staff_update
+from ledgers.api.common import object_body
 from ledgers.api.errors import ErrorShape
 from ledgers.exceptions import AccessDenied, LedgerError
 
@@ -190,11 +191,7 @@ class StaffDetailView(_CityAdminOnly, APIView):
     def patch(self, request: Request, username: str) -> Response:
         self._require_admin(request)
         user = self._user(username)
-        if not isinstance(request.data, dict):
-            raise exceptions.ValidationError(
-                {"body": ["本文は JSON のオブジェクトで指定してください。"]}
-            )
-        body = StaffSerializer(data={"username": username, **request.data}, partial=True)
+        body = StaffSerializer(data={"username": username, **object_body(request)}, partial=True)
         body.is_valid(raise_exception=True)
         data = body.validated_data
         user = staff_update(

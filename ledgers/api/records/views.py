@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -18,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ledgers.access.policy import LedgerPolicy, stricter_fields
+from ledgers.api.common import refuse_control_characters
 from ledgers.api.errors import ErrorShape, etag, parse_if_match
 from ledgers.api.output import ledger_for
 from ledgers.api.records import serializers as s
@@ -140,9 +140,6 @@ def _filter_on_field(
     return queryset.alias(**{alias: KT(f"data__{key}")}).filter(**{f"{alias}__{op}": value})
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
 def _aware_datetime(name: str, text: str) -> datetime:
     """An ISO 8601 moment with its offset, or a 400 naming the parameter (Django's
     ``parse_datetime`` raises for a well-formed impossible one: 2023-02-30, +99:00)."""
@@ -161,11 +158,7 @@ def _filtered(policy: LedgerPolicy, request: Request) -> QuerySet[Record]:
     # The index columns are most of a row, and no output shows them.
     queryset = policy.records(Record.objects.defer("search_keys", "search_text"))
     params = request.query_params
-    # No control character in a name or a value: none is a field's or a filter's, and a NUL
-    # reached PostgreSQL (which refuses it in text) as a server error that logged the rest.
-    for name, values in params.lists():
-        if _CONTROL.search(name) or any(_CONTROL.search(value) for value in values):
-            raise exceptions.ValidationError({"query": ["制御文字は指定できません。"]})
+    refuse_control_characters(params)
     if params.get("deleted") not in {"true", "1"}:
         queryset = queryset.filter(deleted_at__isnull=True)
     if "state" in params:
