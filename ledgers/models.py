@@ -1,6 +1,7 @@
 """Models of the ledger engine; each concept keeps its own in its sub-package."""
 
 from ledgers.access.models import BreakGlassAccess, Capability, Grant
+from ledgers.api.idempotency.models import IdempotentRequest
 from ledgers.api.tokens.models import ApiToken
 from ledgers.audit.models import AuditEvent
 from ledgers.definitions.models import Ledger, LedgerVersion, Sensitivity
@@ -14,6 +15,7 @@ __all__ = [
     "BreakGlassAccess",
     "Capability",
     "Grant",
+    "IdempotentRequest",
     "Ledger",
     "LedgerVersion",
     "Record",

@@ -21,7 +21,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "daicho.settings.production")
 
 app = CeleryApp("daicho")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["workers", "workers.audit_tasks", "ledgers.webhooks"])
+app.autodiscover_tasks(
+    ["workers", "workers.audit_tasks", "ledgers.webhooks", "ledgers.api.idempotency"]
+)
 
 
 class CityTask(TenantTask):
@@ -43,6 +45,10 @@ app.conf.beat_schedule = {
     },
     "audit-seal": {"task": "workers.audit_tasks.seal_all_cities", "schedule": 30.0},
     "audit-anchor": {"task": "workers.audit_tasks.anchor_all_cities", "schedule": crontab(5, 15)},
+    "idempotency-purge": {
+        "task": "ledgers.api.idempotency.tasks.purge_idempotency_keys_all_cities",
+        "schedule": crontab(minute=35),
+    },
     # Deliveries whose task was lost (broker down at commit, worker killed mid-send).
     "webhooks-due": {
         "task": "ledgers.webhooks.tasks.deliver_due_webhooks_all_cities",

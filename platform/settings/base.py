@@ -380,6 +380,11 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
+# --- Idempotency-Key (ledgers/api/idempotency) ----------------------------------------
+
+# How long a create's key answers its retries; purged hourly after that.
+API_IDEMPOTENCY_HOURS = env.int("API_IDEMPOTENCY_HOURS", default=24)
+
 # --- Webhooks (ledgers/webhooks) -------------------------------------------------------
 
 # Local and test runs deliver to 127.0.0.1; production refuses private and loopback

@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 from ledgers.access.policy import LedgerPolicy, stricter_fields
 from ledgers.api.common import refuse_control_characters
 from ledgers.api.errors import ErrorShape, etag, parse_if_match
+from ledgers.api.idempotency.http import IDEMPOTENCY_PARAMETER, idempotent_create
 from ledgers.api.output import ledger_for
 from ledgers.api.records import serializers as s
 from ledgers.audit.services import audit_record
@@ -209,22 +210,54 @@ class RecordListView(APIView):
         return Response(body)
 
     @extend_schema(
-        request=s.RecordCreateSerializer, responses={201: s.RecordSerializer, 400: ErrorShape}
+        parameters=[IDEMPOTENCY_PARAMETER],
+        request=s.RecordCreateSerializer,
+        responses={201: s.RecordSerializer, 400: ErrorShape, 422: ErrorShape},
     )
     def post(self, request: Request, code: str) -> Response:
         ledger, policy = ledger_for(request, code)
-        data = s.plainly_valid(s.RecordCreateSerializer, request.data)
-        if data is None:
-            body = s.RecordCreateSerializer(data=request.data)
-            body.is_valid(raise_exception=True)
-            data = body.validated_data
-        record = record_create(
-            actor=request.user, ledger=ledger, values=data["values"],
-            state=data.get("state", ""), reason=data.get("reason", ""), policy=policy,
-        )  # fmt: skip
-        return Response(
-            record_output(record, policy), status=status.HTTP_201_CREATED, headers={"ETag": etag(1)}
-        )
+
+        def write() -> tuple[Response, Any]:
+            data = s.plainly_valid(s.RecordCreateSerializer, request.data)
+            if data is None:
+                body = s.RecordCreateSerializer(data=request.data)
+                body.is_valid(raise_exception=True)
+                data = body.validated_data
+            record = record_create(
+                actor=request.user, ledger=ledger, values=data["values"],
+                state=data.get("state", ""), reason=data.get("reason", ""), policy=policy,
+            )  # fmt: skip
+            response = Response(
+                record_output(record, policy), status=status.HTTP_201_CREATED,
+                headers={"ETag": etag(1)},
+            )  # fmt: skip
+            return response, {"id": str(record.pk)}
+
+        def replay(status_code: int, kept: Any) -> Response:
+            record, seen = _created_record(request, policy, kept["id"])
+            return Response(
+                record_output(record, policy) if seen else _unread(record, policy),
+                status=status_code, headers={"ETag": etag(record.generation)},
+            )  # fmt: skip
+
+        return idempotent_create(request, write=write, replay=replay)
+
+
+def _created_record(request: Request, policy: LedgerPolicy, record_id: str) -> tuple[Record, bool]:
+    """The record a replayed create made, as it is now, and whether the caller may see it:
+    read (and audited) through the caller's policy when so; else the row alone, for an
+    answer without values (``_unread``). Records are never erased, only marked deleted."""
+    if policy.can("view"):
+        try:
+            return policy.view_record(record_id, actor=request.user), True
+        except RecordNotFound:
+            pass
+    return Record.objects.get(pk=record_id, ledger=policy.ledger), False
+
+
+def _unread(record: Record, policy: LedgerPolicy) -> dict[str, Any]:
+    """A replayed create's record for a caller who may not see it now: no values."""
+    return {**record_output(record, policy), "values": {}}
 
 
 def _safe_filters(request: Request) -> dict[str, str]:
@@ -236,22 +269,36 @@ class RecordBulkView(APIView):
     required_scopes = {"POST": "records:write"}
 
     @extend_schema(
-        request=s.BulkCreateSerializer, responses={201: s.BulkResultSerializer, 400: ErrorShape}
+        parameters=[IDEMPOTENCY_PARAMETER],
+        request=s.BulkCreateSerializer,
+        responses={201: s.BulkResultSerializer, 400: ErrorShape, 422: ErrorShape},
     )
     def post(self, request: Request, code: str) -> Response:
         ledger, policy = ledger_for(request, code)
-        values_list = s.bulk_values(request.data)
-        if values_list is None:
-            body = s.BulkCreateSerializer(data=request.data)
-            body.is_valid(raise_exception=True)
-            values_list = [item["values"] for item in body.validated_data["records"]]
-        created = record_bulk_create(
-            actor=request.user, ledger=ledger, policy=policy, values_list=values_list
+
+        def write() -> tuple[Response, Any]:
+            values_list = s.bulk_values(request.data)
+            if values_list is None:
+                body = s.BulkCreateSerializer(data=request.data)
+                body.is_valid(raise_exception=True)
+                values_list = [item["values"] for item in body.validated_data["records"]]
+            created = record_bulk_create(
+                actor=request.user, ledger=ledger, policy=policy, values_list=values_list
+            )
+            answer = {
+                "results": [
+                    {"id": str(record_id), "generation": generation}
+                    for record_id, generation in created
+                ]
+            }
+            return Response(answer, status=status.HTTP_201_CREATED), answer
+
+        # The ids and first generations, as answered then: no values to read anew.
+        return idempotent_create(
+            request,
+            write=write,
+            replay=lambda status_code, kept: Response(kept, status=status_code),
         )
-        results = [
-            {"id": str(record_id), "generation": generation} for record_id, generation in created
-        ]
-        return Response({"results": results}, status=status.HTTP_201_CREATED)
 
 
 class RecordDetailView(APIView):

@@ -1,0 +1,68 @@
+"""The ``Idempotency-Key`` header at the API edge: a create retried with the same key
+answers what the first one did instead of creating again (a robot whose bulk request
+timed out cannot tell whether its 1,000 records were written)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from typing import Any
+
+from django.db import transaction
+from drf_spectacular.utils import OpenApiParameter
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from ledgers.api.idempotency.exceptions import IdempotencyKeyInvalid
+from ledgers.api.idempotency.services import idempotency_claim, idempotency_complete
+
+HEADER = "Idempotency-Key"
+#: Printable ASCII without spaces: UUIDs, ULIDs, a robot's job and row numbers.
+_KEY_RE = re.compile(r"[\x21-\x7e]{1,255}")
+
+IDEMPOTENCY_PARAMETER = OpenApiParameter(
+    HEADER, str, location=OpenApiParameter.HEADER, required=False, pattern=r"^[!-~]{1,255}$",
+    description="再送防止キー（任意）。同じキーでの再送には、登録し直さずに最初の結果を返します"
+    "（24 時間、職員アカウントごと）。",
+)  # fmt: skip
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+
+def request_idempotency_key(request: Request) -> str | None:
+    """The request's key, ``None`` without the header; ``IdempotencyKeyInvalid`` if malformed."""
+    raw = request.headers.get(HEADER)
+    if raw is None:
+        return None
+    if not _KEY_RE.fullmatch(raw):
+        raise IdempotencyKeyInvalid()
+    return raw
+
+
+def idempotent_create(
+    request: Request,
+    *,
+    write: Callable[[], tuple[Response, Any]],
+    replay: Callable[[int, Any], Response],
+) -> Response:
+    """Run ``write`` (which answers its response and what to keep of it: ids and
+    generations) once per key: with ``Idempotency-Key``, in one transaction with the key's
+    claim; a retry with the key gets ``replay(status, kept)`` instead. Without the header,
+    ``write`` alone."""
+    key = request_idempotency_key(request)
+    if key is None:
+        return write()[0]
+    # The raw body, read before the parsers take the stream: a retry sends the same bytes.
+    digest = hashlib.sha256(request._request.body).hexdigest()
+    with transaction.atomic():
+        claim = idempotency_claim(
+            actor=request.user, key=key, target=f"{request.method} {request.path}"[:300],
+            body_sha256=digest,
+        )  # fmt: skip
+        if claim.replay:
+            response = replay(claim.status or 201, claim.result)
+            response[REPLAYED_HEADER] = "true"
+            return response
+        response, kept = write()
+        idempotency_complete(claim=claim, status=response.status_code, result=kept)
+    return response

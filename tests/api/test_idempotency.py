@@ -1,0 +1,282 @@
+"""Idempotency-Key on POST records/ and records/bulk/: a retried create answers what the
+first one did, never creating twice; another body under the same key is refused."""
+
+from __future__ import annotations
+
+import threading
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.utils import timezone
+from django_tenants.utils import schema_context
+from rest_framework.test import APIClient
+
+from daicho.accounts.models import Department, Membership, Role
+from ledgers.api.idempotency.models import IdempotentRequest
+from ledgers.api.idempotency.services import idempotency_purge
+from ledgers.api.tokens.services import token_issue
+from ledgers.audit.models import AuditEvent
+from ledgers.definitions.services import ledger_create
+from ledgers.records.models import Record
+from tenants.services import municipality_provision
+from tests.api.conftest import records_url
+from workers.celery import app
+
+BULK = records_url() + "bulk/"
+
+
+def _records() -> int:
+    with schema_context("mitaka"):
+        return Record.objects.count()
+
+
+def _bulk(names: list[str]) -> dict[str, Any]:
+    return {"records": [{"values": {"name": n, "disclosure": {"shimin": True}}} for n in names]}
+
+
+def test_a_retried_bulk_create_answers_the_first_ids_and_creates_nothing_more(api: Any) -> None:
+    clerk = api("clerk")
+    first = clerk.post(BULK, _bulk(["鈴木 一", "鈴木 二"]), HTTP_IDEMPOTENCY_KEY="job-7/row-1")
+    assert first.status_code == 201, first.json()
+    assert "Idempotent-Replayed" not in first
+    count = _records()
+    again = clerk.post(BULK, _bulk(["鈴木 一", "鈴木 二"]), HTTP_IDEMPOTENCY_KEY="job-7/row-1")
+    assert again.status_code == 201
+    assert again["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+    assert _records() == count
+
+
+def test_a_retried_single_create_answers_the_record_read_anew_and_audited(
+    api: Any, city: dict[str, Any]
+) -> None:
+    clerk = api("clerk")
+    body = {"values": {"name": "佐藤 花子", "disclosure": {"shimin": True}, "amount": 5}}
+    first = clerk.post(records_url(), body, HTTP_IDEMPOTENCY_KEY="a1")
+    assert first.status_code == 201, first.json()
+    record_id = first.json()["id"]
+    count = _records()
+    again = clerk.post(records_url(), body, HTTP_IDEMPOTENCY_KEY="a1")
+    assert again.status_code == 201
+    assert again["Idempotent-Replayed"] == "true"
+    assert again["ETag"] == '"1"'
+    assert again.json()["id"] == record_id
+    assert again.json()["values"]["amount"] == 5
+    assert _records() == count
+    with schema_context("mitaka"):
+        # The replay showed values: a read, in the trail like any other.
+        assert AuditEvent.objects.filter(
+            action="record.view", record_id=record_id, actor_id=city["people"]["clerk"].pk
+        ).exists()
+
+
+def test_a_replay_shows_the_record_as_it_is_now(api: Any) -> None:
+    clerk = api("clerk")
+    body = {"values": {"name": "佐藤 花子", "disclosure": {"shimin": True}, "amount": 5}}
+    record_id = clerk.post(records_url(), body, HTTP_IDEMPOTENCY_KEY="now").json()["id"]
+    changed = clerk.patch(records_url(record_id), {"values": {"amount": 6}}, HTTP_IF_MATCH='"1"')
+    assert changed.status_code == 200
+    again = clerk.post(records_url(), body, HTTP_IDEMPOTENCY_KEY="now")
+    assert again.status_code == 201
+    assert again["ETag"] == '"2"'
+    assert again.json()["generation"] == 2
+    assert again.json()["values"]["amount"] == 6
+
+
+def test_a_replay_for_a_caller_who_cannot_see_the_record_now_carries_no_values(
+    api: Any,
+) -> None:
+    """市民税課 may create DV records but sees only those whose 照会可否 lets it: the first
+    answer is its own write, a replay later is a read and shows nothing it may not see."""
+    zei = api("zei")
+    body = {"values": {"name": "佐藤 花子", "amount": 5, "disclosure": {"shiminzei": False}}}
+    first = zei.post(records_url(), body, HTTP_IDEMPOTENCY_KEY="zei-1")
+    assert first.status_code == 201, first.json()
+    assert zei.get(records_url(first.json()["id"])).status_code == 404
+    again = zei.post(records_url(), body, HTTP_IDEMPOTENCY_KEY="zei-1")
+    assert again.status_code == 201
+    assert again.json()["id"] == first.json()["id"]
+    assert again.json()["values"] == {}
+
+
+@pytest.mark.parametrize(
+    ("second_url", "second_body"),
+    [
+        (BULK, _bulk(["鈴木 一", "鈴木 三"])),  # another body
+        (records_url(), {"values": {"name": "鈴木 一", "disclosure": {"shimin": True}}}),
+    ],
+    ids=["another-body", "another-path"],
+)
+def test_the_same_key_for_another_request_is_refused_and_writes_nothing(
+    api: Any, second_url: str, second_body: dict[str, Any]
+) -> None:
+    clerk = api("clerk")
+    assert clerk.post(BULK, _bulk(["鈴木 一"]), HTTP_IDEMPOTENCY_KEY="k").status_code == 201
+    count = _records()
+    refused = clerk.post(second_url, second_body, HTTP_IDEMPOTENCY_KEY="k")
+    assert refused.status_code == 422
+    assert refused.json()["code"] == "ERROR_IDEMPOTENCY_KEY_REUSED"
+    assert _records() == count
+
+
+def test_keys_belong_to_one_account(api: Any) -> None:
+    """Another account's request under the same key is its own."""
+    first = api("clerk").post(BULK, _bulk(["鈴木 一"]), HTTP_IDEMPOTENCY_KEY="shared")
+    other = api("zei").post(BULK, _bulk(["鈴木 一"]), HTTP_IDEMPOTENCY_KEY="shared")
+    assert first.status_code == other.status_code == 201
+    assert "Idempotent-Replayed" not in other
+    assert other.json()["results"][0]["id"] != first.json()["results"][0]["id"]
+
+
+def test_every_token_of_an_account_shares_its_keys(api: Any) -> None:
+    first = api("clerk").post(BULK, _bulk(["鈴木 一"]), HTTP_IDEMPOTENCY_KEY="robot")
+    again = api("clerk").post(BULK, _bulk(["鈴木 一"]), HTTP_IDEMPOTENCY_KEY="robot")
+    assert again["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["", "two words", "x" * 256, "キー", "tab\there"],
+    ids=["empty", "space", "long", "kana", "tab"],
+)
+def test_a_malformed_key_is_refused_before_anything_is_written(api: Any, key: str) -> None:
+    count = _records()
+    response = api("clerk").post(BULK, _bulk(["鈴木 一"]), HTTP_IDEMPOTENCY_KEY=key)
+    assert response.status_code == 400
+    assert response.json()["code"] == "ERROR_IDEMPOTENCY_KEY_INVALID"
+    assert _records() == count
+    with schema_context("mitaka"):
+        assert not IdempotentRequest.objects.exists()
+
+
+def test_a_failed_create_keeps_no_key_and_its_corrected_retry_runs(api: Any) -> None:
+    clerk = api("clerk")
+    count = _records()
+    bad = {"records": [{"values": {"birth_date": "2020-02-30"}}]}
+    failed = clerk.post(BULK, bad, HTTP_IDEMPOTENCY_KEY="fix-me")
+    assert failed.status_code == 400
+    with schema_context("mitaka"):
+        assert not IdempotentRequest.objects.filter(key="fix-me").exists()
+    fixed = clerk.post(BULK, _bulk(["鈴木 一"]), HTTP_IDEMPOTENCY_KEY="fix-me")
+    assert fixed.status_code == 201
+    assert "Idempotent-Replayed" not in fixed
+    assert _records() == count + 1
+
+
+def test_a_key_past_its_lifetime_is_a_new_request_and_is_purged(api: Any, settings: Any) -> None:
+    clerk = api("clerk")
+    first = clerk.post(BULK, _bulk(["鈴木 一"]), HTTP_IDEMPOTENCY_KEY="old")
+    kept = clerk.post(BULK, _bulk(["鈴木 九"]), HTTP_IDEMPOTENCY_KEY="young")
+    assert first.status_code == kept.status_code == 201
+    with schema_context("mitaka"):
+        IdempotentRequest.objects.filter(key="old").update(
+            created_at=timezone.now() - timedelta(hours=settings.API_IDEMPOTENCY_HOURS, minutes=1)
+        )
+    count = _records()
+    again = clerk.post(BULK, _bulk(["鈴木 一"]), HTTP_IDEMPOTENCY_KEY="old")
+    assert again.status_code == 201
+    assert "Idempotent-Replayed" not in again
+    assert again.json() != first.json()
+    assert _records() == count + 1
+    with schema_context("mitaka"):
+        IdempotentRequest.objects.filter(key="old").update(
+            created_at=timezone.now() - timedelta(hours=settings.API_IDEMPOTENCY_HOURS, minutes=1)
+        )
+        assert idempotency_purge() == 1
+        assert list(IdempotentRequest.objects.values_list("key", flat=True)) == ["young"]
+
+
+def test_the_purge_runs_hourly_for_every_city() -> None:
+    app.loader.import_default_modules()  # what a worker does at start: autodiscovery
+    entry = next(
+        e for e in app.conf.beat_schedule.values() if "purge_idempotency_keys" in e["task"]
+    )
+    assert entry["task"] in app.tasks
+    assert "ledgers.api.idempotency.tasks.purge_idempotency_keys" in app.tasks
+
+
+def test_the_kept_outcome_holds_ids_not_values(api: Any) -> None:
+    api("clerk").post(
+        records_url(), {"values": {"name": "佐藤 花子", "disclosure": {"shimin": True}}},
+        HTTP_IDEMPOTENCY_KEY="ids-only",
+    )  # fmt: skip
+    with schema_context("mitaka"):
+        held = IdempotentRequest.objects.get(key="ids-only")
+    assert held.status == 201
+    assert set(held.result) == {"id"}
+    assert "佐藤" not in str(held.result)
+
+
+def test_the_schema_documents_the_header(api: Any) -> None:
+    schema = APIClient(HTTP_HOST="mitaka.localhost").get("/api/schema/?format=json").json()
+    for path in ("/api/v1/ledgers/{code}/records/", "/api/v1/ledgers/{code}/records/bulk/"):
+        parameters = schema["paths"][path]["post"]["parameters"]
+        assert any(p["name"] == "Idempotency-Key" and p["in"] == "header" for p in parameters)
+        assert "422" in schema["paths"][path]["post"]["responses"]
+
+
+# --- two retries at once -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def committed(django_db_setup: None, django_db_blocker: Any) -> dict[str, str]:
+    """A city of its own whose ledger and token are committed, for truly concurrent requests."""
+    with django_db_blocker.unblock():
+        municipality_provision(
+            actor=None, slug="hachioji", name="八王子市", code="132012",
+            domain="hachioji.localhost", admin_username="admin", admin_password="x" * 16,
+        )  # fmt: skip
+        with schema_context("hachioji"):
+            user = get_user_model().objects.create_user(username="robot", password="x" * 12)
+            Membership.objects.create(
+                user=user,
+                department=Department.objects.create(code="soumu", name="総務課"),
+                role=Role.LEDGER_ADMIN,
+                valid_from=date(2020, 4, 1),
+            )
+            ledger_create(
+                actor=user, code="race", name="競合",
+                fields=[{"key": "n", "label": "n", "type": "integer"}],
+            )  # fmt: skip
+            token = token_issue(actor=user, user=user, scopes=["*"]).token
+        connection.set_schema_to_public()
+    return {"token": token}
+
+
+def test_two_requests_with_one_key_at_once_create_once(
+    committed: dict[str, str], django_db_blocker: Any
+) -> None:
+    """The second waits for the first's transaction on the key's unique index, then
+    answers what the first did."""
+    barrier = threading.Barrier(2)
+    answers: list[Any] = []
+
+    def send() -> None:
+        with django_db_blocker.unblock():
+            client = APIClient(HTTP_HOST="hachioji.localhost")
+            client.credentials(HTTP_AUTHORIZATION=f"Bearer {committed['token']}")
+            barrier.wait(timeout=10)
+            answers.append(
+                client.post(
+                    "/api/v1/ledgers/race/records/bulk/",
+                    {"records": [{"values": {"n": i}} for i in range(50)]},
+                    format="json",
+                    HTTP_IDEMPOTENCY_KEY="at-once",
+                )
+            )
+            connection.close()
+
+    threads = [threading.Thread(target=send) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert [a.status_code for a in answers] == [201, 201]
+    assert sorted(a.get("Idempotent-Replayed", "") for a in answers) == ["", "true"]
+    assert answers[0].json() == answers[1].json()
+    with django_db_blocker.unblock(), schema_context("hachioji"):
+        assert Record.objects.count() == 50
