@@ -803,7 +803,10 @@ def webhook_deliver(
             status=status,
             next_attempt_at=next_at,
             response_status=result.status_code,
-            response_body=result.body,
+            # Only a failure's answer is kept, to tell why: a receiver that echoes what it
+            # was sent would otherwise show record values to whoever reads the log
+            # (design holders, who may not view records).
+            response_body="" if result.ok else result.body,
             error=result.error,
             delivered_at=timezone.now() if result.ok else None,
             payload={**delivery.payload, "visible": result.visible},

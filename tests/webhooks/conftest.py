@@ -33,6 +33,7 @@ class Answer:
     body: bytes = b"ok"
     headers: tuple[tuple[str, str], ...] = ()
     delay: float = 0.0
+    echo: bool = False  # answer with the body received
 
 
 class Receiver:
@@ -57,9 +58,10 @@ class Receiver:
                     self.send_response(answer.status)
                     for name, value in answer.headers:
                         self.send_header(name, value)
-                    self.send_header("Content-Length", str(len(answer.body)))
+                    sent = body if answer.echo else answer.body
+                    self.send_header("Content-Length", str(len(sent)))
                     self.end_headers()
-                    self.wfile.write(answer.body)
+                    self.wfile.write(sent)
                 except OSError:
                     pass  # the client gave up (timeout tests)
 

@@ -37,9 +37,39 @@ def test_an_answer_with_a_nul_is_stored_cleaned_and_the_delivery_ends(
         audited = AuditEvent.objects.filter(action="webhook.deliver").count()
         due = webhook_deliveries_due(before=timezone.now() + timedelta(hours=1))
     assert outcome.status == "succeeded"
-    assert stored.response_body == "ok\ufffd\ufffddone"
+    assert stored.response_body == ""  # a success's answer is not kept
     assert audited == len(receiver.received) == 1
     assert str(delivery.pk) not in {d for d, _ in due}  # never sent again
+
+
+def test_a_failure_s_answer_with_a_nul_is_stored_cleaned(
+    subscribe: Any, enqueue: Any, receiver: Receiver
+) -> None:
+    subscribe("clerk")
+    [delivery] = enqueue("record.updated", generation=1)
+    receiver.answer(Answer(status=500, body=b"down\x00\x01here"))
+    with schema_context("mitaka"):
+        outcome = webhook_deliver(delivery_id=str(delivery.pk))
+        stored = WebhookDelivery.objects.get(pk=delivery.pk)
+    assert outcome.status == "failed"
+    assert stored.response_status == 500
+    assert stored.response_body == "down\ufffd\ufffdhere"
+
+
+def test_a_receiver_echoing_the_payload_leaves_no_value_in_the_log(
+    subscribe: Any, enqueue: Any, receiver: Receiver
+) -> None:
+    """The log is read by design holders, who may not view records: a 2xx answer, echo or
+    not, is not kept."""
+    subscribe("clerk")
+    [delivery] = enqueue("record.updated", generation=1)
+    receiver.answer(Answer(status=200, echo=True))
+    with schema_context("mitaka"):
+        outcome = webhook_deliver(delivery_id=str(delivery.pk))
+        stored = WebhookDelivery.objects.get(pk=delivery.pk)
+    assert outcome.status == "succeeded"
+    assert "山田" in receiver.received[0].body.decode()  # it was sent, and echoed
+    assert stored.response_body == ""
 
 
 def test_a_japanese_host_name_is_sent_in_its_ascii_form(

@@ -83,7 +83,9 @@ class DeliverySerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=WebhookDelivery.Status.values)
     attempts = serializers.IntegerField()
     response_status = serializers.IntegerField(allow_null=True)
-    response_body = serializers.CharField(help_text="受信側の応答本文（先頭 2 KB）")
+    response_body = serializers.CharField(
+        help_text="失敗したときの受信側の応答本文（先頭 2 KB）。成功時は空"
+    )
     error = serializers.CharField()
     next_attempt_at = serializers.DateTimeField(allow_null=True)
     created_at = serializers.DateTimeField()
