@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import orjson
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
@@ -70,7 +71,11 @@ def idempotency_claim(*, actor: Any, key: str, target: str, body_sha256: str) ->
 def idempotency_complete(*, claim: IdempotencyClaim, status: int, result: Any) -> None:
     """Record what the request that holds ``claim`` did (ids and generations, no values),
     in its transaction."""
-    IdempotentRequest.objects.filter(pk=claim.pk).update(status=status, result=result)
+    with connection.cursor() as cursor:  # orjson: a bulk's 1,000 ids in µs, not ms
+        cursor.execute(
+            "UPDATE ledgers_idempotentrequest SET status = %s, result = %s::jsonb WHERE id = %s",
+            [status, orjson.dumps(result).decode(), claim.pk],
+        )
 
 
 def idempotency_purge() -> int:
