@@ -69,7 +69,9 @@ def error_response(
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Every error as ``{"code": "ERROR_…", "message": "…", "detail": {…}}``."""
     if isinstance(exc, LedgerError):
-        return error_response(exc.code, exc.message, exc.status, exc.detail)
+        wait = getattr(exc, "retry_after", None)
+        headers = {"Retry-After": str(wait)} if wait else None
+        return error_response(exc.code, exc.message, exc.status, exc.detail, headers)
     if isinstance(exc, TenantError):
         return error_response(exc.code, str(exc), status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, PreconditionRequired):

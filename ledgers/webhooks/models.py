@@ -100,7 +100,6 @@ class WebhookDelivery(models.Model):
     attempts = models.PositiveSmallIntegerField("試行回数", default=0)
     status = models.CharField("状態", max_length=16, choices=Status.choices, default=Status.PENDING)
     response_status = models.PositiveSmallIntegerField("応答の HTTP ステータス", null=True)
-    response_body = models.TextField("応答の本文（先頭 2 KB）", blank=True, default="")
     error = models.TextField("エラー", blank=True, default="")
     next_attempt_at = models.DateTimeField("次の送信予定", null=True)
     created_at = models.DateTimeField("作成日時")

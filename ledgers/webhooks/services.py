@@ -44,7 +44,6 @@ from ledgers.access.policy import policy_for
 from ledgers.audit.services import audit_record
 from ledgers.definitions.models import Ledger
 from ledgers.exceptions import RecordNotFound
-from ledgers.fields.normalize import CONTROL_RE
 from ledgers.records.output import record_output
 from ledgers.webhooks.exceptions import WebhookInvalid, WebhookUrlRefused
 from ledgers.webhooks.models import WebhookDelivery, WebhookEvent, WebhookSubscription
@@ -58,7 +57,7 @@ RETRY_DELAYS = (60, 300, 1800, 7200, 21600)  # seconds after try 1…5; 6 tries 
 DISABLE_AFTER = 10  # consecutive dead deliveries that switch a subscription off
 TIMEOUT = 5.0  # seconds to connect, and to wait for the answer
 MAX_PER_LEDGER = 20
-RESPONSE_BODY_LIMIT = 2048
+RESPONSE_BODY_LIMIT = 2048  # bytes of an answer read (and dropped) before closing
 MAX_ADDRESSES = 3  # addresses of one host tried in turn when a connection cannot be made
 # A claimed try that never reports back (worker lost mid-send) is due again after this.
 CLAIM_LEASE = timedelta(minutes=5)
@@ -251,7 +250,7 @@ def _never_connected(exc: requests.RequestException) -> bool:
     return isinstance(reason, urllib3.exceptions.NewConnectionError)
 
 
-def _post(destination: Destination, body: bytes, headers: Mapping[str, str]) -> tuple[int, str]:
+def _post(destination: Destination, body: bytes, headers: Mapping[str, str]) -> int:
     """POST to the checked addresses in turn (as a client would), without following redirects.
 
     Proxies from the environment are ignored: the address checked is the one connected to.
@@ -291,7 +290,7 @@ def _post_watched(
     timeout: float,
     verify: bool | str,
     watch: _Watch,
-) -> tuple[int, str]:
+) -> int:
     with requests.Session() as session:
         session.trust_env = False
         adapter = _PinnedAdapter(destination.host, watch)
@@ -313,16 +312,18 @@ def _post_watched(
             except requests.RequestException as exc:
                 if index == len(addresses) - 1 or not _never_connected(exc):
                     raise
+        # The answer's start is read (a receiver must finish answering within the
+        # deadline) and dropped: the status is the answer. Its body is not kept: a receiver
+        # that echoes what it was sent, in an error as much as in a success, would show
+        # record values to whoever reads the delivery log (ledger designers, who may not
+        # view records).
         try:
-            excerpt = response.raw.read(RESPONSE_BODY_LIMIT, decode_content=True) or b""
+            response.raw.read(RESPONSE_BODY_LIMIT, decode_content=True)
         except (urllib3.exceptions.HTTPError, OSError):
-            excerpt = b""  # the status is the answer; a broken body does not change it
+            pass  # a broken body does not change the status
         finally:
             response.close()
-    # Kept in a text column: no NUL (PostgreSQL refuses it, and a delivery whose answer
-    # could not be stored was sent again and again) and no other control character.
-    text = CONTROL_RE.sub("\ufffd", excerpt.decode("utf-8", errors="replace"))
-    return response.status_code, text
+    return response.status_code
 
 
 # --- subscriptions ----------------------------------------------------------------------
@@ -513,12 +514,12 @@ def webhook_subscription_delete(*, actor: Any, subscription: WebhookSubscription
 
 _ENQUEUE_SQL = """
 INSERT INTO ledgers_webhookdelivery (id, subscription_id, event, record_id, generation,
-    payload, attempts, status, response_status, response_body, error, next_attempt_at,
+    payload, attempts, status, response_status, error, next_attempt_at,
     created_at, delivered_at)
 SELECT gen_random_uuid(), s.id, %(event)s, r.id, r.generation,
     jsonb_build_object('event', %(event)s::text, 'ledger', %(code)s::text,
         'record_id', r.id, 'generation', r.generation),
-    0, 'pending', NULL, '', '', %(now)s, %(now)s, NULL
+    0, 'pending', NULL, '', %(now)s, %(now)s, NULL
 FROM unnest(%(subscriptions)s::uuid[]) AS s(id)
 CROSS JOIN unnest(%(ids)s::uuid[], %(generations)s::integer[]) AS r(id, generation)
 RETURNING id
@@ -530,12 +531,12 @@ RETURNING id
 # ``wh_events`` (text[]), ``ledger``, ``code``, ``now``.
 WEBHOOK_DELIVERIES_CTE = """
     INSERT INTO ledgers_webhookdelivery (id, subscription_id, event, record_id, generation,
-        payload, attempts, status, response_status, response_body, error, next_attempt_at,
+        payload, attempts, status, response_status, error, next_attempt_at,
         created_at, delivered_at)
     SELECT gen_random_uuid(), s.id, e.event, r.id, r.generation,
         jsonb_build_object('event', e.event, 'ledger', %(code)s::text, 'record_id', r.id,
             'generation', r.generation),
-        0, 'pending', NULL, '', '', %(now)s, %(now)s, NULL
+        0, 'pending', NULL, '', %(now)s, %(now)s, NULL
     FROM ledgers_webhooksubscription s
     CROSS JOIN unnest(%(wh_events)s::text[]) AS e(event)
     CROSS JOIN {source} AS r
@@ -647,7 +648,6 @@ class _Attempt:
     sent: bool = False
     visible: bool = False
     status_code: int | None = None
-    body: str = ""
     error: str = ""
     #: The generation whose values the body carried (the record's at send time).
     generation: int | None = None
@@ -706,7 +706,7 @@ def _attempt(delivery: WebhookDelivery) -> _Attempt:
         "X-Daicho-Signature": sign(subscription.secret, timestamp, body),
     }
     try:
-        status_code, excerpt = _post(destination, body, headers)
+        status_code = _post(destination, body, headers)
     except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
         return _Attempt(
             sent=True, visible=visible, generation=sent_generation,
@@ -723,7 +723,7 @@ def _attempt(delivery: WebhookDelivery) -> _Attempt:
         )  # fmt: skip
     error = "" if 200 <= status_code < 300 else f"HTTP {status_code}"
     return _Attempt(
-        sent=True, visible=visible, status_code=status_code, body=excerpt, error=error,
+        sent=True, visible=visible, status_code=status_code, error=error,
         generation=sent_generation,
     )  # fmt: skip
 
@@ -803,10 +803,6 @@ def webhook_deliver(
             status=status,
             next_attempt_at=next_at,
             response_status=result.status_code,
-            # Only a failure's answer is kept, to tell why: a receiver that echoes what it
-            # was sent would otherwise show record values to whoever reads the log
-            # (design holders, who may not view records).
-            response_body="" if result.ok else result.body,
             error=result.error,
             delivered_at=timezone.now() if result.ok else None,
             payload={**delivery.payload, "visible": result.visible},

@@ -7,6 +7,7 @@ import threading
 from datetime import date, timedelta
 from typing import Any
 
+import psycopg
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
@@ -16,7 +17,7 @@ from rest_framework.test import APIClient
 
 from daicho.accounts.models import Department, Membership, Role
 from ledgers.api.idempotency.models import IdempotentRequest
-from ledgers.api.idempotency.services import idempotency_purge
+from ledgers.api.idempotency.services import _lock_id, idempotency_purge
 from ledgers.api.tokens.services import token_issue
 from ledgers.audit.models import AuditEvent
 from ledgers.definitions.services import ledger_create
@@ -199,7 +200,7 @@ def test_the_purge_runs_hourly_for_every_city() -> None:
     assert "ledgers.api.idempotency.tasks.purge_idempotency_keys" in app.tasks
 
 
-def test_the_kept_outcome_holds_ids_not_values(api: Any) -> None:
+def test_the_kept_outcome_holds_the_answer_without_values(api: Any) -> None:
     api("clerk").post(
         records_url(), {"values": {"name": "佐藤 花子", "disclosure": {"shimin": True}}},
         HTTP_IDEMPOTENCY_KEY="ids-only",
@@ -207,8 +208,48 @@ def test_the_kept_outcome_holds_ids_not_values(api: Any) -> None:
     with schema_context("mitaka"):
         held = IdempotentRequest.objects.get(key="ids-only")
     assert held.status == 201
-    assert set(held.result) == {"id"}
+    assert set(held.result) == {"id", "generation", "state", "created_at", "updated_at", "deleted"}
     assert "佐藤" not in str(held.result)
+
+
+def test_a_replay_tells_one_who_cannot_see_the_record_nothing_of_what_happened_since(
+    api: Any,
+) -> None:
+    """Found by a review: the replay read the row past the policy and told 市民税課 that a
+    record it may not see had been moved and deleted (state, generation, ETag)."""
+    zei, clerk = api("zei"), api("clerk")
+    body = {"values": {"name": "佐藤 花子", "disclosure": {"shiminzei": False, "shimin": True}}}
+    first = zei.post(records_url(), body, HTTP_IDEMPOTENCY_KEY="zei-2")
+    record_id = first.json()["id"]
+    moved = clerk.patch(
+        records_url(record_id), {"values": {}, "state": "転出"}, HTTP_IF_MATCH='"1"'
+    )
+    assert moved.status_code == 200
+    gone = clerk.delete(records_url(record_id), {"reason": "転出のため"}, HTTP_IF_MATCH='"2"')
+    assert gone.status_code == 200
+    again = zei.post(records_url(), body, HTTP_IDEMPOTENCY_KEY="zei-2")
+    assert again.status_code == 201
+    assert again.json() == {**first.json(), "values": {}}
+    assert again["ETag"] == '"1"'
+
+
+def test_a_replay_to_a_token_without_records_read_reads_nothing(api: Any) -> None:
+    """Found by a review: a write-only token, refused a GET, read a colleague's later values
+    through a replay."""
+    robot = api("clerk", scopes=["records:write"])
+    body = {"values": {"name": "佐藤 花子", "disclosure": {"shimin": True}}}
+    first = robot.post(records_url(), body, HTTP_IDEMPOTENCY_KEY="robot-1")
+    record_id = first.json()["id"]
+    address = {"postal_code": "181-0013", "text": "東京都三鷹市下連雀一丁目2番3号"}
+    changed = api("clerk").patch(
+        records_url(record_id), {"values": {"address": address}}, HTTP_IF_MATCH='"1"'
+    )
+    assert changed.status_code == 200
+    assert robot.get(records_url(record_id)).status_code == 403
+    again = robot.post(records_url(), body, HTTP_IDEMPOTENCY_KEY="robot-1")
+    assert again.status_code == 201
+    assert again.json() == {**first.json(), "values": {}}
+    assert "下連雀" not in again.content.decode()
 
 
 def test_the_schema_documents_the_header(api: Any) -> None:
@@ -216,14 +257,16 @@ def test_the_schema_documents_the_header(api: Any) -> None:
     for path in ("/api/v1/ledgers/{code}/records/", "/api/v1/ledgers/{code}/records/bulk/"):
         parameters = schema["paths"][path]["post"]["parameters"]
         assert any(p["name"] == "Idempotency-Key" and p["in"] == "header" for p in parameters)
-        assert "422" in schema["paths"][path]["post"]["responses"]
+        responses = schema["paths"][path]["post"]["responses"]
+        assert {"409", "413", "422"} <= set(responses)
+        assert "Idempotent-Replayed" in responses["201"]["headers"]
 
 
 # --- two retries at once -------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
-def committed(django_db_setup: None, django_db_blocker: Any) -> dict[str, str]:
+def committed(django_db_setup: None, django_db_blocker: Any) -> dict[str, Any]:
     """A city of its own whose ledger and token are committed, for truly concurrent requests."""
     with django_db_blocker.unblock():
         municipality_provision(
@@ -244,30 +287,33 @@ def committed(django_db_setup: None, django_db_blocker: Any) -> dict[str, str]:
             )  # fmt: skip
             token = token_issue(actor=user, user=user, scopes=["*"]).token
         connection.set_schema_to_public()
-    return {"token": token}
+    return {"token": token, "user_id": user.pk}
+
+
+def _send(token: str, key: str, rows: int = 50) -> Any:
+    client = APIClient(HTTP_HOST="hachioji.localhost")
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return client.post(
+        "/api/v1/ledgers/race/records/bulk/",
+        {"records": [{"values": {"n": i}} for i in range(rows)]},
+        format="json", HTTP_IDEMPOTENCY_KEY=key,
+    )  # fmt: skip
 
 
 def test_two_requests_with_one_key_at_once_create_once(
-    committed: dict[str, str], django_db_blocker: Any
+    committed: dict[str, Any], django_db_blocker: Any
 ) -> None:
-    """The second waits for the first's transaction on the key's unique index, then
-    answers what the first did."""
+    """The second either finds the first running (409, come back) or done (its replay):
+    never a second set of records."""
+    with django_db_blocker.unblock(), schema_context("hachioji"):
+        before = Record.objects.count()
     barrier = threading.Barrier(2)
     answers: list[Any] = []
 
     def send() -> None:
         with django_db_blocker.unblock():
-            client = APIClient(HTTP_HOST="hachioji.localhost")
-            client.credentials(HTTP_AUTHORIZATION=f"Bearer {committed['token']}")
             barrier.wait(timeout=10)
-            answers.append(
-                client.post(
-                    "/api/v1/ledgers/race/records/bulk/",
-                    {"records": [{"values": {"n": i}} for i in range(50)]},
-                    format="json",
-                    HTTP_IDEMPOTENCY_KEY="at-once",
-                )
-            )
+            answers.append(_send(committed["token"], "at-once"))
             connection.close()
 
     threads = [threading.Thread(target=send) for _ in range(2)]
@@ -275,8 +321,51 @@ def test_two_requests_with_one_key_at_once_create_once(
         thread.start()
     for thread in threads:
         thread.join(timeout=30)
-    assert [a.status_code for a in answers] == [201, 201]
-    assert sorted(a.get("Idempotent-Replayed", "") for a in answers) == ["", "true"]
-    assert answers[0].json() == answers[1].json()
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses in ([201, 201], [201, 409])
+    created = [a for a in answers if a.status_code == 201 and "Idempotent-Replayed" not in a]
+    assert len(created) == 1
+    for answer in answers:
+        if answer.status_code == 409:
+            assert answer.json()["code"] == "ERROR_IDEMPOTENCY_KEY_IN_PROGRESS"
+            assert answer["Retry-After"] == "1"
+        elif answer is not created[0]:
+            assert answer.json() == created[0].json()
     with django_db_blocker.unblock(), schema_context("hachioji"):
-        assert Record.objects.count() == 50
+        assert Record.objects.count() == before + 50
+
+
+def test_a_retry_while_the_first_request_runs_is_told_to_come_back_not_kept_waiting(
+    committed: dict[str, Any], django_db_blocker: Any
+) -> None:
+    """Found by a review: a retry waited on the key's unique index for as long as the first
+    request ran, holding a worker and a connection. The first request is played here by
+    another connection holding the key's lock."""
+    with django_db_blocker.unblock():
+        with schema_context("hachioji"):
+            lock = _lock_id(committed["user_id"], "slow")
+            before = Record.objects.count()
+        holder = psycopg.connect(**_connection_params(), autocommit=True)
+        try:
+            holder.execute("SELECT pg_advisory_lock(%s)", [lock])
+            busy = _send(committed["token"], "slow")
+            assert busy.status_code == 409
+            assert busy.json()["code"] == "ERROR_IDEMPOTENCY_KEY_IN_PROGRESS"
+            assert busy["Retry-After"] == "1"
+            with schema_context("hachioji"):
+                assert Record.objects.count() == before
+            holder.execute("SELECT pg_advisory_unlock(%s)", [lock])
+            done = _send(committed["token"], "slow")
+            assert done.status_code == 201
+            assert "Idempotent-Replayed" not in done
+        finally:
+            holder.close()
+            connection.close()
+
+
+def _connection_params() -> dict[str, Any]:
+    settings = connection.settings_dict
+    return {
+        "dbname": settings["NAME"], "user": settings["USER"], "password": settings["PASSWORD"],
+        "host": settings["HOST"], "port": settings["PORT"] or 5432,
+    }  # fmt: skip

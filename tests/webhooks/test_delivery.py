@@ -82,7 +82,6 @@ def test_a_delivery_is_signed_and_the_receiver_verifies_it(
     assert delivery.status == "succeeded"
     assert delivery.attempts == 1
     assert delivery.response_status == 200
-    assert delivery.response_body == ""  # a success's answer is not kept
     assert delivery.delivered_at is not None
     # The log keeps ids, never values.
     assert ADDRESS not in json.dumps(delivery.payload, ensure_ascii=False)
@@ -147,7 +146,6 @@ def test_a_500_is_retried_with_backoff_and_the_second_try_succeeds(
     assert first.next_attempt_at == t0 + timedelta(minutes=1)
     delivery = _refresh(delivery)
     assert (delivery.status, delivery.response_status) == ("failed", 500)
-    assert delivery.response_body == "database down"
     assert delivery.error == "HTTP 500"
 
     with schema_context("mitaka"):

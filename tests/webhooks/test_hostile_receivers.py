@@ -1,5 +1,5 @@
-"""A receiver cannot make a delivery loop, hold a worker or go unaudited: an answer with a
-NUL is stored cleaned, a Japanese host name is sent in its ASCII form, a receiver that
+"""A receiver cannot make a delivery loop, hold a worker, go unaudited or put values in the
+log: its answer is not kept (a NUL or an echo in it changes nothing), a Japanese host name is sent in its ASCII form, a receiver that
 answers a byte at a time is cut off at WEBHOOK_DEADLINE, any other error is a failed try,
 and the audit event names the generation whose values left."""
 
@@ -12,6 +12,7 @@ import time
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
@@ -25,9 +26,12 @@ from tests.webhooks.conftest import Answer, Receiver
 ASCII_NAME = "れんけい.example.jp".encode("idna").decode()  # xn--n8jza7n2a.example.jp
 
 
-def test_an_answer_with_a_nul_is_stored_cleaned_and_the_delivery_ends(
+def test_an_answer_with_a_nul_ends_the_delivery(
     subscribe: Any, enqueue: Any, receiver: Receiver
 ) -> None:
+    """The answer's body is not kept: a NUL in it (PostgreSQL refuses one in text, and a
+    delivery whose answer could not be stored was once sent again and again) cannot stop
+    the try from being recorded."""
     subscribe("clerk")
     [delivery] = enqueue("record.updated", generation=1)
     receiver.answer(Answer(status=200, body=b"ok\x00\x01done"))
@@ -37,39 +41,30 @@ def test_an_answer_with_a_nul_is_stored_cleaned_and_the_delivery_ends(
         audited = AuditEvent.objects.filter(action="webhook.deliver").count()
         due = webhook_deliveries_due(before=timezone.now() + timedelta(hours=1))
     assert outcome.status == "succeeded"
-    assert stored.response_body == ""  # a success's answer is not kept
+    assert stored.response_status == 200
     assert audited == len(receiver.received) == 1
     assert str(delivery.pk) not in {d for d, _ in due}  # never sent again
 
 
-def test_a_failure_s_answer_with_a_nul_is_stored_cleaned(
-    subscribe: Any, enqueue: Any, receiver: Receiver
-) -> None:
-    subscribe("clerk")
-    [delivery] = enqueue("record.updated", generation=1)
-    receiver.answer(Answer(status=500, body=b"down\x00\x01here"))
-    with schema_context("mitaka"):
-        outcome = webhook_deliver(delivery_id=str(delivery.pk))
-        stored = WebhookDelivery.objects.get(pk=delivery.pk)
-    assert outcome.status == "failed"
-    assert stored.response_status == 500
-    assert stored.response_body == "down\ufffd\ufffdhere"
-
-
+@pytest.mark.parametrize("status", [200, 302, 400, 422, 500])
 def test_a_receiver_echoing_the_payload_leaves_no_value_in_the_log(
-    subscribe: Any, enqueue: Any, receiver: Receiver
+    subscribe: Any, enqueue: Any, receiver: Receiver, api: Any, status: int
 ) -> None:
-    """The log is read by design holders, who may not view records: a 2xx answer, echo or
-    not, is not kept."""
-    subscribe("clerk")
+    """The log is read by design holders, who may not view records: an answer is not
+    kept, a success's or an error's (frameworks echo a request in their validation errors)."""
+    subscription = subscribe("clerk")
     [delivery] = enqueue("record.updated", generation=1)
-    receiver.answer(Answer(status=200, echo=True))
+    receiver.answer(Answer(status=status, echo=True))
     with schema_context("mitaka"):
-        outcome = webhook_deliver(delivery_id=str(delivery.pk))
-        stored = WebhookDelivery.objects.get(pk=delivery.pk)
-    assert outcome.status == "succeeded"
+        webhook_deliver(delivery_id=str(delivery.pk))
+        row = WebhookDelivery.objects.filter(pk=delivery.pk).values().get()
     assert "山田" in receiver.received[0].body.decode()  # it was sent, and echoed
-    assert stored.response_body == ""
+    assert row["response_status"] == status
+    assert "山田" not in json.dumps(row, ensure_ascii=False, default=str)
+    log = api("designer").get(f"/api/v1/ledgers/dv/webhooks/{subscription.pk}/deliveries/")
+    assert log.status_code == 200
+    assert log.json()["results"][0]["response_status"] == status
+    assert "山田" not in log.content.decode()
 
 
 def test_a_japanese_host_name_is_sent_in_its_ascii_form(

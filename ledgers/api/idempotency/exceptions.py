@@ -25,3 +25,16 @@ class IdempotencyKeyReused(LedgerError):
             "この Idempotency-Key は別の内容の要求に使われています。"
             "新しい要求には新しいキーを使ってください。"
         )
+
+
+class IdempotencyKeyInProgress(LedgerError):
+    """A request with the key is still running: come back when it has answered."""
+
+    code = "ERROR_IDEMPOTENCY_KEY_IN_PROGRESS"
+    status = 409
+    retry_after = 1
+
+    def __init__(self) -> None:
+        super().__init__(
+            "同じ Idempotency-Key の要求を処理中です。少し待ってから同じ内容で送り直してください。"
+        )

@@ -21,12 +21,22 @@ HEADER = "Idempotency-Key"
 #: Printable ASCII without spaces: UUIDs, ULIDs, a robot's job and row numbers.
 _KEY_RE = re.compile(r"[\x21-\x7e]{1,255}")
 
-IDEMPOTENCY_PARAMETER = OpenApiParameter(
-    HEADER, str, location=OpenApiParameter.HEADER, required=False, pattern=r"^[!-~]{1,255}$",
-    description="再送防止キー（任意）。同じキーでの再送には、登録し直さずに最初の結果を返します"
-    "（24 時間、職員アカウントごと）。",
-)  # fmt: skip
 REPLAYED_HEADER = "Idempotent-Replayed"
+#: The request header and the answer's, for ``extend_schema(parameters=...)``.
+IDEMPOTENCY_PARAMETERS = [
+    OpenApiParameter(
+        HEADER, str, location=OpenApiParameter.HEADER, required=False,
+        pattern=r"^[!-~]{1,255}$",
+        description="再送防止キー（任意、職員アカウントごと、既定で 24 時間有効）。同じキーで"
+        "同じ内容を送り直すと、登録し直さずに最初の要求が登録した記録を返します（一括登録は"
+        "最初の応答のまま。1件の登録は、今その記録を閲覧できるときは今の内容、できないときは"
+        "最初の応答から値を除いたもの）。処理中なら 409、別の内容なら 422。",
+    ),
+    OpenApiParameter(
+        REPLAYED_HEADER, str, location=OpenApiParameter.HEADER, response=[201], enum=["true"],
+        description="再送防止キーによる再送への応答であること（新たには登録していません）。",
+    ),
+]  # fmt: skip
 
 
 def request_idempotency_key(request: Request) -> str | None:

@@ -17,11 +17,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ledgers.access.policy import LedgerPolicy, stricter_fields
-from ledgers.api.common import refuse_control_characters
+from ledgers.api.common import refuse_control_characters, request_token
 from ledgers.api.errors import ErrorShape, etag, parse_if_match
-from ledgers.api.idempotency.http import IDEMPOTENCY_PARAMETER, idempotent_create
+from ledgers.api.idempotency.http import IDEMPOTENCY_PARAMETERS, idempotent_create
 from ledgers.api.output import ledger_for
 from ledgers.api.records import serializers as s
+from ledgers.api.tokens.services import token_has_scope
 from ledgers.audit.services import audit_record
 from ledgers.exceptions import RecordNotFound
 from ledgers.fields import field_type_registry
@@ -210,9 +211,17 @@ class RecordListView(APIView):
         return Response(body)
 
     @extend_schema(
-        parameters=[IDEMPOTENCY_PARAMETER],
+        parameters=IDEMPOTENCY_PARAMETERS,
         request=s.RecordCreateSerializer,
-        responses={201: s.RecordSerializer, 400: ErrorShape, 422: ErrorShape},
+        responses={
+            201: s.RecordSerializer,
+            400: ErrorShape,
+            403: ErrorShape,
+            404: ErrorShape,
+            409: ErrorShape,
+            413: ErrorShape,
+            422: ErrorShape,
+        },
     )
     def post(self, request: Request, code: str) -> Response:
         ledger, policy = ledger_for(request, code)
@@ -227,37 +236,38 @@ class RecordListView(APIView):
                 actor=request.user, ledger=ledger, values=data["values"],
                 state=data.get("state", ""), reason=data.get("reason", ""), policy=policy,
             )  # fmt: skip
-            response = Response(
-                record_output(record, policy), status=status.HTTP_201_CREATED,
-                headers={"ETag": etag(1)},
-            )  # fmt: skip
-            return response, {"id": str(record.pk)}
+            answer = record_output(record, policy)
+            response = Response(answer, status=status.HTTP_201_CREATED, headers={"ETag": etag(1)})
+            # Kept for a retry: the answer without its values (ids, state and times).
+            return response, {key: value for key, value in answer.items() if key != "values"}
 
         def replay(status_code: int, kept: Any) -> Response:
-            record, seen = _created_record(request, policy, kept["id"])
-            return Response(
-                record_output(record, policy) if seen else _unread(record, policy),
-                status=status_code, headers={"ETag": etag(record.generation)},
-            )  # fmt: skip
+            return _replayed_create(request, policy, status_code, kept)
 
         return idempotent_create(request, write=write, replay=replay)
 
 
-def _created_record(request: Request, policy: LedgerPolicy, record_id: str) -> tuple[Record, bool]:
-    """The record a replayed create made, as it is now, and whether the caller may see it:
-    read (and audited) through the caller's policy when so; else the row alone, for an
-    answer without values (``_unread``). Records are never erased, only marked deleted."""
-    if policy.can("view"):
+def _replayed_create(
+    request: Request, policy: LedgerPolicy, status_code: int, kept: dict[str, Any]
+) -> Response:
+    """A retried single create's answer. A caller who may read the record now (``view``,
+    the record within its disclosure, a token with ``records:read``) gets it as it is now,
+    read and audited as a GET; anyone else the first answer as kept, without values:
+    nothing about the record since (its changes, state, deletion) that a GET would not
+    show them."""
+    if policy.can("view") and token_has_scope(request_token(request), "records:read"):
         try:
-            return policy.view_record(record_id, actor=request.user), True
+            record = policy.view_record(kept["id"], actor=request.user)
         except RecordNotFound:
             pass
-    return Record.objects.get(pk=record_id, ledger=policy.ledger), False
-
-
-def _unread(record: Record, policy: LedgerPolicy) -> dict[str, Any]:
-    """A replayed create's record for a caller who may not see it now: no values."""
-    return {**record_output(record, policy), "values": {}}
+        else:
+            return Response(
+                record_output(record, policy), status=status_code,
+                headers={"ETag": etag(record.generation)},
+            )  # fmt: skip
+    return Response(
+        {**kept, "values": {}}, status=status_code, headers={"ETag": etag(kept["generation"])}
+    )
 
 
 def _safe_filters(request: Request) -> dict[str, str]:
@@ -269,9 +279,17 @@ class RecordBulkView(APIView):
     required_scopes = {"POST": "records:write"}
 
     @extend_schema(
-        parameters=[IDEMPOTENCY_PARAMETER],
+        parameters=IDEMPOTENCY_PARAMETERS,
         request=s.BulkCreateSerializer,
-        responses={201: s.BulkResultSerializer, 400: ErrorShape, 422: ErrorShape},
+        responses={
+            201: s.BulkResultSerializer,
+            400: ErrorShape,
+            403: ErrorShape,
+            404: ErrorShape,
+            409: ErrorShape,
+            413: ErrorShape,
+            422: ErrorShape,
+        },
     )
     def post(self, request: Request, code: str) -> Response:
         ledger, policy = ledger_for(request, code)

@@ -83,9 +83,6 @@ class DeliverySerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=WebhookDelivery.Status.values)
     attempts = serializers.IntegerField()
     response_status = serializers.IntegerField(allow_null=True)
-    response_body = serializers.CharField(
-        help_text="失敗したときの受信側の応答本文（先頭 2 KB）。成功時は空"
-    )
     error = serializers.CharField()
     next_attempt_at = serializers.DateTimeField(allow_null=True)
     created_at = serializers.DateTimeField()
@@ -124,7 +121,6 @@ def delivery_out(delivery: WebhookDelivery) -> dict[str, Any]:
         "status": delivery.status,
         "attempts": delivery.attempts,
         "response_status": delivery.response_status,
-        "response_body": delivery.response_body,
         "error": delivery.error,
         "next_attempt_at": (
             delivery.next_attempt_at.isoformat() if delivery.next_attempt_at else None
