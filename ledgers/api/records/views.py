@@ -236,7 +236,7 @@ class RecordListView(APIView):
                 actor=request.user, ledger=ledger, values=data["values"],
                 state=data.get("state", ""), reason=data.get("reason", ""), policy=policy,
             )  # fmt: skip
-            answer = record_output(record, policy)
+            answer = _write_answer(request, record, policy)
             response = Response(answer, status=status.HTTP_201_CREATED, headers={"ETag": etag(1)})
             # Kept for a retry: the answer without its values (ids, state and times).
             return response, {key: value for key, value in answer.items() if key != "values"}
@@ -245,6 +245,16 @@ class RecordListView(APIView):
             return _replayed_create(request, policy, status_code, kept)
 
         return idempotent_create(request, write=write, replay=replay)
+
+
+def _write_answer(request: Request, record: Record, policy: LedgerPolicy) -> dict[str, Any]:
+    """A write's answer: the record as the caller sees it, its values only for a caller
+    that may read records (a token with ``records:write`` alone, refused a GET, is no way to
+    read them: a PATCH answers every field, not only those written)."""
+    answer = record_output(record, policy)
+    if answer["values"] and not token_has_scope(request_token(request), "records:read"):
+        answer["values"] = {}
+    return answer
 
 
 def _replayed_create(
@@ -367,7 +377,15 @@ class RecordDetailView(APIView):
             expected_generation=expected, reason=data.get("reason", ""),
             state=data.get("state"), policy=policy,
         )  # fmt: skip
-        return Response(record_output(record, policy), headers={"ETag": etag(record.generation)})
+        answer = _write_answer(request, record, policy)
+        if record.generation == expected and answer["values"]:
+            # Nothing changed, so no record.update names the record: the answer is a read
+            # of its values (a PATCH of nothing read a record unaudited), audited as one.
+            audit_record(
+                actor=request.user, action="record.view", ledger_code=policy.ledger.code,
+                record_id=record.pk, generation=record.generation, details={"via": "patch"},
+            )  # fmt: skip
+        return Response(answer, headers={"ETag": etag(record.generation)})
 
     @extend_schema(
         parameters=[OpenApiParameter("reason", str)],
@@ -394,7 +412,9 @@ class RecordDetailView(APIView):
             expected_generation=expected,
             policy=policy,
         )
-        return Response(record_output(record, policy), headers={"ETag": etag(record.generation)})
+        return Response(
+            _write_answer(request, record, policy), headers={"ETag": etag(record.generation)}
+        )
 
 
 class RecordVersionListView(APIView):
@@ -509,4 +529,6 @@ class RecordRestoreView(APIView):
             actor=request.user, record=record, generation=generation,
             reason=body.validated_data.get("reason", ""), expected_generation=expected, policy=policy,
         )  # fmt: skip
-        return Response(record_output(record, policy), headers={"ETag": etag(record.generation)})
+        return Response(
+            _write_answer(request, record, policy), headers={"ETag": etag(record.generation)}
+        )
