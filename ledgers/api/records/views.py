@@ -47,6 +47,8 @@ from ledgers.records.services import (
 from ledgers.search.index import equality_stored_keys
 from ledgers.search.query import contains_filter
 
+#: A create's errors (409 and 422: its Idempotency-Key; 413: a body over the limit).
+_CREATE_ERRORS = dict.fromkeys((400, 403, 404, 409, 413, 422), ErrorShape)
 RESERVED = {"state", "updated_since", "page_size", "cursor", "count", "deleted", "format"}
 NUMERIC = {"integer", "decimal"}
 ORDERED = {"integer", "decimal", "date", "datetime"}
@@ -213,15 +215,7 @@ class RecordListView(APIView):
     @extend_schema(
         parameters=IDEMPOTENCY_PARAMETERS,
         request=s.RecordCreateSerializer,
-        responses={
-            201: s.RecordSerializer,
-            400: ErrorShape,
-            403: ErrorShape,
-            404: ErrorShape,
-            409: ErrorShape,
-            413: ErrorShape,
-            422: ErrorShape,
-        },
+        responses={201: s.RecordSerializer, **_CREATE_ERRORS},
     )
     def post(self, request: Request, code: str) -> Response:
         ledger, policy = ledger_for(request, code)
@@ -291,15 +285,7 @@ class RecordBulkView(APIView):
     @extend_schema(
         parameters=IDEMPOTENCY_PARAMETERS,
         request=s.BulkCreateSerializer,
-        responses={
-            201: s.BulkResultSerializer,
-            400: ErrorShape,
-            403: ErrorShape,
-            404: ErrorShape,
-            409: ErrorShape,
-            413: ErrorShape,
-            422: ErrorShape,
-        },
+        responses={201: s.BulkResultSerializer, **_CREATE_ERRORS},
     )
     def post(self, request: Request, code: str) -> Response:
         ledger, policy = ledger_for(request, code)
