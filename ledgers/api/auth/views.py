@@ -203,6 +203,7 @@ class TokenListView(APIView):
     permission_classes = [IsAuthenticated]
 
     @extend_schema(
+        operation_id="v1_auth_tokens_list",
         parameters=[
             OpenApiParameter(
                 "username", str, required=False,

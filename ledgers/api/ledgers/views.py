@@ -112,7 +112,7 @@ class LedgerListView(APIView):
     # and a design-only token can read back what it writes (records:read opened records).
     required_scopes = {"POST": "ledgers:design"}
 
-    @extend_schema(responses={200: LedgerListSerializer})
+    @extend_schema(operation_id="v1_ledgers_list", responses={200: LedgerListSerializer})
     def get(self, request: Request) -> Response:
         ledgers = list(Ledger.objects.order_by("code"))
         capabilities = capabilities_by_ledger(request.user, ledgers)
@@ -192,13 +192,14 @@ class FieldListView(APIView):
     # and a design-only token can read back what it writes (records:read opened records).
     required_scopes = {"POST": "ledgers:design"}
 
+    @extend_schema(
+        operation_id="v1_ledgers_fields_list", responses={200: FieldListSerializer, 404: ErrorShape}
+    )
     def get(self, request: Request, code: str) -> Response:
         ledger, _policy = ledger_for(request, code)
         return Response({"results": ledger.fields()})
 
-    @extend_schema(
-        request=serializers.DictField(), responses={201: serializers.DictField(), 400: ErrorShape}
-    )
+    @extend_schema(request=FieldSerializer, responses={201: FieldSerializer, 400: ErrorShape})
     def post(self, request: Request, code: str) -> Response:
         ledger, policy = ledger_for(request, code)
         policy.require("design")
@@ -223,7 +224,9 @@ class FieldDetailView(APIView):
         return Response(field)
 
     @extend_schema(
-        request=serializers.DictField(), responses={200: serializers.DictField(), 400: ErrorShape}
+        request=FieldSerializer(partial=True),
+        responses={200: FieldSerializer, 400: ErrorShape, 404: ErrorShape},
+        description="項目の定義のうち、変える部分だけを送ります（PUT も同じ）。",
     )
     def patch(self, request: Request, code: str, key: str) -> Response:
         ledger, policy = ledger_for(request, code)

@@ -90,7 +90,7 @@ def staff_out(user: Any) -> dict[str, Any]:
 class DepartmentListView(APIView):
     required_scopes = {"POST": "staff:admin"}
 
-    @extend_schema(responses={200: DepartmentListSerializer})
+    @extend_schema(operation_id="v1_departments_list", responses={200: DepartmentListSerializer})
     def get(self, request: Request) -> Response:
         return Response(
             {"results": [department_out(d) for d in Department.objects.order_by("code")]}
@@ -147,7 +147,9 @@ class _CityAdminOnly:
 class StaffListView(_CityAdminOnly, APIView):
     required_scopes = {"GET": "staff:admin", "POST": "staff:admin"}
 
-    @extend_schema(responses={200: StaffListSerializer, 403: ErrorShape})
+    @extend_schema(
+        operation_id="v1_staff_list", responses={200: StaffListSerializer, 403: ErrorShape}
+    )
     def get(self, request: Request) -> Response:
         self._require_admin(request)
         return Response({"results": [staff_out(u) for u in User.objects.order_by("username")]})

@@ -180,6 +180,7 @@ class RecordListView(APIView):
     required_scopes = {"GET": "records:read", "POST": "records:write"}
 
     @extend_schema(
+        operation_id="v1_ledgers_records_list",
         parameters=[
             OpenApiParameter("state", str), OpenApiParameter("updated_since", datetime),
             OpenApiParameter("page_size", int), OpenApiParameter("cursor", str),
@@ -406,7 +407,10 @@ class RecordDetailView(APIView):
 class RecordVersionListView(APIView):
     required_scopes = {"GET": "records:read"}
 
-    @extend_schema(responses={200: s.VersionListSerializer, 404: ErrorShape})
+    @extend_schema(
+        operation_id="v1_ledgers_records_versions_list",
+        responses={200: s.VersionListSerializer, 404: ErrorShape},
+    )
     def get(self, request: Request, code: str, record_id: str) -> Response:
         ledger, policy = ledger_for(request, code)
         policy.require("view")
