@@ -9,7 +9,9 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
 from daicho.tenancy.guard import require_tenant
+from ledgers.access.policy import LedgerPolicy
 from ledgers.definitions.models import Ledger
+from ledgers.records.models import Record
 from ledgers.webhooks.exceptions import WebhookNotFound
 from ledgers.webhooks.models import WebhookDelivery, WebhookSubscription
 
@@ -33,11 +35,17 @@ def webhook_subscription_get(*, ledger: Ledger, subscription_id: Any) -> Webhook
 
 
 def webhook_deliveries(
-    *, subscription: WebhookSubscription, status: str | None = None
+    *, subscription: WebhookSubscription, reader: LedgerPolicy, status: str | None = None
 ) -> QuerySet[WebhookDelivery]:
-    """The subscription's deliveries, newest first (optionally of one status)."""
+    """The subscription's deliveries that ``reader`` may know of, newest first (optionally
+    of one status): those of records the reader may see. A delivery names its record, its
+    event (a deletion) and generation; for a record the API answers the reader 404, that
+    told what the 404 hides."""
     require_tenant()
-    deliveries = WebhookDelivery.objects.filter(subscription=subscription)
+    visible = reader.records(Record.objects.filter(ledger_id=subscription.ledger_id))
+    deliveries = WebhookDelivery.objects.filter(
+        subscription=subscription, record_id__in=visible.values("pk")
+    )
     if status:
         deliveries = deliveries.filter(status=status)
     return deliveries.order_by("-created_at", "-id")

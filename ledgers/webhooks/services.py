@@ -350,11 +350,20 @@ def _clean_events(events: Any, errors: dict[str, list[str]]) -> list[str]:
     return sorted(set(events))
 
 
-def _check_owner(owner: Any, ledger: Ledger, errors: dict[str, list[str]]) -> None:
-    if owner is None or not owner.is_active or not policy_for(owner, ledger).can("view"):
+def _check_owner(owner: Any, actor: Any, ledger: Ledger, errors: dict[str, list[str]]) -> None:
+    """The owner is the actor: a subscription is a read channel that sends the owner's view
+    of every record to its URL, so one who named another owner (or moved another's
+    subscription to a URL of their own) read what that owner may see, a designer who may
+    not view records included, and the trail named the owner as the reader."""
+    if owner is None or getattr(owner, "pk", None) != getattr(actor, "pk", None):
         errors["owner"] = [
-            "名義人には、この台帳の閲覧権限を持つ在職中の職員を指定してください"
-            "（送信内容はこの職員の権限で作られます）。"
+            "名義人は登録・変更する本人に限ります（送信内容は名義人の権限で作られるため、"
+            "他の職員を名義人にすると、その職員に見える記録を受け取れてしまいます）。"
+        ]
+    elif not owner.is_active or not policy_for(owner, ledger).can("view"):
+        errors["owner"] = [
+            "名義人（登録する本人）に、この台帳の閲覧権限が必要です"
+            "（送信内容は名義人の権限で作られます）。"
         ]
 
 
@@ -386,9 +395,9 @@ def webhook_subscription_create(
 ) -> WebhookSubscription:
     """Subscribe ``url`` to ``events`` of ``ledger`` (requires ``design``); audited.
 
-    ``owner`` (the actor by default) must hold ``view`` on the ledger: payloads show what
-    the owner may see. The new subscription's ``secret`` is readable on the returned object
-    only; the API shows it once.
+    ``owner`` is the actor (``_check_owner``), who must hold ``view`` on the ledger:
+    payloads show what the owner may see. The new subscription's ``secret`` is readable on
+    the returned object only; the API shows it once.
     """
     require_tenant()
     policy_for(actor, ledger).require("design")
@@ -396,7 +405,7 @@ def webhook_subscription_create(
     errors: dict[str, list[str]] = {}
     _check_url(url, errors)
     cleaned_events = _clean_events(events, errors)
-    _check_owner(owner, ledger, errors)
+    _check_owner(owner, actor, ledger, errors)
     if errors:
         raise WebhookInvalid(errors)
     url = url.strip()
@@ -425,6 +434,10 @@ def webhook_subscription_update(
 ) -> WebhookSubscription:
     """Change url, events, owner, description or ``active`` (requires ``design``); audited.
 
+    Where payloads go and whose view they carry (``url``, ``owner``) only the owner may
+    change, and ``owner`` only to themself: another designer takes a subscription over by
+    naming themself with the new URL.
+
     ``active: true`` re-enables a subscription switched off after failures: the counter is
     reset and the deliveries still open are sent again (``webhook.enable``);
     ``active: false`` pauses it (``webhook.disable``). Other changes are ``webhook.update``.
@@ -437,8 +450,8 @@ def webhook_subscription_update(
     if "url" in changes:
         _check_url(changes["url"], errors)
     events = _clean_events(changes["events"], errors) if "events" in changes else None
-    if "owner" in changes:
-        _check_owner(changes["owner"], ledger, errors)
+    if "owner" in changes or "url" in changes:
+        _check_owner(changes.get("owner", subscription.owner), actor, ledger, errors)
     if "active" in changes and not isinstance(changes["active"], bool):
         errors["active"] = ["true か false で指定してください。"]
     if errors:

@@ -15,6 +15,9 @@ from typing import Any
 import pytest
 from django_tenants.utils import schema_context
 
+from daicho.accounts.models import Membership, Role
+from ledgers.access.models import Grant
+from ledgers.access.services import grant_describe, grants_replace
 from ledgers.webhooks.models import WebhookDelivery, WebhookSubscription
 from ledgers.webhooks.services import webhook_events_enqueue, webhook_subscription_create
 from tests.api.conftest import api, city  # noqa: F401  (the DV ledger and its staff)
@@ -101,18 +104,38 @@ def receiver() -> Iterator[Receiver]:
         yield running
 
 
+def designs_own_view(city: dict[str, Any], who: str) -> Any:  # noqa: F811
+    """Make ``who`` a ledger administrator of their department, whose grant on the DV
+    ledger gains ``design`` (what they see is unchanged): a subscription is created by its
+    owner, who sends their own view."""
+    user = city["people"][who]
+    with schema_context("mitaka"):
+        membership = Membership.objects.get(user=user)
+        if membership.role != Role.LEDGER_ADMIN:
+            membership.role = Role.LEDGER_ADMIN
+            membership.save(update_fields=["role"])
+        ledger = city["ledger"]
+        grants = [grant_describe(g) for g in Grant.objects.filter(ledger=ledger)]
+        for grant in grants:
+            if grant["department"] == membership.department.code and not grant["role"]:
+                grant["capabilities"] = sorted({*grant["capabilities"], "design"})
+        grants_replace(actor=city["people"]["designer"], ledger=ledger, grants=grants)
+    return user
+
+
 @pytest.fixture
 def subscribe(city: dict[str, Any], receiver: Receiver) -> Any:  # noqa: F811
-    """``subscribe("zei")`` → a subscription of the DV ledger owned by that person."""
+    """``subscribe("zei")`` → a subscription of the DV ledger owned (and created) by that
+    person."""
 
     def make(
         owner: str = "clerk", events: list[str] | None = None, url: str | None = None
     ) -> WebhookSubscription:
+        user = designs_own_view(city, owner)
         with schema_context("mitaka"):
             return webhook_subscription_create(
-                actor=city["people"]["designer"], ledger=city["ledger"],
+                actor=user, ledger=city["ledger"],
                 url=url or receiver.url, events=events or ["record.created", "record.updated"],
-                owner=city["people"][owner],
             )  # fmt: skip
 
     return make

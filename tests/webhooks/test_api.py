@@ -14,7 +14,8 @@ from ledgers.audit.models import AuditEvent
 from ledgers.webhooks.exceptions import WebhookUrlRefused
 from ledgers.webhooks.models import WebhookSubscription
 from ledgers.webhooks.services import webhook_url_resolve
-from tests.webhooks.conftest import Receiver
+from tests.api.conftest import records_url
+from tests.webhooks.conftest import Receiver, designs_own_view
 
 WEBHOOKS = "/api/v1/ledgers/dv/webhooks/"
 
@@ -25,15 +26,13 @@ def _body(receiver: Receiver, **extra: Any) -> dict[str, Any]:
 
 def test_a_designer_subscribes_and_sees_the_secret_once(api: Any, receiver: Receiver) -> None:
     designer = api("designer")
-    created = designer.post(
-        WEBHOOKS, _body(receiver, owner="clerk", description="福祉システム連携")
-    )
+    created = designer.post(WEBHOOKS, _body(receiver, description="福祉システム連携"))
     assert created.status_code == 201, created.json()
     body = created.json()
     secret = body["secret"]
     assert secret.startswith("whsec_")
     assert len(secret) > 40
-    assert body["owner"] == "clerk"
+    assert body["owner"] == "designer"  # the creator: payloads carry the creator's view
     assert body["events"] == ["record.created", "record.updated"]
     assert body["active"] is True
 
@@ -47,7 +46,7 @@ def test_a_designer_subscribes_and_sees_the_secret_once(api: Any, receiver: Rece
     with schema_context("mitaka"):
         event = AuditEvent.objects.get(action="webhook.create")
         assert event.details["webhook"] == body["id"]
-        assert event.details["owner"] == "clerk"
+        assert event.details["owner"] == "designer"
         assert secret not in str(event.details)
         assert WebhookSubscription.objects.get(pk=body["id"]).secret == secret
 
@@ -135,32 +134,36 @@ def test_the_ssrf_guard_admits_public_addresses_and_pins_the_checked_one(setting
 def test_patch_delete_and_the_delivery_log(
     api: Any, receiver: Receiver, enqueue: Any, city: dict[str, Any]
 ) -> None:
-    designer = api("designer")
-    created = designer.post(WEBHOOKS, _body(receiver)).json()
+    designs_own_view(city, "clerk")  # 市民課 sees the DV record
+    owner = api("clerk")
+    created = owner.post(WEBHOOKS, _body(receiver)).json()
     url = f"{WEBHOOKS}{created['id']}/"
-    changed = designer.patch(url, {"events": ["record.deleted"], "owner": "zei"})
+    changed = owner.patch(url, {"events": ["record.deleted"], "description": "転出の通知"})
     assert changed.status_code == 200
     assert changed.json()["events"] == ["record.deleted"]
-    assert changed.json()["owner"] == "zei"
-    bad = designer.patch(url, {"events": ["record.viewed"]})
+    bad = owner.patch(url, {"events": ["record.viewed"]})
     assert bad.status_code == 400
 
     [delivery] = enqueue("record.deleted")
-    log = designer.get(f"{url}deliveries/")
+    log = owner.get(f"{url}deliveries/")
     assert log.status_code == 200
     [row] = log.json()["results"]
     assert row["id"] == str(delivery.pk)
     assert row["record_id"] == str(city["record"].pk)
     assert row["status"] == "pending"
     assert b"\xe5\xb1\xb1\xe7\x94\xb0" not in log.content  # 山田: ids only
-    assert designer.get(f"{url}deliveries/?status=dead").json()["results"] == []
-    assert designer.get(f"{url}deliveries/?status=bogus").status_code == 400
+    assert owner.get(f"{url}deliveries/?status=dead").json()["results"] == []
+    assert owner.get(f"{url}deliveries/?status=bogus").status_code == 400
+    # 総務課's designer manages the ledger's webhooks but may not see the DV record: the log
+    # does not tell it that the record exists or was deleted (found by a review).
+    assert api("designer").get(records_url(city["record"].pk)).status_code == 404
+    assert api("designer").get(f"{url}deliveries/").json()["results"] == []
 
-    paused = designer.patch(url, {"active": False})
+    paused = owner.patch(url, {"active": False})
     assert paused.json()["active"] is False
-    assert designer.delete(url).status_code == 204
-    assert designer.get(url).status_code == 404
-    assert designer.get(f"{WEBHOOKS}not-a-uuid/").json()["code"] == "ERROR_WEBHOOK_DOES_NOT_EXIST"
+    assert owner.delete(url).status_code == 204
+    assert owner.get(url).status_code == 404
+    assert owner.get(f"{WEBHOOKS}not-a-uuid/").json()["code"] == "ERROR_WEBHOOK_DOES_NOT_EXIST"
     with schema_context("mitaka"):
         actions = list(
             AuditEvent.objects.filter(action__startswith="webhook.")
@@ -168,3 +171,49 @@ def test_patch_delete_and_the_delivery_log(
             .values_list("action", flat=True)
         )
     assert actions == ["webhook.create", "webhook.update", "webhook.disable", "webhook.delete"]
+
+
+def test_a_subscription_reads_as_its_creator_only(
+    api: Any, receiver: Receiver, city: dict[str, Any]
+) -> None:
+    """Found by a review: a designer who may not view records named 市民課's clerk as the
+    owner (or moved the clerk's subscription to a URL of its own) and received the DV
+    address, the trail naming the clerk as the reader."""
+    designer = api("designer")
+    named = designer.post(WEBHOOKS, _body(receiver, owner="clerk"))
+    assert named.status_code == 400
+    assert "owner" in named.json()["detail"]["errors"]
+    designs_own_view(city, "clerk")
+    theirs = api("clerk").post(WEBHOOKS, _body(receiver)).json()
+    url = f"{WEBHOOKS}{theirs['id']}/"
+    moved = designer.patch(url, {"url": "http://127.0.0.1:9/elsewhere"})
+    assert moved.status_code == 400
+    assert "owner" in moved.json()["detail"]["errors"]
+    handed = designer.patch(url, {"owner": "clerk", "url": "http://127.0.0.1:9/elsewhere"})
+    assert handed.status_code == 400
+    # Taking it over is allowed, as the designer's own view: what it may see, no more.
+    taken = designer.patch(url, {"owner": "designer", "url": "http://127.0.0.1:9/elsewhere"})
+    assert taken.status_code == 200, taken.json()
+    assert taken.json()["owner"] == "designer"
+    with schema_context("mitaka"):
+        kept = WebhookSubscription.objects.get(pk=theirs["id"])
+        assert (kept.owner.username, kept.url) == ("designer", "http://127.0.0.1:9/elsewhere")
+
+
+def test_a_token_without_records_read_may_not_point_a_subscription(
+    api: Any, receiver: Receiver, city: dict[str, Any]
+) -> None:
+    """Found by a review: a ledgers:design token, refused a GET, subscribed its own URL and
+    received every change with its values."""
+    designs_own_view(city, "clerk")
+    design_only = api("clerk", scopes=["ledgers:design"])
+    assert design_only.get(records_url(city["record"].pk)).status_code == 403
+    refused = design_only.post(WEBHOOKS, _body(receiver))
+    assert refused.status_code == 403
+    assert "records:read" in refused.json()["message"]
+    created = api("clerk").post(WEBHOOKS, _body(receiver)).json()
+    url = f"{WEBHOOKS}{created['id']}/"
+    assert design_only.patch(url, {"url": "http://127.0.0.1:9/x"}).status_code == 403
+    assert design_only.patch(url, {"active": False}).status_code == 200  # no values move
+    with schema_context("mitaka"):
+        assert WebhookSubscription.objects.count() == 1

@@ -61,7 +61,7 @@ def test_a_receiver_echoing_the_payload_leaves_no_value_in_the_log(
     assert "山田" in receiver.received[0].body.decode()  # it was sent, and echoed
     assert row["response_status"] == status
     assert "山田" not in json.dumps(row, ensure_ascii=False, default=str)
-    log = api("designer").get(f"/api/v1/ledgers/dv/webhooks/{subscription.pk}/deliveries/")
+    log = api("clerk").get(f"/api/v1/ledgers/dv/webhooks/{subscription.pk}/deliveries/")
     assert log.status_code == 200
     assert log.json()["results"][0]["response_status"] == status
     assert "山田" not in log.content.decode()

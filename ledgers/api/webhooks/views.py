@@ -9,9 +9,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from ledgers.api.common import request_token
 from ledgers.api.errors import ErrorShape
 from ledgers.api.output import ledger_for
+from ledgers.api.tokens.services import token_has_scope
 from ledgers.api.webhooks import serializers as s
+from ledgers.exceptions import AccessDenied
 from ledgers.webhooks.models import WebhookDelivery
 from ledgers.webhooks.selectors import (
     webhook_deliveries,
@@ -23,6 +26,17 @@ from ledgers.webhooks.services import (
     webhook_subscription_delete,
     webhook_subscription_update,
 )
+
+
+def _require_reading_token(request: Request) -> None:
+    """A subscription's URL receives record values: who sets it (or its owner) reads them,
+    so a token needs ``records:read`` as well as ``ledgers:design`` (a design-only token,
+    refused a GET, subscribed its own URL and read every change)."""
+    if not token_has_scope(request_token(request), "records:read"):
+        raise AccessDenied(
+            "Webhook の送信先・名義人を設定するには、トークンに records:read スコープも必要です"
+            "（送信内容は記録の閲覧です）。"
+        )
 
 
 class DeliveryPagination(CursorPagination):
@@ -55,6 +69,7 @@ class WebhookListView(APIView):
     def post(self, request: Request, code: str) -> Response:
         ledger, policy = ledger_for(request, code)
         policy.require("design")
+        _require_reading_token(request)
         body = s.WebhookCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
@@ -99,6 +114,8 @@ class WebhookDetailView(APIView):
         subscription = webhook_subscription_get(ledger=ledger, subscription_id=webhook_id)
         body = s.WebhookUpdateSerializer(data=request.data, partial=True)
         body.is_valid(raise_exception=True)
+        if {"url", "owner"} & set(body.validated_data):
+            _require_reading_token(request)
         subscription = webhook_subscription_update(
             actor=request.user, subscription=subscription, changes=body.validated_data
         )
@@ -135,7 +152,7 @@ class WebhookDeliveryListView(APIView):
             raise exceptions.ValidationError(
                 {"status": [f"状態は {', '.join(WebhookDelivery.Status.values)} のいずれかです。"]}
             )
-        deliveries = webhook_deliveries(subscription=subscription, status=wanted)
+        deliveries = webhook_deliveries(subscription=subscription, reader=policy, status=wanted)
         paginator = DeliveryPagination()
         page = paginator.paginate_queryset(deliveries, request, view=self)
         return Response(
