@@ -482,8 +482,14 @@ def record_update(
     reason: str = "",
     state: str | None = None,
     policy: LedgerPolicy | None = None,
+    write_unchanged: bool = False,
 ) -> Record:
     """Change some values (``None`` clears one) as a new generation (``_record_update``).
+
+    A change that changes nothing writes no generation, unless ``write_unchanged``: for a
+    writer who may not read the record (a grant to search and update, a token without
+    ``records:read``), whether a write changed anything would tell whether a guessed value
+    was right; its every write is a generation (and a ``record.update`` event).
 
     If the ledger's definition changed since ``record`` and the policy were read, the
     values are validated again against the new one (once)."""
@@ -492,7 +498,7 @@ def record_update(
     try:
         return _record_update(
             actor=actor, record=record, values=values, expected_generation=expected_generation,
-            reason=reason, state=state, policy=policy,
+            reason=reason, state=state, policy=policy, write_unchanged=write_unchanged,
         )  # fmt: skip
     except DefinitionChanged:
         fresh = Ledger.objects.get(pk=policy.ledger.pk)
@@ -500,6 +506,7 @@ def record_update(
         return _record_update(
             actor=actor, record=record, values=values, expected_generation=expected_generation,
             reason=reason, state=state, policy=dataclasses.replace(policy, ledger=fresh),
+            write_unchanged=write_unchanged,
         )  # fmt: skip
 
 
@@ -512,6 +519,7 @@ def _record_update(
     reason: str,
     state: str | None,
     policy: LedgerPolicy,
+    write_unchanged: bool = False,
 ) -> Record:
     """Change some values (``None`` clears one) as a new generation.
 
@@ -543,7 +551,7 @@ def _record_update(
     # deleted since, which must not block a change of the record's other values.
     _require_references(actor, policy, ledger, {k: data[k] for k in values if k in data})
     new_state = current["state"] if state is None else state
-    if data == before and new_state == current["state"]:
+    if data == before and new_state == current["state"] and not write_unchanged:
         return record
     now = timezone.now()
     diff = values_diff(before, data)

@@ -3,13 +3,20 @@ nothing is a read, audited as one (found by a review of the Idempotency-Key chan
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pytest
+from django.contrib.auth import get_user_model
 from django_tenants.utils import schema_context
 
+from daicho.accounts.models import Department, Membership, Role
+from ledgers.access.models import Grant
+from ledgers.access.services import grant_describe, grants_replace
 from ledgers.audit.models import AuditEvent
-from tests.api.conftest import ADDRESS, records_url
+from ledgers.definitions.models import Ledger
+from ledgers.definitions.services import field_add, field_update
+from tests.api.conftest import ADDRESS, Api, records_url
 
 
 def _views(record_id: Any) -> list[dict[str, Any]]:
@@ -88,3 +95,94 @@ def test_a_token_that_may_read_and_write_is_answered_with_values(
     )
     assert answer.status_code == 200
     assert answer.json()["values"]["address"]["text"] == ADDRESS
+
+
+def _search_and_update_only(city: dict[str, Any]) -> Api:
+    """こども課: may search the DV ledger and update records, not view them (the 加害者検索
+    kind of grant), and the record is disclosed to it."""
+    with schema_context("mitaka"):
+        department = Department.objects.create(code="kodomo", name="こども課")
+        user = get_user_model().objects.create_user(username="kodomo1", password="x" * 12)
+        Membership.objects.create(
+            user=user, department=department, role=Role.EDITOR, valid_from=date(2026, 4, 1)
+        )
+        designer, ledger = city["people"]["designer"], city["ledger"]
+        field_update(
+            actor=designer, ledger=ledger, key="disclosure",
+            changes={"options": {"departments": ["shimin", "shiminzei", "kodomo"]}},
+        )  # fmt: skip
+        grants = [grant_describe(g) for g in Grant.objects.filter(ledger=ledger)]
+        grants.append({"department": "kodomo", "capabilities": ["search", "update"],
+                       "clearance": "special_care"})  # fmt: skip
+        grants_replace(actor=designer, ledger=Ledger.objects.get(pk=ledger.pk), grants=grants)
+    disclosed = Api(city["people"]["clerk"]).patch(
+        records_url(city["record"].pk),
+        {"values": {"disclosure": {"shimin": True, "shiminzei": False, "kodomo": True}}},
+        HTTP_IF_MATCH='"1"',
+    )
+    assert disclosed.status_code == 200
+    return Api(user)
+
+
+@pytest.mark.parametrize("who", ["write-only token", "search and update grant"])
+def test_a_write_by_one_who_may_not_read_never_tells_a_right_guess(
+    api: Any, city: dict[str, Any], who: str
+) -> None:
+    """Found by a review: PATCHing a guessed address answered the same generation when the
+    guess was right (nothing changed, nothing audited) and a new one when it was wrong."""
+    record = city["record"]
+    if who == "write-only token":
+        caller, generation = api("clerk", scopes=["records:write"]), 1
+    else:
+        caller, generation = _search_and_update_only(city), 2
+    assert caller.get(records_url(record.pk)).status_code == 403
+    right = {"address": {"postal_code": "181-0013", "text": ADDRESS}}
+    answer = caller.patch(
+        records_url(record.pk), {"values": right}, HTTP_IF_MATCH=f'"{generation}"'
+    )
+    assert answer.status_code == 200
+    assert answer["ETag"] == f'"{generation + 1}"'  # as a wrong guess would
+    assert answer.json()["values"] == {}
+    with schema_context("mitaka"):
+        update = AuditEvent.objects.filter(action="record.update", record_id=record.pk).latest(
+            "seq"
+        )
+        assert update.generation == generation + 1
+
+
+def test_a_restore_by_one_who_may_not_read_names_no_old_value(
+    api: Any, city: dict[str, Any]
+) -> None:
+    """Found by a review: restoring a generation whose choice was removed since answered
+    「一時保護中」は選択肢にありません to a token refused a read of the versions."""
+    designer, record_id = city["people"]["designer"], city["record"].pk
+    with schema_context("mitaka"):
+        field_add(
+            actor=designer, ledger=Ledger.objects.get(code="dv"),
+            field={"key": "status", "label": "状況", "type": "choice", "sensitivity": "personal",
+                   "options": {"choices": ["一時保護中", "転居済", "終了"]}},
+        )  # fmt: skip
+    clerk = api("clerk")
+    first = clerk.patch(
+        records_url(record_id), {"values": {"status": "一時保護中"}}, HTTP_IF_MATCH='"1"'
+    )
+    assert first.status_code == 200
+    with schema_context("mitaka"):
+        field_update(
+            actor=designer, ledger=Ledger.objects.get(code="dv"), key="status",
+            changes={"options": {"choices": ["転居済", "終了"]}},
+        )  # fmt: skip
+    second = clerk.patch(
+        records_url(record_id), {"values": {"status": "転居済"}}, HTTP_IF_MATCH='"2"'
+    )
+    assert second.status_code == 200
+    robot = api("clerk", scopes=["records:write"])
+    assert robot.get(records_url(record_id, "versions/2/")).status_code == 403
+    refused = robot.post(records_url(record_id, "restore/"), {"generation": 2}, HTTP_IF_MATCH='"3"')
+    assert refused.status_code == 400
+    assert "status" in refused.json()["detail"]["errors"]
+    assert "一時保護中" not in refused.content.decode()
+    # One who may read the versions is told what is wrong, as before.
+    told = clerk.post(records_url(record_id, "restore/"), {"generation": 2}, HTTP_IF_MATCH='"3"')
+    assert told.status_code == 400
+    assert "一時保護中" in told.content.decode()

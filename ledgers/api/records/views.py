@@ -24,7 +24,7 @@ from ledgers.api.output import ledger_for
 from ledgers.api.records import serializers as s
 from ledgers.api.tokens.services import token_has_scope
 from ledgers.audit.services import audit_record
-from ledgers.exceptions import RecordNotFound
+from ledgers.exceptions import RecordInvalid, RecordNotFound
 from ledgers.fields import field_type_registry
 from ledgers.fields.exceptions import FieldError
 from ledgers.records.models import Record
@@ -242,6 +242,12 @@ class RecordListView(APIView):
         return idempotent_create(request, write=write, replay=replay)
 
 
+def _may_read(request: Request, policy: LedgerPolicy) -> bool:
+    """Whether the caller may read the ledger's records: ``view`` and, for a token,
+    ``records:read``."""
+    return policy.can("view") and token_has_scope(request_token(request), "records:read")
+
+
 def _write_answer(request: Request, record: Record, policy: LedgerPolicy) -> dict[str, Any]:
     """A write's answer: the record as the caller sees it, its values only for a caller
     that may read records (a token with ``records:write`` alone, refused a GET, is no way to
@@ -260,7 +266,7 @@ def _replayed_create(
     read and audited as a GET; anyone else the first answer as kept, without values:
     nothing about the record since (its changes, state, deletion) that a GET would not
     show them."""
-    if policy.can("view") and token_has_scope(request_token(request), "records:read"):
+    if _may_read(request, policy):
         try:
             record = policy.view_record(kept["id"], actor=request.user)
         except RecordNotFound:
@@ -363,6 +369,7 @@ class RecordDetailView(APIView):
             actor=request.user, record=policy.get_record(record_id), values=data["values"],
             expected_generation=expected, reason=data.get("reason", ""),
             state=data.get("state"), policy=policy,
+            write_unchanged=not _may_read(request, policy),
         )  # fmt: skip
         answer = _write_answer(request, record, policy)
         if record.generation == expected and answer["values"]:
@@ -515,10 +522,20 @@ class RecordRestoreView(APIView):
         generation = body.validated_data.get("generation")
         policy.require("update" if generation is not None else "delete")
         record = policy.get_record(record_id)
-        record = record_restore(
-            actor=request.user, record=record, generation=generation,
-            reason=body.validated_data.get("reason", ""), expected_generation=expected, policy=policy,
-        )  # fmt: skip
+        try:
+            record = record_restore(
+                actor=request.user, record=record, generation=generation,
+                reason=body.validated_data.get("reason", ""), expected_generation=expected,
+                policy=policy,
+            )  # fmt: skip
+        except RecordInvalid as exc:
+            if _may_read(request, policy):
+                raise
+            # The messages quote the old values ("「…」は選択肢にありません"), which one
+            # refused a read of the versions may not learn: the fields only.
+            raise RecordInvalid(
+                {key: ["この世代の値は、今の項目の定義では復元できません。"] for key in exc.errors}
+            ) from None
         return Response(
             _write_answer(request, record, policy), headers={"ETag": etag(record.generation)}
         )
