@@ -10,21 +10,35 @@ from typing import Any
 
 from ledgers.access.policy import LedgerPolicy
 from ledgers.records.models import Record, RecordVersion
+from ledgers.records.references import references_hidden
 
 
 def record_output(record: Record, policy: LedgerPolicy) -> dict[str, Any]:
     """The record as ``policy``'s actor sees it. Its values only for one who may view the
     ledger's records: a grant to search and update (no view) finds records through search
-    screens, which choose the fields it sees, and its writes answer with no values."""
-    return {
-        "id": str(record.pk),
-        "generation": record.generation,
-        "state": record.state,
-        "values": policy.mask(record.data) if policy.can("view") else {},
-        "created_at": record.created_at.isoformat(),
-        "updated_at": record.updated_at.isoformat(),
-        "deleted": record.deleted_at is not None,
-    }
+    screens, which choose the fields it sees, and its writes answer with no values. A
+    reference to a record the reader may not see is masked (``references_hidden``)."""
+    return record_outputs([record], policy)[0]
+
+
+def record_outputs(records: list[Record], policy: LedgerPolicy) -> list[dict[str, Any]]:
+    """``record_output`` of each record, the references' targets checked for all at once."""
+    viewer = policy.can("view")
+    shown = references_hidden(
+        policy=policy, values_list=[policy.mask(r.data) if viewer else {} for r in records]
+    )
+    return [
+        {
+            "id": str(record.pk),
+            "generation": record.generation,
+            "state": record.state,
+            "values": values,
+            "created_at": record.created_at.isoformat(),
+            "updated_at": record.updated_at.isoformat(),
+            "deleted": record.deleted_at is not None,
+        }
+        for record, values in zip(records, shown, strict=True)
+    ]
 
 
 def version_summary(version: RecordVersion) -> dict[str, Any]:
@@ -45,5 +59,7 @@ def version_output(
         **version_summary(version),
         "deleted": version.deleted,
         "definition_version": version.definition_version,
-        "values": policy.mask(version.data, definition=definition),
+        "values": references_hidden(
+            policy=policy, values_list=[policy.mask(version.data, definition=definition)]
+        )[0],
     }

@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ledgers.access.policy import LedgerPolicy, policy_for
+from ledgers.access.policy import MASKED, LedgerPolicy, policy_for
 from ledgers.definitions.models import Ledger
 from ledgers.records.models import Record
 
@@ -55,6 +55,91 @@ def references_in(
     return found
 
 
+def _reference_ids(refs: Iterable[Mapping[str, Any]]) -> dict[str, set[uuid.UUID]]:
+    wanted: dict[str, set[uuid.UUID]] = defaultdict(set)
+    for ref in refs:
+        try:
+            wanted[str(ref["ledger"])].add(uuid.UUID(str(ref["record"])))
+        except (KeyError, ValueError):
+            continue  # not a record id of ours: never found
+    return wanted
+
+
+def _canonical(ref: Mapping[str, Any]) -> tuple[str, str] | None:
+    try:
+        return str(ref["ledger"]), str(uuid.UUID(str(ref["record"])))
+    except (KeyError, ValueError):
+        return None
+
+
+def references_seen(
+    *, policy: LedgerPolicy, refs: Iterable[Mapping[str, Any]], writing: bool = False
+) -> set[tuple[str, str]]:
+    """(ledger code, record id) of the references among ``refs`` whose record the policy's
+    actor may see: with ``view`` (or, ``writing``, ``search``: a writer links records it
+    found) and within the target's record filter; ``writing`` also refuses deleted ones.
+    One query for the target ledgers and one per target ledger."""
+    wanted = _reference_ids(refs)
+    found: set[tuple[str, str]] = set()
+    if not wanted:
+        return found
+    ledgers = {ledger.code: ledger for ledger in Ledger.objects.filter(code__in=sorted(wanted))}
+    for code, ids in wanted.items():
+        target = ledgers.get(code)
+        if target is None:
+            continue
+        sight = policy if target.pk == policy.ledger.pk else policy_for(policy.actor, target)
+        if not (sight.can("view") or (writing and sight.can("search"))):
+            continue
+        candidates = Record.objects.filter(ledger=target, pk__in=sorted(ids))
+        if writing:
+            candidates = candidates.filter(deleted_at__isnull=True)
+        found.update(
+            (code, str(pk)) for pk in sight.records(candidates).values_list("pk", flat=True)
+        )
+    return found
+
+
+def references_hidden(
+    *, policy: LedgerPolicy, values_list: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """``values_list`` (outputs, already masked) with every reference whose record the
+    reader may not see replaced by the mask marker: a 相談記録's link to a DV record named
+    the record, and so that the person has one, to a department the DV record is not
+    disclosed to. The same lists when the ledger has no reference field; new dicts where a
+    value changes (stored values are read-only trees). Batched: one query per target
+    ledger for the whole list."""
+    paths = reference_paths(policy.ledger)
+    if not (paths[0] or paths[1]):
+        return values_list
+    refs = [ref for values in values_list for _key, ref in references_in(paths, values)]
+    if not refs:
+        return values_list
+    seen = references_seen(policy=policy, refs=refs)
+    top, groups = paths
+
+    def shown(value: Any) -> Any:
+        if isinstance(value, Mapping) and "record" in value and _canonical(value) not in seen:
+            return dict(MASKED)
+        return value
+
+    result = []
+    for values in values_list:
+        changed = dict(values)
+        for key, value in values.items():
+            if key in top:
+                changed[key] = shown(value)
+            elif key in groups and isinstance(value, list):
+                changed[key] = [
+                    {k: (shown(v) if k in groups[key] else v) for k, v in row.items()}
+                    if isinstance(row, Mapping)
+                    else row
+                    for row in value
+                ]
+        result.append(changed)
+    return result
+
+
 def references_missing(
     *,
     actor: Any,
@@ -64,33 +149,12 @@ def references_missing(
     """The errors of the references among ``items`` (item index, field key, reference) whose
     record is missing, deleted or out of the writer's sight, by item and field. One query
     for the target ledgers and one per target ledger."""
-    wanted: dict[str, set[uuid.UUID]] = defaultdict(set)
     items = list(items)
-    for _index, _key, ref in items:
-        try:
-            wanted[ref["ledger"]].add(uuid.UUID(str(ref["record"])))
-        except ValueError:
-            continue  # not a record id of ours: missing
-    found: set[tuple[str, str]] = set()
-    ledgers = {ledger.code: ledger for ledger in Ledger.objects.filter(code__in=sorted(wanted))}
-    for code, ids in wanted.items():
-        target = ledgers.get(code)
-        if target is None:
-            continue
-        sight = policy if target.pk == policy.ledger.pk else policy_for(actor, target)
-        if not (sight.can("view") or sight.can("search")):
-            continue
-        visible = sight.records(
-            Record.objects.filter(ledger=target, deleted_at__isnull=True, pk__in=sorted(ids))
-        ).values_list("pk", flat=True)
-        found.update((code, str(pk)) for pk in visible)
+    found = references_seen(policy=policy, refs=(ref for _i, _k, ref in items), writing=True)
     errors: dict[int, dict[str, list[str]]] = {}
     for index, key, ref in items:
-        try:
-            canonical = str(uuid.UUID(str(ref["record"])))
-        except ValueError:
-            canonical = None
-        if canonical is None or (ref["ledger"], canonical) not in found:
+        canonical = _canonical(ref)
+        if canonical is None or canonical not in found:
             message = MISSING.format(ledger=ref["ledger"], record=ref["record"])
             messages = errors.setdefault(index, {}).setdefault(key, [])
             if message not in messages:

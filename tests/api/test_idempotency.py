@@ -270,10 +270,10 @@ def committed(django_db_setup: None, django_db_blocker: Any) -> dict[str, Any]:
     """A city of its own whose ledger and token are committed, for truly concurrent requests."""
     with django_db_blocker.unblock():
         municipality_provision(
-            actor=None, slug="hachioji", name="八王子市", code="132012",
-            domain="hachioji.localhost", admin_username="admin", admin_password="x" * 16,
+            actor=None, slug="kodaira", name="小平市", code="132110",
+            domain="kodaira.localhost", admin_username="admin", admin_password="x" * 16,
         )  # fmt: skip
-        with schema_context("hachioji"):
+        with schema_context("kodaira"):
             user = get_user_model().objects.create_user(username="robot", password="x" * 12)
             Membership.objects.create(
                 user=user,
@@ -291,7 +291,7 @@ def committed(django_db_setup: None, django_db_blocker: Any) -> dict[str, Any]:
 
 
 def _send(token: str, key: str, rows: int = 50) -> Any:
-    client = APIClient(HTTP_HOST="hachioji.localhost")
+    client = APIClient(HTTP_HOST="kodaira.localhost")
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
     return client.post(
         "/api/v1/ledgers/race/records/bulk/",
@@ -305,7 +305,7 @@ def test_two_requests_with_one_key_at_once_create_once(
 ) -> None:
     """The second either finds the first running (409, come back) or done (its replay):
     never a second set of records."""
-    with django_db_blocker.unblock(), schema_context("hachioji"):
+    with django_db_blocker.unblock(), schema_context("kodaira"):
         before = Record.objects.count()
     barrier = threading.Barrier(2)
     answers: list[Any] = []
@@ -331,7 +331,7 @@ def test_two_requests_with_one_key_at_once_create_once(
             assert answer["Retry-After"] == "1"
         elif answer is not created[0]:
             assert answer.json() == created[0].json()
-    with django_db_blocker.unblock(), schema_context("hachioji"):
+    with django_db_blocker.unblock(), schema_context("kodaira"):
         assert Record.objects.count() == before + 50
 
 
@@ -342,7 +342,7 @@ def test_a_retry_while_the_first_request_runs_is_told_to_come_back_not_kept_wait
     request ran, holding a worker and a connection. The first request is played here by
     another connection holding the key's lock."""
     with django_db_blocker.unblock():
-        with schema_context("hachioji"):
+        with schema_context("kodaira"):
             lock = _lock_id(committed["user_id"], "slow")
             before = Record.objects.count()
         holder = psycopg.connect(**_connection_params(), autocommit=True)
@@ -352,7 +352,7 @@ def test_a_retry_while_the_first_request_runs_is_told_to_come_back_not_kept_wait
             assert busy.status_code == 409
             assert busy.json()["code"] == "ERROR_IDEMPOTENCY_KEY_IN_PROGRESS"
             assert busy["Retry-After"] == "1"
-            with schema_context("hachioji"):
+            with schema_context("kodaira"):
                 assert Record.objects.count() == before
             holder.execute("SELECT pg_advisory_unlock(%s)", [lock])
             done = _send(committed["token"], "slow")

@@ -28,7 +28,8 @@ from ledgers.exceptions import RecordInvalid, RecordNotFound
 from ledgers.fields import field_type_registry
 from ledgers.fields.exceptions import FieldError
 from ledgers.records.models import Record
-from ledgers.records.output import record_output, version_output, version_summary
+from ledgers.records.output import record_output, record_outputs, version_output, version_summary
+from ledgers.records.references import references_hidden
 from ledgers.records.selectors import (
     record_as_of,
     record_get_version,
@@ -201,7 +202,7 @@ class RecordListView(APIView):
             page, count = paginator.paginate_first(queryset, request, view=self, count=wants_count)
         else:
             page = paginator.paginate_queryset(queryset, request, view=self)
-        results = [record_output(record, policy) for record in page or []]
+        results = record_outputs(list(page or []), policy)
         audit_record(
             actor=request.user, action="record.list", ledger_code=ledger.code,
             details={"records": [r["id"] for r in results], "filters": _safe_filters(request)},
@@ -479,8 +480,12 @@ class RecordDiffView(APIView):
                 version_definition(version=newer).get("fields", []),
             )
         }
-        before = policy.mask(older.data, definition=both)
-        after = policy.mask(newer.data, definition=both)
+        before, after = references_hidden(
+            policy=policy,
+            values_list=[
+                policy.mask(older.data, definition=both), policy.mask(newer.data, definition=both)
+            ],
+        )  # fmt: skip
         changes = {
             key: {"from": pair[0], "to": pair[1]}
             for key, pair in values_diff(before, after).items()

@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 
 from ledgers.api.errors import ErrorShape
 from ledgers.api.output import ledger_for
+from ledgers.records.references import references_hidden
 from ledgers.search.services import search_run
 
 
@@ -56,6 +57,9 @@ class SearchView(APIView):
             actor=request.user, ledger=ledger, screen_code=screen, criteria=data["criteria"],
             reason=data["reason"], page=data["page"], page_size=data.get("page_size"), policy=policy,
         )  # fmt: skip
+        shown = references_hidden(
+            policy=policy, values_list=[result.values_of(hit) for hit in result.hits]
+        )
         return Response(
             {
                 "screen": screen,
@@ -64,9 +68,9 @@ class SearchView(APIView):
                         "id": str(hit.record.pk),
                         "generation": hit.record.generation,
                         "matched": hit.matched,
-                        "values": result.values_of(hit),
+                        "values": values,
                     }
-                    for hit in result.hits
+                    for hit, values in zip(result.hits, shown, strict=True)
                 ],
                 "next": result.page + 1 if result.has_next else None,
             }
