@@ -60,6 +60,8 @@ def version_output(
         "deleted": version.deleted,
         "definition_version": version.definition_version,
         "values": references_hidden(
-            policy=policy, values_list=[policy.mask(version.data, definition=definition)]
+            policy=policy,
+            values_list=[policy.mask(version.data, definition=definition)],
+            definition=definition,
         )[0],
     }

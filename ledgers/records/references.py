@@ -23,12 +23,22 @@ from ledgers.records.models import Record
 MISSING = "参照先の記録が見つかりません（台帳「{ledger}」、記録「{record}」）。"
 
 
-def reference_paths(ledger: Ledger) -> tuple[frozenset[str], dict[str, frozenset[str]]]:
-    """The live reference fields: top-level keys, and per group its reference sub-fields."""
+def reference_paths(
+    ledger: Ledger, *, include_removed: bool = False
+) -> tuple[frozenset[str], dict[str, frozenset[str]]]:
+    """The reference fields: top-level keys, and per group its reference sub-fields; the
+    live ones, or with ``include_removed`` those removed too (their values stay in old
+    generations, and outputs still show them)."""
+    return _paths_of(ledger.fields(include_removed=include_removed))
+
+
+def _paths_of(
+    fields: Iterable[Mapping[str, Any]],
+) -> tuple[frozenset[str], dict[str, frozenset[str]]]:
     top: set[str] = set()
     groups: dict[str, frozenset[str]] = {}
-    for spec in ledger.fields():
-        if spec["type"] == "reference":
+    for spec in fields:
+        if spec.get("type") == "reference":
             top.add(spec["key"])
         subs = (spec.get("options") or {}).get("fields") or []
         refs = frozenset(sub["key"] for sub in subs if sub.get("type") == "reference")
@@ -101,22 +111,33 @@ def references_seen(
 
 
 def references_hidden(
-    *, policy: LedgerPolicy, values_list: list[dict[str, Any]]
+    *,
+    policy: LedgerPolicy,
+    values_list: list[dict[str, Any]],
+    definition: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """``values_list`` (outputs, already masked) with every reference whose record the
     reader may not see replaced by the mask marker: a 相談記録's link to a DV record named
     the record, and so that the person has one, to a department the DV record is not
     disclosed to. The same lists when the ledger has no reference field; new dicts where a
     value changes (stored values are read-only trees). Batched: one query per target
-    ledger for the whole list."""
-    paths = reference_paths(policy.ledger)
-    if not (paths[0] or paths[1]):
+    ledger for the whole list. ``definition``: the one old values were written under (a
+    version's), whose reference fields count too."""
+    # Removed fields too: a removed field's values still show (the record keeps them until
+    # its next change, old generations for ever), and a removed link unmasked its target.
+    top, groups = reference_paths(policy.ledger, include_removed=True)
+    if definition is not None:
+        old_top, old_groups = _paths_of(definition.get("fields", []))
+        top = top | old_top
+        groups = {k: groups.get(k, frozenset()) | old_groups.get(k, frozenset())
+                  for k in {*groups, *old_groups}}  # fmt: skip
+    paths = (top, groups)
+    if not (top or groups):
         return values_list
     refs = [ref for values in values_list for _key, ref in references_in(paths, values)]
     if not refs:
         return values_list
     seen = references_seen(policy=policy, refs=refs)
-    top, groups = paths
 
     def shown(value: Any) -> Any:
         if isinstance(value, Mapping) and "record" in value and _canonical(value) not in seen:

@@ -16,7 +16,10 @@ from ledgers.search.index import EXACT_KEY_TYPES, GROUP_TYPES
 
 CODE_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 DATE_TYPES = {"date", "datetime"}
-UNSEARCHABLE = {"my_number", "file", "department_flags", "long_text"}
+#: Types no search criterion may name. ``reference`` among them: a criterion on a link (its
+#: target's ``ledger:id``, contains or exact) found, one character at a time, the target of
+#: a link the searcher sees masked (a DV record not disclosed to its department).
+UNSEARCHABLE = {"my_number", "file", "department_flags", "long_text", "reference"}
 DEFAULT_MAX_RESULTS = 100
 SCREEN_KEYS = {"code", "name", "generations", "criteria", "result_fields", "excluded_fields",
                "reason_required", "max_results", "description"}  # fmt: skip

@@ -33,7 +33,7 @@ from ledgers.search.keys import exact_key, key_prefix, recheck, stored_keys
 from ledgers.search.models import SearchValue
 from ledgers.search.normalize import parse_date_query
 from ledgers.search.query import normalised_condition, recheck_needle
-from ledgers.search.screens import DATE_TYPES, field_paths, is_excluded
+from ledgers.search.screens import DATE_TYPES, UNSEARCHABLE, field_paths, is_excluded
 
 
 class SearchError(LedgerError):
@@ -351,6 +351,9 @@ def search_run(
             problems[path] = ["この検索画面ではこの項目で検索できません（除外項目）。"]
         elif path not in allowed:
             problems[path] = ["この検索画面の検索条件にない項目です。"]
+        elif paths.get(path, {}).get("type") in UNSEARCHABLE:
+            # A screen saved before its type became unsearchable (``reference``).
+            problems[path] = ["この項目の型では検索できません。"]
         elif not policy.can_read_field(paths[path].get("sensitivity")) or not (
             # a sub-field of a group the searcher sees masked is masked with it
             policy.can_read_field(paths[path.split(".", 1)[0]].get("sensitivity"))

@@ -10,7 +10,9 @@ import pytest
 from django_tenants.utils import schema_context
 
 from ledgers.access.services import grants_replace
-from ledgers.definitions.services import ledger_create
+from ledgers.definitions.models import Ledger
+from ledgers.definitions.services import field_remove, ledger_create, ledger_definition_replace
+from ledgers.exceptions import DefinitionInvalid
 
 SOUDAN = "/api/v1/ledgers/soudan/records/"
 
@@ -96,3 +98,65 @@ def test_a_diff_masks_a_reference_out_of_sight(api: Any, linked: dict[str, str])
     assert diff.status_code == 200
     assert linked["dv"] not in diff.content.decode()
     assert diff.json()["changes"]["dv_case"] == {"from": {"masked": True}, "to": None}
+
+
+def test_a_contains_filter_on_a_reference_is_refused(api: Any, linked: dict[str, str]) -> None:
+    """Found by a review: ``?dv_case__contains=`` spelled out a masked link's target one
+    character at a time."""
+    answer = api("zei").get(SOUDAN, {"dv_case__contains": "dv:"})
+    assert answer.status_code == 400
+    assert linked["dv"] not in answer.content.decode()
+
+
+def test_an_equality_filter_on_a_target_out_of_sight_matches_nothing(
+    api: Any, linked: dict[str, str]
+) -> None:
+    """Found by a review: ``?dv_case=dv:<guess>&count=true`` confirmed a guessed target."""
+    asked = {"dv_case": f"dv:{linked['dv']}", "count": "true"}
+    hidden = api("zei").get(SOUDAN, asked)
+    assert hidden.status_code == 200
+    assert (hidden.json()["count"], hidden.json()["results"]) == (0, [])
+    seen = api("clerk").get(SOUDAN, asked)
+    assert seen.json()["count"] == 1
+    assert seen.json()["results"][0]["id"] == linked["soudan"]
+
+
+def test_a_search_screen_cannot_search_by_a_reference(
+    linked: dict[str, str], city: dict[str, Any]
+) -> None:
+    screen = {"code": "by_case", "name": "事案で検索", "generations": "current",
+              "criteria": [{"field": "dv_case", "match": "exact"}], "result_fields": ["title"]}  # fmt: skip
+    with schema_context("mitaka"):
+        soudan = Ledger.objects.get(code="soudan")
+        document = {**soudan.definition, "code": soudan.code, "name": soudan.name}
+        document["search_screens"] = [*soudan.definition["search_screens"], screen]
+        with pytest.raises(DefinitionInvalid, match=r"dv_case|DV記録"):
+            ledger_definition_replace(
+                actor=city["people"]["admin"], ledger=soudan, document=document
+            )
+
+
+def test_a_removed_reference_field_stays_masked(
+    api: Any, linked: dict[str, str], city: dict[str, Any]
+) -> None:
+    """Found by a review: the masking looked at live fields only, and removing the field (a
+    routine redesign) showed the link's target in the record, lists and versions."""
+    with schema_context("mitaka"):
+        soudan = Ledger.objects.get(code="soudan")
+        document = {**soudan.definition, "code": soudan.code, "name": soudan.name}
+        document["search_screens"] = [
+            {**screen, "result_fields": ["title", "visits"]}
+            for screen in soudan.definition["search_screens"]
+        ]
+        soudan = ledger_definition_replace(
+            actor=city["people"]["admin"], ledger=soudan, document=document
+        )
+        field_remove(actor=city["people"]["admin"], ledger=soudan, key="dv_case")
+    zei = api("zei")
+    for answer in (
+        zei.get(f"{SOUDAN}{linked['soudan']}/"),
+        zei.get(SOUDAN),
+        zei.get(f"{SOUDAN}{linked['soudan']}/versions/1/"),
+    ):
+        assert answer.status_code == 200, answer.content
+        assert linked["dv"] not in answer.content.decode()

@@ -29,7 +29,7 @@ from ledgers.fields import field_type_registry
 from ledgers.fields.exceptions import FieldError
 from ledgers.records.models import Record
 from ledgers.records.output import record_output, record_outputs, version_output, version_summary
-from ledgers.records.references import references_hidden
+from ledgers.records.references import references_hidden, references_seen
 from ledgers.records.selectors import (
     record_as_of,
     record_get_version,
@@ -116,6 +116,10 @@ def _filter_on_field(
         # Filtering on a masked field would reveal its values one question at a time.
         raise exceptions.ValidationError({name: ["この項目では絞り込めません。"]})
     if op == "contains":
+        if field["type"] == "reference":
+            # Its text is the target's ``ledger:id``: a contains filter spelled out, one
+            # character at a time, the target of a link the reader sees masked.
+            raise exceptions.ValidationError({name: ["参照項目は部分一致では絞り込めません。"]})
         return queryset.filter(contains_filter(policy.ledger, key, raw))
     if op not in {"", "gte", "lte"} or (op and field["type"] not in ORDERED):
         raise exceptions.ValidationError(
@@ -125,6 +129,14 @@ def _filter_on_field(
         value = field_type_registry.get(field["type"]).clean(raw, field.get("options") or {})
     except FieldError as exc:
         raise exceptions.ValidationError({name: [exc.message]}) from None
+    if (
+        op == ""
+        and field["type"] == "reference"
+        and not references_seen(policy=policy, refs=[value])
+    ):
+        # Links to a record out of the reader's sight match nothing, as links to no record
+        # do: else a count confirmed a guessed target of a link it sees masked.
+        return queryset.none()
     if op == "":
         # The value's exact search keys first: the same GIN index as every other filter,
         # whose estimates hold even before the new rows have planner statistics.
@@ -485,6 +497,7 @@ class RecordDiffView(APIView):
             values_list=[
                 policy.mask(older.data, definition=both), policy.mask(newer.data, definition=both)
             ],
+            definition=both,
         )  # fmt: skip
         changes = {
             key: {"from": pair[0], "to": pair[1]}
