@@ -6,7 +6,8 @@ The field leaves the model; its column stays until a later release, with a datab
 default so that the new code's inserts (which no longer name it) and a previous release's
 (which still do, during a rolling update) both work. Nothing is rewritten: setting a
 column default is a catalogue change in every city. The bodies already kept are no longer
-shown anywhere.
+shown by the application; they stay in the column (and in backups) until a later release
+drops it.
 """
 
 from django.db import migrations

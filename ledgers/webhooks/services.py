@@ -452,6 +452,17 @@ def webhook_subscription_update(
     events = _clean_events(changes["events"], errors) if "events" in changes else None
     if "owner" in changes or "url" in changes:
         _check_owner(changes.get("owner", subscription.owner), actor, ledger, errors)
+    if (
+        "owner" in changes
+        and "url" not in changes
+        and getattr(changes["owner"], "pk", None) != subscription.owner_id
+    ):
+        # A new owner's view sent on to the URL the previous owner chose: the previous
+        # owner (or whoever runs that receiver) would read what the new one may see.
+        errors["url"] = [
+            "名義人を変えるときは、送信先 URL も指定してください"
+            "（前の名義人が決めた送信先に、新しい名義人の権限の内容を送らないため）。"
+        ]
     if "active" in changes and not isinstance(changes["active"], bool):
         errors["active"] = ["true か false で指定してください。"]
     if errors:

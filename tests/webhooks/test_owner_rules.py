@@ -1,0 +1,66 @@
+"""Whose view a subscription sends and to whose URL: a new owner names a new URL, and the
+upgrade gives every subscription that named another owner back to its creator, paused
+(found by a review of session 11's change)."""
+
+from __future__ import annotations
+
+import importlib
+from types import SimpleNamespace
+from typing import Any
+
+from django.apps import apps
+from django.db import connection
+from django_tenants.utils import schema_context
+
+from ledgers.audit.models import AuditEvent
+from ledgers.webhooks.models import WebhookSubscription
+from tests.webhooks.conftest import Receiver, designs_own_view
+
+WEBHOOKS = "/api/v1/ledgers/dv/webhooks/"
+owner_is_creator = importlib.import_module(
+    "ledgers.migrations.0016_webhook_owner_is_creator"
+).forwards
+
+
+def test_a_new_owner_must_name_a_new_url(
+    api: Any, receiver: Receiver, city: dict[str, Any]
+) -> None:
+    """市民税課's zei chose the URL; 市民課's clerk, who sees more, named itself owner alone
+    and sent its view to zei's receiver."""
+    designs_own_view(city, "zei")
+    designs_own_view(city, "clerk")
+    theirs = api("zei").post(WEBHOOKS, {"url": receiver.url, "events": ["record.updated"]})
+    url = f"{WEBHOOKS}{theirs.json()['id']}/"
+    refused = api("clerk").patch(url, {"owner": "clerk"})
+    assert refused.status_code == 400
+    assert "url" in refused.json()["detail"]["errors"]
+    with schema_context("mitaka"):
+        assert WebhookSubscription.objects.get(pk=theirs.json()["id"]).owner.username == "zei"
+    taken = api("clerk").patch(url, {"owner": "clerk", "url": "http://127.0.0.1:9/mine"})
+    assert taken.status_code == 200
+    assert api("clerk").patch(url, {"owner": "clerk"}).status_code == 200  # no change of owner
+
+
+def test_the_upgrade_gives_a_subscription_naming_another_owner_to_its_creator_paused(
+    receiver: Receiver, city: dict[str, Any]
+) -> None:
+    people = city["people"]
+    with schema_context("mitaka"):
+        legacy = WebhookSubscription.objects.create(
+            ledger=city["ledger"], url=receiver.url, events=["record.updated"],
+            owner=people["clerk"], created_by=people["designer"], secret="s" * 40,
+        )  # fmt: skip
+        own = WebhookSubscription.objects.create(
+            ledger=city["ledger"], url=receiver.url, events=["record.updated"],
+            owner=people["clerk"], created_by=people["clerk"], secret="t" * 40,
+        )  # fmt: skip
+        owner_is_creator(apps, SimpleNamespace(connection=connection))
+        legacy.refresh_from_db()
+        own.refresh_from_db()
+        event = AuditEvent.objects.get(action="webhook.update", details__webhook=str(legacy.pk))
+    assert (legacy.owner_id, legacy.active) == (people["designer"].pk, False)
+    assert legacy.disabled_at is not None
+    assert (own.owner_id, own.active) == (people["clerk"].pk, True)
+    assert event.actor_id is None
+    assert event.details["before"]["owner_id"] == people["clerk"].pk
+    assert event.details["after"] == {"owner_id": people["designer"].pk, "active": False}
