@@ -88,7 +88,8 @@ def references_seen(
     """(ledger code, record id) of the references among ``refs`` whose record the policy's
     actor may see: with ``view`` (or, ``writing``, ``search``: a writer links records it
     found) and within the target's record filter; ``writing`` also refuses deleted ones.
-    One query for the target ledgers and one per target ledger."""
+    One query for the target ledgers, then per target ledger other than the policy's own
+    the actor's policy there (two) and the visible ids (one)."""
     wanted = _reference_ids(refs)
     found: set[tuple[str, str]] = set()
     if not wanted:
@@ -118,11 +119,11 @@ def references_hidden(
 ) -> list[dict[str, Any]]:
     """``values_list`` (outputs, already masked) with every reference whose record the
     reader may not see replaced by the mask marker: a 相談記録's link to a DV record named
-    the record, and so that the person has one, to a department the DV record is not
-    disclosed to. The same lists when the ledger has no reference field; new dicts where a
-    value changes (stored values are read-only trees). Batched: one query per target
-    ledger for the whole list. ``definition``: the one old values were written under (a
-    version's), whose reference fields count too."""
+    the record to a department the DV record is not disclosed to. The same lists when the
+    ledger has no reference field; new dicts where a value changes (stored values are
+    read-only trees). ``references_seen``'s queries once for the whole list.
+    ``definition``: the one old values were written under (a version's), whose reference
+    fields count too."""
     # Removed fields too: a removed field's values still show (the record keeps them until
     # its next change, old generations for ever), and a removed link unmasked its target.
     top, groups = reference_paths(policy.ledger, include_removed=True)
