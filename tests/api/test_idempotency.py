@@ -369,3 +369,27 @@ def _connection_params() -> dict[str, Any]:
         "dbname": settings["NAME"], "user": settings["USER"], "password": settings["PASSWORD"],
         "host": settings["HOST"], "port": settings["PORT"] or 5432,
     }  # fmt: skip
+
+
+def test_an_expired_key_being_taken_over_is_in_progress_whatever_the_body(
+    committed: dict[str, Any], django_db_blocker: Any, settings: Any
+) -> None:
+    """An expired key while another request takes it over: come back (409), not "reused
+    for another request" (422), which it is not any more."""
+    with django_db_blocker.unblock():
+        assert _send(committed["token"], "aged", rows=1).status_code == 201
+        with schema_context("kodaira"):
+            IdempotentRequest.objects.filter(key="aged").update(
+                created_at=timezone.now()
+                - timedelta(hours=settings.API_IDEMPOTENCY_HOURS, minutes=1)
+            )
+            lock = _lock_id(committed["user_id"], "aged")
+        holder = psycopg.connect(**_connection_params(), autocommit=True)
+        try:
+            holder.execute("SELECT pg_advisory_lock(%s)", [lock])
+            busy = _send(committed["token"], "aged", rows=2)  # another body
+            assert busy.status_code == 409
+            assert busy.json()["code"] == "ERROR_IDEMPOTENCY_KEY_IN_PROGRESS"
+        finally:
+            holder.close()
+            connection.close()

@@ -78,12 +78,11 @@ def idempotency_claim(*, actor: Any, key: str, target: str, body_sha256: str) ->
     if row is not None:
         return IdempotencyClaim(pk=row[0], replay=False)
     held = IdempotentRequest.objects.filter(user_id=actor.pk, key=key).first()
-    if held is None or held.status is None:  # its request is still running
+    if held is None or held.status is None or held.created_at < params["expired"]:
+        # Its request is still running (or taking over an expired key): come back.
         raise IdempotencyKeyInProgress()
     if held.target != target or held.body_sha256 != body_sha256:
         raise IdempotencyKeyReused()
-    if held.created_at < params["expired"]:  # expired while another request took it
-        raise IdempotencyKeyInProgress()
     return IdempotencyClaim(pk=held.pk, replay=True, status=held.status, result=held.result)
 
 
