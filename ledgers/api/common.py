@@ -19,8 +19,9 @@ from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle, ScopedRateThrottle
 
+from daicho import caching
 from daicho.accounts.network import client_ip
-from daicho.caching import generations_and_counts, redis_client
+from daicho.caching import generations_and_counts
 from ledgers.api.tokens.models import ApiToken
 from ledgers.api.tokens.services import TOKEN_PREFIX, token_authenticate, token_has_scope
 from ledgers.fields.normalize import ANY_CONTROL_RE
@@ -186,7 +187,11 @@ class ApiRateThrottle(BaseThrottle):
             over = _first_over(counters, counts)
         if over is None:
             return True
-        self._retry_after = max(1, redis_client().ttl(over))
+        try:
+            self._retry_after = max(1, caching.redis_client().ttl(over))
+        except Exception:  # Redis gone since it counted: the window, not a server error
+            logger.warning("rate limit window unavailable", exc_info=True)
+            self._retry_after = next(window for key, window, _limit in counters if key == over)
         return False
 
     def get_ident(self, request: Request) -> str | None:  # type: ignore[override]

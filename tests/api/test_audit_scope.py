@@ -104,3 +104,25 @@ def test_the_record_filter_reads_any_spelling_of_the_id(api: Any, city: dict[str
     )
     upper = api("auditor").get("/api/v1/audit/events/", {"record": record_id.upper()})
     assert "search.run" in [e["action"] for e in upper.json()["results"]]
+
+
+def test_an_auditor_s_query_about_a_ledger_is_shown_only_to_those_who_audit_it(
+    api: Any, city: dict[str, Any]
+) -> None:
+    """Found by a review: an audit.read event named no ledger, so every 監査担当 read which
+    DV record another auditor had looked into (its filters name the record)."""
+    record_id = str(city["record"].pk)
+    asked = api("auditor").get("/api/v1/audit/events/", {"record": record_id})
+    assert asked.status_code == 200
+    by_ledger = api("auditor").get("/api/v1/audit/events/", {"ledger": "dv"})
+    assert by_ledger.status_code == 200
+    outsider = _auditor_without_grant(city)
+    shown = outsider.get("/api/v1/audit/events/", {"action": "audit.read"}).json()["results"]
+    assert record_id not in str(shown)
+    assert all(e["actor"] != "auditor" for e in shown)
+    # Those who audit the DV ledger (here the city administrator) see both queries, and
+    # which ledger they were about.
+    read = api("admin").get("/api/v1/audit/events/", {"ledger": "dv", "action": "audit.read"})
+    mine = [e for e in read.json()["results"] if e["actor"] == "auditor"]
+    assert len(mine) == 2
+    assert {e["ledger"] for e in mine} == {"dv"}

@@ -1,8 +1,10 @@
 """``issue_api_token``, the OpenAPI schema and its docs page, and rate limits."""
 
+import contextlib
 import hashlib
 import secrets
 import time
+from collections.abc import Iterator
 from io import StringIO
 from typing import Any
 
@@ -245,33 +247,42 @@ def test_the_token_is_counted_however_the_header_separates_it(api: Any, settings
     assert statuses == [200, 200, 429]
 
 
-def test_the_counters_read_as_none_when_redis_does_not_answer(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+@contextlib.contextmanager
+def _redis_down() -> Iterator[None]:
+    """Redis as a client on a port nothing listens on, within the block only. The process's
+    client (cached) and the counters' script (registered on the client it first met) are
+    reset afterwards: a later test in the same worker once met the dead client and failed."""
+    import redis
+
+    from daicho import caching
+
+    original = caching.redis_client
+    down = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(caching, "redis_client", lambda: down)
+            patch.setattr(caching, "_generations_and_counts_script", None)
+            yield
+    finally:
+        original.cache_clear()
+        caching._generations_and_counts_script = None
+
+
+def test_the_counters_read_as_none_when_redis_does_not_answer() -> None:
     """Redis down (a client on a port nothing listens on): caches are bypassed, every
     request then reads the database, rather than a request failing."""
-    import redis
-
     from daicho import caching
 
-    down = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
-    monkeypatch.setattr(caching, "redis_client", lambda: down)
-    assert caching.generations("tenancy", "other") == [None, None]
-    assert caching.generations_and_counts(["tenancy"], [("k", 60, 5)]) == ([None], {})
+    with _redis_down():
+        assert caching.generations("tenancy", "other") == [None, None]
+        assert caching.generations_and_counts(["tenancy"], [("k", 60, 5)]) == ([None], {})
 
 
-def test_with_redis_down_a_token_request_is_answered_unlimited(
-    api: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_with_redis_down_a_token_request_is_answered_unlimited(api: Any) -> None:
     """The rate counters fail open as the caches do: the request reads the database and is
     answered, neither refused nor a server error."""
-    import redis
-
-    from daicho import caching
-
-    client = api("clerk")
-    down = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
-    monkeypatch.setattr(caching, "redis_client", lambda: down)
-    response = client.get("/api/v1/me/")
+    client = api("clerk")  # its token issued while Redis answers
+    with _redis_down():
+        response = client.get("/api/v1/me/")
     assert response.status_code == 200
     assert response.json()["username"] == "clerk"

@@ -24,7 +24,9 @@ from ledgers.api.errors import ErrorShape
 from ledgers.audit.models import AuditEvent
 from ledgers.audit.selectors import audit_events
 from ledgers.audit.services import audit_record, audit_verify
+from ledgers.definitions.models import Ledger
 from ledgers.exceptions import AccessDenied
+from ledgers.records.models import Record
 
 
 def audit_scope(user: Any) -> Q | None:
@@ -147,9 +149,24 @@ class AuditEventListView(APIView):
         audit_record(
             actor=request.user,
             action="audit.read",
+            ledger_code=_ledger_asked(params),
             details={"filters": dict(params.items()), "count": len(page)},
         )
         return Response({"results": [_event(e) for e in page], "next": paginator.get_next_link()})
+
+
+def _ledger_asked(params: Any) -> str:
+    """The ledger an audit-trail query was about (its ``ledger`` filter, or its ``record``'s
+    ledger), for its own ``audit.read`` event: an event of a ledger is shown only to those
+    who audit that ledger. Without it, every auditor read which DV records another auditor
+    had looked into (the filters name them). "" for a query about no ledger."""
+    code = params.get("ledger")
+    if code:
+        return code if Ledger.objects.filter(code=code).exists() else ""
+    if params.get("record"):
+        found = Record.objects.filter(pk=params["record"]).values_list("ledger__code", flat=True)
+        return found.first() or ""
+    return ""
 
 
 def _event(event: AuditEvent) -> dict[str, Any]:
