@@ -164,7 +164,6 @@ def references_hidden(
 
 def references_missing(
     *,
-    actor: Any,
     policy: LedgerPolicy,
     items: Iterable[tuple[int, str, Mapping[str, Any]]],
 ) -> dict[int, dict[str, list[str]]]:

@@ -255,9 +255,7 @@ def values_clean_and_index(
     return data, cast(IndexData, index)
 
 
-def _require_references(
-    actor: Any, policy: LedgerPolicy, ledger: Ledger, values: Mapping[str, Any]
-) -> None:
+def _require_references(policy: LedgerPolicy, ledger: Ledger, values: Mapping[str, Any]) -> None:
     """``RecordInvalid`` naming each reference among ``values`` (cleaned) whose record is
     missing, deleted or out of the writer's sight (``ledgers.records.references``); no query
     for a ledger without reference fields."""
@@ -266,9 +264,7 @@ def _require_references(
         return
     found = references_in(paths, values)
     if found:
-        errors = references_missing(
-            actor=actor, policy=policy, items=[(0, key, ref) for key, ref in found]
-        )
+        errors = references_missing(policy=policy, items=[(0, key, ref) for key, ref in found])
         if errors:
             raise RecordInvalid(errors[0])
 
@@ -450,7 +446,7 @@ def record_create(
     if isinstance(values, Mapping):
         policy.require_writable(values)
     data = values_clean(ledger=ledger, values=values)
-    _require_references(actor, policy, ledger, data)
+    _require_references(policy, ledger, data)
     now = timezone.now()
     index = search_index_for(ledger=ledger, data=data)
     record = Record(
@@ -549,7 +545,7 @@ def _record_update(
     data = values_clean(ledger=ledger, values=values, current=before)
     # Only the references written now: one kept from before may point at a record
     # deleted since, which must not block a change of the record's other values.
-    _require_references(actor, policy, ledger, {k: data[k] for k in values if k in data})
+    _require_references(policy, ledger, {k: data[k] for k in values if k in data})
     new_state = current["state"] if state is None else state
     if data == before and new_state == current["state"] and not write_unchanged:
         return record
@@ -1026,7 +1022,7 @@ def record_bulk_create(
                 # Before the last chunk: a missing target rolls back the chunks sent. The
                 # chunk in flight is read first: the connection then takes the queries.
                 stream.settle()
-                item_errors.update(references_missing(actor=actor, policy=policy, items=references))
+                item_errors.update(references_missing(policy=policy, items=references))
             if item_errors:
                 raise RecordInvalid(item_errors=item_errors)  # the transaction rolls back
             if len(block) > 1:
@@ -1136,7 +1132,7 @@ def record_bulk_update(
                     for path, value, keys in indexer.departed(before_texts, search)
                 )
         if references and not item_errors:
-            item_errors.update(references_missing(actor=actor, policy=policy, items=references))
+            item_errors.update(references_missing(policy=policy, items=references))
         if item_errors:
             raise RecordInvalid(item_errors=item_errors)
         if not rows:

@@ -28,6 +28,7 @@ from ledgers.exceptions import LedgerError
 from ledgers.fields.exceptions import FieldError
 from ledgers.fields.normalize import ANY_CONTROL_RE
 from ledgers.records.models import Record
+from ledgers.records.references import references_hidden
 from ledgers.search.index import SEP, normaliser_for, query_stored_keys, text_values
 from ledgers.search.keys import exact_key, key_prefix, recheck, stored_keys
 from ledgers.search.models import SearchValue
@@ -58,6 +59,13 @@ class SearchResult:
     page: int
     has_next: bool
     policy: LedgerPolicy
+
+    def shown_values(self) -> list[dict[str, Any]]:
+        """``values_of`` each hit, with every reference to a record out of the searcher's
+        sight masked (``references_hidden``: its queries once for the page)."""
+        return references_hidden(
+            policy=self.policy, values_list=[self.values_of(hit) for hit in self.hits]
+        )
 
     def values_of(self, hit: SearchHit) -> dict[str, Any]:
         """The result fields only, masked by the searcher's clearance; excluded never: an

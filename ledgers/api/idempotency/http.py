@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from django.db import transaction
 from drf_spectacular.utils import OpenApiParameter
@@ -69,8 +69,8 @@ def idempotent_create(
             actor=request.user, key=key, target=f"{request.method} {request.path}"[:300],
             body_sha256=digest,
         )  # fmt: skip
-        if claim.replay:
-            response = replay(claim.status or 201, claim.result)
+        if claim.replay:  # a replayed claim always holds the status its request answered
+            response = replay(cast(int, claim.status), claim.result)
             response[REPLAYED_HEADER] = "true"
             return response
         response, kept = write()

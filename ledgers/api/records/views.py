@@ -266,7 +266,7 @@ def _write_answer(request: Request, record: Record, policy: LedgerPolicy) -> dic
     that may read records (a token with ``records:write`` alone, refused a GET, is no way to
     read them: a PATCH answers every field, not only those written)."""
     answer = record_output(record, policy)
-    if answer["values"] and not token_has_scope(request_token(request), "records:read"):
+    if answer["values"] and not _may_read(request, policy):
         answer["values"] = {}
     return answer
 

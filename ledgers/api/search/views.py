@@ -10,7 +10,6 @@ from rest_framework.views import APIView
 
 from ledgers.api.errors import ErrorShape
 from ledgers.api.output import ledger_for
-from ledgers.records.references import references_hidden
 from ledgers.search.services import search_run
 
 
@@ -57,9 +56,6 @@ class SearchView(APIView):
             actor=request.user, ledger=ledger, screen_code=screen, criteria=data["criteria"],
             reason=data["reason"], page=data["page"], page_size=data.get("page_size"), policy=policy,
         )  # fmt: skip
-        shown = references_hidden(
-            policy=policy, values_list=[result.values_of(hit) for hit in result.hits]
-        )
         return Response(
             {
                 "screen": screen,
@@ -70,7 +66,7 @@ class SearchView(APIView):
                         "matched": hit.matched,
                         "values": values,
                     }
-                    for hit, values in zip(result.hits, shown, strict=True)
+                    for hit, values in zip(result.hits, result.shown_values(), strict=True)
                 ],
                 "next": result.page + 1 if result.has_next else None,
             }
