@@ -28,8 +28,10 @@ def test_missing_settings_module_does_not_fail_open(tmp_path: Path) -> None:
         "HOME": str(tmp_path),
         "PYTHONPATH": str(REPO),
         "SECRET_KEY": "x" * 60,
-        "DATABASE_URL": os.environ["DATABASE_URL"],
-        "REDIS_URL": os.environ["REDIS_URL"],
+        # Only read, never connected to: the probe loads the settings. (The environment's
+        # own URLs are unset on a fresh machine, where `make test` runs the embedded servers.)
+        "DATABASE_URL": "postgres://daicho@db.invalid:5432/daicho",
+        "REDIS_URL": "redis://cache.invalid:6379/0",
         "BASE_DOMAIN": "daicho.example.jp",
         "DAICHO_VAR_DIR": str(tmp_path),
     }
