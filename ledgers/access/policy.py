@@ -18,7 +18,10 @@ Rules:
   field), a record is visible only where one of the actor's departments is flagged 可.
 - A record the actor may not see is answered exactly as a record that does not exist.
 - Fields above the clearance are replaced by ``{"masked": true}``; inside a group each
-  sub-field is judged by its own sensitivity.
+  sub-field is judged by its own sensitivity. A record's outputs (``mask(...,
+  complete=True)``) show every such field of the definition masked, whether it holds a
+  value or not: a marker only where a value is would tell the reader which hidden fields
+  are filled in (that a DV record names an offender's address, say).
 """
 
 from __future__ import annotations
@@ -254,18 +257,26 @@ class LedgerPolicy:
         )
 
     def mask(
-        self, values: Mapping[str, Any], *, definition: Mapping[str, Any] | None = None
+        self,
+        values: Mapping[str, Any],
+        *,
+        definition: Mapping[str, Any] | None = None,
+        complete: bool = False,
     ) -> dict[str, Any]:
         """A copy of ``values`` with every field above the clearance replaced by ``MASKED``.
 
         ``definition`` is the definition the values were written under (an old generation
         renders with its own); the ledger's current one by default. Keys of no known field
-        are dropped rather than shown.
+        are dropped rather than shown. ``complete``: every field above the clearance that
+        the definition holds (and has not removed) is ``MASKED``, empty or not, in each
+        row of a group too; for a whole record's values. Without it only those present
+        are (a search's result fields: a field it does not show is not named at all).
         """
         current = self.ledger.definition.get("fields", [])
         if definition is None or definition.get("fields", []) is current:
-            return _mask_values(values, current, self)
-        return _mask_values(values, self._stricter(definition.get("fields", []), current), self)
+            return _mask_values(values, current, self, complete=complete)
+        fields = self._stricter(definition.get("fields", []), current)
+        return _mask_values(values, fields, self, complete=complete)
 
     def _stricter(
         self, old: list[Mapping[str, Any]], current: list[Mapping[str, Any]]
@@ -323,9 +334,10 @@ class LedgerPolicy:
 
     def _mask_plan(
         self, fields: list[Mapping[str, Any]]
-    ) -> dict[str, tuple[bool, list[Mapping[str, Any]] | None]]:
+    ) -> tuple[dict[str, tuple[bool, list[Mapping[str, Any]] | None]], tuple[str, ...]]:
         """Per field key: readable at this clearance, and the sub-fields to mask inside a
-        readable group. Worked out once per definition, not once per record shown."""
+        readable group; and the keys of the live fields it may not read. Worked out once
+        per definition, not once per record shown."""
         cached = self._mask_plans.get(id(fields))
         if cached is not None and cached[0] is fields:
             return cached[1]
@@ -335,11 +347,14 @@ class LedgerPolicy:
             sub_fields = (spec.get("options") or {}).get("fields")
             group = spec.get("type") in {"group", "repeating_group"} and bool(sub_fields)
             plan[spec["key"]] = (readable, sub_fields if readable and group else None)
+        hidden = tuple(
+            spec["key"] for spec in fields if not spec.get("removed") and not plan[spec["key"]][0]
+        )
         if len(self._mask_plans) >= 64:
             self._mask_plans.clear()
         # The fields list is kept with its plan, so that its id cannot be reused meanwhile.
-        self._mask_plans[id(fields)] = (fields, plan)
-        return plan
+        self._mask_plans[id(fields)] = (fields, (plan, hidden))
+        return plan, hidden
 
 
 def stricter_fields(
@@ -369,9 +384,13 @@ def stricter_fields(
 
 
 def _mask_values(
-    values: Mapping[str, Any], fields: list[Mapping[str, Any]], policy: LedgerPolicy
+    values: Mapping[str, Any],
+    fields: list[Mapping[str, Any]],
+    policy: LedgerPolicy,
+    *,
+    complete: bool = False,
 ) -> dict[str, Any]:
-    plan = policy._mask_plan(fields)
+    plan, hidden = policy._mask_plan(fields)
     masked: dict[str, Any] = {}
     for key, value in values.items():
         entry = plan.get(key)
@@ -382,11 +401,17 @@ def _mask_values(
             masked[key] = dict(MASKED)
         elif sub_fields is not None and isinstance(value, list):
             masked[key] = [
-                _mask_values(row, sub_fields, policy) if isinstance(row, Mapping) else row
+                _mask_values(row, sub_fields, policy, complete=complete)
+                if isinstance(row, Mapping)
+                else row
                 for row in value
             ]
         else:
             masked[key] = value
+    if complete:
+        for key in hidden:
+            if key not in masked:
+                masked[key] = dict(MASKED)
     return masked
 
 

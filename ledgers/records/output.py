@@ -25,7 +25,8 @@ def record_outputs(records: list[Record], policy: LedgerPolicy) -> list[dict[str
     """``record_output`` of each record, the references' targets checked for all at once."""
     viewer = policy.can("view")
     shown = references_hidden(
-        policy=policy, values_list=[policy.mask(r.data) if viewer else {} for r in records]
+        policy=policy,
+        values_list=[policy.mask(r.data, complete=True) if viewer else {} for r in records],
     )
     return [
         {
@@ -61,7 +62,7 @@ def version_output(
         "definition_version": version.definition_version,
         "values": references_hidden(
             policy=policy,
-            values_list=[policy.mask(version.data, definition=definition)],
+            values_list=[policy.mask(version.data, definition=definition, complete=True)],
             definition=definition,
         )[0],
     }

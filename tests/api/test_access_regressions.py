@@ -5,6 +5,7 @@ fields (an equality oracle), and what a search-only grant's writes answer."""
 from __future__ import annotations
 
 import copy
+import json
 from datetime import date
 from typing import Any
 
@@ -402,3 +403,36 @@ def test_a_method_a_view_does_not_have_is_405(api: Any, city: dict[str, Any]) ->
     answer = api("admin").put(records_url(city["record"].pk), {"values": {}})
     assert answer.status_code == 405
     assert answer.json()["code"] == "ERROR_METHOD_NOT_ALLOWED"
+
+
+def test_a_hidden_field_reads_masked_whether_it_is_filled_or_not(
+    api: Any, city: dict[str, Any]
+) -> None:
+    """市民税課 (cleared to personal data) cannot tell from any output whether a record holds
+    an address: a marker only where a value is would tell it, and a diff from nothing to
+    a value would say when one was first written."""
+    clerk, zei = api("clerk"), api("zei")
+    created = clerk.post(
+        records_url(),
+        {"values": {"name": {"kanji": "川田 一子", "kana": "カワダ イチコ"},
+                    "disclosure": {"shimin": True, "shiminzei": True}}},
+    )  # fmt: skip
+    assert created.status_code == 201, created.json()
+    record_id = created.json()["id"]
+    first = zei.get(records_url(record_id)).json()
+    assert first["values"]["address"] == {"masked": True}
+    assert zei.get(records_url(record_id, "versions/1/")).json()["values"]["address"] == {
+        "masked": True
+    }
+    listed = zei.get(records_url(), {"name__contains": "川田"}).json()["results"]
+    assert [r["values"]["address"] for r in listed] == [{"masked": True}]
+    clerk.patch(
+        records_url(record_id), {"values": {"address": {"text": ADDRESS}}}, HTTP_IF_MATCH='"1"'
+    )
+    second = zei.get(records_url(record_id)).json()
+    assert second["values"] == first["values"]
+    diff = zei.get(records_url(record_id, "diff/"), {"from": 1, "to": 2}).json()["changes"]
+    assert diff == {"address": {"from": {"masked": True}, "to": {"masked": True}}}
+    assert "下連雀" not in json.dumps(zei.get(records_url(record_id)).json(), ensure_ascii=False)
+    # The clerk, cleared for it, sees the empty first generation as empty.
+    assert "address" not in clerk.get(records_url(record_id, "versions/1/")).json()["values"]

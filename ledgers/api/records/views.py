@@ -495,7 +495,8 @@ class RecordDiffView(APIView):
         before, after = references_hidden(
             policy=policy,
             values_list=[
-                policy.mask(older.data, definition=both), policy.mask(newer.data, definition=both)
+                policy.mask(older.data, definition=both, complete=True),
+                policy.mask(newer.data, definition=both, complete=True),
             ],
             definition=both,
         )  # fmt: skip

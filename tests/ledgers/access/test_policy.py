@@ -21,7 +21,7 @@ from ledgers.access.services import (
 )
 from ledgers.audit.models import AuditEvent
 from ledgers.definitions.models import Ledger
-from ledgers.definitions.services import field_add, ledger_create
+from ledgers.definitions.services import field_add, field_remove, ledger_create
 from ledgers.exceptions import AccessDenied, DefinitionInvalid, LedgerError, RecordNotFound
 from ledgers.records.models import Record
 from ledgers.records.services import record_create, record_delete, record_update
@@ -402,3 +402,41 @@ def test_a_record_read_is_the_record_the_orm_loads_its_index_deferred(dv: dict[s
         assert read._state.db == "default"
         assert read.ledger is dv["ledger"]
         assert read.search_keys == expected.search_keys  # loaded when asked, as deferred
+
+
+def test_a_complete_mask_names_every_hidden_field_filled_or_not(dv: dict[str, Any]) -> None:
+    """A marker only where a value is would tell which hidden fields are filled in."""
+    empty = record_create(
+        actor=dv["designer"], ledger=dv["ledger"],
+        values={
+            "name": {"kanji": "川田 一子", "kana": "カワダ イチコ"},
+            "disclosure": {"kodomo": "可"}, "related": [{"name": "川田 次郎"}],
+        },
+    )  # fmt: skip
+    policy = policy_for(dv["kodomo"], dv["ledger"])
+    filled = policy.mask(dv["record"].data, complete=True)
+    unfilled = policy.mask(empty.data, complete=True)
+    assert filled["address"] == unfilled["address"] == {"masked": True}
+    assert unfilled["related"][0]["address"] == {"masked": True}
+    assert unfilled["related"][0]["name"]["kanji"] == "川田 次郎"
+    # A search's result fields: only those it shows, the hidden ones among them masked.
+    assert "address" not in policy.mask({"name": empty.data["name"]})
+    # A field the clearance reads is not invented where it is empty.
+    assert "category" not in unfilled
+    # One cleared for the address sees the empty one as empty.
+    assert "address" not in policy_for(dv["shimin"], dv["ledger"]).mask(empty.data, complete=True)
+
+
+def test_a_complete_mask_leaves_removed_fields_out(dv: dict[str, Any]) -> None:
+    """A removed field is no part of the record any more: not named where it is empty
+    (where an old value stays in the data, it is masked as before)."""
+    empty = record_create(
+        actor=dv["designer"], ledger=dv["ledger"],
+        values={"name": {"kanji": "川田 一子", "kana": "カワダ イチコ"}, "related": [{"name": "川田 次郎"}]},
+    )  # fmt: skip
+    field_remove(actor=dv["designer"], ledger=dv["ledger"], key="address")
+    policy = policy_for(dv["kodomo"], Ledger.objects.get(pk=dv["ledger"].pk))
+    shown = policy.mask(empty.data, complete=True)
+    assert "address" not in shown
+    assert shown["related"][0]["address"] == {"masked": True}
+    assert policy.mask(dv["record"].data, complete=True)["address"] == {"masked": True}
