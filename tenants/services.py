@@ -163,13 +163,14 @@ def municipality_provision(
             with schema_context(slug):
                 # The operator typed this password: the administrator must change it at
                 # the first sign-in before anything else (``must_change_password``).
-                get_user_model().objects.create_user(
-                    username=admin_username,
-                    password=admin_password,
+                user_model = get_user_model()
+                admin = user_model(
+                    username=user_model.normalize_username(admin_username),
                     display_name=f"{name} 管理者",
                     is_city_admin=True,
-                    must_change_password=True,
                 )
+                admin.set_password_chosen_by_other(admin_password)
+                admin.save()
     except ProgrammingError as exc:
         if getattr(exc.__cause__, "sqlstate", None) != "42P06":  # duplicate_schema
             raise

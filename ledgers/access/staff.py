@@ -183,10 +183,8 @@ def staff_create(
         raise DirectoryInvalid(errors)
     with transaction.atomic():
         # The administrator chose the password: its owner changes it at first sign-in.
-        user = User(
-            username=username, display_name=(display_name or "")[:150], must_change_password=True
-        )
-        user.set_password(password)
+        user = User(username=username, display_name=(display_name or "")[:150])
+        user.set_password_chosen_by_other(password)
         user.save()
         Membership.objects.bulk_create(_membership_rows(user, memberships))
         audit_record(
@@ -207,9 +205,13 @@ def staff_update(
 ) -> Any:
     """Change a staff account; ``memberships`` replaces them all (audited before/after)."""
     _require_city_admin(actor)
+    own = user.pk == getattr(actor, "pk", None)
     if password is not None:
         try:
             validate_password(password, user)
+            if own and user.is_password_chosen_by_other(password):
+                # Back to a password someone else chose: they could still use it unnoticed.
+                raise ValidationError("他の人が設定したパスワードには戻せません。")
         except ValidationError as exc:
             raise DirectoryInvalid({"password": list(exc.messages)}) from None
     with transaction.atomic():
@@ -218,9 +220,12 @@ def staff_update(
             user.display_name = display_name[:150]
             changed.append("display_name")
         if password is not None:
-            user.set_password(password)
-            # Set by someone else (a reset): its owner changes it at the next sign-in.
-            user.must_change_password = user.pk != getattr(actor, "pk", None)
+            if own:
+                user.set_password(password)
+                user.must_change_password = False
+            else:
+                # Set by someone else (a reset): its owner changes it at the next sign-in.
+                user.set_password_chosen_by_other(password)
             changed.append("password")
         was_active = user.is_active
         if active is not None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django import forms
 from django.conf import settings
-from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 
 from daicho.accounts.models import CitySecuritySettings
@@ -15,6 +16,30 @@ class SignInForm(AuthenticationForm):
         "invalid_login": "ユーザー名またはパスワードが正しくありません。",
         "inactive": "このアカウントは利用できません。システム管理者にお問い合わせください。",
     }
+
+
+class OwnPasswordChangeForm(PasswordChangeForm):
+    """Django's form, refusing the current password and one someone else chose: "changing"
+    such a password to itself (or away and back) would clear ``must_change_password`` while
+    whoever chose it can still sign in with it, unnoticed."""
+
+    def clean(self) -> dict[str, object]:
+        cleaned = super().clean()
+        new = self.cleaned_data.get("new_password1")
+        # Only once the current password was given: otherwise this would tell a guess of it.
+        if (
+            new
+            and not self.errors
+            and (self.user.check_password(new) or self.user.is_password_chosen_by_other(new))
+        ):
+            self.add_error(
+                "new_password1",
+                ValidationError(
+                    "現在のパスワードと異なるパスワードを入力してください。",
+                    code="password_unchanged",
+                ),
+            )
+        return cleaned
 
 
 class OTPCodeForm(forms.Form):

@@ -6,6 +6,7 @@ staff therefore exist only in its schema, and an operator account cannot sign in
 host, nor a city's staff on the public host.
 """
 
+from django.contrib.auth.hashers import check_password
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 
@@ -19,6 +20,12 @@ class User(AbstractUser):
     # administrator creating or resetting an account): until its owner changes it, a
     # signed-in session reaches only the password page and no API token is issued.
     must_change_password = models.BooleanField("パスワードの変更が必要", default=False)
+    # The hash of the last password someone else chose, kept after its owner changed it:
+    # changing it away and back again (P → Q → P) must not give whoever chose it a password
+    # the owner still uses, with nothing left to change.
+    chosen_password = models.CharField(
+        "他者が設定したパスワード（ハッシュ）", max_length=128, blank=True, editable=False
+    )
 
     class Meta(AbstractUser.Meta):
         verbose_name = "利用者"
@@ -26,6 +33,20 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.display_name or self.username
+
+    def set_password_chosen_by_other(self, raw_password: str) -> None:
+        """Set a password someone else chose (the operator, a city administrator): its owner
+        must change it, and may never change back to it (not saved here)."""
+        self.set_password(raw_password)
+        self.must_change_password = True
+        self.chosen_password = self.password
+
+    def is_password_chosen_by_other(self, raw_password: str) -> bool:
+        """True if ``raw_password`` is the current password while someone else's choice, or
+        the last password someone else chose."""
+        if self.must_change_password and self.check_password(raw_password):
+            return True
+        return bool(self.chosen_password) and check_password(raw_password, self.chosen_password)
 
 
 class Role(models.TextChoices):

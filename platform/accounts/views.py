@@ -15,7 +15,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.forms import PasswordChangeForm
 from django.contrib.auth.views import LoginView
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -34,6 +33,7 @@ from daicho.accounts import selectors, services
 from daicho.accounts.exceptions import SignInError
 from daicho.accounts.forms import (
     OTPCodeForm,
+    OwnPasswordChangeForm,
     SecuritySettingsForm,
     SignInForm,
     TwoFactorRemoveForm,
@@ -307,7 +307,7 @@ def password_change(request: HttpRequest) -> HttpResponse:
     someone else chose it (``User.must_change_password``)."""
     user = request.user
     assert isinstance(user, User)
-    form = PasswordChangeForm(user, request.POST or None)
+    form = OwnPasswordChangeForm(user, request.POST or None)
     if request.method == "POST" and form.is_valid():
         services.password_change(
             actor=user, new_password=form.cleaned_data["new_password1"], request=request

@@ -147,3 +147,49 @@ def test_issue_api_token_is_the_operator_s_act_in_the_audit_trail(mitaka: City) 
         event = AuditEvent.objects.filter(seq__gt=last, action="auth.token_issued").get()
     assert event.actor_id is None
     assert event.details["via"] == "manage.py issue_api_token"
+
+
+def test_the_chosen_password_cannot_be_kept_by_changing_it_to_itself(chofu: None) -> None:
+    """The operator (or an administrator who reset an account) who knows the chosen password
+    must not clear ``must_change_password`` by "changing" it to the same one: the owner's
+    password would still work, nobody would notice, and the whole city would be open."""
+    city = Client(HTTP_HOST=CHOFU)
+    city.post("/accounts/login/", {"username": "admin", "password": OPERATOR_CHOSEN})
+    kept = city.post(
+        "/accounts/password/",
+        {"old_password": OPERATOR_CHOSEN, "new_password1": OPERATOR_CHOSEN,
+         "new_password2": OPERATOR_CHOSEN},
+    )  # fmt: skip
+    assert kept.status_code == 200
+    assert "現在のパスワードと異なる" in kept.content.decode()
+    with schema_context("chofu"):
+        assert User.objects.get(username="admin").must_change_password is True
+        assert not AuditEvent.objects.filter(action="auth.password_changed").exists()
+    assert city.get("/api/v1/me/").status_code == 403
+
+
+def test_the_chosen_password_cannot_come_back_after_a_change(chofu: None) -> None:
+    """Away and back (P → Q → P) clears the flag as well, with only a short window in which
+    the owner's password failed: the password someone else chose never comes back."""
+    city = Client(HTTP_HOST=CHOFU)
+    city.post("/accounts/login/", {"username": "admin", "password": OPERATOR_CHOSEN})
+    away = city.post(
+        "/accounts/password/",
+        {"old_password": OPERATOR_CHOSEN, "new_password1": "Only-for-a-moment-9",
+         "new_password2": "Only-for-a-moment-9"},
+    )  # fmt: skip
+    assert away.status_code == 302
+    back = city.post(
+        "/accounts/password/",
+        {"old_password": "Only-for-a-moment-9", "new_password1": OPERATOR_CHOSEN,
+         "new_password2": OPERATOR_CHOSEN},
+    )  # fmt: skip
+    assert back.status_code == 200
+    by_api = city.patch(
+        "/api/v1/staff/admin/", {"password": OPERATOR_CHOSEN}, content_type="application/json"
+    )
+    assert by_api.status_code == 400, by_api.content
+    old = Client(HTTP_HOST=CHOFU).post(
+        "/accounts/login/", {"username": "admin", "password": OPERATOR_CHOSEN}
+    )
+    assert old.status_code == 200  # still refused: the owner's own password stays
