@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.conf import settings
+from django.contrib.auth import authenticate
 from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
+from django.http import HttpRequest
+from django.views.decorators.debug import sensitive_variables
 
 from daicho.accounts.models import CitySecuritySettings
 
@@ -21,7 +26,26 @@ class SignInForm(AuthenticationForm):
 class OwnPasswordChangeForm(PasswordChangeForm):
     """Django's form, refusing the current password and one someone else chose: "changing"
     such a password to itself (or away and back) would clear ``must_change_password`` while
-    whoever chose it can still sign in with it, unnoticed."""
+    whoever chose it can still sign in with it, unnoticed.
+
+    The current password goes through ``authenticate()`` with the request, as on the sign-in
+    page: a wrong one counts towards the lockout and is audited (``auth.login_failed``), so
+    a signed-in browser left open is no way to guess it without limit.
+    """
+
+    def __init__(self, user: Any, *args: Any, request: HttpRequest, **kwargs: Any) -> None:
+        super().__init__(user, *args, **kwargs)
+        self.request = request
+
+    @sensitive_variables("old_password")
+    def clean_old_password(self) -> str:
+        old_password = self.cleaned_data["old_password"]
+        found = authenticate(self.request, username=self.user.get_username(), password=old_password)
+        if found is None or found.pk != self.user.pk:
+            raise ValidationError(
+                self.error_messages["password_incorrect"], code="password_incorrect"
+            )
+        return old_password
 
     def clean(self) -> dict[str, object]:
         cleaned = super().clean()

@@ -307,7 +307,7 @@ def password_change(request: HttpRequest) -> HttpResponse:
     someone else chose it (``User.must_change_password``)."""
     user = request.user
     assert isinstance(user, User)
-    form = OwnPasswordChangeForm(user, request.POST or None)
+    form = OwnPasswordChangeForm(user, request.POST or None, request=request)
     if request.method == "POST" and form.is_valid():
         services.password_change(
             actor=user, new_password=form.cleaned_data["new_password1"], request=request

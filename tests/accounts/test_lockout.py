@@ -162,3 +162,30 @@ def test_the_token_endpoint_answers_a_lockout_in_the_api_s_shape(
     assert locked["Content-Type"].startswith("application/json")
     assert locked.json()["code"] == "ERROR_LOCKED_OUT"
     assert int(locked["Retry-After"]) > 0
+
+
+def test_the_password_page_counts_wrong_current_passwords(signed_in: Client, mitaka: City) -> None:
+    """Someone at a signed-in browser (a colleague at an unlocked desk) must not guess the
+    current password on the password page without limit and unaudited: wrong ones count
+    towards the lockout like a failed sign-in, and the limit-th one locks."""
+    seq = audit_seq(mitaka)
+    statuses = []
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        statuses.append(signed_in.post(
+            "/accounts/password/",
+            {"old_password": "a-guess-of-it", "new_password1": "Taken-over-2026",
+             "new_password2": "Taken-over-2026"},
+            HTTP_HOST=mitaka.domain,
+        ).status_code)  # fmt: skip
+    assert statuses == [200] * (settings.AXES_FAILURE_LIMIT - 1) + [429]
+    actions = actions_since(mitaka, seq)
+    assert actions.count("auth.login_failed") == settings.AXES_FAILURE_LIMIT
+    assert "auth.lockout" in actions
+    right = signed_in.post(
+        "/accounts/password/",
+        {"old_password": STAFF_PASSWORD, "new_password1": "Taken-over-2026",
+         "new_password2": "Taken-over-2026"},
+        HTTP_HOST=mitaka.domain,
+    )  # fmt: skip
+    assert right.status_code == 429  # locked: not even the right one changes it
+    assert sign_in(Client(), mitaka, "tanaka", STAFF_PASSWORD).status_code == 429
