@@ -11,6 +11,8 @@ from django.contrib import messages
 from django.contrib.auth import SESSION_KEY, logout
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from daicho.accounts.models import CitySecuritySettings
 from daicho.accounts.selectors import on_public_schema, security_settings_get
@@ -140,7 +142,10 @@ class _SignedInGate:
 
 
 class TwoFactorRequiredMiddleware(_SignedInGate):
-    """When the city requires 2FA, send staff not verified by a device to the set-up page.
+    """Send staff not verified by a device to ``/accounts/2fa/`` when the city requires 2FA,
+    or when they have a confirmed device (set up in another session since this one signed
+    in with the password: whoever holds this one must give a code too, or a stolen
+    password's session would outlive the app its owner set up, and could remove it).
 
     Every other view answers a redirect (302) to ``/accounts/2fa/`` until they have set up
     an authenticator app (or verified this session with it). The operators' host is left
@@ -153,9 +158,21 @@ class TwoFactorRequiredMiddleware(_SignedInGate):
         is_verified = getattr(request.user, "is_verified", None)
         if is_verified is not None and is_verified():
             return None
-        if not security_settings_for(request).require_2fa:
+        if not security_settings_for(request).require_2fa and not _has_confirmed_device(
+            request.user
+        ):
             return None
         return redirect("two_factor")
+
+
+def _has_confirmed_device(user: Any) -> bool:
+    """A confirmed authenticator app or backup codes (one query, unverified sessions only)."""
+    return (
+        TOTPDevice.objects.filter(user=user, confirmed=True)
+        .values("id")
+        .union(StaticDevice.objects.filter(user=user, confirmed=True).values("id"))
+        .exists()
+    )
 
 
 class PasswordChangeRequiredMiddleware(_SignedInGate):

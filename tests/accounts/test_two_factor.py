@@ -181,3 +181,28 @@ def test_mandatory_2fa_in_one_city_does_not_touch_another(mitaka: City, musashin
     client = Client()
     sign_in(client, musashino, "admin", ADMIN_PASSWORD)
     assert client.get("/", HTTP_HOST=musashino.domain).status_code == 200
+
+
+def test_a_session_from_before_set_up_must_be_verified_even_where_2fa_is_optional(
+    signed_in: Client, staff_device: TOTPDevice, staff: Any, mitaka: City
+) -> None:
+    """Someone who signed in with a stolen password before 田中 set up his app elsewhere
+    (the city does not require 2FA) must not keep using that session, nor remove the app
+    with the password alone and sign in with it alone from then on."""
+    assert signed_in.get("/", HTTP_HOST=mitaka.domain)["Location"] == "/accounts/2fa/"
+    api = signed_in.get("/api/v1/me/", HTTP_HOST=mitaka.domain)
+    assert api.status_code == 302
+    removed = signed_in.post(
+        "/accounts/2fa/remove/", {"password": STAFF_PASSWORD}, HTTP_HOST=mitaka.domain
+    )
+    assert removed["Location"] == "/accounts/2fa/"
+    with schema_context(mitaka.slug):
+        assert TOTPDevice.objects.filter(user=staff, confirmed=True).exists()
+    assert sign_in(Client(), mitaka, "tanaka", STAFF_PASSWORD)["Location"] == (
+        "/accounts/login/verify/"
+    )
+    verified = signed_in.post(
+        "/accounts/2fa/", {"otp_token": code_for(staff_device)}, HTTP_HOST=mitaka.domain
+    )
+    assert verified.status_code == 302
+    assert signed_in.get("/", HTTP_HOST=mitaka.domain).status_code == 200
