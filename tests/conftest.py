@@ -43,7 +43,7 @@ def provision(city: City, *, changed_password: bool = True) -> None:
     the database: session and module fixtures of cities of their own). With
     ``changed_password`` the administrator is taken to have changed the password the
     operator typed already (``User.must_change_password`` cleared), as every city in use
-    has; ``tests/accounts/test_password_change.py`` covers the first sign-in."""
+    has; ``tests/accounts/test_operator_boundary.py`` covers the first sign-in."""
     municipality_provision(
         actor=None, slug=city.slug, name=city.name, code=city.code,
         domain=city.domain, admin_username="admin", admin_password=ADMIN_PASSWORD,
