@@ -244,13 +244,20 @@ def staff_update(
             changed.append("memberships")
         if active is not None:
             details["active"] = {"before": was_active, "after": user.is_active}
-        if was_active and not user.is_active:
+        reset = password is not None and not own
+        if (was_active and not user.is_active) or reset:
             # Its tokens end with it: a token leaked before the deactivation (perhaps its
-            # reason) must not come back with a later reactivation.
+            # reason) must not come back with a later reactivation. So with a reset by an
+            # administrator, the answer to a taken-over account: its sessions end with the
+            # old password (Django's session hash), and the tokens whoever took it issued
+            # must end too. Its owner issues new ones after choosing a password.
             from ledgers.api.tokens.services import token_revoke, tokens_of
 
-            for token in tokens_of(user).filter(revoked_at__isnull=True):
+            live = list(tokens_of(user).filter(revoked_at__isnull=True))
+            for token in live:
                 token_revoke(actor=actor, token=token)
+            if reset:
+                details["tokens_revoked"] = len(live)
         _require_a_city_admin_left()
         audit_record(actor=actor, action="staff.update", details=details)
     return user

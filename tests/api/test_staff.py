@@ -5,6 +5,8 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django_tenants.utils import schema_context
 
+from ledgers.audit.models import AuditEvent
+
 
 def test_create_read_update_deactivate(api: Any) -> None:
     admin = api("admin")
@@ -67,3 +69,32 @@ def test_a_password_an_administrator_chose_must_be_changed_too(
     assert reset.status_code == 200, reset.content
     with schema_context("mitaka"):
         assert get_user_model().objects.get(username="sato").must_change_password is True
+
+
+def test_a_reset_by_an_administrator_revokes_the_account_s_tokens(
+    city: dict[str, Any], api: Any
+) -> None:
+    """A reset is the answer to a taken-over account: the tokens whoever took it issued
+    must end with the old password, as its sessions do. One's own change keeps them."""
+    clerk = api("clerk")
+    assert clerk.get("/api/v1/me/").status_code == 200
+    reset = api("admin").patch("/api/v1/staff/clerk/", {"password": "Reset-by-admin-33"})
+    assert reset.status_code == 200, reset.content
+    assert clerk.get("/api/v1/me/").status_code == 401
+    with schema_context("mitaka"):
+        event = AuditEvent.objects.filter(action="staff.update").latest("seq")
+        assert event.details["tokens_revoked"] == 1
+        assert AuditEvent.objects.filter(action="auth.token_revoked").count() == 1
+    zei = api("zei")
+    own = zei.patch("/api/v1/staff/zei/", {"password": "Own-choice-of-zei-4"})
+    # Only a city administrator changes staff through the API; zei is none: refused, and
+    # its token lives on.
+    assert own.status_code == 403
+    assert zei.get("/api/v1/me/").status_code == 200
+
+
+def test_an_administrator_s_own_change_keeps_its_tokens(city: dict[str, Any], api: Any) -> None:
+    admin = api("admin")
+    own = admin.patch("/api/v1/staff/admin/", {"password": "Own-choice-of-admin-5"})
+    assert own.status_code == 200, own.content
+    assert admin.get("/api/v1/me/").status_code == 200
