@@ -69,8 +69,13 @@ class SearchResult:
 
     def values_of(self, hit: SearchHit) -> dict[str, Any]:
         """The result fields only, masked by the searcher's clearance; excluded never: an
-        excluded sub-field (``offenders.address``) is taken out of every row of its group."""
-        shown = {k: v for k, v in hit.record.data.items() if k in self.screen["result_fields"]}
+        excluded sub-field (``offenders.address``) is taken out of every row of its group.
+        A result field above the clearance is masked whether it holds a value or not (a
+        marker only where a value was told which records hold a hidden address)."""
+        result_fields = self.screen["result_fields"]
+        shown = {k: v for k, v in hit.record.data.items() if k in result_fields}
+        masked = self.policy.mask(shown, complete=True)
+        shown = {k: v for k, v in masked.items() if k in result_fields}
         for group, subs in _excluded_subs(self.screen).items():
             rows = shown.get(group)
             if isinstance(rows, list):
@@ -80,7 +85,7 @@ class SearchResult:
                     else row
                     for row in rows
                 ]
-        return self.policy.mask(shown)
+        return shown
 
 
 #: The longest search term, in characters (stored values are indexed up to 500).

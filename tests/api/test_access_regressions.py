@@ -436,3 +436,28 @@ def test_a_hidden_field_reads_masked_whether_it_is_filled_or_not(
     assert "下連雀" not in json.dumps(zei.get(records_url(record_id)).json(), ensure_ascii=False)
     # The clerk, cleared for it, sees the empty first generation as empty.
     assert "address" not in clerk.get(records_url(record_id, "versions/1/")).json()["values"]
+
+
+def test_a_hidden_result_field_of_a_search_is_masked_whether_it_is_filled_or_not(
+    api: Any, city: dict[str, Any]
+) -> None:
+    """市民税課 (cleared to personal data) ran 本人検索（最新）, whose results show the address
+    (special care): it read {"masked": true} where a record held one and nothing where it
+    did not, so every search told it which victims' addresses the city knows."""
+    clerk, zei = api("clerk"), api("zei")
+    for name, address in [("川田 一子", None), ("川田 二子", ADDRESS)]:
+        values: dict[str, Any] = {
+            "name": {"kanji": name, "kana": "カワダ"},
+            "disclosure": {"shimin": True, "shiminzei": True},
+        }
+        if address:
+            values["address"] = {"text": address}
+        assert clerk.post(records_url(), {"values": values}).status_code == 201
+    found = zei.post(
+        "/api/v1/ledgers/dv/search/latest/", {"criteria": {"name": "川田"}, "reason": "窓口"}
+    )
+    assert found.status_code == 200, found.json()
+    shown = [r["values"] for r in found.json()["results"]]
+    assert [v["address"] for v in shown] == [{"masked": True}] * 2, shown
+    # Still the screen's result fields only (its birth_date is empty, and readable).
+    assert [sorted(v) for v in shown] == [["address", "name"]] * 2
