@@ -121,3 +121,17 @@ def test_result_pages_are_stable(api: Any) -> None:
 
 def test_unknown_screen_is_404(api: Any) -> None:
     assert search(api("clerk"), "nothing", {"name": "x"}).status_code == 404
+
+
+def test_a_search_by_one_who_sees_no_record_is_answered_and_audited(api: Any) -> None:
+    """The auditor's department (総務課) is not on the 照会可否 list, so it sees no DV record;
+    its search of 本人検索（最新） was a server error written before its audit event: a
+    clerk off the list could look for a person and leave no trace."""
+    answer = search(api("auditor"), "latest", {"name": "山田"})
+    assert answer.status_code == 200, answer.content
+    assert answer.json()["results"] == []
+    with schema_context("mitaka"):
+        event = AuditEvent.objects.filter(action="search.run").latest("seq")
+    assert event.actor.username == "auditor"
+    assert event.details["terms"] == {"name": "山田"}
+    assert event.details["results"] == []
