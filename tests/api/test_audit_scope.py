@@ -126,3 +126,20 @@ def test_an_auditor_s_query_about_a_ledger_is_shown_only_to_those_who_audit_it(
     mine = [e for e in read.json()["results"] if e["actor"] == "auditor"]
     assert len(mine) == 2
     assert {e["ledger"] for e in mine} == {"dv"}
+
+
+def test_a_query_naming_a_record_is_filed_under_the_record_s_ledger_whatever_ledger_says(
+    api: Any, city: dict[str, Any]
+) -> None:
+    """A query naming a DV record and a made-up ledger code was filed under no ledger: every
+    監査担当, whatever its grants, read which DV record was being looked into."""
+    record_id = str(city["record"].pk)
+    asked = api("auditor").get("/api/v1/audit/events/", {"record": record_id, "ledger": "nope"})
+    assert asked.status_code == 200
+    outsider = _auditor_without_grant(city)
+    shown = outsider.get("/api/v1/audit/events/", {"action": "audit.read"}).json()["results"]
+    assert record_id not in str(shown)
+    read = api("admin").get("/api/v1/audit/events/", {"ledger": "dv", "action": "audit.read"})
+    assert [e["details"]["filters"] for e in read.json()["results"]] == [
+        {"record": record_id, "ledger": "nope"}
+    ]

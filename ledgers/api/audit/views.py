@@ -159,13 +159,18 @@ def _ledger_asked(params: Any) -> str:
     """The ledger an audit-trail query was about (its ``ledger`` filter, or its ``record``'s
     ledger), for its own ``audit.read`` event: an event of a ledger is shown only to those
     who audit that ledger. Without it, every auditor read which DV records another auditor
-    had looked into (the filters name them). "" for a query about no ledger."""
+    had looked into (the filters name them). "" for a query about no ledger. A record's
+    ledger comes first: the filters name the record whatever ``ledger`` says, and a query
+    naming a DV record with a made-up or another ledger's code was filed where every
+    監査担当, or that ledger's auditors, read which DV record was being looked into."""
+    if params.get("record"):
+        found = Record.objects.filter(pk=params["record"]).values_list("ledger__code", flat=True)
+        code = found.first()
+        if code:
+            return code
     code = params.get("ledger")
     if code:
         return code if Ledger.objects.filter(code=code).exists() else ""
-    if params.get("record"):
-        found = Record.objects.filter(pk=params["record"]).values_list("ledger__code", flat=True)
-        return found.first() or ""
     return ""
 
 
