@@ -198,6 +198,15 @@ def test_forged_cursor_is_4xx(hostile: Any) -> None:
     assert_4xx_json(hostile.get(url(), {"cursor": cursor}))
 
 
+# D9b --- the audit trail's cursor too: "p=" went into seq__gt -> ValueError -> 500
+def test_forged_audit_cursor_is_4xx(api: Any) -> None:
+    auditor = api("auditor")
+    auditor.client.raise_request_exception = False
+    for position in (b"p=notanumber", b"p=1.5", b"p=99999999999999999999999"):
+        cursor = base64.b64encode(position).decode()
+        assert_4xx_json(auditor.get("/api/v1/audit/events/", {"cursor": cursor}))
+
+
 # D10 --- well-formed but impossible datetimes: django parse_datetime raises ValueError
 @pytest.mark.parametrize("value", ["2023-02-30T00:00:00+09:00", "2023-01-01T00:00:00+99:00"])
 def test_impossible_updated_since_and_as_of_are_400(hostile: Any, value: str) -> None:

@@ -76,6 +76,17 @@ class EventPagination(CursorPagination):
     page_size_query_param = "page_size"
     max_page_size = 1000
 
+    def decode_cursor(self, request: Request) -> Any:
+        """DRF's cursor, its position checked: a made-up position that is no event number
+        (``p=x``) reached the query as a server error. 404, as for a cursor DRF cannot
+        decode (``RecordPagination`` does the same for its times)."""
+        cursor = super().decode_cursor(request)
+        if cursor is not None and cursor.position is not None:
+            position = cursor.position
+            if not position.isascii() or not position.isdigit() or len(position) > 18:
+                raise exceptions.NotFound(self.invalid_cursor_message)
+        return cursor
+
 
 _DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
