@@ -143,3 +143,38 @@ def test_a_query_naming_a_record_is_filed_under_the_record_s_ledger_whatever_led
     assert [e["details"]["filters"] for e in read.json()["results"]] == [
         {"record": record_id, "ledger": "nope"}
     ]
+
+
+def test_terms_typed_into_fields_above_the_reader_s_clearance_are_masked(
+    api: Any, city: dict[str, Any]
+) -> None:
+    """An auditor cleared to personal data read a clerk's address search (下連雀) with the
+    ids it found: part of an address the records show it masked. The terms and filters on
+    such fields are masked for it; who searched, why, and what was found stay."""
+    clerk = api("clerk")
+    searched = clerk.post(
+        "/api/v1/ledgers/dv/search/latest/",
+        {"criteria": {"name": "山田", "address": "下連雀"}, "reason": "転入届の確認のため"},
+    )
+    assert searched.status_code == 200, searched.json()
+    listed = clerk.get(records_url(), {"address__contains": "下連雀", "page_size": 5})
+    assert listed.status_code == 200, listed.json()
+    with schema_context("mitaka"):
+        user = get_user_model().objects.create_user(username="kansa3", password="x" * 12)
+        Membership.objects.create(
+            user=user, department=city["departments"]["shiminzei"], role=Role.AUDITOR,
+            valid_from=date(2026, 4, 1),
+        )  # fmt: skip
+    auditor = Api(user)  # a 監査担当 whose grants clear it to personal data on the DV ledger
+    runs = auditor.get("/api/v1/audit/events/", {"ledger": "dv", "action": "search.run"})
+    (run,) = runs.json()["results"]
+    assert run["details"]["terms"] == {"name": "山田", "address": {"masked": True}}
+    assert run["details"]["reason"] == "転入届の確認のため"
+    assert run["details"]["results"]
+    lists = auditor.get("/api/v1/audit/events/", {"ledger": "dv", "action": "record.list"})
+    (shown,) = lists.json()["results"]
+    assert shown["details"]["filters"] == {"address__contains": {"masked": True}, "page_size": "5"}
+    assert "下連雀" not in lists.content.decode() + runs.content.decode()
+    # The ledger's designer, cleared for special care data and given 監査, reads them.
+    full = api("designer").get("/api/v1/audit/events/", {"ledger": "dv", "action": "search.run"})
+    assert full.json()["results"][0]["details"]["terms"]["address"] == "下連雀"

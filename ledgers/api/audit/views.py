@@ -18,9 +18,17 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from daicho.accounts.models import Role
-from ledgers.access.policy import active_memberships, is_city_admin, ledgers_with
+from ledgers.access.policy import (
+    MASKED,
+    LedgerPolicy,
+    active_memberships,
+    is_city_admin,
+    ledgers_with,
+    policy_for,
+)
 from ledgers.api.common import refuse_control_characters
 from ledgers.api.errors import ErrorShape
+from ledgers.api.records.views import RESERVED
 from ledgers.audit.models import AuditEvent
 from ledgers.audit.selectors import audit_events
 from ledgers.audit.services import audit_record, audit_verify
@@ -163,7 +171,10 @@ class AuditEventListView(APIView):
             ledger_code=_ledger_asked(params),
             details={"filters": dict(params.items()), "count": len(page)},
         )
-        return Response({"results": [_event(e) for e in page], "next": paginator.get_next_link()})
+        typed = _TypedValues(request.user)
+        return Response(
+            {"results": [_event(e, typed) for e in page], "next": paginator.get_next_link()}
+        )
 
 
 def _ledger_asked(params: Any) -> str:
@@ -185,7 +196,59 @@ def _ledger_asked(params: Any) -> str:
     return ""
 
 
-def _event(event: AuditEvent) -> dict[str, Any]:
+def _readable(policy: LedgerPolicy, path: str) -> bool:
+    """Whether ``policy``'s reader may read the field at ``path`` (``key`` or
+    ``group.sub``): the field, and the sub-field in its group, within the clearance. A path
+    the definition does not hold (a typo searched, a field since gone) is not."""
+    key, _, sub = path.partition(".")
+    field = next((f for f in policy.ledger.definition.get("fields", []) if f["key"] == key), None)
+    if field is None or not policy.can_read_field(field.get("sensitivity")):
+        return False
+    if not sub:
+        return True
+    subs = (field.get("options") or {}).get("fields") or []
+    spec = next((f for f in subs if f["key"] == sub), None)
+    return spec is not None and policy.can_read_field(spec.get("sensitivity"))
+
+
+class _TypedValues:
+    """What staff typed into a ledger's fields, as the audit trail keeps it (a search's
+    ``terms``, a list's ``filters``), masked where the reader may not read the field: an
+    auditor cleared to personal data read a colleague's address search (``下連雀``) with
+    the ids it found, and so part of an address the records show it masked. Judged by the
+    reader's policy on each event's ledger, computed once a page."""
+
+    def __init__(self, user: Any) -> None:
+        self.user = user
+        self._policies: dict[str, LedgerPolicy | None] = {}
+
+    def _policy(self, code: str) -> LedgerPolicy | None:
+        if code not in self._policies:
+            ledger = Ledger.objects.filter(code=code).first()
+            self._policies[code] = policy_for(self.user, ledger) if ledger else None
+        return self._policies[code]
+
+    def details(self, event: AuditEvent) -> dict[str, Any]:
+        details = event.details
+        part, name_of = {
+            "search.run": ("terms", lambda name: name),
+            "record.list": ("filters", lambda name: name.partition("__")[0]),
+        }.get(event.action, (None, None))
+        typed = details.get(part) if part and isinstance(details, dict) else None
+        if not isinstance(typed, dict) or not typed:
+            return details
+        policy = self._policy(event.ledger_code)
+        shown = {
+            name: value
+            if (part == "filters" and name in RESERVED)
+            or (policy is not None and _readable(policy, name_of(name)))
+            else dict(MASKED)
+            for name, value in typed.items()
+        }
+        return {**details, part: shown}
+
+
+def _event(event: AuditEvent, typed: _TypedValues) -> dict[str, Any]:
     return {
         "seq": event.seq,
         "at": event.at.isoformat(),
@@ -194,7 +257,7 @@ def _event(event: AuditEvent) -> dict[str, Any]:
         "ledger": event.ledger_code,
         "record_id": str(event.record_id) if event.record_id else None,
         "generation": event.generation,
-        "details": event.details,
+        "details": typed.details(event),
     }
 
 
