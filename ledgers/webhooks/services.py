@@ -49,6 +49,7 @@ from ledgers.webhooks.exceptions import WebhookInvalid, WebhookUrlRefused
 from ledgers.webhooks.models import WebhookDelivery, WebhookEvent, WebhookSubscription
 from ledgers.webhooks.selectors import webhook_open_deliveries
 from ledgers.webhooks.signing import sign
+from tenants.models import Municipality
 
 logger = logging.getLogger(__name__)
 
@@ -772,6 +773,15 @@ def _count_dead(subscription: WebhookSubscription) -> None:
     locked.save(update_fields=fields)
 
 
+def _city_suspended() -> bool:
+    """Whether the operator suspended the city the connection is on. A suspension stops
+    data leaving the city, not only its hosts: a task already queued (a retry's next hop, a
+    burst still in the broker) would otherwise send record values after it."""
+    return Municipality.objects.filter(
+        schema_name=connection.schema_name, status=Municipality.Status.SUSPENDED
+    ).exists()
+
+
 def webhook_deliver(
     *, delivery_id: str, attempt: int | None = None, now: datetime | None = None
 ) -> DeliveryOutcome:
@@ -799,6 +809,10 @@ def webhook_deliver(
         subscription = delivery.subscription
         stale = attempt is not None and delivery.attempts != attempt - 1
         if delivery.status not in WebhookDelivery.OPEN or stale or not subscription.active:
+            return DeliveryOutcome(str(delivery.pk), "skipped", delivery.attempts, None)
+        if _city_suspended():
+            # Left open and unclaimed: the sweeper, which passes suspended cities by, sends
+            # it once the city is resumed.
             return DeliveryOutcome(str(delivery.pk), "skipped", delivery.attempts, None)
         if delivery.next_attempt_at is not None and delivery.next_attempt_at > now:
             return DeliveryOutcome(

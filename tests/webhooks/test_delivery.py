@@ -23,6 +23,8 @@ from ledgers.webhooks.models import WebhookDelivery, WebhookSubscription
 from ledgers.webhooks.services import webhook_deliver, webhook_events_enqueue
 from ledgers.webhooks.signing import verify_signature
 from ledgers.webhooks.tasks import deliver_webhook
+from tenants.models import Municipality
+from tenants.services import municipality_resume, municipality_suspend
 from tests.api.conftest import ADDRESS
 from tests.webhooks.conftest import Answer, Receiver
 
@@ -390,3 +392,25 @@ def test_https_checks_the_certificate_against_the_host_name_not_the_pinned_addre
     assert len(tls_receiver.received) == (1 if status == "succeeded" else 0)
     if status == "failed":
         assert "SSLError" in _refresh(delivery).error
+
+
+def test_a_suspended_city_sends_nothing_until_it_is_resumed(
+    subscribe: Any, enqueue: Any, receiver: Receiver
+) -> None:
+    """A suspension stops data leaving the city, not only its hosts: a delivery's task
+    already queued (a retry's hop, a burst still in the broker) sent the DV record's
+    values to the receiver after the operator had suspended the city. It stays open, and
+    goes once the city is resumed (the sweeper, which skips suspended cities, finds it)."""
+    subscribe("clerk")
+    [delivery] = enqueue()
+    mitaka = Municipality.objects.get(schema_name="mitaka")
+    municipality_suspend(actor=None, municipality=mitaka, reason="漏えいの疑い")
+
+    assert _deliver(delivery) == "skipped"
+    assert receiver.received == []
+    delivery = _refresh(delivery)
+    assert (delivery.status, delivery.attempts) == ("pending", 0)
+
+    municipality_resume(actor=None, municipality=mitaka)
+    assert _deliver(delivery) == "succeeded"
+    assert len(receiver.received) == 1
