@@ -21,7 +21,7 @@ from ledgers.audit.models import AuditEvent
 from ledgers.records.services import record_create
 from ledgers.webhooks.models import WebhookDelivery, WebhookSubscription
 from ledgers.webhooks.services import webhook_deliver, webhook_events_enqueue
-from ledgers.webhooks.signing import verify_signature
+from ledgers.webhooks.signing import verify_delivery, verify_signature
 from ledgers.webhooks.tasks import deliver_webhook
 from tenants.models import Municipality
 from tenants.services import municipality_resume, municipality_suspend
@@ -62,6 +62,7 @@ def test_a_delivery_is_signed_and_the_receiver_verifies_it(
         "whsec_wrong", got.headers["X-Daicho-Timestamp"], got.body,
         got.headers["X-Daicho-Signature"],
     )  # fmt: skip
+    assert verify_delivery(subscription.secret, got.headers, got.body) == str(delivery.pk)
     payload = json.loads(got.body)
     assert set(payload) == {
         "event",
