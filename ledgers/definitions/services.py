@@ -26,6 +26,7 @@ from ledgers.definitions.models import (
 from ledgers.exceptions import AccessDenied, DefinitionInvalid
 from ledgers.fields import field_type_registry
 from ledgers.fields.exceptions import FieldError
+from ledgers.fields.normalize import CONTROL_RE
 from ledgers.search.screens import screens_validate
 
 FIELD_ATTRIBUTES = {
@@ -137,6 +138,33 @@ RESERVED_FIELD_KEYS = frozenset(
 )
 
 
+def _unstorable_text(text: str) -> bool:
+    """A NUL (which PostgreSQL's jsonb refuses), another control character, or a lone
+    surrogate (which UTF-8 cannot encode); tabs and line breaks are fine."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return CONTROL_RE.search(text) is not None
+
+
+def _unstorable_texts(document: Any) -> bool:
+    """Whether any text of ``document`` (a key or a value, at any depth) is unstorable:
+    a loop, not recursion (options may nest deeper than Python recurses)."""
+    stack = [document]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _unstorable_text(item):
+                return True
+        elif isinstance(item, Mapping):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return False
+
+
 def definition_validate(
     document: Mapping[str, Any], *, previous: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
@@ -197,9 +225,14 @@ def definition_validate(
                 )
     layout = _validate_layout(document.get("layout"), fields, errors)
     search_screens = screens_validate(document.get("search_screens") or [], fields, errors)
+    definition = {"fields": fields, "layout": layout, "search_screens": search_screens}
+    if not errors and _unstorable_texts(definition):
+        # A NUL or a lone surrogate in a label, a choice or a title failed the write: a
+        # server error that logged the statement with the whole definition.
+        errors["definition"] = ["制御文字や不正な文字（文字化け）は使えません。"]
     if errors:
         raise DefinitionInvalid(errors)
-    return {"fields": fields, "layout": layout, "search_screens": search_screens}
+    return definition
 
 
 def _sub_types_kept(
@@ -218,9 +251,17 @@ def _sub_types_kept(
 
 
 def _ledger_meta_errors(
-    *, code: str | None, name: str, retention_years: Any, sensitivity: str
+    *,
+    code: str | None,
+    name: str,
+    retention_years: Any,
+    sensitivity: str,
+    texts: Mapping[str, str | None] | None = None,
 ) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
+    for key, text in {"name": name, **(texts or {})}.items():
+        if isinstance(text, str) and _unstorable_text(text):
+            errors[key] = ["制御文字や不正な文字（文字化け）は使えません。"]
     if code is not None and not re.match(LEDGER_CODE_RE, code or ""):
         errors["code"] = [
             "台帳コードは英小文字で始まる英小文字・数字・_（64文字まで）にしてください。"
@@ -297,8 +338,9 @@ def ledger_create(
     require_tenant()
     admin_of = _may_create_ledgers(actor)
     errors = _ledger_meta_errors(
-        code=code, name=name, retention_years=retention_years, sensitivity=sensitivity
-    )
+        code=code, name=name, retention_years=retention_years, sensitivity=sensitivity,
+        texts={"description": description, "category": category},
+    )  # fmt: skip
     if not errors and Ledger.objects.filter(code=code).exists():
         errors["code"] = [f"台帳コード「{code}」は既に使われています。"]
     try:
@@ -364,6 +406,7 @@ def ledger_update(
         errors = _ledger_meta_errors(
             code=None, name=ledger.name if name is None else name,
             retention_years=new_retention, sensitivity=sensitivity or ledger.sensitivity,
+            texts={"description": description, "category": category},
         )  # fmt: skip
         if errors:
             raise DefinitionInvalid(errors)

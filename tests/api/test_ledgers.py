@@ -159,3 +159,57 @@ def test_the_ledger_list_costs_the_same_queries_for_any_number_of_ledgers(
     with django_assert_max_num_queries(8):
         listed = client.get("/api/v1/ledgers/")
     assert len(listed.json()["results"]) == 13
+
+
+_FIELD = {"key": "memo", "label": "メモ", "type": "text"}
+
+
+@pytest.mark.parametrize("bad", ["a\u0000b", "a\ud800b", "a\u001bb"])
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("post", "/api/v1/ledgers/dv/fields/", {**_FIELD, "label": "{bad}"}),
+        ("post", "/api/v1/ledgers/dv/fields/", {**_FIELD, "help_text": "{bad}"}),
+        ("post", "/api/v1/ledgers/dv/fields/", {**_FIELD, "section": "{bad}"}),
+        ("post", "/api/v1/ledgers/dv/fields/",
+         {"key": "kind", "label": "区分", "type": "choice", "options": {"choices": ["{bad}"]}}),
+        ("post", "/api/v1/ledgers/dv/fields/",
+         {"key": "rows", "label": "行", "type": "group", "fields": [{**_FIELD, "label": "{bad}"}]}),
+        ("patch", "/api/v1/ledgers/dv/fields/disclosure/",
+         {"options": {"departments": ["shimin", "shiminzei", "{bad}"]}}),
+        ("put", "/api/v1/ledgers/dv/",
+         {"name": "x", "fields": [_FIELD], "layout": {"sections": [{"title": "{bad}", "rows": [["memo"]]}]}}),
+        ("put", "/api/v1/ledgers/dv/",
+         {"name": "x", "fields": [_FIELD], "search_screens": [
+             {"code": "s", "name": "{bad}", "criteria": [{"field": "memo"}]}]}),
+        ("put", "/api/v1/ledgers/dv/",
+         {"name": "x", "fields": [_FIELD], "search_screens": [
+             {"code": "s", "name": "s", "criteria": [{"field": "memo", "label": "{bad}"}]}]}),
+        ("patch", "/api/v1/ledgers/dv/", {"description": "{bad}"}),
+        ("post", "/api/v1/ledgers/", {"code": "memo", "name": "メモ", "fields": [{**_FIELD, "label": "{bad}"}]}),
+    ],
+)  # fmt: skip
+def test_a_definition_text_that_cannot_be_stored_is_a_400(
+    api: Any, city: dict[str, Any], method: str, path: str, body: Any, bad: str
+) -> None:
+    """A NUL (which PostgreSQL's jsonb refuses), a lone surrogate (which UTF-8 cannot
+    encode) or a control character in a label, a help text, a choice, a department code, a
+    section or screen title or a description was a server error that logged the failing
+    statement (the whole definition); nothing may be written."""
+    import json
+
+    from django_tenants.utils import schema_context
+
+    from ledgers.definitions.models import Ledger
+
+    designer = api("designer")
+    designer.client.raise_request_exception = False
+    raw = json.dumps(body).replace("{bad}", json.dumps(bad)[1:-1])
+    response = getattr(designer.client, method)(path, raw, content_type="application/json")
+    assert response.status_code == 400, response.content
+    assert response.json()["code"].startswith("ERROR_")
+    with schema_context("mitaka"):
+        ledger = Ledger.objects.get(code="dv")
+        assert ledger.definition_version == 1
+        assert ledger.description == ""
+        assert not Ledger.objects.filter(code="memo").exists()
