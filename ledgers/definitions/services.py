@@ -72,12 +72,16 @@ def _normalise_field(
         field_type = field_type_registry.get(type_id)
     except FieldError:
         add(f"不明な型です: {type_id!r}")
+        options = {}
     else:
         type_id = field_type.type
         try:
             options = field_type.validate_options(options)
         except FieldError as exc:
             add(f"オプション: {exc.message}")
+            # Options of the wrong kinds are refused; the checks after this one (sub-field
+            # types, screens' paths) read normalised options only.
+            options = {}
     normalised = {
         "key": key,
         "label": label.strip() if isinstance(label, str) else label,
@@ -121,7 +125,8 @@ def _validate_layout(
             for key in row:
                 if not isinstance(key, str) or key not in live:
                     add(f"{s_index}番目の区画の{r_index}行目: 項目「{key}」はありません。")
-                elif key in seen:
+                    continue
+                if key in seen:
                     add(f"項目「{key}」がレイアウトに2回以上あります。")
                 seen.add(key)
             rows.append(list(row))
@@ -216,7 +221,7 @@ def definition_validate(
                 fields.append({**old, "removed": True})
         # The 照会可否 field hides each record from the departments it says 不可 for:
         # without it every department with view would see every record.
-        live = {f.get("key") for f in fields if not f.get("removed")}
+        live = {f["key"] for f in fields if not f.get("removed") and isinstance(f.get("key"), str)}
         for key, old in before.items():
             if old["type"] == "department_flags" and not old.get("removed") and key not in live:
                 errors.setdefault(f"fields（{key}）", []).append(

@@ -89,7 +89,7 @@ def screens_validate(
             not isinstance(p, str) or p not in paths for p in excluded
         ):
             problems.append(
-                f"除外項目にない項目があります: {[p for p in excluded if p not in paths] if isinstance(excluded, list) else excluded}"
+                f"除外項目にない項目があります: {[p for p in excluded if not isinstance(p, str) or p not in paths] if isinstance(excluded, list) else excluded}"
             )
             excluded = (
                 [p for p in excluded if isinstance(p, str) and p in paths]

@@ -123,6 +123,27 @@ def test_a_group_sub_field_keeps_its_type(api: Any) -> None:
         ("post", "/api/v1/ledgers/dv/fields/", ["key", "a"]),
         ("post", "/api/v1/ledgers/dv/fields/", 5),
         ("patch", "/api/v1/ledgers/dv/fields/amount/", "text"),
+        # Options, layout rows, keys and screen paths of the wrong JSON kinds (TypeErrors).
+        ("post", "/api/v1/ledgers/dv/fields/", {"key": "g", "label": "g", "type": "group", "fields": "abc"}),
+        ("post", "/api/v1/ledgers/dv/fields/",
+         {"key": "g", "label": "g", "type": "group", "options": {"fields": [{"key": "a", "label": "a", "type": "text"}]}, "fields": 5}),
+        ("patch", "/api/v1/ledgers/dv/fields/amount/", {"options": 5}),
+        ("patch", "/api/v1/ledgers/dv/fields/offenders/", {"options": {"fields": 5}}),
+        ("patch", "/api/v1/ledgers/dv/fields/offenders/", {"fields": [5]}),
+        ("put", "/api/v1/ledgers/dv/",
+         {"name": "x", "fields": [{"key": "a", "label": "a", "type": "text"}], "layout": {"sections": [{"rows": [[["a"]]]}]}}),
+        ("put", "/api/v1/ledgers/dv/",
+         {"name": "x", "fields": [{"key": "a", "label": "a", "type": "text"}], "layout": {"sections": [{"rows": [[{"a": 1}]]}]}}),
+        ("put", "/api/v1/ledgers/dv/", {"name": "x", "fields": [{"key": ["a"], "label": "a", "type": "text"}]}),
+        ("put", "/api/v1/ledgers/dv/",
+         {"name": "x", "fields": [{"key": "a", "label": "a", "type": "text"}], "search_screens": [
+             {"code": "s", "name": "s", "criteria": [{"field": "a"}], "excluded_fields": [["a"]]}]}),
+        ("put", "/api/v1/ledgers/dv/",
+         {"name": "x", "fields": [{"key": "a", "label": "a", "type": "text"}], "search_screens": [
+             {"code": "s", "name": "s", "criteria": [{"field": "a"}], "result_fields": [["a"]]}]}),
+        ("put", "/api/v1/ledgers/dv/",
+         {"name": "x", "fields": [{"key": "a", "label": "a", "type": "text"}], "search_screens": [
+             {"code": "s", "name": "s", "criteria": [{"field": "a"}], "excluded_fields": "a"}]}),
     ],
 )  # fmt: skip
 def test_hostile_definition_input_is_a_400(api: Any, method: str, path: str, body: Any) -> None:
