@@ -442,8 +442,13 @@ def ledger_definition_replace(*, actor: Any, ledger: Ledger, document: Mapping[s
 def field_add(
     *, actor: Any, ledger: Ledger, field: Mapping[str, Any], position: int | None = None
 ) -> Ledger:
-    """Add a field (at ``position`` among the fields, or last)."""
+    """Add a field (at ``position`` among the fields, or last). A new field is live: one
+    added as removed would only burn its key."""
     require_tenant()
+    if "removed" in field:
+        raise DefinitionInvalid(
+            {f"fields（{field.get('key')}）": ["変更できない属性です: removed"]}
+        )
     with transaction.atomic():
         ledger = _locked(ledger, actor)
         fields = copy.deepcopy(ledger.definition.get("fields", []))

@@ -27,3 +27,23 @@ def test_a_clerk_cannot_change_fields(api: Any) -> None:
         .status_code
         == 403
     )
+
+
+def test_a_new_field_cannot_be_added_as_removed(api: Any, city: dict[str, Any]) -> None:
+    """POST a field with "removed": true wrote it (the key burnt for good, a version and an
+    event) and then answered a server error (the view looked for a live field)."""
+    from django_tenants.utils import schema_context
+
+    from ledgers.definitions.models import Ledger
+
+    designer = api("designer")
+    designer.client.raise_request_exception = False
+    response = designer.post(
+        "/api/v1/ledgers/dv/fields/",
+        {"key": "phone", "label": "連絡先", "type": "phone", "removed": True},
+    )
+    assert response.status_code == 400, response.content
+    with schema_context("mitaka"):
+        ledger = Ledger.objects.get(code="dv")
+        assert ledger.definition_version == 1
+        assert "phone" not in [f["key"] for f in ledger.fields()]
