@@ -234,3 +234,27 @@ def test_a_definition_text_that_cannot_be_stored_is_a_400(
         assert ledger.definition_version == 1
         assert ledger.description == ""
         assert not Ledger.objects.filter(code="memo").exists()
+
+
+def test_a_refused_put_changes_nothing(api: Any, city: dict[str, Any]) -> None:
+    """A PUT whose definition is refused (400) kept its name, retention and sensitivity:
+    they were written (and audited) before the document was checked. A retention cut to
+    one year by a request answered as an error."""
+    from django_tenants.utils import schema_context
+
+    from ledgers.audit.models import AuditEvent
+    from ledgers.definitions.models import Ledger
+
+    designer = api("designer")
+    response = designer.put(
+        "/api/v1/ledgers/dv/",
+        {"name": "改名", "retention_years": 1, "sensitivity": "internal",
+         "fields": [{"key": "memo", "label": "メモ", "type": "no_such_type"}]},
+    )  # fmt: skip
+    assert response.status_code == 400, response.content
+    with schema_context("mitaka"):
+        ledger = Ledger.objects.get(code="dv")
+        assert (ledger.name, ledger.retention_years, ledger.sensitivity) == (
+            "DV等支援措置台帳", 5, "personal",
+        )  # fmt: skip
+        assert not AuditEvent.objects.filter(action="ledger.update").exists()

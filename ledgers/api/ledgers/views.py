@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -156,14 +157,17 @@ class LedgerDetailView(APIView):
         data = body.validated_data
         if data["code"] != code:
             raise DefinitionInvalid({"code": ["台帳コードは変更できません。"]})
-        ledger = ledger_update(
-            actor=request.user, ledger=ledger, name=data["name"], description=data["description"],
-            category=data["category"], retention_years=data["retention_years"], sensitivity=data["sensitivity"],
-        )  # fmt: skip
-        ledger = ledger_definition_replace(
-            actor=request.user, ledger=ledger,
-            document={"fields": data["fields"], "layout": data["layout"], "search_screens": data["search_screens"]},
-        )  # fmt: skip
+        # One change: a document refused after the name, retention and sensitivity were
+        # written left them changed behind a 400.
+        with transaction.atomic():
+            ledger = ledger_update(
+                actor=request.user, ledger=ledger, name=data["name"], description=data["description"],
+                category=data["category"], retention_years=data["retention_years"], sensitivity=data["sensitivity"],
+            )  # fmt: skip
+            ledger = ledger_definition_replace(
+                actor=request.user, ledger=ledger,
+                document={"fields": data["fields"], "layout": data["layout"], "search_screens": data["search_screens"]},
+            )  # fmt: skip
         return Response(ledger_out(ledger, policy.capabilities))
 
     @extend_schema(
