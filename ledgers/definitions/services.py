@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from daicho.tenancy.guard import require_tenant
 from ledgers.audit.services import audit_record
@@ -171,13 +171,18 @@ def _unstorable_texts(document: Any) -> bool:
 
 
 def definition_validate(
-    document: Mapping[str, Any], *, previous: Mapping[str, Any] | None = None
+    document: Mapping[str, Any],
+    *,
+    previous: Mapping[str, Any] | None = None,
+    past_sub_types: Callable[[], Mapping[tuple[str, str], set[str]]] | None = None,
 ) -> dict[str, Any]:
     """Validate a whole definition document and return it normalised.
 
     With ``previous`` (the ledger's current definition), keys and types of existing fields
     must not change, and fields missing from the new document are kept as removed: old
-    values are never orphaned.
+    values are never orphaned. ``past_sub_types`` gives the types each group's sub-fields
+    had in any version (``_past_sub_types``), asked only when a group gains a sub-field
+    key its previous version did not hold.
     """
     errors: dict[str, list[str]] = {}
     raw_fields = document.get("fields", [])
@@ -215,7 +220,7 @@ def definition_validate(
                     f"既存の項目の型は変更できません（{old['type']} → {field.get('type')}）。新しいキーで項目を追加してください。"
                 )
             elif old is not None:
-                _sub_types_kept(old, field, errors)
+                _sub_types_kept(old, field, errors, past_sub_types)
         for key, old in before.items():
             if key not in keys:
                 fields.append({**old, "removed": True})
@@ -241,18 +246,58 @@ def definition_validate(
 
 
 def _sub_types_kept(
-    old: Mapping[str, Any], field: Mapping[str, Any], errors: dict[str, list[str]]
+    old: Mapping[str, Any],
+    field: Mapping[str, Any],
+    errors: dict[str, list[str]],
+    past_sub_types: Callable[[], Mapping[tuple[str, str], set[str]]] | None = None,
 ) -> None:
-    """A group's sub-fields keep their types too (removed ones included: their values stay
-    in the rows already stored)."""
+    """A group's sub-fields keep their types too, a sub-field dropped and added again
+    included: its values stay in the rows already stored (a group's date read as a name
+    made every write of those records a server error)."""
     old_subs = {s["key"]: s for s in (old.get("options") or {}).get("fields") or []}
+    past: Mapping[tuple[str, str], set[str]] | None = None
     for sub in (field.get("options") or {}).get("fields") or []:
         before = old_subs.get(sub.get("key")) if isinstance(sub, Mapping) else None
-        if before is not None and before.get("type") != sub.get("type"):
+        if before is not None:
+            had = {before.get("type")}
+        elif past_sub_types is not None:
+            past = past_sub_types() if past is None else past
+            had = past.get((field["key"], sub["key"]), set())
+        else:
+            continue
+        if had and sub.get("type") not in had:
             errors.setdefault(f"fields（{field['key']}.{sub['key']}）", []).append(
-                f"既存の項目の型は変更できません（{before.get('type')} → {sub.get('type')}）。"
-                "新しいキーで項目を追加してください。"
+                f"既存の項目の型は変更できません（{'・'.join(sorted(map(str, had)))} → "
+                f"{sub.get('type')}）。新しいキーで項目を追加してください。"
             )
+
+
+_PAST_SUB_TYPES_SQL = """
+SELECT DISTINCT f->>'key', s->>'key', s->>'type'
+FROM {table} AS v,
+     jsonb_array_elements(CASE WHEN jsonb_typeof(v.definition->'fields') = 'array'
+                               THEN v.definition->'fields' ELSE '[]' END) AS f,
+     jsonb_array_elements(CASE WHEN jsonb_typeof(f->'options'->'fields') = 'array'
+                               THEN f->'options'->'fields' ELSE '[]' END) AS s
+WHERE v.ledger_id = %s AND jsonb_typeof(s) = 'object'
+"""
+
+
+def _past_sub_types(ledger: Ledger) -> Callable[[], dict[tuple[str, str], set[str]]]:
+    """Every type each (group, sub-field) key had in any version of ``ledger``'s
+    definition, read by one query when first asked (a sub-field dropped from its group
+    leaves no trace in the versions after)."""
+
+    def read() -> dict[tuple[str, str], set[str]]:
+        found: dict[tuple[str, str], set[str]] = {}
+        sql = _PAST_SUB_TYPES_SQL.format(table=LedgerVersion._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [ledger.pk])
+            for group, sub, type_id in cursor.fetchall():
+                found.setdefault((group, sub), set()).add(type_id)
+        return found
+
+    return read
 
 
 def _ledger_meta_errors(
@@ -433,7 +478,9 @@ def ledger_definition_replace(*, actor: Any, ledger: Ledger, document: Mapping[s
     require_tenant()
     with transaction.atomic():
         ledger = _locked(ledger, actor)
-        definition = definition_validate(document, previous=ledger.definition)
+        definition = definition_validate(
+            document, previous=ledger.definition, past_sub_types=_past_sub_types(ledger)
+        )
         return _write_version(
             actor=actor, ledger=ledger, definition=definition, change="定義を置き換え"
         )
@@ -463,7 +510,9 @@ def field_add(
         new = dict(field)
         fields.insert(len(fields) if position is None else position, new)
         definition = definition_validate(
-            {**ledger.definition, "fields": fields}, previous=ledger.definition
+            {**ledger.definition, "fields": fields},
+            previous=ledger.definition,
+            past_sub_types=_past_sub_types(ledger),
         )
         return _write_version(
             actor=actor,
@@ -494,7 +543,9 @@ def field_update(*, actor: Any, ledger: Ledger, key: str, changes: Mapping[str, 
         else:
             raise DefinitionInvalid({f"fields（{key}）": ["その項目はありません。"]})
         definition = definition_validate(
-            {**ledger.definition, "fields": fields}, previous=ledger.definition
+            {**ledger.definition, "fields": fields},
+            previous=ledger.definition,
+            past_sub_types=_past_sub_types(ledger),
         )
         return _write_version(
             actor=actor, ledger=ledger, definition=definition, change=f"項目「{key}」を変更"

@@ -103,6 +103,45 @@ def test_a_group_sub_field_keeps_its_type(api: Any) -> None:
     assert "offenders.relation" in str(response.json()["detail"]["errors"])
 
 
+@pytest.mark.parametrize("how", ["patch", "put"])
+def test_a_group_sub_field_dropped_and_added_again_keeps_its_type(
+    api: Any, city: dict[str, Any], how: str
+) -> None:
+    """Dropping 続柄 from 加害者 and adding it back as a name passed (the check compared with
+    the version before only), and every record holding a 続柄 became a server error on
+    any change: its stored text was indexed as a name. Added back with its own type is
+    fine."""
+    designer = api("designer")
+    clerk = api("clerk")
+    clerk.client.raise_request_exception = False
+    subs = designer.get("/api/v1/ledgers/dv/fields/offenders/").json()["options"]["fields"]
+    name = next(sub for sub in subs if sub["key"] == "name")
+    relation = next(sub for sub in subs if sub["key"] == "relation")
+    assert (
+        designer.patch("/api/v1/ledgers/dv/fields/offenders/", {"fields": [name]}).status_code
+        == 200
+    )
+
+    def add_back(sub: dict[str, Any]) -> Any:
+        if how == "patch":
+            return designer.patch("/api/v1/ledgers/dv/fields/offenders/", {"fields": [name, sub]})
+        document = designer.get("/api/v1/ledgers/dv/").json()
+        for field in document["fields"]:
+            if field["key"] == "offenders":
+                field["options"]["fields"] = [name, sub]
+        return designer.put("/api/v1/ledgers/dv/", document)
+
+    retyped = add_back({"key": "relation", "label": "続柄", "type": "person_name"})
+    assert retyped.status_code == 400, retyped.content
+    assert "offenders.relation" in str(retyped.json()["detail"]["errors"])
+    record = city["record"]
+    changed = clerk.patch(
+        f"/api/v1/ledgers/dv/records/{record.pk}/", {"values": {"amount": 5}}, HTTP_IF_MATCH='"1"'
+    )
+    assert changed.status_code == 200, changed.content
+    assert add_back(relation).status_code == 200
+
+
 @pytest.mark.parametrize(
     ("method", "path", "body"),
     [
