@@ -24,7 +24,7 @@ from django.db.models.lookups import GreaterThan
 from daicho.tenancy.guard import require_tenant
 from ledgers.access.policy import LedgerPolicy, policy_for
 from ledgers.audit.services import audit_record
-from ledgers.definitions.models import Ledger
+from ledgers.definitions.models import Ledger, Sensitivity
 from ledgers.exceptions import LedgerError
 from ledgers.fields.exceptions import FieldError
 from ledgers.fields.normalize import ANY_CONTROL_RE
@@ -337,6 +337,22 @@ def _audited_window(
     )
 
 
+def _strictest_sensitivities(ledger: Ledger) -> dict[str, str]:
+    """Per field path (live now), the most sensitive level it had in any version of the
+    ledger's definition, the current one included (one query)."""
+    definitions = [ledger.definition, *ledger.versions.values_list("definition", flat=True)]
+    strictest: dict[str, str] = {}
+    for definition in definitions:
+        fields = (definition or {}).get("fields", []) if isinstance(definition, Mapping) else []
+        for path, spec in field_paths(fields).items():
+            found = spec.get("sensitivity") or Sensitivity.INTERNAL
+            held = strictest.get(path)
+            if held is None or Sensitivity.rank(found) > Sensitivity.rank(held):
+                strictest[path] = found
+    live = field_paths(ledger.fields())
+    return {path: found for path, found in strictest.items() if path in live}
+
+
 def search_run(
     *,
     actor: Any,
@@ -369,6 +385,15 @@ def search_run(
     excluded = set(screen["excluded_fields"])
     allowed = {c["field"]: c for c in screen["criteria"]}
     paths = field_paths(ledger.fields())
+    # A search over every generation matches old values, which every other output masks
+    # by the stricter of their sensitivity then and now: its criteria are judged by the
+    # strictest each field ever had (a sensitivity lowered since made it a guessing oracle
+    # for values the history shows masked).
+    level = (
+        _strictest_sensitivities(ledger)
+        if screen["generations"] == "all"
+        else {path: spec.get("sensitivity") for path, spec in paths.items()}
+    )
     problems: dict[str, list[str]] = {}
     for path in criteria:
         if is_excluded(path, excluded):
@@ -378,9 +403,9 @@ def search_run(
         elif paths.get(path, {}).get("type") in UNSEARCHABLE:
             # A screen saved before its type became unsearchable (``reference``).
             problems[path] = ["この項目の型では検索できません。"]
-        elif not policy.can_read_field(paths[path].get("sensitivity")) or not (
+        elif not policy.can_read_field(level.get(path)) or not (
             # a sub-field of a group the searcher sees masked is masked with it
-            policy.can_read_field(paths[path.split(".", 1)[0]].get("sensitivity"))
+            policy.can_read_field(level.get(path.split(".", 1)[0]))
         ):
             problems[path] = ["この項目で検索する権限がありません。"]
     for path, value in criteria.items():

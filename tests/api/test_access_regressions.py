@@ -461,3 +461,54 @@ def test_a_hidden_result_field_of_a_search_is_masked_whether_it_is_filled_or_not
     assert [v["address"] for v in shown] == [{"masked": True}] * 2, shown
     # Still the screen's result fields only (its birth_date is empty, and readable).
     assert [sorted(v) for v in shown] == [["address", "name"]] * 2
+
+
+def test_a_past_search_cannot_match_values_the_history_shows_masked(
+    api: Any, city: dict[str, Any]
+) -> None:
+    """A birth date written while the field was special care stays masked in that
+    generation for 市民税課 (cleared to personal data) after the sensitivity is lowered
+    again; 本人検索（過去） matched it all the same and said in which generation: a guessing
+    oracle for the masked value. Over every generation, a field is judged by the strictest
+    sensitivity it ever had."""
+    designer, clerk, zei = api("designer"), api("clerk"), api("zei")
+    record_id = city["record"].pk
+
+    def sensitivity(level: str) -> None:
+        changed = designer.patch("/api/v1/ledgers/dv/fields/birth_date/", {"sensitivity": level})
+        assert changed.status_code == 200, changed.json()
+
+    sensitivity("special_care")
+    written = clerk.patch(
+        records_url(record_id),
+        {"values": {"birth_date": "1990-01-01", "disclosure": {"shimin": True, "shiminzei": True}}},
+        HTTP_IF_MATCH='"1"',
+    )  # fmt: skip
+    assert written.status_code == 200, written.json()
+    sensitivity("personal")
+    clerk.patch(
+        records_url(record_id), {"values": {"birth_date": "2000-01-01"}}, HTTP_IF_MATCH='"2"'
+    )
+    assert zei.get(records_url(record_id, "versions/2/")).json()["values"]["birth_date"] == {
+        "masked": True
+    }
+    past = zei.post(
+        "/api/v1/ledgers/dv/search/past/",
+        {"criteria": {"birth_date": {"from": "1990-01-01", "to": "1990-01-01"}}, "reason": "窓口での確認"},
+    )  # fmt: skip
+    assert past.status_code in {400, 403}, past.json()
+    assert "birth_date" in past.json()["detail"]["criteria"]
+    # The current generation's search judges by the sensitivity now: zei may use it there.
+    latest = zei.post(
+        "/api/v1/ledgers/dv/search/latest/",
+        {"criteria": {"birth_date": {"from": "2000-01-01", "to": "2000-01-01"}}, "reason": "窓口での確認"},
+    )  # fmt: skip
+    assert latest.status_code == 200, latest.json()
+    assert [r["id"] for r in latest.json()["results"]] == [str(record_id)]
+    # The clerk, cleared for special care data, still finds the old value in the past.
+    found = clerk.post(
+        "/api/v1/ledgers/dv/search/past/",
+        {"criteria": {"birth_date": {"from": "1990-01-01", "to": "1990-01-01"}}, "reason": "窓口での確認"},
+    )  # fmt: skip
+    assert found.status_code == 200, found.json()
+    assert [m["generation"] for m in found.json()["results"][0]["matched"]] == [2]
