@@ -61,6 +61,11 @@ def _normalise_field(
     required = spec.get("required", False)
     if not isinstance(required, bool):
         add("required は true か false にしてください。")
+    for name, limit in (("help_text", 2000), ("section", 200)):
+        text = spec.get(name)
+        if text is not None and (not isinstance(text, str) or len(text) > limit):
+            # Stored as the text of whatever it was ("{'a': 1}") before.
+            add(f"{name} は{limit}文字以内の文字列で指定してください。")
     options: Any = copy.deepcopy(spec.get("options") or {})
     type_id = spec.get("type")
     if "fields" in spec:

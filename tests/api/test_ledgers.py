@@ -183,6 +183,10 @@ def test_a_group_sub_field_dropped_and_added_again_keeps_its_type(
         ("put", "/api/v1/ledgers/dv/",
          {"name": "x", "fields": [{"key": "a", "label": "a", "type": "text"}], "search_screens": [
              {"code": "s", "name": "s", "criteria": [{"field": "a"}], "excluded_fields": "a"}]}),
+        # Help text and section must be text (an object was stored as its repr).
+        ("post", "/api/v1/ledgers/dv/fields/", {"key": "memo", "label": "メモ", "type": "text", "help_text": {"a": 1}}),
+        ("patch", "/api/v1/ledgers/dv/fields/amount/", {"section": ["x"]}),
+        ("patch", "/api/v1/ledgers/dv/fields/amount/", {"help_text": "長" * 2001}),
     ],
 )  # fmt: skip
 def test_hostile_definition_input_is_a_400(api: Any, method: str, path: str, body: Any) -> None:
