@@ -97,6 +97,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "daicho.security.ContentSecurityPolicyMiddleware",
+    # The API's answers (personal data) are kept by no cache: Cache-Control: no-store.
+    "daicho.security.ApiNoStoreMiddleware",
     # Then: chooses the city (schema and URLconf) from the host, answers health probes,
     # refuses unknown (404) and suspended (403) cities.
     "daicho.tenancy.middleware.MunicipalityMiddleware",
