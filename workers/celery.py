@@ -11,6 +11,7 @@ import os
 from typing import Any
 
 from celery.schedules import crontab
+from celery.signals import after_setup_logger, after_setup_task_logger
 from tenant_schemas_celery.app import CeleryApp
 from tenant_schemas_celery.task import TenantTask
 
@@ -24,6 +25,16 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(
     ["workers", "workers.audit_tasks", "ledgers.webhooks", "ledgers.api.idempotency"]
 )
+
+
+@after_setup_logger.connect
+@after_setup_task_logger.connect
+def filter_database_errors(logger: Any, **kwargs: Any) -> None:
+    """The worker's log handlers (Celery replaces Django's) withhold what a database error
+    quotes (``daicho.logs``): a failed task's traceback printed the row it failed on."""
+    from daicho.logs import install
+
+    install(logger)
 
 
 class CityTask(TenantTask):

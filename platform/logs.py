@@ -1,0 +1,174 @@
+"""Log records never carry what PostgreSQL quoted back in an error.
+
+A database error's text is the server's report, and PostgreSQL quotes the data it
+failed on: a unique violation's ``DETAIL: Key (…)=(山田 花子) already exists``, a check
+constraint's ``Failing row contains (…)``, a JSON value's ``CONTEXT: JSON data, line 1:
+…`` (the record being written), ``invalid input syntax for type …: "…"``. Any server
+error that came from the database (a request's 500 logged by ``django.request``, a failed
+Celery task) printed it with its traceback. The API refuses every hostile input it knows
+of before PostgreSQL sees it (``tests/api/test_hostile_input.py``); this filter is the
+net under that, on every handler: a database error (psycopg's or Django's wrapper of it),
+wherever it is in the chain of a record's exception or among its arguments, is written as
+its type, SQLSTATE and the names of the table, column and constraint only: no value.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from types import TracebackType
+from typing import Any
+
+import psycopg
+from django.db import Error as DjangoDatabaseError
+
+_DATABASE_ERRORS = (psycopg.Error, DjangoDatabaseError)
+# What Python's traceback module writes between the exceptions of a chain.
+_CAUSE = "The above exception was the direct cause of the following exception:"
+_CONTEXT = "During handling of the above exception, another exception occurred:"
+
+
+def _database_cause(exc: BaseException) -> psycopg.Error | None:
+    """The psycopg error behind ``exc`` (itself, or what Django's wrapper was raised from)."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, psycopg.Error):
+            return exc
+        exc = exc.__cause__  # type: ignore[assignment]
+    return None
+
+
+def redacted(exc: BaseException) -> str:
+    """``exc`` in one line: its type, and for a database error only the SQLSTATE and the
+    schema names PostgreSQL gave (never its message, detail, context or hint)."""
+    name = f"{type(exc).__module__}.{type(exc).__qualname__}"
+    if not isinstance(exc, _DATABASE_ERRORS):
+        text = f"{name}: {exc}"
+        return _withheld(text, _marks(_database_errors(exc))) or text
+    parts = [name, "(message withheld: it may quote values)"]
+    cause = _database_cause(exc)
+    if cause is not None:
+        diag = cause.diag
+        parts.append(f"sqlstate={cause.sqlstate}")
+        parts += [
+            f"{label}={value}"
+            for label, value in (
+                ("table", diag.table_name),
+                ("column", diag.column_name),
+                ("constraint", diag.constraint_name),
+            )
+            if value
+        ]
+    return " ".join(parts)
+
+
+def _database_errors(exc: BaseException | None) -> list[BaseException]:
+    """The database errors in ``exc``'s chain (causes and contexts), outermost first."""
+    found: list[BaseException] = []
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, _DATABASE_ERRORS):
+            found.append(exc)
+        exc = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
+    return found
+
+
+def _has_database_error(exc: BaseException | None) -> bool:
+    return bool(_database_errors(exc))
+
+
+def format_exception(exc: BaseException) -> str:
+    """The traceback as ``logging`` writes it, database errors' texts withheld."""
+    chain: list[tuple[BaseException, str | None]] = []
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    link: str | None = None
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        chain.append((current, link))
+        if current.__cause__ is not None:
+            current, link = current.__cause__, _CAUSE
+        elif current.__context__ is not None and not current.__suppress_context__:
+            current, link = current.__context__, _CONTEXT
+        else:
+            current = None
+    lines: list[str] = []
+    for item, link in reversed(chain):
+        tb: TracebackType | None = item.__traceback__
+        if tb is not None:
+            lines.append("Traceback (most recent call last):\n")
+            lines += traceback.format_tb(tb)
+        if isinstance(item, _DATABASE_ERRORS):
+            lines.append(redacted(item) + "\n")
+        else:
+            text = "".join(traceback.format_exception_only(type(item), item))
+            # Another error whose text took a database error's (``f"…: {exc}"``).
+            lines.append(_withheld(text, _marks(_database_errors(exc))) or text)
+        if link is not None:
+            lines.append(f"\n{link}\n\n")
+    return "".join(lines).rstrip("\n")
+
+
+class DatabaseErrorFilter(logging.Filter):
+    """On a handler: a record whose exception (or an argument) is or holds a database
+    error is written with that error's text withheld (``redacted``), and so is an argument
+    that is that text already made a string (Celery's failure line: "Task … raised
+    unexpected: %(exc)s" with the exception's ``repr``, its traceback as text)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        errors = _database_errors(record.exc_info[1]) if record.exc_info else []
+        if errors:
+            record.exc_text = format_exception(record.exc_info[1])  # type: ignore[index,arg-type]
+        if isinstance(record.args, tuple):
+            errors += [a for a in record.args if isinstance(a, BaseException)]
+        elif isinstance(record.args, dict):
+            errors += [a for a in record.args.values() if isinstance(a, BaseException)]
+        if isinstance(record.msg, BaseException):
+            errors.append(record.msg)
+        errors = [e for exc in errors for e in _database_errors(exc)]
+        if not errors:
+            return True
+        marks = _marks(errors)
+
+        def safe(value: Any) -> Any:
+            if isinstance(value, BaseException) and _has_database_error(value):
+                return redacted(value)
+            if isinstance(value, str):
+                return _withheld(value, marks) or value
+            return value
+
+        if isinstance(record.args, tuple):
+            record.args = tuple(safe(arg) for arg in record.args)
+        elif isinstance(record.args, dict):
+            record.args = {key: safe(value) for key, value in record.args.items()}
+        message = safe(record.msg)
+        if message is not record.msg:
+            record.msg, record.args = message, ()
+        return True
+
+
+def _marks(errors: list[BaseException]) -> dict[str, str]:
+    """The first line of each database error's text (where it was made a string) and what
+    is written instead."""
+    marks = {str(e).split("\n", 1)[0].strip(): redacted(e) for e in errors}
+    marks.pop("", None)
+    return marks
+
+
+def _withheld(text: str, marks: dict[str, str]) -> str | None:
+    """``text`` up to the first database error's text it holds, that error redacted; None
+    when it holds none."""
+    for mark, replacement in marks.items():
+        at = text.find(mark)
+        if at >= 0:
+            return text[:at] + replacement
+    return None
+
+
+def install(logger: logging.Logger) -> None:
+    """Add the filter to every handler of ``logger`` (Celery's, which replaces Django's)."""
+    for handler in logger.handlers:
+        if not any(isinstance(f, DatabaseErrorFilter) for f in handler.filters):
+            handler.addFilter(DatabaseErrorFilter())
