@@ -289,3 +289,12 @@ def test_a_postal_code_keeps_ascii_digits_only() -> None:
     assert postal.clean("１８１−００１３", {}) == "181-0013"
     with pytest.raises(FieldValueError):
         postal.clean("\u0661\u0668\u0661-\u0660\u0660\u0661\u0663", {})
+
+
+# D10 ---- a blank reference filter (empty, or only a space Python reads as one) was a 500
+@pytest.mark.parametrize("value", ["", " ", "\u2028", "\x85"])
+def test_a_blank_reference_filter_is_not_a_server_error(hostile: Any, value: str) -> None:
+    new_record(hostile)
+    response = hostile.get(url(), {"ref": value})
+    assert response.status_code == 200, response.content[:200]
+    assert response.json()["results"] == []  # no record has a reference here

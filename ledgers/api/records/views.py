@@ -132,6 +132,7 @@ def _filter_on_field(
     if (
         op == ""
         and field["type"] == "reference"
+        and value is not None  # a blank filter, as for any type (it was a server error)
         and not references_seen(policy=policy, refs=[value])
     ):
         # Links to a record out of the reader's sight match nothing, as links to no record
