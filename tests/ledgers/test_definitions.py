@@ -170,3 +170,19 @@ def test_a_group_field_takes_its_sub_fields_beside_its_type(clerk: Any) -> None:
     )  # fmt: skip
     (field,) = ledger.fields()
     assert [f["key"] for f in field["options"]["fields"]] == ["kana", "birth_date"]
+
+
+def test_a_removed_field_comes_back_only_by_a_whole_document_with_its_type(
+    ledger: Ledger, clerk: Any
+) -> None:
+    """Its key is never another field's (``field_add`` refuses it); a document naming it
+    again with the type it had undoes the removal, its stored values with it."""
+    ledger = field_remove(actor=clerk, ledger=ledger, key="note")
+    assert "note" not in [f["key"] for f in ledger.fields()]
+    with pytest.raises(DefinitionInvalid, match="型は変更できません"):
+        ledger_definition_replace(
+            actor=clerk, ledger=ledger,
+            document={"fields": [*BASIC_FIELDS[:3], {"key": "note", "label": "備考", "type": "integer"}]},
+        )  # fmt: skip
+    back = ledger_definition_replace(actor=clerk, ledger=ledger, document={"fields": BASIC_FIELDS})
+    assert "note" in [f["key"] for f in back.fields()]
