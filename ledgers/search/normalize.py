@@ -64,6 +64,25 @@ _WAVES = "~〜∼⁓"
 _LONG_VOWEL_RE = re.compile(f"(?<=[{_KATAKANA}ー])[{re.escape(HYPHENS + _WAVES)}]+")
 # Dashes after a digit in addresses (3丁目1ー2, 1−2−3) are the ASCII hyphen.
 _DIGIT_DASH_RE = re.compile(f"(?<=[0-9])[{re.escape(HYPHENS)}]+")
+# ケ, ヶ, が and ガ between two kanji are one particle in place names and surnames
+# (霞ケ関, 霞ヶ関, 霞が関; 自由が丘, 自由ヶ丘): after the kana folds it is ケ or ガ, and ガ
+# becomes ケ. Only between kanji, so that ガーデン in 三鷹ガーデン stays a word.
+_PARTICLE_GA_RE = re.compile(f"(?<=[{_KANJI}])ガ(?=[{_KANJI}])")
+
+# Address numbering (住居表示・地番): 三丁目 and 3丁目, 3丁目1番2号 and 3-1-2, 1番地の2 and 1-2
+# are one address. Kanji numerals before 丁目・番地・番・号 (or after 番地の) become digits;
+# after a digit, 丁目 is "-", 番地・番 are "-" before a digit and dropped otherwise (四番町
+# keeps its 番 before 町), 番地の・番の・の between digits are "-", 号 is dropped.
+_KANJI_DIGITS = "〇一二三四五六七八九"
+_KANJI_NUMERAL = f"[{_KANJI_DIGITS}十百千]+"
+_KANJI_NUMBER_RE = re.compile(
+    f"{_KANJI_NUMERAL}(?=丁目|番|号)|(?<=番地ノ){_KANJI_NUMERAL}|(?<=番ノ){_KANJI_NUMERAL}"
+)
+_ADDRESS_UNIT_RE = re.compile(
+    "(?<=[0-9])(?:(?P<dash>丁目|(?:番地|番)ノ?(?=[0-9])|[ノ号](?=[0-9]))"
+    "|番地(?![0-9町目])|番(?![0-9町目])|号)"
+)
+_DASH_RUN_RE = re.compile("(?<=[0-9])-{2,}")
 
 
 def parse_variants(text: str, *, source: str = VARIANTS_RESOURCE) -> dict[str, str]:
@@ -200,6 +219,8 @@ def _fold(text: str) -> str:
     text = nfkc(text).translate(folds).lower()
     text = nfkc(fold_multi(text) if fold_multi else text)
     text = unicodedata.normalize("NFC", expand_iteration_marks(text))
+    if "ガ" in text:
+        text = _PARTICLE_GA_RE.sub("ケ", text)
     return _LONG_VOWEL_RE.sub(lambda match: "ー" * len(match.group()), text)
 
 
@@ -209,11 +230,47 @@ def normalize_name(text: str) -> str:
     return _fold(text)
 
 
+def kanji_number(numeral: str) -> int:
+    """三 → 3, 十二 → 12, 二十三 → 23, 百五 → 105, 二〇三 → 203 (digit by digit when
+    written without 十・百・千)."""
+    if not any(unit in numeral for unit in "十百千"):
+        return int("".join(str(_KANJI_DIGITS.index(char)) for char in numeral))
+    total = digit = 0
+    for char in numeral:
+        if char in _KANJI_DIGITS:
+            digit = digit * 10 + _KANJI_DIGITS.index(char)
+        else:
+            total += (digit or 1) * {"十": 10, "百": 100, "千": 1000}[char]
+            digit = 0
+    return total + digit
+
+
+def _address_numbers(text: str) -> str:
+    """三丁目十二番地の三 → 3-12-3, 3丁目1番2号 → 3-1-2 (see ``_ADDRESS_UNIT_RE``)."""
+    while True:  # one pass, but 1番番 needs two to reach a fixed point
+        text = _KANJI_NUMBER_RE.sub(_kanji_number_digits, text)
+        text = _DASH_RUN_RE.sub("-", _ADDRESS_UNIT_RE.sub(_unit_separator, text))
+        if not (_ADDRESS_UNIT_RE.search(text) or _KANJI_NUMBER_RE.search(text)):
+            return text
+
+
+def _kanji_number_digits(match: re.Match[str]) -> str:
+    return str(kanji_number(match.group()))
+
+
+def _unit_separator(match: re.Match[str]) -> str:
+    return "-" if match.group("dash") else ""
+
+
 def normalize_text(text: str) -> str:
-    """The search form of an address or free text: the name folds, and dashes after a
-    digit become "-" (3丁目1ー2 → 3丁目1-2). 丁目・番地・番・号 and kanji numerals are kept
-    as written: 三鷹 must stay 三鷹, and 1-2-3 does not find 1丁目2番3号."""
-    return _DIGIT_DASH_RE.sub(lambda match: "-" * len(match.group()), _fold(text))
+    """The search form of an address or free text: the name folds, dashes after a digit
+    become "-" (3丁目1ー2 → 3丁目1-2), and the numbering of an address is written with
+    digits and "-" (三丁目 → 3-, 3丁目1番2号 → 3-1-2, 1番地の2 → 1-2; ``_address_numbers``).
+    Other kanji numerals are kept: 三鷹 stays 三鷹."""
+    text = _DIGIT_DASH_RE.sub(lambda match: "-" * len(match.group()), _fold(text))
+    if "丁" in text or "番" in text or "号" in text or "ノ" in text:
+        return _address_numbers(text)
+    return text
 
 
 _NON_ASCII_DIGITS_RE = re.compile(r"[^0-9]+")

@@ -135,3 +135,42 @@ def test_a_search_by_one_who_sees_no_record_is_answered_and_audited(api: Any) ->
     assert event.actor.username == "auditor"
     assert event.details["terms"] == {"name": "山田"}
     assert event.details["results"] == []
+
+
+def _move(api: Any, city: dict[str, Any], address: str) -> None:
+    """The victim moves (generation 2): the old address is a past value."""
+    response = api("clerk").patch(
+        records_url(city["record"].pk),
+        {"values": {"address": {"text": address}}, "reason": "転居"},
+        HTTP_IF_MATCH='"1"',
+    )
+    assert response.status_code == 200
+
+
+# The record's address is 東京都三鷹市下連雀九丁目8番7号 (ADDRESS).
+ADDRESS_AS_TYPED = [
+    "下連雀9-8-7",
+    "下連雀9丁目8番7号",
+    "下連雀９－８－７",
+    "下連雀九丁目八番七号",
+    "9丁目8-7",
+]
+
+
+def test_an_address_is_found_however_its_numbering_is_typed(api: Any) -> None:
+    """Stored 九丁目8番7号, typed 9-8-7 (or 9丁目, ９－８－７): found nothing before."""
+    clerk = api("clerk")
+    for typed in ADDRESS_AS_TYPED:
+        assert len(search(clerk, "latest", {"address": typed}).json()["results"]) == 1, typed
+        listed = clerk.get(records_url(), {"address__contains": typed}).json()["results"]
+        assert len(listed) == 1, typed
+
+
+def test_ga_and_ke_in_a_place_name_are_one(api: Any, city: dict[str, Any]) -> None:
+    """Stored 霞ケ関一丁目1番1号, typed 霞が関1-1-1 or 霞ヶ関: found nothing before."""
+    _move(api, city, "東京都千代田区霞ケ関一丁目1番1号")
+    clerk = api("clerk")
+    for typed in ["霞が関1-1-1", "霞ヶ関1丁目1番1号", "霞ガ関"]:
+        assert len(search(clerk, "latest", {"address": typed}).json()["results"]) == 1, typed
+        listed = clerk.get(records_url(), {"address__contains": typed}).json()["results"]
+        assert len(listed) == 1, typed

@@ -29,3 +29,51 @@ def test_reindex_restores_the_keys_the_services_wrote(ledger: Ledger, clerk: Any
 
     assert set(Record.objects.get(pk=record.pk).search_keys) == set(written)
     assert set(SearchValue.objects.get(record_id=record.pk).keys) == set(past)
+
+
+reform = importlib.import_module("ledgers.migrations.0017_search_forms_of_addresses").reform
+
+
+def test_reform_gives_old_records_the_forms_new_writes_get(clerk: Any) -> None:
+    """Records and past values indexed before 霞が関 = 霞ケ関 and 3丁目1番2号 = 3-1-2 are
+    found by those spellings once 0017 has run; past values that now share a form merge
+    into one row with the later generation."""
+    from ledgers.definitions.services import ledger_create
+    from ledgers.search.services import search_run
+
+    ledger = ledger_create(
+        actor=clerk, code="moves", name="転居", fields=[
+            {"key": "address", "label": "住所", "type": "address"}],
+        search_screens=[{"code": "past", "name": "過去", "generations": "all",
+            "criteria": [{"field": "address", "match": "contains"}], "result_fields": ["address"]}],
+    )  # fmt: skip
+    record = record_create(actor=clerk, ledger=ledger, values={"address": "霞が関1丁目1番1号"})
+    record = record_update(
+        actor=clerk, record=record, values={"address": "霞ケ関1丁目1番1号"}, expected_generation=1
+    )
+    record = record_update(
+        actor=clerk, record=record, values={"address": "下連雀三丁目1番2号"}, expected_generation=2
+    )
+    written = Record.objects.get(pk=record.pk)
+    # What the code before wrote: 霞ガ関 and 霞ケ関 were two past values, numbering as typed.
+    SearchValue.objects.filter(record_id=record.pk).delete()
+    for generation, old in [(1, "霞ガ関1丁目1番1号"), (2, "霞ケ関1丁目1番1号")]:
+        SearchValue.objects.create(
+            ledger=ledger, record=record, path="address", value=old, keys=[], generation=generation
+        )
+    Record.objects.filter(pk=record.pk).update(
+        search_keys=[], search_text={"address": "\x1f下連雀三丁目1番2号\x1f"}
+    )
+
+    reform(apps, None)
+
+    now = Record.objects.get(pk=record.pk)
+    assert now.search_text == written.search_text == {"address": "\x1f下連雀3-1-2\x1f"}
+    assert set(now.search_keys) == set(written.search_keys)
+    (past,) = SearchValue.objects.filter(record_id=record.pk)
+    assert (past.value, past.generation) == ("霞ケ関1-1-1", 2)
+    hits = search_run(actor=clerk, ledger=ledger, screen_code="past",
+                      criteria={"address": "霞が関1-1-1"}).hits  # fmt: skip
+    assert [hit.matched for hit in hits] == [[{"field": "address", "generation": 2}]]
+    reform(apps, None)  # a second run changes nothing
+    assert Record.objects.get(pk=record.pk).search_text == written.search_text

@@ -18,6 +18,7 @@ from ledgers.search.normalize import (
     VARIANTS_RESOURCE,
     expand_iteration_marks,
     fold_variants,
+    kanji_number,
     normalize_digits,
     normalize_name,
     normalize_text,
@@ -63,6 +64,12 @@ JAPANESE = st.text(alphabet=KANA + HALF_WIDTH_KANA + MARKS + KANJI + "Aa1１", m
         ],
         ("キャッシュ", "キヤツシユ"),
         ("霞ヶ関", "霞ケ関"),
+        # ケ・ヶ・が・ガ between kanji are one particle (霞が関, 自由ヶ丘); not elsewhere.
+        ("霞が関", "霞ケ関"),
+        ("霞ガ関", "霞ケ関"),
+        ("自由が丘", "自由ケ丘"),
+        ("三鷹ガーデン", "三鷹ガーデン"),
+        ("ながい", "ナガイ"),
         # Voiced and semi-voiced kana stay voiced; marks written apart recombine.
         ("ガ", "ガ"),
         ("が", "ガ"),
@@ -270,6 +277,8 @@ def reference_normalize_name(text: str) -> str:
     )
     text = nfkc(fold_variants(text))
     text = unicodedata.normalize("NFC", expand_iteration_marks(text))
+    kanji = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+    text = re.sub(f"(?<=[{kanji}])ガ(?=[{kanji}])", "ケ", text)  # 霞が関 → 霞ケ関
     dashes = re.escape(HYPHENS + "~〜∼⁓")
     return re.sub(f"(?<=[ァ-ヺー])[{dashes}]+", lambda m: "ー" * len(m.group()), text)
 
@@ -292,21 +301,63 @@ def test_every_hiragana_folds_like_its_katakana(char: str) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("東京都三鷹市下連雀３丁目１ー２", "東京都三鷹市下連雀3丁目1-2"),
+        ("東京都三鷹市下連雀３丁目１ー２", "東京都三鷹市下連雀3-1-2"),
         ("下連雀3-1-1", "下連雀3-1-1"),
         ("下連雀３－１－１", "下連雀3-1-1"),
         ("下連雀3−1―1‐2", "下連雀3-1-1-2"),
-        ("1丁目2番3号", "1丁目2番3号"),
-        ("1丁目2番地", "1丁目2番地"),
-        ("三鷹市 下連雀　三丁目", "三鷹市下連雀三丁目"),
-        ("コーポ山田 101号室", "コーポ山田101号室"),
+        # Address numbering: 丁目・番地・番・号・の after a number, kanji numerals there.
+        ("1丁目2番3号", "1-2-3"),
+        ("1丁目2番地", "1-2"),
+        ("３丁目１番２号", "3-1-2"),
+        ("3丁目1-2", "3-1-2"),
+        ("3丁目-1", "3-1"),
+        ("1番地の2", "1-2"),
+        ("1番の2", "1-2"),
+        ("1の2", "1-2"),
+        ("三鷹市 下連雀　三丁目", "三鷹市下連雀3-"),
+        ("三丁目十二番地の三", "3-12-3"),
+        ("二十三番", "23"),
+        ("二〇三号", "203"),
+        ("四番町", "4番町"),
+        ("3番目", "3番目"),
+        ("一ノ瀬", "一ノ瀬"),
+        ("三鷹", "三鷹"),
+        ("霞が関1丁目", "霞ケ関1-"),
+        ("コーポ山田 101号室", "コーポ山田101室"),
         ("ﾚｼﾞﾃﾞﾝｽ髙田馬場", "レジデンス高田馬場"),
         ("れじでんす", "レジデンス"),
-        ("センター1号館", "センター1号館"),
+        ("センター1号館", "センター1館"),
     ],
 )
 def test_normalize_text(text: str, expected: str) -> None:
     assert normalize_text(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("stored", "typed"),
+    [
+        ("東京都千代田区霞が関1丁目1番1号", "霞ヶ関1-1-1"),
+        ("千代田区霞ケ関一丁目", "霞が関1丁目"),
+        ("下連雀3-1-2", "下連雀三丁目1番2号"),
+        ("下連雀3丁目1番2号", "下連雀3-1-2"),
+        ("下連雀三丁目十二番地の三", "下連雀3-12-3"),
+        ("大沢1番地の2", "大沢1-2"),
+        ("下連雀3-1", "下連雀3丁目1番"),
+        ("下連雀3丁目1番2号", "3丁目"),
+    ],
+)
+def test_an_address_is_found_however_its_numbering_is_written(stored: str, typed: str) -> None:
+    """Staff type the address on the paper: 霞が関 for 霞ケ関, 三丁目 for 3丁目, 3-1-2 for
+    3丁目1番2号; before, each of these found nothing."""
+    assert normalize_text(typed) in normalize_text(stored)
+
+
+@pytest.mark.parametrize(
+    ("numeral", "number"),
+    [("三", 3), ("十", 10), ("十二", 12), ("二十三", 23), ("百五", 105), ("二〇三", 203)],
+)
+def test_kanji_number(numeral: str, number: int) -> None:
+    assert kanji_number(numeral) == number
 
 
 @pytest.mark.parametrize(
