@@ -295,13 +295,18 @@ class LedgerPolicy:
         self._mask_plans[key] = (old, current, merged)  # type: ignore[index]
         return merged
 
-    def closed_fields(self) -> frozenset[str]:
+    def closed_fields(self, definition: Mapping[str, Any] | None = None) -> frozenset[str]:
         """The fields the actor may not write: above the clearance, or a group with a
         sub-field above it (the group is written whole, and the caller cannot give back the
         values it sees masked). Writing them would change what the caller cannot see, and
         whether a write changed anything would tell whether a guess was the hidden value.
+        With ``definition`` (an old generation's), the fields the actor sees masked in that
+        generation: judged by the stricter of then and now, as ``mask`` shows them.
         Worked out once per definition."""
-        fields = self.ledger.definition.get("fields", [])
+        current = self.ledger.definition.get("fields", [])
+        fields = (
+            current if definition is None else self._stricter(definition.get("fields", []), current)
+        )
         key = ("closed", id(fields))
         cached = self._mask_plans.get(key)  # type: ignore[call-overload]
         if cached is None or cached[0] is not fields:

@@ -689,8 +689,11 @@ def record_restore(
             # What the actor may not see stays as it is now, and is neither validated nor
             # named in an error: bringing back an old value of it would change what they
             # cannot see (and let them undo a guess), and an error about it ("「…」は選択肢に
-            # ありません") would show it.
-            closed = policy.closed_fields() & live
+            # ありません") would show it. That is what they may not see now, and what they
+            # see masked in that generation (a value written while its field was more
+            # sensitive than now: restored, it would read as plain).
+            then = ledger.versions.get(version=old.definition_version).definition
+            closed = (policy.closed_fields() | policy.closed_fields(then)) & live
             data = values_clean(
                 ledger=ledger,
                 values={k: v for k, v in old.data.items() if k in live and k not in closed},

@@ -512,3 +512,46 @@ def test_a_past_search_cannot_match_values_the_history_shows_masked(
     )  # fmt: skip
     assert found.status_code == 200, found.json()
     assert [m["generation"] for m in found.json()["results"][0]["matched"]] == [2]
+
+
+def test_a_restore_cannot_bring_back_a_value_its_generation_shows_masked(
+    api: Any, city: dict[str, Any]
+) -> None:
+    """A birth date written while the field was special care stays masked in that
+    generation for 市民税課 (cleared to personal data) after the sensitivity is lowered
+    again. A restore of that generation by 市民税課 (update) made it the current value,
+    which it then read as plain: the history's mask undone by one POST. What the restorer
+    cannot see in the generation (by the stricter of then and now) stays as it is now."""
+    designer, clerk, zei = api("designer"), api("clerk"), api("zei")
+    record_id = city["record"].pk
+
+    def sensitivity(level: str) -> None:
+        changed = designer.patch("/api/v1/ledgers/dv/fields/birth_date/", {"sensitivity": level})
+        assert changed.status_code == 200, changed.json()
+
+    sensitivity("special_care")
+    written = clerk.patch(
+        records_url(record_id),
+        {"values": {"birth_date": "1990-01-01", "disclosure": {"shimin": True, "shiminzei": True}}},
+        HTTP_IF_MATCH='"1"',
+    )  # fmt: skip
+    assert written.status_code == 200, written.json()
+    sensitivity("personal")
+    later = clerk.patch(
+        records_url(record_id), {"values": {"birth_date": "2000-01-01", "amount": 5}},
+        HTTP_IF_MATCH='"2"',
+    )  # fmt: skip
+    assert later.status_code == 200, later.json()
+    assert zei.get(records_url(record_id, "versions/2/")).json()["values"]["birth_date"] == {
+        "masked": True
+    }
+    restored = zei.post(records_url(record_id, "restore/"), {"generation": 2}, HTTP_IF_MATCH='"3"')
+    assert restored.status_code == 200, restored.json()
+    assert "1990" not in restored.content.decode()
+    now = zei.get(records_url(record_id)).json()["values"]
+    assert now["birth_date"] == "2000-01-01"  # kept as it is now
+    assert now["amount"] == 1000  # readable in generation 2: back as it was
+    # The clerk, cleared for special care data, restores it as before.
+    again = clerk.post(records_url(record_id, "restore/"), {"generation": 2}, HTTP_IF_MATCH='"4"')
+    assert again.status_code == 200, again.json()
+    assert again.json()["values"]["birth_date"] == "1990-01-01"
