@@ -115,7 +115,9 @@ def parse_if_match(request: Request, *, required: bool) -> int | None:
             raise PreconditionRequired()
         return None
     value = header.removeprefix("W/").strip().strip('"')
-    if not (value.isascii() and value.isdigit()):  # "²" is a digit to isdigit, not to int
+    # "²" is a digit to isdigit, not to int; past 4,300 digits int() refuses the text (a
+    # ValueError, a server error), and a generation is a 32-bit integer.
+    if not (value.isascii() and value.isdigit()) or len(value) > 18:
         raise exceptions.ValidationError(
             {"If-Match": ['ETag は世代の数字（例: "3"）で指定してください。']}
         )

@@ -220,6 +220,16 @@ def test_if_match_superscript_digit_is_400(hostile: Any) -> None:
     assert_4xx_json(hostile.patch(du, {"values": {"n": 2}}, HTTP_IF_MATCH='"\u00b2"'))
 
 
+def test_if_match_past_python_s_integer_digits_is_400(hostile: Any) -> None:
+    """int() refuses a text of more than 4,300 digits: a PATCH, DELETE or restore with
+    such an If-Match was a server error on demand."""
+    du = new_record(hostile)
+    huge = '"' + "9" * 5000 + '"'
+    assert_4xx_json(hostile.patch(du, {"values": {"n": 2}}, HTTP_IF_MATCH=huge))
+    assert_4xx_json(hostile.delete(du, {"reason": "誤登録"}, HTTP_IF_MATCH=huge))
+    assert_4xx_json(hostile.post(du + "restore/", {"generation": 1}, HTTP_IF_MATCH=huge))
+
+
 # D12 --- DELETE reason is never validated (RecordDeleteSerializer is unused)
 @pytest.mark.parametrize(
     ("body", "query"),
