@@ -1,5 +1,6 @@
 """Search forms recomputed after the normalisation learnt 霞が関 = 霞ケ関 (ケ・ヶ・が・ガ between
-kanji) and address numbering (三丁目 = 3丁目, 3丁目1番2号 = 3-1-2, 1番地の2 = 1-2).
+kanji) and address numbering (三丁目 = 3丁目, 3丁目1番2号 = 3-1-2, 1番地の2 = 1-2), and the
+variant table four more pairs (桧 = 檜, 淺 = 浅, 靑 = 青, 驛 = 駅).
 
 A record's recheck texts (``search_text``) and keys, and a past value's normalised text and
 keys, were written with the old forms: an address typed 3-1-2 would not find a record

@@ -497,3 +497,13 @@ def test_digits_take_the_same_form_whatever_the_path(raw: str) -> None:
         if d is not None
     )
     assert normalize_digits(raw) == general
+
+
+@pytest.mark.parametrize(
+    ("written", "typed"),
+    [("檜山 一郎", "桧山一郎"), ("淺野 花子", "浅野花子"), ("靑木 誠", "青木誠"), ("驛前", "駅前")],
+)
+def test_surnames_with_a_variant_added_in_session_12_match(written: str, typed: str) -> None:
+    """Pairs a review found missing (桧/檜, 淺/浅, 靑/青, 驛/駅): either way round."""
+    assert normalize_name(written) == normalize_name(typed)
+    assert normalize_name(typed) == normalize_name(written.replace(" ", ""))
