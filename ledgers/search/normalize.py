@@ -262,12 +262,22 @@ def _unit_separator(match: re.Match[str]) -> str:
     return "-" if match.group("dash") else ""
 
 
+#: A whole value that is a postal code as written on paper (〒181-0013): an address's
+#: postal code is indexed as its seven digits.
+_POSTAL_CODE_RE = re.compile(r"〒?(\d{3})-(\d{4})|〒(\d{7})")
+
+
 def normalize_text(text: str) -> str:
     """The search form of an address or free text: the name folds, dashes after a digit
     become "-" (3丁目1ー2 → 3丁目1-2), and the numbering of an address is written with
     digits and "-" (三丁目 → 3-, 3丁目1番2号 → 3-1-2, 1番地の2 → 1-2; ``_address_numbers``).
-    Other kanji numerals are kept: 三鷹 stays 三鷹."""
+    Other kanji numerals are kept: 三鷹 stays 三鷹. A value that is a postal code alone
+    (〒181-0013, 181-0013, 〒1810013) is its seven digits, as an address's postal code is
+    indexed."""
     text = _DIGIT_DASH_RE.sub(lambda match: "-" * len(match.group()), _fold(text))
+    postal = _POSTAL_CODE_RE.fullmatch(text) if len(text) <= 9 else None
+    if postal is not None:
+        return postal.group(3) or postal.group(1) + postal.group(2)
     if "丁" in text or "番" in text or "号" in text or "ノ" in text:
         return _address_numbers(text)
     return text

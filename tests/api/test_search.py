@@ -174,3 +174,15 @@ def test_ga_and_ke_in_a_place_name_are_one(api: Any, city: dict[str, Any]) -> No
         assert len(search(clerk, "latest", {"address": typed}).json()["results"]) == 1, typed
         listed = clerk.get(records_url(), {"address__contains": typed}).json()["results"]
         assert len(listed) == 1, typed
+
+
+def test_a_postal_code_typed_as_on_paper_finds_the_address(api: Any, city: dict[str, Any]) -> None:
+    """The record's address holds 〒181-0013; staff type it with the mark, the hyphen or
+    full-width digits (it was indexed as 1810013, and 181-0013 found nothing)."""
+    clerk = api("clerk")
+    for typed in ("〒181-0013", "181-0013", "１８１－００１３", "1810013"):
+        found = search(clerk, "latest", {"address": typed}).json()["results"]
+        assert [r["id"] for r in found] == [str(city["record"].pk)], typed
+        listed = clerk.get(records_url(), {"address__contains": typed}).json()["results"]
+        assert [r["id"] for r in listed] == [str(city["record"].pk)], typed
+    assert search(clerk, "latest", {"address": "〒181-0014"}).json()["results"] == []
