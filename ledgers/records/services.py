@@ -649,6 +649,19 @@ def record_delete(
     return record
 
 
+def _listed_flags_only(ledger: Ledger, values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` with each 照会可否 (``department_flags``) value cut to the departments its
+    field lists now. An old generation holds the flag of a department taken off the list
+    since: refused as unknown, it made that generation impossible to restore; such a
+    department is 不可 for every record anyway (``policy_for``)."""
+    for spec in ledger.fields():
+        value = values.get(spec["key"])
+        if spec["type"] == "department_flags" and isinstance(value, Mapping):
+            listed = set((spec.get("options") or {}).get("departments") or ())
+            values[spec["key"]] = {code: flag for code, flag in value.items() if code in listed}
+    return values
+
+
 def record_restore(
     *,
     actor: Any,
@@ -696,7 +709,9 @@ def record_restore(
             closed = (policy.closed_fields() | policy.closed_fields(then)) & live
             data = values_clean(
                 ledger=ledger,
-                values={k: v for k, v in old.data.items() if k in live and k not in closed},
+                values=_listed_flags_only(
+                    ledger, {k: v for k, v in old.data.items() if k in live and k not in closed}
+                ),
                 current={k: before[k] for k in closed if k in before},
             )
         now = timezone.now()

@@ -114,3 +114,26 @@ def test_the_versions_list_is_an_audited_read(api: Any, city: dict[str, Any]) ->
         "dv",
     )
     assert event.details == {"generations": [1, 2]}
+
+
+def test_an_old_generation_restores_after_a_department_left_the_disclosure_list(
+    api: Any, city: dict[str, Any]
+) -> None:
+    """Generation 1 holds 市民税課's flag; the designer has since taken 市民税課 off the
+    照会可否 list. Restoring generation 1 failed as an unknown department; the flag of a
+    department no longer listed is left out (it is 不可 for every record anyway)."""
+    clerk, record_id = api("clerk"), city["record"].pk
+    changed = api("designer").patch(
+        "/api/v1/ledgers/dv/fields/disclosure/", {"options": {"departments": ["shimin", "soumu"]}}
+    )
+    assert changed.status_code == 200, changed.json()
+    updated = clerk.patch(records_url(record_id), {"values": {"amount": 2000}}, HTTP_IF_MATCH='"1"')
+    assert updated.status_code == 200, updated.json()
+    restored = clerk.post(
+        records_url(record_id, "restore/"),
+        {"generation": 1, "reason": "誤変更"},
+        HTTP_IF_MATCH='"2"',
+    )
+    assert restored.status_code == 200, restored.json()
+    assert restored.json()["values"]["amount"] == 1000
+    assert restored.json()["values"]["disclosure"] == {"shimin": True, "soumu": False}
