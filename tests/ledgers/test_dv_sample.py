@@ -119,7 +119,7 @@ def test_every_name_form_in_the_file_finds_its_person(loaded: dict[str, Any]) ->
                 actor=searcher,
                 ledger=ledger,
                 screen_code="offender",
-                criteria={"offenders.name": form},
+                criteria={"related.name": form},
                 reason=REASON,
                 page_size=50,
             )
