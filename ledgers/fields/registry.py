@@ -105,6 +105,11 @@ class FieldType:
         """Type-specific part of ``clean`` for a value that is not blank."""
         raise NotImplementedError
 
+    def initial(self, options: Mapping[str, Any]) -> Any:
+        """The input a new record takes for this field when it is created without it
+        (``None``: no value). It is cleaned like any input; a change never applies it."""
+        return None
+
     def parse_import(self, text: str, options: Mapping[str, Any]) -> Any:
         """Read a CSV or Excel cell's text, then clean it."""
         if not isinstance(text, str):

@@ -72,6 +72,8 @@ class _BoundField:
     #: What those cleaned values put in the search index (recheck text, key bytes), by the
     #: same input, once a new record's path asked (``values_clean_and_index``).
     indexed: dict[Any, tuple[Any, bytes]] = dataclasses.field(default_factory=dict)
+    #: The input a new record without this field takes (``FieldType.initial``), or ``None``.
+    initial: Any = None
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,7 @@ class LedgerSchema:
                 key=f["key"], label=f["label"], required=bool(f.get("required")),
                 removed=removed, field_type=field_type, options=f.get("options") or {},
                 cleaned={} if field_type.pure and not removed else None,
+                initial=None if removed else field_type.initial(f.get("options") or {}),
             ))  # fmt: skip
         return cls(
             version=ledger.definition_version,
@@ -195,10 +198,16 @@ def _clean_values(
     for field in schema.ordered:
         raw = values.get(field.key, _MISSING)
         if raw is _MISSING:
-            if current and not field.removed and field.key in current:
+            if current is None:
+                # A new record without the field takes the type's initial value (照会可否:
+                # the departments 可 by default), cleaned as if it had been given.
+                raw = field.initial
+            elif current and not field.removed and field.key in current:
                 data[field.key] = current[field.key]
-            continue
-        given += 1
+            if raw is _MISSING or raw is None:
+                continue
+        else:
+            given += 1
         if field.removed:
             errors[field.key] = ["削除された項目には値を設定できません。"]
             continue

@@ -2,8 +2,9 @@
 
 The definition follows ``shared/DV_LEDGER.md`` field for field: the header (年度, 収受番号,
 管理番号, 区分, 決定／変更, 文書番号, 起案者, 通知日), 照会可否 for the thirteen departments
-listed (every flag 不可 unless the record says 可), the person (氏名 with its kana, その他氏名,
-生年月日, 性別, 住民番号, 開始日, 終了日, 状況, 本人確認書類, 日中の連絡先), 住所・本籍 as a
+listed (市民課 可 on a record registered without them, every other flag 不可 unless the
+record says 可), the person (氏名 with its kana, その他氏名, 生年月日, 性別, 住民番号, 開始日,
+終了日, 状況, 本人確認書類, 日中の連絡先), 住所・本籍 as a
 group of rows (現住所 … 前々本籍, each with 〒 to 建物名, 世帯主／筆頭者, 支援措置, 備考), the
 related persons as a group, and the three search screens — 本人検索（最新）, 本人検索（過去）
 and 加害者検索, which can neither filter on nor show an address, a 本籍 or any date.
@@ -73,7 +74,7 @@ DV_DEFINITION: dict[str, Any] = {
         {"key": "notified_on", "label": "通知日", "type": "date", "sensitivity": "internal"},
         # Per-department disclosure
         {"key": "disclosure", "label": "照会可否", "type": "department_flags", "sensitivity": "internal",
-         "options": {"departments": list(DEPARTMENTS.values())}},
+         "options": {"departments": list(DEPARTMENTS.values()), "default": ["shimin"]}},
         # The person
         {"key": "name", "label": "氏名", "type": "person_name", "required": True, "sensitivity": "personal",
          "help_text": "カナ氏名・漢字氏名", "options": {"require_kana": True}},

@@ -330,3 +330,43 @@ def test_a_department_marked_fuka_is_answered_as_for_a_missing_record(dv: dict[s
     # 市民課 deletes; the deleted list of a 不可 department stays empty.
     clerk.delete(URL + f"records/{rid}/", {"reason": "誤登録"}, HTTP_IF_MATCH='"2"')
     assert zei.get(URL + "records/", {"deleted": "true", "count": "true"}).json()["count"] == 0
+
+
+def test_a_victim_registered_without_touching_the_flags_stays_with_shimin(
+    dv: dict[str, Api],
+) -> None:
+    """DV_LEDGER.md: 市民課 可, the others 不可 by default. A 市民課 clerk who registered a
+    victim without filling in 照会可否 got 201 and a record nobody could open or find again,
+    市民課 included: 加害者検索 at the counter then missed the victim."""
+    clerk, zei = dv["clerk"], dv["zei"]
+    created = clerk.post(URL + "records/", {"values": {
+        "control_no": "DV-2024-0009", "name": {"kanji": "高橋 幸子", "kana": "タカハシ サチコ"},
+        "related": [{"role": "加害者", "name": {"kanji": "高橋 健", "kana": "タカハシ ケン"}}],
+    }})  # fmt: skip
+    assert created.status_code == 201, created.content
+    assert created.json()["values"]["disclosure"] == {
+        code: code == "shimin" for code in DEPARTMENTS.values()
+    }
+    record = URL + f"records/{created.json()['id']}/"
+    assert clerk.get(record).status_code == 200
+    found = clerk.post(
+        URL + "search/offender/", {"criteria": {"related.name": "タカハシ ケン"}, "reason": REASON}
+    )
+    assert [h["id"] for h in found.json()["results"]] == [created.json()["id"]]
+    assert zei.get(record).status_code == 404
+    # What a clerk chooses stands: flags given are the flags kept, the default only fills in.
+    chosen = clerk.post(URL + "records/", {"values": {
+        "control_no": "DV-2024-0010", "name": {"kanji": "高橋 幸子", "kana": "タカハシ サチコ"},
+        "disclosure": {"shimin": "可", "hoken": "可"},
+    }})  # fmt: skip
+    assert chosen.json()["values"]["disclosure"] == {
+        code: code in {"shimin", "hoken"} for code in DEPARTMENTS.values()
+    }
+    # A change that does not name the flags keeps them.
+    kept = clerk.patch(record, {"values": {"status": "支援中"}}, HTTP_IF_MATCH='"1"')
+    assert kept.json()["values"]["disclosure"]["shimin"] is True
+    # The bulk path (an import's) likewise.
+    bulk = clerk.post(URL + "records/bulk/", {"records": [{"values": {
+        "control_no": "DV-2024-0011", "name": {"kanji": "高橋 幸子", "kana": "タカハシ サチコ"}}}]})  # fmt: skip
+    assert bulk.status_code == 201, bulk.content
+    assert clerk.get(URL + f"records/{bulk.json()['results'][0]['id']}/").status_code == 200

@@ -23,11 +23,15 @@ class DepartmentFlagsFieldType(FieldType):
     A department left out is False (不可): disclosure must be granted, never assumed.
     An unknown code is an error rather than ignored, since a typo would otherwise hide
     a grant. The access layer reads these flags; this type only validates them.
+
+    Option ``default``: the departments flagged 可 on a record created without the field
+    (DV_LEDGER.md: 市民課 可, the others 不可). Without it such a record was 不可 for every
+    department, the registering one included: nobody could open or find it again.
     """
 
     type = "department_flags"
     label = "課ごとの開示可否"
-    option_keys: ClassVar[frozenset[str]] = frozenset({"departments"})
+    option_keys: ClassVar[frozenset[str]] = frozenset({"departments", "default"})
 
     def validate_options(self, options: Mapping[str, Any] | None) -> dict[str, Any]:
         options = super().validate_options(options)
@@ -47,7 +51,23 @@ class DepartmentFlagsFieldType(FieldType):
                     f"課コード「{code.strip()}」が重複しています", key="departments"
                 )
             codes.append(code.strip())
+        default = options.get("default") or []
+        if not isinstance(default, list) or any(
+            not isinstance(code, str) or code not in codes for code in default
+        ):
+            raise FieldOptionsError(
+                "初期値で可にする課（default）は、課の一覧（departments）にある課コードの配列で指定してください",
+                key="default",
+            )
+        if default:
+            return {"departments": codes, "default": list(dict.fromkeys(default))}
         return {"departments": codes}
+
+    def initial(self, options: Mapping[str, Any]) -> dict[str, bool] | None:
+        default = options.get("default")
+        if not default:
+            return None
+        return {code: code in default for code in options["departments"]}
 
     def clean_value(self, value: Any, options: Mapping[str, Any]) -> dict[str, bool]:
         if isinstance(value, str):

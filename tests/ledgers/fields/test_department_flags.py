@@ -74,6 +74,8 @@ def test_department_flags_refuse(raw: Any, message: str) -> None:
         ({"departments": ["shimin", ""]}, "空でない文字列"),
         ({"departments": ["shimin", 3]}, "空でない文字列"),
         ({"departments": ["shimin", "shimin"]}, "「shimin」が重複"),
+        ({"departments": ["shimin"], "default": ["zeimu"]}, "初期値で可にする課"),
+        ({"departments": ["shimin"], "default": "shimin"}, "初期値で可にする課"),
     ],
 )
 def test_department_options_are_checked(options: dict[str, Any], message: str) -> None:
@@ -89,3 +91,18 @@ def test_export_lists_every_department_and_is_not_searchable() -> None:
     )
     assert fmt("department_flags", "display", value, OPTIONS) == "shimin:不可、zeimu:可、hoken:不可"
     assert fmt("department_flags", "search_keys", value, OPTIONS) == []
+
+
+def test_default_departments_are_the_initial_flags_of_a_new_record() -> None:
+    """The departments ``default`` names are 可 on a record created without the field (as
+    DV_LEDGER.md's 市民課); without the option a new record gets no flags (None)."""
+    field_type = DepartmentFlagsFieldType()
+    options = field_type.validate_options({**OPTIONS, "default": ["shimin", "shimin"]})
+    assert options == {**OPTIONS, "default": ["shimin"]}
+    assert field_type.initial(options) == {**NONE_GRANTED, "shimin": True}
+    assert field_type.initial(field_type.validate_options(OPTIONS)) is None
+    # Flags given are read as before: a department left out is 不可, default or not.
+    assert clean("department_flags", {"zeimu": "可"}, {**OPTIONS, "default": ["shimin"]}) == {
+        **NONE_GRANTED,
+        "zeimu": True,
+    }
