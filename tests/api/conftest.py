@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from django.contrib.auth import get_user_model
 from django_tenants.utils import schema_context
+from openapi_schema_validator import OAS30Validator
 from rest_framework.test import APIClient
 
 from daicho.accounts.models import Department, Membership, Role
@@ -132,6 +133,21 @@ def api(city: dict[str, Any]) -> Any:
         return Api(city["people"][who], scopes)
 
     return make
+
+
+def assert_documented(response: Any, path: str, method: str) -> None:
+    """The answer matches what ``/api/schema/`` says ``method path`` answers with its status
+    (a client generated from the schema reads the keys the schema names)."""
+    document = (
+        APIClient(HTTP_HOST=HOST)
+        .get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+        .json()
+    )
+    answer = document["paths"][path][method]["responses"][str(response.status_code)]
+    schema = answer["content"]["application/json"]["schema"]
+    validator = OAS30Validator({**schema, "components": document["components"]})
+    errors = [error.message for error in validator.iter_errors(response.json())]
+    assert not errors, errors
 
 
 def records_url(record_id: Any = None, suffix: str = "") -> str:

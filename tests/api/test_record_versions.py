@@ -5,7 +5,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from tests.api.conftest import ADDRESS, records_url
+from tests.api.conftest import ADDRESS, assert_documented, records_url
 
 
 def _two_generations(api: Any, city: dict[str, Any]) -> tuple[Any, str]:
@@ -36,6 +36,15 @@ def test_diff_between_generations(api: Any, city: dict[str, Any]) -> None:
     changes = clerk.get(records_url(record_id, "diff/"), {"from": 1, "to": 2}).json()["changes"]
     assert changes["amount"] == {"from": 1000, "to": 2000}
     assert set(changes) == {"amount", "name"}
+
+
+def test_the_diff_answer_is_as_the_schema_names_it(api: Any, city: dict[str, Any]) -> None:
+    # The schema named the first generation `from_generation` (required); the answer says
+    # `from`: a client generated from /api/schema/ refused every diff.
+    clerk, record_id = _two_generations(api, city)
+    response = clerk.get(records_url(record_id, "diff/"), {"from": 1, "to": 2})
+    assert response.json()["from"] == 1
+    assert_documented(response, "/api/v1/ledgers/{code}/records/{record_id}/diff/", "get")
 
 
 def test_a_masked_field_stays_masked_in_every_generation_and_diff(

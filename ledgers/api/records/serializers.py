@@ -178,9 +178,13 @@ class VersionSerializer(VersionSummarySerializer):
 
 
 class DiffSerializer(serializers.Serializer):
-    from_generation = serializers.IntegerField(source="from")
     to = serializers.IntegerField()
     changes = serializers.DictField(help_text='{項目キー: {"from": 値, "to": 値}}')
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        # `from` is a Python keyword: declared here so that the schema names the key the
+        # answer has (it named `from_generation`, and generated clients refused every diff).
+        return {"from": serializers.IntegerField(), **super().get_fields()}
 
 
 class RestoreSerializer(serializers.Serializer):
