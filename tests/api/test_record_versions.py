@@ -146,3 +146,16 @@ def test_an_old_generation_restores_after_a_department_left_the_disclosure_list(
     assert restored.status_code == 200, restored.json()
     assert restored.json()["values"]["amount"] == 1000
     assert restored.json()["values"]["disclosure"] == {"shimin": True, "soumu": False}
+
+
+def test_as_of_written_as_the_contract_writes_it_in_a_url(api: Any, city: dict[str, Any]) -> None:
+    # `?as_of=2024-04-01T00:00:00+09:00` typed into a URL (the contract's own example, an
+    # RPA robot's template) reaches the server with a space for its `+`: it was a 400.
+    clerk, record_id = api("clerk"), city["record"].pk
+    later = clerk.client.get(records_url(record_id) + "?as_of=2099-04-01T00:00:00+09:00")
+    assert later.status_code == 200, later.json()
+    assert later.json()["generation"] == 1
+    earlier = clerk.client.get(records_url(record_id) + "?as_of=2000-04-01T00:00:00+09:00")
+    assert earlier.status_code == 404
+    without_offset = clerk.client.get(records_url(record_id) + "?as_of=2099-04-01T00:00:00")
+    assert without_offset.status_code == 400

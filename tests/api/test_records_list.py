@@ -256,3 +256,14 @@ def test_every_list_is_audited_with_the_records_it_showed(api: Any, city: dict[s
         "count": "true",
     }
     assert "cursor" not in written[1].details["filters"]
+
+
+def test_updated_since_written_with_a_plain_plus_in_the_url(api: Any, city: dict[str, Any]) -> None:
+    # A `+09:00` offset typed into a query string arrives as a space: it was a 400.
+    clerk = api("clerk")
+    since = clerk.client.get(records_url() + "?updated_since=2000-04-01T00:00:00+09:00")
+    assert since.status_code == 200, since.json()
+    assert [r["id"] for r in since.json()["results"]] == [str(city["record"].pk)]
+    future = clerk.client.get(records_url() + "?updated_since=2099-04-01T00:00:00+0900")
+    assert future.status_code == 200
+    assert future.json()["results"] == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -158,9 +159,18 @@ def _filter_on_field(
     return queryset.alias(**{alias: KT(f"data__{key}")}).filter(**{f"{alias}__{op}": value})
 
 
+# A `+HH:MM` offset typed into a URL unencoded (as the contract writes `as_of`) arrives
+# as a space: a moment then a space then an offset can only mean that `+`.
+_SPACE_FOR_PLUS_RE = re.compile(
+    r"(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?) (\d{2}(?::?\d{2})?)"
+)
+
+
 def _aware_datetime(name: str, text: str) -> datetime:
     """An ISO 8601 moment with its offset, or a 400 naming the parameter (Django's
     ``parse_datetime`` raises for a well-formed impossible one: 2023-02-30, +99:00)."""
+    if spaced := _SPACE_FOR_PLUS_RE.fullmatch(text):
+        text = f"{spaced[1]}+{spaced[2]}"
     try:
         moment = parse_datetime(text)
     except ValueError:
