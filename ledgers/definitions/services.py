@@ -72,6 +72,9 @@ def _normalise_field(
         # The API document puts a group's sub-fields beside its type; options hold them.
         if not isinstance(options, dict):
             options = {}
+        if "fields" in options and options["fields"] != spec["fields"]:
+            # Two lists of sub-fields: keeping either would drop the other's edit unsaid.
+            add("グループの列は fields に指定してください（options.fields と食い違っています）。")
         options["fields"] = copy.deepcopy(spec["fields"])
     try:
         field_type = field_type_registry.get(type_id)
@@ -544,6 +547,11 @@ def field_update(*, actor: Any, ledger: Ledger, key: str, changes: Mapping[str, 
         for index, existing in enumerate(fields):
             if existing["key"] == key and not existing.get("removed"):
                 fields[index] = {**existing, **changes}
+                if "fields" in changes and "options" not in changes:
+                    # A group's new sub-fields replace those its stored options hold.
+                    options = dict(existing.get("options") or {})
+                    options.pop("fields", None)
+                    fields[index]["options"] = options
                 break
         else:
             raise DefinitionInvalid({f"fields（{key}）": ["その項目はありません。"]})

@@ -94,7 +94,7 @@ def test_a_new_field_key_the_api_could_not_address_is_refused(api: Any, key: str
 
 def test_a_group_sub_field_keeps_its_type(api: Any) -> None:
     designer = api("designer")
-    subs = designer.get("/api/v1/ledgers/dv/fields/offenders/").json()["options"]["fields"]
+    subs = designer.get("/api/v1/ledgers/dv/fields/offenders/").json()["fields"]
     changed = [
         {**sub, "type": "date", "options": {}} if sub["key"] == "relation" else sub for sub in subs
     ]
@@ -114,7 +114,7 @@ def test_a_group_sub_field_dropped_and_added_again_keeps_its_type(
     designer = api("designer")
     clerk = api("clerk")
     clerk.client.raise_request_exception = False
-    subs = designer.get("/api/v1/ledgers/dv/fields/offenders/").json()["options"]["fields"]
+    subs = designer.get("/api/v1/ledgers/dv/fields/offenders/").json()["fields"]
     name = next(sub for sub in subs if sub["key"] == "name")
     relation = next(sub for sub in subs if sub["key"] == "relation")
     assert (
@@ -128,7 +128,7 @@ def test_a_group_sub_field_dropped_and_added_again_keeps_its_type(
         document = designer.get("/api/v1/ledgers/dv/").json()
         for field in document["fields"]:
             if field["key"] == "offenders":
-                field["options"]["fields"] = [name, sub]
+                field["fields"] = [name, sub]
         return designer.put("/api/v1/ledgers/dv/", document)
 
     retyped = add_back({"key": "relation", "label": "続柄", "type": "person_name"})
@@ -301,3 +301,42 @@ def test_a_refused_put_changes_nothing(api: Any, city: dict[str, Any]) -> None:
             "DV等支援措置台帳", 5, "personal",
         )  # fmt: skip
         assert not AuditEvent.objects.filter(action="ledger.update").exists()
+
+
+def test_a_group_reads_back_as_the_contract_writes_it(api: Any) -> None:
+    """A group was answered as `"type": "repeating_group"` with its sub-fields in options:
+    a type id the contract does not list and no `fields` beside it, in every definition a
+    client read. The document read back is written back as it is."""
+    designer = api("designer")
+    contract_types = {
+        "text", "long_text", "integer", "decimal", "date", "datetime", "boolean", "choice",
+        "multi_choice", "person_name", "postal_code", "address", "phone", "email", "my_number",
+        "file", "department_flags", "group", "reference",
+    }  # fmt: skip
+    document = designer.get("/api/v1/ledgers/dv/").json()
+    assert {f["type"] for f in document["fields"]} <= contract_types
+    offenders = next(f for f in document["fields"] if f["key"] == "offenders")
+    assert offenders["type"] == "group"
+    assert [sub["key"] for sub in offenders["fields"]] == ["name", "relation"]
+    for path in ("/api/v1/ledgers/dv/fields/offenders/", "/api/v1/ledgers/dv/fields/"):
+        answer = designer.get(path).json()
+        field = answer if "key" in answer else answer["results"][-1]
+        assert (field["type"], field["fields"]) == ("group", offenders["fields"])
+        assert "fields" not in field["options"]
+    written = {k: document[k] for k in ("code", "name", "category", "fields", "search_screens")}
+    replaced = designer.put("/api/v1/ledgers/dv/", written)
+    assert replaced.status_code == 200, replaced.json()
+    assert replaced.json()["fields"] == document["fields"]
+
+
+def test_a_group_given_two_different_lists_of_sub_fields_is_refused(api: Any) -> None:
+    # A client that edited the sub-fields where they were answered before (options.fields)
+    # while `fields` holds the ones read: neither edit may be dropped unsaid.
+    designer = api("designer")
+    document = designer.get("/api/v1/ledgers/dv/").json()
+    offenders = next(f for f in document["fields"] if f["key"] == "offenders")
+    offenders["options"]["fields"] = offenders["fields"][:1]
+    written = {k: document[k] for k in ("code", "name", "category", "fields", "search_screens")}
+    response = designer.put("/api/v1/ledgers/dv/", written)
+    assert response.status_code == 400
+    assert "options.fields" in str(response.json()["detail"])

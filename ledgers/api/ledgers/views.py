@@ -91,6 +91,17 @@ class GrantSerializer(serializers.Serializer):
     clearance = serializers.CharField(required=False, default="internal")
 
 
+def field_out(field: dict[str, Any]) -> dict[str, Any]:
+    """A field as the contract's document writes it: a group is ``"type": "group"`` with its
+    sub-fields in ``fields`` beside the type. It is stored as ``repeating_group`` with them
+    in ``options``: answered so, an id the contract does not list, a client mapping the
+    contract's type ids met an unknown type in every definition it read."""
+    if field.get("type") != "repeating_group":
+        return field
+    options = dict(field.get("options") or {})
+    return {**field, "type": "group", "fields": options.pop("fields", []), "options": options}
+
+
 def ledger_out(ledger: Ledger, capabilities: frozenset[str]) -> dict[str, Any]:
     definition = ledger.definition
     return {
@@ -101,7 +112,7 @@ def ledger_out(ledger: Ledger, capabilities: frozenset[str]) -> dict[str, Any]:
         "retention_years": ledger.retention_years,
         "sensitivity": ledger.sensitivity,
         "definition_version": ledger.definition_version,
-        "fields": [f for f in definition.get("fields", []) if not f.get("removed")],
+        "fields": [field_out(f) for f in definition.get("fields", []) if not f.get("removed")],
         "layout": definition.get("layout", {"sections": []}),
         "search_screens": definition.get("search_screens", []),
         "capabilities": sorted(capabilities),
@@ -201,7 +212,7 @@ class FieldListView(APIView):
     )
     def get(self, request: Request, code: str) -> Response:
         ledger, _policy = ledger_for(request, code)
-        return Response({"results": ledger.fields()})
+        return Response({"results": [field_out(f) for f in ledger.fields()]})
 
     @extend_schema(request=FieldSerializer, responses={201: FieldSerializer, 400: ErrorShape})
     def post(self, request: Request, code: str) -> Response:
@@ -209,7 +220,7 @@ class FieldListView(APIView):
         policy.require("design")
         ledger = field_add(actor=request.user, ledger=ledger, field=object_body(request))
         field = next(f for f in ledger.fields() if f["key"] == request.data.get("key"))
-        return Response(field, status=status.HTTP_201_CREATED)
+        return Response(field_out(field), status=status.HTTP_201_CREATED)
 
 
 class FieldDetailView(APIView):
@@ -225,7 +236,7 @@ class FieldDetailView(APIView):
         field = next((f for f in ledger.fields() if f["key"] == key), None)
         if field is None:
             raise FieldNotFound("項目が見つかりません。", detail={"key": key})
-        return Response(field)
+        return Response(field_out(field))
 
     @extend_schema(
         request=FieldSerializer(partial=True),
@@ -238,7 +249,7 @@ class FieldDetailView(APIView):
         ledger = field_update(
             actor=request.user, ledger=ledger, key=key, changes=object_body(request)
         )
-        return Response(next(f for f in ledger.fields() if f["key"] == key))
+        return Response(field_out(next(f for f in ledger.fields() if f["key"] == key)))
 
     put = patch
 
