@@ -52,6 +52,18 @@ def normalised_condition(
     return Q(**{f"{column}_keys__contains": keys}) & recheck if keys else recheck
 
 
+def group_contains_filter(
+    ledger: Ledger, key: str, sub_fields: list[dict[str, Any]], raw: str
+) -> Q:
+    """The API's ``<group>__contains=``: a row's value in one of ``sub_fields`` (those the
+    reader may read) contains ``raw``. The index holds a group by its sub-fields' paths
+    (``offenders.name``), so the group's own key matched nothing, whatever its rows held."""
+    condition = Q(pk__in=[])
+    for sub in sub_fields:
+        condition |= match_condition(ledger.pk, f"{key}.{sub['key']}", sub["type"], raw, "contains")
+    return condition
+
+
 def contains_filter(ledger: Ledger, key: str, raw: str) -> Q:
     """The API's ``<key>__contains=`` filter on a record's current values."""
     field: dict[str, Any] | None = next((f for f in ledger.fields() if f["key"] == key), None)

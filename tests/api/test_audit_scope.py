@@ -178,3 +178,27 @@ def test_terms_typed_into_fields_above_the_reader_s_clearance_are_masked(
     # The ledger's designer, cleared for special care data and given 監査, reads them.
     full = api("designer").get("/api/v1/audit/events/", {"ledger": "dv", "action": "search.run"})
     assert full.json()["results"][0]["details"]["terms"]["address"] == "下連雀"
+
+
+def test_a_group_filter_is_masked_for_an_auditor_not_reading_every_sub_field(
+    api: Any, city: dict[str, Any]
+) -> None:
+    """``offenders__contains`` searches each sub-field the clerk reads, a special care note
+    too: an auditor cleared to personal data does not read what was typed."""
+    designer, clerk = api("designer"), api("clerk")
+    subs = designer.get("/api/v1/ledgers/dv/fields/offenders/").json()["fields"]
+    note = {"key": "note", "label": "備考", "type": "text", "sensitivity": "special_care"}
+    assert designer.patch(
+        "/api/v1/ledgers/dv/fields/offenders/", {"fields": [*subs, note]}
+    ).status_code == 200  # fmt: skip
+    assert clerk.get(records_url(), {"offenders__contains": "避難先"}).status_code == 200
+    with schema_context("mitaka"):
+        user = get_user_model().objects.create_user(username="kansa4", password="x" * 12)
+        Membership.objects.create(
+            user=user, department=city["departments"]["shiminzei"], role=Role.AUDITOR,
+            valid_from=date(2026, 4, 1),
+        )  # fmt: skip
+    lists = Api(user).get("/api/v1/audit/events/", {"ledger": "dv", "action": "record.list"})
+    (shown,) = lists.json()["results"]
+    assert shown["details"]["filters"] == {"offenders__contains": {"masked": True}}
+    assert "避難先" not in lists.content.decode()

@@ -267,3 +267,34 @@ def test_updated_since_written_with_a_plain_plus_in_the_url(api: Any, city: dict
     future = clerk.client.get(records_url() + "?updated_since=2099-04-01T00:00:00+0900")
     assert future.status_code == 200
     assert future.json()["results"] == []
+
+
+def test_a_group_filtered_by_contains_finds_its_rows_text(api: Any, city: dict[str, Any]) -> None:
+    # `offenders__contains=太郎` answered no record, whatever the rows held: the index keeps
+    # a group by its sub-fields' paths. A sub-field above the reader's clearance is not
+    # searched (it would tell its value one question at a time).
+    designer, clerk, record = api("designer"), api("clerk"), city["record"]
+    subs = designer.get("/api/v1/ledgers/dv/fields/offenders/").json()["fields"]
+    note = {"key": "note", "label": "備考", "type": "text", "sensitivity": "special_care"}
+    assert designer.patch(
+        "/api/v1/ledgers/dv/fields/offenders/", {"fields": [*subs, note]}
+    ).status_code == 200  # fmt: skip
+    name = {"kanji": "山田 太郎", "kana": "ヤマダ タロウ"}
+    row = {"name": name, "relation": "配偶者", "note": "秘密の避難先"}
+    changed = clerk.patch(
+        records_url(record.pk),
+        {"values": {"offenders": [row], "disclosure": {"shimin": True, "shiminzei": True}}},
+        HTTP_IF_MATCH='"1"',
+    )
+    assert changed.status_code == 200, changed.json()
+
+    def found(who: str, text: str) -> list[str]:
+        response = api(who).get(records_url(), {"offenders__contains": text})
+        assert response.status_code == 200, response.json()
+        return [r["id"] for r in response.json()["results"]]
+
+    assert found("clerk", "たろう") == found("clerk", "太郎") == [str(record.pk)]
+    assert found("clerk", "避難先") == [str(record.pk)]
+    assert found("clerk", "花子") == []  # the person's own name is not an offender's
+    assert found("zei", "太郎") == [str(record.pk)]
+    assert found("zei", "避難先") == []  # 市民税課 reads personal data, not special care

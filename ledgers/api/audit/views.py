@@ -204,9 +204,10 @@ def _readable(policy: LedgerPolicy, path: str) -> bool:
     field = next((f for f in policy.ledger.definition.get("fields", []) if f["key"] == key), None)
     if field is None or not policy.can_read_field(field.get("sensitivity")):
         return False
-    if not sub:
-        return True
     subs = (field.get("options") or {}).get("fields") or []
+    if not sub:
+        # A group's own key (``offenders__contains``) searched every sub-field it reads.
+        return all(policy.can_read_field(spec.get("sensitivity")) for spec in subs)
     spec = next((f for f in subs if f["key"] == sub), None)
     return spec is not None and policy.can_read_field(spec.get("sensitivity"))
 

@@ -46,8 +46,8 @@ from ledgers.records.services import (
     record_update,
     values_diff,
 )
-from ledgers.search.index import equality_stored_keys
-from ledgers.search.query import contains_filter
+from ledgers.search.index import GROUP_TYPES, equality_stored_keys
+from ledgers.search.query import contains_filter, group_contains_filter
 
 #: A create's errors (409 and 422: its Idempotency-Key; 413: a body over the limit).
 _CREATE_ERRORS = dict.fromkeys((400, 403, 404, 409, 413, 422), ErrorShape)
@@ -121,6 +121,16 @@ def _filter_on_field(
             # Its text is the target's ``ledger:id``: a contains filter spelled out, one
             # character at a time, the target of a link the reader sees masked.
             raise exceptions.ValidationError({name: ["参照項目は部分一致では絞り込めません。"]})
+        if field["type"] in GROUP_TYPES:
+            # Its rows' values the reader may read, as it may read them in the record.
+            sub_fields = [
+                sub
+                for sub in (field.get("options") or {}).get("fields") or []
+                if sub["type"] != "reference" and policy.can_read_field(sub.get("sensitivity"))
+            ]
+            if not sub_fields:
+                raise exceptions.ValidationError({name: ["この項目では絞り込めません。"]})
+            return queryset.filter(group_contains_filter(policy.ledger, key, sub_fields, raw))
         return queryset.filter(contains_filter(policy.ledger, key, raw))
     if op not in {"", "gte", "lte"} or (op and field["type"] not in ORDERED):
         raise exceptions.ValidationError(
