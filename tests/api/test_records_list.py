@@ -298,3 +298,16 @@ def test_a_group_filtered_by_contains_finds_its_rows_text(api: Any, city: dict[s
     assert found("clerk", "花子") == []  # the person's own name is not an offender's
     assert found("zei", "太郎") == [str(record.pk)]
     assert found("zei", "避難先") == []  # 市民税課 reads personal data, not special care
+
+
+def test_a_name_filtered_by_equals_as_written_without_its_reading(
+    api: Any, city: dict[str, Any]
+) -> None:
+    # `name=山田 花子` answered no record: the name typed in a query string has no reading,
+    # and its blank reading had to equal the stored ヤマダ ハナコ.
+    clerk = api("clerk")
+    found = clerk.get(records_url(), {"name": "山田 花子"})
+    assert found.status_code == 200, found.json()
+    assert [r["id"] for r in found.json()["results"]] == [str(city["record"].pk)]
+    assert clerk.get(records_url(), {"name": "山田 太郎"}).json()["results"] == []
+    assert clerk.get(records_url(), {"name": "山田"}).json()["results"] == []  # not a part

@@ -155,6 +155,10 @@ def _filter_on_field(
         keys = equality_stored_keys(policy.ledger.pk, field, value)
         if keys:
             queryset = queryset.filter(search_keys__contains=keys)
+        if isinstance(value, dict):
+            # A name typed into a query string has no reading (kana): its blank parts are
+            # not asked for, else they had to equal the stored reading and nothing matched.
+            value = {part: v for part, v in value.items() if v not in ("", None)}
         return queryset.filter(data__contains={key: value})
     if field["type"] in NUMERIC:
         alias = f"_n_{key}"
