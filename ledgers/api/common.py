@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from typing import Any
 
 from django.core.cache import cache
@@ -238,3 +239,18 @@ def object_body(request: Request) -> dict[str, Any]:
 def request_token(request: Request) -> ApiToken | None:
     """The API token a request was authenticated with (``None`` for a session)."""
     return request.auth if isinstance(request.auth, ApiToken) else None
+
+
+# A `+HH:MM` offset typed into a URL unencoded (as the contract writes `as_of`) arrives
+# as a space: a moment then a space then an offset can only mean that `+`.
+_SPACE_FOR_PLUS_RE = re.compile(
+    r"(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?) (\d{2}(?::?\d{2})?)"
+)
+
+
+def plus_restored(text: str) -> str:
+    """``text`` with the ``+`` of its offset back where a query string turned it into a
+    space (``2024-04-01T00:00:00 09:00``); any other text as it is."""
+    if spaced := _SPACE_FOR_PLUS_RE.fullmatch(text):
+        return f"{spaced[1]}+{spaced[2]}"
+    return text

@@ -44,6 +44,21 @@ def test_a_period_given_as_dates_includes_its_last_day(api: Any, city: dict[str,
     assert [e["actor"] for e in listed.json()["results"]] == ["clerk"]
 
 
+def test_a_moment_with_its_offset_typed_unencoded_reads_as_written(
+    api: Any, city: dict[str, Any]
+) -> None:
+    """``from=2000-01-01T00:00:00+09:00`` typed into a URL: its + arrives as a space."""
+    api("clerk").get(records_url(city["record"].pk))
+    auditor = api("auditor")
+    url = "/api/v1/audit/events/?action=record.view&from=2000-01-01T00:00:00+09:00"
+    listed = auditor.client.get(url)
+    assert listed.status_code == 200, listed.content
+    assert [e["actor"] for e in listed.json()["results"]] == ["clerk"]
+    later = auditor.client.get(url.replace("2000-01-01", "2099-01-01"))
+    assert later.status_code == 200
+    assert later.json()["results"] == []
+
+
 @pytest.mark.parametrize(
     "params",
     [

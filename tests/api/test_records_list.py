@@ -311,3 +311,15 @@ def test_a_name_filtered_by_equals_as_written_without_its_reading(
     assert [r["id"] for r in found.json()["results"]] == [str(city["record"].pk)]
     assert clerk.get(records_url(), {"name": "山田 太郎"}).json()["results"] == []
     assert clerk.get(records_url(), {"name": "山田"}).json()["results"] == []  # not a part
+
+
+def test_updated_since_takes_a_date_as_the_start_of_that_day_in_japan(
+    api: Any, city: dict[str, Any]
+) -> None:
+    """A date alone was a 400; an integrator's nightly job asks for what changed since a day."""
+    clerk = api("clerk")
+    since = clerk.get(records_url(), {"updated_since": "2000-04-01"})
+    assert since.status_code == 200, since.json()
+    assert [r["id"] for r in since.json()["results"]] == [str(city["record"].pk)]
+    assert clerk.get(records_url(), {"updated_since": "2099-04-01"}).json()["results"] == []
+    assert clerk.get(records_url(), {"updated_since": "2099-02-30"}).status_code == 400

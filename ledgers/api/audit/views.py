@@ -26,7 +26,7 @@ from ledgers.access.policy import (
     ledgers_with,
     policy_for,
 )
-from ledgers.api.common import refuse_control_characters
+from ledgers.api.common import plus_restored, refuse_control_characters
 from ledgers.api.errors import ErrorShape
 from ledgers.api.records.views import RESERVED
 from ledgers.audit.models import AuditEvent
@@ -108,6 +108,7 @@ def _moment(name: str, raw: str | None) -> Any:
     midnight, which made ``to=<date>`` leave that day out: a date is read as a date first."""
     if raw is None:
         return None
+    raw = plus_restored(raw)  # an offset's + typed unencoded arrives as a space
     try:
         if _DATE_ONLY.fullmatch(raw):
             value = parse_date(raw)
@@ -128,6 +129,7 @@ class AuditEventListView(APIView):
     required_scopes = {"GET": "audit:read"}
 
     @extend_schema(
+        operation_id="v1_audit_events_list",
         parameters=[
             OpenApiParameter("actor", str, description="操作者のユーザー名"), OpenApiParameter("ledger", str),
             OpenApiParameter("record", str), OpenApiParameter("action", str, description="末尾が . なら前方一致"),

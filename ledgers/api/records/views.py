@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.db.models import DecimalField, Func, QuerySet
 from django.db.models.fields.json import KT
@@ -18,7 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ledgers.access.policy import LedgerPolicy, stricter_fields
-from ledgers.api.common import refuse_control_characters, request_token
+from ledgers.api.common import plus_restored, refuse_control_characters, request_token
 from ledgers.api.errors import ErrorShape, etag, parse_if_match
 from ledgers.api.idempotency.http import IDEMPOTENCY_PARAMETERS, idempotent_create
 from ledgers.api.output import ledger_for
@@ -173,18 +174,22 @@ def _filter_on_field(
     return queryset.alias(**{alias: KT(f"data__{key}")}).filter(**{f"{alias}__{op}": value})
 
 
-# A `+HH:MM` offset typed into a URL unencoded (as the contract writes `as_of`) arrives
-# as a space: a moment then a space then an offset can only mean that `+`.
-_SPACE_FOR_PLUS_RE = re.compile(
-    r"(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?) (\d{2}(?::?\d{2})?)"
-)
+_DATE_ONLY_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_TOKYO = ZoneInfo("Asia/Tokyo")
 
 
-def _aware_datetime(name: str, text: str) -> datetime:
+def _aware_datetime(name: str, text: str, *, dates: bool = False) -> datetime:
     """An ISO 8601 moment with its offset, or a 400 naming the parameter (Django's
-    ``parse_datetime`` raises for a well-formed impossible one: 2023-02-30, +99:00)."""
-    if spaced := _SPACE_FOR_PLUS_RE.fullmatch(text):
-        text = f"{spaced[1]}+{spaced[2]}"
+    ``parse_datetime`` raises for a well-formed impossible one: 2023-02-30, +99:00).
+    ``dates``: a date alone is the start of that day in Japan time (``updated_since``)."""
+    text = plus_restored(text)
+    if dates and _DATE_ONLY_RE.fullmatch(text):
+        try:
+            day = date.fromisoformat(text)
+        except ValueError:
+            day = None
+        if day is not None:
+            return datetime.combine(day, time.min, tzinfo=_TOKYO)
     try:
         moment = parse_datetime(text)
     except ValueError:
@@ -206,7 +211,7 @@ def _filtered(policy: LedgerPolicy, request: Request) -> QuerySet[Record]:
     if "state" in params:
         queryset = queryset.filter(state=params["state"])
     if "updated_since" in params:
-        since = _aware_datetime("updated_since", params["updated_since"])
+        since = _aware_datetime("updated_since", params["updated_since"], dates=True)
         queryset = queryset.filter(updated_at__gte=since)
     for name, raw in params.items():
         if name not in RESERVED:
