@@ -67,6 +67,27 @@ USER_AGENT = "Daicho-Webhooks/1.0"
 # says otherwise: a developer's machine and the tests deliver to 127.0.0.1.
 RELAXED_SETTINGS = frozenset({"daicho.settings.local", "daicho.settings.test"})
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# Not globally reachable (IANA's special-purpose registries, and deprecated ranges that a
+# provider's network may still route), written out: ``is_global`` depends on the Python
+# version, and 3.11 before 3.11.10 calls all of these global. Refused whatever they carry.
+_NOT_PUBLIC = tuple(
+    ipaddress.ip_network(network)
+    for network in (
+        "192.0.0.0/24",  # IETF protocol assignments (192.0.0.192: Oracle Cloud's metadata)
+        "192.88.99.0/24",  # the former 6to4 relay anycast
+        "::/96",  # IPv4-compatible (::127.0.0.1), deprecated; :: and ::1 among them
+        "::ffff:0:0:0/96",  # IPv4-translated (SIIT)
+        "64:ff9b:1::/48",  # local-use NAT64 (RFC 8215): translated to internal IPv4
+        "100::/64",  # discard-only
+        "2001::/23",  # IETF protocol assignments (Teredo, ORCHID …)
+        "2001:db8::/32",  # documentation
+        "3fff::/20",  # documentation
+        "5f00::/16",  # segment routing (SRv6) SIDs
+        "fc00::/7",  # unique-local
+        "fe80::/10",  # link-local
+        "fec0::/10",  # site-local, deprecated
+    )
+)
 
 
 def retry_delays() -> tuple[int, ...]:
@@ -110,7 +131,7 @@ class Destination:
 
 def _is_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     """Globally routable, and so is any IPv4 address it carries (mapped, 6to4, NAT64)."""
-    if not ip.is_global or ip.is_multicast:
+    if not ip.is_global or ip.is_multicast or any(ip in net for net in _NOT_PUBLIC):
         return False
     if isinstance(ip, ipaddress.IPv6Address):
         embedded = ip.ipv4_mapped or ip.sixtofour

@@ -108,6 +108,12 @@ def test_the_owner_must_be_able_to_view_the_ledger(
         "http://0.0.0.0/hook",
         "http://100.64.0.1/hook",
         "http://user:password@93.184.216.34/hook",
+        # Not globally reachable, yet "global" to ipaddress on Python 3.11 (before 3.11.10):
+        "http://192.0.0.192/hook",  # 192.0.0.0/24, Oracle Cloud's legacy metadata service
+        "http://[64:ff9b:1::a9fe:a9fe]/hook",  # local-use NAT64 (RFC 8215) to 169.254.169.254
+        "http://[::a9fe:a9fe]/hook",  # IPv4-compatible (::/96)
+        "http://[::ffff:0:a9fe:a9fe]/hook",  # IPv4-translated (::ffff:0:0:0/96)
+        "http://[fec0::1]/hook",  # site-local (fec0::/10)
     ],
 )
 def test_the_ssrf_guard_refuses_internal_urls(api: Any, settings: Any, url: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import ssl
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -415,3 +416,30 @@ def test_a_suspended_city_sends_nothing_until_it_is_resumed(
     municipality_resume(actor=None, municipality=mitaka)
     assert _deliver(delivery) == "succeeded"
     assert len(receiver.received) == 1
+
+
+def test_a_name_resolving_at_delivery_to_local_use_nat64_is_refused(
+    subscribe: Any, enqueue: Any, receiver: Receiver, settings: Any, monkeypatch: Any
+) -> None:
+    """DNS rebinding onto 64:ff9b:1::/48 (RFC 8215), which a provider's NAT64 translates to
+    its internal IPv4 addresses (here 169.254.169.254): ipaddress on Python 3.11 calls it
+    global, so the worker connected."""
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = False
+    settings.WEBHOOK_TIMEOUT = 0.3
+    answers = iter(["93.184.216.34", "64:ff9b:1::a9fe:a9fe"])
+
+    def resolve(host: str, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host != "hook.example.jp":
+            return real(host, port, *args, **kwargs)
+        address = next(answers)
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        return [(family, socket.SOCK_STREAM, 6, "", (address, port))]
+
+    real = socket.getaddrinfo
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    subscribe("clerk", url="https://hook.example.jp/in")
+    [delivery] = enqueue()
+    with schema_context("mitaka"):
+        outcome = webhook_deliver(delivery_id=str(delivery.pk))
+    assert outcome.status == "failed"
+    assert "private_address" in _refresh(delivery).error
