@@ -18,6 +18,7 @@ import logging
 import os
 import secrets
 import socket
+import ssl
 import threading
 import time
 import uuid
@@ -303,6 +304,42 @@ def _post(destination: Destination, body: bytes, headers: Mapping[str, str]) -> 
 
 class DeliveryTimeout(OSError):
     """The receiver did not finish answering within ``WEBHOOK_DEADLINE``."""
+
+
+def _error_text(exc: BaseException) -> str:
+    """What went wrong, for the delivery log: the type of each error in the chain, and a
+    reason in words of ours, the system's or TLS's (``Connection refused``, ``certificate
+    has expired``). Never an exception's own text: http.client's ``BadStatusLine`` quotes
+    the first line the peer sent, so the log carried back a Redis error, an SSH or SMTP
+    banner (the webhook as a probe that reads answers), or a payload echoed."""
+    names: list[str] = []
+    reason = ""
+    seen: set[int] = set()
+    pending: list[BaseException] = [exc]
+    while pending and len(names) < 8:
+        current = pending.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if type(current).__name__ not in names:
+            names.append(type(current).__name__)
+        if reason:  # the outermost reason said
+            pass
+        elif isinstance(current, DeliveryTimeout):
+            reason = str(current)
+        elif isinstance(current, ssl.SSLCertVerificationError):
+            reason = str(current.verify_message or "")
+        elif isinstance(current, ssl.SSLError):
+            reason = str(current.reason or "")
+        elif isinstance(current, OSError) and current.errno and current.strerror:
+            reason = current.strerror
+        nested = [a for a in current.args if isinstance(a, BaseException)]
+        inner = getattr(current, "reason", None)
+        if isinstance(inner, BaseException):
+            nested.append(inner)
+        nested += [e for e in (current.__cause__, current.__context__) if e is not None]
+        pending.extend(nested)
+    return " ← ".join(names) + (f": {reason}" if reason else "")
 
 
 def _post_watched(
@@ -756,7 +793,7 @@ def _attempt(delivery: WebhookDelivery) -> _Attempt:
     except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
         return _Attempt(
             sent=True, visible=visible, generation=sent_generation,
-            error=f"{type(exc).__name__}: {exc}"[:1000],
+            error=_error_text(exc)[:1000],
         )  # fmt: skip
     except Exception as exc:
         # The body may have left: counted as sent (audited), and the try as failed, so the

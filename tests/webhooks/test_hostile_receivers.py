@@ -150,3 +150,59 @@ def test_the_audit_event_names_the_generation_sent(
         event = AuditEvent.objects.get(action="webhook.deliver")
     sent = json.loads(receiver.received[0].body)
     assert sent["record"]["generation"] == event.generation == 2
+
+
+def _raw_server(first_line: bytes | None) -> int:
+    """A peer that is not an HTTP server: it answers one request with ``first_line`` (the
+    request's body when None: an echo), then closes."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+
+    def run() -> None:
+        conn, _ = listener.accept()
+        try:
+            request = b""
+            while b"\r\n\r\n" not in request:
+                request += conn.recv(65536)
+            head, _, body = request.partition(b"\r\n\r\n")
+            length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+            while len(body) < length:
+                body += conn.recv(65536)
+            conn.sendall((body if first_line is None else first_line) + b"\r\n")
+        except OSError:
+            pass
+        finally:
+            conn.close()
+            listener.close()
+
+    threading.Thread(target=run, daemon=True).start()
+    return listener.getsockname()[1]
+
+
+@pytest.mark.parametrize(
+    ("first_line", "quoted"),
+    [
+        (b"-ERR unknown command 'POST', with args beginning with: 'requirepass-x'", "requirepass"),
+        (b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3", "OpenSSH"),
+        (None, '"values"'),  # record values; Japanese ones arrive as mojibake
+    ],
+    ids=["a redis error", "an ssh banner", "the payload echoed"],
+)
+def test_an_answer_that_is_not_http_leaves_none_of_it_in_the_log(
+    subscribe: Any, enqueue: Any, api: Any, first_line: bytes | None, quoted: str
+) -> None:
+    """The error kept named the peer's first line (http.client's BadStatusLine): the log
+    carried back a service's banner or error (Redis, SSH, SMTP …: the webhook as a probe
+    that reads answers), or record values echoed, to design holders who may not view
+    records."""
+    subscription = subscribe("clerk", url=f"http://127.0.0.1:{_raw_server(first_line)}/hook")
+    [delivery] = enqueue("record.updated", generation=1)
+    with schema_context("mitaka"):
+        outcome = webhook_deliver(delivery_id=str(delivery.pk))
+        stored = WebhookDelivery.objects.get(pk=delivery.pk)
+    assert outcome.status == "failed"
+    assert "BadStatusLine" in stored.error  # what went wrong is still said
+    assert quoted not in stored.error
+    log = api("clerk").get(f"/api/v1/ledgers/dv/webhooks/{subscription.pk}/deliveries/")
+    assert quoted not in log.content.decode()
