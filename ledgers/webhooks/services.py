@@ -218,6 +218,15 @@ class _Watch:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
 
+    def register(self, sock: socket.socket) -> None:
+        """Watch ``sock``; shut it at once if the time is up already: connecting to several
+        addresses in turn (a connect timeout each) outlasts the deadline, and a socket
+        connected after it was never shut, so a dripping answer held the worker."""
+        self.sockets.append(sock)
+        if self.expired:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
 
 def _watched_pools(watch: _Watch) -> dict[str, type]:
     """urllib3's connection pools, whose connections report their sockets to ``watch``."""
@@ -225,12 +234,12 @@ def _watched_pools(watch: _Watch) -> dict[str, type]:
     class Connection(urllib3.connection.HTTPConnection):
         def connect(self) -> None:
             super().connect()
-            watch.sockets.append(self.sock)
+            watch.register(self.sock)
 
     class SecureConnection(urllib3.connection.HTTPSConnection):
         def connect(self) -> None:
             super().connect()
-            watch.sockets.append(self.sock)
+            watch.register(self.sock)
 
     class Pool(urllib3.HTTPConnectionPool):
         ConnectionCls = Connection
@@ -369,7 +378,8 @@ def _post_watched(
                 )
                 break
             except requests.RequestException as exc:
-                if index == len(addresses) - 1 or not _never_connected(exc):
+                last = index == len(addresses) - 1
+                if last or watch.expired or not _never_connected(exc):
                     raise
         # The answer's start is read (a receiver must finish answering within the
         # deadline) and dropped: the status is the answer. Its body is not kept: a receiver

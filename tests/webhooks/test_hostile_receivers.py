@@ -206,3 +206,50 @@ def test_an_answer_that_is_not_http_leaves_none_of_it_in_the_log(
     assert quoted not in stored.error
     log = api("clerk").get(f"/api/v1/ledgers/dv/webhooks/{subscription.pk}/deliveries/")
     assert quoted not in log.content.decode()
+
+
+def test_an_address_connected_after_the_deadline_is_cut_off_too(
+    subscribe: Any, enqueue: Any, settings: Any, monkeypatch: Any
+) -> None:
+    """A name with addresses that never answer a SYN before one that drips: the deadline
+    passed while connecting, the socket connected afterwards was not watched, and the
+    dripping answer held the worker (every city's) a read timeout per byte."""
+    settings.WEBHOOK_TIMEOUT = 0.5  # each connect and read; the whole try: 0.8 s
+    settings.WEBHOOK_DEADLINE = 0.8
+    port = _dripping_server()
+    silent = []
+    for address in ("127.0.0.2", "127.0.0.3"):  # accept queue full: SYNs are dropped
+        listener = socket.socket()
+        listener.bind((address, port))
+        listener.listen(0)
+        for _ in range(3):
+            filler = socket.socket()
+            filler.setblocking(False)
+            filler.connect_ex((address, port))
+            silent.append(filler)
+        silent.append(listener)
+    time.sleep(0.2)
+    real = socket.getaddrinfo
+
+    def resolve(host: str, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host != "slow.example.jp":
+            return real(host, port, *args, **kwargs)
+        return [
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port))
+            for a in ("127.0.0.2", "127.0.0.3", "127.0.0.1")
+        ]
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    subscribe("clerk", url=f"http://slow.example.jp:{port}/hook")
+    [delivery] = enqueue("record.updated", generation=1)
+    started = time.monotonic()
+    try:
+        with schema_context("mitaka"):
+            outcome = webhook_deliver(delivery_id=str(delivery.pk))
+            stored = WebhookDelivery.objects.get(pk=delivery.pk)
+    finally:
+        for sock in silent:
+            sock.close()
+    assert time.monotonic() - started < 3.0  # ~7 s of dripping otherwise
+    assert outcome.status == "failed"
+    assert stored.error.startswith("DeliveryTimeout")
