@@ -315,6 +315,19 @@ class DeliveryTimeout(OSError):
     """The receiver did not finish answering within ``WEBHOOK_DEADLINE``."""
 
 
+def _reason_of(exc: BaseException) -> str:
+    """A reason in words of ours, the system's or TLS's; "" for any other error."""
+    if isinstance(exc, DeliveryTimeout):
+        return str(exc)
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return str(exc.verify_message or "")
+    if isinstance(exc, ssl.SSLError):
+        return str(exc.reason or "")
+    if isinstance(exc, OSError) and exc.errno and exc.strerror:
+        return exc.strerror
+    return ""
+
+
 def _error_text(exc: BaseException) -> str:
     """What went wrong, for the delivery log: the type of each error in the chain, and a
     reason in words of ours, the system's or TLS's (``Connection refused``, ``certificate
@@ -332,16 +345,8 @@ def _error_text(exc: BaseException) -> str:
         seen.add(id(current))
         if type(current).__name__ not in names:
             names.append(type(current).__name__)
-        if reason:  # the outermost reason said
-            pass
-        elif isinstance(current, DeliveryTimeout):
-            reason = str(current)
-        elif isinstance(current, ssl.SSLCertVerificationError):
-            reason = str(current.verify_message or "")
-        elif isinstance(current, ssl.SSLError):
-            reason = str(current.reason or "")
-        elif isinstance(current, OSError) and current.errno and current.strerror:
-            reason = current.strerror
+        if not reason:  # the outermost reason is the one said
+            reason = _reason_of(current)
         nested = [a for a in current.args if isinstance(a, BaseException)]
         inner = getattr(current, "reason", None)
         if isinstance(inner, BaseException):
