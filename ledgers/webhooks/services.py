@@ -743,12 +743,9 @@ class DeliveryOutcome:
 
 @dataclass(frozen=True)
 class _Attempt:
-    sent: bool = False
     visible: bool = False
     status_code: int | None = None
     error: str = ""
-    #: The generation whose values the body carried (the record's at send time).
-    generation: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -794,6 +791,19 @@ def _attempt(delivery: WebhookDelivery) -> _Attempt:
     body = json.dumps(
         payload, ensure_ascii=False, separators=(",", ":"), cls=DjangoJSONEncoder
     ).encode("utf-8")
+    if visible:
+        # Values leave the system on the owner's grants: a read of personal data, written
+        # (committed) before the body leaves. Written after the POST, in the outcome's
+        # transaction, a worker that died between the two had sent values unaudited. A
+        # try whose body may not have gone is audited all the same: it may have.
+        with transaction.atomic():
+            audit_record(
+                actor=subscription.owner, action="webhook.deliver",
+                ledger_code=subscription.ledger.code, record_id=delivery.record_id,
+                generation=sent_generation,
+                details={"webhook": str(subscription.pk), "delivery": str(delivery.pk),
+                         "attempt": delivery.attempts},
+            )  # fmt: skip
     timestamp = int(time.time())
     headers = {
         "Content-Type": "application/json; charset=utf-8",
@@ -806,24 +816,15 @@ def _attempt(delivery: WebhookDelivery) -> _Attempt:
     try:
         status_code = _post(destination, body, headers)
     except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-        return _Attempt(
-            sent=True, visible=visible, generation=sent_generation,
-            error=_error_text(exc)[:1000],
-        )  # fmt: skip
+        return _Attempt(visible=visible, error=_error_text(exc)[:1000])
     except Exception as exc:
-        # The body may have left: counted as sent (audited), and the try as failed, so the
-        # retries and the dead-delivery rule still apply. Only the type is kept: its text
-        # could quote the answer.
+        # The body may have left (it was audited before): the try failed, so the retries
+        # and the dead-delivery rule still apply. Only the type is kept: its text could
+        # quote the answer.
         logger.warning("webhook delivery error: delivery=%s %s", delivery.pk, type(exc).__name__)
-        return _Attempt(
-            sent=True, visible=visible, generation=sent_generation,
-            error=f"{type(exc).__name__}（送信中の想定外の誤り）",
-        )  # fmt: skip
+        return _Attempt(visible=visible, error=f"{type(exc).__name__}（送信中の想定外の誤り）")
     error = "" if 200 <= status_code < 300 else f"HTTP {status_code}"
-    return _Attempt(
-        sent=True, visible=visible, status_code=status_code, error=error,
-        generation=sent_generation,
-    )  # fmt: skip
+    return _Attempt(visible=visible, status_code=status_code, error=error)
 
 
 def _count_dead(subscription: WebhookSubscription) -> None:
@@ -918,15 +919,6 @@ def webhook_deliver(
             delivered_at=timezone.now() if result.ok else None,
             payload={**delivery.payload, "visible": result.visible},
         )
-        if result.sent and result.visible:
-            # Values left the system on the owner's grants: a read of personal data.
-            audit_record(
-                actor=subscription.owner, action="webhook.deliver",
-                ledger_code=subscription.ledger.code, record_id=delivery.record_id,
-                generation=result.generation,
-                details={"webhook": str(subscription.pk), "delivery": str(delivery.pk),
-                         "attempt": delivery.attempts, "status": result.status_code},
-            )  # fmt: skip
     logger.info(
         "webhook delivery: delivery=%s webhook=%s event=%s record=%s attempt=%s status=%s http=%s",
         delivery.pk, subscription.pk, delivery.event, delivery.record_id, delivery.attempts,

@@ -443,3 +443,34 @@ def test_a_name_resolving_at_delivery_to_local_use_nat64_is_refused(
         outcome = webhook_deliver(delivery_id=str(delivery.pk))
     assert outcome.status == "failed"
     assert "private_address" in _refresh(delivery).error
+
+
+class _WorkerKilled(BaseException):
+    """The worker dies (killed, out of memory, a deploy) after the body left."""
+
+
+def test_values_sent_are_audited_before_they_leave_so_a_worker_killed_after_is_no_gap(
+    subscribe: Any, enqueue: Any, receiver: Receiver, city: dict[str, Any], monkeypatch: Any
+) -> None:
+    """The ``webhook.deliver`` event was written in the transaction that records the
+    outcome, after the POST: a worker that died between the two had sent the DV record's
+    values to the receiver with no event. It is now written before the body leaves."""
+    subscribe("clerk")
+    [delivery] = enqueue("record.updated", generation=1)
+
+    def killed() -> Any:
+        raise _WorkerKilled
+
+    monkeypatch.setattr("ledgers.webhooks.services.retry_delays", killed)
+    with schema_context("mitaka"), pytest.raises(_WorkerKilled):
+        webhook_deliver(delivery_id=str(delivery.pk))
+    assert ADDRESS.encode() in receiver.received[0].body
+    with schema_context("mitaka"):
+        event = AuditEvent.objects.get(action="webhook.deliver")
+    assert (event.actor_id, event.record_id, event.generation) == (
+        city["people"]["clerk"].pk, city["record"].pk, 1,
+    )  # fmt: skip
+    assert event.ledger_code == "dv"
+    assert event.details == {
+        "webhook": str(delivery.subscription_id), "delivery": str(delivery.pk), "attempt": 1,
+    }  # fmt: skip
