@@ -186,3 +186,44 @@ def test_a_restore_by_one_who_may_not_read_names_no_old_value(
     told = clerk.post(records_url(record_id, "restore/"), {"generation": 2}, HTTP_IF_MATCH='"3"')
     assert told.status_code == 400
     assert "一時保護中" in told.content.decode()
+
+
+def test_a_restore_refused_with_an_old_value_quoted_is_audited_as_the_read_it_is(
+    api: Any, city: dict[str, Any]
+) -> None:
+    """A restore whose generation no longer validates answers the reader its old values
+    (「一時保護中」は選択肢にありません) and wrote no event: a read of that generation left no
+    trace (``versions/{n}/`` is audited). It is now a ``record.version_view`` of it, "via"
+    restore; one told the fields only (no ``records:read``) read nothing and leaves none."""
+    designer, record_id = city["people"]["designer"], city["record"].pk
+    with schema_context("mitaka"):
+        field_add(
+            actor=designer, ledger=Ledger.objects.get(code="dv"),
+            field={"key": "status", "label": "状況", "type": "choice", "sensitivity": "personal",
+                   "options": {"choices": ["一時保護中", "転居済", "終了"]}},
+        )  # fmt: skip
+    clerk = api("clerk")
+    assert clerk.patch(
+        records_url(record_id), {"values": {"status": "一時保護中"}}, HTTP_IF_MATCH='"1"'
+    ).status_code == 200  # fmt: skip
+    with schema_context("mitaka"):
+        field_update(
+            actor=designer, ledger=Ledger.objects.get(code="dv"), key="status",
+            changes={"options": {"choices": ["転居済", "終了"]}},
+        )  # fmt: skip
+    robot = api("clerk", scopes=["records:write"])
+    assert robot.post(
+        records_url(record_id, "restore/"), {"generation": 2}, HTTP_IF_MATCH='"2"'
+    ).status_code == 400  # fmt: skip
+    with schema_context("mitaka"):
+        assert not AuditEvent.objects.filter(action="record.version_view").exists()
+    told = clerk.post(records_url(record_id, "restore/"), {"generation": 2}, HTTP_IF_MATCH='"2"')
+    assert told.status_code == 400
+    assert "一時保護中" in told.content.decode()
+    with schema_context("mitaka"):
+        [event] = AuditEvent.objects.filter(action="record.version_view")
+        assert not AuditEvent.objects.filter(action="record.restore").exists()
+    assert (event.actor_id, event.record_id, event.generation, event.ledger_code) == (
+        city["people"]["clerk"].pk, record_id, 2, "dv",
+    )  # fmt: skip
+    assert event.details == {"via": "restore", "fields": ["status"]}

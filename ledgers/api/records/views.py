@@ -579,6 +579,13 @@ class RecordRestoreView(APIView):
             )  # fmt: skip
         except RecordInvalid as exc:
             if _may_read(request, policy):
+                # The messages judge (and quote) that generation's values: a read of them,
+                # audited as ``versions/{n}/`` is (the restore itself rolled back).
+                audit_record(
+                    actor=request.user, action="record.version_view",
+                    ledger_code=policy.ledger.code, record_id=record.pk, generation=generation,
+                    details={"via": "restore", "fields": sorted(exc.errors)},
+                )  # fmt: skip
                 raise
             # The messages quote the old values ("「…」は選択肢にありません"), which one
             # refused a read of the versions may not learn: the fields only.
