@@ -3,6 +3,7 @@
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from django.utils import timezone
 
 from tests.api.conftest import ADDRESS, assert_documented, records_url
@@ -159,3 +160,31 @@ def test_as_of_written_as_the_contract_writes_it_in_a_url(api: Any, city: dict[s
     assert earlier.status_code == 404
     without_offset = clerk.client.get(records_url(record_id) + "?as_of=2099-04-01T00:00:00")
     assert without_offset.status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("suffix", "params", "action"),
+    [
+        ("", {"as_of": "2100-01-01T00:00:00+09:00"}, "record.view"),
+        ("versions/1/", None, "record.version_view"),
+    ],
+    ids=["as_of", "one generation"],
+)
+def test_a_generation_that_fails_to_render_names_no_read(
+    api: Any, city: dict[str, Any], monkeypatch: Any, suffix: str, params: Any, action: str
+) -> None:
+    """The event was written before the generation's definition was read and its values
+    masked: a failure there (a 500, nothing shown) left a read of that generation."""
+    from django.db import OperationalError
+    from django_tenants.utils import schema_context
+
+    from ledgers.audit.models import AuditEvent
+
+    def broken(**kwargs: Any) -> Any:
+        raise OperationalError("canceling statement due to statement timeout")
+
+    monkeypatch.setattr("ledgers.api.records.views.version_definition", broken)
+    with pytest.raises(OperationalError):
+        api("clerk").get(records_url(city["record"].pk, suffix), params)
+    with schema_context("mitaka"):
+        assert not AuditEvent.objects.filter(action=action).exists()

@@ -2,6 +2,8 @@
 
 from typing import Any
 
+import pytest
+
 from tests.api.conftest import ADDRESS, records_url
 
 GIVEN = [
@@ -323,3 +325,37 @@ def test_updated_since_takes_a_date_as_the_start_of_that_day_in_japan(
     assert [r["id"] for r in since.json()["results"]] == [str(city["record"].pk)]
     assert clerk.get(records_url(), {"updated_since": "2099-04-01"}).json()["results"] == []
     assert clerk.get(records_url(), {"updated_since": "2099-02-30"}).status_code == 400
+
+
+def test_a_later_page_whose_count_fails_names_no_record_as_shown(
+    api: Any, city: dict[str, Any], monkeypatch: Any
+) -> None:
+    """A later page's count is a second statement (all the matches: the slowest part of a
+    list, the one a statement timeout stops). It ran after the ``record.list`` event: a
+    count that failed left an event naming a page of records that never left (a 500)."""
+    from django.db import OperationalError
+    from django.db.models import QuerySet
+    from django_tenants.utils import schema_context
+
+    from ledgers.audit.models import AuditEvent
+
+    clerk = api("clerk")
+    for i in range(3):
+        clerk.post(records_url(), {"values": {"name": f"計数 {i}", "disclosure": {"shimin": True}}})
+    first = clerk.get(records_url(), {"name__contains": "計数", "page_size": 2, "count": "true"})
+    later = first.json()["next"].replace("http://mitaka.localhost", "")
+    with schema_context("mitaka"):
+        before = AuditEvent.objects.filter(action="record.list").count()
+
+    def timed_out(self: Any) -> int:
+        raise OperationalError("canceling statement due to statement timeout")
+
+    monkeypatch.setattr(QuerySet, "count", timed_out)
+    with pytest.raises(OperationalError):
+        clerk.get(later)
+    monkeypatch.undo()
+    with schema_context("mitaka"):
+        assert AuditEvent.objects.filter(action="record.list").count() == before
+    assert clerk.get(later).json()["count"] == 3  # and with its count, audited as ever
+    with schema_context("mitaka"):
+        assert AuditEvent.objects.filter(action="record.list").count() == before + 1

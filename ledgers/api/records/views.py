@@ -245,15 +245,17 @@ class RecordListView(APIView):
         else:
             page = paginator.paginate_queryset(queryset, request, view=self)
         results = record_outputs(list(page or []), policy)
-        audit_record(
-            actor=request.user, action="record.list", ledger_code=ledger.code,
-            details={"records": [r["id"] for r in results], "filters": _safe_filters(request)},
-        )  # fmt: skip
         body: dict[str, Any] = {"results": results, "next": paginator.get_next_link()}
         if count is not None:
             body["count"] = count
         elif wants_count:
             body["count"] = queryset.count()  # a later page: the matches before it too
+        # Written once the answer is whole: a count that failed (a statement timeout) after
+        # it named a page of records that never left.
+        audit_record(
+            actor=request.user, action="record.list", ledger_code=ledger.code,
+            details={"records": [r["id"] for r in results], "filters": _safe_filters(request)},
+        )  # fmt: skip
         return Response(body)
 
     @extend_schema(
@@ -386,13 +388,13 @@ class RecordDetailView(APIView):
         version = record_as_of(record=record, at=moment)
         if version is None:
             raise RecordNotFound()
+        body = version_output(version, policy, version_definition(version=version))
+        body.update({"id": str(record.pk), "state": version.state,
+                     "created_at": record.created_at.isoformat(), "updated_at": version.at.isoformat()})  # fmt: skip
         audit_record(
             actor=request.user, action="record.view", ledger_code=ledger.code, record_id=record.pk,
             generation=version.generation, details={"as_of": moment.isoformat()},
         )  # fmt: skip
-        body = version_output(version, policy, version_definition(version=version))
-        body.update({"id": str(record.pk), "state": version.state,
-                     "created_at": record.created_at.isoformat(), "updated_at": version.at.isoformat()})  # fmt: skip
         return Response(body, headers={"ETag": etag(record.generation)})
 
     @extend_schema(
@@ -484,11 +486,12 @@ class RecordVersionView(APIView):
         policy.require("view")
         record = policy.get_record(record_id)
         version = record_get_version(record=record, generation=generation)
+        body = version_output(version, policy, version_definition(version=version))
         audit_record(
             actor=request.user, action="record.version_view", ledger_code=ledger.code,
             record_id=record.pk, generation=generation,
         )  # fmt: skip
-        return Response(version_output(version, policy, version_definition(version=version)))
+        return Response(body)
 
 
 class RecordDiffView(APIView):
