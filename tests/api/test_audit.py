@@ -44,6 +44,24 @@ def test_a_period_given_as_dates_includes_its_last_day(api: Any, city: dict[str,
     assert [e["actor"] for e in listed.json()["results"]] == ["clerk"]
 
 
+@pytest.mark.parametrize("form", ["%Y%m%d", "%G-W%V-%u"])
+def test_a_period_given_as_a_compact_or_week_date_includes_its_last_day(
+    api: Any, city: dict[str, Any], form: str
+) -> None:
+    """``to=20261130`` (ISO 8601's basic form, how Japanese systems write dates) is that
+    whole day too: Django's ``parse_datetime`` read it as the day's midnight, so
+    ``from=20261130&to=20261130`` answered no event at all for a day of reads."""
+    from django.utils import timezone
+
+    api("clerk").get(records_url(city["record"].pk))
+    today = timezone.localdate().strftime(form)
+    listed = api("auditor").get(
+        "/api/v1/audit/events/", {"action": "record.view", "from": today, "to": today}
+    )
+    assert listed.status_code == 200
+    assert [e["actor"] for e in listed.json()["results"]] == ["clerk"]
+
+
 def test_a_moment_with_its_offset_typed_unencoded_reads_as_written(
     api: Any, city: dict[str, Any]
 ) -> None:

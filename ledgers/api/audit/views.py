@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import asdict
+from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -102,16 +103,28 @@ _DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _TOKYO = ZoneInfo("Asia/Tokyo")
 
 
+def _iso_date(text: str) -> date | None:
+    """``text`` as a date alone in any ISO 8601 form (20261130, 2026-W49-1), else None."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
 def _moment(name: str, raw: str | None) -> Any:
     """A date (that whole day in Japan time, as the selector reads it) or a moment (one
     without an offset is Japan time). Django's ``parse_datetime`` reads "2026-11-30" as
-    midnight, which made ``to=<date>`` leave that day out: a date is read as a date first."""
+    midnight, which made ``to=<date>`` leave that day out: a date is read as a date first,
+    in every form a date alone takes (``20261130`` too, which it read as midnight still
+    until session 12)."""
     if raw is None:
         return None
     raw = plus_restored(raw)  # an offset's + typed unencoded arrives as a space
     try:
         if _DATE_ONLY.fullmatch(raw):
             value = parse_date(raw)
+        elif (day := _iso_date(raw)) is not None:
+            value = day
         else:
             value = parse_datetime(raw)
             if value is not None and value.tzinfo is None:
