@@ -67,7 +67,9 @@ def audit_events(
     if at_from is not None:
         start = at_from if isinstance(at_from, datetime) else _start_of(at_from)
         events = events.filter(at__gte=start)
-    if at_to is not None:
+    # The last day Python knows (9999-12-31, "until further notice") has no day after it
+    # to end on: the period is open at that end.
+    if at_to is not None and (isinstance(at_to, datetime) or at_to < date.max):
         end = at_to if isinstance(at_to, datetime) else _start_of(at_to + timedelta(days=1))
         events = events.filter(at__lt=end)
     return events.order_by("seq")

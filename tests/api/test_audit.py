@@ -62,6 +62,19 @@ def test_a_period_given_as_a_compact_or_week_date_includes_its_last_day(
     assert [e["actor"] for e in listed.json()["results"]] == ["clerk"]
 
 
+def test_a_period_ending_on_the_last_representable_day_is_open_ended(
+    api: Any, city: dict[str, Any]
+) -> None:
+    """``to=9999-12-31`` ("until further notice") was a server error: the day after it,
+    where the period ends, is past Python's dates."""
+    api("clerk").get(records_url(city["record"].pk))
+    listed = api("auditor").get(
+        "/api/v1/audit/events/", {"action": "record.view", "from": "2000-01-01", "to": "9999-12-31"}
+    )
+    assert listed.status_code == 200, listed.content
+    assert [e["actor"] for e in listed.json()["results"]] == ["clerk"]
+
+
 def test_a_moment_with_its_offset_typed_unencoded_reads_as_written(
     api: Any, city: dict[str, Any]
 ) -> None:
