@@ -46,7 +46,7 @@ def seal_all_cities() -> int:
 
 @app.task(name="workers.audit_tasks.anchor_all_cities")
 def anchor_all_cities() -> int:
-    """Beat (daily at 15:05 UTC, 00:05 in Japan): one anchoring task per city; returns how many."""
+    """Beat (daily at 00:05 in Japan, 15:05 UTC): one anchoring task per city; returns how many."""
     sent = 0
     for city in _cities():
         with tenant_context(city):

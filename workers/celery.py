@@ -55,7 +55,11 @@ app.conf.beat_schedule = {
         "schedule": crontab(minute="*/10"),
     },
     "audit-seal": {"task": "workers.audit_tasks.seal_all_cities", "schedule": 30.0},
-    "audit-anchor": {"task": "workers.audit_tasks.anchor_all_cities", "schedule": crontab(5, 15)},
+    # Celery reads crontabs in Django's TIME_ZONE (Asia/Tokyo): 00:05 in Japan.
+    "audit-anchor": {
+        "task": "workers.audit_tasks.anchor_all_cities",
+        "schedule": crontab(minute=5, hour=0),
+    },
     "idempotency-purge": {
         "task": "ledgers.api.idempotency.tasks.purge_idempotency_keys_all_cities",
         "schedule": crontab(minute=35),

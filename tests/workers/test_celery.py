@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from celery.contrib.testing.worker import start_worker
@@ -42,3 +44,16 @@ def test_a_city_task_sent_from_public_is_refused(celery_worker: object) -> None:
 @pytest.mark.django_db
 def test_beat_fan_out_sends_one_probe_per_active_city(celery_worker: object) -> None:
     assert probe_all_cities.delay().get(timeout=30) == 2
+
+
+@pytest.mark.parametrize("last_run", ["2026-11-30T00:10:00+09:00", "2026-11-30T16:00:00+09:00"])
+def test_the_daily_anchor_runs_just_after_midnight_in_japan(last_run: str) -> None:
+    """Celery reads its crontabs in Django's TIME_ZONE (Asia/Tokyo): ``crontab(5, 15)``,
+    meant as 15:05 UTC, anchored every city's chain at 15:05 in Japan, in office hours,
+    and a day's file named by that day held its head of mid-afternoon, not of the day
+    before."""
+    schedule = app.conf.beat_schedule["audit-anchor"]["schedule"]
+    start, delta, _now = schedule.remaining_delta(datetime.fromisoformat(last_run))
+    assert (start + delta).astimezone(ZoneInfo("Asia/Tokyo")) == datetime.fromisoformat(
+        "2026-12-01T00:05:00+09:00"
+    )
