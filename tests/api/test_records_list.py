@@ -324,6 +324,8 @@ def test_updated_since_takes_a_date_as_the_start_of_that_day_in_japan(
     assert since.status_code == 200, since.json()
     assert [r["id"] for r in since.json()["results"]] == [str(city["record"].pk)]
     assert clerk.get(records_url(), {"updated_since": "2099-04-01"}).json()["results"] == []
+    compact = clerk.get(records_url(), {"updated_since": "20000401"})  # ISO 8601 basic form
+    assert [r["id"] for r in compact.json()["results"]] == [str(city["record"].pk)]
     assert clerk.get(records_url(), {"updated_since": "2099-02-30"}).status_code == 400
 
 

@@ -174,7 +174,8 @@ def _filter_on_field(
     return queryset.alias(**{alias: KT(f"data__{key}")}).filter(**{f"{alias}__{op}": value})
 
 
-_DATE_ONLY_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# A date alone: 2024-04-01, or ISO 8601's basic form 20240401 (as the audit API reads it).
+_DATE_ONLY_RE = re.compile(r"\d{4}-\d{2}-\d{2}|\d{8}")
 _TOKYO = ZoneInfo("Asia/Tokyo")
 
 
