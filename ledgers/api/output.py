@@ -30,7 +30,9 @@ def ledger_for(request: Request, code: str) -> tuple[Ledger, LedgerPolicy]:
         ledger = Ledger.objects.filter(code=code).first()
         if ledger is None:
             raise LedgerNotFound("台帳が見つかりません。")
-        policy = policy_for(user, ledger)
+        # On the key's day: a request straddling midnight cached the next day's policy
+        # under the day before's key (for what was left of that day).
+        policy = policy_for(user, ledger, on=key[3])
         if key[1] is not None:
             _policies.put(key, generation, (ledger, policy))
     else:

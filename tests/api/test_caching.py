@@ -278,3 +278,22 @@ def test_a_write_with_every_cache_warm_lands_in_the_city_of_the_host(
         assert not Record.objects.filter(pk=created.json()["id"]).exists()
     with schema_context(SLUG):
         assert Record.objects.filter(pk=created.json()["id"]).exists()
+
+
+def test_a_policy_is_worked_out_for_the_day_it_is_cached_under(
+    setting: dict[str, Any], monkeypatch: Any
+) -> None:
+    """A request straddling midnight: the cache key took the day before, the policy its own
+    (later) date, so a membership starting on the new day was cached as the old day's."""
+    import types
+
+    import ledgers.api.output as output
+
+    with schema_context(SLUG):
+        Membership.objects.filter(pk=setting["membership"].pk).update(
+            valid_from=timezone.localdate()
+        )
+    # The key's day is yesterday (just before midnight); the rest of the request, today.
+    yesterday = timezone.localdate() - timedelta(days=1)
+    monkeypatch.setattr(output, "timezone", types.SimpleNamespace(localdate=lambda: yesterday))
+    assert _read(setting).status_code == 404  # no membership in force on the key's day
