@@ -30,13 +30,7 @@ _CONTEXT = "During handling of the above exception, another exception occurred:"
 
 def _database_cause(exc: BaseException) -> psycopg.Error | None:
     """The psycopg error behind ``exc`` (itself, or what Django's wrapper was raised from)."""
-    seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        if isinstance(exc, psycopg.Error):
-            return exc
-        exc = exc.__cause__  # type: ignore[assignment]
-    return None
+    return next((e for e in _database_errors(exc) if isinstance(e, psycopg.Error)), None)
 
 
 def redacted(exc: BaseException) -> str:

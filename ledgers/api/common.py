@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from datetime import date
 from typing import Any
 
 from django.core.cache import cache
@@ -254,3 +255,12 @@ def plus_restored(text: str) -> str:
     if spaced := _SPACE_FOR_PLUS_RE.fullmatch(text):
         return f"{spaced[1]}+{spaced[2]}"
     return text
+
+
+def iso_date(text: str) -> date | None:
+    """``text`` as a date alone in any ISO 8601 form (2026-11-30, 20261130, 2026-W49-1);
+    None for anything else (a moment, an impossible date)."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None

@@ -78,3 +78,22 @@ def _parse_text(text: str) -> Decimal:
         raise FieldValueError(
             f"数値として読み取れません: 「{text.strip()}」", code="invalid_number"
         ) from None
+
+
+_KANJI_DIGITS = {"〇": 0, "零": 0, "一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}  # fmt: skip
+_KANJI_UNITS = {"十": 10, "百": 100, "千": 1000}
+
+
+def kanji_number(numeral: str) -> int:
+    """三 → 3, 十二 → 12, 二十三 → 23, 百五 → 105, 二〇三 → 203 (digit by digit when
+    written without 十・百・千). ``numeral`` holds kanji digits and units only."""
+    if not any(unit in numeral for unit in _KANJI_UNITS):
+        return int("".join(str(_KANJI_DIGITS[char]) for char in numeral))
+    total = digit = 0
+    for char in numeral:
+        if char in _KANJI_DIGITS:
+            digit = digit * 10 + _KANJI_DIGITS[char]
+        else:
+            total += (digit or 1) * _KANJI_UNITS[char]
+            digit = 0
+    return total + digit

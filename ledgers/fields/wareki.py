@@ -15,6 +15,7 @@ from datetime import date, timedelta
 
 from ledgers.fields.exceptions import WarekiError
 from ledgers.fields.normalize import nfkc, unify_hyphens
+from ledgers.fields.numbers import kanji_number
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,6 @@ _ERA_DECADE_RE = re.compile(rf"(?P<era>{_ERA_ALTERNATIVES})\s*(?P<year>\d{{1,2}}
 _WESTERN_DECADE_RE = re.compile(r"(?P<year>[1-9]\d{2}0)\s*年代")
 _WEEKDAY_SUFFIX_RE = re.compile(r"\s*\(\s*(?P<weekday>[月火水木金土日])(?:曜日?)?\s*\)\s*$")
 _WEEKDAYS = "月火水木金土日"
-_KANJI_DIGITS = {"〇": 0, "零": 0, "一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}  # fmt: skip
 _KANJI_NUMBER_RE = re.compile(r"[〇零一二三四五六七八九十]+")
 _EXAMPLES = "例: 令和5年4月1日、R5.4.1、2023/04/01"
 
@@ -79,12 +79,10 @@ _EXAMPLES = "例: 令和5年4月1日、R5.4.1、2023/04/01"
 def _kanji_number(match: re.Match[str]) -> str:
     """二十三 → 23, 二〇二三 → 2023; anything else is left for the garbage message."""
     run = match.group()
-    if "十" not in run:
-        return "".join(str(_KANJI_DIGITS[char]) for char in run)
-    tens, _, ones = run.partition("十")
-    if len(tens) > 1 or len(ones) > 1 or "十" in ones:
+    tens, ten, ones = run.partition("十")
+    if ten and (len(tens) > 1 or len(ones) > 1 or "十" in ones):
         return run
-    return str(_KANJI_DIGITS.get(tens, 1) * 10 + _KANJI_DIGITS.get(ones, 0))
+    return str(kanji_number(run))
 
 
 def prepare_date_text(text: str) -> str:

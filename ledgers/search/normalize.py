@@ -18,6 +18,7 @@ from importlib import resources
 
 from ledgers.fields.exceptions import WarekiError
 from ledgers.fields.normalize import HYPHENS, nfkc, to_katakana
+from ledgers.fields.numbers import kanji_number
 
 # ``prepare_date_text`` is the date-field's own reading of full-width digits, dashes and kanji
 # numerals (昭和六十年); reused so that a year or month query reads exactly like a date.
@@ -228,21 +229,6 @@ def normalize_name(text: str) -> str:
     """The search form of a name or a reading: ﾔﾏﾀﾞ ﾊﾅｺ, やまだ はなこ and ヤマダ　ハナコ all
     become ヤマダハナコ; 髙橋 becomes 高橋 and 佐々木 佐佐木."""
     return _fold(text)
-
-
-def kanji_number(numeral: str) -> int:
-    """三 → 3, 十二 → 12, 二十三 → 23, 百五 → 105, 二〇三 → 203 (digit by digit when
-    written without 十・百・千)."""
-    if not any(unit in numeral for unit in "十百千"):
-        return int("".join(str(_KANJI_DIGITS.index(char)) for char in numeral))
-    total = digit = 0
-    for char in numeral:
-        if char in _KANJI_DIGITS:
-            digit = digit * 10 + _KANJI_DIGITS.index(char)
-        else:
-            total += (digit or 1) * {"十": 10, "百": 100, "千": 1000}[char]
-            digit = 0
-    return total + digit
 
 
 def _address_numbers(text: str) -> str:

@@ -22,9 +22,9 @@ from django.db.models.functions import Concat, StrIndex
 from django.db.models.lookups import GreaterThan
 
 from daicho.tenancy.guard import require_tenant
-from ledgers.access.policy import LedgerPolicy, policy_for
+from ledgers.access.policy import LedgerPolicy, policy_for, stricter_fields
 from ledgers.audit.services import audit_record
-from ledgers.definitions.models import Ledger, Sensitivity
+from ledgers.definitions.models import Ledger
 from ledgers.exceptions import LedgerError
 from ledgers.fields.exceptions import FieldError
 from ledgers.fields.normalize import ANY_CONTROL_RE
@@ -337,20 +337,13 @@ def _audited_window(
     )
 
 
-def _strictest_sensitivities(ledger: Ledger) -> dict[str, str]:
+def _strictest_sensitivities(ledger: Ledger) -> dict[str, str | None]:
     """Per field path (live now), the most sensitive level it had in any version of the
-    ledger's definition, the current one included (one query)."""
-    definitions = [ledger.definition, *ledger.versions.values_list("definition", flat=True)]
-    strictest: dict[str, str] = {}
-    for definition in definitions:
-        fields = (definition or {}).get("fields", []) if isinstance(definition, Mapping) else []
-        for path, spec in field_paths(fields).items():
-            found = spec.get("sensitivity") or Sensitivity.INTERNAL
-            held = strictest.get(path)
-            if held is None or Sensitivity.rank(found) > Sensitivity.rank(held):
-                strictest[path] = found
-    live = field_paths(ledger.fields())
-    return {path: found for path, found in strictest.items() if path in live}
+    ledger's definition (``stricter_fields`` folded over them; one query)."""
+    fields = ledger.fields()
+    for definition in ledger.versions.values_list("definition", flat=True):
+        fields = stricter_fields(fields, (definition or {}).get("fields", []))
+    return {path: spec.get("sensitivity") for path, spec in field_paths(fields).items()}
 
 
 def search_run(

@@ -4,24 +4,19 @@ for 監査担当, everything for city administrators."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django_tenants.utils import schema_context
 
-from daicho.accounts.models import Membership, Role
+from daicho.accounts.models import Role
 from ledgers.access.services import grants_replace
 from tests.api.conftest import Api, records_url
+from tests.ledgers.conftest import staff
 
 
 def _auditor_without_grant(city: dict[str, Any]) -> Api:
     with schema_context("mitaka"):
-        user = get_user_model().objects.create_user(username="kansa2", password="x" * 12)
-        Membership.objects.create(
-            user=user, department=city["departments"]["soumu"], role=Role.AUDITOR,
-            valid_from=date(2026, 4, 1),
-        )  # fmt: skip
+        user = staff("kansa2", city["departments"]["soumu"], Role.AUDITOR)
         grants_replace(
             actor=city["people"]["designer"], ledger=city["ledger"],
             grants=[
@@ -160,11 +155,7 @@ def test_terms_typed_into_fields_above_the_reader_s_clearance_are_masked(
     listed = clerk.get(records_url(), {"address__contains": "下連雀", "page_size": 5})
     assert listed.status_code == 200, listed.json()
     with schema_context("mitaka"):
-        user = get_user_model().objects.create_user(username="kansa3", password="x" * 12)
-        Membership.objects.create(
-            user=user, department=city["departments"]["shiminzei"], role=Role.AUDITOR,
-            valid_from=date(2026, 4, 1),
-        )  # fmt: skip
+        user = staff("kansa3", city["departments"]["shiminzei"], Role.AUDITOR)
     auditor = Api(user)  # a 監査担当 whose grants clear it to personal data on the DV ledger
     runs = auditor.get("/api/v1/audit/events/", {"ledger": "dv", "action": "search.run"})
     (run,) = runs.json()["results"]
@@ -193,11 +184,7 @@ def test_a_group_filter_is_masked_for_an_auditor_not_reading_every_sub_field(
     ).status_code == 200  # fmt: skip
     assert clerk.get(records_url(), {"offenders__contains": "避難先"}).status_code == 200
     with schema_context("mitaka"):
-        user = get_user_model().objects.create_user(username="kansa4", password="x" * 12)
-        Membership.objects.create(
-            user=user, department=city["departments"]["shiminzei"], role=Role.AUDITOR,
-            valid_from=date(2026, 4, 1),
-        )  # fmt: skip
+        user = staff("kansa4", city["departments"]["shiminzei"], Role.AUDITOR)
     lists = Api(user).get("/api/v1/audit/events/", {"ledger": "dv", "action": "record.list"})
     (shown,) = lists.json()["results"]
     assert shown["details"]["filters"] == {"offenders__contains": {"masked": True}}

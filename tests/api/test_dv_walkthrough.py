@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import date
 from typing import Any
 
 import pytest
-from django.contrib.auth import get_user_model
 from django_tenants.utils import schema_context
 
-from daicho.accounts.models import Department, Membership, Role
+from daicho.accounts.models import Department, Role
 from ledgers.samples.dv import DEPARTMENTS, DV_DEFINITION, PLACE_KINDS
 from ledgers.search.screens import field_paths
 from tests.api.conftest import Api
 from tests.conftest import City
+from tests.ledgers.conftest import staff
 
 REASON = "住民票の写しの交付請求に係る確認"
 URL = "/api/v1/ledgers/dv/"
@@ -47,19 +46,9 @@ def dv(mitaka: City) -> dict[str, Any]:
             code: Department.objects.create(code=code, name=label)
             for label, code in {**DEPARTMENTS, "総務課": "soumu"}.items()
         }
-        users = get_user_model().objects
 
         def member(username: str, department: str, role: str) -> Any:
-            user = users.create_user(
-                username=username, password="S3cret!pass-dv", display_name=username
-            )
-            Membership.objects.create(
-                user=user,
-                department=departments[department],
-                role=role,
-                valid_from=date(2026, 4, 1),
-            )
-            return user
+            return staff(username, departments[department], role)
 
         people = {
             "designer": member("designer", "soumu", Role.LEDGER_ADMIN),

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import asdict
-from datetime import date
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.db.models import Q
-from django.utils.dateparse import parse_date, parse_datetime
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers
 from rest_framework.pagination import CursorPagination
@@ -27,7 +25,7 @@ from ledgers.access.policy import (
     ledgers_with,
     policy_for,
 )
-from ledgers.api.common import plus_restored, refuse_control_characters
+from ledgers.api.common import iso_date, plus_restored, refuse_control_characters
 from ledgers.api.errors import ErrorShape
 from ledgers.api.records.views import RESERVED
 from ledgers.audit.models import AuditEvent
@@ -97,20 +95,6 @@ class EventPagination(CursorPagination):
         return cursor
 
 
-_DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-_TOKYO = ZoneInfo("Asia/Tokyo")
-
-
-def _iso_date(text: str) -> date | None:
-    """``text`` as a date alone in any ISO 8601 form (20261130, 2026-W49-1), else None."""
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        return None
-
-
 def _moment(name: str, raw: str | None) -> Any:
     """A date (that whole day in Japan time, as the selector reads it) or a moment (one
     without an offset is Japan time). Django's ``parse_datetime`` reads "2026-11-30" as
@@ -120,17 +104,14 @@ def _moment(name: str, raw: str | None) -> Any:
     if raw is None:
         return None
     raw = plus_restored(raw)  # an offset's + typed unencoded arrives as a space
-    try:
-        if _DATE_ONLY.fullmatch(raw):
-            value = parse_date(raw)
-        elif (day := _iso_date(raw)) is not None:
-            value = day
-        else:
+    value: Any = iso_date(raw)
+    if value is None:
+        try:
             value = parse_datetime(raw)
-            if value is not None and value.tzinfo is None:
-                value = value.replace(tzinfo=_TOKYO)
-    except ValueError:  # well formed, impossible: 2026-02-30
-        value = None
+        except ValueError:  # well formed, impossible: 2026-02-30T00:00
+            value = None
+        if value is not None and timezone.is_naive(value):
+            value = timezone.make_aware(value)  # Japan time, the project's TIME_ZONE
     if value is None:
         raise exceptions.ValidationError(
             {name: ["日付（YYYY-MM-DD）か ISO 8601 日時で指定してください。"]}

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
-from datetime import date, datetime, time
+from datetime import datetime, time
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.db.models import DecimalField, Func, QuerySet
 from django.db.models.fields.json import KT
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, status
@@ -19,7 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ledgers.access.policy import LedgerPolicy, stricter_fields
-from ledgers.api.common import plus_restored, refuse_control_characters, request_token
+from ledgers.api.common import iso_date, plus_restored, refuse_control_characters, request_token
 from ledgers.api.errors import ErrorShape, etag, parse_if_match
 from ledgers.api.idempotency.http import IDEMPOTENCY_PARAMETERS, idempotent_create
 from ledgers.api.output import ledger_for
@@ -174,23 +173,13 @@ def _filter_on_field(
     return queryset.alias(**{alias: KT(f"data__{key}")}).filter(**{f"{alias}__{op}": value})
 
 
-# A date alone: 2024-04-01, or ISO 8601's basic form 20240401 (as the audit API reads it).
-_DATE_ONLY_RE = re.compile(r"\d{4}-\d{2}-\d{2}|\d{8}")
-_TOKYO = ZoneInfo("Asia/Tokyo")
-
-
 def _aware_datetime(name: str, text: str, *, dates: bool = False) -> datetime:
     """An ISO 8601 moment with its offset, or a 400 naming the parameter (Django's
     ``parse_datetime`` raises for a well-formed impossible one: 2023-02-30, +99:00).
     ``dates``: a date alone is the start of that day in Japan time (``updated_since``)."""
     text = plus_restored(text)
-    if dates and _DATE_ONLY_RE.fullmatch(text):
-        try:
-            day = date.fromisoformat(text)
-        except ValueError:
-            day = None
-        if day is not None:
-            return datetime.combine(day, time.min, tzinfo=_TOKYO)
+    if dates and (day := iso_date(text)) is not None:
+        return timezone.make_aware(datetime.combine(day, time.min))
     try:
         moment = parse_datetime(text)
     except ValueError:
