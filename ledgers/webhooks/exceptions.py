@@ -30,7 +30,9 @@ class WebhookUrlRefused(LedgerError):
     """The URL may not receive deliveries: not http(s), or a private/internal address.
 
     ``reason`` is stable for programs: ``scheme``, ``host``, ``credentials``,
-    ``unresolvable``, ``private_address``.
+    ``private_address`` (an IP address or ``localhost``: what was typed), and at delivery
+    only ``no_public_address`` (the name does not resolve, or not to public addresses
+    only: one reason for both, so that the log tells nothing of internal names).
     """
 
     code = "ERROR_WEBHOOK_URL_REFUSED"

@@ -16,6 +16,7 @@ import ipaddress
 import json
 import logging
 import os
+import re
 import secrets
 import socket
 import ssl
@@ -143,15 +144,26 @@ def _is_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return True
 
 
-def webhook_url_resolve(url: str, *, allow_private: bool | None = None) -> Destination:
-    """Check ``url`` for delivery and resolve it; ``WebhookUrlRefused`` if it may not be used.
+# A host name's label (letters, digits, hyphen; underscore as some DNS names have it).
+_LABEL = re.compile(r"(?!-)[a-z0-9_-]{1,63}(?<!-)")
+# A last label a client reads as (part of) an IPv4 address: 127.1, 0x7f.1, 2130706433.
+_NUMERIC = re.compile(r"0x[0-9a-f]*|[0-9]+")
 
-    Only http and https, no credentials in the URL, and (unless private networks are
-    allowed: ``WEBHOOK_ALLOW_PRIVATE_NETWORKS``) every address the host resolves to must
-    be public: loopback, private, link-local (169.254.169.254, the cloud metadata service),
-    shared, reserved and multicast addresses are refused. The delivery then connects to
-    the address checked here, so a DNS answer that changes in between cannot redirect it.
-    """
+
+@dataclass(frozen=True)
+class _Target:
+    """A URL that passed every check short of DNS: ``address`` for an IP literal."""
+
+    scheme: str
+    host: str
+    port: int
+    path: str
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address | None
+
+
+def _target(url: str, *, allow_private: bool | None) -> _Target:
+    """The checks that read the URL alone (never the DNS), so a refusal tells nothing of
+    the city's or the data centre's network beyond what was typed."""
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -171,25 +183,31 @@ def webhook_url_resolve(url: str, *, allow_private: bool | None = None) -> Desti
     if not host:
         raise WebhookUrlRefused("URL にホスト名がありません。", reason="host")
     try:
-        # A Japanese domain name (れんけい.example.jp) in its ASCII form (xn--…): the form
-        # DNS, TLS and the Host header take.
-        host = host.encode("idna").decode("ascii")
-    except UnicodeError:
-        raise WebhookUrlRefused("URL のホスト名が正しくありません。", reason="host") from None
-    port = port or (443 if scheme == "https" else 80)
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        addresses = list(
-            dict.fromkeys(ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos)
-        )
-    except (OSError, UnicodeError, ValueError):
-        addresses = []
-    if not addresses:
-        raise WebhookUrlRefused(
-            f"送信先のホスト名（{host}）を解決できません。", reason="unresolvable"
-        )
+        address = ipaddress.ip_address(host.split("%")[0])  # an IPv6 zone is not kept
+    except ValueError:
+        address = None
+    if address is not None:
+        host, loopback_name = host.split("%")[0], False
+    else:
+        try:
+            # A Japanese domain name (れんけい.example.jp) in its ASCII form (xn--…): the
+            # form DNS, TLS and the Host header take.
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            raise WebhookUrlRefused("URL のホスト名が正しくありません。", reason="host") from None
+        labels = host.removesuffix(".").split(".")
+        if (
+            len(host) > 253
+            or not all(_LABEL.fullmatch(label) for label in labels)
+            or _NUMERIC.fullmatch(labels[-1])
+        ):
+            raise WebhookUrlRefused("URL のホスト名が正しくありません。", reason="host")
+        # localhost is loopback by definition (RFC 6761): refused by its name, no lookup.
+        loopback_name = labels[-1] == "localhost"
+    if port is None:
+        port = 443 if scheme == "https" else 80
     allowed = private_networks_allowed() if allow_private is None else allow_private
-    if not allowed and not all(_is_public(ip) for ip in addresses):
+    if not allowed and (loopback_name or (address is not None and not _is_public(address))):
         raise WebhookUrlRefused(
             "送信先が内部向けのアドレス（ループバック・プライベート・リンクローカルなど）のため、"
             "使えません。インターネットから到達できる送信先を指定してください。",
@@ -198,9 +216,53 @@ def webhook_url_resolve(url: str, *, allow_private: bool | None = None) -> Desti
     path = parts.path or "/"
     if parts.query:
         path = f"{path}?{parts.query}"
+    return _Target(scheme=scheme, host=host, port=port, path=path, address=address)
+
+
+def webhook_url_check(url: str, *, allow_private: bool | None = None) -> None:
+    """Check ``url`` for a subscription; ``WebhookUrlRefused`` if it may not be used.
+
+    Only http and https, no credentials in the URL, a well-formed host name, and (unless ``WEBHOOK_ALLOW_PRIVATE_NETWORKS``) neither an IP address that is not public
+    nor ``localhost``. A host name is not resolved here: its refusal, or the time its
+    lookup took, told one who may register a URL whether an internal name exists. It is
+    resolved, and its addresses checked, at every try (``webhook_url_resolve``).
+    """
+    _target(url, allow_private=allow_private)
+
+
+def webhook_url_resolve(url: str, *, allow_private: bool | None = None) -> Destination:
+    """Check ``url`` for delivery and resolve it; ``WebhookUrlRefused`` if it may not be used.
+
+    ``webhook_url_check``'s rules, and (unless private networks are allowed) every address
+    the host resolves to must be public: loopback, private, link-local (169.254.169.254,
+    the cloud metadata service), shared, reserved and multicast addresses are refused. A
+    name that does not resolve and one that resolves to such an address are refused alike
+    (``no_public_address``): the delivery log, which the subscription's designers read,
+    must not tell them apart. The delivery then connects to the address checked here, so
+    a DNS answer that changes in between cannot redirect it.
+    """
+    target = _target(url, allow_private=allow_private)
+    if target.address is not None:
+        addresses = [target.address]
+    else:
+        try:
+            infos = socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
+            addresses = list(
+                dict.fromkeys(ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos)
+            )
+        except (OSError, UnicodeError, ValueError):
+            addresses = []
+    allowed = private_networks_allowed() if allow_private is None else allow_private
+    if not addresses or (not allowed and not all(_is_public(ip) for ip in addresses)):
+        raise WebhookUrlRefused(
+            "送信先のホスト名から、送信できるアドレスが得られませんでした"
+            "（名前を解決できないか、内部向けのアドレスです）。",
+            reason="no_public_address",
+        )
     return Destination(
-        scheme=scheme, host=host, port=port, path=path, addresses=tuple(str(a) for a in addresses)
-    )
+        scheme=target.scheme, host=target.host, port=target.port, path=target.path,
+        addresses=tuple(str(a) for a in addresses),
+    )  # fmt: skip
 
 
 class _Watch:
@@ -483,7 +545,7 @@ def webhook_subscription_create(
     if errors:
         raise WebhookInvalid(errors)
     url = url.strip()
-    webhook_url_resolve(url)
+    webhook_url_check(url)
     limit = int(getattr(settings, "WEBHOOK_MAX_PER_LEDGER", MAX_PER_LEDGER))
     with transaction.atomic():
         if WebhookSubscription.objects.filter(ledger=ledger).count() >= limit:
@@ -542,7 +604,7 @@ def webhook_subscription_update(
     if errors:
         raise WebhookInvalid(errors)
     if "url" in changes:
-        webhook_url_resolve(changes["url"].strip())
+        webhook_url_check(changes["url"].strip())
     enabled = disabled = False
     with transaction.atomic():
         locked = (

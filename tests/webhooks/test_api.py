@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from datetime import date
 from typing import Any
 
@@ -12,8 +13,8 @@ from django_tenants.utils import schema_context
 from daicho.accounts.models import Department, Membership, Role
 from ledgers.audit.models import AuditEvent
 from ledgers.webhooks.exceptions import WebhookUrlRefused
-from ledgers.webhooks.models import WebhookSubscription
-from ledgers.webhooks.services import webhook_url_resolve
+from ledgers.webhooks.models import WebhookDelivery, WebhookSubscription
+from ledgers.webhooks.services import webhook_deliver, webhook_url_resolve
 from tests.api.conftest import records_url
 from tests.webhooks.conftest import Receiver, designs_own_view
 
@@ -123,6 +124,83 @@ def test_the_ssrf_guard_refuses_internal_urls(api: Any, settings: Any, url: str)
     assert response.json()["code"] == "ERROR_WEBHOOK_URL_REFUSED"
     with schema_context("mitaka"):
         assert not WebhookSubscription.objects.exists()
+
+
+INTERNAL, NOWHERE = "db.internal.example.jp", "nowhere.example.jp"
+
+
+def test_a_host_name_is_no_probe_of_the_internal_dns(
+    api: Any, city: dict[str, Any], enqueue: Any, settings: Any, monkeypatch: Any
+) -> None:
+    """Found by a review: registering a URL resolved its host name during the request, and
+    the refusal told a name that does not resolve (``unresolvable``) from one that resolves
+    to an internal address (``private_address``): a city administrator, or a stolen token
+    with the scope, mapped the data centre's internal DNS names a request at a time. A name
+    is resolved at delivery only, where the two read the same in the delivery log."""
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = False
+    asked: list[str] = []
+    real = socket.getaddrinfo
+
+    def resolve(host: str, port: Any, *args: Any, **kwargs: Any) -> Any:
+        asked.append(host)
+        if host == INTERNAL:
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.20.30.40", port))]
+        if host == NOWHERE:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    designs_own_view(city, "clerk")
+    owner = api("clerk")
+    created = {
+        host: owner.post(WEBHOOKS, {"url": f"https://{host}/hook", "events": ["record.updated"]})
+        for host in (INTERNAL, NOWHERE)
+    }
+    assert {host: answer.status_code for host, answer in created.items()} == {
+        INTERNAL: 201, NOWHERE: 201
+    }  # fmt: skip
+    assert asked == []  # nor a lookup's time to tell them apart
+
+    enqueue("record.updated")
+    with schema_context("mitaka"):
+        for delivery_id in WebhookDelivery.objects.values_list("id", flat=True):
+            webhook_deliver(delivery_id=str(delivery_id))
+    logs = {
+        host: [
+            (row["status"], row["response_status"], row["error"])
+            for row in owner.get(f"{WEBHOOKS}{answer.json()['id']}/deliveries/").json()["results"]
+        ]
+        for host, answer in created.items()
+    }
+    assert sorted(asked) == [INTERNAL, NOWHERE]
+    assert logs[INTERNAL] == logs[NOWHERE]
+    [(status, response_status, error)] = logs[INTERNAL]
+    assert (status, response_status) == ("failed", None)
+    assert "no_public_address" in error
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://",
+        "https:///hook",
+        "https://exa mple.jp/hook",
+        "https://[::1/hook",
+        "https://example.jp:99999/hook",
+        "https://-example.jp/hook",
+        "https://example..jp/hook",
+        "https://127.1/hook",  # IPv4 shorthand: a client reads 127.0.0.1
+        "https://2130706433/hook",  # the same as one number
+        "https://0x7f.0.0.1/hook",
+    ],
+)
+def test_a_malformed_url_gets_a_clear_error(api: Any, settings: Any, url: str) -> None:
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = False
+    response = api("designer").post(WEBHOOKS, {"url": url, "events": ["record.created"]})
+    assert response.status_code == 400, response.json()
+    assert response.json()["code"] == "ERROR_WEBHOOK_URL_REFUSED"
+    assert response.json()["detail"]["reason"] == "host"
+    assert "URL" in response.json()["message"]
 
 
 def test_the_ssrf_guard_admits_public_addresses_and_pins_the_checked_one(settings: Any) -> None:
