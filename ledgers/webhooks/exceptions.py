@@ -27,9 +27,10 @@ class WebhookInvalid(LedgerError):
 
 
 class WebhookUrlRefused(LedgerError):
-    """The URL may not receive deliveries: not http(s), or a private/internal address.
+    """The URL may not receive deliveries: not https (or http where allowed), another port,
+    or a private/internal address.
 
-    ``reason`` is stable for programs: ``scheme``, ``host``, ``credentials``,
+    ``reason`` is stable for programs: ``scheme``, ``port``, ``host``, ``credentials``,
     ``private_address`` (an IP address or ``localhost``: what was typed), and at delivery
     only ``no_public_address`` (the name does not resolve, or not to public addresses
     only: one reason for both, so that the log tells nothing of internal names).

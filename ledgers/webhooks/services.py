@@ -65,8 +65,11 @@ MAX_ADDRESSES = 3  # addresses of one host tried in turn when a connection canno
 # A claimed try that never reports back (worker lost mid-send) is due again after this.
 CLAIM_LEASE = timedelta(minutes=5)
 USER_AGENT = "Daicho-Webhooks/1.0"
-# Settings modules where private addresses are allowed unless WEBHOOK_ALLOW_PRIVATE_NETWORKS
-# says otherwise: a developer's machine and the tests deliver to 127.0.0.1.
+# Ports a URL may name unless WEBHOOK_ALLOWED_PORTS says otherwise: the web's.
+PORTS = (443, 80)
+# Settings modules where private addresses and http:// are allowed unless
+# WEBHOOK_ALLOW_PRIVATE_NETWORKS / WEBHOOK_ALLOW_HTTP say otherwise: a developer's machine
+# and the tests deliver to http://127.0.0.1:<any port>.
 RELAXED_SETTINGS = frozenset({"daicho.settings.local", "daicho.settings.test"})
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 # Not globally reachable (IANA's special-purpose registries, and deprecated ranges that a
@@ -96,13 +99,27 @@ def retry_delays() -> tuple[int, ...]:
     return tuple(int(s) for s in getattr(settings, "WEBHOOK_RETRY_DELAYS", RETRY_DELAYS))
 
 
-def private_networks_allowed() -> bool:
-    configured = getattr(settings, "WEBHOOK_ALLOW_PRIVATE_NETWORKS", None)
+def _relaxed(name: str) -> bool:
+    configured = getattr(settings, name, None)
     if configured is not None:
         return bool(configured)
     # As base settings decide OPERATOR_REQUIRE_2FA (settings.SETTINGS_MODULE is None under
     # override_settings).
     return os.environ.get("DJANGO_SETTINGS_MODULE", "") in RELAXED_SETTINGS
+
+
+def private_networks_allowed() -> bool:
+    return _relaxed("WEBHOOK_ALLOW_PRIVATE_NETWORKS")
+
+
+def http_allowed() -> bool:
+    return _relaxed("WEBHOOK_ALLOW_HTTP")
+
+
+def allowed_ports() -> frozenset[int] | None:
+    """The ports a URL may name (None: any, as the tests' receivers on 127.0.0.1 need)."""
+    configured = getattr(settings, "WEBHOOK_ALLOWED_PORTS", PORTS)
+    return None if configured is None else frozenset(int(port) for port in configured)
 
 
 # --- the SSRF guard ---------------------------------------------------------------------
@@ -170,9 +187,13 @@ def _target(url: str, *, allow_private: bool | None) -> _Target:
     except ValueError:
         raise WebhookUrlRefused("URL の形式が正しくありません。", reason="host") from None
     scheme = parts.scheme.lower()
-    if scheme not in {"http", "https"}:
+    if scheme not in {"http", "https"} or (scheme == "http" and not http_allowed()):
         raise WebhookUrlRefused(
-            "送信先は http:// または https:// で始まる URL にしてください。", reason="scheme"
+            "送信先は https:// で始まる URL にしてください（http:// は暗号化されず、"
+            "個人情報がそのまま流れるため使えません）。"
+            if scheme == "http"
+            else "送信先は https:// で始まる URL にしてください。",
+            reason="scheme",
         )
     if parts.username is not None or parts.password is not None:
         raise WebhookUrlRefused(
@@ -206,6 +227,14 @@ def _target(url: str, *, allow_private: bool | None) -> _Target:
         loopback_name = labels[-1] == "localhost"
     if port is None:
         port = 443 if scheme == "https" else 80
+    ports = allowed_ports()
+    if ports is not None and port not in ports:
+        raise WebhookUrlRefused(
+            f"送信先のポート番号（{port}）は使えません。使えるのは "
+            f"{'・'.join(str(p) for p in sorted(ports))} です"
+            "（URL にポート番号を書かなければ https は 443）。",
+            reason="port",
+        )
     allowed = private_networks_allowed() if allow_private is None else allow_private
     if not allowed and (loopback_name or (address is not None and not _is_public(address))):
         raise WebhookUrlRefused(
@@ -222,7 +251,9 @@ def _target(url: str, *, allow_private: bool | None) -> _Target:
 def webhook_url_check(url: str, *, allow_private: bool | None = None) -> None:
     """Check ``url`` for a subscription; ``WebhookUrlRefused`` if it may not be used.
 
-    Only http and https, no credentials in the URL, a well-formed host name, and (unless ``WEBHOOK_ALLOW_PRIVATE_NETWORKS``) neither an IP address that is not public
+    Only https (http where ``WEBHOOK_ALLOW_HTTP``), on a port of ``WEBHOOK_ALLOWED_PORTS``
+    (443 and 80 by default), no credentials in the URL, a well-formed host name, and
+    (unless ``WEBHOOK_ALLOW_PRIVATE_NETWORKS``) neither an IP address that is not public
     nor ``localhost``. A host name is not resolved here: its refusal, or the time its
     lookup took, told one who may register a URL whether an internal name exists. It is
     resolved, and its addresses checked, at every try (``webhook_url_resolve``).

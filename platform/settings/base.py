@@ -389,9 +389,30 @@ API_IDEMPOTENCY_HOURS = env.int("API_IDEMPOTENCY_HOURS", default=24)
 
 # --- Webhooks (ledgers/webhooks) -------------------------------------------------------
 
-# Local and test runs deliver to 127.0.0.1; production refuses private and loopback
-# addresses (SSRF guard) unless told otherwise.
+# Local and test runs deliver to http://127.0.0.1:<any port>; production refuses private
+# and loopback addresses (SSRF guard), http:// (records in clear text) and ports other than
+# 443 and 80 unless told otherwise. WEBHOOK_ALLOWED_PORTS lists the ports ("443,80,8443"),
+# or is "*" for any.
 WEBHOOK_ALLOW_PRIVATE_NETWORKS = env.bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", default=_RELAXED)
+WEBHOOK_ALLOW_HTTP = env.bool("WEBHOOK_ALLOW_HTTP", default=_RELAXED)
+
+
+def _webhook_ports() -> tuple[int, ...] | None:
+    listed = env.list("WEBHOOK_ALLOWED_PORTS", default=["*"] if _RELAXED else ["443", "80"])
+    if listed == ["*"]:
+        return None
+    try:
+        ports = tuple(int(port) for port in listed)
+    except ValueError:
+        ports = ()
+    if not ports or not all(0 < port < 65536 for port in ports):
+        raise ImproperlyConfigured(
+            'WEBHOOK_ALLOWED_PORTS must list port numbers ("443,80,8443") or be "*"'
+        )
+    return ports
+
+
+WEBHOOK_ALLOWED_PORTS = _webhook_ports()
 WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=5.0)
 WEBHOOK_DISABLE_AFTER = env.int("WEBHOOK_DISABLE_AFTER", default=10)
 WEBHOOK_MAX_PER_LEDGER = env.int("WEBHOOK_MAX_PER_LEDGER", default=20)

@@ -17,12 +17,13 @@ import json, os
 import daicho.wsgi  # noqa: F401  (does os.environ.setdefault like gunicorn daicho.wsgi)
 from django.conf import settings as s
 print(json.dumps({k: getattr(s, k) for k in [
-    "DEBUG", "OPERATOR_REQUIRE_2FA", "WEBHOOK_ALLOW_PRIVATE_NETWORKS", "SESSION_COOKIE_SECURE",
-    "SECURE_SSL_REDIRECT", "EMBEDDED_SERVICES"]} | {"module": os.environ["DJANGO_SETTINGS_MODULE"]}))
+    "DEBUG", "OPERATOR_REQUIRE_2FA", "WEBHOOK_ALLOW_PRIVATE_NETWORKS", "WEBHOOK_ALLOW_HTTP",
+    "WEBHOOK_ALLOWED_PORTS", "SESSION_COOKIE_SECURE", "SECURE_SSL_REDIRECT", "EMBEDDED_SERVICES"]}
+    | {"module": os.environ["DJANGO_SETTINGS_MODULE"]}))
 """
 
 
-def test_missing_settings_module_does_not_fail_open(tmp_path: Path) -> None:
+def _production_settings(tmp_path: Path, **extra: str) -> subprocess.CompletedProcess[str]:
     env = {
         "PATH": os.environ["PATH"],
         "HOME": str(tmp_path),
@@ -34,21 +35,35 @@ def test_missing_settings_module_does_not_fail_open(tmp_path: Path) -> None:
         "REDIS_URL": "redis://cache.invalid:6379/0",
         "BASE_DOMAIN": "daicho.example.jp",
         "DAICHO_VAR_DIR": str(tmp_path),
+        **extra,
     }
-    out = subprocess.run(
-        [sys.executable, "-c", PROBE],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    loaded = json.loads(out.strip().splitlines()[-1])
-    assert loaded == {
+    return subprocess.run(
+        [sys.executable, "-c", PROBE], env=env, cwd=tmp_path, capture_output=True, text=True
+    )
+
+
+def _loaded(run: subprocess.CompletedProcess[str]) -> dict:
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def test_missing_settings_module_does_not_fail_open(tmp_path: Path) -> None:
+    assert _loaded(_production_settings(tmp_path)) == {
         "DEBUG": False, "OPERATOR_REQUIRE_2FA": True, "WEBHOOK_ALLOW_PRIVATE_NETWORKS": False,
+        "WEBHOOK_ALLOW_HTTP": False, "WEBHOOK_ALLOWED_PORTS": [443, 80],
         "SESSION_COOKIE_SECURE": True, "SECURE_SSL_REDIRECT": True, "EMBEDDED_SERVICES": False,
         "module": "daicho.settings.production",
     }  # fmt: skip
+
+
+def test_the_operator_lists_the_webhook_ports(tmp_path: Path) -> None:
+    listed = _production_settings(tmp_path, WEBHOOK_ALLOWED_PORTS="443,80,8443")
+    assert _loaded(listed)["WEBHOOK_ALLOWED_PORTS"] == [443, 80, 8443]
+    any_port = _production_settings(tmp_path, WEBHOOK_ALLOWED_PORTS="*")
+    assert _loaded(any_port)["WEBHOOK_ALLOWED_PORTS"] is None
+    wrong = _production_settings(tmp_path, WEBHOOK_ALLOWED_PORTS="443,https")
+    assert wrong.returncode != 0
+    assert "WEBHOOK_ALLOWED_PORTS must list port numbers" in wrong.stderr
 
 
 def test_every_gunicorn_command_logs_paths_without_their_query_string() -> None:

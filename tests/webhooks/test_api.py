@@ -180,6 +180,52 @@ def test_a_host_name_is_no_probe_of_the_internal_dns(
 
 
 @pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("https://93.184.216.34:22/hook", "port"),  # a service that is not a web server
+        ("https://93.184.216.34:6379/hook", "port"),
+        ("https://93.184.216.34:8443/hook", "port"),  # allowed only when the operator says
+        ("http://93.184.216.34/hook", "scheme"),  # personal data in clear text
+        ("http://93.184.216.34:443/hook", "scheme"),
+    ],
+)
+def test_a_webhook_url_is_https_on_a_web_port_by_default(
+    api: Any, settings: Any, url: str, reason: str
+) -> None:
+    """Found by a review: any port was accepted (the webhook a probe of every service on a
+    public address, a status or error for each), and http:// sent records in clear text."""
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = False
+    settings.WEBHOOK_ALLOW_HTTP = False
+    settings.WEBHOOK_ALLOWED_PORTS = (443, 80)
+    response = api("designer").post(WEBHOOKS, {"url": url, "events": ["record.created"]})
+    assert response.status_code == 400, response.json()
+    assert response.json()["code"] == "ERROR_WEBHOOK_URL_REFUSED"
+    assert response.json()["detail"]["reason"] == reason
+    with schema_context("mitaka"):
+        assert not WebhookSubscription.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("url", "setting", "value"),
+    [
+        ("https://93.184.216.34/hook", "WEBHOOK_ALLOWED_PORTS", (443, 80)),
+        ("https://93.184.216.34:443/hook", "WEBHOOK_ALLOWED_PORTS", (443, 80)),
+        ("https://93.184.216.34:8443/hook", "WEBHOOK_ALLOWED_PORTS", (443, 80, 8443)),
+        ("http://93.184.216.34/hook", "WEBHOOK_ALLOW_HTTP", True),
+    ],
+)
+def test_the_operator_may_allow_more_ports_and_http(
+    api: Any, settings: Any, url: str, setting: str, value: Any
+) -> None:
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = False
+    settings.WEBHOOK_ALLOW_HTTP = False
+    settings.WEBHOOK_ALLOWED_PORTS = (443, 80)
+    setattr(settings, setting, value)
+    response = api("designer").post(WEBHOOKS, {"url": url, "events": ["record.created"]})
+    assert response.status_code == 201, response.json()
+
+
+@pytest.mark.parametrize(
     "url",
     [
         "https://",

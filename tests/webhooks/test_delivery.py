@@ -271,6 +271,31 @@ def test_the_ssrf_guard_also_runs_at_delivery_time(
     assert receiver.received == []
 
 
+@pytest.mark.parametrize(
+    ("setting", "value", "reason"),
+    [("WEBHOOK_ALLOWED_PORTS", (443, 80), "port"), ("WEBHOOK_ALLOW_HTTP", False, "scheme")],
+)
+def test_the_scheme_and_port_rules_also_run_at_delivery_time(
+    subscribe: Any,
+    enqueue: Any,
+    receiver: Receiver,
+    settings: Any,
+    setting: str,
+    value: Any,
+    reason: str,
+) -> None:
+    """A subscription made before the operator narrowed the rules (http://, another port)
+    sends nothing after."""
+    subscribe("clerk")  # http://127.0.0.1:<port>: allowed in the tests and locally
+    [delivery] = enqueue()
+    setattr(settings, setting, value)
+    with schema_context("mitaka"):
+        outcome = webhook_deliver(delivery_id=str(delivery.pk))
+    assert outcome.status == "failed"
+    assert f"（{reason}）" in _refresh(delivery).error
+    assert receiver.received == []
+
+
 def test_enqueue_costs_one_query_when_nobody_listens(
     subscribe: Any, city: dict[str, Any], django_assert_num_queries: Any
 ) -> None:
