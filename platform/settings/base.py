@@ -202,7 +202,10 @@ CACHES = {
 }
 
 CELERY_BROKER_URL = REDIS_URL
-CELERY_RESULT_BACKEND = REDIS_URL
+# Redis, through a backend that keeps of a failed task its state and error type only, never
+# the error's text or traceback (workers/results.py); nor the task's arguments.
+CELERY_RESULT_BACKEND = f"workers.results:ResultBackend+{REDIS_URL}"
+CELERY_RESULT_EXTENDED = False
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]

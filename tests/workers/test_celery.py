@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import uuid
 from collections.abc import Iterator
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -13,6 +15,15 @@ from django_tenants.utils import schema_context
 from tenants.exceptions import TenantRequired
 from workers.celery import app
 from workers.tasks import probe_all_cities, tenant_health_probe
+
+# What a failing task may have in hand: a name and a telephone number.
+VALUE = "山田花子 090-1234-5678"
+
+
+@app.task(name="tests.workers.refuse_value")
+def refuse_value(value: str) -> None:
+    """Fails quoting its argument, as a database error quotes the row it failed on."""
+    raise ValueError(f"refused {value!r}")
 
 
 @pytest.fixture(scope="module")
@@ -57,3 +68,47 @@ def test_the_daily_anchor_runs_just_after_midnight_in_japan(last_run: str) -> No
     assert (start + delta).astimezone(ZoneInfo("Asia/Tokyo")) == datetime.fromisoformat(
         "2026-12-01T00:05:00+09:00"
     )
+
+
+def _stored(task_id: str) -> tuple[bytes, dict]:
+    """The result of ``task_id`` as the backend's Redis holds it."""
+    raw = app.backend.client.get(app.backend.get_key_for_task(task_id))
+    assert raw is not None
+    return raw, json.loads(raw)
+
+
+def _has_value(raw: bytes, meta: dict) -> bool:
+    text = raw.decode() + json.dumps(meta, ensure_ascii=False)
+    return any(part in text for part in ("山田", "花子", "090-1234-5678"))
+
+
+@pytest.mark.django_db
+def test_a_failed_task_leaves_no_value_in_the_result_backend(celery_worker: object) -> None:
+    """Found by a review: the result backend kept a failed task's exception (its arguments:
+    the text, which may quote values) and its whole traceback in the Redis every city
+    shares, for an hour; nobody reads them. Kept now: the state and the exception's type."""
+    result = refuse_value.delay(VALUE)
+    with pytest.raises(ValueError, match=r"\A\Z"):  # the type, without its text
+        result.get(timeout=30)
+    raw, meta = _stored(result.id)
+    assert meta["status"] == "FAILURE"
+    assert (meta["result"]["exc_module"], meta["result"]["exc_type"]) == ("builtins", "ValueError")
+    assert meta["traceback"] is None
+    assert "args" not in meta  # result_extended stays off
+    assert "kwargs" not in meta
+    assert not _has_value(raw, meta)
+
+
+@pytest.mark.parametrize("mark", ["mark_as_failure", "mark_as_retry"])
+def test_the_result_backend_keeps_an_errors_type_only(mark: str) -> None:
+    task_id = str(uuid.uuid4())
+    try:
+        raise ValueError(f"refused {VALUE!r}")
+    except ValueError as exc:
+        getattr(app.backend, mark)(task_id, exc, traceback=f"Traceback …\nValueError: {VALUE}")
+    raw, meta = _stored(task_id)
+    assert meta["status"] == ("FAILURE" if mark == "mark_as_failure" else "RETRY")
+    assert meta["result"]["exc_type"] == "ValueError"
+    assert meta["traceback"] is None
+    assert not _has_value(raw, meta)
+    app.backend.forget(task_id)
