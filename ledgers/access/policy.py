@@ -35,6 +35,7 @@ from datetime import date
 from typing import Any
 
 from django.core.exceptions import EmptyResultSet
+from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -52,6 +53,18 @@ _RECORD_QUERIES: dict[tuple[Any, ...], tuple[str, tuple[Any, ...], int] | None] 
 _ID_MARKER = uuid.UUID("5ec0de5e-0000-4000-8000-00000000d1c0")
 ALL_CAPABILITIES = frozenset(c.value for c in Capability)
 READ_CAPABILITIES = frozenset({"view", "search", "export", "print"})
+
+
+#: A refused read of a record (``get_record``'s ``refused_as``): who asked, through which
+#: ledger, the id asked for, what for, and whether this ledger has a record of that id (its
+#: readers, the ledger's auditors, see its ids in its ``record.create`` events anyway; an
+#: id of another ledger's record is "no record" here). No value of any record.
+_REFUSED_SQL = (
+    "INSERT INTO ledgers_auditevent (actor_id, action, ledger_code, record_id, generation,"
+    " details) SELECT %s::integer, 'record.refused', %s::text, %s::uuid, NULL,"
+    " jsonb_build_object('attempted', %s::text, 'exists', EXISTS (SELECT 1 FROM ledgers_record"
+    " AS x WHERE x.id = %s::uuid AND x.ledger_id = %s::bigint))"
+)
 
 
 def _fetch_record(sql: str, params: list[Any]) -> Any:
@@ -182,43 +195,69 @@ class LedgerPolicy:
     def records(self, queryset: QuerySet) -> QuerySet:
         return queryset.filter(self.record_filter())
 
-    def get_record(self, record_id: Any) -> Any:
-        """The record if the actor may see it; ``RecordNotFound`` otherwise, whether or not it exists."""
-        return self._read_record(record_id, viewer=None)
+    def get_record(self, record_id: Any, *, refused_as: str | None = None) -> Any:
+        """The record if the actor may see it; ``RecordNotFound`` otherwise, whether or not it exists.
 
-    def view_record(self, record_id: Any, *, actor: Any) -> Any:
+        ``refused_as``: the action a success is audited as (``record.update``, …), for a
+        person asking by the record's id (the API, a screen): a refusal is then audited as
+        ``record.refused`` of the policy's actor (``_REFUSED_SQL``)."""
+        return self._read_record(record_id, viewer=None, refused_as=refused_as)
+
+    def view_record(self, record_id: Any, *, actor: Any, refused_as: str | None = None) -> Any:
         """``get_record`` that also writes the ``record.view`` audit event of ``actor`` in
         the same statement (a data-modifying CTE): one round trip, and the event is written
-        exactly when the record is found and visible."""
-        return self._read_record(record_id, viewer=actor)
+        exactly when the record is found and visible. With ``refused_as`` a refusal writes
+        ``record.refused`` of ``actor`` instead, in the same statement."""
+        return self._read_record(record_id, viewer=actor, refused_as=refused_as)
 
-    def _read_record(self, record_id: Any, *, viewer: Any) -> Any:
+    def _read_record(self, record_id: Any, *, viewer: Any, refused_as: str | None = None) -> Any:
         require_tenant()
+        asker = viewer if viewer is not None else self.actor
         try:
             pk = record_id if isinstance(record_id, uuid.UUID) else uuid.UUID(str(record_id))
         except ValueError:
-            # A malformed id is a missing record too.
+            # A malformed id is a missing record too (its text is not kept: it may be a
+            # name typed where the id goes).
+            self._refusal(asker, None, refused_as)
             raise RecordNotFound() from None
         compiled = self._record_query()
         if compiled is None:  # the actor sees no record of this ledger
+            self._refusal(asker, pk, refused_as)
             raise RecordNotFound()
         sql, params, position = compiled
         params = [*params]
         params[position] = pk
+        # ``sql`` is the ORM's own compiled SELECT (its values are parameters).
+        parts = [f"r AS ({sql})"]
         if viewer is not None:
-            # ``sql`` is the ORM's own compiled SELECT (its values are parameters).
-            sql = (
-                f"WITH r AS ({sql}), a AS ("  # noqa: S608
-                "INSERT INTO ledgers_auditevent (actor_id, action, ledger_code, record_id,"
+            parts.append(
+                "a AS (INSERT INTO ledgers_auditevent (actor_id, action, ledger_code, record_id,"
                 " generation, details) SELECT %s, 'record.view', %s, r.id, r.generation, '{}'"
-                " FROM r) SELECT * FROM r"
+                " FROM r)"
             )
             params += [getattr(viewer, "pk", None), self.ledger.code]
+        if refused_as is not None:
+            # Written for an id of a hidden record and of no record alike, by the same
+            # statement: the answer, and the time it takes, tell the caller nothing.
+            parts.append(f"n AS ({_REFUSED_SQL} WHERE NOT EXISTS (SELECT 1 FROM r))")  # noqa: S608
+            params += self._refusal_params(asker, pk, refused_as)
+        if len(parts) > 1:
+            sql = f"WITH {', '.join(parts)} SELECT * FROM r"  # noqa: S608
         record = _fetch_record(sql, params)
         if record is None:
             raise RecordNotFound()
         record.ledger = self.ledger  # the filter made it so; saves reading it again
         return record
+
+    def _refusal_params(self, asker: Any, pk: uuid.UUID | None, refused_as: str) -> list[Any]:
+        return [getattr(asker, "pk", None), self.ledger.code, pk, refused_as, pk, self.ledger.pk]
+
+    def _refusal(self, asker: Any, pk: uuid.UUID | None, refused_as: str | None) -> None:
+        """``record.refused`` of a read answered without a query of the records."""
+        if refused_as is None:
+            return
+        with connection.cursor() as cursor:
+            cursor.execute(_REFUSED_SQL, self._refusal_params(asker, pk, refused_as))
 
     def _record_query(self) -> tuple[str, tuple[Any, ...], int] | None:
         """``get_record``'s SELECT, compiled once per visibility (the same ``record_filter``).

@@ -369,11 +369,11 @@ class RecordDetailView(APIView):
         policy.require("view")
         as_of = request.query_params.get("as_of")
         if as_of is None:  # the record and its audit event in one statement
-            record = policy.view_record(record_id, actor=request.user)
+            record = policy.view_record(record_id, actor=request.user, refused_as="record.view")
             return Response(
                 record_output(record, policy), headers={"ETag": etag(record.generation)}
             )
-        record = policy.get_record(record_id)
+        record = policy.get_record(record_id, refused_as="record.view")
         moment = _aware_datetime("as_of", as_of)
         version = record_as_of(record=record, at=moment)
         if version is None:
@@ -401,7 +401,7 @@ class RecordDetailView(APIView):
             data = body.validated_data
         policy.require("update")
         record = record_update(
-            actor=request.user, record=policy.get_record(record_id), values=data["values"],
+            actor=request.user, record=policy.get_record(record_id, refused_as="record.update"), values=data["values"],
             expected_generation=expected, reason=data.get("reason", ""),
             state=data.get("state"), policy=policy,
             write_unchanged=not _may_read(request, policy),
@@ -433,7 +433,7 @@ class RecordDetailView(APIView):
         body = s.RecordDeleteSerializer(data={"reason": given})
         body.is_valid(raise_exception=True)  # a string of at most 500 characters, no NUL
         reason = body.validated_data["reason"]
-        record = policy.get_record(record_id)
+        record = policy.get_record(record_id, refused_as="record.delete")
         record = record_delete(
             actor=request.user,
             record=record,
@@ -456,7 +456,7 @@ class RecordVersionListView(APIView):
     def get(self, request: Request, code: str, record_id: str) -> Response:
         ledger, policy = ledger_for(request, code)
         policy.require("view")
-        record = policy.get_record(record_id)
+        record = policy.get_record(record_id, refused_as="record.versions")
         versions = list(record_versions(record=record).select_related("actor"))
         # Who handled the record and why (reasons are free text about the person): a read
         # of personal data like any other.
@@ -474,7 +474,7 @@ class RecordVersionView(APIView):
     def get(self, request: Request, code: str, record_id: str, generation: int) -> Response:
         ledger, policy = ledger_for(request, code)
         policy.require("view")
-        record = policy.get_record(record_id)
+        record = policy.get_record(record_id, refused_as="record.version_view")
         version = record_get_version(record=record, generation=generation)
         body = version_output(version, policy, version_definition(version=version))
         audit_record(
@@ -497,7 +497,7 @@ class RecordDiffView(APIView):
     def get(self, request: Request, code: str, record_id: str) -> Response:
         ledger, policy = ledger_for(request, code)
         policy.require("view")
-        record = policy.get_record(record_id)
+        record = policy.get_record(record_id, refused_as="record.diff")
         try:
             first, second = int(request.query_params["from"]), int(request.query_params["to"])
         except (KeyError, ValueError):
@@ -563,7 +563,7 @@ class RecordRestoreView(APIView):
         expected = parse_if_match(request, required=True)
         generation = body.validated_data.get("generation")
         policy.require("update" if generation is not None else "delete")
-        record = policy.get_record(record_id)
+        record = policy.get_record(record_id, refused_as="record.restore")
         try:
             record = record_restore(
                 actor=request.user, record=record, generation=generation,
