@@ -4,12 +4,15 @@ for 監査担当, everything for city administrators."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
+import pytest
 from django_tenants.utils import schema_context
 
 from daicho.accounts.models import Role
 from ledgers.access.services import grants_replace
+from ledgers.definitions.services import ledger_create
 from tests.api.conftest import Api, records_url
 from tests.ledgers.conftest import staff
 
@@ -189,3 +192,62 @@ def test_a_group_filter_is_masked_for_an_auditor_not_reading_every_sub_field(
     (shown,) = lists.json()["results"]
     assert shown["details"]["filters"] == {"offenders__contains": {"masked": True}}
     assert "避難先" not in lists.content.decode()
+
+
+def _ledger_it_audits(city: dict[str, Any]) -> None:
+    """補助金交付台帳, whose grants give 総務課 (the outside auditor's department) 監査."""
+    with schema_context("mitaka"):
+        ledger = ledger_create(
+            actor=city["people"]["designer"], code="subsidy", name="補助金交付台帳",
+            fields=[{"key": "note", "label": "備考", "type": "text"}],
+        )  # fmt: skip
+        grants_replace(
+            actor=city["people"]["designer"], ledger=ledger,
+            grants=[{"department": "soumu", "capabilities": ["view", "audit"], "clearance": "internal"}],
+        )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "asked",
+    [
+        pytest.param(lambda rid: {"record": rid}, id="record"),
+        pytest.param(lambda rid: {"record": rid, "ledger": "subsidy"}, id="record-own-ledger"),
+        pytest.param(lambda rid: {"record": rid, "ledger": "nope"}, id="record-made-up-ledger"),
+    ],
+)
+def test_an_auditor_cannot_tell_a_record_of_a_ledger_it_does_not_audit_from_no_record(
+    api: Any, city: dict[str, Any], asked: Any
+) -> None:
+    """Found by a review: a query naming a record was filed under the record's ledger when
+    the record existed and under no ledger (or the ledger it named) when it did not. A
+    監査担当 without a grant on the DV ledger asked about an id, then read its own
+    ``audit.read`` events: the query was there for an id no record has and missing for a
+    DV record's id. Whether a record exists is now no answer to a query about it."""
+    _ledger_it_audits(city)
+    outsider = _auditor_without_grant(city)
+    existing, missing = str(city["record"].pk), str(uuid.uuid4())
+    for record_id in (existing, missing):
+        answer = outsider.get("/api/v1/audit/events/", asked(record_id))
+        assert answer.status_code == 200
+        assert answer.json()["results"] == []
+    mine = outsider.get("/api/v1/audit/events/", {"action": "audit.read"}).json()["results"]
+    named = {e["details"]["filters"]["record"] for e in mine if "record" in e["details"]["filters"]}
+    assert (existing in named) == (missing in named)
+    # The city administrator sees both queries.
+    everything = api("admin").get("/api/v1/audit/events/", {"action": "audit.read"}).json()
+    asked_about = [e["details"]["filters"].get("record") for e in everything["results"]]
+    assert existing in asked_about
+    assert missing in asked_about
+
+
+def test_an_auditor_cannot_tell_a_ledger_it_does_not_audit_from_no_ledger(
+    api: Any, city: dict[str, Any]
+) -> None:
+    """The same for a ledger: one the asker has no right on is 404 to it everywhere else,
+    and its own query about ``dv`` must not vanish where one about ``nope`` shows."""
+    outsider = _auditor_without_grant(city)
+    for code in ("dv", "nope"):
+        assert outsider.get("/api/v1/audit/events/", {"ledger": code}).json()["results"] == []
+    mine = outsider.get("/api/v1/audit/events/", {"action": "audit.read"}).json()["results"]
+    named = {e["details"]["filters"].get("ledger") for e in mine}
+    assert ("dv" in named) == ("nope" in named)

@@ -173,22 +173,32 @@ class AuditEventListView(APIView):
         )
 
 
+#: Where an ``audit.read`` event about a ledger or a record that does not exist is filed:
+#: no ledger's code (codes start with a letter), so that only city administrators, who
+#: read every event, see it.
+NO_SUCH_LEDGER = "-"
+
+
 def _ledger_asked(params: Any) -> str:
-    """The ledger an audit-trail query was about (its ``ledger`` filter, or its ``record``'s
-    ledger), for its own ``audit.read`` event: an event of a ledger is shown only to those
+    """The ledger an audit-trail query was about (its ``record``'s ledger, or its ``ledger``
+    filter), for its own ``audit.read`` event: an event of a ledger is shown only to those
     who audit that ledger. Without it, every auditor read which DV records another auditor
     had looked into (the filters name them). "" for a query about no ledger. A record's
     ledger comes first: the filters name the record whatever ``ledger`` says, and a query
     naming a DV record with a made-up or another ledger's code was filed where every
-    監査担当, or that ledger's auditors, read which DV record was being looked into."""
+    監査担当, or that ledger's auditors, read which DV record was being looked into.
+
+    A query about a record or a ledger that does not exist is filed under
+    ``NO_SUCH_LEDGER``, never where the asker reads: filed under no ledger (or the ledger
+    it named) it showed among the asker's own events, where a query about a DV record (or
+    the DV ledger) it may not audit did not, and the asker learnt that the id (or code)
+    exists."""
     if params.get("record"):
         found = Record.objects.filter(pk=params["record"]).values_list("ledger__code", flat=True)
-        code = found.first()
-        if code:
-            return code
+        return found.first() or NO_SUCH_LEDGER
     code = params.get("ledger")
     if code:
-        return code if Ledger.objects.filter(code=code).exists() else ""
+        return code if Ledger.objects.filter(code=code).exists() else NO_SUCH_LEDGER
     return ""
 
 
