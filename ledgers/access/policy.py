@@ -14,8 +14,9 @@ Rules:
   department), or to a holder of its role in its department. Its capabilities are capped
   by the member's role (a viewer never edits, whatever the grant says); clearance is the
   highest of the applicable grants.
-- When the ledger has a department-disclosure field (the first live ``department_flags``
-  field), a record is visible only where one of the actor's departments is flagged 可.
+- When the ledger has a department-disclosure field (``disclosure_field``: its first
+  ``department_flags`` field, whatever the order of its fields since), a record is visible
+  only where one of the actor's departments is flagged 可.
 - A record the actor may not see is answered exactly as a record that does not exist.
 - Fields above the clearance are replaced by ``{"masked": true}``; inside a group each
   sub-field is judged by its own sensitivity. A record's outputs (``mask(...,
@@ -123,8 +124,13 @@ def is_city_admin(user: Any, memberships: Iterable[Membership] | None = None) ->
 
 
 def disclosure_field(ledger: Ledger) -> str | None:
-    """The key of the field whose 可/不可 per department filters records, if any."""
-    return next((f["key"] for f in ledger.fields() if f["type"] == "department_flags"), None)
+    """The key of the field whose 可/不可 per department filters records, if any: the one
+    the definition's ``disclosure`` section names (the ledger's first, kept whatever the
+    order of its fields: ``ledgers.definitions.services._with_disclosure``), else (a
+    definition written before it was named) the first live ``department_flags`` field."""
+    live = [f["key"] for f in ledger.fields() if f["type"] == "department_flags"]
+    named = (ledger.definition.get("disclosure") or {}).get("field")
+    return named if named in live else next(iter(live), None)
 
 
 def _disclosure_departments(ledger: Ledger, key: str) -> set[str]:

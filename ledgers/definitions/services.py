@@ -339,9 +339,38 @@ def _ledger_meta_errors(
     return errors
 
 
+def _with_disclosure(
+    previous: Mapping[str, Any] | None, definition: dict[str, Any]
+) -> dict[str, Any]:
+    """``definition`` with its ``disclosure`` section, which the server keeps (a document
+    sent is never read for it): ``field``, the key of the ledger's 照会可否 field, whose
+    flags decide which departments see a record (``ledgers.access.policy``).
+
+    It is the field that decided before this change: the one ``previous`` names or, in a
+    definition written before it named one, its first live ``department_flags`` field.
+    Without it the first such field in the fields' order decided, so that reordering two
+    (or adding one at the top) switched every record's disclosure to another field's flags.
+    A ledger gaining its first such field takes the first of them."""
+    live = [f["key"] for f in definition["fields"] if _is_flags(f)]
+    if not live:
+        return definition
+    before = previous or {}
+    field = (before.get("disclosure") or {}).get("field")
+    if field is None:
+        field = next((f["key"] for f in before.get("fields", []) if _is_flags(f)), None)
+    if field not in live:
+        field = live[0]
+    return {**definition, "disclosure": {"field": field}}
+
+
+def _is_flags(spec: Mapping[str, Any]) -> bool:
+    return spec.get("type") == "department_flags" and not spec.get("removed")
+
+
 def _write_version(
     *, actor: Any, ledger: Ledger, definition: dict[str, Any], change: str
 ) -> Ledger:
+    definition = _with_disclosure(ledger.definition, definition)
     ledger.definition_version += 1
     ledger.definition = definition
     ledger.save()
@@ -409,6 +438,7 @@ def ledger_create(
         errors.update(exc.errors)
     if errors:
         raise DefinitionInvalid(errors)
+    definition = _with_disclosure(None, definition)
     with transaction.atomic():
         ledger = Ledger.objects.create(
             code=code, name=name.strip(), description=description, category=category,

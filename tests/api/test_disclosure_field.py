@@ -1,0 +1,83 @@
+"""Which 照会可否 flags disclose a record: those of a department listed since they were
+written (a department taken off the list and added back starts from 不可), and those of
+the ledger's one disclosure field, whatever the order of its fields."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django_tenants.utils import schema_context
+
+from ledgers.definitions.models import Ledger
+from ledgers.records.services import record_create
+from tests.api.conftest import Api, records_url
+
+FIELD = "/api/v1/ledgers/dv/fields/disclosure/"
+LEDGER = "/api/v1/ledgers/dv/"
+
+
+def _with_second_flags_field(api: Any, city: dict[str, Any]) -> tuple[Api, str]:
+    """A second 照会可否-typed field (通知先: whom to notify), added after the first; one
+    record 可 for 市民課 in the disclosure field and for 市民税課 only in the other."""
+    designer = api("designer")
+    added = designer.post(LEDGER + "fields/", {
+        "key": "notify", "label": "通知先", "type": "department_flags",
+        "options": {"departments": ["shimin", "shiminzei"]}})  # fmt: skip
+    assert added.status_code == 201, added.content
+    with schema_context("mitaka"):
+        city["ledger"].refresh_from_db()
+        record = record_create(
+            actor=city["people"]["clerk"], ledger=city["ledger"],
+            values={"name": {"kanji": "田中 三子", "kana": "タナカ ミツコ"},
+                    "disclosure": {"shimin": True}, "notify": {"shiminzei": True}},
+        )  # fmt: skip
+    return designer, str(record.pk)
+
+
+@pytest.mark.parametrize("written_before", [False, True], ids=["named", "written-before"])
+def test_reordering_two_flags_fields_does_not_change_which_one_discloses(
+    api: Any, city: dict[str, Any], written_before: bool
+) -> None:
+    """Found by a review: the first department_flags field in the definition's order
+    decided disclosure, so putting 通知先 before 照会可否 (a change of order, nothing else)
+    disclosed every record to the departments 通知先 names and hid it from those
+    照会可否 names. The field that discloses is the ledger's first one, kept whatever the
+    order."""
+    designer, record_id = _with_second_flags_field(api, city)
+    if written_before:
+        # A definition written before the disclosure field was named in it.
+        with schema_context("mitaka"):
+            ledger = Ledger.objects.get(code="dv")
+            definition = {k: v for k, v in ledger.definition.items() if k != "disclosure"}
+            Ledger.objects.filter(pk=ledger.pk).update(definition=definition)
+    clerk, zei = api("clerk"), api("zei")
+    assert clerk.get(records_url(record_id)).status_code == 200
+    assert zei.get(records_url(record_id)).status_code == 404
+    document = designer.get(LEDGER).json()
+    fields = document["fields"]
+    document["fields"] = [f for f in fields if f["key"] == "notify"] + [
+        f for f in fields if f["key"] != "notify"
+    ]
+    reordered = designer.put(LEDGER, document)
+    assert reordered.status_code == 200, reordered.content
+    assert reordered.json()["fields"][0]["key"] == "notify"
+    assert clerk.get(records_url(record_id)).status_code == 200
+    assert zei.get(records_url(record_id)).status_code == 404
+    assert zei.get(records_url(), {"count": "true"}).json()["count"] == 0
+
+
+def test_a_flags_field_added_at_the_top_does_not_take_over_disclosure(
+    api: Any, city: dict[str, Any]
+) -> None:
+    """The same through a field added in first position: the records, which hold no value
+    of it, all vanished for every department."""
+    designer, clerk = api("designer"), api("clerk")
+    document = designer.get(LEDGER).json()
+    document["fields"] = [
+        {"key": "notify", "label": "通知先", "type": "department_flags",
+         "options": {"departments": ["shimin", "shiminzei"]}},
+        *document["fields"],
+    ]  # fmt: skip
+    assert designer.put(LEDGER, document).status_code == 200
+    assert clerk.get(records_url(city["record"].pk)).status_code == 200
