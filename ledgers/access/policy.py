@@ -139,6 +139,50 @@ def _disclosure_departments(ledger: Ledger, key: str) -> set[str]:
     return set((spec.get("options") or {}).get("departments") or [])
 
 
+def disclosure_since(ledger: Ledger) -> dict[str, int]:
+    """Per department added to the 照会可否 field's list after the field was made (added
+    back after its removal, or new), the definition version from which it has been listed
+    without a break (``ledgers.definitions.services._with_disclosure``): its flags count
+    only in values written under that version or a later one."""
+    section = ledger.definition.get("disclosure") or {}
+    if section.get("field") != disclosure_field(ledger):
+        return {}
+    return dict(section.get("listed_since") or {})
+
+
+def flags_in_force(
+    values: Mapping[str, Any], *, key: str | None, since: Mapping[str, int], written_under: int
+) -> Mapping[str, Any]:
+    """``values`` (written under definition version ``written_under``) with their 照会可否
+    flags (field ``key``) as they are in force: 不可 for a department listed since a later
+    version (``disclosure_since``). A 可 stored before a department was taken off the list
+    is no decision about it once it is added back: it starts from 不可 on the records
+    written before, as a department new to the list does. ``values`` itself when nothing
+    changes."""
+    flags = values.get(key) if key is not None and since else None
+    if not isinstance(flags, Mapping):
+        return values
+    stale = [
+        code
+        for code, version in since.items()
+        if flags.get(code) is True and written_under < version
+    ]
+    if not stale:
+        return values
+    return {**values, key: {**flags, **dict.fromkeys(stale, False)}}
+
+
+def record_flags_in_force(
+    ledger: Ledger, values: Mapping[str, Any], *, written_under: int
+) -> Mapping[str, Any]:
+    """``flags_in_force`` by ``ledger``'s definition now: the write paths' (a change, a
+    restore), which carry values written before into a new generation."""
+    return flags_in_force(
+        values, key=disclosure_field(ledger), since=disclosure_since(ledger),
+        written_under=written_under,
+    )  # fmt: skip
+
+
 @dataclass(frozen=True)
 class LedgerPolicy:
     """What one actor may do with one ledger. Build it with ``policy_for``."""
@@ -151,6 +195,8 @@ class LedgerPolicy:
     viewed_by: Any = None
     break_glass: bool = False
     _disclosure_key: str | None = field(default=None, repr=False)
+    #: ``disclosure_since`` as sorted pairs (part of the compiled record query's key).
+    _disclosure_since: tuple[tuple[str, int], ...] = field(default=(), repr=False)
     # Scratch space of this instance (dataclasses.replace starts a new one).
     _mask_plans: dict[int, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
@@ -183,20 +229,35 @@ class LedgerPolicy:
         codes = sorted(self.departments)
         # The search keys' GIN index finds the records flagged for one of the departments
         # (``disclosure_key``); the flags themselves decide, as a key is a 32-bit hash.
+        # A department listed since a later version than the record's values were written
+        # under is 不可 whatever they say (``flags_in_force``).
         keys = [disclosure_key(self.ledger.pk, self._disclosure_key, code) for code in codes]
-        flags = [Q(data__contains={self._disclosure_key: {code: True}}) for code in codes]
+        since = dict(self._disclosure_since)
+        flags = [
+            Q(data__contains={self._disclosure_key: {code: True}})
+            & (Q(definition_version__gte=since[code]) if code in since else Q())
+            for code in codes
+        ]
         return condition & Q(search_keys__overlap=keys) & functools.reduce(operator.or_, flags)
 
-    def shows(self, data: Mapping[str, Any]) -> bool:
-        """``record_filter`` on values already read (the same rules, in Python)."""
+    def shows(self, data: Mapping[str, Any], *, written_under: int) -> bool:
+        """``record_filter`` on values already read (the same rules, in Python), written
+        under definition version ``written_under`` (the record's ``definition_version``)."""
         if not self.can("view") and not self.can("search"):
             return False
         if self.break_glass or self._disclosure_key is None:
             return True
-        flags = data.get(self._disclosure_key)
+        flags = self.in_force(data, written_under=written_under).get(self._disclosure_key)
         return isinstance(flags, Mapping) and any(
             flags.get(code) is True for code in self.departments
         )
+
+    def in_force(self, values: Mapping[str, Any], *, written_under: int) -> Mapping[str, Any]:
+        """``flags_in_force`` by the definition this policy was computed with."""
+        return flags_in_force(
+            values, key=self._disclosure_key, since=dict(self._disclosure_since),
+            written_under=written_under,
+        )  # fmt: skip
 
     def records(self, queryset: QuerySet) -> QuerySet:
         return queryset.filter(self.record_filter())
@@ -275,7 +336,7 @@ class LedgerPolicy:
 
         key = (
             self.ledger.pk, self.can("view") or self.can("search"), self.break_glass,
-            self._disclosure_key, tuple(sorted(self.departments)),
+            self._disclosure_key, tuple(sorted(self.departments)), self._disclosure_since,
         )  # fmt: skip
         if key in _RECORD_QUERIES:
             return _RECORD_QUERIES[key]
@@ -307,6 +368,7 @@ class LedgerPolicy:
         *,
         definition: Mapping[str, Any] | None = None,
         complete: bool = False,
+        written_under: int | None = None,
     ) -> dict[str, Any]:
         """A copy of ``values`` with every field above the clearance replaced by ``MASKED``.
 
@@ -316,7 +378,12 @@ class LedgerPolicy:
         the definition holds (and has not removed) is ``MASKED``, empty or not, in each
         row of a group too; for a whole record's values. Without it only those present
         are (a search's result fields: a field it does not show is not named at all).
+        ``written_under``: a record's current values, written under that definition version,
+        whose 照会可否 flags show as they are in force (``flags_in_force``); an old
+        generation shows what it held.
         """
+        if written_under is not None:
+            values = self.in_force(values, written_under=written_under)
         current = self.ledger.definition.get("fields", [])
         if definition is None or definition.get("fields", []) is current:
             return _mask_values(values, current, self, complete=complete)
@@ -503,6 +570,7 @@ def policy_for(
         departments=frozenset(departments),
         viewed_by=viewed_by,
         _disclosure_key=disclosure,
+        _disclosure_since=tuple(sorted(disclosure_since(ledger).items())),
     )
 
 
@@ -554,6 +622,7 @@ def break_glass_policy(actor: Any, ledger: Ledger) -> LedgerPolicy:
         actor=actor, ledger=ledger, capabilities=frozenset({"view"}),
         clearance=Sensitivity.SPECIAL_CARE.value, departments=base.departments,
         break_glass=True, _disclosure_key=base._disclosure_key,
+        _disclosure_since=base._disclosure_since,
     )  # fmt: skip
 
 

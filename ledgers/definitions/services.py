@@ -340,27 +340,56 @@ def _ledger_meta_errors(
 
 
 def _with_disclosure(
-    previous: Mapping[str, Any] | None, definition: dict[str, Any]
+    previous: Mapping[str, Any] | None, definition: dict[str, Any], version: int
 ) -> dict[str, Any]:
-    """``definition`` with its ``disclosure`` section, which the server keeps (a document
-    sent is never read for it): ``field``, the key of the ledger's 照会可否 field, whose
-    flags decide which departments see a record (``ledgers.access.policy``).
+    """``definition`` (to be version ``version``) with its ``disclosure`` section, which the
+    server keeps (a document sent is never read for it):
 
-    It is the field that decided before this change: the one ``previous`` names or, in a
-    definition written before it named one, its first live ``department_flags`` field.
-    Without it the first such field in the fields' order decided, so that reordering two
-    (or adding one at the top) switched every record's disclosure to another field's flags.
-    A ledger gaining its first such field takes the first of them."""
+    - ``field``, the key of the ledger's 照会可否 field, whose flags decide which
+      departments see a record (``ledgers.access.policy``). It is the field that decided
+      before this change: the one ``previous`` names or, in a definition written before it
+      named one, its first live ``department_flags`` field. Without it the first such field
+      in the fields' order decided, so that reordering two (or adding one at the top)
+      switched every record's disclosure to another field's flags. A ledger gaining its
+      first such field takes the first of them.
+    - ``listed_since``: per department added to that field's list after the field was
+      made, the version from which it has been listed without a break: ``version`` for one
+      added now, kept while it stays, dropped when it leaves. Its flags count only in values
+      written under that version or later (``ledgers.access.policy.flags_in_force``): a
+      department taken off the list and added back does not regain, through the 可 stored
+      in records before, records nobody disclosed to it since. Nothing is rewritten: the
+      records' ``definition_version`` already says under which version their values were
+      written."""
     live = [f["key"] for f in definition["fields"] if _is_flags(f)]
     if not live:
         return definition
     before = previous or {}
-    field = (before.get("disclosure") or {}).get("field")
+    before_section = before.get("disclosure") or {}
+    field = before_section.get("field")
     if field is None:
         field = next((f["key"] for f in before.get("fields", []) if _is_flags(f)), None)
     if field not in live:
         field = live[0]
-    return {**definition, "disclosure": {"field": field}}
+    section: dict[str, Any] = {"field": field}
+    was = next((f for f in before.get("fields", []) if f.get("key") == field), None)
+    if was is not None:
+        listed_before = set(_departments(was)) if not was.get("removed") else set()
+        kept = before_section.get("listed_since") or {}
+        if before_section.get("field") not in (None, field):
+            kept = {}
+        since = {}
+        for code in _departments(next(f for f in definition["fields"] if f["key"] == field)):
+            if code not in listed_before:
+                since[code] = version
+            elif code in kept:
+                since[code] = kept[code]
+        if since:
+            section["listed_since"] = since
+    return {**definition, "disclosure": section}
+
+
+def _departments(spec: Mapping[str, Any]) -> list[str]:
+    return list((spec.get("options") or {}).get("departments") or [])
 
 
 def _is_flags(spec: Mapping[str, Any]) -> bool:
@@ -370,7 +399,7 @@ def _is_flags(spec: Mapping[str, Any]) -> bool:
 def _write_version(
     *, actor: Any, ledger: Ledger, definition: dict[str, Any], change: str
 ) -> Ledger:
-    definition = _with_disclosure(ledger.definition, definition)
+    definition = _with_disclosure(ledger.definition, definition, ledger.definition_version + 1)
     ledger.definition_version += 1
     ledger.definition = definition
     ledger.save()
@@ -438,7 +467,7 @@ def ledger_create(
         errors.update(exc.errors)
     if errors:
         raise DefinitionInvalid(errors)
-    definition = _with_disclosure(None, definition)
+    definition = _with_disclosure(None, definition, 1)
     with transaction.atomic():
         ledger = Ledger.objects.create(
             code=code, name=name.strip(), description=description, category=category,

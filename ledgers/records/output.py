@@ -26,7 +26,10 @@ def record_outputs(records: list[Record], policy: LedgerPolicy) -> list[dict[str
     viewer = policy.can("view")
     shown = references_hidden(
         policy=policy,
-        values_list=[policy.mask(r.data, complete=True) if viewer else {} for r in records],
+        values_list=[
+            policy.mask(r.data, complete=True, written_under=r.definition_version) if viewer else {}
+            for r in records
+        ],
     )
     return [
         {

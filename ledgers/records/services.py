@@ -28,7 +28,7 @@ from psycopg import pq
 
 from daicho.db.prepared import prepared
 from daicho.tenancy.guard import require_tenant
-from ledgers.access.policy import LedgerPolicy, policy_for
+from ledgers.access.policy import LedgerPolicy, policy_for, record_flags_in_force
 from ledgers.audit.services import audit_record
 from ledgers.definitions.models import Ledger
 from ledgers.exceptions import (
@@ -538,11 +538,7 @@ def _record_update(
     policy.require_writable(values)
     current = _as_read(record, expected_generation, policy)
     if current is None:
-        current = (
-            policy.records(Record.objects.filter(pk=record.pk))
-            .values("data", "generation", "deleted_at", "state", "ledger_id")
-            .first()
-        )
+        current = policy.records(Record.objects.filter(pk=record.pk)).values(*_READ_FIELDS).first()
     if current is None:
         raise RecordNotFound()
     if current["generation"] != expected_generation:
@@ -551,12 +547,15 @@ def _record_update(
         raise RecordStateError("削除された記録は変更できません。先に復元してください。")
     ledger = policy.ledger
     before = current["data"]
-    data = values_clean(ledger=ledger, values=values, current=before)
+    # The values kept go into a generation of this definition version: a 照会可否 flag
+    # written before its department was listed again goes with them as the 不可 it is.
+    kept = record_flags_in_force(ledger, before, written_under=current["definition_version"])
+    data = values_clean(ledger=ledger, values=values, current=kept)
     # Only the references written now: one kept from before may point at a record
     # deleted since, which must not block a change of the record's other values.
     _require_references(policy, ledger, {k: data[k] for k in values if k in data})
     new_state = current["state"] if state is None else state
-    if data == before and new_state == current["state"] and not write_unchanged:
+    if data == kept and new_state == current["state"] and not write_unchanged:
         return record
     now = timezone.now()
     diff = values_diff(before, data)
@@ -601,7 +600,7 @@ def _record_update(
     return record
 
 
-_READ_FIELDS = ("data", "generation", "deleted_at", "state", "ledger_id")
+_READ_FIELDS = ("data", "generation", "deleted_at", "state", "ledger_id", "definition_version")
 
 
 def _as_read(record: Record, expected_generation: int, policy: LedgerPolicy) -> dict | None:
@@ -613,7 +612,7 @@ def _as_read(record: Record, expected_generation: int, policy: LedgerPolicy) -> 
         return None
     if record.ledger_id != policy.ledger.pk:
         return None
-    if not policy.shows(record.data):
+    if not policy.shows(record.data, written_under=record.definition_version):
         raise RecordNotFound()
     return {name: getattr(record, name) for name in _READ_FIELDS}
 
@@ -698,10 +697,13 @@ def record_restore(
         ledger = record.ledger
         before = record.data
         before_texts = record.search_text
+        # What comes back, as every value carried into a new generation, holds its
+        # 照会可否 flags as they are in force (``record_flags_in_force``).
+        kept = record_flags_in_force(ledger, before, written_under=record.definition_version)
         if generation is None:
             if not record.is_deleted:
                 raise RecordStateError("削除されていない記録です。復元する世代を指定してください。")
-            data = before
+            data = dict(kept)
         else:
             try:
                 old = RecordVersion.objects.get(record=record, generation=generation)
@@ -716,12 +718,15 @@ def record_restore(
             # sensitive than now: restored, it would read as plain).
             then = ledger.versions.get(version=old.definition_version).definition
             closed = (policy.closed_fields() | policy.closed_fields(then)) & live
+            then_values = record_flags_in_force(
+                ledger, old.data, written_under=old.definition_version
+            )
             data = values_clean(
                 ledger=ledger,
                 values=_listed_flags_only(
-                    ledger, {k: v for k, v in old.data.items() if k in live and k not in closed}
+                    ledger, {k: v for k, v in then_values.items() if k in live and k not in closed}
                 ),
-                current={k: before[k] for k in closed if k in before},
+                current={k: kept[k] for k in closed if k in kept},
             )
         now = timezone.now()
         record.data = data
@@ -1079,6 +1084,11 @@ def _set_bulk_create(django_connection: Any, value: str) -> bytes:
     return statement.as_bytes(django_connection.connection)
 
 
+_BULK_READ_FIELDS = (
+    "id", "generation", "deleted_at", "state", "data", "search_text", "definition_version",
+)  # fmt: skip
+
+
 def record_bulk_update(
     *,
     actor: Any,
@@ -1116,7 +1126,7 @@ def record_bulk_update(
                 Record.objects.select_for_update().filter(ledger=ledger, pk__in=ids)
             )
             .order_by("pk")
-            .values_list("id", "generation", "deleted_at", "state", "data", "search_text")
+            .values_list(*_BULK_READ_FIELDS)
         }
         item_errors: dict[int, dict[str, list[str]]] = {}
         rows: list[tuple[uuid.UUID, Values, Values, int, str, IndexData]] = []
@@ -1132,7 +1142,7 @@ def record_bulk_update(
             if row is None:
                 item_errors[index] = {"id": ["記録が見つかりません。"]}
                 continue
-            _id, generation, deleted_at, state, before, before_texts = row
+            _id, generation, deleted_at, state, before, before_texts, written_under = row
             if deleted_at is not None:
                 item_errors[index] = {"id": ["削除された記録は変更できません。"]}
                 continue
@@ -1141,8 +1151,9 @@ def record_bulk_update(
                     "generation": [f"他の操作で更新されています（現在の世代: {generation}）。"]
                 }
                 continue
+            kept = record_flags_in_force(ledger, before, written_under=written_under)
             try:
-                data = values_clean(ledger=ledger, values=values, current=before)
+                data = values_clean(ledger=ledger, values=values, current=kept)
             except RecordInvalid as exc:
                 item_errors[index] = exc.errors
                 continue
@@ -1151,7 +1162,7 @@ def record_bulk_update(
                 references.extend(
                     (index, key, ref) for key, ref in references_in(reference_fields, written)
                 )
-            if data != before:
+            if data != kept:
                 search = indexer.index(data)
                 rows.append((record_id, before, data, generation + 1, state, search))
                 departed.extend(

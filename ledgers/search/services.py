@@ -75,7 +75,7 @@ class SearchResult:
         marker only where a value was told which records hold a hidden address)."""
         result_fields = self.screen["result_fields"]
         shown = {k: v for k, v in hit.record.data.items() if k in result_fields}
-        masked = self.policy.mask(shown, complete=True)
+        masked = self.policy.mask(shown, complete=True, written_under=hit.record.definition_version)
         shown = {k: v for k, v in masked.items() if k in result_fields}
         for group, subs in _excluded_subs(self.screen).items():
             rows = shown.get(group)

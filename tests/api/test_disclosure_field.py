@@ -17,6 +17,90 @@ FIELD = "/api/v1/ledgers/dv/fields/disclosure/"
 LEDGER = "/api/v1/ledgers/dv/"
 
 
+def _both_flagged(city: dict[str, Any]) -> str:
+    """A record 可 for 市民課 and 市民税課."""
+    with schema_context("mitaka"):
+        record = record_create(
+            actor=city["people"]["clerk"], ledger=city["ledger"],
+            values={"name": {"kanji": "鈴木 一子", "kana": "スズキ イチコ"},
+                    "disclosure": {"shimin": True, "shiminzei": True}},
+        )  # fmt: skip
+    return str(record.pk)
+
+
+def _list_departments(designer: Api, departments: list[str]) -> None:
+    changed = designer.patch(FIELD, {"options": {"departments": departments}})
+    assert changed.status_code == 200, changed.content
+
+
+def test_a_department_added_back_does_not_regain_the_records_of_its_old_flags(
+    api: Any, city: dict[str, Any]
+) -> None:
+    """Found by a review: 市民課 taken off the 照会可否 list saw no record (rightly), and
+    added back saw again every record flagged 可 for it before, the flags stored then
+    being still in the records: a decision taken before its removal came back unasked.
+    Added back, it starts from 不可 on the records written before."""
+    clerk, designer = api("clerk"), api("designer")
+    record_id = str(city["record"].pk)
+    assert clerk.get(records_url(record_id)).status_code == 200
+    _list_departments(designer, ["shiminzei"])
+    assert clerk.get(records_url(record_id)).status_code == 404
+    _list_departments(designer, ["shimin", "shiminzei"])
+    assert clerk.get(records_url(record_id)).status_code == 404
+    assert clerk.get(records_url(), {"count": "true"}).json()["count"] == 0
+    searched = clerk.post(
+        "/api/v1/ledgers/dv/search/latest/", {"criteria": {"name": "山田"}, "reason": "本人確認"}
+    )
+    assert searched.json()["results"] == []
+    # A record registered since is disclosed as its flags say.
+    created = clerk.post(records_url(), {"values": {
+        "name": {"kanji": "佐藤 二郎", "kana": "サトウ ジロウ"}, "disclosure": {"shimin": True}}})  # fmt: skip
+    assert created.status_code == 201, created.content
+    assert clerk.get(records_url(created.json()["id"])).status_code == 200
+
+
+def test_an_old_flag_is_shown_and_kept_as_fuka_through_later_writes(
+    api: Any, city: dict[str, Any]
+) -> None:
+    """The records' outputs show the flag in force (不可), and a write of other values, or a
+    restore of a generation from before, does not turn the old 可 into a new one."""
+    clerk, zei, designer = api("clerk"), api("zei"), api("designer")
+    record_id = _both_flagged(city)
+    _list_departments(designer, ["shiminzei"])
+    _list_departments(designer, ["shimin", "shiminzei"])
+    read = zei.get(records_url(record_id))
+    assert read.json()["values"]["disclosure"] == {"shimin": False, "shiminzei": True}
+    changed = zei.patch(records_url(record_id), {"values": {"amount": 5}}, HTTP_IF_MATCH='"1"')
+    assert changed.status_code == 200, changed.content
+    assert changed.json()["values"]["disclosure"] == {"shimin": False, "shiminzei": True}
+    assert clerk.get(records_url(record_id)).status_code == 404
+    restored = zei.post(records_url(record_id, "restore/"), {"generation": 1}, HTTP_IF_MATCH='"2"')
+    assert restored.status_code == 200, restored.content
+    assert clerk.get(records_url(record_id)).status_code == 404
+    # Flagged 可 again, by someone who decides so now: disclosed.
+    regranted = zei.patch(
+        records_url(record_id), {"values": {"disclosure": {"shimin": True, "shiminzei": True}}},
+        HTTP_IF_MATCH='"3"',
+    )  # fmt: skip
+    assert regranted.status_code == 200, regranted.content
+    assert clerk.get(records_url(record_id)).status_code == 200
+
+
+def test_an_echoed_definition_does_not_move_the_point_a_department_was_added_back(
+    api: Any, city: dict[str, Any]
+) -> None:
+    """The point is the server's: a definition read and written back whole (PUT), or one
+    naming a point of its own, leaves it where it was."""
+    clerk, designer = api("clerk"), api("designer")
+    record_id = str(city["record"].pk)
+    _list_departments(designer, ["shiminzei"])
+    _list_departments(designer, ["shimin", "shiminzei"])
+    document = designer.get(LEDGER).json()
+    document["disclosure"] = {"field": "disclosure", "listed_since": {"shimin": 1}}
+    assert designer.put(LEDGER, document).status_code == 200
+    assert clerk.get(records_url(record_id)).status_code == 404
+
+
 def _with_second_flags_field(api: Any, city: dict[str, Any]) -> tuple[Api, str]:
     """A second 照会可否-typed field (通知先: whom to notify), added after the first; one
     record 可 for 市民課 in the disclosure field and for 市民税課 only in the other."""

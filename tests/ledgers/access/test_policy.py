@@ -21,10 +21,15 @@ from ledgers.access.services import (
 )
 from ledgers.audit.models import AuditEvent
 from ledgers.definitions.models import Ledger
-from ledgers.definitions.services import field_add, field_remove, ledger_create
+from ledgers.definitions.services import field_add, field_remove, field_update, ledger_create
 from ledgers.exceptions import AccessDenied, DefinitionInvalid, LedgerError, RecordNotFound
 from ledgers.records.models import Record
-from ledgers.records.services import record_create, record_delete, record_update
+from ledgers.records.services import (
+    record_bulk_update,
+    record_create,
+    record_delete,
+    record_update,
+)
 from tenants.exceptions import TenantRequired
 from tests.conftest import City
 from tests.ledgers.conftest import staff
@@ -303,8 +308,11 @@ def test_the_record_filter_in_python_agrees_with_the_database(dv: dict[str, Any]
     """``shows`` (used on values already read) is ``record_filter`` (used in queries)."""
     policy = policy_for(dv[who], dv["ledger"])
     in_database = policy.records(Record.objects.filter(pk=dv["record"].pk)).exists()
-    assert policy.shows(dv["record"].data) is in_database
-    assert policy.shows({"disclosure": {"shiminzei": True}}) is (who == "shiminzei")
+    record = dv["record"]
+    assert policy.shows(record.data, written_under=record.definition_version) is in_database
+    assert policy.shows({"disclosure": {"shiminzei": True}}, written_under=1) is (
+        who == "shiminzei"
+    )
 
 
 def _disclosure_keys(ledger: Ledger, record_id: Any) -> dict[str, bool]:
@@ -440,3 +448,54 @@ def test_a_complete_mask_leaves_removed_fields_out(dv: dict[str, Any]) -> None:
     assert "address" not in shown
     assert shown["related"][0]["address"] == {"masked": True}
     assert policy.mask(dv["record"].data, complete=True)["address"] == {"masked": True}
+
+
+def _relist(dv: dict[str, Any], departments: list[str]) -> Ledger:
+    return field_update(
+        actor=dv["designer"], ledger=Ledger.objects.get(pk=dv["ledger"].pk), key="disclosure",
+        changes={"options": {"departments": departments}},
+    )  # fmt: skip
+
+
+def test_a_department_added_back_starts_from_fuka_in_every_path(
+    dv: dict[str, Any], departments: dict[str, Department]
+) -> None:
+    """市民課 taken off the 照会可否 list and added back: the 可 the record stored before is
+    no decision about it (the filter, ``shows`` and a bulk change of other values agree),
+    and the point it was added back is the version that added it, kept by later changes."""
+    record = dv["record"]
+    _relist(dv, ["shiminzei", "kodomo"])
+    ledger = _relist(dv, ["shimin", "shiminzei", "kodomo"])
+    assert ledger.definition["disclosure"] == {
+        "field": "disclosure", "listed_since": {"shimin": ledger.definition_version},
+    }  # fmt: skip
+    ledger = field_update(
+        actor=dv["designer"], ledger=ledger, key="disclosure", changes={"label": "照会の可否"}
+    )
+    assert ledger.definition["disclosure"]["listed_since"] == {
+        "shimin": ledger.definition_version - 1
+    }
+    shimin, kodomo = policy_for(dv["shimin"], ledger), policy_for(dv["kodomo"], ledger)
+    assert not shimin.records(Record.objects.filter(pk=record.pk)).exists()
+    assert not shimin.shows(record.data, written_under=record.definition_version)
+    # 子ども支援課, listed all along, still sees it and changes nothing about 市民課.
+    assert kodomo.shows(record.data, written_under=record.definition_version)
+    grants_replace(
+        actor=dv["designer"], ledger=ledger,
+        grants=[
+            {"department": "soumu", "capabilities": ["design"], "clearance": "internal"},
+            {"department": "shimin", "capabilities": ["view"], "clearance": "special_care"},
+            {"department": "kodomo", "capabilities": ["view", "update"], "clearance": "special_care"},
+        ],
+    )  # fmt: skip
+    editor = staff("kodomo_editor", departments["kodomo"], Role.EDITOR)
+    (changed,) = record_bulk_update(
+        actor=editor, ledger=ledger, changes=[(record.pk, 1, {"category": "DV・ストーカー"})]
+    )
+    assert changed == (record.pk, 2)
+    stored = Record.objects.get(pk=record.pk)
+    assert stored.data["disclosure"] == {"shimin": False, "shiminzei": False, "kodomo": True}
+    assert not shimin.records(Record.objects.filter(pk=record.pk)).exists()
+    # Taken off again, the point goes with it.
+    ledger = _relist(dv, ["shiminzei", "kodomo"])
+    assert "listed_since" not in ledger.definition["disclosure"]
