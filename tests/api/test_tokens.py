@@ -36,8 +36,12 @@ def test_a_staff_member_lists_their_own_tokens_without_the_secret(api: Any) -> N
     first, second = api("clerk", ["records:read"]), api("clerk")
     api("zei")  # someone else's: not listed
     with schema_context("mitaka"):
+        # Issued a minute before the second: two tokens made back to back can share a
+        # clock reading, or see it step back (a virtual machine's clock), and the order
+        # under test is by issue time.
         ApiToken.objects.filter(prefix=prefix(first)).update(
-            expires_at=timezone.now() - timedelta(seconds=1)
+            expires_at=timezone.now() - timedelta(seconds=1),
+            created_at=timezone.now() - timedelta(minutes=1),
         )
     response = second.get(URL)
     assert response.status_code == 200
