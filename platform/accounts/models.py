@@ -8,6 +8,7 @@ host, nor a city's staff on the public host.
 
 from django.contrib.auth.hashers import check_password
 from django.contrib.auth.models import AbstractUser
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
 
@@ -20,11 +21,16 @@ class User(AbstractUser):
     # administrator creating or resetting an account): until its owner changes it, a
     # signed-in session reaches only the password page and no API token is issued.
     must_change_password = models.BooleanField("パスワードの変更が必要", default=False)
-    # The hash of the last password someone else chose, kept after its owner changed it:
+    # The hashes of every password someone else chose, kept after its owner changed it:
     # changing it away and back again (P → Q → P) must not give whoever chose it a password
-    # the owner still uses, with nothing left to change.
-    chosen_password = models.CharField(
-        "他者が設定したパスワード（ハッシュ）", max_length=128, blank=True, editable=False
+    # the owner still uses, with nothing left to change. Every one, not the last: with only
+    # the last, a second reset (P → Q, reset to R, R → P) made P the owner's again.
+    chosen_passwords = ArrayField(
+        models.CharField(max_length=128),
+        verbose_name="他者が設定したパスワード（ハッシュ）",
+        default=list,
+        blank=True,
+        editable=False,
     )
 
     class Meta(AbstractUser.Meta):
@@ -36,17 +42,19 @@ class User(AbstractUser):
 
     def set_password_chosen_by_other(self, raw_password: str) -> None:
         """Set a password someone else chose (the operator, a city administrator): its owner
-        must change it, and may never change back to it (not saved here)."""
+        must change it, and may never change to it, nor to any earlier one chosen for them
+        (not saved here)."""
         self.set_password(raw_password)
         self.must_change_password = True
-        self.chosen_password = self.password
+        self.chosen_passwords = [*self.chosen_passwords, self.password]
 
     def is_password_chosen_by_other(self, raw_password: str) -> bool:
         """True if ``raw_password`` is the current password while someone else's choice, or
-        the last password someone else chose."""
+        any password someone else ever chose for this account (one hash check each: resets
+        are rare, and an account's list grows only with them)."""
         if self.must_change_password and self.check_password(raw_password):
             return True
-        return bool(self.chosen_password) and check_password(raw_password, self.chosen_password)
+        return any(check_password(raw_password, chosen) for chosen in self.chosen_passwords)
 
 
 class Role(models.TextChoices):
