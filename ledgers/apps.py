@@ -10,7 +10,7 @@ class LedgersConfig(AppConfig):
 
         register_field_types()
 
-        from daicho.accounts.models import Department, Membership, User
+        from daicho.accounts.models import CitySecuritySettings, Department, Membership, User
         from daicho.caching import bump_on_change, current_access_counter
         from ledgers.access.models import Grant
         from ledgers.api.tokens.models import ApiToken
@@ -18,6 +18,9 @@ class LedgersConfig(AppConfig):
 
         # The API keeps verified tokens and each caller's policy in process memory
         # (ledgers.api.common, ledgers.api.output); any change to what they were built
-        # from invalidates the city's entries on the next request, in every process.
-        for model in (User, Membership, Department, Grant, Ledger, ApiToken):
+        # from invalidates the city's entries on the next request, in every process. The
+        # city's sign-in settings too: a token issued without a second factor is refused
+        # once the city requires 2FA (a confirmed device bumps in two_factor_enable; a
+        # device's own saves, one per code checked, would bump the whole city).
+        for model in (User, Membership, Department, Grant, Ledger, ApiToken, CitySecuritySettings):
             bump_on_change(model, current_access_counter)

@@ -24,11 +24,23 @@ from rest_framework.throttling import BaseThrottle, ScopedRateThrottle
 from daicho import caching
 from daicho.accounts.network import client_ip
 from daicho.caching import generations_and_counts
+from ledgers.api.tokens.exceptions import TokenSecondFactorRequired
 from ledgers.api.tokens.models import ApiToken
 from ledgers.api.tokens.services import TOKEN_PREFIX, token_authenticate, token_has_scope
+from ledgers.exceptions import LedgerError
 from ledgers.fields.normalize import ANY_CONTROL_RE
 
 logger = logging.getLogger(__name__)
+
+
+class AuthenticationRefused(exceptions.AuthenticationFailed):
+    """A 401 (with ``WWW-Authenticate``, as DRF answers a failed authentication) under the
+    code of the domain error that refused it (``errors.exception_handler`` reads
+    ``error_code``), not ``ERROR_NOT_AUTHENTICATED``."""
+
+    def __init__(self, error: LedgerError) -> None:
+        super().__init__(error.message)
+        self.error_code = error.code
 
 
 class BearerTokenAuthentication(BaseAuthentication):
@@ -48,7 +60,10 @@ class BearerTokenAuthentication(BaseAuthentication):
             raw = header[1].decode()
         except UnicodeDecodeError:
             raise exceptions.AuthenticationFailed("トークンが正しくありません。") from None
-        token = token_authenticate(raw, generation=getattr(request, "access_generation", None))
+        try:
+            token = token_authenticate(raw, generation=getattr(request, "access_generation", None))
+        except TokenSecondFactorRequired as refused:
+            raise AuthenticationRefused(refused) from None
         if token is None:
             raise exceptions.AuthenticationFailed("トークンが無効か、期限切れか、失効しています。")
         return token.user, token

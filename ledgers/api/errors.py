@@ -101,6 +101,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
                     if str(exc.detail) and not str(exc.detail).isascii()
                     else message
                 )
+            # A failed authentication with a code of its own (common.AuthenticationRefused).
+            code = getattr(exc, "error_code", code)
             response.data = {"code": code, "message": message, "detail": detail}
             return response
     response.data = {"code": "ERROR_API", "message": str(getattr(exc, "detail", "")), "detail": {}}

@@ -11,11 +11,9 @@ from django.contrib import messages
 from django.contrib.auth import SESSION_KEY, logout
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
-from django_otp.plugins.otp_static.models import StaticDevice
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from daicho.accounts.models import CitySecuritySettings
-from daicho.accounts.selectors import on_public_schema, security_settings_get
+from daicho.accounts.selectors import has_confirmed_device, on_public_schema, security_settings_get
 
 SESSION_SIGNED_IN_AT = "daicho_signed_in_at"
 SESSION_LAST_SEEN = "daicho_last_seen"
@@ -158,21 +156,12 @@ class TwoFactorRequiredMiddleware(_SignedInGate):
         is_verified = getattr(request.user, "is_verified", None)
         if is_verified is not None and is_verified():
             return None
-        if not security_settings_for(request).require_2fa and not _has_confirmed_device(
+        # The device query only for unverified sessions in a city that does not require 2FA.
+        if not security_settings_for(request).require_2fa and not has_confirmed_device(
             request.user
         ):
             return None
         return redirect("two_factor")
-
-
-def _has_confirmed_device(user: Any) -> bool:
-    """A confirmed authenticator app or backup codes (one query, unverified sessions only)."""
-    return (
-        TOTPDevice.objects.filter(user=user, confirmed=True)
-        .values("id")
-        .union(StaticDevice.objects.filter(user=user, confirmed=True).values("id"))
-        .exists()
-    )
 
 
 class PasswordChangeRequiredMiddleware(_SignedInGate):

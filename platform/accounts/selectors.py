@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from axes.helpers import get_cool_off
 from axes.models import AccessAttempt
@@ -35,6 +36,24 @@ def security_settings_get() -> CitySecuritySettings:
 def confirmed_devices(user: User) -> list[Device]:
     """The user's confirmed second factors (authenticator app, backup codes)."""
     return list(devices_for_user(user, confirmed=True))
+
+
+def has_confirmed_device(user: Any) -> bool:
+    """A confirmed authenticator app or backup codes (one query)."""
+    return (
+        TOTPDevice.objects.filter(user=user, confirmed=True)
+        .values("id")
+        .union(StaticDevice.objects.filter(user=user, confirmed=True).values("id"))
+        .exists()
+    )
+
+
+def second_factor_required(user: Any) -> bool:
+    """True when ``user`` must prove a second factor in the current city: the city requires
+    2FA, or the user has set up one of their own. Sessions signed in with the password
+    alone are sent to ``/accounts/2fa/`` then, and API tokens issued without a code are
+    refused (``ledgers.api.tokens.services.token_authenticate``)."""
+    return security_settings_get().require_2fa or has_confirmed_device(user)
 
 
 def totp_device_confirmed(user: User) -> TOTPDevice | None:

@@ -29,6 +29,7 @@ from daicho.accounts.exceptions import (
 from daicho.accounts.models import CitySecuritySettings, User
 from daicho.accounts.network import client_ip
 from daicho.accounts.selectors import on_public_schema
+from daicho.caching import current_access_counter, generation_bump
 from daicho.tenancy.guard import require_tenant
 from ledgers.audit.services import audit_record
 
@@ -134,6 +135,9 @@ def two_factor_enable(
         TOTPDevice.objects.filter(user=actor).exclude(pk=device.pk).delete()
         request.session.pop(ENROLMENT_SESSION_KEY, None)
         codes = _backup_codes_replace(actor)
+        # The actor's tokens issued with the password alone end here (token_authenticate):
+        # every process forgets the ones it verified.
+        generation_bump(current_access_counter())
         sign_in_event_record(
             request=request, action="auth.2fa_enabled", user=actor, username=actor.get_username()
         )

@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 
 from daicho.accounts.exceptions import TwoFactorCodeInvalid, TwoFactorThrottled
 from daicho.accounts.selectors import confirmed_devices, security_settings_get
-from daicho.accounts.services import two_factor_verify
+from daicho.accounts.services import second_factor_name, two_factor_verify
 from ledgers.access.policy import active_memberships, is_city_admin
 from ledgers.api.common import BearerTokenAuthentication, request_token
 from ledgers.api.errors import ErrorShape
@@ -47,11 +47,12 @@ class TokenResponse(serializers.Serializer):
     scopes = serializers.ListField(child=serializers.CharField())
 
 
-def _check_second_factor(request: Request, user: Any, code: str) -> None:
-    """A user with a confirmed device, or in a city that requires 2FA, must give ``otp``."""
+def _check_second_factor(request: Request, user: Any, code: str) -> str | None:
+    """A user with a confirmed device, or in a city that requires 2FA, must give ``otp``;
+    the kind of device that accepted it (recorded on the token), None when none was asked."""
     devices = confirmed_devices(user)
     if not devices and not security_settings_get().require_2fa:
-        return
+        return None
     if not devices:
         raise exceptions.AuthenticationFailed(
             "この自治体では二要素認証が必須です。画面から認証アプリを登録してください。"
@@ -59,9 +60,10 @@ def _check_second_factor(request: Request, user: Any, code: str) -> None:
     if not code:
         raise exceptions.AuthenticationFailed("二要素認証のコード（otp）を指定してください。")
     try:
-        two_factor_verify(user=user, token=code, request=request._request)
+        device = two_factor_verify(user=user, token=code, request=request._request)
     except (TwoFactorCodeInvalid, TwoFactorThrottled):
         raise exceptions.AuthenticationFailed("二要素認証のコードが正しくありません。") from None
+    return second_factor_name(device)
 
 
 class TokenView(APIView):
@@ -88,10 +90,10 @@ class TokenView(APIView):
             raise exceptions.AuthenticationFailed(
                 "初期パスワードを変更してから発行してください（画面の「パスワードの変更」）。"
             )
-        _check_second_factor(request, user, data.get("otp", ""))
+        second_factor = _check_second_factor(request, user, data.get("otp", ""))
         issued = token_issue(
             actor=user, user=user, scopes=data.get("scopes") or ["*"], name=data.get("name", ""),
-            lifetime=timedelta(days=data.get("expires_in_days", 90)),
+            lifetime=timedelta(days=data.get("expires_in_days", 90)), second_factor=second_factor,
         )  # fmt: skip
         return Response(
             {
@@ -168,6 +170,10 @@ class TokenOut(serializers.Serializer):
     expires_at = serializers.DateTimeField()
     last_used_at = serializers.DateTimeField(allow_null=True)
     revoked_at = serializers.DateTimeField(allow_null=True)
+    issued_with_second_factor = serializers.BooleanField(
+        help_text="二要素認証のコードを付けて発行されたか。付けずに発行されたトークンは、"
+        "自治体が二要素認証を必須にするか本人が認証アプリを設定すると使えなくなる"
+    )
     current = serializers.BooleanField(help_text="この要求に使われているトークンか")
 
 
@@ -186,6 +192,7 @@ def _token_out(token: ApiToken, username: str, current: ApiToken | None, now: An
         "expires_at": token.expires_at,
         "last_used_at": token.last_used_at,
         "revoked_at": token.revoked_at,
+        "issued_with_second_factor": token.issued_with_second_factor,
         "current": current is not None and current.pk == token.pk,
     }
 

@@ -26,6 +26,10 @@ class ApiToken(models.Model):
     expires_at = models.DateTimeField("有効期限")
     revoked_at = models.DateTimeField("失効日時", null=True, blank=True)
     last_used_at = models.DateTimeField("最終利用日時", null=True, blank=True)
+    # Issued with a code from its owner's authenticator app or a backup code. Without one,
+    # the token works only while its owner need not give one (the city does not require
+    # 2FA, the owner has set up no app): a token got with a stolen password ends there.
+    issued_with_second_factor = models.BooleanField("二要素認証で発行", default=False)
 
     class Meta:
         verbose_name = "APIトークン"

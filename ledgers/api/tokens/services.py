@@ -14,8 +14,10 @@ from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from daicho.accounts.selectors import second_factor_required
 from daicho.caching import LocalCache, current_access_counter, generation_bump
 from daicho.tenancy.guard import require_tenant
+from ledgers.api.tokens.exceptions import TokenSecondFactorRequired
 from ledgers.api.tokens.models import ApiToken
 from ledgers.audit.services import audit_record
 from ledgers.exceptions import LedgerError
@@ -52,10 +54,19 @@ def token_issue(
     name: str = "",
     lifetime: timedelta = DEFAULT_LIFETIME,
     via: str = "",
+    second_factor: str | None = None,
 ) -> IssuedToken:
     """Issue a token for ``user`` (by the user or a city administrator; ``actor`` None and
-    ``via`` naming the command for a server operator's act); shown once."""
+    ``via`` naming the command for a server operator's act); shown once.
+
+    ``second_factor`` names the device kind (``totp``, ``backup_code``) that verified the
+    owner for this token; without one, an owner who must give a second factor gets no
+    token (it would be refused at once, ``token_authenticate``)."""
     require_tenant()
+    if not second_factor and second_factor_required(user):
+        raise LedgerError(
+            "この職員には二要素認証が必要です。本人が認証アプリのコード（otp）を付けて発行してください。"
+        )
     unknown = sorted(set(scopes) - set(SCOPES) - {ALL})
     if not scopes or unknown:
         raise LedgerError(
@@ -70,11 +81,13 @@ def token_issue(
         record = ApiToken.objects.create(
             user=user, name=name[:100], prefix=prefix, key_hash=_hash(secret),
             scopes=sorted(set(scopes)), expires_at=timezone.now() + lifetime,
+            issued_with_second_factor=bool(second_factor),
         )  # fmt: skip
         audit_record(
             actor=actor, action="auth.token_issued",
             details={
-                "token": prefix, "user": user.pk, "scopes": record.scopes, **({"via": via} if via else {}),
+                "token": prefix, "user": user.pk, "scopes": record.scopes,
+                "second_factor": second_factor or None, **({"via": via} if via else {}),
             },
         )  # fmt: skip
     return IssuedToken(token=f"{TOKEN_PREFIX}{prefix}_{secret}", record=record)
@@ -83,10 +96,16 @@ def token_issue(
 def token_authenticate(raw: str, *, generation: int | None = None) -> ApiToken | None:
     """The live token for ``raw`` in the current city, or None (any failure looks the same).
 
+    A live token issued without a second factor (``issued_with_second_factor``) whose owner
+    must now give one (``second_factor_required``: the city requires 2FA, or the owner has
+    set up an authenticator app since) raises ``TokenSecondFactorRequired``: only its
+    holder, who knows the secret, learns why.
+
     With ``generation`` (the city's access generation, read before this call), a verified
-    token is kept in process memory until any token, account or membership of the city
-    changes (daicho.caching): a revocation or a deactivation takes effect on the next
-    request. ``last_used_at`` is written at most once a minute.
+    token is kept in process memory until any token, account or membership of the city,
+    its sign-in settings or anyone's 2FA set-up changes (daicho.caching): a revocation, a
+    deactivation or 2FA becoming required takes effect on the next request.
+    ``last_used_at`` is written at most once a minute.
     """
     if not raw.startswith(TOKEN_PREFIX) or raw.count("_") < 2:
         return None
@@ -99,6 +118,10 @@ def token_authenticate(raw: str, *, generation: int | None = None) -> ApiToken |
             return None
         if token.revoked_at is not None or not token.user.is_active:
             return None
+        if token.expires_at <= timezone.now():
+            return None
+        if not token.issued_with_second_factor and second_factor_required(token.user):
+            raise TokenSecondFactorRequired
         _verified.put(key, generation, token)
     now = timezone.now()
     if token.expires_at <= now:
