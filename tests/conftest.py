@@ -73,6 +73,22 @@ def musashino(cities: dict[str, City], db: None) -> City:
 
 
 @pytest.fixture(autouse=True)
+def _no_failed_sign_ins_by_address() -> None:
+    """Failed sign-ins per client address live in Redis, which no test's rollback takes
+    back: every test starts with none (else the suite's failures from 127.0.0.1 would
+    add up to a lock of the address some later test signs in from)."""
+    from django.conf import settings
+
+    from daicho.caching import redis_client
+
+    client = redis_client()
+    prefix = settings.CACHES["default"].get("KEY_PREFIX", "")
+    keys = list(client.scan_iter(match=f"{prefix}:signin:*", count=1000))
+    if keys:
+        client.delete(*keys)
+
+
+@pytest.fixture(autouse=True)
 def _back_to_public() -> Iterator[None]:
     """Every test starts and ends on the public schema, as a fresh request would."""
     yield

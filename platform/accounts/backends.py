@@ -5,16 +5,26 @@ from __future__ import annotations
 from typing import Any
 
 from axes.backends import AxesStandaloneBackend
+from axes.exceptions import AxesBackendPermissionDenied
 from django.http import HttpRequest
+
+from daicho.accounts.selectors import sign_in_address_locked_for
 
 
 class SignInLockoutBackend(AxesStandaloneBackend):
-    """axes' ``AxesStandaloneBackend``: refuses a locked-out username+IP.
+    """axes' ``AxesStandaloneBackend``: refuses a locked-out username+IP, and before it a
+    locked client address (too many usernames failed from it, password spraying:
+    ``services.sign_in_address_failure_record``).
 
-    It differs in one case only: ``authenticate()`` called without a request (Django's test
-    ``Client.login``, a shell) has no client address to lock and is passed on to the next
-    backend, where axes would raise. Every web sign-in passes its request (Django's
-    ``LoginView``, the admin's login, DRF's basic authentication).
+    A locked address is refused as axes refuses a locked username+IP: flagged on the
+    request (``axes_locked_out``, and ``daicho_address_locked_out`` with the seconds left),
+    so that ``AxesMiddleware`` answers ``views.lockout_response`` (429) whatever the
+    username, known or not.
+
+    ``authenticate()`` called without a request (Django's test ``Client.login``, a shell)
+    has no client address to lock and is passed on to the next backend, where axes would
+    raise. Every web sign-in passes its request (Django's ``LoginView``, the admin's login,
+    DRF's basic authentication).
     """
 
     def authenticate(  # type: ignore[override]
@@ -26,4 +36,9 @@ class SignInLockoutBackend(AxesStandaloneBackend):
     ) -> None:
         if request is None:
             return None
+        left = sign_in_address_locked_for(request)
+        if left is not None:
+            request.axes_locked_out = True  # type: ignore[attr-defined]
+            request.daicho_address_locked_out = left  # type: ignore[attr-defined]
+            raise AxesBackendPermissionDenied("the client address is locked out")
         return super().authenticate(request, username, password, **kwargs)

@@ -28,3 +28,7 @@ class TwoFactorNotStarted(SignInError):
 
 class PasswordIncorrect(SignInError):
     message = "パスワードが正しくありません。"
+
+
+class AddressInvalid(SignInError):
+    message = "IPアドレスが正しくありません。"

@@ -8,12 +8,24 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.http import HttpRequest
 
 from daicho.accounts.middleware import session_start
 from daicho.accounts.models import User
-from daicho.accounts.services import second_factor_name, sign_in_event_record
+from daicho.accounts.services import (
+    second_factor_name,
+    sign_in_address_failure_record,
+    sign_in_address_success,
+    sign_in_event_record,
+)
+
+
+def _refused_by_address_lockout(request: HttpRequest | None) -> bool:
+    """True for an attempt refused because its client address was already locked out
+    (``backends.SignInLockoutBackend``)."""
+    return getattr(request, "daicho_address_locked_out", None) is not None
 
 
 def _refused_by_lockout(request: HttpRequest | None) -> bool:
@@ -32,6 +44,7 @@ def on_user_logged_in(sender: Any, request: HttpRequest | None, user: User, **kw
         return
     if hasattr(request, "session"):
         session_start(request)
+    sign_in_address_success(request=request, username=user.get_username())
     sign_in_event_record(
         request=request,
         action="auth.login",
@@ -46,8 +59,33 @@ def on_user_login_failed(
 ) -> None:
     # Django has already masked the password in credentials; only the username is kept.
     username = str(credentials.get("username") or "")
-    extra = {"reason": "locked_out"} if _refused_by_lockout(request) else {}
+    extra: dict[str, Any] = {}
+    if _refused_by_address_lockout(request):
+        extra = {"reason": "address_locked_out"}
+    elif _refused_by_lockout(request):
+        extra = {"reason": "locked_out"}
     sign_in_event_record(request=request, action="auth.login_failed", username=username, **extra)
+
+
+def on_user_login_failed_count_address(
+    sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None, **kwargs: Any
+) -> None:
+    """Count a failure towards its client address's limit (after axes' own receiver, which
+    must see the failure unflagged to count it towards the username+IP's); the failure that
+    locks the address is answered with the lockout page, as the one that locks a
+    username+IP is, and leaves ``auth.address_lockout``."""
+    if request is None or _refused_by_address_lockout(request) or _refused_by_lockout(request):
+        return
+    username = str(credentials.get("username") or "")
+    seconds = sign_in_address_failure_record(request=request, username=username)
+    if seconds is None:
+        return
+    request.axes_locked_out = True  # type: ignore[attr-defined]
+    request.daicho_address_locked_out = seconds  # type: ignore[attr-defined]
+    sign_in_event_record(
+        request=request, action="auth.address_lockout", username=username,
+        usernames=settings.SIGN_IN_ADDRESS_FAILURE_LIMIT,
+    )  # fmt: skip
 
 
 def on_user_locked_out(
@@ -75,7 +113,8 @@ def connect() -> None:
 
     Importing ``axes.signals`` connects axes' own receivers, so it is imported only after
     ours: a failed attempt is then recorded before the lockout it causes. The lockout
-    tests check that order.
+    tests check that order. The per-address count is connected after axes': flagging the
+    request as locked before axes' receiver ran would make it skip counting the failure.
     """
     user_logged_in.connect(on_user_logged_in, dispatch_uid="daicho.accounts.logged_in")
     user_login_failed.connect(on_user_login_failed, dispatch_uid="daicho.accounts.login_failed")
@@ -84,3 +123,6 @@ def connect() -> None:
     from axes.signals import user_locked_out
 
     user_locked_out.connect(on_user_locked_out, dispatch_uid="daicho.accounts.locked_out")
+    user_login_failed.connect(
+        on_user_login_failed_count_address, dispatch_uid="daicho.accounts.login_failed_address"
+    )

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
+import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -11,6 +14,7 @@ from axes.models import AccessAttempt
 from django.conf import settings
 from django.db import connection
 from django.db.models import Max, Sum
+from django.http import HttpRequest
 from django.utils import timezone
 from django_otp import devices_for_user
 from django_otp.models import Device
@@ -19,6 +23,10 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_tenants.utils import get_public_schema_name
 
 from daicho.accounts.models import CitySecuritySettings, User
+from daicho.accounts.network import client_ip
+from daicho.caching import redis_client
+
+logger = logging.getLogger(__name__)
 
 
 def on_public_schema() -> bool:
@@ -96,4 +104,82 @@ def lockouts_active() -> list[Lockout]:
             until=row["last_failure"] + cool_off,
         )
         for row in rows
+    ]
+
+
+# --- Failed sign-ins per client address (password spraying) ----------------------------
+
+
+def sign_in_address(request: HttpRequest | None) -> str | None:
+    """The client a per-address limit counts: ``client_ip`` (behind the trusted proxies),
+    an IPv6 address by its /64 (one client holds a whole network and can take a new
+    address per attempt), an IPv4-mapped one as IPv4. None without an address."""
+    found = client_ip(request)
+    if not found:
+        return None
+    try:
+        address = ipaddress.ip_address(found)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
+
+
+def _sign_in_prefix() -> str:
+    # Per city: offices of many cities may reach us from one address.
+    schema = connection.schema_name or get_public_schema_name()
+    return f"{settings.CACHES['default'].get('KEY_PREFIX', '')}:signin:{schema}"
+
+
+def sign_in_address_keys(address: str) -> tuple[str, str]:
+    """Redis keys of ``address`` in the current city: the set of usernames failed from it
+    (digests), and its lock."""
+    return f"{_sign_in_prefix()}:{address}:failed", f"{_sign_in_prefix()}:{address}:locked"
+
+
+def sign_in_locked_addresses_key() -> str:
+    """The current city's locked addresses (a sorted set, scored by the lock's end)."""
+    return f"{_sign_in_prefix()}:locked"
+
+
+def sign_in_address_locked_for(request: HttpRequest | None) -> int | None:
+    """Seconds left of the lock on the request's client address in this city, or None.
+
+    If Redis does not answer, None (with a warning): the per-username lockout, in the
+    database, still holds."""
+    address = sign_in_address(request)
+    if address is None:
+        return None
+    try:
+        left = redis_client().ttl(sign_in_address_keys(address)[1])
+    except Exception:
+        logger.warning("sign-in address lock unavailable", exc_info=True)
+        return None
+    return left if left > 0 else None
+
+
+@dataclass(frozen=True)
+class AddressLockout:
+    address: str
+    until: datetime
+
+
+def sign_in_address_lockouts() -> list[AddressLockout]:
+    """The client addresses locked now in the current city, the latest first."""
+    try:
+        rows = redis_client().zrevrangebyscore(
+            sign_in_locked_addresses_key(), "+inf", time.time(), withscores=True
+        )
+    except Exception:
+        logger.warning("sign-in address locks unavailable", exc_info=True)
+        return []
+    return [
+        AddressLockout(
+            address=member.decode() if isinstance(member, bytes) else member,
+            until=datetime.fromtimestamp(score, tz=timezone.get_current_timezone()),
+        )
+        for member, score in rows
     ]

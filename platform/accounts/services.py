@@ -7,20 +7,26 @@ host (operators) there is no audit trail of a city: events go to the log with id
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import re
+import time
 from typing import Any
 
 from axes.handlers.proxy import AxesProxyHandler
+from axes.helpers import get_cool_off
+from django.conf import settings
 from django.contrib.auth import authenticate, update_session_auth_hash
 from django.db import transaction
 from django.http import HttpRequest
+from django.utils.crypto import salted_hmac
 from django_otp import verify_token
 from django_otp.models import Device
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from daicho.accounts.exceptions import (
+    AddressInvalid,
     PasswordIncorrect,
     TwoFactorCodeInvalid,
     TwoFactorNotStarted,
@@ -28,8 +34,13 @@ from daicho.accounts.exceptions import (
 )
 from daicho.accounts.models import CitySecuritySettings, User
 from daicho.accounts.network import client_ip
-from daicho.accounts.selectors import on_public_schema
-from daicho.caching import current_access_counter, generation_bump
+from daicho.accounts.selectors import (
+    on_public_schema,
+    sign_in_address,
+    sign_in_address_keys,
+    sign_in_locked_addresses_key,
+)
+from daicho.caching import current_access_counter, generation_bump, redis_client
 from daicho.tenancy.guard import require_tenant
 from ledgers.audit.services import audit_record
 
@@ -191,6 +202,112 @@ def two_factor_disable(*, actor: User, password: str, request: HttpRequest) -> N
         sign_in_event_record(
             request=request, action="auth.2fa_disabled", user=actor, username=actor.get_username()
         )
+
+
+# --- Failed sign-ins per client address (password spraying) ----------------------------
+
+# KEYS: the address's failed usernames, its lock, the city's locked addresses. ARGV: the
+# username's digest, the window and lock in seconds, the limit, the address, now (epoch).
+# A locked address counts nothing (retrying does not extend the lock); the window opens at
+# the first failure; the limit-th distinct username sets the lock. Answers the number of
+# distinct usernames failed (0 when already locked).
+_ADDRESS_FAILURE = """
+if redis.call('EXISTS', KEYS[2]) == 1 then
+    return 0
+end
+redis.call('SADD', KEYS[1], ARGV[1])
+if redis.call('TTL', KEYS[1]) < 0 then
+    redis.call('EXPIRE', KEYS[1], ARGV[2])
+end
+local count = redis.call('SCARD', KEYS[1])
+if count >= tonumber(ARGV[3]) then
+    local now = tonumber(ARGV[5])
+    redis.call('SET', KEYS[2], ARGV[5], 'EX', ARGV[2])
+    redis.call('DEL', KEYS[1])
+    redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
+    redis.call('ZADD', KEYS[3], now + tonumber(ARGV[2]), ARGV[4])
+    redis.call('EXPIRE', KEYS[3], ARGV[2])
+end
+return count
+"""
+_address_failure_script: Any = None
+
+
+def _username_digest(username: str) -> str:
+    # Redis keeps which usernames failed, not the usernames (keyed: not a table lookup away).
+    return salted_hmac("daicho.sign-in-address", username[:_USERNAME_MAX]).hexdigest()[:32]
+
+
+def sign_in_address_failure_record(*, request: HttpRequest, username: str) -> int | None:
+    """Count a failed sign-in of ``username`` from the request's client address (per city,
+    in Redis); when it is the limit-th distinct username within the cool-off, lock the
+    address for the cool-off and answer its length in seconds (None otherwise).
+
+    Password spraying tries one password against many usernames, each a few times: the
+    per-username+IP lockout never trips. Distinct usernames are counted, and one that
+    then signs in from the address is forgiven (``sign_in_address_success``): an office
+    behind one address whose staff mistype and then sign in counts nothing. If Redis does
+    not answer, nothing is counted (with a warning).
+    """
+    global _address_failure_script
+    limit = settings.SIGN_IN_ADDRESS_FAILURE_LIMIT
+    address = sign_in_address(request)
+    if address is None or limit <= 0:
+        return None
+    cool_off = get_cool_off(request)
+    assert cool_off is not None  # AXES_COOLOFF_TIME is always set in settings
+    seconds = int(cool_off.total_seconds())
+    failed, locked = sign_in_address_keys(address)
+    try:
+        client = redis_client()
+        if _address_failure_script is None:
+            _address_failure_script = client.register_script(_ADDRESS_FAILURE)
+        count = _address_failure_script(
+            keys=[failed, locked, sign_in_locked_addresses_key()],
+            args=[_username_digest(username), seconds, limit, address, int(time.time())],
+            client=client,
+        )
+    except Exception:
+        logger.warning("sign-in address counter unavailable", exc_info=True)
+        return None
+    return seconds if int(count) >= limit else None
+
+
+def sign_in_address_success(*, request: HttpRequest, username: str) -> None:
+    """``username`` signed in from the request's client address: its failures from there
+    no longer count towards the address's limit."""
+    address = sign_in_address(request)
+    if address is None:
+        return
+    try:
+        redis_client().srem(sign_in_address_keys(address)[0], _username_digest(username))
+    except Exception:
+        logger.warning("sign-in address counter unavailable", exc_info=True)
+
+
+def sign_in_address_release(
+    *, actor: User, address: str, request: HttpRequest | None = None
+) -> str:
+    """Lift the lock on a client address (an IP address, or an IPv6 /64) in this city
+    before its cool-off ends; audited as ``auth.unlock`` with ``address``."""
+    require_tenant()
+    try:
+        network = ipaddress.ip_network(address.strip(), strict=False)
+    except ValueError:
+        raise AddressInvalid from None
+    label = str(network.network_address) if network.num_addresses == 1 else str(network)
+    failed, locked = sign_in_address_keys(label)
+    # The event first, the lock lifted inside its transaction: no unlock goes unaudited,
+    # and Redis failing leaves no event of an unlock that did not happen.
+    with transaction.atomic():
+        audit_record(
+            actor=actor, action="auth.unlock", details={"address": label, "ip": client_ip(request)}
+        )
+        pipe = redis_client().pipeline()
+        pipe.delete(failed, locked)
+        pipe.zrem(sign_in_locked_addresses_key(), label)
+        pipe.execute()
+    return label
 
 
 # --- The city's rules and lockouts -----------------------------------------------------

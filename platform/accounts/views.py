@@ -250,6 +250,16 @@ def security_settings(request: HttpRequest) -> HttpResponse:
         services.lockout_release(actor=user, username=username, request=request)
         messages.success(request, f"{username} のロックを解除しました。")
         return redirect("security_settings")
+    if request.method == "POST" and request.POST.get("action") == "unlock_address":
+        try:
+            address = services.sign_in_address_release(
+                actor=user, address=request.POST.get("address", ""), request=request
+            )
+        except SignInError as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(request, f"接続元 {address} のロックを解除しました。")
+        return redirect("security_settings")
     if request.method == "POST":
         form = SecuritySettingsForm(request.POST, instance=selectors.security_settings_get())
         if form.is_valid():
@@ -264,23 +274,35 @@ def security_settings(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "accounts/security_settings.html",
-        {"form": form, "lockouts": selectors.lockouts_active()},
+        {
+            "form": form,
+            "lockouts": selectors.lockouts_active(),
+            "address_lockouts": selectors.sign_in_address_lockouts(),
+        },
     )
 
 
 def lockout_response(
     request: HttpRequest, original_response: HttpResponse | None = None, credentials: Any = None
 ) -> HttpResponse:
-    """The page axes answers with while a username+IP is locked out (429, in Japanese); on
-    ``/api/`` (the token endpoint) the API's error shape, with ``Retry-After``."""
-    cool_off = get_cool_off(request)
-    minutes = int(cool_off.total_seconds() // 60) if cool_off else None
-    if request.path_info.startswith("/api/"):
+    """The page axes answers with while a username+IP, or a client address (too many
+    usernames failed from it), is locked out (429, in Japanese); on ``/api/`` (the token
+    endpoint) the API's error shape, with ``Retry-After``. An address's answer is the same
+    whatever the username, known or not."""
+    address_left = getattr(request, "daicho_address_locked_out", None)
+    if address_left is not None:
+        seconds: int | None = int(address_left)
+    else:
+        cool_off = get_cool_off(request)
         seconds = int(cool_off.total_seconds()) if cool_off else None
+    # Rounded up: "come back in 0 minutes" helps nobody.
+    minutes = -(-seconds // 60) if seconds else None
+    if request.path_info.startswith("/api/"):
+        who = "この接続元からの" if address_left is not None else ""
         response = JsonResponse(
             {
                 "code": "ERROR_LOCKED_OUT",
-                "message": "ログインの失敗が続いたため、しばらくの間ロックされています。"
+                "message": f"{who}ログインの失敗が続いたため、しばらくの間ロックされています。"
                 + (f"{minutes}分後にもう一度お試しください。" if minutes else ""),
                 "detail": {"retry_after": seconds} if seconds else {},
             },
@@ -292,7 +314,11 @@ def lockout_response(
     return render(
         request,
         "accounts/lockout.html",
-        {"minutes": minutes, "failure_limit": settings.AXES_FAILURE_LIMIT},
+        {
+            "minutes": minutes,
+            "failure_limit": settings.AXES_FAILURE_LIMIT,
+            "address": address_left is not None,
+        },
         status=settings.AXES_HTTP_RESPONSE_CODE,
     )
 

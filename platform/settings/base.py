@@ -339,6 +339,13 @@ AXES_CLIENT_IP_CALLABLE = "daicho.accounts.network.client_ip"
 AXES_DISABLE_ACCESS_LOG = True
 AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "csrfmiddlewaretoken", "otp_token"]
 AXES_VERBOSE = False
+# Failed sign-ins from one client address across usernames (password spraying: one
+# password against many usernames, a few times each, never trips the lockout above).
+# Counted per city in Redis as distinct usernames failed (a username that then signs in
+# from the address is forgiven) within AXES_COOLOFF_MINUTES; at the limit the address is
+# refused for AXES_COOLOFF_MINUTES (daicho.accounts.services.sign_in_address_failure_record).
+# 0 turns it off.
+SIGN_IN_ADDRESS_FAILURE_LIMIT = env.int("SIGN_IN_ADDRESS_FAILURE_LIMIT", default=30)
 
 # --- REST API -------------------------------------------------------------------------
 

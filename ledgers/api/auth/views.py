@@ -16,7 +16,11 @@ from rest_framework.views import APIView
 
 from daicho.accounts.exceptions import TwoFactorCodeInvalid, TwoFactorThrottled
 from daicho.accounts.selectors import confirmed_devices, security_settings_get
-from daicho.accounts.services import second_factor_name, two_factor_verify
+from daicho.accounts.services import (
+    second_factor_name,
+    sign_in_address_success,
+    two_factor_verify,
+)
 from ledgers.access.policy import active_memberships, is_city_admin
 from ledgers.api.common import BearerTokenAuthentication, request_token
 from ledgers.api.errors import ErrorShape
@@ -95,6 +99,8 @@ class TokenView(APIView):
             actor=user, user=user, scopes=data.get("scopes") or ["*"], name=data.get("name", ""),
             lifetime=timedelta(days=data.get("expires_in_days", 90)), second_factor=second_factor,
         )  # fmt: skip
+        # As a sign-in on the screen: this username's failures from here are forgiven.
+        sign_in_address_success(request=request._request, username=data["username"])
         return Response(
             {
                 "token": issued.token,

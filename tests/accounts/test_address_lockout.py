@@ -1,0 +1,189 @@
+"""Failed sign-ins from one client address across usernames (password spraying: one
+password tried against many usernames, a few times each, never trips the per-username
+lockout): per city, in Redis, on the screen and at POST /api/v1/auth/token/ alike."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.test import Client
+
+from tests.accounts.conftest import STAFF_PASSWORD, actions_since, audit_seq, audit_since, sign_in
+from tests.conftest import ADMIN_PASSWORD, City
+
+TOKEN_URL = "/api/v1/auth/token/"
+
+
+def _address() -> str:
+    return f"198.51.100.{secrets.randbelow(250) + 1}"
+
+
+@pytest.fixture
+def limit(settings: Any) -> int:
+    """A lower limit than the default, for speed (each test's addresses are its own: the
+    token endpoint's request rate, 20/min per address, is never reached)."""
+    settings.SIGN_IN_ADDRESS_FAILURE_LIMIT = 6
+    return 6
+
+
+def _spray(city: City, address: str, usernames: list[str], **extra: Any) -> list[int]:
+    """One wrong password against each username, from ``address``."""
+    return [
+        sign_in(Client(), city, username, "Spring2026!", REMOTE_ADDR=address, **extra).status_code
+        for username in usernames
+    ]
+
+
+def _token(city: City, address: str, username: str, password: str, **extra: Any) -> Any:
+    return Client().post(
+        TOKEN_URL, {"username": username, "password": password},
+        content_type="application/json", HTTP_HOST=city.domain, REMOTE_ADDR=address, **extra,
+    )  # fmt: skip
+
+
+def test_the_default_limit() -> None:
+    assert settings.SIGN_IN_ADDRESS_FAILURE_LIMIT == 30
+
+
+def test_spraying_usernames_from_one_address_locks_the_address(
+    staff: Any, mitaka: City, limit: int
+) -> None:
+    """Each username fails once (far under the per-username lockout); the limit-th one
+    locks the address: even the right password of a real account is refused from it,
+    answered exactly as for an unknown username, and another address is not affected."""
+    address = _address()
+    usernames = ["tanaka", *(f"guess{i}" for i in range(limit - 1))]
+    statuses = _spray(mitaka, address, usernames)
+    assert statuses == [200] * (limit - 1) + [429]
+    real = sign_in(Client(), mitaka, "tanaka", STAFF_PASSWORD, REMOTE_ADDR=address)
+    unknown = sign_in(Client(), mitaka, "nobody-here", "x", REMOTE_ADDR=address)
+    assert real.status_code == unknown.status_code == 429
+    assert real.content == unknown.content
+    assert "この接続元" in real.content.decode()
+    assert "30分" in real.content.decode()
+    other = sign_in(Client(), mitaka, "tanaka", STAFF_PASSWORD, REMOTE_ADDR=_address())
+    assert other.status_code == 302
+
+
+def test_the_token_endpoint_counts_with_the_screen_and_answers_429(
+    staff: Any, mitaka: City, limit: int
+) -> None:
+    address = _address()
+    _spray(mitaka, address, [f"guess{i}" for i in range(limit - 2)])
+    assert _token(mitaka, address, "guess-api", "Spring2026!").status_code == 401
+    locked = _token(mitaka, address, "guess-api-2", "Spring2026!")
+    assert locked.status_code == 429
+    assert locked.json()["code"] == "ERROR_LOCKED_OUT"
+    assert 0 < int(locked["Retry-After"]) <= 30 * 60
+    assert locked.json()["detail"]["retry_after"] == int(locked["Retry-After"])
+    again = _token(mitaka, address, "tanaka", STAFF_PASSWORD)
+    assert again.status_code == 429
+    assert (
+        sign_in(Client(), mitaka, "tanaka", STAFF_PASSWORD, REMOTE_ADDR=address).status_code == 429
+    )
+
+
+def test_a_made_up_x_forwarded_for_does_not_escape_it(
+    staff: Any, mitaka: City, limit: int, settings: Any
+) -> None:
+    """Behind the ingress (TRUSTED_PROXY_COUNT=1) the client is the address it saw; what
+    the client wrote before it is no new address per attempt."""
+    settings.TRUSTED_PROXY_COUNT = 1
+    client = _address()
+    statuses = [
+        sign_in(
+            Client(), mitaka, f"guess{i}", "Spring2026!", REMOTE_ADDR="10.0.0.1",
+            HTTP_X_FORWARDED_FOR=f"{_address()}, {client}",
+        ).status_code
+        for i in range(limit)
+    ]  # fmt: skip
+    assert statuses[-1] == 429
+    # Another client behind the same ingress is not locked.
+    other = sign_in(
+        Client(), mitaka, "tanaka", STAFF_PASSWORD, REMOTE_ADDR="10.0.0.1",
+        HTTP_X_FORWARDED_FOR=_address(),
+    )  # fmt: skip
+    assert other.status_code == 302
+
+
+def test_one_network_of_ipv6_addresses_is_one_client(staff: Any, mitaka: City, limit: int) -> None:
+    """An IPv6 client holds a whole /64: a new address per attempt is no new client."""
+    network = f"2001:db8:{secrets.token_hex(2)}:{secrets.token_hex(2)}"
+    statuses = [
+        sign_in(
+            Client(), mitaka, f"guess{i}", "Spring2026!",
+            REMOTE_ADDR=f"{network}:{secrets.token_hex(2)}::{i + 1}",
+        ).status_code
+        for i in range(limit)
+    ]  # fmt: skip
+    assert statuses[-1] == 429
+
+
+def test_a_sign_in_that_succeeds_forgives_its_own_failures(
+    staff: Any, mitaka: City, limit: int
+) -> None:
+    """An office behind one address: staff who mistype and then sign in leave nothing
+    towards the address's limit; only usernames that keep failing count."""
+    address = _address()
+    for _ in range(limit):
+        assert sign_in(Client(), mitaka, "tanaka", "typo", REMOTE_ADDR=address).status_code == 200
+        assert (
+            sign_in(Client(), mitaka, "tanaka", STAFF_PASSWORD, REMOTE_ADDR=address).status_code
+            == 302
+        )
+    assert _spray(mitaka, address, [f"guess{i}" for i in range(limit - 1)]) == [200] * (limit - 1)
+
+
+def test_the_lock_is_per_city(staff: Any, mitaka: City, musashino: City, limit: int) -> None:
+    address = _address()
+    _spray(mitaka, address, [f"guess{i}" for i in range(limit)])
+    assert (
+        sign_in(Client(), musashino, "admin", ADMIN_PASSWORD, REMOTE_ADDR=address).status_code
+        == 302
+    )
+
+
+def test_the_lock_and_each_refused_attempt_are_audited(
+    staff: Any, mitaka: City, limit: int
+) -> None:
+    address = _address()
+    start = audit_seq(mitaka)
+    _spray(mitaka, address, [f"guess{i}" for i in range(limit)])
+    assert actions_since(mitaka, start) == ["auth.login_failed"] * limit + ["auth.address_lockout"]
+    lockout = audit_since(mitaka, start)[-1]
+    assert lockout.details == {"username": f"guess{limit - 1}", "ip": address, "usernames": limit}
+    assert lockout.actor_id is None
+    middle = audit_seq(mitaka)
+    sign_in(Client(), mitaka, "tanaka", STAFF_PASSWORD, REMOTE_ADDR=address)
+    events = audit_since(mitaka, middle)
+    assert [event.action for event in events] == ["auth.login_failed"]
+    assert events[0].details == {
+        "username": "tanaka",
+        "ip": address,
+        "reason": "address_locked_out",
+    }
+
+
+def test_a_city_admin_can_lift_an_address_lock(staff: Any, mitaka: City, limit: int) -> None:
+    address = _address()
+    _spray(mitaka, address, [f"guess{i}" for i in range(limit)])
+    admin = Client()
+    assert (
+        sign_in(admin, mitaka, "admin", ADMIN_PASSWORD, REMOTE_ADDR=_address()).status_code == 302
+    )
+    page = admin.get("/accounts/security/", HTTP_HOST=mitaka.domain)
+    assert address in page.content.decode()
+    start = audit_seq(mitaka)
+    lifted = admin.post(
+        "/accounts/security/", {"action": "unlock_address", "address": address},
+        HTTP_HOST=mitaka.domain,
+    )  # fmt: skip
+    assert lifted.status_code == 302
+    assert actions_since(mitaka, start) == ["auth.unlock"]
+    assert audit_since(mitaka, start)[0].details["address"] == address
+    assert (
+        sign_in(Client(), mitaka, "tanaka", STAFF_PASSWORD, REMOTE_ADDR=address).status_code == 302
+    )
