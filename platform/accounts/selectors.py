@@ -60,8 +60,14 @@ def second_factor_required(user: Any) -> bool:
     """True when ``user`` must prove a second factor in the current city: the city requires
     2FA, or the user has set up one of their own. Sessions signed in with the password
     alone are sent to ``/accounts/2fa/`` then, and API tokens issued without a code are
-    refused (``ledgers.api.tokens.services.token_authenticate``)."""
-    return security_settings_get().require_2fa or has_confirmed_device(user)
+    refused (``ledgers.api.tokens.services.token_authenticate``). One query."""
+    required = CitySecuritySettings.objects.filter(
+        pk=CitySecuritySettings.SINGLETON_ID, require_2fa=True
+    ).values("id")
+    return required.union(
+        TOTPDevice.objects.filter(user=user, confirmed=True).values("id"),
+        StaticDevice.objects.filter(user=user, confirmed=True).values("id"),
+    ).exists()
 
 
 def totp_device_confirmed(user: User) -> TOTPDevice | None:
