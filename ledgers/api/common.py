@@ -22,7 +22,7 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle, ScopedRateThrottle
 
 from daicho import caching
-from daicho.accounts.network import client_ip
+from daicho.accounts.network import client_network
 from daicho.caching import generations_and_counts
 from ledgers.api.tokens.exceptions import TokenSecondFactorRequired
 from ledgers.api.tokens.models import ApiToken
@@ -119,12 +119,14 @@ def _bearer_ident(request: Any) -> str | None:
 
 
 def address_ident(request: Any) -> str | None:
-    """The rate-limit identity of the client's address: ``client_ip`` (REMOTE_ADDR, or the
-    address the outermost of ``TRUSTED_PROXY_COUNT`` proxies saw), the one definition the
-    lockouts and the audit trail use too. DRF's own ``get_ident`` took X-Forwarded-For as
-    the client wrote it: any client could count itself as anybody, or as a new address
-    per request."""
-    return client_ip(request)
+    """The rate-limit identity of the client's address: ``client_network`` (``client_ip``:
+    REMOTE_ADDR, or the address the outermost of ``TRUSTED_PROXY_COUNT`` proxies saw, the
+    one definition the lockouts and the audit trail use too; an IPv6 address by its /64,
+    as the sign-in limit counts it). DRF's own ``get_ident`` took X-Forwarded-For as the
+    client wrote it: any client could count itself as anybody, or as a new address per
+    request; and each IPv6 address counted alone, so a client holding a /64 (the least an
+    IPv6 subscriber is given) took a fresh budget per request."""
+    return client_network(request)
 
 
 def _rate_key(schema: str, scope: str, ident: str) -> str:

@@ -32,3 +32,21 @@ def client_ip(request: HttpRequest | None) -> str | None:
     except ValueError:
         return remote
     return candidate
+
+
+def client_network(request: HttpRequest | None) -> str | None:
+    """What a per-address limit counts: ``client_ip``, an IPv6 address by its /64 (one
+    client is given a whole /64 and can take a new address per request), an IPv4-mapped
+    one as IPv4. None without an address."""
+    found = client_ip(request)
+    if not found:
+        return None
+    try:
+        address = ipaddress.ip_address(found)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import time
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_tenants.utils import get_public_schema_name
 
 from daicho.accounts.models import CitySecuritySettings, User
-from daicho.accounts.network import client_ip
+from daicho.accounts.network import client_network
 from daicho.caching import redis_client
 
 logger = logging.getLogger(__name__)
@@ -117,21 +116,9 @@ def lockouts_active() -> list[Lockout]:
 
 
 def sign_in_address(request: HttpRequest | None) -> str | None:
-    """The client a per-address limit counts: ``client_ip`` (behind the trusted proxies),
-    an IPv6 address by its /64 (one client holds a whole network and can take a new
-    address per attempt), an IPv4-mapped one as IPv4. None without an address."""
-    found = client_ip(request)
-    if not found:
-        return None
-    try:
-        address = ipaddress.ip_address(found)
-    except ValueError:
-        return None
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            return str(address.ipv4_mapped)
-        return str(ipaddress.IPv6Network((address, 64), strict=False))
-    return str(address)
+    """The client a per-address limit counts (``client_network``: an IPv6 address by its
+    /64). None without an address."""
+    return client_network(request)
 
 
 def _sign_in_prefix() -> str:

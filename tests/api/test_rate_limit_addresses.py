@@ -16,7 +16,40 @@ URL = "/api/v1/auth/token/"
 
 
 def _addr() -> str:
-    return f"2001:db8::{secrets.token_hex(2)}:{secrets.token_hex(2)}"
+    """A client's address in a /64 of its own (a limit counts an IPv6 /64 as one client)."""
+    return f"2001:db8:{secrets.token_hex(2)}:{secrets.token_hex(2)}::{secrets.token_hex(2)}"
+
+
+def test_addresses_of_one_ipv6_64_share_the_per_address_limit(api: Any, settings: Any) -> None:
+    """An IPv6 subscriber holds a whole /64: a new address per request took a fresh
+    budget each time when every address counted alone."""
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"token": "1000/min", "address": "3/min", "auth": "20/min"},
+    }
+    network = f"2001:db8:{secrets.token_hex(2)}:{secrets.token_hex(2)}"
+    clerk = api("clerk")
+    statuses = [
+        clerk.get("/api/v1/me/", REMOTE_ADDR=f"{network}::{i + 1:x}").status_code for i in range(6)
+    ]
+    assert statuses[:3] == [200] * 3
+    assert set(statuses[3:]) == {429}
+    # Another /64 has its own budget.
+    assert clerk.get("/api/v1/me/", REMOTE_ADDR=_addr()).status_code == 200
+
+
+def test_auth_throttle_counts_an_ipv6_64_as_one_client(city: dict[str, Any]) -> None:
+    network = f"2001:db8:{secrets.token_hex(2)}:{secrets.token_hex(2)}"
+    client = APIClient(HTTP_HOST=HOST)
+    statuses = [
+        client.post(
+            URL, {"username": f"nobody{i}", "password": "x"}, format="json",
+            REMOTE_ADDR=f"{network}:{i:x}::1",
+        ).status_code
+        for i in range(21)
+    ]  # fmt: skip
+    assert statuses[:20] == [401] * 20
+    assert statuses[20] == 429
 
 
 def test_auth_throttle_is_per_address_without_xff(city: dict[str, Any]) -> None:
@@ -126,7 +159,8 @@ def test_behind_one_appending_proxy_the_address_it_saw_is_the_client(
     """Deployment as documented (docs/sign-in.md): TRUSTED_PROXY_COUNT=1, the ingress
     appends the real client address; what the client put before it changes nothing."""
     settings.TRUSTED_PROXY_COUNT = 1
-    real_client = "203.0.113.9"
+    # A fresh address each run: the throttle's counters outlive a run by a minute.
+    real_client = f"198.18.{secrets.randbelow(256)}.{secrets.randbelow(254) + 1}"
     client = APIClient(HTTP_HOST=HOST)
     statuses = [
         client.post(
