@@ -25,7 +25,9 @@ shift
 case "${process}" in
   web)
     # Access lines carry the host (which city), method, path without query string, status,
-    # size and duration: query strings may hold personal data and are never logged.
+    # size and duration: query strings may hold personal data and are never logged, nor a
+    # path segment that is not plain ASCII (daicho.logs.GunicornLogger: a name typed where
+    # a record id goes).
     exec gunicorn daicho.wsgi:application \
       --bind "0.0.0.0:${PORT:-8000}" \
       --workers "${WEB_CONCURRENCY:-4}" \
@@ -37,6 +39,7 @@ case "${process}" in
       --max-requests-jitter "${GUNICORN_MAX_REQUESTS_JITTER:-100}" \
       --worker-tmp-dir "${GUNICORN_WORKER_TMP_DIR:-/dev/shm}" \
       --access-logfile - \
+      --logger-class daicho.logs.GunicornLogger \
       --access-logformat '%({host}i)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms' \
       --error-logfile - \
       "$@"

@@ -15,6 +15,7 @@ its type, SQLSTATE and the names of the table, column and constraint only: no va
 from __future__ import annotations
 
 import logging
+import re
 import traceback
 from types import TracebackType
 from typing import Any
@@ -166,3 +167,63 @@ def install(logger: logging.Logger) -> None:
     for handler in logger.handlers:
         if not any(isinstance(f, DatabaseErrorFilter) for f in handler.filters):
             handler.addFilter(DatabaseErrorFilter())
+
+
+# --- request paths ----------------------------------------------------------------------
+
+# A path segment of plain ASCII (RFC 3986's unreserved characters): every route's own
+# words, codes, usernames and record ids.
+_PLAIN_SEGMENT = re.compile(r"[A-Za-z0-9._~-]*")
+REDACTED_SEGMENT = "…"
+
+
+def redacted_path(path: str) -> str:
+    """``path`` with each segment that is not plain ASCII replaced by ``…``: a name typed
+    where a record's id goes (``/api/v1/ledgers/dv/records/山田花子/``), answered 404, must
+    not reach the logs. No route of ours has such a segment."""
+    if _PLAIN_SEGMENT.fullmatch(path.replace("/", "")):
+        return path
+    return "/".join(
+        part if _PLAIN_SEGMENT.fullmatch(part) else REDACTED_SEGMENT for part in path.split("/")
+    )
+
+
+class RequestPathFilter(logging.Filter):
+    """On a handler: Django's request lines (``Not Found: <path>``, ``Internal Server
+    Error: <path>``, a refused host's or a CSRF failure's) write their request's path
+    through ``redacted_path``."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        request = getattr(record, "request", None)
+        path = getattr(request, "path", None)
+        if isinstance(path, str) and isinstance(record.args, tuple):
+            safe = redacted_path(path)
+            if safe != path:
+                # Django writes the path with its non-ASCII characters escaped (\\u5c71…).
+                forms = {path, path.encode("unicode_escape").decode("ascii")}
+                record.args = tuple(safe if arg in forms else arg for arg in record.args)
+        return True
+
+
+try:
+    from gunicorn.glogging import Logger as _GunicornLogger
+except ImportError:  # pragma: no cover - gunicorn is a dependency of the web process only
+    _GunicornLogger = object  # type: ignore[assignment,misc]
+
+
+class GunicornLogger(_GunicornLogger):  # type: ignore[misc,valid-type]
+    """gunicorn's logger (``--logger-class daicho.logs.GunicornLogger``) whose access
+    lines give the path through ``redacted_path`` and never a query string (which may hold
+    a search for a name): ``%(U)s`` redacted, ``%(q)s`` and ``%(r)s``'s query dropped, the
+    referrer without its query."""
+
+    def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict[str, Any]:
+        atoms = super().atoms(resp, req, environ, request_time)
+        path = redacted_path(environ.get("PATH_INFO") or "")
+        atoms["U"] = path
+        atoms["q"] = "-"
+        atoms["r"] = f"{environ.get('REQUEST_METHOD')} {path} {environ.get('SERVER_PROTOCOL')}"
+        referrer = environ.get("HTTP_REFERER")
+        if referrer:
+            atoms["f"] = atoms["{referer}i"] = redacted_path(referrer.split("?", 1)[0])
+        return atoms

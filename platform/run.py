@@ -59,8 +59,10 @@ def main() -> int:
             "web",
             f"{bin_dir}/gunicorn daicho.wsgi:application --bind 127.0.0.1:{port} "
             f"--workers 4 --threads 2 --graceful-timeout 5 --access-logfile - "
-            # The path without its query string: list filters carry names (no personal
-            # data in logs), as infra/entrypoint.sh and infra/Procfile.
+            # The path without its query string (list filters carry names) nor a segment
+            # that is not plain ASCII (no personal data in logs), as infra/entrypoint.sh and
+            # infra/Procfile.
+            f"--logger-class daicho.logs.GunicornLogger "
             f"--access-logformat '%({{host}}i)s \"%(m)s %(U)s %(H)s\" %(s)s %(B)s %(M)sms'",
             env=env,
             cwd=str(REPO_ROOT),

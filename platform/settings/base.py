@@ -438,12 +438,17 @@ LOGGING = {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
     },
     # A database error's text quotes the row or value it failed on: written without it.
-    "filters": {"database_errors": {"()": "daicho.logs.DatabaseErrorFilter"}},
+    # A request's path is written without a segment that is not plain ASCII (a name typed
+    # where an id goes).
+    "filters": {
+        "database_errors": {"()": "daicho.logs.DatabaseErrorFilter"},
+        "request_paths": {"()": "daicho.logs.RequestPathFilter"},
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "plain",
-            "filters": ["database_errors"],
+            "filters": ["database_errors", "request_paths"],
         }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},

@@ -80,3 +80,5 @@ def test_every_gunicorn_command_logs_paths_without_their_query_string() -> None:
         assert "%(U)s" in text, where
         assert "%(r)s" not in text, where
         assert "%(f)s" not in text, where
+        # Nor a path segment that is not plain ASCII (a name typed where an id goes).
+        assert "--logger-class daicho.logs.GunicornLogger" in text, where

@@ -1,0 +1,78 @@
+"""No log line names what was typed into a URL's path where an id goes (``daicho.logs``).
+
+A clerk (or a client system) that puts a person's name where a record's id goes is
+answered 404, and Django's request log and gunicorn's access log wrote the path whole:
+``Not Found: /api/v1/ledgers/dv/records/山田花子/``."""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Iterator
+from datetime import timedelta
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from gunicorn.config import Config
+
+from daicho.logs import GunicornLogger, redacted_path
+from tests.api.conftest import records_url
+
+NAME = "山田花子"
+
+
+@pytest.fixture
+def console() -> Iterator[io.StringIO]:
+    """What the configured console handler (settings.LOGGING) writes."""
+    (handler,) = [h for h in logging.getLogger().handlers if type(h) is logging.StreamHandler]
+    out = io.StringIO()
+    before = handler.setStream(out)
+    try:
+        yield out
+    finally:
+        handler.setStream(before)
+
+
+def test_a_name_typed_where_the_id_goes_is_not_in_the_request_log(
+    api: Any, console: io.StringIO
+) -> None:
+    clerk = api("clerk")
+    assert clerk.get(records_url(NAME)).status_code == 404
+    assert clerk.get(records_url(f"{NAME} 1984", "versions/")).status_code == 404
+    written = console.getvalue()
+    assert "Not Found: /api/v1/ledgers/dv/records/…/" in written  # the line is kept
+    assert "Not Found: /api/v1/ledgers/dv/records/…/versions/" in written
+    assert "山田" not in written
+    assert "\\u5c71" not in written  # nor as Django escapes it
+
+
+def test_plain_paths_are_logged_as_they_are() -> None:
+    for path in ["/api/v1/ledgers/dv/records/0b9c3a3e-6c1d-4f7e-9d33-3c3b9e2f1a10/diff/",
+                 "/api/v1/staff/clerk.1/", "/accounts/login/", "/", ""]:  # fmt: skip
+        assert redacted_path(path) == path
+    assert redacted_path("/api/v1/ledgers/dv/records/%E5%B1%B1%E7%94%B0/") == (
+        "/api/v1/ledgers/dv/records/…/"
+    )
+
+
+def test_gunicorns_access_line_holds_no_query_and_no_typed_name() -> None:
+    config = Config()
+    config.set("accesslog", "-")
+    config.set("access_log_format", '%({host}i)s "%(m)s %(U)s %(H)s" %(s)s %(r)s %(q)s %(f)s')
+    logger = GunicornLogger(config)
+    environ = {
+        "REQUEST_METHOD": "GET", "PATH_INFO": f"/api/v1/ledgers/dv/records/{NAME}/",
+        "RAW_URI": f"/api/v1/ledgers/dv/records/{NAME}/?name__contains={NAME}",
+        "QUERY_STRING": f"name__contains={NAME}", "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_REFERER": f"https://mitaka.example/search/?q={NAME}",
+    }  # fmt: skip
+    request = SimpleNamespace(
+        headers=[("HOST", "mitaka.example"), ("REFERER", environ["HTTP_REFERER"])]
+    )
+    response = SimpleNamespace(status="404 Not Found", sent=10, headers=[])
+    atoms = logger.atoms(response, request, environ, timedelta(milliseconds=3))
+    line = logger.cfg.access_log_format % atoms
+    assert line.startswith('mitaka.example "GET /api/v1/ledgers/dv/records/…/ HTTP/1.1" 404')
+    assert NAME not in line
+    assert "name__contains" not in line
