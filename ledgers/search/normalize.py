@@ -84,6 +84,7 @@ _ADDRESS_UNIT_RE = re.compile(
     "|番地(?![0-9町目])|番(?![0-9町目])|号)"
 )
 _DASH_RUN_RE = re.compile("(?<=[0-9])-{2,}")
+_OTHER_DASH_RE = re.compile(f"[{re.escape(HYPHENS.replace('-', ''))}]")
 
 
 def parse_variants(text: str, *, source: str = VARIANTS_RESOURCE) -> dict[str, str]:
@@ -237,7 +238,11 @@ def _address_numbers(text: str) -> str:
         text = _KANJI_NUMBER_RE.sub(_kanji_number_digits, text)
         text = _DASH_RUN_RE.sub("-", _ADDRESS_UNIT_RE.sub(_unit_separator, text))
         if not (_ADDRESS_UNIT_RE.search(text) or _KANJI_NUMBER_RE.search(text)):
-            return text
+            break
+    if _OTHER_DASH_RE.search(text):
+        # A unit dropped between a digit and a dash (1号ー2) leaves the dash after a digit.
+        text = _DASH_RUN_RE.sub("-", _DIGIT_DASH_RE.sub("-", text))
+    return text
 
 
 def _kanji_number_digits(match: re.Match[str]) -> str:

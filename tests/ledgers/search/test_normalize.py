@@ -334,6 +334,19 @@ def test_normalize_text(text: str, expected: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "expected"),
+    [("1号ー2", "1-2"), ("101号ー", "101-"), ("3番ー1", "3-1"), ("1番地―2", "1-2")],
+)
+def test_a_unit_dropped_before_a_dash_leaves_the_address_normalised(
+    text: str, expected: str
+) -> None:
+    """号 or 番 between a digit and a dash (101号ー) left the dash as it was: normalising
+    again made it "-", so the stored form and the same address typed again differed."""
+    assert normalize_text(text) == expected
+    assert normalize_text(expected) == expected
+
+
+@pytest.mark.parametrize(
     ("stored", "typed"),
     [
         ("東京都千代田区霞が関1丁目1番1号", "霞ヶ関1-1-1"),
