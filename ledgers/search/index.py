@@ -14,6 +14,7 @@ import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import chain
 from typing import Any
 
 from ledgers.fields import field_type_registry
@@ -30,7 +31,15 @@ from ledgers.search.keys import (
     stored_key,
     stored_keys,
 )
-from ledgers.search.normalize import normalize_digits, normalize_name, normalize_text
+from ledgers.search.normalize import (
+    address_forms,
+    name_forms,
+    normalize_address,
+    normalize_digits,
+    normalize_name,
+    normalize_text,
+    text_forms,
+)
 
 SEP = "\x1f"
 GROUP_TYPES = {"repeating_group", "group"}
@@ -53,17 +62,47 @@ _NORMALISERS = {
     "name": lru_cache(maxsize=_CACHE_SIZE)(normalize_name),
     "exact": _strip,
     "text": lru_cache(maxsize=_CACHE_SIZE)(normalize_text),
+    "address": lru_cache(maxsize=_CACHE_SIZE)(normalize_address),
 }
 
 
-def normaliser_for(type_id: str) -> Any:
+def _one_form(normalise: Any) -> Any:
+    return lambda text: (normalise(text),)
+
+
+# What a stored value is indexed as: its search form, and for names and texts also the form
+# before the folds that look at a neighbouring letter, when they changed it (``name_forms``).
+_FORMS = {
+    "digits": _one_form(_NORMALISERS["digits"]),
+    "name": lru_cache(maxsize=_CACHE_SIZE)(name_forms),
+    "exact": _one_form(_NORMALISERS["exact"]),
+    "text": lru_cache(maxsize=_CACHE_SIZE)(text_forms),
+    "address": lru_cache(maxsize=_CACHE_SIZE)(address_forms),
+}
+
+
+def _normaliser_kind(type_id: str) -> str:
     if type_id in DIGIT_TYPES:
-        return _NORMALISERS["digits"]
+        return "digits"
     if type_id in NAME_TYPES:
-        return _NORMALISERS["name"]
+        return "name"
     if type_id in EXACT_TYPES:
-        return _NORMALISERS["exact"]
-    return _NORMALISERS["text"]
+        return "exact"
+    if type_id == "address":
+        return "address"
+    return "text"
+
+
+def normaliser_for(type_id: str) -> Any:
+    """The one normalisation of a type's values, for a query (and the search form of a
+    stored value: the first of ``forms_for``)."""
+    return _NORMALISERS[_normaliser_kind(type_id)]
+
+
+def forms_for(type_id: str) -> Any:
+    """What a stored value of the type is indexed as: a tuple of forms, the first of them
+    ``normaliser_for``'s."""
+    return _FORMS[_normaliser_kind(type_id)]
 
 
 #: Types whose values are compared whole (dates, numbers, booleans): the exact key only.
@@ -131,8 +170,8 @@ def _field_values(field: Mapping[str, Any], value: Any) -> list[str]:
     if field["type"] in EXACT_TYPES:
         return [str(value)] if value not in (None, "") else []
     raw = field_type.search_keys(value, field.get("options") or {})
-    normalise = normaliser_for(field["type"])
-    return [v for v in dict.fromkeys(normalise(r) for r in raw) if v]
+    forms = forms_for(field["type"])
+    return [v for v in dict.fromkeys(chain.from_iterable(map(forms, raw))) if v]
 
 
 def searchable_values(
@@ -246,7 +285,8 @@ class _Plain:
     prefix: str
     search_keys: Any
     options: Mapping[str, Any]
-    normalise: Any
+    #: ``forms_for`` the type.
+    forms: Any
     #: Keyed by the whole value only (``WHOLE_VALUE_TYPES``).
     whole: bool
     #: Not keyed at all, only rechecked (``NO_KEY_TYPES``).
@@ -310,7 +350,7 @@ class Indexer:
                 prefix=prefix,
                 search_keys=field_type_registry.get(type_id).search_keys,
                 options=field.get("options") or {},
-                normalise=normaliser_for(type_id),
+                forms=forms_for(type_id),
                 whole=type_id in WHOLE_VALUE_TYPES,
                 unkeyed=type_id in NO_KEY_TYPES,
                 exact_crc=zlib.crc32(f"{prefix}|=".encode()),
@@ -352,7 +392,8 @@ class Indexer:
             held = [str(value)[:MAX_VALUE]]
         else:
             raw = plan.search_keys(value, plan.options)
-            held = [v[:MAX_VALUE] for v in dict.fromkeys(map(plan.normalise, raw)) if v]
+            forms = chain.from_iterable(map(plan.forms, raw))
+            held = [v[:MAX_VALUE] for v in dict.fromkeys(forms) if v]
         if not held:
             return "", b""
         if plan.unkeyed:

@@ -462,8 +462,10 @@ def search_run(
             for criterion in parsed:
                 if criterion.matches(record):
                     found.append({"field": criterion.path, "generation": record.generation})
-            found.sort(key=lambda m: (m["field"], m["generation"]))
-            hits.append(SearchHit(record=record, matched=found))
+            # Once each: a value is indexed in up to two forms (``name_forms``), and a row
+            # of a group may hold the term twice; both left in one generation.
+            unique = {(m["field"], m["generation"]): m for m in found}
+            hits.append(SearchHit(record=record, matched=[unique[key] for key in sorted(unique)]))
     else:
         for record in records:
             found = [{"field": path, "generation": record.generation} for path in terms]

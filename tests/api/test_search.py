@@ -186,3 +186,16 @@ def test_a_postal_code_typed_as_on_paper_finds_the_address(api: Any, city: dict[
         listed = clerk.get(records_url(), {"address__contains": typed}).json()["results"]
         assert [r["id"] for r in listed] == [str(city["record"].pk)], typed
     assert search(clerk, "latest", {"address": "〒181-0014"}).json()["results"] == []
+
+
+def test_another_spelling_finds_the_person_on_every_search_path(api: Any) -> None:
+    """The fixture's person lives at 下連雀九丁目8番7号 and her offender is ヤマダ タロウ:
+    typed as 大字下連雀 or タロー / タロオ, the search screens (加害者検索 too) and the list
+    filters find them, as they find the spelling stored."""
+    clerk = api("clerk")
+    assert (
+        len(search(clerk, "offender", {"offenders.name": "やまだ たろー"}).json()["results"]) == 1
+    )
+    assert len(search(clerk, "latest", {"address": "大字下連雀九丁目8"}).json()["results"]) == 1
+    for name, value in [("offenders__contains", "ﾀﾛｵ"), ("address__contains", "大字下連雀9-8-7")]:
+        assert len(clerk.get(records_url(), {name: value}).json()["results"]) == 1, name

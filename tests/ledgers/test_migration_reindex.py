@@ -1,4 +1,4 @@
-"""Migration 0004 computes every record's stored keys again, current and past."""
+"""Migrations that compute stored search data again: 0004 (integer keys), 0019 (search forms)."""
 
 from __future__ import annotations
 
@@ -31,13 +31,14 @@ def test_reindex_restores_the_keys_the_services_wrote(ledger: Ledger, clerk: Any
     assert set(SearchValue.objects.get(record_id=record.pk).keys) == set(past)
 
 
-reform = importlib.import_module("ledgers.migrations.0017_search_forms_of_addresses").reform
+respell = importlib.import_module("ledgers.migrations.0019_search_forms_of_spellings").reform
 
 
-def test_reform_gives_old_records_the_forms_new_writes_get(clerk: Any) -> None:
+def test_respell_gives_old_records_the_address_forms_new_writes_get(clerk: Any) -> None:
     """Records and past values indexed before 霞が関 = 霞ケ関 and 3丁目1番2号 = 3-1-2 are
-    found by those spellings once 0017 has run; past values that now share a form merge
-    into one row with the later generation."""
+    found by those spellings once 0019 has run (0017, which did it first, was superseded by
+    it before release); past values that now share a form merge into one row with the later
+    generation."""
     from ledgers.definitions.services import ledger_create
     from ledgers.search.services import search_run
 
@@ -65,7 +66,7 @@ def test_reform_gives_old_records_the_forms_new_writes_get(clerk: Any) -> None:
         search_keys=[], search_text={"address": "\x1f下連雀三丁目1番2号\x1f"}
     )
 
-    reform(apps, None)
+    respell(apps, None)
 
     now = Record.objects.get(pk=record.pk)
     assert now.search_text == written.search_text == {"address": "\x1f下連雀3-1-2\x1f"}
@@ -75,5 +76,63 @@ def test_reform_gives_old_records_the_forms_new_writes_get(clerk: Any) -> None:
     hits = search_run(actor=clerk, ledger=ledger, screen_code="past",
                       criteria={"address": "霞が関1-1-1"}).hits  # fmt: skip
     assert [hit.matched for hit in hits] == [[{"field": "address", "generation": 2}]]
-    reform(apps, None)  # a second run changes nothing
+    respell(apps, None)  # a second run changes nothing
+    assert Record.objects.get(pk=record.pk).search_text == written.search_text
+
+
+def test_respell_gives_old_records_and_past_values_the_forms_new_writes_get(clerk: Any) -> None:
+    """Records and past values indexed before ヴァ = バ, オーノ = オウノ = オオノ, ケーコ = ケイコ
+    and 大字上連雀 = 上連雀 are found by those spellings once 0019 has run: past values that
+    now share a form become one row with the later generation, and a value that a fold by a
+    neighbouring letter changed gets a row for the form as written too."""
+    from ledgers.definitions.services import ledger_create
+    from ledgers.search.index import Indexer
+    from ledgers.search.services import search_run
+
+    ledger = ledger_create(
+        actor=clerk, code="spell", name="転居", fields=[
+            {"key": "name", "label": "氏名", "type": "person_name"},
+            {"key": "address", "label": "住所", "type": "address"}],
+        search_screens=[{"code": "past", "name": "過去", "generations": "all",
+            "criteria": [{"field": "name", "match": "contains"}, {"field": "address", "match": "contains"}],
+            "result_fields": ["name"]}],
+    )  # fmt: skip
+    record = record_create(actor=clerk, ledger=ledger, values={
+        "name": {"kanji": "大野 恵子", "kana": "オオノ ケイコ"}, "address": "大字上連雀1番地"})  # fmt: skip
+    record = record_update(actor=clerk, record=record, expected_generation=1, values={
+        "name": {"kanji": "佐藤 恵子", "kana": "サトー ケーコ"}, "address": "ヴィラ下連雀"})  # fmt: skip
+    written = Record.objects.get(pk=record.pk)
+    assert written.search_text["name"] == "\x1f佐藤恵子\x1fサトウケイコ\x1f"
+    # What the code before wrote: ー kept, ヴ and 大字 kept, one form per value; and three
+    # past spellings of one reading, from three generations.
+    SearchValue.objects.filter(record_id=record.pk).delete()
+    indexer = Indexer(ledger.fields(), ledger.pk)
+    for path, old, generation in [("name", "オーノケイコ", 1), ("name", "オウノケイコ", 2),
+                                  ("name", "オオノケイコ", 1), ("address", "大字上連雀1", 1)]:  # fmt: skip
+        SearchValue.objects.create(
+            ledger=ledger, record=record, path=path, value=old, generation=generation,
+            keys=list(indexer.value_keys(path, old)),
+        )  # fmt: skip
+    Record.objects.filter(pk=record.pk).update(search_keys=[], search_text={
+        "name": "\x1f佐藤恵子\x1fサトーケーコ\x1f", "address": "\x1fヴイラ下連雀\x1f"})  # fmt: skip
+
+    respell(apps, None)
+
+    now = Record.objects.get(pk=record.pk)
+    assert now.search_text == written.search_text
+    assert set(now.search_keys) == set(written.search_keys)
+    past = {
+        (v.path, v.value, v.generation): v.keys for v in SearchValue.objects.filter(record=record)
+    }
+    assert set(past) == {
+        ("name", "オウノケイコ", 2), ("name", "オオノケイコ", 1), ("address", "上連雀1", 1)}  # fmt: skip
+    assert all(past.values())
+    for criteria, generations in [({"name": "オーノ"}, [2]), ({"name": "ｵｵﾉｹｰｺ"}, [2]),
+                                  ({"address": "上連雀"}, [1]), ({"address": "ビラ"}, [2])]:  # fmt: skip
+        (hit,) = search_run(actor=clerk, ledger=ledger, screen_code="past", criteria=criteria).hits
+        assert [m["generation"] for m in hit.matched] == generations, criteria
+    respell(apps, None)  # a second run changes nothing
+    assert {
+        (v.path, v.value, v.generation) for v in SearchValue.objects.filter(record=record)
+    } == set(past)
     assert Record.objects.get(pk=record.pk).search_text == written.search_text
