@@ -11,6 +11,14 @@ request pays) and the same conditions as raw SQL on the same indexes (the physic
 and prints p50/p95/p99 per query class with the ratio between them.
 
     python bench/search.py [--records 1000000] [--generations 3] [--repeat 30]
+
+``--normaliser`` measures only the normalisation (no database): µs per distinct value of
+the bench's people (names, readings, addresses) and of spellings that every fold acts on,
+on the query side (one form) and the stored side (the forms indexed). ``--code PATH``
+imports the normaliser of another checkout (the revision before a change) for an
+interleaved comparison with the same inputs. ``--folds --code PATH`` lists what the
+normaliser makes meet that ``PATH``'s did not (the false positives a fold may bring): in the
+sample DV ledger, and in a list of readings given with ``--readings``.
 """
 
 from __future__ import annotations
@@ -114,6 +122,116 @@ QUERIES: list[tuple[str, str, dict[str, Any]]] = [
 ]  # fmt: skip
 
 
+#: Spellings each fold acts on (long vowels, ヴ, 四つ仮名, 之, 大字), as names, readings and
+#: addresses: the normaliser's work where it has the most to do.
+SPELLINGS = {
+    "name": ["大野 誠", "一之瀬 花子", "龍之介", "丸之内 太郎", "渡邉 ヱミ", "佐々木 ゐく"],
+    "reading": ["オーノ マコト", "ｵｳﾉ ﾏｺﾄ", "ヴァイオリン", "ミヅキ ヂロウ", "さとー けーこ",
+                "ヤマモト オサム", "イノウエ エリカ", "レヴュー"],
+    "address": ["埼玉県比企郡嵐山町大字菅谷字東原123番地", "東京都千代田区丸之内一丁目1番1号",
+                "三鷹市大字上連雀三丁目1番2号 コーポ緑 101号室", "沖縄県那覇市字安里1-2-3"],
+}  # fmt: skip
+
+
+def _normaliser_bench(code: str | None, repeat: int) -> None:
+    """µs per value of the search normalisation, caches bypassed (each value once per
+    pass, as a value the indexer meets for the first time)."""
+    if code:
+        sys.path.insert(0, code)
+    import importlib
+
+    normalize = importlib.import_module("ledgers.search.normalize")
+    name = normalize.normalize_name
+    text = getattr(normalize, "normalize_address", normalize.normalize_text)
+    # The stored side: every form a value is indexed under (one before forms existed).
+    name_forms = getattr(normalize, "name_forms", name)
+    address_forms = getattr(normalize, "address_forms", text)
+    rng = random.Random(20261128)
+    people = [person(rng) for _ in range(20_000)]
+    values = {
+        "name": sorted({p["name"]["kanji"] for p in people}),
+        "reading": sorted({p["name"]["kana"] for p in people}),
+        "address": sorted({p["address"]["text"] for p in people}),
+    }
+    print(f"normaliser of {normalize.__file__}")
+    print("| values | distinct | query side (µs) | stored side (µs) |")
+    print("|---|---:|---:|---:|")
+    for label, inputs in [
+        *values.items(),
+        *((f"{k} (spellings)", v) for k, v in SPELLINGS.items()),
+    ]:
+        query, stored = (text, address_forms) if label.startswith("address") else (name, name_forms)
+        inputs = [" ".join(i.split()) for i in inputs]  # the field types' cleaning of spaces
+        best: list[float] = []
+        for function in (query, stored):
+            runs = []
+            for _ in range(repeat):
+                started = time.perf_counter()
+                for value in inputs:
+                    function(value)
+                runs.append((time.perf_counter() - started) / len(inputs) * 1e6)
+            best.append(min(runs))
+        print(f"| {label} | {len(inputs)} | {best[0]:.2f} | {best[1]:.2f} |")
+
+
+def _folds_bench(code: str, sample: Path, readings: str | None) -> None:
+    """What the normaliser's folds make meet that did not before: distinct values of the
+    sample DV ledger (readings, names, addresses as typed there) and, with ``--readings``,
+    a list of readings (``reading<TAB>weight`` a line, e.g. surnames and how many bear
+    them). Two values meet when their search forms are one (a search for one finds the
+    other); the normaliser before is ``code``'s (the revision before a change)."""
+    import csv
+    import importlib.util
+    from collections import defaultdict
+
+    from ledgers.search import normalize as after
+
+    spec = importlib.util.spec_from_file_location(
+        "normalize_before", Path(code) / "ledgers" / "search" / "normalize.py"
+    )
+    before = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(before)  # type: ignore[union-attr]
+    rows = list(csv.DictReader(sample.read_bytes().decode("cp932").splitlines()))
+    columns = {
+        "readings": (["カナ氏名", "加害者カナ氏名"], "normalize_name", "normalize_name"),
+        "names": (["漢字氏名", "加害者漢字氏名", "通称・旧姓"], "normalize_name", "normalize_name"),
+        "addresses": (["現住所", "前住所"], "normalize_text", "normalize_address"),
+    }
+    sets: list[tuple[str, dict[str, float], str, str]] = [
+        (f"sample {label}", {row[c]: 1.0 for row in rows for c in cols if row[c]}, old, new)
+        for label, (cols, old, new) in columns.items()
+    ]
+    if readings:
+        weights: dict[str, float] = defaultdict(float)
+        for line in Path(readings).read_text(encoding="utf-8").splitlines():
+            reading, _tab, weight = line.partition("\t")
+            weights[reading] += float(weight or 1)
+        sets.append(
+            (f"readings of {Path(readings).name}", weights, "normalize_name", "normalize_name")
+        )
+    print(
+        "| values | distinct | forms before | forms after | groups that meet now | values in them | share (weighted) |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    examples = []
+    for label, values, old, new in sets:
+        old_forms: dict[str, float] = defaultdict(float)
+        for value, weight in values.items():
+            old_forms[getattr(before, old)(value)] += weight
+        groups: dict[str, set[str]] = defaultdict(set)
+        for form in old_forms:
+            groups[getattr(after, new)(form)].add(form)
+        met = [sorted(group) for group in groups.values() if len(group) > 1]
+        share = sum(old_forms[form] for group in met for form in group) / sum(old_forms.values())
+        print(
+            f"| {label} | {len(values)} | {len(old_forms)} | {len(groups)} | {len(met)} |"
+            f" {sum(map(len, met))} | {share:.2%} |"
+        )
+        examples.append((label, met))
+    for label, met in examples:
+        print(f"\n{label}: " + ("; ".join(" = ".join(group) for group in met[:40]) or "none"))
+
+
 def _pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -130,17 +248,19 @@ def _floor_query(
     from django.db.models import Q
 
     from ledgers.records.models import Record
-    from ledgers.search.services import _current_condition
+    from ledgers.search.services import _Criterion
 
     records = Record.objects.filter(ledger_id=ledger.pk, deleted_at__isnull=True)
+    parsed = [
+        _Criterion.parse(ledger, path, fields[path], matches[path], raw)
+        for path, raw in criteria.items()
+    ]
     if generations == "all":
         # The service's two steps (recent window, then candidates), without policy and audit.
-
-        criteria_list = [(p, fields[p], matches[p], raw) for p, raw in criteria.items()]
-        return _AllGenerations(ledger, records, criteria_list)
+        return _AllGenerations(ledger, records, parsed)
     condition = Q()
-    for path, raw in criteria.items():
-        condition &= _current_condition(ledger, path, fields[path], matches[path], raw)
+    for criterion in parsed:
+        condition &= criterion.current()
     records = records.filter(condition)
     return records.order_by("-updated_at", "-id").values_list("id", flat=True)[:51]
 
@@ -217,7 +337,28 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--keep", action="store_true")
     parser.add_argument("--reuse", action="store_true", help="query an existing bench database")
+    parser.add_argument(
+        "--normaliser", action="store_true", help="time the normalisation only (no database)"
+    )
+    parser.add_argument(
+        "--code", help="with --normaliser or --folds: the checkout whose normaliser to compare"
+    )
+    parser.add_argument(
+        "--folds", action="store_true", help="what the folds make meet, against --code's"
+    )
+    parser.add_argument(
+        "--sample",
+        default=str(REPO_ROOT.parent / "shared" / "data" / "dv_support_ledger_cp932.csv"),
+        help="with --folds: the sample DV ledger (CP932 CSV)",
+    )
+    parser.add_argument("--readings", help="with --folds: readings, reading<TAB>weight a line")
     args = parser.parse_args()
+    if args.normaliser:
+        _normaliser_bench(args.code, max(args.repeat, 5))
+        return
+    if args.folds:
+        _folds_bench(args.code, Path(args.sample), args.readings)
+        return
 
     admin_url = bench_database(BENCH_DB, create=not args.reuse)
 
