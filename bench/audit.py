@@ -9,9 +9,11 @@ the embedded PostgreSQL), provisions one city and measures:
   COPY; and a record read with and without its audit event;
 - the chain: ``--events`` events (default 1,000,000) written with COPY, then the first
   ``audit_seal`` over all of them, an incremental pass, ``audit_verify`` and
-  ``audit_anchor``.
+  ``audit_anchor``; then ``audit_verify`` again with ``--anchor-files`` daily anchor files
+  in storage (default 3,650: ten years; verify reads and compares every one), copies of
+  the anchor's file under earlier dates.
 
-    python bench/audit.py [--events 1000000] [--single 5000] [--keep]
+    python bench/audit.py [--events 1000000] [--single 5000] [--anchor-files 3650] [--keep]
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +102,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--single", type=int, default=5000, help="events written one by one")
+    parser.add_argument(
+        "--anchor-files", type=int, default=3650, help="daily anchor files for the last verify"
+    )
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
 
@@ -116,6 +121,7 @@ def main() -> None:
     from django.db import connection, transaction
     from django_tenants.utils import schema_context
 
+    from ledgers.audit.anchor_files import anchor_files
     from ledgers.audit.services import (
         AuditEntry,
         audit_anchor,
@@ -278,6 +284,22 @@ def main() -> None:
     verify_anchored_s = time.perf_counter() - started
     assert result.ok, result
     assert result.anchors_checked == 2, result
+    # Ten years of daily files (local disk): copies of the one just written, earlier dates.
+    folder = Path(files.name) / "public" / "anchors" / "bench"
+    written = folder / Path(anchor.storage_name).name
+    for day in range(args.anchor_files - 1):
+        (folder / f"{date(2000, 1, 1) + timedelta(days=day):%Y-%m-%d}.json").write_bytes(
+            written.read_bytes()
+        )
+    started = time.perf_counter()
+    result = audit_verify(schema="bench")
+    verify_files_s = time.perf_counter() - started
+    assert result.ok, result
+    assert result.anchors_checked == 1 + args.anchor_files, result
+    with schema_context("public"):
+        started = time.perf_counter()
+        assert len(anchor_files("bench")) == args.anchor_files
+        files_read_s = time.perf_counter() - started
 
     machine = f"{platform.machine()}, {os.cpu_count()} cores"
     with connection.cursor() as cursor:
@@ -299,6 +321,9 @@ def main() -> None:
             "verify_events_per_s": round(result.events / verify_s),
             "anchor_s": round(anchor_s, 2),
             "verify_with_anchors_s": round(verify_anchored_s, 2),
+            "anchor_files": args.anchor_files,
+            "verify_with_anchor_files_s": round(verify_files_s, 2),
+            "anchor_files_read_s": round(files_read_s, 3),
             "chain_length": result.events,
             "anchor_position": anchor.position,
         },
@@ -323,6 +348,10 @@ def main() -> None:
     )
     print(f"| `audit_anchor` (full pass + head + public + storage) | {c['anchor_s']:.2f} | |")
     print(f"| `audit_verify` with anchors | {c['verify_with_anchors_s']:.1f} | |")
+    print(
+        f"| `audit_verify` with {c['anchor_files']:,} anchor files | {c['verify_with_anchor_files_s']:.1f} | |"
+    )
+    print(f"| listing and reading those files alone | {c['anchor_files_read_s']:.3f} | |")
 
     connection.close()
     if not args.keep:

@@ -27,6 +27,7 @@ from django_tenants.utils import schema_context
 from psycopg import sql
 
 from daicho.tenancy.guard import require_tenant
+from ledgers.audit.anchor_files import AnchorFile, anchor_files
 from ledgers.audit.chain import (
     CANONICAL_COLUMNS_SQL,
     FORMAT,
@@ -283,7 +284,8 @@ class VerifyResult:
     """The outcome of ``audit_verify``: OK, or the first broken link and why.
 
     ``code`` is stable for programs (``event_changed``, ``event_missing``, ``seal_missing``,
-    ``link_broken``, ``anchor_mismatch``, ``anchor_beyond_chain``, ``unsealed_event``);
+    ``link_broken``, ``anchor_mismatch``, ``anchor_beyond_chain``, ``anchor_invalid``,
+    ``unsealed_event``);
     ``reason`` is for people (Japanese).
     """
 
@@ -301,42 +303,34 @@ class VerifyResult:
 
 @dataclass(frozen=True)
 class _Anchor:
-    source: str  # "public" or the storage name
+    where: str  # for people: "public スキーマ", or the file's name
     position: int
     head_hash: str
     head_seq: int | None
     anchored_at: str
 
 
-def _anchors(schema: str) -> list[_Anchor]:
-    """Every anchor of the city in public, and the latest one in object storage."""
+def _anchors(schema: str) -> tuple[list[_Anchor], list[AnchorFile]]:
+    """Every anchor of the city: its rows in public and every file in object storage; and
+    the files that are no anchor of this city."""
     found = [
-        _Anchor("public", a.position, a.head_hash, a.head_seq, a.anchored_at.isoformat())
+        _Anchor("public スキーマ", a.position, a.head_hash, a.head_seq, a.anchored_at.isoformat())
         for a in AuditAnchor.objects.filter(municipality__schema_name=schema).order_by("position")
     ]
-    stored = _latest_stored_anchor(schema)
-    if stored is not None:
-        found.append(stored)
-    return found
-
-
-def _latest_stored_anchor(schema: str) -> _Anchor | None:
-    folder = f"anchors/{schema}"
     with schema_context("public"):
-        try:
-            _dirs, names = default_storage.listdir(folder)
-        except FileNotFoundError:
-            return None
-        names = sorted(n for n in names if n.endswith(".json"))
-        if not names:
-            return None
-        name = f"{folder}/{names[-1]}"
-        with default_storage.open(name, "rb") as handle:
-            payload = json.loads(handle.read())
-    return _Anchor(
-        name, int(payload["position"]), payload["head_hash"], payload.get("head_seq"),
-        payload.get("anchored_at", ""),
-    )  # fmt: skip
+        files = anchor_files(schema)
+    invalid = []
+    for file in files:
+        if file.payload is None:
+            invalid.append(file)
+            continue
+        found.append(
+            _Anchor(
+                file.label, file.payload["position"], file.payload["head_hash"],
+                file.payload.get("head_seq"), str(file.payload.get("anchored_at", "")),
+            )
+        )  # fmt: skip
+    return found, invalid
 
 
 def _broken(
@@ -414,7 +408,7 @@ def _streaming_plan() -> Iterator[None]:
 def _check(schema: str, *, sealed_now: int) -> VerifyResult:
     """Walk the chain in position order, recomputing every link; then anchors and gaps."""
     events, seals = _tables(schema)
-    anchors = _anchors(schema)
+    anchors, invalid = _anchors(schema)
     by_position: dict[int, list[_Anchor]] = {}
     for anchor in anchors:
         by_position.setdefault(anchor.position, []).append(anchor)
@@ -427,10 +421,9 @@ def _check(schema: str, *, sealed_now: int) -> VerifyResult:
         for anchor in by_position.get(at, ()):
             counts["anchors_checked"] += 1
             if anchor.head_hash != digest.hex():
-                where = "public スキーマ" if anchor.source == "public" else anchor.source
                 return _broken(
                     schema, code="anchor_mismatch", position=at, seq=seq, **counts,
-                    reason=f"連鎖位置 {at} のハッシュが {anchor.anchored_at} の控え（{where}）と"
+                    reason=f"連鎖位置 {at} のハッシュが {anchor.anchored_at} の控え（{anchor.where}）と"
                     "一致しません。この位置までのどこかが書き換えられています。",
                 )  # fmt: skip
         return None
@@ -470,13 +463,19 @@ def _check(schema: str, *, sealed_now: int) -> VerifyResult:
     for anchor in anchors:
         if anchor.position > position:
             counts["anchors_checked"] += 1
-            where = "public スキーマ" if anchor.source == "public" else anchor.source
             return _broken(
                 schema, code="anchor_beyond_chain", position=anchor.position,
                 seq=anchor.head_seq, **counts,
-                reason=f"連鎖が {anchor.anchored_at} の控え（{where}、連鎖位置 {anchor.position}）"
-                f"より短くなっています（連鎖位置 {position} より後の封印が削除されています）。",
+                reason=f"連鎖が {anchor.anchored_at} の控え（{anchor.where}、連鎖位置 "
+                f"{anchor.position}）より短くなっています（連鎖位置 {position} より後の封印が"
+                "削除されています）。",
             )  # fmt: skip
+    if invalid:
+        return _broken(
+            schema, code="anchor_invalid", position=None, seq=None, **counts,
+            reason=f"控えのファイル {invalid[0].label} は、この自治体の控えとして読めません"
+            "（控え以外のファイルが置かれたか、書き換えられています）。",
+        )  # fmt: skip
     with connection.cursor() as cursor:
         cursor.execute(
             sql.SQL(
@@ -502,9 +501,10 @@ def audit_verify(*, actor: Any = None, schema: str | None = None) -> VerifyResul
     """Seal what is pending, then recompute the whole chain and compare (監査ログの検証).
 
     Every link's hash is recomputed from the event in position order and compared with
-    its seal; every anchor (public, and the latest in object storage) must match the
-    recomputed chain at its position, so a chain rewritten end to end is found too; every
-    event must have a seal. The result names the first broken position and ``seq``.
+    its seal; every anchor (its rows in public, and every file in object storage) must
+    match the recomputed chain at its position, so a chain rewritten end to end is found
+    too, and a newer forged file does not hide an older one; every event must have a seal.
+    The result names the first broken position and ``seq``.
     Called outside a transaction it checks one consistent snapshot (REPEATABLE READ).
     With a person as ``actor``, the verification itself is recorded as an audit event.
     """
@@ -553,6 +553,7 @@ def audit_anchor(*, actor: Any = None, schema: str | None = None) -> AuditAnchor
             municipality = Municipality.objects.get(schema_name=schema)
             name = f"anchors/{schema}/{timezone.localdate():%Y-%m-%d}.json"
             with schema_context("public"):
+                # A day's file is never replaced: the first anchor of the day writes it.
                 store = not default_storage.exists(name)
                 anchor = AuditAnchor.objects.create(
                     municipality=municipality, position=position, head_seq=head_seq,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from django.db import connection
 from django.test import override_settings
 
 from ledgers.audit.models import AuditEvent
-from ledgers.audit.services import audit_record
+from ledgers.audit.services import audit_record, audit_seal
 
 
 @pytest.fixture(autouse=True)
@@ -51,6 +52,17 @@ def as_superuser(schema: str, table: str, statement: str, params: list[Any] | No
         cursor.execute(f'ALTER TABLE "{schema}"."{table}" DISABLE TRIGGER ALL')
         cursor.execute(statement, params or [])
         cursor.execute(f'ALTER TABLE "{schema}"."{table}" ENABLE TRIGGER ALL')
+
+
+def rewrite_whole_chain(event: AuditEvent) -> None:
+    """What the application's own role (the tables' owner) or a superuser could do: change
+    an event with the triggers disabled, drop every seal, reseal. Mitaka only."""
+    as_superuser(
+        "mitaka", "ledgers_auditevent", "UPDATE mitaka.ledgers_auditevent SET details = %s WHERE seq = %s",
+        [json.dumps({"i": 0, "screen": "改ざん"}), event.seq],
+    )  # fmt: skip
+    as_superuser("mitaka", "ledgers_auditseal", "DELETE FROM mitaka.ledgers_auditseal")
+    audit_seal(full=True)
 
 
 def second_connection() -> psycopg.Connection:

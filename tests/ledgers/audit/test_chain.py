@@ -33,7 +33,12 @@ from ledgers.audit.services import (
     audit_verify,
 )
 from tests.conftest import City
-from tests.ledgers.audit.conftest import as_superuser, dated_by_hand, record_events
+from tests.ledgers.audit.conftest import (
+    as_superuser,
+    dated_by_hand,
+    record_events,
+    rewrite_whole_chain,
+)
 
 
 def _reference_chain(schema: str) -> list[tuple[int, bytes]]:
@@ -169,21 +174,11 @@ def test_a_rewritten_seal_is_found_through_the_next_link(in_mitaka: City) -> Non
     assert (result.code, result.seq) == ("event_changed", events[1].seq)
 
 
-def _rewrite_whole_chain(event: AuditEvent) -> None:
-    """What an attacker with superuser rights would do: change, drop the seals, re-seal."""
-    as_superuser(
-        "mitaka", "ledgers_auditevent", "UPDATE mitaka.ledgers_auditevent SET details = %s WHERE seq = %s",
-        [json.dumps({"i": 0, "screen": "改ざん"}), event.seq],
-    )  # fmt: skip
-    as_superuser("mitaka", "ledgers_auditseal", "DELETE FROM mitaka.ledgers_auditseal")
-    audit_seal(full=True)
-
-
 def test_a_rewritten_whole_chain_is_found_through_the_public_anchor(in_mitaka: City) -> None:
     events = record_events(6)
     anchor = audit_anchor()
     record_events(2)
-    _rewrite_whole_chain(events[1])
+    rewrite_whole_chain(events[1])
     # Internally consistent again (every link checks out): only the anchor can tell.
     assert len(_reference_chain("mitaka")) == AuditSeal.objects.count()
     result = audit_verify()
@@ -202,7 +197,7 @@ def test_the_storage_anchor_finds_a_rewrite_when_public_anchors_were_removed_too
         anchor.storage_name
         == f"anchors/mitaka/{datetime.now(ZoneInfo('Asia/Tokyo')):%Y-%m-%d}.json"
     )
-    _rewrite_whole_chain(events[0])
+    rewrite_whole_chain(events[0])
     with schema_context("public"):
         as_superuser("public", "tenants_auditanchor", "DELETE FROM public.tenants_auditanchor")
     result = audit_verify()
