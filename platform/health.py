@@ -30,8 +30,11 @@ def check_redis() -> None:
 
 def check_storage() -> None:
     from daicho.storage import storage_check
+    from ledgers.audit.anchor_files import anchor_lock_check
 
     storage_check(default_storage)
+    # With AUDIT_ANCHOR_LOCK_DAYS, a bucket without Object Lock keeps the pods unready.
+    anchor_lock_check(default_storage)
 
 
 READINESS_CHECKS: dict[str, Callable[[], None]] = {

@@ -3,9 +3,10 @@
 A city's audit trail lives in its own schema; an anchor is the chain head (position,
 hash, count) written outside it: the public schema and object storage. It protects
 against a rewrite of the city's schema by anyone who cannot also write there; in the
-shipped deployment the application's one role can (docs/audit.md, "What the triggers do
-not stop"), which a deployment closes with a non-owner application role and storage that
-refuses deletes.
+shipped deployment the application's one role can write the public rows (docs/audit.md,
+"What the triggers do not stop"). The daily files can be put out of its reach with S3
+Object Lock (``AUDIT_ANCHOR_LOCK_DAYS``, ``ledgers.audit.anchor_files``), and verify
+compares every one of them.
 A chain that was rewritten end to end inside the city schema still differs from the
 anchors at their positions (``ledgers.audit.services.audit_verify``). Insert-only: the
 database refuses UPDATE, DELETE and TRUNCATE (trigger in ``0002_database_rules``).

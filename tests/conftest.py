@@ -106,3 +106,15 @@ def operator_client(cities: dict, db: None) -> Any:
     client = Client(HTTP_HOST="localhost")
     assert client.login(username="operator", password=ADMIN_PASSWORD)
     return client
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A local S3 server (moto), started once for the tests that ask for it."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()

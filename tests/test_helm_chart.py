@@ -136,6 +136,9 @@ BAD_VARIANTS = {
     "extraEnv repeats a chart variable": _set(("config", "extraEnv"), {"LOG_LEVEL": "DEBUG"}),
     "secrets.extra repeats a chart secret": _set(("secrets", "extra"), {"SECRET_KEY": "x"}),
     "databaseUrl is not PostgreSQL": _set(("secrets", "databaseUrl"), "mysql://db/daicho"),
+    "anchor lock mode is unknown": _set(("storage", "s3", "anchorLock", "mode"), "LEGAL_HOLD"),
+    "anchor lock days are negative": _set(("storage", "s3", "anchorLock", "days"), -1),
+    "extraEnv sets the anchor lock": _set(("config", "extraEnv"), {"AUDIT_ANCHOR_LOCK_DAYS": "1"}),
 }
 
 
@@ -153,6 +156,7 @@ def test_schema_accepts_a_production_like_override(values, validator):
     good["image"] = {"repository": "registry.example.jp/daicho", "tag": "1.2.3"}
     good["storage"]["backend"] = "s3"
     good["storage"]["s3"]["bucket"] = "daicho-files"
+    good["storage"]["s3"]["anchorLock"] = {"days": 1826, "mode": "COMPLIANCE"}
     good["secrets"]["existingSecret"] = "daicho-env"
     good["web"]["autoscaling"]["enabled"] = True
     good["web"]["podDisruptionBudget"] = {"enabled": True, "minAvailable": "50%"}
@@ -333,6 +337,8 @@ def test_env_example_documents_every_setting():
         "AWS_S3_REGION_NAME",
         "AWS_ACCESS_KEY_ID",
         "AWS_SECRET_ACCESS_KEY",
+        "AUDIT_ANCHOR_LOCK_DAYS",
+        "AUDIT_ANCHOR_LOCK_MODE",
         "FILES_ROOT",
         "DB_CONN_MAX_AGE",
         "DB_PREPARED_STATEMENTS",

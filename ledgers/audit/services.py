@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
 from django.utils import timezone
@@ -27,7 +26,12 @@ from django_tenants.utils import schema_context
 from psycopg import sql
 
 from daicho.tenancy.guard import require_tenant
-from ledgers.audit.anchor_files import AnchorFile, anchor_files
+from ledgers.audit.anchor_files import (
+    AnchorFile,
+    anchor_file_write,
+    anchor_files,
+    anchor_lock_check,
+)
 from ledgers.audit.chain import (
     CANONICAL_COLUMNS_SQL,
     FORMAT,
@@ -303,7 +307,7 @@ class VerifyResult:
 
 @dataclass(frozen=True)
 class _Anchor:
-    where: str  # for people: "public スキーマ", or the file's name
+    where: str  # for people: "public スキーマ", or the file's name (and version)
     position: int
     head_hash: str
     head_seq: int | None
@@ -311,8 +315,8 @@ class _Anchor:
 
 
 def _anchors(schema: str) -> tuple[list[_Anchor], list[AnchorFile]]:
-    """Every anchor of the city: its rows in public and every file in object storage; and
-    the files that are no anchor of this city."""
+    """Every anchor of the city: its rows in public and every file in object storage (every
+    version of each on a locked bucket); and the files that are no anchor of this city."""
     found = [
         _Anchor("public スキーマ", a.position, a.head_hash, a.head_seq, a.anchored_at.isoformat())
         for a in AuditAnchor.objects.filter(municipality__schema_name=schema).order_by("position")
@@ -501,10 +505,11 @@ def audit_verify(*, actor: Any = None, schema: str | None = None) -> VerifyResul
     """Seal what is pending, then recompute the whole chain and compare (監査ログの検証).
 
     Every link's hash is recomputed from the event in position order and compared with
-    its seal; every anchor (its rows in public, and every file in object storage) must
-    match the recomputed chain at its position, so a chain rewritten end to end is found
-    too, and a newer forged file does not hide an older one; every event must have a seal.
-    The result names the first broken position and ``seq``.
+    its seal; every anchor (its rows in public, and every file in object storage, every
+    version of each on a locked bucket) must match the recomputed chain at its position,
+    so a chain rewritten end to end is found too, and a newer forged file does not hide an
+    older one; every event must have a seal. The result names the first broken position
+    and ``seq``.
     Called outside a transaction it checks one consistent snapshot (REPEATABLE READ).
     With a person as ``actor``, the verification itself is recorded as an audit event.
     """
@@ -536,12 +541,16 @@ def audit_anchor(*, actor: Any = None, schema: str | None = None) -> AuditAnchor
 
     Seals every pending event first. The public row is written every time; object storage
     keeps one file per city and day, ``anchors/<schema>/<YYYY-MM-DD>.json`` under the
-    public prefix (the first anchor of that day, Japan time); files are never replaced.
-    This is the one place the audit trail crosses into the public schema.
+    public prefix (the first anchor of that day, Japan time); files are never replaced,
+    and with ``AUDIT_ANCHOR_LOCK_DAYS`` they are put under S3 Object Lock. Raises
+    ``AnchorLockUnavailable``, before anything is sealed or written, when the lock is
+    configured and the bucket cannot lock. This is the one place the audit trail crosses
+    into the public schema.
     """
     schema = schema or require_tenant()
     with schema_context(schema):
         require_tenant()
+        anchor_lock_check()
         audit_seal(schema=schema, full=True)
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_lock_key(cursor, schema)])
@@ -561,7 +570,9 @@ def audit_anchor(*, actor: Any = None, schema: str | None = None) -> AuditAnchor
                     storage_name=name if store else "",
                 )  # fmt: skip
                 if store:
-                    default_storage.save(name, ContentFile(_anchor_json(anchor, schema)))
+                    anchor_file_write(
+                        name, _anchor_json(anchor, schema), anchored_at=anchor.anchored_at
+                    )
             if actor is not None:
                 audit_record(
                     actor=actor, action="audit.anchor",

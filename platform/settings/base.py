@@ -231,6 +231,29 @@ AWS_QUERYSTRING_AUTH = True
 AWS_QUERYSTRING_EXPIRE = 300
 AWS_S3_SIGNATURE_VERSION = "s3v4"
 
+
+def _anchor_lock() -> tuple[int, str]:
+    days = env.int("AUDIT_ANCHOR_LOCK_DAYS", default=0)
+    mode = env.str("AUDIT_ANCHOR_LOCK_MODE", default="COMPLIANCE").upper()
+    if days < 0 or days > 36500:
+        raise ImproperlyConfigured("AUDIT_ANCHOR_LOCK_DAYS must be a number of days, 0 to 36500")
+    if mode not in ("COMPLIANCE", "GOVERNANCE"):
+        raise ImproperlyConfigured('AUDIT_ANCHOR_LOCK_MODE must be "COMPLIANCE" or "GOVERNANCE"')
+    if days and STORAGE_BACKEND != "s3":
+        raise ImproperlyConfigured(
+            "AUDIT_ANCHOR_LOCK_DAYS needs STORAGE_BACKEND=s3 (S3 Object Lock); local files"
+            " cannot be locked"
+        )
+    return days, mode
+
+
+# Audit anchor files under S3 Object Lock (docs/audit.md, "Anchors"; docs/operations.md):
+# each daily file is retained for AUDIT_ANCHOR_LOCK_DAYS days (0: not locked) in
+# AUDIT_ANCHOR_LOCK_MODE: COMPLIANCE (nobody, the application's own keys included, can
+# delete it or shorten its retention) or GOVERNANCE (a principal allowed to bypass can:
+# for trials). The bucket must have been created with Object Lock enabled.
+AUDIT_ANCHOR_LOCK_DAYS, AUDIT_ANCHOR_LOCK_MODE = _anchor_lock()
+
 if STORAGE_BACKEND == "s3":
     _default_storage = {"BACKEND": "daicho.storage.TenantS3Storage"}
 else:

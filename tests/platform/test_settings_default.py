@@ -18,7 +18,8 @@ import daicho.wsgi  # noqa: F401  (does os.environ.setdefault like gunicorn daic
 from django.conf import settings as s
 print(json.dumps({k: getattr(s, k) for k in [
     "DEBUG", "OPERATOR_REQUIRE_2FA", "WEBHOOK_ALLOW_PRIVATE_NETWORKS", "WEBHOOK_ALLOW_HTTP",
-    "WEBHOOK_ALLOWED_PORTS", "SESSION_COOKIE_SECURE", "SECURE_SSL_REDIRECT", "EMBEDDED_SERVICES"]}
+    "WEBHOOK_ALLOWED_PORTS", "SESSION_COOKIE_SECURE", "SECURE_SSL_REDIRECT", "EMBEDDED_SERVICES",
+    "AUDIT_ANCHOR_LOCK_DAYS", "AUDIT_ANCHOR_LOCK_MODE"]}
     | {"module": os.environ["DJANGO_SETTINGS_MODULE"]}))
 """
 
@@ -52,6 +53,7 @@ def test_missing_settings_module_does_not_fail_open(tmp_path: Path) -> None:
         "DEBUG": False, "OPERATOR_REQUIRE_2FA": True, "WEBHOOK_ALLOW_PRIVATE_NETWORKS": False,
         "WEBHOOK_ALLOW_HTTP": False, "WEBHOOK_ALLOWED_PORTS": [443, 80],
         "SESSION_COOKIE_SECURE": True, "SECURE_SSL_REDIRECT": True, "EMBEDDED_SERVICES": False,
+        "AUDIT_ANCHOR_LOCK_DAYS": 0, "AUDIT_ANCHOR_LOCK_MODE": "COMPLIANCE",
         "module": "daicho.settings.production",
     }  # fmt: skip
 
@@ -64,6 +66,32 @@ def test_the_operator_lists_the_webhook_ports(tmp_path: Path) -> None:
     wrong = _production_settings(tmp_path, WEBHOOK_ALLOWED_PORTS="443,https")
     assert wrong.returncode != 0
     assert "WEBHOOK_ALLOWED_PORTS must list port numbers" in wrong.stderr
+
+
+def test_the_operator_locks_the_audit_anchors_on_s3_only(tmp_path: Path) -> None:
+    s3 = {"STORAGE_BACKEND": "s3", "AWS_STORAGE_BUCKET_NAME": "daicho-files"}
+    locked = _loaded(_production_settings(tmp_path, **s3, AUDIT_ANCHOR_LOCK_DAYS="2555"))
+    assert (locked["AUDIT_ANCHOR_LOCK_DAYS"], locked["AUDIT_ANCHOR_LOCK_MODE"]) == (
+        2555,
+        "COMPLIANCE",
+    )
+    trial = _production_settings(
+        tmp_path, **s3, AUDIT_ANCHOR_LOCK_DAYS="1", AUDIT_ANCHOR_LOCK_MODE="governance"
+    )
+    assert _loaded(trial)["AUDIT_ANCHOR_LOCK_MODE"] == "GOVERNANCE"
+    refused = {
+        "needs STORAGE_BACKEND=s3": {"AUDIT_ANCHOR_LOCK_DAYS": "2555"},
+        'must be "COMPLIANCE" or "GOVERNANCE"': {
+            **s3,
+            "AUDIT_ANCHOR_LOCK_DAYS": "30",
+            "AUDIT_ANCHOR_LOCK_MODE": "LEGAL_HOLD",
+        },
+        "must be a number of days": {**s3, "AUDIT_ANCHOR_LOCK_DAYS": "-1"},
+    }
+    for message, values in refused.items():
+        run = _production_settings(tmp_path, **values)
+        assert run.returncode != 0
+        assert message in run.stderr
 
 
 def test_every_gunicorn_command_logs_paths_without_their_query_string() -> None:

@@ -109,6 +109,10 @@ AWS_STORAGE_BUCKET_NAME: {{ .Values.storage.s3.bucket | quote }}
 AWS_S3_ENDPOINT_URL: {{ . | quote }}
 {{- end }}
 AWS_S3_REGION_NAME: {{ .Values.storage.s3.region | quote }}
+{{- with .Values.storage.s3.anchorLock }}
+AUDIT_ANCHOR_LOCK_DAYS: {{ .days | int | toString | quote }}
+AUDIT_ANCHOR_LOCK_MODE: {{ .mode | quote }}
+{{- end }}
 {{- else }}
 FILES_ROOT: {{ .Values.storage.local.filesRoot | quote }}
 {{- end }}
