@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ledgers.exceptions import LedgerError
+
 
 class AuditError(Exception):
     code = "AUDIT_ERROR"
@@ -17,3 +19,18 @@ class AnchorLockUnavailable(AuditError):
         super().__init__(message)
         self.message = message
         self.bucket = bucket
+
+
+class AuditVerifyRunning(LedgerError):
+    """A verification of the city is running already: the API answers at once instead of
+    waiting for it (``audit_verify(wait=False)``)."""
+
+    code = "ERROR_AUDIT_VERIFY_RUNNING"
+    status = 409
+    retry_after = 10
+
+    def __init__(self) -> None:
+        super().__init__(
+            "この自治体の監査ログの検証は、ほかの検証が実行中です。"
+            "終わってから、もう一度実行してください。"
+        )

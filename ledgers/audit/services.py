@@ -39,6 +39,7 @@ from ledgers.audit.chain import (
     genesis,
     link_from_parts,
 )
+from ledgers.audit.exceptions import AuditVerifyRunning
 from ledgers.audit.models import AuditEvent
 from tenants.anchors import AuditAnchor
 from tenants.models import Municipality
@@ -54,6 +55,8 @@ SETTLE = timedelta(minutes=10)
 # High half of the advisory lock key of a city's sealing pass; the low half is the oid of
 # the city's schema, so cities never wait for one another.
 _LOCK_CLASS = 0x41554454  # "AUDT"
+# The same for a city's verification, held for its whole run: one at a time per city.
+_VERIFY_LOCK_CLASS = 0x41554456  # "AUDV"
 
 
 @dataclass(frozen=True)
@@ -129,12 +132,12 @@ def _tables(schema: str) -> tuple[sql.Identifier, sql.Identifier]:
     return sql.Identifier(schema, "ledgers_auditevent"), sql.Identifier(schema, "ledgers_auditseal")
 
 
-def _lock_key(cursor: Any, schema: str) -> int:
+def _lock_key(cursor: Any, schema: str, lock_class: int = _LOCK_CLASS) -> int:
     cursor.execute("SELECT oid::bigint FROM pg_namespace WHERE nspname = %s", [schema])
     row = cursor.fetchone()
     if row is None:
         raise LookupError(f"schema {schema!r} does not exist")
-    return (_LOCK_CLASS << 32) | row[0]
+    return (lock_class << 32) | row[0]
 
 
 def _head(cursor: Any, schema: str) -> tuple[int, bytes, int | None]:
@@ -276,6 +279,29 @@ def _session_lock(schema: str) -> Iterator[None]:
     with connection.cursor() as cursor:
         key = _lock_key(cursor, schema)
         cursor.execute("SELECT pg_advisory_lock(%s)", [key])
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+
+
+@contextmanager
+def _verify_lock(schema: str, *, wait: bool) -> Iterator[None]:
+    """The city's verification lock, held at session level for the whole verification.
+
+    ``wait=False`` raises ``AuditVerifyRunning`` at once when another verification of the
+    city holds it (the API's: a request waiting on it held a web worker's thread, which
+    serves every city, for as long as the running one took; a few such requests from one
+    city's token kept a pod from answering any city)."""
+    with connection.cursor() as cursor:
+        key = _lock_key(cursor, schema, _VERIFY_LOCK_CLASS)
+        if wait:
+            cursor.execute("SELECT pg_advisory_lock(%s)", [key])
+        else:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
+            if not cursor.fetchone()[0]:
+                raise AuditVerifyRunning()
     try:
         yield
     finally:
@@ -501,7 +527,9 @@ def _check(schema: str, *, sealed_now: int) -> VerifyResult:
     )  # fmt: skip
 
 
-def audit_verify(*, actor: Any = None, schema: str | None = None) -> VerifyResult:
+def audit_verify(
+    *, actor: Any = None, schema: str | None = None, wait: bool = True
+) -> VerifyResult:
     """Seal what is pending, then recompute the whole chain and compare (監査ログの検証).
 
     Every link's hash is recomputed from the event in position order and compared with
@@ -512,11 +540,13 @@ def audit_verify(*, actor: Any = None, schema: str | None = None) -> VerifyResul
     and ``seq``.
     Called outside a transaction it checks one consistent snapshot (REPEATABLE READ).
     With a person as ``actor``, the verification itself is recorded as an audit event.
+    One verification of a city runs at a time: another one waits for it, or with
+    ``wait=False`` (the API) raises ``AuditVerifyRunning`` at once.
     """
     schema = schema or require_tenant()
     with schema_context(schema):
         require_tenant()
-        with _session_lock(schema):
+        with _verify_lock(schema, wait=wait), _session_lock(schema):
             outermost = not connection.in_atomic_block
             with transaction.atomic():
                 if outermost:

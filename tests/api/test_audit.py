@@ -1,10 +1,21 @@
 """GET /api/v1/audit/events/ and POST /api/v1/audit/verify/."""
 
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import psycopg
 import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django_tenants.utils import schema_context
+from rest_framework.test import APIClient
 
+from ledgers.api.tokens.services import token_issue
 from tests.api.conftest import records_url
+from tests.conftest import City
 
 
 def test_auditors_read_events_with_filters(api: Any, city: dict[str, Any]) -> None:
@@ -28,6 +39,64 @@ def test_verify_answers_ok_for_an_untouched_chain(api: Any) -> None:
     assert response.status_code == 200
     assert response.json()["ok"] is True
     assert response.json()["events"] > 0
+
+
+@contextmanager
+def _verification_running(schema: str, *, for_seconds: float) -> Iterator[None]:
+    """Another session holding what a running verification of ``schema`` holds: the city's
+    verification lock ("AUDV") and its sealing lock ("AUDT", taken by verify and by the
+    sealing task alike), both released after ``for_seconds`` (the verification ends)."""
+    settings = connection.settings_dict
+    holder = psycopg.connect(
+        dbname=settings["NAME"], user=settings["USER"], password=settings["PASSWORD"],
+        host=settings["HOST"], port=settings["PORT"] or 5432, autocommit=True,
+    )  # fmt: skip
+    keys = [
+        holder.execute(
+            "SELECT (%s::bigint << 32) | oid::bigint FROM pg_namespace WHERE nspname = %s",
+            [lock_class, schema],
+        ).fetchone()[0]
+        for lock_class in (0x41554456, 0x41554454)
+    ]
+    for key in keys:
+        holder.execute("SELECT pg_advisory_lock(%s)", [key])
+    ends = threading.Timer(for_seconds, holder.execute, ["SELECT pg_advisory_unlock_all()"])
+    ends.start()
+    try:
+        yield
+    finally:
+        ends.join()
+        holder.close()
+
+
+def test_a_verify_while_one_of_the_city_runs_is_refused_at_once_not_kept_waiting(
+    api: Any, musashino: City
+) -> None:
+    """Found by the cross-city review: a verification waited on the city's sealing lock for
+    as long as the one running took (seconds to minutes on a large chain), holding a web
+    thread that every city's requests share: a few concurrent ``POST …/verify/`` with one
+    city's token kept a pod from answering the other cities. Now one verification per city
+    runs, another of the same city is told at once to come back (409), and other cities
+    verify meanwhile."""
+    with schema_context(musashino.slug):
+        admin = get_user_model().objects.get(username="admin")
+        issued = token_issue(actor=admin, user=admin, scopes=["audit:read"]).token
+    other_city = APIClient(HTTP_HOST=musashino.domain)
+    other_city.credentials(HTTP_AUTHORIZATION=f"Bearer {issued}")
+    auditor = api("auditor")
+    with _verification_running("mitaka", for_seconds=3):
+        started = time.monotonic()
+        busy = auditor.post("/api/v1/audit/verify/")
+        waited = time.monotonic() - started
+        assert (busy.status_code, waited < 2) == (409, True), (busy.status_code, waited)
+        assert busy.json()["code"] == "ERROR_AUDIT_VERIFY_RUNNING"
+        assert busy["Retry-After"] == "10"
+        elsewhere = other_city.post("/api/v1/audit/verify/")
+        assert elsewhere.status_code == 200
+        assert elsewhere.json()["schema"] == "musashino"
+    done = auditor.post("/api/v1/audit/verify/")
+    assert done.status_code == 200
+    assert done.json()["ok"] is True
 
 
 def test_a_period_given_as_dates_includes_its_last_day(api: Any, city: dict[str, Any]) -> None:

@@ -284,8 +284,12 @@ class VerifyResultSerializer(serializers.Serializer):
 class AuditVerifyView(APIView):
     required_scopes = {"POST": "audit:read"}
 
-    @extend_schema(request=None, responses={200: VerifyResultSerializer, 403: ErrorShape})
+    @extend_schema(
+        request=None, responses={200: VerifyResultSerializer, 403: ErrorShape, 409: ErrorShape}
+    )
     def post(self, request: Request) -> Response:
         require_auditor(request.user)
-        result = audit_verify(actor=request.user)
+        # Never waits for a verification of the city already running (409): a waiting
+        # request would hold a thread that serves every city.
+        result = audit_verify(actor=request.user, wait=False)
         return Response(asdict(result))
