@@ -14,6 +14,7 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 from daicho import embedded
 
@@ -214,6 +215,21 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_RESULT_EXPIRES = 3600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+
+
+def celery_queues(
+    default: str, webhooks: str
+) -> tuple[tuple[Queue, ...], dict[str, dict[str, str]]]:
+    """The queues a worker consumes (both, taken in turn) and the routes to them: webhook
+    deliveries on a queue of their own. On one queue, one city's deliveries to a receiver
+    that answers slowly (5 s each, thousands queued by one bulk write) held back every
+    city's audit sealing, daily anchor and key purge behind them, for hours."""
+    return (Queue(default), Queue(webhooks)), {"ledgers.webhooks.tasks.*": {"queue": webhooks}}
+
+
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+WEBHOOK_QUEUE = "webhooks"
+CELERY_TASK_QUEUES, CELERY_TASK_ROUTES = celery_queues(CELERY_TASK_DEFAULT_QUEUE, WEBHOOK_QUEUE)
 
 # --- Files ----------------------------------------------------------------------------
 

@@ -20,3 +20,5 @@ STATIC_ROOT = None
 WHITENOISE_USE_FINDERS = True
 # A queue of this run's own: a `make run` worker on the same Redis never takes test tasks.
 CELERY_TASK_DEFAULT_QUEUE = f"daicho-test-{os.getpid()}"
+WEBHOOK_QUEUE = f"{CELERY_TASK_DEFAULT_QUEUE}-webhooks"
+CELERY_TASK_QUEUES, CELERY_TASK_ROUTES = celery_queues(CELERY_TASK_DEFAULT_QUEUE, WEBHOOK_QUEUE)

@@ -17,9 +17,11 @@ from celery.contrib.testing.worker import start_worker
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django_tenants.utils import schema_context
+from rest_framework.test import APIClient
 
 from daicho.accounts.models import Department, Membership, Role
 from ledgers.access.services import grants_replace
+from ledgers.api.tokens.services import token_issue
 from ledgers.definitions.services import ledger_create
 from ledgers.records.services import record_create
 from ledgers.webhooks.models import WebhookDelivery
@@ -27,7 +29,8 @@ from ledgers.webhooks.services import webhook_events_enqueue, webhook_subscripti
 from ledgers.webhooks.signing import verify_signature
 from tenants.services import municipality_provision
 from tests.conftest import ADMIN_PASSWORD
-from tests.webhooks.conftest import Receiver
+from tests.webhooks.conftest import Answer, Receiver
+from workers.audit_tasks import seal_city
 from workers.celery import app
 
 SLUG = "fuchu"
@@ -122,3 +125,49 @@ def test_a_committed_write_is_delivered_by_the_worker_and_a_rolled_back_one_is_n
     )  # fmt: skip
     assert delivery.status == "succeeded"
     assert delivery.generation == 8
+
+
+def test_one_citys_slow_deliveries_do_not_hold_back_another_citys_audit_sealing(
+    committed: dict[str, Any],
+    worker: object,
+    module_receiver: Receiver,
+    cities: dict[str, Any],
+    django_db_blocker: Any,
+) -> None:
+    """Found by the cross-city review: webhook deliveries and the beat's per-city tasks
+    shared one queue, taken in order by workers every city shares. One city's staff
+    (here 府中市, through its own host) pointing a subscription at a receiver that answers
+    slowly, then writing records, queued deliveries of up to 5 s each (thousands from one
+    bulk write) ahead of every other city's audit sealing, daily anchor and key purge:
+    三鷹市's chain went unsealed and unanchored for as long as the backlog lasted.
+    Deliveries now have a queue of their own, which a worker takes in turn with the other."""
+    burst, slow = 5, 1.5
+    with django_db_blocker.unblock():
+        with schema_context(SLUG):
+            designer = get_user_model().objects.get(username="designer")
+            webhook_subscription_create(
+                actor=designer, ledger=committed["ledger"], url=module_receiver.url,
+                events=["record.created"],
+            )  # fmt: skip
+            token = token_issue(actor=designer, user=designer, scopes=["*"]).token
+        connection.set_schema_to_public()
+        already = len(module_receiver.received)
+        module_receiver.answer(*[Answer(delay=slow)] * burst)
+        fuchu = APIClient(HTTP_HOST="fuchu.localhost")
+        fuchu.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+        items = [{"values": {"note": f"府中の記録{n}"}} for n in range(burst)]
+        written = fuchu.post(
+            "/api/v1/ledgers/notice/records/bulk/", {"records": items}, format="json"
+        )
+        connection.set_schema_to_public()
+        assert written.status_code == 201, written.content
+        assert module_receiver.wait_for(already + 1, timeout=20)  # the worker is on them
+        started = time.monotonic()
+        with schema_context(cities["mitaka"].slug):
+            sealing = seal_city.delay()  # as the beat sends it every 30 s
+        assert sealing.get(timeout=60)["schema"] == "mitaka"
+        waited = time.monotonic() - started
+        assert waited < 2 * slow, f"三鷹市の封印が {waited:.1f} 秒待たされた"
+        assert len(module_receiver.received) < already + burst
+        # The rest of 府中市's deliveries still go out.
+        assert module_receiver.wait_for(already + burst, timeout=30)
