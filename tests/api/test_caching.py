@@ -297,3 +297,80 @@ def test_a_policy_is_worked_out_for_the_day_it_is_cached_under(
     yesterday = timezone.localdate() - timedelta(days=1)
     monkeypatch.setattr(output, "timezone", types.SimpleNamespace(localdate=lambda: yesterday))
     assert _read(setting).status_code == 404  # no membership in force on the key's day
+
+
+def _twin(slug: str, designer: Any, name: str) -> dict[str, Any]:
+    """A ledger ``twin`` (the given id) with one record of ``name``, a 市民課 clerk with a
+    token, in ``slug``: built alike in two cities."""
+    with schema_context(slug):
+        shimin, _ = Department.objects.get_or_create(code="shimin", defaults={"name": "市民課"})
+        Department.objects.get_or_create(code="soumu", defaults={"name": "総務課"})
+        clerk = get_user_model().objects.create_user(username="twin", password="x" * 12)
+        Membership.objects.create(
+            user=clerk, department=shimin, role=Role.EDITOR, valid_from=date(2020, 4, 1)
+        )
+        ledger = ledger_create(
+            actor=designer, code="twin", name="双子",
+            fields=[
+                {"key": "name", "label": "氏名", "type": "text", "sensitivity": "personal"},
+                {"key": "disclosure", "label": "照会可否", "type": "department_flags",
+                 "options": {"departments": ["shimin"]}},
+            ],
+        )  # fmt: skip
+        grants_replace(
+            actor=designer, ledger=ledger,
+            grants=[DESIGN,
+                    {"department": "shimin", "capabilities": ["view", "search", "create"],
+                     "clearance": "personal"}],
+        )  # fmt: skip
+        record = record_create(
+            actor=clerk, ledger=ledger, values={"name": name, "disclosure": {"shimin": True}}
+        )
+        token = token_issue(actor=clerk, user=clerk, scopes=["*"]).token
+    connection.set_schema_to_public()
+    client = APIClient(HTTP_HOST=f"{slug}.localhost")
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return {"client": client, "ledger": ledger, "record": record, "name": name}
+
+
+def test_two_cities_built_alike_see_only_their_own_records_through_warm_caches(
+    hino: dict[str, Any], kokubunji: dict[str, Any], committed: None
+) -> None:
+    """The cross-city review: a compiled record read (``ledgers.access.policy``'s
+    ``_RECORD_QUERIES``) is kept per process by ledger id, visibility and department codes,
+    not by city, since its SQL names no schema (the connection's ``search_path`` does). Two
+    cities whose ledgers have the same id, whose departments have the same codes, served
+    in turn on one connection with host, token, policy and compiled read warm, each see
+    their own records only, and a write lands in the city of the host."""
+    from ledgers.definitions.models import Ledger
+
+    # The same next ledger id in both cities.
+    ids = []
+    for slug in (SLUG, "kokubunji"):
+        with schema_context(slug):
+            ids.append(Ledger.objects.order_by("-pk").values_list("pk", flat=True).first() or 0)
+    for slug in (SLUG, "kokubunji"):
+        with schema_context(slug), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT setval(pg_get_serial_sequence('ledgers_ledger', 'id'), %s)", [max(ids) + 1]
+            )
+    with schema_context("kokubunji"):
+        admin = get_user_model().objects.get(username="admin")
+    a = _twin(SLUG, hino["designer"], "日野の人")
+    b = _twin("kokubunji", admin, "国分寺の人")
+    assert a["ledger"].pk == b["ledger"].pk
+    url = "/api/v1/ledgers/twin/records/"
+    for _ in range(2):
+        for mine, theirs in ((a, b), (b, a)):
+            read = mine["client"].get(f"{url}{mine['record'].pk}/")
+            assert read.status_code == 200
+            assert read.json()["values"]["name"] == mine["name"]
+            assert mine["client"].get(f"{url}{theirs['record'].pk}/").status_code == 404
+            listed = mine["client"].get(url).json()["results"]
+            assert {r["values"]["name"] for r in listed} <= {mine["name"], f"{mine['name']}2"}
+            created = mine["client"].post(
+                url, {"values": {"name": f"{mine['name']}2", "disclosure": {"shimin": True}}},
+                format="json",
+            )  # fmt: skip
+            assert created.status_code == 201
+            connection.set_schema_to_public()
