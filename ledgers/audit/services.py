@@ -125,6 +125,25 @@ def audit_record_many(*, actor: Any, entries: Iterable[AuditEntry]) -> int:
     return written
 
 
+#: The action of the event a server operator's command leaves in the city it acts on.
+OPERATOR_COMMAND = "operator.command"
+
+
+def audit_operator_command(*, schema: str, command: str, arguments: Mapping[str, Any]) -> None:
+    """Leave in ``schema``'s trail that a server operator ran ``command`` on the city, with
+    what was asked (never a secret), whatever comes of it (操作者なし、``operator.command``).
+
+    Called before the command looks anything up in the city and committed at once (outside
+    a transaction): a run that fails, or finds no such staff member, stays visible to the
+    city's administrators and auditors. Before, a failed run left nothing, and an operator
+    could learn which usernames a city has, and which of them use 2FA, unseen."""
+    with schema_context(schema):
+        audit_record(
+            actor=None, action=OPERATOR_COMMAND,
+            details={"command": command, "arguments": dict(arguments)},
+        )  # fmt: skip
+
+
 # --- the chain ---------------------------------------------------------------------------
 
 

@@ -6,6 +6,7 @@ member's."""
 
 from __future__ import annotations
 
+import contextlib
 from base64 import b32decode
 from io import StringIO
 from typing import Any
@@ -13,11 +14,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.test import Client
 from django_otp.oath import totp
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_tenants.utils import schema_context
+from rest_framework.test import APIClient
 
+from ledgers.api.tokens.services import token_issue
 from ledgers.audit.models import AuditEvent
 from tests.accounts.conftest import STAFF_PASSWORD, sign_in
 from tests.conftest import City
@@ -193,3 +197,69 @@ def test_the_chosen_password_cannot_come_back_after_a_change(chofu: None) -> Non
         "/accounts/login/", {"username": "admin", "password": OPERATOR_CHOSEN}
     )
     assert old.status_code == 200  # still refused: the owner's own password stays
+
+
+def _command_error(*arguments: str) -> str:
+    with pytest.raises(CommandError) as refused:
+        call_command(*arguments, stdout=StringIO())
+    return str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "wrong", [["--scopes", "root"], ["--scopes", ","], ["--days", "0"], ["--days", "400"]]
+)
+def test_issue_api_token_s_errors_tell_no_username_apart(
+    staff: Any, mitaka: City, wrong: list[str]
+) -> None:
+    """Wrong scopes or days were found only after the username had been looked up: for a
+    username the city has the command said 「スコープが正しくありません」, for one it has not
+    「職員「…」はいません」, and nothing was issued, so nothing was in the city's trail. An
+    operator learnt the city's usernames one by one, unseen. Now the command's own
+    arguments are checked first: the same answer whoever is named."""
+    asked = ["issue_api_token", "--schema", mitaka.slug, *wrong]
+    present = _command_error(*asked, "--username", "tanaka")
+    absent = _command_error(*asked, "--username", "sato.ichiro")
+    assert present == absent
+    assert "職員" not in present
+
+
+def _admin_reads(mitaka: City, action: str) -> list[dict[str, Any]]:
+    """The city administrator's view of the trail (GET /api/v1/audit/events/)."""
+    with schema_context(mitaka.slug):
+        admin = User.objects.get(username="admin")
+        token = token_issue(actor=admin, user=admin, scopes=["audit:read"]).token
+    answer = APIClient(HTTP_HOST=mitaka.domain).get(
+        "/api/v1/audit/events/", {"action": action}, HTTP_AUTHORIZATION=f"Bearer {token}"
+    )
+    assert answer.status_code == 200, answer.content
+    return answer.json()["results"]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "asked"),
+    [
+        # No such staff member: the answer tells the operator so.
+        (["issue_api_token", "--username", "sato.ichiro"],
+         {"username": "sato.ichiro", "scopes": ["*"], "days": 90, "name": "management command"}),
+        # 田中 has an authenticator app: refused, and the answer says why.
+        (["issue_api_token", "--username", "tanaka", "--scopes", "records:read", "--name", "RPA"],
+         {"username": "tanaka", "scopes": ["records:read"], "days": 90, "name": "RPA"}),
+        (["revoke_api_tokens", "--username", "sato.ichiro"], {"username": "sato.ichiro"}),
+        (["revoke_api_tokens", "--username", "tanaka"], {"username": "tanaka"}),  # none live
+        (["revoke_api_tokens", "--prefix", "000000000000"], {"prefix": "000000000000"}),
+    ],
+)  # fmt: skip
+def test_every_run_of_an_operator_s_command_is_in_the_city_s_trail(
+    staff_device: TOTPDevice, mitaka: City, arguments: list[str], asked: dict[str, Any]
+) -> None:
+    """A run that issued or revoked nothing left nothing in the city: the city could not
+    see an operator probing its staff directory (who exists, who has 2FA). Every run now
+    leaves ``operator.command`` (no actor, the command, what was asked) before the command
+    looks into the city, and the city's administrator reads it."""
+    command, *rest = arguments
+    with contextlib.suppress(CommandError):
+        call_command(command, "--schema", mitaka.slug, *rest, stdout=StringIO())
+    events = _admin_reads(mitaka, "operator.command")
+    assert [(e["actor"], e["details"]) for e in events] == [
+        (None, {"command": f"manage.py {command}", "arguments": asked})
+    ]

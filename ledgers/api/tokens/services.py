@@ -46,6 +46,21 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+def token_request_check(*, scopes: list[str], lifetime: timedelta) -> None:
+    """Refuse scopes that are not ours (or none) and a lifetime outside a day to a year.
+
+    Checked before anything about the owner is looked up: the operator's
+    ``issue_api_token`` must not tell, by which error it gives, whether a username exists."""
+    unknown = sorted(set(scopes) - set(SCOPES) - {ALL})
+    if not scopes or unknown:
+        raise LedgerError(
+            f"スコープが正しくありません: {'、'.join(unknown) or '（空）'}",
+            detail={"scopes": unknown, "allowed": sorted([*SCOPES, ALL])},
+        )
+    if lifetime <= timedelta(0) or lifetime > timedelta(days=366):
+        raise LedgerError("有効期間は1年以内にしてください。")
+
+
 def token_issue(
     *,
     actor: Any,
@@ -63,18 +78,11 @@ def token_issue(
     owner for this token; without one, an owner who must give a second factor gets no
     token (it would be refused at once, ``token_authenticate``)."""
     require_tenant()
+    token_request_check(scopes=scopes, lifetime=lifetime)
     if not second_factor and second_factor_required(user):
         raise LedgerError(
             "この職員には二要素認証が必要です。本人が認証アプリのコード（otp）を付けて発行してください。"
         )
-    unknown = sorted(set(scopes) - set(SCOPES) - {ALL})
-    if not scopes or unknown:
-        raise LedgerError(
-            f"スコープが正しくありません: {'、'.join(unknown) or '（空）'}",
-            detail={"scopes": unknown, "allowed": sorted([*SCOPES, ALL])},
-        )
-    if lifetime <= timedelta(0) or lifetime > timedelta(days=366):
-        raise LedgerError("有効期間は1年以内にしてください。")
     prefix = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
     with transaction.atomic():

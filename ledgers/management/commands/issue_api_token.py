@@ -1,4 +1,9 @@
-"""``manage.py issue_api_token --schema mitaka --username admin --scopes "*"``: print a token."""
+"""``manage.py issue_api_token --schema mitaka --username admin --scopes "*"``: print a token.
+
+A server operator's act in the city (docs/operations.md): every run, whatever comes of it,
+leaves ``operator.command`` in the city's trail before anything of the city is looked up,
+and an issued token is ``auth.token_issued`` with no actor and ``via``.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,11 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django_tenants.utils import schema_context
 
+from ledgers.audit.services import audit_operator_command
 from ledgers.exceptions import LedgerError
 from tenants.models import Municipality
+
+COMMAND = "manage.py issue_api_token"
 
 
 class Command(BaseCommand):
@@ -26,26 +34,35 @@ class Command(BaseCommand):
         parser.add_argument("--name", default="management command")
 
     def handle(self, *args: object, **options: str) -> None:
-        from ledgers.api.tokens.services import token_issue
+        from ledgers.api.tokens.services import token_issue, token_request_check
 
         schema = options["schema"]
         if schema == "public" or not Municipality.objects.filter(schema_name=schema).exists():
             raise CommandError(f"自治体「{schema}」はありません。")
         scopes = [s for s in str(options["scopes"]).replace(",", " ").split() if s]
+        lifetime = timedelta(days=int(options["days"]))
+        try:
+            # What the command alone can tell is wrong, before the city is looked into:
+            # the error must never depend on whether the username exists.
+            token_request_check(scopes=scopes, lifetime=lifetime)
+        except LedgerError as exc:
+            raise CommandError(exc.message) from exc
+        username, name = str(options["username"]), str(options["name"])
+        audit_operator_command(
+            schema=schema, command=COMMAND,
+            arguments={"username": username, "scopes": sorted(set(scopes)),
+                       "days": int(options["days"]), "name": name},
+        )  # fmt: skip
         with schema_context(schema):
-            user = (
-                get_user_model()
-                .objects.filter(username=options["username"], is_active=True)
-                .first()
-            )
+            user = get_user_model().objects.filter(username=username, is_active=True).first()
             if user is None:
-                raise CommandError(f"職員「{options['username']}」はいません（または無効です）。")
+                raise CommandError(f"職員「{username}」はいません（または無効です）。")
             try:
                 # A server operator's act, not the staff member's: the audit event has no
                 # actor and names the command (docs/operations.md).
                 issued = token_issue(
-                    actor=None, user=user, scopes=scopes, name=str(options["name"]),
-                    lifetime=timedelta(days=int(options["days"])), via="manage.py issue_api_token",
+                    actor=None, user=user, scopes=scopes, name=name, lifetime=lifetime,
+                    via=COMMAND,
                 )  # fmt: skip
             except LedgerError as exc:
                 raise CommandError(exc.message) from exc

@@ -3,7 +3,9 @@
 For an incident (a token leaked, a laptop lost) when no city administrator can revoke it
 through the API: revokes the one token, or every live token of one staff account, and
 prints how many it revoked. Each revocation is an ``auth.token_revoked`` audit event with
-no actor (a server operator, not a staff member of the city). It reads no records.
+no actor (a server operator, not a staff member of the city), and every run, whatever
+comes of it, leaves ``operator.command`` in the city's trail before anything of the city
+is looked up. It reads no records.
 """
 
 from __future__ import annotations
@@ -15,7 +17,10 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
+from ledgers.audit.services import audit_operator_command
 from tenants.models import Municipality
+
+COMMAND = "manage.py revoke_api_tokens"
 
 
 class Command(BaseCommand):
@@ -34,6 +39,12 @@ class Command(BaseCommand):
         schema = str(options["schema"])
         if schema == "public" or not Municipality.objects.filter(schema_name=schema).exists():
             raise CommandError(f"自治体「{schema}」はありません。")
+        asked = (
+            {"prefix": options["prefix"]}
+            if options["prefix"]
+            else {"username": options["username"]}
+        )
+        audit_operator_command(schema=schema, command=COMMAND, arguments=asked)
         with schema_context(schema):
             if options["prefix"]:
                 tokens = list(ApiToken.objects.filter(prefix=options["prefix"]))
