@@ -21,6 +21,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_tenants.utils import schema_context
 from rest_framework.test import APIClient
 
+from ledgers.api.tokens.models import ApiToken
 from ledgers.api.tokens.services import token_issue
 from ledgers.audit.models import AuditEvent
 from tests.accounts.conftest import STAFF_PASSWORD, sign_in
@@ -263,3 +264,27 @@ def test_every_run_of_an_operator_s_command_is_in_the_city_s_trail(
     assert [(e["actor"], e["details"]) for e in events] == [
         (None, {"command": f"manage.py {command}", "arguments": asked})
     ]
+
+
+def test_the_operator_s_command_issues_no_token_before_the_first_password_change(
+    chofu: None,
+) -> None:
+    """The sign-in screen gives no token while the password the operator typed is unchanged;
+    the operator's own command did, for the first administrator, at once after opening the
+    city, before anyone of the city had signed in: the whole city's administration, with
+    nothing the city would notice (its password kept working). Now refused, and a token
+    issued that way before is refused on use."""
+    error = _command_error("issue_api_token", "--schema", "chofu", "--username", "admin")
+    assert "初期パスワード" in error
+    with schema_context("chofu"):
+        assert not ApiToken.objects.exists()
+        admin = User.objects.get(username="admin")
+        # A token the command issued before it refused: its owner had not changed it yet.
+        User.objects.filter(pk=admin.pk).update(must_change_password=False)
+        admin.refresh_from_db()
+        early = token_issue(actor=None, user=admin, scopes=["*"], via="manage.py issue_api_token")
+        User.objects.filter(pk=admin.pk).update(must_change_password=True)
+    answer = APIClient(HTTP_HOST=CHOFU).get(
+        "/api/v1/me/", HTTP_AUTHORIZATION=f"Bearer {early.token}"
+    )
+    assert answer.status_code == 401

@@ -17,3 +17,18 @@ class TokenSecondFactorRequired(LedgerError):
             "二要素認証が必要になったため、パスワードだけで発行されたこのトークンは使えません。"
             "認証アプリのコード（otp）を付けて、トークンを発行し直してください。"
         )
+
+
+class TokenPasswordChangeRequired(LedgerError):
+    """No token for an account whose password someone else chose (the first administrator's,
+    typed by the operator at provisioning; one a city administrator set) until its owner
+    has changed it: the sign-in screen's rule, kept by every way a token is issued."""
+
+    code = "ERROR_PASSWORD_CHANGE_REQUIRED"
+    status = 403
+
+    def __init__(self) -> None:
+        super().__init__(
+            "この職員のパスワードは他の人が設定したもの（初期パスワード）のままです。"
+            "本人がパスワードを変更するまで、トークンは発行できません。"
+        )

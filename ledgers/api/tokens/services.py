@@ -17,7 +17,7 @@ from django.utils import timezone
 from daicho.accounts.selectors import second_factor_required
 from daicho.caching import LocalCache, current_access_counter, generation_bump
 from daicho.tenancy.guard import require_tenant
-from ledgers.api.tokens.exceptions import TokenSecondFactorRequired
+from ledgers.api.tokens.exceptions import TokenPasswordChangeRequired, TokenSecondFactorRequired
 from ledgers.api.tokens.models import ApiToken
 from ledgers.audit.services import audit_record
 from ledgers.exceptions import LedgerError
@@ -72,13 +72,19 @@ def token_issue(
     second_factor: str | None = None,
 ) -> IssuedToken:
     """Issue a token for ``user`` (by the user or a city administrator; ``actor`` None and
-    ``via`` naming the command for a server operator's act); shown once.
+    ``via`` naming the command for a server operator's act); shown once. None for an
+    account whose password someone else chose, until its owner has changed it
+    (``TokenPasswordChangeRequired``).
 
     ``second_factor`` names the device kind (``totp``, ``backup_code``) that verified the
     owner for this token; without one, an owner who must give a second factor gets no
     token (it would be refused at once, ``token_authenticate``)."""
     require_tenant()
     token_request_check(scopes=scopes, lifetime=lifetime)
+    if user.must_change_password:
+        # The sign-in screen's rule, for the operator's command too: it issued the first
+        # administrator a token at once, with the password the operator had typed unchanged.
+        raise TokenPasswordChangeRequired
     if not second_factor and second_factor_required(user):
         raise LedgerError(
             "この職員には二要素認証が必要です。本人が認証アプリのコード（otp）を付けて発行してください。"
@@ -126,6 +132,8 @@ def token_authenticate(raw: str, *, generation: int | None = None) -> ApiToken |
             return None
         if token.revoked_at is not None or not token.user.is_active:
             return None
+        if token.user.must_change_password:
+            return None  # issued (by the operator's command, before it refused) too early
         if token.expires_at <= timezone.now():
             return None
         if not token.issued_with_second_factor and second_factor_required(token.user):
