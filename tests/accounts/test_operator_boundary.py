@@ -7,6 +7,7 @@ member's."""
 from __future__ import annotations
 
 import contextlib
+import importlib
 from base64 import b32decode
 from io import StringIO
 from typing import Any
@@ -15,6 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.test import Client
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -288,3 +290,49 @@ def test_the_operator_s_command_issues_no_token_before_the_first_password_change
         "/api/v1/me/", HTTP_AUTHORIZATION=f"Bearer {early.token}"
     )
     assert answer.status_code == 401
+
+
+def _tokens_listed(city: City, reader: Any, **query: str) -> list[dict[str, Any]]:
+    with schema_context(city.slug):
+        token = token_issue(actor=reader, user=reader, scopes=["*"]).token
+    answer = APIClient(HTTP_HOST=city.domain).get(
+        "/api/v1/auth/tokens/", query, HTTP_AUTHORIZATION=f"Bearer {token}"
+    )
+    assert answer.status_code == 200, answer.content
+    return [t for t in answer.json()["results"] if not t["current"]]
+
+
+def test_a_token_the_operator_issued_is_marked_in_the_token_lists(staff: Any, mitaka: City) -> None:
+    """The operator's token was listed to its owner and to the city's administrators like
+    one the owner had asked for, under whatever name the operator gave it (``--name``):
+    nothing in the list told them apart. It now carries ``issued_via``."""
+    with schema_context(mitaka.slug):
+        token_issue(actor=staff, user=staff, scopes=["records:read"], name="自分の RPA")
+    call_command(
+        "issue_api_token", "--schema", mitaka.slug, "--username", "tanaka", "--name", "自分の RPA",
+        stdout=StringIO(),
+    )  # fmt: skip
+    with schema_context(mitaka.slug):
+        admin = User.objects.get(username="admin")
+    for listed in (_tokens_listed(mitaka, staff), _tokens_listed(mitaka, admin, username="tanaka")):
+        assert sorted((t["name"], t["issued_via"] or "") for t in listed if t["name"]) == [
+            ("自分の RPA", ""), ("自分の RPA", "manage.py issue_api_token")
+        ]  # fmt: skip
+
+
+def test_the_migration_marks_the_operator_s_live_tokens_from_their_events(
+    staff: Any, mitaka: City
+) -> None:
+    """Tokens the command issued before the column existed are marked from their
+    ``auth.token_issued`` event (no actor, ``via``); the owner's own are not."""
+    out = StringIO()
+    call_command("issue_api_token", "--schema", mitaka.slug, "--username", "tanaka", stdout=out)
+    operator_s = out.getvalue().strip()[4:16]
+    with schema_context(mitaka.slug):
+        own = token_issue(actor=staff, user=staff, scopes=["*"]).record.prefix
+        ApiToken.objects.update(issued_via="")  # as before the column existed
+        migration = importlib.import_module("ledgers.migrations.0020_apitoken_issued_via")
+        with connection.cursor() as cursor:
+            cursor.execute(migration.Migration.operations[1].sql)
+        marked = dict(ApiToken.objects.values_list("prefix", "issued_via"))
+    assert marked == {operator_s: "manage.py issue_api_token", own: ""}

@@ -180,6 +180,11 @@ class TokenOut(serializers.Serializer):
         help_text="二要素認証のコードを付けて発行されたか。付けずに発行されたトークンは、"
         "自治体が二要素認証を必須にするか本人が認証アプリを設定すると使えなくなる"
     )
+    issued_via = serializers.CharField(
+        allow_null=True,
+        help_text="運用者がサーバーで発行したトークンはそのコマンド名"
+        "（manage.py issue_api_token）。本人が発行したものは null",
+    )
     current = serializers.BooleanField(help_text="この要求に使われているトークンか")
 
 
@@ -199,6 +204,7 @@ def _token_out(token: ApiToken, username: str, current: ApiToken | None, now: An
         "last_used_at": token.last_used_at,
         "revoked_at": token.revoked_at,
         "issued_with_second_factor": token.issued_with_second_factor,
+        "issued_via": token.issued_via or None,
         "current": current is not None and current.pk == token.pk,
     }
 

@@ -30,6 +30,10 @@ class ApiToken(models.Model):
     # the token works only while its owner need not give one (the city does not require
     # 2FA, the owner has set up no app): a token got with a stolen password ends there.
     issued_with_second_factor = models.BooleanField("二要素認証で発行", default=False)
+    # "" when its owner asked for it; the command's name when a server operator issued it
+    # (``manage.py issue_api_token``): listed, so that its owner and the city's
+    # administrators tell it from the owner's own.
+    issued_via = models.CharField("発行元", max_length=64, blank=True, default="")
 
     class Meta:
         verbose_name = "APIトークン"

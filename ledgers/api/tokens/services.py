@@ -95,7 +95,7 @@ def token_issue(
         record = ApiToken.objects.create(
             user=user, name=name[:100], prefix=prefix, key_hash=_hash(secret),
             scopes=sorted(set(scopes)), expires_at=timezone.now() + lifetime,
-            issued_with_second_factor=bool(second_factor),
+            issued_with_second_factor=bool(second_factor), issued_via=via[:64],
         )  # fmt: skip
         audit_record(
             actor=actor, action="auth.token_issued",
