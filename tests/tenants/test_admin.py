@@ -71,3 +71,26 @@ def test_city_staff_cannot_sign_in_to_the_operator_admin(mitaka: City) -> None:
 def test_operators_have_no_delete_action(operator_client: Client, mitaka: City) -> None:
     response = operator_client.get(f"/admin/tenants/municipality/{mitaka.municipality.pk}/delete/")
     assert response.status_code == 403
+
+
+def test_an_operator_account_is_deactivated_not_deleted(operator_client: Client) -> None:
+    """Deleting an operator's account from the admin was a server error: Django's delete
+    collector follows every foreign key to the user model, and those of the cities' tables
+    (audit events, records, tokens) are not in the public schema. Operators' accounts are
+    kept (deactivated, 「有効」 off), as the record of who operated: no delete, no
+    「選択された 利用者 の削除」 action."""
+    other = User.objects.create_superuser(username="leaving", password=ADMIN_PASSWORD, email="")
+    operator_client.raise_request_exception = False
+    page = operator_client.get(f"/admin/accounts/user/{other.pk}/delete/")
+    assert page.status_code == 403
+    listed = operator_client.get("/admin/accounts/user/")
+    assert "delete_selected" not in listed.content.decode()
+    deactivated = operator_client.post(
+        f"/admin/accounts/user/{other.pk}/change/",
+        {"username": "leaving", "display_name": "", "email": "", "is_active": "",
+         "is_staff": "on", "is_superuser": "on", "date_joined_0": "2026-11-30",
+         "date_joined_1": "09:00:00", "last_login_0": "", "last_login_1": ""},
+    )  # fmt: skip
+    assert deactivated.status_code == 302, deactivated.content.decode()[:3000]
+    other.refresh_from_db()
+    assert other.is_active is False
