@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 import traceback
 from types import TracebackType
 from typing import Any
@@ -104,6 +105,19 @@ def format_exception(exc: BaseException) -> str:
         if link is not None:
             lines.append(f"\n{link}\n\n")
     return "".join(lines).rstrip("\n")
+
+
+def excepthook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+    """``sys.excepthook`` of ``manage.py``: a command that dies on a database error prints
+    its traceback as the logs write it (``format_exception``: the error's text withheld).
+
+    Python printed it whole: a migration failing on a row (``migrate_schemas``, whose
+    output the operator reads and the migration Job's log keeps) quoted PostgreSQL's
+    ``DETAIL: Key (…)=(山田 花子)``. Any other error prints as Python prints it."""
+    if not _has_database_error(exc):
+        sys.__excepthook__(kind, exc, tb)
+        return
+    sys.stderr.write(format_exception(exc) + "\n")
 
 
 class DatabaseErrorFilter(logging.Filter):

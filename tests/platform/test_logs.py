@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import io
 import logging
+import multiprocessing
+import os
+import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +24,7 @@ from django.db import DatabaseError, connection, transaction
 from daicho.logs import DatabaseErrorFilter
 from workers.celery import filter_database_errors
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
 NAME = "山田 花子"
 FAILING = {
     # DETAIL:  Key (name)=(山田 花子) already exists.
@@ -140,3 +145,47 @@ def test_an_error_that_quotes_a_database_error_logs_no_value(
     written = console.getvalue()
     assert "RuntimeError: could not write the record: " in written
     assert NAME not in written
+
+
+def fail_in_a_pool_worker() -> None:
+    """The unique violation in a forked pool worker, as ``migrate_schemas
+    --executor=multiprocessing`` migrates cities (the parent re-raises it, the worker's
+    traceback as text in its ``__cause__``)."""
+    connection.close()
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        pool.map(_fail, [0])
+
+
+def _fail(_: int) -> None:
+    connection.close()
+    with connection.cursor() as cursor:
+        cursor.execute(*FAILING["unique"])
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "from django.db import connection;"
+        " from tests.platform.test_logs import FAILING;"
+        " connection.cursor().execute(*FAILING['unique'])",
+        "from tests.platform.test_logs import fail_in_a_pool_worker; fail_in_a_pool_worker()",
+    ],
+)
+def test_a_command_that_dies_on_a_database_error_prints_no_value(db: None, code: str) -> None:
+    """A management command that died on a database error (a data migration failing on a
+    row: the operator's terminal, the migration Job's log) was printed by Python whole,
+    PostgreSQL's ``DETAIL: Key (name)=(山田 花子) already exists.`` with it: the logs'
+    filter never saw it. ``manage.py`` prints it as the logs write it."""
+    settings = connection.settings_dict
+    url = (
+        f"postgres://{settings['USER']}@{settings['HOST'] or '127.0.0.1'}:"
+        f"{settings['PORT'] or 5432}/{settings['NAME']}"
+    )
+    env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "daicho.settings.test"}
+    done = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "IntegrityError (message withheld: it may quote values)" in done.stderr
+    assert NAME not in done.stderr + done.stdout
