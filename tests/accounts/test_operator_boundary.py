@@ -154,6 +154,11 @@ def test_issue_api_token_is_the_operator_s_act_in_the_audit_trail(mitaka: City) 
         event = AuditEvent.objects.filter(seq__gt=last, action="auth.token_issued").get()
     assert event.actor_id is None
     assert event.details["via"] == "manage.py issue_api_token"
+    # …and the city's administrator reads it, told apart from the administrator's own.
+    shown = [e for e in _admin_reads(mitaka, "auth.token_issued") if e["seq"] == event.seq]
+    assert [(e["actor"], e["details"]["via"]) for e in shown] == [
+        (None, "manage.py issue_api_token")
+    ]
 
 
 def test_the_chosen_password_cannot_be_kept_by_changing_it_to_itself(chofu: None) -> None:
