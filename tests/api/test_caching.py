@@ -245,6 +245,8 @@ def kokubunji(hino: dict[str, Any], django_db_blocker: Any) -> dict[str, Any]:
             domain="kokubunji.localhost", admin_username="admin", admin_password=ADMIN_PASSWORD,
         )  # fmt: skip
         with schema_context("kokubunji"):
+            # The administrator has changed the password the operator typed (no token before).
+            get_user_model().objects.filter(username="admin").update(must_change_password=False)
             user = get_user_model().objects.get(username="admin")
             token = token_issue(actor=user, user=user, scopes=["*"]).token
         connection.set_schema_to_public()
