@@ -612,30 +612,6 @@ def webhook_subscription_update(
     require_tenant()
     ledger = subscription.ledger
     policy_for(actor, ledger).require("design")
-    unknown = sorted(set(changes) - UPDATABLE)
-    errors: dict[str, list[str]] = {key: ["変更できない項目です。"] for key in unknown}
-    if "url" in changes:
-        _check_url(changes["url"], errors)
-    events = _clean_events(changes["events"], errors) if "events" in changes else None
-    if "owner" in changes or "url" in changes:
-        _check_owner(changes.get("owner", subscription.owner), actor, ledger, errors)
-    if (
-        "owner" in changes
-        and "url" not in changes
-        and getattr(changes["owner"], "pk", None) != subscription.owner_id
-    ):
-        # A new owner's view sent on to the URL the previous owner chose: the previous
-        # owner (or whoever runs that receiver) would read what the new one may see.
-        errors["url"] = [
-            "名義人を変えるときは、送信先 URL も指定してください"
-            "（前の名義人が決めた送信先に、新しい名義人の権限の内容を送らないため）。"
-        ]
-    if "active" in changes and not isinstance(changes["active"], bool):
-        errors["active"] = ["true か false で指定してください。"]
-    if errors:
-        raise WebhookInvalid(errors)
-    if "url" in changes:
-        webhook_url_check(changes["url"].strip())
     enabled = disabled = False
     with transaction.atomic():
         locked = (
@@ -643,6 +619,11 @@ def webhook_subscription_update(
             .select_related("owner")
             .get(pk=subscription.pk)
         )
+        # The rules read the subscription as it is under the lock, not as the request found
+        # it: a change of the URL alone, checked while the actor owned the subscription,
+        # landed after another designer had taken it over and sent that one's view to the
+        # actor's receiver.
+        events = _update_errors(actor, ledger, locked, changes)
         before = _describe(locked)
         changed: list[str] = []
         if "url" in changes and changes["url"].strip() != locked.url:
@@ -686,6 +667,38 @@ def webhook_subscription_update(
                     robust=True,
                 )
     return locked
+
+
+def _update_errors(
+    actor: Any, ledger: Ledger, locked: WebhookSubscription, changes: Mapping[str, Any]
+) -> list[str] | None:
+    """Check ``changes`` against the locked subscription (``WebhookInvalid`` with every
+    problem at once); the cleaned events, if they change."""
+    unknown = sorted(set(changes) - UPDATABLE)
+    errors: dict[str, list[str]] = {key: ["変更できない項目です。"] for key in unknown}
+    if "url" in changes:
+        _check_url(changes["url"], errors)
+    events = _clean_events(changes["events"], errors) if "events" in changes else None
+    if "owner" in changes or "url" in changes:
+        _check_owner(changes.get("owner", locked.owner), actor, ledger, errors)
+    if (
+        "owner" in changes
+        and "url" not in changes
+        and getattr(changes["owner"], "pk", None) != locked.owner_id
+    ):
+        # A new owner's view sent on to the URL the previous owner chose: the previous
+        # owner (or whoever runs that receiver) would read what the new one may see.
+        errors["url"] = [
+            "名義人を変えるときは、送信先 URL も指定してください"
+            "（前の名義人が決めた送信先に、新しい名義人の権限の内容を送らないため）。"
+        ]
+    if "active" in changes and not isinstance(changes["active"], bool):
+        errors["active"] = ["true か false で指定してください。"]
+    if errors:
+        raise WebhookInvalid(errors)
+    if "url" in changes:
+        webhook_url_check(changes["url"].strip())
+    return events
 
 
 def webhook_subscription_delete(*, actor: Any, subscription: WebhookSubscription) -> None:

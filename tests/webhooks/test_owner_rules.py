@@ -8,12 +8,16 @@ import importlib
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from django.apps import apps
 from django.db import connection
 from django_tenants.utils import schema_context
 
 from ledgers.audit.models import AuditEvent
+from ledgers.webhooks.exceptions import WebhookInvalid
 from ledgers.webhooks.models import WebhookSubscription
+from ledgers.webhooks.selectors import webhook_subscription_get
+from ledgers.webhooks.services import webhook_subscription_create, webhook_subscription_update
 from tests.webhooks.conftest import Receiver, designs_own_view
 
 WEBHOOKS = "/api/v1/ledgers/dv/webhooks/"
@@ -64,3 +68,37 @@ def test_the_upgrade_gives_a_subscription_naming_another_owner_to_its_creator_pa
     assert event.actor_id is None
     assert event.details["before"]["owner_id"] == people["clerk"].pk
     assert event.details["after"] == {"owner_id": people["designer"].pk, "active": False}
+
+
+@pytest.mark.parametrize(
+    ("changes", "refused_on"),
+    [({"url": "http://127.0.0.1:9/zei"}, "owner"), ({"owner": "zei"}, "url")],
+    ids=["url-alone", "owner-alone"],
+)
+def test_a_change_decided_on_an_owner_replaced_meanwhile_is_refused(
+    receiver: Receiver, city: dict[str, Any], changes: dict[str, Any], refused_on: str
+) -> None:
+    """Found by a race review: the owner rules read the subscription as the request found it,
+    before its lock. zei's change of the URL alone (allowed: zei owned it) landed after
+    市民課's clerk had taken the subscription over with a URL of its own, and sent clerk's
+    view to zei's receiver; zei naming itself owner alone (no change, as it read it) put
+    zei's view on clerk's receiver. Each request here is the view's: the subscription read,
+    then the service called with it."""
+    zei, clerk = designs_own_view(city, "zei"), designs_own_view(city, "clerk")
+    people = {"zei": zei, "clerk": clerk}
+    with schema_context("mitaka"):
+        theirs = webhook_subscription_create(
+            actor=zei, ledger=city["ledger"], url=receiver.url, events=["record.updated"]
+        )
+        as_zei_read_it = webhook_subscription_get(ledger=city["ledger"], subscription_id=theirs.pk)
+        webhook_subscription_update(
+            actor=clerk,
+            subscription=webhook_subscription_get(ledger=city["ledger"], subscription_id=theirs.pk),
+            changes={"owner": clerk, "url": "http://127.0.0.1:9/clerk"},
+        )
+        wanted = {k: people[v] if k == "owner" else v for k, v in changes.items()}
+        with pytest.raises(WebhookInvalid) as refused:
+            webhook_subscription_update(actor=zei, subscription=as_zei_read_it, changes=wanted)
+        stored = WebhookSubscription.objects.get(pk=theirs.pk)
+    assert refused_on in refused.value.errors
+    assert (stored.owner_id, stored.url) == (clerk.pk, "http://127.0.0.1:9/clerk")
