@@ -67,14 +67,18 @@ def department_update(
     *, actor: Any, department: Department, name: str | None = None, active: bool | None = None
 ) -> Department:
     _require_city_admin(actor)
-    before = {"name": department.name, "active": department.active}
-    if name is not None:
-        if not name.strip() or len(name) > 100:
-            raise DirectoryInvalid({"name": ["課名を100文字以内で入力してください。"]})
-        department.name = name.strip()
-    if active is not None:
-        department.active = active
+    if name is not None and (not name.strip() or len(name) > 100):
+        raise DirectoryInvalid({"name": ["課名を100文字以内で入力してください。"]})
     with transaction.atomic():
+        # The row as it is now, locked until the change commits: the request's copy, read
+        # before and saved whole, switched back on a department another administrator had
+        # switched off meanwhile (and with it every membership in it).
+        department = Department.objects.select_for_update(no_key=True).get(pk=department.pk)
+        before = {"name": department.name, "active": department.active}
+        if name is not None:
+            department.name = name.strip()
+        if active is not None:
+            department.active = active
         department.save()
         _require_a_city_admin_left()
         audit_record(
@@ -206,15 +210,21 @@ def staff_update(
     """Change a staff account; ``memberships`` replaces them all (audited before/after)."""
     _require_city_admin(actor)
     own = user.pk == getattr(actor, "pk", None)
-    if password is not None:
-        try:
-            validate_password(password, user)
-            if own and user.is_password_chosen_by_other(password):
-                # Back to a password someone else chose: they could still use it unnoticed.
-                raise ValidationError("他の人が設定したパスワードには戻せません。")
-        except ValidationError as exc:
-            raise DirectoryInvalid({"password": list(exc.messages)}) from None
     with transaction.atomic():
+        # The account as it is now, locked until the change commits: the request's copy,
+        # read before and saved whole, undid what another administrator changed meanwhile
+        # (a deactivated account came back active; a reset's chosen password was dropped
+        # from those its owner may not go back to). FOR NO KEY UPDATE: rows that merely name
+        # the account (its records' writer) are not held up.
+        user = User.objects.select_for_update(no_key=True).get(pk=user.pk)
+        if password is not None:
+            try:
+                validate_password(password, user)
+                if own and user.is_password_chosen_by_other(password):
+                    # Back to a password someone else chose: they could still use it unnoticed.
+                    raise ValidationError("他の人が設定したパスワードには戻せません。")
+            except ValidationError as exc:
+                raise DirectoryInvalid({"password": list(exc.messages)}) from None
         changed = []
         if display_name is not None:
             user.display_name = display_name[:150]

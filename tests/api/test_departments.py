@@ -2,6 +2,11 @@
 
 from typing import Any
 
+from django_tenants.utils import schema_context
+
+from daicho.accounts.models import Department
+from ledgers.access.staff import department_update
+
 
 def test_city_admin_creates_reads_and_renames(api: Any) -> None:
     admin = api("admin")
@@ -23,3 +28,20 @@ def test_staff_cannot_create_departments_and_duplicates_are_refused(api: Any) ->
     assert duplicate.status_code == 400
     assert duplicate.json()["code"] == "ERROR_DIRECTORY_INVALID"
     assert api("admin").get("/api/v1/departments/none/").status_code == 404
+
+
+def test_a_rename_read_before_a_department_was_switched_off_does_not_switch_it_on(
+    city: dict[str, Any],
+) -> None:
+    """Found by a race review: department_update saved the department as the request had
+    read it, so a rename read before another administrator switched the department off,
+    and saved after, switched it on again, and with it every membership in it."""
+    admin = city["people"]["admin"]
+    with schema_context("mitaka"):
+        as_read = Department.objects.get(code="shiminzei")
+        department_update(
+            actor=admin, department=Department.objects.get(code="shiminzei"), active=False
+        )
+        department_update(actor=admin, department=as_read, name="税務課")
+        stored = Department.objects.get(code="shiminzei")
+    assert (stored.active, stored.name) == (False, "税務課")

@@ -5,6 +5,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django_tenants.utils import schema_context
 
+from ledgers.access.staff import staff_update
 from ledgers.audit.models import AuditEvent
 
 
@@ -98,3 +99,37 @@ def test_an_administrator_s_own_change_keeps_its_tokens(city: dict[str, Any], ap
     own = admin.patch("/api/v1/staff/admin/", {"password": "Own-choice-of-admin-5"})
     assert own.status_code == 200, own.content
     assert admin.get("/api/v1/me/").status_code == 200
+
+
+def test_a_change_read_before_a_deactivation_does_not_make_the_account_active_again(
+    city: dict[str, Any],
+) -> None:
+    """Found by a race review: staff_update saved the whole account as the request had read
+    it. One administrator's change of a display name, read before another administrator
+    deactivated the account and saved after, made it active again (its password working,
+    with no audit event saying so). Each request is the view's: the account read, then the
+    service called with it."""
+    admin = city["people"]["admin"]
+    users = get_user_model().objects
+    with schema_context("mitaka"):
+        as_read = users.get(username="clerk")
+        staff_update(actor=admin, user=users.get(username="clerk"), active=False)
+        answered = staff_update(actor=admin, user=as_read, display_name="市民課 担当")
+        stored = users.get(username="clerk")
+    assert (stored.is_active, stored.display_name) == (False, "市民課 担当")
+    assert answered.is_active is False
+
+
+def test_two_resets_at_once_keep_both_chosen_passwords(city: dict[str, Any]) -> None:
+    """Found by a race review: the second reset, read before the first committed, saved the
+    chosen passwords as it had read them, dropping the first: its owner could then go back
+    to the password the first administrator knows."""
+    admin = city["people"]["admin"]
+    users = get_user_model().objects
+    with schema_context("mitaka"):
+        as_read = users.get(username="clerk")
+        staff_update(actor=admin, user=users.get(username="clerk"), password="First-reset-2027")
+        staff_update(actor=admin, user=as_read, password="Second-reset-2027")
+        stored = users.get(username="clerk")
+    assert stored.check_password("Second-reset-2027")
+    assert stored.is_password_chosen_by_other("First-reset-2027")
