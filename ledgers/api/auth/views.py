@@ -22,8 +22,9 @@ from daicho.accounts.services import (
     two_factor_verify,
 )
 from ledgers.access.policy import active_memberships, is_city_admin
-from ledgers.api.common import BearerTokenAuthentication, request_token
+from ledgers.api.common import AuthenticationRefused, BearerTokenAuthentication, request_token
 from ledgers.api.errors import ErrorShape
+from ledgers.api.tokens.exceptions import TokenAccountChanged
 from ledgers.api.tokens.models import ApiToken
 from ledgers.api.tokens.services import (
     SCOPES,
@@ -95,10 +96,14 @@ class TokenView(APIView):
                 "初期パスワードを変更してから発行してください（画面の「パスワードの変更」）。"
             )
         second_factor = _check_second_factor(request, user, data.get("otp", ""))
-        issued = token_issue(
-            actor=user, user=user, scopes=data.get("scopes") or ["*"], name=data.get("name", ""),
-            lifetime=timedelta(days=data.get("expires_in_days", 90)), second_factor=second_factor,
-        )  # fmt: skip
+        try:
+            issued = token_issue(
+                actor=user, user=user, scopes=data.get("scopes") or ["*"], name=data.get("name", ""),
+                lifetime=timedelta(days=data.get("expires_in_days", 90)), second_factor=second_factor,
+            )  # fmt: skip
+        except TokenAccountChanged as refused:
+            # Reset or deactivated since the password was checked: as a wrong password.
+            raise AuthenticationRefused(refused) from None
         # As a sign-in on the screen: this username's failures from here are forgiven.
         sign_in_address_success(request=request._request, username=data["username"])
         return Response(

@@ -32,3 +32,17 @@ class TokenPasswordChangeRequired(LedgerError):
             "この職員のパスワードは他の人が設定したもの（初期パスワード）のままです。"
             "本人がパスワードを変更するまで、トークンは発行できません。"
         )
+
+
+class TokenAccountChanged(LedgerError):
+    """The owner's account changed while its token was being issued: its password was
+    reset or changed since it was checked, or the account was deactivated."""
+
+    code = "ERROR_TOKEN_ACCOUNT_CHANGED"
+    status = 401
+
+    def __init__(self) -> None:
+        super().__init__(
+            "発行の途中でこのアカウントのパスワードが変更されたか、アカウントが無効になったため、"
+            "トークンを発行しませんでした。今のパスワードで発行し直してください。"
+        )

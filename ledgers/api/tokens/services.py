@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -17,7 +18,11 @@ from django.utils import timezone
 from daicho.accounts.selectors import second_factor_required
 from daicho.caching import LocalCache, current_access_counter, generation_bump
 from daicho.tenancy.guard import require_tenant
-from ledgers.api.tokens.exceptions import TokenPasswordChangeRequired, TokenSecondFactorRequired
+from ledgers.api.tokens.exceptions import (
+    TokenAccountChanged,
+    TokenPasswordChangeRequired,
+    TokenSecondFactorRequired,
+)
 from ledgers.api.tokens.models import ApiToken
 from ledgers.audit.services import audit_record
 from ledgers.exceptions import LedgerError
@@ -78,7 +83,9 @@ def token_issue(
 
     ``second_factor`` names the device kind (``totp``, ``backup_code``) that verified the
     owner for this token; without one, an owner who must give a second factor gets no
-    token (it would be refused at once, ``token_authenticate``)."""
+    token (it would be refused at once, ``token_authenticate``). ``user`` is the account
+    as the caller read it (the token endpoint: as its password was checked); changed since
+    (its password, or deactivated), it gets none (``TokenAccountChanged``)."""
     require_tenant()
     token_request_check(scopes=scopes, lifetime=lifetime)
     if user.must_change_password:
@@ -92,6 +99,7 @@ def token_issue(
     prefix = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
     with transaction.atomic():
+        _require_account_as_read(user)
         record = ApiToken.objects.create(
             user=user, name=name[:100], prefix=prefix, key_hash=_hash(secret),
             scopes=sorted(set(scopes)), expires_at=timezone.now() + lifetime,
@@ -105,6 +113,27 @@ def token_issue(
             },
         )  # fmt: skip
     return IssuedToken(token=f"{TOKEN_PREFIX}{prefix}_{secret}", record=record)
+
+
+def _require_account_as_read(user: Any) -> None:
+    """Lock the owner's account row (until the token is in) and refuse the token
+    (``TokenAccountChanged``) unless the account is still active with the password ``user``
+    was read with, the one the token endpoint checked.
+
+    A reset (or deactivation) revokes the tokens live when it commits: a token issued on a
+    password checked before a reset and committed after it outlived the reset, for 90 days,
+    in the hands of whoever the reset was meant to shut out. Under the lock the two are in
+    order: a reset that committed first is seen here, and one that comes after waits for
+    the token and revokes it with the others."""
+    current = (
+        get_user_model()
+        .objects.select_for_update(no_key=True)
+        .filter(pk=user.pk)
+        .values_list("password", "is_active")
+        .first()
+    )
+    if current is None or not current[1] or current[0] != user.password:
+        raise TokenAccountChanged()
 
 
 def token_authenticate(raw: str, *, generation: int | None = None) -> ApiToken | None:

@@ -1,0 +1,151 @@
+"""An administrator's reset racing what the account's holder does with the old password:
+a reset is the answer to a taken-over account, and nothing started with the password it
+replaces may outlive it. Real threads on their own database connections, in a city whose
+rows commit (the other tests roll back)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection, transaction
+from django_tenants.utils import schema_context
+from rest_framework.test import APIClient
+
+from daicho.accounts.models import Department, Membership, Role
+from ledgers.access.staff import staff_update
+from ledgers.api.tokens.models import ApiToken
+from ledgers.api.tokens.services import token_issue
+from tests.accounts.conftest import STAFF_PASSWORD
+from tests.conftest import City, provision
+
+FUCHU = City("fuchu", "府中市", "132063", "fuchu.localhost")
+OLD = "Old-password-2026"
+RESET = "Reset-by-admin-2027"
+User = get_user_model()
+
+
+@pytest.fixture(scope="module")
+def fuchu(cities: dict[str, City], django_db_blocker: Any) -> None:
+    """Fuchu, provisioned and committed for this module (after the session's cities: a
+    module fixture alone found the test database not yet set up)."""
+    with django_db_blocker.unblock():
+        provision(FUCHU)
+        with schema_context(FUCHU.slug):
+            Department.objects.create(code="shimin", name="市民課")
+        connection.set_schema_to_public()
+
+
+def _member(username: str) -> Any:
+    with schema_context(FUCHU.slug):
+        user = User.objects.create_user(username=username, password=OLD, display_name=username)
+        Membership.objects.create(
+            user=user,
+            department=Department.objects.get(code="shimin"),
+            role=Role.EDITOR,
+            valid_from=date(2020, 4, 1),
+        )
+        return user
+
+
+def _reset(username: str) -> None:
+    admin = User.objects.get(username="admin")
+    staff_update(actor=admin, user=User.objects.get(username=username), password=RESET)
+
+
+def _held_open(work: Callable[[], None], done: threading.Event, go: threading.Event) -> None:
+    """``work`` in a transaction of its own that stays open until ``go``."""
+    try:
+        with schema_context(FUCHU.slug), transaction.atomic():
+            work()
+            done.set()
+            assert go.wait(timeout=10)
+    finally:
+        done.set()
+        connection.close()
+
+
+def _in_thread(target: Callable[[], None]) -> threading.Thread:
+    def run() -> None:
+        try:
+            target()
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def _live_tokens(username: str) -> int:
+    with schema_context(FUCHU.slug):
+        return ApiToken.objects.filter(user__username=username, revoked_at__isnull=True).count()
+
+
+def test_a_token_asked_for_with_the_password_a_reset_is_replacing_is_refused(
+    fuchu: None, django_db_blocker: Any
+) -> None:
+    """Found by a race review: POST /api/v1/auth/token/ checked the old password while the
+    reset was in flight and committed its token after it; the reset had revoked the tokens
+    live at its commit, so whoever it was meant to shut out kept a 90-day token."""
+    with django_db_blocker.unblock():
+        _member("yamada")
+        done, go, answers = threading.Event(), threading.Event(), []
+        resetting = _in_thread(lambda: _held_open(lambda: _reset("yamada"), done, go))
+        assert done.wait(timeout=10)
+        asking = _in_thread(
+            lambda: answers.append(
+                APIClient(HTTP_HOST=FUCHU.domain).post(
+                    "/api/v1/auth/token/", {"username": "yamada", "password": OLD}, format="json"
+                )
+            )
+        )
+        asking.join(timeout=2)  # checked the old password; waits for the reset, if it must
+        go.set()
+        resetting.join(timeout=10)
+        asking.join(timeout=10)
+        assert answers[0].status_code == 401, answers[0].json()
+        assert answers[0].json()["code"] == "ERROR_TOKEN_ACCOUNT_CHANGED"
+        assert answers[0].has_header("WWW-Authenticate")
+        assert _live_tokens("yamada") == 0
+
+
+def test_a_reset_waits_for_a_token_being_issued_and_revokes_it(
+    fuchu: None, django_db_blocker: Any
+) -> None:
+    """The other order: the token's transaction is open when the reset comes; the reset
+    waits for it and revokes it with the others (before, it missed it: not yet committed)."""
+    with django_db_blocker.unblock():
+        user = _member("kawada")
+        done, go = threading.Event(), threading.Event()
+        issuing = _in_thread(
+            lambda: _held_open(lambda: token_issue(actor=user, user=user, scopes=["*"]), done, go)
+        )
+        assert done.wait(timeout=10)
+        resetting = _in_thread(lambda: _reset_in_city("kawada"))
+        resetting.join(timeout=2)
+        go.set()
+        issuing.join(timeout=10)
+        resetting.join(timeout=10)
+        with schema_context(FUCHU.slug):
+            assert User.objects.get(username="kawada").check_password(RESET)
+        assert _live_tokens("kawada") == 0
+
+
+def _reset_in_city(username: str) -> None:
+    with schema_context(FUCHU.slug):
+        _reset(username)
+
+
+def test_with_nothing_changed_meanwhile_the_token_is_issued(staff: Any, mitaka: City) -> None:
+    """The checks above refuse only a password replaced meanwhile."""
+    issued = APIClient(HTTP_HOST=mitaka.domain).post(
+        "/api/v1/auth/token/",
+        {"username": "tanaka", "password": STAFF_PASSWORD},
+        format="json",
+    )
+    assert issued.status_code == 201, issued.json()
