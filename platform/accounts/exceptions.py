@@ -32,3 +32,13 @@ class PasswordIncorrect(SignInError):
 
 class AddressInvalid(SignInError):
     message = "IPアドレスが正しくありません。"
+
+
+class PasswordChangedMeanwhile(SignInError):
+    """The password was changed (an administrator's reset) or the account deactivated while
+    the holder's own change was being checked: the holder's change is not made."""
+
+    message = (
+        "パスワードの変更中に、管理者によるリセットなどでパスワードが変更されたため、"
+        "変更しませんでした。もう一度ログインしてください。"
+    )

@@ -27,6 +27,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from daicho.accounts.exceptions import (
     AddressInvalid,
+    PasswordChangedMeanwhile,
     PasswordIncorrect,
     TwoFactorCodeInvalid,
     TwoFactorNotStarted,
@@ -358,9 +359,23 @@ def lockout_release(*, actor: User, username: str, request: HttpRequest | None =
 def password_change(*, actor: User, new_password: str, request: HttpRequest) -> None:
     """The actor's own new password (already validated by the form): the flag that someone
     else chose the old one is cleared, the session stays signed in, and the change is an
-    audit event (``auth.password_changed``), with where it came from."""
+    audit event (``auth.password_changed``), with where it came from.
+
+    ``actor`` is the account as the request read it, whose password the form checked: if
+    the stored one differs now (an administrator's reset committed meanwhile) or the
+    account was deactivated, nothing changes (``PasswordChangedMeanwhile``). Saving over
+    it undid the reset, the answer to a taken-over account: whoever it was meant to shut
+    out kept the account, signed in, with a password of their own choosing."""
     require_tenant()
     with transaction.atomic():
+        current = (
+            User.objects.select_for_update(no_key=True)
+            .filter(pk=actor.pk)
+            .values_list("password", "is_active")
+            .first()
+        )
+        if current is None or not current[1] or current[0] != actor.password:
+            raise PasswordChangedMeanwhile
         actor.set_password(new_password)
         actor.must_change_password = False
         actor.save(update_fields=["password", "must_change_password"])

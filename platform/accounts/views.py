@@ -13,7 +13,7 @@ from typing import Any
 from axes.helpers import get_cool_off
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login
+from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
 from django.core.exceptions import PermissionDenied
@@ -30,7 +30,7 @@ from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp import login as otp_login
 
 from daicho.accounts import selectors, services
-from daicho.accounts.exceptions import SignInError
+from daicho.accounts.exceptions import PasswordChangedMeanwhile, SignInError
 from daicho.accounts.forms import (
     OTPCodeForm,
     OwnPasswordChangeForm,
@@ -335,9 +335,15 @@ def password_change(request: HttpRequest) -> HttpResponse:
     assert isinstance(user, User)
     form = OwnPasswordChangeForm(user, request.POST or None, request=request)
     if request.method == "POST" and form.is_valid():
-        services.password_change(
-            actor=user, new_password=form.cleaned_data["new_password1"], request=request
-        )
+        try:
+            services.password_change(
+                actor=user, new_password=form.cleaned_data["new_password1"], request=request
+            )
+        except PasswordChangedMeanwhile as changed:
+            # This session was signed in with the password replaced meanwhile: it ends.
+            logout(request)
+            messages.error(request, str(changed))
+            return redirect("login")
         messages.success(request, "パスワードを変更しました。")
         return redirect(settings.LOGIN_REDIRECT_URL)
     return render(

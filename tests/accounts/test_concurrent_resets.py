@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
+from django.test import Client
 from django_tenants.utils import schema_context
 from rest_framework.test import APIClient
 
@@ -141,11 +142,70 @@ def _reset_in_city(username: str) -> None:
         _reset(username)
 
 
-def test_with_nothing_changed_meanwhile_the_token_is_issued(staff: Any, mitaka: City) -> None:
+def test_an_own_password_change_in_flight_does_not_undo_a_reset(
+    fuchu: None, django_db_blocker: Any
+) -> None:
+    """Found by a race review: the password page saved the holder's new password over a
+    reset that committed while it ran (it checked the current password against the account
+    as the request had read it), cleared must_change_password and kept its session: whoever
+    the reset was meant to shut out kept the account, with a password of their choosing.
+    The window is the change's own hashing, which a holder changing the password over and
+    over keeps open most of the time."""
+    with django_db_blocker.unblock():
+        _member("morita")
+        holder = Client()
+        signed_in = holder.post(
+            "/accounts/login/",
+            {"username": "morita", "password": OLD},
+            HTTP_HOST=FUCHU.domain,
+        )
+        assert signed_in.status_code == 302
+        done, go, answers = threading.Event(), threading.Event(), []
+        resetting = _in_thread(lambda: _held_open(lambda: _reset("morita"), done, go))
+        assert done.wait(timeout=10)
+        changing = _in_thread(
+            lambda: answers.append(
+                holder.post(
+                    "/accounts/password/",
+                    {
+                        "old_password": OLD,
+                        "new_password1": "Holders-choice-2027",
+                        "new_password2": "Holders-choice-2027",
+                    },
+                    HTTP_HOST=FUCHU.domain,
+                )
+            )
+        )
+        changing.join(timeout=2)
+        go.set()
+        resetting.join(timeout=10)
+        changing.join(timeout=10)
+        with schema_context(FUCHU.slug):
+            stored = User.objects.get(username="morita")
+        assert stored.check_password(RESET)
+        assert stored.must_change_password is True
+        assert holder.get("/", HTTP_HOST=FUCHU.domain)["Location"].startswith("/accounts/login/")
+
+
+def test_with_nothing_changed_meanwhile_the_change_and_the_token_go_through(
+    signed_in: Client, mitaka: City
+) -> None:
     """The checks above refuse only a password replaced meanwhile."""
+    changed = signed_in.post(
+        "/accounts/password/",
+        {
+            "old_password": STAFF_PASSWORD,
+            "new_password1": "Own-new-choice-2027",
+            "new_password2": "Own-new-choice-2027",
+        },
+        HTTP_HOST=mitaka.domain,
+    )
+    assert changed.status_code == 302
+    assert changed["Location"] == "/"
+    assert signed_in.get("/", HTTP_HOST=mitaka.domain).status_code == 200
     issued = APIClient(HTTP_HOST=mitaka.domain).post(
         "/api/v1/auth/token/",
-        {"username": "tanaka", "password": STAFF_PASSWORD},
+        {"username": "tanaka", "password": "Own-new-choice-2027"},
         format="json",
     )
     assert issued.status_code == 201, issued.json()
