@@ -19,6 +19,7 @@ from django.contrib.auth.views import LoginView
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils.crypto import constant_time_compare
 from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
@@ -85,6 +86,9 @@ class SignInView(LoginView):
             return super().form_valid(form)
         self.request.session[PENDING_SESSION_KEY] = {
             "user_id": user.pk,
+            # The password this step passed (as a session keeps it): the code step ends if
+            # it has changed since.
+            "auth_hash": user.get_session_auth_hash(),
             "backend": user.backend,  # type: ignore[attr-defined]  # set by authenticate()
             "next": self.get_redirect_url(),
             "started": int(time.time()),
@@ -106,6 +110,12 @@ def sign_in_verify(request: HttpRequest) -> HttpResponse:
     if pending is None or user is None:
         request.session.pop(PENDING_SESSION_KEY, None)
         messages.info(request, "時間が経過したため、最初からログインし直してください。")
+        return redirect("login")
+    if not constant_time_compare(pending.get("auth_hash", ""), user.get_session_auth_hash()):
+        # The password changed (its owner, an administrator's reset) since the password step:
+        # a code now would sign in a session valid against the new password.
+        request.session.pop(PENDING_SESSION_KEY, None)
+        messages.info(request, "パスワードが変更されたため、最初からログインし直してください。")
         return redirect("login")
 
     form = OTPCodeForm(request.POST or None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.hashers import make_password
 from django.test import Client
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
@@ -12,6 +13,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_tenants.utils import schema_context
 
 from daicho.settings import base as base_settings
+from ledgers.access.staff import staff_update
 from tests.accounts.conftest import STAFF_PASSWORD, User, code_for, sign_in, wrong_code_for
 from tests.conftest import City
 
@@ -200,3 +202,27 @@ def test_sign_out_ends_the_session(signed_in: Client, mitaka: City) -> None:
     assert response.status_code == 302
     assert response["Location"] == "/accounts/login/"
     assert signed_in.get("/", HTTP_HOST=mitaka.domain).status_code == 302
+
+
+def test_the_code_step_ends_when_the_password_changed_since_the_password_step(
+    staff_device: TOTPDevice, staff: Any, mitaka: City
+) -> None:
+    """Found by a race review: the code step trusted the password step for its five minutes
+    whatever became of the password: one who had passed it with a password then reset by an
+    administrator (or changed by its owner) signed in with a code, and Django's session,
+    made after the change, was valid against the new password."""
+    client = Client()
+    assert (
+        sign_in(client, mitaka, "tanaka", STAFF_PASSWORD)["Location"] == "/accounts/login/verify/"
+    )
+    with schema_context(mitaka.slug):
+        admin = User.objects.get(username="admin")
+        staff_update(actor=admin, user=User.objects.get(username="tanaka"), password="Reset-2027-x")
+    response = client.post(
+        "/accounts/login/verify/", {"otp_token": code_for(staff_device)}, HTTP_HOST=mitaka.domain
+    )
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/login/"
+    assert SESSION_KEY not in client.session
+    page = client.get("/accounts/login/verify/", HTTP_HOST=mitaka.domain)
+    assert page["Location"] == "/accounts/login/"
