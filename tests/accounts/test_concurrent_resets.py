@@ -10,7 +10,6 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.test import Client
@@ -21,24 +20,12 @@ from daicho.accounts.models import Department, Membership, Role
 from ledgers.access.staff import staff_update
 from ledgers.api.tokens.models import ApiToken
 from ledgers.api.tokens.services import token_issue
-from tests.accounts.conftest import STAFF_PASSWORD
-from tests.conftest import City, provision
+from tests.accounts.conftest import FUCHU, STAFF_PASSWORD
+from tests.conftest import City
 
-FUCHU = City("fuchu", "府中市", "132063", "fuchu.localhost")
 OLD = "Old-password-2026"
 RESET = "Reset-by-admin-2027"
 User = get_user_model()
-
-
-@pytest.fixture(scope="module")
-def fuchu(cities: dict[str, City], django_db_blocker: Any) -> None:
-    """Fuchu, provisioned and committed for this module (after the session's cities: a
-    module fixture alone found the test database not yet set up)."""
-    with django_db_blocker.unblock():
-        provision(FUCHU)
-        with schema_context(FUCHU.slug):
-            Department.objects.create(code="shimin", name="市民課")
-        connection.set_schema_to_public()
 
 
 def _member(username: str) -> Any:

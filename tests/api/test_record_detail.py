@@ -14,6 +14,7 @@ from daicho.accounts.models import Department, Membership, Role
 from ledgers.api.tokens.services import token_issue
 from ledgers.audit.models import AuditEvent
 from ledgers.definitions.services import ledger_create
+from ledgers.records.models import Record, RecordVersion
 from ledgers.records.services import record_create
 from tenants.services import municipality_provision
 from tests.api.conftest import records_url
@@ -123,6 +124,59 @@ def test_two_concurrent_patches_with_the_same_etag_one_wins(
     for thread in threads:
         thread.join(timeout=30)
     assert sorted(statuses) == [200, 412]
+
+
+def _racer(token: str) -> APIClient:
+    client = APIClient(HTTP_HOST="tachikawa.localhost")
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return client
+
+
+@pytest.mark.parametrize(
+    "pair", [("delete", "delete"), ("restore", "patch"), ("delete", "restore")]
+)
+def test_two_concurrent_writes_decided_on_one_generation_one_wins(
+    committed: dict[str, str], django_db_blocker: Any, pair: tuple[str, str]
+) -> None:
+    """Two deletions, or a restore of an old generation and a change (or a deletion), both
+    sent with the ETag of one generation: exactly one is written, the other is 412 and
+    writes nothing (no second deletion event, no change undone by the restore unasked)."""
+    with django_db_blocker.unblock():
+        client = _racer(committed["token"])
+        created = client.post("/api/v1/ledgers/race/records/", {"values": {"n": 1}}, format="json")
+        record_id = created.json()["id"]
+        url = f"/api/v1/ledgers/race/records/{record_id}/"
+        changed = client.patch(url, {"values": {"n": 2}}, format="json", HTTP_IF_MATCH='"1"')
+        assert changed.status_code == 200
+        connection.close()
+    sends = {
+        "delete": lambda c: c.delete(url, {"reason": "重複登録"}, format="json", HTTP_IF_MATCH='"2"'),
+        "restore": lambda c: c.post(
+            f"{url}restore/", {"generation": 1, "reason": "誤入力"}, format="json",
+            HTTP_IF_MATCH='"2"',
+        ),
+        "patch": lambda c: c.patch(url, {"values": {"n": 3}}, format="json", HTTP_IF_MATCH='"2"'),
+    }  # fmt: skip
+    barrier = threading.Barrier(2)
+    statuses: list[int] = []
+
+    def send(kind: str) -> None:
+        with django_db_blocker.unblock():
+            client = _racer(committed["token"])
+            barrier.wait(timeout=10)
+            statuses.append(sends[kind](client).status_code)
+            connection.close()
+
+    threads = [threading.Thread(target=send, args=(kind,)) for kind in pair]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(statuses) == [200, 412]
+    with django_db_blocker.unblock(), schema_context("tachikawa"):
+        assert Record.objects.get(pk=record_id).generation == 3
+        assert RecordVersion.objects.filter(record_id=record_id).count() == 3
+        connection.set_schema_to_public()
 
 
 @pytest.mark.parametrize(
