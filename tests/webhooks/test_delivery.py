@@ -18,10 +18,16 @@ from django.db import transaction
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
+from ledgers.access.models import Grant
+from ledgers.access.services import grant_describe, grants_replace
 from ledgers.audit.models import AuditEvent
 from ledgers.records.services import record_create
 from ledgers.webhooks.models import WebhookDelivery, WebhookSubscription
-from ledgers.webhooks.services import webhook_deliver, webhook_events_enqueue
+from ledgers.webhooks.services import (
+    webhook_deliver,
+    webhook_events_enqueue,
+    webhook_subscription_update,
+)
 from ledgers.webhooks.signing import verify_delivery, verify_signature
 from ledgers.webhooks.tasks import deliver_webhook
 from tenants.models import Municipality
@@ -500,3 +506,40 @@ def test_values_sent_are_audited_before_they_leave_so_a_worker_killed_after_is_n
     assert event.details == {
         "webhook": str(delivery.subscription_id), "delivery": str(delivery.pk), "attempt": 1,
     }  # fmt: skip
+
+
+@pytest.mark.parametrize("change", ["paused", "narrowed"])
+def test_a_retry_is_decided_and_built_when_it_is_due(
+    subscribe: Any, enqueue: Any, receiver: Receiver, city: dict[str, Any], change: str
+) -> None:
+    """Checked by a race review (it held already): a retry is decided and its payload built
+    when it is due, not when the event was queued or first tried. A subscription paused
+    since sends nothing more; an owner whose grant was narrowed since sends the narrower
+    view (name masked once 市民課's clearance is 内部)."""
+    subscription = subscribe("clerk")
+    [delivery] = enqueue()
+    receiver.answer(500, 200)
+    t0 = timezone.now()
+    with schema_context("mitaka"):
+        assert webhook_deliver(delivery_id=str(delivery.pk), now=t0).status == "failed"
+    assert "山田 花子".encode() in receiver.received[0].body
+    with schema_context("mitaka"):
+        if change == "paused":
+            webhook_subscription_update(
+                actor=city["people"]["clerk"], subscription=subscription, changes={"active": False}
+            )
+        else:
+            grants = [grant_describe(g) for g in Grant.objects.filter(ledger=city["ledger"])]
+            for grant in grants:
+                if grant["department"] == "shimin":
+                    grant["clearance"] = "internal"
+            grants_replace(actor=city["people"]["designer"], ledger=city["ledger"], grants=grants)
+        retry = webhook_deliver(delivery_id=str(delivery.pk), now=t0 + timedelta(minutes=2))
+    if change == "paused":
+        assert retry.status == "skipped"
+        assert len(receiver.received) == 1
+    else:
+        assert retry.status == "succeeded"
+        body = receiver.received[1].body
+        assert "山田".encode() not in body
+        assert b'"name":{"masked":true}' in body
