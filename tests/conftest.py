@@ -16,6 +16,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django_tenants.utils import schema_context
 
+from daicho.accounts.models import Department
 from tenants.models import Municipality
 from tenants.services import municipality_provision
 
@@ -36,6 +37,8 @@ class City:
 
 MITAKA = City("mitaka", "三鷹市", "132047", "mitaka.localhost")
 MUSASHINO = City("musashino", "武蔵野市", "132039", "musashino.localhost")
+#: A city whose rows commit, for requests on threads of their own (``fuchu``).
+FUCHU = City("fuchu", "府中市", "132063", "fuchu.localhost")
 
 
 def provision(city: City, *, changed_password: bool = True) -> None:
@@ -60,6 +63,18 @@ def cities(django_db_setup: None, django_db_blocker: pytest.FixtureRequest) -> d
         for city in (MITAKA, MUSASHINO):
             provision(city)
     return {"mitaka": MITAKA, "musashino": MUSASHINO}
+
+
+@pytest.fixture(scope="session")
+def fuchu(django_db_setup: None, django_db_blocker: Any) -> None:
+    """Fuchu with a 市民課, provisioned and committed once: real threads on connections of
+    their own see its rows (the other tests' rows roll back). Whatever a test adds there
+    stays for the session: usernames of their own per test."""
+    with django_db_blocker.unblock():
+        provision(FUCHU)
+        with schema_context(FUCHU.slug):
+            Department.objects.create(code="shimin", name="市民課")
+        connection.set_schema_to_public()
 
 
 @pytest.fixture

@@ -89,12 +89,17 @@ def grant_describe(grant: Grant) -> dict[str, Any]:
 def grants_replace(
     *, actor: Any, ledger: Ledger, grants: Iterable[Mapping[str, Any]]
 ) -> list[Grant]:
-    """Replace every grant of a ledger (requires ``design``); audited with before and after."""
+    """Replace every grant of a ledger (requires ``design``); audited with before and after.
+
+    ``design`` is checked under the ledger's lock, on the grants as they are then: checked
+    before it, a designer another designer was demoting (holding the lock) passed on the
+    grants as they were, waited, and wrote its own list (its ``design`` included) over the
+    demotion."""
     require_tenant()
-    policy_for(actor, ledger).require("design")
-    rows = _grant_rows(ledger, grants)
     with transaction.atomic():
         Ledger.objects.select_for_update().get(pk=ledger.pk)
+        policy_for(actor, ledger).require("design")
+        rows = _grant_rows(ledger, grants)
         before = [
             grant_describe(g)
             for g in Grant.objects.filter(ledger=ledger).select_related("department")

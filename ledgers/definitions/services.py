@@ -415,11 +415,15 @@ def _write_version(
 
 
 def _locked(ledger: Ledger, actor: Any) -> Ledger:
-    """Lock the ledger row after checking that the actor may design it."""
+    """Lock the ledger row, then check that the actor may design it. Checked before the
+    lock, a designer whose ``design`` another designer was taking away (``grants_replace``
+    holds this lock) passed on the grants as they were, waited, and changed the definition
+    after the grant was gone."""
     from ledgers.access.policy import policy_for
 
-    policy_for(actor, ledger).require("design")
-    return Ledger.objects.select_for_update().get(pk=ledger.pk)
+    locked = Ledger.objects.select_for_update().get(pk=ledger.pk)
+    policy_for(actor, locked).require("design")
+    return locked
 
 
 def _may_create_ledgers(actor: Any) -> list[Any]:

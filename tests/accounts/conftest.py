@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import connection
 from django.db.models import Max
 from django.http import HttpResponse
 from django.test import Client
@@ -18,14 +17,12 @@ from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_tenants.utils import schema_context
 
-from daicho.accounts.models import CitySecuritySettings, Department
+from daicho.accounts.models import CitySecuritySettings
 from ledgers.audit.models import AuditEvent
-from tests.conftest import City, provision
+from tests.conftest import City
 
 User = get_user_model()
 STAFF_PASSWORD = "Kusa-no-ha-2026"
-#: A city whose rows commit, for requests on threads of their own (``fuchu``).
-FUCHU = City("fuchu", "府中市", "132063", "fuchu.localhost")
 
 
 def code_for(device: TOTPDevice, steps: int = 0) -> str:
@@ -100,15 +97,3 @@ def signed_in(staff: Any, mitaka: City) -> Client:
     response = sign_in(client, mitaka, "tanaka", STAFF_PASSWORD)
     assert response.status_code == 302
     return client
-
-
-@pytest.fixture(scope="session")
-def fuchu(django_db_setup: None, django_db_blocker: Any) -> None:
-    """Fuchu with a 市民課, provisioned and committed once: real threads on connections of
-    their own see its rows (the other tests' rows roll back). Whatever a test adds there
-    stays for the session: usernames of their own per test."""
-    with django_db_blocker.unblock():
-        provision(FUCHU)
-        with schema_context(FUCHU.slug):
-            Department.objects.create(code="shimin", name="市民課")
-        connection.set_schema_to_public()

@@ -17,8 +17,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_tenants.utils import schema_context
 from rest_framework.test import APIClient
 
-from tests.accounts.conftest import FUCHU, STAFF_PASSWORD, User, code_for, sign_in
-from tests.conftest import City
+from tests.accounts.conftest import STAFF_PASSWORD, User, code_for, sign_in
+from tests.conftest import FUCHU, City
 
 TOKEN = "/api/v1/auth/token/"
 

@@ -20,8 +20,8 @@ from daicho.accounts.models import Department, Membership, Role
 from ledgers.access.staff import staff_update
 from ledgers.api.tokens.models import ApiToken
 from ledgers.api.tokens.services import token_issue
-from tests.accounts.conftest import FUCHU, STAFF_PASSWORD
-from tests.conftest import City
+from tests.accounts.conftest import STAFF_PASSWORD
+from tests.conftest import FUCHU, City
 
 OLD = "Old-password-2026"
 RESET = "Reset-by-admin-2027"
