@@ -185,16 +185,25 @@ def staff_create(
         errors["username"] = [f"ユーザー名「{username}」は既に使われています。"]
     if errors:
         raise DirectoryInvalid(errors)
-    with transaction.atomic():
-        # The administrator chose the password: its owner changes it at first sign-in.
-        user = User(username=username, display_name=(display_name or "")[:150])
-        user.set_password_chosen_by_other(password)
-        user.save()
-        Membership.objects.bulk_create(_membership_rows(user, memberships))
-        audit_record(
-            actor=actor, action="staff.create",
-            details={"user": user.pk, "memberships": _memberships_of(user)},
-        )  # fmt: skip
+    try:
+        with transaction.atomic():
+            # The administrator chose the password: its owner changes it at first sign-in.
+            user = User(username=username, display_name=(display_name or "")[:150])
+            user.set_password_chosen_by_other(password)
+            user.save()
+            Membership.objects.bulk_create(_membership_rows(user, memberships))
+            audit_record(
+                actor=actor, action="staff.create",
+                details={"user": user.pk, "memberships": _memberships_of(user)},
+            )  # fmt: skip
+    except IntegrityError:
+        # Another administrator's create of the same username committed between the check
+        # above and this insert.
+        if not User.objects.filter(username=username).exists():
+            raise
+        raise DirectoryInvalid(
+            {"username": [f"ユーザー名「{username}」は既に使われています。"]}
+        ) from None
     return user
 
 

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 
 from daicho.tenancy.guard import require_tenant
 from ledgers.audit.services import audit_record
@@ -472,18 +472,26 @@ def ledger_create(
     if errors:
         raise DefinitionInvalid(errors)
     definition = _with_disclosure(None, definition, 1)
-    with transaction.atomic():
-        ledger = Ledger.objects.create(
-            code=code, name=name.strip(), description=description, category=category,
-            retention_years=retention_years, sensitivity=sensitivity, definition=definition,
-            definition_version=1, created_by=actor if getattr(actor, "pk", None) else None,
-        )  # fmt: skip
-        LedgerVersion.objects.create(
-            ledger=ledger, version=1, definition=definition, change="台帳を作成",
-            actor=actor if getattr(actor, "pk", None) else None,
-        )  # fmt: skip
-        _grant_creators(ledger, admin_of, actor=actor)
-        audit_record(actor=actor, action="ledger.create", ledger_code=code, details={"version": 1})
+    try:
+        with transaction.atomic():
+            ledger = Ledger.objects.create(
+                code=code, name=name.strip(), description=description, category=category,
+                retention_years=retention_years, sensitivity=sensitivity, definition=definition,
+                definition_version=1, created_by=actor if getattr(actor, "pk", None) else None,
+            )  # fmt: skip
+            LedgerVersion.objects.create(
+                ledger=ledger, version=1, definition=definition, change="台帳を作成",
+                actor=actor if getattr(actor, "pk", None) else None,
+            )  # fmt: skip
+            _grant_creators(ledger, admin_of, actor=actor)
+            audit_record(
+                actor=actor, action="ledger.create", ledger_code=code, details={"version": 1}
+            )
+    except IntegrityError:
+        # Another create of the same code committed between the check above and this insert.
+        if not Ledger.objects.filter(code=code).exists():
+            raise
+        raise DefinitionInvalid({"code": [f"台帳コード「{code}」は既に使われています。"]}) from None
     return ledger
 
 
