@@ -1,10 +1,11 @@
-"""System checks on the database Daicho runs on."""
+"""System checks on the database Daicho runs on, and on a deployment's settings."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.core.checks import CheckMessage, Error, Tags, register
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.db import connections
 
 
@@ -32,3 +33,39 @@ def check_utf8_locale(
                 )
             )
     return errors
+
+
+@register(Tags.security, deploy=True)
+def check_operator_second_factor(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+    """``manage.py check --deploy``: operators reach every city's provisioning and the
+    template marketplace; production requires their second factor unless told otherwise,
+    and a deployment told otherwise is told so."""
+    if settings.DEBUG or getattr(settings, "OPERATOR_REQUIRE_2FA", True):
+        return []
+    return [
+        Warning(
+            "OPERATOR_REQUIRE_2FA is off: operators sign in with a password alone.",
+            hint="Unset OPERATOR_REQUIRE_2FA (production requires it) unless this is a trial.",
+            id="daicho.W001",
+        )
+    ]
+
+
+@register(Tags.security, deploy=True)
+def check_host_only_cookies(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+    """``manage.py check --deploy``: the session and CSRF cookies are ``__Host-`` cookies
+    (secure, no domain): every city's host shares the base domain."""
+    found = []
+    for name, domain, secure in (
+        (settings.SESSION_COOKIE_NAME, settings.SESSION_COOKIE_DOMAIN, settings.SESSION_COOKIE_SECURE),
+        (settings.CSRF_COOKIE_NAME, settings.CSRF_COOKIE_DOMAIN, settings.CSRF_COOKIE_SECURE),
+    ):  # fmt: skip
+        if not name.startswith("__Host-") or domain or not secure:
+            found.append(
+                Warning(
+                    f"cookie {name!r} is not a __Host- cookie (secure, no domain): another "
+                    "host under the base domain could set or overwrite it.",
+                    id="daicho.W002",
+                )
+            )
+    return found

@@ -18,5 +18,12 @@ SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
+# __Host- cookies: a browser keeps them only as set by this very host over HTTPS, for the
+# whole path and no wider domain. Every city's host shares the base domain: another host
+# under it (a city's, a compromised one) cannot set or overwrite a city's session or CSRF
+# cookie (cookie tossing). Django sets no Domain on them (SESSION_COOKIE_DOMAIN and
+# CSRF_COOKIE_DOMAIN stay None).
+SESSION_COOKIE_NAME = "__Host-daicho-session"
+CSRF_COOKIE_NAME = "__Host-daicho-csrf"
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True

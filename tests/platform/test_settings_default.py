@@ -19,7 +19,8 @@ from django.conf import settings as s
 print(json.dumps({k: getattr(s, k) for k in [
     "DEBUG", "OPERATOR_REQUIRE_2FA", "WEBHOOK_ALLOW_PRIVATE_NETWORKS", "WEBHOOK_ALLOW_HTTP",
     "WEBHOOK_ALLOWED_PORTS", "SESSION_COOKIE_SECURE", "SECURE_SSL_REDIRECT", "EMBEDDED_SERVICES",
-    "AUDIT_ANCHOR_LOCK_DAYS", "AUDIT_ANCHOR_LOCK_MODE"]}
+    "AUDIT_ANCHOR_LOCK_DAYS", "AUDIT_ANCHOR_LOCK_MODE", "SESSION_COOKIE_NAME",
+    "SESSION_COOKIE_DOMAIN", "CSRF_COOKIE_NAME", "CSRF_COOKIE_DOMAIN", "CSRF_COOKIE_SECURE"]}
     | {"module": os.environ["DJANGO_SETTINGS_MODULE"]}))
 """
 
@@ -54,7 +55,9 @@ def test_missing_settings_module_does_not_fail_open(tmp_path: Path) -> None:
         "WEBHOOK_ALLOW_HTTP": False, "WEBHOOK_ALLOWED_PORTS": [443, 80],
         "SESSION_COOKIE_SECURE": True, "SECURE_SSL_REDIRECT": True, "EMBEDDED_SERVICES": False,
         "AUDIT_ANCHOR_LOCK_DAYS": 0, "AUDIT_ANCHOR_LOCK_MODE": "COMPLIANCE",
-        "module": "daicho.settings.production",
+        "SESSION_COOKIE_NAME": "__Host-daicho-session", "SESSION_COOKIE_DOMAIN": None,
+        "CSRF_COOKIE_NAME": "__Host-daicho-csrf", "CSRF_COOKIE_DOMAIN": None,
+        "CSRF_COOKIE_SECURE": True, "module": "daicho.settings.production",
     }  # fmt: skip
 
 
