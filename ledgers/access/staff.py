@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 
 from daicho.accounts.models import Department, Membership, Role
@@ -73,6 +73,7 @@ def department_update(
         # The row as it is now, locked until the change commits: the request's copy, read
         # before and saved whole, switched back on a department another administrator had
         # switched off meanwhile (and with it every membership in it).
+        _lock_directory()
         department = Department.objects.select_for_update(no_key=True).get(pk=department.pk)
         before = {"name": department.name, "active": department.active}
         if name is not None:
@@ -100,6 +101,25 @@ def _memberships_of(user: Any) -> list[dict[str, Any]]:
         }
         for m in Membership.objects.filter(user=user).select_related("department").order_by("pk")
     ]
+
+
+#: The advisory lock class of a city's staff directory ("STFD"), the schema's oid below it.
+_DIRECTORY_LOCK_CLASS = 0x53544644
+
+
+def _lock_directory() -> None:
+    """Take the city's staff-directory lock for the rest of the transaction: a change of an
+    account or a department first locks its own row, then every administrator's
+    (``_require_a_city_admin_left``). Two administrators changing each other's accounts at
+    once each held one and waited for the other's: PostgreSQL broke the deadlock with a
+    server error (noticed by a race review). Changes of a city's directory are rare and
+    short; they now queue up."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock((%s::bigint << 32)"
+            " | (SELECT oid::bigint FROM pg_namespace WHERE nspname = current_schema()))",
+            [_DIRECTORY_LOCK_CLASS],
+        )
 
 
 def _require_a_city_admin_left() -> None:
@@ -225,6 +245,7 @@ def staff_update(
         # (a deactivated account came back active; a reset's chosen password was dropped
         # from those its owner may not go back to). FOR NO KEY UPDATE: rows that merely name
         # the account (its records' writer) are not held up.
+        _lock_directory()
         user = User.objects.select_for_update(no_key=True).get(pk=user.pk)
         if password is not None:
             try:
