@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from django.core.cache import cache
@@ -281,3 +281,19 @@ def iso_date(text: str) -> date | None:
         return date.fromisoformat(text)
     except ValueError:
         return None
+
+
+def utc_moment(moment: datetime) -> datetime:
+    """``moment`` (aware) as the same moment in UTC, as the database is asked about it.
+    Python reads offsets up to ±23:59, PostgreSQL only up to ±15:59: a moment at -18:24 went
+    into the query as written and was a server error (SQLSTATE 22009). One whose conversion
+    leaves the years 1–9999 (0001-01-01T00:00+14:00) is the first or last moment Python has:
+    nothing stored lies beyond either, so every comparison answers as with the moment."""
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        return (
+            datetime.min.replace(tzinfo=UTC)
+            if moment.year == 1
+            else datetime.max.replace(tzinfo=UTC)
+        )

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import logging
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from django_tenants.utils import schema_context
@@ -308,3 +309,39 @@ def test_a_blank_reference_filter_is_not_a_server_error(hostile: Any, value: str
     response = hostile.get(url(), {"ref": value})
     assert response.status_code == 200, response.content[:200]
     assert response.json()["results"] == []  # no record has a reference here
+
+
+# D15 --- an offset PostgreSQL cannot read: Python takes up to ±23:59, PostgreSQL ±15:59, and
+# the moment reached the query with its offset as written (SQLSTATE 22009, a server error)
+@pytest.mark.parametrize("offset", ["-18:24", "+23:59", "+16:00"])
+def test_a_moment_at_any_offset_python_reads_is_no_server_error(
+    hostile: Any, api: Any, offset: str
+) -> None:
+    record = new_record(hostile)
+    moment = f"2024-01-01T00:00:00{offset}"
+    listed = hostile.get(url(), {"updated_since": moment})
+    assert listed.status_code == 200, listed.content[:200]
+    assert len(listed.json()["results"]) == 1  # as the same moment in UTC finds it
+    assert hostile.get(record, {"as_of": moment}).status_code == 404  # it did not exist then
+    cursor = base64.b64encode(urlencode({"p": moment}).encode()).decode()  # as DRF writes it
+    assert hostile.get(url(), {"cursor": cursor}).status_code == 200
+    auditor = api("auditor")
+    auditor.client.raise_request_exception = False
+    for name in ("from", "to"):
+        assert auditor.get("/api/v1/audit/events/", {name: moment}).status_code == 200
+
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-15:00"])
+def test_a_moment_whose_utc_leaves_python_s_years_compares_as_itself(
+    hostile: Any, api: Any, moment: str
+) -> None:
+    """In UTC it would be before year 1 or after 9999, which Python cannot hold: it is read
+    as the first or last moment Python has, and every comparison answers the same."""
+    record = new_record(hostile)
+    listed = hostile.get(url(), {"updated_since": moment})
+    assert listed.status_code == 200
+    assert len(listed.json()["results"]) == (1 if moment.startswith("0001") else 0)
+    as_of = hostile.get(record, {"as_of": moment})
+    assert as_of.status_code == (404 if moment.startswith("0001") else 200)
+    auditor = api("auditor")
+    assert auditor.get("/api/v1/audit/events/", {"from": moment}).status_code == 200

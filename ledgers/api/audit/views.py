@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import asdict
+from datetime import datetime
 from typing import Any
 
 from django.db.models import Q
@@ -25,7 +26,7 @@ from ledgers.access.policy import (
     ledgers_with,
     policy_for,
 )
-from ledgers.api.common import iso_date, plus_restored, refuse_control_characters
+from ledgers.api.common import iso_date, plus_restored, refuse_control_characters, utc_moment
 from ledgers.api.errors import ErrorShape
 from ledgers.api.records.views import RESERVED
 from ledgers.audit.models import AuditEvent
@@ -116,6 +117,8 @@ def _moment(name: str, raw: str | None) -> Any:
         raise exceptions.ValidationError(
             {name: ["日付（YYYY-MM-DD）か ISO 8601 日時で指定してください。"]}
         )
+    if isinstance(value, datetime):
+        value = utc_moment(value)  # an offset PostgreSQL reads (-18:24 is not one)
     return value
 
 

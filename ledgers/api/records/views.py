@@ -18,7 +18,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ledgers.access.policy import LedgerPolicy, stricter_fields
-from ledgers.api.common import iso_date, plus_restored, refuse_control_characters, request_token
+from ledgers.api.common import (
+    iso_date,
+    plus_restored,
+    refuse_control_characters,
+    request_token,
+    utc_moment,
+)
 from ledgers.api.errors import ErrorShape, etag, parse_if_match
 from ledgers.api.idempotency.http import IDEMPOTENCY_PARAMETERS, idempotent_create
 from ledgers.api.output import ledger_for
@@ -77,6 +83,8 @@ class RecordPagination(CursorPagination):
                 moment = None
             if moment is None:
                 raise exceptions.NotFound(self.invalid_cursor_message)
+            if moment.tzinfo is not None:  # an offset PostgreSQL reads (-18:24 is not one)
+                cursor = cursor._replace(position=utc_moment(moment).isoformat())
         return cursor
 
     def paginate_first(
@@ -188,7 +196,7 @@ def _aware_datetime(name: str, text: str, *, dates: bool = False) -> datetime:
         raise exceptions.ValidationError(
             {name: ["タイムゾーン付きの ISO 8601 日時で指定してください。"]}
         )
-    return moment
+    return utc_moment(moment)  # an offset PostgreSQL reads (-18:24 is not one)
 
 
 def _filtered(policy: LedgerPolicy, request: Request) -> QuerySet[Record]:
