@@ -71,6 +71,7 @@ urlpatterns = [
     path("v1/", include("ledgers.api.webhooks.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    # Last: any other path under /api/ answers the API's error shape, not Django's HTML 404.
-    re_path(r"^.*$", api_not_found),
+    # Last: any other path under /api/ answers the API's error shape, not Django's HTML 404
+    # (a line break too: "." matches none, and such a path fell through to HTML).
+    re_path(r"^[\s\S]*$", api_not_found),
 ]

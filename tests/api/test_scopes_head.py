@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import pytest
 from django_tenants.utils import schema_context
 
 from ledgers.audit.models import AuditEvent
@@ -101,5 +102,17 @@ def test_an_unknown_field_and_an_unrouted_path_are_json_404s(api: Any) -> None:
     assert missing.status_code == 404
     assert missing.json()["code"] == "ERROR_FIELD_DOES_NOT_EXIST"
     unrouted = clerk.get("/api/v1/ledgers/台帳/")
+    assert unrouted.status_code == 404
+    assert unrouted.json()["code"] == "ERROR_NOT_FOUND"
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/api/v1/ledgers/%0Adv/", "/api/v1/ledgers/dv/fields/%0A/", "/api/v1/%0D%0A", "/api/%0A"],
+)
+def test_an_unrouted_path_holding_a_line_break_is_a_json_404(api: Any, path: str) -> None:
+    """The catch-all route's ``.`` matched no line break: such a path fell through to
+    Django's HTML page, not the API's error shape (found by schemathesis)."""
+    unrouted = api("clerk").get(path)
     assert unrouted.status_code == 404
     assert unrouted.json()["code"] == "ERROR_NOT_FOUND"
