@@ -291,6 +291,8 @@ LANGUAGE_CODE = "ja"
 LANGUAGES = [("ja", "日本語"), ("en", "English")]
 TIME_ZONE = "Asia/Tokyo"
 USE_I18N = True
+# Japanese for the messages DRF's and Django's catalogues lack or get wrong (these come first).
+LOCALE_PATHS = [PLATFORM_DIR / "locale"]
 USE_TZ = True
 
 # --- Security -------------------------------------------------------------------------
