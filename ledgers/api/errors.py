@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -128,3 +129,19 @@ def parse_if_match(request: Request, *, required: bool) -> int | None:
 
 def etag(generation: int) -> str:
     return f'"{generation}"'
+
+
+#: ``If-Match`` as the schema declares it on PATCH, DELETE and restore (428 without it).
+IF_MATCH = OpenApiParameter(
+    "If-Match", str, location=OpenApiParameter.HEADER, required=True,
+    pattern=r'^(W/)?"?[0-9]{1,18}"?$',
+    description='読み込んだ世代（ETag、例: "3"）。なければ 428、古ければ 412。',
+)  # fmt: skip
+
+
+def etag_header(status_code: int) -> OpenApiParameter:
+    """``ETag`` as the schema declares it on an answer carrying a record's generation."""
+    return OpenApiParameter(
+        "ETag", str, location=OpenApiParameter.HEADER, response=[status_code],
+        description='この記録の世代（例: "3"）。変更・削除・復元の If-Match に送り返します。',
+    )  # fmt: skip

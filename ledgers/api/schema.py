@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import is_list_serializer
 
 # Any request can be malformed, unauthenticated, refused, aimed at a missing object or
 # rate-limited; each answers with the same error shape.
@@ -20,3 +21,25 @@ class DaichoAutoSchema(AutoSchema):
             if code not in responses:
                 responses[code] = self._get_response_for_code(ErrorShape, code, direction=direction)
         return responses
+
+    def _map_serializer_field(
+        self, field: Any, direction: Any, bypass_extensions: bool = False
+    ) -> dict[str, Any] | None:
+        """drf-spectacular reads a list's size limits from its validators only: a list that
+        may not be empty (``allow_empty=False``) and a nested list's ``max_length`` were
+        refused by the server but not declared (an empty bulk request, a webhook for no
+        event); a dict that may not be empty likewise."""
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if not schema:
+            return schema
+        if schema.get("type") == "array":
+            if getattr(field, "allow_empty", True) is False:
+                schema["minItems"] = max(schema.get("minItems", 0), 1)
+            if is_list_serializer(field):
+                if field.min_length is not None:
+                    schema["minItems"] = max(schema.get("minItems", 0), field.min_length)
+                if field.max_length is not None:
+                    schema["maxItems"] = field.max_length
+        elif schema.get("type") == "object" and getattr(field, "allow_empty", True) is False:
+            schema["minProperties"] = max(schema.get("minProperties", 0), 1)
+        return schema

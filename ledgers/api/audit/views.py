@@ -10,6 +10,7 @@ from typing import Any
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers
 from rest_framework.pagination import CursorPagination
@@ -129,7 +130,7 @@ class AuditEventListView(APIView):
         operation_id="v1_audit_events_list",
         parameters=[
             OpenApiParameter("actor", str, description="操作者のユーザー名"), OpenApiParameter("ledger", str),
-            OpenApiParameter("record", str), OpenApiParameter("action", str, description="末尾が . なら前方一致"),
+            OpenApiParameter("record", OpenApiTypes.UUID), OpenApiParameter("action", str, description="末尾が . なら前方一致"),
             OpenApiParameter("from", str), OpenApiParameter("to", str), OpenApiParameter("cursor", str),
         ],
         responses={200: EventListSerializer, 403: ErrorShape},

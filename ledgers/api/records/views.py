@@ -25,7 +25,7 @@ from ledgers.api.common import (
     request_token,
     utc_moment,
 )
-from ledgers.api.errors import ErrorShape, etag, parse_if_match
+from ledgers.api.errors import IF_MATCH, ErrorShape, etag, etag_header, parse_if_match
 from ledgers.api.idempotency.http import IDEMPOTENCY_PARAMETERS, idempotent_create
 from ledgers.api.output import ledger_for
 from ledgers.api.records import serializers as s
@@ -257,7 +257,7 @@ class RecordListView(APIView):
         return Response(body)
 
     @extend_schema(
-        parameters=IDEMPOTENCY_PARAMETERS,
+        parameters=[*IDEMPOTENCY_PARAMETERS, etag_header(201)],
         request=s.RecordCreateSerializer,
         responses={201: s.RecordSerializer, **_CREATE_ERRORS},
     )
@@ -369,7 +369,10 @@ class RecordDetailView(APIView):
     required_scopes = {"GET": "records:read", "PATCH": "records:write", "DELETE": "records:write"}
 
     @extend_schema(
-        parameters=[OpenApiParameter("as_of", datetime, description="この時点の内容（世代）")],
+        parameters=[
+            OpenApiParameter("as_of", datetime, description="この時点の内容（世代）"),
+            etag_header(200),
+        ],
         responses={200: s.RecordSerializer, 404: ErrorShape},
     )
     def get(self, request: Request, code: str, record_id: str) -> Response:
@@ -396,6 +399,7 @@ class RecordDetailView(APIView):
         return Response(body, headers={"ETag": etag(record.generation)})
 
     @extend_schema(
+        parameters=[IF_MATCH, etag_header(200)],
         request=s.RecordPatchSerializer,
         responses={200: s.RecordSerializer, 412: ErrorShape, 428: ErrorShape},
     )
@@ -425,7 +429,7 @@ class RecordDetailView(APIView):
         return Response(answer, headers={"ETag": etag(record.generation)})
 
     @extend_schema(
-        parameters=[OpenApiParameter("reason", str)],
+        parameters=[OpenApiParameter("reason", str), IF_MATCH, etag_header(200)],
         request=s.RecordDeleteSerializer,
         responses={200: s.RecordSerializer, 412: ErrorShape, 428: ErrorShape},
     )
@@ -551,6 +555,7 @@ class RecordRestoreView(APIView):
     required_scopes = {"POST": "records:write"}
 
     @extend_schema(
+        parameters=[IF_MATCH, etag_header(200)],
         request=s.RestoreSerializer,
         responses={
             200: s.RecordSerializer,

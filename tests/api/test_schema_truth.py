@@ -1,0 +1,76 @@
+"""/api/schema/ says what the API does: what a client generated from it must send, and what
+it refuses (found by schemathesis's positive_data_acceptance, status_code_conformance and
+response_headers_conformance checks run with hundreds of examples per operation)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from rest_framework.test import APIClient
+
+from tests.api.conftest import HOST
+
+RECORD = "/api/v1/ledgers/{code}/records/{record_id}/"
+
+
+@pytest.fixture
+def document(city: dict[str, Any]) -> dict[str, Any]:
+    return APIClient(HTTP_HOST=HOST).get("/api/schema/?format=json").json()
+
+
+def _parameter(operation: dict[str, Any], location: str, name: str) -> dict[str, Any]:
+    found = [p for p in operation.get("parameters", []) if (p["in"], p["name"]) == (location, name)]
+    assert found, f"{location} parameter {name} is not documented"
+    return found[0]
+
+
+def _schema(document: dict[str, Any], name: str) -> dict[str, Any]:
+    return document["components"]["schemas"][name]
+
+
+@pytest.mark.parametrize(
+    ("path", "method"),
+    [(RECORD, "patch"), (RECORD, "delete"), (RECORD + "restore/", "post")],
+)
+def test_if_match_is_documented_as_required(
+    document: dict[str, Any], path: str, method: str
+) -> None:
+    """The server answers 428 without it: a client generated from the schema, which did not
+    name it, could not change, delete or restore a record."""
+    header = _parameter(document["paths"][path][method], "header", "If-Match")
+    assert header["required"] is True
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "status"),
+    [
+        (RECORD, "get", "200"),
+        (RECORD, "patch", "200"),
+        (RECORD, "delete", "200"),
+        (RECORD + "restore/", "post", "200"),
+        ("/api/v1/ledgers/{code}/records/", "post", "201"),
+    ],
+)
+def test_the_etag_answered_is_documented(
+    document: dict[str, Any], path: str, method: str, status: str
+) -> None:
+    """The generation to send back in If-Match comes in ETag."""
+    headers = document["paths"][path][method]["responses"][status].get("headers", {})
+    assert "ETag" in headers
+
+
+def test_list_sizes_the_server_refuses_are_documented(document: dict[str, Any]) -> None:
+    """An empty bulk request, one of more than 1,000 records, a webhook for no event: each
+    is a 400 the schema did not foretell."""
+    records = _schema(document, "BulkCreateRequest")["properties"]["records"]
+    assert (records.get("minItems"), records.get("maxItems")) == (1, 1000)
+    for name in ("WebhookCreateRequest", "PatchedWebhookUpdateRequest"):
+        assert _schema(document, name)["properties"]["events"].get("minItems") == 1
+
+
+def test_the_audit_trail_s_record_filter_is_documented_as_a_uuid(
+    document: dict[str, Any],
+) -> None:
+    record = _parameter(document["paths"]["/api/v1/audit/events/"]["get"], "query", "record")
+    assert record["schema"].get("format") == "uuid"
