@@ -345,3 +345,24 @@ def test_a_moment_whose_utc_leaves_python_s_years_compares_as_itself(
     assert as_of.status_code == (404 if moment.startswith("0001") else 200)
     auditor = api("auditor")
     assert auditor.get("/api/v1/audit/events/", {"from": moment}).status_code == 200
+
+
+# D16 --- a page_size that is no whole number of at least 1 was read as none at all: the
+# default page answered without a word (page_size=-1 asked for what?)
+@pytest.mark.parametrize("size", ["-1", "0", "abc", "1e3", "", "２", "1.5", "+5"])
+def test_a_page_size_that_is_no_count_is_400(hostile: Any, api: Any, size: str) -> None:
+    listed = hostile.get(url(), {"page_size": size})
+    assert_4xx_json(listed)
+    assert "page_size" in listed.json()["detail"]
+    auditor = api("auditor")
+    auditor.client.raise_request_exception = False
+    assert_4xx_json(auditor.get("/api/v1/audit/events/", {"page_size": size}))
+
+
+def test_a_page_size_above_the_maximum_is_the_maximum(hostile: Any) -> None:
+    hostile.post(url("bulk/"), {"records": [{"values": {"t": "x", **VISIBLE}}] * 101})
+    for size in ("101", "1000", "9" * 30):
+        listed = hostile.get(url(), {"page_size": size})
+        assert listed.status_code == 200
+        assert len(listed.json()["results"]) == 100
+    assert len(hostile.get(url(), {"page_size": "007"}).json()["results"]) == 7

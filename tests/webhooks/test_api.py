@@ -347,3 +347,25 @@ def test_a_token_without_records_read_may_not_point_a_subscription(
     assert design_only.patch(url, {"active": False}).status_code == 200  # no values move
     with schema_context("mitaka"):
         assert WebhookSubscription.objects.count() == 1
+
+
+@pytest.mark.parametrize("position", ["notadate", "2024-01-01T00:00:00-18:24", "2024-02-30T00:00"])
+def test_a_forged_delivery_log_cursor_is_a_404(
+    api: Any, receiver: Receiver, city: dict[str, Any], position: str
+) -> None:
+    """The delivery log's cursor went to the query as the client wrote it, as the records'
+    and the audit trail's once did: a made-up position that is no time (or one PostgreSQL
+    cannot read) was a server error that logged the statement (found by fuzzing)."""
+    import base64
+    from urllib.parse import urlencode
+
+    designer = api("designer")
+    designer.client.raise_request_exception = False
+    created = designer.post(WEBHOOKS, _body(receiver)).json()
+    cursor = base64.b64encode(urlencode({"p": position}).encode()).decode()
+    log = designer.get(f"{WEBHOOKS}{created['id']}/deliveries/", {"cursor": cursor})
+    assert log.status_code in (200, 404), log.content[:200]
+    assert log.json().get("code", "ERROR_NOT_FOUND") == "ERROR_NOT_FOUND"
+    # And a page size that is no count is refused, not read as none at all.
+    sized = designer.get(f"{WEBHOOKS}{created['id']}/deliveries/", {"page_size": "-1"})
+    assert sized.status_code == 400

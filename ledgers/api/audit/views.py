@@ -13,7 +13,6 @@ from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers
-from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -29,6 +28,7 @@ from ledgers.access.policy import (
 )
 from ledgers.api.common import iso_date, plus_restored, refuse_control_characters, utc_moment
 from ledgers.api.errors import ErrorShape
+from ledgers.api.pagination import NumberCursorPagination
 from ledgers.api.records.views import RESERVED
 from ledgers.audit.models import AuditEvent
 from ledgers.audit.selectors import audit_events
@@ -79,22 +79,10 @@ class EventListSerializer(serializers.Serializer):
     next = serializers.CharField(allow_null=True)
 
 
-class EventPagination(CursorPagination):
+class EventPagination(NumberCursorPagination):
     ordering = "seq"
     page_size = 100
-    page_size_query_param = "page_size"
     max_page_size = 1000
-
-    def decode_cursor(self, request: Request) -> Any:
-        """DRF's cursor, its position checked: a made-up position that is no event number
-        (``p=x``) reached the query as a server error. 404, as for a cursor DRF cannot
-        decode (``RecordPagination`` does the same for its times)."""
-        cursor = super().decode_cursor(request)
-        if cursor is not None and cursor.position is not None:
-            position = cursor.position
-            if not position.isascii() or not position.isdigit() or len(position) > 18:
-                raise exceptions.NotFound(self.invalid_cursor_message)
-        return cursor
 
 
 def _moment(name: str, raw: str | None) -> Any:
@@ -131,7 +119,8 @@ class AuditEventListView(APIView):
         parameters=[
             OpenApiParameter("actor", str, description="操作者のユーザー名"), OpenApiParameter("ledger", str),
             OpenApiParameter("record", OpenApiTypes.UUID), OpenApiParameter("action", str, description="末尾が . なら前方一致"),
-            OpenApiParameter("from", str), OpenApiParameter("to", str), OpenApiParameter("cursor", str),
+            OpenApiParameter("from", str), OpenApiParameter("to", str),
+            EventPagination.cursor_parameter(), EventPagination.page_size_parameter(),
         ],
         responses={200: EventListSerializer, 403: ErrorShape},
     )  # fmt: skip

@@ -12,7 +12,6 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, status
-from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -28,6 +27,7 @@ from ledgers.api.common import (
 from ledgers.api.errors import IF_MATCH, ErrorShape, etag, etag_header, parse_if_match
 from ledgers.api.idempotency.http import IDEMPOTENCY_PARAMETERS, idempotent_create
 from ledgers.api.output import ledger_for
+from ledgers.api.pagination import TimeCursorPagination
 from ledgers.api.records import serializers as s
 from ledgers.api.tokens.services import token_has_scope
 from ledgers.audit.services import audit_record
@@ -62,30 +62,13 @@ NUMERIC = {"integer", "decimal"}
 ORDERED = {"integer", "decimal", "date", "datetime"}
 
 
-class RecordPagination(CursorPagination):
+class RecordPagination(TimeCursorPagination):
     # The id breaks ties: a bulk request's records share their update time, and DRF's
     # cursor counts an offset among equal times, which holds only if every query (the
     # first page's, ``records_first``, and the later ones', DRF's) orders them alike.
     ordering = ("-updated_at", "-id")
     page_size = 25
-    page_size_query_param = "page_size"
     max_page_size = 100
-
-    def decode_cursor(self, request: Request) -> Any:
-        """DRF's cursor, its position checked: the cursor is the client's to send, and a
-        made-up position that is no time (``p=notadate``) reached the query as a server
-        error. An invalid cursor is 404, as DRF answers for one it cannot decode."""
-        cursor = super().decode_cursor(request)
-        if cursor is not None and cursor.position is not None:
-            try:
-                moment = parse_datetime(cursor.position)
-            except ValueError:
-                moment = None
-            if moment is None:
-                raise exceptions.NotFound(self.invalid_cursor_message)
-            if moment.tzinfo is not None:  # an offset PostgreSQL reads (-18:24 is not one)
-                cursor = cursor._replace(position=utc_moment(moment).isoformat())
-        return cursor
 
     def paginate_first(
         self, queryset: QuerySet[Record], request: Request, view: Any = None, *, count: bool
@@ -224,7 +207,7 @@ class RecordListView(APIView):
         operation_id="v1_ledgers_records_list",
         parameters=[
             OpenApiParameter("state", str), OpenApiParameter("updated_since", datetime),
-            OpenApiParameter("page_size", int), OpenApiParameter("cursor", str),
+            RecordPagination.page_size_parameter(), RecordPagination.cursor_parameter(),
             OpenApiParameter("count", bool),
         ],
         responses={200: s.RecordListSerializer, 404: ErrorShape},

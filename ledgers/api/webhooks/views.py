@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, status
-from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -12,6 +11,7 @@ from rest_framework.views import APIView
 from ledgers.api.common import request_token
 from ledgers.api.errors import ErrorShape
 from ledgers.api.output import ledger_for
+from ledgers.api.pagination import TimeCursorPagination
 from ledgers.api.tokens.services import token_has_scope
 from ledgers.api.webhooks import serializers as s
 from ledgers.exceptions import AccessDenied
@@ -39,10 +39,9 @@ def _require_reading_token(request: Request) -> None:
         )
 
 
-class DeliveryPagination(CursorPagination):
+class DeliveryPagination(TimeCursorPagination):
     ordering = ("-created_at", "-id")
     page_size = 50
-    page_size_query_param = "page_size"
     max_page_size = 200
 
 
@@ -139,7 +138,7 @@ class WebhookDeliveryListView(APIView):
         operation_id="webhook_deliveries_list",
         parameters=[
             OpenApiParameter("status", str, enum=WebhookDelivery.Status.values),
-            OpenApiParameter("page_size", int), OpenApiParameter("cursor", str),
+            DeliveryPagination.page_size_parameter(), DeliveryPagination.cursor_parameter(),
         ],
         responses={200: s.DeliveryListSerializer, 403: ErrorShape, 404: ErrorShape},
     )  # fmt: skip
