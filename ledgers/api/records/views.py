@@ -131,6 +131,10 @@ def _filter_on_field(
         value = field_type_registry.get(field["type"]).clean(raw, field.get("options") or {})
     except FieldError as exc:
         raise exceptions.ValidationError({name: [exc.message]}) from None
+    if op and value is None:
+        # A blank bound (n__gte=) is no bound: it reached the comparison as NULL, a server
+        # error. (A blank equality filter asks for the records without a value.)
+        raise exceptions.ValidationError({name: ["範囲の値を指定してください。"]})
     if (
         op == ""
         and field["type"] == "reference"
