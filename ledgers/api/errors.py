@@ -96,6 +96,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             detail: Any = exc.detail if isinstance(exc, exceptions.ValidationError) else {}
             if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
                 detail = {"retry_after": int(exc.wait) + 1}
+            if isinstance(exc, exceptions.ParseError) and not str(exc.detail).isascii():
+                message = str(exc.detail)  # ours, in Japanese (DRF's own are English)
             if isinstance(exc, exceptions.AuthenticationFailed | exceptions.NotAuthenticated):
                 message = (
                     str(exc.detail)

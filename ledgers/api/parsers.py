@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import io
+import re
 from typing import Any
 
 import orjson
@@ -26,7 +27,11 @@ class JsonParser(JSONParser):
     text), one in another charset, and one with a run of 19 or more digits anywhere (an
     integer that may not fit 64 bits; digits inside strings too, which costs them only the
     slower path) go to DRF's parser, which reads them as before or raises its usual
-    ``ParseError``. The result for any body is therefore exactly what ``JSONParser`` gives.
+    ``ParseError``. The result for any body is therefore exactly what ``JSONParser`` gives,
+    but for a lone surrogate (``"\\ud800"``, half of a pair), which is refused: it is no
+    character, no UTF-8 can hold it, and it reached every free-form value (search terms, a
+    record's keys, a definition's options) as text PostgreSQL's driver could not send (a
+    server error), or came back inside error messages as JSON strict clients refuse.
     """
 
     def parse(self, stream: Any, media_type: Any = None, parser_context: Any = None) -> Any:
@@ -38,8 +43,39 @@ class JsonParser(JSONParser):
             except orjson.JSONDecodeError:
                 pass
         try:
-            return super().parse(io.BytesIO(raw), media_type, parser_context)
+            data = super().parse(io.BytesIO(raw), media_type, parser_context)
         except RecursionError:
             # Nested deeper than Python's json module recurses (orjson refuses past 1,024
             # levels, then this fallback tried): malformed for us, not a server error.
             raise ParseError("JSON の入れ子が深すぎます。") from None
+        # Only an escape can spell a surrogate (UTF-8 cannot): the walk is for such bodies
+        # (and for any in another charset, whose escapes the search would not see).
+        spelt = encoding != "utf-8" or _SURROGATE_ESCAPE.search(raw)
+        if spelt and _holds_lone_surrogate(data):
+            raise ParseError(
+                "本文に文字として読めない符号（対になっていないサロゲート \\uD800〜\\uDFFF）が"
+                "あります。送信する側の文字の扱いを確認してください。"
+            )
+        return data
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abcdefABCDEF]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _holds_lone_surrogate(data: Any) -> bool:
+    """Whether a surrogate code point is in any key or string of ``data`` (a pair of escapes
+    reads as one character: what remains is a lone half). Iterative: ``data`` may be nested
+    as deep as Python's json module reads."""
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False

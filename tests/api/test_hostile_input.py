@@ -377,3 +377,17 @@ def test_a_blank_range_filter_is_400(hostile: Any, name: str, blank: str) -> Non
     listed = hostile.get(url(), {name: blank})
     assert_4xx_json(listed)
     assert name in listed.json()["detail"]
+
+
+# D18 --- a lone surrogate in a search term (JSON "\ud800") reached the normaliser (or the
+# database) as text no encoding can hold: a server error
+@pytest.mark.parametrize("term", ['"\\ud800"', '"山田\\udfff"', '{"from": "\\ud800"}'])
+def test_a_lone_surrogate_in_a_search_term_is_400(api: Any, term: str) -> None:
+    client = api("clerk")
+    client.client.raise_request_exception = False
+    criterion = "birth_date" if term.startswith("{") else "name"
+    body = '{"criteria": {"%s": %s}, "reason": "本人からの申出による確認"}' % (criterion, term)  # noqa: UP031
+    response = client.client.post(
+        "/api/v1/ledgers/dv/search/latest/", body, content_type="application/json"
+    )
+    assert_4xx_json(response)

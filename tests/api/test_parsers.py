@@ -52,7 +52,7 @@ def test_any_json_reads_as_drf_reads_it(value: Any, ascii_only: bool) -> None:
     "body",
     [
         b'{"n": 123456789012345678901234567890}',  # past 64 bits: orjson refuses, DRF reads
-        b'{"t": "\\ud800"}',  # a lone surrogate escape: the same
+        b'{"t": "\\ud83d\\ude00"}',  # a pair of surrogate escapes: one character
         b'{"n": -18446744073709551617}',
         b'{"n": NaN}',  # refused by both (strict JSON)
         b'{"n": Infinity}',
@@ -97,3 +97,36 @@ def test_a_body_orjson_refuses_still_reaches_the_records_api(api: Any) -> None:
     )
     assert malformed.status_code == 400
     assert malformed.json()["code"].startswith("ERROR_")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"t": "\\ud800"}',
+        b'{"t": "a\\uDFFF"}',
+        b'{"\\udc00": 1}',  # in a key
+        b'{"n": 12345678901234567890, "t": ["\\ud800"]}',  # on the long-digits path
+        b'[[[{"t": "\\ud83d\\ud83d"}]]]',  # two first halves
+    ],
+)
+def test_a_lone_surrogate_is_refused(body: bytes) -> None:
+    """Half of a surrogate pair is no character: DRF's parser read it into a string
+    PostgreSQL's driver cannot send (a search term with one was a server error)."""
+    with pytest.raises(ParseError) as refused:
+        JsonParser().parse(io.BytesIO(body), None, {"encoding": "utf-8"})
+    assert "サロゲート" in str(refused.value.detail)
+
+
+def test_a_lone_surrogate_in_another_charset_is_refused() -> None:
+    body = '{"t": "\\ud800"}'.encode("utf-16")
+    with pytest.raises(ParseError):
+        JsonParser().parse(io.BytesIO(body), None, {"encoding": "utf-16"})
+
+
+def test_a_lone_surrogate_answers_the_error_shape_in_japanese(api: Any) -> None:
+    response = api("clerk").client.post(
+        records_url(), '{"values": {"name": "\\ud800"}}', content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert response.json()["code"] == "ERROR_REQUEST_MALFORMED"
+    assert "サロゲート" in response.json()["message"]
