@@ -391,3 +391,29 @@ def test_a_lone_surrogate_in_a_search_term_is_400(api: Any, term: str) -> None:
         "/api/v1/ledgers/dv/search/latest/", body, content_type="application/json"
     )
     assert_4xx_json(response)
+
+
+# D19 --- a NUL in a path parameter or a query string of a view that did not refuse it
+# (usernames, department codes, token prefixes, ?username=) reached PostgreSQL, which
+# refuses it in text: a server error that logged the statement
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/staff/a%00b/",
+        "/api/v1/departments/a%00b/",
+        "/api/v1/auth/tokens/a%00b/",
+        "/api/v1/auth/tokens/?username=a%00b",
+        "/api/v1/ledgers/dv/records/?as_of=%01",
+        "/api/v1/me/?x=%1F",
+    ],
+)
+@pytest.mark.parametrize("method", ["get", "patch", "delete"])
+def test_a_control_character_anywhere_in_an_api_url_is_400(
+    api: Any, path: str, method: str
+) -> None:
+    admin = api("admin")
+    admin.client.raise_request_exception = False
+    response = getattr(admin.client, method)(path, content_type="application/json")
+    assert response.status_code == 400, response.content[:200]
+    assert response.json()["code"] == "ERROR_REQUEST_INVALID"
+    assert set(response.json()["detail"]) <= {"path", "query"}
