@@ -194,6 +194,11 @@ class _Criterion:
                 message = "繰り返し項目の日付は1日で指定してください。"
                 raise SearchError(message, detail={"criteria": {path: [message]}})
             return cls(ledger.pk, path, field["type"], match, days=(start, end))
+        if not isinstance(raw, str | int) or isinstance(raw, bool):
+            # A list, an object, a truth value or a fraction was searched for as its Python
+            # spelling ("['男', '女']"): it found nothing, and said nothing.
+            message = "検索語は文字で指定してください。"
+            raise SearchError(message, detail={"criteria": {path: [message]}})
         query = normaliser_for(field["type"])(str(raw))
         if not query:
             # Only spaces, marks or invisible characters: nothing to look for.

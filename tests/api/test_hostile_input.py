@@ -417,3 +417,26 @@ def test_a_control_character_anywhere_in_an_api_url_is_400(
     assert response.status_code == 400, response.content[:200]
     assert response.json()["code"] == "ERROR_REQUEST_INVALID"
     assert set(response.json()["detail"]) <= {"path", "query"}
+
+
+# D20 --- a search term that is a list, an object or a truth value was searched for as its
+# Python spelling ("['男', '女']", "{'kanji': '山田'}", "True"): nothing found, no word why
+@pytest.mark.parametrize(
+    ("criterion", "term"),
+    [("name", ["山田", "花子"]), ("name", {"kanji": "山田"}), ("name", True), ("name", 1.5)],
+)
+def test_a_search_term_that_is_no_text_is_400(api: Any, criterion: str, term: Any) -> None:
+    response = api("clerk").post(
+        "/api/v1/ledgers/dv/search/latest/",
+        {"criteria": {criterion: term}, "reason": "本人からの申出による確認"},
+    )
+    assert_4xx_json(response)
+    assert criterion in response.json()["detail"]["criteria"]
+
+
+def test_a_search_term_given_as_a_whole_number_is_its_digits(api: Any) -> None:
+    response = api("clerk").post(
+        "/api/v1/ledgers/dv/search/latest/",
+        {"criteria": {"name": 1985}, "reason": "本人からの申出による確認"},
+    )
+    assert response.status_code == 200
