@@ -45,3 +45,17 @@ def test_a_rename_read_before_a_department_was_switched_off_does_not_switch_it_o
         department_update(actor=admin, department=as_read, name="税務課")
         stored = Department.objects.get(code="shiminzei")
     assert (stored.active, stored.name) == (False, "税務課")
+
+
+def test_a_code_in_the_body_that_is_not_the_path_s_is_refused_not_ignored(api: Any) -> None:
+    """A department's code cannot change: PATCH (or PUT) /departments/shimin/ with
+    {"code": "other", "name": …} answered 200, renamed it and kept the code, so the caller
+    believed it had moved the department (found by schemathesis)."""
+    admin = api("admin")
+    for method in ("patch", "put"):
+        moved = getattr(admin, method)("/api/v1/departments/shimin/", {"code": "x", "name": "x課"})
+        assert moved.status_code == 400
+        assert "code" in moved.json()["detail"]
+    assert admin.get("/api/v1/departments/shimin/").json()["name"] == "市民課"  # unchanged
+    same = admin.patch("/api/v1/departments/shimin/", {"code": "shimin", "name": "市民課"})
+    assert same.status_code == 200

@@ -133,3 +133,20 @@ def test_two_resets_at_once_keep_both_chosen_passwords(city: dict[str, Any]) -> 
         stored = users.get(username="clerk")
     assert stored.check_password("Second-reset-2027")
     assert stored.is_password_chosen_by_other("First-reset-2027")
+
+
+def test_a_username_in_the_body_that_is_not_the_path_s_is_refused_not_ignored(
+    api: Any,
+) -> None:
+    """PATCH /staff/zei/ with {"username": "clerk", …} answered 200 and changed zei: the
+    body's name was read for the checks and ignored for the change (found by schemathesis)."""
+    admin = api("admin")
+    for method in ("patch", "put"):
+        answer = getattr(admin, method)(
+            "/api/v1/staff/zei/", {"username": "clerk", "display_name": "取り違え"}
+        )
+        assert answer.status_code == 400
+        assert "username" in answer.json()["detail"]
+    assert admin.get("/api/v1/staff/zei/").json()["display_name"] == "zei"  # unchanged
+    same = admin.patch("/api/v1/staff/zei/", {"username": "zei", "display_name": "税 担当"})
+    assert same.status_code == 200

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -129,13 +129,22 @@ class DepartmentDetailView(APIView):
         department = self._get(code)
         body = DepartmentSerializer(data=request.data, partial=True)
         body.is_valid(raise_exception=True)
+        if body.validated_data.get("code", code) != code:
+            # A code cannot change: it was ignored, and the caller told 200.
+            raise exceptions.ValidationError({"code": ["課コードは変更できません。"]})
         department = department_update(
             actor=request.user, department=department,
             name=body.validated_data.get("name"), active=body.validated_data.get("active"),
         )  # fmt: skip
         return Response(department_out(department))
 
-    put = patch
+    @extend_schema(
+        request=DepartmentSerializer(partial=True),
+        responses={200: DepartmentSerializer, 403: ErrorShape},
+        description="PATCH と同じく、指定した項目だけを変更します。",
+    )
+    def put(self, request: Request, code: str) -> Response:
+        return self.patch(request, code)
 
 
 class _CityAdminOnly:
@@ -193,7 +202,11 @@ class StaffDetailView(_CityAdminOnly, APIView):
     def patch(self, request: Request, username: str) -> Response:
         self._require_admin(request)
         user = self._user(username)
-        body = StaffSerializer(data={"username": username, **object_body(request)}, partial=True)
+        given = object_body(request)
+        if given.get("username", username) != username:
+            # Read for the checks and ignored for the change, with a 200: it is no rename.
+            raise exceptions.ValidationError({"username": ["ユーザー名は変更できません。"]})
+        body = StaffSerializer(data={**given, "username": username}, partial=True)
         body.is_valid(raise_exception=True)
         data = body.validated_data
         user = staff_update(
@@ -202,7 +215,13 @@ class StaffDetailView(_CityAdminOnly, APIView):
         )  # fmt: skip
         return Response(staff_out(user))
 
-    put = patch
+    @extend_schema(
+        request=StaffSerializer(partial=True),
+        responses={200: StaffOut, 400: ErrorShape, 403: ErrorShape},
+        description="PATCH と同じく、指定した項目だけを変更します。",
+    )
+    def put(self, request: Request, username: str) -> Response:
+        return self.patch(request, username)
 
     @extend_schema(responses={200: StaffOut, 403: ErrorShape})
     def delete(self, request: Request, username: str) -> Response:
