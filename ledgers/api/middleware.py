@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.conf import settings
+from django.core.exceptions import TooManyFieldsSent
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from ledgers.fields.normalize import ANY_CONTROL_RE
 
 
-class ApiUrlControlCharactersMiddleware:
+class ApiUrlCheckMiddleware:
     """400 ``ERROR_REQUEST_INVALID`` for a URL under /api/ whose path or query string holds
-    a control character (U+0000–U+001F, U+007F), before any view reads it.
+    a control character (U+0000–U+001F, U+007F), or whose query string has more parameters
+    than ``DATA_UPLOAD_MAX_NUMBER_FIELDS`` (Django's HTML 400 page before), before any view
+    reads it.
 
     No identifier (a code, a username, a token prefix, a record id) and no filter holds
     one, and a NUL reached PostgreSQL, which refuses it in text, as a server error that
@@ -24,21 +28,27 @@ class ApiUrlControlCharactersMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.path_info.startswith("/api/"):
-            where = None
             if ANY_CONTROL_RE.search(request.path_info):
-                where = "path"
-            elif any(
-                ANY_CONTROL_RE.search(name) or any(ANY_CONTROL_RE.search(v) for v in values)
-                for name, values in request.GET.lists()
-            ):
-                where = "query"
-            if where is not None:
-                return JsonResponse(
-                    {
-                        "code": "ERROR_REQUEST_INVALID",
-                        "message": "入力内容に誤りがあります。",
-                        "detail": {where: ["制御文字は指定できません。"]},
-                    },
-                    status=400,
+                return _refused("path", "制御文字は指定できません。")
+            try:
+                params = request.GET.lists()
+            except TooManyFieldsSent:
+                # Django's own 400 for it is an HTML page, not the API's error shape.
+                return _refused(
+                    "query",
+                    f"パラメーターが多すぎます（{settings.DATA_UPLOAD_MAX_NUMBER_FIELDS}個まで）。",
                 )
+            if any(
+                ANY_CONTROL_RE.search(name) or any(ANY_CONTROL_RE.search(v) for v in values)
+                for name, values in params
+            ):
+                return _refused("query", "制御文字は指定できません。")
         return self.get_response(request)
+
+
+def _refused(where: str, message: str) -> JsonResponse:
+    return JsonResponse(
+        {"code": "ERROR_REQUEST_INVALID", "message": "入力内容に誤りがあります。",
+         "detail": {where: [message]}},
+        status=400, json_dumps_params={"ensure_ascii": False},
+    )  # fmt: skip

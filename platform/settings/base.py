@@ -103,8 +103,9 @@ MIDDLEWARE = [
     # Then: chooses the city (schema and URLconf) from the host, answers health probes,
     # refuses unknown (404) and suspended (403) cities.
     "daicho.tenancy.middleware.MunicipalityMiddleware",
-    # A URL under /api/ holding a control character (a NUL reached PostgreSQL): 400.
-    "ledgers.api.middleware.ApiUrlControlCharactersMiddleware",
+    # A URL under /api/ holding a control character (a NUL reached PostgreSQL), or too many
+    # query parameters: 400 in the API's error shape.
+    "ledgers.api.middleware.ApiUrlCheckMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # The web UI's middleware (daicho.accounts.ui_middleware: Django's, django-otp's and
     # ours) is the original's, stepped over by API requests bearing a token.

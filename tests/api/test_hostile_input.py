@@ -440,3 +440,12 @@ def test_a_search_term_given_as_a_whole_number_is_its_digits(api: Any) -> None:
         {"criteria": {"name": 1985}, "reason": "本人からの申出による確認"},
     )
     assert response.status_code == 200
+
+
+# D21 --- a query string of more than DATA_UPLOAD_MAX_NUMBER_FIELDS parameters: Django's
+# TooManyFieldsSent, answered with its HTML 400 page, not the API's error shape
+def test_too_many_query_parameters_is_the_api_s_400(hostile: Any) -> None:
+    response = hostile.client.get(url("?" + "a=1&" * 1001))
+    assert response.status_code == 400
+    assert response.json()["code"] == "ERROR_REQUEST_INVALID"
+    assert "query" in response.json()["detail"]
