@@ -369,3 +369,18 @@ def test_a_forged_delivery_log_cursor_is_a_404(
     # And a page size that is no count is refused, not read as none at all.
     sized = designer.get(f"{WEBHOOKS}{created['id']}/deliveries/", {"page_size": "-1"})
     assert sized.status_code == 400
+
+
+@pytest.mark.parametrize("owner", ["a\u0000", "\u0000", "clerk\u0000"])
+def test_an_owner_holding_a_nul_is_400(api: Any, receiver: Receiver, owner: str) -> None:
+    """The owner's username went into the lookup before any check of its characters, and
+    PostgreSQL refuses a NUL in text: a server error (found by schemathesis)."""
+    designer = api("designer")
+    designer.client.raise_request_exception = False
+    created = designer.post(WEBHOOKS, _body(receiver, owner=owner))
+    assert created.status_code == 400, created.content[:200]
+    assert "owner" in created.json()["detail"]
+    existing = designer.post(WEBHOOKS, _body(receiver)).json()
+    changed = designer.patch(f"{WEBHOOKS}{existing['id']}/", {"owner": owner})
+    assert changed.status_code == 400
+    assert "owner" in changed.json()["detail"]

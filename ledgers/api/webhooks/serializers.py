@@ -7,6 +7,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
+from ledgers.fields.normalize import ANY_CONTROL_RE
 from ledgers.webhooks.models import WebhookDelivery, WebhookEvent, WebhookSubscription
 
 _OWNER_ERRORS = {
@@ -15,8 +16,19 @@ _OWNER_ERRORS = {
 }
 
 
+class _UsernameField(serializers.SlugRelatedField):
+    """A staff member by username. DRF's field queries with the text as given, before any
+    check of its characters: a NUL reached PostgreSQL, which refuses it in text, as a
+    server error. Text that holds a control character is no username."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, str) and ANY_CONTROL_RE.search(data):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 def _owner_field() -> serializers.SlugRelatedField:
-    return serializers.SlugRelatedField(
+    return _UsernameField(
         slug_field="username",
         queryset=get_user_model().objects.filter(is_active=True),
         required=False,
