@@ -1,10 +1,28 @@
-"""The city's front page."""
+"""The city's front page, and the server-error answer."""
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.views import defaults
+
+#: What a client of the API reads when the server fails: the API's error shape.
+SERVER_ERROR = {
+    "code": "ERROR_SERVER",
+    "message": "サーバーで問題が起きました。しばらく待ってから再度お試しください。"
+    "続く場合は管理者に連絡してください。",
+    "detail": {},
+}
 
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     return render(request, "daicho/home.html", {"municipality": request.tenant})  # type: ignore[attr-defined]
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """``handler500``: Django's page, but under ``/api/`` the API's error shape
+    (``{"code", "message", "detail"}``), which every client of the contract reads, not an
+    HTML page it cannot. Nothing of the failure is in the answer (it is in the log)."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(SERVER_ERROR, status=500, json_dumps_params={"ensure_ascii": False})
+    return defaults.server_error(request)
