@@ -86,7 +86,8 @@ class LedgerListSerializer(serializers.Serializer):
 
 class GrantSerializer(serializers.Serializer):
     department = serializers.CharField(required=False, allow_null=True)
-    role = serializers.CharField(required=False, allow_null=True)
+    # Empty or null: the grant is for every role of the department (the service reads "" so).
+    role = serializers.CharField(required=False, allow_null=True, allow_blank=True)
     capabilities = serializers.ListField(child=serializers.CharField())
     clearance = serializers.CharField(required=False, default="internal")
 
