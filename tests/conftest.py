@@ -7,6 +7,8 @@ rolled back, so tests may write freely inside ``schema_context``.
 
 from __future__ import annotations
 
+import io
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -133,3 +135,15 @@ def s3_endpoint() -> Iterator[str]:
     host, port = server.get_host_and_port()
     yield f"http://{host}:{port}"
     server.stop()
+
+
+@pytest.fixture
+def console() -> Iterator[io.StringIO]:
+    """What the configured console handler (settings.LOGGING) writes."""
+    (handler,) = [h for h in logging.getLogger().handlers if type(h) is logging.StreamHandler]
+    out = io.StringIO()
+    before = handler.setStream(out)
+    try:
+        yield out
+    finally:
+        handler.setStream(before)

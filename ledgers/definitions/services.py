@@ -26,7 +26,7 @@ from ledgers.definitions.models import (
 from ledgers.exceptions import AccessDenied, DefinitionInvalid
 from ledgers.fields import field_type_registry
 from ledgers.fields.exceptions import FieldError
-from ledgers.fields.normalize import CONTROL_RE
+from ledgers.fields.normalize import CONTROL_RE, texts_in
 from ledgers.search.screens import screens_validate
 
 FIELD_ATTRIBUTES = {
@@ -162,20 +162,8 @@ def _unstorable_text(text: str) -> bool:
 
 
 def _unstorable_texts(document: Any) -> bool:
-    """Whether any text of ``document`` (a key or a value, at any depth) is unstorable:
-    a loop, not recursion (options may nest deeper than Python recurses)."""
-    stack = [document]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            if _unstorable_text(item):
-                return True
-        elif isinstance(item, Mapping):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list | tuple):
-            stack.extend(item)
-    return False
+    """Whether any text of ``document`` (a key or a value, at any depth) is unstorable."""
+    return any(_unstorable_text(text) for text in texts_in(document))
 
 
 def definition_validate(

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from ledgers.fields.exceptions import FieldValueError
 
@@ -23,6 +25,8 @@ CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 #: Every C0 control and DEL: none belongs in a query string or a search term (and
 #: PostgreSQL refuses a NUL in text).
 ANY_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+
+
 _HIRAGANA_START, _HIRAGANA_END = 0x3041, 0x3096  # ぁ … ゖ
 _KATAKANA_OFFSET = 0x60
 _KATAKANA_RE = re.compile(r"[\u30a1-\u30fa\u30fc\u30fd\u30fe\u30fb]*")
@@ -89,3 +93,21 @@ def non_katakana_characters(text: str) -> list[str]:
     if _KATAKANA_RE.fullmatch(text):
         return []
     return [char for char in text if not _KATAKANA_RE.fullmatch(char)]
+
+
+def texts_in(document: Any, *, scalars: bool = False) -> Iterator[str]:
+    """Every text of ``document`` (an object's keys and values, a list's items, at any
+    depth), in no particular order; with ``scalars`` a number's or a truth value's text
+    too. A loop, not recursion: a body may nest deeper than Python recurses."""
+    stack = [document]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            yield item
+        elif isinstance(item, Mapping):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+        elif scalars and item is not None:
+            yield str(item)

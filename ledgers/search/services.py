@@ -11,7 +11,7 @@ import json
 import unicodedata
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -27,7 +27,7 @@ from ledgers.audit.services import audit_record
 from ledgers.definitions.models import Ledger
 from ledgers.exceptions import LedgerError
 from ledgers.fields.exceptions import FieldError
-from ledgers.fields.normalize import ANY_CONTROL_RE
+from ledgers.fields.normalize import ANY_CONTROL_RE, texts_in
 from ledgers.records.models import Record
 from ledgers.records.references import references_hidden
 from ledgers.search.index import SEP, normaliser_for, query_stored_keys, text_values
@@ -105,23 +105,6 @@ def _meaningful(text: str | None) -> int:
 
 #: Letters by category that show nothing (the Hangul fillers: default-ignorable).
 _INVISIBLE_LETTERS = frozenset("\u115f\u1160\u3164\uffa0")
-
-
-def _texts(value: Any) -> Iterator[str]:
-    """Every text in a criterion's value (a term, a range object's keys and ends, a list),
-    at any depth: a loop, not recursion (a body may nest deeper than Python recurses)."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            yield item
-        elif isinstance(item, Mapping):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list | tuple):
-            stack.extend(item)
-        elif item is not None:
-            yield str(item)
 
 
 def _excluded_subs(screen: Mapping[str, Any]) -> dict[str, set[str]]:
@@ -407,10 +390,15 @@ def search_run(
         ):
             problems[path] = ["この項目で検索する権限がありません。"]
     for path, value in criteria.items():
-        if path not in problems and any(ANY_CONTROL_RE.search(t) for t in _texts(value)):
+        if path not in problems and any(
+            ANY_CONTROL_RE.search(t) for t in texts_in(value, scalars=True)
+        ):
             # PostgreSQL refuses a NUL in text: a server error that logged the statement.
             problems[path] = ["制御文字は指定できません。"]
-        elif path not in problems and max(map(len, _texts(value)), default=0) > MAX_TERM:
+        elif (
+            path not in problems
+            and max(map(len, texts_in(value, scalars=True)), default=0) > MAX_TERM
+        ):
             # No stored value is longer than the index keeps, and a long term costs its
             # normalisation, keys and audit event: 600 kB of kanji took 11–19 s.
             problems[path] = [f"検索語は{MAX_TERM}文字までにしてください。"]

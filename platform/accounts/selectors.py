@@ -115,12 +115,6 @@ def lockouts_active() -> list[Lockout]:
 # --- Failed sign-ins per client address (password spraying) ----------------------------
 
 
-def sign_in_address(request: HttpRequest | None) -> str | None:
-    """The client a per-address limit counts (``client_network``: an IPv6 address by its
-    /64). None without an address."""
-    return client_network(request)
-
-
 def _sign_in_prefix() -> str:
     # Per city: offices of many cities may reach us from one address.
     schema = connection.schema_name or get_public_schema_name()
@@ -143,7 +137,7 @@ def sign_in_address_locked_for(request: HttpRequest | None) -> int | None:
 
     If Redis does not answer, None (with a warning): the per-username lockout, in the
     database, still holds."""
-    address = sign_in_address(request)
+    address = client_network(request)
     if address is None:
         return None
     try:

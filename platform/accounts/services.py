@@ -34,10 +34,9 @@ from daicho.accounts.exceptions import (
     TwoFactorThrottled,
 )
 from daicho.accounts.models import CitySecuritySettings, User
-from daicho.accounts.network import client_ip
+from daicho.accounts.network import client_ip, client_network
 from daicho.accounts.selectors import (
     on_public_schema,
-    sign_in_address,
     sign_in_address_keys,
     sign_in_locked_addresses_key,
 )
@@ -252,7 +251,7 @@ def sign_in_address_failure_record(*, request: HttpRequest, username: str) -> in
     """
     global _address_failure_script
     limit = settings.SIGN_IN_ADDRESS_FAILURE_LIMIT
-    address = sign_in_address(request)
+    address = client_network(request)
     if address is None or limit <= 0:
         return None
     cool_off = get_cool_off(request)
@@ -277,7 +276,7 @@ def sign_in_address_failure_record(*, request: HttpRequest, username: str) -> in
 def sign_in_address_success(*, request: HttpRequest, username: str) -> None:
     """``username`` signed in from the request's client address: its failures from there
     no longer count towards the address's limit."""
-    address = sign_in_address(request)
+    address = client_network(request)
     if address is None:
         return
     try:

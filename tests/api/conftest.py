@@ -153,3 +153,15 @@ def assert_documented(response: Any, path: str, method: str) -> None:
 def records_url(record_id: Any = None, suffix: str = "") -> str:
     base = "/api/v1/ledgers/dv/records/"
     return f"{base}{record_id}/{suffix}" if record_id else base
+
+
+def subsidy_ledger(city: dict[str, Any], grants: list[dict[str, Any]]) -> Any:
+    """補助金交付台帳 (``subsidy``, one text field) made by the designer, with ``grants``:
+    a second ledger of Mitaka, beside the DV ledger."""
+    with schema_context("mitaka"):
+        ledger = ledger_create(
+            actor=city["people"]["designer"], code="subsidy", name="補助金交付台帳",
+            fields=[{"key": "note", "label": "備考", "type": "text"}],
+        )  # fmt: skip
+        grants_replace(actor=city["people"]["designer"], ledger=ledger, grants=grants)
+    return ledger

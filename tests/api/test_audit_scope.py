@@ -12,8 +12,7 @@ from django_tenants.utils import schema_context
 
 from daicho.accounts.models import Role
 from ledgers.access.services import grants_replace
-from ledgers.definitions.services import ledger_create
-from tests.api.conftest import Api, records_url
+from tests.api.conftest import Api, records_url, subsidy_ledger
 from tests.ledgers.conftest import staff
 
 
@@ -196,15 +195,9 @@ def test_a_group_filter_is_masked_for_an_auditor_not_reading_every_sub_field(
 
 def _ledger_it_audits(city: dict[str, Any]) -> None:
     """補助金交付台帳, whose grants give 総務課 (the outside auditor's department) 監査."""
-    with schema_context("mitaka"):
-        ledger = ledger_create(
-            actor=city["people"]["designer"], code="subsidy", name="補助金交付台帳",
-            fields=[{"key": "note", "label": "備考", "type": "text"}],
-        )  # fmt: skip
-        grants_replace(
-            actor=city["people"]["designer"], ledger=ledger,
-            grants=[{"department": "soumu", "capabilities": ["view", "audit"], "clearance": "internal"}],
-        )  # fmt: skip
+    subsidy_ledger(
+        city, [{"department": "soumu", "capabilities": ["view", "audit"], "clearance": "internal"}]
+    )
 
 
 @pytest.mark.parametrize(

@@ -7,31 +7,16 @@ answered 404, and Django's request log and gunicorn's access log wrote the path 
 from __future__ import annotations
 
 import io
-import logging
-from collections.abc import Iterator
 from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
 
-import pytest
 from gunicorn.config import Config
 
 from daicho.logs import GunicornLogger, redacted_path
 from tests.api.conftest import records_url
 
 NAME = "山田花子"
-
-
-@pytest.fixture
-def console() -> Iterator[io.StringIO]:
-    """What the configured console handler (settings.LOGGING) writes."""
-    (handler,) = [h for h in logging.getLogger().handlers if type(h) is logging.StreamHandler]
-    out = io.StringIO()
-    before = handler.setStream(out)
-    try:
-        yield out
-    finally:
-        handler.setStream(before)
 
 
 def test_a_name_typed_where_the_id_goes_is_not_in_the_request_log(

@@ -12,8 +12,7 @@ import pytest
 from django_tenants.utils import schema_context
 
 from ledgers.access.services import grants_replace
-from ledgers.definitions.services import ledger_create
-from tests.api.conftest import Api, records_url
+from tests.api.conftest import Api, records_url, subsidy_ledger
 
 EVENTS = "/api/v1/audit/events/"
 
@@ -106,15 +105,9 @@ def test_an_id_of_another_ledger_s_record_is_not_said_to_exist(
 ) -> None:
     """``exists`` is about the ledger asked through: the DV record's id asked through another
     ledger is missing there, and the event (read by that ledger's auditors) says so."""
-    with schema_context("mitaka"):
-        other = ledger_create(
-            actor=city["people"]["designer"], code="subsidy", name="補助金交付台帳",
-            fields=[{"key": "note", "label": "備考", "type": "text"}],
-        )  # fmt: skip
-        grants_replace(
-            actor=city["people"]["designer"], ledger=other,
-            grants=[{"department": "shiminzei", "capabilities": ["view"], "clearance": "internal"}],
-        )  # fmt: skip
+    subsidy_ledger(
+        city, [{"department": "shiminzei", "capabilities": ["view"], "clearance": "internal"}]
+    )
     dv_id = str(city["record"].pk)
     assert api("zei").get(f"/api/v1/ledgers/subsidy/records/{dv_id}/").status_code == 404
     refused = api("admin").get(EVENTS, {"action": "record.refused"}).json()["results"]

@@ -12,7 +12,6 @@ import multiprocessing
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -45,18 +44,6 @@ def _database_error(sql: str, params: list[str]) -> Any:
     except DatabaseError:
         return sys.exc_info()
     raise AssertionError("the statement did not fail")
-
-
-@pytest.fixture
-def console() -> Iterator[io.StringIO]:
-    """What the configured console handler (settings.LOGGING) writes."""
-    (handler,) = [h for h in logging.getLogger().handlers if type(h) is logging.StreamHandler]
-    out = io.StringIO()
-    before = handler.setStream(out)
-    try:
-        yield out
-    finally:
-        handler.setStream(before)
 
 
 @pytest.mark.parametrize("failing", FAILING)
