@@ -63,12 +63,13 @@ _ITERATION_MARKS = "々〻ヽヾ"
 _VOICED_MARK = "\u3099"
 
 # Letters that spell one sound today (四つ仮名 and 旧仮名): ヂ and ジ, ヅ and ズ, ヰ and イ,
-# ヱ and エ; the voiced ワ row (ヷ ヸ ヹ ヺ, that is ヴァ ヴィ ヴェ ヴォ) is the バ row. Folded after
-# the marks have recombined (ッ゛ → ヅ, チヾ → ヂ), however the letter came to be written.
-_SAME_SOUND = str.maketrans("ヂヅヰヱヷヸヹヺ", "ジズイエバビベボ")
+# ヱ and エ, ヲ and オ (カヲル = カオル, 薫's older spelling); the voiced ワ row (ヷ ヸ ヹ ヺ, that is
+# ヴァ ヴィ ヴェ ヴォ) is the バ row. Folded after the marks have recombined (ッ゛ → ヅ,
+# チヾ → ヂ), however the letter came to be written.
+_SAME_SOUND = str.maketrans("ヂヅヰヱヲヷヸヹヺ", "ジズイエオバビベボ")
 _MARKS = ("\u3099", "\u309a")
 # Whether a value holds one of them, or a mark: one search where a translate costs 0.3-0.9 µs.
-_RARE_RE = re.compile(f"[{''.join(_MARKS)}ヂヅヰヱヷヸヹヺ]")
+_RARE_RE = re.compile(f"[{''.join(_MARKS)}ヂヅヰヱヲヷヸヹヺ]")
 
 # Dashes and waves typed as the long-vowel mark after kana (ラーメン, ﾗｰﾒﾝ, ラ−メン, ラ～メン).
 # After a kana the mark is the vowel it lengthens, spelt as readings spell it: ア, イ and ウ
@@ -108,9 +109,9 @@ _VU = {
 # A long o and e spelt with the vowel letter: オ after the オ row is ウ (オオノ = オウノ = オーノ,
 # トオル = トウル), エ after the エ row イ (ネエ = ネイ = ネー).
 _VOWEL_LETTER_RE = re.compile(f"(?<=[{_O_ROW}])オ|(?<=[{_E_ROW}])エ")
-# 之, ノ and の between two kanji are one particle (丸之内 = 丸ノ内 = 丸の内, 一之瀬 = 一ノ瀬,
-# 龍之介 = 龍ノ介): after the kana folds の is ノ, and 之 becomes ノ.
-_PARTICLE_NO_RE = re.compile(f"(?<=[{_KANJI}])之(?=[{_KANJI}])")
+# 之, 乃, ノ and の between two kanji are one particle (丸之内 = 丸ノ内 = 丸の内, 一之瀬 = 一乃瀬
+# = 一ノ瀬, 龍之介 = 龍ノ介): after the kana folds の is ノ, and 之 and 乃 become ノ.
+_PARTICLE_NO_RE = re.compile(f"(?<=[{_KANJI}])[之乃](?=[{_KANJI}])")
 # 大字 and 字 before the name of a district in an address (大字上連雀 = 上連雀, 字安里 = 安里):
 # 大字 wherever it is, 字 when a name (a kanji or kana) follows it.
 _AZA_RE = re.compile(f"大字|字(?=[{_KANJI}{_KATAKANA}])")
@@ -310,7 +311,7 @@ def _fold_letters(text: str) -> str:
         text = _VU_RE.sub(lambda match: _VU[match.group(1)], text)
     if "オ" in text or "エ" in text:
         text = _VOWEL_LETTER_RE.sub(lambda match: "ウ" if match.group() == "オ" else "イ", text)
-    if "之" in text:
+    if "之" in text or "乃" in text:
         text = _PARTICLE_NO_RE.sub("ノ", text)
     return text
 
@@ -335,8 +336,23 @@ def name_forms(text: str) -> tuple[str, ...]:
     so such a fold may change the first letter of the given name by the last of the
     surname: ヤマモトウサム, イノウエイリカ; 山田博之 佐藤 (two names in one field) would be
     山田博ノ佐藤. A search for the given name alone (オサム, エリカ, 博之) then finds the name
-    by its other form. A query is only ever the search form, so every fold still meets."""
-    return _forms(_fold(text))
+    by its other form. A query is only ever the search form, so every fold still meets.
+
+    When such a fold changed the name and it has parts (a space between them), the parts
+    each folded alone are a third form: a given name that needs a fold of its own after a
+    surname whose last letter changed its first (ヨシノ オオキ is ヨシノウウキ whole, ヨシノオオキ as
+    written, and ヨシノオウキ by parts, which holds オオキ's search form オウキ)."""
+    written = _fold(text)
+    forms = _forms(written)
+    if len(forms) > 1:
+        parts = text.split()
+        if len(parts) > 1:
+            by_parts = "".join(_fold_letters(_fold(part)) for part in parts)
+            # Only a form that, typed as a query, is the name's search form: a part that
+            # begins with what reads its neighbour (ー, 々) is no name alone.
+            if by_parts not in forms and _fold_letters(_fold(by_parts)) == forms[0]:
+                forms = (*forms, by_parts)
+    return forms
 
 
 def _address_numbers(text: str) -> str:
@@ -394,7 +410,7 @@ def text_forms(text: str) -> tuple[str, ...]:
 def _address_written(text: str) -> str:
     text = _text_written(text)
     # After the numbering, which 字 never touches: a value normalised before this fold
-    # existed then takes the same form (migration ledgers.0019).
+    # existed then takes the same form (migration ledgers.0021).
     return _AZA_RE.sub("", text) if "字" in text else text
 
 

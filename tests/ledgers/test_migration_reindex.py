@@ -1,4 +1,5 @@
-"""Migrations that compute stored search data again: 0004 (integer keys), 0019 (search forms)."""
+"""Migrations that compute stored search data again: 0004 (integer keys), 0021 (search forms,
+which superseded 0019)."""
 
 from __future__ import annotations
 
@@ -31,13 +32,13 @@ def test_reindex_restores_the_keys_the_services_wrote(ledger: Ledger, clerk: Any
     assert set(SearchValue.objects.get(record_id=record.pk).keys) == set(past)
 
 
-respell = importlib.import_module("ledgers.migrations.0019_search_forms_of_spellings").reform
+respell = importlib.import_module("ledgers.migrations.0021_search_forms_of_old_kana").reform
 
 
 def test_respell_gives_old_records_the_address_forms_new_writes_get(clerk: Any) -> None:
     """Records and past values indexed before 霞が関 = 霞ケ関 and 3丁目1番2号 = 3-1-2 are
-    found by those spellings once 0019 has run (0017, which did it first, was superseded by
-    it before release); past values that now share a form merge into one row with the later
+    found by those spellings once 0021 has run (0017 and 0019, which did it first, were
+    superseded by it); past values that now share a form merge into one row with the later
     generation."""
     from ledgers.definitions.services import ledger_create
     from ledgers.search.services import search_run
@@ -82,7 +83,7 @@ def test_respell_gives_old_records_the_address_forms_new_writes_get(clerk: Any) 
 
 def test_respell_gives_old_records_and_past_values_the_forms_new_writes_get(clerk: Any) -> None:
     """Records and past values indexed before ヴァ = バ, オーノ = オウノ = オオノ, ケーコ = ケイコ
-    and 大字上連雀 = 上連雀 are found by those spellings once 0019 has run: past values that
+    and 大字上連雀 = 上連雀 are found by those spellings once 0021 has run: past values that
     now share a form become one row with the later generation, and a value that a fold by a
     neighbouring letter changed gets a row for the form as written too."""
     from ledgers.definitions.services import ledger_create
@@ -135,4 +136,59 @@ def test_respell_gives_old_records_and_past_values_the_forms_new_writes_get(cler
     assert {
         (v.path, v.value, v.generation) for v in SearchValue.objects.filter(record=record)
     } == set(past)
+    assert Record.objects.get(pk=record.pk).search_text == written.search_text
+
+
+def test_respell_gives_old_records_the_old_kana_and_name_part_forms(clerk: Any) -> None:
+    """Records indexed before ヲ = オ, 一乃瀬 = 一ノ瀬 and a name's parts folded alone are found
+    by those spellings once 0021 has run; a past value's stored (normalised) text gets the
+    forms it can have without the space between its parts: ヲ and 乃 folded, as written."""
+    from ledgers.definitions.services import ledger_create
+    from ledgers.search.index import Indexer
+    from ledgers.search.services import search_run
+
+    ledger = ledger_create(
+        actor=clerk, code="kana", name="旧仮名", fields=[
+            {"key": "name", "label": "氏名", "type": "person_name"}],
+        search_screens=[{"code": "past", "name": "過去", "generations": "all",
+            "criteria": [{"field": "name", "match": "contains"}], "result_fields": ["name"]}],
+    )  # fmt: skip
+    record = record_create(actor=clerk, ledger=ledger, values={
+        "name": {"kanji": "一乃瀬 薫", "kana": "イチノセ カヲル"}})  # fmt: skip
+    record = record_update(actor=clerk, record=record, expected_generation=1, values={
+        "name": {"kanji": "吉野 大樹", "kana": "ヨシノ オオキ"}})  # fmt: skip
+    written = Record.objects.get(pk=record.pk)
+    assert written.search_text["name"] == (
+        "\x1f吉野大樹\x1fヨシノウウキ\x1fヨシノオオキ\x1fヨシノオウキ\x1f"
+    )
+    # What the code before wrote: ヲ and 乃 kept, two forms of the reading.
+    SearchValue.objects.filter(record_id=record.pk).delete()
+    indexer = Indexer(ledger.fields(), ledger.pk)
+    for old in ["一乃瀬薫", "イチノセカヲル"]:
+        SearchValue.objects.create(
+            ledger=ledger, record=record, path="name", value=old, generation=1,
+            keys=list(indexer.value_keys("name", old)),
+        )  # fmt: skip
+    Record.objects.filter(pk=record.pk).update(search_keys=[], search_text={
+        "name": "\x1f吉野大樹\x1fヨシノウウキ\x1fヨシノオオキ\x1f"})  # fmt: skip
+    for criteria in ["オオキ", "カオル", "一ノ瀬"]:  # before: not found
+        hits = search_run(
+            actor=clerk, ledger=ledger, screen_code="past", criteria={"name": criteria}
+        ).hits
+        assert hits == [], criteria
+
+    respell(apps, None)
+
+    now = Record.objects.get(pk=record.pk)
+    assert now.search_text == written.search_text
+    assert set(now.search_keys) == set(written.search_keys)
+    assert {(v.value, v.generation) for v in SearchValue.objects.filter(record=record)} == {
+        ("一ノ瀬薫", 1), ("一乃瀬薫", 1), ("イチノセカオル", 1)}  # fmt: skip
+    for criteria, generations in [("オオキ", [2]), ("おーき", [2]), ("カオル", [1]),
+                                  ("かをる", [1]), ("一ノ瀬", [1]), ("一之瀬", [1])]:  # fmt: skip
+        (hit,) = search_run(
+            actor=clerk, ledger=ledger, screen_code="past", criteria={"name": criteria}
+        ).hits
+        assert [m["generation"] for m in hit.matched] == generations, criteria
+    respell(apps, None)  # a second run changes nothing
     assert Record.objects.get(pk=record.pk).search_text == written.search_text

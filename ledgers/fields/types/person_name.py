@@ -170,11 +170,17 @@ class PersonNameFieldType(FieldType):
         return f"{name}（{kana}）" if kana else name
 
     def search_keys(self, value: Any, options: Mapping[str, Any]) -> list[str]:
-        """The whole name and the whole reading, without spaces (NFKC only for the key)."""
+        """The whole name and the whole reading (NFKC only for the key), each with one space
+        between its family and given parts: the search forms drop it, and
+        ``ledgers.search.normalize.name_forms`` reads the parts from it."""
         if value is None:
             return []
         keys = [
-            search_normalize(value["family"] + value["given"]),
-            nfkc(value["family_kana"] + value["given_kana"]),
+            _parts(search_normalize(value["family"]), search_normalize(value["given"])),
+            _parts(nfkc(value["family_kana"]), nfkc(value["given_kana"])),
         ]
         return [key for key in dict.fromkeys(keys) if key]
+
+
+def _parts(family: str, given: str) -> str:
+    return f"{family} {given}" if family and given else family or given

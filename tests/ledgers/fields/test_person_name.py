@@ -126,7 +126,7 @@ def test_display_export_and_search_keys() -> None:
     assert fmt("person_name", "display", value) == "髙橋\u3000﨑子"
     assert fmt("person_name", "format_export", value) == "髙橋\u3000﨑子（タカハシ\u3000サキコ）"
     assert fmt("person_name", "format_export", name("中村彩")) == "中村彩"
-    assert fmt("person_name", "search_keys", value) == ["髙橋﨑子", "タカハシサキコ"]
+    assert fmt("person_name", "search_keys", value) == ["髙橋 﨑子", "タカハシ サキコ"]
     assert PersonNameFieldType().reading(value) == "タカハシ\u3000サキコ"
 
 

@@ -215,7 +215,10 @@ def test_display_and_search_keys_are_strings(type_id: str, options: Any, raw: An
     assert isinstance(field_type.display(value, normalised), str)
     assert isinstance(field_type.display(value, normalised, era=False), str)
     keys = field_type.search_keys(value, normalised)
-    assert all(isinstance(key, str) and key and " " not in key for key in keys)
+    # No whitespace, but the one space between a name's family and given parts (the search
+    # forms drop it; ``name_forms`` reads the parts from it).
+    assert all(isinstance(key, str) and key and " ".join(key.split()) == key for key in keys)
+    assert all(" " not in key for key in keys) or type_id in {"person_name", "repeating_group"}
 
 
 @pytest.mark.parametrize("type_id", EXPECTED_TYPES)

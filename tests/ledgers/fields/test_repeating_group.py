@@ -204,7 +204,7 @@ def test_display_uses_sub_field_display_and_era() -> None:
     )
     assert "生年月日: 1985年3月3日" in fmt("repeating_group", "display", value, RELATED, era=False)
     assert fmt("repeating_group", "search_keys", value, RELATED) == [
-        "山田太郎",
+        "山田 太郎",
         "1985-03-03",
         "昭和60年3月3日",
         "子",
