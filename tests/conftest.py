@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import connection
+from django.db import connection, transaction
 from django_tenants.utils import schema_context
+from rest_framework.test import APIClient
 
 from daicho.accounts.models import Department
+from ledgers.api.tokens.services import token_issue
 from tenants.models import Municipality
 from tenants.services import municipality_provision
 
@@ -56,6 +60,65 @@ def provision(city: City, *, changed_password: bool = True) -> None:
     if changed_password:
         with schema_context(city.slug):
             get_user_model().objects.filter(username="admin").update(must_change_password=False)
+
+
+def fuchu_client(user: Any) -> APIClient:
+    """A client on Fuchu's host with a token of ``user``'s own (each writer its own)."""
+    with schema_context(FUCHU.slug):
+        token = token_issue(actor=user, user=user, scopes=["*"]).token
+    client = APIClient(HTTP_HOST=FUCHU.domain)
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return client
+
+
+def _waiting_on_locks() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0]
+
+
+def queued_behind(hold: Callable[[], Any], sends: list[Callable[[], Any]]) -> list[Any]:
+    """Run each of ``sends`` (a request) on a thread of its own while ``hold``, in a
+    transaction in Fuchu on another thread, holds a lock; let it go once all of them wait
+    on a lock (or after ten seconds: a write that takes none does not wait); their answers,
+    in the order they came. A check made before the lock, which every sender passes while
+    none has written, is caught every time, not only when the threads happen to meet."""
+    held, go = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        try:
+            with schema_context(FUCHU.slug), transaction.atomic():
+                hold()
+                held.set()
+                assert go.wait(timeout=20)
+        finally:
+            held.set()
+            connection.close()
+
+    answers: list[Any] = []
+
+    def sender(send: Callable[[], Any]) -> None:
+        try:
+            answers.append(send())
+        finally:
+            connection.close()
+
+    holding = threading.Thread(target=holder)
+    holding.start()
+    assert held.wait(timeout=10)
+    threads = [threading.Thread(target=sender, args=(send,)) for send in sends]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 10
+    while _waiting_on_locks() < len(sends) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    go.set()
+    for thread in [holding, *threads]:
+        thread.join(timeout=30)
+    return answers
 
 
 @pytest.fixture(scope="session")

@@ -579,6 +579,11 @@ def webhook_subscription_create(
     webhook_url_check(url)
     limit = int(getattr(settings, "WEBHOOK_MAX_PER_LEDGER", MAX_PER_LEDGER))
     with transaction.atomic():
+        # The count and the insert under the ledger's lock, held until the commit: two
+        # creations at limit - 1 each counted limit - 1 and both inserted (21 of 20). FOR NO
+        # KEY UPDATE: it queues with the definition's and the grants' changes (FOR UPDATE)
+        # and other creations, not with the inserts of records, which reference the ledger.
+        Ledger.objects.select_for_update(no_key=True).get(pk=ledger.pk)
         if WebhookSubscription.objects.filter(ledger=ledger).count() >= limit:
             raise WebhookInvalid({"url": [f"1つの台帳に登録できる Webhook は{limit}件までです。"]})
         subscription = WebhookSubscription.objects.create(

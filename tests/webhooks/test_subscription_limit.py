@@ -1,0 +1,88 @@
+"""At most ``WEBHOOK_MAX_PER_LEDGER`` subscriptions per ledger, two creations at once
+included (each counted the subscriptions before either had inserted: 21 of 20)."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django_tenants.utils import schema_context
+
+from daicho.accounts.models import Department, Membership, Role
+from ledgers.definitions.models import Ledger
+from ledgers.definitions.services import ledger_create
+from ledgers.webhooks.models import WebhookSubscription
+from ledgers.webhooks.services import webhook_subscription_create
+from tests.conftest import FUCHU, fuchu_client, queued_behind
+from tests.webhooks.conftest import designs_own_view
+
+EVENTS = ["record.created"]
+
+
+def test_a_ledger_at_its_limit_takes_no_more(api: Any, city: dict[str, Any], settings: Any) -> None:
+    """(This test asks for ``db``, which also has pytest-django set the database up when the
+    module runs alone.)"""
+    settings.WEBHOOK_MAX_PER_LEDGER = 1
+    designer = api("designer")
+    designs_own_view(city, "designer")
+    url = "/api/v1/ledgers/dv/webhooks/"
+    first = designer.post(url, {"url": "http://127.0.0.1:9/a", "events": EVENTS})
+    assert first.status_code == 201, first.json()
+    refused = designer.post(url, {"url": "http://127.0.0.1:9/b", "events": EVENTS})
+    assert refused.status_code == 400
+    assert refused.json()["detail"]["errors"] == {
+        "url": ["1つの台帳に登録できる Webhook は1件までです。"]
+    }
+    with schema_context("mitaka"):
+        assert WebhookSubscription.objects.filter(ledger=city["ledger"]).count() == 1
+
+
+def test_two_creations_at_one_below_the_limit_make_the_limit(
+    fuchu: None, django_db_blocker: Any, settings: Any
+) -> None:
+    """Found by a race review: the count and the insert were not under one lock. They are
+    now under the ledger's (FOR NO KEY UPDATE): the second creation counts the first's."""
+    settings.WEBHOOK_MAX_PER_LEDGER = 3
+    suffix = secrets.token_hex(3)
+    code = f"hooks_{suffix}"
+    with django_db_blocker.unblock():
+        with schema_context(FUCHU.slug):
+            designer = get_user_model().objects.create_user(
+                username=f"hooks-{suffix}", password="x" * 12
+            )
+            Membership.objects.create(
+                user=designer, role=Role.LEDGER_ADMIN, valid_from=date(2026, 4, 1),
+                department=Department.objects.create(code=f"joho-{suffix}", name="情報政策課"),
+            )  # fmt: skip
+            ledger = ledger_create(
+                actor=designer, code=code, name="連携",
+                fields=[{"key": "n", "label": "n", "type": "integer"}],
+            )  # fmt: skip
+            for n in range(2):
+                webhook_subscription_create(
+                    actor=designer, ledger=ledger, url=f"http://127.0.0.1:9/{n}", events=EVENTS
+                )
+        clients = [fuchu_client(designer), fuchu_client(designer)]
+
+        def create(n: int) -> Any:
+            answer = clients[n].post(
+                f"/api/v1/ledgers/{code}/webhooks/",
+                {"url": f"http://127.0.0.1:9/racer{n}", "events": EVENTS}, format="json",
+            )  # fmt: skip
+            return answer.status_code, answer.json()
+
+        answers = queued_behind(
+            lambda: Ledger.objects.select_for_update().get(code=code),
+            [lambda: create(0), lambda: create(1)],
+        )
+        assert sorted(status for status, _body in answers) == [201, 400], answers
+        (refused,) = [body for status, body in answers if status == 400]
+        assert refused["detail"]["errors"] == {
+            "url": ["1つの台帳に登録できる Webhook は3件までです。"]
+        }
+        with schema_context(FUCHU.slug):
+            assert WebhookSubscription.objects.filter(ledger__code=code).count() == 3
+        connection.set_schema_to_public()
