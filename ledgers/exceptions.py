@@ -106,6 +106,28 @@ class GenerationConflict(LedgerError):
         )
 
 
+class VersionConflict(LedgerError):
+    """An administrative document (a ledger's definition, its grants, a department, a staff
+    member) changed since the caller read it: its ``If-Match`` names another version
+    (``ledgers.tags``); nothing written."""
+
+    code = "ERROR_VERSION_CONFLICT"
+    status = 412
+    DOCUMENTS = {
+        "ledger": "この台帳の定義",
+        "grants": "この台帳の権限",
+        "department": "この課",
+        "staff": "この職員",
+    }
+
+    def __init__(self, document: str, *, current: str) -> None:
+        super().__init__(
+            f"{self.DOCUMENTS[document]}は他の操作で変更されています。"
+            "最新の内容を読み込み直してから、もう一度変更してください。",
+            detail={"document": document, "current_etag": f'"{current}"'},
+        )
+
+
 class RecordStateError(LedgerError):
     """The operation does not fit the record's state (e.g. updating a deleted record)."""
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from django.db import transaction
@@ -16,6 +16,7 @@ from ledgers.access.policy import LedgerPolicy, break_glass_policy, policy_for
 from ledgers.audit.services import audit_record
 from ledgers.definitions.models import Ledger, Sensitivity
 from ledgers.exceptions import AccessDenied, DefinitionInvalid, LedgerError
+from ledgers.tags import content_tag, tag_require
 
 _CAPABILITIES = {c.value for c in Capability}
 _ROLES = {r.value for r in Role}
@@ -86,24 +87,39 @@ def grant_describe(grant: Grant) -> dict[str, Any]:
     }
 
 
+def grants_describe(ledger: Ledger) -> list[dict[str, Any]]:
+    """A ledger's grants as ``GET …/grants/`` answers them, in the order they were made."""
+    grants = Grant.objects.filter(ledger=ledger).select_related("department").order_by("id")
+    return [grant_describe(g) for g in grants]
+
+
+def grants_tag(described: list[dict[str, Any]]) -> str:
+    """The version tag (ETag) of a ledger's grants as ``grants_describe`` reads them."""
+    return content_tag(described)
+
+
 def grants_replace(
-    *, actor: Any, ledger: Ledger, grants: Iterable[Mapping[str, Any]]
+    *,
+    actor: Any,
+    ledger: Ledger,
+    grants: Iterable[Mapping[str, Any]],
+    expected_tags: Collection[str] | None = None,
 ) -> list[Grant]:
     """Replace every grant of a ledger (requires ``design``); audited with before and after.
 
     ``design`` is checked under the ledger's lock, on the grants as they are then: checked
     before it, a designer another designer was demoting (holding the lock) passed on the
     grants as they were, waited, and wrote its own list (its ``design`` included) over the
-    demotion."""
+    demotion. So is ``expected_tags`` (the caller's ``If-Match``), against ``grants_tag``:
+    the list replaces the whole, and one made from grants read before another designer's
+    change (a department's grant taken away) put back what that change took away, unseen."""
     require_tenant()
     with transaction.atomic():
         Ledger.objects.select_for_update().get(pk=ledger.pk)
         policy_for(actor, ledger).require("design")
+        before = grants_describe(ledger)
+        tag_require(expected_tags, grants_tag(before), document="grants")
         rows = _grant_rows(ledger, grants)
-        before = [
-            grant_describe(g)
-            for g in Grant.objects.filter(ledger=ledger).select_related("department")
-        ]
         Grant.objects.filter(ledger=ledger).delete()
         Grant.objects.bulk_create(rows)
         # bulk_create sends no signal: the API's cached policies must go (daicho.caching).

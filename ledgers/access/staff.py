@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import date
 from typing import Any
 
@@ -18,6 +18,7 @@ from daicho.tenancy.guard import require_tenant
 from ledgers.access.policy import is_city_admin, valid_memberships
 from ledgers.audit.services import audit_record
 from ledgers.exceptions import AccessDenied, LedgerError
+from ledgers.tags import content_tag, tag_require
 
 User = get_user_model()
 _ROLES = {r.value for r in Role}
@@ -38,6 +39,44 @@ def _require_city_admin(actor: Any) -> None:
     require_tenant()
     if not is_city_admin(actor):
         raise AccessDenied("課と職員を管理できるのは自治体管理者です。")
+
+
+def department_describe(department: Department) -> dict[str, Any]:
+    """A department as ``GET /api/v1/departments/{code}/`` answers it."""
+    return {"code": department.code, "name": department.name, "active": department.active}
+
+
+def department_tag(department: Department) -> str:
+    """The version tag (ETag) of a department: a digest of ``department_describe``."""
+    return content_tag(department_describe(department))
+
+
+def staff_describe(user: Any) -> dict[str, Any]:
+    """A staff member as ``GET /api/v1/staff/{username}/`` answers it."""
+    memberships = (
+        Membership.objects.filter(user=user)
+        .select_related("department")
+        .order_by("valid_from", "pk")
+    )
+    return {
+        "username": user.username,
+        "display_name": user.display_name,
+        "active": user.is_active,
+        "memberships": [
+            {
+                "department": m.department.code,
+                "role": m.role,
+                "valid_from": m.valid_from,
+                "valid_to": m.valid_to,
+            }
+            for m in memberships
+        ],
+    }
+
+
+def staff_tag(described: Mapping[str, Any]) -> str:
+    """The version tag (ETag) of a staff member as ``staff_describe`` reads them."""
+    return content_tag(described)
 
 
 def department_create(*, actor: Any, code: str, name: str) -> Department:
@@ -64,8 +103,15 @@ def department_create(*, actor: Any, code: str, name: str) -> Department:
 
 
 def department_update(
-    *, actor: Any, department: Department, name: str | None = None, active: bool | None = None
+    *,
+    actor: Any,
+    department: Department,
+    name: str | None = None,
+    active: bool | None = None,
+    expected_tags: Collection[str] | None = None,
 ) -> Department:
+    """Rename a department or switch it on or off; with ``expected_tags`` (the caller's
+    ``If-Match``), only the version the caller read (``department_tag``, under the lock)."""
     _require_city_admin(actor)
     if name is not None and (not name.strip() or len(name) > 100):
         raise DirectoryInvalid({"name": ["課名を100文字以内で入力してください。"]})
@@ -75,6 +121,7 @@ def department_update(
         # switched off meanwhile (and with it every membership in it).
         _lock_directory()
         department = Department.objects.select_for_update(no_key=True).get(pk=department.pk)
+        tag_require(expected_tags, department_tag(department), document="department")
         before = {"name": department.name, "active": department.active}
         if name is not None:
             department.name = name.strip()
@@ -235,8 +282,12 @@ def staff_update(
     password: str | None = None,
     memberships: Iterable[Mapping[str, Any]] | None = None,
     active: bool | None = None,
+    expected_tags: Collection[str] | None = None,
 ) -> Any:
-    """Change a staff account; ``memberships`` replaces them all (audited before/after)."""
+    """Change a staff account; ``memberships`` replaces them all (audited before/after).
+    With ``expected_tags`` (the caller's ``If-Match``), only the version the caller read
+    (``staff_tag``, under the directory's lock): memberships are replaced whole, and a list
+    made from those read before another administrator's change undid it unseen."""
     _require_city_admin(actor)
     own = user.pk == getattr(actor, "pk", None)
     with transaction.atomic():
@@ -247,6 +298,8 @@ def staff_update(
         # the account (its records' writer) are not held up.
         _lock_directory()
         user = User.objects.select_for_update(no_key=True).get(pk=user.pk)
+        if expected_tags is not None:  # reading the memberships is a query
+            tag_require(expected_tags, staff_tag(staff_describe(user)), document="staff")
         if password is not None:
             try:
                 validate_password(password, user)

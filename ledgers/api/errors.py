@@ -133,12 +133,51 @@ def etag(generation: int) -> str:
     return f'"{generation}"'
 
 
+def parse_tags_if_match(request: Request) -> tuple[str, ...] | None:
+    """The version tags named by ``If-Match`` on an administrative document (a ledger's
+    definition and its fields, its grants, a department, a staff member): None without the
+    header, or with ``*`` (any version), so the write has no precondition.
+
+    Optional there, unlike a record's (428): clients written before it keep working. A
+    weak ``W/"…"`` counts as the tag it names, as for records (a proxy that compresses the
+    answer may weaken its ETag); a header naming no tag matches none (412), never all."""
+    header = request.headers.get("If-Match", "").strip()
+    if not header or header == "*":
+        return None
+    tags = (part.strip().removeprefix("W/").strip().strip('"') for part in header.split(","))
+    return tuple(tag for tag in tags if tag)
+
+
+def document_etag(tag: str) -> str:
+    return f'"{tag}"'
+
+
 #: ``If-Match`` as the schema declares it on PATCH, DELETE and restore (428 without it).
 IF_MATCH = OpenApiParameter(
     "If-Match", str, location=OpenApiParameter.HEADER, required=True,
     pattern=r'^(W/)?"?[0-9]{1,18}"?$',
     description='読み込んだ世代（ETag、例: "3"）。なければ 428、古ければ 412。',
 )  # fmt: skip
+
+
+#: ``If-Match`` on the writes of an administrative document (optional: 412 when stale).
+DOCUMENT_IF_MATCH = OpenApiParameter(
+    "If-Match", str, location=OpenApiParameter.HEADER, required=False,
+    pattern=r'^(\*|(W/)?"[0-9a-f]{32}")$',
+    description=(
+        '読み込んだときの ETag（例: "3f2a…"）。他の人がその後に変更していれば 412 '
+        "ERROR_VERSION_CONFLICT で、何も変更しません。省略できますが、付けてください"
+        "（付けないと、読み込んだ後の他の人の変更を上書きします）。"
+    ),
+)  # fmt: skip
+
+
+def document_etag_header(*status_codes: int) -> OpenApiParameter:
+    """``ETag`` as the schema declares it on an answer carrying a document's version tag."""
+    return OpenApiParameter(
+        "ETag", str, location=OpenApiParameter.HEADER, response=list(status_codes),
+        description="読み込んだ内容の版。変更・削除の If-Match に送り返します。",
+    )  # fmt: skip
 
 
 def etag_header(status_code: int) -> OpenApiParameter:

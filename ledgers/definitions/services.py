@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
@@ -28,6 +28,7 @@ from ledgers.fields import field_type_registry
 from ledgers.fields.exceptions import FieldError
 from ledgers.fields.normalize import CONTROL_RE, texts_in
 from ledgers.search.screens import screens_validate
+from ledgers.tags import content_tag, tag_require
 
 FIELD_ATTRIBUTES = {
     "key", "label", "type", "required", "help_text", "options", "sensitivity", "section",
@@ -402,15 +403,33 @@ def _write_version(
     return ledger
 
 
-def _locked(ledger: Ledger, actor: Any) -> Ledger:
-    """Lock the ledger row, then check that the actor may design it. Checked before the
-    lock, a designer whose ``design`` another designer was taking away (``grants_replace``
-    holds this lock) passed on the grants as they were, waited, and changed the definition
-    after the grant was gone."""
+def ledger_tag(ledger: Ledger, capabilities: Collection[str]) -> str:
+    """The version tag (ETag) of ``ledger`` as the holder of ``capabilities`` reads it
+    (``GET …/ledgers/{code}/``, its fields): a digest of all the answer is made of. The
+    name, description, retention and sensitivity change no ``definition_version``, and the
+    capabilities answered change with the grants."""
+    return content_tag(
+        [
+            ledger.code, ledger.name, ledger.description, ledger.category,
+            ledger.retention_years, ledger.sensitivity, ledger.definition_version,
+            ledger.definition, sorted(capabilities),
+        ]
+    )  # fmt: skip
+
+
+def _locked(ledger: Ledger, actor: Any, expected_tags: Collection[str] | None = None) -> Ledger:
+    """Lock the ledger row, then check that the actor may design it and, with
+    ``expected_tags`` (the caller's ``If-Match``), that it is the version the actor read.
+    Checked before the lock, a designer whose ``design`` another designer was taking away
+    (``grants_replace`` holds this lock) passed on the grants as they were, waited, and
+    changed the definition after the grant was gone; so two designers sent with one tag
+    would both pass, the second writing over the first's change unseen."""
     from ledgers.access.policy import policy_for
 
     locked = Ledger.objects.select_for_update().get(pk=ledger.pk)
-    policy_for(actor, locked).require("design")
+    policy = policy_for(actor, locked)
+    policy.require("design")
+    tag_require(expected_tags, ledger_tag(locked, policy.capabilities), document="ledger")
     return locked
 
 
@@ -514,11 +533,13 @@ def ledger_update(
     category: str | None = None,
     retention_years: int | type[Ellipsis] | None = ...,
     sensitivity: str | None = None,
+    expected_tags: Collection[str] | None = None,
 ) -> Ledger:
-    """Change a ledger's name, description, category, retention or sensitivity."""
+    """Change a ledger's name, description, category, retention or sensitivity; with
+    ``expected_tags``, only the version the caller read (``ledger_tag``)."""
     require_tenant()
     with transaction.atomic():
-        ledger = _locked(ledger, actor)
+        ledger = _locked(ledger, actor, expected_tags)
         new_retention = ledger.retention_years if retention_years is ... else retention_years
         errors = _ledger_meta_errors(
             code=None, name=ledger.name if name is None else name,
@@ -537,14 +558,21 @@ def ledger_update(
     return ledger
 
 
-def ledger_definition_replace(*, actor: Any, ledger: Ledger, document: Mapping[str, Any]) -> Ledger:
-    """Replace fields, layout and search screens with one document (the API's PUT).
+def ledger_definition_replace(
+    *,
+    actor: Any,
+    ledger: Ledger,
+    document: Mapping[str, Any],
+    expected_tags: Collection[str] | None = None,
+) -> Ledger:
+    """Replace fields, layout and search screens with one document (the API's PUT); with
+    ``expected_tags``, only the version the caller read.
 
     Fields left out of the document are kept as removed, never erased.
     """
     require_tenant()
     with transaction.atomic():
-        ledger = _locked(ledger, actor)
+        ledger = _locked(ledger, actor, expected_tags)
         definition = definition_validate(
             document, previous=ledger.definition, past_sub_types=_past_sub_types(ledger)
         )
@@ -554,17 +582,23 @@ def ledger_definition_replace(*, actor: Any, ledger: Ledger, document: Mapping[s
 
 
 def field_add(
-    *, actor: Any, ledger: Ledger, field: Mapping[str, Any], position: int | None = None
+    *,
+    actor: Any,
+    ledger: Ledger,
+    field: Mapping[str, Any],
+    position: int | None = None,
+    expected_tags: Collection[str] | None = None,
 ) -> Ledger:
     """Add a field (at ``position`` among the fields, or last). A new field is live: one
-    added as removed would only burn its key."""
+    added as removed would only burn its key. With ``expected_tags``, only to the version
+    of the definition the caller read."""
     require_tenant()
     if "removed" in field:
         raise DefinitionInvalid(
             {f"fields（{field.get('key')}）": ["変更できない属性です: removed"]}
         )
     with transaction.atomic():
-        ledger = _locked(ledger, actor)
+        ledger = _locked(ledger, actor, expected_tags)
         fields = copy.deepcopy(ledger.definition.get("fields", []))
         if any(f["key"] == field.get("key") for f in fields):
             removed = any(f["key"] == field.get("key") and f.get("removed") for f in fields)
@@ -589,8 +623,16 @@ def field_add(
         )
 
 
-def field_update(*, actor: Any, ledger: Ledger, key: str, changes: Mapping[str, Any]) -> Ledger:
-    """Change a field's label, help text, options, required flag, sensitivity or section.
+def field_update(
+    *,
+    actor: Any,
+    ledger: Ledger,
+    key: str,
+    changes: Mapping[str, Any],
+    expected_tags: Collection[str] | None = None,
+) -> Ledger:
+    """Change a field's label, help text, options, required flag, sensitivity or section;
+    with ``expected_tags``, only in the version of the definition the caller read.
 
     The key and the type are fixed for the life of the field.
     """
@@ -601,7 +643,7 @@ def field_update(*, actor: Any, ledger: Ledger, key: str, changes: Mapping[str, 
             {f"fields（{key}）": [f"変更できない属性です: {'、'.join(forbidden)}"]}
         )
     with transaction.atomic():
-        ledger = _locked(ledger, actor)
+        ledger = _locked(ledger, actor, expected_tags)
         fields = copy.deepcopy(ledger.definition.get("fields", []))
         for index, existing in enumerate(fields):
             if existing["key"] == key and not existing.get("removed"):
@@ -624,11 +666,14 @@ def field_update(*, actor: Any, ledger: Ledger, key: str, changes: Mapping[str, 
         )
 
 
-def field_remove(*, actor: Any, ledger: Ledger, key: str) -> Ledger:
-    """Hide a field from new versions; values already stored are kept in their generations."""
+def field_remove(
+    *, actor: Any, ledger: Ledger, key: str, expected_tags: Collection[str] | None = None
+) -> Ledger:
+    """Hide a field from new versions; values already stored are kept in their generations.
+    With ``expected_tags``, only from the version of the definition the caller read."""
     require_tenant()
     with transaction.atomic():
-        ledger = _locked(ledger, actor)
+        ledger = _locked(ledger, actor, expected_tags)
         fields = copy.deepcopy(ledger.definition.get("fields", []))
         for existing in fields:
             if existing["key"] == key and not existing.get("removed"):

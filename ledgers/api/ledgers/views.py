@@ -11,11 +11,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ledgers.access.models import Grant
-from ledgers.access.policy import capabilities_by_ledger, policy_for
-from ledgers.access.services import grant_describe, grants_replace
+from ledgers.access.policy import LedgerPolicy, capabilities_by_ledger, policy_for
+from ledgers.access.services import grant_describe, grants_describe, grants_replace, grants_tag
 from ledgers.api.common import object_body
-from ledgers.api.errors import ErrorShape
+from ledgers.api.errors import (
+    DOCUMENT_IF_MATCH,
+    ErrorShape,
+    document_etag,
+    document_etag_header,
+    parse_tags_if_match,
+)
 from ledgers.api.output import ledger_for
 from ledgers.definitions.models import Ledger
 from ledgers.definitions.services import (
@@ -24,6 +29,7 @@ from ledgers.definitions.services import (
     field_update,
     ledger_create,
     ledger_definition_replace,
+    ledger_tag,
     ledger_update,
 )
 from ledgers.exceptions import DefinitionInvalid, LedgerError
@@ -120,6 +126,14 @@ def ledger_out(ledger: Ledger, capabilities: frozenset[str]) -> dict[str, Any]:
     }
 
 
+def _tagged(body: Any, ledger: Ledger, policy: LedgerPolicy, status_code: int = 200) -> Response:
+    """``body`` with the ETag of ``ledger``'s version as ``policy``'s holder reads it: the
+    definition's tag, answered by the ledger and by its fields alike (they are one
+    document, and one ``If-Match`` guards a change of either)."""
+    etag = document_etag(ledger_tag(ledger, policy.capabilities))
+    return Response(body, status=status_code, headers={"ETag": etag})
+
+
 class LedgerListView(APIView):
     # Reading a definition needs no scope (as the departments): the access policy decides,
     # and a design-only token can read back what it writes (records:read opened records).
@@ -137,33 +151,38 @@ class LedgerListView(APIView):
         return Response({"results": results})
 
     @extend_schema(
-        request=LedgerDocument, responses={201: LedgerOut, 400: ErrorShape, 403: ErrorShape}
+        request=LedgerDocument,
+        parameters=[document_etag_header(201)],
+        responses={201: LedgerOut, 400: ErrorShape, 403: ErrorShape},
     )
     def post(self, request: Request) -> Response:
         body = LedgerDocument(data=request.data)
         body.is_valid(raise_exception=True)
         ledger = ledger_create(actor=request.user, **body.validated_data)
-        return Response(
-            ledger_out(ledger, policy_for(request.user, ledger).capabilities),
-            status=status.HTTP_201_CREATED,
-        )
+        policy = policy_for(request.user, ledger)
+        return _tagged(ledger_out(ledger, policy.capabilities), ledger, policy, 201)
 
 
 class LedgerDetailView(APIView):
     required_scopes = {"PUT": "ledgers:design", "PATCH": "ledgers:design"}
 
-    @extend_schema(responses={200: LedgerOut, 404: ErrorShape})
+    @extend_schema(
+        parameters=[document_etag_header(200)], responses={200: LedgerOut, 404: ErrorShape}
+    )
     def get(self, request: Request, code: str) -> Response:
         ledger, policy = ledger_for(request, code)
-        return Response(ledger_out(ledger, policy.capabilities))
+        return _tagged(ledger_out(ledger, policy.capabilities), ledger, policy)
 
     @extend_schema(
-        request=LedgerDocument, responses={200: LedgerOut, 400: ErrorShape, 403: ErrorShape}
+        request=LedgerDocument,
+        parameters=[DOCUMENT_IF_MATCH, document_etag_header(200)],
+        responses={200: LedgerOut, 400: ErrorShape, 403: ErrorShape, 412: ErrorShape},
     )
     def put(self, request: Request, code: str) -> Response:
         """Replace the whole definition: fields left out are kept as removed, never erased."""
         ledger, policy = ledger_for(request, code)
         policy.require("design")
+        expected = parse_tags_if_match(request)
         body = LedgerDocument(data={"code": code, **object_body(request)})
         body.is_valid(raise_exception=True)
         data = body.validated_data
@@ -172,23 +191,28 @@ class LedgerDetailView(APIView):
         # One change: a document refused after the name, retention and sensitivity were
         # written left them changed behind a 400.
         with transaction.atomic():
+            # The tag is checked once, under the lock both hold until the commit.
             ledger = ledger_update(
                 actor=request.user, ledger=ledger, name=data["name"], description=data["description"],
                 category=data["category"], retention_years=data["retention_years"], sensitivity=data["sensitivity"],
+                expected_tags=expected,
             )  # fmt: skip
             ledger = ledger_definition_replace(
                 actor=request.user, ledger=ledger,
                 document={"fields": data["fields"], "layout": data["layout"], "search_screens": data["search_screens"]},
             )  # fmt: skip
-        return Response(ledger_out(ledger, policy.capabilities))
+        return _tagged(ledger_out(ledger, policy.capabilities), ledger, policy)
 
     @extend_schema(
-        request=LedgerDocument(partial=True), responses={200: LedgerOut, 400: ErrorShape}
+        request=LedgerDocument(partial=True),
+        parameters=[DOCUMENT_IF_MATCH, document_etag_header(200)],
+        responses={200: LedgerOut, 400: ErrorShape, 412: ErrorShape},
     )
     def patch(self, request: Request, code: str) -> Response:
         """Change name, description, category, retention or sensitivity."""
         ledger, policy = ledger_for(request, code)
         policy.require("design")
+        expected = parse_tags_if_match(request)
         body = LedgerDocument(data=request.data, partial=True)
         body.is_valid(raise_exception=True)
         data = body.validated_data
@@ -199,8 +223,8 @@ class LedgerDetailView(APIView):
         }
         if "retention_years" in request.data:
             changes["retention_years"] = data["retention_years"]
-        ledger = ledger_update(actor=request.user, ledger=ledger, **changes)
-        return Response(ledger_out(ledger, policy.capabilities))
+        ledger = ledger_update(actor=request.user, ledger=ledger, expected_tags=expected, **changes)
+        return _tagged(ledger_out(ledger, policy.capabilities), ledger, policy)
 
 
 class FieldListView(APIView):
@@ -209,19 +233,28 @@ class FieldListView(APIView):
     required_scopes = {"POST": "ledgers:design"}
 
     @extend_schema(
-        operation_id="v1_ledgers_fields_list", responses={200: FieldListSerializer, 404: ErrorShape}
+        operation_id="v1_ledgers_fields_list",
+        parameters=[document_etag_header(200)],
+        responses={200: FieldListSerializer, 404: ErrorShape},
     )
     def get(self, request: Request, code: str) -> Response:
-        ledger, _policy = ledger_for(request, code)
-        return Response({"results": [field_out(f) for f in ledger.fields()]})
+        ledger, policy = ledger_for(request, code)
+        return _tagged({"results": [field_out(f) for f in ledger.fields()]}, ledger, policy)
 
-    @extend_schema(request=FieldSerializer, responses={201: FieldSerializer, 400: ErrorShape})
+    @extend_schema(
+        request=FieldSerializer,
+        parameters=[DOCUMENT_IF_MATCH, document_etag_header(201)],
+        responses={201: FieldSerializer, 400: ErrorShape, 412: ErrorShape},
+    )
     def post(self, request: Request, code: str) -> Response:
         ledger, policy = ledger_for(request, code)
         policy.require("design")
-        ledger = field_add(actor=request.user, ledger=ledger, field=object_body(request))
+        ledger = field_add(
+            actor=request.user, ledger=ledger, field=object_body(request),
+            expected_tags=parse_tags_if_match(request),
+        )  # fmt: skip
         field = next(f for f in ledger.fields() if f["key"] == request.data.get("key"))
-        return Response(field_out(field), status=status.HTTP_201_CREATED)
+        return _tagged(field_out(field), ledger, policy, status.HTTP_201_CREATED)
 
 
 class FieldDetailView(APIView):
@@ -231,54 +264,80 @@ class FieldDetailView(APIView):
         "DELETE": "ledgers:design",
     }
 
-    @extend_schema(responses={200: FieldSerializer, 400: ErrorShape, 404: ErrorShape})
+    @extend_schema(
+        parameters=[document_etag_header(200)],
+        responses={200: FieldSerializer, 400: ErrorShape, 404: ErrorShape},
+    )
     def get(self, request: Request, code: str, key: str) -> Response:
-        ledger, _policy = ledger_for(request, code)
+        ledger, policy = ledger_for(request, code)
         field = next((f for f in ledger.fields() if f["key"] == key), None)
         if field is None:
             raise FieldNotFound("項目が見つかりません。", detail={"key": key})
-        return Response(field_out(field))
+        return _tagged(field_out(field), ledger, policy)
 
     @extend_schema(
         request=FieldSerializer(partial=True),
-        responses={200: FieldSerializer, 400: ErrorShape, 404: ErrorShape},
-        description="項目の定義のうち、変える部分だけを送ります（PUT も同じ）。",
+        parameters=[DOCUMENT_IF_MATCH, document_etag_header(200)],
+        responses={200: FieldSerializer, 400: ErrorShape, 404: ErrorShape, 412: ErrorShape},
+        description=(
+            "項目の定義のうち、変える部分だけを送ります（PUT も同じ）。If-Match には台帳の"
+            "定義の ETag（台帳・項目の読み込みで返るもの）を送ります。"
+        ),
     )
     def patch(self, request: Request, code: str, key: str) -> Response:
         ledger, policy = ledger_for(request, code)
         policy.require("design")
         ledger = field_update(
-            actor=request.user, ledger=ledger, key=key, changes=object_body(request)
+            actor=request.user, ledger=ledger, key=key, changes=object_body(request),
+            expected_tags=parse_tags_if_match(request),
+        )  # fmt: skip
+        return _tagged(
+            field_out(next(f for f in ledger.fields() if f["key"] == key)), ledger, policy
         )
-        return Response(field_out(next(f for f in ledger.fields() if f["key"] == key)))
 
     put = patch
 
-    @extend_schema(responses={204: None, 400: ErrorShape})
+    @extend_schema(
+        parameters=[DOCUMENT_IF_MATCH, document_etag_header(204)],
+        responses={204: None, 400: ErrorShape, 412: ErrorShape},
+    )
     def delete(self, request: Request, code: str, key: str) -> Response:
         ledger, policy = ledger_for(request, code)
         policy.require("design")
-        field_remove(actor=request.user, ledger=ledger, key=key)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        ledger = field_remove(
+            actor=request.user, ledger=ledger, key=key, expected_tags=parse_tags_if_match(request)
+        )
+        return _tagged(None, ledger, policy, status.HTTP_204_NO_CONTENT)
 
 
 class GrantListView(APIView):
     required_scopes = {"GET": "ledgers:design", "PUT": "ledgers:design"}
 
-    @extend_schema(responses={200: GrantSerializer(many=True)})
+    @extend_schema(
+        parameters=[document_etag_header(200)], responses={200: GrantSerializer(many=True)}
+    )
     def get(self, request: Request, code: str) -> Response:
         ledger, policy = ledger_for(request, code)
         policy.require("design")
-        grants = Grant.objects.filter(ledger=ledger).select_related("department").order_by("id")
-        return Response([grant_describe(g) for g in grants])
+        described = grants_describe(ledger)
+        return Response(described, headers={"ETag": document_etag(grants_tag(described))})
 
     @extend_schema(
         request=GrantSerializer(many=True),
-        responses={200: GrantSerializer(many=True), 400: ErrorShape},
+        parameters=[DOCUMENT_IF_MATCH, document_etag_header(200)],
+        responses={200: GrantSerializer(many=True), 400: ErrorShape, 412: ErrorShape},
+        description=(
+            "権限の一覧を丸ごと置き換えます。If-Match に読み込んだときの ETag を付けてください"
+            "（付けないと、その後に他の人が外した権限を、読み込んだ一覧のとおりに戻します）。"
+        ),
     )
     def put(self, request: Request, code: str) -> Response:
         ledger, _policy = ledger_for(request, code)
         if not isinstance(request.data, list):
             raise DefinitionInvalid({"grants": ["権限は配列で指定してください。"]})
-        rows = grants_replace(actor=request.user, ledger=ledger, grants=request.data)
-        return Response([grant_describe(g) for g in rows])
+        rows = grants_replace(
+            actor=request.user, ledger=ledger, grants=request.data,
+            expected_tags=parse_tags_if_match(request),
+        )  # fmt: skip
+        described = [grant_describe(g) for g in rows]
+        return Response(described, headers={"ETag": document_etag(grants_tag(described))})

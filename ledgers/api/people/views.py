@@ -11,11 +11,26 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from daicho.accounts.models import Department, Membership, Role
+from daicho.accounts.models import Department, Role
 from ledgers.access.policy import is_city_admin
-from ledgers.access.staff import department_create, department_update, staff_create, staff_update
+from ledgers.access.staff import (
+    department_create,
+    department_describe,
+    department_tag,
+    department_update,
+    staff_create,
+    staff_describe,
+    staff_tag,
+    staff_update,
+)
 from ledgers.api.common import object_body
-from ledgers.api.errors import ErrorShape
+from ledgers.api.errors import (
+    DOCUMENT_IF_MATCH,
+    ErrorShape,
+    document_etag,
+    document_etag_header,
+    parse_tags_if_match,
+)
 from ledgers.exceptions import AccessDenied, LedgerError
 
 User = get_user_model()
@@ -64,27 +79,17 @@ class StaffListSerializer(serializers.Serializer):
     results = StaffOut(many=True)
 
 
-def department_out(d: Department) -> dict[str, Any]:
-    return {"code": d.code, "name": d.name, "active": d.active}
+def _department_answer(department: Department, status_code: int = 200) -> Response:
+    """A department with its version tag (``ETag``), for ``If-Match`` on its changes."""
+    etag = document_etag(department_tag(department))
+    return Response(department_describe(department), status=status_code, headers={"ETag": etag})
 
 
-def staff_out(user: Any) -> dict[str, Any]:
-    return {
-        "username": user.username,
-        "display_name": user.display_name,
-        "active": user.is_active,
-        "memberships": [
-            {
-                "department": m.department.code,
-                "role": m.role,
-                "valid_from": m.valid_from,
-                "valid_to": m.valid_to,
-            }
-            for m in Membership.objects.filter(user=user)
-            .select_related("department")
-            .order_by("valid_from")
-        ],
-    }
+def _staff_answer(user: Any, status_code: int = 200) -> Response:
+    """A staff member with their version tag (``ETag``), for ``If-Match`` on changes."""
+    described = staff_describe(user)
+    etag = document_etag(staff_tag(described))
+    return Response(described, status=status_code, headers={"ETag": etag})
 
 
 class DepartmentListView(APIView):
@@ -93,11 +98,12 @@ class DepartmentListView(APIView):
     @extend_schema(operation_id="v1_departments_list", responses={200: DepartmentListSerializer})
     def get(self, request: Request) -> Response:
         return Response(
-            {"results": [department_out(d) for d in Department.objects.order_by("code")]}
+            {"results": [department_describe(d) for d in Department.objects.order_by("code")]}
         )
 
     @extend_schema(
         request=DepartmentSerializer,
+        parameters=[document_etag_header(201)],
         responses={201: DepartmentSerializer, 400: ErrorShape, 403: ErrorShape},
     )
     def post(self, request: Request) -> Response:
@@ -106,7 +112,7 @@ class DepartmentListView(APIView):
         department = department_create(
             actor=request.user, code=body.validated_data["code"], name=body.validated_data["name"]
         )
-        return Response(department_out(department), status=status.HTTP_201_CREATED)
+        return _department_answer(department, status.HTTP_201_CREATED)
 
 
 class DepartmentDetailView(APIView):
@@ -118,12 +124,17 @@ class DepartmentDetailView(APIView):
             raise NotFound("課が見つかりません。")
         return department
 
-    @extend_schema(responses={200: DepartmentSerializer, 404: ErrorShape})
+    @extend_schema(
+        parameters=[document_etag_header(200)],
+        responses={200: DepartmentSerializer, 404: ErrorShape},
+    )
     def get(self, request: Request, code: str) -> Response:
-        return Response(department_out(self._get(code)))
+        return _department_answer(self._get(code))
 
     @extend_schema(
-        request=DepartmentSerializer, responses={200: DepartmentSerializer, 403: ErrorShape}
+        request=DepartmentSerializer,
+        parameters=[DOCUMENT_IF_MATCH, document_etag_header(200)],
+        responses={200: DepartmentSerializer, 403: ErrorShape, 412: ErrorShape},
     )
     def patch(self, request: Request, code: str) -> Response:
         department = self._get(code)
@@ -135,12 +146,14 @@ class DepartmentDetailView(APIView):
         department = department_update(
             actor=request.user, department=department,
             name=body.validated_data.get("name"), active=body.validated_data.get("active"),
+            expected_tags=parse_tags_if_match(request),
         )  # fmt: skip
-        return Response(department_out(department))
+        return _department_answer(department)
 
     @extend_schema(
         request=DepartmentSerializer(partial=True),
-        responses={200: DepartmentSerializer, 403: ErrorShape},
+        parameters=[DOCUMENT_IF_MATCH, document_etag_header(200)],
+        responses={200: DepartmentSerializer, 403: ErrorShape, 412: ErrorShape},
         description="PATCH と同じく、指定した項目だけを変更します。",
     )
     def put(self, request: Request, code: str) -> Response:
@@ -161,10 +174,12 @@ class StaffListView(_CityAdminOnly, APIView):
     )
     def get(self, request: Request) -> Response:
         self._require_admin(request)
-        return Response({"results": [staff_out(u) for u in User.objects.order_by("username")]})
+        return Response({"results": [staff_describe(u) for u in User.objects.order_by("username")]})
 
     @extend_schema(
-        request=StaffSerializer, responses={201: StaffOut, 400: ErrorShape, 403: ErrorShape}
+        request=StaffSerializer,
+        parameters=[document_etag_header(201)],
+        responses={201: StaffOut, 400: ErrorShape, 403: ErrorShape},
     )
     def post(self, request: Request) -> Response:
         body = StaffSerializer(data=request.data)
@@ -174,7 +189,7 @@ class StaffListView(_CityAdminOnly, APIView):
             actor=request.user, username=data["username"], password=data.get("password", ""),
             display_name=data.get("display_name", ""), memberships=data.get("memberships", []),
         )  # fmt: skip
-        return Response(staff_out(user), status=status.HTTP_201_CREATED)
+        return _staff_answer(user, status.HTTP_201_CREATED)
 
 
 class StaffDetailView(_CityAdminOnly, APIView):
@@ -191,13 +206,18 @@ class StaffDetailView(_CityAdminOnly, APIView):
             raise NotFound("職員が見つかりません。")
         return user
 
-    @extend_schema(responses={200: StaffOut, 403: ErrorShape, 404: ErrorShape})
+    @extend_schema(
+        parameters=[document_etag_header(200)],
+        responses={200: StaffOut, 403: ErrorShape, 404: ErrorShape},
+    )
     def get(self, request: Request, username: str) -> Response:
         self._require_admin(request)
-        return Response(staff_out(self._user(username)))
+        return _staff_answer(self._user(username))
 
     @extend_schema(
-        request=StaffSerializer, responses={200: StaffOut, 400: ErrorShape, 403: ErrorShape}
+        request=StaffSerializer,
+        parameters=[DOCUMENT_IF_MATCH, document_etag_header(200)],
+        responses={200: StaffOut, 400: ErrorShape, 403: ErrorShape, 412: ErrorShape},
     )
     def patch(self, request: Request, username: str) -> Response:
         self._require_admin(request)
@@ -212,20 +232,28 @@ class StaffDetailView(_CityAdminOnly, APIView):
         user = staff_update(
             actor=request.user, user=user, display_name=data.get("display_name"),
             password=data.get("password"), memberships=data.get("memberships"), active=data.get("active"),
+            expected_tags=parse_tags_if_match(request),
         )  # fmt: skip
-        return Response(staff_out(user))
+        return _staff_answer(user)
 
     @extend_schema(
         request=StaffSerializer(partial=True),
-        responses={200: StaffOut, 400: ErrorShape, 403: ErrorShape},
+        parameters=[DOCUMENT_IF_MATCH, document_etag_header(200)],
+        responses={200: StaffOut, 400: ErrorShape, 403: ErrorShape, 412: ErrorShape},
         description="PATCH と同じく、指定した項目だけを変更します。",
     )
     def put(self, request: Request, username: str) -> Response:
         return self.patch(request, username)
 
-    @extend_schema(responses={200: StaffOut, 403: ErrorShape})
+    @extend_schema(
+        parameters=[DOCUMENT_IF_MATCH, document_etag_header(200)],
+        responses={200: StaffOut, 403: ErrorShape, 412: ErrorShape},
+    )
     def delete(self, request: Request, username: str) -> Response:
         """Deactivate (staff accounts are never deleted: the audit trail names them)."""
         self._require_admin(request)
-        user = staff_update(actor=request.user, user=self._user(username), active=False)
-        return Response(staff_out(user))
+        user = staff_update(
+            actor=request.user, user=self._user(username), active=False,
+            expected_tags=parse_tags_if_match(request),
+        )  # fmt: skip
+        return _staff_answer(user)
