@@ -1,7 +1,8 @@
 """The operator admin on the public host: municipalities and their domains.
 
 Operators provision, suspend and resume cities here. Nothing here reads a city's schema:
-operators never see a city's records.
+operators never see a city's records. Every write goes through ``tenants.services``, which
+leaves the operator's change in the city's own audit trail.
 """
 
 from __future__ import annotations
@@ -15,11 +16,22 @@ from django.http import HttpRequest
 
 from tenants.exceptions import ProvisioningConflict, ProvisioningInvalid
 from tenants.models import Domain, Municipality
-from tenants.services import municipality_provision, municipality_resume, municipality_suspend
+from tenants.services import (
+    domain_remove,
+    domain_save,
+    municipality_provision,
+    municipality_resume,
+    municipality_suspend,
+    municipality_update,
+)
 
 
 class MunicipalityProvisionForm(forms.ModelForm):
     """The add form: what `municipality_provision` needs, validated by it."""
+
+    #: The operator signed in (set by ``MunicipalityAdmin.get_form`` on the form's class,
+    #: which the admin makes anew for each request), named in the new city's trail.
+    operator: Any = None
 
     slug = forms.SlugField(label="スラッグ（スキーマ名）", max_length=40)
     domain = forms.CharField(label="ドメイン", max_length=253)
@@ -35,7 +47,7 @@ class MunicipalityProvisionForm(forms.ModelForm):
         self._result = None
         try:
             self._result = municipality_provision(
-                actor=None,
+                actor=self.operator,
                 slug=data.get("slug", ""),
                 name=data.get("name", ""),
                 code=data.get("code", ""),
@@ -87,7 +99,10 @@ class MunicipalityAdmin(admin.ModelAdmin):
         if obj is None:
             kwargs["form"] = MunicipalityProvisionForm
             kwargs["fields"] = None
-        return super().get_form(request, obj, change=change, **kwargs)
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if obj is None:
+            form.operator = request.user
+        return form
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         if obj is None:
@@ -102,7 +117,7 @@ class MunicipalityAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Municipality, form: Any, change: bool) -> None:
         if change:
-            super().save_model(request, obj, form, change)
+            municipality_update(actor=request.user, municipality=obj)
             return
         # Provisioning already happened in the form's clean(), in its own transaction.
         result = form._result
@@ -112,6 +127,15 @@ class MunicipalityAdmin(admin.ModelAdmin):
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         if change:
             super().save_related(request, form, formsets, change)
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        # The city's hosts (DomainInline), each through the services, in the order Django
+        # saves them: removals first, so a host taken off and typed again is free.
+        formset.save(commit=False)
+        for domain in formset.deleted_objects:
+            domain_remove(actor=request.user, domain=domain)
+        for domain in [*(d for d, _fields in formset.changed_objects), *formset.new_objects]:
+            domain_save(actor=request.user, domain=domain)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # A city's records are kept for their retention period: no deletion from the admin.
@@ -137,3 +161,14 @@ class DomainAdmin(admin.ModelAdmin):
     list_display = ["domain", "tenant", "is_primary"]
     search_fields = ["domain", "tenant__name"]
     list_select_related = ["tenant"]
+
+    def save_model(self, request: HttpRequest, obj: Domain, form: Any, change: bool) -> None:
+        domain_save(actor=request.user, domain=obj)
+
+    def delete_model(self, request: HttpRequest, obj: Domain) -> None:
+        domain_remove(actor=request.user, domain=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Domain]) -> None:
+        # The list's 「削除」 action: one host at a time, each in its city's trail.
+        for domain in queryset:
+            domain_remove(actor=request.user, domain=domain)

@@ -1,7 +1,10 @@
-"""Writes to municipalities: provisioning, suspension and resumption.
+"""Writes to municipalities and their hosts: provisioning, changes, suspension, resumption.
 
-These services are the only code that creates or changes a ``Municipality``; the operator
-admin and the ``provision_tenant`` command call them.
+These services are the only code that creates or changes a ``Municipality`` or a
+``Domain``; the operator admin and the ``provision_tenant`` command call them. Each change
+to a city leaves an ``operator.…`` event in the city's own audit trail, in the change's
+transaction (``ledgers.audit.services.audit_operator_change``, docs/audit.md): the city's
+administrators and auditors see what operators did to it.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from django.db import IntegrityError, ProgrammingError, transaction
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
+from ledgers.audit.services import audit_operator_change
 from tenants.cloning import schema_clone, template_ensure
 from tenants.codes import prefecture_of, validate_municipality_code
 from tenants.exceptions import ProvisioningConflict, ProvisioningInvalid
@@ -29,6 +33,8 @@ logger = logging.getLogger(__name__)
 _HOST_RE = re.compile(
     r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"
 )
+#: ``via`` of a change made in the operators' admin (a command passes ``manage.py …``).
+VIA_ADMIN = "admin"
 # Schema names that a city can never take.
 _RESERVED_SLUGS = {"public", "information_schema", "pg_catalog", "pg_toast", "admin", "www", "api"}
 
@@ -114,6 +120,7 @@ def municipality_provision(
     domain: str,
     admin_username: str,
     admin_password: str,
+    via: str = VIA_ADMIN,
 ) -> ProvisionResult:
     """Create a city: its row, its host, its schema and its first administrator.
 
@@ -125,6 +132,8 @@ def municipality_provision(
     (``created=False``); a call that conflicts with an existing slug, code or domain raises
     ``ProvisioningConflict`` and changes nothing. The administrator's password is not
     compared on a repeat call: the administrator may have changed it since.
+    The city's trail opens with ``operator.municipality_provisioned``: who opened it
+    (``actor``, the operator; None from a command, named by ``via``) and with what.
     """
     slug, domain = (slug or "").strip(), (domain or "").strip().lower()
     name, code = (name or "").strip(), (code or "").strip()
@@ -171,6 +180,11 @@ def municipality_provision(
                 )
                 admin.set_password_chosen_by_other(admin_password)
                 admin.save()
+            _audit(
+                municipality, actor=actor, via=via, action="operator.municipality_provisioned",
+                changes={"name": (None, name), "code": (None, code), "domain": (None, domain),
+                         "admin_username": (None, admin_username)},
+            )  # fmt: skip
     except ProgrammingError as exc:
         if getattr(exc.__cause__, "sqlstate", None) != "42P06":  # duplicate_schema
             raise
@@ -187,28 +201,173 @@ def municipality_provision(
     return ProvisionResult(municipality, domain, admin_username, created=True)
 
 
+def _audit(
+    municipality: Municipality,
+    *,
+    actor: object | None,
+    via: str,
+    action: str,
+    changes: dict[str, tuple[object, object]],
+    domain: str = "",
+) -> None:
+    """The operator's change in the city's trail; the platform's own row (public) has none."""
+    if municipality.is_public:
+        return
+    audit_operator_change(
+        schema=municipality.schema_name, operator=actor, via=via, action=action,
+        changes=changes, domain=domain,
+    )  # fmt: skip
+
+
+def _differences(
+    before: object, after: object, fields: list[str]
+) -> dict[str, tuple[object, object]]:
+    return {
+        name: (getattr(before, name), getattr(after, name))
+        for name in fields
+        if getattr(before, name) != getattr(after, name)
+    }
+
+
+def _status_set(
+    *, actor: object | None, municipality: Municipality, status: str, reason: str, via: str,
+    action: str,
+) -> Municipality:  # fmt: skip
+    with transaction.atomic():
+        before = Municipality.objects.select_for_update().get(pk=municipality.pk)
+        municipality.status = status
+        municipality.suspended_reason = reason
+        municipality.status_changed_at = timezone.now()
+        municipality.save(update_fields=["status", "suspended_reason", "status_changed_at"])
+        _audit(
+            municipality, actor=actor, via=via, action=action,
+            changes=_differences(before, municipality, ["status", "suspended_reason"]),
+        )  # fmt: skip
+    return municipality
+
+
 def municipality_suspend(
-    *, actor: object | None, municipality: Municipality, reason: str
+    *, actor: object | None, municipality: Municipality, reason: str, via: str = VIA_ADMIN
 ) -> Municipality:
-    """Suspend a city: its hosts answer 403 until it is resumed. Its data is untouched."""
+    """Suspend a city: its hosts answer 403 until it is resumed. Its data is untouched.
+
+    ``operator.municipality_suspended`` in its trail (status and reason, from → to)."""
     if municipality.is_public:
         raise ProvisioningInvalid({"status": ["運用基盤（public）は停止できません。"]})
-    municipality.status = Municipality.Status.SUSPENDED
-    municipality.suspended_reason = reason
-    municipality.status_changed_at = timezone.now()
-    municipality.save(update_fields=["status", "suspended_reason", "status_changed_at"])
+    _status_set(
+        actor=actor, municipality=municipality, status=Municipality.Status.SUSPENDED,
+        reason=reason, via=via, action="operator.municipality_suspended",
+    )  # fmt: skip
     logger.info("municipality suspended: schema=%s", municipality.schema_name)
     return municipality
 
 
-def municipality_resume(*, actor: object | None, municipality: Municipality) -> Municipality:
-    """Resume a suspended city."""
-    municipality.status = Municipality.Status.ACTIVE
-    municipality.suspended_reason = ""
-    municipality.status_changed_at = timezone.now()
-    municipality.save(update_fields=["status", "suspended_reason", "status_changed_at"])
+def municipality_resume(
+    *, actor: object | None, municipality: Municipality, via: str = VIA_ADMIN
+) -> Municipality:
+    """Resume a suspended city (``operator.municipality_resumed`` in its trail)."""
+    _status_set(
+        actor=actor, municipality=municipality, status=Municipality.Status.ACTIVE, reason="",
+        via=via, action="operator.municipality_resumed",
+    )  # fmt: skip
     logger.info("municipality resumed: schema=%s", municipality.schema_name)
     return municipality
+
+
+#: What an operator may change of a city's row after provisioning (the rest is fixed, or
+#: changes only by suspension and resumption).
+MUNICIPALITY_SETTINGS = ["name", "suspended_reason"]
+
+
+def municipality_update(
+    *, actor: object | None, municipality: Municipality, via: str = VIA_ADMIN
+) -> Municipality:
+    """Save an operator's change of the city's settings (``MUNICIPALITY_SETTINGS``, as set on
+    ``municipality``); ``operator.municipality_changed`` in its trail names each from → to."""
+    with transaction.atomic():
+        before = Municipality.objects.select_for_update().get(pk=municipality.pk)
+        municipality.save(update_fields=MUNICIPALITY_SETTINGS)
+        _audit(
+            municipality, actor=actor, via=via, action="operator.municipality_changed",
+            changes=_differences(before, municipality, MUNICIPALITY_SETTINGS),
+        )  # fmt: skip
+    return municipality
+
+
+def _primary_host(municipality_id: int) -> str | None:
+    return (
+        Domain.objects.filter(tenant_id=municipality_id, is_primary=True)
+        .values_list("domain", flat=True)
+        .first()
+    )
+
+
+def domain_save(*, actor: object | None, domain: Domain, via: str = VIA_ADMIN) -> Domain:
+    """Add a host to a city, or save an operator's change of one (its name, whether it is
+    the city's primary host, or the city it serves), as set on ``domain``.
+
+    The city's trail gets ``operator.domain_added`` or ``operator.domain_changed``; a host
+    moved to another city is ``operator.domain_removed`` in the one it leaves and
+    ``operator.domain_added`` in the one it joins. When the city's primary host changes
+    with it (django-tenants keeps one per city), ``primary_domain`` says from which to which.
+    """
+    with transaction.atomic():
+        before = (
+            Domain.objects.select_for_update().select_related("tenant").filter(pk=domain.pk).first()
+            if domain.pk is not None
+            else None
+        )
+        cities = {domain.tenant_id} | ({before.tenant_id} if before else set())
+        primary_before = {city: _primary_host(city) for city in cities}
+        domain.save()
+        primary = {city: (primary_before[city], _primary_host(city)) for city in cities}
+
+        def and_primary(city: int, changes: dict[str, tuple[object, object]]) -> dict:
+            if primary[city][0] != primary[city][1]:
+                changes["primary_domain"] = primary[city]
+            return changes
+
+        if before is not None and before.tenant_id == domain.tenant_id:
+            _audit(
+                domain.tenant, actor=actor, via=via, action="operator.domain_changed",
+                domain=domain.domain,
+                changes=and_primary(
+                    domain.tenant_id, _differences(before, domain, ["domain", "is_primary"])
+                ),
+            )  # fmt: skip
+            return domain
+        if before is not None:
+            _audit(
+                before.tenant, actor=actor, via=via, action="operator.domain_removed",
+                domain=before.domain,
+                changes=and_primary(before.tenant_id, {"domain": (before.domain, None),
+                                                       "is_primary": (before.is_primary, None)}),
+            )  # fmt: skip
+        _audit(
+            domain.tenant, actor=actor, via=via, action="operator.domain_added",
+            domain=domain.domain,
+            changes=and_primary(domain.tenant_id, {"domain": (None, domain.domain),
+                                                   "is_primary": (None, domain.is_primary)}),
+        )  # fmt: skip
+    return domain
+
+
+def domain_remove(*, actor: object | None, domain: Domain, via: str = VIA_ADMIN) -> None:
+    """Take a host from its city (``operator.domain_removed`` in the city's trail; when it
+    was the primary one, ``primary_domain`` from it to none: no other is made primary)."""
+    with transaction.atomic():
+        before = Domain.objects.select_for_update().select_related("tenant").get(pk=domain.pk)
+        primary_before = _primary_host(before.tenant_id)
+        before.delete()
+        changes: dict[str, tuple[object, object]] = {
+            "domain": (before.domain, None), "is_primary": (before.is_primary, None),
+        }  # fmt: skip
+        if primary_before != (primary_after := _primary_host(before.tenant_id)):
+            changes["primary_domain"] = (primary_before, primary_after)
+        _audit(
+            before.tenant, actor=actor, via=via, action="operator.domain_removed",
+            domain=before.domain, changes=changes,
+        )  # fmt: skip
 
 
 def platform_ensure_public_tenant(*, domain: str | None = None) -> Municipality:

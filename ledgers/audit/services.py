@@ -144,6 +144,47 @@ def audit_operator_command(*, schema: str, command: str, arguments: Mapping[str,
         )  # fmt: skip
 
 
+#: The actions of the events a server operator's change to a city itself (its row and its
+#: hosts in the public schema) leaves in the city's trail (docs/audit.md).
+OPERATOR_CHANGES = frozenset({
+    "operator.municipality_provisioned", "operator.municipality_changed",
+    "operator.municipality_suspended", "operator.municipality_resumed",
+    "operator.domain_added", "operator.domain_changed", "operator.domain_removed",
+})  # fmt: skip
+
+
+def audit_operator_change(
+    *,
+    schema: str,
+    operator: Any,
+    via: str,
+    action: str,
+    changes: Mapping[str, tuple[Any, Any]],
+    domain: str = "",
+) -> AuditEvent | None:
+    """Leave in ``schema``'s trail a server operator's change to the city itself: ``action``
+    (one of ``OPERATOR_CHANGES``), and each of ``changes`` as ``{"from": …, "to": …}``.
+    Nothing is written when nothing changed.
+
+    The event has no actor: an operator is no one of the city, and an operator's id in
+    ``actor`` would name whichever member of its staff has that id. ``details`` name the
+    operator as the public schema knows them, ``{"id", "username"}`` (None for a command
+    run on the server, which knows no operator), and ``via``, the admin or the command.
+    Written inside the caller's transaction (the change's): the event stands or falls
+    with the change."""
+    if action not in OPERATOR_CHANGES:
+        raise ValueError(f"not an operator's change: {action!r}")
+    if not changes:
+        return None
+    who = None if operator is None else {"id": operator.pk, "username": operator.get_username()}
+    details: dict[str, Any] = {"operator": who, "via": via}
+    if domain:
+        details["domain"] = domain
+    details["changes"] = {name: {"from": was, "to": now} for name, (was, now) in changes.items()}
+    with schema_context(schema):
+        return audit_record(actor=None, action=action, details=details)
+
+
 # --- the chain ---------------------------------------------------------------------------
 
 
@@ -547,7 +588,7 @@ def _check(schema: str, *, sealed_now: int) -> VerifyResult:
 
 
 def audit_verify(
-    *, actor: Any = None, schema: str | None = None, wait: bool = True
+    *, actor: Any = None, schema: str | None = None, wait: bool = True, via: str = ""
 ) -> VerifyResult:
     """Seal what is pending, then recompute the whole chain and compare (監査ログの検証).
 
@@ -558,7 +599,8 @@ def audit_verify(
     older one; every event must have a seal. The result names the first broken position
     and ``seq``.
     Called outside a transaction it checks one consistent snapshot (REPEATABLE READ).
-    With a person as ``actor``, the verification itself is recorded as an audit event.
+    With a person as ``actor``, or ``via`` naming a server operator's command, the
+    verification and its outcome are recorded as an ``audit.verify`` event.
     One verification of a city runs at a time: another one waits for it, or with
     ``wait=False`` (the API) raises ``AuditVerifyRunning`` at once.
     """
@@ -573,11 +615,11 @@ def audit_verify(
                         cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
                 sealed_now = _seal_pending(schema, full=True, settle=SETTLE)
                 result = _check(schema, sealed_now=sealed_now)
-        if actor is not None:
+        if actor is not None or via:
             audit_record(
                 actor=actor, action="audit.verify",
                 details={"ok": result.ok, "events": result.events, "code": result.code,
-                         "seq": result.seq},
+                         "seq": result.seq, **({"via": via} if via else {})},
             )  # fmt: skip
     log = logger.info if result.ok else logger.error
     log("audit verify: schema=%s ok=%s events=%s code=%s seq=%s", schema, result.ok,

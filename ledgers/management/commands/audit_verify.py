@@ -1,6 +1,9 @@
 """Verify a city's audit chain: ``manage.py audit_verify --schema mitaka``.
 
 Prints ``OK <n> events``, or ``BROKEN at seq <seq>: <reason>`` and exits with status 1.
+A server operator's act in the city (docs/operations.md): every run leaves
+``operator.command`` in the city's trail before it verifies, and its outcome is
+``audit.verify`` with no actor and ``via``.
 """
 
 from __future__ import annotations
@@ -10,8 +13,10 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ledgers.audit.services import audit_verify
+from ledgers.audit.services import audit_operator_command, audit_verify
 from tenants.models import Municipality
+
+COMMAND = "manage.py audit_verify"
 
 
 class Command(BaseCommand):
@@ -24,7 +29,8 @@ class Command(BaseCommand):
         schema = options["schema"]
         if schema == "public" or not Municipality.objects.filter(schema_name=schema).exists():
             raise CommandError(f"自治体のスキーマ「{schema}」はありません。")
-        result = audit_verify(actor=None, schema=schema)
+        audit_operator_command(schema=schema, command=COMMAND, arguments={})
+        result = audit_verify(actor=None, schema=schema, via=COMMAND)
         if result.ok:
             self.stdout.write(self.style.SUCCESS(f"OK {result.events} events"))
             return

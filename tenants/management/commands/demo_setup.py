@@ -47,7 +47,7 @@ class Command(BaseCommand):
             domain = f"{city['slug']}.{base}"
             municipality_provision(
                 actor=None, domain=domain, admin_username="admin",
-                admin_password=credentials[city["slug"]], **city,
+                admin_password=credentials[city["slug"]], via="manage.py demo_setup", **city,
             )  # fmt: skip
             # The password here is the developer's own (random, kept in var/ mode 600), not
             # one an operator chose for a city: no change is asked at the first sign-in.

@@ -36,6 +36,7 @@ class Command(BaseCommand):
                 domain=options["domain"],
                 admin_username=options["admin_username"],
                 admin_password=options["admin_password"],
+                via="manage.py provision_tenant",
             )
         except (ProvisioningInvalid, ProvisioningConflict) as exc:
             raise CommandError(str(exc)) from exc

@@ -12,10 +12,12 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.db.models import Max
+from django_tenants.utils import schema_context
 
-from ledgers.audit.models import AuditSeal
-from ledgers.audit.services import audit_seal
-from tests.conftest import City
+from ledgers.audit.models import AuditEvent, AuditSeal
+from ledgers.audit.services import audit_seal, audit_verify
+from tests.conftest import FUCHU, City
 from tests.ledgers.audit.conftest import as_superuser, record_events
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -49,14 +51,43 @@ def test_an_unknown_city_is_an_error(mitaka: City, schema: str) -> None:
         call_command("audit_verify", "--schema", schema)
 
 
-def test_the_command_runs_as_a_process_on_one_snapshot(mitaka: City) -> None:
-    # Outside any transaction (REPEATABLE READ); it sees what is committed.
+def test_the_command_runs_as_a_process_on_one_snapshot(fuchu: None, db: None) -> None:
+    """Outside any transaction (REPEATABLE READ); it sees what is committed, and what it
+    leaves in the city's trail is committed (Fuchu: the committed city of threads and
+    processes; Mitaka's trail is the other tests')."""
+    with schema_context(FUCHU.slug):
+        before = AuditEvent.objects.aggregate(last=Max("seq"))["last"] or 0
     db = connection.settings_dict
     url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
     env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "daicho.settings.test"}
     done = subprocess.run(
-        [sys.executable, "manage.py", "audit_verify", "--schema", "mitaka"],
+        [sys.executable, "manage.py", "audit_verify", "--schema", FUCHU.slug],
         cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("OK ")
+    with schema_context(FUCHU.slug):
+        left = list(AuditEvent.objects.filter(seq__gt=before).order_by("seq"))
+    assert [(e.action, e.actor_id, e.details.get("command") or e.details.get("via")) for e in left] == [
+        ("operator.command", None, "manage.py audit_verify"),
+        ("audit.verify", None, "manage.py audit_verify"),
+    ]  # fmt: skip
+    assert left[1].details["ok"] is True
+
+
+def test_an_operator_s_verification_is_in_the_city_s_trail(mitaka: City) -> None:
+    """``manage.py audit_verify`` left nothing in the city: its administrators and auditors
+    could not see that an operator had verified their trail, nor what came of it. Each run
+    now leaves ``operator.command`` before it verifies (sealed and verified with the rest)
+    and ``audit.verify`` with its outcome, no actor and ``via``; the chain still verifies."""
+    with schema_context(mitaka.slug):
+        before = AuditEvent.objects.aggregate(last=Max("seq"))["last"] or 0
+    call_command("audit_verify", "--schema", mitaka.slug, stdout=io.StringIO())
+    with schema_context(mitaka.slug):
+        left = list(AuditEvent.objects.filter(seq__gt=before).order_by("seq"))
+        assert [(e.action, e.actor_id, e.details) for e in left] == [
+            ("operator.command", None, {"command": "manage.py audit_verify", "arguments": {}}),
+            ("audit.verify", None, {"ok": True, "events": left[0].seal.n, "code": "",
+                                    "seq": None, "via": "manage.py audit_verify"}),
+        ]  # fmt: skip
+        assert audit_verify(schema=mitaka.slug).ok
