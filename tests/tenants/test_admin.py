@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.contenttypes.models import ContentType
 from django.test import Client
 from django_tenants.utils import schema_context, schema_exists
 
@@ -94,3 +96,34 @@ def test_an_operator_account_is_deactivated_not_deleted(operator_client: Client)
     assert deactivated.status_code == 302, deactivated.content.decode()[:3000]
     other.refresh_from_db()
     assert other.is_active is False
+
+
+@pytest.mark.parametrize(
+    ("app_label", "model", "object_id"),
+    [
+        ("ledgers", "record", "7d0e6a5e-4a8b-4f5e-9a57-0c4b3c2f1e01"),  # a city's table
+        ("ledgers", "auditevent", "1"),
+        ("ledgers", "ledger", "1"),
+        ("tenants", "municipality", "1"),  # the admin's own, but it has no page on a site
+        ("accounts", "user", "1"),
+    ],
+)
+def test_the_view_on_site_shortcut_is_404_not_a_server_error(
+    operator_client: Client, app_label: str, model: str, object_id: str
+) -> None:
+    """Django's 「サイトで表示」 shortcut (/admin/r/<content type>/<id>/) looked the object up
+    in the public schema for any content type: one of a city's models (a ledger, a record,
+    an audit event) has no table there, and the answer was a server error. It now answers
+    404 for any model this admin does not register or that has no page on a site."""
+    content_type = ContentType.objects.get(app_label=app_label, model=model)
+    operator_client.raise_request_exception = False
+    answer = operator_client.get(f"/admin/r/{content_type.pk}/{object_id}/")
+    assert answer.status_code == 404
+
+
+@pytest.mark.parametrize("content_type_id", ["999999", "99999999999999999999"])
+def test_the_view_on_site_shortcut_of_no_content_type_is_404(
+    operator_client: Client, content_type_id: str
+) -> None:
+    operator_client.raise_request_exception = False
+    assert operator_client.get(f"/admin/r/{content_type_id}/1/").status_code == 404
