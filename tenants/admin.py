@@ -99,7 +99,7 @@ class MunicipalityAdmin(admin.ModelAdmin):
         if obj is None:
             kwargs["form"] = MunicipalityProvisionForm
             kwargs["fields"] = None
-        form = super().get_form(request, obj, change=change, **kwargs)
+        form: Any = super().get_form(request, obj, change=change, **kwargs)
         if obj is None:
             form.operator = request.user
         return form
@@ -130,7 +130,7 @@ class MunicipalityAdmin(admin.ModelAdmin):
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
         # The city's hosts (DomainInline), each through the services, in the order Django
-        # saves them: removals first, so a host taken off and typed again is free.
+        # saves them: removals, changes, additions.
         formset.save(commit=False)
         for domain in formset.deleted_objects:
             domain_remove(actor=request.user, domain=domain)
