@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.validators import RegexValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import ProtectedError, Q
 from django_tenants.models import DomainMixin, TenantMixin
 
 from tenants.codes import PREFECTURE_CHOICES, validate_municipality_code
@@ -47,6 +49,20 @@ class Municipality(TenantMixin):
     # with the rows and the first administrator: never implicitly on save().
     auto_create_schema = False
     auto_drop_schema = False
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        """Never: a city is suspended, not deleted (docs/operations.md).
+
+        django-tenants' ``delete_tenant`` sets ``auto_drop_schema`` and calls this: it
+        dropped the city's schema (its records, history and audit trail with its seals,
+        committed at once and leaving no event), then failed on the city's audit anchors
+        (``ProtectedError``) and left the row and its hosts pointing at no schema. Deleting
+        the row alone would leave the schema with no city. Refused before either."""
+        raise ProtectedError(
+            f"自治体「{self.name}」（{self.schema_name}）は削除できません。記録・履歴・監査ログを"
+            "失うためです。利用をやめるときは停止してください（docs/operations.md）。",
+            {self},
+        )
 
     class Meta:
         verbose_name = "自治体"

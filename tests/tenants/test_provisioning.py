@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
+from django.db.models import ProtectedError
 from django_tenants.utils import schema_context, schema_exists
 
 from tenants.exceptions import ProvisioningConflict, ProvisioningInvalid
@@ -180,3 +181,25 @@ def test_a_city_opened_before_admin_usernames_were_recorded_gets_its_own(mitaka:
             actor=None, slug=mitaka.slug, name=mitaka.name, code=mitaka.code,
             domain=mitaka.domain, admin_username="nobody", admin_password=ADMIN_PASSWORD,
         )  # fmt: skip
+
+
+@pytest.mark.parametrize("how", ["delete_tenant", "row"])
+def test_a_city_is_never_deleted(mitaka: City, how: str) -> None:
+    """django-tenants' ``delete_tenant`` dropped the city's schema (records, history, audit
+    trail) and then failed on its anchors, leaving the row and hosts on no schema; deleting
+    the row alone would leave the schema without a city. Both are refused before anything
+    is dropped or deleted, with the way out named (suspend)."""
+    with schema_context(mitaka.slug):
+        staff = User.objects.count()
+    delete = (
+        (lambda: call_command("delete_tenant", schema_name=mitaka.slug, interactive=False))
+        if how == "delete_tenant"
+        else Municipality.objects.get(schema_name=mitaka.slug).delete
+    )
+    with pytest.raises(ProtectedError, match=r"削除できません.*停止してください"):
+        delete()
+    assert schema_exists(mitaka.slug)
+    assert Municipality.objects.filter(schema_name=mitaka.slug).exists()
+    assert Domain.objects.filter(domain=mitaka.domain).exists()
+    with schema_context(mitaka.slug):
+        assert User.objects.count() == staff > 0
