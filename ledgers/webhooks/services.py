@@ -583,7 +583,15 @@ def webhook_subscription_create(
         # creations at limit - 1 each counted limit - 1 and both inserted (21 of 20). FOR NO
         # KEY UPDATE: it queues with the definition's and the grants' changes (FOR UPDATE)
         # and other creations, not with the inserts of records, which reference the ledger.
-        Ledger.objects.select_for_update(no_key=True).get(pk=ledger.pk)
+        locked = Ledger.objects.select_for_update(no_key=True).get(pk=ledger.pk)
+        # The rights again, on the grants as they are now: checked only before the lock, a
+        # designer whose ``design`` (or whose ``view``, which the payloads carry) another
+        # designer was taking away (``grants_replace`` holds this lock) passed, waited, and
+        # subscribed after the grant was gone.
+        policy_for(actor, locked).require("design")
+        _check_owner(owner, actor, locked, errors)
+        if errors:
+            raise WebhookInvalid(errors)
         if WebhookSubscription.objects.filter(ledger=ledger).count() >= limit:
             raise WebhookInvalid({"url": [f"1つの台帳に登録できる Webhook は{limit}件までです。"]})
         subscription = WebhookSubscription.objects.create(

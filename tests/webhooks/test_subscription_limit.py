@@ -86,3 +86,45 @@ def test_two_creations_at_one_below_the_limit_make_the_limit(
         with schema_context(FUCHU.slug):
             assert WebhookSubscription.objects.filter(ledger__code=code).count() == 3
         connection.set_schema_to_public()
+
+
+def test_a_designer_demoted_while_subscribing_is_refused(
+    fuchu: None, django_db_blocker: Any
+) -> None:
+    """A subscription created while another transaction takes the creator's grants away
+    (holding the ledger's lock) is refused once that commits: the rights are checked again
+    under the lock, on the grants as they are then (found by the concurrency review: they
+    were checked only before it, and the creation went through after the grant was gone)."""
+    from ledgers.access.services import grants_replace
+
+    suffix = secrets.token_hex(3)
+    code = f"demote_{suffix}"
+    with django_db_blocker.unblock():
+        with schema_context(FUCHU.slug):
+            designer = get_user_model().objects.create_user(
+                username=f"demote-{suffix}", password="x" * 12
+            )
+            Membership.objects.create(
+                user=designer, role=Role.LEDGER_ADMIN, valid_from=date(2026, 4, 1),
+                department=Department.objects.create(code=f"dm-{suffix}", name="情報政策課"),
+            )  # fmt: skip
+            ledger = ledger_create(
+                actor=designer, code=code, name="連携",
+                fields=[{"key": "n", "label": "n", "type": "integer"}],
+            )  # fmt: skip
+        client = fuchu_client(designer)
+
+        def create() -> Any:
+            answer = client.post(
+                f"/api/v1/ledgers/{code}/webhooks/",
+                {"url": "http://127.0.0.1:9/late", "events": EVENTS}, format="json",
+            )  # fmt: skip
+            return answer.status_code
+
+        answers = queued_behind(
+            lambda: grants_replace(actor=designer, ledger=ledger, grants=[]), [create]
+        )
+        assert answers == [403]
+        with schema_context(FUCHU.slug):
+            assert not WebhookSubscription.objects.filter(ledger__code=code).exists()
+        connection.set_schema_to_public()
