@@ -201,7 +201,11 @@ def start_server(
            **({"PYTHONPATH": pythonpath} if pythonpath else {})}  # fmt: skip
     return subprocess.Popen(
         [str(Path(sys.executable).parent / "gunicorn"), "daicho.wsgi:application", "--bind", f"127.0.0.1:{port}",
-         "--workers", str(workers), "--threads", str(threads), "--log-level", "warning"],
+         "--workers", str(workers), "--threads", str(threads), "--log-level", "warning",
+         # As deployed (infra/entrypoint.sh): the worker class answers what gunicorn refuses
+         # itself in the API's shape; the logger writes no query string.
+         "--worker-class", "daicho.gunicorn_workers.Worker",
+         "--logger-class", "daicho.logs.GunicornLogger"],
         cwd=tree, env=env, start_new_session=True,
     )  # fmt: skip
 

@@ -27,7 +27,10 @@ case "${process}" in
     # Access lines carry the host (which city), method, path without query string, status,
     # size and duration: query strings may hold personal data and are never logged, nor a
     # path segment that is not plain ASCII (daicho.logs.GunicornLogger: a name typed where
-    # a record id goes).
+    # a record id goes). A request gunicorn refuses before Django sees it (a request line
+    # or headers too long, malformed) is answered in the API's error shape under /api/ and
+    # quoted neither in the answer nor in the log (daicho.gunicorn_workers.Worker: gunicorn's
+    # gthread worker with threads, its sync worker without).
     exec gunicorn daicho.wsgi:application \
       --bind "0.0.0.0:${PORT:-8000}" \
       --workers "${WEB_CONCURRENCY:-4}" \
@@ -39,6 +42,7 @@ case "${process}" in
       --max-requests-jitter "${GUNICORN_MAX_REQUESTS_JITTER:-100}" \
       --worker-tmp-dir "${GUNICORN_WORKER_TMP_DIR:-/dev/shm}" \
       --access-logfile - \
+      --worker-class daicho.gunicorn_workers.Worker \
       --logger-class daicho.logs.GunicornLogger \
       --access-logformat '%({host}i)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms' \
       --error-logfile - \

@@ -221,8 +221,12 @@ class RequestPathFilter(logging.Filter):
 
 try:
     from gunicorn.glogging import Logger as _GunicornLogger
+    from gunicorn.http.errors import NoMoreData, ParseException
+
+    _PARSER_ERRORS: tuple[type[BaseException], ...] = (NoMoreData, ParseException)
 except ImportError:  # pragma: no cover - gunicorn is a dependency of the web process only
     _GunicornLogger = object  # type: ignore[assignment,misc]
+    _PARSER_ERRORS = ()
 
 
 class GunicornLogger(_GunicornLogger):  # type: ignore[misc,valid-type]
@@ -241,3 +245,19 @@ class GunicornLogger(_GunicornLogger):  # type: ignore[misc,valid-type]
         if referrer:
             atoms["f"] = atoms["{referer}i"] = redacted_path(referrer.split("?", 1)[0])
         return atoms
+
+    def debug(self, msg: Any, *args: Any, **kwargs: Any) -> None:
+        """At debug level gunicorn writes a client that left mid-request as "Ignored
+        premature client disconnection. %s" with the parser's error, whose text is the
+        bytes read so far (the request line, its query string, headers): only the error's
+        kind is written. And its ``pre_request`` hook writes each request's method and
+        path ("%s %s"): the path goes through ``redacted_path``. (Its refusals of requests
+        it cannot read are written by ``daicho.gunicorn_workers``.)"""
+        if msg == "%s %s" and len(args) == 2 and str(args[1]).startswith("/"):
+            args = (args[0], redacted_path(str(args[1])))
+        super().debug(msg, *(_kind_only(arg) for arg in args), **kwargs)
+
+
+def _kind_only(arg: Any) -> Any:
+    """A parser error of gunicorn's as its class name (its text quotes the request)."""
+    return type(arg).__name__ if isinstance(arg, _PARSER_ERRORS) else arg

@@ -59,9 +59,12 @@ def main() -> int:
             "web",
             f"{bin_dir}/gunicorn daicho.wsgi:application --bind 127.0.0.1:{port} "
             f"--workers 4 --threads 2 --graceful-timeout 5 --access-logfile - "
-            # The path without its query string (list filters carry names) nor a segment
-            # that is not plain ASCII (no personal data in logs), as infra/entrypoint.sh and
+            # What gunicorn refuses itself (a request line or headers too long, malformed)
+            # answered in the API's error shape under /api/, quoting nothing; the path
+            # without its query string (list filters carry names) nor a segment that is not
+            # plain ASCII (no personal data in logs), as infra/entrypoint.sh and
             # infra/Procfile.
+            f"--worker-class daicho.gunicorn_workers.Worker "
             f"--logger-class daicho.logs.GunicornLogger "
             f"--access-logformat '%({{host}}i)s \"%(m)s %(U)s %(H)s\" %(s)s %(B)s %(M)sms'",
             env=env,

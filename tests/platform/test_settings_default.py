@@ -113,3 +113,14 @@ def test_every_gunicorn_command_logs_paths_without_their_query_string() -> None:
         assert "%(f)s" not in text, where
         # Nor a path segment that is not plain ASCII (a name typed where an id goes).
         assert "--logger-class daicho.logs.GunicornLogger" in text, where
+        # What gunicorn refuses itself, in the API's error shape (tests/platform/
+        # test_gunicorn_workers.py).
+        assert "--worker-class daicho.gunicorn_workers.Worker" in text, where
+
+
+def test_the_benchmarks_gunicorn_runs_as_deployed() -> None:
+    """bench/api.py (and bench/ab.py through it) starts gunicorn itself: with the deployed
+    worker and logger classes."""
+    text = (REPO / "bench/api.py").read_text()
+    assert '"--worker-class", "daicho.gunicorn_workers.Worker"' in text
+    assert '"--logger-class", "daicho.logs.GunicornLogger"' in text
