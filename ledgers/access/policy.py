@@ -44,6 +44,7 @@ from daicho.accounts.models import Membership, Role
 from daicho.db.prepared import prepared
 from daicho.tenancy.guard import require_tenant
 from ledgers.access.models import Capability, Grant
+from ledgers.audit.context import audit_details_json
 from ledgers.definitions.models import Ledger, Sensitivity
 from ledgers.exceptions import AccessDenied, RecordNotFound
 from ledgers.search.keys import disclosure_key
@@ -64,7 +65,7 @@ _REFUSED_SQL = (
     "INSERT INTO ledgers_auditevent (actor_id, action, ledger_code, record_id, generation,"
     " details) SELECT %s::integer, 'record.refused', %s::text, %s::uuid, NULL,"
     " jsonb_build_object('attempted', %s::text, 'exists', EXISTS (SELECT 1 FROM ledgers_record"
-    " AS x WHERE x.id = %s::uuid AND x.ledger_id = %s::bigint))"
+    " AS x WHERE x.id = %s::uuid AND x.ledger_id = %s::bigint)) || %s::jsonb"
 )
 
 
@@ -299,10 +300,10 @@ class LedgerPolicy:
         if viewer is not None:
             parts.append(
                 "a AS (INSERT INTO ledgers_auditevent (actor_id, action, ledger_code, record_id,"
-                " generation, details) SELECT %s, 'record.view', %s, r.id, r.generation, '{}'"
-                " FROM r)"
+                " generation, details) SELECT %s, 'record.view', %s, r.id, r.generation,"
+                " %s::jsonb FROM r)"
             )
-            params += [getattr(viewer, "pk", None), self.ledger.code]
+            params += [getattr(viewer, "pk", None), self.ledger.code, audit_details_json()]
         if refused_as is not None:
             # Written for an id of a hidden record and of no record alike, by the same
             # statement: the answer, and the time it takes, tell the caller nothing.
@@ -317,7 +318,10 @@ class LedgerPolicy:
         return record
 
     def _refusal_params(self, asker: Any, pk: uuid.UUID | None, refused_as: str) -> list[Any]:
-        return [getattr(asker, "pk", None), self.ledger.code, pk, refused_as, pk, self.ledger.pk]
+        return [
+            getattr(asker, "pk", None), self.ledger.code, pk, refused_as, pk, self.ledger.pk,
+            audit_details_json(),
+        ]  # fmt: skip
 
     def _refusal(self, asker: Any, pk: uuid.UUID | None, refused_as: str | None) -> None:
         """``record.refused`` of a read answered without a query of the records."""

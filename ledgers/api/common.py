@@ -27,6 +27,7 @@ from daicho.caching import generations_and_counts
 from ledgers.api.tokens.exceptions import TokenSecondFactorRequired
 from ledgers.api.tokens.models import ApiToken
 from ledgers.api.tokens.services import TOKEN_PREFIX, token_authenticate, token_has_scope
+from ledgers.audit.context import audit_token_set
 from ledgers.exceptions import LedgerError
 from ledgers.fields.normalize import ANY_CONTROL_RE
 
@@ -66,6 +67,8 @@ class BearerTokenAuthentication(BaseAuthentication):
             raise AuthenticationRefused(refused) from None
         if token is None:
             raise exceptions.AuthenticationFailed("トークンが無効か、期限切れか、失効しています。")
+        # Every audit event the request writes names the token (ledgers.audit.context).
+        audit_token_set(token)
         return token.user, token
 
     def authenticate_header(self, request: Request) -> str:

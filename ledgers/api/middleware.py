@@ -1,4 +1,5 @@
-"""Checks every request to /api/ passes before any view reads it."""
+"""Checks every request to /api/ passes before any view reads it, and the request scope of
+the API token its audit events name."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from django.conf import settings
 from django.core.exceptions import TooManyFieldsSent
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from ledgers.audit.context import audit_token_scope
 from ledgers.fields.normalize import ANY_CONTROL_RE
 
 
@@ -52,3 +54,17 @@ def _refused(where: str, message: str) -> JsonResponse:
          "detail": {where: [message]}},
         status=400, json_dumps_params={"ensure_ascii": False},
     )  # fmt: skip
+
+
+class ApiTokenAuditScopeMiddleware:
+    """Each request starts with no API token for its audit events and leaves none behind
+    (``ledgers.audit.context``): the token authentication sets it for the request, and a
+    gunicorn thread serves one request after another, so the token of one must never name
+    itself in the events of the next (a screen's, the same thread's)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        with audit_token_scope():
+            return self.get_response(request)

@@ -39,6 +39,7 @@ from ledgers.audit.chain import (
     genesis,
     link_from_parts,
 )
+from ledgers.audit.context import TOKEN_KEY, audit_details, audit_token
 from ledgers.audit.exceptions import AuditVerifyRunning
 from ledgers.audit.models import AuditEvent
 from tenants.anchors import AuditAnchor
@@ -82,12 +83,13 @@ def audit_record(
     """Write one audit event in the current city's schema (inside the caller's transaction).
 
     One INSERT … RETURNING, without the ORM's save machinery: every read of personal data
-    pays for this call.
+    pays for this call. Written while a request acts with an API token, its details name
+    the token (``ledgers.audit.context``).
     """
     require_tenant()
     event = AuditEvent(
         actor_id=getattr(actor, "pk", None), action=action, ledger_code=ledger_code,
-        record_id=record_id, generation=generation, details=dict(details or {}),
+        record_id=record_id, generation=generation, details=audit_details(details),
     )  # fmt: skip
     with connection.cursor() as cursor:
         cursor.execute(
@@ -105,9 +107,11 @@ def audit_record(
 
 
 def audit_record_many(*, actor: Any, entries: Iterable[AuditEntry]) -> int:
-    """Write many events with one COPY; returns how many were written."""
+    """Write many events with one COPY; returns how many were written (each naming the API
+    token the request acts with, if any, as ``audit_record``)."""
     require_tenant()
     actor_id = getattr(actor, "pk", None)
+    token = audit_token()
     written = 0
     with (
         connection.cursor() as cursor,
@@ -117,9 +121,10 @@ def audit_record_many(*, actor: Any, entries: Iterable[AuditEntry]) -> int:
         ) as copy_in,
     ):
         for e in entries:
+            details = {**e.details, TOKEN_KEY: token} if token else dict(e.details)
             copy_in.write_row((
                 actor_id, e.action, e.ledger_code, e.record_id, e.generation,
-                json.dumps(dict(e.details), ensure_ascii=False, separators=(",", ":")),
+                json.dumps(details, ensure_ascii=False, separators=(",", ":")),
             ))  # fmt: skip
             written += 1
     return written

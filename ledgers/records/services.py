@@ -29,6 +29,7 @@ from psycopg import pq
 from daicho.db.prepared import prepared
 from daicho.tenancy.guard import require_tenant
 from ledgers.access.policy import LedgerPolicy, policy_for, record_flags_in_force
+from ledgers.audit.context import TOKEN_KEY, audit_details_json, audit_token
 from ledgers.audit.services import audit_record
 from ledgers.definitions.models import Ledger
 from ledgers.exceptions import (
@@ -388,7 +389,7 @@ WITH p AS (
     + WEBHOOK_DELIVERIES_CTE.format(source="r")
     + """), a AS (
     INSERT INTO ledgers_auditevent (actor_id, action, ledger_code, record_id, generation, details)
-    SELECT actor, 'record.create', %(code)s::text, id, 1, '{}' FROM p
+    SELECT actor, 'record.create', %(code)s::text, id, 1, %(details)s::jsonb FROM p
 )
 SELECT coalesce((SELECT array_agg(id) FROM w), '{}') FROM r
 """
@@ -469,7 +470,7 @@ def record_create(
                 "id": record.id, "ledger": ledger.pk, "data": _json(data), "keys": index.keys_sql,
                 "texts": _json(index.texts), "dv": record.definition_version, "state": state,
                 "actor": record.created_by_id, "now": now, "reason": reason, "code": ledger.code,
-                "wh_events": ["record.created"],
+                "details": audit_details_json(), "wh_events": ["record.created"],
             },
         )  # fmt: skip
     webhook_deliveries_schedule(deliveries)
@@ -569,7 +570,8 @@ def _record_update(
                 "id": record.pk, "expected": expected_generation, "data": _json(data),
                 "keys": index.keys_sql, "texts": _json(index.texts), "dv": ledger.definition_version,
                 "state": new_state, "actor": _actor_id(actor), "now": now, "reason": reason,
-                "diff": _json(diff), "code": ledger.code, "details": _json({"fields": sorted(diff)}),
+                "diff": _json(diff), "code": ledger.code,
+                "details": audit_details_json({"fields": sorted(diff)}),
                 "ledger": ledger.pk, **_past_params(departed),
                 "wh_events": ["record.updated"] + (["record.workflow_changed"] if new_state != current["state"] else []),
             },
@@ -1007,7 +1009,12 @@ def record_bulk_create(
         first_time = copy_format.microseconds(now)
         row_start = copy_format.row_start(13)
         chunk_rows = max(COPY_CHUNK_MIN, min(COPY_CHUNK_MAX, len(values_list) // 4))
-        batch = orjson.dumps({"reason": reason, "ledger_code": ledger.code}).decode()
+        # The trigger's batch; the API token the request acts with, if any, goes into each
+        # event's details (ledgers.audit.context).
+        token = audit_token()
+        batch = orjson.dumps(
+            {"reason": reason, "ledger_code": ledger.code, **({TOKEN_KEY: token} if token else {})}
+        ).decode()
         stream = _CopyStream(
             connection, _RECORDS_COPY_SQL,
             before=_set_bulk_create(connection, batch), after=_set_bulk_create(connection, ""),
@@ -1196,7 +1203,7 @@ def record_bulk_update(
                 copy_in.write(block)
             params = {
                 "dv": ledger.definition_version, "actor": actor_id, "now": now, "reason": reason,
-                "code": ledger.code,
+                "code": ledger.code, "details": audit_details_json({"bulk": True}),
             }  # fmt: skip
             cursor.execute(
                 "UPDATE ledgers_record AS r SET data = t.data, search_keys = t.search_keys,"
@@ -1216,7 +1223,7 @@ def record_bulk_update(
                 "INSERT INTO ledgers_auditevent (actor_id, action, ledger_code, record_id,"
                 " generation, details)"
                 " SELECT %(actor)s, 'record.update', %(code)s, id, generation,"
-                " '{\"bulk\": true}' FROM _record_bulk_update",
+                " %(details)s::jsonb FROM _record_bulk_update",
                 params,
             )
             cursor.execute("DROP TABLE _record_bulk_update")

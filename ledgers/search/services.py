@@ -7,7 +7,6 @@ masked by the searcher's clearance like any other output.
 
 from __future__ import annotations
 
-import json
 import unicodedata
 import uuid
 from collections import defaultdict
@@ -23,6 +22,7 @@ from django.db.models.lookups import GreaterThan
 
 from daicho.tenancy.guard import require_tenant
 from ledgers.access.policy import LedgerPolicy, policy_for, stricter_fields
+from ledgers.audit.context import audit_details_json
 from ledgers.audit.services import audit_record
 from ledgers.definitions.models import Ledger
 from ledgers.exceptions import LedgerError
@@ -317,7 +317,7 @@ def _audited_window(
         )  # fmt: skip
         return []
     statement = _AUDITED_SEARCH.format(search=search)
-    details_json = json.dumps(details, ensure_ascii=False, separators=(",", ":"))
+    details_json = audit_details_json(details)  # with the request's API token, if any
     return list(
         Record.objects.raw(
             statement, [*params, getattr(actor, "pk", None), ledger.code, details_json, shown]

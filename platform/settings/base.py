@@ -106,6 +106,8 @@ MIDDLEWARE = [
     # A URL under /api/ holding a control character (a NUL reached PostgreSQL), or too many
     # query parameters: 400 in the API's error shape.
     "ledgers.api.middleware.ApiUrlCheckMiddleware",
+    # The API token a request acts with, named in its audit events: one request's only.
+    "ledgers.api.middleware.ApiTokenAuditScopeMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # The web UI's middleware (daicho.accounts.ui_middleware: Django's, django-otp's and
     # ours) is the original's, stepped over by API requests bearing a token.

@@ -123,7 +123,7 @@ def test_the_versions_list_is_an_audited_read(api: Any, city: dict[str, Any]) ->
         record_id,
         "dv",
     )
-    assert event.details == {"generations": [1, 2]}
+    assert event.details == {"generations": [1, 2], "api_token": {"id": clerk.token.split("_")[1]}}
 
 
 def test_an_old_generation_restores_after_a_department_left_the_disclosure_list(

@@ -82,9 +82,10 @@ def test_a_read_outside_the_disclosure_is_audited_and_answered_as_a_missing_reco
         missing.encode(), b"ID"
     )
     refused = api("auditor").get(EVENTS, {"action": "record.refused"}).json()["results"]
+    token = {"id": zei.token.split("_")[1]}  # the token the probes were made with
     assert [(e["actor"], e["ledger"], e["record_id"], e["details"]) for e in refused] == [
-        ("zei", "dv", hidden, {"attempted": action, "exists": True}),
-        ("zei", "dv", missing, {"attempted": action, "exists": False}),
+        ("zei", "dv", hidden, {"attempted": action, "exists": True, "api_token": token}),
+        ("zei", "dv", missing, {"attempted": action, "exists": False, "api_token": token}),
     ]
     # The probe's values are nowhere: not in the events, not in the logs.
     assert "山田" not in str(refused)
@@ -109,21 +110,25 @@ def test_an_id_of_another_ledger_s_record_is_not_said_to_exist(
         city, [{"department": "shiminzei", "capabilities": ["view"], "clearance": "internal"}]
     )
     dv_id = str(city["record"].pk)
-    assert api("zei").get(f"/api/v1/ledgers/subsidy/records/{dv_id}/").status_code == 404
+    zei = api("zei")
+    assert zei.get(f"/api/v1/ledgers/subsidy/records/{dv_id}/").status_code == 404
     refused = api("admin").get(EVENTS, {"action": "record.refused"}).json()["results"]
+    token = {"id": zei.token.split("_")[1]}
     assert [(e["ledger"], e["record_id"], e["details"]) for e in refused] == [
-        ("subsidy", dv_id, {"attempted": "record.view", "exists": False})
+        ("subsidy", dv_id, {"attempted": "record.view", "exists": False, "api_token": token})
     ]
 
 
 def test_a_malformed_id_is_audited_without_its_text(api: Any, city: dict[str, Any]) -> None:
     """A record address that is no id (a name typed where the id goes, say) is a refused
     read too; the text itself is not kept (it may be personal data)."""
-    answer = api("zei").get("/api/v1/ledgers/dv/records/yamada-hanako/")
+    zei = api("zei")
+    answer = zei.get("/api/v1/ledgers/dv/records/yamada-hanako/")
     assert answer.status_code == 404
     refused = api("admin").get(EVENTS, {"action": "record.refused"}).json()["results"]
+    token = {"id": zei.token.split("_")[1]}
     assert [(e["record_id"], e["details"]) for e in refused] == [
-        (None, {"attempted": "record.view", "exists": False})
+        (None, {"attempted": "record.view", "exists": False, "api_token": token})
     ]
     assert "yamada" not in str(refused)
 

@@ -60,9 +60,11 @@ def test_a_token_revokes_itself_and_is_401_on_the_next_request(api: Any) -> None
     clerk: Api = api("clerk", ["records:read"])  # any scope may revoke its own token
     assert clerk.delete(f"{URL}{prefix(clerk)}/").status_code == 204
     assert clerk.get("/api/v1/me/").status_code == 401
+    # The token revoked (``token``) and the one the request acted with (``api_token``).
     assert revocations() == [
-        {"actor": clerk.user.pk, "token": prefix(clerk), "user": clerk.user.pk}
-    ]
+        {"actor": clerk.user.pk, "token": prefix(clerk), "user": clerk.user.pk,
+         "api_token": {"id": prefix(clerk)}}
+    ]  # fmt: skip
 
 
 def test_revoking_another_own_token_leaves_the_caller_s_working(api: Any) -> None:
@@ -109,8 +111,9 @@ def test_a_city_administrator_lists_and_revokes_anyone_s_tokens(api: Any) -> Non
     assert admin.delete(f"{URL}{prefix(victim)}/").status_code == 204
     assert victim.get("/api/v1/me/").status_code == 401
     assert revocations() == [
-        {"actor": admin.user.pk, "token": prefix(victim), "user": victim.user.pk}
-    ]
+        {"actor": admin.user.pk, "token": prefix(victim), "user": victim.user.pk,
+         "api_token": {"id": prefix(admin)}}
+    ]  # fmt: skip
     assert admin.get(URL, {"username": "nobody"}).status_code == 404
 
 

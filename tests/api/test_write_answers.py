@@ -34,13 +34,16 @@ def test_a_patch_that_changes_nothing_is_audited_as_the_read_it_is(
     """With If-Match (a 412 tells the generation), a PATCH of no values answered every value
     of the record and left no trace: no new generation, no record.update, no record.view."""
     record = city["record"]
-    answer = api("clerk").patch(records_url(record.pk), {"values": {}}, HTTP_IF_MATCH='"1"')
+    clerk = api("clerk")
+    answer = clerk.patch(records_url(record.pk), {"values": {}}, HTTP_IF_MATCH='"1"')
     assert answer.status_code == 200
     assert answer.json()["values"]["address"]["text"] == ADDRESS
     assert answer.json()["generation"] == 1
+    token = {"id": clerk.token.split("_")[1]}
     assert _views(record.pk) == [
-        {"actor_id": city["people"]["clerk"].pk, "generation": 1, "details": {"via": "patch"}}
-    ]
+        {"actor_id": city["people"]["clerk"].pk, "generation": 1,
+         "details": {"via": "patch", "api_token": token}}
+    ]  # fmt: skip
 
 
 def test_a_patch_that_changes_something_is_audited_as_the_change_only(
@@ -219,4 +222,8 @@ def test_a_restore_refused_with_an_old_value_quoted_is_audited_as_the_read_it_is
     assert (event.actor_id, event.record_id, event.generation, event.ledger_code) == (
         city["people"]["clerk"].pk, record_id, 2, "dv",
     )  # fmt: skip
-    assert event.details == {"via": "restore", "fields": ["status"]}
+    assert event.details == {
+        "via": "restore",
+        "fields": ["status"],
+        "api_token": {"id": clerk.token.split("_")[1]},
+    }
