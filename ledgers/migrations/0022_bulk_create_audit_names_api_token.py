@@ -57,6 +57,6 @@ $$;
 
 
 class Migration(migrations.Migration):
-    dependencies = [("ledgers", "0020_apitoken_issued_via")]
+    dependencies = [("ledgers", "0021_search_forms_of_old_kana")]
 
     operations = [migrations.RunSQL(FUNCTION_SQL, reverse_sql=REVERSE_SQL)]
