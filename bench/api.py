@@ -205,7 +205,10 @@ def start_server(
          # As deployed (infra/entrypoint.sh): the worker class answers what gunicorn refuses
          # itself in the API's shape; the logger writes no query string.
          "--worker-class", "daicho.gunicorn_workers.Worker",
-         "--logger-class", "daicho.logs.GunicornLogger"],
+         "--logger-class", "daicho.logs.GunicornLogger",
+         # gunicorn 27 opens a control socket at one path per user (~/.gunicorn): a second
+         # server (bench/ab.py runs two) took the first's and removed it on exit.
+         "--no-control-socket"],
         cwd=tree, env=env, start_new_session=True,
     )  # fmt: skip
 
