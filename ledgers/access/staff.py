@@ -18,6 +18,7 @@ from daicho.tenancy.guard import require_tenant
 from ledgers.access.policy import is_city_admin, valid_memberships
 from ledgers.audit.services import audit_record
 from ledgers.exceptions import AccessDenied, LedgerError
+from ledgers.fields.normalize import text_problem
 from ledgers.tags import content_tag, tag_require
 
 User = get_user_model()
@@ -33,6 +34,21 @@ class DirectoryInvalid(LedgerError):
             "入力内容に誤りがあります。\n" + "\n".join(lines), detail={"errors": errors}
         )
         self.errors = errors
+
+
+def _name_errors(
+    errors: dict[str, list[str]], field: str, text: str | None, *, stored: str | None = None
+) -> None:
+    """A department's or a staff member's name is shown in every list, the audit trail and
+    print: it may hold nothing ``text_problem`` refuses (a NUL, a line break, an invisible
+    or bidirectional character: two staff named alike on screen, or a name shown
+    backwards). The name already ``stored`` passes, written before the rule: a change of
+    memberships that sends it back must not fail on it."""
+    if text is None or text == stored:
+        return
+    problem = text_problem(text, allow_newlines=False)
+    if problem is not None:
+        errors.setdefault(field, []).append(f"{problem}。")
 
 
 def _require_city_admin(actor: Any) -> None:
@@ -91,6 +107,7 @@ def department_create(*, actor: Any, code: str, name: str) -> Department:
         errors["code"] = ["課コードは半角英数字・_・- の64文字以内にしてください。"]
     if not (name or "").strip() or len(name) > 100:
         errors["name"] = ["課名を100文字以内で入力してください。"]
+    _name_errors(errors, "name", name)
     if errors:
         raise DirectoryInvalid(errors)
     try:
@@ -113,8 +130,12 @@ def department_update(
     """Rename a department or switch it on or off; with ``expected_tags`` (the caller's
     ``If-Match``), only the version the caller read (``department_tag``, under the lock)."""
     _require_city_admin(actor)
+    errors: dict[str, list[str]] = {}
     if name is not None and (not name.strip() or len(name) > 100):
-        raise DirectoryInvalid({"name": ["課名を100文字以内で入力してください。"]})
+        errors["name"] = ["課名を100文字以内で入力してください。"]
+    _name_errors(errors, "name", name, stored=department.name)
+    if errors:
+        raise DirectoryInvalid(errors)
     with transaction.atomic():
         # The row as it is now, locked until the change commits: the request's copy, read
         # before and saved whole, switched back on a department another administrator had
@@ -248,6 +269,7 @@ def staff_create(
         validate_password(password or "", User(username=username))
     except ValidationError as exc:
         errors["password"] = list(exc.messages)
+    _name_errors(errors, "display_name", display_name)
     if not errors and User.objects.filter(username=username).exists():
         errors["username"] = [f"ユーザー名「{username}」は既に使われています。"]
     if errors:
@@ -289,6 +311,10 @@ def staff_update(
     (``staff_tag``, under the directory's lock): memberships are replaced whole, and a list
     made from those read before another administrator's change undid it unseen."""
     _require_city_admin(actor)
+    errors: dict[str, list[str]] = {}
+    _name_errors(errors, "display_name", display_name, stored=user.display_name)
+    if errors:
+        raise DirectoryInvalid(errors)
     own = user.pk == getattr(actor, "pk", None)
     with transaction.atomic():
         # The account as it is now, locked until the change commits: the request's copy,

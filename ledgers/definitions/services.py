@@ -26,7 +26,7 @@ from ledgers.definitions.models import (
 from ledgers.exceptions import AccessDenied, DefinitionInvalid
 from ledgers.fields import field_type_registry
 from ledgers.fields.exceptions import FieldError
-from ledgers.fields.normalize import CONTROL_RE, texts_in
+from ledgers.fields.normalize import text_problem, texts_in
 from ledgers.search.screens import screens_validate
 from ledgers.tags import content_tag, tag_require
 
@@ -152,19 +152,36 @@ RESERVED_FIELD_KEYS = frozenset(
 )
 
 
-def _unstorable_text(text: str) -> bool:
-    """A NUL (which PostgreSQL's jsonb refuses), another control character, or a lone
-    surrogate (which UTF-8 cannot encode); tabs and line breaks are fine."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return CONTROL_RE.search(text) is not None
+def _unstorable_text_errors(
+    definition: Mapping[str, Any], previous: Mapping[str, Any] | None, errors: dict[str, list[str]]
+) -> None:
+    """Add an error for each part of ``definition`` (a field's attribute, the layout, a
+    search screen's attribute) holding a text no stored text may be (``text_problem``: a
+    control character, a lone surrogate, an invisible or bidirectional character).
 
-
-def _unstorable_texts(document: Any) -> bool:
-    """Whether any text of ``document`` (a key or a value, at any depth) is unstorable."""
-    return any(_unstorable_text(text) for text in texts_in(document))
+    A NUL or a lone surrogate in a label, a choice or a title failed the write: a server
+    error that logged the statement with the whole definition; an invisible character made
+    two labels or choices look the same. A text the previous version held already passes:
+    written before the rule, it must not block every later change of the ledger (a removed
+    field, kept as it was, cannot even be edited)."""
+    held = frozenset(texts_in(previous)) if previous else frozenset()
+    parts: list[tuple[str, Any]] = [("layout", definition["layout"])]
+    for name, items in (
+        ("fields", definition["fields"]),
+        ("search_screens", definition["search_screens"]),
+    ):
+        for index, item in enumerate(items, start=1):
+            label = item.get("key") if name == "fields" else item.get("code")
+            parts += [
+                (f"{name}[{index}]（{label}）.{attribute}", value)
+                for attribute, value in item.items()
+            ]
+    for where, part in parts:
+        for text in texts_in(part):
+            problem = None if text in held else text_problem(text)
+            if problem is not None:
+                errors.setdefault(where, []).append(f"{problem}。")
+                break
 
 
 def definition_validate(
@@ -233,10 +250,8 @@ def definition_validate(
     layout = _validate_layout(document.get("layout"), fields, errors)
     search_screens = screens_validate(document.get("search_screens") or [], fields, errors)
     definition = {"fields": fields, "layout": layout, "search_screens": search_screens}
-    if not errors and _unstorable_texts(definition):
-        # A NUL or a lone surrogate in a label, a choice or a title failed the write: a
-        # server error that logged the statement with the whole definition.
-        errors["definition"] = ["制御文字や不正な文字（文字化け）は使えません。"]
+    if not errors:
+        _unstorable_text_errors(definition, previous, errors)
     if errors:
         raise DefinitionInvalid(errors)
     return definition
@@ -304,11 +319,17 @@ def _ledger_meta_errors(
     retention_years: Any,
     sensitivity: str,
     texts: Mapping[str, str | None] | None = None,
+    stored: Mapping[str, str] | None = None,
 ) -> dict[str, list[str]]:
+    """What is wrong with a ledger's own attributes. A text equal to the one ``stored``
+    holds under its name passes ``text_problem`` (written before the rule: a change of the
+    retention must not fail on the name)."""
     errors: dict[str, list[str]] = {}
     for key, text in {"name": name, **(texts or {})}.items():
-        if isinstance(text, str) and _unstorable_text(text):
-            errors[key] = ["制御文字や不正な文字（文字化け）は使えません。"]
+        if not isinstance(text, str) or text == (stored or {}).get(key):
+            continue
+        if (problem := text_problem(text)) is not None:
+            errors[key] = [f"{problem}。"]
     if code is not None and not re.match(LEDGER_CODE_RE, code or ""):
         errors["code"] = [
             "台帳コードは英小文字で始まる英小文字・数字・_（64文字まで）にしてください。"
@@ -545,6 +566,8 @@ def ledger_update(
             code=None, name=ledger.name if name is None else name,
             retention_years=new_retention, sensitivity=sensitivity or ledger.sensitivity,
             texts={"description": description, "category": category},
+            stored={"name": ledger.name, "description": ledger.description,
+                    "category": ledger.category},
         )  # fmt: skip
         if errors:
             raise DefinitionInvalid(errors)

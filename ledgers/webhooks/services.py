@@ -46,6 +46,7 @@ from ledgers.access.policy import policy_for
 from ledgers.audit.services import audit_record
 from ledgers.definitions.models import Ledger
 from ledgers.exceptions import RecordNotFound
+from ledgers.fields.normalize import text_problem
 from ledgers.records.output import record_output
 from ledgers.webhooks.exceptions import WebhookInvalid, WebhookUrlRefused
 from ledgers.webhooks.models import WebhookDelivery, WebhookEvent, WebhookSubscription
@@ -541,6 +542,16 @@ def _check_url(url: Any, errors: dict[str, list[str]]) -> None:
         errors["url"] = ["URL は2000文字以内にしてください。"]
 
 
+def _check_description(description: Any, errors: dict[str, list[str]], *, stored: str = "") -> None:
+    """The description tells subscriptions apart in the list: nothing ``text_problem``
+    refuses (an invisible or bidirectional character would make one look like another).
+    The one ``stored`` passes, written before the rule."""
+    text = str(description or "").strip()
+    problem = None if text == stored else text_problem(text)
+    if problem is not None:
+        errors["description"] = [f"{problem}。"]
+
+
 def _describe(subscription: WebhookSubscription) -> dict[str, Any]:
     return {
         "webhook": str(subscription.pk),
@@ -573,6 +584,7 @@ def webhook_subscription_create(
     _check_url(url, errors)
     cleaned_events = _clean_events(events, errors)
     _check_owner(owner, actor, ledger, errors)
+    _check_description(description, errors)
     if errors:
         raise WebhookInvalid(errors)
     url = url.strip()
@@ -707,6 +719,8 @@ def _update_errors(
         ]
     if "active" in changes and not isinstance(changes["active"], bool):
         errors["active"] = ["true か false で指定してください。"]
+    if "description" in changes:
+        _check_description(changes["description"], errors, stored=locked.description)
     if errors:
         raise WebhookInvalid(errors)
     if "url" in changes:

@@ -26,6 +26,7 @@ from ledgers.api.tokens.exceptions import (
 from ledgers.api.tokens.models import ApiToken
 from ledgers.audit.services import audit_record
 from ledgers.exceptions import LedgerError
+from ledgers.fields.normalize import text_problem
 
 SCOPES = {
     "records:read": "記録の閲覧・検索",
@@ -51,8 +52,10 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def token_request_check(*, scopes: list[str], lifetime: timedelta) -> None:
-    """Refuse scopes that are not ours (or none) and a lifetime outside a day to a year.
+def token_request_check(*, scopes: list[str], lifetime: timedelta, name: str = "") -> None:
+    """Refuse scopes that are not ours (or none), a lifetime outside a day to a year, and a
+    name (what the token list shows it by) holding what ``text_problem`` refuses: an
+    invisible or bidirectional character would make a token look like another one there.
 
     Checked before anything about the owner is looked up: the operator's
     ``issue_api_token`` must not tell, by which error it gives, whether a username exists."""
@@ -64,6 +67,10 @@ def token_request_check(*, scopes: list[str], lifetime: timedelta) -> None:
         )
     if lifetime <= timedelta(0) or lifetime > timedelta(days=366):
         raise LedgerError("有効期間は1年以内にしてください。")
+    problem = text_problem(name, allow_newlines=False)
+    if problem is not None:
+        message = f"トークンの名前（name）に{problem}。"
+        raise LedgerError(message, detail={"errors": {"name": [f"{problem}。"]}})
 
 
 def token_issue(
@@ -87,7 +94,7 @@ def token_issue(
     as the caller read it (the token endpoint: as its password was checked); changed since
     (its password, or deactivated), it gets none (``TokenAccountChanged``)."""
     require_tenant()
-    token_request_check(scopes=scopes, lifetime=lifetime)
+    token_request_check(scopes=scopes, lifetime=lifetime, name=name)
     if user.must_change_password:
         # The sign-in screen's rule, for the operator's command too: it issued the first
         # administrator a token at once, with the password the operator had typed unchanged.

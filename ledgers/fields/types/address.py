@@ -55,7 +55,7 @@ def _clean_part(key: str, value: Any) -> str:
         return ""
     if not isinstance(value, str):
         raise FieldValueError(f"{PART_LABELS[key]}は文字列で入力してください", code="invalid_type")
-    check_storable_text(value)
+    check_storable_text(value, part=PART_LABELS[key])
     text = collapse_whitespace(value)
     if len(text) > MAX_PART_LENGTH:
         raise FieldValueError(

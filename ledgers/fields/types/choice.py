@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from ledgers.fields.exceptions import FieldOptionsError, FieldValueError
-from ledgers.fields.normalize import search_normalize
+from ledgers.fields.normalize import check_storable_text, search_normalize
 from ledgers.fields.registry import FieldType
 
 
@@ -81,6 +81,9 @@ class ChoiceFieldType(FieldType):
             matched = match_choice(value.strip(), choices)
             if matched is not None:
                 return matched
+            # Refused either way (no choice holds such a character); this says why, where
+            # 「新規」 would be quoted as no choice while one of them is on the list.
+            check_storable_text(value, allow_newlines=True)
         raise FieldValueError(
             f"「{value}」は選択肢にありません（選択肢: {allowed_labels(choices)}）",
             code="invalid_choice",

@@ -35,7 +35,7 @@ def _required_text(value: Mapping[str, Any], key: str, label: str, limit: int) -
     text = value.get(key)
     if not isinstance(text, str) or not text.strip():
         raise FieldValueError(f"ファイルの{label}がありません", code="invalid_file", key=key)
-    check_storable_text(text)
+    check_storable_text(text, part=f"ファイルの{label}")
     if len(text) > limit:
         raise FieldValueError(
             f"ファイルの{label}が長すぎます（{limit}文字まで）", code="invalid_file", key=key

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from ledgers.fields.exceptions import FieldOptionsError, FieldValueError
-from ledgers.fields.normalize import search_normalize
+from ledgers.fields.normalize import check_storable_text, search_normalize
 from ledgers.fields.registry import FieldType
 from ledgers.fields.types.choice import allowed_labels, label_of, match_choice, validate_choices
 
@@ -53,6 +53,10 @@ class MultiChoiceFieldType(FieldType):
                 continue
             matched = match_choice(item.strip(), choices) if isinstance(item, str) else None
             if matched is None:
+                if isinstance(item, str):
+                    check_storable_text(
+                        item, allow_newlines=True
+                    )  # why it matched no choice, as 選択肢 says
                 unknown.append(str(item))
             else:
                 chosen.add(matched)

@@ -32,6 +32,7 @@ WHOLE_KEYS = {
     "kanji": ("family", "given"),
     "kana": ("family_kana", "given_kana"),
 }
+WHOLE_LABELS = {"name": "氏名", "kanji": "氏名", "kana": "フリガナ"}
 MAX_PART_LENGTH = 100
 # "山田 太郎（ヤマダ タロウ）", the form format_export writes.
 _WITH_READING_RE = re.compile(r"(?P<name>[^()（）]+?)\s*[(（](?P<kana>[^()（）]*)[)）]")
@@ -50,7 +51,7 @@ def _clean_part(key: str, value: Any) -> str:
         return ""
     if not isinstance(value, str):
         raise FieldValueError(f"{PART_LABELS[key]}は文字列で入力してください", code="invalid_type")
-    check_storable_text(value)
+    check_storable_text(value, part=PART_LABELS[key])
     if key.endswith("_kana"):
         kana = remove_whitespace(to_katakana(value))
         if bad := non_katakana_characters(kana):
@@ -128,7 +129,7 @@ class PersonNameFieldType(FieldType):
                 )
             if not isinstance(whole, str):
                 raise FieldValueError("氏名は文字列で入力してください", code="invalid_type")
-            check_storable_text(whole)
+            check_storable_text(whole, part=WHOLE_LABELS[whole_key])
             head, tail = split_whole(whole)
             parts[first], parts[second] = _clean_part(first, head), _clean_part(second, tail)
         if not any(parts.values()):

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from ledgers.fields.exceptions import FieldValueError
+from ledgers.fields.normalize import check_storable_text
 from ledgers.fields.options import str_option
 from ledgers.fields.registry import FieldType
 
@@ -65,6 +66,7 @@ class ReferenceFieldType(FieldType):
             raise FieldValueError(
                 f"参照先の{what}が指定されていないか、正しくありません", code="invalid_reference"
             )
+        check_storable_text(value, part=f"参照先の{what}")
         return value.strip()
 
     def format_export(self, value: Any, options: Mapping[str, Any]) -> str:

@@ -41,13 +41,13 @@ class Command(BaseCommand):
             raise CommandError(f"自治体「{schema}」はありません。")
         scopes = [s for s in str(options["scopes"]).replace(",", " ").split() if s]
         lifetime = timedelta(days=int(options["days"]))
+        username, name = str(options["username"]), str(options["name"])
         try:
             # What the command alone can tell is wrong, before the city is looked into:
             # the error must never depend on whether the username exists.
-            token_request_check(scopes=scopes, lifetime=lifetime)
+            token_request_check(scopes=scopes, lifetime=lifetime, name=name)
         except LedgerError as exc:
             raise CommandError(exc.message) from exc
-        username, name = str(options["username"]), str(options["name"])
         audit_operator_command(
             schema=schema, command=COMMAND,
             arguments={"username": username, "scopes": sorted(set(scopes)),
