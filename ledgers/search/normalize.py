@@ -19,7 +19,14 @@ from functools import lru_cache
 from importlib import resources
 
 from ledgers.fields.exceptions import WarekiError
-from ledgers.fields.normalize import HYPHENS, nfkc, to_katakana
+from ledgers.fields.normalize import (
+    BIDI_CONTROLS,
+    HYPHENS,
+    INVISIBLES,
+    code_points,
+    nfkc,
+    to_katakana,
+)
 from ledgers.fields.numbers import kanji_number
 
 # ``prepare_date_text`` is the date-field's own reading of full-width digits, dashes and kanji
@@ -38,9 +45,11 @@ from ledgers.fields.wareki import (
 VARIANTS_RESOURCE = "variants.tsv"
 
 # Invisible characters that only select a glyph or join/split words: IVS/SVS variation
-# selectors (辻 + U+E0100 is still 辻), zero-width spaces and joiners, the BOM.
+# selectors (辻 + U+E0100 is still 辻), and every character stored text may not hold for
+# being invisible or reordering the text around it (``ledgers.fields.normalize``: zero
+# widths, the BOM, bidirectional controls …): a query pasted with one finds what it shows.
 _VARIATION_SELECTORS = [*range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0)]
-_INVISIBLES = [0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF]
+_INVISIBLES = code_points(BIDI_CONTROLS + INVISIBLES)
 # Middle dots between the parts of a name (ジョン・スミス): 「・」, half-width 「･」 (NFKC
 # makes it 「・」), the Latin middle dot and the hyphenation point.
 _MIDDLE_DOTS = "・·‧"

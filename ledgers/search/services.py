@@ -27,7 +27,7 @@ from ledgers.audit.services import audit_record
 from ledgers.definitions.models import Ledger
 from ledgers.exceptions import LedgerError
 from ledgers.fields.exceptions import FieldError
-from ledgers.fields.normalize import ANY_CONTROL_RE, texts_in
+from ledgers.fields.normalize import ANY_CONTROL_RE, INVISIBLES, code_points, texts_in
 from ledgers.records.models import Record
 from ledgers.records.references import references_hidden
 from ledgers.search.index import SEP, normaliser_for, query_stored_keys, text_values
@@ -103,8 +103,8 @@ def _meaningful(text: str | None) -> int:
     )
 
 
-#: Letters by category that show nothing (the Hangul fillers: default-ignorable).
-_INVISIBLE_LETTERS = frozenset("\u115f\u1160\u3164\uffa0")
+#: Letters by category that show nothing (the Hangul fillers among them: default-ignorable).
+_INVISIBLE_LETTERS = frozenset(map(chr, code_points(INVISIBLES)))
 
 
 def _excluded_subs(screen: Mapping[str, Any]) -> dict[str, set[str]]:

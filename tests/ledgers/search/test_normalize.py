@@ -392,10 +392,22 @@ def reference_normalize_name(text: str) -> str:
     return reference_letters(reference_spelling(text))
 
 
+# Unicode's other default-ignorable code points (variation selectors aside): the combining
+# grapheme joiner, Hangul fillers, Khmer inherent vowels, Mongolian variation selectors, and
+# the reserved ones of those blocks (which no category names yet), and the Egyptian format
+# controls Unicode 15 adds.
+IGNORABLE = (
+    "\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u2065\u3164\uffa0\ufff0-\ufff8"
+    "\U00013439-\U0001343f\U000e0000-\U000e00ff\U000e01f0-\U000e0fff"
+)
+
+
 def reference_spelling(text: str) -> str:
     """The folds that look at no neighbouring letter (but ー's)."""
     invisible = "".join(map(chr, [*range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0)]))
-    text = re.sub(f"[\\s・·‧\u200b\u200c\u200d\u2060\ufeff{invisible}]", "", nfkc(text))
+    text = re.sub(f"[\\s・·‧{invisible}{IGNORABLE}]", "", nfkc(text))
+    # Format characters (Cf: zero widths, the BOM, bidirectional controls, tags …).
+    text = "".join(char for char in text if unicodedata.category(char) != "Cf")
     text = to_katakana(text.lower())
     text = text.translate(str.maketrans("ァィゥェォッャュョヮヵヶ", "アイウエオツヤユヨワカケ"))
     text = text.translate(
