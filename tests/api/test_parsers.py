@@ -130,3 +130,129 @@ def test_a_lone_surrogate_answers_the_error_shape_in_japanese(api: Any) -> None:
     assert response.status_code == 400
     assert response.json()["code"] == "ERROR_REQUEST_MALFORMED"
     assert "サロゲート" in response.json()["message"]
+
+
+REPEATED = [
+    b'{"a": 1, "a": 2}',  # at the top level
+    b'{"a":1,"b":{"c":true,"c":false}}',  # nested inside a value
+    b'{"records": [{"values": {"n": 1}}, {"values": {"n": 2, "m": 0, "n": 3}}]}',  # in a list
+    b'[{"x": [], "y": {}}, [[{"k": "v", "k": "v"}]]]',  # the same value twice: still two keys
+    b'{"a": 1, "\\u0061": 2}',  # one key, spelt with an escape
+    b'{"\\u5c71\\u7530": 1, "\xe5\xb1\xb1\xe7\x94\xb0": 2}',  # 山田, escaped and not
+    b'{"a:b": 1, "a\\u003ab": 2}',  # the escaped colon the cheap check leaves to the exact one
+    b'{"t": "\\u003a", "a": 1, "a": 2}',  # an escaped colon where it would balance a drop
+    b'{"n": 12345678901234567890, "n": 1}',  # on DRF's path (more than 64 bits)
+    b'{"a": 1, "b": 2, "a": 3}',
+]
+
+
+@pytest.mark.parametrize("body", REPEATED)
+def test_an_object_that_repeats_a_key_is_refused(body: bytes) -> None:
+    """orjson and DRF keep the last value; a gateway or an audit tool in front of the API
+    may read the first: the body would mean two things. Both were read before."""
+    with pytest.raises(ParseError) as refused:
+        JsonParser().parse(io.BytesIO(body), None, {"encoding": "utf-8"})
+    assert "2回以上あります" in str(refused.value.detail)
+
+
+def test_a_repeated_key_in_another_charset_is_refused() -> None:
+    body = '{"氏名": "山田", "氏名": "佐藤"}'.encode("shift_jis")
+    with pytest.raises(ParseError) as refused:
+        JsonParser().parse(io.BytesIO(body), None, {"encoding": "shift_jis"})
+    assert "キー「氏名」が2回以上" in str(refused.value.detail)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"a": 1, "b": {"a": 2}}',  # one key in two objects
+        b'[{"a": 1}, {"a": 2}]',
+        b'{"a": "x:y", "b": "\\u003a", "c": ":::"}',  # colons in strings, escaped or not
+        b'{"a\\u003a": 1, "b": 2}',  # a key spelt with an escaped colon
+        b'{"\\u0061": 1, "b": "\\"a\\": 2"}',
+    ],
+)
+def test_the_same_key_in_different_objects_or_strings_is_no_repeat(body: bytes) -> None:
+    drf, ours = both(body)
+    assert ours == drf
+    assert not isinstance(ours, tuple)
+
+
+# JSON objects written as lists of pairs, so that a key may repeat; strings spelt with some
+# characters escaped (the colon, letters) as clients do.
+KEYS = st.sampled_from(["a", "b", ":", "a:b", "山田", "\\"])
+TREES = st.recursive(
+    st.none() | st.integers(-5, 5) | st.text(alphabet='ab:山\\"', max_size=4),
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.lists(st.tuples(KEYS, children), max_size=4).map(lambda pairs: ("object", pairs))
+    ),
+    max_leaves=12,
+)
+
+
+def _spelt(text: str, escape: set[str]) -> str:
+    out = []
+    for char in text:
+        if char in escape or char in '"\\':
+            out.append(f"\\u{ord(char):04x}" if char in escape else "\\" + char)
+        else:
+            out.append(char)
+    return '"' + "".join(out) + '"'
+
+
+def _write(tree: Any, escape: set[str], space: str) -> str:
+    if isinstance(tree, tuple):
+        pairs = [f"{_spelt(k, escape)}:{space}{_write(v, escape, space)}" for k, v in tree[1]]
+        return "{" + f",{space}".join(pairs) + "}"
+    if isinstance(tree, list):
+        return "[" + f",{space}".join(_write(item, escape, space) for item in tree) + "]"
+    return _spelt(tree, escape) if isinstance(tree, str) else json.dumps(tree)
+
+
+def _repeats(tree: Any) -> bool:
+    if isinstance(tree, tuple):
+        keys = [key for key, _value in tree[1]]
+        return len(set(keys)) < len(keys) or any(_repeats(value) for _key, value in tree[1])
+    if isinstance(tree, list):
+        return any(_repeats(item) for item in tree)
+    return False
+
+
+@settings(max_examples=400)
+@given(TREES, st.sets(st.sampled_from([":", "a", "山"])), st.sampled_from(["", " ", "\n"]))
+def test_a_body_is_refused_exactly_when_an_object_repeats_a_key(
+    tree: Any, escape: set[str], space: str
+) -> None:
+    """The cheap check (colons counted in the body and in orjson's writing of what it read)
+    and the exact one (Python's json) together refuse every body with a repeated key, and
+    only those, however its strings are spelt."""
+    body = io.BytesIO(_write(tree, escape, space).encode())
+    if _repeats(tree):
+        with pytest.raises(ParseError, match="2回以上"):
+            JsonParser().parse(body, None, {"encoding": "utf-8"})
+    else:
+        JsonParser().parse(body, None, {"encoding": "utf-8"})
+
+
+def test_a_repeated_key_answers_the_error_shape_and_writes_nothing(api: Any) -> None:
+    from django_tenants.utils import schema_context
+
+    from ledgers.records.models import Record
+
+    with schema_context("mitaka"):
+        before = Record.objects.count()
+    body = (
+        '{"records": [{"values": {"name": "鈴木 一", "disclosure": {"shimin": "可"}}},'
+        ' {"values": {"name": "鈴木 二", "disclosure": {"shimin": "不可", "shimin": "可"}}}]}'
+    )
+    response = api("clerk").client.generic(
+        "POST", records_url() + "bulk/", body, content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert response.json()["code"] == "ERROR_REQUEST_MALFORMED"
+    assert response.json()["message"].startswith(
+        "本文の JSON で、一つのオブジェクトにキー「shimin」"
+    )
+    with schema_context("mitaka"):
+        assert Record.objects.count() == before
