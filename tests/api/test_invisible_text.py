@@ -212,6 +212,7 @@ def test_a_token_name_with_one_is_refused_and_no_token_issued(city: dict[str, An
         content_type="application/json",
     )
     assert response.status_code == 400, response.content
+    assert response.json()["code"] == "ERROR_LEDGER"  # as for scopes it does not know
     assert response.json()["detail"]["errors"] == {
         "name": [f"{_kind(RLO)}（{SHOWN[RLO]}）が含まれています。"]
     }
