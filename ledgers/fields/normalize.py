@@ -57,10 +57,20 @@ def _character_class(ranges: tuple[tuple[int, int], ...]) -> str:
     return "".join(f"\\U{first:08x}-\\U{last:08x}" for first, last in ranges)
 
 
-# Everything stored text may not hold, in one class: a text without any (nearly every one)
-# costs one search. Lone surrogates (half a pair: no UTF-8 holds them) included.
-_UNSTORABLE_RE = re.compile(
-    f"[{CONTROLS}\\ud800-\\udfff{_character_class(BIDI_CONTROLS + INVISIBLES)}]"
+_REFUSED = BIDI_CONTROLS + INVISIBLES
+# Everything stored text may not hold, in one search: a text without any (nearly every one)
+# costs one pass. Lone surrogates (half a pair: no UTF-8 holds them) included. Characters
+# beyond the BMP are found by one range and looked at one by one (_ASTRAL_REFUSED_RE): a
+# class of only BMP ranges is a bitmap to the regular expression engine, where the astral
+# ranges made it try each range in turn, 3-6 times slower (a 200-character note: 5.0
+# against 1.1 µs). 𠮷, emoji and a name's IVS are astral, and rare enough.
+_SCAN_RE = re.compile(
+    f"[{CONTROLS}\\ud800-\\udfff"
+    f"{_character_class(tuple(pair for pair in _REFUSED if pair[1] <= 0xFFFF))}"
+    "\\U00010000-\\U0010ffff]"
+)
+_ASTRAL_REFUSED_RE = re.compile(
+    f"[{_character_class(tuple(pair for pair in _REFUSED if pair[0] > 0xFFFF))}]"
 )
 _BIDI_RE = re.compile(f"[{_character_class(BIDI_CONTROLS)}]")
 #: Japanese names of the characters staff are likely to meet (pasted from web pages, PDF
@@ -152,7 +162,11 @@ def text_problem(text: str, *, allow_newlines: bool = True) -> str | None:
       (``INVISIBLES``): they make two different names look the same, or reorder what is
       shown.
     """
-    found = _UNSTORABLE_RE.search(text)
+    found = _SCAN_RE.search(text)
+    while found is not None and found.group() > "\uffff":
+        if _ASTRAL_REFUSED_RE.match(found.group()):
+            break
+        found = _SCAN_RE.search(text, found.end())
     if found is not None:
         char = found.group()
         if "\ud800" <= char <= "\udfff":

@@ -128,3 +128,20 @@ def _with(value: Any, char: str) -> Any:
     if isinstance(value, dict):
         return {key: _with(item, char) for key, item in value.items()}
     return value
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("𠮷田\U000e0041", "U+E0041"),  # past an astral character that stays
+        ("辻\U000e0100\u200b", "U+200B ゼロ幅スペース"),  # past an IVS
+        ("😀\U000e01f0", "U+E01F0"),  # just past the IVS block
+        ("\U0001d173楽譜", "U+1D173"),
+    ],
+)
+def test_a_refused_character_is_found_after_characters_beyond_the_bmp(
+    text: str, named: str
+) -> None:
+    """Characters beyond the BMP (𠮷, emoji, IVS) are looked at one by one after the one
+    search: the search must go on past those that stay."""
+    assert text_problem(text) == f"目に見えない文字（{named}）が含まれています"
