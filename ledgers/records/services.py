@@ -42,6 +42,7 @@ from ledgers.exceptions import (
 )
 from ledgers.fields import field_type_registry
 from ledgers.fields.exceptions import FieldError
+from ledgers.fields.normalize import text_problem
 from ledgers.fields.registry import value_cache_key
 from ledgers.records import copy as copy_format
 from ledgers.records.models import Record, RecordVersion, values_diff
@@ -345,6 +346,17 @@ def _policy(actor: Any, ledger: Ledger, policy: LedgerPolicy | None) -> LedgerPo
     return policy
 
 
+def reason_require_storable(reason: Any) -> None:
+    """Refuse a reason the trail could not show as typed (``text_problem``: a control,
+    bidirectional or invisible character): a reason is kept in the record's history and
+    the audit trail, and one that reorders or hides its letters misleads the auditor who
+    reads it there. Line breaks are allowed (a reason may be a few lines)."""
+    if isinstance(reason, str) and reason:
+        problem = text_problem(reason)
+        if problem is not None:
+            raise RecordInvalid({"reason": [f"理由に{problem}。"]})
+
+
 def _locked(record: Record, expected_generation: int | None, policy: LedgerPolicy) -> Record:
     """Lock the record row; refuse when it moved past the generation the caller read.
 
@@ -451,6 +463,7 @@ def record_create(
     the caller's transaction alike. ``policy`` is the actor's (computed when not given).
     """
     require_tenant()
+    reason_require_storable(reason)
     policy = _policy(actor, ledger, policy)
     policy.require("create")
     if isinstance(values, Mapping):
@@ -500,6 +513,7 @@ def record_update(
     If the ledger's definition changed since ``record`` and the policy were read, the
     values are validated again against the new one (once)."""
     require_tenant()
+    reason_require_storable(reason)
     policy = _policy(actor, record.ledger, policy)
     try:
         return _record_update(
@@ -629,6 +643,7 @@ def record_delete(
 ) -> Record:
     """Soft-delete: a new generation marked deleted; values stay in the history."""
     require_tenant()
+    reason_require_storable(reason)
     policy = _policy(actor, record.ledger, policy)
     policy.require("delete")
     if not (reason or "").strip():
@@ -688,6 +703,7 @@ def record_restore(
     against the live definition: a value of a field removed since is dropped).
     """
     require_tenant()
+    reason_require_storable(reason)
     policy = _policy(actor, record.ledger, policy)
     # Undeleting is the inverse of deleting; bringing back old values is an update.
     policy.require("update" if generation is not None else "delete")
@@ -982,6 +998,7 @@ def record_bulk_create(
     All in one transaction.
     """
     require_tenant()
+    reason_require_storable(reason)
     policy = _policy(actor, ledger, policy)
     policy.require(capability)
     item_errors: dict[int, dict[str, list[str]]] = {}
@@ -1112,6 +1129,7 @@ def record_bulk_update(
     versions and audit events with COPY.
     """
     require_tenant()
+    reason_require_storable(reason)
     policy = _policy(actor, ledger, policy)
     policy.require("update")
     if not changes:

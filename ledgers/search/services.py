@@ -27,7 +27,7 @@ from ledgers.audit.services import audit_record
 from ledgers.definitions.models import Ledger
 from ledgers.exceptions import LedgerError
 from ledgers.fields.exceptions import FieldError
-from ledgers.fields.normalize import ANY_CONTROL_RE, INVISIBLES, code_points, texts_in
+from ledgers.fields.normalize import ANY_CONTROL_RE, INVISIBLES, code_points, text_problem, texts_in
 from ledgers.records.models import Record
 from ledgers.records.references import references_hidden
 from ledgers.search.index import SEP, normaliser_for, query_stored_keys, text_values
@@ -355,6 +355,11 @@ def search_run(
         raise ValueError("the policy given is not the actor's on this ledger")
     policy.require("search")
     screen = _screen(ledger, screen_code)
+    problem = text_problem(reason) if isinstance(reason, str) and reason else None
+    if problem is not None:
+        # Kept in the audit trail as typed: one that reorders or hides its letters would
+        # mislead the auditor who reads who looked up whom, and why.
+        raise SearchError(f"照会理由に{problem}。", detail={"reason": "invalid_character"})
     if screen["reason_required"] and _meaningful(reason) < 2:
         raise SearchError(
             "この検索画面では照会理由の入力が必要です。", detail={"reason": "required"}

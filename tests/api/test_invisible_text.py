@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -259,3 +260,88 @@ def _label(char: str) -> str:
     from ledgers.fields.normalize import character_label
 
     return character_label(char)
+
+
+@pytest.mark.parametrize("char", [RLO, ZWSP])
+def test_a_reason_with_one_is_refused_and_nothing_is_written(
+    api: Any, city: dict[str, Any], char: str
+) -> None:
+    """A reason is kept as typed in the record's history and the audit trail, where an
+    auditor reads why a record was changed, deleted or looked up: one that reorders or hides
+    its letters (本人の申出 shown for what reads otherwise) is refused like a value. Before,
+    every one of these was stored."""
+    from ledgers.audit.models import AuditEvent
+    from ledgers.records.models import RecordVersion
+
+    clerk = api("clerk")
+    record = city["record"]
+    reason = f"本人{char}の申出"
+    expected = f"理由に{_kind(char)}（{SHOWN[char]}）が含まれています。"
+    with schema_context("mitaka"):
+        events = AuditEvent.objects.count()
+        versions = RecordVersion.objects.count()
+    before = _state()
+    changed = _send(
+        clerk, "patch", records_url(record.pk),
+        {"values": {"amount": 2}, "reason": reason}, HTTP_IF_MATCH='"1"',
+    )  # fmt: skip
+    deleted_by_body = _send(
+        clerk, "delete", records_url(record.pk), {"reason": reason}, HTTP_IF_MATCH='"1"'
+    )
+    deleted_by_query = clerk.client.delete(
+        records_url(record.pk) + "?" + urlencode({"reason": reason}), HTTP_IF_MATCH='"1"'
+    )
+    for response in (changed, deleted_by_body, deleted_by_query):
+        assert response.status_code == 400, response.content
+        assert response.json()["code"] == "ERROR_RECORD_INVALID"
+        assert response.json()["detail"]["errors"] == {"reason": [expected]}
+    searched = _send(
+        clerk, "post", "/api/v1/ledgers/dv/search/latest/",
+        {"criteria": {"name": "山田"}, "reason": reason},
+    )  # fmt: skip
+    assert searched.status_code == 400, searched.content
+    assert (
+        searched.json()["message"] == f"照会理由に{_kind(char)}（{SHOWN[char]}）が含まれています。"
+    )
+    assert _state() == before
+    with schema_context("mitaka"):
+        assert AuditEvent.objects.count() == events
+        assert RecordVersion.objects.count() == versions
+
+
+def test_a_reason_of_a_restore_or_a_bulk_write_is_refused_too(city: dict[str, Any]) -> None:
+    """The services the screens and imports call refuse it as the API's do (restore, bulk
+    create and bulk update take a reason of their own)."""
+    from ledgers.exceptions import RecordInvalid
+    from ledgers.records.services import (
+        record_bulk_create,
+        record_bulk_update,
+        record_delete,
+        record_restore,
+    )
+
+    clerk = city["people"]["clerk"]
+    with schema_context("mitaka"):
+        record = record_delete(actor=clerk, record=city["record"], reason="転出")
+        count = Record.objects.count()
+        calls = [
+            lambda: record_restore(actor=clerk, record=record, reason=f"誤削除{RLO}"),
+            lambda: record_bulk_create(
+                actor=clerk,
+                ledger=city["ledger"],
+                reason=f"取込{ZWSP}",
+                values_list=[{"name": "鈴木 一", "disclosure": {}}],
+            ),
+            lambda: record_bulk_update(
+                actor=clerk,
+                ledger=city["ledger"],
+                reason=f"一括{RLO}",
+                changes=[(record.pk, record.generation, {"amount": 3})],
+            ),
+        ]
+        for call in calls:
+            with pytest.raises(RecordInvalid) as raised:
+                call()
+            assert list(raised.value.errors) == ["reason"]
+        assert Record.objects.count() == count
+        assert Record.objects.get(pk=record.pk).is_deleted
