@@ -17,6 +17,8 @@ from django.http import HttpRequest
 from tenants.exceptions import ProvisioningConflict, ProvisioningInvalid
 from tenants.models import Domain, Municipality
 from tenants.services import (
+    PUBLIC_SCHEMA,
+    domain_host_clean,
     domain_remove,
     domain_save,
     municipality_provision,
@@ -68,8 +70,25 @@ class MunicipalityProvisionForm(forms.ModelForm):
         pass
 
 
+class DomainForm(forms.ModelForm):
+    """A city's host, on its page (the inline) and on the domains' pages: the name is held to
+    the rule provisioning holds it to (``tenants.services.domain_host_clean``), before the
+    form's uniqueness check reads it, and shown with its Japanese reason."""
+
+    class Meta:
+        model = Domain
+        fields = ["domain", "tenant", "is_primary"]
+
+    def clean_domain(self) -> str:
+        try:
+            return domain_host_clean(self.cleaned_data.get("domain", ""))
+        except ProvisioningInvalid as exc:
+            raise forms.ValidationError(exc.errors["domain"]) from exc
+
+
 class DomainInline(admin.TabularInline):
     model = Domain
+    form = DomainForm
     extra = 0
     fields = ["domain", "is_primary"]
 
@@ -93,7 +112,7 @@ class MunicipalityAdmin(admin.ModelAdmin):
     actions = ["suspend", "resume"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Municipality]:
-        return super().get_queryset(request).exclude(schema_name="public")
+        return super().get_queryset(request).exclude(schema_name=PUBLIC_SCHEMA)
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any):  # type: ignore[no-untyped-def]
         if obj is None:
@@ -158,9 +177,24 @@ class MunicipalityAdmin(admin.ModelAdmin):
 
 @admin.register(Domain)
 class DomainAdmin(admin.ModelAdmin):
+    """The cities' hosts. The platform's own (the operators' host, ``BASE_DOMAIN``) are not
+    listed here, nor can a host be given to the platform's row: renamed or moved to a city,
+    it took the operators' admin away (the host then routed to the city, or nowhere), and a
+    host added to it opened the admin on a name of the operator's choosing. They change
+    with the deployment only (``tenants.services.domain_save`` refuses them too)."""
+
+    form = DomainForm
     list_display = ["domain", "tenant", "is_primary"]
     search_fields = ["domain", "tenant__name"]
     list_select_related = ["tenant"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Domain]:
+        return super().get_queryset(request).exclude(tenant__schema_name=PUBLIC_SCHEMA)
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "tenant":
+            kwargs["queryset"] = Municipality.objects.exclude(schema_name=PUBLIC_SCHEMA)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def save_model(self, request: HttpRequest, obj: Domain, form: Any, change: bool) -> None:
         domain_save(actor=request.user, domain=obj)

@@ -35,6 +35,8 @@ _HOST_RE = re.compile(
 )
 #: ``via`` of a change made in the operators' admin (a command passes ``manage.py …``).
 VIA_ADMIN = "admin"
+#: The platform's own row: its hosts are the operators' (``public_hosts``).
+PUBLIC_SCHEMA = "public"
 # Schema names that a city can never take.
 _RESERVED_SLUGS = {"public", "information_schema", "pg_catalog", "pg_toast", "admin", "www", "api"}
 
@@ -47,9 +49,53 @@ class ProvisionResult:
     created: bool
 
 
+def public_hosts() -> set[str]:
+    """The platform's own hosts, where operators sign in: ``BASE_DOMAIN`` and every host of
+    the platform's row (schema ``public``). Set by deployment (``BASE_DOMAIN``, which each
+    migration of the public schema makes sure of), never by an operator's page."""
+    hosts = set(
+        Domain.objects.filter(tenant__schema_name=PUBLIC_SCHEMA).values_list("domain", flat=True)
+    )
+    return hosts | {settings.BASE_DOMAIN.lower()}
+
+
+def domain_host_clean(domain: str) -> str:
+    """``domain`` as a city's host is stored: trimmed and in lower case, a host name of
+    ASCII letters, digits, hyphens and dots, no port, no trailing dot, no ``www.`` (the
+    router drops it from a request's host, so such a host is never reached), and none of
+    the platform's own hosts (``public_hosts``). Provisioning and every change of a host
+    (``domain_save``) hold it to this one rule; ``ProvisioningInvalid`` says why not, for
+    the field ``domain``."""
+    host = (domain or "").strip()
+
+    def refuse(message: str) -> ProvisioningInvalid:
+        return ProvisioningInvalid({"domain": [message]})
+
+    if not host:
+        raise refuse("ドメインを入力してください。")
+    if not host.isascii():
+        raise refuse(
+            "ドメインは半角英数字で入力してください（日本語ドメインは xn-- で始まる形に"
+            "変換して入力します）。"
+        )
+    host = host.lower()
+    if ":" in host:
+        raise refuse("ドメインにポート番号（:8000 など）は付けられません。")
+    if host.endswith("."):
+        raise refuse("ドメインの末尾にドット（.）は付けないでください。")
+    if not _HOST_RE.match(host):
+        raise refuse("ドメインは英小文字・数字・ハイフン・ドットからなるホスト名にしてください。")
+    if host.startswith("www."):
+        raise refuse("「www.」で始まるドメインは使えません（「www.」を除いた名前で届きます）。")
+    if host in public_hosts():
+        raise refuse("運用者用の公開ドメインは自治体に割り当てられません。")
+    return host
+
+
 def _validate_provision_input(
     *, slug: str, name: str, code: str, domain: str, admin_username: str, admin_password: str
-) -> None:
+) -> str:
+    """Raise ``ProvisioningInvalid`` with every field's errors; else the host as stored."""
     errors: dict[str, list[str]] = {}
 
     def add(field: str, message: str) -> None:
@@ -68,10 +114,10 @@ def _validate_provision_input(
     except ValidationError as exc:
         for message in exc.messages:
             add("code", message)
-    if not _HOST_RE.match(domain or ""):
-        add("domain", "ドメインは英小文字・数字・ハイフン・ドットからなるホスト名にしてください。")
-    elif domain == settings.BASE_DOMAIN:
-        add("domain", "運用者用の公開ドメインは自治体に割り当てられません。")
+    try:
+        domain = domain_host_clean(domain)
+    except ProvisioningInvalid as exc:
+        errors.update(exc.errors)
     try:
         UnicodeUsernameValidator()(admin_username or "")
         if not admin_username:
@@ -87,6 +133,7 @@ def _validate_provision_input(
             add("admin_password", message)
     if errors:
         raise ProvisioningInvalid(errors)
+    return domain
 
 
 def _check_existing_matches(
@@ -135,9 +182,8 @@ def municipality_provision(
     The city's trail opens with ``operator.municipality_provisioned``: who opened it
     (``actor``, the operator; None from a command, named by ``via``) and with what.
     """
-    slug, domain = (slug or "").strip(), (domain or "").strip().lower()
-    name, code = (name or "").strip(), (code or "").strip()
-    _validate_provision_input(
+    slug, name, code = (slug or "").strip(), (name or "").strip(), (code or "").strip()
+    domain = _validate_provision_input(
         slug=slug, name=name, code=code, domain=domain,
         admin_username=admin_username, admin_password=admin_password,
     )  # fmt: skip
@@ -302,6 +348,13 @@ def _primary_host(municipality_id: int) -> str | None:
     )
 
 
+def _platform_host_refused() -> ProvisioningInvalid:
+    return ProvisioningInvalid({"domain": [
+        "運用基盤（運用者用の公開ドメイン）のドメインは、管理画面では追加・変更・削除できません"
+        "（配備の設定 BASE_DOMAIN で決まります）。"
+    ]})  # fmt: skip
+
+
 def domain_save(*, actor: object | None, domain: Domain, via: str = VIA_ADMIN) -> Domain:
     """Add a host to a city, or save an operator's change of one (its name, whether it is
     the city's primary host, or the city it serves), as set on ``domain``.
@@ -310,13 +363,33 @@ def domain_save(*, actor: object | None, domain: Domain, via: str = VIA_ADMIN) -
     moved to another city is ``operator.domain_removed`` in the one it leaves and
     ``operator.domain_added`` in the one it joins. When the city's primary host changes
     with it (django-tenants keeps one per city), ``primary_domain`` says from which to which.
+
+    The name is held to ``domain_host_clean`` (and stored as it gives it); a name another
+    city holds is ``ProvisioningConflict``. The platform's own hosts are no city's: one
+    cannot be renamed, moved to a city, nor a host added to the platform's row
+    (``ProvisioningInvalid``); they change with the deployment only (``BASE_DOMAIN``).
+    Nothing is saved when it raises.
     """
+    domain.domain = domain_host_clean(domain.domain)
     with transaction.atomic():
         before = (
             Domain.objects.select_for_update().select_related("tenant").filter(pk=domain.pk).first()
             if domain.pk is not None
             else None
         )
+        if domain.tenant.is_public or (before is not None and before.tenant.is_public):
+            raise _platform_host_refused()
+        holder = (
+            Domain.objects.filter(domain=domain.domain)
+            .exclude(pk=domain.pk)
+            .select_related("tenant")
+            .first()
+        )
+        if holder is not None:
+            raise ProvisioningConflict(
+                f"ドメイン {domain.domain} は既に {holder.tenant.name}"
+                f"（{holder.tenant.schema_name}）が使用しています。"
+            )
         cities = {domain.tenant_id} | ({before.tenant_id} if before else set())
         primary_before = {city: _primary_host(city) for city in cities}
         domain.save()
@@ -354,9 +427,12 @@ def domain_save(*, actor: object | None, domain: Domain, via: str = VIA_ADMIN) -
 
 def domain_remove(*, actor: object | None, domain: Domain, via: str = VIA_ADMIN) -> None:
     """Take a host from its city (``operator.domain_removed`` in the city's trail; when it
-    was the primary one, ``primary_domain`` from it to none: no other is made primary)."""
+    was the primary one, ``primary_domain`` from it to none: no other is made primary).
+    The platform's own hosts are refused (``ProvisioningInvalid``), as in ``domain_save``."""
     with transaction.atomic():
         before = Domain.objects.select_for_update().select_related("tenant").get(pk=domain.pk)
+        if before.tenant.is_public:
+            raise _platform_host_refused()
         primary_before = _primary_host(before.tenant_id)
         before.delete()
         changes: dict[str, tuple[object, object]] = {
