@@ -42,3 +42,13 @@ class PasswordChangedMeanwhile(SignInError):
         "パスワードの変更中に、管理者によるリセットなどでパスワードが変更されたため、"
         "変更しませんでした。もう一度ログインしてください。"
     )
+
+
+class OperatorChangeRefused(Exception):
+    """A change of an operator's account (public schema) its actor may not make, or one that
+    would leave the platform without an active superuser: ``errors`` maps each field (None:
+    the account as a whole) to the Japanese reasons. Nothing was changed."""
+
+    def __init__(self, errors: dict[str | None, list[str]]) -> None:
+        self.errors = errors
+        super().__init__(" ".join(message for messages in errors.values() for message in messages))
