@@ -181,6 +181,17 @@ def text_problem(text: str, *, allow_newlines: bool = True) -> str | None:
     return None
 
 
+#: ``str.translate`` table of ``unseen_removed``.
+_UNSEEN = dict.fromkeys(code_points(_REFUSED))
+
+
+def unseen_removed(text: str) -> str:
+    """``text`` without its bidirectional controls and invisible characters
+    (``BIDI_CONTROLS``, ``INVISIBLES``): a search term as the search reads it (the search
+    form drops them, ``ledgers.search.normalize``), and as the audit trail keeps it."""
+    return text if text.isascii() else text.translate(_UNSEEN)
+
+
 def check_storable_text(text: str, *, allow_newlines: bool = False, part: str = "") -> None:
     """``text_problem`` as the field types' ``FieldValueError`` (``part``: which part of
     the value, "氏（カナ）", so that the message says where)."""

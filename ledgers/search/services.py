@@ -27,7 +27,14 @@ from ledgers.audit.services import audit_record
 from ledgers.definitions.models import Ledger
 from ledgers.exceptions import LedgerError
 from ledgers.fields.exceptions import FieldError
-from ledgers.fields.normalize import ANY_CONTROL_RE, INVISIBLES, code_points, text_problem, texts_in
+from ledgers.fields.normalize import (
+    ANY_CONTROL_RE,
+    INVISIBLES,
+    code_points,
+    text_problem,
+    texts_in,
+    unseen_removed,
+)
 from ledgers.records.models import Record
 from ledgers.records.references import references_hidden
 from ledgers.search.index import SEP, normaliser_for, query_stored_keys, text_values
@@ -105,6 +112,21 @@ def _meaningful(text: str | None) -> int:
 
 #: Letters by category that show nothing (the Hangul fillers among them: default-ignorable).
 _INVISIBLE_LETTERS = frozenset(map(chr, code_points(INVISIBLES)))
+
+
+def as_searched(terms: Any) -> Any:
+    """Search terms (or a list's filters) as the audit trail keeps them: as the search read
+    them, without the bidirectional controls and invisible characters it drops
+    (``unseen_removed``). Kept as typed, 「山田\u202e花子」 found 山田花子 and read 「山田子花」
+    in the trail (U+202E turns the rest around on screen): who looked up whom, which the
+    trail is read for, read as someone else."""
+    if isinstance(terms, str):
+        return unseen_removed(terms)
+    if isinstance(terms, dict):
+        return {key: as_searched(value) for key, value in terms.items()}
+    if isinstance(terms, list):
+        return [as_searched(value) for value in terms]
+    return terms
 
 
 def _excluded_subs(screen: Mapping[str, Any]) -> dict[str, set[str]]:
@@ -428,7 +450,8 @@ def search_run(
     )
     start, stop = first, first + limit_here + 1
     audit_details = {
-        "screen": screen_code, "terms": terms, "reason": (reason or "").strip(), "page": page,
+        "screen": screen_code, "terms": as_searched(terms), "reason": (reason or "").strip(),
+        "page": page,
     }  # fmt: skip
     parsed = [
         _Criterion.parse(ledger, path, paths[path], allowed[path]["match"], raw)

@@ -217,3 +217,22 @@ def test_a_query_pasted_with_an_invisible_character_finds_what_it_shows(
         assert [r["id"] for r in listed] == [str(city["record"].pk)], ascii(typed)
     assert search(clerk, "latest", {"name": "佐\u200e藤"}).json()["results"] == []
     assert clerk.get(records_url(), {"name__contains": "佐\u200e藤"}).json()["results"] == []
+
+
+def test_the_trail_keeps_a_term_as_searched_not_turned_around(
+    api: Any, city: dict[str, Any]
+) -> None:
+    """The search drops a right-to-left override (U+202E) from a term, as every character
+    stored text may not hold, so 「山田\\u202e花子」 finds 山田花子. The trail kept the term as
+    typed, which reads 「山田子花」 (the override turns the rest around on screen): the
+    auditor asking who looked up 山田花子 read someone else. It keeps it as searched."""
+    clerk, typed = api("clerk"), "山田\u202e花子"
+    found = search(clerk, "latest", {"name": typed}).json()["results"]
+    assert [r["id"] for r in found] == [str(city["record"].pk)]
+    listed = clerk.get(records_url(), {"name__contains": typed}).json()["results"]
+    assert [r["id"] for r in listed] == [str(city["record"].pk)]
+
+    trail = api("auditor").get("/api/v1/audit/events/", {"actor": "clerk"}).json()["results"]
+    details = {event["action"]: event["details"] for event in trail}
+    assert details["search.run"]["terms"] == {"name": "山田花子"}
+    assert details["record.list"]["filters"] == {"name__contains": "山田花子"}

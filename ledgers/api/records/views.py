@@ -54,6 +54,7 @@ from ledgers.records.services import (
 )
 from ledgers.search.index import GROUP_TYPES, equality_stored_keys
 from ledgers.search.query import contains_filter, group_contains_filter
+from ledgers.search.services import as_searched
 
 #: A create's errors (409 and 422: its Idempotency-Key; 413: a body over the limit).
 _CREATE_ERRORS = dict.fromkeys((400, 403, 404, 409, 413, 422), ErrorShape)
@@ -312,8 +313,9 @@ def _replayed_create(
 
 
 def _safe_filters(request: Request) -> dict[str, str]:
-    """The filters as given: the audit trail keeps what was asked (not what was found)."""
-    return {k: v for k, v in request.query_params.items() if k not in {"cursor"}}
+    """The filters as given: the audit trail keeps what was asked (not what was found), as
+    the search read it (``as_searched``: no character that reorders or hides the rest)."""
+    return as_searched({k: v for k, v in request.query_params.items() if k not in {"cursor"}})
 
 
 class RecordBulkView(APIView):
