@@ -16,6 +16,7 @@ from ledgers.access.policy import LedgerPolicy, break_glass_policy, policy_for
 from ledgers.audit.services import audit_record
 from ledgers.definitions.models import Ledger, Sensitivity
 from ledgers.exceptions import AccessDenied, DefinitionInvalid, LedgerError
+from ledgers.fields.normalize import text_problem
 from ledgers.tags import content_tag, tag_require
 
 _CAPABILITIES = {c.value for c in Capability}
@@ -145,6 +146,14 @@ def policy_view_as(*, actor: Any, ledger: Ledger, colleague: Any) -> LedgerPolic
     return policy_for(colleague, ledger, viewed_by=actor)
 
 
+def _storable_or_refused(text: Any, what: str) -> None:
+    """Refuse a break-glass reason or review note ``text_problem`` refuses (a control,
+    bidirectional or invisible character; line breaks allowed)."""
+    problem = text_problem(text) if isinstance(text, str) and text else None
+    if problem is not None:
+        raise LedgerError(f"{what}に{problem}。", detail={"reason": "invalid_character"})
+
+
 def record_break_glass(
     *, actor: Any, ledger: Ledger, record_id: Any, reason: str
 ) -> tuple[Any, LedgerPolicy]:
@@ -152,10 +161,14 @@ def record_break_glass(
 
     Requires a written reason of at least 10 characters. Allowed, flagged, audited, and
     listed for the auditor's review. Returns the record and the policy to output it with.
+    The reason is held to the stored-text rule (``text_problem``), as the record services'
+    reasons are: the auditor reviews the read by it, and ten zero-width spaces made the
+    length, while a right-to-left override made it read otherwise than it was.
     """
     require_tenant()
     if actor is None or not getattr(actor, "is_active", False):
         raise AccessDenied()
+    _storable_or_refused(reason, "理由")
     if len((reason or "").strip()) < 10:
         raise LedgerError(
             "緊急閲覧には10文字以上の理由が必要です。", detail={"reason": "too_short"}
@@ -179,6 +192,7 @@ def break_glass_review(
     """An auditor approves (or questions) a break-glass read after the fact."""
     require_tenant()
     policy_for(actor, access.ledger).require("audit")
+    _storable_or_refused(note, "確認メモ")
     if access.actor_id == getattr(actor, "pk", None):
         raise AccessDenied("自分の緊急閲覧を自分で確認することはできません。")
     access.review = (

@@ -264,6 +264,37 @@ def test_break_glass_opens_the_record_flags_it_and_waits_for_review(dv: dict[str
     assert (reviewed.review, reviewed.reviewed_by_id) == ("approved", dv["auditor"].pk)
 
 
+@pytest.mark.parametrize(
+    "reason",
+    [
+        "\u200b" * 10,  # ten zero-width spaces made the ten letters
+        "課税調査で本人の安全確認が\u202e要必ためるあが",  # reads otherwise than it is
+    ],
+)
+def test_a_break_glass_reason_is_held_to_the_stored_text_rule(
+    dv: dict[str, Any], reason: str
+) -> None:
+    """The auditor reviews an emergency read of a DV record by its reason: one of invisible
+    characters passed the 10-letter minimum, one with a right-to-left override read
+    otherwise than it was (the record services' reasons were held to the rule, this one
+    not). Refused; nothing opened, flagged or audited. No route opens such a read yet: the
+    service is the only way in."""
+    with pytest.raises(LedgerError, match="理由に") as refused:
+        record_break_glass(
+            actor=dv["shiminzei"], ledger=dv["ledger"], record_id=dv["record"].pk, reason=reason
+        )
+    assert refused.value.detail == {"reason": "invalid_character"}
+    assert not BreakGlassAccess.objects.exists()
+    assert not AuditEvent.objects.filter(action="record.break_glass").exists()
+    access = BreakGlassAccess.objects.create(
+        actor=dv["shiminzei"], ledger=dv["ledger"], record_id=dv["record"].pk, reason="x" * 10
+    )
+    with pytest.raises(LedgerError, match="確認メモに"):
+        break_glass_review(actor=dv["auditor"], access=access, approve=True, note=reason)
+    access.refresh_from_db()
+    assert (access.review, access.review_note) == ("pending", "")
+
+
 def test_grants_are_validated_and_their_change_audited(dv: dict[str, Any]) -> None:
     with pytest.raises(DefinitionInvalid) as info:
         grants_replace(
