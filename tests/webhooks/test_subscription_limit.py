@@ -40,27 +40,35 @@ def test_a_ledger_at_its_limit_takes_no_more(api: Any, city: dict[str, Any], set
         assert WebhookSubscription.objects.filter(ledger=city["ledger"]).count() == 1
 
 
+def _designer_with_ledger(name: str) -> tuple[Any, Ledger]:
+    """In Fuchu (committed: the racing threads read it), a ledger administrator of a
+    department of their own and a ledger ``<name>_<hex>`` they made."""
+    suffix = secrets.token_hex(3)
+    with schema_context(FUCHU.slug):
+        designer = get_user_model().objects.create_user(
+            username=f"{name}-{suffix}", password="x" * 12
+        )
+        Membership.objects.create(
+            user=designer, role=Role.LEDGER_ADMIN, valid_from=date(2026, 4, 1),
+            department=Department.objects.create(code=f"{name}-{suffix}", name="情報政策課"),
+        )  # fmt: skip
+        ledger = ledger_create(
+            actor=designer, code=f"{name}_{suffix}", name="連携",
+            fields=[{"key": "n", "label": "n", "type": "integer"}],
+        )  # fmt: skip
+    return designer, ledger
+
+
 def test_two_creations_at_one_below_the_limit_make_the_limit(
     fuchu: None, django_db_blocker: Any, settings: Any
 ) -> None:
     """Found by a race review: the count and the insert were not under one lock. They are
     now under the ledger's (FOR NO KEY UPDATE): the second creation counts the first's."""
     settings.WEBHOOK_MAX_PER_LEDGER = 3
-    suffix = secrets.token_hex(3)
-    code = f"hooks_{suffix}"
     with django_db_blocker.unblock():
+        designer, ledger = _designer_with_ledger("hooks")
+        code = ledger.code
         with schema_context(FUCHU.slug):
-            designer = get_user_model().objects.create_user(
-                username=f"hooks-{suffix}", password="x" * 12
-            )
-            Membership.objects.create(
-                user=designer, role=Role.LEDGER_ADMIN, valid_from=date(2026, 4, 1),
-                department=Department.objects.create(code=f"joho-{suffix}", name="情報政策課"),
-            )  # fmt: skip
-            ledger = ledger_create(
-                actor=designer, code=code, name="連携",
-                fields=[{"key": "n", "label": "n", "type": "integer"}],
-            )  # fmt: skip
             for n in range(2):
                 webhook_subscription_create(
                     actor=designer, ledger=ledger, url=f"http://127.0.0.1:9/{n}", events=EVENTS
@@ -97,21 +105,9 @@ def test_a_designer_demoted_while_subscribing_is_refused(
     were checked only before it, and the creation went through after the grant was gone)."""
     from ledgers.access.services import grants_replace
 
-    suffix = secrets.token_hex(3)
-    code = f"demote_{suffix}"
     with django_db_blocker.unblock():
-        with schema_context(FUCHU.slug):
-            designer = get_user_model().objects.create_user(
-                username=f"demote-{suffix}", password="x" * 12
-            )
-            Membership.objects.create(
-                user=designer, role=Role.LEDGER_ADMIN, valid_from=date(2026, 4, 1),
-                department=Department.objects.create(code=f"dm-{suffix}", name="情報政策課"),
-            )  # fmt: skip
-            ledger = ledger_create(
-                actor=designer, code=code, name="連携",
-                fields=[{"key": "n", "label": "n", "type": "integer"}],
-            )  # fmt: skip
+        designer, ledger = _designer_with_ledger("demote")
+        code = ledger.code
         client = fuchu_client(designer)
 
         def create() -> Any:
