@@ -23,6 +23,7 @@ from tenants.services import (
     domain_save,
     municipality_provision,
     municipality_resume,
+    municipality_settings_check,
     municipality_suspend,
     municipality_update,
 )
@@ -86,6 +87,26 @@ class DomainForm(forms.ModelForm):
             raise forms.ValidationError(exc.errors["domain"]) from exc
 
 
+class MunicipalityChangeForm(forms.ModelForm):
+    """A city's page: what ``municipality_update`` would refuse is shown on the form."""
+
+    class Meta:
+        model = Municipality
+        fields = ["name", "suspended_reason"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        try:
+            municipality_settings_check(
+                name=data.get("name", ""), suspended_reason=data.get("suspended_reason", ""),
+                stored=self.instance,  # as read: the form's values are set on it after this
+            )  # fmt: skip
+        except ProvisioningInvalid as exc:
+            for field, errors in exc.errors.items():
+                self.add_error(field, errors)
+        return data
+
+
 class DomainInline(admin.TabularInline):
     model = Domain
     form = DomainForm
@@ -110,6 +131,7 @@ class MunicipalityAdmin(admin.ModelAdmin):
               "status_changed_at", "created_at"]  # fmt: skip
     inlines = [DomainInline]
     actions = ["suspend", "resume"]
+    form = MunicipalityChangeForm
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Municipality]:
         return super().get_queryset(request).exclude(schema_name=PUBLIC_SCHEMA)

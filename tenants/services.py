@@ -23,6 +23,7 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from ledgers.audit.services import audit_operator_change
+from ledgers.fields.normalize import text_problem
 from tenants.cloning import schema_clone, template_ensure
 from tenants.codes import prefecture_of, validate_municipality_code
 from tenants.exceptions import ProvisioningConflict, ProvisioningInvalid
@@ -109,6 +110,8 @@ def _validate_provision_input(
         add("name", "自治体名を入力してください。")
     elif len(name) > 100:
         add("name", "自治体名は100文字以内にしてください。")
+    elif problem := _name_problem(name):
+        add("name", problem)
     try:
         validate_municipality_code(code)
     except ValidationError as exc:
@@ -134,6 +137,33 @@ def _validate_provision_input(
     if errors:
         raise ProvisioningInvalid(errors)
     return domain
+
+
+def _name_problem(name: str) -> str | None:
+    """The stored-text rule (``text_problem``) on a city's name, one line: it is shown on
+    the city's pages and in its trail, and its first administrator's display name is made
+    of it (「三鷹市 管理者」). A name pasted from a web page with a zero-width space, or typed
+    with a right-to-left override, reads as another city's or not as it is."""
+    problem = text_problem(name, allow_newlines=False)
+    return None if problem is None else f"自治体名に{problem}。"
+
+
+def municipality_settings_check(
+    *, name: str, suspended_reason: str, stored: Municipality | None = None
+) -> None:
+    """Refuse (``ProvisioningInvalid``) settings ``municipality_update`` may not write: a
+    name or a suspension reason (both in the city's trail) that ``text_problem`` refuses.
+    What the city's row (``stored``) already holds passes, written before the rule: a host
+    changed on the city's page must not fail on its name."""
+    errors: dict[str, list[str]] = {}
+    if (name != getattr(stored, "name", None)) and (problem := _name_problem(name or "")):
+        errors["name"] = [problem]
+    if suspended_reason != getattr(stored, "suspended_reason", None) and (
+        problem := text_problem(suspended_reason or "")
+    ):
+        errors["suspended_reason"] = [f"停止理由に{problem}。"]
+    if errors:
+        raise ProvisioningInvalid(errors)
 
 
 def _check_existing_matches(
@@ -329,9 +359,14 @@ def municipality_update(
     *, actor: object | None, municipality: Municipality, via: str = VIA_ADMIN
 ) -> Municipality:
     """Save an operator's change of the city's settings (``MUNICIPALITY_SETTINGS``, as set on
-    ``municipality``); ``operator.municipality_changed`` in its trail names each from → to."""
+    ``municipality``); ``operator.municipality_changed`` in its trail names each from → to.
+    Settings ``municipality_settings_check`` refuses are not written (``ProvisioningInvalid``)."""
     with transaction.atomic():
         before = Municipality.objects.select_for_update().get(pk=municipality.pk)
+        municipality_settings_check(
+            name=municipality.name, suspended_reason=municipality.suspended_reason,
+            stored=before,
+        )  # fmt: skip
         municipality.save(update_fields=MUNICIPALITY_SETTINGS)
         _audit(
             municipality, actor=actor, via=via, action="operator.municipality_changed",

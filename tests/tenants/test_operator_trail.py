@@ -186,6 +186,39 @@ def test_a_city_s_hosts_changed_on_its_page_are_in_its_trail(
     _intact(mitaka)
 
 
+@pytest.mark.parametrize(
+    ("changed", "message"),
+    [
+        ({"name": "三鷹\u200b市"}, "自治体名に目に見えない文字（U+200B ゼロ幅スペース）"),
+        ({"suspended_reason": "\u202e契約終了"}, "停止理由に文字の表示順を入れ替える制御文字"),
+    ],
+)
+def test_a_city_s_name_or_reason_with_an_unseen_character_is_refused(
+    operator_client: Client, mitaka: City, changed: dict[str, str], message: str
+) -> None:
+    """The stored-text rule held for every name the city's staff type, not for the city's
+    own, which an operator types (or pastes from a web page) and which its first
+    administrator's display name is made of: refused on the page, nothing changed and
+    nothing in the trail. A name stored before the rule does not block the page."""
+    since = _last_seq(mitaka.slug)
+    municipality = mitaka.municipality
+    data = _change_form(operator_client, municipality, **changed)
+    refused = operator_client.post(f"/admin/tenants/municipality/{municipality.pk}/change/", data)
+    assert refused.status_code == 200  # the form again, with the error
+    assert message in refused.content.decode()
+    stored = Municipality.objects.get(pk=municipality.pk)
+    assert (stored.name, stored.suspended_reason) == ("三鷹市", "")
+    assert _read(mitaka, since) == []
+
+    Municipality.objects.filter(pk=municipality.pk).update(**changed)  # written before it
+    other = {"suspended_reason": "点検のため"} if "name" in changed else {"name": "三鷹市役所"}
+    data = _change_form(operator_client, Municipality.objects.get(pk=municipality.pk), **other)
+    saved = operator_client.post(f"/admin/tenants/municipality/{municipality.pk}/change/", data)
+    assert saved.status_code == 302, saved.content.decode()[:3000]
+    ((_actor, action, details),) = _read(mitaka, since)
+    assert (action, list(details["changes"])) == ("operator.municipality_changed", list(other))
+
+
 def test_a_host_another_city_holds_is_refused_and_leaves_nothing(
     operator_client: Client, mitaka: City, musashino: City
 ) -> None:

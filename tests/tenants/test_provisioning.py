@@ -109,6 +109,8 @@ def test_a_code_or_domain_held_by_another_city_is_refused(mitaka: City) -> None:
         ("admin_username", "bad name!"),
         ("name", "  "),
         ("name", "市" * 101),
+        ("name", "調布\u200b市"),  # pasted with a zero-width space
+        ("name", "\u202e市布調"),  # shown as 調布市; its administrator 「… 管理者」 too
     ],
 )
 def test_invalid_input_leaves_nothing_behind(
