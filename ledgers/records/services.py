@@ -357,6 +357,19 @@ def reason_require_storable(reason: Any) -> None:
             raise RecordInvalid({"reason": [f"理由に{problem}。"]})
 
 
+def state_require_storable(state: Any, *, stored: str | None = None) -> None:
+    """Refuse a record's state (its step in the ledger's work: 受付, 対応中) holding what
+    ``text_problem`` refuses, on one line. It is shown in every list and filtered on
+    exactly (``?state=対応中``): one spelt with a zero-width space looked the same and that
+    filter missed it (a case dropped from its queue unseen), and control characters (a
+    terminal's escape) reached lists and exports. The state the record holds passes
+    (``stored``, written before the rule)."""
+    if isinstance(state, str) and state and state != stored:
+        problem = text_problem(state, allow_newlines=False)
+        if problem is not None:
+            raise RecordInvalid({"state": [f"状態に{problem}。"]})
+
+
 def _locked(record: Record, expected_generation: int | None, policy: LedgerPolicy) -> Record:
     """Lock the record row; refuse when it moved past the generation the caller read.
 
@@ -464,6 +477,7 @@ def record_create(
     """
     require_tenant()
     reason_require_storable(reason)
+    state_require_storable(state)
     policy = _policy(actor, ledger, policy)
     policy.require("create")
     if isinstance(values, Mapping):
@@ -514,6 +528,7 @@ def record_update(
     values are validated again against the new one (once)."""
     require_tenant()
     reason_require_storable(reason)
+    state_require_storable(state, stored=record.state)
     policy = _policy(actor, record.ledger, policy)
     try:
         return _record_update(
@@ -999,6 +1014,7 @@ def record_bulk_create(
     """
     require_tenant()
     reason_require_storable(reason)
+    state_require_storable(state)
     policy = _policy(actor, ledger, policy)
     policy.require(capability)
     item_errors: dict[int, dict[str, list[str]]] = {}
