@@ -140,9 +140,11 @@ def parse_tags_if_match(request: Request) -> tuple[str, ...] | None:
 
     Optional there, unlike a record's (428): clients written before it keep working. A
     weak ``W/"…"`` counts as the tag it names, as for records (a proxy that compresses the
-    answer may weaken its ETag); a header naming no tag matches none (412), never all."""
-    header = request.headers.get("If-Match", "").strip()
-    if not header or header == "*":
+    answer may weaken its ETag); a header naming no tag matches none (412), never all, an
+    empty one too (``If-Match: $ETAG`` sent with the variable unset went through as a
+    write without a precondition, over whatever had changed)."""
+    header = request.headers.get("If-Match")
+    if header is None or header.strip() == "*":
         return None
     tags = (part.strip().removeprefix("W/").strip().strip('"') for part in header.split(","))
     return tuple(tag for tag in tags if tag)

@@ -217,6 +217,8 @@ def test_a_staff_members_etag_follows_their_memberships(api: Any, city: dict[str
         ('"0"', 412),
         ("garbage", 412),
         (",", 412),  # names no tag: matches none, never all
+        ("", 412),  # sent empty (a client's variable unset): names no tag either
+        ("  ", 412),
     ],
 )
 def test_if_match_forms(api: Any, if_match: str | None, status: int) -> None:
