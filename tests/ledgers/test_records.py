@@ -479,7 +479,8 @@ def test_bulk_create_stores_what_record_create_stores(clerk: Any) -> None:
     """The bulk path writes its rows in PostgreSQL's binary COPY format, packed by hand
     (ledgers.records.copy); every stored column must equal what a single create stores."""
     ledger = ledger_create(actor=clerk, code="rich", name="型の多い台帳", fields=RICH_FIELDS)
-    reason, state = '一括登録 "A\\B"', "受付\t済"
+    # Quotes, a backslash and a tab (a state is one line: the tab goes in the reason).
+    reason, state = '一括登録\t"A\\B"', '受付\\"済"'
     bulk = record_bulk_create(
         actor=clerk, ledger=ledger, values_list=RICH_VALUES, reason=reason, state=state
     )
