@@ -77,6 +77,8 @@ class WebhookDelivery(models.Model):
 
     ``pending``: not tried yet; ``failed``: the last try failed and another is due at
     ``next_attempt_at``; ``succeeded``: a 2xx answer; ``dead``: every try failed.
+    ``dispatched_until``: handed to the queue or being sent (``ledgers.webhooks.dispatch``),
+    and not handed out again, until then; a delivery whose worker died goes again after it.
     """
 
     class Status(models.TextChoices):
@@ -102,6 +104,7 @@ class WebhookDelivery(models.Model):
     response_status = models.PositiveSmallIntegerField("応答の HTTP ステータス", null=True)
     error = models.TextField("エラー", blank=True, default="")
     next_attempt_at = models.DateTimeField("次の送信予定", null=True)
+    dispatched_until = models.DateTimeField("送信処理の期限", null=True)
     created_at = models.DateTimeField("作成日時")
     delivered_at = models.DateTimeField("配信日時", null=True)
 
@@ -110,10 +113,12 @@ class WebhookDelivery(models.Model):
         verbose_name_plural = "Webhook の配信"
         indexes = [
             models.Index(fields=["subscription", "-created_at"], name="webhook_delivery_sub_idx"),
+            # The city's dispatch reads each subscription's due deliveries, oldest first
+            # (ledgers/webhooks/dispatch.py): open rows only, a paused one's apart.
             models.Index(
-                fields=["next_attempt_at"],
+                fields=["subscription", "next_attempt_at"],
                 condition=Q(status__in=["pending", "failed"]),
-                name="webhook_delivery_due_idx",
+                name="webhook_delivery_open_sub_idx",
             ),
         ]
 

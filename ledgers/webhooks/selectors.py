@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -49,26 +48,3 @@ def webhook_deliveries(
     if status:
         deliveries = deliveries.filter(status=status)
     return deliveries.order_by("-created_at", "-id")
-
-
-def webhook_deliveries_due(*, before: datetime, limit: int = 1000) -> list[tuple[str, int]]:
-    """``(delivery id, attempts so far)`` of open deliveries of active subscriptions due before ``before``."""
-    require_tenant()
-    rows = (
-        WebhookDelivery.objects.filter(
-            status__in=WebhookDelivery.OPEN,
-            next_attempt_at__lte=before,
-            subscription__active=True,
-        )
-        .order_by("next_attempt_at")
-        .values_list("id", "attempts")[:limit]
-    )
-    return [(str(delivery_id), attempts) for delivery_id, attempts in rows]
-
-
-def webhook_open_deliveries(*, subscription: WebhookSubscription) -> list[tuple[str, int]]:
-    """``(delivery id, attempts so far)`` of the subscription's deliveries still to be sent."""
-    rows = WebhookDelivery.objects.filter(
-        subscription=subscription, status__in=WebhookDelivery.OPEN
-    ).values_list("id", "attempts")
-    return [(str(delivery_id), attempts) for delivery_id, attempts in rows]

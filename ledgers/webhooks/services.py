@@ -1,11 +1,13 @@
 """Webhooks: managing subscriptions, enqueueing record events, and delivering them.
 
 Flow: a record service calls ``webhook_events_enqueue`` inside its transaction → one
-delivery row per (listening subscription, record) → after the commit, one Celery task per
-delivery (``ledgers.webhooks.tasks.deliver_webhook``) → ``webhook_deliver`` builds the
-payload through the owner's policy (the values as the owner may see them, at send time),
-signs it, POSTs it to an address checked against the SSRF guard, records the answer and
-says when to try again. ``docs/webhooks.md`` is the receivers' contract.
+delivery row per (listening subscription, record) → after the commit, one Celery task for
+the city (``ledgers.webhooks.tasks.deliver_due_webhooks``), which hands the city's due
+deliveries to the queue a few at a time (``ledgers.webhooks.dispatch``: each city's share
+of the workers) → ``webhook_deliver`` builds the payload through the owner's policy (the
+values as the owner may see them, at send time), signs it, POSTs it to an address checked
+against the SSRF guard, records the answer and says when to try again.
+``docs/webhooks.md`` is the receivers' contract.
 """
 
 from __future__ import annotations
@@ -38,7 +40,6 @@ from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
-from django_tenants.utils import schema_context
 from requests.adapters import HTTPAdapter
 
 from daicho.tenancy.guard import require_tenant
@@ -50,7 +51,6 @@ from ledgers.fields.normalize import text_problem
 from ledgers.records.output import record_output
 from ledgers.webhooks.exceptions import WebhookInvalid, WebhookUrlRefused
 from ledgers.webhooks.models import WebhookDelivery, WebhookEvent, WebhookSubscription
-from ledgers.webhooks.selectors import webhook_open_deliveries
 from ledgers.webhooks.signing import sign
 from tenants.models import Municipality
 
@@ -63,8 +63,9 @@ TIMEOUT = 5.0  # seconds to connect, and to wait for the answer
 MAX_PER_LEDGER = 20
 RESPONSE_BODY_LIMIT = 2048  # bytes of an answer read (and dropped) before closing
 MAX_ADDRESSES = 3  # addresses of one host tried in turn when a connection cannot be made
-# A claimed try that never reports back (worker lost mid-send) is due again after this.
-CLAIM_LEASE = timedelta(minutes=5)
+# A delivery handed to the queue, or a try claimed, that never reports back (its worker
+# died, Redis lost the message) is due again after this many seconds.
+DISPATCH_LEASE = 300.0
 USER_AGENT = "Daicho-Webhooks/1.0"
 # Ports a URL may name unless WEBHOOK_ALLOWED_PORTS says otherwise: the web's.
 PORTS = (443, 80)
@@ -98,6 +99,10 @@ _NOT_PUBLIC = tuple(
 
 def retry_delays() -> tuple[int, ...]:
     return tuple(int(s) for s in getattr(settings, "WEBHOOK_RETRY_DELAYS", RETRY_DELAYS))
+
+
+def dispatch_lease() -> timedelta:
+    return timedelta(seconds=float(getattr(settings, "WEBHOOK_DISPATCH_LEASE", DISPATCH_LEASE)))
 
 
 def _relaxed(name: str) -> bool:
@@ -685,12 +690,11 @@ def webhook_subscription_update(
                 details={"webhook": str(locked.pk), "reason": "manual"},
             )  # fmt: skip
         if enabled:
-            pending = webhook_open_deliveries(subscription=locked)
-            if pending:
-                transaction.on_commit(
-                    functools.partial(_schedule_after_commit, connection.schema_name, pending),
-                    robust=True,
-                )
+            # Its open deliveries are due (or will be): the city's dispatch sends them in turn
+            # with the city's others, not all at once.
+            transaction.on_commit(
+                functools.partial(_schedule_after_commit, connection.schema_name), robust=True
+            )
     return locked
 
 
@@ -753,7 +757,6 @@ SELECT gen_random_uuid(), s.id, %(event)s, r.id, r.generation,
     0, 'pending', NULL, '', %(now)s, %(now)s, NULL
 FROM unnest(%(subscriptions)s::uuid[]) AS s(id)
 CROSS JOIN unnest(%(ids)s::uuid[], %(generations)s::integer[]) AS r(id, generation)
-RETURNING id
 """
 
 
@@ -777,11 +780,10 @@ WEBHOOK_DELIVERIES_CTE = """
 
 
 def webhook_deliveries_schedule(delivery_ids: Sequence[Any]) -> None:
-    """Send the deliveries that a record write inserted, once its transaction commits."""
+    """Have the deliveries that a record write inserted sent, once its transaction commits."""
     if delivery_ids:
-        queued = [(str(delivery_id), 0) for delivery_id in delivery_ids]
         transaction.on_commit(
-            functools.partial(_schedule_after_commit, connection.schema_name, queued), robust=True
+            functools.partial(_schedule_after_commit, connection.schema_name), robust=True
         )
 
 
@@ -818,8 +820,9 @@ def webhook_events_enqueue(
     active subscription of the ledger listens to ``event`` (none when the caller read
     the ``listeners`` already, with ``webhook_listeners_sql``, in the same transaction);
     otherwise one more statement writes every delivery row. Sending is scheduled with
-    ``transaction.on_commit``, so a rolled-back write sends nothing. Returns how many
-    deliveries were queued.
+    ``transaction.on_commit`` (one task for the city, however many rows: they leave a few
+    at a time, ``ledgers.webhooks.dispatch``), so a rolled-back write sends nothing.
+    Returns how many deliveries were queued.
     """
     require_tenant()
     if event not in _EVENTS:
@@ -841,19 +844,18 @@ def webhook_events_enqueue(
                 "generations": [int(r[1]) for r in records],
             },
         )  # fmt: skip
-        queued = [(str(row[0]), 0) for row in cursor.fetchall()]
+        queued = cursor.rowcount
     transaction.on_commit(
-        functools.partial(_schedule_after_commit, connection.schema_name, queued), robust=True
+        functools.partial(_schedule_after_commit, connection.schema_name), robust=True
     )
-    return len(queued)
+    return queued
 
 
-def _schedule_after_commit(schema: str, items: list[tuple[str, int]]) -> None:
-    """Send the delivery tasks from the city's schema (the tasks run in it)."""
-    from ledgers.webhooks.tasks import schedule_deliveries
+def _schedule_after_commit(schema: str) -> None:
+    """Have the city's due deliveries dispatched (one task for the city, at most one waiting)."""
+    from ledgers.webhooks.tasks import deliveries_kick
 
-    with schema_context(schema):
-        schedule_deliveries(items)
+    deliveries_kick(schema)
 
 
 # --- delivering -------------------------------------------------------------------------
@@ -980,24 +982,30 @@ def _count_dead(subscription: WebhookSubscription) -> None:
     locked.save(update_fields=fields)
 
 
-def _city_suspended() -> bool:
+def city_suspended() -> bool:
     """Whether the operator suspended the city the connection is on. A suspension stops
-    data leaving the city, not only its hosts: a task already queued (a retry's next hop, a
-    burst still in the broker) would otherwise send record values after it."""
+    data leaving the city, not only its hosts: a task already queued (a delivery dispatched
+    before, a message of the release before) would otherwise send record values after it."""
     return Municipality.objects.filter(
         schema_name=connection.schema_name, status=Municipality.Status.SUSPENDED
     ).exists()
 
 
 def webhook_deliver(
-    *, delivery_id: str, attempt: int | None = None, now: datetime | None = None
+    *,
+    delivery_id: str,
+    attempt: int | None = None,
+    now: datetime | None = None,
+    dispatched: bool = False,
 ) -> DeliveryOutcome:
     """Try one delivery if it is due; record the answer and when to try again.
 
     ``attempt`` (from the task) is the try this call is meant to make: a duplicate or
-    stale task finds the count moved on and does nothing. ``now`` is the clock for what is
-    due and for the backoff (tests, the sweeper). Claiming the try is a short transaction;
-    the HTTP request runs outside any transaction of this function.
+    stale task finds the count moved on and does nothing. ``dispatched``: the city's
+    dispatch found the delivery due and leased it (``ledgers.webhooks.dispatch``), so its
+    lease is no reason to wait. ``now`` is the clock for what is due and for the backoff
+    (tests). Claiming the try is a short transaction; the HTTP request runs outside any
+    transaction of this function.
     """
     require_tenant()
     now = now or timezone.now()
@@ -1015,19 +1023,27 @@ def webhook_deliver(
             return DeliveryOutcome(str(delivery_id), "skipped", 0, None)
         subscription = delivery.subscription
         stale = attempt is not None and delivery.attempts != attempt - 1
-        if delivery.status not in WebhookDelivery.OPEN or stale or not subscription.active:
+        if delivery.status not in WebhookDelivery.OPEN or stale:
             return DeliveryOutcome(str(delivery.pk), "skipped", delivery.attempts, None)
-        if _city_suspended():
-            # Left open and unclaimed: the sweeper, which passes suspended cities by, sends
-            # it once the city is resumed.
+        if not subscription.active or city_suspended():
+            # Left open and unclaimed: the dispatch, which passes paused subscriptions and
+            # suspended cities by, sends it once the subscription is enabled or the city
+            # resumed; with the dispatch's lease given back, at once then.
+            if dispatched:
+                WebhookDelivery.objects.filter(pk=delivery.pk).update(dispatched_until=None)
             return DeliveryOutcome(str(delivery.pk), "skipped", delivery.attempts, None)
-        if delivery.next_attempt_at is not None and delivery.next_attempt_at > now:
+        due = delivery.next_attempt_at is None or delivery.next_attempt_at <= now
+        in_hand = delivery.dispatched_until is not None and delivery.dispatched_until > now
+        if not dispatched and (not due or in_hand):
             return DeliveryOutcome(
-                str(delivery.pk), delivery.status, delivery.attempts, delivery.next_attempt_at
-            )
+                str(delivery.pk), delivery.status, delivery.attempts,
+                max(delivery.next_attempt_at or now, delivery.dispatched_until or now),
+            )  # fmt: skip
         delivery.attempts += 1
-        delivery.next_attempt_at = now + CLAIM_LEASE
-        delivery.save(update_fields=["attempts", "next_attempt_at"])
+        # A claimed try that never reports back (its worker died mid-send) is due again
+        # after the lease: the next try, since this one may have been sent.
+        delivery.dispatched_until = now + dispatch_lease()
+        delivery.save(update_fields=["attempts", "dispatched_until"])
 
     result = _attempt(delivery)
 
@@ -1047,6 +1063,7 @@ def webhook_deliver(
         WebhookDelivery.objects.filter(pk=delivery.pk).update(
             status=status,
             next_attempt_at=next_at,
+            dispatched_until=None,
             response_status=result.status_code,
             error=result.error,
             delivered_at=timezone.now() if result.ok else None,

@@ -473,6 +473,19 @@ WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=5.0)
 WEBHOOK_DISABLE_AFTER = env.int("WEBHOOK_DISABLE_AFTER", default=10)
 WEBHOOK_MAX_PER_LEDGER = env.int("WEBHOOK_MAX_PER_LEDGER", default=20)
 WEBHOOK_CA_BUNDLE = env.str("WEBHOOK_CA_BUNDLE", default="") or None
+# Each city's share of the delivery workers (ledgers/webhooks/dispatch.py): at most this many
+# of a city's deliveries are in the queue or being sent at once, whatever its backlog, so one
+# city's burst or slow receivers cannot hold back every other city's deliveries. Keep it
+# below the number of worker processes that take the webhooks queue.
+WEBHOOK_CITY_CONCURRENCY = env.int("WEBHOOK_CITY_CONCURRENCY", default=2)
+# Seconds a delivery handed to the queue (or being sent) holds its city's slot and is not
+# handed out again: a worker that died, or a message Redis lost, costs this long, then the
+# delivery goes again (the database is the source of truth).
+WEBHOOK_DISPATCH_LEASE = env.float("WEBHOOK_DISPATCH_LEASE", default=300.0)
+if WEBHOOK_CITY_CONCURRENCY < 1 or WEBHOOK_DISPATCH_LEASE < 1:
+    raise ImproperlyConfigured(
+        "WEBHOOK_CITY_CONCURRENCY must be 1 or more, and WEBHOOK_DISPATCH_LEASE 1 second or more"
+    )
 
 # --- Logging: record ids only, never personal data ------------------------------------
 

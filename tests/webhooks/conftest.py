@@ -40,10 +40,20 @@ class Answer:
 
 
 class Receiver:
-    """An HTTP server in a thread that records every POST and answers as told (200 when not)."""
+    """An HTTP server in a thread that records every POST and answers as told (200 when not).
 
-    def __init__(self, tls: ssl.SSLContext | None = None, name: str = "127.0.0.1") -> None:
+    Receivers given one ``journal`` write their ``label`` to it as each POST arrives: the
+    order in which several receivers were reached."""
+
+    def __init__(
+        self,
+        tls: ssl.SSLContext | None = None,
+        name: str = "127.0.0.1",
+        journal: list[str] | None = None,
+        label: str = "",
+    ) -> None:
         self.scheme, self.name = ("https" if tls else "http"), name
+        self.journal, self.label = journal, label
         self.received: list[Received] = []
         self.answers: deque[Answer] = deque()
         self.arrived = threading.Condition()
@@ -55,6 +65,8 @@ class Receiver:
                 answer = receiver.answers.popleft() if receiver.answers else Answer()
                 with receiver.arrived:
                     receiver.received.append(Received(self.path, self.headers, body))
+                    if receiver.journal is not None:
+                        receiver.journal.append(receiver.label)
                     receiver.arrived.notify_all()
                 try:
                     time.sleep(answer.delay)
@@ -96,6 +108,21 @@ class Receiver:
     def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+@pytest.fixture(autouse=True)
+def _no_webhook_slots() -> None:
+    """The cities' delivery slots, rotations and kicks live in Redis, which no test's
+    rollback takes back: every test starts with none held."""
+    from django.conf import settings
+
+    from daicho.caching import redis_client
+
+    client = redis_client()
+    prefix = settings.CACHES["default"].get("KEY_PREFIX", "")
+    keys = list(client.scan_iter(match=f"{prefix}:webhooks:*", count=1000))
+    if keys:
+        client.delete(*keys)
 
 
 @pytest.fixture
