@@ -47,6 +47,10 @@ logger = logging.getLogger(__name__)
 CITY_CONCURRENCY = 2
 # How long the rotation of a city's subscriptions is remembered when it sends nothing.
 ROTATION_TTL = 86400
+# Due deliveries one dispatch considers at most: the script that admits them runs inside
+# Redis, which every city shares, and a city may have many ledgers of 20 subscriptions
+# each. Beyond this many, the subscriptions whose oldest due delivery is oldest come in.
+CANDIDATES = 64
 
 # Each active subscription's due deliveries, oldest first and at most as many as a city
 # may have in flight, locked (those another dispatch holds are passed by): the subscriptions
@@ -68,6 +72,7 @@ CROSS JOIN LATERAL (
 WHERE s.active
 ORDER BY min(d.next_attempt_at) OVER (PARTITION BY d.subscription_id), d.subscription_id,
     d.next_attempt_at
+LIMIT %(candidates)s
 """
 
 _LEASE_SQL = """
@@ -206,7 +211,9 @@ def webhook_deliveries_dispatch(
             _admit(schema, now=now, lease=lease, finished=finished, due=())
             return []
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(_DUE_SQL, {"now": now, "each": city_concurrency()})
+            cursor.execute(
+                _DUE_SQL, {"now": now, "each": city_concurrency(), "candidates": CANDIDATES}
+            )
             due = cursor.fetchall()
             admitted = _admit(schema, now=now, lease=lease, finished=finished, due=due)
             if admitted:

@@ -362,3 +362,25 @@ def test_a_suspended_city_dispatches_nothing_and_a_skipped_delivery_keeps_no_lea
     municipality_resume(actor=None, municipality=mitaka)
     with schema_context("mitaka"):
         assert webhook_deliveries_dispatch() == [(str(delivery.pk), 1)]
+
+
+def test_one_dispatch_considers_a_bounded_number_of_deliveries(
+    subscribe: Any, enqueue: Any, settings: Any, monkeypatch: Any
+) -> None:
+    """The script that admits deliveries runs inside Redis, which every city shares: a
+    city with many subscriptions (ledgers of 20 each) could otherwise hand it thousands of
+    candidates at every try. Those whose oldest due delivery is oldest come in first."""
+    from ledgers.webhooks import dispatch
+
+    monkeypatch.setattr(dispatch, "CANDIDATES", 2)
+    settings.WEBHOOK_CITY_CONCURRENCY = 10
+    for who, event in [("clerk", "created"), ("zei", "updated"), ("designer", "deleted")]:
+        subscribe(who, events=[f"record.{event}"])
+    [oldest] = enqueue("record.created")
+    [older] = enqueue("record.updated")
+    [newest] = enqueue("record.deleted")
+    with schema_context("mitaka"):
+        taken = webhook_deliveries_dispatch()
+        later = webhook_deliveries_dispatch()
+    assert sorted(taken) == sorted([(str(oldest.pk), 1), (str(older.pk), 1)])
+    assert later == [(str(newest.pk), 1)]  # the next dispatch, with slots to spare
