@@ -38,7 +38,12 @@ from ledgers.records.services import record_create
 from ledgers.webhooks.dispatch import kick_key, rotation_key, slots_key, webhook_deliveries_dispatch
 from ledgers.webhooks.models import WebhookDelivery, WebhookSubscription
 from ledgers.webhooks.services import webhook_events_enqueue, webhook_subscription_create
-from ledgers.webhooks.tasks import deliver_due_webhooks_all_cities, deliver_webhook, send_dispatched
+from ledgers.webhooks.tasks import (
+    deliver_due_webhooks_all_cities,
+    deliver_webhook,
+    schedule_webhook_deliveries,
+    send_dispatched,
+)
 from tenants.models import Municipality
 from tenants.services import municipality_resume, municipality_suspend
 from tests.conftest import City, provision
@@ -208,6 +213,23 @@ def test_a_burst_of_writes_queues_one_message_for_the_city(
         for _ in range(3):
             komae.write(10)
         assert len(komae.deliveries()) == 30
+    assert _queued() == 1
+
+
+def test_a_fan_out_message_of_the_release_before_leaves_one_dispatch(
+    towns: dict[str, Town], fresh: None, django_db_blocker: Any
+) -> None:
+    """A fan-out message queued by the release before (one task per delivery it names)
+    asks for the city's dispatch instead: its deliveries are rows, due, and go in turn."""
+    komae = towns["komae"]
+    with django_db_blocker.unblock():
+        komae.write(30)
+        _purge()
+        redis_client().delete(kick_key(komae.slug))  # the write's dispatch is gone with it
+        items = [[str(d.pk), 0] for d in komae.deliveries()]
+        with schema_context(komae.slug):
+            schedule_webhook_deliveries.apply(args=[items]).get()
+        connection.set_schema_to_public()
     assert _queued() == 1
 
 
@@ -384,3 +406,19 @@ def test_one_dispatch_considers_a_bounded_number_of_deliveries(
         later = webhook_deliveries_dispatch()
     assert sorted(taken) == sorted([(str(oldest.pk), 1), (str(older.pk), 1)])
     assert later == [(str(newest.pk), 1)]  # the next dispatch, with slots to spare
+
+
+def test_a_message_of_the_release_before_leaves_a_dispatched_delivery_alone(
+    subscribe: Any, enqueue: Any, receiver: Receiver
+) -> None:
+    """A retry's message of the release before (no ``dispatched``) finds the delivery in a
+    dispatched task's hands: it does not send it outside the city's slots."""
+    subscribe("clerk")
+    [delivery] = enqueue()
+    with schema_context("mitaka"):
+        assert webhook_deliveries_dispatch() == [(str(delivery.pk), 1)]
+        delivery_id, attempt = str(delivery.pk), 1
+        assert deliver_webhook.apply(args=[delivery_id, attempt]).get() == "pending"
+        assert receiver.received == []
+        assert deliver_webhook.apply(args=[delivery_id, attempt, True]).get() == "succeeded"
+    assert len(receiver.received) == 1
