@@ -31,7 +31,9 @@ BIDI_CONTROLS = ((0x061C, 0x061C), (0x200E, 0x200F), (0x202A, 0x202E), (0x2066, 
 #: Kaithi, Egyptian, shorthand and musical format controls, interlinear annotation), the
 #: other default-ignorable code points (Hangul fillers, the combining grapheme joiner, Khmer
 #: inherent vowels, Mongolian variation selectors; the reserved ones in those blocks too)
-#: and the line and paragraph separators, which some readers break at and others ignore.
+#: and the line and paragraph separators, which some readers break at and others ignore;
+#: and the braille pattern blank (U+2800), which is no space to a program but shows as one
+#: (山田⠀花子 for 山田 花子), where the other braille patterns show their dots.
 #: Two names that differ only by one of them look the same on screen and on paper, but are
 #: different values to a search, a comparison or a CSV join. Japanese data needs none: a
 #: ZWJ (U+200D) joins emoji, not a name or a case note. Variation selectors U+FE00-FE0F
@@ -41,7 +43,8 @@ BIDI_CONTROLS = ((0x061C, 0x061C), (0x200E, 0x200F), (0x202A, 0x202E), (0x2066, 
 INVISIBLES = (
     (0x00AD, 0x00AD), (0x034F, 0x034F), (0x0600, 0x0605), (0x06DD, 0x06DD), (0x070F, 0x070F),
     (0x0890, 0x0891), (0x08E2, 0x08E2), (0x115F, 0x1160), (0x17B4, 0x17B5), (0x180B, 0x180F),
-    (0x200B, 0x200D), (0x2028, 0x2029), (0x2060, 0x2065), (0x206A, 0x206F), (0x3164, 0x3164),
+    (0x200B, 0x200D), (0x2028, 0x2029), (0x2060, 0x2065), (0x206A, 0x206F), (0x2800, 0x2800),
+    (0x3164, 0x3164),
     (0xFEFF, 0xFEFF), (0xFFA0, 0xFFA0), (0xFFF0, 0xFFFB), (0x110BD, 0x110BD),
     (0x110CD, 0x110CD), (0x13430, 0x1343F), (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A),
     (0xE0000, 0xE00FF), (0xE01F0, 0xE0FFF),
@@ -99,6 +102,7 @@ CHARACTER_NAMES = {
     0x2067: "右から左への分離",
     0x2068: "前後に合わせた分離",
     0x2069: "方向の分離の終わり",
+    0x2800: "点字の空白",
     0x3164: "ハングルの埋め字",
     0xFEFF: "ゼロ幅ノーブレークスペース（BOM）",
     0xFFA0: "ハングルの埋め字",

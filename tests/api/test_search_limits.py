@@ -76,15 +76,15 @@ def test_a_term_with_nothing_to_look_for_is_a_400(api: Any, term: str) -> None:
     ("reason", "refused"),
     [
         ("\u200b\u200b", "invalid_character"),
-        ("\u2800\u2800", "required"),
+        ("\u2800\u2800", "invalid_character"),
         ("\u3164\u3164", "invalid_character"),
         ("・・", "required"),
     ],
 )
 def test_an_invisible_reason_is_no_reason(api: Any, reason: str, refused: str) -> None:
     """A reason that shows nothing is none (required); one of characters no stored text may
-    hold (zero widths, Hangul fillers) is refused for them first (40b80c8, which left this
-    test expecting ``required`` for every one)."""
+    hold (zero widths, Hangul fillers, the braille blank) is refused for them first
+    (40b80c8, which left this test expecting ``required`` for every one)."""
     response = search(api("clerk"), "latest", {"name": "山田"}, reason=reason)
     assert response.status_code == 400
     assert response.json()["detail"] == {"reason": refused}

@@ -31,6 +31,7 @@ HIDDEN = {
     "\u180e": "U+180E モンゴル文字の母音区切り",
     "\u00ad": "U+00AD ソフトハイフン",
     "\u3164": "U+3164 ハングルの埋め字",
+    "\u2800": "U+2800 点字の空白",  # shows as a space, is none
     "\U000e0041": "U+E0041",  # a tag letter: invisible text a program still reads
 }
 BIDI = set("\u202e\u202d\u202a\u2066\u2067\u2069\u200e\u200f\u061c")
