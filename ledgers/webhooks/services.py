@@ -644,6 +644,12 @@ def webhook_subscription_update(
     policy_for(actor, ledger).require("design")
     enabled = disabled = False
     with transaction.atomic():
+        # The ledger's lock first (as a creation takes it), and the right to design again
+        # under it: checked only before, a designer whose grants another designer was
+        # taking away (``grants_replace`` holds this lock) passed, waited, and re-pointed or
+        # re-enabled a subscription after the grant was gone.
+        ledger = Ledger.objects.select_for_update(no_key=True).get(pk=ledger.pk)
+        policy_for(actor, ledger).require("design")
         locked = (
             WebhookSubscription.objects.select_for_update()
             .select_related("owner")

@@ -124,3 +124,36 @@ def test_a_designer_demoted_while_subscribing_is_refused(
         with schema_context(FUCHU.slug):
             assert not WebhookSubscription.objects.filter(ledger__code=code).exists()
         connection.set_schema_to_public()
+
+
+def test_a_designer_demoted_while_changing_a_subscription_is_refused(
+    fuchu: None, django_db_blocker: Any
+) -> None:
+    """The same for a change (a new URL, re-enabling): checked again under the ledger's
+    lock, after the grants taken away meanwhile (found by the session review: a change
+    went through after the grant was gone; deliveries check the owner again, so the risk
+    was a subscription re-pointed by someone no longer designing the ledger)."""
+    from ledgers.access.services import grants_replace
+
+    with django_db_blocker.unblock():
+        designer, ledger = _designer_with_ledger("repoint")
+        with schema_context(FUCHU.slug):
+            subscription = webhook_subscription_create(
+                actor=designer, ledger=ledger, url="http://127.0.0.1:9/old", events=EVENTS
+            )
+        client = fuchu_client(designer)
+
+        def change() -> Any:
+            answer = client.patch(
+                f"/api/v1/ledgers/{ledger.code}/webhooks/{subscription.pk}/",
+                {"url": "http://127.0.0.1:9/new"}, format="json",
+            )  # fmt: skip
+            return answer.status_code
+
+        answers = queued_behind(
+            lambda: grants_replace(actor=designer, ledger=ledger, grants=[]), [change]
+        )
+        assert answers == [403]
+        with schema_context(FUCHU.slug):
+            assert WebhookSubscription.objects.get(pk=subscription.pk).url.endswith("/old")
+        connection.set_schema_to_public()
