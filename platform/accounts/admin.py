@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+from axes.admin import AccessAttemptAdmin, AccessFailureLogAdmin, AccessLogAdmin
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import AdminForm
 from django.contrib.admin.models import LogEntry
@@ -389,9 +391,57 @@ class OperatorStaticDeviceAdmin(OwnDevicesAdmin, StaticDeviceAdmin):
         return super().get_inline_instances(request, obj)
 
 
+class SuperusersOnlyAdmin(admin.ModelAdmin):
+    """django-axes' admin of the operators' sign-ins (public schema): the attempt counters
+    that lock a username+IP out, and axes' logs of sign-ins and failures.
+
+    axes showed them to every operator given "view", and let one given "delete" delete
+    them: such an operator lifted any operator's lockout, a superuser's included, so kept
+    guessing the superuser's password past the limit, and read every operator's failed
+    sign-ins (usernames, addresses, times). Only a superuser now sees, deletes (lifts a
+    lockout; the deletion is in the admin's log) or runs an action on them; nobody changes
+    one. To an operator who is no superuser they do not exist, whatever their permissions
+    (the section is not listed, and its pages answer 403)."""
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        rows = super().get_queryset(request)
+        return rows if request.user.is_superuser else rows.none()
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.is_superuser)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.is_superuser)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.is_superuser)
+
+    def get_actions(self, request: HttpRequest) -> Any:
+        # axes' 「Clean up expired attempts」 asks for no permission of its own.
+        return super().get_actions(request) if request.user.is_superuser else {}
+
+
+class OperatorAccessAttemptAdmin(SuperusersOnlyAdmin, AccessAttemptAdmin):
+    pass
+
+
+class OperatorAccessLogAdmin(SuperusersOnlyAdmin, AccessLogAdmin):
+    pass
+
+
+class OperatorAccessFailureLogAdmin(SuperusersOnlyAdmin, AccessFailureLogAdmin):
+    pass
+
+
 for model, model_admin in ((TOTPDevice, OperatorTOTPDeviceAdmin),
                            (StaticDevice, OperatorStaticDeviceAdmin),
-                           (Group, OperatorGroupAdmin), (LogEntry, OperationLogAdmin)):  # fmt: skip
+                           (Group, OperatorGroupAdmin), (LogEntry, OperationLogAdmin),
+                           (AccessAttempt, OperatorAccessAttemptAdmin),
+                           (AccessLog, OperatorAccessLogAdmin),
+                           (AccessFailureLog, OperatorAccessFailureLogAdmin)):  # fmt: skip
     if admin.site.is_registered(model):
         admin.site.unregister(model)
     admin.site.register(model, model_admin)
