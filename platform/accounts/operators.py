@@ -24,7 +24,8 @@ else (``User.must_change_password``, ``OperatorAdminSite``).
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
@@ -32,6 +33,7 @@ from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 from django.db.models import Model, Q
+from django.db.models.signals import post_save
 from django.http import HttpRequest
 
 from daicho.accounts.exceptions import OperatorChangeRefused, PasswordChangedMeanwhile
@@ -261,3 +263,46 @@ def operator_password_change(*, actor: User, new_password: str, request: HttpReq
         }}])  # fmt: skip
         sign_in_event_record(request=request, action="auth.password_changed", user=actor)
     update_session_auth_hash(request, actor)
+
+
+@contextmanager
+def operator_command_recorded(*, command: str) -> Iterator[None]:
+    """Record in the admin's log each operator's account that a server command (``command``,
+    ``manage.py createsuperuser``, ``manage.py changepassword``) adds or whose password it
+    sets while in this block, in the same transaction as the change.
+
+    Whoever runs the command at the server's shell has no account here: Django's log wants
+    one, so the entry's 「ユーザー」 is the account itself, and its message names the command
+    (``"command"`` in the data). An addition names what the account was given (username,
+    email, staff and superuser status); a password is named as set by the command, never
+    its value. Before, these changes left nothing in the log the admin's changes are in."""
+    saved: list[tuple[User, bool]] = []
+
+    def collect(sender: Any, instance: User, created: bool, **kwargs: Any) -> None:
+        saved.append((instance, created))
+
+    with transaction.atomic():
+        post_save.connect(collect, sender=User, weak=False, dispatch_uid=id(saved))
+        try:
+            yield
+        finally:
+            post_save.disconnect(sender=User, dispatch_uid=id(saved))
+        for operator, created in saved:
+            if created:
+                after = _state(operator)
+                changes = {
+                    name: (False if name in _FLAGS else None, after[name])
+                    for name in ("username", "email", *_FLAGS)
+                }
+                message = [{"added": {}}, *change_message(changes)]
+                flag = ADDITION
+            else:
+                message = [{"changed": {
+                    "fields": ["パスワード（サーバーのコマンドで設定）"],
+                    "values": {"password": {"set_by": "command"}},
+                }}]  # fmt: skip
+                flag = CHANGE
+            shown = message[-1]["changed"]
+            shown["fields"].insert(0, f"実行: {command}（サーバーのシェル）")
+            shown["command"] = command
+            _record(operator, operator, flag, message)

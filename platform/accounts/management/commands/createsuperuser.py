@@ -1,0 +1,33 @@
+"""Django's ``manage.py createsuperuser``, and the account it adds is in the admin's log.
+
+On the public schema (an operator's account) the addition is an entry of the operators'
+admin log (``operator_command_recorded``), as the admin's additions are; on a city's schema
+(``tenant_command createsuperuser --schema <city>``) the run is ``operator.command`` in the
+city's audit trail, before anything of the city is looked up. Django's command otherwise.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.management.commands import createsuperuser
+from django.db import connection
+
+from daicho.accounts.operators import operator_command_recorded
+from daicho.accounts.selectors import on_public_schema
+from ledgers.audit.services import audit_operator_command
+
+COMMAND = "manage.py createsuperuser"
+
+
+class Command(createsuperuser.Command):
+    def handle(self, *args: Any, **options: Any) -> None:
+        if not on_public_schema():
+            audit_operator_command(
+                schema=connection.schema_name, command=COMMAND,
+                arguments={"username": options.get("username")},
+            )  # fmt: skip
+            super().handle(*args, **options)
+            return
+        with operator_command_recorded(command=COMMAND):
+            super().handle(*args, **options)

@@ -1,0 +1,117 @@
+"""``manage.py createsuperuser`` and ``manage.py changepassword`` leave a trace.
+
+Whoever had the server's shell added a superuser or set an operator's password with
+Django's commands, and the operators' admin log, where every change made in the admin is,
+showed nothing. Now the public schema's additions and password changes by these commands
+are in that log (naming the command, never the password); run on a city's schema, the run
+is ``operator.command`` in the city's audit trail. Django's behaviour is otherwise kept.
+"""
+
+from __future__ import annotations
+
+import getpass
+import io
+import json
+from typing import Any
+
+import pytest
+from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
+from django_tenants.utils import schema_context
+
+from tests.accounts.conftest import STAFF_PASSWORD, audit_seq, audit_since
+from tests.conftest import City
+
+User = get_user_model()
+PASSWORD = "Unyou-kanri-2026"
+NEW_PASSWORD = "Atarashii-kagi-2027"
+
+
+def _entries(user: Any) -> list[LogEntry]:
+    return list(
+        LogEntry.objects.filter(content_type__model="user", object_id=str(user.pk)).order_by("pk")
+    )
+
+
+@pytest.fixture
+def typed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """What the person at the shell types at Django's password prompts (``getpass``)."""
+    answers: list[str] = []
+    monkeypatch.setattr(getpass, "getpass", lambda prompt="": answers.pop(0))
+    return answers
+
+
+def test_createsuperuser_is_in_the_operators_log(
+    cities: dict, db: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", PASSWORD)
+    call_command(
+        "createsuperuser", "--noinput", "--username", "kanri", "--email", "kanri@example.jp",
+        stdout=io.StringIO(),
+    )  # fmt: skip
+    kanri = User.objects.get(username="kanri")
+    assert kanri.is_superuser
+    assert kanri.check_password(PASSWORD)
+    (entry,) = _entries(kanri)
+    assert (entry.user_id, entry.action_flag) == (kanri.pk, ADDITION)
+    added, changed = json.loads(entry.change_message)
+    assert added == {"added": {}}
+    assert changed["changed"]["command"] == "manage.py createsuperuser"
+    assert changed["changed"]["values"] == {
+        "username": {"from": None, "to": "kanri"},
+        "email": {"from": None, "to": "kanri@example.jp"},
+        "is_superuser": {"from": False, "to": True},
+        "is_staff": {"from": False, "to": True},
+        "is_active": {"from": False, "to": True},
+    }
+    assert "manage.py createsuperuser" in entry.get_change_message()
+    assert PASSWORD not in entry.change_message
+    assert kanri.password not in entry.change_message
+
+
+def test_changepassword_is_in_the_operators_log(cities: dict, db: None, typed: list[str]) -> None:
+    sato = User.objects.create_user(username="sato", password=PASSWORD, is_staff=True)
+    typed.extend([NEW_PASSWORD, NEW_PASSWORD])
+    call_command("changepassword", "sato", stdout=io.StringIO())
+    sato.refresh_from_db()
+    assert sato.check_password(NEW_PASSWORD)
+    (entry,) = _entries(sato)
+    assert (entry.user_id, entry.action_flag) == (sato.pk, CHANGE)
+    (changed,) = json.loads(entry.change_message)
+    assert changed["changed"]["command"] == "manage.py changepassword"
+    assert changed["changed"]["values"] == {"password": {"set_by": "command"}}
+    assert "manage.py changepassword" in entry.get_change_message()
+    assert NEW_PASSWORD not in entry.change_message
+    assert sato.password not in entry.change_message
+
+
+def test_a_changepassword_that_changes_nothing_leaves_nothing(
+    cities: dict, db: None, typed: list[str]
+) -> None:
+    sato = User.objects.create_user(username="sato", password=PASSWORD, is_staff=True)
+    typed.extend([NEW_PASSWORD, "different"] * 3)
+    with pytest.raises(CommandError):
+        call_command("changepassword", "sato", stdout=io.StringIO())
+    sato.refresh_from_db()
+    assert sato.check_password(PASSWORD)
+    assert _entries(sato) == []
+
+
+def test_changepassword_on_a_city_is_in_the_city_s_trail(
+    mitaka: City, staff: Any, typed: list[str]
+) -> None:
+    seq = audit_seq(mitaka)
+    logged = LogEntry.objects.count()
+    typed.extend([NEW_PASSWORD, NEW_PASSWORD])
+    with schema_context(mitaka.slug):
+        call_command("changepassword", "tanaka", stdout=io.StringIO())
+        staff.refresh_from_db()
+    assert staff.check_password(NEW_PASSWORD)
+    assert not staff.check_password(STAFF_PASSWORD)
+    events = audit_since(mitaka, seq)
+    assert [(event.action, event.actor_id, event.details) for event in events] == [
+        ("operator.command", None,
+         {"command": "manage.py changepassword", "arguments": {"username": "tanaka"}}),
+    ]  # fmt: skip
+    assert LogEntry.objects.count() == logged
