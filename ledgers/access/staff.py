@@ -259,6 +259,8 @@ def staff_create(
     """Create a staff account in this city with its memberships (人事異動 dates included)."""
     _require_city_admin(actor)
     errors: dict[str, list[str]] = {}
+    # As Django's create_user does (NFKC): ｔａｎａｋａ is tanaka, not a second account.
+    username = User.normalize_username(username) if isinstance(username, str) else username
     try:
         UnicodeUsernameValidator()(username or "")
         if not username or len(username) > 150:
@@ -270,8 +272,11 @@ def staff_create(
     except ValidationError as exc:
         errors["password"] = list(exc.messages)
     _name_errors(errors, "display_name", display_name)
-    if not errors and User.objects.filter(username=username).exists():
-        errors["username"] = [f"ユーザー名「{username}」は既に使われています。"]
+    # Case aside too: Tanaka beside tanaka reads as the same person in the audit trail and
+    # on every screen that names who did what.
+    taken = User.objects.filter(username__iexact=username).values_list("username", flat=True)
+    if not errors and (existing := taken.first()) is not None:
+        errors["username"] = [f"ユーザー名「{existing}」は既に使われています。"]
     if errors:
         raise DirectoryInvalid(errors)
     try:

@@ -150,3 +150,24 @@ def test_a_username_in_the_body_that_is_not_the_path_s_is_refused_not_ignored(
     assert admin.get("/api/v1/staff/zei/").json()["display_name"] == "zei"  # unchanged
     same = admin.patch("/api/v1/staff/zei/", {"username": "zei", "display_name": "税 担当"})
     assert same.status_code == 200
+
+
+def test_a_username_that_differs_only_by_case_or_width_is_taken(api: Any) -> None:
+    """Tanaka beside tanaka, or ｃｌｅｒｋ (full width) beside clerk, read as one person in
+    the audit trail and on every screen that names who did what: refused as taken, with the
+    name already held, nothing created. A full-width name is stored as NFKC reads it, as
+    Django's create_user does (before, each was a second account)."""
+    admin = api("admin")
+    with schema_context("mitaka"):
+        before = get_user_model().objects.count()
+    for username in ("Clerk", "CLERK", "ｃｌｅｒｋ", "Ｃｌｅｒｋ"):
+        taken = admin.post("/api/v1/staff/", {"username": username, "password": "Spring-2027-ok"})
+        assert taken.status_code == 400, (username, taken.content)
+        assert taken.json()["detail"]["errors"] == {
+            "username": ["ユーザー名「clerk」は既に使われています。"]
+        }
+    wide = admin.post("/api/v1/staff/", {"username": "ｙａｍａｄａ", "password": "Spring-2027-ok"})
+    assert wide.status_code == 201, wide.content
+    assert wide.json()["username"] == "yamada"
+    with schema_context("mitaka"):
+        assert get_user_model().objects.count() == before + 1
