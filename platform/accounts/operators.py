@@ -36,10 +36,10 @@ from django.db.models import Model, Q
 from django.db.models.signals import post_save
 from django.http import HttpRequest
 
-from daicho.accounts.exceptions import OperatorChangeRefused, PasswordChangedMeanwhile
+from daicho.accounts.exceptions import OperatorChangeRefused
 from daicho.accounts.models import User
 from daicho.accounts.selectors import on_public_schema
-from daicho.accounts.services import sign_in_event_record
+from daicho.accounts.services import own_password_set, sign_in_event_record
 
 #: What an operator may change of their own account.
 PROFILE_FIELDS = frozenset({"first_name", "last_name", "email", "display_name"})
@@ -247,17 +247,7 @@ def operator_password_change(*, actor: User, new_password: str, request: HttpReq
     (``PasswordChangedMeanwhile``): saving over the reset would give the account back to
     whoever it was meant to shut out."""
     with transaction.atomic():
-        current = (
-            User.objects.select_for_update(no_key=True)
-            .filter(pk=actor.pk)
-            .values_list("password", "is_active")
-            .first()
-        )
-        if current is None or not current[1] or current[0] != actor.password:
-            raise PasswordChangedMeanwhile
-        actor.set_password(new_password)
-        actor.must_change_password = False
-        actor.save(update_fields=["password", "must_change_password"])
+        own_password_set(actor, new_password)
         _record(actor, actor, CHANGE, [{"changed": {
             "fields": ["パスワード（本人が変更）"], "values": {"password": {"set_by": "owner"}},
         }}])  # fmt: skip

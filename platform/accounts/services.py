@@ -355,6 +355,25 @@ def lockout_release(*, actor: User, username: str, request: HttpRequest | None =
     return count
 
 
+def own_password_set(actor: User, new_password: str) -> None:
+    """Set ``actor``'s own new password, inside the caller's transaction, if the stored one
+    is still the one ``actor`` was read with and the account is active; otherwise
+    ``PasswordChangedMeanwhile`` and nothing changes (a reset committed meanwhile stands).
+    Clears the flag that someone else chose the old one. For city staff
+    (``password_change``) and operators (``operators.operator_password_change``)."""
+    current = (
+        User.objects.select_for_update(no_key=True)
+        .filter(pk=actor.pk)
+        .values_list("password", "is_active")
+        .first()
+    )
+    if current is None or not current[1] or current[0] != actor.password:
+        raise PasswordChangedMeanwhile
+    actor.set_password(new_password)
+    actor.must_change_password = False
+    actor.save(update_fields=["password", "must_change_password"])
+
+
 def password_change(*, actor: User, new_password: str, request: HttpRequest) -> None:
     """The actor's own new password (already validated by the form): the flag that someone
     else chose the old one is cleared, the session stays signed in, and the change is an
@@ -367,17 +386,7 @@ def password_change(*, actor: User, new_password: str, request: HttpRequest) -> 
     out kept the account, signed in, with a password of their own choosing."""
     require_tenant()
     with transaction.atomic():
-        current = (
-            User.objects.select_for_update(no_key=True)
-            .filter(pk=actor.pk)
-            .values_list("password", "is_active")
-            .first()
-        )
-        if current is None or not current[1] or current[0] != actor.password:
-            raise PasswordChangedMeanwhile
-        actor.set_password(new_password)
-        actor.must_change_password = False
-        actor.save(update_fields=["password", "must_change_password"])
+        own_password_set(actor, new_password)
         sign_in_event_record(
             request=request, action="auth.password_changed", user=actor,
             username=actor.get_username(),
