@@ -184,3 +184,37 @@ def enqueue(city: dict[str, Any], django_capture_on_commit_callbacks: Any) -> An
             return list(WebhookDelivery.objects.exclude(id__in=before).order_by("created_at"))
 
     return make
+
+
+def notice_ledger(url: str, *, note: str = "記録") -> tuple[Any, Any, Any]:
+    """In the current city's schema: a 総務課 ledger administrator, ``designer``, with a
+    ledger of one text field (``notice``), one record and a subscription of ``url`` to its
+    updates; (ledger, record, subscription). For the tests that run a real worker in a city
+    of their own."""
+    from datetime import date
+
+    from django.contrib.auth import get_user_model
+
+    from daicho.accounts.models import Department
+    from ledgers.definitions.services import ledger_create
+    from ledgers.records.services import record_create
+
+    designer = get_user_model().objects.create_user(username="designer", password="x" * 12)
+    department = Department.objects.create(code="soumu", name="総務課")
+    Membership.objects.create(
+        user=designer, department=department, role=Role.LEDGER_ADMIN, valid_from=date(2020, 4, 1)
+    )
+    ledger = ledger_create(
+        actor=designer, code="notice", name="通知台帳",
+        fields=[{"key": "note", "label": "備考", "type": "text"}],
+    )  # fmt: skip
+    grants_replace(
+        actor=designer, ledger=ledger,
+        grants=[{"department": "soumu", "capabilities": ["view", "create", "design"],
+                 "clearance": "special_care"}],
+    )  # fmt: skip
+    record = record_create(actor=designer, ledger=ledger, values={"note": note})
+    subscription = webhook_subscription_create(
+        actor=designer, ledger=ledger, url=url, events=["record.updated"]
+    )
+    return ledger, record, subscription

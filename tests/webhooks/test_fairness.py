@@ -18,26 +18,21 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from amqp.exceptions import ChannelError
 from celery.contrib.testing.worker import start_worker
 from django.conf import settings as django_settings
-from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
-from daicho.accounts.models import Department, Membership, Role
 from daicho.caching import redis_client
-from ledgers.access.services import grants_replace
-from ledgers.definitions.services import ledger_create
-from ledgers.records.services import record_create
 from ledgers.webhooks.dispatch import kick_key, rotation_key, slots_key, webhook_deliveries_dispatch
 from ledgers.webhooks.models import WebhookDelivery, WebhookSubscription
-from ledgers.webhooks.services import webhook_events_enqueue, webhook_subscription_create
+from ledgers.webhooks.services import webhook_events_enqueue
 from ledgers.webhooks.tasks import (
     deliver_due_webhooks_all_cities,
     deliver_webhook,
@@ -47,7 +42,7 @@ from ledgers.webhooks.tasks import (
 from tenants.models import Municipality
 from tenants.services import municipality_resume, municipality_suspend
 from tests.conftest import City, provision
-from tests.webhooks.conftest import Answer, Receiver
+from tests.webhooks.conftest import Answer, Receiver, notice_ledger
 from workers.celery import app
 
 KOMAE = City("komae", "狛江市", "132195", "komae.localhost")
@@ -95,27 +90,7 @@ def towns(
             provision(city)
             receiver = Receiver(journal=journal, label=city.slug).__enter__()
             with schema_context(city.slug):
-                designer = get_user_model().objects.create_user(
-                    username="designer", password="x" * 12
-                )
-                department = Department.objects.create(code="soumu", name="総務課")
-                Membership.objects.create(
-                    user=designer, department=department, role=Role.LEDGER_ADMIN,
-                    valid_from=date(2020, 4, 1),
-                )  # fmt: skip
-                ledger = ledger_create(
-                    actor=designer, code="notice", name="通知台帳",
-                    fields=[{"key": "note", "label": "備考", "type": "text"}],
-                )  # fmt: skip
-                grants_replace(
-                    actor=designer, ledger=ledger,
-                    grants=[{"department": "soumu", "capabilities": ["view", "create", "design"],
-                             "clearance": "special_care"}],
-                )  # fmt: skip
-                record = record_create(actor=designer, ledger=ledger, values={"note": "記録"})
-                subscription = webhook_subscription_create(
-                    actor=designer, ledger=ledger, url=receiver.url, events=["record.updated"]
-                )
+                ledger, record, subscription = notice_ledger(receiver.url)
             connection.set_schema_to_public()
             made[city.slug] = Town(city.slug, ledger, record, subscription, receiver)
     yield made

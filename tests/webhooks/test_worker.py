@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from datetime import date
 from typing import Any
 
 import pytest
@@ -19,17 +18,13 @@ from django.db import connection, transaction
 from django_tenants.utils import schema_context
 from rest_framework.test import APIClient
 
-from daicho.accounts.models import Department, Membership, Role
-from ledgers.access.services import grants_replace
 from ledgers.api.tokens.services import token_issue
-from ledgers.definitions.services import ledger_create
-from ledgers.records.services import record_create
 from ledgers.webhooks.models import WebhookDelivery
 from ledgers.webhooks.services import webhook_events_enqueue, webhook_subscription_create
 from ledgers.webhooks.signing import verify_signature
 from tenants.services import municipality_provision
 from tests.conftest import ADMIN_PASSWORD
-from tests.webhooks.conftest import Answer, Receiver
+from tests.webhooks.conftest import Answer, Receiver, notice_ledger
 from workers.audit_tasks import seal_city
 from workers.celery import app
 
@@ -52,25 +47,7 @@ def committed(
             admin_username="admin", admin_password=ADMIN_PASSWORD,
         )  # fmt: skip
         with schema_context(SLUG):
-            designer = get_user_model().objects.create_user(username="designer", password="x" * 12)
-            department = Department.objects.create(code="soumu", name="総務課")
-            Membership.objects.create(
-                user=designer, department=department, role=Role.LEDGER_ADMIN,
-                valid_from=date(2020, 4, 1),
-            )  # fmt: skip
-            ledger = ledger_create(
-                actor=designer, code="notice", name="通知台帳",
-                fields=[{"key": "note", "label": "備考", "type": "text"}],
-            )  # fmt: skip
-            grants_replace(
-                actor=designer, ledger=ledger,
-                grants=[{"department": "soumu", "capabilities": ["view", "create", "design"],
-                         "clearance": "special_care"}],
-            )  # fmt: skip
-            record = record_create(actor=designer, ledger=ledger, values={"note": "府中の記録"})
-            subscription = webhook_subscription_create(
-                actor=designer, ledger=ledger, url=module_receiver.url, events=["record.updated"]
-            )
+            ledger, record, subscription = notice_ledger(module_receiver.url, note="府中の記録")
         connection.set_schema_to_public()
     return {"ledger": ledger, "record": record, "subscription": subscription}
 
