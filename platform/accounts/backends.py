@@ -8,7 +8,7 @@ from axes.backends import AxesStandaloneBackend
 from axes.exceptions import AxesBackendPermissionDenied
 from django.http import HttpRequest
 
-from daicho.accounts.selectors import sign_in_address_locked_for
+from daicho.accounts.selectors import sign_in_address_lock
 
 
 class SignInLockoutBackend(AxesStandaloneBackend):
@@ -19,7 +19,11 @@ class SignInLockoutBackend(AxesStandaloneBackend):
     A locked address is refused as axes refuses a locked username+IP: flagged on the
     request (``axes_locked_out``, and ``daicho_address_locked_out`` with the seconds left),
     so that ``AxesMiddleware`` answers ``views.lockout_response`` (429) whatever the
-    username, known or not.
+    username, existing or not, unless the username signed in from the address within
+    ``SIGN_IN_ADDRESS_KNOWN_DAYS``: one colleague spraying usernames from an office's shared
+    address then locks out strangers, not the office. Such a username goes on to axes'
+    own per-username+IP check and the password (its ``auth.login`` says
+    ``address_locked``).
 
     ``authenticate()`` called without a request (Django's test ``Client.login``, a shell)
     has no client address to lock and is passed on to the next backend, where axes would
@@ -36,9 +40,9 @@ class SignInLockoutBackend(AxesStandaloneBackend):
     ) -> None:
         if request is None:
             return None
-        left = sign_in_address_locked_for(request)
-        if left is not None:
+        lock = sign_in_address_lock(request, username)
+        if lock is not None and not lock.username_known:
             request.axes_locked_out = True  # type: ignore[attr-defined]
-            request.daicho_address_locked_out = left  # type: ignore[attr-defined]
+            request.daicho_address_locked_out = lock.seconds_left  # type: ignore[attr-defined]
             raise AxesBackendPermissionDenied("the client address is locked out")
         return super().authenticate(request, username, password, **kwargs)

@@ -14,6 +14,7 @@ from django.http import HttpRequest
 
 from daicho.accounts.middleware import session_start
 from daicho.accounts.models import User
+from daicho.accounts.selectors import sign_in_address_lock
 from daicho.accounts.services import (
     second_factor_name,
     sign_in_address_failure_record,
@@ -44,6 +45,10 @@ def on_user_logged_in(sender: Any, request: HttpRequest | None, user: User, **kw
         return
     if hasattr(request, "session"):
         session_start(request)
+    # Signed in while the address was locked: a username known there (the lock lets those
+    # by), or the lock came between the password and the second factor. Read before this
+    # sign-in makes the username known.
+    locked = sign_in_address_lock(request, user.get_username()) is not None
     sign_in_address_success(request=request, username=user.get_username())
     sign_in_event_record(
         request=request,
@@ -51,6 +56,7 @@ def on_user_logged_in(sender: Any, request: HttpRequest | None, user: User, **kw
         user=user,
         username=user.get_username(),
         second_factor=second_factor_name(getattr(user, "otp_device", None)),
+        **({"address_locked": True} if locked else {}),
     )
 
 

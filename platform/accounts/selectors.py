@@ -15,6 +15,7 @@ from django.db import connection
 from django.db.models import Max, Sum
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django_otp import devices_for_user
 from django_otp.models import Device
 from django_otp.plugins.otp_static.models import StaticDevice
@@ -121,10 +122,27 @@ def _sign_in_prefix() -> str:
     return f"{settings.CACHES['default'].get('KEY_PREFIX', '')}:signin:{schema}"
 
 
+#: The longest username a digest is taken of (``User.username``'s length).
+USERNAME_MAX = 150
+
+
+def sign_in_username_digest(username: str) -> str:
+    """What Redis keeps of a username in the address counters: a keyed digest, never the
+    username (keyed: not a table lookup away)."""
+    return salted_hmac("daicho.sign-in-address", username[:USERNAME_MAX]).hexdigest()[:32]
+
+
 def sign_in_address_keys(address: str) -> tuple[str, str]:
     """Redis keys of ``address`` in the current city: the set of usernames failed from it
     (digests), and its lock."""
     return f"{_sign_in_prefix()}:{address}:failed", f"{_sign_in_prefix()}:{address}:locked"
+
+
+def sign_in_address_known_key(address: str) -> str:
+    """The Redis key of the usernames (digests) that signed in from ``address`` in the
+    current city, scored by their latest sign-in's time (a sorted set): the address's lock
+    lets by those within ``SIGN_IN_ADDRESS_KNOWN_DAYS``."""
+    return f"{_sign_in_prefix()}:{address}:known"
 
 
 def sign_in_locked_addresses_key() -> str:
@@ -132,8 +150,18 @@ def sign_in_locked_addresses_key() -> str:
     return f"{_sign_in_prefix()}:locked"
 
 
-def sign_in_address_locked_for(request: HttpRequest | None) -> int | None:
-    """Seconds left of the lock on the request's client address in this city, or None.
+@dataclass(frozen=True)
+class AddressLock:
+    """The lock on a sign-in's client address: the seconds it has left, and whether the
+    username signing in is one that signed in from the address before (which the lock
+    lets by)."""
+
+    seconds_left: int
+    username_known: bool
+
+
+def sign_in_address_lock(request: HttpRequest | None, username: str | None) -> AddressLock | None:
+    """The lock on the request's client address in this city, or None (one round trip).
 
     If Redis does not answer, None (with a warning): the per-username lockout, in the
     database, still holds."""
@@ -141,11 +169,23 @@ def sign_in_address_locked_for(request: HttpRequest | None) -> int | None:
     if address is None:
         return None
     try:
-        left = redis_client().ttl(sign_in_address_keys(address)[1])
+        pipe = redis_client().pipeline(transaction=False)
+        pipe.ttl(sign_in_address_keys(address)[1])
+        pipe.zscore(sign_in_address_known_key(address), sign_in_username_digest(username or ""))
+        left, last_sign_in = pipe.execute()
     except Exception:
         logger.warning("sign-in address lock unavailable", exc_info=True)
         return None
-    return left if left > 0 else None
+    if left <= 0:
+        return None
+    days = settings.SIGN_IN_ADDRESS_KNOWN_DAYS
+    known = (
+        bool(username)
+        and days > 0
+        and last_sign_in is not None
+        and last_sign_in >= time.time() - days * 86_400
+    )
+    return AddressLock(seconds_left=left, username_known=known)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,6 @@ from django.conf import settings
 from django.contrib.auth import authenticate, update_session_auth_hash
 from django.db import transaction
 from django.http import HttpRequest
-from django.utils.crypto import salted_hmac
 from django_otp import verify_token
 from django_otp.models import Device
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
@@ -36,9 +35,12 @@ from daicho.accounts.exceptions import (
 from daicho.accounts.models import CitySecuritySettings, User
 from daicho.accounts.network import client_ip, client_network
 from daicho.accounts.selectors import (
+    USERNAME_MAX,
     on_public_schema,
     sign_in_address_keys,
+    sign_in_address_known_key,
     sign_in_locked_addresses_key,
+    sign_in_username_digest,
 )
 from daicho.caching import current_access_counter, generation_bump, redis_client
 from daicho.tenancy.guard import require_tenant
@@ -47,7 +49,6 @@ from ledgers.audit.services import audit_record
 logger = logging.getLogger(__name__)
 
 BACKUP_CODE_COUNT = 10
-_USERNAME_MAX = 150
 _SEPARATORS = re.compile(r"[\s\-]+")
 
 
@@ -71,7 +72,7 @@ def sign_in_event_record(
     audit_record(
         actor=user,
         action=action,
-        details={"username": (username or "")[:_USERNAME_MAX], "ip": client_ip(request), **details},
+        details={"username": (username or "")[:USERNAME_MAX], "ip": client_ip(request), **details},
     )
 
 
@@ -233,11 +234,6 @@ return count
 _address_failure_script: Any = None
 
 
-def _username_digest(username: str) -> str:
-    # Redis keeps which usernames failed, not the usernames (keyed: not a table lookup away).
-    return salted_hmac("daicho.sign-in-address", username[:_USERNAME_MAX]).hexdigest()[:32]
-
-
 def sign_in_address_failure_record(*, request: HttpRequest, username: str) -> int | None:
     """Count a failed sign-in of ``username`` from the request's client address (per city,
     in Redis); when it is the limit-th distinct username within the cool-off, lock the
@@ -264,7 +260,7 @@ def sign_in_address_failure_record(*, request: HttpRequest, username: str) -> in
             _address_failure_script = client.register_script(_ADDRESS_FAILURE)
         count = _address_failure_script(
             keys=[failed, locked, sign_in_locked_addresses_key()],
-            args=[_username_digest(username), seconds, limit, address, int(time.time())],
+            args=[sign_in_username_digest(username), seconds, limit, address, int(time.time())],
             client=client,
         )
     except Exception:
@@ -275,12 +271,25 @@ def sign_in_address_failure_record(*, request: HttpRequest, username: str) -> in
 
 def sign_in_address_success(*, request: HttpRequest, username: str) -> None:
     """``username`` signed in from the request's client address: its failures from there
-    no longer count towards the address's limit."""
+    no longer count towards the address's limit, and for ``SIGN_IN_ADDRESS_KNOWN_DAYS``
+    the address's lock lets it by (``selectors.sign_in_address_lock``; one round trip)."""
     address = client_network(request)
     if address is None:
         return
+    digest = sign_in_username_digest(username)
+    days = settings.SIGN_IN_ADDRESS_KNOWN_DAYS
     try:
-        redis_client().srem(sign_in_address_keys(address)[0], _username_digest(username))
+        pipe = redis_client().pipeline(transaction=False)
+        pipe.srem(sign_in_address_keys(address)[0], digest)
+        if days > 0:
+            # Scored by the sign-in's time: a username counts as known for ``days`` after
+            # its latest sign-in from the address, however busy the address stays.
+            now, term = time.time(), days * 86_400
+            known = sign_in_address_known_key(address)
+            pipe.zadd(known, {digest: now})
+            pipe.zremrangebyscore(known, "-inf", now - term)
+            pipe.expire(known, term)
+        pipe.execute()
     except Exception:
         logger.warning("sign-in address counter unavailable", exc_info=True)
 
@@ -350,7 +359,7 @@ def lockout_release(*, actor: User, username: str, request: HttpRequest | None =
         audit_record(
             actor=actor,
             action="auth.unlock",
-            details={"username": username[:_USERNAME_MAX], "ip": client_ip(request)},
+            details={"username": username[:USERNAME_MAX], "ip": client_ip(request)},
         )
     return count
 

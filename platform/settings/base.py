@@ -392,6 +392,11 @@ AXES_VERBOSE = False
 # refused for AXES_COOLOFF_MINUTES (daicho.accounts.services.sign_in_address_failure_record).
 # 0 turns it off.
 SIGN_IN_ADDRESS_FAILURE_LIMIT = env.int("SIGN_IN_ADDRESS_FAILURE_LIMIT", default=30)
+# A username that signed in from an address within this many days is not refused by that
+# address's lock (its own per-username lockout still holds): one colleague spraying
+# usernames from the office's shared address no longer locks out the whole office.
+# 0: every username is refused while the address is locked.
+SIGN_IN_ADDRESS_KNOWN_DAYS = env.int("SIGN_IN_ADDRESS_KNOWN_DAYS", default=30)
 
 # --- REST API -------------------------------------------------------------------------
 

@@ -192,3 +192,127 @@ def test_a_city_admin_can_lift_an_address_lock(staff: Any, mitaka: City, limit: 
     assert (
         sign_in(Client(), mitaka, "tanaka", STAFF_PASSWORD, REMOTE_ADDR=address).status_code == 302
     )
+
+
+def _known_score(city: City, address: str, username: str) -> float | None:
+    """When ``username`` last signed in from ``address``, as the lock reads it."""
+    from django_tenants.utils import schema_context
+
+    from daicho.accounts.selectors import sign_in_address_known_key, sign_in_username_digest
+    from daicho.caching import redis_client
+
+    with schema_context(city.slug):
+        return redis_client().zscore(
+            sign_in_address_known_key(address), sign_in_username_digest(username)
+        )
+
+
+def test_staff_who_signed_in_from_the_address_are_let_by_its_lock(
+    staff: Any, mitaka: City, limit: int
+) -> None:
+    """An office behind one address: a colleague spraying usernames from it locks out
+    strangers, not the staff who sign in there. tanaka signed in from the address before
+    the lock: the lock lets tanaka by (screen and API alike), audited as such; admin, who
+    never signed in from it, is refused as before, right password or not."""
+    address = _address()
+    assert (
+        sign_in(Client(), mitaka, "tanaka", STAFF_PASSWORD, REMOTE_ADDR=address).status_code == 302
+    )
+    assert _spray(mitaka, address, [f"guess{i}" for i in range(limit)])[-1] == 429
+    start = audit_seq(mitaka)
+    assert (
+        sign_in(Client(), mitaka, "tanaka", STAFF_PASSWORD, REMOTE_ADDR=address).status_code == 302
+    )
+    login = audit_since(mitaka, start)[-1]
+    assert login.action == "auth.login"
+    assert login.details["address_locked"] is True
+    assert _token(mitaka, address, "tanaka", STAFF_PASSWORD).status_code == 201
+    assert (
+        sign_in(Client(), mitaka, "admin", ADMIN_PASSWORD, REMOTE_ADDR=address).status_code == 429
+    )
+    assert _token(mitaka, address, "admin", ADMIN_PASSWORD).status_code == 429
+    # A sign-in from an address that is not locked says nothing of a lock.
+    start = audit_seq(mitaka)
+    assert (
+        sign_in(Client(), mitaka, "tanaka", STAFF_PASSWORD, REMOTE_ADDR=_address()).status_code
+        == 302
+    )
+    assert "address_locked" not in audit_since(mitaka, start)[-1].details
+
+
+def test_a_known_username_still_has_its_own_lockout_at_a_locked_address(
+    staff: Any, mitaka: City, limit: int
+) -> None:
+    """The lock lets a known username on to the password, never past it: wrong passwords
+    are refused and count towards the username's own lockout, which then holds."""
+    address = _address()
+    assert (
+        sign_in(Client(), mitaka, "tanaka", STAFF_PASSWORD, REMOTE_ADDR=address).status_code == 302
+    )
+    _spray(mitaka, address, [f"guess{i}" for i in range(limit)])
+    failures = settings.AXES_FAILURE_LIMIT
+    statuses = [
+        sign_in(Client(), mitaka, "tanaka", "Spring2026!", REMOTE_ADDR=address).status_code
+        for _ in range(failures)
+    ]
+    assert statuses == [200] * (failures - 1) + [429]
+    assert (
+        sign_in(Client(), mitaka, "tanaka", STAFF_PASSWORD, REMOTE_ADDR=address).status_code == 429
+    )
+
+
+def test_a_username_is_known_at_an_address_for_the_set_days(
+    staff: Any, mitaka: City, limit: int, settings: Any
+) -> None:
+    """Known for SIGN_IN_ADDRESS_KNOWN_DAYS after its latest sign-in there; a sign-in
+    older than that, or the setting at 0, lets nobody by."""
+    from django_tenants.utils import schema_context
+
+    from daicho.accounts.selectors import sign_in_address_known_key, sign_in_username_digest
+    from daicho.caching import redis_client
+
+    address = _address()
+    assert (
+        sign_in(Client(), mitaka, "tanaka", STAFF_PASSWORD, REMOTE_ADDR=address).status_code == 302
+    )
+    assert _known_score(mitaka, address, "tanaka") is not None
+    _spray(mitaka, address, [f"guess{i}" for i in range(limit)])
+    settings.SIGN_IN_ADDRESS_KNOWN_DAYS = 0
+    assert (
+        sign_in(Client(), mitaka, "tanaka", STAFF_PASSWORD, REMOTE_ADDR=address).status_code == 429
+    )
+    settings.SIGN_IN_ADDRESS_KNOWN_DAYS = 30
+    with schema_context(mitaka.slug):
+        # tanaka's sign-in there moved back 31 days.
+        old = (_known_score(mitaka, address, "tanaka") or 0) - 31 * 86_400
+        redis_client().zadd(
+            sign_in_address_known_key(address), {sign_in_username_digest("tanaka"): old}
+        )
+    assert (
+        sign_in(Client(), mitaka, "tanaka", STAFF_PASSWORD, REMOTE_ADDR=address).status_code == 429
+    )
+    settings.SIGN_IN_ADDRESS_KNOWN_DAYS = 32
+    assert (
+        sign_in(Client(), mitaka, "tanaka", STAFF_PASSWORD, REMOTE_ADDR=address).status_code == 302
+    )
+
+
+def test_a_sign_in_elsewhere_or_in_another_city_makes_no_username_known_here(
+    staff: Any, mitaka: City, musashino: City, limit: int
+) -> None:
+    """Known is per city and per address: admin signing in to musashino from the address,
+    or to mitaka from another one, is no pass through mitaka's lock on it."""
+    address = _address()
+    assert (
+        sign_in(Client(), musashino, "admin", ADMIN_PASSWORD, REMOTE_ADDR=address).status_code
+        == 302
+    )
+    assert (
+        sign_in(Client(), mitaka, "admin", ADMIN_PASSWORD, REMOTE_ADDR=_address()).status_code
+        == 302
+    )
+    _spray(mitaka, address, [f"guess{i}" for i in range(limit)])
+    assert (
+        sign_in(Client(), mitaka, "admin", ADMIN_PASSWORD, REMOTE_ADDR=address).status_code == 429
+    )
+    assert _known_score(mitaka, address, "admin") is None
