@@ -15,7 +15,10 @@ Drift then touches both alike.
 What A runs is the revision's ``ledgers``, ``tenants``, ``template_market`` and ``workers``
 (first on ``PYTHONPATH``); ``daicho`` (``platform/``, installed editable) is the current
 tree's in both, and the database is migrated by the current tree: compare changes to the
-apps' code, not to settings or migrations.
+apps' code, not to settings or migrations. With ``--whole`` A runs the revision's own
+``daicho`` too (its ``platform/`` linked as ``daicho`` in the worktree, and gunicorn's
+default worker class where the revision has no ``daicho.gunicorn_workers``): for comparing
+whole releases, as long as the revision's code reads the current schema.
 """
 
 from __future__ import annotations
@@ -76,6 +79,9 @@ def main() -> None:
     parser.add_argument("--kind", choices=sorted(BLOCK), default="read")
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--people", type=int, default=5000)
+    parser.add_argument(
+        "--whole", action="store_true", help="A runs the revision's own daicho (platform/) too"
+    )
     args = parser.parse_args()
 
     api.BENCH_DB = BENCH_DB
@@ -86,9 +92,14 @@ def main() -> None:
         ["git", "worktree", "add", "--detach", "-f", str(worktree), args.base],
         cwd=REPO_ROOT, check=True, capture_output=True,
     )  # fmt: skip
+    worker_class = api.WORKER_CLASS
+    if args.whole:
+        (worktree / "daicho").symlink_to("platform", target_is_directory=True)
+        if not (worktree / "platform" / "gunicorn_workers.py").exists():
+            worker_class = "sync"
     servers = {
         "A": api.start_server(worktree, PORTS["A"], bench_url, workers=1, threads=1,
-                              pythonpath=str(worktree)),
+                              pythonpath=str(worktree), worker_class=worker_class),
         "B": api.start_server(REPO_ROOT, PORTS["B"], bench_url, workers=1, threads=1),
     }  # fmt: skip
     headers = {"Host": api.HOST, "Authorization": f"Bearer {token}"}

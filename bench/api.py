@@ -58,6 +58,8 @@ from bench.common import (  # noqa: E402
 )
 
 BENCH_DB = "daicho_bench_api"
+#: As deployed (infra/entrypoint.sh).
+WORKER_CLASS = "daicho.gunicorn_workers.Worker"
 HOST = "bench.localhost"
 
 FIELDS = [
@@ -194,6 +196,7 @@ def start_server(
     workers: int,
     threads: int,
     pythonpath: str | None = None,
+    worker_class: str = WORKER_CLASS,
 ) -> subprocess.Popen:
     """gunicorn serving ``tree`` on 127.0.0.1:``port``, rate limits out of the way."""
     env = {**os.environ, "DATABASE_URL": database_url, "DEBUG": "0",
@@ -204,7 +207,7 @@ def start_server(
          "--workers", str(workers), "--threads", str(threads), "--log-level", "warning",
          # As deployed (infra/entrypoint.sh): the worker class answers what gunicorn refuses
          # itself in the API's shape; the logger writes no query string.
-         "--worker-class", "daicho.gunicorn_workers.Worker",
+         "--worker-class", worker_class,
          "--logger-class", "daicho.logs.GunicornLogger",
          # gunicorn 27 opens a control socket at one path per user (~/.gunicorn): a second
          # server (bench/ab.py runs two) took the first's and removed it on exit.
