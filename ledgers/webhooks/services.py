@@ -49,7 +49,7 @@ from ledgers.definitions.models import Ledger
 from ledgers.exceptions import RecordNotFound
 from ledgers.fields.normalize import text_problem
 from ledgers.records.output import record_output
-from ledgers.webhooks.exceptions import WebhookInvalid, WebhookUrlRefused
+from ledgers.webhooks.exceptions import WebhookInvalid, WebhookNotFound, WebhookUrlRefused
 from ledgers.webhooks.models import WebhookDelivery, WebhookEvent, WebhookSubscription
 from ledgers.webhooks.signing import sign
 from tenants.models import Municipality
@@ -653,8 +653,11 @@ def webhook_subscription_update(
         locked = (
             WebhookSubscription.objects.select_for_update()
             .select_related("owner")
-            .get(pk=subscription.pk)
+            .filter(pk=subscription.pk)
+            .first()
         )
+        if locked is None:  # deleted meanwhile
+            raise WebhookNotFound()
         # The rules read the subscription as it is under the lock, not as the request found
         # it: a change of the URL alone, checked while the actor owned the subscription,
         # landed after another designer had taken it over and sent that one's view to the
@@ -739,16 +742,26 @@ def _update_errors(
 
 
 def webhook_subscription_delete(*, actor: Any, subscription: WebhookSubscription) -> None:
-    """Delete the subscription and its delivery log (requires ``design``); audited."""
+    """Delete the subscription and its delivery log (requires ``design``); audited.
+
+    As a change: the right is checked again under the ledger's lock, on the grants as they
+    are once a change of them holding that lock (``grants_replace``) has committed, and
+    the subscription is read under its own lock (one deleted meanwhile is
+    ``WebhookNotFound``, 404; the event describes it as it was then)."""
     require_tenant()
     ledger = subscription.ledger
     policy_for(actor, ledger).require("design")
     with transaction.atomic():
+        ledger = Ledger.objects.select_for_update(no_key=True).get(pk=ledger.pk)
+        policy_for(actor, ledger).require("design")
+        locked = WebhookSubscription.objects.select_for_update().filter(pk=subscription.pk).first()
+        if locked is None:  # deleted meanwhile
+            raise WebhookNotFound()
         audit_record(
             actor=actor, action="webhook.delete", ledger_code=ledger.code,
-            details=_describe(subscription),
+            details=_describe(locked),
         )  # fmt: skip
-        subscription.delete()
+        locked.delete()
 
 
 # --- enqueueing events ------------------------------------------------------------------

@@ -157,3 +157,100 @@ def test_a_designer_demoted_while_changing_a_subscription_is_refused(
         with schema_context(FUCHU.slug):
             assert WebhookSubscription.objects.get(pk=subscription.pk).url.endswith("/old")
         connection.set_schema_to_public()
+
+
+def test_a_designer_demoted_while_deleting_a_subscription_is_refused(
+    fuchu: None, django_db_blocker: Any
+) -> None:
+    """The same for a deletion (found by the session 14 review and left then): checked
+    again under the ledger's lock, after the grants taken away meanwhile; the
+    subscription stays."""
+    from ledgers.access.services import grants_replace
+
+    with django_db_blocker.unblock():
+        designer, ledger = _designer_with_ledger("unhook")
+        with schema_context(FUCHU.slug):
+            subscription = webhook_subscription_create(
+                actor=designer, ledger=ledger, url="http://127.0.0.1:9/kept", events=EVENTS
+            )
+        client = fuchu_client(designer)
+
+        def delete() -> Any:
+            return client.delete(
+                f"/api/v1/ledgers/{ledger.code}/webhooks/{subscription.pk}/"
+            ).status_code
+
+        answers = queued_behind(
+            lambda: grants_replace(actor=designer, ledger=ledger, grants=[]), [delete]
+        )
+        assert answers == [403]
+        with schema_context(FUCHU.slug):
+            assert WebhookSubscription.objects.filter(pk=subscription.pk).exists()
+        connection.set_schema_to_public()
+
+
+def test_two_deletions_of_one_subscription_give_one_204_and_one_404(
+    fuchu: None, django_db_blocker: Any
+) -> None:
+    """Both found the subscription before either deleted it; the second, waiting on the
+    ledger's lock, finds it gone: 404, not a 500, and one webhook.delete event."""
+    from ledgers.audit.models import AuditEvent
+
+    with django_db_blocker.unblock():
+        designer, ledger = _designer_with_ledger("twice")
+        with schema_context(FUCHU.slug):
+            subscription = webhook_subscription_create(
+                actor=designer, ledger=ledger, url="http://127.0.0.1:9/once", events=EVENTS
+            )
+        clients = [fuchu_client(designer), fuchu_client(designer)]
+
+        def delete(n: int) -> Any:
+            return (
+                clients[n]
+                .delete(f"/api/v1/ledgers/{ledger.code}/webhooks/{subscription.pk}/")
+                .status_code
+            )
+
+        answers = queued_behind(
+            lambda: Ledger.objects.select_for_update().get(pk=ledger.pk),
+            [lambda: delete(0), lambda: delete(1)],
+        )
+        assert sorted(answers) == [204, 404], answers
+        with schema_context(FUCHU.slug):
+            assert not WebhookSubscription.objects.filter(pk=subscription.pk).exists()
+            assert (
+                AuditEvent.objects.filter(action="webhook.delete", ledger_code=ledger.code).count()
+                == 1
+            )
+        connection.set_schema_to_public()
+
+
+def test_a_change_of_a_subscription_deleted_meanwhile_is_404(
+    fuchu: None, django_db_blocker: Any
+) -> None:
+    """A change that found the subscription, then waited on the ledger's lock while
+    another designer deleted it, answers 404 (it was a 500) and recreates nothing."""
+    from ledgers.webhooks.services import webhook_subscription_delete
+
+    with django_db_blocker.unblock():
+        designer, ledger = _designer_with_ledger("gone")
+        with schema_context(FUCHU.slug):
+            subscription = webhook_subscription_create(
+                actor=designer, ledger=ledger, url="http://127.0.0.1:9/gone", events=EVENTS
+            )
+        client = fuchu_client(designer)
+
+        def change() -> Any:
+            return client.patch(
+                f"/api/v1/ledgers/{ledger.code}/webhooks/{subscription.pk}/",
+                {"url": "http://127.0.0.1:9/new"}, format="json",
+            ).status_code  # fmt: skip
+
+        answers = queued_behind(
+            lambda: webhook_subscription_delete(actor=designer, subscription=subscription),
+            [change],
+        )
+        assert answers == [404]
+        with schema_context(FUCHU.slug):
+            assert not WebhookSubscription.objects.filter(ledger__code=ledger.code).exists()
+        connection.set_schema_to_public()
