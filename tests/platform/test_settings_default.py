@@ -121,6 +121,10 @@ def test_every_gunicorn_command_logs_paths_without_their_query_string() -> None:
 def test_the_benchmarks_gunicorn_runs_as_deployed() -> None:
     """bench/api.py (and bench/ab.py through it) starts gunicorn itself: with the deployed
     worker and logger classes."""
+    from bench import api
+
     text = (REPO / "bench/api.py").read_text()
-    assert '"--worker-class", "daicho.gunicorn_workers.Worker"' in text
+    assert api.WORKER_CLASS == "daicho.gunicorn_workers.Worker"
+    assert "worker_class: str = WORKER_CLASS" in text
+    assert '"--worker-class", worker_class' in text
     assert '"--logger-class", "daicho.logs.GunicornLogger"' in text
