@@ -41,7 +41,10 @@ class RecordInvalid(LedgerError):
     """Values do not fit the ledger's fields; nothing was written.
 
     ``errors`` maps field keys to messages; for bulk writes ``item_errors`` maps the item's
-    index to such a mapping.
+    index to such a mapping. ``refused_references``: the references refused for naming a
+    record missing or out of the writer's sight (``ledgers.records.references.
+    ReferencesRefused``), which the API's edge audits as ``record.refused`` once the write
+    has rolled back; no part of the answer (a hidden record answers as a missing one).
     """
 
     code = "ERROR_RECORD_INVALID"
@@ -51,9 +54,11 @@ class RecordInvalid(LedgerError):
         errors: dict[str, list[str]] | None = None,
         *,
         item_errors: dict[int, dict[str, list[str]]] | None = None,
+        refused_references: Any = None,
     ) -> None:
         self.errors = errors or {}
         self.item_errors = item_errors or {}
+        self.refused_references = refused_references
         if self.item_errors:
             message = f"{len(self.item_errors)}件の記録に誤りがあるため、1件も登録していません。"
             detail: dict[str, Any] = {"items": {str(i): e for i, e in self.item_errors.items()}}

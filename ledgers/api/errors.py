@@ -14,7 +14,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from ledgers.exceptions import LedgerError
+from ledgers.exceptions import LedgerError, RecordInvalid
+from ledgers.records.references import references_refused_audit
 from tenants.exceptions import TenantError
 
 _DRF_CODES: list[tuple[type[Exception], str, str]] = [
@@ -68,7 +69,16 @@ def error_response(
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """Every error as ``{"code": "ERROR_…", "message": "…", "detail": {…}}``."""
+    """Every error as ``{"code": "ERROR_…", "message": "…", "detail": {…}}``.
+
+    A write refused for references to records missing or out of the writer's sight leaves
+    ``record.refused`` for each (``references_refused_audit``) here, once the write and any
+    transaction around it (an ``Idempotency-Key``'s) have rolled back: committed before the
+    400 leaves, whatever the write's fate, and the answer is the same either way."""
+    refusals = getattr(exc, "refused_references", None)
+    if isinstance(exc, RecordInvalid) and refusals is not None:
+        request = context.get("request")
+        references_refused_audit(actor=getattr(request, "user", None), refusals=refusals)
     if isinstance(exc, LedgerError):
         wait = getattr(exc, "retry_after", None)
         headers = {"Retry-After": str(wait)} if wait else None

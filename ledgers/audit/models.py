@@ -15,7 +15,13 @@ from django.db import models
 # importing it here registers it whenever the apps load.
 from tenants.anchors import AuditAnchor
 
-__all__ = ["AuditAnchor", "AuditEvent", "AuditSeal"]
+__all__ = ["NO_SUCH_LEDGER", "AuditAnchor", "AuditEvent", "AuditSeal"]
+
+#: The ``ledger_code`` of an event about a ledger that does not exist (an ``audit.read``
+#: asking about one, a ``record.refused`` of a reference naming one): no ledger's code
+#: (codes start with a letter), so that only city administrators, who read every event,
+#: see it.
+NO_SUCH_LEDGER = "-"
 
 
 class AuditEvent(models.Model):

@@ -14,9 +14,16 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
+import orjson
+from django.db import connection
+
+from daicho.tenancy.guard import require_tenant
 from ledgers.access.policy import MASKED, LedgerPolicy, policy_for
+from ledgers.audit.context import audit_details_json
+from ledgers.audit.models import NO_SUCH_LEDGER
 from ledgers.definitions.models import Ledger
 from ledgers.records.models import Record
 
@@ -49,18 +56,22 @@ def _paths_of(
 
 def references_in(
     paths: tuple[frozenset[str], dict[str, frozenset[str]]], values: Mapping[str, Any]
-) -> list[tuple[str, Mapping[str, Any]]]:
-    """(top-level key, reference) of every reference among ``values`` (cleaned values)."""
+) -> list[tuple[str, str, Mapping[str, Any]]]:
+    """(top-level key, field path, reference) of every reference among ``values`` (cleaned
+    values): the path is the key, or ``group.sub`` for a group's sub-field."""
     top, groups = paths
-    found: list[tuple[str, Mapping[str, Any]]] = []
+    found: list[tuple[str, str, Mapping[str, Any]]] = []
     for key, value in values.items():
         if key in top and isinstance(value, Mapping):
-            found.append((key, value))
+            found.append((key, key, value))
         elif key in groups and isinstance(value, list):
+            subs = [(sub, f"{key}.{sub}") for sub in sorted(groups[key])]
             for row in value:
                 if isinstance(row, Mapping):
                     found.extend(
-                        (key, row[sub]) for sub in groups[key] if isinstance(row.get(sub), Mapping)
+                        (key, path, row[sub])
+                        for sub, path in subs
+                        if isinstance(row.get(sub), Mapping)
                     )
     return found
 
@@ -135,7 +146,7 @@ def references_hidden(
     paths = (top, groups)
     if not (top or groups):
         return values_list
-    refs = [ref for values in values_list for _key, ref in references_in(paths, values)]
+    refs = [ref for values in values_list for _k, _p, ref in references_in(paths, values)]
     if not refs:
         return values_list
     seen = references_seen(policy=policy, refs=refs)
@@ -162,22 +173,125 @@ def references_hidden(
     return result
 
 
+@dataclass(frozen=True)
+class ReferencesRefused:
+    """The references a write named whose record is missing, deleted or out of the writer's
+    sight, as ``record.refused`` keeps them (``references_refused_audit``): carried by the
+    write's ``RecordInvalid`` (``refused_references``) to the API's edge, which writes them
+    once the write has rolled back.
+
+    ``refused``: each distinct (target ledger as written, record id or ``None`` for a text
+    that is no id, field path), in the order the write named them. ``write``: the write
+    refused (``record.create``, ``record.update``), ``bulk`` for the bulk paths."""
+
+    ledger_code: str
+    write: str
+    refused: tuple[tuple[str, uuid.UUID | None, str], ...]
+    bulk: bool = False
+
+
+@dataclass(frozen=True)
+class ReferenceCheck:
+    """``references_missing``'s answer: the errors by item and field, and the refusals."""
+
+    errors: dict[int, dict[str, list[str]]]
+    refused: tuple[tuple[str, uuid.UUID | None, str], ...] = ()
+
+    def refusals(
+        self, *, policy: LedgerPolicy, write: str, bulk: bool = False
+    ) -> ReferencesRefused:
+        return ReferencesRefused(
+            ledger_code=policy.ledger.code, write=write, refused=self.refused, bulk=bulk
+        )
+
+
 def references_missing(
     *,
     policy: LedgerPolicy,
-    items: Iterable[tuple[int, str, Mapping[str, Any]]],
-) -> dict[int, dict[str, list[str]]]:
-    """The errors of the references among ``items`` (item index, field key, reference) whose
-    record is missing, deleted or out of the writer's sight, by item and field. One query
-    for the target ledgers and one per target ledger."""
+    items: Iterable[tuple[int, str, str, Mapping[str, Any]]],
+) -> ReferenceCheck:
+    """The errors of the references among ``items`` (item index, field key, field path,
+    reference) whose record is missing, deleted or out of the writer's sight, by item and
+    field, and those references once each (for ``record.refused``). One query for the
+    target ledgers and one per target ledger."""
     items = list(items)
-    found = references_seen(policy=policy, refs=(ref for _i, _k, ref in items), writing=True)
+    found = references_seen(policy=policy, refs=(ref for _i, _k, _p, ref in items), writing=True)
     errors: dict[int, dict[str, list[str]]] = {}
-    for index, key, ref in items:
+    refused: dict[tuple[str, uuid.UUID | None, str], None] = {}
+    for index, key, path, ref in items:
         canonical = _canonical(ref)
         if canonical is None or canonical not in found:
             message = MISSING.format(ledger=ref["ledger"], record=ref["record"])
             messages = errors.setdefault(index, {}).setdefault(key, [])
             if message not in messages:
                 messages.append(message)
-    return errors
+            record = None if canonical is None else uuid.UUID(canonical[1])
+            refused.setdefault((str(ref.get("ledger")), record, path), None)
+    return ReferenceCheck(errors=errors, refused=tuple(refused))
+
+
+#: ``record.refused`` events one refused write writes one by one; the references beyond
+#: are counted, one event per target ledger (``omitted``). A full bulk request of records
+#: each naming one record is audited reference by reference; its body (2.5 MB) could name
+#: some 50,000, which would be 50,000 events of one request.
+REFUSALS_LISTED = 1000
+
+#: A refused reference, per (target ledger as written, id, field): filed under the target
+#: ledger when there is one of that code (its auditors, who see its ids anyway, read it;
+#: never the writing ledger's, whose auditor may be the writer), else under
+#: ``NO_SUCH_LEDGER`` (city administrators only); ``exists`` whether that ledger has a
+#: record of the id (deleted ones too). The text of a ledger code or record that names
+#: nothing is not kept (a name typed where the id goes). One statement, hidden and missing
+#: alike.
+_REFUSED_REFERENCES_SQL = """
+INSERT INTO ledgers_auditevent (actor_id, action, ledger_code, record_id, generation, details)
+(SELECT %(actor)s::integer, 'record.refused', coalesce(l.code, %(none)s::text), t.record, NULL::integer,
+    jsonb_build_object('attempted', 'record.reference', 'field', t.field, 'exists',
+        EXISTS (SELECT 1 FROM ledgers_record AS x WHERE x.id = t.record AND x.ledger_id = l.id))
+    || %(details)s::jsonb
+FROM ROWS FROM (jsonb_to_recordset(%(listed)s::jsonb) AS (ledger text, record uuid, field text))
+    WITH ORDINALITY AS t (ledger, record, field, n)
+LEFT JOIN ledgers_ledger AS l ON l.code = t.ledger
+ORDER BY t.n)
+UNION ALL
+(SELECT %(actor)s::integer, 'record.refused', coalesce(l.code, %(none)s::text), NULL::uuid,
+    NULL::integer,
+    jsonb_build_object('attempted', 'record.reference', 'omitted', sum(o.n)) || %(details)s::jsonb
+FROM jsonb_to_recordset(%(omitted)s::jsonb) AS o (ledger text, n integer)
+LEFT JOIN ledgers_ledger AS l ON l.code = o.ledger
+GROUP BY coalesce(l.code, %(none)s::text)
+ORDER BY 3)
+"""
+
+
+def references_refused_audit(*, actor: Any, refusals: ReferencesRefused) -> None:
+    """Write ``record.refused`` for each reference a refused write named that the writer may
+    not make (``ReferencesRefused``), in the current transaction: called by the API's edge
+    after the write rolled back, in autocommit, so the events stay whatever the write's
+    fate. A colleague trying record ids of the DV ledger in a link field of a ledger they
+    may write got the missing record's 400 and left nothing an auditor could see."""
+    require_tenant()
+    if not refusals.refused:
+        return
+    listed = refusals.refused[:REFUSALS_LISTED]
+    omitted: dict[str, int] = {}
+    for ledger, _record, _field in refusals.refused[REFUSALS_LISTED:]:
+        omitted[ledger] = omitted.get(ledger, 0) + 1
+    details = {"write": refusals.write, "from_ledger": refusals.ledger_code}
+    if refusals.bulk:
+        details["bulk"] = True
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _REFUSED_REFERENCES_SQL,
+            {
+                "actor": getattr(actor, "pk", None), "none": NO_SUCH_LEDGER,
+                "details": audit_details_json(details),
+                "listed": orjson.dumps([
+                    {"ledger": ledger, "record": None if record is None else str(record), "field": field}
+                    for ledger, record, field in listed
+                ]).decode(),
+                "omitted": orjson.dumps(
+                    [{"ledger": ledger, "n": n} for ledger, n in omitted.items()]
+                ).decode(),
+            },
+        )  # fmt: skip

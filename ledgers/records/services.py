@@ -266,18 +266,25 @@ def values_clean_and_index(
     return data, cast(IndexData, index)
 
 
-def _require_references(policy: LedgerPolicy, ledger: Ledger, values: Mapping[str, Any]) -> None:
+def _require_references(
+    policy: LedgerPolicy, ledger: Ledger, values: Mapping[str, Any], *, write: str
+) -> None:
     """``RecordInvalid`` naming each reference among ``values`` (cleaned) whose record is
-    missing, deleted or out of the writer's sight (``ledgers.records.references``); no query
-    for a ledger without reference fields."""
+    missing, deleted or out of the writer's sight (``ledgers.records.references``), carrying
+    them for ``record.refused`` (``write``: the write refused); no query for a ledger
+    without reference fields."""
     paths = LedgerSchema.of(ledger).references
     if not paths[0] and not paths[1]:
         return
     found = references_in(paths, values)
     if found:
-        errors = references_missing(policy=policy, items=[(0, key, ref) for key, ref in found])
-        if errors:
-            raise RecordInvalid(errors[0])
+        check = references_missing(
+            policy=policy, items=[(0, key, path, ref) for key, path, ref in found]
+        )
+        if check.errors:
+            raise RecordInvalid(
+                check.errors[0], refused_references=check.refusals(policy=policy, write=write)
+            )
 
 
 def search_index_for(*, ledger: Ledger, data: Mapping[str, Any]) -> IndexData:
@@ -483,7 +490,7 @@ def record_create(
     if isinstance(values, Mapping):
         policy.require_writable(values)
     data = values_clean(ledger=ledger, values=values)
-    _require_references(policy, ledger, data)
+    _require_references(policy, ledger, data, write="record.create")
     now = timezone.now()
     index = search_index_for(ledger=ledger, data=data)
     record = Record(
@@ -583,7 +590,9 @@ def _record_update(
     data = values_clean(ledger=ledger, values=values, current=kept)
     # Only the references written now: one kept from before may point at a record
     # deleted since, which must not block a change of the record's other values.
-    _require_references(policy, ledger, {k: data[k] for k in values if k in data})
+    _require_references(
+        policy, ledger, {k: data[k] for k in values if k in data}, write="record.update"
+    )
     new_state = current["state"] if state is None else state
     if data == kept and new_state == current["state"] and not write_unchanged:
         return record
@@ -1022,7 +1031,8 @@ def record_bulk_create(
     checks_references = bool(reference_fields[0] or reference_fields[1])
     # Fields above the writer's clearance are no more written on create than on change.
     closed = policy.closed_fields()
-    references: list[tuple[int, str, Mapping[str, Any]]] = []
+    references: list[tuple[int, str, str, Mapping[str, Any]]] = []
+    refusals = None
     ids: list[uuid.UUID] = []
     now = timezone.now()
     actor_id = _actor_id(actor)
@@ -1073,7 +1083,8 @@ def record_bulk_create(
                     continue
                 if checks_references:
                     references.extend(
-                        (position, key, ref) for key, ref in references_in(reference_fields, data)
+                        (position, key, path, ref)
+                        for key, path, ref in references_in(reference_fields, data)
                     )
                 if item_errors:
                     continue  # nothing more is written; the rest is only validated
@@ -1094,9 +1105,12 @@ def record_bulk_create(
                 # Before the last chunk: a missing target rolls back the chunks sent. The
                 # chunk in flight is read first: the connection then takes the queries.
                 stream.settle()
-                item_errors.update(references_missing(policy=policy, items=references))
+                check = references_missing(policy=policy, items=references)
+                item_errors.update(check.errors)
+                refusals = check.refusals(policy=policy, write="record.create", bulk=True)
             if item_errors:
-                raise RecordInvalid(item_errors=item_errors)  # the transaction rolls back
+                # The transaction rolls back; the API's edge audits the refused references.
+                raise RecordInvalid(item_errors=item_errors, refused_references=refusals)
             if len(block) > 1:
                 # The last chunk asks for the ledger's webhook listeners in the same message.
                 block.append(copy_format.TRAILER)
@@ -1157,7 +1171,8 @@ def record_bulk_update(
     actor_id = _actor_id(actor)
     indexer = LedgerSchema.of(ledger).indexer
     reference_fields = LedgerSchema.of(ledger).references
-    references: list[tuple[int, str, Mapping[str, Any]]] = []
+    references: list[tuple[int, str, str, Mapping[str, Any]]] = []
+    refusals = None
     with transaction.atomic():
         # Only what the change needs (the keys arrays are large and rebuilt anyway).
         # Through the policy, as every read: a record the actor may not see is "not found".
@@ -1201,7 +1216,8 @@ def record_bulk_update(
             if reference_fields[0] or reference_fields[1]:
                 written = {k: data[k] for k in values if k in data}
                 references.extend(
-                    (index, key, ref) for key, ref in references_in(reference_fields, written)
+                    (index, key, path, ref)
+                    for key, path, ref in references_in(reference_fields, written)
                 )
             if data != kept:
                 search = indexer.index(data)
@@ -1211,9 +1227,11 @@ def record_bulk_update(
                     for path, value, keys in indexer.departed(before_texts, search)
                 )
         if references and not item_errors:
-            item_errors.update(references_missing(policy=policy, items=references))
+            check = references_missing(policy=policy, items=references)
+            item_errors.update(check.errors)
+            refusals = check.refusals(policy=policy, write="record.update", bulk=True)
         if item_errors:
-            raise RecordInvalid(item_errors=item_errors)
+            raise RecordInvalid(item_errors=item_errors, refused_references=refusals)
         if not rows:
             return [(record_id, locked[record_id][1]) for record_id in ids]
         with connection.cursor() as cursor:

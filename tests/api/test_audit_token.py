@@ -206,6 +206,7 @@ REVIEWED_WRITERS = {
     "ledgers/records/services.py": 3,  # create, update, bulk update (bulk create: trigger)
     "ledgers/search/services.py": 1,  # search.run with its search
     "ledgers/access/policy.py": 2,  # record.refused, record.view with the read
+    "ledgers/records/references.py": 1,  # record.refused of a write's references
 }
 _WRITES_EVENTS = re.compile(r"(INSERT INTO|COPY) ledgers_auditevent\b")
 

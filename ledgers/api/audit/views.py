@@ -30,7 +30,7 @@ from ledgers.api.common import iso_date, plus_restored, refuse_control_character
 from ledgers.api.errors import ErrorShape
 from ledgers.api.pagination import NumberCursorPagination
 from ledgers.api.records.views import RESERVED
-from ledgers.audit.models import AuditEvent
+from ledgers.audit.models import NO_SUCH_LEDGER, AuditEvent
 from ledgers.audit.selectors import audit_events
 from ledgers.audit.services import audit_record, audit_verify
 from ledgers.definitions.models import Ledger
@@ -164,12 +164,6 @@ class AuditEventListView(APIView):
         return Response(
             {"results": [_event(e, typed) for e in page], "next": paginator.get_next_link()}
         )
-
-
-#: Where an ``audit.read`` event about a ledger or a record that does not exist is filed:
-#: no ledger's code (codes start with a letter), so that only city administrators, who
-#: read every event, see it.
-NO_SUCH_LEDGER = "-"
 
 
 def _ledger_asked(params: Any) -> str:
