@@ -29,7 +29,7 @@ from ledgers.api.tokens.models import ApiToken
 from ledgers.api.tokens.services import TOKEN_PREFIX, token_authenticate, token_has_scope
 from ledgers.audit.context import audit_token_set
 from ledgers.exceptions import LedgerError
-from ledgers.fields.normalize import ANY_CONTROL_RE
+from ledgers.fields.normalize import ANY_CONTROL_RE, text_problem
 
 logger = logging.getLogger(__name__)
 
@@ -246,6 +246,25 @@ def refuse_control_characters(params: Any) -> None:
     for name, values in params.lists():
         if ANY_CONTROL_RE.search(name) or any(ANY_CONTROL_RE.search(v) for v in values):
             raise exceptions.ValidationError({"query": ["制御文字は指定できません。"]})
+
+
+def refuse_unseen_characters(params: Any) -> None:
+    """400 naming the parameter and the character when a query string's name or value
+    holds what stored text may not (``text_problem``: a bidirectional control, an
+    invisible character, U+2800), for queries whose every parameter is an exact value (a
+    username, a code, an action, an id, a date) that no such character is part of: the
+    audit trail's filters. Read as typed, 「cl\u200berk」 matched no one while its
+    ``audit.read`` looked like a read of clerk's trail; cleaned, the read would not be of
+    what was typed. An exact filter on a record's field is refused alike (by its field type); a
+    contains filter and a search term drop them instead, as the search reads them."""
+    for name, values in params.lists():
+        problem = text_problem(name, allow_newlines=False)
+        if problem is not None:
+            raise exceptions.ValidationError({"query": [f"パラメーター名に{problem}。"]})
+        for value in values:
+            problem = text_problem(value, allow_newlines=False)
+            if problem is not None:
+                raise exceptions.ValidationError({name: [f"{problem}。"]})
 
 
 def object_body(request: Request) -> dict[str, Any]:

@@ -173,3 +173,40 @@ def test_hostile_filters_are_a_4xx(api: Any, city: dict[str, Any], params: dict[
     response = api("auditor").get("/api/v1/audit/events/", params)
     assert response.status_code == 400, response.content
     assert response.json()["code"].startswith("ERROR_")
+
+
+#: What stored text may not hold (``text_problem``), each as the answer names it.
+UNSEEN = {
+    "\u200b": "目に見えない文字（U+200B ゼロ幅スペース）が含まれています。",
+    "\u202e": "文字の表示順を入れ替える制御文字（U+202E 右から左への上書き）が含まれています。",
+    "\u2800": "目に見えない文字（U+2800 点字の空白）が含まれています。",
+}
+
+
+@pytest.mark.parametrize("char", sorted(UNSEEN))
+@pytest.mark.parametrize("name", ["actor", "ledger", "action", "record", "from", "page_size"])
+def test_an_audit_filter_holding_what_stored_text_may_not_is_refused_naming_it(
+    api: Any, city: dict[str, Any], name: str, char: str
+) -> None:
+    """Found by a review: the audit trail keeps search terms and list filters as the search
+    read them, but an auditor's own filters as typed: ``actor=cl\\u200berk`` (an exact
+    filter, which matched no one) left an ``audit.read`` that looked like a read of clerk's
+    trail, ``\\u202e`` reordered what the next auditor read. Exact filters holding such a
+    character are refused, as an exact filter on a record's field is (400 naming it), and
+    leave no ``audit.read``; the filter typed plainly is kept as it was read."""
+    auditor = api("auditor")
+    typed = {
+        "actor": "clerk", "ledger": "dv", "action": "record.view",
+        "record": str(city["record"].pk), "from": "2026-04-01", "page_size": "10",
+    }[name]  # fmt: skip
+    asked = {name: typed[:2] + char + typed[2:]}
+    answer = auditor.get("/api/v1/audit/events/", asked)
+    assert answer.status_code == 400, answer.content
+    assert answer.json()["detail"] == {name: [UNSEEN[char]]}
+    named = auditor.get("/api/v1/audit/events/", {f"dv{char}": "x"})
+    assert named.status_code == 400
+    assert named.json()["detail"] == {"query": [f"パラメーター名に{UNSEEN[char]}"]}
+    # Only the read typed plainly is in the trail, its filters as typed, which is as read.
+    assert auditor.get("/api/v1/audit/events/", {name: typed}).status_code == 200
+    reads = api("admin").get("/api/v1/audit/events/", {"action": "audit.read"}).json()["results"]
+    assert [e["details"]["filters"] for e in reads] == [{name: typed}]

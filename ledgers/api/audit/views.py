@@ -26,7 +26,13 @@ from ledgers.access.policy import (
     ledgers_with,
     policy_for,
 )
-from ledgers.api.common import iso_date, plus_restored, refuse_control_characters, utc_moment
+from ledgers.api.common import (
+    iso_date,
+    plus_restored,
+    refuse_control_characters,
+    refuse_unseen_characters,
+    utc_moment,
+)
 from ledgers.api.errors import ErrorShape
 from ledgers.api.pagination import NumberCursorPagination
 from ledgers.api.records.views import RESERVED
@@ -128,6 +134,9 @@ class AuditEventListView(APIView):
         scope = audit_scope(request.user)
         params = request.query_params
         refuse_control_characters(params)
+        # Its ``audit.read`` keeps the filters as read: none holds a character that hides
+        # or reorders the rest (they were kept as typed).
+        refuse_unseen_characters(params)
         if "record" in params:
             try:
                 uuid.UUID(params["record"])
