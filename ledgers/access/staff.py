@@ -13,7 +13,9 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 
+from daicho.accounts.exceptions import UsernameTaken
 from daicho.accounts.models import Department, Membership, Role
+from daicho.accounts.services import username_claimed
 from daicho.tenancy.guard import require_tenant
 from ledgers.access.policy import is_city_admin, valid_memberships
 from ledgers.audit.services import audit_record
@@ -272,15 +274,14 @@ def staff_create(
     except ValidationError as exc:
         errors["password"] = list(exc.messages)
     _name_errors(errors, "display_name", display_name)
-    # Case aside too: Tanaka beside tanaka reads as the same person in the audit trail and
-    # on every screen that names who did what.
-    taken = User.objects.filter(username__iexact=username).values_list("username", flat=True)
-    if not errors and (existing := taken.first()) is not None:
-        errors["username"] = [f"ユーザー名「{existing}」は既に使われています。"]
     if errors:
         raise DirectoryInvalid(errors)
     try:
-        with transaction.atomic():
+        # Case aside too: Tanaka beside tanaka reads as the same person in the audit trail
+        # and on every screen that names who did what. Claimed in the transaction that
+        # inserts: another administrator's create of Tanaka or tanaka waits for this one,
+        # then is refused (the unique index refuses what took no claim).
+        with username_claimed(username):
             # The administrator chose the password: its owner changes it at first sign-in.
             user = User(username=username, display_name=(display_name or "")[:150])
             user.set_password_chosen_by_other(password)
@@ -290,14 +291,8 @@ def staff_create(
                 actor=actor, action="staff.create",
                 details={"user": user.pk, "memberships": _memberships_of(user)},
             )  # fmt: skip
-    except IntegrityError:
-        # Another administrator's create of the same username committed between the check
-        # above and this insert.
-        if not User.objects.filter(username=username).exists():
-            raise
-        raise DirectoryInvalid(
-            {"username": [f"ユーザー名「{username}」は既に使われています。"]}
-        ) from None
+    except UsernameTaken as taken:
+        raise DirectoryInvalid({"username": taken.messages}) from None
     return user
 
 

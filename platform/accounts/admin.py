@@ -17,7 +17,7 @@ from django.contrib.auth.forms import (
     UserChangeForm,
 )
 from django.contrib.auth.models import Group
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -29,7 +29,7 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from daicho.accounts.exceptions import OperatorChangeRefused
+from daicho.accounts.exceptions import OperatorChangeRefused, UsernameTaken
 from daicho.accounts.models import User
 from daicho.accounts.operators import (
     PROFILE_FIELDS,
@@ -40,6 +40,7 @@ from daicho.accounts.operators import (
     operator_password_set,
     operator_update,
 )
+from daicho.accounts.services import username_claim
 
 
 def _operator(request: HttpRequest) -> User:
@@ -47,6 +48,14 @@ def _operator(request: HttpRequest) -> User:
     user = request.user
     assert isinstance(user, User)
     return user
+
+
+def _username_claim_on_field(username: str, *, account: int | None = None) -> None:
+    """``username_claim``, its refusal an error of the form's field ``username``."""
+    try:
+        username_claim(username, account=account)
+    except UsernameTaken as taken:
+        raise ValidationError(taken.error_dict["username"]) from None
 
 
 class OperatorChangeForm(UserChangeForm):
@@ -65,6 +74,14 @@ class OperatorChangeForm(UserChangeForm):
             password.help_text = (
                 "自分のパスワードは「パスワードの変更」で、現在のパスワードを入力して変更します。"
             )
+
+    def clean_username(self) -> str:
+        """A new username another account holds but for letter case is refused here, on
+        the field; claimed in the admin's transaction, so that it still holds when saved."""
+        username = self.cleaned_data["username"]
+        if "username" in self.changed_data:
+            _username_claim_on_field(username, account=self.instance.pk)
+        return username
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -89,6 +106,14 @@ class OperatorCreationForm(AdminUserCreationForm):
         super().__init__(*args, **kwargs)
         self.fields.pop("usable_password", None)
         self.fields["password1"].required = self.fields["password2"].required = True
+
+    def clean_username(self) -> str:
+        """Django's refuses a username differing only by case (``iexact``) but is no check
+        the save can rely on: two superusers adding Tanaka and tanaka at once both passed
+        it. Claimed in the admin's transaction, compared as the constraint compares."""
+        username = self.cleaned_data["username"]
+        _username_claim_on_field(username)
+        return username
 
 
 class OperatorPasswordSetForm(AdminPasswordChangeForm):

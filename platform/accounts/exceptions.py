@@ -1,6 +1,8 @@
-"""Sign-in errors, each with the Japanese message staff see."""
+"""Errors of accounts and sign-in, each with the Japanese message staff and operators see."""
 
 from __future__ import annotations
+
+from django.core.exceptions import ValidationError
 
 
 class SignInError(Exception):
@@ -52,3 +54,23 @@ class OperatorChangeRefused(Exception):
     def __init__(self, errors: dict[str | None, list[str]]) -> None:
         self.errors = errors
         super().__init__(" ".join(message for messages in errors.values() for message in messages))
+
+
+class UsernameTaken(ValidationError):
+    """A username another account of the schema already holds, or holds but for letter case
+    (Tanaka beside tanaka reads as the same person in the audit trail and on every screen
+    that names who did what): ``holder`` is the username as that account holds it. A
+    ``ValidationError`` of the field ``username``, so that Django's forms and
+    ``createsuperuser`` show it as they show their own; nothing was written."""
+
+    def __init__(self, holder: str) -> None:
+        self.holder = holder
+        super().__init__(
+            {"username": [ValidationError(username_taken_message(holder), code="username_taken")]}
+        )
+
+
+def username_taken_message(holder: str) -> str:
+    """What staff and operators read when a username, or one differing only by case, is
+    held by another account (``holder``, as that account holds it)."""
+    return f"ユーザー名「{holder}」は既に使われています。"

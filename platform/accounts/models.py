@@ -4,12 +4,37 @@ The table exists in every schema: in ``public`` it holds the vendor's operators 
 to the operator admin on the public host), in each city's schema that city's staff. A city's
 staff therefore exist only in its schema, and an operator account cannot sign in on a city's
 host, nor a city's staff on the public host.
+
+Usernames are unique in a schema but for letter case (``user_username_lower_unique``):
+Tanaka beside tanaka would read as the same person in the audit trail and on every screen
+that names who did what. Every path that creates or renames an account claims its
+username first (``daicho.accounts.services.username_claim``) and answers a taken one as
+such; the constraint holds against the rest.
 """
+
+from typing import Any
 
 from django.contrib.auth.hashers import check_password
 from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
+from django.db.models.functions import Lower
+
+
+class UserManager(DjangoUserManager):
+    """Django's, but ``create_user`` and ``create_superuser`` (``manage.py createsuperuser``,
+    ``create_tenant_superuser``, ``demo_setup``) refuse a username another account holds
+    but for letter case: ``UsernameTaken``, a ``ValidationError`` the commands report as
+    their own, and nothing is created, also when another create of it commits meanwhile."""
+
+    def _create_user(self, username: Any, email: Any, password: Any, **extra_fields: Any) -> "User":
+        from daicho.accounts.services import username_claimed
+
+        user = self._create_user_object(username, email, password, **extra_fields)  # type: ignore[attr-defined]
+        with username_claimed(user.username):
+            user.save(using=self._db)
+        return user
 
 
 class User(AbstractUser):
@@ -33,9 +58,21 @@ class User(AbstractUser):
         editable=False,
     )
 
+    objects = UserManager()
+
     class Meta(AbstractUser.Meta):
         verbose_name = "利用者"
         verbose_name_plural = "利用者"
+        constraints = [
+            # Tanaka beside tanaka: one person to whoever reads the trail. lower() as
+            # selectors.username_holder compares; the migration that adds it stops on
+            # accounts that already differ only by case (docs/operations.md).
+            models.UniqueConstraint(
+                Lower("username"),
+                name="user_username_lower_unique",
+                violation_error_message="大文字と小文字の違いだけのユーザー名が既に使われています。",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.display_name or self.username

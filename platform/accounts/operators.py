@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
@@ -36,10 +36,14 @@ from django.db.models import Model, Q
 from django.db.models.signals import post_save
 from django.http import HttpRequest
 
-from daicho.accounts.exceptions import OperatorChangeRefused
+from daicho.accounts.exceptions import OperatorChangeRefused, UsernameTaken
 from daicho.accounts.models import User
 from daicho.accounts.selectors import on_public_schema
-from daicho.accounts.services import own_password_set, sign_in_event_record
+from daicho.accounts.services import (
+    own_password_set,
+    sign_in_event_record,
+    username_claimed,
+)
 
 #: What an operator may change of their own account.
 PROFILE_FIELDS = frozenset({"first_name", "last_name", "email", "display_name"})
@@ -184,20 +188,30 @@ def operator_update(
         values["groups"] = groups = list(groups)
     if permissions is not None:
         values["user_permissions"] = permissions = list(permissions)
-    with transaction.atomic():
-        before = _state(_check(actor=actor, operator=operator, values=values))
-        if saved:
-            operator.save(update_fields=saved)
-        if groups is not None:
-            operator.groups.set(groups)
-        if permissions is not None:
-            operator.user_permissions.set(permissions)
-        after = _state(User.objects.get(pk=operator.pk))
-        changes = {
-            name: (before[name], after[name]) for name in after if before[name] != after[name]
-        }
-        if changes:
-            _record(actor, operator, CHANGE, change_message(changes))
+    # A new username is claimed before the rows are locked, as the admin's change form
+    # claims it while it validates: Tanaka is refused beside tanaka, also at the same moment.
+    written: AbstractContextManager[Any] = (
+        username_claimed(operator.username, account=operator.pk)
+        if "username" in saved
+        else transaction.atomic()
+    )
+    try:
+        with written:
+            before = _state(_check(actor=actor, operator=operator, values=values))
+            if saved:
+                operator.save(update_fields=saved)
+            if groups is not None:
+                operator.groups.set(groups)
+            if permissions is not None:
+                operator.user_permissions.set(permissions)
+            after = _state(User.objects.get(pk=operator.pk))
+            changes = {
+                name: (before[name], after[name]) for name in after if before[name] != after[name]
+            }
+            if changes:
+                _record(actor, operator, CHANGE, change_message(changes))
+    except UsernameTaken as taken:
+        raise OperatorChangeRefused({"username": taken.messages}) from None
     return changes
 
 
@@ -205,14 +219,21 @@ def operator_create(*, actor: User, username: str, password: str) -> User:
     """A new operator's account, added by a superuser (``OperatorChangeRefused`` otherwise),
     with no rights (staff status, groups and permissions are granted on its page). Its
     password is the superuser's choice: its owner changes it at the first sign-in."""
-    with transaction.atomic():
-        actor_now, _stored, _administrators = _locked(actor, None)
-        if not _is_administrator(actor_now):
-            raise OperatorChangeRefused({None: ["運用者は、スーパーユーザーだけが追加できます。"]})
-        operator = User(username=User.normalize_username(username))
-        operator.set_password_chosen_by_other(password)
-        operator.save()
-        _record(actor, operator, ADDITION, [{"added": {}}])
+    operator = User(username=User.normalize_username(username))
+    try:
+        # The username first, then the rows (as the admin's forms claim it while they
+        # validate): Tanaka is refused beside tanaka, also when added at the same moment.
+        with username_claimed(operator.username):
+            actor_now, _stored, _administrators = _locked(actor, None)
+            if not _is_administrator(actor_now):
+                raise OperatorChangeRefused(
+                    {None: ["運用者は、スーパーユーザーだけが追加できます。"]}
+                )
+            operator.set_password_chosen_by_other(password)
+            operator.save()
+            _record(actor, operator, ADDITION, [{"added": {}}])
+    except UsernameTaken as taken:
+        raise OperatorChangeRefused({"username": taken.messages}) from None
     return operator
 
 
@@ -292,7 +313,22 @@ def operator_command_recorded(*, command: str) -> Iterator[None]:
                     "values": {"password": {"set_by": "command"}},
                 }}]  # fmt: skip
                 flag = CHANGE
-            shown = message[-1]["changed"]
-            shown["fields"].insert(0, f"実行: {command}（サーバーのシェル）")
-            shown["command"] = command
-            _record(operator, operator, flag, message)
+            _command_record(operator, flag, message, command)
+
+
+def _command_record(operator: User, flag: int, message: list[dict[str, Any]], command: str) -> None:
+    """An entry of the admin's log for what a server command did to ``operator``: the
+    entry's user is the account itself (the shell has none), and the message names the
+    command first."""
+    shown = message[-1]["changed"]
+    shown["fields"].insert(0, f"実行: {command}（サーバーのシェル）")
+    shown["command"] = command
+    _record(operator, operator, flag, message)
+
+
+def operator_rename_record(*, operator: User, before: str, command: str) -> None:
+    """Record in the admin's log that a server command (``rename_account``) renamed
+    ``operator`` from ``before``, in the rename's transaction."""
+    _command_record(
+        operator, CHANGE, change_message({"username": (before, operator.username)}), command
+    )

@@ -1,4 +1,5 @@
-"""Reads for sign-in security: the city's rules, a user's devices, current lockouts."""
+"""Reads of accounts and sign-in security: who holds a username, the city's rules, a user's
+devices, current lockouts."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from axes.helpers import get_cool_off
 from axes.models import AccessAttempt
 from django.conf import settings
 from django.db import connection
-from django.db.models import Max, Sum
+from django.db.models import Max, Sum, Value
+from django.db.models.functions import Lower
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
@@ -33,6 +35,20 @@ def on_public_schema() -> bool:
     """True on the operators' host (and wherever no city has been chosen)."""
     schema = connection.schema_name
     return not schema or schema == get_public_schema_name()
+
+
+def username_holder(username: str, *, other_than: int | None = None) -> User | None:
+    """The account of this schema (public: operators; a city: its staff) whose username is
+    ``username`` but for letter case, other than the account ``other_than``; None if none.
+
+    Compared as the unique constraint ``user_username_lower_unique`` compares (PostgreSQL's
+    ``lower()``, which its index serves), so that what this lets through the constraint
+    lets through too. ``username`` is compared as given: NFKC it first
+    (``User.normalize_username``), as it will be stored."""
+    found = User.objects.alias(folded=Lower("username")).filter(folded=Lower(Value(username)))
+    if other_than is not None:
+        found = found.exclude(pk=other_than)
+    return found.order_by("pk").first()
 
 
 def security_settings_get() -> CitySecuritySettings:

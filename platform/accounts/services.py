@@ -1,4 +1,5 @@
-"""Writes for sign-in security: sign-in events, two-factor devices, the city's rules.
+"""Writes of accounts and sign-in security: usernames, sign-in events, two-factor devices,
+the city's rules.
 
 Every event goes to the audit trail of the city's schema (``ledgers.audit``) with the
 username attempted and the client's address, never a password or a code. On the public
@@ -11,13 +12,17 @@ import ipaddress
 import logging
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from axes.handlers.proxy import AxesProxyHandler
 from axes.helpers import get_cool_off
 from django.conf import settings
 from django.contrib.auth import authenticate, update_session_auth_hash
-from django.db import transaction
+from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
 from django.http import HttpRequest
 from django_otp import verify_token
 from django_otp.models import Device
@@ -31,6 +36,7 @@ from daicho.accounts.exceptions import (
     TwoFactorCodeInvalid,
     TwoFactorNotStarted,
     TwoFactorThrottled,
+    UsernameTaken,
 )
 from daicho.accounts.models import CitySecuritySettings, User
 from daicho.accounts.network import client_ip, client_network
@@ -41,6 +47,7 @@ from daicho.accounts.selectors import (
     sign_in_address_known_key,
     sign_in_locked_addresses_key,
     sign_in_username_digest,
+    username_holder,
 )
 from daicho.caching import current_access_counter, generation_bump, redis_client
 from daicho.tenancy.guard import require_tenant
@@ -50,6 +57,102 @@ logger = logging.getLogger(__name__)
 
 BACKUP_CODE_COUNT = 10
 _SEPARATORS = re.compile(r"[\s\-]+")
+
+#: The advisory lock class of a schema's usernames ("USRN"), the schema's oid below it.
+_USERNAME_LOCK_CLASS = 0x5553524E
+#: The unique indexes on usernames: Django's on the username as stored, and the one on its
+#: ``lower()`` (``User.Meta.constraints``): an account differing from another only by case.
+USERNAME_CONSTRAINTS = frozenset({"accounts_user_username_key", "user_username_lower_unique"})
+
+
+def username_claim(username: str, *, account: int | None = None) -> None:
+    """Hold this schema's usernames until the transaction ends and refuse ``username``
+    (``UsernameTaken``) if an account other than ``account`` holds it but for letter case.
+
+    Every path that creates or renames an account claims its username in the transaction
+    that writes it: two creates of Tanaka and tanaka at once queue here, and the second
+    reads the first's, committed, instead of both passing a check made before either wrote.
+    A form claims it while it validates, in the transaction that then saves (the admin's),
+    so that what it checked still holds when it saves. ``username`` as it will be stored
+    (NFKC, ``User.normalize_username``)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock((%s::bigint << 32)"
+            " | (SELECT oid::bigint FROM pg_namespace WHERE nspname = current_schema()))",
+            [_USERNAME_LOCK_CLASS],
+        )
+    holder = username_holder(username, other_than=account)
+    if holder is not None:
+        raise UsernameTaken(holder.username)
+
+
+def username_conflict(error: IntegrityError) -> bool:
+    """True if ``error`` is a unique index on usernames refusing a write."""
+    cause = error.__cause__
+    diag = getattr(cause, "diag", None)
+    return (
+        getattr(cause, "sqlstate", None) == "23505"
+        and getattr(diag, "constraint_name", None) in USERNAME_CONSTRAINTS
+    )
+
+
+@contextmanager
+def username_claimed(username: str, *, account: int | None = None) -> Iterator[None]:
+    """Claim ``username`` for ``account`` (None: an account the block creates) and run the
+    block, which writes it, in a transaction (a savepoint inside the caller's): a taken
+    username is ``UsernameTaken`` and the block's writes are undone.
+
+    That includes a unique index's refusal, which the claim leaves for writers that take
+    no claim (the release before during an upgrade, a row written by hand): it is answered
+    as a taken username, never as a server error."""
+    try:
+        with transaction.atomic():
+            username_claim(username, account=account)
+            yield
+    except IntegrityError as error:
+        if not username_conflict(error):
+            raise
+        holder = username_holder(username, other_than=account)
+        raise UsernameTaken(holder.username if holder else username) from None
+
+
+def account_rename(*, account: User, username: str, command: str) -> User:
+    """Give ``account`` (of the current schema: an operator in ``public``, a city's staff
+    member in its schema) the username ``username`` (NFKC, as every path stores it), run
+    by a server operator's ``command`` (``manage.py rename_account``): the way out of two
+    accounts that differ only by case, which the migration adding the constraint refuses
+    to go past. A taken username is ``UsernameTaken``, one Django's validator refuses a
+    ``ValidationError``; nothing changes then.
+
+    Recorded in the rename's transaction: in a city, ``staff.update`` with no actor (an
+    operator is no one of the city; the command's run is ``operator.command`` already),
+    naming the username before and after; in ``public``, an entry of the admin's log, as
+    the other commands' changes of operators are."""
+    new = User.normalize_username(username)
+    try:
+        UnicodeUsernameValidator()(new)
+        if len(new) > USERNAME_MAX:
+            raise ValidationError("ユーザー名を150文字以内で入力してください。")
+    except ValidationError as invalid:
+        raise ValidationError({"username": invalid.messages}) from None
+    with username_claimed(new, account=account.pk):
+        stored = User.objects.select_for_update().get(pk=account.pk)
+        before = stored.username
+        if before == new:
+            return stored
+        stored.username = new
+        stored.save(update_fields=["username"])
+        if on_public_schema():
+            from daicho.accounts.operators import operator_rename_record
+
+            operator_rename_record(operator=stored, before=before, command=command)
+        else:
+            audit_record(
+                actor=None, action="staff.update",
+                details={"user": stored.pk, "changed": ["username"], "via": command,
+                         "username": {"before": before, "after": new}},
+            )  # fmt: skip
+    return stored
 
 
 def sign_in_event_record(

@@ -3,7 +3,10 @@
 On the public schema (an operator's account) the addition is an entry of the operators'
 admin log (``operator_command_recorded``), as the admin's additions are; on a city's schema
 (``tenant_command createsuperuser --schema <city>``) the run is ``operator.command`` in the
-city's audit trail, before anything of the city is looked up. Django's command otherwise.
+city's audit trail, before anything of the city is looked up. A username another account
+of the schema holds but for letter case is refused as Django refuses a taken one (asked
+again at the prompt; an error with ``--noinput``), and the account's creation refuses it
+too (``UserManager``: a create of it committed meanwhile). Django's command otherwise.
 """
 
 from __future__ import annotations
@@ -13,8 +16,10 @@ from typing import Any
 from django.contrib.auth.management.commands import createsuperuser
 from django.db import connection
 
+from daicho.accounts.exceptions import username_taken_message
+from daicho.accounts.models import User
 from daicho.accounts.operators import operator_command_recorded
-from daicho.accounts.selectors import on_public_schema
+from daicho.accounts.selectors import on_public_schema, username_holder
 from ledgers.audit.services import audit_operator_command
 
 COMMAND = "manage.py createsuperuser"
@@ -31,3 +36,10 @@ class Command(createsuperuser.Command):
             return
         with operator_command_recorded(command=COMMAND):
             super().handle(*args, **options)
+
+    def _validate_username(self, username: str, verbose_field_name: str, database: str) -> Any:
+        error = super()._validate_username(username, verbose_field_name, database)  # type: ignore[misc]
+        if error or not username:
+            return error
+        holder = username_holder(User.normalize_username(username))
+        return None if holder is None else f"Error: {username_taken_message(holder.username)}"
