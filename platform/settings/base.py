@@ -49,10 +49,13 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # --- Applications ---------------------------------------------------------------------
 
 SHARED_APPS = [
+    # Operators in public; staff of each city in its own schema. First: its management
+    # commands (createsuperuser, changepassword, create_tenant_superuser) take the place of
+    # Django's and django-tenants' own, which leave no trace (docs/operations.md).
+    "daicho.accounts",
     "django_tenants",
     "tenants",
     "template_market",
-    "daicho.accounts",  # operators in public; staff of each city in its own schema
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "django.contrib.admin",

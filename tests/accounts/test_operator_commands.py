@@ -4,7 +4,8 @@ Whoever had the server's shell added a superuser or set an operator's password w
 Django's commands, and the operators' admin log, where every change made in the admin is,
 showed nothing. Now the public schema's additions and password changes by these commands
 are in that log (naming the command, never the password); run on a city's schema, the run
-is ``operator.command`` in the city's audit trail. Django's behaviour is otherwise kept.
+is ``operator.command`` in the city's audit trail, as is django-tenants'
+``create_tenant_superuser`` (which left nothing at all). Django's behaviour is otherwise kept.
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ from __future__ import annotations
 import getpass
 import io
 import json
+import re
 from typing import Any
 
 import pytest
 from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django_tenants.utils import schema_context
 
 from tests.accounts.conftest import STAFF_PASSWORD, audit_seq, audit_since
@@ -114,4 +117,59 @@ def test_changepassword_on_a_city_is_in_the_city_s_trail(
         ("operator.command", None,
          {"command": "manage.py changepassword", "arguments": {"username": "tanaka"}}),
     ]  # fmt: skip
+    assert LogEntry.objects.count() == logged
+
+
+def test_create_tenant_superuser_is_in_the_city_s_trail(
+    mitaka: City, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """django-tenants' command ran Django's own createsuperuser (its class, imported as is)
+    in the city and left nothing anywhere: a superuser appeared in a city's schema unseen."""
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", PASSWORD)
+    seq = audit_seq(mitaka)
+    logged = LogEntry.objects.count()
+    call_command(
+        "create_tenant_superuser", "--schema", mitaka.slug, "--noinput",
+        "--username", "kanri", "--email", "kanri@example.jp", stdout=io.StringIO(),
+    )  # fmt: skip
+    assert connection.schema_name == "public"
+    with schema_context(mitaka.slug):
+        kanri = User.objects.get(username="kanri")
+    assert (kanri.is_superuser, kanri.is_staff, kanri.check_password(PASSWORD)) == (
+        True, True, True,
+    )  # fmt: skip
+    events = audit_since(mitaka, seq)
+    assert [(event.action, event.actor_id, event.details) for event in events] == [
+        ("operator.command", None,
+         {"command": "manage.py create_tenant_superuser",
+          "arguments": {"username": "kanri", "email": "kanri@example.jp", "interactive": False}}),
+    ]  # fmt: skip
+    assert PASSWORD not in json.dumps(events[0].details)
+    assert LogEntry.objects.count() == logged
+    assert not User.objects.filter(username="kanri").exists()
+
+
+@pytest.mark.parametrize(
+    ("schema", "said"),
+    [(None, "--schema"), ("public", "manage.py createsuperuser"), ("0", "自治体「0」はありません"),
+     ("nowhere", "自治体「nowhere」はありません")],
+)  # fmt: skip
+def test_create_tenant_superuser_names_a_city_or_does_nothing(
+    mitaka: City, monkeypatch: pytest.MonkeyPatch, schema: str | None, said: str
+) -> None:
+    """The public row made an operator superuser outside the admin's log, and a number
+    picked whichever city came at that place in an unordered list."""
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", PASSWORD)
+    seq = audit_seq(mitaka)
+    logged = LogEntry.objects.count()
+    with pytest.raises(CommandError, match=re.escape(said)):
+        call_command(
+            "create_tenant_superuser", *(["--schema", schema] if schema else []), "--noinput",
+            "--username", "kanri", "--email", "kanri@example.jp", stdout=io.StringIO(),
+        )  # fmt: skip
+    assert connection.schema_name == "public"
+    assert not User.objects.filter(username="kanri").exists()
+    with schema_context(mitaka.slug):
+        assert not User.objects.filter(username="kanri").exists()
+    assert audit_since(mitaka, seq) == []
     assert LogEntry.objects.count() == logged

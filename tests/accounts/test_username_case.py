@@ -165,17 +165,20 @@ def test_createsuperuser_refuses_a_username_differing_only_by_case(
 def test_create_tenant_superuser_refuses_a_username_differing_only_by_case(
     mitaka: City, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """django-tenants' command runs Django's own createsuperuser (not ours), which compares
-    usernames exactly: the account's creation itself refuses it (``UserManager``)."""
+    """The project's create_tenant_superuser runs the project's createsuperuser in the city
+    (django-tenants' ran Django's, refused only by the account's creation, ``UserManager``,
+    after every prompt): refused as createsuperuser refuses it, the run in the city's trail."""
     monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", PASSWORD)
+    seq = audit_seq(mitaka)
     with pytest.raises(CommandError) as refused:
         call_command(
             "create_tenant_superuser", "--schema", mitaka.slug, "--noinput",
             "--username", "Admin", "--email", "", stdout=io.StringIO(),
         )  # fmt: skip
-    connection.set_schema_to_public()
-    assert str(refused.value) == TAKEN.format("admin")
+    assert connection.schema_name == "public"
+    assert str(refused.value) == f"Error: {TAKEN.format('admin')}"
     assert _usernames(mitaka.slug, "admin") == ["admin"]
+    assert [event.action for event in audit_since(mitaka, seq)] == ["operator.command"]
 
 
 def _first_holds(schema: str, insert: Callable[[], Any], then: Callable[[], Any]) -> Any:

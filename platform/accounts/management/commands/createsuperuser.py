@@ -2,11 +2,12 @@
 
 On the public schema (an operator's account) the addition is an entry of the operators'
 admin log (``operator_command_recorded``), as the admin's additions are; on a city's schema
-(``tenant_command createsuperuser --schema <city>``) the run is ``operator.command`` in the
-city's audit trail, before anything of the city is looked up. A username another account
-of the schema holds but for letter case is refused as Django refuses a taken one (asked
-again at the prompt; an error with ``--noinput``), and the account's creation refuses it
-too (``UserManager``: a create of it committed meanwhile). Django's command otherwise.
+(``tenant_command createsuperuser --schema <city>``, ``create_tenant_superuser``) the run is
+``operator.command`` in the city's audit trail, before anything of the city is looked up.
+A username another account of the schema holds but for letter case is refused as Django
+refuses a taken one (asked again at the prompt; an error with ``--noinput``), and the
+account's creation refuses it too (``UserManager``: a create of it committed meanwhile).
+Django's command otherwise.
 """
 
 from __future__ import annotations
@@ -22,19 +23,24 @@ from daicho.accounts.operators import operator_command_recorded
 from daicho.accounts.selectors import on_public_schema, username_holder
 from ledgers.audit.services import audit_operator_command
 
-COMMAND = "manage.py createsuperuser"
-
 
 class Command(createsuperuser.Command):
+    #: The command the records name (``create_tenant_superuser`` runs this one).
+    recorded_as = "manage.py createsuperuser"
+
     def handle(self, *args: Any, **options: Any) -> None:
         if not on_public_schema():
+            # What was asked on the command line; in an interactive run the username and
+            # e-mail are typed at Django's prompts, after this event (None here).
             audit_operator_command(
-                schema=connection.schema_name, command=COMMAND,
-                arguments={"username": options.get("username")},
+                schema=connection.schema_name, command=self.recorded_as,
+                arguments={"username": options.get("username"),
+                           "email": options.get("email"),
+                           "interactive": bool(options.get("interactive"))},
             )  # fmt: skip
             super().handle(*args, **options)
             return
-        with operator_command_recorded(command=COMMAND):
+        with operator_command_recorded(command=self.recorded_as):
             super().handle(*args, **options)
 
     def _validate_username(self, username: str, verbose_field_name: str, database: str) -> Any:
