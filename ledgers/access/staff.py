@@ -296,6 +296,40 @@ def staff_create(
     return user
 
 
+def _tokens_end(actor: Any, user: Any) -> int:
+    """Revoke every live API token of ``user`` (``actor`` None: a server operator's
+    command); the number revoked."""
+    from ledgers.api.tokens.services import token_revoke, tokens_of
+
+    live = list(tokens_of(user).filter(revoked_at__isnull=True))
+    for token in live:
+        token_revoke(actor=actor, token=token)
+    return len(live)
+
+
+def staff_password_set_by_command(*, user: Any, via: str) -> None:
+    """A server operator's command (``via``: ``manage.py changepassword`` run on the city)
+    has just set ``user``'s password, inside the caller's transaction: it is someone else's
+    choice, as a city administrator's reset (``staff_update``) is. Its owner must change it
+    at the next sign-in and may never change back to it, the account's API tokens end, and
+    ``staff.update`` (no actor, ``via``) says so, with ``must_change_password``.
+
+    Before, a password typed at the server's console was the account's to keep: whoever
+    typed it could sign in with it unnoticed, and the tokens of a taken-over account
+    (issued by whoever took it) kept working."""
+    require_tenant()
+    with transaction.atomic():
+        user = User.objects.select_for_update(no_key=True).get(pk=user.pk)
+        user.mark_password_chosen_by_other()
+        user.save(update_fields=["must_change_password", "chosen_passwords"])
+        revoked = _tokens_end(None, user)
+        audit_record(
+            actor=None, action="staff.update",
+            details={"user": user.pk, "changed": ["password"], "must_change_password": True,
+                     "tokens_revoked": revoked, "via": via},
+        )  # fmt: skip
+
+
 def staff_update(
     *,
     actor: Any,
@@ -370,13 +404,9 @@ def staff_update(
             # administrator, the answer to a taken-over account: its sessions end with the
             # old password (Django's session hash), and the tokens whoever took it issued
             # must end too. Its owner issues new ones after choosing a password.
-            from ledgers.api.tokens.services import token_revoke, tokens_of
-
-            live = list(tokens_of(user).filter(revoked_at__isnull=True))
-            for token in live:
-                token_revoke(actor=actor, token=token)
+            revoked = _tokens_end(actor, user)
             if reset:
-                details["tokens_revoked"] = len(live)
+                details["tokens_revoked"] = revoked
         _require_a_city_admin_left()
         audit_record(actor=actor, action="staff.update", details=details)
     return user

@@ -82,6 +82,12 @@ class User(AbstractUser):
         must change it, and may never change to it, nor to any earlier one chosen for them
         (not saved here)."""
         self.set_password(raw_password)
+        self.mark_password_chosen_by_other()
+
+    def mark_password_chosen_by_other(self) -> None:
+        """The password just set (``password``, by Django's ``changepassword`` at the
+        server's console) is someone else's choice, as ``set_password_chosen_by_other``'s
+        (not saved here)."""
         self.must_change_password = True
         self.chosen_passwords = [*self.chosen_passwords, self.password]
 

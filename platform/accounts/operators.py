@@ -286,7 +286,12 @@ def operator_command_recorded(*, command: str) -> Iterator[None]:
     one, so the entry's 「ユーザー」 is the account itself, and its message names the command
     (``"command"`` in the data). An addition names what the account was given (username,
     email, staff and superuser status); a password is named as set by the command, never
-    its value. Before, these changes left nothing in the log the admin's changes are in."""
+    its value. Before, these changes left nothing in the log the admin's changes are in.
+
+    A password the command sets is someone else's choice, as a superuser's reset
+    (``operator_password_set``): its owner must change it at the next sign-in
+    (``OperatorAdminSite.admin_view``) and may never change back to it; the entry says so.
+    Before, it was the account's to keep, and whoever typed it could use it unnoticed."""
     saved: list[tuple[User, bool]] = []
 
     def collect(sender: Any, instance: User, created: bool, **kwargs: Any) -> None:
@@ -308,8 +313,11 @@ def operator_command_recorded(*, command: str) -> Iterator[None]:
                 message = [{"added": {}}, *change_message(changes)]
                 flag = ADDITION
             else:
+                # The receiver is gone: this save is no second change to record.
+                operator.mark_password_chosen_by_other()
+                operator.save(update_fields=["must_change_password", "chosen_passwords"])
                 message = [{"changed": {
-                    "fields": ["パスワード（サーバーのコマンドで設定）"],
+                    "fields": ["パスワード（サーバーのコマンドで設定。本人が次のログインで変更します）"],
                     "values": {"password": {"set_by": "command"}},
                 }}]  # fmt: skip
                 flag = CHANGE

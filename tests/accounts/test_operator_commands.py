@@ -21,14 +21,18 @@ from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.test import Client
 from django_tenants.utils import schema_context
+from rest_framework.test import APIClient
 
-from tests.accounts.conftest import STAFF_PASSWORD, audit_seq, audit_since
+from ledgers.api.tokens.services import token_issue
+from tests.accounts.conftest import STAFF_PASSWORD, audit_seq, audit_since, sign_in
 from tests.conftest import City
 
 User = get_user_model()
 PASSWORD = "Unyou-kanri-2026"
 NEW_PASSWORD = "Atarashii-kagi-2027"
+OWN_PASSWORD = "Jibun-de-kimeta-2028"
 
 
 def _entries(user: Any) -> list[LogEntry]:
@@ -101,9 +105,17 @@ def test_a_changepassword_that_changes_nothing_leaves_nothing(
     assert _entries(sato) == []
 
 
-def test_changepassword_on_a_city_is_in_the_city_s_trail(
+def test_changepassword_on_a_city_is_a_reset_its_owner_must_change(
     mitaka: City, staff: Any, typed: list[str]
 ) -> None:
+    """The password typed at the server's console is someone else's choice, as a city
+    administrator's reset is: before, the account kept it with nothing to change, its API
+    tokens (whoever held them) kept working, and the trail said only that the command ran."""
+    with schema_context(mitaka.slug):
+        token = token_issue(actor=staff, user=staff, scopes=["*"]).token
+    api = APIClient(HTTP_HOST=mitaka.domain)
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert api.get("/api/v1/me/").status_code == 200
     seq = audit_seq(mitaka)
     logged = LogEntry.objects.count()
     typed.extend([NEW_PASSWORD, NEW_PASSWORD])
@@ -112,12 +124,64 @@ def test_changepassword_on_a_city_is_in_the_city_s_trail(
         staff.refresh_from_db()
     assert staff.check_password(NEW_PASSWORD)
     assert not staff.check_password(STAFF_PASSWORD)
+    assert staff.must_change_password
+    assert staff.is_password_chosen_by_other(NEW_PASSWORD)
     events = audit_since(mitaka, seq)
-    assert [(event.action, event.actor_id, event.details) for event in events] == [
-        ("operator.command", None,
-         {"command": "manage.py changepassword", "arguments": {"username": "tanaka"}}),
+    assert [(event.action, event.actor_id) for event in events] == [
+        ("operator.command", None), ("auth.token_revoked", None), ("staff.update", None),
     ]  # fmt: skip
+    assert events[0].details == {
+        "command": "manage.py changepassword", "arguments": {"username": "tanaka"},
+    }  # fmt: skip
+    assert events[-1].details == {
+        "user": staff.pk, "changed": ["password"], "must_change_password": True,
+        "tokens_revoked": 1, "via": "manage.py changepassword",
+    }  # fmt: skip
+    assert NEW_PASSWORD not in json.dumps([event.details for event in events])
     assert LogEntry.objects.count() == logged
+    assert api.get("/api/v1/me/").status_code == 401
+    # Signed in with it, tanaka reaches nothing but the password page.
+    browser = Client()
+    assert sign_in(browser, mitaka, "tanaka", NEW_PASSWORD).status_code == 302
+    home = browser.get("/", HTTP_HOST=mitaka.domain)
+    assert (home.status_code, home["Location"]) == (302, "/accounts/password/")
+
+
+def test_changepassword_on_public_must_be_changed_at_the_operator_s_next_sign_in(
+    cities: dict, db: None, typed: list[str]
+) -> None:
+    """An operator's password set at the server's console was the operator's to keep, as
+    one a superuser sets in the admin is not: whoever typed it could use it unnoticed."""
+    sato = User.objects.create_user(username="sato", password=PASSWORD, is_staff=True)
+    typed.extend([NEW_PASSWORD, NEW_PASSWORD])
+    call_command("changepassword", "sato", stdout=io.StringIO())
+    sato.refresh_from_db()
+    assert sato.must_change_password
+    assert sato.is_password_chosen_by_other(NEW_PASSWORD)
+    (entry,) = _entries(sato)
+    assert "本人が次のログインで変更します" in entry.get_change_message()
+    # The admin's own sign-in page, then every page but the password's sends sato there.
+    browser = Client(HTTP_HOST="localhost")
+    signed = browser.post(
+        "/admin/login/", {"username": "sato", "password": NEW_PASSWORD, "next": "/admin/"}
+    )
+    assert (signed.status_code, signed["Location"]) == (302, "/admin/")
+    for page in ("/admin/", "/admin/accounts/user/", f"/admin/accounts/user/{sato.pk}/change/"):
+        answer = browser.get(page)
+        assert (answer.status_code, answer["Location"]) == (302, "/admin/password_change/")
+    kept = browser.post("/admin/password_change/", {
+        "old_password": NEW_PASSWORD, "new_password1": NEW_PASSWORD,
+        "new_password2": NEW_PASSWORD,
+    })  # fmt: skip
+    assert kept.status_code == 200
+    changed = browser.post("/admin/password_change/", {
+        "old_password": NEW_PASSWORD, "new_password1": OWN_PASSWORD,
+        "new_password2": OWN_PASSWORD,
+    })  # fmt: skip
+    assert changed.status_code == 302
+    assert browser.get("/admin/").status_code == 200
+    sato.refresh_from_db()
+    assert (sato.must_change_password, sato.check_password(OWN_PASSWORD)) == (False, True)
 
 
 def test_create_tenant_superuser_is_in_the_city_s_trail(
