@@ -12,20 +12,31 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import logout as auth_logout
 from django.contrib.contenttypes.models import ContentType
 from django.contrib.contenttypes.views import shortcut
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.urls import URLPattern, URLResolver, path
+from django.urls import URLPattern, URLResolver, path, reverse
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_http_methods
 from django_otp.admin import OTPAdminAuthenticationForm, OTPAdminSite
 
-from daicho.accounts.exceptions import PasswordChangedMeanwhile
+from daicho.accounts.exceptions import (
+    OperatorChangeRefused,
+    PasswordChangedMeanwhile,
+    SignInError,
+)
 from daicho.accounts.forms import OwnPasswordChangeForm
 from daicho.accounts.models import User
-from daicho.accounts.operators import operator_password_change
+from daicho.accounts.operators import (
+    ADDRESS_LOCK,
+    operator_address_release,
+    operator_password_change,
+)
+from daicho.accounts.selectors import sign_in_address_lockouts
 
 #: The admin's views an operator whose password someone else set may still open.
 PASSWORD_CHANGE_EXEMPT_VIEWS = frozenset(
@@ -130,7 +141,66 @@ class OperatorAdminSite(AdminSite):
             self.admin_view(self.view_on_site),
             name="view_on_site",
         )
-        return [own if getattr(url, "name", None) == "view_on_site" else url for url in urls]
+        address_locks = path(
+            "sign-in-address-locks/",
+            self.admin_view(self.sign_in_address_locks),
+            name="sign_in_address_locks",
+        )
+        return [
+            address_locks,
+            *(own if getattr(url, "name", None) == "view_on_site" else url for url in urls),
+        ]
+
+    def get_app_list(
+        self, request: HttpRequest, app_label: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Django's, and for a superuser the operators' locked addresses
+        (``sign_in_address_locks``) listed with axes' pages (the index, axes' section, the
+        sidebar)."""
+        apps = super().get_app_list(request, app_label)
+        if not request.user.is_superuser:
+            return apps
+        for app in apps:
+            if app["app_label"] == "axes":
+                app["models"].append({
+                    "model": None, "name": ADDRESS_LOCK, "object_name": "SignInAddressLock",
+                    "perms": {"add": False, "change": False, "delete": True, "view": True},
+                    "admin_url": reverse("admin:sign_in_address_locks", current_app=self.name),
+                    "add_url": None, "view_only": True,
+                })  # fmt: skip
+        return apps
+
+    @method_decorator(require_http_methods(["GET", "POST"]))
+    def sign_in_address_locks(self, request: HttpRequest) -> HttpResponse:
+        """「ログインの接続元のロック」: the client addresses locked now for the operators'
+        sign-ins (too many usernames failed from one: ``sign_in_address_failure_record``
+        on the public schema, in Redis), each with the lock's end, and a POST (``address``)
+        that lifts one (``operator_address_release``, in the admin's log). Superusers only,
+        403 to any other operator whatever their permissions, as axes' pages; CSRF-checked
+        as every admin view. Before, these locks were seen and lifted nowhere: a city's
+        administrators have theirs on /accounts/security/, axes' pages show its own records."""
+        if not request.user.is_superuser:
+            raise PermissionDenied
+        if request.method == "POST":
+            operator = request.user
+            assert isinstance(operator, User)
+            try:
+                address = operator_address_release(
+                    actor=operator, address=request.POST.get("address", "")
+                )
+            except OperatorChangeRefused as refused:
+                raise PermissionDenied(str(refused)) from refused
+            except SignInError as error:
+                messages.error(request, str(error))
+            else:
+                messages.success(request, f"接続元 {address} のロックを解除しました。")
+            return redirect("admin:sign_in_address_locks")
+        context = {
+            **self.each_context(request),
+            "title": ADDRESS_LOCK,
+            "lockouts": sign_in_address_lockouts(),
+        }
+        return TemplateResponse(request, "admin/accounts/sign_in_address_locks.html", context)
 
     def view_on_site(
         self, request: HttpRequest, content_type_id: int, object_id: str

@@ -28,7 +28,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
-from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
+from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
@@ -41,6 +41,7 @@ from daicho.accounts.models import User
 from daicho.accounts.selectors import on_public_schema
 from daicho.accounts.services import (
     own_password_set,
+    sign_in_address_lock_lift,
     sign_in_event_record,
     username_claimed,
 )
@@ -274,6 +275,41 @@ def operator_password_change(*, actor: User, new_password: str, request: HttpReq
         }}])  # fmt: skip
         sign_in_event_record(request=request, action="auth.password_changed", user=actor)
     update_session_auth_hash(request, actor)
+
+
+#: What the admin's log calls a lifted lock of the operators' sign-ins from an address.
+ADDRESS_LOCK = "ログインの接続元のロック"
+
+
+def operator_address_release(*, actor: User, address: str) -> str:
+    """A superuser lifts the lock on a client address of the operators' sign-ins (public
+    schema: too many usernames failed from it) before its cool-off ends, as a city's
+    administrators lift their city's (``sign_in_address_lock_lift``, the same keys of the
+    public schema); ``OperatorChangeRefused`` for anyone else.
+
+    The public schema has no audit trail: the admin's log keeps who lifted which address,
+    in the lift's transaction, a deletion of no stored object (no content type; the
+    address names it, 「ログインの接続元のロック “<address>” を削除しました。」). An address
+    is no resident's data. Before, nobody could see or lift these locks: axes' pages show
+    axes' per-username records only."""
+    if not on_public_schema():
+        raise OperatorChangeRefused(
+            {None: ["運用者の接続元のロックは公開ドメインでのみ解除できます。"]}
+        )
+    if not _is_administrator(actor):
+        raise OperatorChangeRefused(
+            {None: ["接続元のロックは、スーパーユーザーだけが解除できます。"]}
+        )
+
+    def logged(label: str) -> None:
+        message = [{"deleted": {"name": ADDRESS_LOCK, "object": label, "address": label}}]
+        LogEntry.objects.create(
+            user_id=actor.pk, content_type=None, object_id=None,
+            object_repr=f"{ADDRESS_LOCK} {label}"[:200], action_flag=DELETION,
+            change_message=json.dumps(message, ensure_ascii=False),
+        )  # fmt: skip
+
+    return sign_in_address_lock_lift(address=address, record=logged)
 
 
 @contextmanager

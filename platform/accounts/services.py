@@ -12,7 +12,7 @@ import ipaddress
 import logging
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -397,29 +397,43 @@ def sign_in_address_success(*, request: HttpRequest, username: str) -> None:
         logger.warning("sign-in address counter unavailable", exc_info=True)
 
 
-def sign_in_address_release(
-    *, actor: User, address: str, request: HttpRequest | None = None
-) -> str:
-    """Lift the lock on a client address (an IP address, or an IPv6 /64) in this city
-    before its cool-off ends; audited as ``auth.unlock`` with ``address``."""
-    require_tenant()
+def sign_in_address_lock_lift(*, address: str, record: Callable[[str], object]) -> str:
+    """Lift the lock on a client address (an IP address, or an IPv6 /64) in the current
+    schema before its cool-off ends, and forget the usernames failed from it so far: a
+    city's (``sign_in_address_release``) or, on public, the operators'
+    (``operators.operator_address_release``). ``record(address)`` first records who lifted
+    it (the city's trail, the operators' admin log) in the lift's transaction: no lift
+    goes unrecorded, and Redis failing leaves no record of a lift that did not happen.
+    Answers the address as the lock names it; ``AddressInvalid`` (nothing recorded) for
+    text that is no address."""
     try:
         network = ipaddress.ip_network(address.strip(), strict=False)
     except ValueError:
         raise AddressInvalid from None
     label = str(network.network_address) if network.num_addresses == 1 else str(network)
     failed, locked = sign_in_address_keys(label)
-    # The event first, the lock lifted inside its transaction: no unlock goes unaudited,
-    # and Redis failing leaves no event of an unlock that did not happen.
     with transaction.atomic():
-        audit_record(
-            actor=actor, action="auth.unlock", details={"address": label, "ip": client_ip(request)}
-        )
+        record(label)
         pipe = redis_client().pipeline()
         pipe.delete(failed, locked)
         pipe.zrem(sign_in_locked_addresses_key(), label)
         pipe.execute()
     return label
+
+
+def sign_in_address_release(
+    *, actor: User, address: str, request: HttpRequest | None = None
+) -> str:
+    """Lift the lock on a client address in this city before its cool-off ends
+    (``sign_in_address_lock_lift``); audited as ``auth.unlock`` with ``address``."""
+    require_tenant()
+
+    def audited(label: str) -> None:
+        audit_record(
+            actor=actor, action="auth.unlock", details={"address": label, "ip": client_ip(request)}
+        )
+
+    return sign_in_address_lock_lift(address=address, record=audited)
 
 
 # --- The city's rules and lockouts -----------------------------------------------------
