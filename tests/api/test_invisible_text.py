@@ -382,3 +382,29 @@ def test_a_record_state_with_one_is_refused(api: Any, city: dict[str, Any], char
         HTTP_IF_MATCH='"1"',
     )  # fmt: skip
     assert kept.status_code == 200, kept.content
+
+
+@pytest.mark.parametrize("char", [RLO, ZWSP])
+def test_a_state_filter_with_one_is_refused_and_no_list_is_audited(
+    api: Any, city: dict[str, Any], char: str
+) -> None:
+    """``?state=`` is an exact filter: 「対応\\u200b中」 matched nothing while the list's
+    record.list event kept it cleaned, as 対応中 (found by the session 15 review). Refused
+    as an exact filter on a field is, naming the character; no list is read or audited. A
+    state without one filters as before."""
+    from ledgers.audit.models import AuditEvent
+
+    clerk = api("clerk")
+    with schema_context("mitaka"):
+        Record.objects.filter(pk=city["record"].pk).update(state="対応中")
+        events = AuditEvent.objects.filter(action="record.list").count()
+    shown = f"{_kind(char)}（{SHOWN[char]}）"
+    refused = clerk.client.get(records_url() + "?" + urlencode({"state": f"対応{char}中"}))
+    assert refused.status_code == 400, refused.content
+    assert refused.json()["code"] == "ERROR_REQUEST_INVALID"
+    assert refused.json()["detail"] == {"state": [f"{shown}が含まれています。"]}
+    with schema_context("mitaka"):
+        assert AuditEvent.objects.filter(action="record.list").count() == events
+    found = clerk.client.get(records_url() + "?" + urlencode({"state": "対応中"}))
+    assert found.status_code == 200
+    assert [r["id"] for r in found.json()["results"]] == [str(city["record"].pk)]

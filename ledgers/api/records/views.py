@@ -34,6 +34,7 @@ from ledgers.audit.services import audit_record
 from ledgers.exceptions import RecordInvalid, RecordNotFound
 from ledgers.fields import field_type_registry
 from ledgers.fields.exceptions import FieldError
+from ledgers.fields.normalize import text_problem
 from ledgers.records.models import Record
 from ledgers.records.output import record_output, record_outputs, version_output, version_summary
 from ledgers.records.references import references_hidden, references_seen
@@ -195,6 +196,12 @@ def _filtered(policy: LedgerPolicy, request: Request) -> QuerySet[Record]:
     if params.get("deleted") not in {"true", "1"}:
         queryset = queryset.filter(deleted_at__isnull=True)
     if "state" in params:
+        # An exact filter, refused as an exact filter on a field is when it holds what a
+        # stored state may not (read as typed it matched nothing while the record.list event
+        # kept it cleaned, as another state).
+        problem = text_problem(params["state"], allow_newlines=False)
+        if problem is not None:
+            raise exceptions.ValidationError({"state": [f"{problem}。"]})
         queryset = queryset.filter(state=params["state"])
     if "updated_since" in params:
         since = _aware_datetime("updated_since", params["updated_since"], dates=True)
