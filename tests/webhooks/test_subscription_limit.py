@@ -59,6 +59,16 @@ def _designer_with_ledger(name: str) -> tuple[Any, Ledger]:
     return designer, ledger
 
 
+def _subscribed(name: str) -> tuple[Any, Ledger, WebhookSubscription]:
+    """``_designer_with_ledger`` and one subscription of the designer's to the ledger."""
+    designer, ledger = _designer_with_ledger(name)
+    with schema_context(FUCHU.slug):
+        subscription = webhook_subscription_create(
+            actor=designer, ledger=ledger, url=f"http://127.0.0.1:9/{name}", events=EVENTS
+        )
+    return designer, ledger, subscription
+
+
 def test_two_creations_at_one_below_the_limit_make_the_limit(
     fuchu: None, django_db_blocker: Any, settings: Any
 ) -> None:
@@ -136,11 +146,7 @@ def test_a_designer_demoted_while_changing_a_subscription_is_refused(
     from ledgers.access.services import grants_replace
 
     with django_db_blocker.unblock():
-        designer, ledger = _designer_with_ledger("repoint")
-        with schema_context(FUCHU.slug):
-            subscription = webhook_subscription_create(
-                actor=designer, ledger=ledger, url="http://127.0.0.1:9/old", events=EVENTS
-            )
+        designer, ledger, subscription = _subscribed("repoint")
         client = fuchu_client(designer)
 
         def change() -> Any:
@@ -155,7 +161,7 @@ def test_a_designer_demoted_while_changing_a_subscription_is_refused(
         )
         assert answers == [403]
         with schema_context(FUCHU.slug):
-            assert WebhookSubscription.objects.get(pk=subscription.pk).url.endswith("/old")
+            assert WebhookSubscription.objects.get(pk=subscription.pk).url.endswith("/repoint")
         connection.set_schema_to_public()
 
 
@@ -168,11 +174,7 @@ def test_a_designer_demoted_while_deleting_a_subscription_is_refused(
     from ledgers.access.services import grants_replace
 
     with django_db_blocker.unblock():
-        designer, ledger = _designer_with_ledger("unhook")
-        with schema_context(FUCHU.slug):
-            subscription = webhook_subscription_create(
-                actor=designer, ledger=ledger, url="http://127.0.0.1:9/kept", events=EVENTS
-            )
+        designer, ledger, subscription = _subscribed("unhook")
         client = fuchu_client(designer)
 
         def delete() -> Any:
@@ -197,11 +199,7 @@ def test_two_deletions_of_one_subscription_give_one_204_and_one_404(
     from ledgers.audit.models import AuditEvent
 
     with django_db_blocker.unblock():
-        designer, ledger = _designer_with_ledger("twice")
-        with schema_context(FUCHU.slug):
-            subscription = webhook_subscription_create(
-                actor=designer, ledger=ledger, url="http://127.0.0.1:9/once", events=EVENTS
-            )
+        designer, ledger, subscription = _subscribed("twice")
         clients = [fuchu_client(designer), fuchu_client(designer)]
 
         def delete(n: int) -> Any:
@@ -233,11 +231,7 @@ def test_a_change_of_a_subscription_deleted_meanwhile_is_404(
     from ledgers.webhooks.services import webhook_subscription_delete
 
     with django_db_blocker.unblock():
-        designer, ledger = _designer_with_ledger("gone")
-        with schema_context(FUCHU.slug):
-            subscription = webhook_subscription_create(
-                actor=designer, ledger=ledger, url="http://127.0.0.1:9/gone", events=EVENTS
-            )
+        designer, ledger, subscription = _subscribed("gone")
         client = fuchu_client(designer)
 
         def change() -> Any:
