@@ -84,6 +84,37 @@ def _waiting_on_locks() -> int:
         return cursor.fetchone()[0]
 
 
+def first_holds(schema: str, insert: Callable[[], Any], then: Callable[[], Any]) -> Any:
+    """``insert`` in a transaction of its own on another thread (in ``schema``), kept open
+    until ``then`` (on this thread, in ``schema``) has passed every check and waits on a
+    unique index behind it; what ``then`` raised or answered. The connection is back on
+    public after."""
+    inserted, go = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        try:
+            with schema_context(schema), transaction.atomic():
+                insert()
+                inserted.set()
+                assert go.wait(timeout=10)
+        finally:
+            inserted.set()
+            connection.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert inserted.wait(timeout=10)
+    threading.Timer(0.5, go.set).start()  # while ``then`` waits on the index
+    try:
+        with schema_context(schema):
+            return then()
+    except Exception as exc:
+        return exc
+    finally:
+        holder.join(timeout=10)
+        connection.set_schema_to_public()
+
+
 def queued_behind(hold: Callable[[], Any], sends: list[Callable[[], Any]]) -> list[Any]:
     """Run each of ``sends`` (a request) on a thread of its own while ``hold``, in a
     transaction in Fuchu on another thread, holds a lock; let it go once all of them wait

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -22,7 +21,7 @@ from ledgers.access.staff import DirectoryInvalid, staff_create, staff_update
 from ledgers.definitions.models import Ledger
 from ledgers.definitions.services import ledger_create
 from ledgers.exceptions import DefinitionInvalid
-from tests.conftest import FUCHU
+from tests.conftest import FUCHU, first_holds
 
 User = get_user_model()
 PASSWORD = "Concurrent-create-2026"
@@ -33,41 +32,11 @@ def _admin() -> Any:
     return User.objects.get(username="admin")
 
 
-def _first_holds_the_name(
-    first: Callable[[], Any], second: Callable[[], Any]
-) -> BaseException | None:
-    """``first`` in a transaction of its own, kept open until ``second`` (on this thread)
-    has checked the name and waits on the unique index; what ``second`` raised."""
-    inserted, go = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        try:
-            with schema_context(FUCHU.slug), transaction.atomic():
-                first()
-                inserted.set()
-                assert go.wait(timeout=10)
-        finally:
-            inserted.set()
-            connection.close()
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    assert inserted.wait(timeout=10)
-    threading.Timer(0.5, go.set).start()  # while ``second`` waits on the index
-    try:
-        with schema_context(FUCHU.slug):
-            second()
-    except Exception as exc:
-        return exc
-    finally:
-        holder.join(timeout=10)
-    return None
-
-
 def test_the_same_username_created_twice_at_once(fuchu: None, django_db_blocker: Any) -> None:
     username = f"dup{secrets.token_hex(3)}"
     with django_db_blocker.unblock():
-        raised = _first_holds_the_name(
+        raised = first_holds(
+            FUCHU.slug,
             lambda: staff_create(actor=_admin(), username=username, password=PASSWORD),
             lambda: staff_create(actor=_admin(), username=username, password=PASSWORD),
         )
@@ -80,7 +49,8 @@ def test_the_same_username_created_twice_at_once(fuchu: None, django_db_blocker:
 def test_the_same_ledger_code_created_twice_at_once(fuchu: None, django_db_blocker: Any) -> None:
     code = f"dup{secrets.token_hex(3)}"
     with django_db_blocker.unblock():
-        raised = _first_holds_the_name(
+        raised = first_holds(
+            FUCHU.slug,
             lambda: ledger_create(actor=_admin(), code=code, name="先の台帳", fields=FIELDS),
             lambda: ledger_create(actor=_admin(), code=code, name="後の台帳", fields=FIELDS),
         )

@@ -16,7 +16,6 @@ from __future__ import annotations
 import io
 import json
 import secrets
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -30,7 +29,7 @@ from django.test import Client
 from django_tenants.utils import schema_context
 
 from tests.accounts.conftest import audit_seq, audit_since
-from tests.conftest import FUCHU, City, fuchu_client, queued_behind
+from tests.conftest import FUCHU, City, first_holds, fuchu_client, queued_behind
 
 User = get_user_model()
 PASSWORD = "Unyou-kanri-2026"
@@ -181,36 +180,6 @@ def test_create_tenant_superuser_refuses_a_username_differing_only_by_case(
     assert [event.action for event in audit_since(mitaka, seq)] == ["operator.command"]
 
 
-def _first_holds(schema: str, insert: Callable[[], Any], then: Callable[[], Any]) -> Any:
-    """``insert`` in a transaction of its own on another thread, kept open until ``then``
-    (on this thread) has passed every check and waits on the unique index; what ``then``
-    raised or answered."""
-    inserted, go = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        try:
-            with schema_context(schema), transaction.atomic():
-                insert()
-                inserted.set()
-                assert go.wait(timeout=10)
-        finally:
-            inserted.set()
-            connection.close()
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    assert inserted.wait(timeout=10)
-    threading.Timer(0.5, go.set).start()  # while ``then`` waits on the index
-    try:
-        with schema_context(schema):
-            return then()
-    except Exception as exc:
-        return exc
-    finally:
-        holder.join(timeout=10)
-        connection.set_schema_to_public()
-
-
 def _unclaimed_insert(username: str) -> Callable[[], Any]:
     """An account written with no claim of its username (the release before, during an
     upgrade; a row written by hand): only the unique index stands in the way."""
@@ -228,7 +197,7 @@ def test_createsuperuser_meets_a_create_committed_meanwhile(
         connection.set_schema_to_public()
         logged = LogEntry.objects.count()
         try:
-            raised = _first_holds(
+            raised = first_holds(
                 "public",
                 _unclaimed_insert(f"Kawada{suffix}"),
                 lambda: call_command(
@@ -289,7 +258,7 @@ def test_a_staff_create_meets_an_account_no_claim_kept_out(
         with schema_context(FUCHU.slug):
             client = fuchu_client(User.objects.get(username="admin"))
             seq = audit_seq(FUCHU)
-        answer = _first_holds(
+        answer = first_holds(
             FUCHU.slug,
             _unclaimed_insert(f"Kawada{suffix}"),
             lambda: client.post(

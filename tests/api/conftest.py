@@ -165,3 +165,47 @@ def subsidy_ledger(city: dict[str, Any], grants: list[dict[str, Any]]) -> Any:
         )  # fmt: skip
         grants_replace(actor=city["people"]["designer"], ledger=ledger, grants=grants)
     return ledger
+
+
+#: A ledger of links (``links``) whose records name others: a reference field and a group
+#: with a reference sub-field (tests/api/test_references.py, test_reference_probes.py).
+LINK_FIELDS: list[dict[str, Any]] = [
+    {"key": "title", "label": "件名", "type": "text"},
+    {"key": "case", "label": "関連記録", "type": "reference"},
+    {"key": "parties", "label": "関係者", "type": "group", "fields": [
+        {"key": "name", "label": "氏名", "type": "text"},
+        {"key": "record", "label": "記録", "type": "reference"},
+    ]},
+]  # fmt: skip
+LINKS_URL = "/api/v1/ledgers/links/records/"
+
+
+def links_ledger(designer: Any) -> Any:
+    """The ledger ``links`` (``LINK_FIELDS``), which 市民課 and 市民税課 view, search, create
+    and update up to personal data; in the current schema."""
+    from ledgers.access.services import grants_replace
+    from ledgers.definitions.services import ledger_create
+
+    ledger = ledger_create(actor=designer, code="links", name="関連", fields=LINK_FIELDS)
+    grants_replace(
+        actor=designer, ledger=ledger,
+        grants=[{"department": d, "capabilities": ["view", "search", "create", "update"],
+                 "clearance": "personal"} for d in ("shimin", "shiminzei")],
+    )  # fmt: skip
+    return ledger
+
+
+def audit_last_seq() -> int:
+    """The number of Mitaka's last audit event (0 for none)."""
+    from ledgers.audit.models import AuditEvent
+
+    with schema_context("mitaka"):
+        return AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
+
+
+def audit_events_since(seq: int) -> list[Any]:
+    """Mitaka's audit events after ``seq``, in order."""
+    from ledgers.audit.models import AuditEvent
+
+    with schema_context("mitaka"):
+        return list(AuditEvent.objects.filter(seq__gt=seq).order_by("seq"))

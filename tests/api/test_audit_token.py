@@ -26,26 +26,15 @@ from rest_framework.test import APIClient
 
 from ledgers.api.tokens.models import ApiToken
 from ledgers.audit.context import audit_token, audit_token_scope, audit_token_set
-from ledgers.audit.models import AuditEvent
 from ledgers.audit.services import AuditEntry, audit_record_many, audit_verify
 from ledgers.management.commands.issue_api_token import COMMAND
 from ledgers.records.models import Record
 from ledgers.records.services import record_bulk_update
-from tests.api.conftest import HOST, records_url
+from tests.api.conftest import HOST, audit_events_since, audit_last_seq, records_url
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # A record the clerk (市民課) may see: its department is on the 照会可否 list.
 VALUES = {"name": {"kanji": "佐藤 一郎", "kana": "サトウ イチロウ"}, "disclosure": {"shimin": True}}
-
-
-def _last_seq() -> int:
-    with schema_context("mitaka"):
-        return AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
-
-
-def _events_since(seq: int) -> list[AuditEvent]:
-    with schema_context("mitaka"):
-        return list(AuditEvent.objects.filter(seq__gt=seq).order_by("seq"))
 
 
 def _operator_token(username: str) -> tuple[APIClient, str]:
@@ -104,9 +93,9 @@ def test_every_event_through_an_operators_token_names_it_and_its_origin(
     city: dict[str, Any],
 ) -> None:
     client, prefix = _operator_token("clerk")
-    before = _last_seq()
+    before = audit_last_seq()
     actions = _every_writer(client, city)
-    events = _events_since(before)
+    events = audit_events_since(before)
     assert {e.action for e in events} == actions
     clerk = city["people"]["clerk"]
     for event in events:
@@ -126,9 +115,9 @@ def test_an_event_through_the_staff_members_own_token_names_the_token(
 ) -> None:
     clerk = api("clerk")
     prefix = clerk.token.split("_")[1]
-    before = _last_seq()
+    before = audit_last_seq()
     assert clerk.get(records_url(city["record"].pk)).status_code == 200
-    (event,) = _events_since(before)
+    (event,) = audit_events_since(before)
     assert event.action == "record.view"
     assert event.details == {"api_token": {"id": prefix}}
 
@@ -143,10 +132,10 @@ def test_a_screens_act_names_no_token_even_after_a_token_on_the_same_thread(
     assert audit_token() is None
     browser = Client(HTTP_HOST=HOST)
     browser.force_login(city["people"]["clerk"])
-    before = _last_seq()
+    before = audit_last_seq()
     assert browser.get(records_url(city["record"].pk)).status_code == 200
     assert browser.get(records_url()).status_code == 200
-    events = _events_since(before)
+    events = audit_events_since(before)
     assert [e.action for e in events] == ["record.view", "record.list"]
     assert all("api_token" not in e.details for e in events)
 
@@ -176,7 +165,7 @@ def test_the_writers_no_request_of_the_api_reaches_name_the_token_too(
         token = ApiToken(prefix="0a1b2c3d4e5f", issued_via=issued_via)
         expected = {"id": "0a1b2c3d4e5f", **({"issued_via": issued_via} if issued_via else {})}
         record = city["record"]
-        before = _last_seq()
+        before = audit_last_seq()
         with audit_token_scope():
             audit_token_set(token)
             audit_record_many(
@@ -188,7 +177,7 @@ def test_the_writers_no_request_of_the_api_reaches_name_the_token_too(
                 changes=[(record.pk, record.generation, {"amount": 7})], reason="一括",
             )  # fmt: skip
         assert audit_token() is None
-        events = _events_since(before)
+        events = audit_events_since(before)
         assert [e.action for e in events] == ["record.export", "record.update"]
         assert events[0].details == {"n": 1, "api_token": expected}
         assert events[1].details == {"bulk": True, "api_token": expected}

@@ -16,23 +16,22 @@ from django_tenants.utils import schema_context
 
 from ledgers.access.services import grants_replace
 from ledgers.api.idempotency.models import IdempotentRequest
-from ledgers.audit.models import AuditEvent
-from ledgers.definitions.services import ledger_create
 from ledgers.exceptions import RecordInvalid
 from ledgers.records import references
 from ledgers.records.models import Record, RecordVersion
 from ledgers.records.services import record_bulk_update, record_create
-from tests.api.conftest import HOST, Api
+from tests.api.conftest import (
+    HOST,
+    LINK_FIELDS,
+    LINKS_URL,
+    Api,
+    audit_events_since,
+    audit_last_seq,
+    links_ledger,
+)
 
-FIELDS = [
-    {"key": "title", "label": "件名", "type": "text"},
-    {"key": "case", "label": "関連記録", "type": "reference"},
-    {"key": "parties", "label": "関係者", "type": "group", "fields": [
-        {"key": "name", "label": "氏名", "type": "text"},
-        {"key": "record", "label": "記録", "type": "reference"},
-    ]},
-]  # fmt: skip
-URL = "/api/v1/ledgers/links/records/"
+FIELDS = LINK_FIELDS
+URL = LINKS_URL
 EVENTS = "/api/v1/audit/events/"
 MISSING = "00000000-0000-4000-8000-0000000000aa"
 
@@ -44,12 +43,7 @@ def links(request: pytest.FixtureRequest, city: dict[str, Any]) -> dict[str, Any
     (the fixture's grants) one whose record's 照会可否 says 不可 for it."""
     people = city["people"]
     with schema_context("mitaka"):
-        ledger = ledger_create(actor=people["designer"], code="links", name="関連", fields=FIELDS)
-        grants_replace(
-            actor=people["designer"], ledger=ledger,
-            grants=[{"department": d, "capabilities": ["view", "search", "create", "update"],
-                     "clearance": "personal"} for d in ("shimin", "shiminzei")],
-        )  # fmt: skip
+        ledger = links_ledger(people["designer"])
         if request.param == "no_grant":
             grants_replace(
                 actor=people["designer"], ledger=city["ledger"],
@@ -65,16 +59,6 @@ def links(request: pytest.FixtureRequest, city: dict[str, Any]) -> dict[str, Any
 
 def _ref(record: str, ledger: str = "dv") -> dict[str, str]:
     return {"ledger": ledger, "record": record}
-
-
-def _last_seq() -> int:
-    with schema_context("mitaka"):
-        return AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
-
-
-def _events_since(seq: int) -> list[AuditEvent]:
-    with schema_context("mitaka"):
-        return list(AuditEvent.objects.filter(seq__gt=seq).order_by("seq"))
 
 
 def _written() -> tuple[int, int, int, list[Any]]:
@@ -130,7 +114,7 @@ def test_a_reference_out_of_sight_and_one_to_nothing_each_leave_record_refused(
 ) -> None:
     send, named = WRITES[write]
     zei = api("zei")
-    before, written = _last_seq(), _written()
+    before, written = audit_last_seq(), _written()
     hidden = send(zei, links, _ref(links["hidden"]))
     missing = send(zei, links, _ref(MISSING))
     assert hidden.status_code == missing.status_code == 400, hidden.content
@@ -145,7 +129,7 @@ def test_a_reference_out_of_sight_and_one_to_nothing_each_leave_record_refused(
     assert [
         (e.actor_id, e.action, e.ledger_code, e.record_id and str(e.record_id), e.generation,
          e.details)
-        for e in _events_since(before)
+        for e in audit_events_since(before)
     ] == [
         (zei.user.pk, "record.refused", "dv", links["hidden"], None, {**expected, "exists": True}),
         (zei.user.pk, "record.refused", "dv", MISSING, None, {**expected, "exists": False}),
@@ -163,7 +147,7 @@ def test_a_reference_in_sight_leaves_no_refusal(
     """市民課 sees the DV record (its flag says 可): its links are written, as before, and are
     no probe; only its reference to no record is."""
     clerk = api("clerk")
-    before = _last_seq()
+    before = audit_last_seq()
     created = clerk.post(URL, {"values": {"case": _ref(links["hidden"])}})
     assert created.status_code == 201, created.content
     bulk = clerk.post(
@@ -176,7 +160,7 @@ def test_a_reference_in_sight_leaves_no_refusal(
         {"records": [{"values": {"case": _ref(links["hidden"])}}, {"values": {"case": _ref(MISSING)}}]},
     )  # fmt: skip
     assert refused.status_code == 400
-    events = _events_since(before)
+    events = audit_events_since(before)
     assert [e.action for e in events].count("record.create") == 4
     assert [(e.action, str(e.record_id)) for e in events if e.action != "record.create"] == [
         ("record.refused", MISSING)
@@ -199,12 +183,12 @@ def test_a_bulk_create_leaves_one_event_per_distinct_refused_reference(
         {"parties": [{"record": _ref(other, "nope")}, {"record": _ref(links["hidden"])}]},
     ]
     records = [{"values": cycle[i % len(cycle)]} for i in range(1000)]
-    before, written = _last_seq(), _written()
+    before, written = audit_last_seq(), _written()
     response = zei.post(f"{URL}bulk/", {"records": records})
     assert response.status_code == 400, response.content
     assert len(response.json()["detail"]["items"]) == 800
     assert _written() == written
-    events = _events_since(before)
+    events = audit_events_since(before)
     common = {"attempted": "record.reference", "write": "record.create", "from_ledger": "links",
               "bulk": True, "api_token": _token(zei)}  # fmt: skip
     assert [(e.action, e.ledger_code, e.record_id and str(e.record_id), e.details) for e in events] == [
@@ -233,9 +217,9 @@ def test_a_request_naming_more_refused_references_than_listed_counts_the_rest(
     ]
     records[999]["values"]["parties"].append({"record": _ref(str(uuid.uuid4()), "nope")})
     zei = api("zei")
-    before = _last_seq()
+    before = audit_last_seq()
     assert zei.post(f"{URL}bulk/", {"records": records}).status_code == 400
-    events, listed = _events_since(before), references.REFUSALS_LISTED
+    events, listed = audit_events_since(before), references.REFUSALS_LISTED
     assert len(events) == listed + 2
     assert [str(e.record_id) for e in events[:listed]] == ids[:listed]
     assert [(e.ledger_code, e.record_id, e.details.get("omitted")) for e in events[-2:]] == [
@@ -251,13 +235,13 @@ def test_a_write_from_the_screens_leaves_it_too(
     """Signed in on the screens (a session, no token), the same write is audited alike."""
     browser = Client(HTTP_HOST=HOST)
     browser.force_login(city["people"]["zei"])
-    before, written = _last_seq(), _written()
+    before, written = audit_last_seq(), _written()
     answer = browser.post(
         URL, {"values": {"case": _ref(links["hidden"])}}, content_type="application/json"
     )
     assert answer.status_code == 400, answer.content
     assert _written() == written
-    (event,) = _events_since(before)
+    (event,) = audit_events_since(before)
     assert (event.actor_id, event.action, event.ledger_code, str(event.record_id)) == (
         city["people"]["zei"].pk, "record.refused", "dv", links["hidden"],
     )  # fmt: skip
@@ -281,9 +265,9 @@ def test_the_bulk_update_carries_its_refused_references(
             )  # fmt: skip
         refusals = raised.value.refused_references
         assert Record.objects.get(pk=own.pk).generation == 1
-        before = _last_seq()
+        before = audit_last_seq()
         references.references_refused_audit(actor=zei, refusals=refusals)
-        (event,) = _events_since(before)
+        (event,) = audit_events_since(before)
     assert (event.ledger_code, str(event.record_id)) == ("dv", links["hidden"])
     assert event.details == {
         "attempted": "record.reference", "exists": True, "field": "case",

@@ -8,22 +8,13 @@ from typing import Any
 import pytest
 from django_tenants.utils import schema_context
 
-from ledgers.access.services import grants_replace
-from ledgers.definitions.services import ledger_create
 from ledgers.exceptions import RecordInvalid
 from ledgers.records.models import Record
 from ledgers.records.services import record_bulk_create, record_create, record_delete
-from tests.api.conftest import Api
+from tests.api.conftest import LINK_FIELDS, LINKS_URL, Api, links_ledger
 
-FIELDS = [
-    {"key": "title", "label": "件名", "type": "text"},
-    {"key": "case", "label": "関連記録", "type": "reference"},
-    {"key": "parties", "label": "関係者", "type": "group", "fields": [
-        {"key": "name", "label": "氏名", "type": "text"},
-        {"key": "record", "label": "記録", "type": "reference"},
-    ]},
-]  # fmt: skip
-URL = "/api/v1/ledgers/links/records/"
+FIELDS = LINK_FIELDS
+URL = LINKS_URL
 
 
 @pytest.fixture
@@ -32,12 +23,7 @@ def links(city: dict[str, Any]) -> Any:
     sees records whose flags say so and 市民税課 does not see the fixture's record."""
     people = city["people"]
     with schema_context("mitaka"):
-        ledger = ledger_create(actor=people["designer"], code="links", name="関連", fields=FIELDS)
-        grants_replace(
-            actor=people["designer"], ledger=ledger,
-            grants=[{"department": d, "capabilities": ["view", "search", "create", "update"],
-                     "clearance": "personal"} for d in ("shimin", "shiminzei")],
-        )  # fmt: skip
+        ledger = links_ledger(people["designer"])
     return ledger
 
 
