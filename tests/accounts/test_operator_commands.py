@@ -207,6 +207,9 @@ def test_create_tenant_superuser_is_in_the_city_s_trail(
         ("operator.command", None,
          {"command": "manage.py create_tenant_superuser",
           "arguments": {"username": "kanri", "email": "kanri@example.jp", "interactive": False}}),
+        ("staff.create", None,
+         {"user": kanri.pk, "username": "kanri", "memberships": [], "is_superuser": True,
+          "via": "manage.py create_tenant_superuser"}),
     ]  # fmt: skip
     assert PASSWORD not in json.dumps(events[0].details)
     assert LogEntry.objects.count() == logged
@@ -237,3 +240,38 @@ def test_create_tenant_superuser_names_a_city_or_does_nothing(
         assert not User.objects.filter(username="kanri").exists()
     assert audit_since(mitaka, seq) == []
     assert LogEntry.objects.count() == logged
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_an_interactive_run_on_a_city_names_the_account_it_made(
+    mitaka: City, typed: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At Django's prompts the username is typed after the run's operator.command (which
+    can name none); the account made is then staff.create, no actor, naming it (found by
+    the session 15 review: an interactive run left a superuser no event named)."""
+    answers = iter(["kanri3", "kanri3@example.jp"])
+    monkeypatch.setattr("builtins.input", lambda prompt="": next(answers))
+    monkeypatch.setattr("sys.stdin", _Terminal())
+    typed.extend([PASSWORD, PASSWORD])
+    seq = audit_seq(mitaka)
+    call_command("create_tenant_superuser", "--schema", mitaka.slug, stdout=io.StringIO())
+    with schema_context(mitaka.slug):
+        kanri = User.objects.get(username="kanri3")
+    events = audit_since(mitaka, seq)
+    assert [(event.action, event.actor_id) for event in events] == [
+        ("operator.command", None),
+        ("staff.create", None),
+    ]
+    assert events[0].details["arguments"]["username"] is None
+    assert events[1].details == {
+        "user": kanri.pk,
+        "username": "kanri3",
+        "memberships": [],
+        "is_superuser": True,
+        "via": "manage.py create_tenant_superuser",
+    }
+    assert PASSWORD not in json.dumps([event.details for event in events])

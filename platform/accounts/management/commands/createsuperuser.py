@@ -3,7 +3,8 @@
 On the public schema (an operator's account) the addition is an entry of the operators'
 admin log (``operator_command_recorded``), as the admin's additions are; on a city's schema
 (``tenant_command createsuperuser --schema <city>``, ``create_tenant_superuser``) the run is
-``operator.command`` in the city's audit trail, before anything of the city is looked up.
+``operator.command`` in the city's audit trail, before anything of the city is looked up,
+and the account it made ``staff.create`` (no actor, ``via``) after it.
 A username another account of the schema holds but for letter case is refused as Django
 refuses a taken one (asked again at the prompt; an error with ``--noinput``), and the
 account's creation refuses it too (``UserManager``: a create of it committed meanwhile).
@@ -16,12 +17,13 @@ from typing import Any
 
 from django.contrib.auth.management.commands import createsuperuser
 from django.db import connection
+from django.db.models import Max
 
 from daicho.accounts.exceptions import username_taken_message
 from daicho.accounts.models import User
 from daicho.accounts.operators import operator_command_recorded
 from daicho.accounts.selectors import on_public_schema, username_holder
-from ledgers.audit.services import audit_operator_command
+from ledgers.audit.services import audit_operator_command, audit_record
 
 
 class Command(createsuperuser.Command):
@@ -38,7 +40,17 @@ class Command(createsuperuser.Command):
                            "email": options.get("email"),
                            "interactive": bool(options.get("interactive"))},
             )  # fmt: skip
+            before = User.objects.aggregate(last=Max("pk"))["last"] or 0
             super().handle(*args, **options)
+            # The account the run made, named (an interactive run's username was typed
+            # after the event above): staff.create, no actor, as a city administrator's
+            # creation is but for the actor, and the command.
+            for user in User.objects.filter(pk__gt=before, is_superuser=True).order_by("pk"):
+                audit_record(
+                    actor=None, action="staff.create",
+                    details={"user": user.pk, "username": user.username, "memberships": [],
+                             "is_superuser": True, "via": self.recorded_as},
+                )  # fmt: skip
             return
         with operator_command_recorded(command=self.recorded_as):
             super().handle(*args, **options)
