@@ -307,6 +307,20 @@ def _tokens_end(actor: Any, user: Any) -> int:
     return len(live)
 
 
+def staff_created_by_command(*, user: Any, via: str) -> None:
+    """A server operator's command (``via``: ``manage.py createsuperuser`` or
+    ``create_tenant_superuser`` run on the city) has just made ``user``: ``staff.create``
+    with no actor, as a city administrator's creation but for the actor, naming the
+    account (an interactive run's username is typed after the run's ``operator.command``,
+    which then names none)."""
+    require_tenant()
+    audit_record(
+        actor=None, action="staff.create",
+        details={"user": user.pk, "username": user.username, "memberships": [],
+                 "is_superuser": user.is_superuser, "via": via},
+    )  # fmt: skip
+
+
 def staff_password_set_by_command(*, user: Any, via: str) -> None:
     """A server operator's command (``via``: ``manage.py changepassword`` run on the city)
     has just set ``user``'s password, inside the caller's transaction: it is someone else's

@@ -17,6 +17,7 @@ from django.db.models import JSONField
 from django.db.models.base import ModelState
 from django.db.models.signals import post_init, pre_init
 
+from ledgers.json_text import may_hold_long_integer
 from ledgers.records.models import Record
 
 # Per statement: each column's field attribute, and the converters Django applies to it
@@ -27,8 +28,8 @@ _PLANS: dict[str, tuple[list[str], list[tuple[int, list[Any], Any]]]] = {}
 def _json_converter(field: JSONField) -> Any:
     """``field.from_db_value`` for a JSON column without a decoder of its own, parsing
     with orjson (a record's data: 1.1 against 2.5 µs by the standard library's ``json``). orjson reads an integer past 64 bits as a float, where ``json`` keeps it
-    exact (``jsonb`` holds any): a text with a run of 19 digits anywhere (found as the
-    API's parser finds them, ``ledgers.api.parsers``), and any orjson refuses, go to
+    exact (``jsonb`` holds any): a text with a run of 19 digits anywhere
+    (``may_hold_long_integer``, as the API's parser checks), and any orjson refuses, go to
     Django's converter, so the values are the same."""
     django_converter = field.from_db_value
     loads, error = orjson.loads, orjson.JSONDecodeError
@@ -40,18 +41,13 @@ def _json_converter(field: JSONField) -> Any:
             try:
                 # As bytes: str.translate looks each character up (13 µs a record's data).
                 raw = value.encode()
-                if _LONG_DIGITS not in raw.translate(_DIGITS_AS_ZERO):
+                if not may_hold_long_integer(raw):
                     return loads(raw)
             except (UnicodeEncodeError, error):
                 pass
         return django_converter(value, expression, db)
 
     return convert
-
-
-# 18 digits always fit a signed 64-bit integer; 19 may not.
-_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
-_LONG_DIGITS = b"0" * 19
 
 
 def has_plan(sql: str) -> bool:

@@ -23,7 +23,8 @@ from daicho.accounts.exceptions import username_taken_message
 from daicho.accounts.models import User
 from daicho.accounts.operators import operator_command_recorded
 from daicho.accounts.selectors import on_public_schema, username_holder
-from ledgers.audit.services import audit_operator_command, audit_record
+from ledgers.access.staff import staff_created_by_command
+from ledgers.audit.services import audit_operator_command
 
 
 class Command(createsuperuser.Command):
@@ -42,15 +43,9 @@ class Command(createsuperuser.Command):
             )  # fmt: skip
             before = User.objects.aggregate(last=Max("pk"))["last"] or 0
             super().handle(*args, **options)
-            # The account the run made, named (an interactive run's username was typed
-            # after the event above): staff.create, no actor, as a city administrator's
-            # creation is but for the actor, and the command.
+            # The account the run made, named (staff_created_by_command).
             for user in User.objects.filter(pk__gt=before, is_superuser=True).order_by("pk"):
-                audit_record(
-                    actor=None, action="staff.create",
-                    details={"user": user.pk, "username": user.username, "memberships": [],
-                             "is_superuser": True, "via": self.recorded_as},
-                )  # fmt: skip
+                staff_created_by_command(user=user, via=self.recorded_as)
             return
         with operator_command_recorded(command=self.recorded_as):
             super().handle(*args, **options)
