@@ -156,6 +156,42 @@ def queued_behind(hold: Callable[[], Any], sends: list[Callable[[], Any]]) -> li
     return answers
 
 
+def _asks_for_the_database(item: pytest.Item) -> bool:
+    """Whether pytest-django sets up the test database for ``item`` (its rule: a
+    ``django_db`` mark or the ``db``, ``transactional_db`` or ``live_server`` fixture)."""
+    names = getattr(item, "fixturenames", ())
+    return item.get_closest_marker("django_db") is not None or bool(
+        {"db", "transactional_db", "live_server"} & set(names)
+    )
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(
+    django_db_setup: None, django_db_blocker: Any, django_db_keepdb: bool, request: Any
+) -> Iterator[None]:
+    """pytest-django's, and the test database in every run that touches a database.
+
+    pytest-django sets up only the databases the collected tests ask for by its rule
+    (``_asks_for_the_database``). A module whose tests commit through fixtures of their own
+    (``django_db_blocker``: a city on threads with connections of their own) asks for none,
+    and run by itself it wrote into the database ``DATABASE_URL`` names, a developer's own
+    (``make run``'s), there finding no tables. Such a run gets the test database here."""
+    from django.test.utils import setup_databases, teardown_databases
+
+    if any(_asks_for_the_database(item) for item in request.session.items):
+        yield
+        return
+    with django_db_blocker.unblock():
+        config = setup_databases(
+            verbosity=request.config.option.verbose, interactive=False,
+            aliases={"default"}, keepdb=django_db_keepdb,
+        )  # fmt: skip
+    yield
+    if not django_db_keepdb:
+        with django_db_blocker.unblock():
+            teardown_databases(config, verbosity=request.config.option.verbose)
+
+
 @pytest.fixture(scope="session")
 def cities(django_db_setup: None, django_db_blocker: pytest.FixtureRequest) -> dict[str, City]:
     """Mitaka and Musashino, provisioned (and committed) once for the whole session."""
