@@ -312,13 +312,26 @@ def staff_created_by_command(*, user: Any, via: str) -> None:
     ``create_tenant_superuser`` run on the city) has just made ``user``: ``staff.create``
     with no actor, as a city administrator's creation but for the actor, naming the
     account (an interactive run's username is typed after the run's ``operator.command``,
-    which then names none)."""
+    which then names none).
+
+    A password the run set (typed at its prompt, or ``DJANGO_SUPERUSER_PASSWORD``) is the
+    server operator's choice for an account of the city, as ``changepassword``'s is
+    (``staff_password_set_by_command``): its owner must change it at the first sign-in and
+    may never change back to it; the event says so (``must_change_password``). Before, it
+    was the account's to keep, and whoever typed it could use it unnoticed. A run that set
+    none (``--noinput`` without the variable: no password to sign in with) changes nothing."""
     require_tenant()
-    audit_record(
-        actor=None, action="staff.create",
-        details={"user": user.pk, "username": user.username, "memberships": [],
-                 "is_superuser": user.is_superuser, "via": via},
-    )  # fmt: skip
+    with transaction.atomic():
+        if user.has_usable_password():
+            user = User.objects.select_for_update(no_key=True).get(pk=user.pk)
+            user.mark_password_chosen_by_other()
+            user.save(update_fields=["must_change_password", "chosen_passwords"])
+        audit_record(
+            actor=None, action="staff.create",
+            details={"user": user.pk, "username": user.username, "memberships": [],
+                     "is_superuser": user.is_superuser,
+                     "must_change_password": user.must_change_password, "via": via},
+        )  # fmt: skip
 
 
 def staff_password_set_by_command(*, user: Any, via: str) -> None:

@@ -202,6 +202,9 @@ def test_create_tenant_superuser_is_in_the_city_s_trail(
     assert (kanri.is_superuser, kanri.is_staff, kanri.check_password(PASSWORD)) == (
         True, True, True,
     )  # fmt: skip
+    # The operator's choice, as changepassword's: changed at the first sign-in, for good.
+    assert kanri.must_change_password
+    assert kanri.is_password_chosen_by_other(PASSWORD)
     events = audit_since(mitaka, seq)
     assert [(event.action, event.actor_id, event.details) for event in events] == [
         ("operator.command", None,
@@ -209,7 +212,7 @@ def test_create_tenant_superuser_is_in_the_city_s_trail(
           "arguments": {"username": "kanri", "email": "kanri@example.jp", "interactive": False}}),
         ("staff.create", None,
          {"user": kanri.pk, "username": "kanri", "memberships": [], "is_superuser": True,
-          "via": "manage.py create_tenant_superuser"}),
+          "must_change_password": True, "via": "manage.py create_tenant_superuser"}),
     ]  # fmt: skip
     assert PASSWORD not in json.dumps(events[0].details)
     assert LogEntry.objects.count() == logged
@@ -272,6 +275,36 @@ def test_an_interactive_run_on_a_city_names_the_account_it_made(
         "username": "kanri3",
         "memberships": [],
         "is_superuser": True,
+        "must_change_password": True,
         "via": "manage.py create_tenant_superuser",
     }
     assert PASSWORD not in json.dumps([event.details for event in events])
+    # Signed in with the password typed at the prompt, kanri3 reaches nothing but the
+    # password page; changing back to it is refused.
+    browser = Client()
+    assert sign_in(browser, mitaka, "kanri3", PASSWORD).status_code == 302
+    home = browser.get("/", HTTP_HOST=mitaka.domain)
+    assert (home.status_code, home["Location"]) == (302, "/accounts/password/")
+    with schema_context(mitaka.slug):
+        kanri.refresh_from_db()
+    assert kanri.is_password_chosen_by_other(PASSWORD)
+
+
+def test_a_city_superuser_made_without_a_password_is_left_as_made(
+    mitaka: City, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--noinput without DJANGO_SUPERUSER_PASSWORD: an account no one can sign in to, with
+    no password of anyone's to change."""
+    monkeypatch.delenv("DJANGO_SUPERUSER_PASSWORD", raising=False)
+    seq = audit_seq(mitaka)
+    call_command(
+        "create_tenant_superuser", "--schema", mitaka.slug, "--noinput",
+        "--username", "kanri4", "--email", "", stdout=io.StringIO(),
+    )  # fmt: skip
+    with schema_context(mitaka.slug):
+        kanri = User.objects.get(username="kanri4")
+    assert (kanri.has_usable_password(), kanri.must_change_password, kanri.chosen_passwords) == (
+        False, False, [],
+    )  # fmt: skip
+    (created,) = [e for e in audit_since(mitaka, seq) if e.action == "staff.create"]
+    assert created.details["must_change_password"] is False
