@@ -114,7 +114,8 @@ def _month_day(match: re.Match[str]) -> tuple[int, int]:
     return int(month), int(day)
 
 
-def _check_era_year(era: Era, year: int) -> None:
+def check_era_year(era: Era, year: int) -> None:
+    """WarekiError unless ``year`` is a year of ``era`` (元年 is 1)."""
     if year < 1:
         raise WarekiError(
             f"{era.name}{year}年は存在しません（最初の年は{era.name}元年です）",
@@ -130,7 +131,7 @@ def _check_era_year(era: Era, year: int) -> None:
 def _parse_era_date(match: re.Match[str]) -> date:
     era = _ERA_BY_TOKEN[match.group("era")]
     year = 1 if match.group("year") == "元" else int(match.group("year"))
-    _check_era_year(era, year)
+    check_era_year(era, year)
     month, day = _month_day(match)
     label = era_year_label(era, year)
     result = _build_date(era.start.year + year - 1, month, day, label=label)

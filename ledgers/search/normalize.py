@@ -34,6 +34,7 @@ from ledgers.fields.numbers import kanji_number
 from ledgers.fields.wareki import (
     ERAS,
     Era,
+    check_era_year,
     era_year_label,
     format_date,
     format_western,
@@ -490,16 +491,7 @@ def _era_span(match: re.Match[str]) -> tuple[date, date]:
     year = 1 if match.group("year") == "元" else int(match.group("year"))
     month = _month(match)
     label = era_year_label(era, year)
-    if year < 1:
-        raise WarekiError(
-            f"{era.name}{year}年は存在しません（最初の年は{era.name}元年です）",
-            code="invalid_era_year",
-        )
-    if era.last_year is not None and year > era.last_year:
-        raise WarekiError(
-            f"{era.name}{year}年は存在しません（{era.name}は{era.last_year}年までです）",
-            code="invalid_era_year",
-        )
+    check_era_year(era, year)
     start, end = _span(era.start.year + year - 1, month, label=label)
     start = max(start, era.accepted_from)
     end = end if era.end is None else min(end, era.end)
