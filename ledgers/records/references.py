@@ -6,7 +6,9 @@ database; the record services check the target here, when a value is written: a 
 the writer may not see answers exactly like one that does not exist, so a reference is no
 way to learn whether a record is there. A reference already stored is not checked again
 when other values of its record change (its target may have been deleted since), nor when
-an older generation is restored (it comes back as it was).
+an older generation is restored (it comes back as it was). A stored value holding a
+reference the writer sees masked is not written over (``references_unseen``): a change of
+its field is refused, and a restore keeps it as it is.
 """
 
 from __future__ import annotations
@@ -120,6 +122,32 @@ def references_seen(
             (code, str(pk)) for pk in sight.records(candidates).values_list("pk", flat=True)
         )
     return found
+
+
+def references_unseen(
+    *,
+    policy: LedgerPolicy,
+    items: Iterable[tuple[int, Mapping[str, Any]]],
+    paths: tuple[frozenset[str], dict[str, frozenset[str]]] | None = None,
+) -> set[tuple[int, str]]:
+    """(item index, field key) of each live reference field, or group with a reference
+    sub-field, among ``items`` (index, stored values) whose value holds a reference the
+    policy's actor sees masked (``references_hidden``: no ``view`` on its ledger, or out of
+    its record filter). A write must not replace such a value: the writer cannot give it
+    back (a group's rows echoed as read are refused, and without it the link is gone), and
+    it would erase a link it may not see. One ``references_seen`` for all the items.
+    ``paths``: the ledger's live ``reference_paths``, if the caller has them already."""
+    paths = reference_paths(policy.ledger) if paths is None else paths
+    if not paths[0] and not paths[1]:
+        return set()
+    found = [
+        (index, key, ref) for index, values in items
+        for key, _path, ref in references_in(paths, values)
+    ]  # fmt: skip
+    if not found:
+        return set()
+    seen = references_seen(policy=policy, refs=[ref for _i, _k, ref in found])
+    return {(index, key) for index, key, ref in found if _canonical(ref) not in seen}
 
 
 def references_hidden(

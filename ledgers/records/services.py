@@ -33,6 +33,7 @@ from ledgers.audit.context import TOKEN_KEY, audit_details_json, audit_token
 from ledgers.audit.services import audit_record
 from ledgers.definitions.models import Ledger
 from ledgers.exceptions import (
+    AccessDenied,
     DefinitionChanged,
     GenerationConflict,
     RecordInvalid,
@@ -46,7 +47,12 @@ from ledgers.fields.normalize import text_problem
 from ledgers.fields.registry import value_cache_key
 from ledgers.records import copy as copy_format
 from ledgers.records.models import Record, RecordVersion, values_diff
-from ledgers.records.references import reference_paths, references_in, references_missing
+from ledgers.records.references import (
+    reference_paths,
+    references_in,
+    references_missing,
+    references_unseen,
+)
 from ledgers.search.index import IndexData, Indexer
 from ledgers.webhooks.services import (
     WEBHOOK_DELIVERIES_CTE,
@@ -584,6 +590,7 @@ def _record_update(
         raise RecordStateError("削除された記録は変更できません。先に復元してください。")
     ledger = policy.ledger
     before = current["data"]
+    _require_references_seen(policy, before, values)
     # The values kept go into a generation of this definition version: a 照会可否 flag
     # written before its department was listed again goes with them as the 不可 it is.
     kept = record_flags_in_force(ledger, before, written_under=current["definition_version"])
@@ -641,6 +648,27 @@ def _record_update(
 
 
 _READ_FIELDS = ("data", "generation", "deleted_at", "state", "ledger_id", "definition_version")
+
+#: A change of a field whose value links to a record out of the writer's sight.
+HIDDEN_REFERENCE = "閲覧できない記録への参照を含む項目は変更できません。"
+
+
+def _require_references_seen(
+    policy: LedgerPolicy, before: Mapping[str, Any], values: Mapping[str, Any]
+) -> None:
+    """Raise ``AccessDenied`` (403) naming the fields ``values`` would change whose stored
+    value holds a reference the writer sees masked (``references_unseen``): the writer
+    cannot send it back (a group's rows echoed as read were refused), so a group's rows
+    rewritten without it, or the field cleared, erased a link it may not see."""
+    paths = LedgerSchema.of(policy.ledger).references
+    if not (paths[0] or paths[1]) or not isinstance(values, Mapping):
+        return
+    written = {key: before[key] for key in values if key in before}
+    unseen = references_unseen(policy=policy, items=[(0, written)], paths=paths)
+    if unseen:
+        denied = AccessDenied(HIDDEN_REFERENCE, capability="update")
+        denied.detail["fields"] = sorted(key for _index, key in unseen)
+        raise denied
 
 
 def _as_read(record: Record, expected_generation: int, policy: LedgerPolicy) -> dict | None:
@@ -760,6 +788,13 @@ def record_restore(
             # sensitive than now: restored, it would read as plain).
             then = ledger.versions.get(version=old.definition_version).definition
             closed = (policy.closed_fields() | policy.closed_fields(then)) & live
+            # So are the values holding a reference the actor sees masked, now or in that
+            # generation (``references_unseen``): a link it may not see, neither erased
+            # nor brought back.
+            closed |= {
+                key
+                for _i, key in references_unseen(policy=policy, items=[(0, kept), (1, old.data)])
+            } & live
             then_values = record_flags_in_force(
                 ledger, old.data, written_under=old.definition_version
             )
@@ -1187,6 +1222,8 @@ def record_bulk_update(
         item_errors: dict[int, dict[str, list[str]]] = {}
         rows: list[tuple[uuid.UUID, Values, Values, int, str, IndexData]] = []
         departed: list[tuple[uuid.UUID, int, str, str, tuple[int, ...]]] = []
+        # The stored values each item would change, for ``references_unseen``.
+        stored: list[tuple[int, Values]] = []
         for index, (record_id, expected, values) in enumerate(changes):
             refused = policy.unwritable(values) if isinstance(values, Mapping) else []
             if refused:
@@ -1207,6 +1244,8 @@ def record_bulk_update(
                     "generation": [f"他の操作で更新されています（現在の世代: {generation}）。"]
                 }
                 continue
+            if reference_fields[0] or reference_fields[1]:
+                stored.append((index, {k: before[k] for k in values if k in before}))
             kept = record_flags_in_force(ledger, before, written_under=written_under)
             try:
                 data = values_clean(ledger=ledger, values=values, current=kept)
@@ -1226,6 +1265,9 @@ def record_bulk_update(
                     (record_id, generation, path, value, keys)
                     for path, value, keys in indexer.departed(before_texts, search)
                 )
+        unseen = references_unseen(policy=policy, items=stored, paths=reference_fields)
+        for index, key in sorted(unseen):
+            item_errors.setdefault(index, {})[key] = [HIDDEN_REFERENCE]
         if references and not item_errors:
             check = references_missing(policy=policy, items=references)
             item_errors.update(check.errors)
