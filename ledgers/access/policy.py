@@ -444,12 +444,18 @@ class LedgerPolicy:
         closed = self.closed_fields()
         return sorted(key for key in values if key in closed)
 
-    def require_writable(self, values: Mapping[str, Any]) -> None:
+    def require_writable(self, values: Mapping[str, Any], *, capability: str = "update") -> None:
         """Raise ``AccessDenied`` (403) naming the fields of ``values`` the actor may not write
-        (``unwritable``), whatever the record and the values."""
+        (``unwritable``), whatever the record and the values; ``capability``: the write
+        refused (``create`` or ``update``), which the message and the error name."""
         refused = self.unwritable(values)
         if refused:
-            denied = AccessDenied("閲覧できない項目は変更できません。", capability="update")
+            message = (
+                "閲覧できない項目には値を入れられません。"
+                if capability == "create"
+                else "閲覧できない項目は変更できません。"
+            )
+            denied = AccessDenied(message, capability=capability)
             denied.detail["fields"] = refused
             raise denied
 

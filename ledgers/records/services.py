@@ -494,7 +494,7 @@ def record_create(
     policy = _policy(actor, ledger, policy)
     policy.require("create")
     if isinstance(values, Mapping):
-        policy.require_writable(values)
+        policy.require_writable(values, capability="create")
     data = values_clean(ledger=ledger, values=values)
     _require_references(policy, ledger, data, write="record.create")
     now = timezone.now()

@@ -13,7 +13,7 @@ from django_tenants.utils import schema_context
 from ledgers.exceptions import RecordInvalid
 from ledgers.records.models import Record
 from ledgers.records.services import HIDDEN_REFERENCE, record_bulk_update, record_create
-from tests.api.conftest import LINKS_URL, links_ledger
+from tests.api.conftest import ADDRESS, LINKS_URL, links_ledger, records_url
 
 
 def _link(record: Any) -> dict[str, str]:
@@ -108,3 +108,17 @@ def test_a_restore_keeps_a_link_the_restorer_sees_masked(
     # One who sees both brings the link back.
     assert clerk.post(url + "restore/", {"generation": 2}, HTTP_IF_MATCH='"4"').status_code == 200
     assert _stored(linked["record"]).data["case"] == _link(first)
+
+
+def test_a_create_refused_a_field_above_the_clearance_says_create(
+    api: Any, city: dict[str, Any]
+) -> None:
+    values = {
+        "name": {"kanji": "佐藤 一郎", "kana": "サトウ イチロウ"},
+        "address": {"postal_code": "181-0013", "text": ADDRESS},
+    }
+    refused = api("zei").post(records_url(), {"values": values})
+    assert refused.status_code == 403
+    # before: 「閲覧できない項目は変更できません。」 with capability "update", for a create
+    assert refused.json()["message"] == "閲覧できない項目には値を入れられません。"
+    assert refused.json()["detail"] == {"capability": "create", "fields": ["address"]}
