@@ -510,6 +510,36 @@ def stricter_fields(
     return merged
 
 
+def stricter_of_both(
+    first: list[Mapping[str, Any]], second: list[Mapping[str, Any]]
+) -> list[Mapping[str, Any]]:
+    """Every field (and sub-field) of either list, each as sensitive as the stricter of the
+    two: the definition two generations are compared under (a diff). ``stricter_fields``
+    keeps ``first``'s fields only, and a field added between the generations, unknown to
+    the older one, was dropped from both sides."""
+    by_key = {f["key"]: f for f in second}
+    merged: list[Mapping[str, Any]] = []
+    for spec in first:
+        other = by_key.pop(spec["key"], None)
+        if other is None:
+            merged.append(spec)
+            continue
+        entry = {
+            **spec,
+            "sensitivity": max(
+                spec.get("sensitivity") or Sensitivity.INTERNAL,
+                other.get("sensitivity") or Sensitivity.INTERNAL,
+                key=Sensitivity.rank,
+            ),
+        }
+        subs = (spec.get("options") or {}).get("fields")
+        other_subs = (other.get("options") or {}).get("fields")
+        if subs and other_subs:
+            entry["options"] = {**spec["options"], "fields": stricter_of_both(subs, other_subs)}
+        merged.append(entry)
+    return [*merged, *by_key.values()]
+
+
 def _mask_values(
     values: Mapping[str, Any],
     fields: list[Mapping[str, Any]],

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ledgers.access.policy import LedgerPolicy
-from ledgers.records.models import Record, RecordVersion
+from ledgers.access.policy import MASKED, LedgerPolicy, stricter_of_both
+from ledgers.records.models import Record, RecordVersion, values_diff
 from ledgers.records.references import references_hidden
 
 
@@ -69,3 +69,39 @@ def version_output(
             definition=definition,
         )[0],
     }
+
+
+def version_diff(
+    older: RecordVersion,
+    newer: RecordVersion,
+    policy: LedgerPolicy,
+    definitions: tuple[dict[str, Any], dict[str, Any]],
+) -> dict[str, dict[str, Any]]:
+    """What changed from ``older`` to ``newer`` (``{key: {"from", "to"}}``) as ``policy``'s
+    actor sees it; ``definitions``: the two generations' own.
+
+    Both sides are masked alike: by the stricter of their two definitions (and, as every
+    old generation, the current one), over every field either holds. Each by its own made a
+    value masked on one side and shown on the other look changed when only its sensitivity
+    had. A change inside what the reader sees masked (a field, or a sub-field of a group)
+    shows that the field changed, never its values."""
+    both = {
+        "fields": stricter_of_both(
+            definitions[0].get("fields", []), definitions[1].get("fields", [])
+        )
+    }
+    before, after = references_hidden(
+        policy=policy,
+        values_list=[
+            policy.mask(older.data, definition=both, complete=True),
+            policy.mask(newer.data, definition=both, complete=True),
+        ],
+        definition=both,
+    )
+    changes = {
+        key: {"from": pair[0], "to": pair[1]} for key, pair in values_diff(before, after).items()
+    }
+    for key in values_diff(older.data, newer.data):
+        if key not in changes:
+            changes[key] = {"from": dict(MASKED), "to": dict(MASKED)}
+    return changes

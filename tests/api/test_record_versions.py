@@ -5,7 +5,10 @@ from typing import Any
 
 import pytest
 from django.utils import timezone
+from django_tenants.utils import schema_context
 
+from ledgers.definitions.models import Ledger
+from ledgers.definitions.services import field_add, field_update
 from tests.api.conftest import ADDRESS, assert_documented, records_url
 
 
@@ -188,3 +191,39 @@ def test_a_generation_that_fails_to_render_names_no_read(
         api("clerk").get(records_url(city["record"].pk, suffix), params)
     with schema_context("mitaka"):
         assert not AuditEvent.objects.filter(action=action).exists()
+
+
+def test_a_diff_shows_a_field_added_between_its_generations_as_it_shows_any_other(
+    api: Any, city: dict[str, Any]
+) -> None:
+    # Both sides were masked with the older generation's definition alone: a field (or a
+    # group's sub-field) added since was unknown to it, dropped from both sides, and then
+    # reported as a masked change, to a reader cleared for it, while from=2&to=1 showed it.
+    designer, record_id = city["people"]["designer"], city["record"].pk
+    with schema_context("mitaka"):
+        ledger = Ledger.objects.get(code="dv")
+        field_add(actor=designer, ledger=ledger,
+                  field={"key": "note", "label": "メモ", "type": "text"})  # fmt: skip
+        field_add(actor=designer, ledger=Ledger.objects.get(code="dv"),
+                  field={"key": "secret", "label": "秘", "type": "text", "sensitivity": "special_care"})  # fmt: skip
+        offenders = next(f for f in ledger.fields() if f["key"] == "offenders")["options"]["fields"]
+        field_update(
+            actor=designer, ledger=Ledger.objects.get(code="dv"), key="offenders",
+            changes={"fields": [*offenders, {"key": "memo", "label": "備考", "type": "text"}]},
+        )  # fmt: skip
+    clerk = api("clerk")
+    rows = [{"name": "山田 太郎", "relation": "配偶者", "memo": "接近禁止"}]
+    values = {"note": "来庁", "secret": "秘密", "offenders": rows,
+              "disclosure": {"shimin": True, "shiminzei": True}}  # fmt: skip
+    response = clerk.patch(records_url(record_id), {"values": values}, HTTP_IF_MATCH='"1"')
+    assert response.status_code == 200, response.content
+    changes = clerk.get(records_url(record_id, "diff/"), {"from": 1, "to": 2}).json()["changes"]
+    assert changes["note"] == {"from": None, "to": "来庁"}
+    assert changes["secret"] == {"from": None, "to": "秘密"}
+    assert changes["offenders"]["to"][0]["memo"] == "接近禁止"
+    backwards = clerk.get(records_url(record_id, "diff/"), {"from": 2, "to": 1}).json()
+    assert backwards["changes"]["note"] == {"from": "来庁", "to": None}
+    # 市民税課 (personal) reads the new text field, never the new special_care one.
+    zei = api("zei").get(records_url(record_id, "diff/"), {"from": 1, "to": 2}).json()["changes"]
+    assert zei["note"] == {"from": None, "to": "来庁"}
+    assert zei["secret"] == {"from": {"masked": True}, "to": {"masked": True}}

@@ -16,7 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ledgers.access.policy import LedgerPolicy, stricter_fields
+from ledgers.access.policy import LedgerPolicy
 from ledgers.api.common import (
     iso_date,
     plus_restored,
@@ -36,8 +36,14 @@ from ledgers.fields import field_type_registry
 from ledgers.fields.exceptions import FieldError
 from ledgers.fields.normalize import text_problem
 from ledgers.records.models import Record
-from ledgers.records.output import record_output, record_outputs, version_output, version_summary
-from ledgers.records.references import references_hidden, references_seen
+from ledgers.records.output import (
+    record_output,
+    record_outputs,
+    version_diff,
+    version_output,
+    version_summary,
+)
+from ledgers.records.references import references_seen
 from ledgers.records.selectors import (
     record_as_of,
     record_get_version,
@@ -51,7 +57,6 @@ from ledgers.records.services import (
     record_delete,
     record_restore,
     record_update,
-    values_diff,
 )
 from ledgers.search.index import GROUP_TYPES, equality_stored_keys
 from ledgers.search.query import contains_filter, group_contains_filter
@@ -514,32 +519,10 @@ class RecordDiffView(APIView):
             ) from None
         older = record_get_version(record=record, generation=first)
         newer = record_get_version(record=record, generation=second)
-        # Both sides masked alike: by the stricter of their two definitions (and, as every
-        # old generation, the current one). Each by its own made a value masked on one side
-        # and shown on the other look changed when only its sensitivity had.
-        both = {
-            "fields": stricter_fields(
-                version_definition(version=older).get("fields", []),
-                version_definition(version=newer).get("fields", []),
-            )
-        }
-        before, after = references_hidden(
-            policy=policy,
-            values_list=[
-                policy.mask(older.data, definition=both, complete=True),
-                policy.mask(newer.data, definition=both, complete=True),
-            ],
-            definition=both,
+        changes = version_diff(
+            older, newer, policy,
+            (version_definition(version=older), version_definition(version=newer)),
         )  # fmt: skip
-        changes = {
-            key: {"from": pair[0], "to": pair[1]}
-            for key, pair in values_diff(before, after).items()
-        }
-        # A change inside what the caller sees masked (a field, or a sub-field of a group)
-        # shows that the field changed, never its values.
-        for key in values_diff(older.data, newer.data):
-            if key not in changes:
-                changes[key] = {"from": {"masked": True}, "to": {"masked": True}}
         audit_record(
             actor=request.user, action="record.diff", ledger_code=ledger.code, record_id=record.pk,
             details={"from": first, "to": second},
