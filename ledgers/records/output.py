@@ -6,6 +6,8 @@ never on their own.
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ledgers.access.policy import MASKED, LedgerPolicy, stricter_of_both
@@ -76,15 +78,21 @@ def version_diff(
     newer: RecordVersion,
     policy: LedgerPolicy,
     definitions: tuple[dict[str, Any], dict[str, Any]],
+    between: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, dict[str, Any]]:
     """What changed from ``older`` to ``newer`` (``{key: {"from", "to"}}``) as ``policy``'s
-    actor sees it; ``definitions``: the two generations' own.
+    actor sees it; ``definitions``: the two generations' own; ``between``: the values of
+    every generation from one to the other (``record_values_between``).
 
     Both sides are masked alike: by the stricter of their two definitions (and, as every
     old generation, the current one), over every field either holds. Each by its own made a
     value masked on one side and shown on the other look changed when only its sensitivity
     had. A change inside what the reader sees masked (a field, or a sub-field of a group)
-    shows that the field changed, never its values."""
+    shows that the field changed, never its values: a masked field is reported changed when
+    it changed anywhere from one generation to the other, not when its two ends differ.
+    Else the diff compared hidden values: after an address A, then B, then A again, the
+    diff of 1 and 3 said "unchanged" where 1 and 2 said "changed", and whoever knew A
+    learnt that the person had moved back there."""
     both = {
         "fields": stricter_of_both(
             definitions[0].get("fields", []), definitions[1].get("fields", [])
@@ -101,7 +109,11 @@ def version_diff(
     changes = {
         key: {"from": pair[0], "to": pair[1]} for key, pair in values_diff(before, after).items()
     }
-    for key in values_diff(older.data, newer.data):
-        if key not in changes:
+    changed = set(values_diff(older.data, newer.data))
+    for earlier, later in itertools.pairwise(between):
+        changed.update(values_diff(earlier, later))
+    for key in changed:
+        shown = before.get(key) == older.data.get(key) and after.get(key) == newer.data.get(key)
+        if key not in changes and not shown:
             changes[key] = {"from": dict(MASKED), "to": dict(MASKED)}
     return changes

@@ -28,6 +28,17 @@ def record_get_version(*, record: Record, generation: int) -> RecordVersion:
         raise VersionNotFound(generation) from None
 
 
+def record_values_between(*, record: Record, first: int, last: int) -> list[dict[str, Any]]:
+    """The values of every generation from ``first`` to ``last`` (either order), oldest
+    first: what a diff needs to tell whether a value changed anywhere between the two."""
+    low, high = min(first, last), max(first, last)
+    return list(
+        RecordVersion.objects.filter(record=record, generation__range=(low, high))
+        .order_by("generation")
+        .values_list("data", flat=True)
+    )
+
+
 def record_as_of(*, record: Record, at: datetime) -> RecordVersion | None:
     """The generation that was current at ``at``; ``None`` before the record existed."""
     return RecordVersion.objects.filter(record=record, at__lte=at).order_by("-generation").first()

@@ -75,6 +75,41 @@ def test_a_masked_field_stays_masked_in_every_generation_and_diff(
     assert zei.get(records_url(record_id, "versions/")).status_code == 200
 
 
+def test_a_diff_does_not_compare_hidden_values_across_generations(
+    api: Any, city: dict[str, Any]
+) -> None:
+    """An address A, then B, then A again: the diff of 1 and 3 said "unchanged" where 1 and
+    2 said "changed", and a reader who sees the address masked but knew A (a perpetrator's
+    accomplice) learnt that the person had moved back there. A masked field is changed
+    when it changed anywhere between the two generations; a field the reader sees keeps
+    its plain diff of the two ends."""
+    clerk, record_id = api("clerk"), city["record"].pk
+    a = city["record"].data["address"]
+    steps = [
+        {"disclosure": {"shimin": True, "shiminzei": True}},
+        {"address": {"text": "東京都三鷹市井の頭一丁目"}, "amount": 2000},
+        {"address": a, "amount": 1000},
+    ]
+    for generation, values in enumerate(steps, start=1):
+        answer = clerk.patch(
+            records_url(record_id), {"values": values}, HTTP_IF_MATCH=f'"{generation}"'
+        )
+        assert answer.status_code == 200, answer.content
+    zei = api("zei")  # 市民税課 (可 since generation 2), cleared up to personal data
+    masked = {"from": {"masked": True}, "to": {"masked": True}}
+    for first, last in [(2, 3), (2, 4), (4, 2), (3, 4)]:
+        changes = zei.get(records_url(record_id, "diff/"), {"from": first, "to": last}).json()
+        assert changes["changes"]["address"] == masked, (first, last)
+    # amount (visible) went 1000 → 2000 → 1000: its two ends are equal, and so it is shown.
+    across = zei.get(records_url(record_id, "diff/"), {"from": 2, "to": 4}).json()["changes"]
+    assert "amount" not in across
+    # Nothing changed between a generation and itself, masked or not.
+    assert zei.get(records_url(record_id, "diff/"), {"from": 3, "to": 3}).json()["changes"] == {}
+    # The clerk, cleared for addresses, sees the two ends equal: no change of address.
+    plain = clerk.get(records_url(record_id, "diff/"), {"from": 2, "to": 4}).json()["changes"]
+    assert "address" not in plain
+
+
 def test_restore_an_older_generation_and_a_deleted_record(api: Any, city: dict[str, Any]) -> None:
     clerk, record_id = _two_generations(api, city)
     restored = clerk.post(

@@ -47,6 +47,7 @@ from ledgers.records.references import references_seen
 from ledgers.records.selectors import (
     record_as_of,
     record_get_version,
+    record_values_between,
     record_versions,
     records_first,
     version_definition,
@@ -522,6 +523,7 @@ class RecordDiffView(APIView):
         changes = version_diff(
             older, newer, policy,
             (version_definition(version=older), version_definition(version=newer)),
+            record_values_between(record=record, first=first, last=second),
         )  # fmt: skip
         audit_record(
             actor=request.user, action="record.diff", ledger_code=ledger.code, record_id=record.pk,
