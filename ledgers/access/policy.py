@@ -27,6 +27,7 @@ Rules:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import operator
 import uuid
@@ -55,6 +56,10 @@ _RECORD_QUERIES: dict[tuple[Any, ...], tuple[str, tuple[Any, ...], int] | None] 
 _ID_MARKER = uuid.UUID("5ec0de5e-0000-4000-8000-00000000d1c0")
 ALL_CAPABILITIES = frozenset(c.value for c in Capability)
 READ_CAPABILITIES = frozenset({"view", "search", "export", "print"})
+#: What a grant gives on a record, which a ledger with a 照会可否 field gives only through
+#: the departments the record is disclosed to (``LedgerPolicy.for_record``); the others
+#: (create, import, design, audit) are rights on the ledger, whatever its records.
+RECORD_CAPABILITIES = frozenset({"view", "search", "update", "delete", "export", "print"})
 
 
 #: A refused read of a record (``get_record``'s ``refused_as``): who asked, through which
@@ -198,6 +203,10 @@ class LedgerPolicy:
     _disclosure_key: str | None = field(default=None, repr=False)
     #: ``disclosure_since`` as sorted pairs (part of the compiled record query's key).
     _disclosure_since: tuple[tuple[str, int], ...] = field(default=(), repr=False)
+    #: Per department of the actor's memberships that a grant applies through: its code,
+    #: the record capabilities it gives, and its clearance's rank (-1: none), for
+    #: ``for_record`` and ``readable_filter``. Only on a ledger with a 照会可否 field.
+    _by_department: tuple[tuple[str, frozenset[str], int], ...] = field(default=(), repr=False)
     # Scratch space of this instance (dataclasses.replace starts a new one).
     _mask_plans: dict[int, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
@@ -225,9 +234,14 @@ class LedgerPolicy:
             return condition & Q(pk__in=[])
         if self.break_glass or self._disclosure_key is None:
             return condition
-        if not self.departments:
-            return condition & Q(pk__in=[])
-        codes = sorted(self.departments)
+        return condition & self._disclosed_to(self.departments)
+
+    def _disclosed_to(self, departments: Iterable[str]) -> Q:
+        """The records flagged 可 for one of ``departments`` (a ledger with a 照会可否 field)."""
+        codes = sorted(departments)
+        if not codes:
+            return Q(pk__in=[])
+        assert self._disclosure_key is not None
         # The search keys' GIN index finds the records flagged for one of the departments
         # (``disclosure_key``); the flags themselves decide, as a key is a 32-bit hash.
         # A department listed since a later version than the record's values were written
@@ -239,7 +253,75 @@ class LedgerPolicy:
             & (Q(definition_version__gte=since[code]) if code in since else Q())
             for code in codes
         ]
-        return condition & Q(search_keys__overlap=keys) & functools.reduce(operator.or_, flags)
+        return Q(search_keys__overlap=keys) & functools.reduce(operator.or_, flags)
+
+    def readable_filter(self, *sensitivities: str | None) -> Q:
+        """The records whose fields of these sensitivities the actor may read: a filter, a
+        search criterion or a count on such a field asks only of them.
+
+        On a ledger with a 照会可否 field, rights come through the departments a record is
+        disclosed to (``for_record``): someone in two departments (兼務, or a 人事異動 that
+        overlaps) whose one department may read addresses and is 不可 for a record, and
+        whose other is 可 for it but may not read them, may not read that record's
+        address; a filter on it must not match it either (else its matches answered, one
+        question at a time, what the record shows masked). ``Q()`` when every department
+        the actor views through may read them."""
+        if self.break_glass or self._disclosure_key is None or not self._by_department:
+            return Q()
+        needed = max(
+            (Sensitivity.rank(s or Sensitivity.INTERNAL) for s in sensitivities), default=-1
+        )
+        cleared = {code for code, _caps, rank in self._by_department if rank >= needed}
+        if self.departments <= cleared:
+            return Q()
+        return self._disclosed_to(self.departments & cleared)
+
+    def for_record(
+        self, values: Mapping[str, Any], *, written_under: int | None = None
+    ) -> LedgerPolicy:
+        """This policy as it applies to the record holding ``values`` (its current values;
+        ``written_under``: their definition version, for the flags in force).
+
+        On a ledger with a 照会可否 field, the record capabilities (``RECORD_CAPABILITIES``)
+        and the clearance come only through the actor's departments that the record is
+        disclosed to: before, they were the best of all the actor's departments, and
+        someone in 市民課 (which may read addresses, 不可 for the record) and 市民税課 (可,
+        up to personal data) read the address of a record neither department alone showed
+        them with it. The other rights (create, design, audit) stay the ledger's.
+        ``self`` when nothing narrows (one department, no 照会可否 field)."""
+        if self.break_glass or self._disclosure_key is None or len(self._by_department) < 2:
+            return self
+        in_force = (
+            values if written_under is None else self.in_force(values, written_under=written_under)
+        )
+        flags = in_force.get(self._disclosure_key)
+        if not isinstance(flags, Mapping):
+            flags = {}
+        through = frozenset(
+            code for code, _caps, _rank in self._by_department if flags.get(code) is True
+        )
+        cached = self._mask_plans.get(("record", through))  # type: ignore[call-overload]
+        if cached is not None:
+            return cached
+        capabilities = set(self.capabilities - RECORD_CAPABILITIES)
+        rank = -1
+        for code, caps, department_rank in self._by_department:
+            if code in through:
+                capabilities |= caps
+                rank = max(rank, department_rank)
+        clearance = [s.value for s in Sensitivity][rank] if rank >= 0 else None
+        narrowed = self
+        if (
+            frozenset(capabilities) != self.capabilities
+            or clearance != self.clearance
+            or not self.departments <= through
+        ):
+            narrowed = dataclasses.replace(
+                self, capabilities=frozenset(capabilities), clearance=clearance,
+                departments=self.departments & through,
+            )  # fmt: skip
+        self._mask_plans[("record", through)] = narrowed  # type: ignore[index]
+        return narrowed
 
     def shows(self, data: Mapping[str, Any], *, written_under: int) -> bool:
         """``record_filter`` on values already read (the same rules, in Python), written
@@ -590,18 +672,22 @@ def policy_for(
     the policy is the colleague's, read-only; the caller audits the preview.
     """
     memberships = active_memberships(actor, on)
-    capabilities, clearance_rank, departments = _effective(
-        Grant.objects.filter(ledger=ledger).select_related("department"), memberships
-    )
+    grants = list(Grant.objects.filter(ledger=ledger).select_related("department"))
+    capabilities, clearance_rank, departments = _effective(grants, memberships)
     if is_city_admin(actor, memberships):
         capabilities.add("design")
     clearance = [s.value for s in Sensitivity][clearance_rank] if clearance_rank >= 0 else None
     disclosure = disclosure_field(ledger)
+    by_department: tuple[tuple[str, frozenset[str], int], ...] = ()
     if disclosure is not None:
         # Only the departments the 照会可否 field lists now: one taken off the list is 不可
         # for every record, whatever its stored flags still say ("disclosure must be
         # granted, never assumed"), as it would be for a record registered since.
-        departments &= _disclosure_departments(ledger, disclosure)
+        listed = _disclosure_departments(ledger, disclosure)
+        departments &= listed
+        by_department = tuple(
+            entry for entry in _by_department(grants, memberships) if entry[0] in listed
+        )
     return LedgerPolicy(
         actor=actor,
         ledger=ledger,
@@ -611,6 +697,7 @@ def policy_for(
         viewed_by=viewed_by,
         _disclosure_key=disclosure,
         _disclosure_since=tuple(sorted(disclosure_since(ledger).items())),
+        _by_department=by_department,
     )
 
 
@@ -636,6 +723,31 @@ def _effective(
             if effective & READ_CAPABILITIES:
                 clearance_rank = max(clearance_rank, Sensitivity.rank(grant.clearance))
     return capabilities, clearance_rank, departments
+
+
+def _by_department(
+    grants: Iterable[Grant], memberships: list[Membership]
+) -> list[tuple[str, frozenset[str], int]]:
+    """Per department of ``memberships`` that a grant applies through: the record
+    capabilities it gives (``RECORD_CAPABILITIES``, each grant capped by the membership's
+    role) and its clearance's rank, counted as ``_effective`` counts them (-1: none).
+    ``LedgerPolicy.for_record`` combines the departments a record is disclosed to."""
+    found: dict[str, tuple[set[str], int]] = {}
+    for grant in grants:
+        for membership in _applies(grant, memberships):
+            effective = (
+                set(grant.capabilities)
+                & ROLE_CEILING.get(membership.role, frozenset())
+                & RECORD_CAPABILITIES
+            )
+            if not effective:
+                continue
+            caps, rank = found.get(membership.department.code, (set(), -1))
+            caps |= effective
+            if effective & READ_CAPABILITIES:
+                rank = max(rank, Sensitivity.rank(grant.clearance))
+            found[membership.department.code] = (caps, rank)
+    return sorted((code, frozenset(caps), rank) for code, (caps, rank) in found.items())
 
 
 def capabilities_by_ledger(actor: Any, ledgers: list[Ledger]) -> dict[int, frozenset[str]]:

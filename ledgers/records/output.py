@@ -24,15 +24,18 @@ def record_output(record: Record, policy: LedgerPolicy) -> dict[str, Any]:
 
 
 def record_outputs(records: list[Record], policy: LedgerPolicy) -> list[dict[str, Any]]:
-    """``record_output`` of each record, the references' targets checked for all at once."""
-    viewer = policy.can("view")
-    shown = references_hidden(
-        policy=policy,
-        values_list=[
-            policy.mask(r.data, complete=True, written_under=r.definition_version) if viewer else {}
-            for r in records
-        ],
-    )
+    """``record_output`` of each record, the references' targets checked for all at once.
+    Each record as the policy applies to it (``LedgerPolicy.for_record``: on a ledger with
+    a 照会可否 field, through the departments it is disclosed to)."""
+    values_list = []
+    for r in records:
+        applies = policy.for_record(r.data, written_under=r.definition_version)
+        values_list.append(
+            applies.mask(r.data, complete=True, written_under=r.definition_version)
+            if applies.can("view")
+            else {}
+        )
+    shown = references_hidden(policy=policy, values_list=values_list)
     return [
         {
             "id": str(record.pk),

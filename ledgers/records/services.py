@@ -588,6 +588,9 @@ def _record_update(
         raise GenerationConflict(expected=expected_generation, actual=current["generation"])
     if current["deleted_at"] is not None:
         raise RecordStateError("削除された記録は変更できません。先に復元してください。")
+    # Through the departments the record is disclosed to (``LedgerPolicy.for_record``).
+    policy = _for_record(policy, current["data"], current["definition_version"], "update")
+    policy.require_writable(values)
     ledger = policy.ledger
     before = current["data"]
     _require_references_seen(policy, before, values)
@@ -649,6 +652,19 @@ def _record_update(
 
 _READ_FIELDS = ("data", "generation", "deleted_at", "state", "ledger_id", "definition_version")
 
+
+def _for_record(
+    policy: LedgerPolicy, data: Mapping[str, Any], written_under: int, capability: str
+) -> LedgerPolicy:
+    """``policy`` as it applies to the record holding ``data`` (``LedgerPolicy.for_record``:
+    on a ledger with a 照会可否 field, through the departments it is disclosed to), which
+    must give ``capability``: someone in two departments changed a record through the
+    rights of the one it is not disclosed to."""
+    applies = policy.for_record(data, written_under=written_under)
+    applies.require(capability)
+    return applies
+
+
 #: A change of a field whose value links to a record out of the writer's sight.
 HIDDEN_REFERENCE = "閲覧できない記録への参照を含む項目は変更できません。"
 
@@ -702,6 +718,7 @@ def record_delete(
         raise RecordInvalid({"reason": ["削除の理由を入力してください。"]})
     with transaction.atomic():
         record = _locked(record, expected_generation, policy)
+        _for_record(policy, record.data, record.definition_version, "delete")
         if record.is_deleted:
             raise RecordStateError("この記録は既に削除されています。")
         now = timezone.now()
@@ -761,6 +778,10 @@ def record_restore(
     policy.require("update" if generation is not None else "delete")
     with transaction.atomic():
         record = _locked(record, expected_generation, policy)
+        policy = _for_record(
+            policy, record.data, record.definition_version,
+            "update" if generation is not None else "delete",
+        )  # fmt: skip
         if record.is_deleted:
             # Bringing back an older generation of a deleted record undeletes it too.
             policy.require("delete")
@@ -1242,6 +1263,17 @@ def record_bulk_update(
             if generation != expected:
                 item_errors[index] = {
                     "generation": [f"他の操作で更新されています（現在の世代: {generation}）。"]
+                }
+                continue
+            # Through the departments the record is disclosed to (``for_record``).
+            applies = policy.for_record(before, written_under=written_under)
+            if not applies.can("update"):
+                item_errors[index] = {"id": ["この記録を変更する権限がありません。"]}
+                continue
+            refused = applies.unwritable(values) if applies is not policy else []
+            if refused:
+                item_errors[index] = {
+                    key: ["閲覧できない項目は変更できません。"] for key in refused
                 }
                 continue
             if reference_fields[0] or reference_fields[1]:

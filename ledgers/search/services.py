@@ -82,7 +82,12 @@ class SearchResult:
         marker only where a value was told which records hold a hidden address)."""
         result_fields = self.screen["result_fields"]
         shown = {k: v for k, v in hit.record.data.items() if k in result_fields}
-        masked = self.policy.mask(shown, complete=True, written_under=hit.record.definition_version)
+        # As the policy applies to the record (``for_record``: through the departments it
+        # is disclosed to, on a ledger with a 照会可否 field).
+        applies = self.policy.for_record(
+            hit.record.data, written_under=hit.record.definition_version
+        )
+        masked = applies.mask(shown, complete=True, written_under=hit.record.definition_version)
         shown = {k: v for k, v in masked.items() if k in result_fields}
         for group, subs in _excluded_subs(self.screen).items():
             rows = shown.get(group)
@@ -447,6 +452,14 @@ def search_run(
     # normalised values, which tell a page over every generation what matches now).
     visible = policy.records(Record.objects.filter(deleted_at__isnull=True)).defer(
         "search_keys", *(() if every_generation else ("search_text",))
+    )
+    # Only the records that show the searcher the fields searched (``readable_filter``: on a
+    # ledger with a 照会可否 field, one disclosed only to departments that may not read
+    # them shows them masked, and must not answer a question about them either).
+    visible = visible.filter(
+        policy.readable_filter(
+            *(level.get(p) for path in terms for p in (path, path.split(".", 1)[0]))
+        )
     )
     start, stop = first, first + limit_here + 1
     audit_details = {

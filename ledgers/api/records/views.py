@@ -70,6 +70,15 @@ NUMERIC = {"integer", "decimal"}
 ORDERED = {"integer", "decimal", "date", "datetime"}
 
 
+def _as_applies(policy: LedgerPolicy, record: Record) -> LedgerPolicy:
+    """``policy`` as it applies to ``record`` (``LedgerPolicy.for_record``: on a ledger with
+    a 照会可否 field, through the departments it is disclosed to), which must give ``view``:
+    its older generations are shown as the record itself is."""
+    applies = policy.for_record(record.data, written_under=record.definition_version)
+    applies.require("view")
+    return applies
+
+
 class RecordPagination(TimeCursorPagination):
     # The id breaks ties: a bulk request's records share their update time, and DRF's
     # cursor counts an offset among equal times, which holds only if every query (the
@@ -115,6 +124,9 @@ def _filter_on_field(
     if not policy.can_read_field(field.get("sensitivity")):
         # Filtering on a masked field would reveal its values one question at a time.
         raise exceptions.ValidationError({name: ["この項目では絞り込めません。"]})
+    # Nor may it match a record that shows the field masked to this reader: one disclosed
+    # only to departments that may not read it (``readable_filter``).
+    queryset = queryset.filter(policy.readable_filter(field.get("sensitivity")))
     if op == "contains":
         if field["type"] == "reference":
             # Its text is the target's ``ledger:id``: a contains filter spelled out, one
@@ -129,6 +141,9 @@ def _filter_on_field(
             ]
             if not sub_fields:
                 raise exceptions.ValidationError({name: ["この項目では絞り込めません。"]})
+            queryset = queryset.filter(
+                policy.readable_filter(*(sub.get("sensitivity") for sub in sub_fields))
+            )
             return queryset.filter(group_contains_filter(policy.ledger, key, sub_fields, raw))
         return queryset.filter(contains_filter(policy.ledger, key, raw))
     if op not in {"", "gte", "lte"} or (op and field["type"] not in ORDERED):
@@ -387,6 +402,7 @@ class RecordDetailView(APIView):
                 record_output(record, policy), headers={"ETag": etag(record.generation)}
             )
         record = policy.get_record(record_id, refused_as="record.view")
+        policy = _as_applies(policy, record)
         moment = _aware_datetime("as_of", as_of)
         version = record_as_of(record=record, at=moment)
         if version is None:
@@ -489,6 +505,7 @@ class RecordVersionView(APIView):
         ledger, policy = ledger_for(request, code)
         policy.require("view")
         record = policy.get_record(record_id, refused_as="record.version_view")
+        policy = _as_applies(policy, record)
         version = record_get_version(record=record, generation=generation)
         body = version_output(version, policy, version_definition(version=version))
         audit_record(
@@ -512,6 +529,7 @@ class RecordDiffView(APIView):
         ledger, policy = ledger_for(request, code)
         policy.require("view")
         record = policy.get_record(record_id, refused_as="record.diff")
+        policy = _as_applies(policy, record)
         try:
             first, second = int(request.query_params["from"]), int(request.query_params["to"])
         except (KeyError, ValueError):
