@@ -27,7 +27,9 @@ class Capability(models.TextChoices):
 class Grant(models.Model):
     """Capabilities on one ledger for a department, a role, or a role within a department.
 
-    Fields whose sensitivity is above ``clearance`` are masked for those it applies to.
+    Fields whose sensitivity is above ``clearance`` are masked for those it applies to
+    (a grant with a read capability); with ``create`` (``import``) a new record they write
+    may hold fields up to it (``ledgers.access.policy.LedgerPolicy.write_clearance``).
     """
 
     ledger = models.ForeignKey(Ledger, on_delete=models.CASCADE, related_name="grants")

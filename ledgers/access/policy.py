@@ -12,8 +12,13 @@ Rules:
 - An actor's active memberships (on today's date in Japan) give departments and roles.
 - A grant applies to a member of its department (any role), to a holder of its role (any
   department), or to a holder of its role in its department. Its capabilities are capped
-  by the member's role (a viewer never edits, whatever the grant says); clearance is the
-  highest of the applicable grants.
+  by the member's role (a viewer never edits, whatever the grant says); the (read)
+  clearance is the highest of the applicable grants that give a read capability.
+- A new record (a create, a bulk create, an import) may hold fields up to the higher of the
+  read clearance and the entry clearance: the highest of the applicable grants that give
+  ``create`` (``import`` for an import). A reception desk (申請受付) registers applications
+  at 要配慮 without reading the ledger. A change writes only what its writer reads: never
+  above the read clearance, which alone decides every mask and the record filter.
 - When the ledger has a department-disclosure field (``disclosure_field``: its first
   ``department_flags`` field, whatever the order of its fields since), a record is visible
   only where one of the actor's departments is flagged 可.
@@ -34,7 +39,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connection
@@ -60,6 +65,8 @@ READ_CAPABILITIES = frozenset({"view", "search", "export", "print"})
 #: the departments the record is disclosed to (``LedgerPolicy.for_record``); the others
 #: (create, import, design, audit) are rights on the ledger, whatever its records.
 RECORD_CAPABILITIES = frozenset({"view", "search", "update", "delete", "export", "print"})
+#: The capabilities that enter new records, each with its own clearance (``LedgerPolicy``).
+ENTRY_CAPABILITIES = ("create", "import")
 
 
 #: A refused read of a record (``get_record``'s ``refused_as``): who asked, through which
@@ -198,6 +205,9 @@ class LedgerPolicy:
     capabilities: frozenset[str]
     clearance: str | None
     departments: frozenset[str]
+    #: Per entry capability (``ENTRY_CAPABILITIES``) held, the highest clearance of the
+    #: grants giving it, as sorted pairs: what a new record may hold beyond ``clearance``.
+    entry_clearances: tuple[tuple[str, str], ...] = ()
     viewed_by: Any = None
     break_glass: bool = False
     _disclosure_key: str | None = field(default=None, repr=False)
@@ -442,11 +452,7 @@ class LedgerPolicy:
     # --- fields ---------------------------------------------------------------------
 
     def can_read_field(self, sensitivity: str | None) -> bool:
-        if self.clearance is None:
-            return False
-        return Sensitivity.rank(sensitivity or Sensitivity.INTERNAL) <= Sensitivity.rank(
-            self.clearance
-        )
+        return _within(sensitivity, self.clearance)
 
     def mask(
         self,
@@ -493,48 +499,67 @@ class LedgerPolicy:
         self._mask_plans[key] = (old, current, merged)  # type: ignore[index]
         return merged
 
-    def closed_fields(self, definition: Mapping[str, Any] | None = None) -> frozenset[str]:
-        """The fields the actor may not write: above the clearance, or a group with a
-        sub-field above it (the group is written whole, and the caller cannot give back the
-        values it sees masked). Writing them would change what the caller cannot see, and
-        whether a write changed anything would tell whether a guess was the hidden value.
+    def write_clearance(self, capability: str = "update") -> str | None:
+        """The clearance up to which ``capability`` writes fields: for a new record
+        (``create``, ``import``) the higher of the read clearance and the entry clearance of
+        that capability (a grant to register without reading); for anything else (a change,
+        a restore) the read clearance: a value the writer cannot see is never overwritten
+        blind. The read clearance alone decides what any output shows."""
+        entry = dict(self.entry_clearances).get(capability) if self.can(capability) else None
+        if entry is None:
+            return self.clearance
+        if self.clearance is None:
+            return entry
+        return max(entry, self.clearance, key=Sensitivity.rank)
+
+    def closed_fields(
+        self, definition: Mapping[str, Any] | None = None, *, capability: str = "update"
+    ) -> frozenset[str]:
+        """The fields the actor may not write by ``capability`` (``write_clearance``): above
+        that clearance, or a group with a sub-field above it (the group is written whole,
+        and the caller cannot give back the values it sees masked). Writing them would
+        change what the caller cannot see, and whether a write changed anything would tell
+        whether a guess was the hidden value.
         With ``definition`` (an old generation's), the fields the actor sees masked in that
         generation: judged by the stricter of then and now, as ``mask`` shows them.
-        Worked out once per definition."""
+        Worked out once per definition and clearance."""
         current = self.ledger.definition.get("fields", [])
         fields = (
             current if definition is None else self._stricter(definition.get("fields", []), current)
         )
-        key = ("closed", id(fields))
+        clearance = self.write_clearance(capability)
+        key = ("closed", id(fields), clearance)
         cached = self._mask_plans.get(key)  # type: ignore[call-overload]
         if cached is None or cached[0] is not fields:
             closed = frozenset(
                 spec["key"]
                 for spec in fields
-                if not self.can_read_field(spec.get("sensitivity"))
+                if not _within(spec.get("sensitivity"), clearance)
                 or any(
-                    not self.can_read_field(sub.get("sensitivity"))
+                    not _within(sub.get("sensitivity"), clearance)
                     for sub in (spec.get("options") or {}).get("fields") or []
                 )
             )
             cached = self._mask_plans[key] = (fields, closed)  # type: ignore[index]
         return cached[1]
 
-    def unwritable(self, values: Mapping[str, Any]) -> list[str]:
-        """The keys of ``values`` the actor may not write (``closed_fields``); a key of no
-        field is left to the values' own validation, which names it."""
-        closed = self.closed_fields()
+    def unwritable(self, values: Mapping[str, Any], *, capability: str = "update") -> list[str]:
+        """The keys of ``values`` the actor may not write by ``capability``
+        (``closed_fields``); a key of no field is left to the values' own validation, which
+        names it."""
+        closed = self.closed_fields(capability=capability)
         return sorted(key for key in values if key in closed)
 
     def require_writable(self, values: Mapping[str, Any], *, capability: str = "update") -> None:
         """Raise ``AccessDenied`` (403) naming the fields of ``values`` the actor may not write
-        (``unwritable``), whatever the record and the values; ``capability``: the write
-        refused (``create`` or ``update``), which the message and the error name."""
-        refused = self.unwritable(values)
+        by ``capability`` (``unwritable``), whatever the record and the values;
+        ``capability``: the write (``create``, ``import`` or ``update``), whose clearance
+        decides and which the message and the error name."""
+        refused = self.unwritable(values, capability=capability)
         if refused:
             message = (
                 "閲覧できない項目には値を入れられません。"
-                if capability == "create"
+                if capability in ENTRY_CAPABILITIES
                 else "閲覧できない項目は変更できません。"
             )
             denied = AccessDenied(message, capability=capability)
@@ -564,6 +589,14 @@ class LedgerPolicy:
         # The fields list is kept with its plan, so that its id cannot be reused meanwhile.
         self._mask_plans[id(fields)] = (fields, (plan, hidden))
         return plan, hidden
+
+
+def _within(sensitivity: str | None, clearance: str | None) -> bool:
+    """Whether a field of ``sensitivity`` (庁内 when unset) is within ``clearance`` (none:
+    no field is)."""
+    if clearance is None:
+        return False
+    return Sensitivity.rank(sensitivity or Sensitivity.INTERNAL) <= Sensitivity.rank(clearance)
 
 
 def stricter_fields(
@@ -673,11 +706,13 @@ def policy_for(
     """
     memberships = active_memberships(actor, on)
     grants = list(Grant.objects.filter(ledger=ledger).select_related("department"))
-    capabilities, clearance_rank, departments = _effective(grants, memberships)
+    found = _effective(grants, memberships)
+    capabilities = found.capabilities
     if is_city_admin(actor, memberships):
         capabilities.add("design")
-    clearance = [s.value for s in Sensitivity][clearance_rank] if clearance_rank >= 0 else None
+    levels = [s.value for s in Sensitivity]
     disclosure = disclosure_field(ledger)
+    departments = found.departments
     by_department: tuple[tuple[str, frozenset[str], int], ...] = ()
     if disclosure is not None:
         # Only the departments the 照会可否 field lists now: one taken off the list is 不可
@@ -692,8 +727,11 @@ def policy_for(
         actor=actor,
         ledger=ledger,
         capabilities=frozenset(capabilities),
-        clearance=clearance,
+        clearance=levels[found.clearance_rank] if found.clearance_rank >= 0 else None,
         departments=frozenset(departments),
+        entry_clearances=tuple(
+            sorted((capability, levels[rank]) for capability, rank in found.entry_ranks.items())
+        ),
         viewed_by=viewed_by,
         _disclosure_key=disclosure,
         _disclosure_since=tuple(sorted(disclosure_since(ledger).items())),
@@ -701,14 +739,24 @@ def policy_for(
     )
 
 
-def _effective(
-    grants: Iterable[Grant], memberships: list[Membership]
-) -> tuple[set[str], int, set[str]]:
+class _Effective(NamedTuple):
+    capabilities: set[str]
+    #: The read clearance's rank (-1: none).
+    clearance_rank: int
+    #: Per entry capability held (``ENTRY_CAPABILITIES``), its clearance's rank.
+    entry_ranks: dict[str, int]
+    departments: set[str]
+
+
+def _effective(grants: Iterable[Grant], memberships: list[Membership]) -> _Effective:
     """What ``grants`` of one ledger give the holder of ``memberships``: capabilities (each
-    grant capped by the role's ceiling), the clearance's rank (-1: none), and the
-    departments through which it may view or search."""
+    grant capped by the role's ceiling), the read clearance's rank (from the grants that
+    give a read capability), the entry clearances' ranks (per entry capability, from the
+    grants that give it: a grant to ``create`` at 要配慮 lets its holder register such
+    values without reading any), and the departments through which it may view or search."""
     capabilities: set[str] = set()
     clearance_rank = -1
+    entry_ranks: dict[str, int] = {}
     departments: set[str] = set()
     for grant in grants:
         holders = _applies(grant, memberships)
@@ -720,9 +768,13 @@ def _effective(
             capabilities |= effective
             if effective & {"view", "search"}:
                 departments.add(membership.department.code)
+            rank = Sensitivity.rank(grant.clearance)
             if effective & READ_CAPABILITIES:
-                clearance_rank = max(clearance_rank, Sensitivity.rank(grant.clearance))
-    return capabilities, clearance_rank, departments
+                clearance_rank = max(clearance_rank, rank)
+            for capability in ENTRY_CAPABILITIES:
+                if capability in effective:
+                    entry_ranks[capability] = max(entry_ranks.get(capability, -1), rank)
+    return _Effective(capabilities, clearance_rank, entry_ranks, departments)
 
 
 def _by_department(
@@ -760,7 +812,7 @@ def capabilities_by_ledger(actor: Any, ledgers: list[Ledger]) -> dict[int, froze
         grants.setdefault(grant.ledger_id, []).append(grant)
     found: dict[int, frozenset[str]] = {}
     for ledger in ledgers:
-        capabilities, _rank, _departments = _effective(grants.get(ledger.pk, []), memberships)
+        capabilities = _effective(grants.get(ledger.pk, []), memberships).capabilities
         if admin:
             capabilities.add("design")
         found[ledger.pk] = frozenset(capabilities)
@@ -791,5 +843,7 @@ def ledgers_with(
     for grant in grants:
         by_ledger.setdefault(grant.ledger.code, []).append(grant)
     return {
-        code for code, found in by_ledger.items() if capability in _effective(found, memberships)[0]
+        code
+        for code, found in by_ledger.items()
+        if capability in _effective(found, memberships).capabilities
     }

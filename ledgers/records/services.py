@@ -487,6 +487,8 @@ def record_create(
 
     The three rows go in with one statement: one round trip, atomic on its own and inside
     the caller's transaction alike. ``policy`` is the actor's (computed when not given).
+    A field above the writer's clearance for a create (``LedgerPolicy.write_clearance``:
+    its read clearance, or its create grants' if higher) is refused (403).
     """
     require_tenant()
     reason_require_storable(reason)
@@ -1085,8 +1087,9 @@ def record_bulk_create(
     item_errors: dict[int, dict[str, list[str]]] = {}
     reference_fields = LedgerSchema.of(ledger).references
     checks_references = bool(reference_fields[0] or reference_fields[1])
-    # Fields above the writer's clearance are no more written on create than on change.
-    closed = policy.closed_fields()
+    # Fields above the writer's clearance for new records (the higher of its read clearance
+    # and its ``capability``'s: ``LedgerPolicy.write_clearance``) are not written.
+    closed = policy.closed_fields(capability=capability)
     references: list[tuple[int, str, str, Mapping[str, Any]]] = []
     refusals = None
     ids: list[uuid.UUID] = []
@@ -1125,7 +1128,9 @@ def record_bulk_create(
             block = [copy_format.HEADER]
             for position, values in enumerate(values_list):
                 refused = (
-                    policy.unwritable(values) if closed and isinstance(values, Mapping) else []
+                    policy.unwritable(values, capability=capability)
+                    if closed and isinstance(values, Mapping)
+                    else []
                 )
                 if refused:
                     item_errors[position] = {
