@@ -267,6 +267,25 @@ def refuse_unseen_characters(params: Any) -> None:
                 raise exceptions.ValidationError({name: [f"{problem}。"]})
 
 
+_FLAG_VALUES = {"true": True, "1": True, "false": False, "0": False}
+
+
+def query_flag(params: Any, name: str) -> bool:
+    """A yes-or-no query parameter (``count``, ``deleted``): ``true`` or ``false`` in any
+    case (Python's ``requests`` writes ``True``), or ``1`` / ``0``; absent is false. Any
+    other value is 400 naming the parameter: ``count=yes``, ``deleted=on`` or a bare
+    ``count=`` were read as false without a word (no count, no deleted records)."""
+    raw = params.get(name)
+    if raw is None:
+        return False
+    flag = _FLAG_VALUES.get(raw.lower())
+    if flag is None:
+        raise exceptions.ValidationError(
+            {name: ["true か false で指定してください（1 / 0 も可）。"]}
+        )
+    return flag
+
+
 def object_body(request: Request) -> dict[str, Any]:
     """The request's JSON object, or a 400 (a list or a number is no document)."""
     if not isinstance(request.data, dict):

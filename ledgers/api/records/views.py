@@ -20,6 +20,7 @@ from ledgers.access.policy import LedgerPolicy
 from ledgers.api.common import (
     iso_date,
     plus_restored,
+    query_flag,
     refuse_control_characters,
     request_token,
     utc_moment,
@@ -214,7 +215,7 @@ def _filtered(policy: LedgerPolicy, request: Request) -> QuerySet[Record]:
     queryset = policy.records(Record.objects.defer("search_keys", "search_text"))
     params = request.query_params
     refuse_control_characters(params)
-    if params.get("deleted") not in {"true", "1"}:
+    if not query_flag(params, "deleted"):
         queryset = queryset.filter(deleted_at__isnull=True)
     if "state" in params:
         # An exact filter, refused as an exact filter on a field is when it holds what a
@@ -241,7 +242,8 @@ class RecordListView(APIView):
         parameters=[
             OpenApiParameter("state", str), OpenApiParameter("updated_since", datetime),
             RecordPagination.page_size_parameter(), RecordPagination.cursor_parameter(),
-            OpenApiParameter("count", bool),
+            OpenApiParameter("count", bool, description="true: 条件に合う全件数 count を加える"),
+            OpenApiParameter("deleted", bool, description="true: 削除済みの記録も含める"),
         ],
         responses={200: s.RecordListSerializer, 404: ErrorShape},
         description="項目での絞り込み: `<key>=<value>`（一致）、`<key>__contains=`（検索と同じ正規化で部分一致）、"
@@ -252,7 +254,7 @@ class RecordListView(APIView):
         policy.require("view")
         queryset = _filtered(policy, request)
         paginator = RecordPagination()
-        wants_count = request.query_params.get("count") in {"true", "1"}
+        wants_count = query_flag(request.query_params, "count")
         count: int | None = None
         if request.query_params.get(paginator.cursor_query_param) is None:
             page, count = paginator.paginate_first(queryset, request, view=self, count=wants_count)
