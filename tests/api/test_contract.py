@@ -4,7 +4,9 @@ naming what was wrong, never read as something else without a word."""
 
 from __future__ import annotations
 
+import base64
 from typing import Any
+from urllib import parse
 
 import pytest
 
@@ -63,3 +65,61 @@ def test_the_schema_documents_deleted_and_count(api: Any) -> None:
     types = {p["name"]: p["schema"]["type"] for p in parameters}
     assert types["deleted"] == "boolean"
     assert types["count"] == "boolean"
+
+
+# --- cursors: what is no base64 was skipped and the rest read, often as the first page
+
+
+def _cursor(text: bytes) -> str:
+    return base64.b64encode(text).decode()
+
+
+TAMPERED = [
+    "%%%",
+    "A" * 2000,  # base64 of zero bytes: no position at all
+    "!!!!",
+    "cD0yMDI0",  # p=2024: a position that is no moment
+    _cursor(b"r=1&o=5&p=2024-01-01T00:00:00+00:00"),  # backwards: no link of ours
+    _cursor(b"o=99999999&p=2024-01-01T00:00:00+00:00"),  # offset past DRF's cutoff
+    _cursor(b"o=-1&p=2024-01-01T00:00:00+00:00"),
+    _cursor(b"p=2024-01-01T00:00:00+00:00&p=2025-01-01T00:00:00+00:00"),
+    _cursor(b"p=2024-01-01T00:00:00+00:00&x=1"),
+    _cursor(b"o="),  # neither a position nor an offset
+    _cursor("p=２０２４".encode()),
+    "6KGo",  # base64 of UTF-8 text
+]
+
+
+@pytest.mark.parametrize("cursor", TAMPERED)
+def test_a_tampered_cursor_is_404_naming_the_cursor(api: Any, cursor: str) -> None:
+    listed = api("clerk").get(records_url(), {"cursor": cursor})
+    assert_refused(listed, "cursor", 404)
+    assert listed.json()["code"] == "ERROR_NOT_FOUND"
+    assert_documented(listed, "/api/v1/ledgers/{code}/records/", "get")
+
+
+@pytest.mark.parametrize("cursor", ["%%%", "A" * 200, _cursor(b"p=1&r=1")])
+def test_a_tampered_audit_cursor_is_404(api: Any, cursor: str) -> None:
+    auditor = api("auditor")
+    assert_refused(auditor.get("/api/v1/audit/events/", {"cursor": cursor}), "cursor", 404)
+
+
+VISIBLE = {"disclosure": {"shimin": True}}
+
+
+def test_the_next_link_still_pages_through(api: Any) -> None:
+    clerk = api("clerk")
+    items = [{"values": {"name": {"kanji": f"試験 {i}"}, **VISIBLE}} for i in range(4)]
+    assert clerk.post(records_url() + "bulk/", {"records": items}).status_code == 201
+    first = clerk.get(records_url(), {"page_size": 2}).json()
+    cursor = parse.parse_qs(parse.urlsplit(first["next"]).query)["cursor"][0]
+    second = clerk.get(records_url(), {"page_size": 2, "cursor": cursor})
+    assert second.status_code == 200
+    ids = {r["id"] for r in first["results"] + second.json()["results"]}
+    assert len(ids) == 4
+
+
+def test_an_empty_cursor_is_no_cursor(api: Any) -> None:
+    listed = api("clerk").get(records_url(), {"cursor": ""})
+    assert listed.status_code == 200
+    assert len(listed.json()["results"]) == 1
