@@ -97,7 +97,9 @@ def staff_tag(described: Mapping[str, Any]) -> str:
     return content_tag(described)
 
 
-def department_create(*, actor: Any, code: str, name: str) -> Department:
+def department_create(*, actor: Any, code: str, name: str, active: bool = True) -> Department:
+    """Create a department, switched off from the start with ``active=False`` (the API's
+    ``"active": false`` was ignored, and the department created switched on)."""
     _require_city_admin(actor)
     errors: dict[str, list[str]] = {}
     if (
@@ -114,8 +116,11 @@ def department_create(*, actor: Any, code: str, name: str) -> Department:
         raise DirectoryInvalid(errors)
     try:
         with transaction.atomic():
-            department = Department.objects.create(code=code, name=name.strip())
-            audit_record(actor=actor, action="department.create", details={"code": code})
+            department = Department.objects.create(code=code, name=name.strip(), active=active)
+            details: dict[str, Any] = {"code": code}
+            if not active:
+                details["active"] = False
+            audit_record(actor=actor, action="department.create", details=details)
     except IntegrityError:
         raise DirectoryInvalid({"code": [f"課コード「{code}」は既にあります。"]}) from None
     return department
@@ -257,8 +262,11 @@ def staff_create(
     password: str,
     display_name: str = "",
     memberships: Iterable[Mapping[str, Any]] = (),
+    active: bool = True,
 ) -> Any:
-    """Create a staff account in this city with its memberships (人事異動 dates included)."""
+    """Create a staff account in this city with its memberships (人事異動 dates included);
+    with ``active=False`` one that cannot sign in until switched on (the API's
+    ``"active": false`` was ignored, and the account created able to sign in)."""
     _require_city_admin(actor)
     errors: dict[str, list[str]] = {}
     # As Django's create_user does (NFKC): ｔａｎａｋａ is tanaka, not a second account.
@@ -283,14 +291,16 @@ def staff_create(
         # then is refused (the unique index refuses what took no claim).
         with username_claimed(username):
             # The administrator chose the password: its owner changes it at first sign-in.
-            user = User(username=username, display_name=(display_name or "")[:150])
+            user = User(
+                username=username, display_name=(display_name or "")[:150], is_active=active
+            )
             user.set_password_chosen_by_other(password)
             user.save()
             Membership.objects.bulk_create(_membership_rows(user, memberships))
-            audit_record(
-                actor=actor, action="staff.create",
-                details={"user": user.pk, "memberships": _memberships_of(user)},
-            )  # fmt: skip
+            details: dict[str, Any] = {"user": user.pk, "memberships": _memberships_of(user)}
+            if not active:
+                details["active"] = False
+            audit_record(actor=actor, action="staff.create", details=details)
     except UsernameTaken as taken:
         raise DirectoryInvalid({"username": taken.messages}) from None
     return user

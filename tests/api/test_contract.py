@@ -9,8 +9,9 @@ from typing import Any
 from urllib import parse
 
 import pytest
+from rest_framework.test import APIClient
 
-from tests.api.conftest import assert_documented, records_url
+from tests.api.conftest import HOST, assert_documented, records_url
 
 
 def assert_refused(response: Any, name: str, status: int = 400) -> None:
@@ -123,3 +124,45 @@ def test_an_empty_cursor_is_no_cursor(api: Any) -> None:
     listed = api("clerk").get(records_url(), {"cursor": ""})
     assert listed.status_code == 200
     assert len(listed.json()["results"]) == 1
+
+
+# --- "active": false on a create was ignored: the department or account created active
+
+
+def _last_event(action: str) -> Any:
+    from django_tenants.utils import schema_context
+
+    from ledgers.audit.models import AuditEvent
+
+    with schema_context("mitaka"):
+        return AuditEvent.objects.filter(action=action).order_by("-seq").first()
+
+
+def test_a_department_created_inactive_is_inactive(api: Any) -> None:
+    admin = api("admin")
+    created = admin.post(
+        "/api/v1/departments/", {"code": "kikaku", "name": "企画課", "active": False}
+    )
+    assert created.status_code == 201, created.content
+    assert created.json()["active"] is False
+    assert admin.get("/api/v1/departments/kikaku/").json()["active"] is False
+    assert _last_event("department.create").details["active"] is False
+    active = admin.post("/api/v1/departments/", {"code": "somu", "name": "総務課"})
+    assert active.json()["active"] is True
+    assert "active" not in _last_event("department.create").details
+
+
+def test_an_account_created_inactive_cannot_sign_in(api: Any) -> None:
+    admin = api("admin")
+    body = {"username": "haken", "password": "Spring-2027-ok", "active": False}
+    created = admin.post("/api/v1/staff/", body)
+    assert created.status_code == 201, created.content
+    assert created.json()["active"] is False
+    assert admin.get("/api/v1/staff/haken/").json()["active"] is False
+    assert _last_event("staff.create").details["active"] is False
+    client = APIClient(HTTP_HOST=HOST)
+    client.raise_request_exception = False
+    token = client.post(
+        "/api/v1/auth/token/", {"username": "haken", "password": "Spring-2027-ok"}, format="json"
+    )
+    assert token.status_code == 401

@@ -110,8 +110,9 @@ class DepartmentListView(APIView):
         body = DepartmentSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         department = department_create(
-            actor=request.user, code=body.validated_data["code"], name=body.validated_data["name"]
-        )
+            actor=request.user, code=body.validated_data["code"], name=body.validated_data["name"],
+            active=body.validated_data["active"],
+        )  # fmt: skip
         return _department_answer(department, status.HTTP_201_CREATED)
 
 
@@ -188,6 +189,7 @@ class StaffListView(_CityAdminOnly, APIView):
         user = staff_create(
             actor=request.user, username=data["username"], password=data.get("password", ""),
             display_name=data.get("display_name", ""), memberships=data.get("memberships", []),
+            active=data.get("active", True),
         )  # fmt: skip
         return _staff_answer(user, status.HTTP_201_CREATED)
 
