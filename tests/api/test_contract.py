@@ -166,3 +166,29 @@ def test_an_account_created_inactive_cannot_sign_in(api: Any) -> None:
         "/api/v1/auth/token/", {"username": "haken", "password": "Spring-2027-ok"}, format="json"
     )
     assert token.status_code == 401
+
+
+# --- a ledger's retention_years: "5", 5.0 and " 5.0 " were read as 5 where the rest of the
+# definition document (max_results, required) takes only its JSON type
+
+
+@pytest.mark.parametrize("years", ["5", 5.0, " 5.0 ", "5年", True, [5], {"years": 5}])
+def test_retention_years_that_is_no_json_integer_is_400(api: Any, years: Any) -> None:
+    designer = api("designer")
+    created = designer.post(
+        "/api/v1/ledgers/", {"code": "hozon", "name": "保存台帳", "retention_years": years}
+    )
+    assert_refused(created, "retention_years")
+    assert designer.get("/api/v1/ledgers/hozon/").status_code == 404
+    changed = designer.patch("/api/v1/ledgers/dv/", {"retention_years": years})
+    assert_refused(changed, "retention_years")
+    put = designer.put("/api/v1/ledgers/dv/", {"name": "DV", "retention_years": years})
+    assert_refused(put, "retention_years")
+    assert designer.get("/api/v1/ledgers/dv/").json()["retention_years"] == 5
+
+
+@pytest.mark.parametrize("years", [7, None])
+def test_retention_years_as_a_number_or_null_is_taken(api: Any, years: Any) -> None:
+    changed = api("designer").patch("/api/v1/ledgers/dv/", {"retention_years": years})
+    assert changed.status_code == 200, changed.content
+    assert changed.json()["retention_years"] == years

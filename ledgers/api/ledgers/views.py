@@ -40,12 +40,31 @@ class FieldNotFound(LedgerError):
     status = 404
 
 
+class JsonIntegerField(serializers.IntegerField):
+    """A whole number written as a JSON number: DRF's ``IntegerField`` also read ``"5"``,
+    ``5.0`` and ``" 5.0 "`` as 5, where the rest of the definition document (a screen's
+    ``max_results``, a field's ``required``) takes only its JSON type: one document, one
+    rule, and a document the API took is one every other reader of it takes."""
+
+    default_error_messages = {"invalid": "整数（JSON の数値、例: 5）で指定してください。"}
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class LedgerDocument(serializers.Serializer):
     code = serializers.CharField(max_length=64)
     name = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, default="")
     category = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)
-    retention_years = serializers.IntegerField(required=False, allow_null=True, default=None)
+    retention_years = JsonIntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="保存年限（年、1〜100）。null は永年",
+    )
     sensitivity = serializers.CharField(required=False, default="personal")
     fields = serializers.ListField(child=serializers.DictField(), required=False, default=list)
     layout = serializers.DictField(required=False, allow_null=True, default=None)
