@@ -103,7 +103,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return None
     for cls, code, message in _DRF_CODES:
         if isinstance(exc, cls):
-            detail: Any = exc.detail if isinstance(exc, exceptions.ValidationError) else {}
+            detail: Any = (
+                _body_named(exc.detail, context)
+                if isinstance(exc, exceptions.ValidationError)
+                else {}
+            )
             if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
                 detail = {"retry_after": int(exc.wait) + 1}
             if isinstance(exc, exceptions.ParseError) and not str(exc.detail).isascii():
@@ -120,6 +124,22 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             return response
     response.data = {"code": "ERROR_API", "message": str(getattr(exc, "detail", "")), "detail": {}}
     return response
+
+
+def _body_named(detail: Any, context: dict[str, Any]) -> Any:
+    """A serializer's refusal of a body that is no JSON object, under ``body`` with the
+    message ``common.object_body`` answers on the other writes: DRF said it under
+    ``non_field_errors``, and for a ``null`` body in English ("No data provided", a
+    message its catalogue cannot translate)."""
+    request = context.get("request")
+    if (
+        isinstance(detail, dict)
+        and set(detail) == {"non_field_errors"}
+        and request is not None
+        and not isinstance(request.data, dict)
+    ):
+        return {"body": ["本文は JSON のオブジェクトで指定してください。"]}
+    return detail
 
 
 def parse_if_match(request: Request, *, required: bool) -> int | None:

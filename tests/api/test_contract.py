@@ -192,3 +192,34 @@ def test_retention_years_as_a_number_or_null_is_taken(api: Any, years: Any) -> N
     changed = api("designer").patch("/api/v1/ledgers/dv/", {"retention_years": years})
     assert changed.status_code == 200, changed.content
     assert changed.json()["retention_years"] == years
+
+
+# --- a body that is no JSON object: one key and one Japanese message on every write (DRF
+# answered a null body "No data provided", in English, under non_field_errors)
+
+OBJECT_WRITES = [
+    ("post", "/api/v1/ledgers/"),
+    ("patch", "/api/v1/ledgers/dv/"),
+    ("put", "/api/v1/ledgers/dv/"),
+    ("post", "/api/v1/ledgers/dv/fields/"),
+    ("post", "/api/v1/departments/"),
+    ("post", "/api/v1/staff/"),
+    ("patch", "/api/v1/staff/zei/"),
+    ("post", "/api/v1/ledgers/dv/search/latest/"),
+    ("post", "/api/v1/ledgers/dv/webhooks/"),
+    ("post", "/api/v1/ledgers/dv/records/"),
+    ("post", "/api/v1/ledgers/dv/records/bulk/"),
+    ("post", "/api/v1/auth/token/"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), OBJECT_WRITES)
+@pytest.mark.parametrize("body", ["null", "[]", "[{}]", "3", '"x"', "true"])
+def test_a_body_that_is_no_object_is_400_under_body_in_japanese(
+    api: Any, method: str, path: str, body: str
+) -> None:
+    client = api("admin").client
+    client.raise_request_exception = False
+    response = getattr(client, method)(path, body, content_type="application/json")
+    assert response.status_code == 400, response.content
+    assert response.json()["detail"] == {"body": ["本文は JSON のオブジェクトで指定してください。"]}
