@@ -223,3 +223,26 @@ def test_a_body_that_is_no_object_is_400_under_body_in_japanese(
     response = getattr(client, method)(path, body, content_type="application/json")
     assert response.status_code == 400, response.content
     assert response.json()["detail"] == {"body": ["本文は JSON のオブジェクトで指定してください。"]}
+
+
+# --- a diff's generations: int() read "1_0" as 10, " 1" and "１" as 1; a bad "to" was
+# blamed on "from"
+
+
+@pytest.mark.parametrize("name", ["from", "to"])
+@pytest.mark.parametrize("value", ["1_0", " 1", "１", "+1", "-1", "0", "1.0", "", "9" * 19])
+def test_a_diff_generation_that_is_no_count_is_400_naming_it(
+    api: Any, city: dict, name: str, value: str
+) -> None:
+    query = {"from": "1", "to": "1", name: value}
+    response = api("clerk").get(records_url(city["record"].pk, "diff/"), query)
+    assert_refused(response, name)
+    other = "to" if name == "from" else "from"
+    assert other not in response.json()["detail"]
+    assert_documented(response, "/api/v1/ledgers/{code}/records/{record_id}/diff/", "get")
+
+
+def test_a_diff_of_plain_generations_is_answered(api: Any, city: dict) -> None:
+    response = api("clerk").get(records_url(city["record"].pk, "diff/"), {"from": 1, "to": "1"})
+    assert response.status_code == 200
+    assert response.json()["changes"] == {}
