@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from collections.abc import Collection
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -265,6 +266,19 @@ def refuse_unseen_characters(params: Any) -> None:
             problem = text_problem(value, allow_newlines=False)
             if problem is not None:
                 raise exceptions.ValidationError({name: [f"{problem}。"]})
+
+
+def refuse_unknown_parameters(params: Any, known: Collection[str]) -> None:
+    """400 naming a query parameter a list with a closed set of filters does not take (the
+    audit trail, one's tokens, a webhook's deliveries): ``?user=clerk`` for ``?actor=clerk``
+    was ignored, and the answer, every event, read as the events of clerk. ``format`` is
+    DRF's (``?format=json``) and taken everywhere."""
+    for name in params:
+        if name not in known and name != "format":
+            allowed = "、".join(sorted(known))
+            raise exceptions.ValidationError(
+                {name: [f"この一覧にはない条件です（使えるのは {allowed}）。"]}
+            )
 
 
 _FLAG_VALUES = {"true": True, "1": True, "false": False, "0": False}

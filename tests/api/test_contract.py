@@ -246,3 +246,26 @@ def test_a_diff_of_plain_generations_is_answered(api: Any, city: dict) -> None:
     response = api("clerk").get(records_url(city["record"].pk, "diff/"), {"from": 1, "to": "1"})
     assert response.status_code == 200
     assert response.json()["changes"] == {}
+
+
+# --- a filter a closed list does not take was ignored: ?user=clerk answered every event
+
+
+def test_an_audit_filter_the_trail_does_not_take_is_400_and_no_read(api: Any) -> None:
+    auditor = api("auditor")
+    before = _last_event("audit.read")
+    for query in ({"user": "clerk"}, {"actor": "clerk", "ledger_code": "dv"}, {"since": "2026"}):
+        response = auditor.get("/api/v1/audit/events/", query)
+        (name,) = set(query) - {"actor"}
+        assert_refused(response, name)
+        assert "actor" in response.json()["detail"][name][0]  # it names the filters taken
+        assert_documented(response, "/api/v1/audit/events/", "get")
+    assert _last_event("audit.read") == before
+    taken = {"actor": "clerk", "ledger": "dv", "action": "record.", "page_size": "5"}
+    assert auditor.get("/api/v1/audit/events/", {**taken, "format": "json"}).status_code == 200
+
+
+def test_a_token_list_filter_it_does_not_take_is_400(api: Any) -> None:
+    admin = api("admin")
+    assert_refused(admin.get("/api/v1/auth/tokens/", {"user": "clerk"}), "user")
+    assert admin.get("/api/v1/auth/tokens/", {"username": "clerk"}).status_code == 200

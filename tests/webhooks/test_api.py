@@ -284,6 +284,10 @@ def test_patch_delete_and_the_delivery_log(
     assert b"\xe5\xb1\xb1\xe7\x94\xb0" not in log.content  # 山田: ids only
     assert owner.get(f"{url}deliveries/?status=dead").json()["results"] == []
     assert owner.get(f"{url}deliveries/?status=bogus").status_code == 400
+    # A filter the log does not take was ignored: ?state=dead answered every delivery.
+    misspelt = owner.get(f"{url}deliveries/?state=dead")
+    assert misspelt.status_code == 400
+    assert "state" in misspelt.json()["detail"]
     # 総務課's designer manages the ledger's webhooks but may not see the DV record: the log
     # does not tell it that the record exists or was deleted (found by a review).
     assert api("designer").get(records_url(city["record"].pk)).status_code == 404

@@ -30,6 +30,7 @@ from ledgers.api.common import (
     iso_date,
     plus_restored,
     refuse_control_characters,
+    refuse_unknown_parameters,
     refuse_unseen_characters,
     utc_moment,
 )
@@ -117,6 +118,9 @@ def _moment(name: str, raw: str | None) -> Any:
     return value
 
 
+_FILTERS = ("actor", "ledger", "record", "action", "from", "to", "cursor", "page_size")
+
+
 class AuditEventListView(APIView):
     required_scopes = {"GET": "audit:read"}
 
@@ -137,6 +141,7 @@ class AuditEventListView(APIView):
         # Its ``audit.read`` keeps the filters as read: none holds a character that hides
         # or reorders the rest (they were kept as typed).
         refuse_unseen_characters(params)
+        refuse_unknown_parameters(params, _FILTERS)
         if "record" in params:
             try:
                 uuid.UUID(params["record"])

@@ -22,7 +22,12 @@ from daicho.accounts.services import (
     two_factor_verify,
 )
 from ledgers.access.policy import active_memberships, is_city_admin
-from ledgers.api.common import AuthenticationRefused, BearerTokenAuthentication, request_token
+from ledgers.api.common import (
+    AuthenticationRefused,
+    BearerTokenAuthentication,
+    refuse_unknown_parameters,
+    request_token,
+)
 from ledgers.api.errors import ErrorShape
 from ledgers.api.tokens.exceptions import TokenAccountChanged
 from ledgers.api.tokens.models import ApiToken
@@ -237,6 +242,7 @@ class TokenListView(APIView):
         responses={200: TokenListResponse, 403: ErrorShape, 404: ErrorShape},
     )  # fmt: skip
     def get(self, request: Request) -> Response:
+        refuse_unknown_parameters(request.query_params, ("username",))
         username = request.query_params.get("username")
         user = request.user
         if username and username != user.username:

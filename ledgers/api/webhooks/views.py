@@ -8,7 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ledgers.api.common import request_token
+from ledgers.api.common import refuse_unknown_parameters, request_token
 from ledgers.api.errors import ErrorShape
 from ledgers.api.output import ledger_for
 from ledgers.api.pagination import TimeCursorPagination
@@ -146,6 +146,7 @@ class WebhookDeliveryListView(APIView):
         ledger, policy = ledger_for(request, code)
         policy.require("design")
         subscription = webhook_subscription_get(ledger=ledger, subscription_id=webhook_id)
+        refuse_unknown_parameters(request.query_params, ("status", "cursor", "page_size"))
         wanted = request.query_params.get("status") or None
         if wanted is not None and wanted not in WebhookDelivery.Status.values:
             raise exceptions.ValidationError(
