@@ -24,11 +24,16 @@ _DRF_CODES: list[tuple[type[Exception], str, str]] = [
     (exceptions.PermissionDenied, "ERROR_PERMISSION_DENIED", "この操作を行う権限がありません。"),
     (exceptions.NotFound, "ERROR_NOT_FOUND", "見つかりません。"),
     (exceptions.MethodNotAllowed, "ERROR_METHOD_NOT_ALLOWED", "このメソッドは使えません。"),
-    (exceptions.NotAcceptable, "ERROR_NOT_ACCEPTABLE", "この形式では応答できません。"),
+    (
+        exceptions.NotAcceptable,
+        "ERROR_NOT_ACCEPTABLE",
+        "この形式では応答できません。応答は JSON です（Accept: application/json）。",
+    ),
     (
         exceptions.UnsupportedMediaType,
         "ERROR_UNSUPPORTED_MEDIA_TYPE",
-        "この形式の本文は受け付けられません。",
+        "この形式の本文は受け付けられません。本文は JSON で送ってください"
+        "（Content-Type: application/json）。",
     ),
     (
         exceptions.Throttled,

@@ -7,9 +7,12 @@ from typing import Any
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import is_list_serializer
 
-# Any request can be malformed, unauthenticated, refused, aimed at a missing object or
-# rate-limited; each answers with the same error shape.
-COMMON_ERRORS = ("400", "401", "403", "404", "429")
+# Any request can be malformed, unauthenticated, refused, aimed at a missing object, ask
+# for an answer in a form other than JSON (Accept) or be rate-limited; each answers with
+# the same error shape.
+COMMON_ERRORS = ("400", "401", "403", "404", "406", "429")
+# A request with a body can also send one too large or in a form other than JSON.
+BODY_ERRORS = ("413", "415")
 
 
 class DaichoAutoSchema(AutoSchema):
@@ -17,7 +20,10 @@ class DaichoAutoSchema(AutoSchema):
         from ledgers.api.errors import ErrorShape
 
         responses = super()._get_response_bodies(direction)
-        for code in COMMON_ERRORS:
+        errors = COMMON_ERRORS
+        if self.method in ("POST", "PUT", "PATCH", "DELETE"):
+            errors += BODY_ERRORS
+        for code in errors:
             if code not in responses:
                 responses[code] = self._get_response_for_code(ErrorShape, code, direction=direction)
         return responses

@@ -269,3 +269,55 @@ def test_a_token_list_filter_it_does_not_take_is_400(api: Any) -> None:
     admin = api("admin")
     assert_refused(admin.get("/api/v1/auth/tokens/", {"user": "clerk"}), "user")
     assert admin.get("/api/v1/auth/tokens/", {"username": "clerk"}).status_code == 200
+
+
+# --- 406, 413 and 415 answer the error shape, and the schema says each operation may
+
+
+@pytest.mark.parametrize("accept", ["text/html", "application/xml", "text/csv"])
+def test_an_answer_in_another_form_is_406_as_documented(api: Any, accept: str) -> None:
+    listed = api("clerk").get(records_url(), HTTP_ACCEPT=accept)
+    assert_refused(listed, "", 406)
+    assert listed.json()["code"] == "ERROR_NOT_ACCEPTABLE"
+    assert "application/json" in listed.json()["message"]  # what it answers in
+    assert_documented(listed, "/api/v1/ledgers/{code}/records/", "get")
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/x-www-form-urlencoded",
+        "text/plain",
+        "multipart/form-data; boundary=x",
+        "application/xml",
+    ],
+)
+@pytest.mark.parametrize(
+    ("method", "path", "schema_path"),
+    [
+        ("post", "/api/v1/ledgers/dv/records/", "/api/v1/ledgers/{code}/records/"),
+        ("post", "/api/v1/ledgers/dv/search/latest/", "/api/v1/ledgers/{code}/search/{screen}/"),
+        ("patch", "/api/v1/ledgers/dv/", "/api/v1/ledgers/{code}/"),
+        ("post", "/api/v1/departments/", "/api/v1/departments/"),
+    ],
+)
+def test_a_body_in_another_form_is_415_as_documented(
+    api: Any, content_type: str, method: str, path: str, schema_path: str
+) -> None:
+    client = api("admin").client
+    response = getattr(client, method)(path, "values=1", content_type=content_type)
+    assert_refused(response, "", 415)
+    assert response.json()["code"] == "ERROR_UNSUPPORTED_MEDIA_TYPE"
+    assert "application/json" in response.json()["message"]  # what it takes
+    assert_documented(response, schema_path, method)
+
+
+def test_a_body_over_the_limit_is_413_as_documented(api: Any) -> None:
+    response = api("clerk").post(records_url(), {"values": {"name": "あ" * 1_000_000}})
+    assert_refused(response, "max_bytes", 413)
+    assert_documented(response, "/api/v1/ledgers/{code}/records/", "post")
+    search = api("clerk").post(
+        "/api/v1/ledgers/dv/search/latest/", {"criteria": {"name": "あ" * 1_000_000}}
+    )
+    assert_refused(search, "max_bytes", 413)
+    assert_documented(search, "/api/v1/ledgers/{code}/search/{screen}/", "post")
