@@ -1,7 +1,7 @@
 """/api/v1/ on a city's host (the host chooses the city), OpenAPI at /api/schema/."""
 
 from django.http import HttpRequest, JsonResponse
-from django.urls import include, path, re_path
+from django.urls import Resolver404, include, path, re_path, resolve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from ledgers.api.audit.views import AuditEventListView, AuditVerifyView
@@ -34,10 +34,22 @@ RECORD = "v1/ledgers/<slug:code>/records/<str:record_id>/"
 
 
 def api_not_found(request: HttpRequest) -> JsonResponse:
-    """A path under /api/ that no route matches (a code that is not a slug, a typo)."""
+    """A path under /api/ that no route matches (a code that is not a slug, a typo). One
+    that lacks only its final ``/`` says so: every route ends with one, and a client that
+    left it out read a bare 404 as "no such ledger" (no redirect: a POST's body would not
+    follow it)."""
+    detail = {}
+    if not request.path_info.endswith("/"):
+        try:
+            match = resolve(request.path_info + "/", getattr(request, "urlconf", None))
+        except Resolver404:
+            match = None
+        if match is not None and match.func is not api_not_found:
+            detail = {"path": [f"URL の末尾に / を付けてください（{request.path_info}/）。"]}
     return JsonResponse(
-        {"code": "ERROR_NOT_FOUND", "message": "見つかりません。", "detail": {}}, status=404
-    )
+        {"code": "ERROR_NOT_FOUND", "message": "見つかりません。", "detail": detail},
+        status=404, json_dumps_params={"ensure_ascii": False},
+    )  # fmt: skip
 
 
 urlpatterns = [

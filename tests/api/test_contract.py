@@ -321,3 +321,34 @@ def test_a_body_over_the_limit_is_413_as_documented(api: Any) -> None:
     )
     assert_refused(search, "max_bytes", 413)
     assert_documented(search, "/api/v1/ledgers/{code}/search/{screen}/", "post")
+
+
+# --- a path without its final slash: a bare 404, read as "no such ledger"
+
+
+@pytest.mark.parametrize("method", ["get", "post", "patch", "delete", "head"])
+@pytest.mark.parametrize(
+    "path", ["/api/v1/ledgers/dv/records", "/api/v1/ledgers", "/api/v1/audit/events", "/api/v1/me"]
+)
+def test_a_path_without_its_final_slash_says_so(api: Any, method: str, path: str) -> None:
+    client = api("clerk").client
+    response = getattr(client, method)(path, content_type="application/json")
+    assert response.status_code == 404
+    if method != "head":
+        assert response.json()["code"] == "ERROR_NOT_FOUND"
+        assert response.json()["detail"] == {
+            "path": [f"URL の末尾に / を付けてください（{path}/）。"]
+        }
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/nope", "/api/v1/nope/", "/api/v1/ledgers/dv/records/x/y"]
+)
+def test_a_path_no_route_takes_is_a_bare_404(api: Any, path: str) -> None:
+    response = api("clerk").client.get(path)
+    assert response.status_code == 404
+    assert response.json() == {
+        "code": "ERROR_NOT_FOUND",
+        "message": "見つかりません。",
+        "detail": {},
+    }
