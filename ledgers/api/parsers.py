@@ -24,8 +24,10 @@ class JsonParser(JSONParser):
     text), one in another charset, and one with a run of 19 or more digits anywhere (an
     integer that may not fit 64 bits; digits inside strings too, which costs them only the
     slower path) go to DRF's parser, which reads them as before or raises its usual
-    ``ParseError``. The result for any body is therefore exactly what ``JSONParser`` gives,
-    but for two kinds of body, which are refused:
+    ``ParseError`` (told in Japanese: ``_said_in_japanese``). The result for any body is
+    therefore what ``JSONParser`` gives, but for a UTF-8 body that starts with a byte order
+    mark, which is read without it (RFC 8259 allows it; DRF refused it), and two kinds of
+    body, which are refused:
 
     - a lone surrogate (``"\\ud800"``, half of a pair): it is no character, no UTF-8 can hold
       it, and it reached every free-form value (search terms, a record's keys, a
@@ -39,6 +41,10 @@ class JsonParser(JSONParser):
     def parse(self, stream: Any, media_type: Any = None, parser_context: Any = None) -> Any:
         raw = stream.read()
         encoding = codecs.lookup(get_encoding(parser_context or {})).name
+        if encoding == "utf-8" and raw.startswith(codecs.BOM_UTF8):
+            # Windows tools write one (.NET's Encoding.UTF8, PowerShell 5): RFC 8259 lets a
+            # reader ignore it, and it was a 400 that did not say why.
+            raw = raw[len(codecs.BOM_UTF8) :]
         if encoding == "utf-8" and not may_hold_long_integer(raw):
             try:
                 data = orjson.loads(raw)
@@ -54,6 +60,8 @@ class JsonParser(JSONParser):
             # Nested deeper than Python's json module recurses (orjson refuses past 1,024
             # levels, then this fallback tried): malformed for us, not a server error.
             raise ParseError("JSON の入れ子が深すぎます。") from None
+        except ParseError as refused:
+            raise _said_in_japanese(refused, encoding) from None
         # Only an escape can spell a surrogate (UTF-8 cannot): the walk is for such bodies
         # (and for any in another charset, whose escapes the search would not see).
         spelt = encoding != "utf-8" or _SURROGATE_ESCAPE.search(raw)
@@ -65,6 +73,26 @@ class JsonParser(JSONParser):
         # Rare bodies (another charset, long digits, what orjson refuses): the exact check.
         _refuse_repeated_keys(raw, encoding)
         return data
+
+
+def _said_in_japanese(refused: ParseError, encoding: str) -> ParseError:
+    """DRF's refusal (English, which the API answers as a bare 「本文を読み取れません」) told
+    as what was wrong: bytes the charset cannot read (Shift_JIS sent as UTF-8, the commonest
+    mistake of a Japanese client), or where the JSON stopped making sense."""
+    cause = refused.__context__
+    if isinstance(cause, UnicodeDecodeError):
+        return ParseError(
+            f"本文を文字コード {encoding} として読めません（{cause.start + 1}バイト目）。UTF-8 で"
+            "送るか、Content-Type に本文の文字コードを書いてください"
+            "（例: application/json; charset=Shift_JIS）。"
+        )
+    if isinstance(cause, json.JSONDecodeError):
+        return ParseError(
+            f"本文を JSON として読み取れません（{cause.lineno}行目 {cause.colno}文字目）。"
+        )
+    if isinstance(cause, ValueError) and "not JSON compliant" in str(cause):
+        return ParseError("本文に JSON の数値でない値（NaN、Infinity）があります。")
+    return refused
 
 
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abcdefABCDEF]")

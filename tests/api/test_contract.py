@@ -5,6 +5,7 @@ naming what was wrong, never read as something else without a word."""
 from __future__ import annotations
 
 import base64
+import codecs
 from typing import Any
 from urllib import parse
 
@@ -352,3 +353,42 @@ def test_a_path_no_route_takes_is_a_bare_404(api: Any, path: str) -> None:
         "message": "見つかりません。",
         "detail": {},
     }
+
+
+# --- bodies a Japanese client sends: a byte order mark, Shift_JIS, a slip in the JSON
+
+NEW_RECORD = '{"values": {"name": {"kanji": "鈴木 一郎"}, "disclosure": {"shimin": true}}}'
+
+
+def test_a_utf8_body_with_a_byte_order_mark_is_read(api: Any) -> None:
+    client = api("clerk").client
+    body = codecs.BOM_UTF8 + NEW_RECORD.encode()
+    created = client.post(records_url(), body, content_type="application/json")
+    assert created.status_code == 201, created.content
+    assert created.json()["values"]["name"]["kanji"] == "鈴木 一郎"
+
+
+def test_shift_jis_is_read_when_named_and_refused_saying_so_when_not(api: Any) -> None:
+    client = api("clerk").client
+    body = NEW_RECORD.encode("shift_jis")
+    named = client.post(records_url(), body, content_type="application/json; charset=Shift_JIS")
+    assert named.status_code == 201
+    unnamed = client.post(records_url(), body, content_type="application/json")
+    assert unnamed.status_code == 400
+    assert unnamed.json()["code"] == "ERROR_REQUEST_MALFORMED"
+    assert "文字コード utf-8" in unnamed.json()["message"]
+    assert "charset=Shift_JIS" in unnamed.json()["message"]
+
+
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        ('{"values": {"name": "山田",}}', "1行目 26文字目"),
+        ('{"values":\n  {"name" "山田"}}', "2行目"),
+    ],
+)
+def test_a_slip_in_the_json_is_told_where(api: Any, body: str, where: str) -> None:
+    response = api("clerk").client.post(records_url(), body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["code"] == "ERROR_REQUEST_MALFORMED"
+    assert where in response.json()["message"], response.json()["message"]
