@@ -1,5 +1,5 @@
 """The API's JSON renderer: orjson, with DRF's own renderer for whatever orjson cannot
-write as DRF would."""
+write as DRF would; and the content negotiation that chooses it."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import json
 from typing import Any
 
 import orjson
+from rest_framework.exceptions import NotAcceptable
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.renderers import JSONRenderer
 
 _LINE_SEPARATORS = (b"\xe2\x80\xa8", b"\xe2\x80\xa9")
@@ -57,3 +59,15 @@ class JsonRenderer(JSONRenderer):
                 _LINE_SEPARATORS[1], b"\\u2029"
             )
         return out
+
+
+class ContentNegotiation(DefaultContentNegotiation):
+    """DRF's, but ``?format=`` naming a form the API does not answer in (``xml``, ``csv``,
+    ``api``) is 406 ``ERROR_NOT_ACCEPTABLE``, as the same ask in ``Accept`` is: DRF answered
+    404, which a client reads as "no such ledger"."""
+
+    def filter_renderers(self, renderers: list[Any], format: str) -> list[Any]:
+        taken = [renderer for renderer in renderers if renderer.format == format]
+        if not taken:
+            raise NotAcceptable(available_renderers=renderers)
+        return taken

@@ -429,6 +429,7 @@ REST_FRAMEWORK = {
     },
     "EXCEPTION_HANDLER": "ledgers.api.errors.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["ledgers.api.renderers.JsonRenderer"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "ledgers.api.renderers.ContentNegotiation",
     "DEFAULT_PARSER_CLASSES": ["ledgers.api.parsers.JsonParser"],
     "UNAUTHENTICATED_USER": None,
 }

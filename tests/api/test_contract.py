@@ -392,3 +392,12 @@ def test_a_slip_in_the_json_is_told_where(api: Any, body: str, where: str) -> No
     assert response.status_code == 400
     assert response.json()["code"] == "ERROR_REQUEST_MALFORMED"
     assert where in response.json()["message"], response.json()["message"]
+
+
+@pytest.mark.parametrize("form", ["xml", "csv", "api", "yaml"])
+def test_a_format_the_api_does_not_answer_in_is_406(api: Any, form: str) -> None:
+    listed = api("clerk").get(records_url(), {"format": form})
+    assert_refused(listed, "", 406)
+    assert listed.json()["code"] == "ERROR_NOT_ACCEPTABLE"
+    assert_documented(listed, "/api/v1/ledgers/{code}/records/", "get")
+    assert api("clerk").get(records_url(), {"format": "json"}).status_code == 200
