@@ -401,3 +401,39 @@ def test_a_format_the_api_does_not_answer_in_is_406(api: Any, form: str) -> None
     assert listed.json()["code"] == "ERROR_NOT_ACCEPTABLE"
     assert_documented(listed, "/api/v1/ledgers/{code}/records/", "get")
     assert api("clerk").get(records_url(), {"format": "json"}).status_code == 200
+
+
+# --- a ledger's PATCH ignored a changed code, fields, layout or search_screens with a 200
+
+
+def test_a_ledger_patch_refuses_what_it_does_not_change(api: Any) -> None:
+    designer = api("designer")
+    read = designer.get("/api/v1/ledgers/dv/")
+    document = read.json()
+    added = [*document["fields"], {"key": "memo", "label": "メモ", "type": "text"}]
+    for change in (
+        {"fields": added},
+        {"layout": {"sections": [{"title": "基本", "fields": ["name"]}]}},
+        {"search_screens": []},
+        {"code": "dv2", "name": "改名"},
+    ):
+        response = designer.patch("/api/v1/ledgers/dv/", change)
+        (name,) = set(change) - {"name"}
+        assert_refused(response, name)
+        assert_documented(response, "/api/v1/ledgers/{code}/", "patch")
+    assert designer.get("/api/v1/ledgers/dv/").content == read.content  # nothing written
+    # The document as read, sent back whole with a new name: taken.
+    renamed = designer.patch("/api/v1/ledgers/dv/", {**document, "name": "DV等支援措置台帳（新）"})
+    assert renamed.status_code == 200, renamed.content
+    assert renamed.json()["name"] == "DV等支援措置台帳（新）"
+    assert renamed.json()["fields"] == document["fields"]
+
+
+def test_the_schema_says_what_a_ledger_patch_changes(api: Any) -> None:
+    document = (
+        api("clerk").get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    )
+    body = document["paths"]["/api/v1/ledgers/{code}/"]["patch"]["requestBody"]
+    ref = body["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    properties = set(document["components"]["schemas"][ref]["properties"])
+    assert properties == {"name", "description", "category", "retention_years", "sensitivity"}

@@ -73,6 +73,19 @@ class LedgerDocument(serializers.Serializer):
     )
 
 
+class LedgerPatchDocument(serializers.Serializer):
+    """What a PATCH of a ledger changes (the schema's request; the server reads the body as
+    ``LedgerDocument``, whose other keys it takes only as they are)."""
+
+    name = serializers.CharField(max_length=200, required=False)
+    description = serializers.CharField(required=False, allow_blank=True)
+    category = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    retention_years = JsonIntegerField(
+        required=False, allow_null=True, help_text="保存年限（年、1〜100）。null は永年"
+    )
+    sensitivity = serializers.CharField(required=False)
+
+
 class FieldSerializer(serializers.Serializer):
     key = serializers.CharField(max_length=64)
     label = serializers.CharField(max_length=200)
@@ -223,18 +236,38 @@ class LedgerDetailView(APIView):
         return _tagged(ledger_out(ledger, policy.capabilities), ledger, policy)
 
     @extend_schema(
-        request=LedgerDocument(partial=True),
+        request=LedgerPatchDocument,
         parameters=[DOCUMENT_IF_MATCH, document_etag_header(200)],
         responses={200: LedgerOut, 400: ErrorShape, 412: ErrorShape},
+        description=(
+            "名称・説明・分類・保存年限・機密区分を変更します。code・fields・layout・"
+            "search_screens は読み込んだままなら受け付け、変えると 400 です（定義は PUT、"
+            "項目は …/fields/ で変更します）。"
+        ),
     )
     def patch(self, request: Request, code: str) -> Response:
-        """Change name, description, category, retention or sensitivity."""
+        """Change name, description, category, retention or sensitivity. The rest of the
+        document is taken only as it is (a document read back and sent whole): a changed
+        ``code``, ``fields``, ``layout`` or ``search_screens`` was ignored with a 200, so a
+        field added by PATCH was never added and the client told it was."""
         ledger, policy = ledger_for(request, code)
         policy.require("design")
         expected = parse_tags_if_match(request)
         body = LedgerDocument(data=request.data, partial=True)
         body.is_valid(raise_exception=True)
         data = body.validated_data
+        if data.get("code", code) != code:
+            raise DefinitionInvalid({"code": ["台帳コードは変更できません。"]})
+        current = ledger_out(ledger, policy.capabilities)
+        unchangeable = {
+            key: [
+                "PATCH では変更できません。定義全体は PUT で、項目は …/fields/ で変更してください。"
+            ]
+            for key in ("fields", "layout", "search_screens")
+            if key in request.data and request.data[key] != current[key]
+        }
+        if unchangeable:
+            raise DefinitionInvalid(unchangeable)
         changes = {
             k: data[k]
             for k in ("name", "description", "category", "sensitivity")
