@@ -206,7 +206,12 @@ def test_a_read_answers_json_for_what_clients_accept_and_406_for_what_it_cannot(
         assert "山田" not in response.content.decode()
 
 
-def test_a_read_with_a_format_override_answers_json_or_404(api: Any, city: dict[str, Any]) -> None:
+def test_a_read_with_a_format_override_answers_json_or_406(api: Any, city: dict[str, Any]) -> None:
+    """?format= naming a form no renderer serves is 406, as the same Accept is (DRF's 404
+    read as "no such record" until 2026-11-30), with an error body and no values."""
     url = records_url(city["record"].pk)
     assert api("clerk").get(url + "?format=json").status_code == 200
-    assert api("clerk").get(url + "?format=xml").status_code == 404
+    refused = api("clerk").get(url + "?format=xml")
+    assert refused.status_code == 406
+    assert refused.json()["code"] == "ERROR_NOT_ACCEPTABLE"
+    assert "山田" not in refused.content.decode()
