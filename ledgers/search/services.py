@@ -456,11 +456,11 @@ def search_run(
     # Only the records that show the searcher the fields searched (``readable_filter``: on a
     # ledger with a 照会可否 field, one disclosed only to departments that may not read
     # them shows them masked, and must not answer a question about them either).
-    visible = visible.filter(
-        policy.readable_filter(
-            *(level.get(p) for path in terms for p in (path, path.split(".", 1)[0]))
-        )
+    readable = policy.readable_filter(
+        *(level.get(p) for path in terms for p in (path, path.split(".", 1)[0]))
     )
+    if readable:  # Q(): every department the searcher views through may read them
+        visible = visible.filter(readable)
     start, stop = first, first + limit_here + 1
     audit_details = {
         "screen": screen_code, "terms": as_searched(terms), "reason": (reason or "").strip(),

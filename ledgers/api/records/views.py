@@ -127,7 +127,8 @@ def _filter_on_field(
         raise exceptions.ValidationError({name: ["この項目では絞り込めません。"]})
     # Nor may it match a record that shows the field masked to this reader: one disclosed
     # only to departments that may not read it (``readable_filter``).
-    queryset = queryset.filter(policy.readable_filter(field.get("sensitivity")))
+    if readable := policy.readable_filter(field.get("sensitivity")):  # Q(): all may read it
+        queryset = queryset.filter(readable)
     if op == "contains":
         if field["type"] == "reference":
             # Its text is the target's ``ledger:id``: a contains filter spelled out, one
@@ -142,9 +143,8 @@ def _filter_on_field(
             ]
             if not sub_fields:
                 raise exceptions.ValidationError({name: ["この項目では絞り込めません。"]})
-            queryset = queryset.filter(
-                policy.readable_filter(*(sub.get("sensitivity") for sub in sub_fields))
-            )
+            if readable := policy.readable_filter(*(sub.get("sensitivity") for sub in sub_fields)):
+                queryset = queryset.filter(readable)
             return queryset.filter(group_contains_filter(policy.ledger, key, sub_fields, raw))
         return queryset.filter(contains_filter(policy.ledger, key, raw))
     if op not in {"", "gte", "lte"} or (op and field["type"] not in ORDERED):
