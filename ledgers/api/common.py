@@ -12,7 +12,7 @@ from typing import Any
 from django.core.cache import cache
 from django.db import connection
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from rest_framework import exceptions
+from rest_framework import exceptions, serializers
 from rest_framework.authentication import (
     BaseAuthentication,
     get_authorization_header,
@@ -298,6 +298,33 @@ def query_flag(params: Any, name: str) -> bool:
             {name: ["true か false で指定してください（1 / 0 も可）。"]}
         )
     return flag
+
+
+class WholeNumberField(serializers.IntegerField):
+    """A whole number in a request body: a JSON integer, and with ``digit_strings`` a
+    string of ASCII digits too (at most 18, as ``If-Match``'s), where the contract takes
+    ``"2"`` for 2 (a search's ``page``, a restore's ``generation``). DRF's ``IntegerField``
+    read through Python's ``int()``: ``"1_0"`` as 10 (a restore of generation 10), and
+    ``" 2"``, ``"+2"``, ``"２"``, ``2.0`` and ``"2.0"`` as 2. Anything else is 400 naming
+    the field; ``min_value`` and ``max_value`` are checked as DRF checks them."""
+
+    def __init__(self, *, digit_strings: bool = False, **kwargs: Any) -> None:
+        self.digit_strings = digit_strings
+        super().__init__(**kwargs)
+        self.error_messages["invalid"] = (
+            "整数（JSON の数値か半角数字だけの文字列、例: 2）で指定してください。"
+            if digit_strings
+            else "整数（JSON の数値、例: 5）で指定してください。"
+        )
+
+    def to_internal_value(self, data: Any) -> int:
+        if type(data) is int:
+            return data
+        if self.digit_strings and type(data) is str and data.isascii() and data.isdigit():
+            if len(data) > 18:
+                self.fail("invalid")
+            return int(data)
+        self.fail("invalid")
 
 
 def object_body(request: Request) -> dict[str, Any]:

@@ -437,3 +437,106 @@ def test_the_schema_says_what_a_ledger_patch_changes(api: Any) -> None:
     ref = body["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
     properties = set(document["components"]["schemas"][ref]["properties"])
     assert properties == {"name", "description", "category", "retention_years", "sensitivity"}
+
+
+# --- whole numbers in a body: DRF's IntegerField read through int(): "1_0" as 10 (a
+# restore of generation 10), "0_1", " 1", "+1", "１", 1.0 and "1.0" as 1
+
+NOT_WHOLE = [
+    "1_0",
+    "0_1",
+    " 1",
+    "1 ",
+    "+1",
+    "１",
+    "1.0",
+    1.0,
+    True,
+    "",
+    "-",
+    "9" * 19,
+    [1],
+    {"n": 1},
+]
+
+
+def _record_at_generation_2(api: Any, city: dict) -> Any:
+    clerk = api("clerk")
+    record = city["record"]
+    changed = clerk.patch(records_url(record.pk), {"values": {"amount": 2000}}, HTTP_IF_MATCH='"1"')
+    assert changed.status_code == 200, changed.content
+    return clerk
+
+
+@pytest.mark.parametrize("value", NOT_WHOLE)
+def test_a_restore_generation_that_is_no_whole_number_is_400_and_nothing_restored(
+    api: Any, city: dict, value: Any
+) -> None:
+    clerk = _record_at_generation_2(api, city)
+    url = records_url(city["record"].pk, "restore/")
+    restored = clerk.post(url, {"generation": value}, HTTP_IF_MATCH='"2"')
+    assert_refused(restored, "generation")
+    assert "半角数字" in restored.json()["detail"]["generation"][0]
+    assert_documented(restored, "/api/v1/ledgers/{code}/records/{record_id}/restore/", "post")
+    read = clerk.get(records_url(city["record"].pk))
+    assert read.json()["generation"] == 2
+    assert read.json()["values"]["amount"] == 2000
+
+
+@pytest.mark.parametrize("value", [1, "1"])
+def test_a_restore_generation_as_a_number_or_its_digits_restores(
+    api: Any, city: dict, value: Any
+) -> None:
+    clerk = _record_at_generation_2(api, city)
+    url = records_url(city["record"].pk, "restore/")
+    restored = clerk.post(url, {"generation": value}, HTTP_IF_MATCH='"2"')
+    assert restored.status_code == 200, restored.content
+    assert restored.json()["generation"] == 3
+    assert restored.json()["values"]["amount"] == 1000
+
+
+SEARCH = {"criteria": {"name": "山田"}, "reason": "本人確認"}
+
+
+@pytest.mark.parametrize("name", ["page", "page_size"])
+@pytest.mark.parametrize("value", NOT_WHOLE)
+def test_a_search_page_that_is_no_whole_number_is_400(api: Any, name: str, value: Any) -> None:
+    found = api("clerk").post("/api/v1/ledgers/dv/search/latest/", {**SEARCH, name: value})
+    assert_refused(found, name)
+    assert_documented(found, "/api/v1/ledgers/{code}/search/{screen}/", "post")
+
+
+@pytest.mark.parametrize("value", [1, "1", "01"])
+def test_a_search_page_as_a_number_or_its_digits_is_taken(api: Any, value: Any) -> None:
+    body = {**SEARCH, "page": value, "page_size": value}
+    found = api("clerk").post("/api/v1/ledgers/dv/search/latest/", body)
+    assert found.status_code == 200, found.content
+    assert len(found.json()["results"]) == 1
+
+
+def test_a_token_lifetime_that_is_no_whole_number_is_400_and_issues_nothing(city: dict) -> None:
+    from ledgers.api.tokens.models import ApiToken
+
+    client = APIClient(HTTP_HOST=HOST)
+    body = {"username": "clerk", "password": "S3cret!pass-api"}
+    for value in ["1_0", "+2", "２", 2.0, True]:
+        issued = client.post(
+            "/api/v1/auth/token/", {**body, "expires_in_days": value}, format="json"
+        )
+        assert_refused(issued, "expires_in_days")
+    from django_tenants.utils import schema_context
+
+    with schema_context("mitaka"):
+        assert not ApiToken.objects.filter(user__username="clerk").exists()
+    issued = client.post("/api/v1/auth/token/", {**body, "expires_in_days": "30"}, format="json")
+    assert issued.status_code == 201, issued.content
+
+
+def test_the_schema_says_these_are_integers(api: Any) -> None:
+    document = (
+        api("clerk").get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    )
+    schemas = document["components"]["schemas"]
+    assert schemas["RestoreRequest"]["properties"]["generation"]["type"] == "integer"
+    assert schemas["SearchRequestRequest"]["properties"]["page"]["type"] == "integer"
+    assert schemas["TokenRequestRequest"]["properties"]["expires_in_days"]["maximum"] == 366

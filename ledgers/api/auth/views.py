@@ -25,6 +25,7 @@ from ledgers.access.policy import active_memberships, is_city_admin
 from ledgers.api.common import (
     AuthenticationRefused,
     BearerTokenAuthentication,
+    WholeNumberField,
     refuse_unknown_parameters,
     request_token,
 )
@@ -47,7 +48,9 @@ class TokenRequest(serializers.Serializer):
     password = serializers.CharField(max_length=512, trim_whitespace=False)
     otp = serializers.CharField(required=False, allow_blank=True, max_length=16)
     scopes = serializers.ListField(child=serializers.CharField(), required=False)
-    expires_in_days = serializers.IntegerField(required=False, min_value=1, max_value=366)
+    expires_in_days = WholeNumberField(
+        digit_strings=True, required=False, min_value=1, max_value=366
+    )
     name = serializers.CharField(required=False, allow_blank=True, max_length=100)
 
 

@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 
 from ledgers.access.policy import LedgerPolicy, capabilities_by_ledger, policy_for
 from ledgers.access.services import grant_describe, grants_describe, grants_replace, grants_tag
-from ledgers.api.common import object_body
+from ledgers.api.common import WholeNumberField, object_body
 from ledgers.api.errors import (
     DOCUMENT_IF_MATCH,
     ErrorShape,
@@ -40,26 +40,15 @@ class FieldNotFound(LedgerError):
     status = 404
 
 
-class JsonIntegerField(serializers.IntegerField):
-    """A whole number written as a JSON number: DRF's ``IntegerField`` also read ``"5"``,
-    ``5.0`` and ``" 5.0 "`` as 5, where the rest of the definition document (a screen's
-    ``max_results``, a field's ``required``) takes only its JSON type: one document, one
-    rule, and a document the API took is one every other reader of it takes."""
-
-    default_error_messages = {"invalid": "整数（JSON の数値、例: 5）で指定してください。"}
-
-    def to_internal_value(self, data: Any) -> int:
-        if isinstance(data, bool) or not isinstance(data, int):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
 class LedgerDocument(serializers.Serializer):
     code = serializers.CharField(max_length=64)
     name = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, default="")
     category = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)
-    retention_years = JsonIntegerField(
+    # A JSON number only: DRF also read "5", 5.0 and " 5.0 " as 5, where the rest of the
+    # definition document (a screen's max_results, a field's required) takes only its JSON
+    # type: one document, one rule, and a document the API took is one every reader takes.
+    retention_years = WholeNumberField(
         required=False,
         allow_null=True,
         default=None,
@@ -80,7 +69,7 @@ class LedgerPatchDocument(serializers.Serializer):
     name = serializers.CharField(max_length=200, required=False)
     description = serializers.CharField(required=False, allow_blank=True)
     category = serializers.CharField(required=False, allow_blank=True, max_length=100)
-    retention_years = JsonIntegerField(
+    retention_years = WholeNumberField(
         required=False, allow_null=True, help_text="保存年限（年、1〜100）。null は永年"
     )
     sensitivity = serializers.CharField(required=False)

@@ -8,6 +8,8 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 from rest_framework.fields import empty
 
+from ledgers.api.common import WholeNumberField
+
 
 class ValuesField(serializers.DictField):
     """A JSON object of field values, passed on as parsed: the ledger's field types
@@ -188,5 +190,5 @@ class DiffSerializer(serializers.Serializer):
 
 
 class RestoreSerializer(serializers.Serializer):
-    generation = serializers.IntegerField(required=False, min_value=1)
+    generation = WholeNumberField(digit_strings=True, required=False, min_value=1)
     reason = serializers.CharField(required=False, allow_blank=True, max_length=500)

@@ -8,6 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from ledgers.api.common import WholeNumberField
 from ledgers.api.errors import ErrorShape
 from ledgers.api.output import ledger_for
 from ledgers.search.services import search_run
@@ -18,8 +19,10 @@ class SearchRequest(serializers.Serializer):
         help_text='{項目のパス: 値}。日付の範囲は「昭和40年代」や {"from", "to"}'
     )
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
-    page = serializers.IntegerField(required=False, min_value=1, max_value=1_000_000, default=1)
-    page_size = serializers.IntegerField(required=False, min_value=1, max_value=1000)
+    page = WholeNumberField(
+        digit_strings=True, required=False, min_value=1, max_value=1_000_000, default=1
+    )
+    page_size = WholeNumberField(digit_strings=True, required=False, min_value=1, max_value=1000)
 
 
 class MatchSerializer(serializers.Serializer):
