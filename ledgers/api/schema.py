@@ -28,6 +28,14 @@ class DaichoAutoSchema(AutoSchema):
                 responses[code] = self._get_response_for_code(ErrorShape, code, direction=direction)
         return responses
 
+    def _map_basic_serializer(self, serializer: Any, direction: Any) -> dict[str, Any]:
+        """A request body that refuses keys it does not declare (``ClosedBodySerializer``)
+        says so: ``additionalProperties: false``."""
+        schema = super()._map_basic_serializer(serializer, direction)
+        if direction == "request" and getattr(serializer, "refuses_unknown_keys", False):
+            schema["additionalProperties"] = False
+        return schema
+
     def _map_serializer_field(
         self, field: Any, direction: Any, bypass_extensions: bool = False
     ) -> dict[str, Any] | None:

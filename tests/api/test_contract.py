@@ -540,3 +540,44 @@ def test_the_schema_says_these_are_integers(api: Any) -> None:
     assert schemas["RestoreRequest"]["properties"]["generation"]["type"] == "integer"
     assert schemas["SearchRequestRequest"]["properties"]["page"]["type"] == "integer"
     assert schemas["TokenRequestRequest"]["properties"]["expires_in_days"]["maximum"] == 366
+
+
+# --- a search body's unknown keys: "pagesize" or "reasons" was dropped without a word (the
+# page size not applied, the reason missing)
+
+
+@pytest.mark.parametrize(
+    ("body", "unknown"),
+    [
+        ({**SEARCH, "pagesize": 1}, ["pagesize"]),
+        ({"criteria": {"name": "山田"}, "reasons": "本人確認"}, ["reasons"]),
+        ({**SEARCH, "page": 1, "size": 1, "screen": "past"}, ["screen", "size"]),
+        ({**SEARCH, "page": "x", "Page": 1}, ["Page", "page"]),
+    ],
+)
+def test_a_search_body_key_it_does_not_take_is_400_naming_each(
+    api: Any, body: dict, unknown: list[str]
+) -> None:
+    before = _last_event("search.run")
+    found = api("clerk").post("/api/v1/ledgers/dv/search/latest/", body)
+    assert found.status_code == 400, found.content
+    detail = found.json()["detail"]
+    assert sorted(detail) == unknown
+    for key in set(unknown) - {"page"}:
+        assert_refused(found, key)
+        assert "criteria、page、page_size、reason" in detail[key][0]  # the keys it takes
+    assert_documented(found, "/api/v1/ledgers/{code}/search/{screen}/", "post")
+    assert _last_event("search.run") == before  # no search ran
+
+
+def test_the_schema_says_a_search_body_takes_only_its_keys(api: Any) -> None:
+    document = (
+        api("clerk").get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    )
+    schemas = document["components"]["schemas"]
+    assert schemas["SearchRequestRequest"]["additionalProperties"] is False
+    assert set(schemas["SearchRequestRequest"]["properties"]) == {
+        "criteria", "reason", "page", "page_size",
+    }  # fmt: skip
+    # Only the search: other bodies are documents read back (or left as they were).
+    assert "additionalProperties" not in schemas["RestoreRequest"]

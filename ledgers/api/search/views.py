@@ -8,13 +8,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ledgers.api.common import WholeNumberField
+from ledgers.api.common import ClosedBodySerializer, WholeNumberField
 from ledgers.api.errors import ErrorShape
 from ledgers.api.output import ledger_for
 from ledgers.search.services import search_run
 
 
-class SearchRequest(serializers.Serializer):
+class SearchRequest(ClosedBodySerializer):
     criteria = serializers.DictField(
         help_text='{項目のパス: 値}。日付の範囲は「昭和40年代」や {"from", "to"}'
     )
