@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import ssl
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
+from daicho.accounts.models import Membership, Role
 from ledgers.access.models import Grant
 from ledgers.access.services import grant_describe, grants_replace
 from ledgers.audit.models import AuditEvent
@@ -122,6 +123,36 @@ def test_masked_values_never_leave_in_a_payload(
     for secret_value in (OTHER_ADDRESS, "181-0014", "野崎"):
         assert secret_value.encode() not in body
         assert json.dumps(secret_value).encode() not in body  # nor \u-escaped
+    assert b'"address":{"masked":true}' in body
+
+
+def test_an_owner_in_two_departments_sends_a_record_as_its_own_departments_show_it(
+    subscribe: Any, enqueue: Any, receiver: Receiver, city: dict[str, Any]
+) -> None:
+    """The owner joins 市民課 (addresses) too, while the record is 可 for 市民税課 alone:
+    the payload masks the address, as 市民税課 reads it (the best of both departments,
+    applied to every record, sent it plain: LedgerPolicy.for_record)."""
+    subscribe("zei")
+    with schema_context("mitaka"):
+        Membership.objects.create(
+            user=city["people"]["zei"], department=city["departments"]["shimin"],
+            role=Role.EDITOR, valid_from=date(2026, 4, 1),
+        )  # fmt: skip
+        record = record_create(
+            actor=city["people"]["clerk"], ledger=city["ledger"],
+            values={
+                "name": {"kanji": "佐藤 一郎", "kana": "サトウ イチロウ"},
+                "address": {"postal_code": "181-0014", "text": OTHER_ADDRESS},
+                "disclosure": {"shimin": False, "shiminzei": True},
+            },
+        )  # fmt: skip
+    [delivery] = enqueue("record.created", record=record)
+    assert _deliver(delivery) == "succeeded"
+    body = receiver.received[0].body
+    assert "佐藤 一郎".encode() in body
+    for secret_value in (OTHER_ADDRESS, "181-0014", "野崎"):
+        assert secret_value.encode() not in body
+        assert json.dumps(secret_value).encode() not in body
     assert b'"address":{"masked":true}' in body
 
 
