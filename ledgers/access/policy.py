@@ -286,6 +286,22 @@ class LedgerPolicy:
             return Q()
         return self._disclosed_to(self.departments & cleared)
 
+    def raises_own_rights(self, before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
+        """Whether a write that turns a record's values ``before`` (照会可否 flags in force)
+        into ``after`` gives its writer more on the record than it had (``for_record``): a
+        member of 市民課 and 市民税課 acting through 市民税課 who set 市民課 to 可 (a change,
+        or a restore of a generation that had it) would then read the address as 市民課 does.
+        The decision to disclose a record to the writer's own other department is not the
+        writer's to take through a department that may not see what it would open."""
+        if self.break_glass or self._disclosure_key is None or len(self._by_department) < 2:
+            return False
+        was, will = self.for_record(before), self.for_record(after)
+        rank = Sensitivity.rank
+        return not will.capabilities <= was.capabilities or (
+            will.clearance is not None
+            and (was.clearance is None or rank(will.clearance) > rank(was.clearance))
+        )
+
     def for_record(
         self, values: Mapping[str, Any], *, written_under: int | None = None
     ) -> LedgerPolicy:

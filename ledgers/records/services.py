@@ -28,7 +28,12 @@ from psycopg import pq
 
 from daicho.db.prepared import prepared
 from daicho.tenancy.guard import require_tenant
-from ledgers.access.policy import LedgerPolicy, policy_for, record_flags_in_force
+from ledgers.access.policy import (
+    LedgerPolicy,
+    disclosure_field,
+    policy_for,
+    record_flags_in_force,
+)
 from ledgers.audit.context import TOKEN_KEY, audit_details_json, audit_token
 from ledgers.audit.services import audit_record
 from ledgers.definitions.models import Ledger
@@ -600,6 +605,7 @@ def _record_update(
     # written before its department was listed again goes with them as the 不可 it is.
     kept = record_flags_in_force(ledger, before, written_under=current["definition_version"])
     data = values_clean(ledger=ledger, values=values, current=kept)
+    _require_own_rights_kept(policy, kept, data)
     # Only the references written now: one kept from before may point at a record
     # deleted since, which must not block a change of the record's other values.
     _require_references(
@@ -653,6 +659,25 @@ def _record_update(
 
 
 _READ_FIELDS = ("data", "generation", "deleted_at", "state", "ledger_id", "definition_version")
+
+
+#: A write that would disclose the record to the writer's own other department.
+OWN_DISCLOSURE = (
+    "所属するほかの課を、その課の立場では見られない記録の照会可否で「可」にすることは"
+    "できません。その課の職員に依頼してください。"
+)
+
+
+def _require_own_rights_kept(
+    policy: LedgerPolicy, kept: Mapping[str, Any], data: Mapping[str, Any]
+) -> None:
+    """Raise ``AccessDenied`` (403, the 照会可否 field named) when the write from ``kept``
+    (the flags in force) to ``data`` would give its writer more on the record than it has
+    (``LedgerPolicy.raises_own_rights``)."""
+    if policy.raises_own_rights(kept, data):
+        denied = AccessDenied(OWN_DISCLOSURE, capability="update")
+        denied.detail["fields"] = [disclosure_field(policy.ledger)]
+        raise denied
 
 
 def _for_record(
@@ -828,6 +853,7 @@ def record_restore(
                 ),
                 current={k: kept[k] for k in closed if k in kept},
             )
+        _require_own_rights_kept(policy, kept, data)
         now = timezone.now()
         record.data = data
         index = search_index_for(ledger=ledger, data=data)
@@ -1288,6 +1314,9 @@ def record_bulk_update(
                 data = values_clean(ledger=ledger, values=values, current=kept)
             except RecordInvalid as exc:
                 item_errors[index] = exc.errors
+                continue
+            if policy.raises_own_rights(kept, data):
+                item_errors[index] = {str(disclosure_field(ledger)): [OWN_DISCLOSURE]}
                 continue
             if reference_fields[0] or reference_fields[1]:
                 written = {k: data[k] for k in values if k in data}

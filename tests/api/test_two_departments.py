@@ -141,3 +141,40 @@ def test_one_department_s_staff_see_what_they_saw(api: Any, setting: dict[str, A
     assert clerk.get(records_url(setting["zei_only"].pk)).status_code == 404
     mine = clerk.get(records_url(setting["both"].pk)).json()
     assert mine["values"]["address"]["text"] == ADDRESS
+
+
+def test_such_a_writer_may_not_open_the_record_to_its_own_other_department(
+    api: Any, city: dict[str, Any], setting: dict[str, Any]
+) -> None:
+    """Acting through 市民税課, setting 市民課 to 可 (by a change, or by restoring a
+    generation that had it) would give the writer the address as 市民課 reads it: refused.
+    The same change by someone of 市民税課 alone gives them nothing, and passes."""
+    kenmu, zei_only = setting["kenmu"], setting["zei_only"]
+    opened = {"disclosure": {"shimin": True, "shiminzei": True}}
+    refused = kenmu.patch(records_url(zei_only.pk), {"values": opened}, HTTP_IF_MATCH='"1"')
+    assert refused.status_code == 403
+    assert refused.json()["detail"]["fields"] == ["disclosure"]
+    with schema_context("mitaka"):
+        assert Record.objects.get(pk=zei_only.pk).generation == 1
+    # Through 市民課 (the fixture's record), opening it to 市民税課 raises nothing.
+    both = setting["both"]
+    passed = kenmu.patch(records_url(both.pk), {"values": opened}, HTTP_IF_MATCH='"1"')
+    assert passed.status_code == 200, passed.content
+    # A generation that had 市民課 可, restored through 市民税課: refused as well.
+    clerk = api("clerk")
+    closed = clerk.patch(
+        records_url(both.pk),
+        {"values": {"disclosure": {"shimin": False, "shiminzei": True}}},
+        HTTP_IF_MATCH='"2"',
+    )
+    assert closed.status_code == 200
+    restore = kenmu.post(records_url(both.pk, "restore/"), {"generation": 2}, HTTP_IF_MATCH='"3"')
+    assert restore.status_code == 403
+    assert restore.json()["detail"]["fields"] == ["disclosure"]
+    with schema_context("mitaka"):
+        assert Record.objects.get(pk=both.pk).generation == 3
+    # 市民税課 alone may open its record to 市民課: it decides for others, not for itself.
+    zei = api("zei")
+    shared = zei.patch(records_url(zei_only.pk), {"values": opened}, HTTP_IF_MATCH='"1"')
+    assert shared.status_code == 200
+    assert shared.json()["values"]["address"] == MASKED
