@@ -178,3 +178,43 @@ def test_such_a_writer_may_not_open_the_record_to_its_own_other_department(
     shared = zei.patch(records_url(zei_only.pk), {"values": opened}, HTTP_IF_MATCH='"1"')
     assert shared.status_code == 200
     assert shared.json()["values"]["address"] == MASKED
+
+
+def test_a_department_the_field_does_not_list_gives_nothing_on_a_record(
+    city: dict[str, Any], setting: dict[str, Any]
+) -> None:
+    """A member of 市民税課 and of 総務課 (which views the ledger up to 要配慮 but is not on
+    the 照会可否 list, so 不可 for every record) has on a record disclosed to 市民税課 what
+    市民税課 gives: with one listed department only, ``for_record`` took the policy whole,
+    and 総務課's clearance read (and wrote) the address."""
+    with schema_context("mitaka"):
+        user = get_user_model().objects.create_user(
+            username="soumuzei", password="S3cret!pass-api", display_name="soumuzei"
+        )
+        for code in ("soumu", "shiminzei"):
+            Membership.objects.create(
+                user=user, department=city["departments"][code], role=Role.EDITOR,
+                valid_from=date(2026, 4, 1),
+            )  # fmt: skip
+    both = Api(user)
+    zei_only = setting["zei_only"]
+    answer = both.get(records_url(zei_only.pk))
+    assert answer.status_code == 200
+    assert answer.json()["values"]["address"] == MASKED
+    assert "井口" not in answer.content.decode()
+    assert answer.json()["values"]["name"]["kanji"] == "鈴木 一郎"
+    by_name = both.post(
+        "/api/v1/ledgers/dv/search/latest/",
+        {"criteria": {"name": "鈴木"}, "reason": "本人の確認"},
+    ).json()["results"]
+    assert [hit["values"]["address"] for hit in by_name] == [MASKED]
+    # The record disclosed to 市民課 only: seen through no department.
+    assert both.get(records_url(setting["both"].pk)).status_code == 404
+    written = both.patch(
+        records_url(zei_only.pk),
+        {"values": {"address": {"text": "東京都三鷹市牟礼一丁目"}}},
+        HTTP_IF_MATCH='"1"',
+    )
+    assert written.status_code == 403
+    with schema_context("mitaka"):
+        assert Record.objects.get(pk=zei_only.pk).generation == 1
