@@ -314,11 +314,13 @@ class LedgerPolicy:
         someone in 市民課 (which may read addresses, 不可 for the record) and 市民税課 (可,
         up to personal data) read the address of a record neither department alone showed
         them with it. The other rights (create, design, audit) stay the ledger's.
-        ``self`` when nothing narrows (one department, no 照会可否 field). Worked out for
-        one listed department too: a department the field does not list (総務課) is 不可
-        for every record, and its grant gave a member of it and of 市民税課 its clearance
-        (the address) on the records disclosed to 市民税課."""
-        if self.break_glass or self._disclosure_key is None:
+        ``self`` when nothing narrows (no 照会可否 field, or one listed department that
+        gives all the policy's rights on records: staff of one department, whose answers
+        do not depend on the record). A department the field does not list (総務課) is 不可
+        for every record: with it, one listed department is narrowed to too, else 総務課's
+        grant gave a member of it and of 市民税課 the address on the records disclosed to
+        市民税課."""
+        if self.break_glass or self._disclosure_key is None or self._one_gives_all():
             return self
         in_force = (
             values if written_under is None else self.in_force(values, written_under=written_under)
@@ -351,6 +353,18 @@ class LedgerPolicy:
             )  # fmt: skip
         self._mask_plans[("record", through)] = narrowed  # type: ignore[index]
         return narrowed
+
+    def _one_gives_all(self) -> bool:
+        """Whether at most one listed department gives rights on records, and it gives all
+        those of the policy (its record capabilities and its clearance): ``for_record``
+        has nothing to narrow."""
+        if len(self._by_department) > 1:
+            return False
+        if not self._by_department:
+            return True
+        _code, caps, rank = self._by_department[0]
+        clearance = Sensitivity.rank(self.clearance) if self.clearance is not None else -1
+        return caps == self.capabilities & RECORD_CAPABILITIES and rank == clearance
 
     def shows(self, data: Mapping[str, Any], *, written_under: int) -> bool:
         """``record_filter`` on values already read (the same rules, in Python), written
