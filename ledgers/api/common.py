@@ -25,6 +25,7 @@ from rest_framework.throttling import BaseThrottle, ScopedRateThrottle
 from daicho import caching
 from daicho.accounts.network import client_network
 from daicho.caching import generations_and_counts
+from ledgers.api.numbers import ascii_whole_number
 from ledgers.api.tokens.exceptions import TokenSecondFactorRequired
 from ledgers.api.tokens.models import ApiToken
 from ledgers.api.tokens.services import TOKEN_PREFIX, token_authenticate, token_has_scope
@@ -320,10 +321,10 @@ class WholeNumberField(serializers.IntegerField):
     def to_internal_value(self, data: Any) -> int:
         if type(data) is int:
             return data
-        if self.digit_strings and type(data) is str and data.isascii() and data.isdigit():
-            if len(data) > 18:
-                self.fail("invalid")
-            return int(data)
+        if self.digit_strings and type(data) is str:
+            value = ascii_whole_number(data)
+            if value is not None:
+                return value
         self.fail("invalid")
 
 

@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from ledgers.api.numbers import ascii_whole_number
 from ledgers.exceptions import LedgerError, RecordInvalid
 from ledgers.records.references import references_refused_audit
 from tenants.exceptions import TenantError
@@ -154,14 +155,12 @@ def parse_if_match(request: Request, *, required: bool) -> int | None:
         if required:
             raise PreconditionRequired()
         return None
-    value = header.removeprefix("W/").strip().strip('"')
-    # "²" is a digit to isdigit, not to int; past 4,300 digits int() refuses the text (a
-    # ValueError, a server error), and a generation is a 32-bit integer.
-    if not (value.isascii() and value.isdigit()) or len(value) > 18:
+    value = ascii_whole_number(header.removeprefix("W/").strip().strip('"'))
+    if value is None:
         raise exceptions.ValidationError(
             {"If-Match": ['ETag は世代の数字（例: "3"）で指定してください。']}
         )
-    return int(value)
+    return value
 
 
 def etag(generation: int) -> str:

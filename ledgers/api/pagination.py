@@ -26,6 +26,7 @@ from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.request import Request
 
 from ledgers.api.common import utc_moment
+from ledgers.api.numbers import ascii_whole_number
 from ledgers.exceptions import LedgerError
 
 
@@ -144,6 +145,4 @@ class NumberCursorPagination(CheckedCursorPagination):
     """Ordered by a number (the audit trail's ``seq``): the position is its digits."""
 
     def read_position(self, position: str) -> str | None:
-        if not position.isascii() or not position.isdigit() or len(position) > 18:
-            return None
-        return position
+        return None if ascii_whole_number(position) is None else position

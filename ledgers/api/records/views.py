@@ -25,8 +25,15 @@ from ledgers.api.common import (
     request_token,
     utc_moment,
 )
-from ledgers.api.errors import IF_MATCH, ErrorShape, etag, etag_header, parse_if_match
+from ledgers.api.errors import (
+    IF_MATCH,
+    ErrorShape,
+    etag,
+    etag_header,
+    parse_if_match,
+)
 from ledgers.api.idempotency.http import IDEMPOTENCY_PARAMETERS, idempotent_create
+from ledgers.api.numbers import ascii_whole_number
 from ledgers.api.output import ledger_for
 from ledgers.api.pagination import TimeCursorPagination
 from ledgers.api.records import serializers as s
@@ -523,11 +530,12 @@ def _generation(params: Any, name: str) -> int:
     ``int()`` read ``1_0`` as 10, `` 1`` and ``１`` as 1, ``+1`` as 1; a bad ``to`` was
     blamed on ``from``."""
     raw = params.get(name)
-    if raw is None or not (raw.isascii() and raw.isdigit()) or len(raw) > 18 or int(raw) < 1:
+    value = None if raw is None else ascii_whole_number(raw)
+    if value is None or value < 1:
         raise exceptions.ValidationError(
             {name: [f"{name} に世代の数字（例: 1）を指定してください。"]}
         )
-    return int(raw)
+    return value
 
 
 class RecordDiffView(APIView):
