@@ -293,7 +293,7 @@ class LedgerPolicy:
         or a restore of a generation that had it) would then read the address as 市民課 does.
         The decision to disclose a record to the writer's own other department is not the
         writer's to take through a department that may not see what it would open."""
-        if self.break_glass or self._disclosure_key is None or len(self._by_department) < 2:
+        if self.break_glass or self._disclosure_key is None or self._one_gives_all():
             return False
         was, will = self.for_record(before), self.for_record(after)
         rank = Sensitivity.rank
@@ -738,8 +738,9 @@ def policy_for(
     the policy is the colleague's, read-only; the caller audits the preview.
     """
     memberships = active_memberships(actor, on)
-    grants = list(Grant.objects.filter(ledger=ledger).select_related("department"))
-    found = _effective(grants, memberships)
+    found = _effective(
+        Grant.objects.filter(ledger=ledger).select_related("department"), memberships
+    )
     capabilities = found.capabilities
     if is_city_admin(actor, memberships):
         capabilities.add("design")
@@ -753,9 +754,7 @@ def policy_for(
         # granted, never assumed"), as it would be for a record registered since.
         listed = _disclosure_departments(ledger, disclosure)
         departments &= listed
-        by_department = tuple(
-            entry for entry in _by_department(grants, memberships) if entry[0] in listed
-        )
+        by_department = tuple(entry for entry in found.by_department if entry[0] in listed)
     return LedgerPolicy(
         actor=actor,
         ledger=ledger,
@@ -779,6 +778,10 @@ class _Effective(NamedTuple):
     #: Per entry capability held (``ENTRY_CAPABILITIES``), its clearance's rank.
     entry_ranks: dict[str, int]
     departments: set[str]
+    #: Per department a grant applies through: the record capabilities it gives
+    #: (``RECORD_CAPABILITIES``) and its read clearance's rank (-1: none), sorted by code;
+    #: ``LedgerPolicy.for_record`` combines those a record is disclosed to.
+    by_department: list[tuple[str, frozenset[str], int]]
 
 
 def _effective(grants: Iterable[Grant], memberships: list[Membership]) -> _Effective:
@@ -786,11 +789,13 @@ def _effective(grants: Iterable[Grant], memberships: list[Membership]) -> _Effec
     grant capped by the role's ceiling), the read clearance's rank (from the grants that
     give a read capability), the entry clearances' ranks (per entry capability, from the
     grants that give it: a grant to ``create`` at 要配慮 lets its holder register such
-    values without reading any), and the departments through which it may view or search."""
+    values without reading any), the departments through which it may view or search,
+    and what each department gives on records."""
     capabilities: set[str] = set()
     clearance_rank = -1
     entry_ranks: dict[str, int] = {}
     departments: set[str] = set()
+    per_department: dict[str, tuple[set[str], int]] = {}
     for grant in grants:
         holders = _applies(grant, memberships)
         if not holders:
@@ -799,40 +804,27 @@ def _effective(grants: Iterable[Grant], memberships: list[Membership]) -> _Effec
         for membership in holders:
             effective = granted & ROLE_CEILING.get(membership.role, frozenset())
             capabilities |= effective
+            code = membership.department.code
             if effective & {"view", "search"}:
-                departments.add(membership.department.code)
+                departments.add(code)
             rank = Sensitivity.rank(grant.clearance)
-            if effective & READ_CAPABILITIES:
+            read = bool(effective & READ_CAPABILITIES)
+            if read:
                 clearance_rank = max(clearance_rank, rank)
             for capability in ENTRY_CAPABILITIES:
                 if capability in effective:
                     entry_ranks[capability] = max(entry_ranks.get(capability, -1), rank)
-    return _Effective(capabilities, clearance_rank, entry_ranks, departments)
-
-
-def _by_department(
-    grants: Iterable[Grant], memberships: list[Membership]
-) -> list[tuple[str, frozenset[str], int]]:
-    """Per department of ``memberships`` that a grant applies through: the record
-    capabilities it gives (``RECORD_CAPABILITIES``, each grant capped by the membership's
-    role) and its clearance's rank, counted as ``_effective`` counts them (-1: none).
-    ``LedgerPolicy.for_record`` combines the departments a record is disclosed to."""
-    found: dict[str, tuple[set[str], int]] = {}
-    for grant in grants:
-        for membership in _applies(grant, memberships):
-            effective = (
-                set(grant.capabilities)
-                & ROLE_CEILING.get(membership.role, frozenset())
-                & RECORD_CAPABILITIES
-            )
-            if not effective:
-                continue
-            caps, rank = found.get(membership.department.code, (set(), -1))
-            caps |= effective
-            if effective & READ_CAPABILITIES:
-                rank = max(rank, Sensitivity.rank(grant.clearance))
-            found[membership.department.code] = (caps, rank)
-    return sorted((code, frozenset(caps), rank) for code, (caps, rank) in found.items())
+            on_records = effective & RECORD_CAPABILITIES
+            if on_records:
+                caps, department_rank = per_department.get(code, (set(), -1))
+                per_department[code] = (
+                    caps | on_records,
+                    max(department_rank, rank) if read else department_rank,
+                )
+    by_department = sorted(
+        (code, frozenset(caps), rank) for code, (caps, rank) in per_department.items()
+    )
+    return _Effective(capabilities, clearance_rank, entry_ranks, departments, by_department)
 
 
 def capabilities_by_ledger(actor: Any, ledgers: list[Ledger]) -> dict[int, frozenset[str]]:
