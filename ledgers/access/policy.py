@@ -354,6 +354,17 @@ class LedgerPolicy:
         self._mask_plans[("record", through)] = narrowed  # type: ignore[index]
         return narrowed
 
+    def require_on(
+        self, capability: str, values: Mapping[str, Any], *, written_under: int | None = None
+    ) -> LedgerPolicy:
+        """``for_record``, which must give ``capability`` (``AccessDenied`` otherwise): a
+        record's older generations, a change, a deletion or a restore go by the rights of
+        the departments the record is disclosed to (someone in two departments changed a
+        record through the rights of the one it is not disclosed to)."""
+        applies = self.for_record(values, written_under=written_under)
+        applies.require(capability)
+        return applies
+
     def _one_gives_all(self) -> bool:
         """Whether at most one listed department gives rights on records, and it gives all
         those of the policy (its record capabilities and its clearance): ``for_record``

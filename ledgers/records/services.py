@@ -595,8 +595,10 @@ def _record_update(
         raise GenerationConflict(expected=expected_generation, actual=current["generation"])
     if current["deleted_at"] is not None:
         raise RecordStateError("削除された記録は変更できません。先に復元してください。")
-    # Through the departments the record is disclosed to (``LedgerPolicy.for_record``).
-    policy = _for_record(policy, current["data"], current["definition_version"], "update")
+    # Through the departments the record is disclosed to (``LedgerPolicy.require_on``).
+    policy = policy.require_on(
+        "update", current["data"], written_under=current["definition_version"]
+    )
     policy.require_writable(values)
     ledger = policy.ledger
     before = current["data"]
@@ -680,18 +682,6 @@ def _require_own_rights_kept(
         raise denied
 
 
-def _for_record(
-    policy: LedgerPolicy, data: Mapping[str, Any], written_under: int, capability: str
-) -> LedgerPolicy:
-    """``policy`` as it applies to the record holding ``data`` (``LedgerPolicy.for_record``:
-    on a ledger with a 照会可否 field, through the departments it is disclosed to), which
-    must give ``capability``: someone in two departments changed a record through the
-    rights of the one it is not disclosed to."""
-    applies = policy.for_record(data, written_under=written_under)
-    applies.require(capability)
-    return applies
-
-
 #: A change of a field whose value links to a record out of the writer's sight.
 HIDDEN_REFERENCE = "閲覧できない記録への参照を含む項目は変更できません。"
 
@@ -745,7 +735,7 @@ def record_delete(
         raise RecordInvalid({"reason": ["削除の理由を入力してください。"]})
     with transaction.atomic():
         record = _locked(record, expected_generation, policy)
-        _for_record(policy, record.data, record.definition_version, "delete")
+        policy.require_on("delete", record.data, written_under=record.definition_version)
         if record.is_deleted:
             raise RecordStateError("この記録は既に削除されています。")
         now = timezone.now()
@@ -805,9 +795,9 @@ def record_restore(
     policy.require("update" if generation is not None else "delete")
     with transaction.atomic():
         record = _locked(record, expected_generation, policy)
-        policy = _for_record(
-            policy, record.data, record.definition_version,
+        policy = policy.require_on(
             "update" if generation is not None else "delete",
+            record.data, written_under=record.definition_version,
         )  # fmt: skip
         if record.is_deleted:
             # Bringing back an older generation of a deleted record undeletes it too.

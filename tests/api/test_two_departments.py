@@ -25,19 +25,25 @@ OTHER_ADDRESS = "東京都三鷹市井口二丁目3番4号"
 MASKED = {"masked": True}
 
 
+def _editor_of(city: dict[str, Any], username: str, departments: tuple[str, ...]) -> Any:
+    """A new member (editor) of each of ``departments``, in the current schema."""
+    user = get_user_model().objects.create_user(
+        username=username, password="S3cret!pass-api", display_name=username
+    )
+    for code in departments:
+        Membership.objects.create(
+            user=user, department=city["departments"][code], role=Role.EDITOR,
+            valid_from=date(2026, 4, 1),
+        )  # fmt: skip
+    return user
+
+
 @pytest.fixture
 def setting(city: dict[str, Any]) -> dict[str, Any]:
     """``kenmu`` (an editor of 市民課 and of 市民税課), the fixture's record (可 for 市民課
     only) and ``zei_only`` (可 for 市民税課 only, at another address)."""
     with schema_context("mitaka"):
-        kenmu = get_user_model().objects.create_user(
-            username="kenmu", password="S3cret!pass-api", display_name="kenmu"
-        )
-        for code in ("shimin", "shiminzei"):
-            Membership.objects.create(
-                user=kenmu, department=city["departments"][code], role=Role.EDITOR,
-                valid_from=date(2026, 4, 1),
-            )  # fmt: skip
+        kenmu = _editor_of(city, "kenmu", ("shimin", "shiminzei"))
         zei_only = record_create(
             actor=city["people"]["clerk"], ledger=city["ledger"],
             values={
@@ -188,14 +194,7 @@ def test_a_department_the_field_does_not_list_gives_nothing_on_a_record(
     市民税課 gives: with one listed department only, ``for_record`` took the policy whole,
     and 総務課's clearance read (and wrote) the address."""
     with schema_context("mitaka"):
-        user = get_user_model().objects.create_user(
-            username="soumuzei", password="S3cret!pass-api", display_name="soumuzei"
-        )
-        for code in ("soumu", "shiminzei"):
-            Membership.objects.create(
-                user=user, department=city["departments"][code], role=Role.EDITOR,
-                valid_from=date(2026, 4, 1),
-            )  # fmt: skip
+        user = _editor_of(city, "soumuzei", ("soumu", "shiminzei"))
     both = Api(user)
     zei_only = setting["zei_only"]
     answer = both.get(records_url(zei_only.pk))

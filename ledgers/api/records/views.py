@@ -78,15 +78,6 @@ NUMERIC = {"integer", "decimal"}
 ORDERED = {"integer", "decimal", "date", "datetime"}
 
 
-def _as_applies(policy: LedgerPolicy, record: Record) -> LedgerPolicy:
-    """``policy`` as it applies to ``record`` (``LedgerPolicy.for_record``: on a ledger with
-    a 照会可否 field, through the departments it is disclosed to), which must give ``view``:
-    its older generations are shown as the record itself is."""
-    applies = policy.for_record(record.data, written_under=record.definition_version)
-    applies.require("view")
-    return applies
-
-
 class RecordPagination(TimeCursorPagination):
     # The id breaks ties: a bulk request's records share their update time, and DRF's
     # cursor counts an offset among equal times, which holds only if every query (the
@@ -411,7 +402,8 @@ class RecordDetailView(APIView):
                 record_output(record, policy), headers={"ETag": etag(record.generation)}
             )
         record = policy.get_record(record_id, refused_as="record.view")
-        policy = _as_applies(policy, record)
+        # Its generations are shown as the record itself is (``for_record``).
+        policy = policy.require_on("view", record.data, written_under=record.definition_version)
         moment = _aware_datetime("as_of", as_of)
         version = record_as_of(record=record, at=moment)
         if version is None:
@@ -514,7 +506,8 @@ class RecordVersionView(APIView):
         ledger, policy = ledger_for(request, code)
         policy.require("view")
         record = policy.get_record(record_id, refused_as="record.version_view")
-        policy = _as_applies(policy, record)
+        # Its generations are shown as the record itself is (``for_record``).
+        policy = policy.require_on("view", record.data, written_under=record.definition_version)
         version = record_get_version(record=record, generation=generation)
         body = version_output(version, policy, version_definition(version=version))
         audit_record(
@@ -552,7 +545,8 @@ class RecordDiffView(APIView):
         ledger, policy = ledger_for(request, code)
         policy.require("view")
         record = policy.get_record(record_id, refused_as="record.diff")
-        policy = _as_applies(policy, record)
+        # Its generations are shown as the record itself is (``for_record``).
+        policy = policy.require_on("view", record.data, written_under=record.definition_version)
         first, second = (_generation(request.query_params, name) for name in ("from", "to"))
         older = record_get_version(record=record, generation=first)
         newer = record_get_version(record=record, generation=second)
