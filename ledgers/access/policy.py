@@ -368,14 +368,20 @@ class LedgerPolicy:
     def _one_gives_all(self) -> bool:
         """Whether at most one listed department gives rights on records, and it gives all
         those of the policy (its record capabilities and its clearance): ``for_record``
-        has nothing to narrow."""
+        has nothing to narrow. Asked for each record output: worked out once."""
+        known = self._mask_plans.get("one_gives_all")  # type: ignore[call-overload]
+        if known is not None:
+            return known
         if len(self._by_department) > 1:
-            return False
-        if not self._by_department:
-            return True
-        _code, caps, rank = self._by_department[0]
-        clearance = Sensitivity.rank(self.clearance) if self.clearance is not None else -1
-        return caps == self.capabilities & RECORD_CAPABILITIES and rank == clearance
+            answer = False
+        elif not self._by_department:
+            answer = True
+        else:
+            _code, caps, rank = self._by_department[0]
+            clearance = Sensitivity.rank(self.clearance) if self.clearance is not None else -1
+            answer = caps == self.capabilities & RECORD_CAPABILITIES and rank == clearance
+        self._mask_plans["one_gives_all"] = answer  # type: ignore[index]
+        return answer
 
     def shows(self, data: Mapping[str, Any], *, written_under: int) -> bool:
         """``record_filter`` on values already read (the same rules, in Python), written
