@@ -265,9 +265,12 @@ class LedgerPolicy:
         ]
         return Q(search_keys__overlap=keys) & functools.reduce(operator.or_, flags)
 
-    def readable_filter(self, *sensitivities: str | None) -> Q:
+    def readable_filter(self, *sensitivities: str | None, capability: str | None = None) -> Q:
         """The records whose fields of these sensitivities the actor may read: a filter, a
-        search criterion or a count on such a field asks only of them.
+        search criterion or a count on such a field asks only of them. With ``capability``,
+        only the departments that give it count: ``view`` for the records list, which must
+        not list (nor match a filter or count on) a record the actor reaches only through a
+        department that may search but not view it (its search screens choose what it sees).
 
         On a ledger with a 照会可否 field, rights come through the departments a record is
         disclosed to (``for_record``): someone in two departments (兼務, or a 人事異動 that
@@ -281,7 +284,11 @@ class LedgerPolicy:
         needed = max(
             (Sensitivity.rank(s or Sensitivity.INTERNAL) for s in sensitivities), default=-1
         )
-        cleared = {code for code, _caps, rank in self._by_department if rank >= needed}
+        cleared = {
+            code
+            for code, caps, rank in self._by_department
+            if rank >= needed and (capability is None or capability in caps)
+        }
         if self.departments <= cleared:
             return Q()
         return self._disclosed_to(self.departments & cleared)

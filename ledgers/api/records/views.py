@@ -211,6 +211,12 @@ def _aware_datetime(name: str, text: str, *, dates: bool = False) -> datetime:
 def _filtered(policy: LedgerPolicy, request: Request) -> QuerySet[Record]:
     # The index columns are most of a row, and no output shows them.
     queryset = policy.records(Record.objects.defer("search_keys", "search_text"))
+    # Only the records the caller views through a department they are disclosed to: one
+    # in a department that may only search a record (and another that may view the ledger)
+    # listed it, counted it and matched filters on any field it may read against it, so
+    # learnt by a filter what no search screen lets it ask (``readable_filter``).
+    if viewable := policy.readable_filter(capability="view"):  # Q(): every one it sees
+        queryset = queryset.filter(viewable)
     params = request.query_params
     refuse_control_characters(params)
     if not query_flag(params, "deleted"):
@@ -488,6 +494,9 @@ class RecordVersionListView(APIView):
         ledger, policy = ledger_for(request, code)
         policy.require("view")
         record = policy.get_record(record_id, refused_as="record.versions")
+        # As the generations themselves (``for_record``): their reasons are free text about
+        # the person (「井口二丁目へ転居」), which one who may only search the record read.
+        policy.require_on("view", record.data, written_under=record.definition_version)
         versions = list(record_versions(record=record).select_related("actor"))
         # Who handled the record and why (reasons are free text about the person): a read
         # of personal data like any other.
