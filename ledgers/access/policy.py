@@ -682,6 +682,25 @@ def stricter_fields(
     return merged
 
 
+def strictest_sensitivities(ledger: Ledger) -> dict[str, str | None]:
+    """Per field path (``key``, ``group.sub``; removed fields too), the most sensitive level
+    it had in any version of ``ledger``'s definition (``stricter_fields`` folded over them;
+    one query). What judges a question about values of any generation: a past-generation
+    search's criteria, and the terms the audit trail kept (typed when the field may have
+    been stricter than now). A field whose sensitivity was lowered since keeps its old
+    generations masked (``LedgerPolicy.mask``), and the history must not be read back
+    through a search or a search's trail."""
+    fields: list[Mapping[str, Any]] = ledger.fields(include_removed=True)
+    for definition in ledger.versions.values_list("definition", flat=True):
+        fields = stricter_fields(fields, (definition or {}).get("fields", []))
+    levels: dict[str, str | None] = {}
+    for spec in fields:
+        levels[spec["key"]] = spec.get("sensitivity")
+        for sub in (spec.get("options") or {}).get("fields") or []:
+            levels[f"{spec['key']}.{sub['key']}"] = sub.get("sensitivity")
+    return levels
+
+
 def stricter_of_both(
     first: list[Mapping[str, Any]], second: list[Mapping[str, Any]]
 ) -> list[Mapping[str, Any]]:

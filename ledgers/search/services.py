@@ -21,7 +21,7 @@ from django.db.models.functions import Concat, StrIndex
 from django.db.models.lookups import GreaterThan
 
 from daicho.tenancy.guard import require_tenant
-from ledgers.access.policy import LedgerPolicy, policy_for, stricter_fields
+from ledgers.access.policy import LedgerPolicy, policy_for, strictest_sensitivities
 from ledgers.audit.context import audit_details_json
 from ledgers.audit.services import audit_record
 from ledgers.definitions.models import Ledger
@@ -352,15 +352,6 @@ def _audited_window(
     )
 
 
-def _strictest_sensitivities(ledger: Ledger) -> dict[str, str | None]:
-    """Per field path (live now), the most sensitive level it had in any version of the
-    ledger's definition (``stricter_fields`` folded over them; one query)."""
-    fields = ledger.fields()
-    for definition in ledger.versions.values_list("definition", flat=True):
-        fields = stricter_fields(fields, (definition or {}).get("fields", []))
-    return {path: spec.get("sensitivity") for path, spec in field_paths(fields).items()}
-
-
 def search_run(
     *,
     actor: Any,
@@ -403,7 +394,7 @@ def search_run(
     # strictest each field ever had (a sensitivity lowered since made it a guessing oracle
     # for values the history shows masked).
     level = (
-        _strictest_sensitivities(ledger)
+        strictest_sensitivities(ledger)
         if screen["generations"] == "all"
         else {path: spec.get("sensitivity") for path, spec in paths.items()}
     )

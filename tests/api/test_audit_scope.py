@@ -12,6 +12,7 @@ from django_tenants.utils import schema_context
 
 from daicho.accounts.models import Role
 from ledgers.access.services import grants_replace
+from ledgers.definitions.services import field_update
 from tests.api.conftest import Api, records_url, subsidy_ledger
 from tests.ledgers.conftest import staff
 
@@ -244,3 +245,45 @@ def test_an_auditor_cannot_tell_a_ledger_it_does_not_audit_from_no_ledger(
     mine = outsider.get("/api/v1/audit/events/", {"action": "audit.read"}).json()["results"]
     named = {e["details"]["filters"].get("ledger") for e in mine}
     assert ("dv" in named) == ("nope" in named)
+
+
+def test_a_term_typed_when_its_field_was_stricter_stays_masked_after_it_is_lowered(
+    api: Any, city: dict[str, Any]
+) -> None:
+    """The address was special care when a clerk searched 「下連雀」 and found the record;
+    the person moved, and the address was lowered to personal data later. The record's
+    first generation still shows the address masked to an auditor cleared to personal data
+    (the stricter of then and now), but the trail gave it 「下連雀」 with the record's id:
+    the old address the history hides (found by the search-surface review of 2026-11-30).
+    Terms are judged by the strictest sensitivity their field ever had, as the criteria of
+    a search over every generation are."""
+    clerk = api("clerk")
+    searched = clerk.post(
+        "/api/v1/ledgers/dv/search/latest/",
+        {"criteria": {"address": "下連雀"}, "reason": "転入届の確認のため"},
+    )
+    assert [r["id"] for r in searched.json()["results"]] == [str(city["record"].pk)]
+    moved = clerk.patch(
+        records_url(city["record"].pk),
+        {"values": {"address": {"postal_code": "181-0011", "text": "東京都三鷹市井口二丁目3番4号"},
+                    "disclosure": {"shimin": True, "shiminzei": True}}},
+        HTTP_IF_MATCH='"1"',
+    )  # fmt: skip
+    assert moved.status_code == 200, moved.json()
+    with schema_context("mitaka"):
+        field_update(
+            actor=city["people"]["designer"], ledger=city["ledger"], key="address",
+            changes={"sensitivity": "personal"},
+        )  # fmt: skip
+        user = staff("kansa5", city["departments"]["shiminzei"], Role.AUDITOR)
+    auditor = Api(user)
+    first = auditor.get(records_url(city["record"].pk, "versions/1/"))
+    assert first.json()["values"]["address"] == {"masked": True}
+    runs = auditor.get("/api/v1/audit/events/", {"ledger": "dv", "action": "search.run"})
+    (run,) = runs.json()["results"]
+    assert run["details"]["terms"] == {"address": {"masked": True}}
+    assert run["details"]["results"] == [str(city["record"].pk)]
+    assert "下連雀" not in runs.content.decode()
+    # The designer, cleared for special care data, reads it as typed.
+    full = api("designer").get("/api/v1/audit/events/", {"ledger": "dv", "action": "search.run"})
+    assert full.json()["results"][0]["details"]["terms"] == {"address": "下連雀"}

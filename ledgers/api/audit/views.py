@@ -25,6 +25,7 @@ from ledgers.access.policy import (
     is_city_admin,
     ledgers_with,
     policy_for,
+    strictest_sensitivities,
 )
 from ledgers.api.common import (
     iso_date,
@@ -203,20 +204,24 @@ def _ledger_asked(params: Any) -> str:
     return ""
 
 
-def _readable(policy: LedgerPolicy, path: str) -> bool:
+def _readable(policy: LedgerPolicy, levels: dict[str, str | None], path: str) -> bool:
     """Whether ``policy``'s reader may read the field at ``path`` (``key`` or
-    ``group.sub``): the field, and the sub-field in its group, within the clearance. A path
-    the definition does not hold (a typo searched, a field since gone) is not."""
+    ``group.sub``): the field, and the sub-field in its group, within the clearance, at the
+    strictest sensitivity each ever had (``levels``: ``strictest_sensitivities``). A term
+    was typed when the field may have been stricter than now, and the ids it found tell
+    part of a value their generations of then show masked. A path the definition does not
+    hold (a typo searched) is not."""
     key, _, sub = path.partition(".")
-    field = next((f for f in policy.ledger.definition.get("fields", []) if f["key"] == key), None)
-    if field is None or not policy.can_read_field(field.get("sensitivity")):
+    if key not in levels or not policy.can_read_field(levels[key]):
         return False
-    subs = (field.get("options") or {}).get("fields") or []
     if not sub:
         # A group's own key (``offenders__contains``) searched every sub-field it reads.
-        return all(policy.can_read_field(spec.get("sensitivity")) for spec in subs)
-    spec = next((f for f in subs if f["key"] == sub), None)
-    return spec is not None and policy.can_read_field(spec.get("sensitivity"))
+        return all(
+            policy.can_read_field(level)
+            for name, level in levels.items()
+            if name.startswith(f"{key}.")
+        )
+    return path in levels and policy.can_read_field(levels[path])
 
 
 class _TypedValues:
@@ -228,12 +233,15 @@ class _TypedValues:
 
     def __init__(self, user: Any) -> None:
         self.user = user
-        self._policies: dict[str, LedgerPolicy | None] = {}
+        self._policies: dict[str, tuple[LedgerPolicy, dict[str, str | None]] | None] = {}
 
-    def _policy(self, code: str) -> LedgerPolicy | None:
+    def _policy(self, code: str) -> tuple[LedgerPolicy, dict[str, str | None]] | None:
+        """The reader's policy on the ledger ``code`` and its fields' strictest levels."""
         if code not in self._policies:
             ledger = Ledger.objects.filter(code=code).first()
-            self._policies[code] = policy_for(self.user, ledger) if ledger else None
+            self._policies[code] = (
+                (policy_for(self.user, ledger), strictest_sensitivities(ledger)) if ledger else None
+            )
         return self._policies[code]
 
     def details(self, event: AuditEvent) -> dict[str, Any]:
@@ -245,11 +253,11 @@ class _TypedValues:
         typed = details.get(part) if part and isinstance(details, dict) else None
         if not isinstance(typed, dict) or not typed:
             return details
-        policy = self._policy(event.ledger_code)
+        judged = self._policy(event.ledger_code)
         shown = {
             name: value
             if (part == "filters" and name in RESERVED)
-            or (policy is not None and _readable(policy, name_of(name)))
+            or (judged is not None and _readable(*judged, name_of(name)))
             else dict(MASKED)
             for name, value in typed.items()
         }
