@@ -107,11 +107,15 @@ MAX_TERM = 200
 
 def _meaningful(text: str | None) -> int:
     """How many letters and digits ``text`` holds: a reason of invisible characters (U+200B,
-    U+2800, U+3164) or marks only is no reason."""
+    U+2800, U+3164) or marks only is no reason. Modifier letters (Lm) are marks here: the
+    long-vowel mark, 々 and ゝ lengthen or repeat the letter before them, and 「ーー」 or
+    「々々」 alone is a dash or a ditto, which read as two letters and passed."""
     return sum(
         1
         for char in text or ""
-        if unicodedata.category(char)[0] in "LN" and char not in _INVISIBLE_LETTERS
+        if (category := unicodedata.category(char))[0] in "LN"
+        and category != "Lm"
+        and char not in _INVISIBLE_LETTERS
     )
 
 
