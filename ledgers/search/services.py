@@ -1,8 +1,9 @@
 """Running a search screen: through the access policy, audited, with its exclusions.
 
 Every search is an audit event with its screen, terms and reason. Criteria on fields the
-screen excludes are refused, excluded fields never appear in results, and results are
-masked by the searcher's clearance like any other output.
+screen excludes are refused (audited as ``search.refused``, with the fields and no term),
+excluded fields never appear in results, and results are masked by the searcher's
+clearance like any other output.
 """
 
 from __future__ import annotations
@@ -403,19 +404,35 @@ def search_run(
         else {path: spec.get("sensitivity") for path, spec in paths.items()}
     )
     problems: dict[str, list[str]] = {}
+    # Why each criterion the screen does not let this searcher ask was refused: what the
+    # ``search.refused`` event keeps (the paths and these words, never the terms).
+    refused: dict[str, str] = {}
     for path in criteria:
         if is_excluded(path, excluded):
             problems[path] = ["この検索画面ではこの項目で検索できません（除外項目）。"]
+            refused[path] = "excluded"
         elif path not in allowed:
             problems[path] = ["この検索画面の検索条件にない項目です。"]
+            refused[path] = "not_a_criterion"
         elif paths.get(path, {}).get("type") in UNSEARCHABLE:
             # A screen saved before its type became unsearchable (``reference``).
             problems[path] = ["この項目の型では検索できません。"]
+            refused[path] = "unsearchable"
         elif not policy.can_read_field(level.get(path)) or not (
             # a sub-field of a group the searcher sees masked is masked with it
             policy.can_read_field(level.get(path.split(".", 1)[0]))
         ):
             problems[path] = ["この項目で検索する権限がありません。"]
+            refused[path] = "above_clearance"
+    if refused:
+        # A criterion on a field the screen excludes (加害者検索 and the victim's address),
+        # names no criterion of it, or the searcher may not read, is a probe of what the
+        # screen is there to withhold: answered 400 with nothing searched, it left no trace
+        # (a refused read of a record by its id leaves ``record.refused``).
+        audit_record(
+            actor=actor, action="search.refused", ledger_code=ledger.code,
+            details={"screen": screen_code, "fields": refused, "reason": (reason or "").strip()},
+        )  # fmt: skip
     for path, value in criteria.items():
         if path not in problems and any(
             ANY_CONTROL_RE.search(t) for t in texts_in(value, scalars=True)

@@ -5,7 +5,7 @@ from typing import Any
 from django_tenants.utils import schema_context
 
 from ledgers.audit.models import AuditEvent
-from tests.api.conftest import ADDRESS, records_url
+from tests.api.conftest import ADDRESS, audit_events_since, audit_last_seq, records_url
 
 REASON = "窓口での本人確認のため"
 
@@ -236,3 +236,33 @@ def test_the_trail_keeps_a_term_as_searched_not_turned_around(
     details = {event["action"]: event["details"] for event in trail}
     assert details["search.run"]["terms"] == {"name": "山田花子"}
     assert details["record.list"]["filters"] == {"name__contains": "山田花子"}
+
+
+def test_a_criterion_the_screen_withholds_is_refused_and_audited_without_its_term(
+    api: Any,
+) -> None:
+    """The accomplice at the 加害者検索 desk who tries the victim's address (excluded), a
+    field the screen does not offer, or a field above the clearance gets 400 with nothing
+    searched, and left no trace: the trail now keeps who tried which field on which screen,
+    and why, never the term typed."""
+    since = audit_last_seq()
+    clerk, zei = api("clerk"), api("zei")
+    tries = [
+        (clerk, "offender", {"offenders.name": "山田", "address": "下連雀"}, {"address": "excluded"}),
+        (clerk, "latest", {"name": "山田", "amount": "1000"}, {"amount": "not_a_criterion"}),
+        (zei, "latest", {"address": "下連雀"}, {"address": "above_clearance"}),
+    ]  # fmt: skip
+    for client, screen, criteria, _fields in tries:
+        assert search(client, screen, criteria).status_code == 400
+    events = [e for e in audit_events_since(since) if e.action.startswith("search.")]
+    assert [(e.action, e.actor.username, e.details["screen"], e.details["fields"]) for e in events] == [
+        ("search.refused", client.user.username, screen, fields)
+        for client, screen, _criteria, fields in tries
+    ]  # fmt: skip
+    assert all(e.details["reason"] == REASON for e in events)
+    assert all(set(e.details) <= {"screen", "fields", "reason", "api_token"} for e in events)
+    assert not any("下連雀" in str(e.details) for e in events)
+    # A search the screen allows is a search.run, as before, and nothing else.
+    since = audit_last_seq()
+    assert search(clerk, "offender", {"offenders.name": "山田"}).status_code == 200
+    assert [e.action for e in audit_events_since(since)] == ["search.run"]
