@@ -174,3 +174,24 @@ def test_behind_one_appending_proxy_the_address_it_saw_is_the_client(
     ]
     assert statuses[:20] == [401] * 20
     assert set(statuses[20:]) == {429}
+
+
+def test_a_bearer_token_does_not_give_the_token_endpoint_a_budget_of_its_own(api: Any) -> None:
+    """The token endpoint's 20 a minute are per client address, whoever else's token the
+    request bears: DRF's scoped throttle counted an authenticated request by its user, so
+    each valid token (a colleague's, or one's own several) brought a fresh 20 tries of
+    passwords from the same address."""
+    address = _addr()
+    tokens = [api("clerk").token, api("zei").token]
+
+    def attempt(i: int, bearer: str | None) -> int:
+        client = APIClient(HTTP_HOST=HOST)
+        if bearer is not None:
+            client.credentials(HTTP_AUTHORIZATION=f"Bearer {bearer}")
+        return client.post(
+            URL, {"username": f"nobody{i}", "password": "x"}, format="json", REMOTE_ADDR=address
+        ).status_code
+
+    statuses = [attempt(i, [None, *tokens][i % 3]) for i in range(30)]
+    assert statuses[:20] == [401] * 20
+    assert set(statuses[20:]) == {429}
