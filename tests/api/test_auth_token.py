@@ -40,6 +40,22 @@ def test_password_gives_a_token_with_expiry_and_scopes(city: dict[str, Any]) -> 
     assert secret not in stored.key_hash
 
 
+def test_an_empty_list_of_scopes_is_refused_not_read_as_every_scope(city: dict[str, Any]) -> None:
+    """``"scopes": []`` asks for a token that may do nothing: it was read as no scopes
+    given, and answered with a ``*`` token that may do everything the account may. Left out,
+    the scopes are ``*`` as documented."""
+    client = APIClient(HTTP_HOST=HOST)
+    body = {"username": "clerk", "password": "S3cret!pass-api"}
+    refused = client.post(URL, {**body, "scopes": []}, format="json")
+    assert refused.status_code == 400, refused.json()
+    assert refused.json()["detail"]["allowed"]
+    with schema_context("mitaka"):
+        assert not ApiToken.objects.filter(user__username="clerk").exists()
+    left_out = client.post(URL, body, format="json")
+    assert left_out.status_code == 201
+    assert left_out.json()["scopes"] == ["*"]
+
+
 def test_wrong_password_is_401_with_the_error_shape(city: dict[str, Any]) -> None:
     response = APIClient(HTTP_HOST=HOST).post(
         URL, {"username": "clerk", "password": "nope"}, format="json"

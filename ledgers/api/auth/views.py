@@ -33,6 +33,7 @@ from ledgers.api.errors import ErrorShape
 from ledgers.api.tokens.exceptions import TokenAccountChanged
 from ledgers.api.tokens.models import ApiToken
 from ledgers.api.tokens.services import (
+    ALL,
     SCOPES,
     token_has_scope,
     token_issue,
@@ -104,9 +105,12 @@ class TokenView(APIView):
                 "初期パスワードを変更してから発行してください（画面の「パスワードの変更」）。"
             )
         second_factor = _check_second_factor(request, user, data.get("otp", ""))
+        # Left out, every scope; an empty list asks for none and is refused
+        # (``token_request_check``): it was read as left out, a ``*`` token.
+        scopes = data.get("scopes", [ALL])
         try:
             issued = token_issue(
-                actor=user, user=user, scopes=data.get("scopes") or ["*"], name=data.get("name", ""),
+                actor=user, user=user, scopes=scopes, name=data.get("name", ""),
                 lifetime=timedelta(days=data.get("expires_in_days", 90)), second_factor=second_factor,
             )  # fmt: skip
         except TokenAccountChanged as refused:
