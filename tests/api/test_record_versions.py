@@ -139,6 +139,26 @@ def test_as_of_returns_the_record_as_it_was(api: Any, city: dict[str, Any]) -> N
     assert too_early.status_code == 404
 
 
+def test_as_of_answers_the_etag_of_the_generation_it_shows(api: Any, city: dict[str, Any]) -> None:
+    """A read ``as_of`` a past moment shows generation 1: its ``ETag`` named the record's
+    current generation, so a client that sent what it read back with it (read, modify,
+    write) wrote generation 1's values over generation 2's with a 200 instead of a 412, the
+    change it had never seen undone without a word."""
+    before = (timezone.now() + timedelta(milliseconds=1)).isoformat()
+    clerk, record_id = _two_generations(api, city)
+    old = clerk.get(records_url(record_id), {"as_of": before})
+    assert old.status_code == 200
+    assert (old.json()["generation"], old["ETag"]) == (1, '"1"')
+    read = old.json()["values"]
+    sent_back = {"values": {key: read[key] for key in ("amount", "name")}}
+    written = clerk.patch(records_url(record_id), sent_back, HTTP_IF_MATCH=old["ETag"])
+    assert written.status_code == 412, written.json()
+    assert clerk.get(records_url(record_id)).json()["values"]["amount"] == 2000
+    # As of now, the current generation: its ETag is the record's.
+    now = clerk.get(records_url(record_id), {"as_of": timezone.now().isoformat()})
+    assert (now.json()["generation"], now["ETag"]) == (2, '"2"')
+
+
 def test_the_versions_list_is_an_audited_read(api: Any, city: dict[str, Any]) -> None:
     """Who handled the record and why (a reason is free text about the person): the list
     of generations is a read of personal data like any other."""

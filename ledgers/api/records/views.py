@@ -421,7 +421,10 @@ class RecordDetailView(APIView):
             actor=request.user, action="record.view", ledger_code=ledger.code, record_id=record.pk,
             generation=version.generation, details={"as_of": moment.isoformat()},
         )  # fmt: skip
-        return Response(body, headers={"ETag": etag(record.generation)})
+        # The generation shown, not the record's: with the current one, a client that sent
+        # back what it read (read, modify, write) wrote an old generation's values over
+        # every change since with a 200, where If-Match is there to answer 412.
+        return Response(body, headers={"ETag": etag(version.generation)})
 
     @extend_schema(
         parameters=[IF_MATCH, etag_header(200)],
