@@ -45,6 +45,39 @@ def test_a_new_owner_must_name_a_new_url(
     assert api("clerk").patch(url, {"owner": "clerk"}).status_code == 200  # no change of owner
 
 
+@pytest.mark.parametrize("method", ["post", "patch"])
+def test_the_owner_field_tells_no_username_apart(
+    api: Any, receiver: Receiver, city: dict[str, Any], method: str
+) -> None:
+    """Anyone but oneself is refused as owner: an account that exists, a deactivated one
+    and one that never existed alike. The owner was looked up first, so a designer read
+    「その職員（…）はいません。」 for a username no account held and the rule on owners
+    for one that an active account held: which staff accounts the city has, a name at a
+    time, where the staff list is for city administrators only (and a list of usernames
+    is half of a password spray)."""
+    designer = api("designer")
+    mine = designer.post(WEBHOOKS, {"url": receiver.url, "events": ["record.updated"]})
+    assert mine.status_code == 201, mine.json()
+    with schema_context("mitaka"):
+        gone = city["people"]["auditor"]
+        gone.is_active = False
+        gone.save(update_fields=["is_active"])
+    answers = {}
+    for username in ["clerk", "auditor", "nobody-at-all"]:
+        body = {"url": receiver.url, "events": ["record.updated"], "owner": username}
+        if method == "post":
+            response = designer.post(WEBHOOKS, body)
+        else:
+            response = designer.patch(f"{WEBHOOKS}{mine.json()['id']}/", body)
+        assert response.status_code == 400
+        answers[username] = response.json()
+    assert answers["clerk"] == answers["auditor"] == answers["nobody-at-all"]
+    assert list(answers["clerk"]["detail"]["errors"]) == ["owner"]
+    # Oneself, as before.
+    as_self = {"url": receiver.url, "events": ["record.updated"], "owner": "designer"}
+    assert designer.post(WEBHOOKS, as_self).status_code == 201
+
+
 def test_the_upgrade_gives_a_subscription_naming_another_owner_to_its_creator_paused(
     receiver: Receiver, city: dict[str, Any]
 ) -> None:

@@ -16,14 +16,29 @@ _OWNER_ERRORS = {
 }
 
 
+#: The owner field's value for any username but the caller's (``_UsernameField``): refused
+#: as an owner by the service (``ledgers.webhooks.services._check_owner``), as any staff
+#: member but the caller is.
+SOMEONE_ELSE = object()
+
+
 class _UsernameField(serializers.SlugRelatedField):
     """A staff member by username. DRF's field queries with the text as given, before any
     check of its characters: a NUL reached PostgreSQL, which refuses it in text, as a
-    server error. Text that holds a control character is no username."""
+    server error. Text that holds a control character is no username.
+
+    With the request in the serializer's context, only the caller's own username is looked
+    up; any other is ``SOMEONE_ELSE`` (the owner is the caller, whoever else is named):
+    looked up, a username no active account held was 「その職員（…）はいません。」 and one
+    that an active account held the rule on owners, which told anyone who may design a
+    ledger which staff accounts the city has."""
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, str) and ANY_CONTROL_RE.search(data):
             self.fail("invalid")
+        request = self.context.get("request")
+        if request is not None and data != request.user.get_username():
+            return SOMEONE_ELSE
         return super().to_internal_value(data)
 
 

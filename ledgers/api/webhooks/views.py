@@ -69,7 +69,7 @@ class WebhookListView(APIView):
         ledger, policy = ledger_for(request, code)
         policy.require("design")
         _require_reading_token(request)
-        body = s.WebhookCreateSerializer(data=request.data)
+        body = s.WebhookCreateSerializer(data=request.data, context={"request": request})
         body.is_valid(raise_exception=True)
         data = body.validated_data
         subscription = webhook_subscription_create(
@@ -111,7 +111,9 @@ class WebhookDetailView(APIView):
         ledger, policy = ledger_for(request, code)
         policy.require("design")
         subscription = webhook_subscription_get(ledger=ledger, subscription_id=webhook_id)
-        body = s.WebhookUpdateSerializer(data=request.data, partial=True)
+        body = s.WebhookUpdateSerializer(
+            data=request.data, partial=True, context={"request": request}
+        )
         body.is_valid(raise_exception=True)
         if {"url", "owner"} & set(body.validated_data):
             _require_reading_token(request)
