@@ -623,7 +623,7 @@ def webhook_subscription_create(
     return subscription
 
 
-UPDATABLE = frozenset({"url", "events", "owner", "description", "active"})
+UPDATABLE = frozenset({"url", "events", "owner", "description", "active", "rotate_secret"})
 
 
 def webhook_subscription_update(
@@ -634,6 +634,11 @@ def webhook_subscription_update(
     Where payloads go and whose view they carry (``url``, ``owner``) only the owner may
     change, and ``owner`` only to themself: another designer takes a subscription over by
     naming themself with the new URL.
+
+    A new URL gets a new secret, and so does ``rotate_secret: true`` (the owner's alone);
+    the caller shows it once. Kept across a change of URL, the secret stayed with whoever
+    ran the old receiver, who could sign deliveries the new one accepted, and a designer
+    who took a subscription over never learnt the secret its deliveries were signed with.
 
     ``active: true`` re-enables a subscription switched off after failures: the counter is
     reset and the deliveries still open are sent again (``webhook.enable``);
@@ -668,6 +673,9 @@ def webhook_subscription_update(
         if "url" in changes and changes["url"].strip() != locked.url:
             locked.url = changes["url"].strip()
             changed.append("url")
+        if "url" in changed or changes.get("rotate_secret") is True:
+            locked.secret = _new_secret()
+            changed.append("secret")  # that it changed, never the secret
         if events is not None and events != list(locked.events):
             locked.events = events
             changed.append("events")
@@ -717,7 +725,11 @@ def _update_errors(
     if "url" in changes:
         _check_url(changes["url"], errors)
     events = _clean_events(changes["events"], errors) if "events" in changes else None
-    if "owner" in changes or "url" in changes:
+    if "rotate_secret" in changes and not isinstance(changes["rotate_secret"], bool):
+        errors["rotate_secret"] = ["true か false で指定してください。"]
+    if "owner" in changes or "url" in changes or changes.get("rotate_secret") is True:
+        # The secret signs what the owner's receiver trusts: another designer who rotated
+        # it would read the new one, and could sign deliveries to that receiver.
         _check_owner(changes.get("owner", locked.owner), actor, ledger, errors)
     if (
         "owner" in changes

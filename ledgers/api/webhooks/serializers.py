@@ -76,6 +76,11 @@ class WebhookUpdateSerializer(serializers.Serializer):
     active = serializers.BooleanField(
         required=False, help_text="true で再開（自動停止の解除、失敗回数を 0 に）、false で停止"
     )
+    rotate_secret = serializers.BooleanField(
+        required=False,
+        help_text="true で署名の鍵（secret）を新しくします（名義人本人だけ）。送信先 URL を変えたときも"
+        "新しくなります。新しい鍵はこの応答でだけ表示されます。",
+    )
 
 
 class WebhookSerializer(serializers.Serializer):
@@ -95,6 +100,14 @@ class WebhookSerializer(serializers.Serializer):
 class WebhookCreatedSerializer(WebhookSerializer):
     secret = serializers.CharField(
         help_text="署名の鍵。この応答でだけ表示されます。受信側に安全に保管してください。"
+    )
+
+
+class WebhookUpdatedSerializer(WebhookSerializer):
+    secret = serializers.CharField(
+        required=False,
+        help_text="新しい署名の鍵。送信先 URL を変えたとき、または rotate_secret: true のときだけ、"
+        "この応答でだけ表示されます。",
     )
 
 

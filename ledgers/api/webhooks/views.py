@@ -103,9 +103,15 @@ class WebhookDetailView(APIView):
     @extend_schema(
         operation_id="webhooks_partial_update",
         request=s.WebhookUpdateSerializer,
-        responses={200: s.WebhookSerializer, 400: ErrorShape, 403: ErrorShape, 404: ErrorShape},
+        responses={
+            200: s.WebhookUpdatedSerializer,
+            400: ErrorShape,
+            403: ErrorShape,
+            404: ErrorShape,
+        },
         description="`active: true` で自動停止した Webhook を再開します（失敗回数を 0 に戻し、"
-        "未配信の分を送ります）。",
+        "未配信の分を送ります）。送信先 URL を変えたとき、または `rotate_secret: true` のときは"
+        "署名の鍵（secret）が新しくなり、この応答にだけ含まれます。",
     )
     def patch(self, request: Request, code: str, webhook_id: str) -> Response:
         ledger, policy = ledger_for(request, code)
@@ -117,10 +123,14 @@ class WebhookDetailView(APIView):
         body.is_valid(raise_exception=True)
         if {"url", "owner"} & set(body.validated_data):
             _require_reading_token(request)
+        secret = subscription.secret
         subscription = webhook_subscription_update(
             actor=request.user, subscription=subscription, changes=body.validated_data
         )
-        return Response(s.webhook_out(subscription))
+        answer = s.webhook_out(subscription)
+        if subscription.secret != secret:  # a new URL or rotate_secret: shown this once
+            answer["secret"] = subscription.secret
+        return Response(answer)
 
     @extend_schema(
         operation_id="webhooks_destroy", responses={204: None, 403: ErrorShape, 404: ErrorShape}
