@@ -287,3 +287,35 @@ def test_a_term_typed_when_its_field_was_stricter_stays_masked_after_it_is_lower
     # The designer, cleared for special care data, reads it as typed.
     full = api("designer").get("/api/v1/audit/events/", {"ledger": "dv", "action": "search.run"})
     assert full.json()["results"][0]["details"]["terms"] == {"address": "下連雀"}
+
+
+@pytest.mark.parametrize("lowered_to", ["personal", "internal"])
+def test_terms_typed_while_a_field_was_more_sensitive_stay_masked_after_it_is_lowered(
+    api: Any, city: dict[str, Any], lowered_to: str
+) -> None:
+    """A clerk searched the DV ledger by an address (special care data then); the designer
+    later lowered 現住所's sensitivity. The record's old generations keep that address
+    masked for a reader cleared to personal data (the stricter of then and now); the
+    audit trail showed it the typed address, with the ids it found. Typed terms are judged
+    by the strictest the field ever was, as a search over every generation is."""
+    clerk = api("clerk")
+    searched = clerk.post(
+        "/api/v1/ledgers/dv/search/latest/",
+        {"criteria": {"address": "下連雀"}, "reason": "転入届の確認のため"},
+    )
+    assert searched.status_code == 200, searched.json()
+    assert clerk.get(records_url(), {"address__contains": "下連雀"}).status_code == 200
+    lowered = api("designer").patch(
+        "/api/v1/ledgers/dv/fields/address/", {"sensitivity": lowered_to}
+    )
+    assert lowered.status_code == 200, lowered.json()
+    with schema_context("mitaka"):
+        user = staff("kansa5", city["departments"]["shiminzei"], Role.AUDITOR)
+    auditor = Api(user)  # cleared to personal data on the DV ledger
+    runs = auditor.get("/api/v1/audit/events/", {"ledger": "dv", "action": "search.run"})
+    (run,) = runs.json()["results"]
+    assert run["details"]["terms"] == {"address": {"masked": True}}
+    lists = auditor.get("/api/v1/audit/events/", {"ledger": "dv", "action": "record.list"})
+    (shown,) = lists.json()["results"]
+    assert shown["details"]["filters"] == {"address__contains": {"masked": True}}
+    assert "下連雀" not in runs.content.decode() + lists.content.decode()
