@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.core.files.storage import default_storage
@@ -53,6 +53,13 @@ SEAL_BATCH = 10_000
 # event whose transaction stays open longer than SETTLE after taking its ``seq`` is left
 # to the next full pass (verify, and the daily anchor). See docs/audit.md, "Sealing".
 SETTLE = timedelta(minutes=10)
+# How long before an anchor an event sealed after it may be dated: the statement that wrote
+# it ran before the anchor and its transaction committed after (a request, a migration).
+# An event dated earlier was added behind the anchor's back (see docs/audit.md, "Verify").
+BACKDATE_TOLERANCE = timedelta(hours=1)
+# The canonical head ends with the event's time in UTC (26 characters) and this.
+_AT_END = len('+00:00","details:jsonb":')
+_AT_WIDTH = len("2026-11-30T00:00:00.000000")
 # High half of the advisory lock key of a city's sealing pass; the low half is the oid of
 # the city's schema, so cities never wait for one another.
 _LOCK_CLASS = 0x41554454  # "AUDT"
@@ -379,8 +386,8 @@ class VerifyResult:
     """The outcome of ``audit_verify``: OK, or the first broken link and why.
 
     ``code`` is stable for programs (``event_changed``, ``event_missing``, ``seal_missing``,
-    ``link_broken``, ``anchor_mismatch``, ``anchor_beyond_chain``, ``anchor_invalid``,
-    ``unsealed_event``);
+    ``link_broken``, ``event_backdated``, ``anchor_mismatch``, ``anchor_beyond_chain``,
+    ``anchor_invalid``, ``unsealed_event``);
     ``reason`` is for people (Japanese).
     """
 
@@ -500,6 +507,33 @@ def _streaming_plan() -> Iterator[None]:
             cursor.execute("SELECT set_config(%s, %s, true)", [name, value])
 
 
+def _moment(text: str) -> datetime | None:
+    """An anchor's ``anchored_at`` (ISO 8601 with its offset) as a moment; None if it is none."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def _utc_text(moment: datetime) -> str:
+    """``moment`` as the canonical form writes an event's time (UTC, microseconds, no
+    offset): such texts order as their moments do."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+
+
+def _backdated(
+    schema: str, position: int, seq: int, anchor: _Anchor, counts: dict[str, int]
+) -> VerifyResult:
+    """The event at ``position`` is sealed after ``anchor`` but dated well before it."""
+    return _broken(
+        schema, code="event_backdated", position=position, seq=seq, **counts,
+        reason=f"監査ログ #{seq} は {anchor.anchored_at} の控え（{anchor.where}、連鎖位置 "
+        f"{anchor.position}）より後に封印されていますが、日時がその控えより前です"
+        "（控えの後に、過去の日時で追加されています）。",
+    )  # fmt: skip
+
+
 def _check(schema: str, *, sealed_now: int) -> VerifyResult:
     """Walk the chain in position order, recomputing every link; then anchors and gaps."""
     events, seals = _tables(schema)
@@ -507,6 +541,17 @@ def _check(schema: str, *, sealed_now: int) -> VerifyResult:
     by_position: dict[int, list[_Anchor]] = {}
     for anchor in anchors:
         by_position.setdefault(anchor.position, []).append(anchor)
+    # (position, the earliest time an event sealed after it may have, the anchor) by position.
+    floors = sorted(
+        (
+            (anchor.position, _utc_text(moment - BACKDATE_TOLERANCE), anchor)
+            for anchor in anchors
+            if (moment := _moment(anchor.anchored_at)) is not None
+        ),
+        key=lambda floor: floor[0],
+    )
+    next_floor = 0
+    floor: tuple[int, str, _Anchor] | None = None
     prev = genesis(schema)
     position = 0
     canonical = details_canonicaliser()
@@ -539,6 +584,14 @@ def _check(schema: str, *, sealed_now: int) -> VerifyResult:
                 digest = link_from_parts(prev, head, details, tail, canonical)
                 if digest == stored:
                     prev = digest
+                    while next_floor < len(floors) and floors[next_floor][0] < position:
+                        if floor is None or floors[next_floor][1] > floor[1]:
+                            floor = floors[next_floor]
+                        next_floor += 1
+                    if floor is not None and head[-_AT_END - _AT_WIDTH : -_AT_END] < floor[1]:
+                        counts["events"] = position - 1
+                        broken = _backdated(schema, position, seq, floor[2], counts)
+                        break
                     if position in by_position:
                         counts["events"] = position
                         broken = anchor_broken(position, seq, digest)

@@ -4,18 +4,24 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection
+from django.test import override_settings
 from django_tenants.utils import schema_context
 from rest_framework.test import APIClient
 
 from ledgers.api.tokens.services import token_issue
+from ledgers.audit.services import audit_anchor
 from tests.api.conftest import records_url
 from tests.conftest import City
+from tests.ledgers.audit.conftest import dated_by_hand
 
 
 def test_auditors_read_events_with_filters(api: Any, city: dict[str, Any]) -> None:
@@ -210,3 +216,51 @@ def test_an_audit_filter_holding_what_stored_text_may_not_is_refused_naming_it(
     assert auditor.get("/api/v1/audit/events/", {name: typed}).status_code == 200
     reads = api("admin").get("/api/v1/audit/events/", {"action": "audit.read"}).json()["results"]
     assert [e["details"]["filters"] for e in reads] == [{name: typed}]
+
+
+@pytest.mark.parametrize(
+    ("dated_before_anchor", "found"),
+    [
+        pytest.param(timedelta(days=30), True, id="a-month-before"),
+        pytest.param(timedelta(minutes=5), False, id="a-request-open-across-the-anchor"),
+    ],
+)
+def test_an_event_added_after_an_anchor_but_dated_before_it_is_found(
+    api: Any, city: dict[str, Any], tmp_path: Path, dated_before_anchor: timedelta, found: bool
+) -> None:
+    """The tables' owner (the application's own role in the shipped chart) can set the
+    insert guard aside and add an event dated last month: "clerk viewed the DV record".
+    It takes the next number and the next chain position, so every link and every anchor
+    (a locked file too) checked out: verify said OK, and the trail listed the event on the
+    day it claims, inside the period the anchors were trusted for. An event sealed after an
+    anchor may not be dated more than ``BACKDATE_TOLERANCE`` before it (a request still
+    open when the anchor was taken is)."""
+    storages = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "daicho.storage.TenantFileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path)},
+        },
+    }
+    clerk, record = city["people"]["clerk"], city["record"]
+    with override_settings(STORAGES=storages):
+        with schema_context("mitaka"):
+            anchor = audit_anchor()
+            with dated_by_hand(), connection.cursor() as cursor:
+                cursor.execute(
+                    "INSERT INTO ledgers_auditevent (at, actor_id, action, ledger_code, record_id,"
+                    " generation, details) VALUES (%s, %s, 'record.view', 'dv', %s, 1, '{}')"
+                    " RETURNING seq",
+                    [anchor.anchored_at - dated_before_anchor, clerk.pk, record.pk],
+                )
+                (planted,) = cursor.fetchone()
+        listed = api("auditor").get("/api/v1/audit/events/", {"record": str(record.pk)})
+        assert planted in [e["seq"] for e in listed.json()["results"]]
+        verified = api("auditor").post("/api/v1/audit/verify/")
+    assert verified.status_code == 200
+    answer = verified.json()
+    if found:
+        assert (answer["ok"], answer["code"], answer["seq"]) == (False, "event_backdated", planted)
+        assert "public スキーマ" in answer["reason"]
+    else:
+        assert (answer["ok"], answer["code"]) == (True, ""), answer
