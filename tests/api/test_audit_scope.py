@@ -319,3 +319,37 @@ def test_terms_typed_while_a_field_was_more_sensitive_stay_masked_after_it_is_lo
     (shown,) = lists.json()["results"]
     assert shown["details"]["filters"] == {"address__contains": {"masked": True}}
     assert "下連雀" not in runs.content.decode() + lists.content.decode()
+
+
+def test_a_read_of_the_trail_names_the_events_it_showed_and_the_record_it_was_about(
+    api: Any, city: dict[str, Any]
+) -> None:
+    """The trail shows what staff typed (a name searched for) and which records they found:
+    personal data, and who looked up whom. Its ``audit.read`` named the filters and a count
+    only: which events a page showed (a later page's cursor is opaque) could not be told,
+    and "who looked into this person" (``?record=``) never found an auditor who read that
+    person's trail. It names the events of the page now, and a query about a record names
+    the record."""
+    record_id = str(city["record"].pk)
+    clerk = api("clerk")
+    for name in ("山田", "ヤマダ"):
+        searched = clerk.post(
+            "/api/v1/ledgers/dv/search/latest/", {"criteria": {"name": name}, "reason": "本人確認"}
+        )
+        assert searched.status_code == 200, searched.json()
+    auditor = api("auditor")
+    first = auditor.get("/api/v1/audit/events/", {"record": record_id, "page_size": 1}).json()
+    second = auditor.get(first["next"]).json()
+    shown = [page["results"][0]["seq"] for page in (first, second)]
+    reads = api("designer").get("/api/v1/audit/events/", {"action": "audit.read", "ledger": "dv"})
+    assert [
+        (e["actor"], e["record_id"], e["details"]["events"]) for e in reads.json()["results"]
+    ] == [
+        ("auditor", record_id, [shown[0]]),
+        ("auditor", record_id, [shown[1]]),
+    ]
+    # "Who looked this person up" finds those reads by the record's id.
+    about = api("designer").get(
+        "/api/v1/audit/events/", {"record": record_id, "action": "audit.read"}
+    )
+    assert [e["actor"] for e in about.json()["results"]] == ["auditor", "auditor"]

@@ -169,11 +169,19 @@ class AuditEventListView(APIView):
             events = events.filter(scope)
         paginator = EventPagination()
         page = paginator.paginate_queryset(events, request, view=self) or []
+        # The events the page showed (what staff typed, whom they found): a later page's
+        # cursor does not say which; and the record a query was about, which ``?record=``
+        # finds as it finds the record's other reads ("who looked into this person").
         audit_record(
             actor=request.user,
             action="audit.read",
             ledger_code=_ledger_asked(params),
-            details={"filters": dict(params.items()), "count": len(page)},
+            record_id=uuid.UUID(params["record"]) if params.get("record") else None,
+            details={
+                "filters": dict(params.items()),
+                "count": len(page),
+                "events": [event.seq for event in page],
+            },
         )
         typed = _TypedValues(request.user)
         return Response(
