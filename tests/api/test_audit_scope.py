@@ -353,3 +353,28 @@ def test_a_read_of_the_trail_names_the_events_it_showed_and_the_record_it_was_ab
         "/api/v1/audit/events/", {"record": record_id, "action": "audit.read"}
     )
     assert [e["actor"] for e in about.json()["results"]] == ["auditor", "auditor"]
+
+
+def test_a_read_of_the_trail_about_no_ledger_names_to_an_auditor_only_the_events_it_audits(
+    api: Any, city: dict[str, Any]
+) -> None:
+    """A city administrator's read of a clerk's trail asks about no ledger: its
+    ``audit.read`` is an event of no ledger, which every 監査担当 reads. The DV events it
+    showed are not theirs to know of: its ``events`` (and ``count``) name to them only the
+    events they read themselves."""
+    api("clerk").get(records_url(city["record"].pk))
+    auditor = _auditor_without_grant(city)
+    own = auditor.get("/api/v1/audit/events/").json()["results"]  # an event of no ledger
+    admin = api("admin")
+    read = admin.get("/api/v1/audit/events/", {"actor": "clerk"}).json()["results"]
+    dv = [e["seq"] for e in read if e["ledger"] == "dv"]
+    assert dv  # the clerk's read of the DV record, among others
+    mine = auditor.get("/api/v1/audit/events/", {"action": "audit.read", "actor": "admin"})
+    (shown,) = mine.json()["results"]
+    assert shown["details"]["events"] == [e["seq"] for e in read if e["ledger"] == ""]
+    assert shown["details"]["count"] == len(shown["details"]["events"])
+    assert not set(dv) & set(shown["details"]["events"])
+    assert own  # the auditor's own trail reads as before
+    # The administrator reads the whole of it.
+    full = admin.get("/api/v1/audit/events/", {"action": "audit.read", "actor": "admin"})
+    assert full.json()["results"][0]["details"]["events"] == [e["seq"] for e in read]

@@ -183,7 +183,7 @@ class AuditEventListView(APIView):
                 "events": [event.seq for event in page],
             },
         )
-        typed = _TypedValues(request.user)
+        typed = _TypedValues(request.user, _seqs_in_scope(page, scope))
         return Response(
             {"results": [_event(e, typed) for e in page], "next": paginator.get_next_link()}
         )
@@ -232,6 +232,23 @@ def _readable(policy: LedgerPolicy, levels: dict[str, str | None], path: str) ->
     return path in levels and policy.can_read_field(levels[path])
 
 
+def _seqs_in_scope(page: list[AuditEvent], scope: Q | None) -> set[int] | None:
+    """Of the events the page's ``audit.read`` events name, those ``scope`` reads (one
+    query); None for a reader of every event."""
+    if scope is None:
+        return None
+    named = {
+        seq
+        for event in page
+        if event.action == "audit.read" and isinstance(event.details, dict)
+        for seq in event.details.get("events") or ()
+        if isinstance(seq, int)
+    }
+    if not named:
+        return set()
+    return set(AuditEvent.objects.filter(scope, seq__in=named).values_list("seq", flat=True))
+
+
 class _TypedValues:
     """What staff typed into a ledger's fields, as the audit trail keeps it (a search's
     ``terms``, a list's ``filters``), masked where the reader may not read the field: an
@@ -239,8 +256,9 @@ class _TypedValues:
     the ids it found, and so part of an address the records show it masked. Judged by the
     reader's policy on each event's ledger, computed once a page."""
 
-    def __init__(self, user: Any) -> None:
+    def __init__(self, user: Any, in_scope: set[int] | None = None) -> None:
         self.user = user
+        self.in_scope = in_scope
         self._policies: dict[str, tuple[LedgerPolicy, dict[str, str | None]] | None] = {}
 
     def _policy(self, code: str) -> tuple[LedgerPolicy, dict[str, str | None]] | None:
@@ -254,6 +272,8 @@ class _TypedValues:
 
     def details(self, event: AuditEvent) -> dict[str, Any]:
         details = event.details
+        if event.action == "audit.read":
+            return self._read_shown(details)
         part, name_of = {
             "search.run": ("terms", lambda name: name),
             "record.list": ("filters", lambda name: name.partition("__")[0]),
@@ -270,6 +290,19 @@ class _TypedValues:
             for name, value in typed.items()
         }
         return {**details, part: shown}
+
+    def _read_shown(self, details: Any) -> Any:
+        """An ``audit.read``'s ``events`` (and ``count``) as the reader may know of them:
+        only those it reads itself. A read asking about no ledger (a city administrator's
+        look at a clerk's trail) is an event of no ledger, which every 監査担当 reads, and
+        named the DV events it showed to auditors who may not know of them."""
+        if self.in_scope is None or not isinstance(details, dict):
+            return details
+        named = details.get("events")
+        if not isinstance(named, list):
+            return details
+        shown = [seq for seq in named if seq in self.in_scope]
+        return {**details, "events": shown, "count": len(shown)}
 
 
 def _event(event: AuditEvent, typed: _TypedValues) -> dict[str, Any]:
