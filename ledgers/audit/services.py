@@ -507,19 +507,19 @@ def _streaming_plan() -> Iterator[None]:
             cursor.execute("SELECT set_config(%s, %s, true)", [name, value])
 
 
-def _moment(text: str) -> datetime | None:
-    """An anchor's ``anchored_at`` (ISO 8601 with its offset) as a moment; None if it is none."""
+def _earliest_after(anchored_at: str) -> str | None:
+    """The earliest time an event sealed after an anchor of ``anchored_at`` (ISO 8601 with
+    its offset) may have, as the canonical form writes an event's time (UTC, microseconds,
+    a four-digit year, no offset: such texts order as their moments do); None for a text
+    that is no moment, or one so early that nothing is earlier."""
     try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
+        moment = datetime.fromisoformat(anchored_at)
+        if moment.tzinfo is None:
+            return None
+        earliest = (moment - BACKDATE_TOLERANCE).astimezone(UTC)
+    except (ValueError, OverflowError):
         return None
-    return moment if moment.tzinfo is not None else None
-
-
-def _utc_text(moment: datetime) -> str:
-    """``moment`` as the canonical form writes an event's time (UTC, microseconds, no
-    offset): such texts order as their moments do."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    return earliest.replace(tzinfo=None).isoformat(timespec="microseconds")
 
 
 def _backdated(
@@ -544,9 +544,9 @@ def _check(schema: str, *, sealed_now: int) -> VerifyResult:
     # (position, the earliest time an event sealed after it may have, the anchor) by position.
     floors = sorted(
         (
-            (anchor.position, _utc_text(moment - BACKDATE_TOLERANCE), anchor)
+            (anchor.position, earliest, anchor)
             for anchor in anchors
-            if (moment := _moment(anchor.anchored_at)) is not None
+            if (earliest := _earliest_after(anchor.anchored_at)) is not None
         ),
         key=lambda floor: floor[0],
     )

@@ -153,6 +153,24 @@ def test_every_anchor_file_is_read_and_compared(in_mitaka: City) -> None:
     assert (result.ok, result.anchors_checked) == (True, 5)
 
 
+@pytest.mark.parametrize("anchored_at", ["0001-01-01T00:00:00+09:00", "0999-06-01T00:00:00+00:00"])
+def test_an_anchor_file_dated_at_the_edge_of_time_is_compared_not_a_crash(
+    in_mitaka: City, anchored_at: str
+) -> None:
+    """A file whose ``anchored_at`` lies where a moment an hour earlier, or in UTC, does not
+    exist (year 1) or whose year has three digits: verify compares it as any other and
+    names no event backdated (the earliest time it allows reads as a time)."""
+    record_events(2)
+    anchor = audit_anchor()
+    with schema_context("public"):
+        body = json.loads(default_storage.open(anchor.storage_name).read())
+        forged = json.dumps({**body, "anchored_at": anchored_at}).encode()
+        default_storage.save("anchors/mitaka/2026-01-01.json", ContentFile(forged))
+    record_events(1)
+    result = audit_verify()
+    assert (result.ok, result.code, result.anchors_checked) == (True, "", 3)
+
+
 @pytest.mark.parametrize(
     "content",
     [
