@@ -424,8 +424,23 @@ class LedgerPolicy:
         """``get_record`` that also writes the ``record.view`` audit event of ``actor`` in
         the same statement (a data-modifying CTE): one round trip, and the event is written
         exactly when the record is found and visible. With ``refused_as`` a refusal writes
-        ``record.refused`` of ``actor`` instead, in the same statement."""
-        return self._read_record(record_id, viewer=actor, refused_as=refused_as)
+        ``record.refused`` of ``actor`` instead, in the same statement.
+
+        Only records disclosed to a department that gives ``view`` are found (``viewing``):
+        someone in a department that may search but not view, and in one that views,
+        read by its id a record disclosed only to the first (its state, generation and
+        times, when the person's record last changed) outside the search screens."""
+        return self.viewing()._read_record(record_id, viewer=actor, refused_as=refused_as)
+
+    def viewing(self) -> LedgerPolicy:
+        """This policy with only the departments that give ``view`` on records (itself
+        when every department it sees records through does)."""
+        if self.break_glass or self._disclosure_key is None or not self._by_department:
+            return self
+        viewing = frozenset(code for code, caps, _rank in self._by_department if "view" in caps)
+        if self.departments <= viewing:
+            return self
+        return dataclasses.replace(self, departments=self.departments & viewing)
 
     def _read_record(self, record_id: Any, *, viewer: Any, refused_as: str | None = None) -> Any:
         require_tenant()

@@ -14,6 +14,7 @@ from django_tenants.utils import schema_context
 
 from daicho.accounts.models import Membership, Role
 from ledgers.access.services import grants_replace
+from ledgers.audit.models import AuditEvent
 from ledgers.records.services import record_create
 from tests.api.conftest import Api, records_url
 
@@ -115,3 +116,26 @@ def test_the_search_screens_still_find_it_and_show_their_result_fields(
     (hit,) = found.json()["results"]
     assert hit["id"] == str(setting["searched"].pk)
     assert hit["values"]["address"]["text"].endswith("下連雀九丁目8番7号")
+
+
+def test_a_record_seen_only_through_search_is_not_read_by_id(setting: dict[str, Any]) -> None:
+    """Read by its id (which a search gave), it answered 200 with no values but its state,
+    generation and times (when the person's record last changed), outside the screens, and
+    the trail said record.view. It is a record the desk may not see, read as such (404,
+    record.refused); ``as_of`` refused it already (403), as its generations are."""
+    desk = setting["desk"]
+    refused = desk.get(records_url(setting["searched"].pk))
+    assert refused.status_code == 404, refused.content
+    assert "updated_at" not in refused.json()
+    with schema_context("mitaka"):
+        events = list(
+            AuditEvent.objects.filter(
+                record_id=setting["searched"].pk, actor__username="desk"
+            ).values_list("action", flat=True)
+        )
+    assert events == ["record.refused"]
+    as_of = desk.get(records_url(setting["searched"].pk), {"as_of": "2030-01-01T00:00:00+09:00"})
+    assert as_of.status_code == 403
+    shown = desk.get(records_url(setting["zei_only"].pk))
+    assert shown.status_code == 200
+    assert shown.json()["values"]["name"]["kanji"] == "鈴木 一郎"

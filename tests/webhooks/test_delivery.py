@@ -153,6 +153,31 @@ def test_an_owner_in_two_departments_sends_a_record_as_its_own_departments_show_
     _address_masked(receiver.received[0].body)
 
 
+def test_a_record_the_owner_reaches_only_through_a_search_only_department_is_invisible(
+    subscribe: Any, enqueue: Any, receiver: Receiver, city: dict[str, Any]
+) -> None:
+    """The owner (市民税課, view) joins 市民課, which may search the DV ledger but not view
+    it; the record is 可 for 市民課 alone. The API reads it by id as no record (404): the
+    payload went out visible, with its state and times, when the person's record changed."""
+    subscribe("zei")
+    with schema_context("mitaka"):
+        Membership.objects.create(
+            user=city["people"]["zei"], department=city["departments"]["shimin"],
+            role=Role.EDITOR, valid_from=date(2026, 4, 1),
+        )  # fmt: skip
+        grants = [grant_describe(g) for g in Grant.objects.filter(ledger=city["ledger"])]
+        for grant in grants:
+            if grant["department"] == "shimin" and not grant["role"]:
+                grant["capabilities"] = ["search"]
+        grants_replace(actor=city["people"]["designer"], ledger=city["ledger"], grants=grants)
+    [delivery] = enqueue("record.updated")  # the DV record: 可 for 市民課 only
+    assert _deliver(delivery) == "succeeded"
+
+    body = receiver.received[0].body
+    assert json.loads(body)["record"] == {"id": str(city["record"].pk), "visible": False}
+    assert b"updated_at" not in body
+
+
 def test_a_record_the_owner_may_not_see_is_sent_as_invisible(
     subscribe: Any, enqueue: Any, receiver: Receiver, city: dict[str, Any]
 ) -> None:
