@@ -30,6 +30,10 @@ class Grant(models.Model):
     Fields whose sensitivity is above ``clearance`` are masked for those it applies to
     (a grant with a read capability); with ``create`` (``import``) a new record they write
     may hold fields up to it (``ledgers.access.policy.LedgerPolicy.write_clearance``).
+
+    ``search_screens``: the codes of the search screens its ``search`` runs (a 窓口 that
+    checks whether a requester is a registered perpetrator runs 加害者検索 only, never
+    本人検索); ``None`` for every screen of the ledger.
     """
 
     ledger = models.ForeignKey(Ledger, on_delete=models.CASCADE, related_name="grants")
@@ -47,6 +51,13 @@ class Grant(models.Model):
         max_length=16,
         choices=Sensitivity.choices,
         default=Sensitivity.INTERNAL,
+    )
+    search_screens = ArrayField(
+        models.CharField(max_length=64),
+        verbose_name="実行できる検索画面",
+        null=True,
+        blank=True,
+        default=None,
     )
     created_at = models.DateTimeField("作成日時", auto_now_add=True)
 

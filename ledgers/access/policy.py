@@ -217,6 +217,13 @@ class LedgerPolicy:
     #: the record capabilities it gives, and its clearance's rank (-1: none), for
     #: ``for_record`` and ``readable_filter``. Only on a ledger with a 照会可否 field.
     _by_department: tuple[tuple[str, frozenset[str], int], ...] = field(default=(), repr=False)
+    #: What ``for_screen`` recomputes the policy from when a grant that applies to the actor
+    #: names the search screens its ``search`` runs (``Grant.search_screens``): the ledger's
+    #: grants, the actor's memberships and whether it administers the city. ``None`` (the
+    #: common case) when no such grant applies: every screen runs with this policy.
+    _screen_grants: tuple[tuple[Grant, ...], tuple[Membership, ...], bool] | None = field(
+        default=None, repr=False
+    )
     # Scratch space of this instance (dataclasses.replace starts a new one).
     _mask_plans: dict[int, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
@@ -228,6 +235,39 @@ class LedgerPolicy:
         if self.read_only and capability in WRITE_CAPABILITIES:
             return False
         return capability in self.capabilities
+
+    def for_screen(self, code: str) -> LedgerPolicy:
+        """This policy as it runs the search screen ``code``: computed from the grants that
+        allow it only (``Grant.search_screens`` unset, or naming it). A grant that does not
+        allow the screen (a 窓口 allowed 加害者検索 only, running 本人検索) gives that search
+        nothing: not ``search``, nor the records disclosed to its department, nor its
+        clearance, whatever it gives elsewhere (its ``view`` on the records list).
+        ``self`` when no grant that applies to the actor names screens (no query either
+        way: the grants were read with the policy)."""
+        if self._screen_grants is None:
+            return self
+        key = ("screen", code)
+        cached = self._mask_plans.get(key)  # type: ignore[call-overload]
+        if cached is not None:
+            return cached
+        grants, memberships, admin = self._screen_grants
+        allowed = [g for g in grants if _allows(g, code)]
+        narrowed = _policy_from(
+            self.actor, self.ledger, allowed, list(memberships), admin=admin,
+            viewed_by=self.viewed_by, by_screen=False,
+        )  # fmt: skip
+        self._mask_plans[key] = narrowed  # type: ignore[index]
+        return narrowed
+
+    def runnable_screens(self, ledger: Ledger | None = None) -> list[str] | None:
+        """The codes of the ledger's search screens this actor may run (``for_screen``
+        gives ``search``), in the order of its definition (``ledger``'s, when a change
+        has just written a newer one); ``None`` when no grant that applies to the actor
+        names screens (every screen, given ``search``)."""
+        if self._screen_grants is None:
+            return None
+        grants, memberships, _admin = self._screen_grants
+        return _runnable(ledger or self.ledger, grants, list(memberships))
 
     def require(self, capability: str) -> None:
         """Raise ``AccessDenied`` unless the actor has ``capability`` on this ledger."""
@@ -796,11 +836,32 @@ def policy_for(
     the policy is the colleague's, read-only; the caller audits the preview.
     """
     memberships = active_memberships(actor, on)
-    found = _effective(
-        Grant.objects.filter(ledger=ledger).select_related("department"), memberships
+    grants = list(Grant.objects.filter(ledger=ledger).select_related("department"))
+    return _policy_from(
+        actor, ledger, grants, memberships, admin=is_city_admin(actor, memberships),
+        viewed_by=viewed_by,
+    )  # fmt: skip
+
+
+def _policy_from(
+    actor: Any,
+    ledger: Ledger,
+    grants: list[Grant],
+    memberships: list[Membership],
+    *,
+    admin: bool,
+    viewed_by: Any = None,
+    by_screen: bool = True,
+) -> LedgerPolicy:
+    """``policy_for`` from the ledger's grants and the actor's memberships, read already.
+    ``by_screen``: keep them for ``LedgerPolicy.for_screen`` when a grant that applies to
+    the actor names the screens its search runs."""
+    found = _effective(grants, memberships)
+    names_screens = by_screen and any(
+        g.search_screens is not None and _applies(g, memberships) for g in grants
     )
     capabilities = found.capabilities
-    if is_city_admin(actor, memberships):
+    if admin:
         capabilities.add("design")
     levels = [s.value for s in Sensitivity]
     disclosure = disclosure_field(ledger)
@@ -826,6 +887,7 @@ def policy_for(
         _disclosure_key=disclosure,
         _disclosure_since=tuple(sorted(disclosure_since(ledger).items())),
         _by_department=by_department,
+        _screen_grants=(tuple(grants), tuple(memberships), admin) if names_screens else None,
     )
 
 
@@ -885,21 +947,52 @@ def _effective(grants: Iterable[Grant], memberships: list[Membership]) -> _Effec
     return _Effective(capabilities, clearance_rank, entry_ranks, departments, by_department)
 
 
-def capabilities_by_ledger(actor: Any, ledgers: list[Ledger]) -> dict[int, frozenset[str]]:
-    """``policy_for(actor, ledger).capabilities`` for each of ``ledgers``, in three queries
-    whatever their number (the ledgers list asked two or three per ledger)."""
+def _allows(grant: Grant, screen: str) -> bool:
+    """Whether ``grant``'s ``search`` runs the search screen ``screen``."""
+    return grant.search_screens is None or screen in grant.search_screens
+
+
+def _runnable(
+    ledger: Ledger, grants: Iterable[Grant], memberships: list[Membership]
+) -> list[str] | None:
+    """The codes of ``ledger``'s search screens that the grants allowing each give the
+    holder of ``memberships`` ``search`` on (``LedgerPolicy.for_screen``), in the
+    definition's order; ``None`` when no grant that applies names screens."""
+    grants = list(grants)
+    if not any(g.search_screens is not None and _applies(g, memberships) for g in grants):
+        return None
+    return [
+        screen["code"]
+        for screen in ledger.definition.get("search_screens", [])
+        if "search"
+        in _effective([g for g in grants if _allows(g, screen["code"])], memberships).capabilities
+    ]
+
+
+def rights_by_ledger(
+    actor: Any, ledgers: list[Ledger]
+) -> dict[int, tuple[frozenset[str], list[str] | None]]:
+    """For each of ``ledgers``, ``policy_for(actor, ledger)``'s capabilities and
+    ``runnable_screens()``, in three queries whatever their number (the ledgers list
+    asked two or three per ledger)."""
     memberships = active_memberships(actor)
     admin = is_city_admin(actor, memberships)
     grants: dict[int, list[Grant]] = {}
     for grant in Grant.objects.filter(ledger__in=ledgers).select_related("department"):
         grants.setdefault(grant.ledger_id, []).append(grant)
-    found: dict[int, frozenset[str]] = {}
+    found: dict[int, tuple[frozenset[str], list[str] | None]] = {}
     for ledger in ledgers:
-        capabilities = _effective(grants.get(ledger.pk, []), memberships).capabilities
+        held = grants.get(ledger.pk, [])
+        capabilities = _effective(held, memberships).capabilities
         if admin:
             capabilities.add("design")
-        found[ledger.pk] = frozenset(capabilities)
+        found[ledger.pk] = (frozenset(capabilities), _runnable(ledger, held, memberships))
     return found
+
+
+def capabilities_by_ledger(actor: Any, ledgers: list[Ledger]) -> dict[int, frozenset[str]]:
+    """``policy_for(actor, ledger).capabilities`` for each of ``ledgers`` (``rights_by_ledger``)."""
+    return {pk: rights[0] for pk, rights in rights_by_ledger(actor, ledgers).items()}
 
 
 def break_glass_policy(actor: Any, ledger: Ledger) -> LedgerPolicy:

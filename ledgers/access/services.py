@@ -24,8 +24,35 @@ _ROLES = {r.value for r in Role}
 _SENSITIVITIES = {s.value for s in Sensitivity}
 
 
+def _search_screens_problems(
+    screens: Any, capabilities: list[Any], screen_codes: list[str]
+) -> list[str]:
+    """What is wrong with a grant's ``search_screens`` (``None``: every screen): a list of
+    the ledger's screen codes, each once, on a grant that gives ``search``."""
+    if screens is None:
+        return []
+    if not isinstance(screens, list) or not all(isinstance(c, str) for c in screens):
+        return [
+            "search_screens は検索画面のコードの配列（すべての画面なら null）で指定してください。"
+        ]
+    problems = []
+    if not screens:
+        problems.append(
+            "search_screens を空にはできません（検索させないなら search を外してください）。"
+        )
+    if "search" not in capabilities:
+        problems.append("search_screens は「検索」の権限（search）を与えるときだけ指定できます。")
+    unknown = [c for c in dict.fromkeys(screens) if c not in screen_codes]
+    if unknown:
+        problems.append(f"この台帳にない検索画面です: {'、'.join(unknown)}")
+    if len(set(screens)) != len(screens):
+        problems.append("search_screens に同じ検索画面が重複しています。")
+    return problems
+
+
 def _grant_rows(ledger: Ledger, grants: Iterable[Mapping[str, Any]]) -> list[Grant]:
     departments = {d.code: d for d in Department.objects.all()}
+    screen_codes = [s["code"] for s in ledger.definition.get("search_screens", [])]
     errors: dict[str, list[str]] = {}
     rows: list[Grant] = []
     seen: set[tuple[str, str]] = set()
@@ -62,6 +89,8 @@ def _grant_rows(ledger: Ledger, grants: Iterable[Mapping[str, Any]]) -> list[Gra
         if (code, role) in seen:
             problems.append("同じ課・役割への権限が重複しています。")
         seen.add((code, role))
+        screens = spec.get("search_screens")
+        problems += _search_screens_problems(screens, capabilities, screen_codes)
         if problems:
             errors[where] = problems
             continue
@@ -72,6 +101,7 @@ def _grant_rows(ledger: Ledger, grants: Iterable[Mapping[str, Any]]) -> list[Gra
                 role=role,
                 capabilities=sorted(set(capabilities)),
                 clearance=clearance,
+                search_screens=None if screens is None else list(screens),
             )
         )
     if errors:
@@ -85,6 +115,7 @@ def grant_describe(grant: Grant) -> dict[str, Any]:
         "role": grant.role or None,
         "capabilities": list(grant.capabilities),
         "clearance": grant.clearance,
+        "search_screens": None if grant.search_screens is None else list(grant.search_screens),
     }
 
 
@@ -95,8 +126,15 @@ def grants_describe(ledger: Ledger) -> list[dict[str, Any]]:
 
 
 def grants_tag(described: list[dict[str, Any]]) -> str:
-    """The version tag (ETag) of a ledger's grants as ``grants_describe`` reads them."""
-    return content_tag(described)
+    """The version tag (ETag) of a ledger's grants as ``grants_describe`` reads them. A
+    grant's ``search_screens`` counts only when it names screens: the tags of grants that
+    name none are those read before the key was answered."""
+    return content_tag(
+        [
+            {k: v for k, v in grant.items() if k != "search_screens" or v is not None}
+            for grant in described
+        ]
+    )
 
 
 def grants_replace(
@@ -116,11 +154,13 @@ def grants_replace(
     change (a department's grant taken away) put back what that change took away, unseen."""
     require_tenant()
     with transaction.atomic():
-        Ledger.objects.select_for_update().get(pk=ledger.pk)
+        # The screens a grant names are checked against the definition under this lock,
+        # which a definition change takes too (``ledgers.definitions.services``).
+        locked = Ledger.objects.select_for_update().get(pk=ledger.pk)
         policy_for(actor, ledger).require("design")
         before = grants_describe(ledger)
         tag_require(expected_tags, grants_tag(before), document="grants")
-        rows = _grant_rows(ledger, grants)
+        rows = _grant_rows(locked, grants)
         Grant.objects.filter(ledger=ledger).delete()
         Grant.objects.bulk_create(rows)
         # bulk_create sends no signal: the API's cached policies must go (daicho.caching).

@@ -406,9 +406,42 @@ def _is_flags(spec: Mapping[str, Any]) -> bool:
     return spec.get("type") == "department_flags" and not spec.get("removed")
 
 
+def _grant_screens_kept(ledger: Ledger, definition: Mapping[str, Any]) -> None:
+    """Refuse (``DefinitionInvalid``, nothing written) a definition that takes away or
+    renames a search screen a grant of ``ledger`` names (``Grant.search_screens``): the
+    grant would silently run fewer screens (a 窓口 allowed 加害者検索 only, none), and a
+    screen added back under the code would be allowed again unseen. The grant is changed
+    first (``PUT …/grants/``), then the screen; both under the ledger's lock."""
+    from daicho.accounts.models import Role
+    from ledgers.access.models import Grant
+
+    codes = {screen["code"] for screen in definition.get("search_screens", [])}
+    problems: list[str] = []
+    grants = Grant.objects.filter(ledger=ledger, search_screens__isnull=False)
+    for grant in grants.select_related("department").order_by("id"):
+        missing = [code for code in grant.search_screens or [] if code not in codes]
+        if not missing:
+            continue
+        subject = "・".join(
+            part
+            for part in (
+                grant.department.name if grant.department else "",
+                Role(grant.role).label if grant.role in Role.values else grant.role,
+            )
+            if part
+        )
+        problems.append(
+            f"検索画面 {'、'.join(missing)} は{subject}の権限（search_screens）が使っています。"
+            "先に権限から外してください。"
+        )
+    if problems:
+        raise DefinitionInvalid({"search_screens": problems})
+
+
 def _write_version(
     *, actor: Any, ledger: Ledger, definition: dict[str, Any], change: str
 ) -> Ledger:
+    _grant_screens_kept(ledger, definition)
     definition = _with_disclosure(ledger.definition, definition, ledger.definition_version + 1)
     ledger.definition_version += 1
     ledger.definition = definition
@@ -424,18 +457,22 @@ def _write_version(
     return ledger
 
 
-def ledger_tag(ledger: Ledger, capabilities: Collection[str]) -> str:
+def ledger_tag(
+    ledger: Ledger, capabilities: Collection[str], runnable: list[str] | None = None
+) -> str:
     """The version tag (ETag) of ``ledger`` as the holder of ``capabilities`` reads it
     (``GET …/ledgers/{code}/``, its fields): a digest of all the answer is made of. The
     name, description, retention and sensitivity change no ``definition_version``, and the
-    capabilities answered change with the grants."""
-    return content_tag(
-        [
-            ledger.code, ledger.name, ledger.description, ledger.category,
-            ledger.retention_years, ledger.sensitivity, ledger.definition_version,
-            ledger.definition, sorted(capabilities),
-        ]
-    )  # fmt: skip
+    capabilities answered change with the grants; so do the search screens a grant
+    restricts its holder to (``runnable``; ``None``, every screen, is no part of it)."""
+    parts: list[Any] = [
+        ledger.code, ledger.name, ledger.description, ledger.category,
+        ledger.retention_years, ledger.sensitivity, ledger.definition_version,
+        ledger.definition, sorted(capabilities),
+    ]  # fmt: skip
+    if runnable is not None:
+        parts.append(runnable)
+    return content_tag(parts)
 
 
 def _locked(ledger: Ledger, actor: Any, expected_tags: Collection[str] | None = None) -> Ledger:
@@ -450,7 +487,11 @@ def _locked(ledger: Ledger, actor: Any, expected_tags: Collection[str] | None = 
     locked = Ledger.objects.select_for_update().get(pk=ledger.pk)
     policy = policy_for(actor, locked)
     policy.require("design")
-    tag_require(expected_tags, ledger_tag(locked, policy.capabilities), document="ledger")
+    tag_require(
+        expected_tags,
+        ledger_tag(locked, policy.capabilities, policy.runnable_screens()),
+        document="ledger",
+    )
     return locked
 
 

@@ -26,7 +26,7 @@ from ledgers.access.policy import LedgerPolicy, policy_for, strictest_sensitivit
 from ledgers.audit.context import audit_details_json
 from ledgers.audit.services import audit_record
 from ledgers.definitions.models import Ledger
-from ledgers.exceptions import LedgerError
+from ledgers.exceptions import AccessDenied, LedgerError
 from ledgers.fields.exceptions import FieldError
 from ledgers.fields.normalize import (
     ANY_CONTROL_RE,
@@ -53,6 +53,13 @@ class SearchError(LedgerError):
 class SearchScreenNotFound(LedgerError):
     code = "ERROR_SEARCH_SCREEN_DOES_NOT_EXIST"
     status = 404
+
+
+class SearchScreenNotGranted(AccessDenied):
+    """The caller may search the ledger, but no grant of theirs allows this screen
+    (``Grant.search_screens``: a 窓口 allowed 加害者検索 only, asking 本人検索)."""
+
+    code = "ERROR_SEARCH_SCREEN_NOT_GRANTED"
 
 
 @dataclass
@@ -383,6 +390,22 @@ def search_run(
         # Kept in the audit trail as typed: one that reorders or hides its letters would
         # mislead the auditor who reads who looked up whom, and why.
         raise SearchError(f"照会理由に{problem}。", detail={"reason": "invalid_character"})
+    # The screen by the grants that allow it only (``LedgerPolicy.for_screen``): one that
+    # does not (a 窓口 allowed 加害者検索 only) gives this search no right, record or
+    # clearance. Refused, it is audited as the refused criteria are, without the terms.
+    screen_policy = policy.for_screen(screen_code)
+    if not screen_policy.can("search"):
+        audit_record(
+            actor=actor, action="search.refused", ledger_code=ledger.code,
+            details={"screen": screen_code, "refused": "screen_not_granted",
+                     "reason": (reason or "").strip()},
+        )  # fmt: skip
+        denied = SearchScreenNotGranted(
+            f"検索画面「{screen['name']}」を使う権限がありません。", capability="search"
+        )
+        denied.detail["screen"] = screen_code
+        raise denied
+    policy = screen_policy
     if screen["reason_required"] and _meaningful(reason) < 2:
         raise SearchError(
             "この検索画面では照会理由の入力が必要です。", detail={"reason": "required"}

@@ -11,6 +11,7 @@ def test_read_and_replace_grants(api: Any) -> None:
         "role": None,
         "capabilities": ["create", "delete", "export", "search", "update", "view"],
         "clearance": "special_care",
+        "search_screens": None,
     } in grants
     replaced = designer.put(
         "/api/v1/ledgers/dv/grants/",

@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ledgers.access.policy import LedgerPolicy, capabilities_by_ledger, policy_for
+from ledgers.access.policy import LedgerPolicy, policy_for, rights_by_ledger
 from ledgers.access.services import grant_describe, grants_describe, grants_replace, grants_tag
 from ledgers.api.common import WholeNumberField, object_body
 from ledgers.api.errors import (
@@ -105,6 +105,10 @@ class LedgerOut(serializers.Serializer):
     layout = serializers.DictField()
     search_screens = serializers.ListField(child=serializers.DictField())
     capabilities = serializers.ListField(child=serializers.CharField())
+    runnable_search_screens = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="呼び出した人が使える検索画面のコード（権限の search_screens による）",
+    )
 
 
 class LedgerListSerializer(serializers.Serializer):
@@ -117,6 +121,16 @@ class GrantSerializer(serializers.Serializer):
     role = serializers.CharField(required=False, allow_null=True, allow_blank=True)
     capabilities = serializers.ListField(child=serializers.CharField())
     clearance = serializers.CharField(required=False, default="internal")
+    search_screens = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        allow_null=True,
+        min_length=1,
+        help_text=(
+            "この権限の search で使える検索画面のコード（重複なし）。null または省略で"
+            "すべての検索画面。search を与える権限にだけ指定できます。"
+        ),
+    )
 
 
 def field_out(field: dict[str, Any]) -> dict[str, Any]:
@@ -130,8 +144,19 @@ def field_out(field: dict[str, Any]) -> dict[str, Any]:
     return {**field, "type": "group", "fields": options.pop("fields", []), "options": options}
 
 
-def ledger_out(ledger: Ledger, capabilities: frozenset[str]) -> dict[str, Any]:
+def ledger_out(
+    ledger: Ledger, capabilities: frozenset[str], runnable: list[str] | None = None
+) -> dict[str, Any]:
+    """A ledger as its reader holding ``capabilities`` reads it; ``runnable``: the search
+    screens its grants restrict it to (``LedgerPolicy.runnable_screens``), ``None`` for
+    every screen."""
     definition = ledger.definition
+    if runnable is None:
+        runnable = (
+            [s["code"] for s in definition.get("search_screens", [])]
+            if "search" in capabilities
+            else []
+        )
     return {
         "code": ledger.code,
         "name": ledger.name,
@@ -144,6 +169,7 @@ def ledger_out(ledger: Ledger, capabilities: frozenset[str]) -> dict[str, Any]:
         "layout": definition.get("layout", {"sections": []}),
         "search_screens": definition.get("search_screens", []),
         "capabilities": sorted(capabilities),
+        "runnable_search_screens": runnable,
     }
 
 
@@ -151,7 +177,7 @@ def _tagged(body: Any, ledger: Ledger, policy: LedgerPolicy, status_code: int = 
     """``body`` with the ETag of ``ledger``'s version as ``policy``'s holder reads it: the
     definition's tag, answered by the ledger and by its fields alike (they are one
     document, and one ``If-Match`` guards a change of either)."""
-    etag = document_etag(ledger_tag(ledger, policy.capabilities))
+    etag = document_etag(ledger_tag(ledger, policy.capabilities, policy.runnable_screens(ledger)))
     return Response(body, status=status_code, headers={"ETag": etag})
 
 
@@ -163,11 +189,9 @@ class LedgerListView(APIView):
     @extend_schema(operation_id="v1_ledgers_list", responses={200: LedgerListSerializer})
     def get(self, request: Request) -> Response:
         ledgers = list(Ledger.objects.order_by("code"))
-        capabilities = capabilities_by_ledger(request.user, ledgers)
+        rights = rights_by_ledger(request.user, ledgers)
         results = [
-            ledger_out(ledger, capabilities[ledger.pk])
-            for ledger in ledgers
-            if capabilities[ledger.pk]
+            ledger_out(ledger, *rights[ledger.pk]) for ledger in ledgers if rights[ledger.pk][0]
         ]
         return Response({"results": results})
 
@@ -181,7 +205,12 @@ class LedgerListView(APIView):
         body.is_valid(raise_exception=True)
         ledger = ledger_create(actor=request.user, **body.validated_data)
         policy = policy_for(request.user, ledger)
-        return _tagged(ledger_out(ledger, policy.capabilities), ledger, policy, 201)
+        return _tagged(
+            ledger_out(ledger, policy.capabilities, policy.runnable_screens(ledger)),
+            ledger,
+            policy,
+            201,
+        )
 
 
 class LedgerDetailView(APIView):
@@ -192,7 +221,9 @@ class LedgerDetailView(APIView):
     )
     def get(self, request: Request, code: str) -> Response:
         ledger, policy = ledger_for(request, code)
-        return _tagged(ledger_out(ledger, policy.capabilities), ledger, policy)
+        return _tagged(
+            ledger_out(ledger, policy.capabilities, policy.runnable_screens(ledger)), ledger, policy
+        )
 
     @extend_schema(
         request=LedgerDocument,
@@ -222,7 +253,9 @@ class LedgerDetailView(APIView):
                 actor=request.user, ledger=ledger,
                 document={"fields": data["fields"], "layout": data["layout"], "search_screens": data["search_screens"]},
             )  # fmt: skip
-        return _tagged(ledger_out(ledger, policy.capabilities), ledger, policy)
+        return _tagged(
+            ledger_out(ledger, policy.capabilities, policy.runnable_screens(ledger)), ledger, policy
+        )
 
     @extend_schema(
         request=LedgerPatchDocument,
@@ -247,7 +280,7 @@ class LedgerDetailView(APIView):
         data = body.validated_data
         if data.get("code", code) != code:
             raise DefinitionInvalid({"code": ["台帳コードは変更できません。"]})
-        current = ledger_out(ledger, policy.capabilities)
+        current = ledger_out(ledger, policy.capabilities, policy.runnable_screens(ledger))
         unchangeable = {
             key: [
                 "PATCH では変更できません。定義全体は PUT で、項目は …/fields/ で変更してください。"
@@ -265,7 +298,9 @@ class LedgerDetailView(APIView):
         if "retention_years" in request.data:
             changes["retention_years"] = data["retention_years"]
         ledger = ledger_update(actor=request.user, ledger=ledger, expected_tags=expected, **changes)
-        return _tagged(ledger_out(ledger, policy.capabilities), ledger, policy)
+        return _tagged(
+            ledger_out(ledger, policy.capabilities, policy.runnable_screens(ledger)), ledger, policy
+        )
 
 
 class FieldListView(APIView):

@@ -48,7 +48,8 @@ class SearchView(APIView):
     required_scopes = {"POST": "records:read"}
 
     @extend_schema(
-        request=SearchRequest, responses={200: SearchResponse, 400: ErrorShape, 404: ErrorShape}
+        request=SearchRequest,
+        responses={200: SearchResponse, 400: ErrorShape, 403: ErrorShape, 404: ErrorShape},
     )
     def post(self, request: Request, code: str, screen: str) -> Response:
         ledger, policy = ledger_for(request, code)

@@ -312,8 +312,11 @@ def test_grants_are_validated_and_their_change_audited(dv: dict[str, Any]) -> No
     )
     event = AuditEvent.objects.filter(action="grant.change").latest("seq")
     assert event.details["after"] == [
-        {"department": "soumu", "role": None, "capabilities": ["design"], "clearance": "internal"}
-    ]
+        {
+            "department": "soumu", "role": None, "capabilities": ["design"],
+            "clearance": "internal", "search_screens": None,
+        }
+    ]  # fmt: skip
     assert not policy_for(dv["shimin"], dv["ledger"]).can("view")
 
 
