@@ -359,3 +359,37 @@ def test_a_victim_registered_without_touching_the_flags_stays_with_shimin(
         "control_no": "DV-2024-0011", "name": {"kanji": "高橋 幸子", "kana": "タカハシ サチコ"}}}]})  # fmt: skip
     assert bulk.status_code == 201, bulk.content
     assert clerk.get(URL + f"records/{bulk.json()['results'][0]['id']}/").status_code == 200
+
+
+def test_a_window_desk_granted_the_offender_search_only(dv: dict[str, Api]) -> None:
+    """保険課 as a 窓口 that checks whether a requester is a registered perpetrator: its grant
+    runs 加害者検索 only. Before grants named screens it ran 本人検索 too, and read the
+    victim's addresses and birth date (special care, disclosed to it)."""
+    designer, clerk, hoken = dv["designer"], dv["clerk"], dv["hoken"]
+    grants = designer.get(URL + "grants/").json()
+    for grant in grants:
+        if grant["department"] == "hoken":
+            grant.update(capabilities=["search"], search_screens=["offender"])
+    assert designer.put(URL + "grants/", grants).status_code == 200
+    created = clerk.post(URL + "records/", {"values": {
+        "control_no": "DV-2024-0012", "name": {"kanji": "高橋 幸子", "kana": "タカハシ サチコ"},
+        "birth_date": "1985-03-03", "disclosure": {"shimin": "可", "hoken": "可"},
+        "places": [_place("現住所", OLD_ADDRESS)],
+        "related": [{"role": "加害者", "name": {"kanji": "高橋 健", "kana": "タカハシ ケン"}}],
+    }})  # fmt: skip
+    assert created.status_code == 201, created.content
+
+    def search(screen: str, criteria: dict[str, Any]) -> Any:
+        return hoken.post(URL + f"search/{screen}/", {"criteria": criteria, "reason": REASON})
+
+    found = search("offender", {"related.name": "タカハシ ケン"})
+    assert found.status_code == 200, found.content
+    assert [h["id"] for h in found.json()["results"]] == [created.json()["id"]]
+    assert not any(secret in found.content.decode() for secret in SECRETS)
+    for screen in ("latest", "past"):
+        refused = search(screen, {"name": "タカハシ サチコ"})
+        assert refused.status_code == 403, refused.content
+        assert refused.json()["code"] == "ERROR_SEARCH_SCREEN_NOT_GRANTED"
+        assert not any(secret in refused.content.decode() for secret in SECRETS)
+    assert hoken.get(URL).json()["runnable_search_screens"] == ["offender"]
+    assert clerk.get(URL).json()["runnable_search_screens"] == ["latest", "past", "offender"]
