@@ -14,7 +14,7 @@ import dataclasses
 import gc
 import os
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -193,7 +193,12 @@ def _clean(
 
 
 def _clean_values(
-    ledger: Ledger, values: Mapping[str, Any], current: Mapping[str, Any] | None, *, index: bool
+    ledger: Ledger,
+    values: Mapping[str, Any],
+    current: Mapping[str, Any] | None,
+    *,
+    index: bool,
+    closed: Collection[str] = (),
 ) -> tuple[Values, IndexData | None]:
     if not isinstance(values, Mapping):
         raise RecordInvalid({"values": ["values はオブジェクトで指定してください。"]})
@@ -243,6 +248,8 @@ def _clean_values(
             if key not in schema.by_key:
                 errors[key] = ["この台帳にない項目です。"]
     for field in schema.live:
+        if current is not None and field.key in closed:
+            continue
         if field.required and data.get(field.key) in (None, "", [], {}) and field.key not in errors:
             errors[field.key] = [f"「{field.label}」は必須です。"]
     if errors:
@@ -254,15 +261,23 @@ def _clean_values(
 
 
 def values_clean(
-    *, ledger: Ledger, values: Mapping[str, Any], current: Mapping[str, Any] | None = None
+    *,
+    ledger: Ledger,
+    values: Mapping[str, Any],
+    current: Mapping[str, Any] | None = None,
+    closed: Collection[str] = (),
 ) -> Values:
     """Validate ``values`` against the ledger's live fields and return the whole new data.
 
     With ``current`` the values are a partial change merged onto it (``None`` clears a
     field). Unknown and removed keys are errors; required fields must hold a value after
-    the merge. Raises ``RecordInvalid`` with every problem at once.
+    the merge, except the ``closed`` ones (the writer's ``LedgerPolicy.closed_fields``):
+    the writer may neither see nor fill them, and 「「保護施設」は必須です。」 told it which
+    records hold no value in a field they show masked, filled or not (a field made
+    required after records were written). Raises ``RecordInvalid`` with every problem at
+    once.
     """
-    return _clean_values(ledger, values, current, index=False)[0]
+    return _clean_values(ledger, values, current, index=False, closed=closed)[0]
 
 
 def values_clean_and_index(
@@ -606,7 +621,7 @@ def _record_update(
     # The values kept go into a generation of this definition version: a 照会可否 flag
     # written before its department was listed again goes with them as the 不可 it is.
     kept = record_flags_in_force(ledger, before, written_under=current["definition_version"])
-    data = values_clean(ledger=ledger, values=values, current=kept)
+    data = values_clean(ledger=ledger, values=values, current=kept, closed=policy.closed_fields())
     _require_own_rights_kept(policy, kept, data)
     # Only the references written now: one kept from before may point at a record
     # deleted since, which must not block a change of the record's other values.
@@ -842,6 +857,7 @@ def record_restore(
                     ledger, {k: v for k, v in then_values.items() if k in live and k not in closed}
                 ),
                 current={k: kept[k] for k in closed if k in kept},
+                closed=closed,
             )
         _require_own_rights_kept(policy, kept, data)
         now = timezone.now()
@@ -1301,7 +1317,9 @@ def record_bulk_update(
                 stored.append((index, {k: before[k] for k in values if k in before}))
             kept = record_flags_in_force(ledger, before, written_under=written_under)
             try:
-                data = values_clean(ledger=ledger, values=values, current=kept)
+                data = values_clean(
+                    ledger=ledger, values=values, current=kept, closed=applies.closed_fields()
+                )
             except RecordInvalid as exc:
                 item_errors[index] = exc.errors
                 continue
