@@ -442,7 +442,8 @@ def _write_version(
     *, actor: Any, ledger: Ledger, definition: dict[str, Any], change: str
 ) -> Ledger:
     _grant_screens_kept(ledger, definition)
-    definition = _with_disclosure(ledger.definition, definition, ledger.definition_version + 1)
+    previous = ledger.definition
+    definition = _with_disclosure(previous, definition, ledger.definition_version + 1)
     ledger.definition_version += 1
     ledger.definition = definition
     ledger.save()
@@ -452,9 +453,33 @@ def _write_version(
     )  # fmt: skip
     audit_record(
         actor=actor, action="ledger.change", ledger_code=ledger.code,
-        details={"version": ledger.definition_version, "change": change[:200]},
+        details={"version": ledger.definition_version, "change": change[:200],
+                 **definition_changes(previous, definition)},
     )  # fmt: skip
     return ledger
+
+
+def definition_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
+    """What a definition change changed, for its ``ledger.change`` event: ``{"before": …,
+    "after": …}`` holding, per part that changed, its state on each side (a field by key
+    and a search screen by code, ``None`` where it was not or is no longer; the layout and
+    the ``disclosure`` section whole). A definition holds no record values. Without it the
+    trail said 「項目「address」を変更」: an auditor could not see that a designer had
+    lowered the address to 庁内 (and then read every record's address), added its own
+    department to the 照会可否 list or widened a search screen's result fields."""
+    was: dict[str, Any] = {}
+    now: dict[str, Any] = {}
+    for part, name in (("fields", "key"), ("search_screens", "code")):
+        old = {item.get(name): item for item in before.get(part) or []}
+        new = {item.get(name): item for item in after.get(part) or []}
+        for key in [*old, *(k for k in new if k not in old)]:
+            if old.get(key) != new.get(key):
+                was.setdefault(part, {})[key] = old.get(key)
+                now.setdefault(part, {})[key] = new.get(key)
+    for part in ("layout", "disclosure"):
+        if before.get(part) != after.get(part):
+            was[part], now[part] = before.get(part), after.get(part)
+    return {"before": was, "after": now}
 
 
 def ledger_tag(
@@ -586,6 +611,11 @@ def _grant_creators(ledger: Ledger, memberships: list[Any], *, actor: Any) -> No
         )  # fmt: skip
 
 
+#: A ledger's own attributes ``ledger_update`` changes; its ``ledger.update`` event names
+#: each one it changed, before and after (it said nothing: ``{}``).
+_LEDGER_ATTRIBUTES = ("name", "description", "category", "retention_years", "sensitivity")
+
+
 def ledger_update(
     *,
     actor: Any,
@@ -612,13 +642,19 @@ def ledger_update(
         )  # fmt: skip
         if errors:
             raise DefinitionInvalid(errors)
+        before = {attribute: getattr(ledger, attribute) for attribute in _LEDGER_ATTRIBUTES}
         ledger.name = ledger.name if name is None else name.strip()
         ledger.description = ledger.description if description is None else description
         ledger.category = ledger.category if category is None else category
         ledger.retention_years = new_retention  # type: ignore[assignment]
         ledger.sensitivity = sensitivity or ledger.sensitivity
         ledger.save()
-        audit_record(actor=actor, action="ledger.update", ledger_code=ledger.code, details={})
+        changed = [a for a in _LEDGER_ATTRIBUTES if getattr(ledger, a) != before[a]]
+        audit_record(
+            actor=actor, action="ledger.update", ledger_code=ledger.code,
+            details={"before": {a: before[a] for a in changed},
+                     "after": {a: getattr(ledger, a) for a in changed}},
+        )  # fmt: skip
     return ledger
 
 

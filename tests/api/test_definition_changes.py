@@ -9,11 +9,12 @@ from uuid import UUID
 import pytest
 from django_tenants.utils import schema_context
 
+from ledgers.audit.models import AuditEvent
 from ledgers.definitions.models import Ledger
 from ledgers.exceptions import RecordInvalid
 from ledgers.records.models import Record
 from ledgers.records.services import record_bulk_update
-from tests.api.conftest import records_url
+from tests.api.conftest import ADDRESS, records_url
 
 FIELDS_URL = "/api/v1/ledgers/dv/fields/"
 
@@ -121,3 +122,83 @@ def test_a_writer_who_may_write_the_required_field_must_still_fill_it(
     refused = api("clerk").patch(records_url(empty), {"values": {"amount": 2}}, HTTP_IF_MATCH='"1"')
     assert refused.status_code == 400
     assert refused.json()["detail"]["errors"] == {"shelter": ["「保護施設」は必須です。"]}
+
+
+def _last_event(action: str) -> Any:
+    with schema_context("mitaka"):
+        return AuditEvent.objects.filter(action=action).order_by("-seq").first()
+
+
+def test_a_field_change_is_audited_with_what_it_was_and_became(
+    api: Any, city: dict[str, Any]
+) -> None:
+    """A designer lowered the address to 庁内 (then every record's address read plain) and
+    added its own 総務課 to the 照会可否 list: the trail said 「項目「address」を変更」 and
+    「項目「disclosure」を変更」 with the version number only."""
+    designer = api("designer")
+    etag = designer.get(FIELDS_URL)["ETag"]
+    lowered = designer.patch(
+        FIELDS_URL + "address/", {"sensitivity": "internal"}, HTTP_IF_MATCH=etag
+    )
+    assert lowered.status_code == 200, lowered.content
+    details = _last_event("ledger.change").details
+    assert details["before"] == {"fields": {"address": {**details["before"]["fields"]["address"]}}}
+    assert details["before"]["fields"]["address"]["sensitivity"] == "special_care"
+    assert details["after"]["fields"]["address"]["sensitivity"] == "internal"
+    assert ADDRESS not in str(details)  # no record values
+    assert "山田" not in str(details)
+    listed = designer.patch(
+        FIELDS_URL + "disclosure/",
+        {"options": {"departments": ["shimin", "shiminzei", "soumu"]}},
+        HTTP_IF_MATCH=lowered["ETag"],
+    )
+    assert listed.status_code == 200, listed.content
+    details = _last_event("ledger.change").details
+    assert details["before"]["fields"]["disclosure"]["options"]["departments"] == [
+        "shimin", "shiminzei",
+    ]  # fmt: skip
+    assert details["after"]["fields"]["disclosure"]["options"]["departments"] == [
+        "shimin", "shiminzei", "soumu",
+    ]  # fmt: skip
+    assert details["after"]["disclosure"]["listed_since"] == {"soumu": details["version"]}
+
+
+def test_a_search_screen_change_and_a_removal_are_audited_with_before_and_after(
+    api: Any, city: dict[str, Any]
+) -> None:
+    designer = api("designer")
+    document = designer.get("/api/v1/ledgers/dv/")
+    body = document.json()
+    screens = body["search_screens"]
+    offender = next(s for s in screens if s["code"] == "offender")
+    offender["result_fields"] = ["name", "address"]
+    offender["excluded_fields"] = []
+    put = designer.put(
+        "/api/v1/ledgers/dv/",
+        {k: body[k] for k in ("name", "description", "category", "retention_years",
+                              "sensitivity", "fields", "layout", "search_screens")},
+        HTTP_IF_MATCH=document["ETag"],
+    )  # fmt: skip
+    assert put.status_code == 200, put.content
+    details = _last_event("ledger.change").details
+    assert set(details["before"]) == {"search_screens"}
+    assert details["before"]["search_screens"]["offender"]["result_fields"] == ["name"]
+    assert details["after"]["search_screens"]["offender"]["result_fields"] == ["name", "address"]
+    removed = designer.delete(FIELDS_URL + "amount/", HTTP_IF_MATCH=put["ETag"])
+    assert removed.status_code == 204, removed.content
+    details = _last_event("ledger.change").details
+    assert "removed" not in details["before"]["fields"]["amount"]
+    assert details["after"]["fields"]["amount"]["removed"] is True
+
+
+def test_a_ledger_update_is_audited_with_what_it_changed(api: Any, city: dict[str, Any]) -> None:
+    designer = api("designer")
+    etag = designer.get("/api/v1/ledgers/dv/")["ETag"]
+    changed = designer.patch(
+        "/api/v1/ledgers/dv/",
+        {"retention_years": 1, "name": "DV等支援措置台帳"},
+        HTTP_IF_MATCH=etag,
+    )
+    assert changed.status_code == 200, changed.content
+    details = _last_event("ledger.update").details
+    assert (details["before"], details["after"]) == ({"retention_years": 5}, {"retention_years": 1})
