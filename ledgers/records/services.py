@@ -557,7 +557,9 @@ def record_update(
     A change that changes nothing writes no generation, unless ``write_unchanged``: for a
     writer who may not read the record (a grant to search and update, a token without
     ``records:read``), whether a write changed anything would tell whether a guessed value
-    was right; its every write is a generation (and a ``record.update`` event).
+    was right; its every write is a generation (and a ``record.update`` event). A writer
+    whose departments the record is disclosed to do not give ``view``
+    (``LedgerPolicy.for_record``) is one, whatever ``write_unchanged`` says.
 
     If the ledger's definition changed since ``record`` and the policy were read, the
     values are validated again against the new one (once)."""
@@ -615,6 +617,10 @@ def _record_update(
         "update", current["data"], written_under=current["definition_version"]
     )
     policy.require_writable(values)
+    # Who may read is asked of the record, not of the ledger: a member of a department
+    # that views the ledger and of the one the record is disclosed to, which may only
+    # search and update it, was told by an unchanged generation that a guess was right.
+    write_unchanged = write_unchanged or not policy.can("view")
     ledger = policy.ledger
     before = current["data"]
     _require_references_seen(policy, before, values)

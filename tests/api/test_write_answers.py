@@ -100,9 +100,9 @@ def test_a_token_that_may_read_and_write_is_answered_with_values(
     assert answer.json()["values"]["address"]["text"] == ADDRESS
 
 
-def _search_and_update_only(city: dict[str, Any]) -> Api:
+def _search_and_update_only(city: dict[str, Any], *, generation: int = 1) -> Api:
     """こども課: may search the DV ledger and update records, not view them (the 加害者検索
-    kind of grant), and the record is disclosed to it."""
+    kind of grant), and the record (at ``generation``) is disclosed to it."""
     with schema_context("mitaka"):
         department = Department.objects.create(code="kodomo", name="こども課")
         user = get_user_model().objects.create_user(username="kodomo1", password="x" * 12)
@@ -121,24 +121,51 @@ def _search_and_update_only(city: dict[str, Any]) -> Api:
     disclosed = Api(city["people"]["clerk"]).patch(
         records_url(city["record"].pk),
         {"values": {"disclosure": {"shimin": True, "shiminzei": False, "kodomo": True}}},
-        HTTP_IF_MATCH='"1"',
+        HTTP_IF_MATCH=f'"{generation}"',
     )
     assert disclosed.status_code == 200
     return Api(user)
 
 
-@pytest.mark.parametrize("who", ["write-only token", "search and update grant"])
+def _searching_here_viewing_elsewhere(city: dict[str, Any], *, generation: int = 1) -> Api:
+    """``_search_and_update_only``'s こども課 member, in 市民税課 too (which views the ledger
+    up to personal data), and the record disclosed to こども課 alone: on it the member may
+    search and update (up to special care), not view (``LedgerPolicy.for_record``)."""
+    caller = _search_and_update_only(city, generation=generation)
+    with schema_context("mitaka"):
+        Membership.objects.create(
+            user=caller.user, department=city["departments"]["shiminzei"], role=Role.EDITOR,
+            valid_from=date(2026, 4, 1),
+        )  # fmt: skip
+    closed = Api(city["people"]["clerk"]).patch(
+        records_url(city["record"].pk),
+        {"values": {"disclosure": {"shimin": False, "shiminzei": False, "kodomo": True}}},
+        HTTP_IF_MATCH=f'"{generation + 1}"',
+    )
+    assert closed.status_code == 200
+    return caller
+
+
+@pytest.mark.parametrize(
+    "who", ["write-only token", "search and update grant", "search and update here, view elsewhere"]
+)
 def test_a_write_by_one_who_may_not_read_never_tells_a_right_guess(
     api: Any, city: dict[str, Any], who: str
 ) -> None:
     """Found by a review: PATCHing a guessed address answered the same generation when the
-    guess was right (nothing changed, nothing audited) and a new one when it was wrong."""
+    guess was right (nothing changed, nothing audited) and a new one when it was wrong.
+    The review of the write paths (2026-11-30) found it again for a member of a department
+    the record is disclosed to, which may search and update it, and of one that views the
+    ledger but not the record: who may read was asked of the ledger, not of the record."""
     record = city["record"]
     if who == "write-only token":
         caller, generation = api("clerk", scopes=["records:write"]), 1
-    else:
+    elif who == "search and update grant":
         caller, generation = _search_and_update_only(city), 2
-    assert caller.get(records_url(record.pk)).status_code == 403
+    else:
+        caller, generation = _searching_here_viewing_elsewhere(city), 3
+    assert caller.get(records_url(record.pk)).status_code in {403, 404}
+    assert caller.get(records_url(record.pk, "versions/1/")).status_code == 403
     right = {"address": {"postal_code": "181-0013", "text": ADDRESS}}
     answer = caller.patch(
         records_url(record.pk), {"values": right}, HTTP_IF_MATCH=f'"{generation}"'
@@ -195,6 +222,32 @@ def test_a_restore_by_one_who_may_not_read_names_no_old_value(
     told = clerk.post(records_url(record_id, "restore/"), {"generation": 2}, HTTP_IF_MATCH='"3"')
     assert told.status_code == 400
     assert "一時保護中" in told.content.decode()
+
+
+def test_a_restore_through_a_department_that_may_not_view_the_record_names_no_old_value(
+    api: Any, city: dict[str, Any]
+) -> None:
+    """Found by the review of the write paths (2026-11-30): a member of こども課 (search and
+    update, the record disclosed to it alone) and of 市民税課 (views the ledger, not this
+    record) is refused the record's versions, and its restore answered 「一時保護中」は選択肢に
+    ありません, the old value, with a record.version_view: who may read was asked of the
+    ledger (市民税課's view), not of the record."""
+    record_id = city["record"].pk
+    _a_choice_removed_since_generation_2(api, city)
+    second = api("clerk").patch(
+        records_url(record_id), {"values": {"status": "転居済"}}, HTTP_IF_MATCH='"2"'
+    )
+    assert second.status_code == 200
+    caller = _searching_here_viewing_elsewhere(city, generation=3)
+    assert caller.get(records_url(record_id, "versions/2/")).status_code == 403
+    refused = caller.post(
+        records_url(record_id, "restore/"), {"generation": 2}, HTTP_IF_MATCH='"5"'
+    )
+    assert refused.status_code == 400
+    assert "status" in refused.json()["detail"]["errors"]
+    assert "一時保護中" not in refused.content.decode()  # before: quoted
+    with schema_context("mitaka"):
+        assert not AuditEvent.objects.filter(action="record.version_view").exists()
 
 
 def test_a_restore_refused_with_an_old_value_quoted_is_audited_as_the_read_it_is(

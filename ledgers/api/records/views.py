@@ -313,6 +313,23 @@ def _may_read(request: Request, policy: LedgerPolicy) -> bool:
     return policy.can("view") and token_has_scope(request_token(request), "records:read")
 
 
+def _may_read_record(request: Request, policy: LedgerPolicy, record: Record) -> bool:
+    """``_may_read`` of ``record``: through the departments it is disclosed to
+    (``LedgerPolicy.for_record``), as it was read and as it is now (a restore refused has
+    rolled back; the flags may have changed since it was read). A member of a department
+    that views the ledger and of one that may only search and update the record (the one
+    it is disclosed to) is refused its versions, and its restore's errors quoted them."""
+    if not _may_read(request, policy):
+        return False
+    now = policy.records(Record.objects.filter(pk=record.pk)).first()
+    if now is None:
+        return False
+    return all(
+        policy.for_record(seen.data, written_under=seen.definition_version).can("view")
+        for seen in (record, now)
+    )
+
+
 def _write_answer(request: Request, record: Record, policy: LedgerPolicy) -> dict[str, Any]:
     """A write's answer: the record as the caller sees it, its values only for a caller
     that may read records (a token with ``records:write`` alone, refused a GET, is no way to
@@ -607,7 +624,7 @@ class RecordRestoreView(APIView):
                 policy=policy,
             )  # fmt: skip
         except RecordInvalid as exc:
-            if _may_read(request, policy):
+            if _may_read_record(request, policy, record):
                 # The messages judge (and quote) that generation's values: a read of them,
                 # audited as ``versions/{n}/`` is (the restore itself rolled back).
                 audit_record(
