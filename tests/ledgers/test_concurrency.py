@@ -15,7 +15,7 @@ from daicho.accounts.models import Department, Membership, Role
 from ledgers.definitions.services import ledger_create
 from ledgers.exceptions import GenerationConflict
 from ledgers.records.models import Record, RecordVersion
-from ledgers.records.services import record_create, record_update
+from ledgers.records.services import record_create, record_restore, record_update
 from tests.conftest import City, provision
 
 SLUG = "hachioji"
@@ -79,3 +79,58 @@ def test_exactly_one_of_two_concurrent_updates_wins(
         assert RecordVersion.objects.filter(record=record).count() == 2
         assert record.data["note"] in {"甲", "乙"}
     connection.set_schema_to_public()
+
+
+def test_a_restore_and_a_change_of_the_same_generation_one_wins(
+    committed_record: str, django_db_blocker: Any
+) -> None:
+    """A restore locks the row and a change updates it only at the generation it read: run
+    together from the same generation, one is written and the other is a conflict (no lost
+    update, generations strictly one after the other). Checked by the review of the write
+    paths (2026-11-30)."""
+    with django_db_blocker.unblock(), schema_context(SLUG):
+        start = Record.objects.get(pk=committed_record).generation
+    barrier = threading.Barrier(2)
+    outcomes: list[tuple[str, str]] = []
+
+    def write(kind: str) -> None:
+        with django_db_blocker.unblock():
+            try:
+                with schema_context(SLUG):
+                    record = Record.objects.get(pk=committed_record)
+                    actor = get_user_model().objects.get(username="racer")
+                    barrier.wait(timeout=10)
+                    try:
+                        if kind == "restore":
+                            record_restore(
+                                actor=actor, record=record, generation=1,
+                                expected_generation=start,
+                            )  # fmt: skip
+                        else:
+                            record_update(
+                                actor=actor, record=record, values={"note": "丙"},
+                                expected_generation=start,
+                            )  # fmt: skip
+                        outcomes.append((kind, "won"))
+                    except GenerationConflict:
+                        outcomes.append((kind, "conflict"))
+            finally:
+                connection.close()
+
+    threads = [threading.Thread(target=write, args=(kind,)) for kind in ("restore", "update")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(outcome for _kind, outcome in outcomes) == ["conflict", "won"]
+    [(winner, _)] = [o for o in outcomes if o[1] == "won"]
+    with django_db_blocker.unblock(), schema_context(SLUG):
+        record = Record.objects.get(pk=committed_record)
+        assert record.generation == start + 1
+        generations = list(
+            RecordVersion.objects.filter(record=record)
+            .order_by("generation")
+            .values_list("generation", flat=True)
+        )
+        assert generations == list(range(1, start + 2))
+        assert record.data["note"] == ("初期" if winner == "restore" else "丙")
