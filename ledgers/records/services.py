@@ -1254,7 +1254,8 @@ def record_bulk_update(
 
     The records are locked in id order (no deadlock between two bulk writers); a missing,
     deleted or stale record, or invalid values, fail their item and nothing is written.
-    Unchanged items keep their generation. New data goes in through a temporary table,
+    Unchanged items keep their generation, but for a writer who may not view the record
+    (``for_record``), whose every item is a generation. New data goes in through a temporary table,
     versions and audit events with COPY.
     """
     require_tenant()
@@ -1338,7 +1339,10 @@ def record_bulk_update(
                     (index, key, path, ref)
                     for key, path, ref in references_in(reference_fields, written)
                 )
-            if data != kept:
+            # An item that changes nothing keeps its generation, but for a writer who may
+            # not read the record: the same generation back told it a guess was right
+            # (``record_update``'s ``write_unchanged``).
+            if data != kept or not applies.can("view"):
                 search = indexer.index(data)
                 rows.append((record_id, before, data, generation + 1, state, search))
                 departed.extend(

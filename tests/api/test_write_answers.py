@@ -16,7 +16,9 @@ from ledgers.access.services import grant_describe, grants_replace
 from ledgers.audit.models import AuditEvent
 from ledgers.definitions.models import Ledger
 from ledgers.definitions.services import field_add, field_update
-from tests.api.conftest import ADDRESS, Api, records_url
+from ledgers.records.models import Record
+from ledgers.records.services import record_bulk_update, record_create
+from tests.api.conftest import ADDRESS, Api, records_url, subsidy_ledger
 
 
 def _views(record_id: Any) -> list[dict[str, Any]]:
@@ -280,3 +282,32 @@ def test_a_restore_refused_with_an_old_value_quoted_is_audited_as_the_read_it_is
         "fields": ["status"],
         "api_token": {"id": clerk.token.split("_")[1]},
     }
+
+
+def test_a_bulk_update_by_one_who_may_not_read_never_tells_a_right_guess(
+    city: dict[str, Any],
+) -> None:
+    """The service alone (no route writes in bulk): an item that changed nothing kept its
+    generation, which told a writer granted search and update (no view) that its guess was
+    the stored value, where its PATCH writes a generation either way (the review of the
+    write paths, 2026-11-30)."""
+    people = city["people"]
+    ledger = subsidy_ledger(
+        city,
+        [
+            {"department": "shimin", "capabilities": ["view", "create", "update"]},
+            {"department": "shiminzei", "capabilities": ["search", "update"]},
+        ],
+    )
+    with schema_context("mitaka"):
+        record = record_create(actor=people["clerk"], ledger=ledger, values={"note": "口座変更"})
+        right = record_bulk_update(
+            actor=people["zei"], ledger=ledger, changes=[(record.pk, 1, {"note": "口座変更"})]
+        )
+        assert right == [(record.pk, 2)]  # before: (record.pk, 1), nothing written
+        assert Record.objects.get(pk=record.pk).generation == 2
+        # One who reads the record writes nothing for nothing, as before.
+        same = record_bulk_update(
+            actor=people["clerk"], ledger=ledger, changes=[(record.pk, 2, {"note": "口座変更"})]
+        )
+        assert same == [(record.pk, 2)]
