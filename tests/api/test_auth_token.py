@@ -76,6 +76,29 @@ def test_a_user_with_a_device_needs_the_otp(city: dict[str, Any]) -> None:
     assert client.post(URL, {**body, "otp": wrong}, format="json").status_code == 401
 
 
+def test_a_typo_in_what_is_asked_for_does_not_use_up_the_one_time_code(
+    city: dict[str, Any],
+) -> None:
+    """The scopes, the lifetime and the name were checked after the password and the code:
+    a typo in the scopes (400) used up the code, and the corrected request was 401 until
+    the next one (found by the token review of 2026-11-30)."""
+    with schema_context("mitaka"):
+        device = TOTPDevice.objects.create(user=city["people"]["clerk"], name="app", confirmed=True)
+    client = APIClient(HTTP_HOST=HOST)
+    code = f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits):06d}"
+    body = {"username": "clerk", "password": "S3cret!pass-api", "otp": code}
+    for typo in ({"scopes": ["records:raed"]}, {"expires_in_days": 400}, {"name": "a\u202eb"}):
+        refused = client.post(URL, {**body, **typo}, format="json")
+        assert refused.status_code == 400, refused.json()
+    issued = client.post(URL, {**body, "scopes": ["records:read"]}, format="json")
+    assert issued.status_code == 201, issued.json()
+    # Nor does a typo tell anything of the account: the same 400 for no such username.
+    clerk = client.post(URL, {**body, "scopes": ["x"]}, format="json")
+    nobody = client.post(URL, {**body, "username": "nobody", "scopes": ["x"]}, format="json")
+    assert nobody.status_code == clerk.status_code == 400
+    assert nobody.json() == clerk.json()
+
+
 def test_a_token_of_another_city_is_401_here(city: dict[str, Any], musashino: Any) -> None:
     from django.contrib.auth import get_user_model
 

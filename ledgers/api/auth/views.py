@@ -37,6 +37,7 @@ from ledgers.api.tokens.services import (
     SCOPES,
     token_has_scope,
     token_issue,
+    token_request_check,
     token_revoke,
     token_state,
     tokens_of,
@@ -95,6 +96,14 @@ class TokenView(APIView):
         body = TokenRequest(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
+        # Left out, every scope; an empty list asks for none and is refused
+        # (``token_request_check``): it was read as left out, a ``*`` token.
+        scopes = data.get("scopes", [ALL])
+        lifetime = timedelta(days=data.get("expires_in_days", 90))
+        # What the request asks for is checked before the password and the second factor
+        # (it tells nothing of the account): checked after them, a typo in the scopes used
+        # up the one-time code the request carried.
+        token_request_check(scopes=scopes, lifetime=lifetime, name=data.get("name", ""))
         user = authenticate(request._request, username=data["username"], password=data["password"])
         if user is None:
             raise exceptions.AuthenticationFailed("ユーザー名またはパスワードが正しくありません。")
@@ -105,13 +114,10 @@ class TokenView(APIView):
                 "初期パスワードを変更してから発行してください（画面の「パスワードの変更」）。"
             )
         second_factor = _check_second_factor(request, user, data.get("otp", ""))
-        # Left out, every scope; an empty list asks for none and is refused
-        # (``token_request_check``): it was read as left out, a ``*`` token.
-        scopes = data.get("scopes", [ALL])
         try:
             issued = token_issue(
                 actor=user, user=user, scopes=scopes, name=data.get("name", ""),
-                lifetime=timedelta(days=data.get("expires_in_days", 90)), second_factor=second_factor,
+                lifetime=lifetime, second_factor=second_factor,
             )  # fmt: skip
         except TokenAccountChanged as refused:
             # Reset or deactivated since the password was checked: as a wrong password.
