@@ -305,12 +305,9 @@ class LedgerPolicy:
         ]
         return Q(search_keys__overlap=keys) & functools.reduce(operator.or_, flags)
 
-    def readable_filter(self, *sensitivities: str | None, capability: str | None = None) -> Q:
+    def readable_filter(self, *sensitivities: str | None) -> Q:
         """The records whose fields of these sensitivities the actor may read: a filter, a
-        search criterion or a count on such a field asks only of them. With ``capability``,
-        only the departments that give it count: ``view`` for the records list, which must
-        not list (nor match a filter or count on) a record the actor reaches only through a
-        department that may search but not view it (its search screens choose what it sees).
+        search criterion or a count on such a field asks only of them.
 
         On a ledger with a 照会可否 field, rights come through the departments a record is
         disclosed to (``for_record``): someone in two departments (兼務, or a 人事異動 that
@@ -324,11 +321,7 @@ class LedgerPolicy:
         needed = max(
             (Sensitivity.rank(s or Sensitivity.INTERNAL) for s in sensitivities), default=-1
         )
-        cleared = {
-            code
-            for code, caps, rank in self._by_department
-            if rank >= needed and (capability is None or capability in caps)
-        }
+        cleared = {code for code, _caps, rank in self._by_department if rank >= needed}
         if self.departments <= cleared:
             return Q()
         return self._disclosed_to(self.departments & cleared)
@@ -474,7 +467,10 @@ class LedgerPolicy:
 
     def viewing(self) -> LedgerPolicy:
         """This policy with only the departments that give ``view`` on records (itself
-        when every department it sees records through does)."""
+        when every department it sees records through does): what is read by id, listed,
+        counted and matched by a list filter, and sent by a webhook. A record the actor
+        reaches only through a department that may search but not view it is found through
+        the search screens alone, which choose what it shows."""
         if self.break_glass or self._disclosure_key is None or not self._by_department:
             return self
         viewing = frozenset(code for code, caps, _rank in self._by_department if "view" in caps)
@@ -857,9 +853,7 @@ def _policy_from(
     ``by_screen``: keep them for ``LedgerPolicy.for_screen`` when a grant that applies to
     the actor names the screens its search runs."""
     found = _effective(grants, memberships)
-    names_screens = by_screen and any(
-        g.search_screens is not None and _applies(g, memberships) for g in grants
-    )
+    names_screens = by_screen and _names_screens(grants, memberships)
     capabilities = found.capabilities
     if admin:
         capabilities.add("design")
@@ -947,6 +941,12 @@ def _effective(grants: Iterable[Grant], memberships: list[Membership]) -> _Effec
     return _Effective(capabilities, clearance_rank, entry_ranks, departments, by_department)
 
 
+def _names_screens(grants: Iterable[Grant], memberships: list[Membership]) -> bool:
+    """Whether a grant that applies to the holder of ``memberships`` names the search
+    screens its ``search`` runs (else every screen runs with the policy itself)."""
+    return any(g.search_screens is not None and _applies(g, memberships) for g in grants)
+
+
 def _allows(grant: Grant, screen: str) -> bool:
     """Whether ``grant``'s ``search`` runs the search screen ``screen``."""
     return grant.search_screens is None or screen in grant.search_screens
@@ -959,7 +959,7 @@ def _runnable(
     holder of ``memberships`` ``search`` on (``LedgerPolicy.for_screen``), in the
     definition's order; ``None`` when no grant that applies names screens."""
     grants = list(grants)
-    if not any(g.search_screens is not None and _applies(g, memberships) for g in grants):
+    if not _names_screens(grants, memberships):
         return None
     return [
         screen["code"]

@@ -364,6 +364,18 @@ def _audited_window(
     )
 
 
+def _audit_refused(
+    actor: Any, ledger: Ledger, screen_code: str, reason: str | None, **why: Any
+) -> None:
+    """The ``search.refused`` event of a search refused before it searched: the screen,
+    why (``refused``: the screen not granted; ``fields``: each criterion refused and why)
+    and the reason given, never the terms."""
+    audit_record(
+        actor=actor, action="search.refused", ledger_code=ledger.code,
+        details={"screen": screen_code, **why, "reason": (reason or "").strip()},
+    )  # fmt: skip
+
+
 def search_run(
     *,
     actor: Any,
@@ -395,11 +407,7 @@ def search_run(
     # clearance. Refused, it is audited as the refused criteria are, without the terms.
     screen_policy = policy.for_screen(screen_code)
     if not screen_policy.can("search"):
-        audit_record(
-            actor=actor, action="search.refused", ledger_code=ledger.code,
-            details={"screen": screen_code, "refused": "screen_not_granted",
-                     "reason": (reason or "").strip()},
-        )  # fmt: skip
+        _audit_refused(actor, ledger, screen_code, reason, refused="screen_not_granted")
         denied = SearchScreenNotGranted(
             f"検索画面「{screen['name']}」を使う権限がありません。", capability="search"
         )
@@ -452,10 +460,7 @@ def search_run(
         # names no criterion of it, or the searcher may not read, is a probe of what the
         # screen is there to withhold: answered 400 with nothing searched, it left no trace
         # (a refused read of a record by its id leaves ``record.refused``).
-        audit_record(
-            actor=actor, action="search.refused", ledger_code=ledger.code,
-            details={"screen": screen_code, "fields": refused, "reason": (reason or "").strip()},
-        )  # fmt: skip
+        _audit_refused(actor, ledger, screen_code, reason, fields=refused)
     for path, value in criteria.items():
         if path not in problems and any(
             ANY_CONTROL_RE.search(t) for t in texts_in(value, scalars=True)

@@ -135,6 +135,15 @@ def test_masked_values_never_leave_in_a_payload(
     _address_masked(receiver.received[0].body)
 
 
+def _zei_joins_shimin(city: dict[str, Any]) -> None:
+    """The subscription's owner (市民税課's zei) becomes an editor in 市民課 too."""
+    with schema_context("mitaka"):
+        Membership.objects.create(
+            user=city["people"]["zei"], department=city["departments"]["shimin"],
+            role=Role.EDITOR, valid_from=date(2026, 4, 1),
+        )  # fmt: skip
+
+
 def test_an_owner_in_two_departments_sends_a_record_as_its_own_departments_show_it(
     subscribe: Any, enqueue: Any, receiver: Receiver, city: dict[str, Any]
 ) -> None:
@@ -142,11 +151,7 @@ def test_an_owner_in_two_departments_sends_a_record_as_its_own_departments_show_
     the payload masks the address, as 市民税課 reads it (the best of both departments,
     applied to every record, sent it plain: LedgerPolicy.for_record)."""
     subscribe("zei")
-    with schema_context("mitaka"):
-        Membership.objects.create(
-            user=city["people"]["zei"], department=city["departments"]["shimin"],
-            role=Role.EDITOR, valid_from=date(2026, 4, 1),
-        )  # fmt: skip
+    _zei_joins_shimin(city)
     record = _sato(city, {"shimin": False, "shiminzei": True})
     [delivery] = enqueue("record.created", record=record)
     assert _deliver(delivery) == "succeeded"
@@ -160,11 +165,8 @@ def test_a_record_the_owner_reaches_only_through_a_search_only_department_is_inv
     it; the record is 可 for 市民課 alone. The API reads it by id as no record (404): the
     payload went out visible, with its state and times, when the person's record changed."""
     subscribe("zei")
+    _zei_joins_shimin(city)
     with schema_context("mitaka"):
-        Membership.objects.create(
-            user=city["people"]["zei"], department=city["departments"]["shimin"],
-            role=Role.EDITOR, valid_from=date(2026, 4, 1),
-        )  # fmt: skip
         grants = [grant_describe(g) for g in Grant.objects.filter(ledger=city["ledger"])]
         for grant in grants:
             if grant["department"] == "shimin" and not grant["role"]:

@@ -209,14 +209,12 @@ def _aware_datetime(name: str, text: str, *, dates: bool = False) -> datetime:
 
 
 def _filtered(policy: LedgerPolicy, request: Request) -> QuerySet[Record]:
-    # The index columns are most of a row, and no output shows them.
-    queryset = policy.records(Record.objects.defer("search_keys", "search_text"))
-    # Only the records the caller views through a department they are disclosed to: one
-    # in a department that may only search a record (and another that may view the ledger)
-    # listed it, counted it and matched filters on any field it may read against it, so
-    # learnt by a filter what no search screen lets it ask (``readable_filter``).
-    if viewable := policy.readable_filter(capability="view"):  # Q(): every one it sees
-        queryset = queryset.filter(viewable)
+    # The index columns are most of a row, and no output shows them. Only the records the
+    # caller views through a department they are disclosed to (``LedgerPolicy.viewing``):
+    # one in a department that may only search a record (and another that may view the
+    # ledger) listed it, counted it and matched filters on any field it may read against
+    # it, so learnt by a filter what no search screen lets it ask.
+    queryset = policy.viewing().records(Record.objects.defer("search_keys", "search_text"))
     params = request.query_params
     refuse_control_characters(params)
     if not query_flag(params, "deleted"):
