@@ -9,10 +9,11 @@ from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, HttpResponseNotFound
+from django.http.request import split_domain_port
 from django.template.loader import render_to_string
 from django.utils.module_loading import import_string
 from django_tenants.middleware.main import TenantMainMiddleware
-from django_tenants.utils import get_tenant_domain_model
+from django_tenants.utils import get_tenant_domain_model, remove_www
 
 from daicho import health
 from daicho.caching import (
@@ -53,6 +54,16 @@ class MunicipalityMiddleware(TenantMainMiddleware):
       ``request.rate_counts``, see ``REQUEST_RATE_COUNTERS``), and the
       connection keeps its ``search_path`` when the city is the one it already serves.
     """
+
+    @staticmethod
+    def hostname_from_request(request: HttpRequest) -> str:
+        """The host as DNS reads it: lower case, without a port or the final dot of a fully
+        qualified name (RFC 4343, RFC 1034), as ``ALLOWED_HOSTS`` already matched it.
+        django-tenants looked the header up as sent, so ``Mitaka.example.jp`` or
+        ``mitaka.example.jp.`` got the unknown-host page; domains are stored lower case
+        (``tenants.services``)."""
+        domain, _port = split_domain_port(request.get_host())
+        return remove_www(domain)
 
     def process_request(self, request: HttpRequest) -> HttpResponse | None:
         probe = health.PROBES.get(request.path_info)

@@ -88,3 +88,18 @@ def test_health_answers_on_every_host(cities: dict, db: None, host: str) -> None
     response = Client().get("/healthz", HTTP_HOST=host)
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
+
+
+@pytest.mark.parametrize("spelling", ["upper", "trailing_dot", "port"])
+def test_a_host_is_read_as_dns_reads_it(mitaka: City, spelling: str) -> None:
+    """Host names are case-insensitive and a fully qualified name may end with a dot
+    (RFC 4343, RFC 1034): a client that sends ``Mitaka.localhost`` or ``mitaka.localhost.``
+    reaches the city, not the unknown-host page."""
+    host = {
+        "upper": mitaka.domain.upper(),
+        "trailing_dot": mitaka.domain + ".",
+        "port": mitaka.domain.capitalize() + ":8000",
+    }[spelling]
+    response = Client().get("/accounts/login/", HTTP_HOST=host)
+    assert response.status_code == 200
+    assert "三鷹市" in response.content.decode()
