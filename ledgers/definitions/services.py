@@ -578,9 +578,16 @@ def ledger_create(
                 actor=actor if getattr(actor, "pk", None) else None,
             )  # fmt: skip
             _grant_creators(ledger, admin_of, actor=actor)
-            audit_record(
-                actor=actor, action="ledger.create", ledger_code=code, details={"version": 1}
+            # As a change from nothing: the fields with their sensitivities, the search
+            # screens and 照会可否 it was made with, and its own attributes.
+            made = definition_changes({}, definition)
+            made["after"].update(
+                {attribute: getattr(ledger, attribute) for attribute in _LEDGER_ATTRIBUTES}
             )
+            audit_record(
+                actor=actor, action="ledger.create", ledger_code=code,
+                details={"version": 1, **made},
+            )  # fmt: skip
     except IntegrityError:
         # Another create of the same code committed between the check above and this insert.
         if not Ledger.objects.filter(code=code).exists():

@@ -14,7 +14,7 @@ from ledgers.definitions.models import Ledger
 from ledgers.exceptions import RecordInvalid
 from ledgers.records.models import Record
 from ledgers.records.services import record_bulk_update
-from tests.api.conftest import ADDRESS, records_url
+from tests.api.conftest import ADDRESS, DV_DOCUMENT, records_url
 
 FIELDS_URL = "/api/v1/ledgers/dv/fields/"
 
@@ -202,3 +202,24 @@ def test_a_ledger_update_is_audited_with_what_it_changed(api: Any, city: dict[st
     assert changed.status_code == 200, changed.content
     details = _last_event("ledger.update").details
     assert (details["before"], details["after"]) == ({"retention_years": 5}, {"retention_years": 1})
+
+
+def test_a_ledger_creation_is_audited_with_the_definition_it_made(
+    api: Any, city: dict[str, Any]
+) -> None:
+    """A new ledger's event said ``{"version": 1}``: the trail did not show which fields it
+    was made with, at which sensitivity, nor what its search screens show, though every
+    later change is kept as before and after. The auditor reads it as a change from
+    nothing."""
+    document = {**DV_DOCUMENT, "code": "dv2", "name": "DV台帳（試行）", "retention_years": 3}
+    created = api("designer").post("/api/v1/ledgers/", document)
+    assert created.status_code == 201, created.content
+    details = _last_event("ledger.create").details
+    assert details["version"] == 1
+    assert set(details["before"]["fields"].values()) == {None}  # none was there before
+    after = details["after"]
+    assert set(after["fields"]) == {f["key"] for f in DV_DOCUMENT["fields"]}
+    assert after["fields"]["address"]["sensitivity"] == "special_care"
+    assert "address" in after["search_screens"]["offender"]["excluded_fields"]
+    assert after["disclosure"]["field"] == "disclosure"  # the server's 照会可否 section
+    assert (after["name"], after["retention_years"]) == ("DV台帳（試行）", 3)
