@@ -13,7 +13,12 @@ Rules:
 - A grant applies to a member of its department (any role), to a holder of its role (any
   department), or to a holder of its role in its department. Its capabilities are capped
   by the member's role (a viewer never edits, whatever the grant says); the (read)
-  clearance is the highest of the applicable grants that give a read capability.
+  clearance is the highest of the applicable grants that give ``view`` when the actor
+  views the records, else of those that give a read capability (a desk that may search
+  and update without viewing). A search screen runs with the highest of the grants that
+  give a read capability and allow it (``LedgerPolicy.for_screen``). A grant's clearance
+  goes with its own capabilities: a grant to search only (加害者検索 at 要配慮) does not
+  raise what the records list and a record's page show through another grant's ``view``.
 - A new record (a create, a bulk create, an import) may hold fields up to the higher of the
   read clearance and the entry clearance: the highest of the applicable grants that give
   ``create`` (``import`` for an import). A reception desk (申請受付) registers applications
@@ -214,13 +219,18 @@ class LedgerPolicy:
     #: ``disclosure_since`` as sorted pairs (part of the compiled record query's key).
     _disclosure_since: tuple[tuple[str, int], ...] = field(default=(), repr=False)
     #: Per department of the actor's memberships that a grant applies through: its code,
-    #: the record capabilities it gives, and its clearance's rank (-1: none), for
-    #: ``for_record`` and ``readable_filter``. Only on a ledger with a 照会可否 field.
-    _by_department: tuple[tuple[str, frozenset[str], int], ...] = field(default=(), repr=False)
+    #: the record capabilities it gives, the rank of the clearance of its grants that give
+    #: a read capability and of those that give ``view`` (-1: none), for ``for_record``
+    #: and ``readable_filter``. Only on a ledger with a 照会可否 field.
+    _by_department: tuple[tuple[str, frozenset[str], int, int], ...] = field(default=(), repr=False)
+    #: A search screen's policy (``for_screen``): its clearance is that of every grant
+    #: with a read capability that allows the screen, ``view`` or not.
+    _screen: bool = field(default=False, repr=False)
     #: What ``for_screen`` recomputes the policy from when a grant that applies to the actor
-    #: names the search screens its ``search`` runs (``Grant.search_screens``): the ledger's
-    #: grants, the actor's memberships and whether it administers the city. ``None`` (the
-    #: common case) when no such grant applies: every screen runs with this policy.
+    #: names the search screens its ``search`` runs (``Grant.search_screens``), or gives a
+    #: read capability but not ``view`` at another clearance than its ``view`` grants: the
+    #: ledger's grants, the actor's memberships and whether it administers the city.
+    #: ``None`` (the common case) otherwise: every screen runs with this policy.
     _screen_grants: tuple[tuple[Grant, ...], tuple[Membership, ...], bool] | None = field(
         default=None, repr=False
     )
@@ -254,7 +264,7 @@ class LedgerPolicy:
         allowed = [g for g in grants if _allows(g, code)]
         narrowed = _policy_from(
             self.actor, self.ledger, allowed, list(memberships), admin=admin,
-            viewed_by=self.viewed_by, by_screen=False,
+            viewed_by=self.viewed_by, by_screen=False, screen=True,
         )  # fmt: skip
         self._mask_plans[key] = narrowed  # type: ignore[index]
         return narrowed
@@ -321,7 +331,13 @@ class LedgerPolicy:
         needed = max(
             (Sensitivity.rank(s or Sensitivity.INTERNAL) for s in sensitivities), default=-1
         )
-        cleared = {code for code, _caps, rank in self._by_department if rank >= needed}
+        # Outside a search screen only what a department views counts: the records listed
+        # are disclosed to one that views them, which ``for_record`` then reads them with
+        # (a department that may only search them, up to 要配慮, adds no clearance there).
+        cleared = {
+            code for code, caps, read, view in self._by_department
+            if (read if self._screen else view if "view" in caps else -1) >= needed
+        }  # fmt: skip
         if self.departments <= cleared:
             return Q()
         return self._disclosed_to(self.departments & cleared)
@@ -369,17 +385,16 @@ class LedgerPolicy:
         if not isinstance(flags, Mapping):
             flags = {}
         through = frozenset(
-            code for code, _caps, _rank in self._by_department if flags.get(code) is True
+            code for code, _caps, _read, _view in self._by_department if flags.get(code) is True
         )
         cached = self._mask_plans.get(("record", through))  # type: ignore[call-overload]
         if cached is not None:
             return cached
         capabilities = set(self.capabilities - RECORD_CAPABILITIES)
-        rank = -1
-        for code, caps, department_rank in self._by_department:
-            if code in through:
-                capabilities |= caps
-                rank = max(rank, department_rank)
+        entries = [entry for entry in self._by_department if entry[0] in through]
+        for _code, caps, _read, _view in entries:
+            capabilities |= caps
+        rank = self._rank_through(entries)
         clearance = [s.value for s in Sensitivity][rank] if rank >= 0 else None
         narrowed = self
         if (
@@ -393,6 +408,17 @@ class LedgerPolicy:
             )  # fmt: skip
         self._mask_plans[("record", through)] = narrowed  # type: ignore[index]
         return narrowed
+
+    def _rank_through(self, entries: Iterable[tuple[str, frozenset[str], int, int]]) -> int:
+        """The clearance's rank a record disclosed to the departments of ``entries`` (of
+        ``_by_department``) is read with: that of their grants that give ``view`` when one
+        of them gives it (outside a search screen), else of those with a read capability.
+        A department that may search the record up to 要配慮 and one that views it up to
+        庁内 show its page at 庁内: the search grant's clearance is the screen's."""
+        entries = list(entries)
+        if not self._screen and any("view" in caps for _code, caps, _read, _view in entries):
+            return max((view for *_rest, view in entries), default=-1)
+        return max((read for _code, _caps, read, _view in entries), default=-1)
 
     def require_on(
         self, capability: str, values: Mapping[str, Any], *, written_under: int | None = None
@@ -417,7 +443,8 @@ class LedgerPolicy:
         elif not self._by_department:
             answer = True
         else:
-            _code, caps, rank = self._by_department[0]
+            caps = self._by_department[0][1]
+            rank = self._rank_through(self._by_department)
             clearance = Sensitivity.rank(self.clearance) if self.clearance is not None else -1
             answer = caps == self.capabilities & RECORD_CAPABILITIES and rank == clearance
         self._mask_plans["one_gives_all"] = answer  # type: ignore[index]
@@ -473,7 +500,7 @@ class LedgerPolicy:
         the search screens alone, which choose what it shows."""
         if self.break_glass or self._disclosure_key is None or not self._by_department:
             return self
-        viewing = frozenset(code for code, caps, _rank in self._by_department if "view" in caps)
+        viewing = frozenset(code for code, caps, *_ranks in self._by_department if "view" in caps)
         if self.departments <= viewing:
             return self
         return dataclasses.replace(self, departments=self.departments & viewing)
@@ -848,19 +875,22 @@ def _policy_from(
     admin: bool,
     viewed_by: Any = None,
     by_screen: bool = True,
+    screen: bool = False,
 ) -> LedgerPolicy:
     """``policy_for`` from the ledger's grants and the actor's memberships, read already.
     ``by_screen``: keep them for ``LedgerPolicy.for_screen`` when a grant that applies to
-    the actor names the screens its search runs."""
+    the actor names the screens its search runs, or reads at another clearance than the
+    ``view`` grants (``_reads_beyond_view``). ``screen``: the policy a search screen runs
+    with (``for_screen``), its clearance that of every grant with a read capability."""
     found = _effective(grants, memberships)
-    names_screens = by_screen and _names_screens(grants, memberships)
+    names_screens = by_screen and (_names_screens(grants, memberships) or _reads_beyond_view(found))
     capabilities = found.capabilities
     if admin:
         capabilities.add("design")
     levels = [s.value for s in Sensitivity]
     disclosure = disclosure_field(ledger)
     departments = found.departments
-    by_department: tuple[tuple[str, frozenset[str], int], ...] = ()
+    by_department: tuple[tuple[str, frozenset[str], int, int], ...] = ()
     if disclosure is not None:
         # Only the departments the 照会可否 field lists now: one taken off the list is 不可
         # for every record, whatever its stored flags still say ("disclosure must be
@@ -872,7 +902,9 @@ def _policy_from(
         actor=actor,
         ledger=ledger,
         capabilities=frozenset(capabilities),
-        clearance=levels[found.clearance_rank] if found.clearance_rank >= 0 else None,
+        clearance=levels[rank]
+        if (rank := _clearance_rank(found, screen=screen, per_record=disclosure is not None)) >= 0
+        else None,
         departments=frozenset(departments),
         entry_clearances=tuple(
             sorted((capability, levels[rank]) for capability, rank in found.entry_ranks.items())
@@ -881,21 +913,53 @@ def _policy_from(
         _disclosure_key=disclosure,
         _disclosure_since=tuple(sorted(disclosure_since(ledger).items())),
         _by_department=by_department,
+        _screen=screen,
         _screen_grants=(tuple(grants), tuple(memberships), admin) if names_screens else None,
     )
 
 
 class _Effective(NamedTuple):
     capabilities: set[str]
-    #: The read clearance's rank (-1: none).
+    #: The rank of the clearance of the grants that give a read capability (-1: none).
     clearance_rank: int
+    #: The rank of the clearance of the grants that give ``view`` (-1: none).
+    view_rank: int
     #: Per entry capability held (``ENTRY_CAPABILITIES``), its clearance's rank.
     entry_ranks: dict[str, int]
     departments: set[str]
     #: Per department a grant applies through: the record capabilities it gives
-    #: (``RECORD_CAPABILITIES``) and its read clearance's rank (-1: none), sorted by code;
-    #: ``LedgerPolicy.for_record`` combines those a record is disclosed to.
-    by_department: list[tuple[str, frozenset[str], int]]
+    #: (``RECORD_CAPABILITIES``) and the ranks of the clearance of its grants with a read
+    #: capability and with ``view`` (-1: none), sorted by code; ``LedgerPolicy.for_record``
+    #: combines those a record is disclosed to.
+    by_department: list[tuple[str, frozenset[str], int, int]]
+
+
+def _clearance_rank(found: _Effective, *, screen: bool, per_record: bool) -> int:
+    """The policy's clearance's rank: of the grants that give ``view`` when the actor holds
+    it (outside a search screen), else of those with a read capability. ``per_record``
+    (a ledger with a 照会可否 field, whose ``for_record`` narrows each record's rights to
+    the departments it is disclosed to): the highest any record may be read with, each
+    department counted as ``for_record`` combines it (its ``view`` grants' clearance where
+    it views, its read grants' where it only searches): a desk that searches and updates
+    records disclosed to it alone, up to 要配慮, while another department views the ledger
+    up to personal data, writes them up to 要配慮 as before."""
+    if screen:
+        return found.clearance_rank
+    if per_record:
+        return max(
+            (view if "view" in caps else read for _code, caps, read, view in found.by_department),
+            default=-1,
+        )
+    return found.view_rank if "view" in found.capabilities else found.clearance_rank
+
+
+def _reads_beyond_view(found: _Effective) -> bool:
+    """Whether a search screen's policy (every read grant's clearance) would differ from
+    the records' (the ``view`` grants' clearance where ``view`` is held): a grant that
+    searches at another clearance than the actor's ``view`` grants."""
+    return _clearance_rank(found, screen=False, per_record=False) != found.clearance_rank or any(
+        read != view for _code, _caps, read, view in found.by_department
+    )
 
 
 def _effective(grants: Iterable[Grant], memberships: list[Membership]) -> _Effective:
@@ -906,10 +970,10 @@ def _effective(grants: Iterable[Grant], memberships: list[Membership]) -> _Effec
     values without reading any), the departments through which it may view or search,
     and what each department gives on records."""
     capabilities: set[str] = set()
-    clearance_rank = -1
+    clearance_rank = view_rank = -1
     entry_ranks: dict[str, int] = {}
     departments: set[str] = set()
-    per_department: dict[str, tuple[set[str], int]] = {}
+    per_department: dict[str, tuple[set[str], int, int]] = {}
     for grant in grants:
         holders = _applies(grant, memberships)
         if not holders:
@@ -923,22 +987,28 @@ def _effective(grants: Iterable[Grant], memberships: list[Membership]) -> _Effec
                 departments.add(code)
             rank = Sensitivity.rank(grant.clearance)
             read = bool(effective & READ_CAPABILITIES)
+            views = "view" in effective
             if read:
                 clearance_rank = max(clearance_rank, rank)
+            if views:
+                view_rank = max(view_rank, rank)
             for capability in ENTRY_CAPABILITIES:
                 if capability in effective:
                     entry_ranks[capability] = max(entry_ranks.get(capability, -1), rank)
             on_records = effective & RECORD_CAPABILITIES
             if on_records:
-                caps, department_rank = per_department.get(code, (set(), -1))
+                caps, read_rank, department_view = per_department.get(code, (set(), -1, -1))
                 per_department[code] = (
                     caps | on_records,
-                    max(department_rank, rank) if read else department_rank,
+                    max(read_rank, rank) if read else read_rank,
+                    max(department_view, rank) if views else department_view,
                 )
     by_department = sorted(
-        (code, frozenset(caps), rank) for code, (caps, rank) in per_department.items()
+        (code, frozenset(caps), read, view) for code, (caps, read, view) in per_department.items()
     )
-    return _Effective(capabilities, clearance_rank, entry_ranks, departments, by_department)
+    return _Effective(
+        capabilities, clearance_rank, view_rank, entry_ranks, departments, by_department
+    )
 
 
 def _names_screens(grants: Iterable[Grant], memberships: list[Membership]) -> bool:
