@@ -629,7 +629,10 @@ class LedgerPolicy:
         cached = self._mask_plans.get(key)  # type: ignore[call-overload]
         if cached is not None and cached[0] is old and cached[1] is current:
             return cached[2]
-        merged = stricter_fields(old, current)
+        known = current
+        if _sub_fields_departed(old, current):
+            known = with_departed_sub_fields(self.ledger, current)
+        merged = stricter_fields(old, known)
         # Both lists are kept with the result, so that their ids cannot be reused meanwhile.
         self._mask_plans[key] = (old, current, merged)  # type: ignore[index]
         return merged
@@ -757,6 +760,52 @@ def stricter_fields(
         if old_subs and now_subs:
             entry["options"] = {**spec["options"], "fields": stricter_fields(old_subs, now_subs)}
         merged.append(entry)
+    return merged
+
+
+_GROUP_TYPES = frozenset({"group", "repeating_group"})
+
+
+def _sub_fields_departed(old: list[Mapping[str, Any]], current: list[Mapping[str, Any]]) -> bool:
+    """Whether a group of ``old`` holds a sub-field its namesake in ``current`` no longer
+    does (dropped from the group since)."""
+    by_key = {f["key"]: f for f in current}
+    for spec in old:
+        old_subs = (spec.get("options") or {}).get("fields") or []
+        if not old_subs or spec["key"] not in by_key:
+            continue
+        now_subs = (by_key[spec["key"]].get("options") or {}).get("fields") or []
+        if {sub["key"] for sub in old_subs} - {sub["key"] for sub in now_subs}:
+            return True
+    return False
+
+
+def with_departed_sub_fields(
+    ledger: Ledger, current: list[Mapping[str, Any]]
+) -> list[Mapping[str, Any]]:
+    """``current`` with each group's sub-fields dropped since (a group's sub-fields are
+    replaced whole, so none stays behind as a removed field does) as they last were in
+    ``ledger``'s definition versions (one query). What "now" is for such a sub-field when
+    an old generation is masked by the stricter of then and now: without it, a sub-field
+    raised to 要配慮 and then dropped showed its old generations at the level they were
+    written under, plain to a reader the raise had hidden them from. Its last level, not
+    its strictest: a level lowered before the drop stays lowered, as for a live field."""
+    merged = [dict(spec) for spec in current]
+    groups = {spec["key"]: spec for spec in merged if spec.get("type") in _GROUP_TYPES}
+    for spec in groups.values():
+        options = spec.get("options") or {}
+        spec["options"] = {**options, "fields": list(options.get("fields") or [])}
+    for definition in ledger.versions.order_by("-version").values_list("definition", flat=True):
+        for then in (definition or {}).get("fields", []):
+            group = groups.get(then.get("key"))
+            if group is None:
+                continue
+            subs = group["options"]["fields"]
+            held = {sub["key"] for sub in subs}
+            subs.extend(
+                sub for sub in (then.get("options") or {}).get("fields") or []
+                if sub["key"] not in held
+            )  # fmt: skip
     return merged
 
 
