@@ -58,7 +58,7 @@ from ledgers.records.references import (
     references_missing,
     references_unseen,
 )
-from ledgers.search.index import IndexData, Indexer
+from ledgers.search.index import GROUP_TYPES, IndexData, Indexer
 from ledgers.webhooks.services import (
     WEBHOOK_DELIVERIES_CTE,
     webhook_deliveries_schedule,
@@ -783,14 +783,22 @@ def record_delete(
 
 def _listed_flags_only(ledger: Ledger, values: dict[str, Any]) -> dict[str, Any]:
     """``values`` with each 照会可否 (``department_flags``) value cut to the departments its
-    field lists now. An old generation holds the flag of a department taken off the list
-    since: refused as unknown, it made that generation impossible to restore; such a
-    department is 不可 for every record anyway (``policy_for``)."""
+    field lists now, and each group's rows to the sub-fields it holds now. An old generation
+    holds the flag of a department taken off the list since, or a sub-field dropped from its
+    group since: refused as unknown, each made that generation impossible to restore (such
+    a department is 不可 for every record anyway, ``policy_for``; such a sub-field is
+    dropped as a removed field's value is)."""
     for spec in ledger.fields():
         value = values.get(spec["key"])
         if spec["type"] == "department_flags" and isinstance(value, Mapping):
             listed = set((spec.get("options") or {}).get("departments") or ())
             values[spec["key"]] = {code: flag for code, flag in value.items() if code in listed}
+        elif spec["type"] in GROUP_TYPES and isinstance(value, list):
+            subs = {sub["key"] for sub in (spec.get("options") or {}).get("fields") or []}
+            values[spec["key"]] = [
+                {k: v for k, v in row.items() if k in subs} if isinstance(row, Mapping) else row
+                for row in value
+            ]
     return values
 
 

@@ -72,3 +72,28 @@ def test_a_sub_field_dropped_without_a_raise_shows_as_it_was_written(
     assert dropped.status_code == 200, dropped.content
     shown = api("zei").get(records_url(record_id, "versions/1/")).json()
     assert shown["values"]["offenders"][0]["relation"] == "配偶者"
+
+
+def test_a_generation_restores_after_a_sub_field_was_dropped_from_its_group(
+    api: Any, city: dict[str, Any]
+) -> None:
+    """Generation 1's 加害者 rows hold 続柄, dropped from the group since: restoring it was
+    400 「1行目: 不明な項目があります: relation」, and no generation written before the drop
+    could be restored. A value of a sub-field dropped since is left out, as a field's."""
+    clerk, record_id = api("clerk"), city["record"].pk
+    dropped = api("designer").patch(GROUP_URL, {"fields": [NAME]})
+    assert dropped.status_code == 200, dropped.content
+    changed = clerk.patch(
+        records_url(record_id),
+        {"values": {"offenders": [{"name": "佐藤 次郎"}], "amount": 7}},
+        HTTP_IF_MATCH='"1"',
+    )
+    assert changed.status_code == 200, changed.content
+    restored = clerk.post(
+        records_url(record_id, "restore/"), {"generation": 1}, HTTP_IF_MATCH='"2"'
+    )
+    assert restored.status_code == 200, restored.content
+    values = restored.json()["values"]
+    assert values["amount"] == 1000
+    assert [row["name"]["kanji"] for row in values["offenders"]] == ["山田 太郎"]
+    assert "relation" not in values["offenders"][0]
