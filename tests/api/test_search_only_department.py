@@ -139,3 +139,28 @@ def test_a_record_seen_only_through_search_is_not_read_by_id(setting: dict[str, 
     shown = desk.get(records_url(setting["zei_only"].pk))
     assert shown.status_code == 200
     assert shown.json()["values"]["name"]["kanji"] == "鈴木 一郎"
+
+
+def test_a_refused_read_of_its_history_is_in_the_trail(setting: dict[str, Any]) -> None:
+    """Its generations, their list, a diff and ``as_of`` are 403 to the desk, and left
+    nothing in the trail: a look into the history of a person the desk may not read (the
+    versions' reasons, the old addresses) was invisible to the auditor, while the same
+    look by its id leaves ``record.refused``. Each now leaves one, naming what was tried."""
+    desk, record_id = setting["desk"], setting["searched"].pk
+    tries = [
+        ("versions/", None, "record.versions"),
+        ("versions/1/", None, "record.version_view"),
+        ("diff/", {"from": 1, "to": 2}, "record.diff"),
+        ("", {"as_of": "2030-01-01T00:00:00+09:00"}, "record.view"),
+    ]
+    for suffix, params, _attempted in tries:
+        assert desk.get(records_url(record_id, suffix), params).status_code == 403, suffix
+    with schema_context("mitaka"):
+        events = list(
+            AuditEvent.objects.filter(record_id=record_id, actor__username="desk")
+            .order_by("seq")
+            .values_list("action", "details")
+        )
+    assert [(action, details["attempted"], details["exists"]) for action, details in events] == [
+        ("record.refused", attempted, True) for _s, _p, attempted in tries
+    ]

@@ -39,7 +39,7 @@ from ledgers.api.pagination import TimeCursorPagination
 from ledgers.api.records import serializers as s
 from ledgers.api.tokens.services import token_has_scope
 from ledgers.audit.services import audit_record
-from ledgers.exceptions import RecordInvalid, RecordNotFound
+from ledgers.exceptions import AccessDenied, RecordInvalid, RecordNotFound
 from ledgers.fields import field_type_registry
 from ledgers.fields.exceptions import FieldError
 from ledgers.fields.normalize import text_problem
@@ -423,8 +423,7 @@ class RecordDetailView(APIView):
                 record_output(record, policy), headers={"ETag": etag(record.generation)}
             )
         record = policy.get_record(record_id, refused_as="record.view")
-        # Its generations are shown as the record itself is (``for_record``).
-        policy = policy.require_on("view", record.data, written_under=record.definition_version)
+        policy = _history_policy(request, policy, record, refused_as="record.view")
         moment = _aware_datetime("as_of", as_of)
         version = record_as_of(record=record, at=moment)
         if version is None:
@@ -501,6 +500,24 @@ class RecordDetailView(APIView):
         )
 
 
+def _history_policy(
+    request: Request, policy: LedgerPolicy, record: Record, *, refused_as: str
+) -> LedgerPolicy:
+    """The policy a record's generations are shown with: as the record itself is, through
+    the departments it is disclosed to now (``for_record``), which must give ``view``
+    (403 otherwise). A refusal is ``record.refused`` naming ``refused_as``, as a read by
+    its id of a record out of sight is: one who may only search the record (its history,
+    the reasons and old addresses of a person it may not read) left no trace."""
+    try:
+        return policy.require_on("view", record.data, written_under=record.definition_version)
+    except AccessDenied:
+        audit_record(
+            actor=request.user, action="record.refused", ledger_code=policy.ledger.code,
+            record_id=record.pk, details={"attempted": refused_as, "exists": True},
+        )  # fmt: skip
+        raise
+
+
 class RecordVersionListView(APIView):
     required_scopes = {"GET": "records:read"}
 
@@ -512,9 +529,9 @@ class RecordVersionListView(APIView):
         ledger, policy = ledger_for(request, code)
         policy.require("view")
         record = policy.get_record(record_id, refused_as="record.versions")
-        # As the generations themselves (``for_record``): their reasons are free text about
-        # the person (「井口二丁目へ転居」), which one who may only search the record read.
-        policy.require_on("view", record.data, written_under=record.definition_version)
+        # As the generations themselves: their reasons are free text about the person
+        # (「井口二丁目へ転居」), which one who may only search the record read.
+        _history_policy(request, policy, record, refused_as="record.versions")
         versions = list(record_versions(record=record).select_related("actor"))
         # Who handled the record and why (reasons are free text about the person): a read
         # of personal data like any other.
@@ -533,8 +550,7 @@ class RecordVersionView(APIView):
         ledger, policy = ledger_for(request, code)
         policy.require("view")
         record = policy.get_record(record_id, refused_as="record.version_view")
-        # Its generations are shown as the record itself is (``for_record``).
-        policy = policy.require_on("view", record.data, written_under=record.definition_version)
+        policy = _history_policy(request, policy, record, refused_as="record.version_view")
         version = record_get_version(record=record, generation=generation)
         body = version_output(version, policy, version_definition(version=version))
         audit_record(
@@ -572,8 +588,7 @@ class RecordDiffView(APIView):
         ledger, policy = ledger_for(request, code)
         policy.require("view")
         record = policy.get_record(record_id, refused_as="record.diff")
-        # Its generations are shown as the record itself is (``for_record``).
-        policy = policy.require_on("view", record.data, written_under=record.definition_version)
+        policy = _history_policy(request, policy, record, refused_as="record.diff")
         first, second = (_generation(request.query_params, name) for name in ("from", "to"))
         older = record_get_version(record=record, generation=first)
         newer = record_get_version(record=record, generation=second)
