@@ -15,7 +15,7 @@ from django.db.models import Q
 
 from daicho.accounts.exceptions import UsernameTaken
 from daicho.accounts.models import Department, Membership, Role
-from daicho.accounts.services import username_claimed
+from daicho.accounts.services import sessions_end, username_claimed
 from daicho.tenancy.guard import require_tenant
 from ledgers.access.policy import is_city_admin, valid_memberships
 from ledgers.audit.services import audit_record
@@ -444,6 +444,10 @@ def staff_update(
             revoked = _tokens_end(actor, user)
             if reset:
                 details["tokens_revoked"] = revoked
+        if was_active and not user.is_active:
+            # Its sessions too: Django refuses an inactive account's session but keeps it,
+            # and the reactivation signed it in again (a reset ends them by the password).
+            details["sessions_ended"] = sessions_end(user)
         _require_a_city_admin_left()
         audit_record(actor=actor, action="staff.update", details=details)
     return user

@@ -19,11 +19,13 @@ from typing import Any
 from axes.handlers.proxy import AxesProxyHandler
 from axes.helpers import get_cool_off
 from django.conf import settings
-from django.contrib.auth import authenticate, update_session_auth_hash
+from django.contrib.auth import SESSION_KEY, authenticate, update_session_auth_hash
 from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.http import HttpRequest
+from django.utils import timezone
 from django_otp import verify_token
 from django_otp.models import Device
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
@@ -153,6 +155,24 @@ def account_rename(*, account: User, username: str, command: str) -> User:
                          "username": {"before": before, "after": new}},
             )  # fmt: skip
     return stored
+
+
+def sessions_end(user: User) -> int:
+    """End every signed-in session of ``user`` in the current city (their rows deleted,
+    inside the caller's transaction); the number ended.
+
+    Django skips an inactive account's session but keeps it: reactivated, the account's
+    sessions were signed in again, a cookie taken before the deactivation (perhaps its
+    reason) with them. A session names its user only inside its encoded data: every live
+    session of the city is read (deactivations are rare, and a city's live sessions few)."""
+    require_tenant()
+    ended = [
+        session.pk
+        for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator()
+        if str(session.get_decoded().get(SESSION_KEY)) == str(user.pk)
+    ]
+    Session.objects.filter(pk__in=ended).delete()
+    return len(ended)
 
 
 def sign_in_event_record(

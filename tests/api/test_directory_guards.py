@@ -6,11 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.test import Client
 from django_tenants.utils import schema_context
 
 from ledgers.access.policy import is_city_admin
 from ledgers.audit.models import AuditEvent
-from tests.api.conftest import Api
+from tests.api.conftest import HOST, Api
 
 User = get_user_model()
 
@@ -91,6 +92,21 @@ def test_a_deactivation_ends_the_account_s_tokens(api: Any) -> None:
     assert [t["state"] for t in listed] == ["revoked"]
     assert admin.patch("/api/v1/staff/clerk/", {"active": True}).status_code == 200
     assert clerk.get("/api/v1/me/").status_code == 401  # reactivation revives no old token
+
+
+def test_a_deactivation_ends_the_account_s_sessions(api: Any, city: dict[str, Any]) -> None:
+    """A session cookie taken before the deactivation (perhaps its reason) signed in again
+    with the reactivation, as a token did before tokens ended with it: Django only skips an
+    inactive account's session, it does not end it."""
+    admin, browser = api("admin"), Client(HTTP_HOST=HOST)
+    with schema_context("mitaka"):
+        browser.force_login(city["people"]["clerk"])
+    assert browser.get("/api/v1/me/").json()["username"] == "clerk"
+    assert admin.delete("/api/v1/staff/clerk/").status_code == 200
+    assert _last("staff.update").details["sessions_ended"] == 1
+    assert browser.get("/api/v1/me/").status_code in (401, 403)
+    assert admin.patch("/api/v1/staff/clerk/", {"active": True}).status_code == 200
+    assert browser.get("/api/v1/me/").status_code in (401, 403)  # the old session stays ended
 
 
 def test_a_list_body_is_a_400(api: Any) -> None:
