@@ -117,7 +117,7 @@ def department_create(*, actor: Any, code: str, name: str, active: bool = True) 
     try:
         with transaction.atomic():
             department = Department.objects.create(code=code, name=name.strip(), active=active)
-            details: dict[str, Any] = {"code": code}
+            details: dict[str, Any] = {"code": code, "name": department.name}
             if not active:
                 details["active"] = False
             audit_record(actor=actor, action="department.create", details=details)
@@ -297,7 +297,11 @@ def staff_create(
             user.set_password_chosen_by_other(password)
             user.save()
             Membership.objects.bulk_create(_membership_rows(user, memberships))
-            details: dict[str, Any] = {"user": user.pk, "memberships": _memberships_of(user)}
+            # Who the account is and is shown as: the trail keeps what a later rename changes.
+            details: dict[str, Any] = {
+                "user": user.pk, "username": user.username, "display_name": user.display_name,
+                "memberships": _memberships_of(user),
+            }  # fmt: skip
             if not active:
                 details["active"] = False
             audit_record(actor=actor, action="staff.create", details=details)
@@ -406,6 +410,7 @@ def staff_update(
             except ValidationError as exc:
                 raise DirectoryInvalid({"password": list(exc.messages)}) from None
         changed = []
+        named = user.display_name
         if display_name is not None:
             user.display_name = display_name[:150]
             changed.append("display_name")
@@ -425,6 +430,9 @@ def staff_update(
             changed.append("is_active")
         user.save()
         details: dict[str, Any] = {"user": user.pk, "changed": changed}
+        if display_name is not None:
+            # What every screen names the person by: "changed" alone lost who they had been.
+            details["display_name"] = {"before": named, "after": user.display_name}
         if memberships is not None:
             rows = _membership_rows(user, memberships)
             details["memberships"] = {"before": _memberships_of(user)}

@@ -84,6 +84,28 @@ def test_directory_changes_are_audited_with_what_changed(api: Any) -> None:
     assert granted.details["after"][0]["clearance"] == "special_care"
 
 
+def test_names_are_audited_with_what_they_were_and_became(api: Any) -> None:
+    """A display name is what every screen names a person by: a rename said only that it
+    changed, and a created account or department named neither its name nor (staff) its
+    username, so the trail could not tell who a staff member had been shown as."""
+    admin = api("admin")
+    made = admin.post(
+        "/api/v1/staff/",
+        {"username": "newbie", "display_name": "新人", "password": "Spring-2027-ok"},
+    )
+    assert made.status_code == 201
+    created = _last("staff.create").details
+    assert (created["username"], created["display_name"]) == ("newbie", "新人")
+    assert admin.patch("/api/v1/staff/clerk/", {"display_name": "市民課 山田"}).status_code == 200
+    renamed = _last("staff.update").details
+    assert renamed["display_name"] == {"before": "clerk", "after": "市民課 山田"}
+    assert "username" not in renamed  # no rename of the username here
+    assert (
+        admin.post("/api/v1/departments/", {"code": "shien", "name": "支援課"}).status_code == 201
+    )
+    assert _last("department.create").details["name"] == "支援課"
+
+
 def test_a_deactivation_ends_the_account_s_tokens(api: Any) -> None:
     clerk, admin = api("clerk"), api("admin")
     assert admin.delete("/api/v1/staff/clerk/").status_code == 200
