@@ -224,7 +224,8 @@ def _require_a_city_admin_left() -> None:
 def _membership_rows(user: Any, memberships: Iterable[Mapping[str, Any]]) -> list[Membership]:
     departments = {d.code: d for d in Department.objects.all()}
     errors: dict[str, list[str]] = {}
-    rows = []
+    rows: list[Membership] = []
+    placed: list[tuple[int, Membership]] = []
     for index, spec in enumerate(memberships, start=1):
         where = f"memberships[{index}]"
         problems = []
@@ -241,18 +242,31 @@ def _membership_rows(user: Any, memberships: Iterable[Mapping[str, Any]]) -> lis
         if problems:
             errors[where] = problems
             continue
-        rows.append(
-            Membership(
-                user=user,
-                department=department,
-                role=spec["role"],
-                valid_from=valid_from,
-                valid_to=valid_to,
-            )
-        )
+        row = Membership(
+            user=user, department=department, role=spec["role"],
+            valid_from=valid_from, valid_to=valid_to,
+        )  # fmt: skip
+        # The same department and role twice on a common day says one thing twice: an
+        # edit of one entry (its end brought forward) left it in force through the other.
+        # Handovers (one ends, the next begins the day after) and two roles stay allowed.
+        clash = next((i for i, other in placed if _overlap(other, row)), None)
+        if clash is not None:
+            errors[where] = [f"memberships[{clash}] と同じ課・役割で、期間が重なっています。"]
+        placed.append((index, row))
+        rows.append(row)
     if errors:
         raise DirectoryInvalid(errors)
     return rows
+
+
+def _overlap(one: Membership, other: Membership) -> bool:
+    """Both of one department and role, with a day in common (``valid_to`` inclusive)."""
+    return (
+        one.department_id == other.department_id
+        and one.role == other.role
+        and (other.valid_to is None or one.valid_from <= other.valid_to)
+        and (one.valid_to is None or other.valid_from <= one.valid_to)
+    )
 
 
 def staff_create(

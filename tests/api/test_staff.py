@@ -171,3 +171,60 @@ def test_a_username_that_differs_only_by_case_or_width_is_taken(api: Any) -> Non
     assert wide.json()["username"] == "yamada"
     with schema_context("mitaka"):
         assert get_user_model().objects.count() == before + 1
+
+
+def _shimin(role: str, start: str, end: str | None = None) -> dict[str, Any]:
+    return {"department": "shimin", "role": role, "valid_from": start, "valid_to": end}
+
+
+def test_overlapping_memberships_of_one_department_and_role_are_400_and_change_nothing(
+    api: Any,
+) -> None:
+    """Two memberships of the same department and role covering a common day were stored
+    as given (the same entry twice, too): a list whose entries say one thing twice, which
+    a later edit of one of them left in force through the other. 400, naming both
+    entries, and nothing of the request written (its display name neither)."""
+    admin = api("admin")
+    admin.client.raise_request_exception = False
+    with schema_context("mitaka"):
+        events = AuditEvent.objects.filter(action="staff.update").count()
+    for memberships in (
+        [_shimin("editor", "2026-04-01"), _shimin("editor", "2026-04-01")],
+        [_shimin("editor", "2026-04-01", "2027-03-31"), _shimin("editor", "2027-03-31")],
+        [_shimin("viewer", "2027-04-01"), _shimin("viewer", "2026-04-01", "2028-03-31")],
+    ):
+        refused = admin.patch(
+            "/api/v1/staff/clerk/", {"display_name": "変更", "memberships": memberships}
+        )
+        assert refused.status_code == 400, refused.content
+        assert refused.json()["code"] == "ERROR_DIRECTORY_INVALID"
+        assert "memberships[2]" in refused.json()["detail"]["errors"]
+    after = admin.get("/api/v1/staff/clerk/").json()
+    assert after["display_name"] == "clerk"
+    assert after["memberships"] == [_shimin("editor", "2026-04-01")]
+    with schema_context("mitaka"):
+        assert AuditEvent.objects.filter(action="staff.update").count() == events
+    # A handover in one department (one role ends, another begins the next day) and two
+    # roles at once stay allowed.
+    fine = [
+        _shimin("editor", "2026-04-01", "2027-03-31"),
+        _shimin("editor", "2027-04-01"),
+        _shimin("approver", "2026-04-01"),
+    ]
+    assert admin.patch("/api/v1/staff/clerk/", {"memberships": fine}).status_code == 200
+
+
+def test_a_huge_department_code_is_refused_without_being_echoed(api: Any) -> None:
+    """An unknown department of any length was named back in the error (a 100 kB code made
+    a 100 kB answer and log line); a department code is at most 64 characters."""
+    admin = api("admin")
+    admin.client.raise_request_exception = False
+    refused = admin.post(
+        "/api/v1/staff/",
+        {"username": "x9", "password": "Spring-2027-ok",
+         "memberships": [{"department": "x" * 100_000, "role": "editor", "valid_from": "2026-04-01"}]},
+    )  # fmt: skip
+    assert refused.status_code == 400
+    assert len(refused.content) < 1000
+    with schema_context("mitaka"):
+        assert not get_user_model().objects.filter(username="x9").exists()

@@ -48,7 +48,9 @@ class DepartmentSerializer(serializers.Serializer):
 
 
 class MembershipSerializer(serializers.Serializer):
-    department = serializers.CharField()
+    # A department's code is at most 64 characters (Department.code): an unknown one is
+    # named back in the error, and one of any length made an answer and a log line as long.
+    department = serializers.CharField(max_length=64)
     role = serializers.ChoiceField(choices=[r.value for r in Role])
     valid_from = serializers.DateField()
     valid_to = serializers.DateField(required=False, allow_null=True, default=None)
