@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping
 from datetime import date
 from typing import Any
@@ -246,27 +247,41 @@ def _membership_rows(user: Any, memberships: Iterable[Mapping[str, Any]]) -> lis
             user=user, department=department, role=spec["role"],
             valid_from=valid_from, valid_to=valid_to,
         )  # fmt: skip
-        # The same department and role twice on a common day says one thing twice: an
-        # edit of one entry (its end brought forward) left it in force through the other.
-        # Handovers (one ends, the next begins the day after) and two roles stay allowed.
-        clash = next((i for i, other in placed if _overlap(other, row)), None)
-        if clash is not None:
-            errors[where] = [f"memberships[{clash}] と同じ課・役割で、期間が重なっています。"]
         placed.append((index, row))
         rows.append(row)
+    errors.update(_overlaps(placed))
     if errors:
         raise DirectoryInvalid(errors)
     return rows
 
 
-def _overlap(one: Membership, other: Membership) -> bool:
-    """Both of one department and role, with a day in common (``valid_to`` inclusive)."""
-    return (
-        one.department_id == other.department_id
-        and one.role == other.role
-        and (other.valid_to is None or one.valid_from <= other.valid_to)
-        and (one.valid_to is None or other.valid_from <= one.valid_to)
-    )
+def _overlaps(placed: list[tuple[int, Membership]]) -> dict[str, list[str]]:
+    """The entries (by their position) of one department and role with a day in common
+    with an earlier-starting one (``valid_to`` inclusive), each naming the other.
+
+    The same department and role twice on a common day says one thing twice: an edit of
+    one entry (its end brought forward) left the role in force through the other.
+    Handovers (one ends, the next begins the day after) and two roles stay allowed. Sorted
+    per department and role by start, an entry starting by the latest end so far overlaps
+    the entry reaching it: n log n, whatever the length of the list."""
+    groups: dict[tuple[int, str], list[tuple[date, int, Membership]]] = defaultdict(list)
+    for index, row in placed:
+        groups[(row.department_id, row.role)].append((row.valid_from, index, row))
+    errors: dict[str, list[str]] = {}
+    for entries in groups.values():
+        entries.sort(key=lambda entry: entry[:2])
+        reach: tuple[date | None, int] | None = None  # the latest end so far (None: open)
+        for start, index, row in entries:
+            if reach is not None and (reach[0] is None or start <= reach[0]):
+                first, later = sorted((reach[1], index))
+                errors[f"memberships[{later}]"] = [
+                    f"memberships[{first}] と同じ課・役割で、期間が重なっています。"
+                ]
+            if reach is None or (
+                reach[0] is not None and (row.valid_to is None or row.valid_to > reach[0])
+            ):
+                reach = (row.valid_to, index)
+    return errors
 
 
 def staff_create(

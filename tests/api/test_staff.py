@@ -188,17 +188,27 @@ def test_overlapping_memberships_of_one_department_and_role_are_400_and_change_n
     admin.client.raise_request_exception = False
     with schema_context("mitaka"):
         events = AuditEvent.objects.filter(action="staff.update").count()
-    for memberships in (
-        [_shimin("editor", "2026-04-01"), _shimin("editor", "2026-04-01")],
-        [_shimin("editor", "2026-04-01", "2027-03-31"), _shimin("editor", "2027-03-31")],
-        [_shimin("viewer", "2027-04-01"), _shimin("viewer", "2026-04-01", "2028-03-31")],
-    ):
+    for memberships, errors in (
+        ([_shimin("editor", "2026-04-01"), _shimin("editor", "2026-04-01")], {2: 1}),
+        ([_shimin("editor", "2026-04-01", "2027-03-31"), _shimin("editor", "2027-03-31")], {2: 1}),
+        ([_shimin("viewer", "2027-04-01"), _shimin("viewer", "2026-04-01", "2028-03-31")], {2: 1}),
+        (
+            [_shimin("editor", "2026-04-01", "2026-12-31"), _shimin("editor", "2027-01-01"),
+             _shimin("editor", "2026-06-01", "2026-06-30"), _shimin("approver", "2026-04-01")],
+            {3: 1},
+        ),
+    ):  # fmt: skip
         refused = admin.patch(
             "/api/v1/staff/clerk/", {"display_name": "変更", "memberships": memberships}
         )
         assert refused.status_code == 400, refused.content
         assert refused.json()["code"] == "ERROR_DIRECTORY_INVALID"
-        assert "memberships[2]" in refused.json()["detail"]["errors"]
+        assert refused.json()["detail"]["errors"] == {
+            f"memberships[{later}]": [
+                f"memberships[{first}] と同じ課・役割で、期間が重なっています。"
+            ]
+            for later, first in errors.items()
+        }
     after = admin.get("/api/v1/staff/clerk/").json()
     assert after["display_name"] == "clerk"
     assert after["memberships"] == [_shimin("editor", "2026-04-01")]
