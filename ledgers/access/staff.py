@@ -54,10 +54,28 @@ def _name_errors(
         errors.setdefault(field, []).append(f"{problem}。")
 
 
-def _require_city_admin(actor: Any) -> None:
+def require_city_admin(
+    actor: Any,
+    *,
+    attempted: str,
+    message: str = "課と職員を管理できるのは自治体管理者です。",
+    **target: str,
+) -> None:
+    """Refuse (``AccessDenied``) anyone but a city administrator a read or change of the
+    directory, and leave ``directory.refused`` first: who tried ``attempted``
+    (``staff.update``, …) on whom (``target``: the username or department code as given,
+    cut to the field's length; never a password or the body). A colleague who tried to
+    give themself a role (a perpetrator in another department joining the support team)
+    or to list the staff was answered 403 and the auditors never saw it. Written outside
+    the refused change's transaction: it stays."""
     require_tenant()
-    if not is_city_admin(actor):
-        raise AccessDenied("課と職員を管理できるのは自治体管理者です。")
+    if is_city_admin(actor):
+        return
+    audit_record(
+        actor=actor, action="directory.refused",
+        details={"attempted": attempted, **{key: str(value)[:150] for key, value in target.items()}},
+    )  # fmt: skip
+    raise AccessDenied(message)
 
 
 def department_describe(department: Department) -> dict[str, Any]:
@@ -101,7 +119,7 @@ def staff_tag(described: Mapping[str, Any]) -> str:
 def department_create(*, actor: Any, code: str, name: str, active: bool = True) -> Department:
     """Create a department, switched off from the start with ``active=False`` (the API's
     ``"active": false`` was ignored, and the department created switched on)."""
-    _require_city_admin(actor)
+    require_city_admin(actor, attempted="department.create", code=code)
     errors: dict[str, list[str]] = {}
     if (
         not code
@@ -137,7 +155,7 @@ def department_update(
 ) -> Department:
     """Rename a department or switch it on or off; with ``expected_tags`` (the caller's
     ``If-Match``), only the version the caller read (``department_tag``, under the lock)."""
-    _require_city_admin(actor)
+    require_city_admin(actor, attempted="department.update", code=department.code)
     errors: dict[str, list[str]] = {}
     if name is not None and (not name.strip() or len(name) > 100):
         errors["name"] = ["課名を100文字以内で入力してください。"]
@@ -296,7 +314,7 @@ def staff_create(
     """Create a staff account in this city with its memberships (人事異動 dates included);
     with ``active=False`` one that cannot sign in until switched on (the API's
     ``"active": false`` was ignored, and the account created able to sign in)."""
-    _require_city_admin(actor)
+    require_city_admin(actor, attempted="staff.create", username=username)
     errors: dict[str, list[str]] = {}
     # As Django's create_user does (NFKC): ｔａｎａｋａ is tanaka, not a second account.
     username = User.normalize_username(username) if isinstance(username, str) else username
@@ -414,7 +432,7 @@ def staff_update(
     With ``expected_tags`` (the caller's ``If-Match``), only the version the caller read
     (``staff_tag``, under the directory's lock): memberships are replaced whole, and a list
     made from those read before another administrator's change undid it unseen."""
-    _require_city_admin(actor)
+    require_city_admin(actor, attempted="staff.update", username=user.username)
     errors: dict[str, list[str]] = {}
     _name_errors(errors, "display_name", display_name, stored=user.display_name)
     if errors:

@@ -10,6 +10,7 @@ from django.test import Client
 from django_tenants.utils import schema_context
 
 from ledgers.access.policy import is_city_admin
+from ledgers.audit.context import TOKEN_KEY
 from ledgers.audit.models import AuditEvent
 from tests.api.conftest import HOST, Api
 
@@ -129,6 +130,43 @@ def test_a_deactivation_ends_the_account_s_sessions(api: Any, city: dict[str, An
     assert browser.get("/api/v1/me/").status_code in (401, 403)
     assert admin.patch("/api/v1/staff/clerk/", {"active": True}).status_code == 200
     assert browser.get("/api/v1/me/").status_code in (401, 403)  # the old session stays ended
+
+
+def test_a_refused_change_or_read_of_the_directory_is_audited(api: Any) -> None:
+    """A colleague who tried to give themself a role (a perpetrator in another department
+    joining the support team, say) or to list the staff was answered 403 and left nothing
+    in the trail: the auditors never saw the attempt. ``directory.refused`` names who
+    tried, what, and on whom, as given (never a password, never the body)."""
+    clerk, designer = api("clerk"), api("designer")
+    clerk.client.raise_request_exception = designer.client.raise_request_exception = False
+    with schema_context("mitaka"):
+        seq = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first()
+    raised = clerk.patch(
+        "/api/v1/staff/clerk/",
+        {"password": "Taken-over-pass-1",
+         "memberships": [{"department": "soumu", "role": "city_admin", "valid_from": "2026-04-01"}]},
+    )  # fmt: skip
+    assert raised.status_code == 403
+    assert designer.get("/api/v1/staff/").status_code == 403
+    assert designer.get("/api/v1/staff/nobody/").status_code == 403
+    assert clerk.post("/api/v1/staff/", {"username": "mine", "password": "x"}).status_code == 403
+    assert clerk.patch("/api/v1/departments/shimin/", {"name": "x"}).status_code == 403
+    assert clerk.post("/api/v1/departments/", {"code": "x", "name": "x"}).status_code == 403
+    with schema_context("mitaka"):
+        events = [
+            (e.actor.username, {k: v for k, v in e.details.items() if k != TOKEN_KEY})
+            for e in AuditEvent.objects.filter(seq__gt=seq, action="directory.refused")
+            .select_related("actor")
+            .order_by("seq")
+        ]
+    assert events == [
+        ("clerk", {"attempted": "staff.update", "username": "clerk"}),
+        ("designer", {"attempted": "staff.list"}),
+        ("designer", {"attempted": "staff.view", "username": "nobody"}),
+        ("clerk", {"attempted": "staff.create", "username": "mine"}),
+        ("clerk", {"attempted": "department.update", "code": "shimin"}),
+        ("clerk", {"attempted": "department.create", "code": "x"}),
+    ]
 
 
 def test_a_list_body_is_a_400(api: Any) -> None:

@@ -12,12 +12,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from daicho.accounts.models import Department, Role
-from ledgers.access.policy import is_city_admin
 from ledgers.access.staff import (
     department_create,
     department_describe,
     department_tag,
     department_update,
+    require_city_admin,
     staff_create,
     staff_describe,
     staff_tag,
@@ -31,7 +31,7 @@ from ledgers.api.errors import (
     document_etag_header,
     parse_tags_if_match,
 )
-from ledgers.exceptions import AccessDenied, LedgerError
+from ledgers.exceptions import LedgerError
 
 User = get_user_model()
 
@@ -164,9 +164,11 @@ class DepartmentDetailView(APIView):
 
 
 class _CityAdminOnly:
-    def _require_admin(self, request: Request) -> None:
-        if not is_city_admin(request.user):
-            raise AccessDenied("職員を管理できるのは自治体管理者です。")
+    def _require_admin(self, request: Request, attempted: str, **target: str) -> None:
+        require_city_admin(
+            request.user, attempted=attempted, message="職員を管理できるのは自治体管理者です。",
+            **target,
+        )  # fmt: skip
 
 
 class StaffListView(_CityAdminOnly, APIView):
@@ -176,7 +178,7 @@ class StaffListView(_CityAdminOnly, APIView):
         operation_id="v1_staff_list", responses={200: StaffListSerializer, 403: ErrorShape}
     )
     def get(self, request: Request) -> Response:
-        self._require_admin(request)
+        self._require_admin(request, "staff.list")
         return Response({"results": [staff_describe(u) for u in User.objects.order_by("username")]})
 
     @extend_schema(
@@ -215,7 +217,7 @@ class StaffDetailView(_CityAdminOnly, APIView):
         responses={200: StaffOut, 403: ErrorShape, 404: ErrorShape},
     )
     def get(self, request: Request, username: str) -> Response:
-        self._require_admin(request)
+        self._require_admin(request, "staff.view", username=username)
         return _staff_answer(self._user(username))
 
     @extend_schema(
@@ -224,7 +226,7 @@ class StaffDetailView(_CityAdminOnly, APIView):
         responses={200: StaffOut, 400: ErrorShape, 403: ErrorShape, 412: ErrorShape},
     )
     def patch(self, request: Request, username: str) -> Response:
-        self._require_admin(request)
+        self._require_admin(request, "staff.update", username=username)
         user = self._user(username)
         given = object_body(request)
         if given.get("username", username) != username:
@@ -255,7 +257,7 @@ class StaffDetailView(_CityAdminOnly, APIView):
     )
     def delete(self, request: Request, username: str) -> Response:
         """Deactivate (staff accounts are never deleted: the audit trail names them)."""
-        self._require_admin(request)
+        self._require_admin(request, "staff.update", username=username)
         user = staff_update(
             actor=request.user, user=self._user(username), active=False,
             expected_tags=parse_tags_if_match(request),
