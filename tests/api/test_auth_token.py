@@ -146,3 +146,17 @@ def test_no_token_is_401(city: dict[str, Any]) -> None:
     assert response.json()["code"] == "ERROR_NOT_AUTHENTICATED"
     garbage = APIClient(HTTP_HOST=HOST).get("/api/v1/ledgers/", HTTP_AUTHORIZATION="Bearer dch_x_y")
     assert garbage.status_code == 401
+
+
+def test_a_huge_scope_is_refused_without_being_echoed(city: dict[str, Any]) -> None:
+    """Before any password is checked, an unknown scope was named back twice (in the
+    message and in ``detail``): anyone could send 100 kB to the token endpoint and get
+    200 kB back. A scope is at most 32 characters, and at most 16 may be asked for."""
+    client = APIClient(HTTP_HOST=HOST)
+    body = {"username": "clerk", "password": "S3cret!pass-api"}
+    for scopes in (["s" * 100_000], ["records:read"] * 17):
+        refused = client.post(URL, {**body, "scopes": scopes}, format="json")
+        assert refused.status_code == 400
+        assert len(refused.content) < 1000
+    with schema_context("mitaka"):
+        assert not ApiToken.objects.filter(user__username="clerk").exists()

@@ -238,3 +238,19 @@ def test_a_huge_department_code_is_refused_without_being_echoed(api: Any) -> Non
     assert len(refused.content) < 1000
     with schema_context("mitaka"):
         assert not get_user_model().objects.filter(username="x9").exists()
+
+
+def test_an_unknown_role_is_refused_without_being_echoed(api: Any) -> None:
+    """DRF's choice field named the value back ("…" は有効な選択肢ではありません): a 100 kB
+    role made a 100 kB answer. The error lists the roles instead, whatever was sent."""
+    admin = api("admin")
+    admin.client.raise_request_exception = False
+    refused = admin.patch(
+        "/api/v1/staff/clerk/",
+        {"memberships": [{"department": "shimin", "role": "r" * 100_000, "valid_from": "2026-04-01"}]},
+    )  # fmt: skip
+    assert refused.status_code == 400
+    assert len(refused.content) < 1000
+    (message,) = refused.json()["detail"]["memberships"]["0"]["role"]
+    assert "city_admin" in message
+    assert "r" * 20 not in message

@@ -49,7 +49,11 @@ class TokenRequest(serializers.Serializer):
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(max_length=512, trim_whitespace=False)
     otp = serializers.CharField(required=False, allow_blank=True, max_length=16)
-    scopes = serializers.ListField(child=serializers.CharField(), required=False)
+    # Checked before the password, and an unknown scope is named back in the error: of any
+    # length or number, anyone could send 100 kB here and get 200 kB back.
+    scopes = serializers.ListField(
+        child=serializers.CharField(max_length=32), required=False, max_length=16
+    )
     expires_in_days = WholeNumberField(
         digit_strings=True, required=False, min_value=1, max_value=366
     )

@@ -51,7 +51,13 @@ class MembershipSerializer(serializers.Serializer):
     # A department's code is at most 64 characters (Department.code): an unknown one is
     # named back in the error, and one of any length made an answer and a log line as long.
     department = serializers.CharField(max_length=64)
-    role = serializers.ChoiceField(choices=[r.value for r in Role])
+    # DRF's own message names the value back: a role of any length made an answer as long.
+    role = serializers.ChoiceField(
+        choices=[r.value for r in Role],
+        error_messages={
+            "invalid_choice": f"役割は {', '.join(sorted(r.value for r in Role))} のいずれかにしてください。"
+        },
+    )
     valid_from = serializers.DateField()
     valid_to = serializers.DateField(required=False, allow_null=True, default=None)
 
