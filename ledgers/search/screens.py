@@ -23,6 +23,9 @@ UNSEARCHABLE = {"my_number", "file", "department_flags", "long_text", "reference
 DEFAULT_MAX_RESULTS = 100
 SCREEN_KEYS = {"code", "name", "generations", "criteria", "result_fields", "excluded_fields",
                "reason_required", "max_results", "description"}  # fmt: skip
+#: A criterion's attributes: one it does not have was dropped unsaid, so a misspelt
+#: ``match`` ("mach") left the criterion matching by ``contains``, wider than written.
+CRITERION_KEYS = {"field", "match", "label"}
 
 
 def field_paths(fields: list[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
@@ -41,7 +44,7 @@ def field_paths(fields: list[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]
 def matches_for(type_id: str) -> set[str]:
     if type_id in DATE_TYPES:
         return {"exact", "range"}
-    if type_id in EXACT_KEY_TYPES or type_id in GROUP_TYPES:
+    if type_id in EXACT_KEY_TYPES:
         return {"exact"}
     return {"exact", "prefix", "contains"}
 
@@ -106,6 +109,15 @@ def screens_validate(
             if not isinstance(criterion, Mapping):
                 problems.append(f"条件{c_index}はオブジェクトで指定してください。")
                 continue
+            unknown = sorted(map(str, set(criterion) - CRITERION_KEYS))
+            if unknown:
+                problems.append(f"条件{c_index}: 不明な属性です: {'、'.join(unknown)}")
+                continue
+            label = criterion.get("label")
+            if label is not None and not isinstance(label, str):
+                # Stored as its Python spelling ("{'ja': '氏名'}") and shown as the label.
+                problems.append(f"条件{c_index}: label は文字列で指定してください。")
+                continue
             path, match = criterion.get("field"), criterion.get("match", "contains")
             field = paths.get(path) if isinstance(path, str) else None
             if field is None:
@@ -113,6 +125,15 @@ def screens_validate(
                 continue
             if is_excluded(path, excluded_set):
                 problems.append(f"条件{c_index}: 項目「{path}」はこの検索画面で除外されています。")
+                continue
+            if field["type"] in GROUP_TYPES:
+                # A group's rows are indexed per sub-field (``offenders.name``), never as a
+                # whole: the criterion matched nothing, whatever was typed, and a 加害者検索 so
+                # written answered "not registered" for every perpetrator.
+                problems.append(
+                    f"条件{c_index}: 繰り返し項目「{field['label']}」全体では検索できません。"
+                    f"列（{path}.<列のキー>）を指定してください。"
+                )
                 continue
             if field["type"] in UNSEARCHABLE:
                 problems.append(
@@ -154,6 +175,9 @@ def screens_validate(
             or not 1 <= max_results <= 1000
         ):
             problems.append("最大件数（max_results）は1〜1000にしてください。")
+        description = screen.get("description")
+        if description is not None and not isinstance(description, str):
+            problems.append("説明（description）は文字列で指定してください。")
         reason_required = screen.get("reason_required", False)
         if not isinstance(reason_required, bool):
             problems.append("reason_required は true か false にしてください。")

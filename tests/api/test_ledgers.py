@@ -340,3 +340,35 @@ def test_a_group_given_two_different_lists_of_sub_fields_is_refused(api: Any) ->
     response = designer.put("/api/v1/ledgers/dv/", written)
     assert response.status_code == 400
     assert "options.fields" in str(response.json()["detail"])
+
+
+@pytest.mark.parametrize(
+    ("criterion", "extra"),
+    [
+        # A whole group: its rows are indexed per sub-field only, so the screen found nothing
+        # for any term — a 加害者検索 so written told the desk "not registered" every time.
+        ({"field": "offenders", "match": "exact"}, {}),
+        # A misspelt "match" was dropped and the criterion matched by contains, wider than
+        # the designer wrote.
+        ({"field": "offenders.name", "mach": "exact"}, {}),
+        # Kept as its Python spelling ("{'ja': '氏名'}"), shown as the criterion's label.
+        ({"field": "offenders.name", "label": {"ja": "氏名"}}, {}),
+        ({"field": "offenders.name"}, {"description": ["加害者の氏名で"]}),
+    ],
+)
+def test_a_search_screen_of_the_wrong_shape_is_refused_and_nothing_written(
+    api: Any, criterion: dict[str, Any], extra: dict[str, Any]
+) -> None:
+    """A search screen's criterion naming a group, holding an attribute no criterion has, or
+    a label or description that is no text was taken with a 200 (a dead criterion, a match
+    other than the one written, a label spelt as a Python dict): 400, no new version."""
+    designer = api("designer")
+    current = designer.get("/api/v1/ledgers/dv/").json()
+    screen = {"code": "check", "name": "確認", "criteria": [criterion], **extra}
+    document = {k: current[k] for k in ("name", "layout", "fields")}
+    document["search_screens"] = [*current["search_screens"], screen]
+    response = designer.put("/api/v1/ledgers/dv/", document)
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "ERROR_DEFINITION_INVALID"
+    assert list(response.json()["detail"]["errors"]) == ["search_screens[4]"]
+    assert designer.get("/api/v1/ledgers/dv/").json()["definition_version"] == 1
