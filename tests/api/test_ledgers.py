@@ -372,3 +372,40 @@ def test_a_search_screen_of_the_wrong_shape_is_refused_and_nothing_written(
     assert response.json()["code"] == "ERROR_DEFINITION_INVALID"
     assert list(response.json()["detail"]["errors"]) == ["search_screens[4]"]
     assert designer.get("/api/v1/ledgers/dv/").json()["definition_version"] == 1
+
+
+@pytest.mark.parametrize(
+    ("method", "body"),
+    [
+        # "search_screen" for "search_screens": read as no screen, every screen removed.
+        ("put", {"search_screen": []}),
+        # "feilds": read as no field, every field removed from the forms and the answers.
+        ("put", {"feilds": []}),
+        ("patch", {"retention": 1}),
+    ],
+)
+def test_a_document_key_the_api_does_not_know_is_refused_and_nothing_written(
+    api: Any, method: str, body: dict[str, Any]
+) -> None:
+    """A definition document's key the API neither reads nor answers was dropped unsaid:
+    a misspelt search_screens or fields in a PUT replaced them with none (a 200, version 2,
+    加害者検索 gone), a misspelt retention_years in a PATCH changed nothing with a 200. The
+    keys a read answers (definition_version, capabilities, runnable_search_screens) are
+    still taken, so a document read back is sent back as it is."""
+    designer = api("designer")
+    current = designer.get("/api/v1/ledgers/dv/").json()
+    document = {**current, **body}
+    if "search_screen" in body:
+        document["search_screen"] = current["search_screens"]
+        del document["search_screens"]
+    if "feilds" in body:
+        document["feilds"] = current["fields"]
+        del document["fields"]
+    response = getattr(designer, method)("/api/v1/ledgers/dv/", document)
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "ERROR_DEFINITION_INVALID"
+    assert list(response.json()["detail"]["errors"]) == [next(iter(body))]
+    after = designer.get("/api/v1/ledgers/dv/").json()
+    assert after == current
+    read_back = designer.put("/api/v1/ledgers/dv/", current)
+    assert read_back.status_code == 200, read_back.content

@@ -133,6 +133,25 @@ class GrantSerializer(serializers.Serializer):
     )
 
 
+#: The keys a ledger's document may hold: those it is written with, those a read answers
+#: (taken as they are, so that a document read back is sent back whole) and the server's
+#: ``disclosure`` section, which a stored definition holds and a document sent is never
+#: read for (``definitions.services._with_disclosure``).
+_DOCUMENT_KEYS = frozenset(LedgerDocument().fields) | frozenset(LedgerOut().fields) | {"disclosure"}
+
+
+def _known_keys_only(body: Any) -> None:
+    """Refuse (400, nothing written) a document holding a key no document has. DRF drops
+    such keys: a misspelt ``search_screens`` or ``fields`` in a ``PUT`` was read as none
+    given, and every screen (加害者検索 with them) or field was removed with a 200; a
+    misspelt ``retention_years`` in a ``PATCH`` changed nothing, with a 200."""
+    if not isinstance(body, dict):
+        return  # the serializer answers for a body that is no object
+    unknown = sorted(str(key) for key in body if key not in _DOCUMENT_KEYS)
+    if unknown:
+        raise DefinitionInvalid({key: ["不明な属性です。"] for key in unknown})
+
+
 def field_out(field: dict[str, Any]) -> dict[str, Any]:
     """A field as the contract's document writes it: a group is ``"type": "group"`` with its
     sub-fields in ``fields`` beside the type. It is stored as ``repeating_group`` with them
@@ -201,6 +220,7 @@ class LedgerListView(APIView):
         responses={201: LedgerOut, 400: ErrorShape, 403: ErrorShape},
     )
     def post(self, request: Request) -> Response:
+        _known_keys_only(request.data)
         body = LedgerDocument(data=request.data)
         body.is_valid(raise_exception=True)
         ledger = ledger_create(actor=request.user, **body.validated_data)
@@ -235,6 +255,7 @@ class LedgerDetailView(APIView):
         ledger, policy = ledger_for(request, code)
         policy.require("design")
         expected = parse_tags_if_match(request)
+        _known_keys_only(request.data)
         body = LedgerDocument(data={"code": code, **object_body(request)})
         body.is_valid(raise_exception=True)
         data = body.validated_data
@@ -275,6 +296,7 @@ class LedgerDetailView(APIView):
         ledger, policy = ledger_for(request, code)
         policy.require("design")
         expected = parse_tags_if_match(request)
+        _known_keys_only(request.data)
         body = LedgerDocument(data=request.data, partial=True)
         body.is_valid(raise_exception=True)
         data = body.validated_data
