@@ -22,6 +22,9 @@ from ledgers.tags import content_tag, tag_require
 _CAPABILITIES = {c.value for c in Capability}
 _ROLES = {r.value for r in Role}
 _SENSITIVITIES = {s.value for s in Sensitivity}
+#: A grant's keys (``grant_describe``'s). One it does not have was dropped and the default
+#: taken: a misspelt ``search_screens`` gave a 窓口 meant for 加害者検索 only every screen.
+_GRANT_KEYS = frozenset({"department", "role", "capabilities", "clearance", "search_screens"})
 
 
 def _search_screens_problems(
@@ -61,6 +64,10 @@ def _grant_rows(ledger: Ledger, grants: Iterable[Mapping[str, Any]]) -> list[Gra
         problems: list[str] = []
         if not isinstance(spec, Mapping):
             errors[where] = ["権限はオブジェクトで指定してください。"]
+            continue
+        unknown = sorted(str(key) for key in spec if key not in _GRANT_KEYS)
+        if unknown:
+            errors[where] = [f"不明な属性です: {'、'.join(unknown)}"]
             continue
         code = spec.get("department") or ""
         role = spec.get("role") or ""

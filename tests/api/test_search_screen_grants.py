@@ -220,6 +220,30 @@ def test_a_wrong_search_screens_is_refused_and_nothing_is_written(
     assert not [e for e in audit_events_since(since) if e.action == "grant.change"]
 
 
+@pytest.mark.parametrize(
+    ("grant", "key"),
+    [
+        # Read as no search_screens: the desk meant for 加害者検索 only ran every screen,
+        # 本人検索（最新） and the victim's address with it.
+        (shimin_grant(search_screen=["offender"]), "search_screen"),
+        # Read as no clearance given: 庁内, not what was written.
+        ({"department": "shimin", "capabilities": ["view"], "clearence": "personal"}, "clearence"),
+    ],
+)
+def test_a_grant_key_no_grant_has_is_refused_and_nothing_is_written(
+    api: Any, grant: dict[str, Any], key: str
+) -> None:
+    """A grant's misspelt key was dropped unsaid and its default taken: the widest (every
+    screen) for search_screens. 400 naming it, as a wrong value of a known key."""
+    designer = api("designer")
+    before = designer.get(GRANTS_URL)
+    answer = designer.put(GRANTS_URL, [grant, *OTHERS])
+    assert answer.status_code == 400, answer.content
+    assert any(key in message for message in answer.json()["detail"]["errors"]["grants[1]"])
+    after = designer.get(GRANTS_URL)
+    assert after["ETag"] == before["ETag"]
+
+
 def test_the_grants_tag_of_grants_naming_no_screens_is_unchanged(api: Any) -> None:
     """The ETag a client read before the key was answered still matches (an If-Match of a
     list read before the upgrade is not refused for a key it never saw)."""
