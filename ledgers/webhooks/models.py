@@ -76,7 +76,9 @@ class WebhookDelivery(models.Model):
     """One event sent (or to be sent) to one subscription, with the receiver's answers.
 
     ``pending``: not tried yet; ``failed``: the last try failed and another is due at
-    ``next_attempt_at``; ``succeeded``: a 2xx answer; ``dead``: every try failed.
+    ``next_attempt_at``; ``succeeded``: a 2xx answer; ``dead``: every try failed;
+    ``withheld``: not sent, since the owner could not see the record when it was due (a
+    department the record is closed to must not learn that it exists, nor when it changes).
     ``dispatched_until``: handed to the queue or being sent (``ledgers.webhooks.dispatch``),
     and not handed out again, until then; a delivery whose worker died goes again after it.
     """
@@ -86,6 +88,7 @@ class WebhookDelivery(models.Model):
         SUCCEEDED = "succeeded", "成功"
         FAILED = "failed", "再送待ち"
         DEAD = "dead", "失敗（再送終了）"
+        WITHHELD = "withheld", "送信せず（名義人が閲覧できない記録）"
 
     OPEN = (Status.PENDING, Status.FAILED)
 

@@ -912,6 +912,7 @@ class _Attempt:
     visible: bool = False
     status_code: int | None = None
     error: str = ""
+    withheld: bool = False  # not sent: the owner may not see the record now
 
     @property
     def ok(self) -> bool:
@@ -922,8 +923,8 @@ def webhook_payload(*, delivery: WebhookDelivery, delivered_at: datetime) -> dic
     """The body of one delivery, built now through the owner's policy.
 
     A record the owner may not see (the API would answer 404) is ``{"id", "visible":
-    false}``: no value, masked or not, leaves. Fields above the owner's clearance are
-    masked by ``record_output`` as in every output.
+    false}``, which ``_attempt`` does not send at all. Fields above the owner's clearance
+    are masked by ``record_output`` as in every output.
     """
     subscription = delivery.subscription
     policy = policy_for(subscription.owner, subscription.ledger)
@@ -950,29 +951,34 @@ def webhook_payload(*, delivery: WebhookDelivery, delivered_at: datetime) -> dic
 
 def _attempt(delivery: WebhookDelivery) -> _Attempt:
     subscription = delivery.subscription
+    payload = webhook_payload(delivery=delivery, delivered_at=timezone.now())
+    visible = payload["record"]["visible"]
+    if not visible:
+        # Not even the envelope: a record the owner may not see (one closed to the owner's
+        # department, the owner's rights gone since the event) is one the API answers 404
+        # for. Sent as ``{"id", "visible": false}``, its id, event and generation told the
+        # receiving system that the person's record exists and when it changes.
+        return _Attempt(withheld=True, error="名義人が閲覧できない記録のため、送信しませんでした。")
     try:
         destination = webhook_url_resolve(subscription.url)
     except WebhookUrlRefused as exc:
         return _Attempt(error=f"送信先を拒否しました（{exc.reason}）: {exc.message}")
-    payload = webhook_payload(delivery=delivery, delivered_at=timezone.now())
-    visible = payload["record"]["visible"]
     sent_generation = payload["record"].get("generation", delivery.generation)
     body = json.dumps(
         payload, ensure_ascii=False, separators=(",", ":"), cls=DjangoJSONEncoder
     ).encode("utf-8")
-    if visible:
-        # Values leave the system on the owner's grants: a read of personal data, written
-        # (committed) before the body leaves. Written after the POST, in the outcome's
-        # transaction, a worker that died between the two had sent values unaudited. A
-        # try whose body may not have gone is audited all the same: it may have.
-        with transaction.atomic():
-            audit_record(
-                actor=subscription.owner, action="webhook.deliver",
-                ledger_code=subscription.ledger.code, record_id=delivery.record_id,
-                generation=sent_generation,
-                details={"webhook": str(subscription.pk), "delivery": str(delivery.pk),
-                         "attempt": delivery.attempts},
-            )  # fmt: skip
+    # Values leave the system on the owner's grants: a read of personal data, written
+    # (committed) before the body leaves. Written after the POST, in the outcome's
+    # transaction, a worker that died between the two had sent values unaudited. A
+    # try whose body may not have gone is audited all the same: it may have.
+    with transaction.atomic():
+        audit_record(
+            actor=subscription.owner, action="webhook.deliver",
+            ledger_code=subscription.ledger.code, record_id=delivery.record_id,
+            generation=sent_generation,
+            details={"webhook": str(subscription.pk), "delivery": str(delivery.pk),
+                     "attempt": delivery.attempts},
+        )  # fmt: skip
     timestamp = int(time.time())
     headers = {
         "Content-Type": "application/json; charset=utf-8",
@@ -1083,7 +1089,11 @@ def webhook_deliver(
 
     delays = retry_delays()
     with transaction.atomic():
-        if result.ok:
+        if result.withheld:
+            # Final, whatever the owner's rights become: the event is of the past, and a
+            # later try would send it as news. Nothing failed, so no count moves.
+            status, next_at = WebhookDelivery.Status.WITHHELD, None
+        elif result.ok:
             status, next_at = WebhookDelivery.Status.SUCCEEDED, None
             WebhookSubscription.objects.filter(pk=subscription.pk, failure_count__gt=0).update(
                 failure_count=0
