@@ -541,10 +541,17 @@ def _check_owner(owner: Any, actor: Any, ledger: Ledger, errors: dict[str, list[
 
 
 def _check_url(url: Any, errors: dict[str, list[str]]) -> None:
+    """A URL as the list shows it is the URL deliveries go to: no control, bidirectional or
+    invisible character (``text_problem``). Python's URL parser drops tabs and line
+    breaks, so ``https://fukushi.example.jp<LF>.evil.example/`` was checked and delivered
+    as ``fukushi.example.jp.evil.example`` while ledger administrators read, on its first
+    line, a host they trust."""
     if not isinstance(url, str) or not url.strip():
         errors["url"] = ["送信先 URL を指定してください。"]
     elif len(url) > 2000:
         errors["url"] = ["URL は2000文字以内にしてください。"]
+    elif (problem := text_problem(url.strip(), allow_newlines=False)) is not None:
+        errors["url"] = [f"{problem}。"]
 
 
 def _check_description(description: Any, errors: dict[str, list[str]], *, stored: str = "") -> None:

@@ -388,3 +388,35 @@ def test_an_owner_holding_a_nul_is_400(api: Any, receiver: Receiver, owner: str)
     changed = designer.patch(f"{WEBHOOKS}{existing['id']}/", {"owner": owner})
     assert changed.status_code == 400
     assert "owner" in changed.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://fukushi.example.jp\n.evil.example/hook",  # the guard read one host,
+        "https://fukushi.example.jp\t.evil.example/hook",  # the list showed another
+        "https://example.jp/hook\r\nX-Injected: 1",
+        "https://example.jp/ho\x01ok",
+        "https://example.jp/\u202ekoob",  # shown reversed
+        "https://example.jp/ho\u200bok",  # invisible
+    ],
+)
+def test_a_url_holding_a_control_or_invisible_character_is_400(
+    api: Any, receiver: Receiver, settings: Any, url: str
+) -> None:
+    """Python's URL parser drops tabs and line breaks, so the guard checked (and deliveries
+    went to) ``fukushi.example.jp.evil.example`` while the subscription list, which ledger
+    administrators read to know where records go, showed the URL as typed: on two lines,
+    the first a trusted host. Other control and bidirectional characters were stored too."""
+    designer = api("designer")
+    existing = designer.post(WEBHOOKS, _body(receiver)).json()
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = False
+    created = designer.post(WEBHOOKS, {"url": url, "events": ["record.created"]})
+    assert created.status_code == 400, created.content[:300]
+    assert created.json()["code"] == "ERROR_WEBHOOK_INVALID"
+    assert "url" in created.json()["detail"]["errors"]
+    changed = designer.patch(f"{WEBHOOKS}{existing['id']}/", {"url": url})
+    assert changed.status_code == 400, changed.content[:300]
+    assert "url" in changed.json()["detail"]["errors"]
+    with schema_context("mitaka"):
+        assert list(WebhookSubscription.objects.values_list("url", flat=True)) == [receiver.url]
