@@ -37,11 +37,12 @@ def webhook_deliveries(
     *, subscription: WebhookSubscription, reader: LedgerPolicy, status: str | None = None
 ) -> QuerySet[WebhookDelivery]:
     """The subscription's deliveries that ``reader`` may know of, newest first (optionally
-    of one status): those of records the reader may see. A delivery names its record, its
-    event (a deletion) and generation; for a record the API answers the reader 404, that
-    told what the 404 hides."""
+    of one status): those of records the reader may view (``LedgerPolicy.viewing``, as the
+    records list and a read by id). A delivery names its record, its event (a deletion)
+    and generation; for a record the API answers the reader 404, that told what the 404
+    hides, a record reached only through a department that may search it included."""
     require_tenant()
-    visible = reader.records(Record.objects.filter(ledger_id=subscription.ledger_id))
+    visible = reader.viewing().records(Record.objects.filter(ledger_id=subscription.ledger_id))
     deliveries = WebhookDelivery.objects.filter(
         subscription=subscription, record_id__in=visible.values("pk")
     )

@@ -11,6 +11,8 @@ from django.contrib.auth import get_user_model
 from django_tenants.utils import schema_context
 
 from daicho.accounts.models import Department, Membership, Role
+from ledgers.access.models import Grant
+from ledgers.access.services import grant_describe, grants_replace
 from ledgers.audit.models import AuditEvent
 from ledgers.webhooks.exceptions import WebhookUrlRefused
 from ledgers.webhooks.models import WebhookDelivery, WebhookSubscription
@@ -420,3 +422,35 @@ def test_a_url_holding_a_control_or_invisible_character_is_400(
     assert "url" in changed.json()["detail"]["errors"]
     with schema_context("mitaka"):
         assert list(WebhookSubscription.objects.values_list("url", flat=True)) == [receiver.url]
+
+
+def test_the_delivery_log_leaves_out_records_a_designer_may_only_search(
+    api: Any, receiver: Receiver, enqueue: Any, city: dict[str, Any]
+) -> None:
+    """総務課's designer (view and design) joins 市民課, which may search the DV ledger but
+    not view it; the DV record is 可 for 市民課 alone. The API reads it by id as no record
+    (404) and the records list leaves it out (``LedgerPolicy.viewing``); the delivery log
+    read through the search right, and named the record, its events and generations,
+    outside any search screen, its reason and its audit."""
+    designs_own_view(city, "clerk")
+    created = api("clerk").post(WEBHOOKS, _body(receiver)).json()
+    with schema_context("mitaka"):
+        Membership.objects.create(
+            user=city["people"]["designer"], department=city["departments"]["shimin"],
+            role=Role.EDITOR, valid_from=date(2026, 4, 1),
+        )  # fmt: skip
+    [delivery] = enqueue("record.updated")
+    # While 市民課 may view it, the designer reads the record and its delivery alike.
+    before = api("designer").get(f"{WEBHOOKS}{created['id']}/deliveries/").json()["results"]
+    assert [row["id"] for row in before] == [str(delivery.pk)]
+    with schema_context("mitaka"):
+        grants = [grant_describe(g) for g in Grant.objects.filter(ledger=city["ledger"])]
+        for grant in grants:
+            if grant["department"] == "shimin" and not grant["role"]:
+                grant["capabilities"] = ["search"]
+        grants_replace(actor=city["people"]["designer"], ledger=city["ledger"], grants=grants)
+    designer = api("designer")
+    assert designer.get(records_url(city["record"].pk)).status_code == 404
+    log = designer.get(f"{WEBHOOKS}{created['id']}/deliveries/")
+    assert log.status_code == 200
+    assert log.json()["results"] == []
