@@ -187,6 +187,11 @@ class _Target:
 def _target(url: str, *, allow_private: bool | None) -> _Target:
     """The checks that read the URL alone (never the DNS), so a refusal tells nothing of
     the city's or the data centre's network beyond what was typed."""
+    if text_problem(url, allow_newlines=False) is not None:
+        # urlsplit drops tabs and line breaks: the host checked and connected to would not
+        # be the one the subscription list shows (a URL stored before ``_check_url``
+        # refused them).
+        raise WebhookUrlRefused("URL に制御文字や目に見えない文字が含まれています。", reason="host")
     try:
         parts = urlsplit(url)
         port = parts.port

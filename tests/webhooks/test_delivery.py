@@ -593,3 +593,23 @@ def test_a_retry_is_decided_and_built_when_it_is_due(
         body = receiver.received[1].body
         assert "山田".encode() not in body
         assert b'"name":{"masked":true}' in body
+
+
+def test_a_url_stored_with_a_line_break_before_the_rule_sends_nothing(
+    subscribe: Any, enqueue: Any, receiver: Receiver
+) -> None:
+    """A URL stored before control characters were refused (the list showed it on two
+    lines, a trusted host on the first; the parser dropped the break and delivered to the
+    joined name): as the scheme and port rules, the rule holds at every try."""
+    subscription = subscribe("clerk")
+    host, port = receiver.url.split("//")[1].split("/")[0].split(":")
+    with schema_context("mitaka"):
+        WebhookSubscription.objects.filter(pk=subscription.pk).update(
+            url=f"http://{host}\n:{port}/hooks/daicho"
+        )
+    [delivery] = enqueue()
+    with schema_context("mitaka"):
+        outcome = webhook_deliver(delivery_id=str(delivery.pk))
+    assert outcome.status == "failed"
+    assert "（host）" in _refresh(delivery).error
+    assert receiver.received == []
