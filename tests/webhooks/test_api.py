@@ -14,6 +14,7 @@ from daicho.accounts.models import Department, Membership, Role
 from ledgers.access.models import Grant
 from ledgers.access.services import grant_describe, grants_replace
 from ledgers.audit.models import AuditEvent
+from ledgers.audit.selectors import audit_events
 from ledgers.webhooks.exceptions import WebhookUrlRefused
 from ledgers.webhooks.models import WebhookDelivery, WebhookSubscription
 from ledgers.webhooks.services import webhook_deliver, webhook_url_resolve
@@ -454,3 +455,25 @@ def test_the_delivery_log_leaves_out_records_a_designer_may_only_search(
     log = designer.get(f"{WEBHOOKS}{created['id']}/deliveries/")
     assert log.status_code == 200
     assert log.json()["results"] == []
+
+
+def test_reading_the_delivery_log_is_audited_as_a_list_of_its_records(
+    api: Any, receiver: Receiver, enqueue: Any, city: dict[str, Any]
+) -> None:
+    """The log names records and when each was created, changed or deleted: read
+    unaudited, a ledger administrator could follow a DV victim's record (a change of
+    address) by polling it, and the auditors' "who looked this person up" never found it."""
+    designs_own_view(city, "clerk")
+    owner = api("clerk")
+    created = owner.post(WEBHOOKS, _body(receiver)).json()
+    enqueue("record.updated")
+    log = owner.get(f"{WEBHOOKS}{created['id']}/deliveries/?status=pending")
+    assert log.status_code == 200
+    with schema_context("mitaka"):
+        [event] = AuditEvent.objects.filter(action="record.list")
+        assert event.actor_id == city["people"]["clerk"].pk
+        assert event.ledger_code == "dv"
+        assert event.details["records"] == [str(city["record"].pk)]
+        assert event.details["via"] == "webhook.deliveries"
+        assert event.details["webhook"] == created["id"]
+        assert event in audit_events(record_id=city["record"].pk)

@@ -14,6 +14,7 @@ from ledgers.api.output import ledger_for
 from ledgers.api.pagination import TimeCursorPagination
 from ledgers.api.tokens.services import token_has_scope
 from ledgers.api.webhooks import serializers as s
+from ledgers.audit.services import audit_record
 from ledgers.exceptions import AccessDenied
 from ledgers.webhooks.models import WebhookDelivery
 from ledgers.webhooks.selectors import (
@@ -166,7 +167,17 @@ class WebhookDeliveryListView(APIView):
             )
         deliveries = webhook_deliveries(subscription=subscription, reader=policy, status=wanted)
         paginator = DeliveryPagination()
-        page = paginator.paginate_queryset(deliveries, request, view=self)
+        page = list(paginator.paginate_queryset(deliveries, request, view=self) or [])
+        # The log names records and when each was created, changed or deleted: a read of
+        # them, audited as the records list is (``record.list``, whose ``records`` the
+        # auditors' "who looked this person up" reads). Unaudited, a ledger administrator
+        # could follow one person's record by polling it.
+        audit_record(
+            actor=request.user, action="record.list", ledger_code=ledger.code,
+            details={"records": list(dict.fromkeys(str(d.record_id) for d in page)),
+                     "via": "webhook.deliveries", "webhook": str(subscription.pk),
+                     "status": wanted},
+        )  # fmt: skip
         return Response(
-            {"results": [s.delivery_out(d) for d in page or []], "next": paginator.get_next_link()}
+            {"results": [s.delivery_out(d) for d in page], "next": paginator.get_next_link()}
         )
