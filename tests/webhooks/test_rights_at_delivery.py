@@ -16,7 +16,8 @@ from daicho.accounts.models import Membership
 from ledgers.access.models import Grant
 from ledgers.access.services import grant_describe, grants_replace
 from ledgers.audit.models import AuditEvent
-from ledgers.records.services import record_update
+from ledgers.definitions.services import field_update
+from ledgers.records.services import record_create, record_update
 from ledgers.webhooks.models import WebhookDelivery
 from ledgers.webhooks.services import webhook_deliver
 from tests.webhooks.conftest import Answer, Receiver
@@ -113,3 +114,55 @@ def test_a_retry_after_the_owner_lost_sight_of_the_record_sends_nothing(
     assert retry.status == "withheld"
     assert len(receiver.received) == 1  # the first try only
     assert _refresh(delivery).status == "withheld"
+
+
+def _lower_clearance(city: dict[str, Any]) -> None:
+    grants = [grant_describe(g) for g in Grant.objects.filter(ledger=city["ledger"])]
+    for grant in grants:
+        if grant["department"] == "shiminzei" and not grant["role"]:
+            grant["clearance"] = "internal"
+    grants_replace(actor=city["people"]["designer"], ledger=city["ledger"], grants=grants)
+
+
+def _raise_sensitivity(city: dict[str, Any]) -> None:
+    field_update(
+        actor=city["people"]["designer"], ledger=city["ledger"], key="name",
+        changes={"sensitivity": "special_care"},
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "change",
+    [_lower_clearance, _raise_sensitivity],
+    ids=["grant's clearance lowered", "field's sensitivity raised"],
+)
+def test_a_retry_masks_what_the_owner_may_no_longer_read(
+    subscribe: Any,
+    enqueue: Any,
+    receiver: Receiver,
+    city: dict[str, Any],
+    change: Callable[[dict[str, Any]], None],
+) -> None:
+    """A retry is built afresh: a field the owner's clearance no longer reaches is masked
+    in it, as in the API at that moment (a regression test of the review of 2026-11-30)."""
+    subscribe("zei")  # 市民税課: the name (個人情報) but not the address (要配慮)
+    with schema_context("mitaka"):
+        record = record_create(
+            actor=city["people"]["clerk"], ledger=city["ledger"],
+            values={"name": {"kanji": "佐藤 一郎", "kana": "サトウ イチロウ"},
+                    "disclosure": {"shimin": True, "shiminzei": True}},
+        )  # fmt: skip
+    [delivery] = enqueue("record.created", record=record)
+    receiver.answer(Answer(status=500))
+    t0 = timezone.now()
+    with schema_context("mitaka"):
+        assert webhook_deliver(delivery_id=str(delivery.pk), now=t0).status == "failed"
+    assert "佐藤 一郎".encode() in receiver.received[0].body
+
+    with schema_context("mitaka"):
+        change(city)
+        retry = webhook_deliver(delivery_id=str(delivery.pk), now=t0 + timedelta(hours=3))
+    assert retry.status == "succeeded"
+    body = receiver.received[1].body
+    assert "佐藤".encode() not in body
+    assert json.loads(body)["record"]["values"]["name"] == {"masked": True}
