@@ -802,6 +802,28 @@ def _listed_flags_only(ledger: Ledger, values: dict[str, Any]) -> dict[str, Any]
     return values
 
 
+def _disclosure_kept_closed(
+    ledger: Ledger, now: Mapping[str, Any], data: dict[str, Any]
+) -> list[str]:
+    """Keep closed, in the values ``data`` a restore brings back, every department the
+    record's 照会可否 (``disclosure_field``) holds 不可 in ``now`` (the flags in force);
+    return their codes. A generation from before a department was closed off would open
+    the record to it again, unasked (the person moved since, and someone there must not
+    learn where): disclosure is granted, never assumed. A department open now and closed
+    in that generation is closed, as it was."""
+    key = disclosure_field(ledger)
+    flags = data.get(key) if key else None
+    if not isinstance(flags, Mapping):
+        return []
+    current = now.get(key) if isinstance(now.get(key), Mapping) else {}
+    kept = sorted(
+        code for code, flag in flags.items() if flag is True and current.get(code) is not True
+    )
+    if kept:
+        data[key] = {**flags, **dict.fromkeys(kept, False)}
+    return kept
+
+
 def record_restore(
     *,
     actor: Any,
@@ -815,7 +837,8 @@ def record_restore(
 
     Without ``generation`` the record must be deleted and comes back with its last values.
     With ``generation`` that generation's values become current again (re-validated
-    against the live definition: a value of a field removed since is dropped).
+    against the live definition: a value of a field removed since is dropped), but for the
+    departments the record is closed to now, which stay closed (``_disclosure_kept_closed``).
     """
     require_tenant()
     reason_require_storable(reason)
@@ -873,6 +896,7 @@ def record_restore(
                 current={k: kept[k] for k in closed if k in kept},
                 closed=closed,
             )
+        kept_closed = [] if generation is None else _disclosure_kept_closed(ledger, kept, data)
         _require_own_rights_kept(policy, kept, data)
         now = timezone.now()
         record.data = data
@@ -905,7 +929,9 @@ def record_restore(
         )  # fmt: skip
         audit_record(
             actor=actor, action="record.restore", ledger_code=ledger.code, record_id=record.id,
-            generation=record.generation, details={"from_generation": generation},
+            generation=record.generation,
+            details={"from_generation": generation,
+                     **({"disclosure_kept_closed": kept_closed} if kept_closed else {})},
         )  # fmt: skip
         webhook_events_enqueue(
             ledger=ledger, event="record.restored", records=[(record.id, record.generation)]

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from django_tenants.utils import schema_context
 
+from ledgers.audit.models import AuditEvent
 from ledgers.definitions.models import Ledger
 from ledgers.records.services import record_create
 from tests.api.conftest import Api, records_url
@@ -165,3 +166,50 @@ def test_a_flags_field_added_at_the_top_does_not_take_over_disclosure(
     ]  # fmt: skip
     assert designer.put(LEDGER, document).status_code == 200
     assert clerk.get(records_url(city["record"].pk)).status_code == 200
+
+
+def test_a_restore_does_not_reopen_a_department_the_record_is_closed_to(
+    api: Any, city: dict[str, Any]
+) -> None:
+    """市民課 closed the record to 市民税課 (the person moved, and a relative of the
+    perpetrator works there); a later restore of generation 1, to undo an unrelated error,
+    opened it to 市民税課 again with the old address, unasked: disclosure is granted, never
+    assumed. The restore keeps every department closed now closed (and says which in its
+    audit event); one open now and closed in that generation is closed, as it was."""
+    clerk, zei = api("clerk"), api("zei")
+    record_id = city["record"].pk
+    opened = clerk.patch(
+        records_url(record_id),
+        {"values": {"disclosure": {"shimin": True, "shiminzei": True}}},
+        HTTP_IF_MATCH='"1"',
+    )
+    assert opened.status_code == 200, opened.content
+    closed = clerk.patch(
+        records_url(record_id),
+        {"values": {"disclosure": {"shimin": True, "shiminzei": False}, "amount": 7}},
+        HTTP_IF_MATCH='"2"',
+    )
+    assert closed.status_code == 200, closed.content
+    restored = clerk.post(
+        records_url(record_id, "restore/"), {"generation": 2}, HTTP_IF_MATCH='"3"'
+    )
+    assert restored.status_code == 200, restored.content
+    values = restored.json()["values"]
+    assert values["amount"] == 1000  # the generation's values came back
+    assert values["disclosure"] == {"shimin": True, "shiminzei": False}
+    assert zei.get(records_url(record_id)).status_code == 404
+    with schema_context("mitaka"):
+        event = AuditEvent.objects.filter(action="record.restore", record_id=record_id).latest(
+            "seq"
+        )
+    assert event.details["disclosure_kept_closed"] == ["shiminzei"]
+    # Opened on purpose, then a restore of generation 1 (closed to 市民税課 then) closes it.
+    reopened = clerk.patch(
+        records_url(record_id),
+        {"values": {"disclosure": {"shimin": True, "shiminzei": True}}},
+        HTTP_IF_MATCH='"4"',
+    )
+    assert reopened.status_code == 200, reopened.content
+    back = clerk.post(records_url(record_id, "restore/"), {"generation": 1}, HTTP_IF_MATCH='"5"')
+    assert back.status_code == 200, back.content
+    assert back.json()["values"]["disclosure"] == {"shimin": True, "shiminzei": False}
