@@ -96,10 +96,9 @@ class SessionTimeoutMiddleware:
 
 
 # The views a signed-in user without a second factor may still reach when the city
-# requires one: signing in and out, setting up the second factor, changing the password.
-TWO_FACTOR_EXEMPT_VIEWS = frozenset(
-    {"login", "login_verify", "logout", "two_factor", "password_change"}
-)
+# requires one: signing in and out, setting up the second factor. The password page too,
+# but only for staff without a device of their own (``TwoFactorRequiredMiddleware``).
+TWO_FACTOR_EXEMPT_VIEWS = frozenset({"login", "login_verify", "logout", "two_factor"})
 # The views a signed-in user whose password someone else chose may still reach.
 PASSWORD_CHANGE_EXEMPT_VIEWS = frozenset({"login", "login_verify", "logout", "password_change"})
 
@@ -156,9 +155,25 @@ class TwoFactorRequiredMiddleware(_SignedInGate):
         is_verified = getattr(request.user, "is_verified", None)
         if is_verified is not None and is_verified():
             return None
-        # The device query only for unverified sessions in a city that does not require 2FA.
-        if not security_settings_for(request).require_2fa and not has_confirmed_device(
-            request.user
+        # The device query only for unverified sessions in a city that does not require 2FA
+        # (and on the password page).
+        required = security_settings_for(request).require_2fa
+        if not required and not has_confirmed_device(request.user):
+            return None
+        match = request.resolver_match
+        # Staff without a device change a password someone else chose before they set one
+        # up (``PasswordChangeRequiredMiddleware`` sends them there first). Staff with one
+        # verify this session first: a session signed in with the password before the
+        # device was set up elsewhere changed the password, ending its owner's sessions and
+        # shutting them out. ``must_change_password`` keeps the page open even then, or the
+        # two gates would send each other's pages away.
+        if (
+            match is not None
+            and match.view_name == "password_change"
+            and (
+                getattr(request.user, "must_change_password", False)
+                or (required and not has_confirmed_device(request.user))
+            )
         ):
             return None
         return redirect("two_factor")

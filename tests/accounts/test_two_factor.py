@@ -206,3 +206,39 @@ def test_a_session_from_before_set_up_must_be_verified_even_where_2fa_is_optiona
     )
     assert verified.status_code == 302
     assert signed_in.get("/", HTTP_HOST=mitaka.domain).status_code == 200
+
+
+@pytest.mark.parametrize("require_2fa", [False, True])
+def test_a_session_from_before_set_up_cannot_change_the_password_until_verified(
+    signed_in: Client, staff_device: TOTPDevice, staff: Any, mitaka: City, require_2fa: bool
+) -> None:
+    """Whoever holds a session signed in with 田中's password before he set up his app
+    elsewhere must not change that password either: the password page was open to every
+    unverified session, so that session changed it (ending 田中's own sessions, and his
+    password no longer worked) while its holder could use nothing else."""
+    security_settings_set(mitaka, require_2fa=require_2fa)
+    new = "Hoka-no-aikotoba-2026"
+    page = signed_in.get("/accounts/password/", HTTP_HOST=mitaka.domain)
+    assert page.status_code == 302
+    assert page["Location"] == "/accounts/2fa/"
+    changed = signed_in.post(
+        "/accounts/password/",
+        {"old_password": STAFF_PASSWORD, "new_password1": new, "new_password2": new},
+        HTTP_HOST=mitaka.domain,
+    )
+    assert changed["Location"] == "/accounts/2fa/"
+    with schema_context(mitaka.slug):
+        staff.refresh_from_db()
+        assert staff.check_password(STAFF_PASSWORD)
+    # Verified with a code, the session reaches the page.
+    signed_in.post("/accounts/2fa/", {"otp_token": code_for(staff_device)}, HTTP_HOST=mitaka.domain)
+    assert signed_in.get("/accounts/password/", HTTP_HOST=mitaka.domain).status_code == 200
+
+
+def test_mandatory_2fa_still_lets_staff_without_a_device_change_their_password(
+    signed_in: Client, mitaka: City
+) -> None:
+    """Enrolment comes after the password someone else chose is changed: the password page
+    stays open to staff who have no device yet."""
+    security_settings_set(mitaka, require_2fa=True)
+    assert signed_in.get("/accounts/password/", HTTP_HOST=mitaka.domain).status_code == 200
