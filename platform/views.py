@@ -4,6 +4,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views import defaults
+from django.views.decorators.cache import never_cache
 
 #: What a client of the API reads when the server fails: the API's error shape.
 SERVER_ERROR = {
@@ -14,6 +15,9 @@ SERVER_ERROR = {
 }
 
 
+# It names the staff member signed in: no cache keeps it (a shared counter PC's browser
+# showed it after sign-out), as every page of a signed-in session.
+@never_cache
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     return render(request, "daicho/home.html", {"municipality": request.tenant})  # type: ignore[attr-defined]

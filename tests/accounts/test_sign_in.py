@@ -226,3 +226,15 @@ def test_the_code_step_ends_when_the_password_changed_since_the_password_step(
     assert SESSION_KEY not in client.session
     page = client.get("/accounts/login/verify/", HTTP_HOST=mitaka.domain)
     assert page["Location"] == "/accounts/login/"
+
+
+@pytest.mark.parametrize("path", ["/", "/accounts/2fa/", "/accounts/password/"])
+def test_pages_of_a_signed_in_session_are_not_stored_by_any_cache(
+    signed_in: Client, mitaka: City, path: str
+) -> None:
+    """The front page names the staff member signed in: without ``no-store`` the browser of
+    a shared counter PC kept it, and showed it (back button) after they signed out."""
+    response = signed_in.get(path, HTTP_HOST=mitaka.domain)
+    assert response.status_code == 200
+    directives = {d.strip() for d in response.get("Cache-Control", "").split(",")}
+    assert "no-store" in directives, response.get("Cache-Control")
