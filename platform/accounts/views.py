@@ -143,6 +143,14 @@ def sign_in_verify(request: HttpRequest) -> HttpResponse:
     return render(request, "registration/login_verify.html", {"form": form})
 
 
+def _session_verify(request: HttpRequest, device: Any) -> None:
+    """This signed-in session is now verified by ``device``: under a new key, as ``login()``
+    gives one at sign-in, so that a copy of its cookie taken while it was a password-only
+    session does not become a verified one with it."""
+    otp_login(request, device)
+    request.session.cycle_key()
+
+
 def _secret_for_typing(key_hex: str) -> str:
     secret = b32encode(bytes.fromhex(key_hex)).decode().rstrip("=")
     return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
@@ -169,7 +177,7 @@ def two_factor(request: HttpRequest) -> HttpResponse:
             except SignInError as error:
                 form.add_error("otp_token", str(error))
             else:
-                otp_login(request, device)
+                _session_verify(request, device)
                 return render(request, "accounts/two_factor_enabled.html", {"codes": codes})
         uri = device.config_url
         return render(
@@ -193,7 +201,7 @@ def two_factor(request: HttpRequest) -> HttpResponse:
         except SignInError as error:
             form.add_error("otp_token", str(error))
         else:
-            otp_login(request, device)
+            _session_verify(request, device)
             messages.success(request, "このログインを二要素認証で確認しました。")
             return redirect(settings.LOGIN_REDIRECT_URL)
     return render(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.test import Client
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -242,3 +243,36 @@ def test_mandatory_2fa_still_lets_staff_without_a_device_change_their_password(
     stays open to staff who have no device yet."""
     security_settings_set(mitaka, require_2fa=True)
     assert signed_in.get("/accounts/password/", HTTP_HOST=mitaka.domain).status_code == 200
+
+
+def _session_key(client: Client) -> str:
+    return client.cookies[settings.SESSION_COOKIE_NAME].value
+
+
+def test_verifying_a_session_with_a_code_gives_it_a_new_key(
+    signed_in: Client, staff_device: TOTPDevice, mitaka: City
+) -> None:
+    """A session signed in with the password alone becomes one verified by a second factor:
+    its key changes, as at sign-in, so that a copy of the old cookie (taken while it was a
+    password-only session) does not become a verified session with it."""
+    before = _session_key(signed_in)
+    stolen = Client()
+    stolen.cookies[settings.SESSION_COOKIE_NAME] = before
+    signed_in.post("/accounts/2fa/", {"otp_token": code_for(staff_device)}, HTTP_HOST=mitaka.domain)
+    assert signed_in.get("/", HTTP_HOST=mitaka.domain).status_code == 200
+    assert _session_key(signed_in) != before
+    response = stolen.get("/", HTTP_HOST=mitaka.domain)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+
+
+def test_setting_up_gives_the_session_a_new_key(signed_in: Client, mitaka: City) -> None:
+    before = _session_key(signed_in)
+    signed_in.get("/accounts/2fa/", HTTP_HOST=mitaka.domain)
+    device = _enrolment_device(mitaka)
+    done = signed_in.post(
+        "/accounts/2fa/", {"otp_token": code_for(device)}, HTTP_HOST=mitaka.domain
+    )
+    assert done.status_code == 200
+    assert _session_key(signed_in) != before
+    assert signed_in.get("/", HTTP_HOST=mitaka.domain).status_code == 200
