@@ -504,3 +504,27 @@ def test_two_superusers_demoting_each_other_at_once_leave_one(
             User.objects.filter(username__in=names.values()).update(
                 is_superuser=False, is_staff=False, is_active=False
             )
+
+
+@pytest.mark.parametrize(
+    "lookup", ["chosen_passwords__0__startswith", "chosen_passwords__icontains",
+               "chosen_passwords__0", "password__startswith"],
+)  # fmt: skip
+def test_no_password_hash_is_read_through_the_list_s_filters(
+    people: dict[str, Any], lookup: str
+) -> None:
+    """Django's ``UserAdmin`` refuses a filter of the list on ``password`` in the address
+    (``?password__startswith=…``): the answer (listed or not) tells the hash a character at
+    a time. ``chosen_passwords`` holds the hashes of passwords others chose, the current one
+    included until its owner changes it, and ``?chosen_passwords__0__startswith=…`` was
+    answered: an operator allowed to view accounts read another operator's password hash
+    (a new account's, a reset one) and could crack it away from the lockout. Both refused."""
+    suzuki = User.objects.get(pk=people["suzuki"].pk)
+    suzuki.set_password_chosen_by_other(NEW_PASSWORD)
+    suzuki.save()
+    hashed = suzuki.password
+    value = hashed if lookup.endswith("__0") else hashed[:12]
+    for client in (_signed_in("sato"), _signed_in("kanri")):
+        right = client.get("/admin/accounts/user/", {lookup: value})
+        wrong = client.get("/admin/accounts/user/", {lookup: "zz"})
+        assert (right.status_code, wrong.status_code) == (400, 400)

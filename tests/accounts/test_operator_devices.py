@@ -175,3 +175,20 @@ def test_a_device_that_does_not_exist_is_404_not_a_server_error(operators: dict[
     kanri.raise_request_exception = False
     for view in ("config", "qrcode"):
         assert kanri.get(f"/admin/otp_totp/totpdevice/999999/{view}/").status_code == 404
+
+
+@pytest.mark.parametrize("lookup", ["key__startswith", "key", "key__regex"])
+def test_no_one_reads_another_operator_s_key_through_the_list_s_filters(
+    operators: dict[str, Any], lookup: str
+) -> None:
+    """A superuser lists every operator's devices but must not see another's key; a filter
+    of the list in the address (``?key__startswith=a``) was answered, listed or not, and
+    told the key a character at a time: enough to make that operator's codes. Refused, to
+    everyone (nobody needs to find a device by its key)."""
+    key = operators["suzuki"]["totp"].key
+    value = {"key__startswith": key[:4], "key": key, "key__regex": f"^{key[:4]}"}[lookup]
+    for who in ("kanri", "suzuki"):
+        client = _signed_in(operators[who]["user"])
+        right = client.get("/admin/otp_totp/totpdevice/", {lookup: value})
+        wrong = client.get("/admin/otp_totp/totpdevice/", {lookup: "zz"})
+        assert (right.status_code, wrong.status_code) == (400, 400)
