@@ -9,11 +9,12 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin import AdminSite
 from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth import logout as auth_logout
 from django.contrib.contenttypes.models import ContentType
 from django.contrib.contenttypes.views import shortcut
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, URLResolver, path, reverse
@@ -42,6 +43,19 @@ from daicho.accounts.selectors import sign_in_address_lockouts
 PASSWORD_CHANGE_EXEMPT_VIEWS = frozenset(
     {"password_change", "password_change_done", "logout", "jsi18n"}
 )
+
+
+def _malformed(request: HttpRequest) -> bool:
+    """A parameter holding a NUL (PostgreSQL refuses it in text: a filter of a list, an
+    autocomplete's term), or a list action's selection that is no key (every model of this
+    admin has integer keys): Django's admin passed both on to the database, a server error."""
+    for data in (request.GET, request.POST):
+        for name, values in data.lists():
+            if "\x00" in name or any("\x00" in value for value in values):
+                return True
+    return any(
+        not (key.isascii() and key.isdigit()) for key in request.POST.getlist(ACTION_CHECKBOX_NAME)
+    )
 
 
 class OperatorAdminSite(AdminSite):
@@ -75,14 +89,17 @@ class OperatorAdminSite(AdminSite):
         return bool(is_verified and is_verified())
 
     def admin_view(self, view: Any, cacheable: bool = False) -> Any:
-        """Django's, and an operator whose password someone else set (a new account's, a
-        superuser's reset: ``User.must_change_password``) reaches only the password page
+        """Django's, with a malformed request answered 400 (``_malformed``), and an operator
+        whose password someone else set (a new account's, a superuser's reset:
+        ``User.must_change_password``) reaches only the password page
         (and signing out) until they have changed it: whoever chose it and signs in with it
         can do nothing but change it, which its owner notices (their password no longer
         works) and the admin's log shows."""
 
         @wraps(view)
         def gated(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if _malformed(request):
+                return HttpResponseBadRequest("リクエストの内容が正しくありません。")
             match = request.resolver_match
             if getattr(request.user, "must_change_password", False) and (
                 match is None or match.url_name not in PASSWORD_CHANGE_EXEMPT_VIEWS

@@ -127,3 +127,29 @@ def test_the_view_on_site_shortcut_of_no_content_type_is_404(
 ) -> None:
     operator_client.raise_request_exception = False
     assert operator_client.get(f"/admin/r/{content_type_id}/1/").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("path", "data"),
+    [
+        ("/admin/tenants/municipality/?code=%00", None),  # a filter of the list
+        ("/admin/tenants/municipality/?admin_username=a%00", None),
+        ("/admin/admin/logentry/?object_id=%00", None),
+        (
+            "/admin/autocomplete/?app_label=tenants&model_name=domain&field_name=tenant&term=%00",
+            None,
+        ),
+        ("/admin/tenants/municipality/", {"action": "suspend", "_selected_action": ["abc"]}),
+        ("/admin/tenants/municipality/", {"action": "resume", "_selected_action": ["1\x00"]}),
+        ("/admin/tenants/domain/", {"action": "delete_selected", "_selected_action": ["x"]}),
+    ],
+)
+def test_a_malformed_request_to_the_admin_is_400_not_a_server_error(
+    operator_client: Client, mitaka: City, path: str, data: dict | None
+) -> None:
+    """A NUL in a parameter reached PostgreSQL (which refuses it in text) and a selection
+    of the list's actions that is no key was converted to one: both a server error."""
+    operator_client.raise_request_exception = False
+    answer = operator_client.get(path) if data is None else operator_client.post(path, data)
+    assert answer.status_code == 400
+    assert Municipality.objects.get(pk=mitaka.municipality.pk).status == "active"
