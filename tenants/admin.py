@@ -130,6 +130,9 @@ class MunicipalityAdmin(admin.ModelAdmin):
     fields = ["name", "schema_name", "code", "prefecture", "status", "suspended_reason",
               "status_changed_at", "created_at"]  # fmt: skip
     inlines = [DomainInline]
+    # Each for operators who may change cities (``permissions=["change"]``): Django offers an
+    # action that names none to whoever may open the list, and one allowed only to view
+    # cities suspended them all or resumed one suspended on purpose.
     actions = ["suspend", "resume"]
     form = MunicipalityChangeForm
 
@@ -182,7 +185,7 @@ class MunicipalityAdmin(admin.ModelAdmin):
         # A city's records are kept for their retention period: no deletion from the admin.
         return False
 
-    @admin.action(description="選択した自治体を利用停止する")
+    @admin.action(description="選択した自治体を利用停止する", permissions=["change"])
     def suspend(self, request: HttpRequest, queryset: QuerySet[Municipality]) -> None:
         for municipality in queryset:
             municipality_suspend(
@@ -190,7 +193,7 @@ class MunicipalityAdmin(admin.ModelAdmin):
             )
         self.message_user(request, f"{queryset.count()} 件を利用停止しました。", messages.SUCCESS)
 
-    @admin.action(description="選択した自治体の利用を再開する")
+    @admin.action(description="選択した自治体の利用を再開する", permissions=["change"])
     def resume(self, request: HttpRequest, queryset: QuerySet[Municipality]) -> None:
         for municipality in queryset:
             municipality_resume(actor=request.user, municipality=municipality)

@@ -153,3 +153,30 @@ def test_a_malformed_request_to_the_admin_is_400_not_a_server_error(
     answer = operator_client.get(path) if data is None else operator_client.post(path, data)
     assert answer.status_code == 400
     assert Municipality.objects.get(pk=mitaka.municipality.pk).status == "active"
+
+
+@pytest.mark.parametrize("action", ["suspend", "resume"])
+def test_an_operator_who_may_only_view_cities_cannot_suspend_or_resume_them(
+    mitaka: City, action: str
+) -> None:
+    """Django offers an action that names no permission to whoever opens the list: an
+    operator given only 「自治体の閲覧」 (support staff) suspended every city at once (its
+    staff locked out) or resumed one an administrator had suspended. The actions are now
+    for operators who may change cities; to the others they are neither listed nor run."""
+    from django.contrib.auth.models import Permission
+
+    municipality = Municipality.objects.get(pk=mitaka.municipality.pk)
+    if action == "resume":
+        Municipality.objects.filter(pk=municipality.pk).update(status="suspended")
+    before = Municipality.objects.get(pk=municipality.pk).status
+    viewer = User.objects.create_user(username="viewer", password=ADMIN_PASSWORD, is_staff=True)
+    viewer.user_permissions.set(Permission.objects.filter(codename="view_municipality"))
+    client = Client(HTTP_HOST="localhost")
+    assert client.login(username="viewer", password=ADMIN_PASSWORD)
+    listed = client.get("/admin/tenants/municipality/")
+    assert listed.status_code == 200
+    assert f'value="{action}"' not in listed.content.decode()
+    client.post(
+        "/admin/tenants/municipality/", {"action": action, "_selected_action": [municipality.pk]}
+    )
+    assert Municipality.objects.get(pk=municipality.pk).status == before
