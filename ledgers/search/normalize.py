@@ -136,16 +136,23 @@ _PARTICLE_GA_RE = re.compile(f"(?<=[{_KANJI}])ガ(?=[{_KANJI}])")
 # are one address. Kanji numerals before 丁目・番地・番・号 (or after 番地の) become digits;
 # after a digit, 丁目 is "-", 番地・番 are "-" before a digit and dropped otherwise (四番町
 # keeps its 番 before 町), 番地の・番の・の between digits are "-", 号 is dropped.
+# A 本籍 is written in the 戸籍's style, 八番地七: a numeral right after 番地 is a digit too,
+# unless a kanji follows it (123番地三鷹ハイツ keeps its 三鷹). Hokkaido's 条 and 線 and
+# Iwate's 地割 are numbered like 丁目 (北三条西四丁目 = 北3条西4丁目, 第一地割 = 第1地割), but
+# keep their word: the digits before them are no part of a 丁目-番-号 run.
 _KANJI_DIGITS = "〇一二三四五六七八九"
 _KANJI_NUMERAL = f"[{_KANJI_DIGITS}十百千]+"
 _KANJI_NUMBER_RE = re.compile(
-    f"{_KANJI_NUMERAL}(?=丁目|番|号)|(?<=番地ノ){_KANJI_NUMERAL}|(?<=番ノ){_KANJI_NUMERAL}"
+    f"{_KANJI_NUMERAL}(?=丁目|番|号|条|線|地割)|(?<=番地ノ){_KANJI_NUMERAL}"
+    f"|(?<=番ノ){_KANJI_NUMERAL}|(?<=番地){_KANJI_NUMERAL}(?![{_KANJI}])"
 )
 _ADDRESS_UNIT_RE = re.compile(
     "(?<=[0-9])(?:(?P<dash>丁目|(?:番地|番)ノ?(?=[0-9])|[ノ号](?=[0-9]))"
     "|番地(?![0-9町目])|番(?![0-9町目])|号)"
 )
 _DASH_RUN_RE = re.compile("(?<=[0-9])-{2,}")
+#: A text holding none of these has no numbering to rewrite (one scan each, the usual case).
+_NUMBERED_UNITS = ("丁", "番", "号", "ノ", "条", "線", "地割")
 _OTHER_DASH_RE = re.compile(f"[{re.escape(HYPHENS.replace('-', ''))}]")
 
 
@@ -397,7 +404,7 @@ def _text_written(text: str) -> str:
     postal = _POSTAL_CODE_RE.fullmatch(text) if len(text) <= 9 else None
     if postal is not None:
         return postal.group(3) or postal.group(1) + postal.group(2)
-    if "丁" in text or "番" in text or "号" in text or "ノ" in text:
+    if any(unit in text for unit in _NUMBERED_UNITS):
         return _address_numbers(text)
     return text
 

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+import pytest
 from django_tenants.utils import schema_context
 
 from ledgers.audit.models import AuditEvent
@@ -266,3 +267,30 @@ def test_a_criterion_the_screen_withholds_is_refused_and_audited_without_its_ter
     since = audit_last_seq()
     assert search(clerk, "offender", {"offenders.name": "山田"}).status_code == 200
     assert [e.action for e in audit_events_since(since)] == ["search.run"]
+
+
+@pytest.mark.parametrize(
+    ("stored", "typed"),
+    [
+        # A 本籍 is written in kanji numerals with 番地 and the number after it (戸籍 style).
+        ("東京都三鷹市下連雀九丁目八番地七", "下連雀9-8-7"),
+        ("東京都三鷹市下連雀9-8-7", "下連雀九丁目八番地七"),
+        # Hokkaido's 条・線 and Iwate's 地割 are numbered like 丁目.
+        ("北海道札幌市中央区北三条西四丁目1番地", "北3条西4丁目1"),
+        ("北海道札幌市中央区北3条西4丁目1-1", "北三条西四丁目"),
+        ("北海道上川郡東神楽町東二線10号", "東2線10号"),
+        ("岩手県滝沢市大字鵜飼第一地割1番地", "鵜飼第1地割1"),
+    ],
+)
+def test_an_address_numbered_in_kanji_is_found_by_its_digits(
+    api: Any, city: dict[str, Any], stored: str, typed: str
+) -> None:
+    """Kanji numerals after 番地 (八番地七, as a 本籍 is written) and before 条, 線 or 地割
+    (北三条西四丁目, 東二線, 第一地割) stayed kanji, so the same address typed with digits
+    found nothing, in either direction."""
+    _move(api, city, stored)
+    clerk = api("clerk")
+    found = search(clerk, "latest", {"address": typed}).json()["results"]
+    assert [r["id"] for r in found] == [str(city["record"].pk)], typed
+    listed = clerk.get(records_url(), {"address__contains": typed}).json()["results"]
+    assert [r["id"] for r in listed] == [str(city["record"].pk)], typed

@@ -1,5 +1,5 @@
-"""Migrations that compute stored search data again: 0004 (integer keys), 0021 (search forms,
-which superseded 0019)."""
+"""Migrations that compute stored search data again: 0004 (integer keys), 0026 (search forms,
+which superseded 0017, 0019 and 0021)."""
 
 from __future__ import annotations
 
@@ -32,12 +32,12 @@ def test_reindex_restores_the_keys_the_services_wrote(ledger: Ledger, clerk: Any
     assert set(SearchValue.objects.get(record_id=record.pk).keys) == set(past)
 
 
-respell = importlib.import_module("ledgers.migrations.0021_search_forms_of_old_kana").reform
+respell = importlib.import_module("ledgers.migrations.0026_search_forms_of_kanji_numbering").reform
 
 
 def test_respell_gives_old_records_the_address_forms_new_writes_get(clerk: Any) -> None:
     """Records and past values indexed before 霞が関 = 霞ケ関 and 3丁目1番2号 = 3-1-2 are
-    found by those spellings once 0021 has run (0017 and 0019, which did it first, were
+    found by those spellings once 0026 has run (0017, 0019 and 0021, which did it first, were
     superseded by it); past values that now share a form merge into one row with the later
     generation."""
     from ledgers.definitions.services import ledger_create
@@ -83,7 +83,7 @@ def test_respell_gives_old_records_the_address_forms_new_writes_get(clerk: Any) 
 
 def test_respell_gives_old_records_and_past_values_the_forms_new_writes_get(clerk: Any) -> None:
     """Records and past values indexed before ヴァ = バ, オーノ = オウノ = オオノ, ケーコ = ケイコ
-    and 大字上連雀 = 上連雀 are found by those spellings once 0021 has run: past values that
+    and 大字上連雀 = 上連雀 are found by those spellings once 0026 has run: past values that
     now share a form become one row with the later generation, and a value that a fold by a
     neighbouring letter changed gets a row for the form as written too."""
     from ledgers.definitions.services import ledger_create
@@ -141,7 +141,7 @@ def test_respell_gives_old_records_and_past_values_the_forms_new_writes_get(cler
 
 def test_respell_gives_old_records_the_old_kana_and_name_part_forms(clerk: Any) -> None:
     """Records indexed before ヲ = オ, 一乃瀬 = 一ノ瀬 and a name's parts folded alone are found
-    by those spellings once 0021 has run; a past value's stored (normalised) text gets the
+    by those spellings once 0026 has run; a past value's stored (normalised) text gets the
     forms it can have without the space between its parts: ヲ and 乃 folded, as written."""
     from ledgers.definitions.services import ledger_create
     from ledgers.search.index import Indexer
@@ -192,3 +192,45 @@ def test_respell_gives_old_records_the_old_kana_and_name_part_forms(clerk: Any) 
         assert [m["generation"] for m in hit.matched] == generations, criteria
     respell(apps, None)  # a second run changes nothing
     assert Record.objects.get(pk=record.pk).search_text == written.search_text
+
+
+def test_respell_gives_old_records_the_kanji_numbering_forms(clerk: Any) -> None:
+    """Records and past values indexed while 八番地七 and 北三条 kept their kanji numerals are
+    found by 8-7 and 北3条 once 0026 has run: the record's own text is indexed again, and a
+    past value's stored (normalised) text takes the form the value as typed has now."""
+    from ledgers.definitions.services import ledger_create
+    from ledgers.search.services import search_run
+
+    ledger = ledger_create(
+        actor=clerk, code="honseki", name="本籍", fields=[
+            {"key": "address", "label": "本籍", "type": "address"}],
+        search_screens=[{"code": "past", "name": "過去", "generations": "all",
+            "criteria": [{"field": "address", "match": "contains"}], "result_fields": ["address"]}],
+    )  # fmt: skip
+    record = record_create(actor=clerk, ledger=ledger, values={"address": "北三条西四丁目"})
+    record = record_update(
+        actor=clerk,
+        record=record,
+        values={"address": "下連雀九丁目八番地七"},
+        expected_generation=1,
+    )
+    written = Record.objects.get(pk=record.pk)
+    assert written.search_text == {"address": "\x1f下連雀9-8-7\x1f"}
+    # What the code before wrote.
+    SearchValue.objects.filter(record_id=record.pk).update(value="北三条西4-", keys=[])
+    Record.objects.filter(pk=record.pk).update(
+        search_keys=[], search_text={"address": "\x1f下連雀9-8七\x1f"}
+    )
+
+    respell(apps, None)
+
+    now = Record.objects.get(pk=record.pk)
+    assert now.search_text == written.search_text
+    assert set(now.search_keys) == set(written.search_keys)
+    (past,) = SearchValue.objects.filter(record_id=record.pk)
+    assert (past.value, past.generation) == ("北3条西4-", 1)
+    for criteria, generation in [("下連雀9-8-7", 2), ("北3条西4丁目", 1)]:
+        (hit,) = search_run(
+            actor=clerk, ledger=ledger, screen_code="past", criteria={"address": criteria}
+        ).hits
+        assert [m["generation"] for m in hit.matched] == [generation], criteria
