@@ -294,3 +294,43 @@ def test_an_address_numbered_in_kanji_is_found_by_its_digits(
     assert [r["id"] for r in found] == [str(city["record"].pk)], typed
     listed = clerk.get(records_url(), {"address__contains": typed}).json()["results"]
     assert [r["id"] for r in listed] == [str(city["record"].pk)], typed
+
+
+def _rename_to(api: Any, city: dict[str, Any], kanji: str, kana: str) -> None:
+    response = api("clerk").patch(
+        records_url(city["record"].pk),
+        {"values": {"name": {"kanji": kanji, "kana": kana}}, "reason": "氏名の訂正"},
+        HTTP_IF_MATCH='"1"',
+    )
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("stored", "typed"),
+    [
+        # Copied from a PDF file: 長 and 青 come out as the CJK radicals ⻑ (U+2ED1) and ⻘
+        # (U+2ED8), which look the same and which NFKC leaves alone.
+        ("長谷川 花子", "⻑谷川"),
+        ("⻑谷川 花子", "長谷川"),
+        ("青木 花子", "⻘木"),
+        ("西 花子", "⻄"),
+        ("亀井 花子", "⻲井"),
+        # 𣘺 (はしご橋) and 驒 are the forms of 橋 and 騨 some families register.
+        ("髙𣘺 花子", "高橋"),
+        ("高橋 花子", "髙𣘺"),
+        ("飛驒 花子", "飛騨"),
+        ("達川 花子", "逹川"),
+    ],
+)
+def test_a_kanji_pasted_as_a_radical_or_written_as_its_variant_finds_the_person(
+    api: Any, city: dict[str, Any], stored: str, typed: str
+) -> None:
+    """A name copied from a PDF file holds CJK radicals (⻑, ⻘, ⻄ …) for the kanji they
+    show, and 𣘺, 驒 and 逹 are variants of 橋, 騨 and 達 in registered names: each was
+    another text to the search, so the person was not found, whichever side held it."""
+    _rename_to(api, city, stored, "ハセガワ ハナコ")
+    clerk = api("clerk")
+    found = search(clerk, "latest", {"name": typed}).json()["results"]
+    assert [r["id"] for r in found] == [str(city["record"].pk)], typed
+    listed = clerk.get(records_url(), {"name__contains": typed}).json()["results"]
+    assert [r["id"] for r in listed] == [str(city["record"].pk)], typed
