@@ -129,8 +129,11 @@ _AZA_RE = re.compile(f"大字|字(?=[{_KANJI}{_KATAKANA}])")
 _DIGIT_DASH_RE = re.compile(f"(?<=[0-9])[{re.escape(HYPHENS)}]+")
 # ケ, ヶ, が and ガ between two kanji are one particle in place names and surnames
 # (霞ケ関, 霞ヶ関, 霞が関; 自由が丘, 自由ヶ丘): after the kana folds it is ケ or ガ, and ガ
-# becomes ケ. Only between kanji, so that ガーデン in 三鷹ガーデン stays a word.
-_PARTICLE_GA_RE = re.compile(f"(?<=[{_KANJI}])ガ(?=[{_KANJI}])")
+# becomes ケ. So are 箇 and 个, which ヶ abbreviates, and ヵ (カ once small kana are large),
+# written for it (霞个関, 三ヵ月). Only between kanji, so that ガーデン in 三鷹ガーデン stays a
+# word. A fold never makes a kanji, so a second pass finds nothing more to fold.
+_PARTICLE_KE = "ガカ个箇"
+_PARTICLE_GA_RE = re.compile(f"(?<=[{_KANJI}])[{_PARTICLE_KE}](?=[{_KANJI}])")
 
 # Address numbering (住居表示・地番): 三丁目 and 3丁目, 3丁目1番2号 and 3-1-2, 1番地の2 and 1-2
 # are one address. Kanji numerals before 丁目・番地・番・号 (or after 番地の) become digits;
@@ -315,7 +318,7 @@ def _fold(text: str) -> str:
             # ホー゛ would be ホヴ once ー is ウ): dropped, and the value normalised again.
             return _fold(text.replace(_MARKS[0], "").replace(_MARKS[1], ""))
         text = text.translate(_SAME_SOUND)
-    if "ガ" in text:
+    if any(particle in text for particle in _PARTICLE_KE):
         text = _PARTICLE_GA_RE.sub("ケ", text)
     return _LONG_VOWEL_RE.sub(_long_vowel, text)
 

@@ -334,3 +334,26 @@ def test_a_kanji_pasted_as_a_radical_or_written_as_its_variant_finds_the_person(
     assert [r["id"] for r in found] == [str(city["record"].pk)], typed
     listed = clerk.get(records_url(), {"name__contains": typed}).json()["results"]
     assert [r["id"] for r in listed] == [str(city["record"].pk)], typed
+
+
+@pytest.mark.parametrize(
+    ("stored", "typed"),
+    [
+        ("東京都千代田区霞ケ関一丁目1番1号", "霞个関"),
+        ("東京都千代田区霞ケ関一丁目1番1号", "霞箇関1-1-1"),
+        ("東京都千代田区霞ケ関一丁目1番1号", "霞ヵ関"),
+        ("東京都千代田区霞个関一丁目1番1号", "霞が関"),
+        ("東京都千代田区霞ヵ関一丁目1番1号", "霞ヶ関"),
+    ],
+)
+def test_ka_and_ko_written_for_ke_in_a_place_name_are_one(
+    api: Any, city: dict[str, Any], stored: str, typed: str
+) -> None:
+    """ヶ is an abbreviated 箇 (个), and ヵ is written for it: 霞个関, 霞箇関 and 霞ヵ関 are the
+    same place as 霞ヶ関 and 霞が関, which met already, but each found only itself."""
+    _move(api, city, stored)
+    clerk = api("clerk")
+    found = search(clerk, "latest", {"address": typed}).json()["results"]
+    assert [r["id"] for r in found] == [str(city["record"].pk)], typed
+    listed = clerk.get(records_url(), {"address__contains": typed}).json()["results"]
+    assert [r["id"] for r in listed] == [str(city["record"].pk)], typed
