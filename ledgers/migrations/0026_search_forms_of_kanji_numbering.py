@@ -3,7 +3,8 @@ left as written: a numeral right after 番地 (八番地七, a 本籍 in the 戸
 before Hokkaido's 条 and 線 and Iwate's 地割 (北三条西四丁目 = 北3条西4丁目, 第一地割 = 第1地割);
 the variant table's CJK radicals that a PDF file's text holds for the kanji they show (⻑ =
 長, ⻘ = 青 …) and 𣘺 = 橋, 驒 = 騨, 逹 = 達; ヵ, 箇 and 个 between two kanji as the particle
-ケ (霞ヵ関 = 霞个関 = 霞が関).
+ケ (霞ヵ関 = 霞个関 = 霞が関); the double hyphen between the parts of a foreign name, ゠ or
+＝ between two kana, dropped as the middle dot is (マリア＝サントス = マリア・サントス).
 
 It also does what ``0021`` did (superseded by this one; a database where it ran is
 recomputed all the same, in one pass where a city ran two otherwise): 旧仮名 ヲ = オ, 乃

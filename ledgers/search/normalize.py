@@ -52,8 +52,9 @@ VARIANTS_RESOURCE = "variants.tsv"
 _VARIATION_SELECTORS = [*range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0)]
 _INVISIBLES = code_points(BIDI_CONTROLS + INVISIBLES)
 # Middle dots between the parts of a name (ジョン・スミス): 「・」, half-width 「･」 (NFKC
-# makes it 「・」), the Latin middle dot and the hyphenation point.
-_MIDDLE_DOTS = "・·‧"
+# makes it 「・」), the Latin middle dot and the hyphenation point; and the double hyphen
+# 「゠」, written between the parts of a foreign name as often as the dot (マリア゠サントス).
+_MIDDLE_DOTS = "・·‧゠"
 # Whitespace of every width (all of it lies below U+3001; NFKC has made U+3000 a space).
 _WHITESPACE = [code for code in range(0x3001) if chr(code).isspace()]
 _REMOVE = frozenset([*_VARIATION_SELECTORS, *_INVISIBLES, *map(ord, _MIDDLE_DOTS), *_WHITESPACE])
@@ -69,6 +70,9 @@ _KATAKANA = "\u30a1-\u30fa"  # ァ … ヺ (the letters, not ー・ヽヾ)
 _KANJI = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
 _KANJI_RE = re.compile(f"[{_KANJI}]")
 _KANA_LETTER_RE = re.compile(f"[{_KATAKANA}]")
+# The equals sign between two kana is that double hyphen typed (マリア＝サントス; NFKC makes
+# 「＝」 "="): dropped as the dot is. Elsewhere (a mail address, a note) it is kept.
+_KANA_EQUALS_RE = re.compile(f"(?<=[{_KATAKANA}ー])=+(?=[{_KATAKANA}])")
 _ITERATION_MARKS = "々〻ヽヾ"
 _VOICED_MARK = "\u3099"
 
@@ -310,6 +314,8 @@ def _fold(text: str) -> str:
     folds, fold_multi = _character_folds()
     text = nfkc(text).translate(folds).lower()
     text = nfkc(fold_multi(text) if fold_multi else text)
+    if "=" in text:
+        text = _KANA_EQUALS_RE.sub("", text)
     text = unicodedata.normalize("NFC", expand_iteration_marks(text))
     if _RARE_RE.search(text):
         if _MARKS[0] in text or _MARKS[1] in text:

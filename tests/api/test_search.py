@@ -357,3 +357,22 @@ def test_ka_and_ko_written_for_ke_in_a_place_name_are_one(
     assert [r["id"] for r in found] == [str(city["record"].pk)], typed
     listed = clerk.get(records_url(), {"address__contains": typed}).json()["results"]
     assert [r["id"] for r in listed] == [str(city["record"].pk)], typed
+
+
+@pytest.mark.parametrize(
+    "typed", ["マリア＝サントス", "マリア゠サントス", "ﾏﾘｱ=ｻﾝﾄｽ", "マリア・サントス"]
+)
+@pytest.mark.parametrize("stored", ["マリア・サントス", "マリア＝サントス", "マリア゠サントス"])
+def test_a_foreign_name_written_with_a_double_hyphen_is_found_without_it(
+    api: Any, city: dict[str, Any], stored: str, typed: str
+) -> None:
+    """A foreign resident's name in katakana is written with ＝ or ゠ between its parts as
+    often as with ・ or a space; the search dropped the dot and the space but kept the
+    double hyphen, so マリア＝サントス copied from a document found neither the name nor its
+    reading (マリア サントス), and a name registered with ゠ was found by no query with ＝."""
+    _rename_to(api, city, stored, "マリア サントス")
+    clerk = api("clerk")
+    found = search(clerk, "latest", {"name": typed}).json()["results"]
+    assert [r["id"] for r in found] == [str(city["record"].pk)], typed
+    listed = clerk.get(records_url(), {"name__contains": typed}).json()["results"]
+    assert [r["id"] for r in listed] == [str(city["record"].pk)], typed
