@@ -376,3 +376,21 @@ def test_a_foreign_name_written_with_a_double_hyphen_is_found_without_it(
     assert [r["id"] for r in found] == [str(city["record"].pk)], typed
     listed = clerk.get(records_url(), {"name__contains": typed}).json()["results"]
     assert [r["id"] for r in listed] == [str(city["record"].pk)], typed
+
+
+@pytest.mark.parametrize(
+    ("typed", "found"),
+    [("昭和60", 1), ("昭和60年3月", 1), ("S60.3", 1), ("Ｓ６０", 1), ("昭和60年3月3日", 1),
+     ("昭和59", 0), ("平成", 0), ("1985", 1), ("1985-03", 1), ("03-03", 1), ("1986", 0)],
+)  # fmt: skip
+def test_a_date_contains_filter_reads_wareki_as_the_search_screens_do(
+    api: Any, typed: str, found: int
+) -> None:
+    """birth_date__contains=昭和60 compared 昭和60 with the stored 1985-03-03 as text and
+    matched nothing, with a 200: a list filtered by an era year showed "nobody" where the
+    search screen's 昭和60年 finds the person. A value the date search reads (a year, a
+    month, a day, in 和暦 or not) is its dates now; anything else is a part of the ISO
+    text as before (03-03)."""
+    listed = api("clerk").get(records_url(), {"birth_date__contains": typed})
+    assert listed.status_code == 200, listed.content
+    assert len(listed.json()["results"]) == found, typed

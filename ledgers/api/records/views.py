@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
@@ -41,7 +41,7 @@ from ledgers.api.tokens.services import token_has_scope
 from ledgers.audit.services import audit_record
 from ledgers.exceptions import AccessDenied, RecordInvalid, RecordNotFound
 from ledgers.fields import field_type_registry
-from ledgers.fields.exceptions import FieldError
+from ledgers.fields.exceptions import FieldError, WarekiError
 from ledgers.fields.normalize import text_problem
 from ledgers.records.models import Record
 from ledgers.records.output import (
@@ -68,6 +68,7 @@ from ledgers.records.services import (
     record_update,
 )
 from ledgers.search.index import GROUP_TYPES, equality_stored_keys
+from ledgers.search.normalize import parse_date_query
 from ledgers.search.query import contains_filter, group_contains_filter
 from ledgers.search.services import as_searched
 
@@ -144,6 +145,14 @@ def _filter_on_field(
             if readable := policy.readable_filter(*(sub.get("sensitivity") for sub in sub_fields)):
                 queryset = queryset.filter(readable)
             return queryset.filter(group_contains_filter(policy.ledger, key, sub_fields, raw))
+        if field["type"] == "date" and (span := _date_span(name, raw)) is not None:
+            # 昭和60 or S60.3 compared with the stored ISO text matched nothing: a value the
+            # search screens read as dates (parse_date_query) is those dates here too.
+            alias = f"_t_{key}"
+            start, end = (day.isoformat() for day in span)
+            return queryset.alias(**{alias: KT(f"data__{key}")}).filter(
+                **{f"{alias}__gte": start, f"{alias}__lte": end}
+            )
         return queryset.filter(contains_filter(policy.ledger, key, raw))
     if op not in {"", "gte", "lte"} or (op and field["type"] not in ORDERED):
         raise exceptions.ValidationError(
@@ -188,6 +197,18 @@ def _filter_on_field(
     # ISO dates and +09:00 datetimes order as text.
     alias = f"_t_{key}"
     return queryset.alias(**{alias: KT(f"data__{key}")}).filter(**{f"{alias}__{op}": value})
+
+
+def _date_span(name: str, raw: str) -> tuple[date, date] | None:
+    """The dates a ``__contains`` value names as a date search reads it (昭和60, S60.3,
+    1985-03), or None for a value that is no date (03-03: a part of the ISO text). A value
+    read but wrong (平成31年5月: after 平成) is a 400 that says why."""
+    try:
+        return parse_date_query(raw)
+    except WarekiError as error:
+        if error.code in ("unreadable_date", "unreadable_decade", "required"):
+            return None
+        raise exceptions.ValidationError({name: [error.message]}) from None
 
 
 def _aware_datetime(name: str, text: str, *, dates: bool = False) -> datetime:
