@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from tests.api.conftest import HOST
+from tests.api.conftest import HOST, assert_documented, records_url
 
 RECORD = "/api/v1/ledgers/{code}/records/{record_id}/"
 
@@ -85,3 +85,17 @@ def test_put_is_documented_as_what_it_does_a_partial_change(
     body = document["paths"][path]["put"]["requestBody"]
     reference = body["content"]["application/json"]["schema"]["$ref"]
     assert not document["components"]["schemas"][reference.rsplit("/", 1)[1]].get("required")
+
+
+@pytest.mark.parametrize("method", ["patch", "delete"])
+def test_a_write_on_a_deleted_record_is_a_documented_409(api: Any, city: dict, method: str) -> None:
+    """A change or a second deletion of a deleted record is 409 ``ERROR_RECORD_STATE``: the
+    schema named 200, 412 and 428 only, and a generated client had no answer for it."""
+    clerk = api("clerk")
+    record_id = city["record"].pk
+    deleted = clerk.delete(records_url(record_id), {"reason": "誤登録"}, HTTP_IF_MATCH='"1"')
+    assert deleted.status_code == 200
+    body = {"values": {"amount": 2}} if method == "patch" else {"reason": "誤登録"}
+    response = getattr(clerk, method)(records_url(record_id), body, HTTP_IF_MATCH='"2"')
+    assert (response.status_code, response.json()["code"]) == (409, "ERROR_RECORD_STATE")
+    assert_documented(response, RECORD, method)

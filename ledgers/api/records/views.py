@@ -464,7 +464,9 @@ class RecordDetailView(APIView):
     @extend_schema(
         parameters=[IF_MATCH, etag_header(200)],
         request=s.RecordPatchSerializer,
-        responses={200: s.RecordSerializer, 412: ErrorShape, 428: ErrorShape},
+        # 409: the record is deleted (ERROR_RECORD_STATE) or its ledger's definition changed
+        # while the values were checked (ERROR_DEFINITION_CHANGED).
+        responses={200: s.RecordSerializer, 409: ErrorShape, 412: ErrorShape, 428: ErrorShape},
     )
     def patch(self, request: Request, code: str, record_id: str) -> Response:
         _ledger, policy = ledger_for(request, code)
@@ -494,7 +496,8 @@ class RecordDetailView(APIView):
     @extend_schema(
         parameters=[OpenApiParameter("reason", str), IF_MATCH, etag_header(200)],
         request=s.RecordDeleteSerializer,
-        responses={200: s.RecordSerializer, 412: ErrorShape, 428: ErrorShape},
+        # 409: the record is deleted already (ERROR_RECORD_STATE).
+        responses={200: s.RecordSerializer, 409: ErrorShape, 412: ErrorShape, 428: ErrorShape},
     )
     def delete(self, request: Request, code: str, record_id: str) -> Response:
         _ledger, policy = ledger_for(request, code)
