@@ -8,7 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, HttpResponseNotFound
+from django.http import HttpRequest, HttpResponse, HttpResponseNotFound, JsonResponse
 from django.http.request import split_domain_port
 from django.template.loader import render_to_string
 from django.utils.module_loading import import_string
@@ -47,6 +47,7 @@ class MunicipalityMiddleware(TenantMainMiddleware):
       load balancer probing by IP address gets an answer;
     - an unknown host gets a plain 404 page that names no city;
     - a suspended city gets a 403 page, whatever the path;
+      (under ``/api/`` both are the API's error shape: its clients read a ``code``);
     - host → city is kept in process memory and checked against the TENANCY generation
       in Redis on every request (one ``MGET``, which also reads the city's access
       generation for the API's caches: ``request.access_generation``, and counts the
@@ -72,6 +73,8 @@ class MunicipalityMiddleware(TenantMainMiddleware):
         try:
             hostname = self.hostname_from_request(request)
         except DisallowedHost:
+            if _is_api(request):
+                return _unknown_host_api_answer()
             return HttpResponseNotFound()
         known = _hosts.peek(hostname)
         counters = [TENANCY] + ([access_counter(known.schema_name)] if known else [])
@@ -110,6 +113,12 @@ class MunicipalityMiddleware(TenantMainMiddleware):
         _use_tenant(tenant)
         self.setup_url_routing(request)
         if tenant.is_suspended:
+            if _is_api(request):
+                return _api_error(
+                    "ERROR_MUNICIPALITY_SUSPENDED",
+                    f"{tenant.name} の台帳システムは、運用者により一時的に利用停止されています。",
+                    403,
+                )
             return HttpResponse(
                 render_to_string("daicho/suspended.html", {"municipality": tenant}),
                 status=403,
@@ -117,7 +126,31 @@ class MunicipalityMiddleware(TenantMainMiddleware):
         return None
 
     def no_tenant_found(self, request: HttpRequest, hostname: str) -> HttpResponse:
+        if _is_api(request):
+            return _unknown_host_api_answer()
         return HttpResponse(render_to_string("daicho/unknown_host.html"), status=404)
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path_info.startswith("/api/")
+
+
+def _api_error(code: str, message: str, status: int) -> JsonResponse:
+    """An answer under ``/api/`` in the API's error shape (``ledgers.api.errors``), whose
+    clients read a ``code`` and a JSON body where a page gave them HTML."""
+    return JsonResponse(
+        {"code": code, "message": message, "detail": {}},
+        status=status, json_dumps_params={"ensure_ascii": False},
+    )  # fmt: skip
+
+
+def _unknown_host_api_answer() -> JsonResponse:
+    """Like the page, it names no city."""
+    return _api_error(
+        "ERROR_UNKNOWN_HOST",
+        "このアドレスで提供されている台帳システムはありません。アドレスをご確認ください。",
+        404,
+    )
 
 
 def _use_tenant(tenant: object) -> None:

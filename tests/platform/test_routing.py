@@ -103,3 +103,45 @@ def test_a_host_is_read_as_dns_reads_it(mitaka: City, spelling: str) -> None:
     response = Client().get("/accounts/login/", HTTP_HOST=host)
     assert response.status_code == 200
     assert "三鷹市" in response.content.decode()
+
+
+def test_a_suspended_city_s_api_answers_403_in_the_api_s_error_shape(musashino: City) -> None:
+    """The API's answer on a suspended city's host was the HTML page, where every error of
+    the API is ``{"code", "message", "detail"}`` (documented as 403 on every operation): a
+    client read no code, and a strict one failed on the content type."""
+    municipality_suspend(actor=None, municipality=musashino.municipality, reason="契約更新待ち")
+    try:
+        for path in ["/api/v1/me/", "/api/v1/ledgers/dv/records/", "/api/schema/"]:
+            response = Client().get(path, HTTP_HOST=musashino.domain)
+            assert response.status_code == 403
+            assert response["Content-Type"] == "application/json"
+            body = response.json()
+            assert body["code"] == "ERROR_MUNICIPALITY_SUSPENDED"
+            assert "利用停止" in body["message"]
+            assert body["detail"] == {}
+            assert "no-store" in response["Cache-Control"]
+        page = Client().get("/accounts/login/", HTTP_HOST=musashino.domain)
+        assert (page.status_code, page["Content-Type"].split(";")[0]) == (403, "text/html")
+    finally:
+        municipality_resume(
+            actor=None, municipality=Municipality.objects.get(schema_name="musashino")
+        )
+
+
+@pytest.mark.parametrize("host", ["chofu.localhost", "bad_host!"])
+def test_an_unknown_host_s_api_answers_404_in_the_api_s_error_shape(
+    cities: dict, db: None, host: str
+) -> None:
+    """A client with a mistyped city host got an HTML page (or an empty one for a host
+    Django refuses): the API's answers under /api/ are JSON in its error shape, naming no
+    city."""
+    response = Client().get("/api/v1/me/", HTTP_HOST=host)
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {
+        "code": "ERROR_UNKNOWN_HOST",
+        "message": response.json()["message"],
+        "detail": {},
+    }
+    assert "三鷹市" not in response.json()["message"]
+    assert "no-store" in response["Cache-Control"]
