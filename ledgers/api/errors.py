@@ -59,7 +59,7 @@ class PreconditionRequired(exceptions.APIException):
 class ErrorShape(serializers.Serializer):
     """Every error: a stable machine code, a Japanese message, and details."""
 
-    code = serializers.CharField()
+    code = serializers.RegexField(r"^ERROR_[A-Z0-9_]+$")
     message = serializers.CharField()
     detail = serializers.DictField()
 
@@ -212,7 +212,17 @@ def document_etag_header(*status_codes: int) -> OpenApiParameter:
     """``ETag`` as the schema declares it on an answer carrying a document's version tag."""
     return OpenApiParameter(
         "ETag", str, location=OpenApiParameter.HEADER, response=list(status_codes),
+        required=True, pattern=r'^"[0-9a-f]{32}"$',
         description="読み込んだ内容の版。変更・削除の If-Match に送り返します。",
+    )  # fmt: skip
+
+
+def retry_after_header(status_code: int) -> OpenApiParameter:
+    """``Retry-After`` (seconds) as the schema declares it on an answer that says how long
+    to wait (``LedgerError.retry_after``; 429 has it everywhere: ``schema.DaichoAutoSchema``)."""
+    return OpenApiParameter(
+        "Retry-After", int, location=OpenApiParameter.HEADER, response=[status_code],
+        description="この秒数だけ待ってから送り直してください。",
     )  # fmt: skip
 
 
@@ -220,5 +230,6 @@ def etag_header(status_code: int) -> OpenApiParameter:
     """``ETag`` as the schema declares it on an answer carrying a record's generation."""
     return OpenApiParameter(
         "ETag", str, location=OpenApiParameter.HEADER, response=[status_code],
+        required=True, pattern=r'^"[0-9]{1,18}"$',
         description='この記録の世代（例: "3"）。変更・削除・復元の If-Match に送り返します。',
     )  # fmt: skip

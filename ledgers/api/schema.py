@@ -13,6 +13,12 @@ from drf_spectacular.plumbing import is_list_serializer
 COMMON_ERRORS = ("400", "401", "403", "404", "406", "429")
 # A request with a body can also send one too large or in a form other than JSON.
 BODY_ERRORS = ("413", "415")
+# A rate limit or the token endpoint's lockout (429) says how long to wait (the 409s that
+# do, an Idempotency-Key or an audit verification still running: ``errors.retry_after_header``).
+RETRY_AFTER = {
+    "schema": {"type": "integer"},
+    "description": "この秒数だけ待ってから送り直してください。",
+}
 
 
 class DaichoAutoSchema(AutoSchema):
@@ -26,6 +32,7 @@ class DaichoAutoSchema(AutoSchema):
         for code in errors:
             if code not in responses:
                 responses[code] = self._get_response_for_code(ErrorShape, code, direction=direction)
+        responses["429"].setdefault("headers", {}).setdefault("Retry-After", dict(RETRY_AFTER))
         return responses
 
     def _map_basic_serializer(self, serializer: Any, direction: Any) -> dict[str, Any]:

@@ -58,6 +58,56 @@ def test_the_etag_answered_is_documented(
     """The generation to send back in If-Match comes in ETag."""
     headers = document["paths"][path][method]["responses"][status].get("headers", {})
     assert "ETag" in headers
+    # Always sent: a client may rely on it, and schemathesis's response_headers_conformance
+    # checks that it is there (it checks only the headers the schema requires).
+    assert headers["ETag"].get("required") is True
+
+
+def _operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (path, method, operation)
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        if method in {"get", "put", "patch", "post", "delete"}
+    ]
+
+
+def test_every_etag_answered_is_documented_as_always_sent(document: dict[str, Any]) -> None:
+    """The ETag of an administrative document (a ledger, its fields and grants, a department,
+    a staff member) comes with every answer that documents it, as a record's does."""
+    documented = [
+        (path, method, status, answer["headers"]["ETag"])
+        for path, method, operation in _operations(document)
+        for status, answer in operation["responses"].items()
+        if "ETag" in answer.get("headers", {})
+    ]
+    assert len(documented) >= 20
+    assert [entry[:3] for entry in documented if entry[3].get("required") is not True] == []
+
+
+def test_retry_after_is_documented_where_it_is_answered(document: dict[str, Any]) -> None:
+    """429 (rate limits, the token endpoint's lockout) and 409 (an Idempotency-Key still
+    running, an audit verification running) come with ``Retry-After`` in seconds: the schema
+    did not say so, and a client generated from it did not know to wait."""
+    waits = [(path, method, "429") for path, method, _ in _operations(document)] + [
+        ("/api/v1/ledgers/{code}/records/", "post", "409"),
+        ("/api/v1/ledgers/{code}/records/bulk/", "post", "409"),
+        ("/api/v1/audit/verify/", "post", "409"),
+    ]
+    for path, method, status in waits:
+        answer = document["paths"][path][method]["responses"][status]
+        header = answer.get("headers", {}).get("Retry-After")
+        assert header is not None, (path, method, status)
+        assert header["schema"]["type"] == "integer", (path, method, status)
+
+
+def test_the_error_shape_s_code_is_documented_as_error_something(
+    document: dict[str, Any],
+) -> None:
+    """``{"code": "ERROR_…"}``: the schema said any string, so that response_schema_conformance
+    let any code through."""
+    code = _schema(document, "ErrorShape")["properties"]["code"]
+    assert code.get("pattern") == "^ERROR_[A-Z0-9_]+$"
 
 
 def test_list_sizes_the_server_refuses_are_documented(document: dict[str, Any]) -> None:

@@ -35,7 +35,7 @@ from ledgers.api.common import (
     refuse_unseen_characters,
     utc_moment,
 )
-from ledgers.api.errors import ErrorShape
+from ledgers.api.errors import ErrorShape, retry_after_header
 from ledgers.api.pagination import NumberCursorPagination
 from ledgers.api.records.views import RESERVED
 from ledgers.audit.models import NO_SUCH_LEDGER, AuditEvent
@@ -335,7 +335,9 @@ class AuditVerifyView(APIView):
     required_scopes = {"POST": "audit:read"}
 
     @extend_schema(
-        request=None, responses={200: VerifyResultSerializer, 403: ErrorShape, 409: ErrorShape}
+        request=None,
+        parameters=[retry_after_header(409)],
+        responses={200: VerifyResultSerializer, 403: ErrorShape, 409: ErrorShape},
     )
     def post(self, request: Request) -> Response:
         require_auditor(request.user)

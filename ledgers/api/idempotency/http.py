@@ -14,6 +14,7 @@ from drf_spectacular.utils import OpenApiParameter
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from ledgers.api.errors import retry_after_header
 from ledgers.api.idempotency.exceptions import IdempotencyKeyInvalid
 from ledgers.api.idempotency.services import idempotency_claim, idempotency_complete
 
@@ -36,6 +37,8 @@ IDEMPOTENCY_PARAMETERS = [
         REPLAYED_HEADER, str, location=OpenApiParameter.HEADER, response=[201], enum=["true"],
         description="再送防止キーによる再送への応答であること（新たには登録していません）。",
     ),
+    # 409 ERROR_IDEMPOTENCY_KEY_IN_PROGRESS says when to send it again.
+    retry_after_header(409),
 ]  # fmt: skip
 
 
