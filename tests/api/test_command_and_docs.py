@@ -93,6 +93,29 @@ def test_schema_and_docs_are_served(city: dict[str, Any]) -> None:
     assert "unpkg.com" not in html
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "accept", "status", "code"),
+    [
+        ("get", "/api/schema/", "text/html", 406, "ERROR_NOT_ACCEPTABLE"),
+        ("post", "/api/schema/", "application/json", 405, "ERROR_METHOD_NOT_ALLOWED"),
+        ("get", "/api/docs/", "application/json", 406, "ERROR_NOT_ACCEPTABLE"),
+        ("delete", "/api/docs/", "text/html", 405, "ERROR_METHOD_NOT_ALLOWED"),
+    ],
+)
+def test_the_schema_s_and_the_docs_errors_are_the_api_s_error_shape(
+    city: dict[str, Any], method: str, path: str, accept: str, status: int, code: str
+) -> None:
+    """Their refusals were written by the page's own renderer: the schema's as YAML
+    (``code: ERROR_NOT_ACCEPTABLE`` as application/vnd.oai.openapi), the docs page's as
+    "406 Not Acceptable" in HTML; every answer under /api/ that is an error is JSON in the
+    error shape."""
+    response = getattr(APIClient(HTTP_HOST=HOST), method)(path, HTTP_ACCEPT=accept)
+    assert response.status_code == status
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["code"] == code
+    assert set(response.json()) == {"code", "message", "detail"}
+
+
 def test_rate_limit_answers_429_with_retry_after(api: Any, settings: Any) -> None:
     client = api("clerk")
     settings.REST_FRAMEWORK = {
