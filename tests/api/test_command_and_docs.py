@@ -3,6 +3,7 @@
 import contextlib
 import hashlib
 import ipaddress
+import re
 import secrets
 import time
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from django.core.cache import cache
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django_tenants.utils import schema_context
+from openapi_spec_validator import validate
 from rest_framework.test import APIClient
 
 from tests.api.conftest import HOST
@@ -91,6 +93,24 @@ def test_schema_and_docs_are_served(city: dict[str, Any]) -> None:
     # No CDN: everything the page loads comes from this host (LGWAN has no internet).
     assert "cdn.jsdelivr" not in html
     assert "unpkg.com" not in html
+    # ... and is served here: the page renders from Swagger UI's script and style, and the
+    # description it reads.
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert {a.rsplit("/", 1)[-1] for a in assets} >= {"swagger-ui-bundle.js", "swagger-ui.css"}
+    for asset in assets:
+        assert asset.startswith("/"), asset
+        assert client.get(asset).status_code == 200, asset
+    assert 'url: "/api/schema/"' in html
+
+
+def test_the_served_schema_validates_as_openapi_3(city: dict[str, Any]) -> None:
+    """What a city's host serves (not only what the command writes) is a valid OpenAPI 3
+    document, checked by openapi-spec-validator as client generators check it."""
+    served = APIClient(HTTP_HOST=HOST).get("/api/schema/", HTTP_ACCEPT="application/json")
+    assert served.status_code == 200
+    document = served.json()
+    assert document["openapi"].startswith("3.")
+    validate(document)
 
 
 @pytest.mark.parametrize(
