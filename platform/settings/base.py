@@ -445,6 +445,17 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # One name per closed set, however many fields declare it (ledgers.api.schema's
+    # DocumentedChoice beside the models' choices), and a set of its own for what a request
+    # may name (a field type by its alias), which drf-spectacular gave the answers' name.
+    "ENUM_NAME_OVERRIDES": {
+        "SensitivityEnum": "ledgers.definitions.models.Sensitivity",
+        "RoleEnum": "daicho.accounts.models.Role",
+        "CapabilityEnum": "ledgers.access.models.Capability",
+        "ScopeEnum": "ledgers.api.schema.scope_choices",
+        "FieldTypeEnum": "ledgers.api.schema.field_type_choices",
+        "FieldTypeAcceptedEnum": "ledgers.api.schema.field_type_accepted",
+    },
 }
 
 # --- Idempotency-Key (ledgers/api/idempotency) ----------------------------------------

@@ -149,3 +149,73 @@ def test_a_write_on_a_deleted_record_is_a_documented_409(api: Any, city: dict, m
     response = getattr(clerk, method)(records_url(record_id), body, HTTP_IF_MATCH='"2"')
     assert (response.status_code, response.json()["code"]) == (409, "ERROR_RECORD_STATE")
     assert_documented(response, RECORD, method)
+
+
+SENSITIVITIES = {"public", "internal", "personal", "special_care"}
+CAPABILITIES = {"view", "search", "create", "update", "delete", "export", "import", "print",
+                "design", "audit"}  # fmt: skip
+ROLES = {"viewer", "editor", "approver", "ledger_admin", "auditor", "city_admin"}
+SCOPES = {"records:read", "records:write", "ledgers:design", "staff:admin", "audit:read", "*"}
+
+
+@pytest.mark.parametrize(
+    ("name", "path", "values"),
+    [
+        ("Field", ("sensitivity",), SENSITIVITIES),
+        ("FieldRequest", ("sensitivity",), SENSITIVITIES),
+        ("LedgerOut", ("sensitivity",), SENSITIVITIES),
+        ("LedgerDocumentRequest", ("sensitivity",), SENSITIVITIES),
+        ("PatchedLedgerPatchDocumentRequest", ("sensitivity",), SENSITIVITIES),
+        ("LedgerOut", ("capabilities", "items"), CAPABILITIES),
+        ("Grant", ("clearance",), SENSITIVITIES),
+        ("GrantRequest", ("clearance",), SENSITIVITIES),
+        ("Grant", ("capabilities", "items"), CAPABILITIES),
+        ("GrantRequest", ("capabilities", "items"), CAPABILITIES),
+        ("Grant", ("role",), ROLES),
+        ("GrantRequest", ("role",), ROLES),
+        ("MembershipOut", ("role",), ROLES),
+        ("MeResponse", ("roles", "items"), ROLES),
+        ("MeResponse", ("scopes", "items"), SCOPES),
+        ("TokenOut", ("scopes", "items"), SCOPES),
+        ("TokenResponse", ("scopes", "items"), SCOPES),
+        ("TokenRequestRequest", ("scopes", "items"), SCOPES),
+    ],
+)
+def test_closed_sets_are_documented_as_enums(
+    document: dict[str, Any], name: str, path: tuple[str, ...], values: set[str]
+) -> None:
+    """Sensitivities, capabilities, roles and scopes are closed sets the server checks (400
+    for any other): the schema said any string, so a client generated from it offered any,
+    and response_schema_conformance let any answer through."""
+    schema = _schema(document, name)["properties"]
+    for step in path:
+        schema = _resolved(document, schema[step])
+    assert _enum(document, schema) - {None, ""} == values
+
+
+def test_the_field_types_are_documented_as_an_enum(document: dict[str, Any]) -> None:
+    """Those of the registry (a plug-in's too), as an answer names them (a repeating group
+    as ``group``, the contract's id); a request takes their registry ids too."""
+    from ledgers.fields.registry import field_type_registry
+
+    types = {field_type.type for field_type in field_type_registry.types()}
+    assert {"text", "person_name", "repeating_group", "department_flags"} <= types
+    answered = _enum(document, _schema(document, "Field")["properties"]["type"])
+    assert answered == types - {"repeating_group"} | {"group"}
+    accepted = _enum(document, _schema(document, "FieldRequest")["properties"]["type"])
+    assert accepted == types | {"group"}
+
+
+def _resolved(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        schema = _schema(document, schema["$ref"].rsplit("/", 1)[1])
+    return schema
+
+
+def _enum(document: dict[str, Any], schema: dict[str, Any]) -> set[Any]:
+    """The values an enum allows, through drf-spectacular's ``$ref``/``allOf``/``oneOf``."""
+    schema = _resolved(document, schema)
+    values = set(schema.get("enum", []))
+    for part in schema.get("allOf", []) + schema.get("oneOf", []):
+        values |= _enum(document, part)
+    return values

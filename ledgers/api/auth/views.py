@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from daicho.accounts.exceptions import TwoFactorCodeInvalid, TwoFactorThrottled
+from daicho.accounts.models import Role
 from daicho.accounts.selectors import confirmed_devices, security_settings_get
 from daicho.accounts.services import (
     second_factor_name,
@@ -30,6 +31,7 @@ from ledgers.api.common import (
     request_token,
 )
 from ledgers.api.errors import ErrorShape
+from ledgers.api.schema import DocumentedChoice, scope_choices
 from ledgers.api.tokens.exceptions import TokenAccountChanged
 from ledgers.api.tokens.models import ApiToken
 from ledgers.api.tokens.services import (
@@ -52,7 +54,7 @@ class TokenRequest(serializers.Serializer):
     # Checked before the password, and an unknown scope is named back in the error: of any
     # length or number, anyone could send 100 kB here and get 200 kB back.
     scopes = serializers.ListField(
-        child=serializers.CharField(max_length=32), required=False, max_length=16
+        child=DocumentedChoice(choices=scope_choices, max_length=32), required=False, max_length=16
     )
     expires_in_days = WholeNumberField(
         digit_strings=True, required=False, min_value=1, max_value=366
@@ -63,7 +65,7 @@ class TokenRequest(serializers.Serializer):
 class TokenResponse(serializers.Serializer):
     token = serializers.CharField()
     expires_at = serializers.DateTimeField()
-    scopes = serializers.ListField(child=serializers.CharField())
+    scopes = serializers.ListField(child=DocumentedChoice(choices=scope_choices))
 
 
 def _check_second_factor(request: Request, user: Any, code: str) -> str | None:
@@ -141,7 +143,7 @@ class TokenView(APIView):
 class MembershipOut(serializers.Serializer):
     department = serializers.CharField()
     department_name = serializers.CharField()
-    role = serializers.CharField()
+    role = DocumentedChoice(choices=lambda: Role.choices)
     valid_from = serializers.DateField()
     valid_to = serializers.DateField(allow_null=True)
 
@@ -151,9 +153,9 @@ class MeResponse(serializers.Serializer):
     display_name = serializers.CharField()
     is_city_admin = serializers.BooleanField()
     departments = serializers.ListField(child=serializers.CharField())
-    roles = serializers.ListField(child=serializers.CharField())
+    roles = serializers.ListField(child=DocumentedChoice(choices=lambda: Role.choices))
     memberships = MembershipOut(many=True)
-    scopes = serializers.ListField(child=serializers.CharField())
+    scopes = serializers.ListField(child=DocumentedChoice(choices=scope_choices))
 
 
 class MeView(APIView):
@@ -197,7 +199,7 @@ class TokenOut(serializers.Serializer):
     )
     name = serializers.CharField(allow_blank=True)
     username = serializers.CharField()
-    scopes = serializers.ListField(child=serializers.CharField())
+    scopes = serializers.ListField(child=DocumentedChoice(choices=scope_choices))
     state = serializers.ChoiceField(choices=["active", "expired", "revoked"])
     created_at = serializers.DateTimeField()
     expires_at = serializers.DateTimeField()

@@ -11,6 +11,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from daicho.accounts.models import Role
+from ledgers.access.models import Capability
 from ledgers.access.policy import LedgerPolicy, policy_for, rights_by_ledger
 from ledgers.access.services import grant_describe, grants_describe, grants_replace, grants_tag
 from ledgers.api.common import WholeNumberField, object_body
@@ -22,7 +24,8 @@ from ledgers.api.errors import (
     parse_tags_if_match,
 )
 from ledgers.api.output import ledger_for
-from ledgers.definitions.models import Ledger
+from ledgers.api.schema import DocumentedChoice, field_type_accepted, field_type_choices
+from ledgers.definitions.models import Ledger, Sensitivity
 from ledgers.definitions.services import (
     field_add,
     field_remove,
@@ -54,7 +57,9 @@ class LedgerDocument(serializers.Serializer):
         default=None,
         help_text="保存年限（年、1〜100）。null は永年",
     )
-    sensitivity = serializers.CharField(required=False, default="personal")
+    sensitivity = DocumentedChoice(
+        choices=lambda: Sensitivity.choices, required=False, default="personal"
+    )
     fields = serializers.ListField(child=serializers.DictField(), required=False, default=list)
     layout = serializers.DictField(required=False, allow_null=True, default=None)
     search_screens = serializers.ListField(
@@ -72,17 +77,19 @@ class LedgerPatchDocument(serializers.Serializer):
     retention_years = WholeNumberField(
         required=False, allow_null=True, help_text="保存年限（年、1〜100）。null は永年"
     )
-    sensitivity = serializers.CharField(required=False)
+    sensitivity = DocumentedChoice(choices=lambda: Sensitivity.choices, required=False)
 
 
 class FieldSerializer(serializers.Serializer):
     key = serializers.CharField(max_length=64)
     label = serializers.CharField(max_length=200)
-    type = serializers.CharField()
+    type = DocumentedChoice(choices=field_type_choices, accepted=field_type_accepted)
     required = serializers.BooleanField(required=False, default=False)
     help_text = serializers.CharField(required=False, allow_blank=True, default="")
     options = serializers.DictField(required=False, default=dict)
-    sensitivity = serializers.CharField(required=False, default="internal")
+    sensitivity = DocumentedChoice(
+        choices=lambda: Sensitivity.choices, required=False, default="internal"
+    )
     section = serializers.CharField(required=False, allow_blank=True, default="")
     fields = serializers.ListField(
         child=serializers.DictField(), required=False, help_text="group の列"
@@ -99,12 +106,12 @@ class LedgerOut(serializers.Serializer):
     description = serializers.CharField(allow_blank=True)
     category = serializers.CharField(allow_blank=True)
     retention_years = serializers.IntegerField(allow_null=True)
-    sensitivity = serializers.CharField()
+    sensitivity = DocumentedChoice(choices=lambda: Sensitivity.choices)
     definition_version = serializers.IntegerField()
     fields = FieldSerializer(many=True)
     layout = serializers.DictField()
     search_screens = serializers.ListField(child=serializers.DictField())
-    capabilities = serializers.ListField(child=serializers.CharField())
+    capabilities = serializers.ListField(child=DocumentedChoice(choices=lambda: Capability.choices))
     runnable_search_screens = serializers.ListField(
         child=serializers.CharField(),
         help_text="呼び出した人が使える検索画面のコード（権限の search_screens による）",
@@ -118,9 +125,13 @@ class LedgerListSerializer(serializers.Serializer):
 class GrantSerializer(serializers.Serializer):
     department = serializers.CharField(required=False, allow_null=True)
     # Empty or null: the grant is for every role of the department (the service reads "" so).
-    role = serializers.CharField(required=False, allow_null=True, allow_blank=True)
-    capabilities = serializers.ListField(child=serializers.CharField())
-    clearance = serializers.CharField(required=False, default="internal")
+    role = DocumentedChoice(
+        choices=lambda: Role.choices, required=False, allow_null=True, allow_blank=True
+    )
+    capabilities = serializers.ListField(child=DocumentedChoice(choices=lambda: Capability.choices))
+    clearance = DocumentedChoice(
+        choices=lambda: Sensitivity.choices, required=False, default="internal"
+    )
     search_screens = serializers.ListField(
         child=serializers.CharField(),
         required=False,
