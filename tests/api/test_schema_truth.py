@@ -219,3 +219,29 @@ def _enum(document: dict[str, Any], schema: dict[str, Any]) -> set[Any]:
     for part in schema.get("allOf", []) + schema.get("oneOf", []):
         values |= _enum(document, part)
     return values
+
+
+@pytest.mark.parametrize("name", ["LedgerOut", "LedgerDocumentRequest"])
+def test_a_search_screen_is_documented_with_its_matches_and_generations(
+    document: dict[str, Any], name: str
+) -> None:
+    """A ledger's search screens were "objects": a client could not tell a criterion's
+    ``match`` (exact, prefix, contains, range) or a screen's ``generations`` (current, all)
+    from the schema, and a request's screen with a key the server refuses passed for
+    valid."""
+    screens = _schema(document, name)["properties"]["search_screens"]
+    screen = _resolved(document, screens["items"])
+    properties = screen["properties"]
+    assert _enum(document, properties["generations"]) == {"current", "all"}
+    criterion = _resolved(document, properties["criteria"]["items"])
+    assert _enum(document, criterion["properties"]["match"]) == {
+        "exact", "prefix", "contains", "range"
+    }  # fmt: skip
+    assert _resolved(document, properties["max_results"])["maximum"] == 1000
+    if name == "LedgerDocumentRequest":
+        assert screen.get("additionalProperties") is False
+        assert set(screen["required"]) == {"code", "name", "criteria"}
+    else:
+        assert set(screen["required"]) >= {"code", "name", "generations", "criteria",
+                                           "result_fields", "excluded_fields",
+                                           "reason_required", "max_results"}  # fmt: skip

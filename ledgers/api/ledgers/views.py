@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -43,6 +43,73 @@ class FieldNotFound(LedgerError):
     status = 404
 
 
+class SearchCriterionDocument(serializers.Serializer):
+    """A search screen's criterion, as ``ledgers.search.screens`` reads and stores it."""
+
+    field = serializers.CharField(help_text="項目のパス（name、offenders.name）")
+    match = serializers.ChoiceField(
+        choices=["exact", "prefix", "contains", "range"], default="contains",
+        help_text="exact・prefix・contains（文字）、exact・range（日付）。型ごとに使えるものが決まっています",
+    )  # fmt: skip
+    label = serializers.CharField(required=False, help_text="省略すると項目の名前")
+
+
+class SearchScreenDocument(serializers.Serializer):
+    """A search screen as the definition holds it: what the schema says of
+    ``search_screens``. Documentation only: the screens are checked by
+    ``ledgers.search.screens.screens_validate`` (its Japanese messages), which refuses a
+    key it does not know."""
+
+    refuses_unknown_keys = True
+
+    code = serializers.CharField()
+    name = serializers.CharField()
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    generations = serializers.ChoiceField(
+        choices=["current", "all"], default="current",
+        help_text="current: 最新の世代だけ、all: すべての世代（一致した世代を返します）",
+    )  # fmt: skip
+    criteria = SearchCriterionDocument(many=True, allow_empty=False)
+    result_fields = serializers.ListField(child=serializers.CharField(), required=False)
+    excluded_fields = serializers.ListField(
+        child=serializers.CharField(), required=False,
+        help_text="条件にも結果にも使えない項目（加害者検索の住所など）",
+    )  # fmt: skip
+    reason_required = serializers.BooleanField(default=False)
+    max_results = serializers.IntegerField(min_value=1, max_value=1000, default=100)
+
+
+class SearchCriterionOut(serializers.Serializer):
+    field = serializers.CharField()
+    match = serializers.ChoiceField(choices=["exact", "prefix", "contains", "range"])
+    label = serializers.CharField()
+
+
+class SearchScreenOut(serializers.Serializer):
+    """A search screen as a definition answers it: every key, as stored (normalised)."""
+
+    code = serializers.CharField()
+    name = serializers.CharField()
+    description = serializers.CharField(allow_blank=True)
+    generations = serializers.ChoiceField(choices=["current", "all"])
+    criteria = SearchCriterionOut(many=True)
+    result_fields = serializers.ListField(child=serializers.CharField())
+    excluded_fields = serializers.ListField(child=serializers.CharField())
+    reason_required = serializers.BooleanField()
+    max_results = serializers.IntegerField(min_value=1, max_value=1000)
+
+
+@extend_schema_field(SearchScreenDocument(many=True))
+class SearchScreensField(serializers.ListField):
+    """A request's ``search_screens``: read as a list of objects (the services check
+    them), described as ``SearchScreenDocument``s."""
+
+
+@extend_schema_field(SearchScreenOut(many=True))
+class SearchScreensOutField(serializers.ListField):
+    """An answer's ``search_screens``, described as ``SearchScreenOut``s."""
+
+
 class LedgerDocument(serializers.Serializer):
     code = serializers.CharField(max_length=64)
     name = serializers.CharField(max_length=200)
@@ -62,9 +129,7 @@ class LedgerDocument(serializers.Serializer):
     )
     fields = serializers.ListField(child=serializers.DictField(), required=False, default=list)
     layout = serializers.DictField(required=False, allow_null=True, default=None)
-    search_screens = serializers.ListField(
-        child=serializers.DictField(), required=False, default=list
-    )
+    search_screens = SearchScreensField(child=serializers.DictField(), required=False, default=list)
 
 
 class LedgerPatchDocument(serializers.Serializer):
@@ -110,7 +175,7 @@ class LedgerOut(serializers.Serializer):
     definition_version = serializers.IntegerField()
     fields = FieldSerializer(many=True)
     layout = serializers.DictField()
-    search_screens = serializers.ListField(child=serializers.DictField())
+    search_screens = SearchScreensOutField(child=serializers.DictField())
     capabilities = serializers.ListField(child=DocumentedChoice(choices=lambda: Capability.choices))
     runnable_search_screens = serializers.ListField(
         child=serializers.CharField(),
