@@ -23,6 +23,14 @@ RETRY_AFTER = {
 }
 
 
+# Every 401 names the scheme (``common.BearerTokenAuthentication.authenticate_header``).
+WWW_AUTHENTICATE = {
+    "schema": {"type": "string", "enum": ['Bearer realm="daicho"']},
+    "required": True,
+    "description": "認証の方式（API トークン: Authorization: Bearer …）。",
+}
+
+
 class DocumentedChoice(serializers.CharField):
     """A text that must be one of a closed set (a sensitivity, a capability, a role, a
     scope, a field type), declared as that enum in the schema. The set is checked where it
@@ -80,6 +88,9 @@ class DaichoAutoSchema(AutoSchema):
             if code not in responses:
                 responses[code] = self._get_response_for_code(ErrorShape, code, direction=direction)
         responses["429"].setdefault("headers", {}).setdefault("Retry-After", dict(RETRY_AFTER))
+        responses["401"].setdefault("headers", {}).setdefault(
+            "WWW-Authenticate", dict(WWW_AUTHENTICATE)
+        )
         return responses
 
     def _map_basic_serializer(self, serializer: Any, direction: Any) -> dict[str, Any]:

@@ -245,3 +245,15 @@ def test_a_search_screen_is_documented_with_its_matches_and_generations(
         assert set(screen["required"]) >= {"code", "name", "generations", "criteria",
                                            "result_fields", "excluded_fields",
                                            "reason_required", "max_results"}  # fmt: skip
+
+
+def test_every_401_documents_the_www_authenticate_it_answers(
+    document: dict[str, Any], city: dict
+) -> None:
+    """Every 401 names the scheme to authenticate with (``Bearer realm="daicho"``); the
+    schema did not say so, and nothing checked that a 401 kept it."""
+    for path, method, operation in _operations(document):
+        header = operation["responses"]["401"].get("headers", {}).get("WWW-Authenticate", {})
+        assert header.get("required") is True, (path, method)
+    answer = APIClient(HTTP_HOST=HOST).get("/api/v1/me/")
+    assert (answer.status_code, answer["WWW-Authenticate"]) == (401, 'Bearer realm="daicho"')
