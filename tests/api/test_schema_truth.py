@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 from tests.api.conftest import HOST, assert_documented, records_url
 
 RECORD = "/api/v1/ledgers/{code}/records/{record_id}/"
+METHODS = {"get", "put", "patch", "post", "delete"}
 
 
 @pytest.fixture
@@ -68,7 +69,7 @@ def _operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]
         (path, method, operation)
         for path, item in document["paths"].items()
         for method, operation in item.items()
-        if method in {"get", "put", "patch", "post", "delete"}
+        if method in METHODS
     ]
 
 
@@ -257,3 +258,33 @@ def test_every_401_documents_the_www_authenticate_it_answers(
         assert header.get("required") is True, (path, method)
     answer = APIClient(HTTP_HOST=HOST).get("/api/v1/me/")
     assert (answer.status_code, answer["WWW-Authenticate"]) == (401, 'Bearer realm="daicho"')
+
+
+def test_a_method_no_operation_documents_is_405_naming_those_that_are(
+    api: Any, city: dict, document: dict[str, Any]
+) -> None:
+    """Every path of the schema, with each method it does not document: 405
+    ``ERROR_METHOD_NOT_ALLOWED`` in the error shape, whose ``Allow`` lists exactly the
+    documented methods (and HEAD, OPTIONS), as schemathesis's allow_header_conformance
+    reads it. Checked on every path (one view had it, tests/api/test_access_regressions.py)."""
+    admin = api("admin")
+    named = {"code": "dv", "record_id": str(city["record"].pk), "screen": "latest", "key": "name",
+             "username": "zei", "generation": "1", "prefix": "abc",
+             "webhook_id": "00000000-0000-0000-0000-000000000000"}  # fmt: skip
+    wrong = []
+    for path, item in document["paths"].items():
+        documented = {method.upper() for method in item if method in METHODS}
+        url = path.replace("/departments/{code}/", "/departments/shimin/")
+        for name, value in named.items():
+            url = url.replace(f"{{{name}}}", value)
+        for method in sorted({m.upper() for m in METHODS} - documented):
+            answer = getattr(admin, method.lower())(url, {} if method != "GET" else None)
+            allowed = {m.strip() for m in answer.get("Allow", "").split(",")} - {"HEAD", "OPTIONS"}
+            if (
+                answer.status_code != 405
+                or answer["Content-Type"] != "application/json"
+                or answer.json()["code"] != "ERROR_METHOD_NOT_ALLOWED"
+                or allowed != documented
+            ):
+                wrong.append((method, path, answer.status_code, answer.get("Allow")))
+    assert wrong == []
