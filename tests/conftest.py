@@ -227,14 +227,21 @@ def musashino(cities: dict[str, City], db: None) -> City:
 def _no_failed_sign_ins_by_address() -> None:
     """Failed sign-ins per client address live in Redis, which no test's rollback takes
     back: every test starts with none (else the suite's failures from 127.0.0.1 would
-    add up to a lock of the address some later test signs in from)."""
+    add up to a lock of the address some later test signs in from). So do the token
+    endpoint's requests per address (``AuthRateThrottle``, 20 a minute): the suite's token
+    requests from 127.0.0.1 in one minute answered a later test 429 (its cache key begins
+    with the schema: django-tenants' key function)."""
     from django.conf import settings
 
     from daicho.caching import redis_client
 
     client = redis_client()
     prefix = settings.CACHES["default"].get("KEY_PREFIX", "")
-    keys = list(client.scan_iter(match=f"{prefix}:signin:*", count=1000))
+    keys = [
+        key
+        for pattern in (f"{prefix}:signin:*", f"*:{prefix}:*throttle_auth_*")
+        for key in client.scan_iter(match=pattern, count=1000)
+    ]
     if keys:
         client.delete(*keys)
 
