@@ -50,7 +50,7 @@ def storage_check(storage: Storage) -> None:
         storage.connection.meta.client.head_bucket(Bucket=storage.bucket_name)
         return
     root = settings.FILES_ROOT
-    os.makedirs(root, exist_ok=True)
+    os.makedirs(root, mode=settings.FILE_UPLOAD_DIRECTORY_PERMISSIONS, exist_ok=True)
     probe = os.path.join(root, f".readyz-{uuid.uuid4().hex}")
     with open(probe, "wb") as handle:
         handle.write(b"ok")

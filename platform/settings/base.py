@@ -245,6 +245,11 @@ CELERY_TASK_QUEUES, CELERY_TASK_ROUTES = celery_queues(CELERY_TASK_DEFAULT_QUEUE
 # city's files live under a prefix of their own (its schema name).
 STORAGE_BACKEND = env.str("STORAGE_BACKEND", default="local")
 FILES_ROOT = Path(env.str("FILES_ROOT", default=str(VAR_DIR / "files")))
+# Files on local disk are the owner's and its group's (web and worker share them), never
+# every account's on the machine: Django's defaults under the usual umask made them 0644 in
+# folders of 0755, so any local account read a city's attachments.
+FILE_UPLOAD_PERMISSIONS = 0o640
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o750
 AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
 AWS_S3_ENDPOINT_URL = env.str("AWS_S3_ENDPOINT_URL", default="") or None
 AWS_S3_REGION_NAME = env.str("AWS_S3_REGION_NAME", default="ap-northeast-1")

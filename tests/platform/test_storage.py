@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import stat
+import uuid
 from collections.abc import Iterator
 
 import boto3
 import pytest
+from django.core.exceptions import SuspiciousOperation
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.test import Client, override_settings
@@ -89,3 +93,45 @@ def test_local_files_live_under_the_city_folder(mitaka: City, musashino: City, s
         assert not default_storage.exists(name)
     with schema_context(mitaka.slug):
         default_storage.delete(name)
+
+
+@pytest.mark.parametrize(
+    "name", ["../musashino/memo.txt", "a/../../musashino/memo.txt", "/musashino/memo.txt", ".."]
+)
+def test_s3_names_cannot_leave_the_city_prefix(
+    mitaka: City, musashino: City, s3_settings: dict[str, str], name: str
+) -> None:
+    # A name is resolved under the city's prefix; one that climbs out of it (to another
+    # city's objects, or to public/ where the audit anchors live) is refused, not resolved.
+    with schema_context(musashino.slug):
+        default_storage.save("memo.txt", ContentFile(b"musashino"))
+    with schema_context(mitaka.slug), pytest.raises(SuspiciousOperation):
+        default_storage.open(name).read()
+    assert _s3_keys(s3_settings) == ["musashino/memo.txt"]
+
+
+@pytest.mark.parametrize("name", ["../musashino/memo.txt", "a/../../musashino/memo.txt", ".."])
+def test_local_names_cannot_leave_the_city_folder(mitaka: City, musashino: City, name: str) -> None:
+    with schema_context(musashino.slug):
+        saved = default_storage.save("memo.txt", ContentFile(b"musashino"))
+    try:
+        with schema_context(mitaka.slug), pytest.raises(SuspiciousOperation):
+            default_storage.open(name).read()
+    finally:
+        with schema_context(musashino.slug):
+            default_storage.delete(saved)
+
+
+def test_local_files_are_not_readable_by_other_accounts(mitaka: City) -> None:
+    # An attachment of a DV record on the machine's disk (the embedded default) was 0644
+    # in folders of 0755 (Django's defaults under the usual umask): every other account of
+    # the server read it. The owner and its group (web and worker share it) only.
+    folder = f"attachments/{uuid.uuid4().hex}"
+    with schema_context(mitaka.slug):
+        name = default_storage.save(f"{folder}/memo.txt", ContentFile(b"mitaka"))
+        try:
+            assert stat.S_IMODE(os.stat(default_storage.path(name)).st_mode) == 0o640
+            assert stat.S_IMODE(os.stat(default_storage.path(folder)).st_mode) == 0o750
+        finally:
+            default_storage.delete(name)
+            os.rmdir(default_storage.path(folder))
