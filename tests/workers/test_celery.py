@@ -54,6 +54,21 @@ def test_a_city_task_sent_from_public_is_refused(celery_worker: object) -> None:
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("schema", ["no_such_city", "information_schema"])
+def test_a_message_naming_no_city_is_refused_after_a_city_was_served(
+    celery_worker: object, schema: str
+) -> None:
+    """A message whose schema names no city (a city's row gone since it was sent, a header
+    written by hand) finds no city: the worker stays on public and refuses it, rather than
+    running in the schema of the city it served last (here 三鷹市)."""
+    with schema_context("mitaka"):
+        assert tenant_health_probe.delay().get(timeout=30)["schema"] == "mitaka"
+    result = tenant_health_probe.apply_async(headers={"_schema_name": schema})
+    with pytest.raises(TenantRequired):
+        result.get(timeout=30, propagate=True)
+
+
+@pytest.mark.django_db
 def test_beat_fan_out_sends_one_probe_per_active_city(celery_worker: object) -> None:
     # The cities committed for the session so far: Mitaka and Musashino at least, others
     # (Fuchu) once a test before this one has asked for them.
