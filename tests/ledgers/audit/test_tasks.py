@@ -33,6 +33,36 @@ def eager() -> Iterator[None]:
     app.conf.task_always_eager = False
 
 
+def _waiting_seals() -> dict[str, int]:
+    """The ``seal_city`` messages waiting in the default queue (no worker here), per city."""
+    with app.connection_for_read() as conn:
+        raw = conn.default_channel.client.lrange(settings.CELERY_TASK_DEFAULT_QUEUE, 0, -1)
+    waiting: dict[str, int] = {}
+    for item in raw:
+        headers = json.loads(item)["headers"]
+        if headers["task"] == seal_city.name:
+            waiting[headers["_schema_name"]] = waiting.get(headers["_schema_name"], 0) + 1
+    return waiting
+
+
+@pytest.fixture
+def empty_queue() -> Iterator[None]:
+    """No message in the default queue and no city's sealing marked as waiting (a fan-out
+    sends nothing to a city marked by a test before, whose worker stopped first)."""
+
+    def purge() -> None:
+        with app.connection_for_write() as conn:
+            conn.default_channel.queue_purge(settings.CELERY_TASK_DEFAULT_QUEUE)
+        schemas = Municipality.objects.exclude(schema_name="public").values_list(
+            "schema_name", flat=True
+        )
+        redis_client().delete(*(seal_waiting_key(schema) for schema in schemas))
+
+    purge()
+    yield
+    purge()
+
+
 def test_the_city_task_seals_in_the_schema_it_was_sent_from(mitaka: City) -> None:
     with schema_context("mitaka"):
         record_events(3)
@@ -47,7 +77,9 @@ def test_the_city_task_refuses_public(db: None) -> None:
         seal_city.apply().get()
 
 
-def test_beat_seal_fan_out_seals_every_city(cities: dict[str, City], db: None, eager: None) -> None:
+def test_beat_seal_fan_out_seals_every_city(
+    cities: dict[str, City], db: None, eager: None, empty_queue: None
+) -> None:
     for slug in cities:
         with schema_context(slug):
             record_events(2)
@@ -64,33 +96,6 @@ def test_beat_anchor_fan_out_anchors_every_city(
     assert anchor_all_cities.apply().get() == _city_count()
     anchored = AuditAnchor.objects.exclude(pk__in=before)
     assert set(anchored.values_list("municipality__schema_name", flat=True)) >= set(cities)
-
-
-def _waiting_seals() -> dict[str, int]:
-    """The ``seal_city`` messages waiting in the default queue (no worker here), per city."""
-    with app.connection_for_read() as conn:
-        raw = conn.default_channel.client.lrange(settings.CELERY_TASK_DEFAULT_QUEUE, 0, -1)
-    waiting: dict[str, int] = {}
-    for item in raw:
-        headers = json.loads(item)["headers"]
-        if headers["task"] == seal_city.name:
-            waiting[headers["_schema_name"]] = waiting.get(headers["_schema_name"], 0) + 1
-    return waiting
-
-
-@pytest.fixture
-def empty_queue() -> Iterator[None]:
-    def purge() -> None:
-        with app.connection_for_write() as conn:
-            conn.default_channel.queue_purge(settings.CELERY_TASK_DEFAULT_QUEUE)
-        schemas = Municipality.objects.exclude(schema_name="public").values_list(
-            "schema_name", flat=True
-        )
-        redis_client().delete(*(seal_waiting_key(schema) for schema in schemas))
-
-    purge()
-    yield
-    purge()
 
 
 def test_a_city_has_one_seal_waiting_however_many_rounds_the_beat_sends(
@@ -136,5 +141,7 @@ def test_a_real_worker_seals_in_the_city_the_task_was_sent_from(
     assert payload["sealed"] >= 0
 
 
-def test_a_real_worker_runs_the_beat_fan_out(celery_worker: object, db: None) -> None:
+def test_a_real_worker_runs_the_beat_fan_out(
+    celery_worker: object, db: None, empty_queue: None
+) -> None:
     assert seal_all_cities.delay().get(timeout=30) == _city_count()
