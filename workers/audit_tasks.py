@@ -8,6 +8,7 @@ calls one service. A city has at most one sealing task waiting (``seal_waiting_k
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
@@ -15,6 +16,7 @@ from django_tenants.utils import tenant_context
 from redis.exceptions import RedisError
 
 from daicho.caching import redis_client
+from ledgers.audit.exceptions import AnchorLockUnavailable
 from ledgers.audit.services import audit_anchor, audit_seal
 from tenants.models import Municipality
 from workers.celery import CityTask, app
@@ -25,6 +27,13 @@ logger = logging.getLogger(__name__)
 # lost on its way (a worker of the release before refusing it) delays the city's sealing
 # no longer than this; one still waiting after it is joined by one more.
 SEAL_WAITING_TTL = 300
+# A daily anchor that fails (object storage or the database not answering) is tried again
+# this many times, after 60 s, 120 s, 240 s … each wait at most ANCHOR_RETRY_MAX (an ETA
+# longer than the broker's visibility timeout, an hour, would be delivered twice): about
+# two hours in all. ``AUDIT_ANCHOR_RETRY_SECONDS`` overrides the first wait (tests).
+ANCHOR_RETRIES = 8
+ANCHOR_RETRY_SECONDS = 60
+ANCHOR_RETRY_MAX = 1800
 
 
 def seal_waiting_key(schema: str) -> str:
@@ -46,10 +55,28 @@ def seal_city() -> dict[str, object]:
     return {"schema": connection.schema_name, "sealed": audit_seal(wait=False)}
 
 
-@app.task(base=CityTask, name="workers.audit_tasks.anchor_city")
-def anchor_city() -> dict[str, object]:
-    """Anchor the city's chain head in public and in object storage."""
-    anchor = audit_anchor(actor=None)
+@app.task(
+    base=CityTask, bind=True, name="workers.audit_tasks.anchor_city", max_retries=ANCHOR_RETRIES
+)
+def anchor_city(self: Any) -> dict[str, object]:
+    """Anchor the city's chain head in public and in object storage; tried again, later each
+    time, if it fails (once a day: a day without its anchor widens the window in which the
+    newest events could be rewritten unseen). The try is sent from the city's schema, so it
+    runs there. A lock the storage cannot give (``AnchorLockUnavailable``) is configuration,
+    not a moment's failure: it is not tried again."""
+    try:
+        anchor = audit_anchor(actor=None)
+    except AnchorLockUnavailable:
+        raise
+    except Exception as exc:
+        first = float(getattr(settings, "AUDIT_ANCHOR_RETRY_SECONDS", ANCHOR_RETRY_SECONDS))
+        wait = min(first * 2**self.request.retries, ANCHOR_RETRY_MAX)
+        logger.warning(
+            "audit anchor: schema=%s failed (%s), try %s of %s in %ss",
+            connection.schema_name, type(exc).__name__, self.request.retries + 1,
+            ANCHOR_RETRIES, wait,
+        )  # fmt: skip
+        raise self.retry(exc=exc, countdown=wait) from exc
     return {"schema": connection.schema_name, "position": anchor.position}
 
 
