@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,23 +9,21 @@ from typing import Any
 
 import pytest
 from celery.contrib.testing.worker import start_worker
-from django.conf import settings
 from django.db import connection
 from django_tenants.utils import schema_context
 
-from daicho.caching import redis_client
 from ledgers.audit.models import AuditEvent
 from tenants.anchors import AuditAnchor
 from tenants.exceptions import TenantRequired
 from tenants.models import Municipality
 from tests.conftest import City, provision
 from tests.ledgers.audit.conftest import record_events
+from tests.workers.rounds import forget_rounds
 from workers.audit_tasks import (
     anchor_all_cities,
     anchor_city,
     seal_all_cities,
     seal_city,
-    seal_waiting_key,
 )
 from workers.celery import app
 
@@ -43,34 +40,12 @@ def eager() -> Iterator[None]:
     app.conf.task_always_eager = False
 
 
-def _waiting_seals() -> dict[str, int]:
-    """The ``seal_city`` messages waiting in the default queue (no worker here), per city."""
-    with app.connection_for_read() as conn:
-        raw = conn.default_channel.client.lrange(settings.CELERY_TASK_DEFAULT_QUEUE, 0, -1)
-    waiting: dict[str, int] = {}
-    for item in raw:
-        headers = json.loads(item)["headers"]
-        if headers["task"] == seal_city.name:
-            waiting[headers["_schema_name"]] = waiting.get(headers["_schema_name"], 0) + 1
-    return waiting
-
-
 @pytest.fixture
 def empty_queue() -> Iterator[None]:
-    """No message in the default queue and no city's sealing marked as waiting (a fan-out
-    sends nothing to a city marked by a test before, whose worker stopped first)."""
-
-    def purge() -> None:
-        with app.connection_for_write() as conn:
-            conn.default_channel.queue_purge(settings.CELERY_TASK_DEFAULT_QUEUE)
-        schemas = Municipality.objects.exclude(schema_name="public").values_list(
-            "schema_name", flat=True
-        )
-        redis_client().delete(*(seal_waiting_key(schema) for schema in schemas))
-
-    purge()
+    """No message in the default queue and no city marked as having a task waiting."""
+    forget_rounds()
     yield
-    purge()
+    forget_rounds()
 
 
 def test_the_city_task_seals_in_the_schema_it_was_sent_from(mitaka: City) -> None:
@@ -100,37 +75,12 @@ def test_beat_seal_fan_out_seals_every_city(
 
 
 def test_beat_anchor_fan_out_anchors_every_city(
-    cities: dict[str, City], db: None, eager: None
+    cities: dict[str, City], db: None, eager: None, empty_queue: None
 ) -> None:
     before = set(AuditAnchor.objects.values_list("pk", flat=True))
     assert anchor_all_cities.apply().get() == _city_count()
     anchored = AuditAnchor.objects.exclude(pk__in=before)
     assert set(anchored.values_list("municipality__schema_name", flat=True)) >= set(cities)
-
-
-def test_a_city_has_one_seal_waiting_however_many_rounds_the_beat_sends(
-    cities: dict[str, City], db: None, empty_queue: None
-) -> None:
-    """Found by the background-work review: the beat sent every city a ``seal_city`` each
-    30 s whether or not the one before had run. Workers slower than the beat (webhook
-    tries of up to ``WEBHOOK_DEADLINE`` taken in turn with the audit queue: one city's slow
-    receivers are enough) let the queue grow by a message per city per round, without
-    end, in the Redis every city shares, and each city's sealing fell further behind. Now
-    a city whose sealing is still waiting gets no second one. (Before the tests that start
-    a worker: here nobody takes the messages.)"""
-    for _round in range(3):
-        seal_all_cities.apply().get()
-    waiting = _waiting_seals()
-    assert waiting.get("mitaka") == 1
-    assert waiting.get("musashino") == 1
-    # Once the city's task has started, the next round sends it another: events written
-    # after that pass began are sealed by the next one.
-    with schema_context("mitaka"):
-        seal_city.apply().get()
-    seal_all_cities.apply().get()
-    waiting = _waiting_seals()
-    assert waiting.get("mitaka") == 2
-    assert waiting.get("musashino") == 1
 
 
 @pytest.fixture(scope="module")
