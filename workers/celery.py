@@ -84,7 +84,8 @@ def send_to_city(task: CityTask, city: Any) -> bool:
 
     from daicho.caching import redis_client
 
-    assert task.waiting_ttl is not None, f"{task.name} has no waiting_ttl"
+    if task.waiting_ttl is None:
+        raise TypeError(f"{task.name} has no waiting_ttl: its task would never clear the mark")
     key = waiting_key(task.name, city.schema_name)
     try:
         if not redis_client().set(key, "1", nx=True, ex=task.waiting_ttl):
