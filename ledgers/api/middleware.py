@@ -14,7 +14,9 @@ from ledgers.fields.normalize import ANY_CONTROL_RE
 
 
 class ApiUrlCheckMiddleware:
-    """400 ``ERROR_REQUEST_INVALID`` for a URL under /api/ whose path or query string holds
+    """411 ``ERROR_LENGTH_REQUIRED`` for a request under /api/ whose body comes chunked
+    (``Transfer-Encoding``, no ``Content-Length``), which Django would read as empty.
+    400 ``ERROR_REQUEST_INVALID`` for a URL under /api/ whose path or query string holds
     a control character (U+0000–U+001F, U+007F), or whose query string has more parameters
     than ``DATA_UPLOAD_MAX_NUMBER_FIELDS`` (Django's HTML 400 page before), before any view
     reads it.
@@ -30,6 +32,18 @@ class ApiUrlCheckMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.path_info.startswith("/api/"):
+            if request.META.get("HTTP_TRANSFER_ENCODING") and not request.META.get(
+                "CONTENT_LENGTH"
+            ):
+                # gunicorn passes a chunked body on without a Content-Length, and Django
+                # reads a body without one as empty: a chunked PATCH answered 200 having
+                # changed nothing, a chunked create 「values は必須です」.
+                return JsonResponse(
+                    {"code": "ERROR_LENGTH_REQUIRED", "detail": {},
+                     "message": "本文の長さ（Content-Length）を付けて送ってください。"
+                     "分割転送（Transfer-Encoding: chunked）の本文は読めません。"},
+                    status=411, json_dumps_params={"ensure_ascii": False},
+                )  # fmt: skip
             if ANY_CONTROL_RE.search(request.path_info):
                 return _refused("path", "制御文字は指定できません。")
             try:

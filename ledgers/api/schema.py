@@ -13,8 +13,9 @@ from rest_framework import serializers
 # for an answer in a form other than JSON (Accept) or be rate-limited; each answers with
 # the same error shape.
 COMMON_ERRORS = ("400", "401", "403", "404", "406", "429")
-# A request with a body can also send one too large or in a form other than JSON.
-BODY_ERRORS = ("413", "415")
+# A request with a body can also send one too large or in a form other than JSON, or
+# chunked without a length (411: ``ledgers.api.middleware.ApiUrlCheckMiddleware``).
+BODY_ERRORS = ("411", "413", "415")
 # A rate limit or the token endpoint's lockout (429) says how long to wait (the 409s that
 # do, an Idempotency-Key or an audit verification still running: ``errors.retry_after_header``).
 RETRY_AFTER = {

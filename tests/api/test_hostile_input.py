@@ -6,6 +6,7 @@ dates, odd digits in If-Match, DELETE reasons of every wrong kind, bodies over t
 from __future__ import annotations
 
 import base64
+import json
 import logging
 from typing import Any
 from urllib.parse import urlencode
@@ -15,7 +16,8 @@ from django_tenants.utils import schema_context
 
 from ledgers.access.services import grants_replace
 from ledgers.definitions.services import ledger_create
-from tests.api.conftest import Api
+from ledgers.records.models import RecordVersion
+from tests.api.conftest import Api, assert_documented
 
 ALL_FIELDS = [
     {"key": "t", "label": "テキスト", "type": "text"},
@@ -449,3 +451,24 @@ def test_too_many_query_parameters_is_the_api_s_400(hostile: Any) -> None:
     assert response.status_code == 400
     assert response.json()["code"] == "ERROR_REQUEST_INVALID"
     assert "query" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("method", ["post", "patch"])
+def test_a_chunked_body_is_refused_not_read_as_empty(hostile: Any, method: str) -> None:
+    """gunicorn passes a ``Transfer-Encoding: chunked`` body on without a Content-Length,
+    and Django reads such a body as empty: a chunked PATCH answered 200 with nothing
+    changed (an empty PATCH), a chunked create 400 「values は必須です」. Both now 411."""
+    target = new_record(hostile) if method == "patch" else url()
+    body = json.dumps({"values": {"t": "変更", **VISIBLE}}).encode()
+    with schema_context("mitaka"):
+        versions = RecordVersion.objects.count()
+    response = hostile.client.generic(
+        method.upper(), target, body, content_type="application/json",
+        CONTENT_LENGTH="", HTTP_TRANSFER_ENCODING="chunked", HTTP_IF_MATCH='"1"',
+    )  # fmt: skip
+    assert response.status_code == 411, (response.status_code, response.content[:300])
+    assert response.json()["code"] == "ERROR_LENGTH_REQUIRED"
+    documented = "/api/v1/ledgers/{code}/records/" + ("{record_id}/" if method == "patch" else "")
+    assert_documented(response, documented, method)
+    with schema_context("mitaka"):
+        assert RecordVersion.objects.count() == versions
