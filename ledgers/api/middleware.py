@@ -15,7 +15,9 @@ from ledgers.fields.normalize import ANY_CONTROL_RE
 
 class ApiUrlCheckMiddleware:
     """411 ``ERROR_LENGTH_REQUIRED`` for a request under /api/ whose body comes chunked
-    (``Transfer-Encoding``, no ``Content-Length``), which Django would read as empty.
+    (``Transfer-Encoding``, no ``Content-Length``), which Django would read as empty;
+    415 ``ERROR_UNSUPPORTED_MEDIA_TYPE`` for one whose body is compressed
+    (``Content-Encoding`` other than ``identity``), which nothing here inflates.
     400 ``ERROR_REQUEST_INVALID`` for a URL under /api/ whose path or query string holds
     a control character (U+0000–U+001F, U+007F), or whose query string has more parameters
     than ``DATA_UPLOAD_MAX_NUMBER_FIELDS`` (Django's HTML 400 page before), before any view
@@ -43,6 +45,16 @@ class ApiUrlCheckMiddleware:
                      "message": "本文の長さ（Content-Length）を付けて送ってください。"
                      "分割転送（Transfer-Encoding: chunked）の本文は読めません。"},
                     status=411, json_dumps_params={"ensure_ascii": False},
+                )  # fmt: skip
+            coding = request.META.get("HTTP_CONTENT_ENCODING", "").strip().lower()
+            if coding not in ("", "identity"):
+                # Nothing here inflates a body: a gzip one was read as text, and its 400
+                # blamed the charset (「utf-8 として読めません（2バイト目）」).
+                return JsonResponse(
+                    {"code": "ERROR_UNSUPPORTED_MEDIA_TYPE", "detail": {},
+                     "message": "圧縮した本文（Content-Encoding）は受け付けられません。"
+                     "圧縮せずに送ってください。"},
+                    status=415, json_dumps_params={"ensure_ascii": False},
                 )  # fmt: skip
             if ANY_CONTROL_RE.search(request.path_info):
                 return _refused("path", "制御文字は指定できません。")

@@ -6,6 +6,7 @@ dates, odd digits in If-Match, DELETE reasons of every wrong kind, bodies over t
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 import logging
 from typing import Any
@@ -472,3 +473,20 @@ def test_a_chunked_body_is_refused_not_read_as_empty(hostile: Any, method: str) 
     assert_documented(response, documented, method)
     with schema_context("mitaka"):
         assert RecordVersion.objects.count() == versions
+
+
+def test_a_compressed_body_is_415_saying_so(hostile: Any) -> None:
+    """A gzip body (Content-Encoding: gzip) was read as text: 400 「本文を文字コード utf-8
+    として読めません（2バイト目）」, which sent the client looking at its charset."""
+    body = gzip.compress(json.dumps({"records": [{"values": {"t": "x", **VISIBLE}}]}).encode())
+    response = hostile.client.generic(
+        "POST", url("bulk/"), body, content_type="application/json", HTTP_CONTENT_ENCODING="gzip"
+    )
+    assert response.status_code == 415, (response.status_code, response.content[:300])
+    assert response.json()["code"] == "ERROR_UNSUPPORTED_MEDIA_TYPE"
+    assert "Content-Encoding" in response.json()["message"]
+    identity = hostile.client.generic(
+        "POST", url(), json.dumps({"values": {"t": "x", **VISIBLE}}),
+        content_type="application/json", HTTP_CONTENT_ENCODING="identity",
+    )  # fmt: skip
+    assert identity.status_code == 201, identity.content[:300]
