@@ -274,3 +274,20 @@ def test_the_worker_is_gunicorns_own_choice_for_the_threads(threads: int, kind: 
     worker = config.worker_class(0, os.getpid(), [], None, 30, config, Logger(config))
     assert type(worker) is getattr(gunicorn_workers, kind)
     assert isinstance(worker, gunicorn_workers.ApiErrorsMixin)
+
+
+def test_a_chunked_body_reaches_the_api_as_411_not_as_an_empty_body(server: Server) -> None:
+    """gunicorn dechunks the body but passes it on without a Content-Length, and Django
+    read it as empty (a PATCH changed nothing and answered 200):
+    ``ledgers.api.middleware.ApiUrlCheckMiddleware`` answers 411 before any view."""
+    body = b'{"values": {"name": "x"}}'
+    chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+    raw = _request(
+        f"POST {API_PATH} HTTP/1.1", "Content-Type: application/json",
+        "Transfer-Encoding: chunked", "Connection: close",
+    ) + chunked  # fmt: skip
+    answer = server.send(raw)
+    assert answer.status == 411, answer.body[:300]
+    assert answer.headers["transfer-encoding"] == "chunked"  # the answer: no length either
+    size, _, rest = answer.body.partition(b"\r\n")
+    assert json.loads(rest[: int(size, 16)])["code"] == "ERROR_LENGTH_REQUIRED"
