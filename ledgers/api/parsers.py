@@ -40,7 +40,12 @@ class JsonParser(JSONParser):
 
     def parse(self, stream: Any, media_type: Any = None, parser_context: Any = None) -> Any:
         raw = stream.read()
-        encoding = codecs.lookup(get_encoding(parser_context or {})).name
+        parser_context = parser_context or {}
+        encoding = _declared_encoding(parser_context)
+        if encoding is None:
+            encoding = codecs.lookup(get_encoding(parser_context)).name
+        else:  # DRF's parser, below, reads the context's
+            parser_context = {**parser_context, "encoding": encoding}
         if encoding == "utf-8" and raw.startswith(codecs.BOM_UTF8):
             # Windows tools write one (.NET's Encoding.UTF8, PowerShell 5): RFC 8259 lets a
             # reader ignore it, and it was a 400 that did not say why.
@@ -73,6 +78,33 @@ class JsonParser(JSONParser):
         # Rare bodies (another charset, long digits, what orjson refuses): the exact check.
         _refuse_repeated_keys(raw, encoding)
         return data
+
+
+#: IANA charset names Python's codecs do not know: Windows-31J is Windows' Japanese (CP932),
+#: Java's name for it (a Japanese Windows machine's default there).
+_IANA_ONLY = {"windows-31j": "cp932", "cswindows31j": "cp932"}
+
+
+def _declared_encoding(parser_context: dict[str, Any]) -> str | None:
+    """The codec of the charset the request's Content-Type names, ``None`` when it names
+    none. Django drops a charset Python's codecs do not know and the body was read as
+    UTF-8: a Japanese one answered 「UTF-8 として読めません…文字コードを書いてください」,
+    though it had, and one close to ASCII was stored as UTF-8 read it. Such a charset is
+    refused, named."""
+    request = getattr(parser_context.get("request"), "_request", None)
+    declared = getattr(request, "content_params", {}).get("charset")
+    if declared is None:
+        return None
+    if (known := _IANA_ONLY.get(declared.strip().lower())) is not None:
+        return known
+    try:
+        return codecs.lookup(declared).name
+    except LookupError:
+        shown = declared if declared.isprintable() else json.dumps(declared)[1:-1]
+        raise ParseError(
+            f"Content-Type の文字コード「{shown[:64]}」は読めません。UTF-8 で送るか、"
+            "読める文字コード（Shift_JIS、Windows-31J、EUC-JP など）を書いてください。"
+        ) from None
 
 
 def _said_in_japanese(refused: ParseError, encoding: str) -> ParseError:

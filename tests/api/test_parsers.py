@@ -8,12 +8,14 @@ import json
 from typing import Any
 
 import pytest
+from django_tenants.utils import schema_context
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
 from ledgers.api.parsers import JsonParser
+from ledgers.records.models import Record
 from tests.api.conftest import records_url
 
 JSON_VALUES = st.recursive(
@@ -256,5 +258,34 @@ def test_a_repeated_key_answers_the_error_shape_and_writes_nothing(api: Any) -> 
     assert response.json()["message"].startswith(
         "本文の JSON で、一つのオブジェクトにキー「shimin」"
     )
+    with schema_context("mitaka"):
+        assert Record.objects.count() == before
+
+
+def test_a_body_in_windows_31j_is_read_as_cp932(api: Any) -> None:
+    """Windows-31J is the IANA name of Windows' Japanese charset (CP932), and Java's: Python
+    knows it as cp932 only, so the charset was dropped and the body read as UTF-8, a 400
+    telling the client to name the charset it had named."""
+    body = '{"values": {"name": "髙橋 ①子", "disclosure": {"shimin": true}}}'.encode("cp932")
+    response = api("clerk").client.generic(
+        "POST", records_url(), body, content_type="application/json; charset=Windows-31J"
+    )
+    assert response.status_code == 201, response.content[:300]
+    assert response.json()["values"]["name"]["kanji"] == "髙橋 ①子"
+
+
+def test_a_charset_no_codec_reads_is_refused_naming_it(api: Any) -> None:
+    """A charset Python cannot read was dropped without a word and the body read as UTF-8:
+    a Japanese body came back as 「UTF-8 として読めません…文字コードを書いてください」
+    (it had), one in a charset close to ASCII was stored as UTF-8 would read it."""
+    with schema_context("mitaka"):
+        before = Record.objects.count()
+    body = '{"values": {"name": "山田 花子", "disclosure": {"shimin": true}}}'.encode()
+    response = api("clerk").client.generic(
+        "POST", records_url(), body, content_type="application/json; charset=x-unknown-jp"
+    )
+    assert response.status_code == 400, response.content[:300]
+    assert response.json()["code"] == "ERROR_REQUEST_MALFORMED"
+    assert "x-unknown-jp" in response.json()["message"]
     with schema_context("mitaka"):
         assert Record.objects.count() == before
