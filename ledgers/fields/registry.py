@@ -31,6 +31,13 @@ MASK = "＊＊＊"
 _PART_TYPES = (str, bool, type(None))
 
 
+#: The longest text a value cache remembers (``value_cache_key``): records repeat names,
+#: towns, statuses and dates, rarely a long note; remembered at any length, refused bulk
+#: requests of unique 1,000-character notes filled a web process with ~110 MB per text
+#: field (20,000 entries per cache).
+CACHEABLE_TEXT = 64
+
+
 def value_cache_key(value: Any) -> Any:
     """A key a field value (an input, or a cleaned value) can be remembered under, or
     ``None`` when it has none. A text is its own key; a number is tagged with its type, so
@@ -41,18 +48,18 @@ def value_cache_key(value: Any) -> Any:
     """
     kind = type(value)
     if kind is str:
-        return value
+        return value if len(value) <= CACHEABLE_TEXT else None
     if kind is int or kind is float or kind is bool:
         return (kind, value)
     if kind is dict:
         items = tuple(value.items())
         for _key, part in items:
-            if type(part) not in _PART_TYPES:
+            if type(part) not in _PART_TYPES or (type(part) is str and len(part) > CACHEABLE_TEXT):
                 return None
         return (dict, items)  # tagged: {} and [] must never meet
     if kind is list:
         for part in value:
-            if type(part) is not str:
+            if type(part) is not str or len(part) > CACHEABLE_TEXT:
                 return None
         return (list, tuple(value))
     return None

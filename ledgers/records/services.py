@@ -49,7 +49,7 @@ from ledgers.exceptions import (
 from ledgers.fields import field_type_registry
 from ledgers.fields.exceptions import FieldError
 from ledgers.fields.normalize import text_problem
-from ledgers.fields.registry import value_cache_key
+from ledgers.fields.registry import CACHEABLE_TEXT, value_cache_key
 from ledgers.records import copy as copy_format
 from ledgers.records.models import Record, RecordVersion, values_diff
 from ledgers.records.references import (
@@ -171,7 +171,11 @@ def _clean(
     the records that gave the same input (record values are read-only trees); an input
     that fails is not remembered."""
     cache = field.cleaned
-    key = None if cache is None else (raw if type(raw) is str else value_cache_key(raw))
+    key = (
+        None
+        if cache is None
+        else (raw if type(raw) is str and len(raw) <= CACHEABLE_TEXT else value_cache_key(raw))
+    )
     if cache is None or key is None:
         cleaned = field.field_type.clean(raw, field.options)
         if not index:

@@ -18,7 +18,7 @@ from itertools import chain
 from typing import Any
 
 from ledgers.fields import field_type_registry
-from ledgers.fields.registry import value_cache_key
+from ledgers.fields.registry import CACHEABLE_TEXT, value_cache_key
 from ledgers.records.copy import jsonb_key_order
 from ledgers.search.keys import (
     MAX_EXACT_KEY_CHARS,
@@ -55,14 +55,29 @@ def _strip(text: str) -> str:
 
 # Records repeat their values (statuses, choices, towns, surnames, dates): the normal forms
 # and the keys of a value are pure functions of it and are cached per process. The caches
-# are bounded, so a long import cannot grow them without limit.
+# are bounded, so a long import cannot grow them without limit, and keep short texts only
+# (``CACHEABLE_TEXT``): 65,536 unique long notes would have held hundreds of MB.
 _CACHE_SIZE = 1 << 16
+
+
+def _short_texts_cached(function: Any) -> Any:
+    """``function`` of one text, remembered (``lru_cache``) for texts of at most
+    ``CACHEABLE_TEXT`` characters."""
+    cached = lru_cache(maxsize=_CACHE_SIZE)(function)
+
+    def call(text: str) -> Any:
+        return cached(text) if len(text) <= CACHEABLE_TEXT else function(text)
+
+    call.__wrapped__ = function  # type: ignore[attr-defined]
+    return call
+
+
 _NORMALISERS = {
-    "digits": lru_cache(maxsize=_CACHE_SIZE)(normalize_digits),
-    "name": lru_cache(maxsize=_CACHE_SIZE)(normalize_name),
+    "digits": _short_texts_cached(normalize_digits),
+    "name": _short_texts_cached(normalize_name),
     "exact": _strip,
-    "text": lru_cache(maxsize=_CACHE_SIZE)(normalize_text),
-    "address": lru_cache(maxsize=_CACHE_SIZE)(normalize_address),
+    "text": _short_texts_cached(normalize_text),
+    "address": _short_texts_cached(normalize_address),
 }
 
 
@@ -74,10 +89,10 @@ def _one_form(normalise: Any) -> Any:
 # before the folds that look at a neighbouring letter, when they changed it (``name_forms``).
 _FORMS = {
     "digits": _one_form(_NORMALISERS["digits"]),
-    "name": lru_cache(maxsize=_CACHE_SIZE)(name_forms),
+    "name": _short_texts_cached(name_forms),
     "exact": _one_form(_NORMALISERS["exact"]),
-    "text": lru_cache(maxsize=_CACHE_SIZE)(text_forms),
-    "address": lru_cache(maxsize=_CACHE_SIZE)(address_forms),
+    "text": _short_texts_cached(text_forms),
+    "address": _short_texts_cached(address_forms),
 }
 
 
@@ -128,8 +143,14 @@ NO_KEY_TYPES = {"long_text"}
 NO_UNIGRAM_TYPES = {"address"}
 
 
-@lru_cache(maxsize=_CACHE_SIZE)
 def value_keys(prefix: str, type_id: str, value: str) -> tuple[int, ...]:
+    """``_value_keys`` remembered for short texts (``_short_texts_cached``)."""
+    if len(value) <= CACHEABLE_TEXT:
+        return _value_keys_cached(prefix, type_id, value)
+    return _value_keys(prefix, type_id, value)
+
+
+def _value_keys(prefix: str, type_id: str, value: str) -> tuple[int, ...]:
     """The stored keys one normalised value is indexed under (``prefix``: ``key_prefix``)."""
     if type_id in NO_KEY_TYPES:
         return ()
@@ -298,7 +319,8 @@ class _Plain:
 #: ``value_keys`` without its cache, for the indexer's own per-field caches: the shared
 #: cache's entries (a key tuple and a result tuple each) are objects the cyclic garbage
 #: collector walks, and a bulk write's distinct values made thousands per batch.
-_value_keys_uncached = value_keys.__wrapped__
+_value_keys_uncached = _value_keys
+_value_keys_cached = lru_cache(maxsize=_CACHE_SIZE)(_value_keys)
 
 
 class Indexer:
@@ -443,7 +465,11 @@ class Indexer:
             value = data.get(key)
             if value is None or value == "":
                 continue
-            cache_key = value if type(value) is str else value_cache_key(value)
+            cache_key = (
+                value
+                if type(value) is str and len(value) <= CACHEABLE_TEXT
+                else value_cache_key(value)
+            )
             keys_binary = keys_cache.get(cache_key) if cache_key is not None else None
             if keys_binary is None:
                 text, keys_binary = self._indexed(field, value)

@@ -939,3 +939,23 @@ def test_the_bulk_path_s_one_pass_equals_validation_then_indexing(clerk: Any) ->
             values_clean(ledger=ledger, values=wrong)  # type: ignore[arg-type]
         assert one_pass.value.errors == two_steps.value.errors
         assert one_pass.value.errors
+
+
+def test_long_inputs_are_not_remembered_by_the_value_caches(ledger: Ledger, clerk: Any) -> None:
+    """The clean and index caches remember inputs per field (20,000 each): of any length,
+    refused bulk requests of unique 1,000-character notes filled a web process with ~110 MB
+    per text field (a create right was enough, and a batch refused for another item kept
+    its valid inputs). Only short texts, the ones records repeat, are remembered."""
+
+    notes = [f"{i:04d}" + "長い備考" * 250 for i in range(30)]
+    record_bulk_create(
+        actor=clerk, ledger=ledger,
+        values_list=[{"name": "山田 花子", "note": note} for note in notes],
+    )  # fmt: skip
+    schema = LedgerSchema.of(ledger)
+    note = schema.by_key["note"]
+    assert not any(key in note.cleaned for key in notes)
+    assert not any(key in note.indexed for key in notes)
+    assert "山田 花子" in schema.by_key["name"].cleaned  # short inputs still are
+    kept = [cache for key, _f, _s, _t, cache in schema.indexer._fields if key == "note"][0]
+    assert not any(key in kept for key in notes)

@@ -260,3 +260,9 @@ def test_one_cache_key_for_inputs_and_cleaned_values_and_no_two_kinds_meet() -> 
     assert value_cache_key({"a": ["x"]}) is None
     assert value_cache_key([1]) is None
     assert value_cache_key(None) is None
+    # Long texts are not remembered (``CACHEABLE_TEXT``): unique ones would fill the caches.
+    long = "備考" * 40
+    assert value_cache_key(long) is None
+    assert value_cache_key({"text": long}) is None
+    assert value_cache_key([long]) is None
+    assert value_cache_key("備考" * 32) == "備考" * 32
