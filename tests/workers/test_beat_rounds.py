@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from django.conf import settings
+from django.test import override_settings
 from django_tenants.utils import schema_context
 
 from ledgers.api.idempotency.tasks import (
@@ -44,9 +46,21 @@ def _waiting(task: Any) -> dict[str, int]:
 
 
 @pytest.fixture
-def no_messages() -> Iterator[None]:
+def no_messages(tmp_path: Path) -> Iterator[None]:
+    """No message of a round waiting, before and after; and object storage of this test
+    only: the anchor round's task, run here, wrote Mitaka's anchor of the day into the
+    suite's shared storage, and every later verification of Mitaka's chain that day
+    (another test's chain) failed on it."""
     forget_rounds()
-    yield
+    storages = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "daicho.storage.TenantFileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path)},
+        },
+    }
+    with override_settings(STORAGES=storages):
+        yield
     forget_rounds()
 
 
