@@ -957,5 +957,5 @@ def test_long_inputs_are_not_remembered_by_the_value_caches(ledger: Ledger, cler
     assert not any(key in note.cleaned for key in notes)
     assert not any(key in note.indexed for key in notes)
     assert "山田 花子" in schema.by_key["name"].cleaned  # short inputs still are
-    kept = [cache for key, _f, _s, _t, cache in schema.indexer._fields if key == "note"][0]
+    kept = next(cache for key, _f, _s, _t, cache in schema.indexer._fields if key == "note")
     assert not any(key in kept for key in notes)
