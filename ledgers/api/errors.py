@@ -94,11 +94,16 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, PreconditionRequired):
         return error_response(exc.default_code, str(exc.detail), 428)
     if isinstance(exc, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        request = context.get("request")
+        # The advice to split fits a bulk request only (a search or one record was told it).
+        bulk = getattr(request, "path_info", "").endswith("/records/bulk/")
         return error_response(
             "ERROR_REQUEST_TOO_LARGE",
-            "要求が大きすぎます。一括登録は分けて送ってください。",
+            f"要求が大きすぎます（上限 {limit:,} バイト）。"
+            + ("一括登録は分けて送ってください。" if bulk else ""),
             status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
-            {"max_bytes": settings.DATA_UPLOAD_MAX_MEMORY_SIZE},
+            {"max_bytes": limit},
         )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()

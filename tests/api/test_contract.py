@@ -322,6 +322,16 @@ def test_a_body_over_the_limit_is_413_as_documented(api: Any) -> None:
     )
     assert_refused(search, "max_bytes", 413)
     assert_documented(search, "/api/v1/ledgers/{code}/search/{screen}/", "post")
+    # The advice to split fits a bulk request only: a search or a single record was told
+    # 「一括登録は分けて送ってください」.
+    assert "一括登録" not in search.json()["message"]
+    assert "一括登録" not in response.json()["message"]
+    assert "バイト" in search.json()["message"]
+    bulk = api("clerk").post(
+        records_url() + "bulk/", {"records": [{"values": {"name": "あ" * 1_000_000}}]}
+    )
+    assert_refused(bulk, "max_bytes", 413)
+    assert "一括登録は分けて送ってください" in bulk.json()["message"]
 
 
 # --- a path without its final slash: a bare 404, read as "no such ledger"
