@@ -351,12 +351,19 @@ class LedgerPolicy:
         writer's to take through a department that may not see what it would open."""
         if self.break_glass or self._disclosure_key is None or self._one_gives_all():
             return False
-        was, will = self.for_record(before), self.for_record(after)
         rank = Sensitivity.rank
-        return not will.capabilities <= was.capabilities or (
-            will.clearance is not None
-            and (was.clearance is None or rank(will.clearance) > rank(was.clearance))
-        )
+
+        def raises(policy: LedgerPolicy) -> bool:
+            was, will = policy.for_record(before), policy.for_record(after)
+            return not will.capabilities <= was.capabilities or (
+                will.clearance is not None
+                and (was.clearance is None or rank(will.clearance) > rank(was.clearance))
+            )
+
+        # As the record's page reads it (the ``view`` grants' clearance), and as its search
+        # screens do (every read grant's): opening it to one's own department that may only
+        # search it, up to 要配慮, raises nothing on the page and the address on the screens.
+        return raises(self) or raises(dataclasses.replace(self, _screen=True))
 
     def for_record(
         self, values: Mapping[str, Any], *, written_under: int | None = None

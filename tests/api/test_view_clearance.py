@@ -143,3 +143,35 @@ def test_on_a_ledger_without_disclosure_the_view_grant_s_clearance_shows_the_rec
     assert shown["values"]["address"] == {"masked": True}
     refused = client.get("/api/v1/ledgers/plain/records/", {"address__contains": "井口"})
     assert refused.status_code == 400, refused.content
+
+
+def test_opening_a_record_to_one_s_own_search_only_department_is_refused(
+    city: dict[str, Any], desk: dict[str, Any]
+) -> None:
+    """The desk person writes through 市民税課 (view, search, update up to 庁内) a record
+    disclosed to 市民税課 alone. Setting 市民課 (its own other department, search up to
+    要配慮) to 可 gives it nothing on the record's page, but its search screens would then
+    show it the address: still raising its own rights, refused as before (the write guard
+    compared the page's clearance only once that clearance kept to ``view`` grants)."""
+    with schema_context("mitaka"):
+        zei_only = record_create(
+            actor=city["people"]["clerk"], ledger=city["ledger"],
+            values={"name": {"kanji": "佐藤 次郎", "kana": "サトウ ジロウ"}, "amount": 9,
+                    "address": {"postal_code": "181-0011", "text": "東京都三鷹市井口一丁目2番3号"},
+                    "disclosure": {"shimin": False, "shiminzei": True}},
+        )  # fmt: skip
+        grants_replace(
+            actor=city["people"]["designer"], ledger=city["ledger"],
+            grants=[
+                {"department": "shimin", "capabilities": ["search"], "clearance": "special_care"},
+                {"department": "shiminzei", "capabilities": ["view", "search", "update"], "clearance": "internal"},
+            ],
+        )  # fmt: skip
+    client = Api(desk["user"])
+    opened = client.patch(
+        records_url(zei_only.pk),
+        {"values": {"disclosure": {"shimin": True, "shiminzei": True}}},
+        HTTP_IF_MATCH='"1"',
+    )
+    assert opened.status_code == 403, opened.content
+    assert opened.json()["detail"]["fields"] == ["disclosure"]
