@@ -185,19 +185,20 @@ def is_api_or_unknown(path: str | None) -> bool:
 
 def api_answer(refusal: Refusal) -> bytes:
     """The whole HTTP answer: status line, the API's headers, the error shape in JSON."""
-    from django.http import HttpRequest, JsonResponse
+    from django.http import HttpRequest
     from django.middleware.clickjacking import XFrameOptionsMiddleware
     from django.middleware.security import SecurityMiddleware
     from django.utils.cache import add_never_cache_headers
 
     from daicho.views import SERVER_ERROR as SERVER_ERROR_BODY
+    from daicho.views import api_error_json
 
     body = (
         SERVER_ERROR_BODY
         if refusal is SERVER_ERROR
         else {"code": refusal.code, "message": refusal.message, "detail": {}}
     )
-    response = JsonResponse(body, status=refusal.status, json_dumps_params={"ensure_ascii": False})
+    response = api_error_json(**body, status=refusal.status)
     add_never_cache_headers(response)
     # The security headers Django's middleware gives every answer (nosniff, the referrer
     # and opener policies, X-Frame-Options), from the same settings.

@@ -1,5 +1,7 @@
 """The city's front page, and the server-error answer."""
 
+from typing import Any
+
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -15,6 +17,16 @@ SERVER_ERROR = {
 }
 
 
+def api_error_json(code: str, message: str, status: int, detail: Any = None) -> JsonResponse:
+    """An answer in the API's error shape (``{"code", "message", "detail"}``, as
+    ``ledgers.api.errors.error_response`` gives DRF's views) from plain Django: the
+    middlewares, the URL resolver's 404 and the server error, which no DRF view reaches."""
+    return JsonResponse(
+        {"code": code, "message": message, "detail": detail or {}},
+        status=status, json_dumps_params={"ensure_ascii": False},
+    )  # fmt: skip
+
+
 # It names the staff member signed in: no cache keeps it (a shared counter PC's browser
 # showed it after sign-out), as every page of a signed-in session.
 @never_cache
@@ -28,5 +40,5 @@ def server_error(request: HttpRequest) -> HttpResponse:
     (``{"code", "message", "detail"}``), which every client of the contract reads, not an
     HTML page it cannot. Nothing of the failure is in the answer (it is in the log)."""
     if request.path.startswith("/api/"):
-        return JsonResponse(SERVER_ERROR, status=500, json_dumps_params={"ensure_ascii": False})
+        return api_error_json(**SERVER_ERROR, status=500)
     return defaults.server_error(request)

@@ -58,6 +58,7 @@ from ledgers.access.models import Capability, Grant
 from ledgers.audit.context import audit_details_json
 from ledgers.definitions.models import Ledger, Sensitivity
 from ledgers.exceptions import AccessDenied, RecordNotFound
+from ledgers.search.index import GROUP_TYPES
 from ledgers.search.keys import disclosure_key
 
 MASKED: dict[str, bool] = {"masked": True}
@@ -770,9 +771,6 @@ def stricter_fields(
     return merged
 
 
-_GROUP_TYPES = frozenset({"group", "repeating_group"})
-
-
 def _sub_fields_departed(old: list[Mapping[str, Any]], current: list[Mapping[str, Any]]) -> bool:
     """Whether a group of ``old`` holds a sub-field its namesake in ``current`` no longer
     does (dropped from the group since)."""
@@ -798,7 +796,7 @@ def with_departed_sub_fields(
     written under, plain to a reader the raise had hidden them from. Its last level, not
     its strictest: a level lowered before the drop stays lowered, as for a live field."""
     merged = [dict(spec) for spec in current]
-    groups = {spec["key"]: spec for spec in merged if spec.get("type") in _GROUP_TYPES}
+    groups = {spec["key"]: spec for spec in merged if spec.get("type") in GROUP_TYPES}
     for spec in groups.values():
         options = spec.get("options") or {}
         spec["options"] = {**options, "fields": list(options.get("fields") or [])}
@@ -939,7 +937,8 @@ def _policy_from(
     ``view`` grants (``_reads_beyond_view``). ``screen``: the policy a search screen runs
     with (``for_screen``), its clearance that of every grant with a read capability."""
     found = _effective(grants, memberships)
-    names_screens = by_screen and (_names_screens(grants, memberships) or _reads_beyond_view(found))
+    # Kept for ``for_screen`` only when a screen's policy may differ from this one.
+    keeps_grants = by_screen and (_names_screens(grants, memberships) or _reads_beyond_view(found))
     capabilities = found.capabilities
     if admin:
         capabilities.add("design")
@@ -970,7 +969,7 @@ def _policy_from(
         _disclosure_since=tuple(sorted(disclosure_since(ledger).items())),
         _by_department=by_department,
         _screen=screen,
-        _screen_grants=(tuple(grants), tuple(memberships), admin) if names_screens else None,
+        _screen_grants=(tuple(grants), tuple(memberships), admin) if keeps_grants else None,
     )
 
 

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.exceptions import TooManyFieldsSent
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from daicho.views import api_error_json
 from ledgers.audit.context import audit_token_scope
 from ledgers.fields.normalize import ANY_CONTROL_RE
 
@@ -40,22 +41,21 @@ class ApiUrlCheckMiddleware:
                 # gunicorn passes a chunked body on without a Content-Length, and Django
                 # reads a body without one as empty: a chunked PATCH answered 200 having
                 # changed nothing, a chunked create 「values は必須です」.
-                return JsonResponse(
-                    {"code": "ERROR_LENGTH_REQUIRED", "detail": {},
-                     "message": "本文の長さ（Content-Length）を付けて送ってください。"
-                     "分割転送（Transfer-Encoding: chunked）の本文は読めません。"},
-                    status=411, json_dumps_params={"ensure_ascii": False},
-                )  # fmt: skip
+                return api_error_json(
+                    "ERROR_LENGTH_REQUIRED",
+                    "本文の長さ（Content-Length）を付けて送ってください。"
+                    "分割転送（Transfer-Encoding: chunked）の本文は読めません。",
+                    411,
+                )
             coding = request.META.get("HTTP_CONTENT_ENCODING", "").strip().lower()
             if coding not in ("", "identity"):
                 # Nothing here inflates a body: a gzip one was read as text, and its 400
                 # blamed the charset (「utf-8 として読めません（2バイト目）」).
-                return JsonResponse(
-                    {"code": "ERROR_UNSUPPORTED_MEDIA_TYPE", "detail": {},
-                     "message": "圧縮した本文（Content-Encoding）は受け付けられません。"
-                     "圧縮せずに送ってください。"},
-                    status=415, json_dumps_params={"ensure_ascii": False},
-                )  # fmt: skip
+                return api_error_json(
+                    "ERROR_UNSUPPORTED_MEDIA_TYPE",
+                    "圧縮した本文（Content-Encoding）は受け付けられません。圧縮せずに送ってください。",
+                    415,
+                )
             if ANY_CONTROL_RE.search(request.path_info):
                 return _refused("path", "制御文字は指定できません。")
             try:
@@ -75,11 +75,9 @@ class ApiUrlCheckMiddleware:
 
 
 def _refused(where: str, message: str) -> JsonResponse:
-    return JsonResponse(
-        {"code": "ERROR_REQUEST_INVALID", "message": "入力内容に誤りがあります。",
-         "detail": {where: [message]}},
-        status=400, json_dumps_params={"ensure_ascii": False},
-    )  # fmt: skip
+    return api_error_json(
+        "ERROR_REQUEST_INVALID", "入力内容に誤りがあります。", 400, {where: [message]}
+    )
 
 
 class ApiTokenAuditScopeMiddleware:

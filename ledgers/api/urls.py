@@ -3,6 +3,7 @@
 from django.http import HttpRequest, JsonResponse
 from django.urls import Resolver404, include, path, re_path, resolve
 
+from daicho.views import api_error_json
 from ledgers.api.audit.views import AuditEventListView, AuditVerifyView
 from ledgers.api.auth.views import MeView, TokenDetailView, TokenListView, TokenView
 from ledgers.api.docs import DocsView, SchemaView
@@ -46,10 +47,7 @@ def api_not_found(request: HttpRequest) -> JsonResponse:
             match = None
         if match is not None and match.func is not api_not_found:
             detail = {"path": [f"URL の末尾に / を付けてください（{request.path_info}/）。"]}
-    return JsonResponse(
-        {"code": "ERROR_NOT_FOUND", "message": "見つかりません。", "detail": detail},
-        status=404, json_dumps_params={"ensure_ascii": False},
-    )  # fmt: skip
+    return api_error_json("ERROR_NOT_FOUND", "見つかりません。", 404, detail)
 
 
 urlpatterns = [

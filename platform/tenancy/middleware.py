@@ -23,6 +23,7 @@ from daicho.caching import (
     generations,
     generations_and_counts,
 )
+from daicho.views import api_error_json
 
 
 @functools.cache
@@ -114,7 +115,7 @@ class MunicipalityMiddleware(TenantMainMiddleware):
         self.setup_url_routing(request)
         if tenant.is_suspended:
             if _is_api(request):
-                return _api_error(
+                return api_error_json(
                     "ERROR_MUNICIPALITY_SUSPENDED",
                     f"{tenant.name} の台帳システムは、運用者により一時的に利用停止されています。",
                     403,
@@ -135,18 +136,9 @@ def _is_api(request: HttpRequest) -> bool:
     return request.path_info.startswith("/api/")
 
 
-def _api_error(code: str, message: str, status: int) -> JsonResponse:
-    """An answer under ``/api/`` in the API's error shape (``ledgers.api.errors``), whose
-    clients read a ``code`` and a JSON body where a page gave them HTML."""
-    return JsonResponse(
-        {"code": code, "message": message, "detail": {}},
-        status=status, json_dumps_params={"ensure_ascii": False},
-    )  # fmt: skip
-
-
 def _unknown_host_api_answer() -> JsonResponse:
     """Like the page, it names no city."""
-    return _api_error(
+    return api_error_json(
         "ERROR_UNKNOWN_HOST",
         "このアドレスで提供されている台帳システムはありません。アドレスをご確認ください。",
         404,
