@@ -6,6 +6,8 @@ from typing import Any, cast
 
 from axes.admin import AccessAttemptAdmin, AccessFailureLogAdmin, AccessLogAdmin
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+from django.apps import apps
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import AdminForm
 from django.contrib.admin.models import LogEntry
@@ -17,7 +19,7 @@ from django.contrib.auth.forms import (
     UserChangeForm,
 )
 from django.contrib.auth.models import Group
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -56,6 +58,21 @@ def _username_claim_on_field(username: str, *, account: int | None = None) -> No
         username_claim(username, account=account)
     except UsernameTaken as taken:
         raise ValidationError(taken.error_dict["username"]) from None
+
+
+def _through_a_city_table(model: Any, lookup: str) -> bool:
+    """Whether ``lookup`` (a list filter in the address) starts along a relation to a model
+    whose table only the cities' schemas have (an app of ``TENANT_APPS`` alone: the user's
+    API tokens). Django's admin allows a filter one step along any relation; on the public
+    schema such a query names a table that is not there, a server error."""
+    try:
+        field = model._meta.get_field(lookup.split("__", 1)[0])
+    except FieldDoesNotExist:
+        return False
+    related = getattr(field, "related_model", None)
+    if related is None:
+        return False
+    return apps.get_app_config(related._meta.app_label).name not in settings.SHARED_APPS
 
 
 class OperatorChangeForm(UserChangeForm):
@@ -153,6 +170,8 @@ class OperatorAdmin(UserAdmin):
         # character at a time); ``chosen_passwords`` holds hashes too, the current one's
         # until its owner changes it: an operator allowed to view accounts read it so.
         if lookup.startswith("chosen_passwords"):
+            return False
+        if _through_a_city_table(self.model, lookup):
             return False
         return bool(super().lookup_allowed(lookup, value, request))
 
