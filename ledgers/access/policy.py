@@ -613,6 +613,8 @@ class LedgerPolicy:
         the definition holds (and has not removed) is ``MASKED``, empty or not, in each
         row of a group too; for a whole record's values. Without it only those present
         are (a search's result fields: a field it does not show is not named at all).
+        A field the definition has removed and the clearance does not reach is never
+        named, filled or not (only the records unchanged since its removal hold a value).
         ``written_under``: a record's current values, written under that definition version,
         whose 照会可否 flags show as they are in force (``flags_in_force``); an old
         generation shows what it held.
@@ -724,6 +726,12 @@ class LedgerPolicy:
         plan: dict[str, tuple[bool, list[Mapping[str, Any]] | None]] = {}
         for spec in fields:
             readable = self.can_read_field(spec.get("sensitivity"))
+            if spec.get("removed") and not readable:
+                # Left out, as a key of no field is. A removed field's value stays only in
+                # the records written before the removal and not changed since: masked
+                # there and absent elsewhere, the marker told the reader which records
+                # held a value, as a marker only where a value is would for a live field.
+                continue
             sub_fields = (spec.get("options") or {}).get("fields")
             group = spec.get("type") in {"group", "repeating_group"} and bool(sub_fields)
             plan[spec["key"]] = (readable, sub_fields if readable and group else None)
