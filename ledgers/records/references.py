@@ -100,7 +100,8 @@ def references_seen(
 ) -> set[tuple[str, str]]:
     """(ledger code, record id) of the references among ``refs`` whose record the policy's
     actor may see: with ``view`` (or, ``writing``, ``search``: a writer links records it
-    found) and within the target's record filter; ``writing`` also refuses deleted ones.
+    found) and within the target's record filter (without ``writing``, of the departments
+    that view it: ``LedgerPolicy.viewing``); ``writing`` also refuses deleted ones.
     One query for the target ledgers, then per target ledger other than the policy's own
     the actor's policy there (two) and the visible ids (one)."""
     wanted = _reference_ids(refs)
@@ -118,6 +119,12 @@ def references_seen(
         candidates = Record.objects.filter(ledger=target, pk__in=sorted(ids))
         if writing:
             candidates = candidates.filter(deleted_at__isnull=True)
+        else:
+            # A link is read as its target is by id (``viewing``): a target reached only
+            # through a department that may search it but not view it is found by the
+            # search screens alone, and its link, shown, named it (and that the person has
+            # a DV record) to a desk whose screens may never find it by name.
+            sight = sight.viewing()
         found.update(
             (code, str(pk)) for pk in sight.records(candidates).values_list("pk", flat=True)
         )
