@@ -188,17 +188,39 @@ def install(logger: logging.Logger) -> None:
 # A path segment of plain ASCII (RFC 3986's unreserved characters): every route's own
 # words, codes, usernames and record ids.
 _PLAIN_SEGMENT = re.compile(r"[A-Za-z0-9._~-]*")
+# A record's id as our routes give it (a UUID, with or without its hyphens).
+_UUID_SEGMENT = re.compile(r"[0-9A-Fa-f]{8}(-?[0-9A-Fa-f]{4}){3}-?[0-9A-Fa-f]{12}")
+# A segment with this many digits or more is a number someone typed (a My Number, a
+# resident number, a phone number, a birth date, a postal code), unless it is a UUID.
+_TYPED_NUMBER_DIGITS = 5
 REDACTED_SEGMENT = "…"
 
 
+def _loggable(parts: list[str], at: int) -> bool:
+    part = parts[at]
+    if not _PLAIN_SEGMENT.fullmatch(part):
+        return False
+    if _UUID_SEGMENT.fullmatch(part):
+        return True
+    if at >= 3 and parts[at - 1] == "records" and parts[at - 3] == "ledgers":
+        # Where a record's id goes only an id (or the bulk route's word) is ours.
+        return part in ("", "bulk")
+    return sum(c.isdigit() for c in part) < _TYPED_NUMBER_DIGITS
+
+
 def redacted_path(path: str) -> str:
-    """``path`` with each segment that is not plain ASCII replaced by ``…``: a name typed
-    where a record's id goes (``/api/v1/ledgers/dv/records/山田花子/``), answered 404, must
-    not reach the logs. No route of ours has such a segment."""
-    if _PLAIN_SEGMENT.fullmatch(path.replace("/", "")):
-        return path
+    """``path`` with each segment that may be what someone typed replaced by ``…``: a name
+    typed where a record's id goes (``/api/v1/ledgers/dv/records/山田花子/``), answered 404,
+    must not reach the logs, nor a number typed anywhere (``…/records/123456789012/``, a
+    My Number; ``/api/v1/staff/09012345678/``) nor a name in Latin letters where a
+    record's id goes (``…/records/yamada.hanako/``). A segment is written as it is only if
+    it is plain ASCII and holds fewer than five digits, or is a UUID; where a record's id
+    goes, only a UUID or ``bulk``. Our routes' own words, ledger and department codes and
+    generations are such segments; a longer number of ours (a token's prefix, a staff
+    number used as a username) is written ``…`` too."""
+    parts = path.split("/")
     return "/".join(
-        part if _PLAIN_SEGMENT.fullmatch(part) else REDACTED_SEGMENT for part in path.split("/")
+        part if _loggable(parts, at) else REDACTED_SEGMENT for at, part in enumerate(parts)
     )
 
 

@@ -11,6 +11,7 @@ from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from gunicorn.config import Config
 
 from daicho.logs import GunicornLogger, redacted_path
@@ -32,8 +33,40 @@ def test_a_name_typed_where_the_id_goes_is_not_in_the_request_log(
     assert "\\u5c71" not in written  # nor as Django escapes it
 
 
+# What a clerk or a client system keyed by other numbers types where a record's id goes:
+# a My Number, a resident number (住民番号), a phone number, a birth date, a postal code, a
+# name in Latin letters. Plain ASCII all, and each is personal data beside the ledger's code
+# (``dv``): the log told an operator which resident was looked up in the DV ledger.
+TYPED = ["123456789012", "0012345678", "090-1234-5678", "1984-05-01", "840501", "181-0004",
+         "yamada.hanako", "Yamada_Hanako"]  # fmt: skip
+
+
+@pytest.mark.parametrize("typed", TYPED)
+def test_an_identifier_typed_where_the_id_goes_is_not_in_the_request_log(
+    api: Any, console: io.StringIO, typed: str
+) -> None:
+    clerk = api("clerk")
+    assert clerk.get(records_url(typed)).status_code == 404
+    assert clerk.get(records_url(typed, "versions/2/")).status_code == 404
+    written = console.getvalue()
+    assert "Not Found: /api/v1/ledgers/dv/records/…/" in written
+    assert "Not Found: /api/v1/ledgers/dv/records/…/versions/2/" in written
+    assert typed not in written
+
+
+@pytest.mark.parametrize("typed", TYPED[:6])
+def test_a_number_typed_in_any_segment_is_not_logged(typed: str) -> None:
+    for path in [f"/api/v1/staff/{typed}/", f"/api/v1/ledgers/dv/search/{typed}/",
+                 f"/{typed}/", f"/api/v1/auth/tokens/{typed}/"]:  # fmt: skip
+        assert typed not in redacted_path(path)
+        assert redacted_path(path).count("…") == 1
+
+
 def test_plain_paths_are_logged_as_they_are() -> None:
     for path in ["/api/v1/ledgers/dv/records/0b9c3a3e-6c1d-4f7e-9d33-3c3b9e2f1a10/diff/",
+                 "/api/v1/ledgers/dv/records/0B9C3A3E6C1D4F7E9D333C3B9E2F1A10/versions/12/",
+                 "/api/v1/ledgers/dv/records/bulk/", "/api/v1/ledgers/dv/records/",
+                 "/api/v1/ledgers/dv2024/search/kagai-1/", "/api/v1/staff/rpa01/",
                  "/api/v1/staff/clerk.1/", "/accounts/login/", "/", ""]:  # fmt: skip
         assert redacted_path(path) == path
     assert redacted_path("/api/v1/ledgers/dv/records/%E5%B1%B1%E7%94%B0/") == (
@@ -61,3 +94,20 @@ def test_gunicorns_access_line_holds_no_query_and_no_typed_name() -> None:
     assert line.startswith('mitaka.example "GET /api/v1/ledgers/dv/records/…/ HTTP/1.1" 404')
     assert NAME not in line
     assert "name__contains" not in line
+
+
+def test_gunicorns_access_line_holds_no_typed_number() -> None:
+    config = Config()
+    config.set("accesslog", "-")
+    config.set("access_log_format", '"%(m)s %(U)s %(H)s" %(s)s "%(r)s"')
+    logger = GunicornLogger(config)
+    path = "/api/v1/ledgers/dv/records/123456789012/"
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": path, "RAW_URI": path,
+               "QUERY_STRING": "", "SERVER_PROTOCOL": "HTTP/1.1"}  # fmt: skip
+    request = SimpleNamespace(headers=[("HOST", "mitaka.example")])
+    response = SimpleNamespace(status="404 Not Found", sent=10, headers=[])
+    line = logger.cfg.access_log_format % logger.atoms(
+        response, request, environ, timedelta(milliseconds=3)
+    )
+    assert line.startswith('"GET /api/v1/ledgers/dv/records/…/ HTTP/1.1" 404')
+    assert "123456789012" not in line
