@@ -537,6 +537,11 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        # Django's DEFAULT_LOGGING gave this logger handlers of its own (a console handler
+        # when DEBUG is on, as under `make run`; mail to ADMINS when it is off) that wrote
+        # a request's path and a database error's text without the filters above. Named
+        # here, it keeps none and its records reach the root's handler only.
+        "django": {"handlers": [], "propagate": True},
         "django.db.backends": {"level": "WARNING"},
         "django_tenants": {"level": "WARNING"},
     },

@@ -7,6 +7,7 @@ answered 404, and Django's request log and gunicorn's access log wrote the path 
 from __future__ import annotations
 
 import io
+import logging
 from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -111,3 +112,27 @@ def test_gunicorns_access_line_holds_no_typed_number() -> None:
     )
     assert line.startswith('"GET /api/v1/ledgers/dv/records/…/ HTTP/1.1" 404')
     assert "123456789012" not in line
+
+
+def test_with_debug_on_no_handler_writes_a_typed_name(api: Any, settings: Any) -> None:
+    """``make run`` (``daicho.settings.local``) runs with ``DEBUG`` on. Django's own
+    console handler (its ``DEFAULT_LOGGING``, on the ``django`` logger, for ``DEBUG``
+    only) stayed beside ours and wrote each request line unfiltered."""
+    settings.DEBUG = True
+    out = io.StringIO()
+    handlers = {
+        handler
+        for name in ("django.request", "django", "")
+        for handler in logging.getLogger(name).handlers
+        if isinstance(handler, logging.StreamHandler)
+    }
+    before = {handler: handler.setStream(out) for handler in handlers}
+    try:
+        assert api("clerk").get(records_url(NAME)).status_code == 404
+    finally:
+        for handler, stream in before.items():
+            handler.setStream(stream)
+    written = out.getvalue()
+    assert "Not Found: /api/v1/ledgers/dv/records/…/" in written
+    assert NAME not in written
+    assert "\\u5c71" not in written  # nor as Django escapes it
