@@ -69,3 +69,54 @@ def check_host_only_cookies(app_configs: Any, **kwargs: Any) -> list[CheckMessag
                 )
             )
     return found
+
+
+# PostgreSQL's own log, which Daicho's log filters never see: each setting, the value that
+# keeps values out of it, and what it writes otherwise.
+SERVER_LOG_QUIET = {
+    "log_min_error_statement": ("panic", "every failing statement as sent"),
+    "log_error_verbosity": ("terse", "an error's DETAIL (the row or key it failed on)"),
+    "log_min_duration_statement": ("-1", "slow statements as sent"),
+    "log_min_duration_sample": ("-1", "a sample of slow statements as sent"),
+    "log_statement": ("none", "statements as sent"),
+    "log_transaction_sample_rate": ("0", "every statement of a sample of transactions"),
+    "log_parameter_max_length_on_error": ("0", "a failing statement's bound values"),
+}
+
+
+@register(Tags.security, deploy=True)
+def check_database_server_log(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+    """``manage.py check --deploy``: PostgreSQL's log holds no value of a record.
+
+    PostgreSQL writes, by default, each failing statement as it was sent and the error's
+    DETAIL: most statements bind their values on the client, so a search's terms or a
+    record's values are in the statement's text, and a unique violation's DETAIL quotes the
+    key (``Key (…)=(山田 花子)``). Daicho's own logs withhold both (``daicho.logs``); the
+    database server's log, kept by whoever runs it, does not unless configured so. The
+    settings are the server's (only a superuser may change them), hence a warning."""
+    from django.db import DatabaseError
+
+    try:
+        with connections["default"].cursor() as cursor:
+            cursor.execute(
+                "SELECT name, setting FROM pg_settings WHERE name = ANY(%s)",
+                [list(SERVER_LOG_QUIET)],
+            )
+            current = dict(cursor.fetchall())
+    except DatabaseError:
+        return []  # no database to ask: nothing to say about its log
+    loud = [
+        f"{name}={current[name]} ({what}; set {quiet})"
+        for name, (quiet, what) in SERVER_LOG_QUIET.items()
+        if name in current and current[name] != quiet
+    ]
+    if not loud:
+        return []
+    return [
+        Warning(
+            "PostgreSQL's log may write record values and search terms: " + "; ".join(loud),
+            hint="Set these in postgresql.conf or with ALTER ROLE <app user> SET … "
+            "(docs/operations.md, PostgreSQL の設定).",
+            id="daicho.W003",
+        )
+    ]
