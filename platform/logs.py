@@ -224,20 +224,38 @@ def redacted_path(path: str) -> str:
     )
 
 
+# An absolute URL inside a log line's text, up to the next space.
+_URL = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s]*")
+
+
+def redacted_url(url: str) -> str:
+    """``url``'s scheme and host, and its path through ``redacted_path``; no query string
+    and no fragment."""
+    scheme, _, rest = url.partition("://")
+    host, slash, path = rest.partition("/")
+    host = host.split("?", 1)[0].split("#", 1)[0]
+    path = path.split("?", 1)[0].split("#", 1)[0]
+    return f"{scheme}://{host}" + (redacted_path("/" + path) if slash else "")
+
+
 class RequestPathFilter(logging.Filter):
     """On a handler: Django's request lines (``Not Found: <path>``, ``Internal Server
     Error: <path>``, a refused host's or a CSRF failure's) write their request's path
-    through ``redacted_path``."""
+    through ``redacted_path``, and an address they quote (the referrer a CSRF failure
+    refused) through ``redacted_url``."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         request = getattr(record, "request", None)
         path = getattr(request, "path", None)
         if isinstance(path, str) and isinstance(record.args, tuple):
             safe = redacted_path(path)
-            if safe != path:
-                # Django writes the path with its non-ASCII characters escaped (\\u5c71…).
-                forms = {path, path.encode("unicode_escape").decode("ascii")}
-                record.args = tuple(safe if arg in forms else arg for arg in record.args)
+            # Django writes the path with its non-ASCII characters escaped (\\u5c71…).
+            forms = {path, path.encode("unicode_escape").decode("ascii")}
+            record.args = tuple(
+                safe if arg in forms else _URL.sub(lambda m: redacted_url(m.group()), arg)
+                if isinstance(arg, str) else arg
+                for arg in record.args
+            )  # fmt: skip
         return True
 
 

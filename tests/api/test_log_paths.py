@@ -13,10 +13,11 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from django.test import Client
 from gunicorn.config import Config
 
 from daicho.logs import GunicornLogger, redacted_path
-from tests.api.conftest import records_url
+from tests.api.conftest import HOST, records_url
 
 NAME = "山田花子"
 
@@ -136,3 +137,20 @@ def test_with_debug_on_no_handler_writes_a_typed_name(api: Any, settings: Any) -
     assert "Not Found: /api/v1/ledgers/dv/records/…/" in written
     assert NAME not in written
     assert "\\u5c71" not in written  # nor as Django escapes it
+
+
+def test_a_refused_referrer_is_logged_without_its_query(city: Any, console: io.StringIO) -> None:
+    """Django's CSRF refusal quotes the referrer it refused (a secure request without an
+    ``Origin``): a page elsewhere whose address held a search for a name was written
+    whole in the ``Forbidden (Referer checking failed - …)`` line."""
+    client = Client(HTTP_HOST=HOST, enforce_csrf_checks=True)
+    referrer = f"https://musashino.localhost/search/{NAME}/?name={NAME}&tel=09012345678"
+    answer = client.post(
+        "/accounts/login/", {"username": "clerk"}, secure=True, HTTP_REFERER=referrer
+    )
+    assert answer.status_code == 403
+    written = console.getvalue()
+    assert "Referer checking failed - https://musashino.localhost/search/…/ does not" in written
+    assert NAME not in written
+    assert "\\u5c71" not in written
+    assert "09012345678" not in written
