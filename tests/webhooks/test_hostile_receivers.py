@@ -58,7 +58,7 @@ def test_a_receiver_echoing_the_payload_leaves_no_value_in_the_log(
     receiver.answer(Answer(status=status, echo=True))
     with schema_context("mitaka"):
         webhook_deliver(delivery_id=str(delivery.pk))
-        # The whole row as the table holds it, the column the model no longer names too.
+        # The whole row as the table holds it (migration 0027 dropped the column 0015 left).
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT to_jsonb(d)::text FROM ledgers_webhookdelivery d WHERE id = %s",
@@ -67,7 +67,7 @@ def test_a_receiver_echoing_the_payload_leaves_no_value_in_the_log(
             (row,) = cursor.fetchone()
     assert "山田" in receiver.received[0].body.decode()  # it was sent, and echoed
     assert json.loads(row)["response_status"] == status
-    assert json.loads(row)["response_body"] == ""
+    assert "response_body" not in json.loads(row)
     assert "山田" not in row
     log = api("clerk").get(f"/api/v1/ledgers/dv/webhooks/{subscription.pk}/deliveries/")
     assert log.status_code == 200
