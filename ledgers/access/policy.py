@@ -552,6 +552,18 @@ class LedgerPolicy:
         record.ledger = self.ledger  # the filter made it so; saves reading it again
         return record
 
+    def refuse_by_capability(self, record_id: Any, *, asker: Any, refused_as: str) -> None:
+        """``record.refused`` of ``asker`` for ``record_id``, refused before the record was
+        looked at: the caller may act on the ledger but lacks the capability the request
+        needs (a 窓口 desk that may only search, asking for a record by its id). Written as
+        ``get_record``'s refusal is (a malformed id as NULL, ``exists`` for the ledger's
+        auditors); the caller's answer does not depend on it."""
+        try:
+            pk = record_id if isinstance(record_id, uuid.UUID) else uuid.UUID(str(record_id))
+        except ValueError:
+            pk = None
+        self._refusal(asker, pk, refused_as)
+
     def _refusal_params(self, asker: Any, pk: uuid.UUID | None, refused_as: str) -> list[Any]:
         return [
             getattr(asker, "pk", None), self.ledger.code, pk, refused_as, pk, self.ledger.pk,

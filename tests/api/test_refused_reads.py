@@ -92,6 +92,40 @@ def test_a_read_outside_the_disclosure_is_audited_and_answered_as_a_missing_reco
     assert "山田" not in caplog.text
 
 
+@pytest.mark.parametrize("attempt", sorted(ATTEMPTS))
+def test_a_read_by_id_refused_for_want_of_the_capability_is_audited_too(
+    api: Any, city: dict[str, Any], attempt: str
+) -> None:
+    """A 窓口 desk allowed 加害者検索 only (search, no view, no change) asking for the DV
+    record by its id was refused with a 403 before the record was looked at, and nothing
+    reached the audit trail, where the same probe by a 不可 department (a 404) and a look
+    into the history of a record the desk may only search (a 403) each leave
+    ``record.refused``: the desk trying the id of a person it may not read was invisible to
+    auditors. The answer stays the 403 it was, the same for any id."""
+    action, send = ATTEMPTS[attempt]
+    with schema_context("mitaka"):
+        grants_replace(
+            actor=city["people"]["designer"], ledger=city["ledger"],
+            grants=[
+                {"department": "soumu", "capabilities": ["view", "search", "design", "audit"], "clearance": "special_care"},
+                {"department": "shimin", "capabilities": ["search"], "search_screens": ["offender"], "clearance": "special_care"},
+                {"role": "auditor", "capabilities": ["view", "search", "audit"], "clearance": "personal"},
+            ],
+        )  # fmt: skip
+    desk = api("clerk")
+    shown, missing = str(city["record"].pk), str(uuid.uuid4())
+    answers = [send(desk, shown), send(desk, missing)]
+    assert [a.status_code for a in answers] == [403, 403]
+    assert answers[0].content == answers[1].content
+    assert "下連雀".encode() not in answers[0].content
+    refused = api("auditor").get(EVENTS, {"action": "record.refused"}).json()["results"]
+    token = {"id": desk.token.split("_")[1]}
+    assert [(e["actor"], e["ledger"], e["record_id"], e["details"]) for e in refused] == [
+        ("clerk", "dv", shown, {"attempted": action, "exists": True, "api_token": token}),
+        ("clerk", "dv", missing, {"attempted": action, "exists": False, "api_token": token}),
+    ]
+
+
 def test_an_auditor_finds_the_probes_of_one_record_by_its_id(
     api: Any, city: dict[str, Any]
 ) -> None:

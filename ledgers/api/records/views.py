@@ -436,7 +436,7 @@ class RecordDetailView(APIView):
     )
     def get(self, request: Request, code: str, record_id: str) -> Response:
         ledger, policy = ledger_for(request, code)
-        policy.require("view")
+        _require_on_route(request, policy, "view", record_id, refused_as="record.view")
         as_of = request.query_params.get("as_of")
         if as_of is None:  # the record and its audit event in one statement
             record = policy.view_record(record_id, actor=request.user, refused_as="record.view")
@@ -476,7 +476,7 @@ class RecordDetailView(APIView):
             body = s.RecordPatchSerializer(data=request.data)
             body.is_valid(raise_exception=True)
             data = body.validated_data
-        policy.require("update")
+        _require_on_route(request, policy, "update", record_id, refused_as="record.update")
         record = record_update(
             actor=request.user, record=policy.get_record(record_id, refused_as="record.update"), values=data["values"],
             expected_generation=expected, reason=data.get("reason", ""),
@@ -502,7 +502,7 @@ class RecordDetailView(APIView):
     def delete(self, request: Request, code: str, record_id: str) -> Response:
         _ledger, policy = ledger_for(request, code)
         expected = parse_if_match(request, required=True)
-        policy.require("delete")
+        _require_on_route(request, policy, "delete", record_id, refused_as="record.delete")
         given = (
             request.data.get("reason") if isinstance(request.data, dict) else None
         ) or request.query_params.get("reason", "")
@@ -522,6 +522,20 @@ class RecordDetailView(APIView):
         return Response(
             _write_answer(request, record, policy), headers={"ETag": etag(record.generation)}
         )
+
+
+def _require_on_route(
+    request: Request, policy: LedgerPolicy, capability: str, record_id: str, *, refused_as: str
+) -> None:
+    """``policy.require(capability)`` on a route that names one record by its id. A refusal
+    is a ``record.refused`` naming the id, as a refusal by the record's disclosure (404) or
+    of its history (403, ``_history_policy``) is: a desk that may search the ledger but not
+    view it, trying the ids of records, left nothing in the audit trail."""
+    try:
+        policy.require(capability)
+    except AccessDenied:
+        policy.refuse_by_capability(record_id, asker=request.user, refused_as=refused_as)
+        raise
 
 
 def _history_policy(
@@ -551,7 +565,7 @@ class RecordVersionListView(APIView):
     )
     def get(self, request: Request, code: str, record_id: str) -> Response:
         ledger, policy = ledger_for(request, code)
-        policy.require("view")
+        _require_on_route(request, policy, "view", record_id, refused_as="record.versions")
         record = policy.get_record(record_id, refused_as="record.versions")
         # As the generations themselves: their reasons are free text about the person
         # (「井口二丁目へ転居」), which one who may only search the record read.
@@ -572,7 +586,7 @@ class RecordVersionView(APIView):
     @extend_schema(responses={200: s.VersionSerializer, 404: ErrorShape})
     def get(self, request: Request, code: str, record_id: str, generation: int) -> Response:
         ledger, policy = ledger_for(request, code)
-        policy.require("view")
+        _require_on_route(request, policy, "view", record_id, refused_as="record.version_view")
         record = policy.get_record(record_id, refused_as="record.version_view")
         policy = _history_policy(request, policy, record, refused_as="record.version_view")
         version = record_get_version(record=record, generation=generation)
@@ -610,7 +624,7 @@ class RecordDiffView(APIView):
     )
     def get(self, request: Request, code: str, record_id: str) -> Response:
         ledger, policy = ledger_for(request, code)
-        policy.require("view")
+        _require_on_route(request, policy, "view", record_id, refused_as="record.diff")
         record = policy.get_record(record_id, refused_as="record.diff")
         policy = _history_policy(request, policy, record, refused_as="record.diff")
         first, second = (_generation(request.query_params, name) for name in ("from", "to"))
@@ -652,7 +666,8 @@ class RecordRestoreView(APIView):
         # or it would undo a change (or a deletion) made since without a word.
         expected = parse_if_match(request, required=True)
         generation = body.validated_data.get("generation")
-        policy.require("update" if generation is not None else "delete")
+        needed = "update" if generation is not None else "delete"
+        _require_on_route(request, policy, needed, record_id, refused_as="record.restore")
         record = policy.get_record(record_id, refused_as="record.restore")
         try:
             record = record_restore(
