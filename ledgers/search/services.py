@@ -395,7 +395,15 @@ def search_run(
         policy = policy_for(actor, ledger)
     elif policy.actor is not actor or policy.ledger.pk != ledger.pk:
         raise ValueError("the policy given is not the actor's on this ledger")
-    policy.require("search")
+    if not policy.can("search"):
+        # A look for a person by someone not allowed to search (a department that may only
+        # view, a city administrator): audited as a screen not granted is, without the
+        # terms; a reason the trail could not keep as read is left out. No event for a
+        # screen the ledger has not (the code typed is no screen's).
+        if any(s["code"] == screen_code for s in ledger.definition.get("search_screens", [])):
+            kept = reason if isinstance(reason, str) and not text_problem(reason) else ""
+            _audit_refused(actor, ledger, screen_code, kept, refused="search_not_granted")
+        policy.require("search")
     screen = _screen(ledger, screen_code)
     problem = text_problem(reason) if isinstance(reason, str) and reason else None
     if problem is not None:

@@ -336,3 +336,31 @@ def test_the_screens_cost_no_query_and_nothing_when_no_grant_names_screens(
     with schema_context("mitaka"):
         zei = policy_for(city["people"]["zei"], ledger)
     assert zei.for_screen("latest") is zei
+
+
+@pytest.mark.parametrize("who", ["zei", "admin"])
+def test_a_search_by_one_without_search_is_refused_and_audited_without_its_terms(
+    api: Any, who: str
+) -> None:
+    """市民税課 allowed to view only (and a city administrator, who designs but holds no grant
+    to search) running 本人検索 with a name got the 403 with nothing in the audit trail,
+    where a desk running a screen its grants do not allow leaves ``search.refused``: a
+    look for a person by someone not allowed to search was invisible to auditors."""
+    put_grants(
+        api,
+        [shimin_grant(), OTHERS[0], {**OTHERS[1], "capabilities": ["view"]}, OTHERS[2]],
+    )
+    client = api(who)
+    since = audit_last_seq()
+    refused = search(client, "latest", {"name": "山田花子"})
+    assert refused.status_code == 403, refused.content
+    assert refused.json()["code"] == "ERROR_PERMISSION_DENIED"
+    events = audit_events_since(since)
+    assert [(e.action, e.actor.username) for e in events] == [("search.refused", who)]
+    details = {k: v for k, v in events[0].details.items() if k != "api_token"}
+    assert details == {"screen": "latest", "refused": "search_not_granted", "reason": REASON}
+    assert "山田" not in str(events[0].details)
+    # A screen the ledger has not is the 403 it was, and no event names the code typed.
+    since = audit_last_seq()
+    assert search(client, "nosuch", {"name": "山田"}).status_code == 403
+    assert audit_events_since(since) == []
