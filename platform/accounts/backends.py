@@ -9,6 +9,7 @@ from axes.exceptions import AxesBackendPermissionDenied
 from django.http import HttpRequest
 
 from daicho.accounts.selectors import sign_in_address_lock
+from daicho.accounts.services import sign_in_attempt_begin
 
 
 class SignInLockoutBackend(AxesStandaloneBackend):
@@ -29,6 +30,10 @@ class SignInLockoutBackend(AxesStandaloneBackend):
     has no client address to lock and is passed on to the next backend, where axes would
     raise. Every web sign-in passes its request (Django's ``LoginView``, the admin's login,
     DRF's basic authentication).
+
+    Attempts of one username from one address wait for each other
+    (``services.sign_in_attempt_begin``): asked at once, each passed axes' check before any
+    of them was counted.
     """
 
     def authenticate(  # type: ignore[override]
@@ -40,6 +45,10 @@ class SignInLockoutBackend(AxesStandaloneBackend):
     ) -> None:
         if request is None:
             return None
+        # Attempts of one username from one address are decided one after the other, each
+        # asked after the failure before it was counted (released by the last receiver of
+        # ``user_login_failed`` and at the end of the request).
+        sign_in_attempt_begin(request=request, username=username)
         lock = sign_in_address_lock(request, username)
         if lock is not None and not lock.username_known:
             request.axes_locked_out = True  # type: ignore[attr-defined]

@@ -14,6 +14,7 @@ from django.shortcuts import redirect
 
 from daicho.accounts.models import CitySecuritySettings
 from daicho.accounts.selectors import has_confirmed_device, on_public_schema, security_settings_get
+from daicho.accounts.services import sign_in_attempt_end
 
 SESSION_SIGNED_IN_AT = "daicho_signed_in_at"
 SESSION_LAST_SEEN = "daicho_last_seen"
@@ -47,6 +48,21 @@ def _timeout_seconds(request: HttpRequest) -> int:
     if on_public_schema():
         return settings.OPERATOR_SESSION_TIMEOUT_MINUTES * 60
     return security_settings_for(request).session_timeout_minutes * 60
+
+
+class SignInAttemptMiddleware:
+    """Ends the sign-in attempt a request holds (``services.sign_in_attempt_begin``) when its
+    answer is ready, whatever came of it: a sign-in that succeeded, an error. A failure is
+    let go earlier, once counted."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        try:
+            return self.get_response(request)
+        finally:
+            sign_in_attempt_end(request)
 
 
 class SessionTimeoutMiddleware:

@@ -19,6 +19,7 @@ from daicho.accounts.services import (
     second_factor_name,
     sign_in_address_failure_record,
     sign_in_address_success,
+    sign_in_attempt_end,
     sign_in_event_record,
 )
 
@@ -94,6 +95,14 @@ def on_user_login_failed_count_address(
     )  # fmt: skip
 
 
+def on_user_login_failed_counted(
+    sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None, **kwargs: Any
+) -> None:
+    """The failure is counted (by axes and per address): the next attempt of the username
+    from the address may be decided (``services.sign_in_attempt_begin``)."""
+    sign_in_attempt_end(request)
+
+
 def on_user_locked_out(
     sender: Any, request: HttpRequest, username: str | None, **kwargs: Any
 ) -> None:
@@ -121,6 +130,7 @@ def connect() -> None:
     ours: a failed attempt is then recorded before the lockout it causes. The lockout
     tests check that order. The per-address count is connected after axes': flagging the
     request as locked before axes' receiver ran would make it skip counting the failure.
+    The next attempt of the username from the address is let go after both.
     """
     user_logged_in.connect(on_user_logged_in, dispatch_uid="daicho.accounts.logged_in")
     user_login_failed.connect(on_user_login_failed, dispatch_uid="daicho.accounts.login_failed")
@@ -131,4 +141,8 @@ def connect() -> None:
     user_locked_out.connect(on_user_locked_out, dispatch_uid="daicho.accounts.locked_out")
     user_login_failed.connect(
         on_user_login_failed_count_address, dispatch_uid="daicho.accounts.login_failed_address"
+    )
+    # Last: every count of the failure is made.
+    user_login_failed.connect(
+        on_user_login_failed_counted, dispatch_uid="daicho.accounts.login_failed_counted"
     )

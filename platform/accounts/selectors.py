@@ -154,6 +154,13 @@ def sign_in_address_keys(address: str) -> tuple[str, str]:
     return f"{_sign_in_prefix()}:{address}:failed", f"{_sign_in_prefix()}:{address}:locked"
 
 
+def sign_in_attempt_key(address: str, username: str) -> str:
+    """The Redis key of the lock one sign-in attempt of ``username`` from ``address`` holds
+    in the current city while its password is compared and a failure recorded
+    (``services.sign_in_attempt_begin``)."""
+    return f"{_sign_in_prefix()}:{address}:attempt:{sign_in_username_digest(username)}"
+
+
 def sign_in_address_known_key(address: str) -> str:
     """The Redis key of the usernames (digests) that signed in from ``address`` in the
     current city, scored by their latest sign-in's time (a sorted set): the address's lock

@@ -47,6 +47,7 @@ from daicho.accounts.selectors import (
     on_public_schema,
     sign_in_address_keys,
     sign_in_address_known_key,
+    sign_in_attempt_key,
     sign_in_locked_addresses_key,
     sign_in_username_digest,
     username_holder,
@@ -390,6 +391,63 @@ def sign_in_address_failure_record(*, request: HttpRequest, username: str) -> in
         logger.warning("sign-in address counter unavailable", exc_info=True)
         return None
     return seconds if int(count) >= limit else None
+
+
+#: The longest a sign-in attempt holds its lock (``sign_in_attempt_begin``): the end of an
+#: attempt whose worker died holding it. An attempt takes a password hash and a few writes.
+SIGN_IN_ATTEMPT_HOLD_SECONDS = 30
+#: How long an attempt waits for the one before it of the same username and address.
+SIGN_IN_ATTEMPT_WAIT_SECONDS = 10
+_ATTEMPT_HELD = "_daicho_sign_in_attempt"
+
+
+def sign_in_attempt_begin(*, request: HttpRequest, username: str | None) -> None:
+    """Wait until no other attempt of ``username`` from the request's client address is
+    being decided in this city, then hold that until ``sign_in_attempt_end`` (a Redis lock,
+    per the axes key: username as typed and ``client_ip``).
+
+    axes asks whether a username+IP is locked out before the password is compared and
+    counts the failure after it: attempts sent at once all passed the question while none
+    had been counted yet, as many password guesses as the servers had threads where the
+    limit is ``AXES_FAILURE_LIMIT``, and again each time the lockout ended. Queued, each
+    attempt is asked after the one before was counted. An attempt that waits longer than
+    ``SIGN_IN_ATTEMPT_WAIT_SECONDS`` goes on unqueued: by then those before it have been
+    counted (a refused attempt compares no password and is quick). If Redis does not
+    answer, nothing is queued (with a warning): the lockout itself is in the database.
+    """
+    address = client_ip(request)
+    if address is None:
+        return
+    key = sign_in_attempt_key(address, username or "")
+    held = getattr(request, _ATTEMPT_HELD, None)
+    if held is not None:
+        if held.name == key:
+            return  # the request's own second question about the same attempt
+        sign_in_attempt_end(request)
+    try:
+        lock = redis_client().lock(
+            key, timeout=SIGN_IN_ATTEMPT_HOLD_SECONDS, sleep=0.05,
+            blocking_timeout=SIGN_IN_ATTEMPT_WAIT_SECONDS, thread_local=False,
+        )  # fmt: skip
+        acquired = lock.acquire()
+    except Exception:
+        logger.warning("sign-in attempt lock unavailable", exc_info=True)
+        return
+    if acquired:
+        setattr(request, _ATTEMPT_HELD, lock)
+
+
+def sign_in_attempt_end(request: HttpRequest | None) -> None:
+    """Let the next attempt of the same username and address go (``sign_in_attempt_begin``):
+    once a failure has been counted, and at the end of the request whatever came of it."""
+    lock = getattr(request, _ATTEMPT_HELD, None)
+    if lock is None:
+        return
+    setattr(request, _ATTEMPT_HELD, None)
+    try:
+        lock.release()
+    except Exception:  # held past its time and let go already, or Redis gone: nothing held
+        logger.warning("sign-in attempt lock not released", exc_info=True)
 
 
 def sign_in_address_success(*, request: HttpRequest, username: str) -> None:

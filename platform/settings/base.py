@@ -126,6 +126,9 @@ MIDDLEWARE = [
     "daicho.accounts.ui_middleware.SessionTimeoutMiddleware",
     "daicho.accounts.ui_middleware.PasswordChangeRequiredMiddleware",
     "daicho.accounts.ui_middleware.TwoFactorRequiredMiddleware",
+    # Lets the next sign-in attempt of a username from an address go once this request's
+    # is answered (daicho.accounts.services.sign_in_attempt_begin).
+    "daicho.accounts.middleware.SignInAttemptMiddleware",
     # Last: turns a lockout flagged during authentication into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
