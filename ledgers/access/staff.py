@@ -499,9 +499,13 @@ def staff_update(
             revoked = _tokens_end(actor, user)
             if reset:
                 details["tokens_revoked"] = revoked
-        if was_active and not user.is_active:
+        if was_active != user.is_active:
             # Its sessions too: Django refuses an inactive account's session but keeps it,
             # and the reactivation signed it in again (a reset ends them by the password).
+            # Ended again when it comes back: an inactive account signs in nowhere, so a
+            # session it has then is one a sign-in saved after the deactivation had ended
+            # the others (it had checked the password before, and the session row is
+            # written when its answer leaves).
             details["sessions_ended"] = sessions_end(user)
         _require_a_city_admin_left()
         audit_record(actor=actor, action="staff.update", details=details)

@@ -196,3 +196,47 @@ def test_with_nothing_changed_meanwhile_the_change_and_the_token_go_through(
         format="json",
     )
     assert issued.status_code == 201, issued.json()
+
+
+def _active(username: str, active: bool) -> None:
+    admin = User.objects.get(username="admin")
+    staff_update(actor=admin, user=User.objects.get(username=username), active=active)
+
+
+def test_a_sign_in_in_flight_during_a_deactivation_is_not_signed_in_by_the_reactivation(
+    fuchu: None, django_db_blocker: Any
+) -> None:
+    """Found by a race review: a deactivation ends the account's sessions (Django refuses an
+    inactive account's session but keeps it, and a reactivation signed it in again), but a
+    sign-in that had checked the password before the deactivation committed saved its
+    session after it (the session row is written when the answer leaves), missed by the
+    deactivation. Reactivated (a mistaken deactivation undone, staff back from leave),
+    whoever held that cookie, perhaps the reason for the deactivation, was signed in again."""
+    with django_db_blocker.unblock():
+        _member("ishida")
+        browser = Client()
+        done, go, answers = threading.Event(), threading.Event(), []
+        deactivating = _in_thread(lambda: _held_open(lambda: _active("ishida", False), done, go))
+        assert done.wait(timeout=10)
+        signing_in = _in_thread(
+            lambda: answers.append(
+                browser.post(
+                    "/accounts/login/",
+                    {"username": "ishida", "password": OLD},
+                    HTTP_HOST=FUCHU.domain,
+                )
+            )
+        )
+        # The sign-in checked the password and waits to stamp last_login on the locked row.
+        signing_in.join(timeout=2)
+        go.set()
+        deactivating.join(timeout=10)
+        signing_in.join(timeout=10)
+        assert answers[0].status_code == 302
+        assert browser.get("/", HTTP_HOST=FUCHU.domain)["Location"].startswith("/accounts/login/")
+        with schema_context(FUCHU.slug):
+            _active("ishida", True)
+        connection.set_schema_to_public()
+        again = browser.get("/", HTTP_HOST=FUCHU.domain)
+        assert again.status_code == 302  # 200 on the code before: signed in again
+        assert again["Location"].startswith("/accounts/login/")
