@@ -40,6 +40,7 @@ from daicho.accounts.exceptions import OperatorChangeRefused, UsernameTaken
 from daicho.accounts.models import User
 from daicho.accounts.selectors import on_public_schema
 from daicho.accounts.services import (
+    account_sessions_end,
     own_password_set,
     sign_in_address_lock_lift,
     sign_in_event_record,
@@ -209,6 +210,13 @@ def operator_update(
             changes = {
                 name: (before[name], after[name]) for name in after if before[name] != after[name]
             }
+            if "is_active" in changes:
+                # Django refuses an inactive account's session but keeps it: a reactivation
+                # signed every browser signed in as the operator in again, a cookie taken
+                # before the deactivation (perhaps its reason) with them. Ended both ways:
+                # one an inactive account has is a sign-in's that checked the password
+                # before the deactivation and saved its session after it.
+                account_sessions_end(operator)
             if changes:
                 _record(actor, operator, CHANGE, change_message(changes))
     except UsernameTaken as taken:

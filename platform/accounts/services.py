@@ -167,6 +167,12 @@ def sessions_end(user: User) -> int:
     reason) with them. A session names its user only inside its encoded data: every live
     session of the city is read (deactivations are rare, and a city's live sessions few)."""
     require_tenant()
+    return account_sessions_end(user)
+
+
+def account_sessions_end(user: User) -> int:
+    """``sessions_end`` in the schema the connection is on: a city's, or the public
+    schema's for an operator (``operators.operator_update``)."""
     ended = [
         session.pk
         for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator()

@@ -546,3 +546,24 @@ def test_a_list_filter_through_a_city_s_table_is_refused_not_a_server_error(
     client = _signed_in("sato")
     client.raise_request_exception = False
     assert client.get("/admin/accounts/user/", {lookup: value}).status_code == 400
+
+
+def test_a_deactivated_operator_s_sessions_do_not_come_back_with_a_reactivation(
+    people: dict[str, Any],
+) -> None:
+    """Found by a race review (a city's staff had this, the operators' admin not): Django
+    refuses an inactive account's session but keeps it, so reactivating an operator (a
+    mistaken deactivation undone, someone back from leave) signed in again every browser
+    that had been signed in as them, a cookie taken before the deactivation (perhaps its
+    reason) with them. A change of ``is_active`` ends the operator's sessions."""
+    sato_s = people["sato"]
+    sato, kanri = _signed_in("sato"), _signed_in("kanri")
+    assert sato.get("/admin/").status_code == 200
+    change = f"/admin/accounts/user/{sato_s.pk}/change/"
+    assert kanri.post(change, _form_data(kanri, sato_s, is_active=None)).status_code == 302
+    assert sato.get("/admin/").status_code == 302
+    assert kanri.post(change, _form_data(kanri, sato_s, is_active="on")).status_code == 302
+    again = sato.get("/admin/")
+    assert again.status_code == 302  # 200 on the code before: signed in again
+    assert again["Location"].startswith("/admin/login/")
+    assert _signed_in("sato").get("/admin/").status_code == 200
