@@ -229,8 +229,8 @@ def _no_failed_sign_ins_by_address() -> None:
     back: every test starts with none (else the suite's failures from 127.0.0.1 would
     add up to a lock of the address some later test signs in from). So do the token
     endpoint's requests per address (``AuthRateThrottle``, 20 a minute): the suite's token
-    requests from 127.0.0.1 in one minute answered a later test 429 (its cache key begins
-    with the schema: django-tenants' key function)."""
+    requests from 127.0.0.1 in one minute answered a later test 429 (its key begins with
+    the schema; ``throttle_auth_`` in the keys of the release before)."""
     from django.conf import settings
 
     from daicho.caching import redis_client
@@ -239,7 +239,11 @@ def _no_failed_sign_ins_by_address() -> None:
     prefix = settings.CACHES["default"].get("KEY_PREFIX", "")
     keys = [
         key
-        for pattern in (f"{prefix}:signin:*", f"*:{prefix}:*throttle_auth_*")
+        for pattern in (
+            f"{prefix}:signin:*",
+            f"*:{prefix}:*throttle_auth_*",
+            f"*:{prefix}:*api_rate_auth_*",
+        )
         for key in client.scan_iter(match=pattern, count=1000)
     ]
     if keys:

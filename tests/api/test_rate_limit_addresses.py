@@ -3,14 +3,18 @@ it) and per city (whatever city the worker's connection served last)."""
 
 from __future__ import annotations
 
+import contextlib
 import secrets
+import threading
 from typing import Any
 
 import pytest
+from django.core.cache.backends.redis import RedisCache
 from django.db import connection
 from rest_framework.test import APIClient
 
 from tests.api.conftest import HOST
+from tests.conftest import FUCHU
 
 URL = "/api/v1/auth/token/"
 
@@ -195,3 +199,49 @@ def test_a_bearer_token_does_not_give_the_token_endpoint_a_budget_of_its_own(api
     statuses = [attempt(i, [None, *tokens][i % 3]) for i in range(30)]
     assert statuses[:20] == [401] * 20
     assert set(statuses[20:]) == {429}
+
+
+def test_two_token_requests_at_once_are_both_counted(
+    fuchu: None, django_db_blocker: Any, settings: Any, monkeypatch: Any
+) -> None:
+    """Found by a race review: the token endpoint's limit was DRF's scoped throttle, which
+    reads the address's list of request times from the cache, appends, and writes the list
+    back: requests arriving together each read the list before any wrote it, and each
+    passed, counted as one. Password guesses sent at once from one address went past the
+    20 a minute. Here the two requests are made to read at the same moment (Django's cache
+    holds each read until both have read); with the limit at 1 a minute one of them must be
+    refused."""
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"token": "1000/min", "address": "1000/min", "auth": "1/min"},
+    }
+    together = threading.Barrier(2, timeout=3)
+    read = RedisCache.get
+
+    def read_together(self: Any, key: Any, *args: Any, **kwargs: Any) -> Any:
+        value = read(self, key, *args, **kwargs)
+        if "throttle_auth_" in str(key):
+            with contextlib.suppress(threading.BrokenBarrierError):
+                together.wait()
+        return value
+
+    monkeypatch.setattr(RedisCache, "get", read_together)
+    address, statuses = _addr(), []
+
+    def attempt(i: int) -> None:
+        with django_db_blocker.unblock():
+            try:
+                answer = APIClient(HTTP_HOST=FUCHU.domain).post(
+                    URL, {"username": f"nobody{i}", "password": "x"}, format="json",
+                    REMOTE_ADDR=address,
+                )  # fmt: skip
+                statuses.append(answer.status_code)
+            finally:
+                connection.close()
+
+    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(statuses) == [401, 429]
