@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -30,7 +31,7 @@ def _production_settings(tmp_path: Path, **extra: str) -> subprocess.CompletedPr
         "PATH": os.environ["PATH"],
         "HOME": str(tmp_path),
         "PYTHONPATH": str(REPO),
-        "SECRET_KEY": "x" * 60,
+        "SECRET_KEY": "k3v-Q9rT0m_Lp2Zs8WcX4yBn6HaJ1dFg7uEi5oRt-Yx0Vb9Nq2Mw",
         # Only read, never connected to: the probe loads the settings. (The environment's
         # own URLs are unset on a fresh machine, where `make test` runs the embedded servers.)
         "DATABASE_URL": "postgres://daicho@db.invalid:5432/daicho",
@@ -95,6 +96,64 @@ def test_the_operator_locks_the_audit_anchors_on_s3_only(tmp_path: Path) -> None
         run = _production_settings(tmp_path, **values)
         assert run.returncode != 0
         assert message in run.stderr
+
+
+def test_production_refuses_a_secret_key_anybody_knows_and_any_host(tmp_path: Path) -> None:
+    """A production process does not start with a SECRET_KEY that is short, of a few
+    characters repeated, Django's generated insecure one, or a placeholder published in
+    this repository (infra/env.example's, copied unchanged: then anybody who reads the
+    repository holds the key that signs this deployment's cookies and tokens); nor with a
+    wildcard in ALLOWED_HOSTS."""
+    example = re.search(r"^SECRET_KEY=(.*)$", (REPO / "infra/env.example").read_text(), re.M)
+    assert example is not None
+    weak = {
+        "the example's": example.group(1),
+        "short": "k3v-Q9rT0m_Lp2Zs8WcX4yBn6",
+        "few characters": "ab" * 30,
+        "Django's insecure": "django-insecure-" + "k3v-Q9rT0m_Lp2Zs8WcX4yBn6HaJ1dFg7uEi5oRt",
+    }
+    for what, key in weak.items():
+        run = _production_settings(tmp_path, SECRET_KEY=key)
+        assert run.returncode != 0, what
+        assert "SECRET_KEY" in run.stderr, what
+        assert key not in run.stderr, what
+    for hosts in ("*", "daicho.example.jp,*"):
+        run = _production_settings(tmp_path, ALLOWED_HOSTS=hosts)
+        assert run.returncode != 0, hosts
+        assert "ALLOWED_HOSTS" in run.stderr, hosts
+    assert _loaded(_production_settings(tmp_path, ALLOWED_HOSTS="daicho.example.jp"))
+
+
+def test_the_image_build_step_loads_the_production_settings(tmp_path: Path) -> None:
+    """infra/Dockerfile runs collectstatic under the production settings with a key for that
+    step only: one they accept (a fixed placeholder is refused, and its text would be in the
+    image's history for anybody to reuse). The step's own shell line, run with the
+    settings loaded instead of collectstatic."""
+    dockerfile = (REPO / "infra/Dockerfile").read_text()
+    step = re.search(r"^RUN (SECRET_KEY=.*?django-admin collectstatic --noinput)$", dockerfile,
+                     re.M | re.S)  # fmt: skip
+    assert step is not None
+    line = (
+        step.group(1)
+        .replace(
+            "django-admin collectstatic --noinput",
+            "python -c 'from django.conf import settings; print(len(settings.SECRET_KEY))'",
+        )
+        .replace("/tmp/daicho-build", str(tmp_path))
+    )
+    env = {
+        # The image's PATH starts with its virtual environment's bin, as this one does.
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        "HOME": str(tmp_path),
+        "PYTHONPATH": str(REPO),
+        "DJANGO_SETTINGS_MODULE": "daicho.settings.production",
+        "DAICHO_EMBEDDED": "0",
+        "BASE_DOMAIN": "daicho.example.jp",
+    }
+    run = subprocess.run(["bash", "-c", line], env=env, cwd=tmp_path, capture_output=True,
+                         text=True)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert int(run.stdout.strip().splitlines()[-1]) >= 50
 
 
 def test_every_gunicorn_command_logs_paths_without_their_query_string() -> None:
