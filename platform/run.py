@@ -40,12 +40,13 @@ def main() -> int:
             if not embedded.postgres_running():
                 started.append("postgres")
             env["DATABASE_URL"] = embedded.postgres_url()
-            print(f"embedded PostgreSQL: {env['DATABASE_URL']} (data in {embedded.PG_DATA})")
+            # The URLs carry the servers' passwords (daicho.embedded): named without them.
+            print(f"embedded PostgreSQL: 127.0.0.1:{embedded.PG_PORT} (data in {embedded.PG_DATA})")
         if not env.get("REDIS_URL"):
             if not embedded.redis_running():
                 started.append("redis")
             env["REDIS_URL"] = embedded.redis_url()
-            print(f"embedded Redis: {env['REDIS_URL']}")
+            print(f"embedded Redis: 127.0.0.1:{embedded.REDIS_PORT}")
 
         _manage("migrate_schemas", "--shared", "-v", "0", env=env)
         _manage("migrate_schemas", "--tenant", "-v", "0", env=env)
