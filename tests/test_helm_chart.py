@@ -139,6 +139,24 @@ BAD_VARIANTS = {
     "anchor lock mode is unknown": _set(("storage", "s3", "anchorLock", "mode"), "LEGAL_HOLD"),
     "anchor lock days are negative": _set(("storage", "s3", "anchorLock", "days"), -1),
     "extraEnv sets the anchor lock": _set(("config", "extraEnv"), {"AUDIT_ANCHOR_LOCK_DAYS": "1"}),
+    # A secret given as extraEnv lands in the ConfigMap, readable by whoever may read
+    # ConfigMaps (often more people than Secrets).
+    **{
+        f"extraEnv carries {name}": _set(("config", "extraEnv"), {name: "x"})
+        for name in ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "AWS_SECRET_ACCESS_KEY")
+    },
+    "extraEnv repeats the proxy count": _set(("config", "extraEnv"), {"TRUSTED_PROXY_COUNT": "2"}),
+    # The Secret is read after the ConfigMap and wins: it would silently replace what the
+    # chart sets (the developer's settings, DEBUG on, in production).
+    **{
+        f"secrets.extra replaces {name}": _set(("secrets", "extra"), {name: value})
+        for name, value in (
+            ("DJANGO_SETTINGS_MODULE", "daicho.settings.local"),
+            ("DAICHO_EMBEDDED", "1"),
+            ("TRUSTED_PROXY_COUNT", "3"),
+            ("ALLOWED_HOSTS", "*"),
+        )
+    },
 }
 
 
