@@ -368,6 +368,18 @@ def test_env_example_documents_every_setting():
     assert re.search(r"^DAICHO_EMBEDDED=0$", text, re.M)
 
 
+def test_the_docker_example_publishes_gunicorn_to_the_local_proxy_only():
+    """infra/env.example trusts one proxy's X-Forwarded-For (TRUSTED_PROXY_COUNT=1): a
+    client that reached gunicorn itself, past the proxy, wrote that header and chose its
+    own address for every per-address limit, lockout and audit event (and X-Forwarded-Proto
+    for HTTPS). `-p 8000:8000` published gunicorn on every interface of the host."""
+    text = (INFRA_DIR / "README.md").read_text()
+    published = re.findall(r"^docker run .*?-p (\S+)", text, re.M)
+    assert published
+    for port in published:
+        assert port.startswith("127.0.0.1:"), port
+
+
 def test_dockerfile_runs_as_non_root_and_builds_static_files():
     text = (INFRA_DIR / "Dockerfile").read_text()
     assert re.search(r"^FROM \$\{PYTHON_IMAGE\} AS base$", text, re.M)
