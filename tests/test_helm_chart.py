@@ -11,6 +11,7 @@ import copy
 import json
 import os
 import re
+import subprocess
 from pathlib import Path
 
 import jsonschema
@@ -378,6 +379,50 @@ def test_the_docker_example_publishes_gunicorn_to_the_local_proxy_only():
     assert published
     for port in published:
         assert port.startswith("127.0.0.1:"), port
+
+
+def _dockerignored(path: str, patterns: list[str]) -> bool:
+    """Whether Docker's .dockerignore rules leave ``path`` (relative to the context) out:
+    segment by segment, ``**`` standing for any number of folders."""
+    import fnmatch
+
+    def match(segments: list[str], parts: list[str]) -> bool:
+        if not segments:
+            return not parts
+        if segments[0] == "**":
+            return any(match(segments[1:], parts[i:]) for i in range(len(parts) + 1))
+        return (
+            bool(parts)
+            and fnmatch.fnmatchcase(parts[0], segments[0])
+            and match(segments[1:], parts[1:])
+        )
+
+    parts = path.split("/")
+    # A pattern naming a folder leaves out what is in it.
+    return any(
+        match(pattern.split("/"), parts[:depth])
+        for pattern in patterns
+        for depth in range(1, len(parts) + 1)
+    )
+
+
+@pytest.mark.parametrize("path", ["prod.env", "infra/prod.env", ".env", "helm/staging.env"])
+def test_filled_in_environment_files_stay_out_of_the_image_and_of_git(path):
+    """infra/README runs `docker run --env-file prod.env` from the repository root, where a
+    filled-in copy of env.example (SECRET_KEY, DATABASE_URL with its password, S3 keys) then
+    sits: it was sent in the build context, copied into the builder stage's `COPY . .` layer
+    (exported with `--cache-to … mode=max`, pushed to a registry), and `git add`-able."""
+    patterns = [
+        line.strip()
+        for line in (INFRA_DIR / "Dockerfile.dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert _dockerignored(path, patterns), path
+    assert not _dockerignored("infra/env.example", patterns)
+    ignored = subprocess.run(
+        ["git", "check-ignore", "--no-index", "-q", path], cwd=REPO_ROOT, check=False
+    )
+    assert ignored.returncode == 0, path
 
 
 def test_dockerfile_runs_as_non_root_and_builds_static_files():
