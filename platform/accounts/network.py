@@ -50,3 +50,16 @@ def client_network(request: HttpRequest | None) -> str | None:
             return str(address.ipv4_mapped)
         return str(ipaddress.IPv6Network((address, 64), strict=False))
     return str(address)
+
+
+def lockout_address(request: HttpRequest | None) -> str | None:
+    """The address of the per username+address lockout (axes' ``AXES_CLIENT_IP_CALLABLE``)
+    and of the queue of a username's attempts: ``client_network`` written as an address,
+    an IPv6 client by the first address of its /64. Counted by the exact address, a client
+    holding a /64 took a fresh one every ``AXES_FAILURE_LIMIT`` guesses at one username's
+    password and was never locked out (the per-address limit counts usernames, not
+    guesses)."""
+    found = client_network(request)
+    if found is None or "/" not in found:
+        return found
+    return str(ipaddress.ip_network(found).network_address)

@@ -41,7 +41,7 @@ from daicho.accounts.exceptions import (
     UsernameTaken,
 )
 from daicho.accounts.models import CitySecuritySettings, User
-from daicho.accounts.network import client_ip, client_network
+from daicho.accounts.network import client_ip, client_network, lockout_address
 from daicho.accounts.selectors import (
     USERNAME_MAX,
     on_public_schema,
@@ -410,7 +410,7 @@ _ATTEMPT_HELD = "_daicho_sign_in_attempt"
 def sign_in_attempt_begin(*, request: HttpRequest, username: str | None) -> None:
     """Wait until no other attempt of ``username`` from the request's client address is
     being decided in this city, then hold that until ``sign_in_attempt_end`` (a Redis lock,
-    per the axes key: username as typed and ``client_ip``).
+    per the axes key: username as typed and ``lockout_address``).
 
     axes asks whether a username+IP is locked out before the password is compared and
     counts the failure after it: attempts sent at once all passed the question while none
@@ -421,7 +421,7 @@ def sign_in_attempt_begin(*, request: HttpRequest, username: str | None) -> None
     counted (a refused attempt compares no password and is quick). If Redis does not
     answer, nothing is queued (with a warning): the lockout itself is in the database.
     """
-    address = client_ip(request)
+    address = lockout_address(request)
     if address is None:
         return
     key = sign_in_attempt_key(address, username or "")

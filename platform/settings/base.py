@@ -391,7 +391,9 @@ AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "daicho.accounts.views.lockout_response"
 AXES_HTTP_RESPONSE_CODE = 429
-AXES_CLIENT_IP_CALLABLE = "daicho.accounts.network.client_ip"
+# The client's address as the lockout counts it: an IPv6 client by its /64 (one subscriber
+# holds a whole /64), as the per-address limit below counts it.
+AXES_CLIENT_IP_CALLABLE = "daicho.accounts.network.lockout_address"
 # Sign-ins are in the audit trail; axes keeps only its attempt counters.
 AXES_DISABLE_ACCESS_LOG = True
 AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "csrfmiddlewaretoken", "otp_token"]

@@ -189,3 +189,17 @@ def test_the_password_page_counts_wrong_current_passwords(signed_in: Client, mit
     )  # fmt: skip
     assert right.status_code == 429  # locked: not even the right one changes it
     assert sign_in(Client(), mitaka, "tanaka", STAFF_PASSWORD).status_code == 429
+
+
+def test_the_lockout_counts_an_ipv6_client_by_its_64(staff: Any, mitaka: City) -> None:
+    """A subscriber holds a whole IPv6 /64 and can take a fresh address per request: counted
+    by the exact address, each guess at one username's password came from an address with
+    no failure yet, and the lockout never came (the per-address limit counts usernames,
+    one here). The /64 counts as one address, as the per-address limit counts it."""
+    for host in range(1, settings.AXES_FAILURE_LIMIT + 1):
+        _fail(Client(), mitaka, 1, REMOTE_ADDR=f"2001:db8:64:1::{host:x}")
+    response = sign_in(Client(), mitaka, "tanaka", STAFF_PASSWORD, REMOTE_ADDR="2001:db8:64:1::ff")
+    assert response.status_code == 429
+    # Another /64 (another subscriber) is not locked out.
+    other = sign_in(Client(), mitaka, "tanaka", STAFF_PASSWORD, REMOTE_ADDR="2001:db8:64:2::1")
+    assert other["Location"] == "/"
