@@ -15,11 +15,13 @@ counter PC kept a DV victim's address in its disk cache, and a caching proxy cou
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils.cache import add_never_cache_headers
+from django.views.debug import SafeExceptionReporterFilter
 
 _EXEMPT_PREFIXES = ("/api/", "/admin/", "/static/")
 
@@ -51,3 +53,15 @@ class ApiNoStoreMiddleware:
         if request.path_info.startswith("/api/"):
             add_never_cache_headers(response)
         return response
+
+
+class SettingsFilter(SafeExceptionReporterFilter):
+    """Django's error page (DEBUG: ``make run``) and error reports list the settings,
+    hiding those whose names say secret. A URL with a password (``DATABASE_URL``,
+    ``REDIS_URL``, the cache's ``LOCATION``, Celery's broker and result backend; the
+    embedded servers' passwords are in theirs) says no such thing: these are hidden too."""
+
+    hidden_settings = re.compile(
+        SafeExceptionReporterFilter.hidden_settings.pattern + "|URL|LOCATION|RESULT_BACKEND",
+        flags=re.IGNORECASE,
+    )

@@ -519,6 +519,8 @@ if WEBHOOK_CITY_CONCURRENCY < 1 or WEBHOOK_DISPATCH_LEASE < 1:
 
 # --- Logging: record ids only, never personal data ------------------------------------
 
+# Django's error page (DEBUG) lists the settings: not the URLs that carry a password.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "daicho.security.SettingsFilter"
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
