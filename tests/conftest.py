@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -46,6 +47,22 @@ MITAKA = City("mitaka", "三鷹市", "132047", "mitaka.localhost")
 MUSASHINO = City("musashino", "武蔵野市", "132039", "musashino.localhost")
 #: A city whose rows commit, for requests on threads of their own (``fuchu``).
 FUCHU = City("fuchu", "府中市", "132063", "fuchu.localhost")
+
+
+def test_database_url() -> str:
+    """``DATABASE_URL`` for a process of its own on the database the tests run on (its
+    password too: the embedded PostgreSQL wants one over TCP)."""
+    settings = connection.settings_dict
+    user = quote(settings["USER"]) + (
+        f":{quote(settings['PASSWORD'], safe='')}" if settings["PASSWORD"] else ""
+    )
+    return (
+        f"postgres://{user}@{settings['HOST'] or '127.0.0.1'}:{settings['PORT'] or 5432}"
+        f"/{settings['NAME']}"
+    )
+
+
+test_database_url.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test
 
 
 def provision(city: City, *, changed_password: bool = True) -> None:

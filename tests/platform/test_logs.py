@@ -21,6 +21,7 @@ from celery.utils.saferepr import saferepr
 from django.db import DatabaseError, connection, transaction
 
 from daicho.logs import DatabaseErrorFilter
+from tests.conftest import test_database_url
 from workers.celery import filter_database_errors
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -163,12 +164,10 @@ def test_a_command_that_dies_on_a_database_error_prints_no_value(db: None, code:
     row: the operator's terminal, the migration Job's log) was printed by Python whole,
     PostgreSQL's ``DETAIL: Key (name)=(山田 花子) already exists.`` with it: the logs'
     filter never saw it. ``manage.py`` prints it as the logs write it."""
-    settings = connection.settings_dict
-    url = (
-        f"postgres://{settings['USER']}@{settings['HOST'] or '127.0.0.1'}:"
-        f"{settings['PORT'] or 5432}/{settings['NAME']}"
-    )
-    env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "daicho.settings.test"}
+    env = {
+        **os.environ, "DATABASE_URL": test_database_url(),
+        "DJANGO_SETTINGS_MODULE": "daicho.settings.test",
+    }  # fmt: skip
     done = subprocess.run(
         [sys.executable, "manage.py", "shell", "-c", code],
         cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,

@@ -11,13 +11,12 @@ from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection
 from django.db.models import Max
 from django_tenants.utils import schema_context
 
 from ledgers.audit.models import AuditEvent, AuditSeal
 from ledgers.audit.services import audit_seal, audit_verify
-from tests.conftest import FUCHU, City
+from tests.conftest import FUCHU, City, test_database_url
 from tests.ledgers.audit.conftest import as_superuser, record_events
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -57,9 +56,10 @@ def test_the_command_runs_as_a_process_on_one_snapshot(fuchu: None, db: None) ->
     processes; Mitaka's trail is the other tests')."""
     with schema_context(FUCHU.slug):
         before = AuditEvent.objects.aggregate(last=Max("seq"))["last"] or 0
-    db = connection.settings_dict
-    url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "daicho.settings.test"}
+    env = {
+        **os.environ, "DATABASE_URL": test_database_url(),
+        "DJANGO_SETTINGS_MODULE": "daicho.settings.test",
+    }  # fmt: skip
     done = subprocess.run(
         [sys.executable, "manage.py", "audit_verify", "--schema", FUCHU.slug],
         cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
