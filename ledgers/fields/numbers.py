@@ -15,9 +15,15 @@ from ledgers.fields.exceptions import FieldValueError
 from ledgers.fields.normalize import nfkc, unify_hyphens
 
 MAX_DIGITS = 40
+#: The longest number text read, in characters: 40 digits with their commas, a sign, a
+#: yen sign, a 円 and the spaces between them fit many times over.
+MAX_NUMBER_TEXT = 100
+# Possessive (``\s*+``): no token the spaces separate starts with a space, so a run of
+# spaces is never split between two of them. Backtracking into each split cost O(n⁴): a
+# sign, 300 spaces and a letter took 4 s of CPU, in a query-string filter too.
 _NUMBER_RE = re.compile(
-    r"(?P<sign1>[-+▲△])?\s*(?P<currency>[¥\\])?\s*(?P<sign2>[-+▲△])?\s*"
-    r"(?P<integer>\d[\d,]*)?(?:\.(?P<fraction>\d+))?\s*円?"
+    r"(?P<sign1>[-+▲△])?\s*+(?P<currency>[¥\\])?\s*+(?P<sign2>[-+▲△])?\s*+"
+    r"(?P<integer>\d[\d,]*+)?(?:\.(?P<fraction>\d++))?\s*+円?"
 )
 _GROUPED_RE = re.compile(r"\d{1,3}(?:,\d{3})+")
 
@@ -52,6 +58,10 @@ def parse_number(value: Any) -> Decimal:
 
 def _parse_text(text: str) -> Decimal:
     prepared = unify_hyphens(nfkc(text)).strip()
+    if len(prepared) > MAX_NUMBER_TEXT:
+        raise FieldValueError(
+            f"数値の文字列が長すぎます（{MAX_NUMBER_TEXT}文字まで）", code="too_long"
+        )
     match = _NUMBER_RE.fullmatch(prepared)
     if match is None or (match.group("integer") is None and match.group("fraction") is None):
         raise FieldValueError(
