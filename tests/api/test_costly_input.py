@@ -60,3 +60,31 @@ def test_a_number_with_a_few_spaces_still_reads(costly: Api) -> None:
     response = costly.post(URL, {"values": {"n": "▲ ¥ 1,000 円", "dec": "- 1.5"}})
     assert response.status_code == 201, response.json()
     assert response.json()["values"]["n"] == -1000
+
+
+# A moment or a date padded with spaces (scanned again from every space), and kanji
+# numerals past the 4,300 digits Python writes (a server error before).
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("dt", "2023-04-01" + " " * 200 + "10:30"),
+        ("d", "2023年4月1日" + "　" * 200 + "（土）"),
+        ("d", "一" * 5000),
+        ("dt", "一" * 5000 + " 10:30"),
+    ],
+)
+def test_an_over_long_date_text_is_refused(costly: Api, key: str, value: str) -> None:
+    response = costly.post(URL, {"values": {key: value}})
+    assert response.status_code == 400, (response.status_code, response.content[:300])
+    assert "100文字まで" in str(response.json()), response.json()
+    filtered = costly.get(URL, {key: value})
+    assert filtered.status_code == 400, (filtered.status_code, filtered.content[:300])
+    assert "100文字まで" in str(filtered.json()), filtered.json()
+
+
+def test_a_date_with_spaces_around_still_reads(costly: Api) -> None:
+    response = costly.post(
+        URL, {"values": {"d": " " * 300 + "令和5年4月1日（土）", "dt": "令和5年4月1日 10時30分"}}
+    )
+    assert response.status_code == 201, response.json()
+    assert response.json()["values"]["d"] == "2023-04-01"

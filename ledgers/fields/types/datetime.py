@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from ledgers.fields.exceptions import FieldValueError
 from ledgers.fields.normalize import nfkc, search_normalize
 from ledgers.fields.registry import FieldType
-from ledgers.fields.wareki import format_date, parse_date
+from ledgers.fields.wareki import check_date_text_length, format_date, parse_date
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 _DATE_ONLY_ISO_RE = re.compile(r"\d{4}-?\d{2}-?\d{2}")
@@ -47,6 +47,7 @@ def _time(hour: str, minute: str | None, second: str | None) -> time:
 
 def parse_datetime_text(text: str) -> datetime:
     """ISO 8601, or any date ``parse_date`` reads followed by 10:30, 10:30:15 or 10時30分."""
+    check_date_text_length(text)
     prepared = nfkc(text).strip()
     if not _DATE_ONLY_ISO_RE.fullmatch(prepared):
         try:
