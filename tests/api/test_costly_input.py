@@ -98,3 +98,15 @@ def test_a_note_of_many_kanji_numerals_is_stored_and_found(costly: Api, value: s
     assert response.status_code == 201, (response.status_code, response.content[:300])
     found = costly.get(URL, {"lt__contains": "一一一番"})
     assert found.status_code == 200, found.json()
+
+
+def test_an_over_long_name_text_is_refused(api: Any) -> None:
+    # The DV ledger's 氏名, as one text padded with spaces between its parts.
+    clerk = api("clerk")
+    value = "山田" + " " * 600 + "花子"
+    response = clerk.post(
+        "/api/v1/ledgers/dv/records/",
+        {"values": {"name": value, "disclosure": {"shimin": True}}},
+    )
+    assert response.status_code == 400, (response.status_code, response.content[:300])
+    assert "500文字以内" in str(response.json()), response.json()

@@ -13,8 +13,8 @@ from ledgers.fields.types.boolean import parse_flag
 
 TRUE_LABEL, FALSE_LABEL = "可", "不可"
 # "shimin:可、hoken:不可" (the export form), also with = and , ; or new lines.
-_PAIR_SEPARATOR_RE = re.compile(r"\s*[、,，;；\n]\s*")
-_PAIR_RE = re.compile(r"(?P<code>[^:：=＝]+?)\s*[:：=＝]\s*(?P<flag>.*)")
+_PAIR_SEPARATOR_RE = re.compile(r"(?<!\s)\s*[、,，;；\n]\s*")
+_PAIR_RE = re.compile(r"(?P<code>[^:：=＝]+)[:：=＝]\s*(?P<flag>.*)")
 
 
 class DepartmentFlagsFieldType(FieldType):

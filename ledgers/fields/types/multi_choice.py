@@ -12,7 +12,7 @@ from ledgers.fields.registry import FieldType
 from ledgers.fields.types.choice import allowed_labels, label_of, match_choice, validate_choices
 
 # Separators staff put between several choices in one cell (、 , ， ; ； and new lines).
-_SEPARATOR_RE = re.compile(r"\s*[、,，;；\n]\s*")
+_SEPARATOR_RE = re.compile(r"(?<!\s)\s*[、,，;；\n]\s*")
 EXPORT_SEPARATOR = "、"
 
 
