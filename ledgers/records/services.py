@@ -297,6 +297,26 @@ def values_clean(
     return _clean_values(ledger, values, current, index=False, closed=closed)[0]
 
 
+def values_unchanged(ledger: Ledger, kept: Mapping[str, Any], data: Mapping[str, Any]) -> bool:
+    """Whether ``data`` (``values_clean`` of a change onto ``kept``) changes nothing the
+    change could have written: equal, but for the values of removed fields (and of keys of
+    no field) that ``kept`` holds and a new generation no longer carries. Such a change
+    wrote a generation only on the records that held one, and its writer, who reads no
+    removed field above its clearance on any record (``LedgerPolicy.mask``), learnt from
+    the generation it got back which records named one (a shelter, say)."""
+    if data == kept:
+        return True
+    dropped = kept.keys() - data.keys()
+    if not dropped or len(data) != len(kept) - len(dropped):
+        return False
+    by_key = LedgerSchema.of(ledger).by_key
+    for key in dropped:
+        field = by_key.get(key)
+        if field is not None and not field.removed:
+            return False  # a live field cleared
+    return all(key in kept and kept[key] == value for key, value in data.items())
+
+
 def values_clean_and_index(
     *, ledger: Ledger, values: Mapping[str, Any]
 ) -> tuple[Values, IndexData]:
@@ -652,7 +672,11 @@ def _record_update(
         policy, ledger, {k: data[k] for k in values if k in data}, write="record.update"
     )
     new_state = current["state"] if state is None else state
-    if data == kept and new_state == current["state"] and not write_unchanged:
+    if (
+        new_state == current["state"]
+        and not write_unchanged
+        and values_unchanged(ledger, kept, data)
+    ):
         return record
     now = timezone.now()
     diff = values_diff(before, data)
@@ -1393,7 +1417,7 @@ def record_bulk_update(
             # An item that changes nothing keeps its generation, but for a writer who may
             # not read the record: the same generation back told it a guess was right
             # (``record_update``'s ``write_unchanged``).
-            if data != kept or not applies.can("view"):
+            if not applies.can("view") or not values_unchanged(ledger, kept, data):
                 search = indexer.index(data)
                 rows.append((record_id, before, data, generation + 1, state, search))
                 departed.extend(
