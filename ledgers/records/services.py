@@ -299,22 +299,34 @@ def values_clean(
 
 def values_unchanged(ledger: Ledger, kept: Mapping[str, Any], data: Mapping[str, Any]) -> bool:
     """Whether ``data`` (``values_clean`` of a change onto ``kept``) changes nothing the
-    change could have written: equal, but for the values of removed fields (and of keys of
-    no field) that ``kept`` holds and a new generation no longer carries. Such a change
-    wrote a generation only on the records that held one, and its writer, who reads no
-    removed field above its clearance on any record (``LedgerPolicy.mask``), learnt from
-    the generation it got back which records named one (a shelter, say)."""
+    change could have written: equal, but for what a new generation no longer carries and no
+    read shows (``LedgerPolicy.mask``): the values of removed fields (and of keys of no
+    field) that ``kept`` holds, and in a group's rows sent back as read, those of sub-fields
+    dropped from the group since. Such a change wrote a generation only on the records that
+    held one, and its writer learnt from the generation it got back which records named a
+    value it may not read (a shelter, an offender's contact)."""
     if data == kept:
         return True
-    dropped = kept.keys() - data.keys()
-    if not dropped or len(data) != len(kept) - len(dropped):
-        return False
     by_key = LedgerSchema.of(ledger).by_key
-    for key in dropped:
+    for key in kept.keys() - data.keys():
         field = by_key.get(key)
         if field is not None and not field.removed:
             return False  # a live field cleared
-    return all(key in kept and kept[key] == value for key, value in data.items())
+    for key, value in data.items():
+        held = kept.get(key, _MISSING)
+        if held == value:
+            continue
+        field = by_key.get(key)
+        if field is None or field.field_type.type not in GROUP_TYPES or not isinstance(held, list):
+            return False
+        subs = {sub["key"] for sub in field.options.get("fields") or ()}
+        rows = [
+            {k: v for k, v in row.items() if k in subs} if isinstance(row, Mapping) else row
+            for row in held
+        ]
+        if rows != value:
+            return False
+    return True
 
 
 def values_clean_and_index(

@@ -10,7 +10,7 @@ from typing import Any
 from django_tenants.utils import schema_context
 
 from ledgers.definitions.models import Ledger
-from ledgers.definitions.services import field_add, field_remove
+from ledgers.definitions.services import field_add, field_remove, field_update
 from ledgers.records.models import Record
 from ledgers.records.services import record_bulk_update, record_create
 from tests.api.conftest import records_url
@@ -94,3 +94,48 @@ def test_a_bulk_item_that_changes_nothing_keeps_its_generation_likewise(
         )  # fmt: skip
         assert sorted(generation for _id, generation in result) == [1, 1]
         assert Record.objects.get(pk=filled.pk).data["shelter"] == "みたか荘"
+
+
+def test_a_group_sent_back_as_read_is_no_change_whatever_a_dropped_sub_field_held(
+    api: Any, city: dict[str, Any]
+) -> None:
+    """加害者 with a 連絡先 sub-field (special care), filled on one record, then dropped from the
+    group: no read shows it (rows show the group's sub-fields now), and 市民税課 may write the
+    group again. Sending its rows back as read wrote a generation on the record whose rows
+    held a 連絡先 only, until 2026-11-30."""
+    people = city["people"]
+    offender = {"name": {"kanji": "乙 太郎", "kana": "オツ タロウ"}, "relation": "配偶者"}
+    sub_fields = [
+        {"key": "name", "label": "氏名", "type": "person_name", "sensitivity": "personal"},
+        {"key": "relation", "label": "続柄", "type": "choice",
+         "options": {"choices": ["配偶者", "元配偶者", "その他"]}},
+    ]  # fmt: skip
+    contact = {"key": "contact", "label": "連絡先", "type": "text", "sensitivity": "special_care"}
+    with schema_context("mitaka"):
+        ledger = field_update(
+            actor=people["designer"], ledger=city["ledger"], key="offenders",
+            changes={"fields": [*sub_fields, contact]},
+        )  # fmt: skip
+        base = {"name": {"kanji": "甲 一", "kana": "コウ イチ"}, "disclosure": BOTH}
+        filled = record_create(
+            actor=people["clerk"], ledger=ledger,
+            values={**base, "offenders": [{**offender, "contact": "090-0000-0000"}]},
+        )  # fmt: skip
+        empty = record_create(
+            actor=people["clerk"], ledger=ledger, values={**base, "offenders": [offender]}
+        )
+        field_update(
+            actor=people["designer"], ledger=Ledger.objects.get(pk=ledger.pk), key="offenders",
+            changes={"fields": sub_fields},
+        )  # fmt: skip
+    zei = api("zei")
+    for record in (filled, empty):
+        rows = zei.get(records_url(record.pk)).json()["values"]["offenders"]
+        assert "contact" not in str(rows)
+        echoed = zei.patch(
+            records_url(record.pk), {"values": {"offenders": rows}}, HTTP_IF_MATCH='"1"'
+        )
+        assert echoed.status_code == 200, echoed.content
+        assert echoed.json()["generation"] == 1, record is filled
+    with schema_context("mitaka"):
+        assert Record.objects.get(pk=filled.pk).data["offenders"][0]["contact"] == "090-0000-0000"
