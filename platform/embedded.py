@@ -256,22 +256,33 @@ def redis_running() -> bool:
 
 def _redis_wants(password: str) -> bool:
     """Whether the Redis on REDIS_PORT refuses a client without this password and admits
-    one with it (one started by an earlier release wanted none)."""
+    one with it (one started by an earlier release wanted none). Each question is asked
+    once: redis-py retries a refused connection with backoff by default (its
+    ``AuthenticationError`` is a ``ConnectionError``), which made every start of a process
+    (settings call ``redis_url``) wait ~4 s for the expected refusal."""
     import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    def ping(**auth: str) -> bool:
+        client = redis.Redis(
+            host="127.0.0.1", port=REDIS_PORT, socket_timeout=2, retry=Retry(NoBackoff(), 0),
+            **auth,
+        )  # fmt: skip
+        try:
+            return bool(client.ping())
+        finally:
+            client.close()
 
     try:
-        redis.Redis(host="127.0.0.1", port=REDIS_PORT, socket_timeout=2).ping()
+        ping()
         return False
     except redis.AuthenticationError:
         pass
     except redis.RedisError:
         return False
     try:
-        return bool(
-            redis.Redis(
-                host="127.0.0.1", port=REDIS_PORT, password=password, socket_timeout=2
-            ).ping()
-        )
+        return ping(password=password)
     except redis.RedisError:
         return False
 
