@@ -282,3 +282,89 @@ def test_a_diff_shows_a_field_added_between_its_generations_as_it_shows_any_othe
     zei = api("zei").get(records_url(record_id, "diff/"), {"from": 1, "to": 2}).json()["changes"]
     assert zei["note"] == {"from": None, "to": "来庁"}
     assert zei["secret"] == {"from": {"masked": True}, "to": {"masked": True}}
+
+
+def _generations(api: Any, city: dict[str, Any], count: int) -> tuple[Any, str]:
+    """The city's record changed until it holds ``count`` generations."""
+    clerk, record_id = api("clerk"), city["record"].pk
+    for generation in range(1, count):
+        changed = clerk.patch(
+            records_url(record_id), {"values": {"amount": 1000 + generation}},
+            HTTP_IF_MATCH=f'"{generation}"',
+        )  # fmt: skip
+        assert changed.status_code == 200
+    return clerk, record_id
+
+
+def test_the_versions_list_comes_a_page_at_a_time(api: Any, city: dict[str, Any]) -> None:
+    """A record changed every day holds thousands of generations: the list pages (oldest
+    first, ``next`` to follow, ``null`` on the last page), and each read's audit event names
+    the generations it answered, not every one."""
+    from ledgers.audit.models import AuditEvent
+
+    clerk, record_id = _generations(api, city, 5)
+    pages, url = [], records_url(record_id, "versions/") + "?page_size=2"
+    while url:
+        answer = clerk.get(url)
+        assert answer.status_code == 200
+        assert_documented(answer, "/api/v1/ledgers/{code}/records/{record_id}/versions/", "get")
+        body = answer.json()
+        pages.append([v["generation"] for v in body["results"]])
+        url = body["next"]
+    assert pages == [[1, 2], [3, 4], [5]]
+    with schema_context("mitaka"):
+        named = [
+            event.details["generations"]
+            for event in AuditEvent.objects.filter(action="record.versions").order_by("seq")
+        ]
+    assert named == [[1, 2], [3, 4], [5]]
+    whole = clerk.get(records_url(record_id, "versions/")).json()
+    assert [v["generation"] for v in whole["results"]] == [1, 2, 3, 4, 5]
+    assert whole["next"] is None
+
+
+def test_the_versions_list_pages_at_100_unless_asked(api: Any, city: dict[str, Any]) -> None:
+    """The default page, and at most 1,000 a page however many are asked."""
+    from ledgers.api.records.views import VersionPagination
+
+    assert (VersionPagination.page_size, VersionPagination.max_page_size) == (100, 1000)
+    clerk, record_id = _generations(api, city, 3)
+    answer = clerk.get(records_url(record_id, "versions/") + "?page_size=99999999999")
+    assert [v["generation"] for v in answer.json()["results"]] == [1, 2, 3]
+
+
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [("page_size=0", 400), ("page_size=-1", 400), ("page_size=abc", 400),
+     ("cursor=%25%25%25", 404), ("cursor=cD14", 404)],
+)  # fmt: skip
+def test_a_bad_page_size_or_cursor_on_the_versions_list_is_refused(
+    api: Any, city: dict[str, Any], query: str, status: int
+) -> None:
+    """As on every other list: no silent first page. (``cD14`` is ``p=x``: no generation.)"""
+    from ledgers.audit.models import AuditEvent
+
+    clerk, record_id = _generations(api, city, 2)
+    answer = clerk.get(records_url(record_id, "versions/") + f"?{query}")
+    assert answer.status_code == status
+    body = answer.json()
+    assert ("page_size" if status == 400 else "cursor") in body["detail"]
+    with schema_context("mitaka"):
+        assert not AuditEvent.objects.filter(action="record.versions").exists()
+
+
+def test_the_versions_list_does_not_read_the_generations_values(
+    api: Any, city: dict[str, Any]
+) -> None:
+    """The summary needs none of each generation's values: thousands of snapshots were read
+    whole into memory to list their numbers, dates and reasons."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    clerk, record_id = _generations(api, city, 2)
+    with CaptureQueriesContext(connection) as queries:
+        assert clerk.get(records_url(record_id, "versions/")).status_code == 200
+    listing = [q["sql"] for q in queries if 'FROM "ledgers_recordversion"' in q["sql"]]
+    assert len(listing) == 1
+    assert '"ledgers_recordversion"."data"' not in listing[0]
+    assert '"ledgers_recordversion"."diff"' not in listing[0]

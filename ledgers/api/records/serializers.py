@@ -171,6 +171,7 @@ class VersionSummarySerializer(serializers.Serializer):
 
 class VersionListSerializer(serializers.Serializer):
     results = VersionSummarySerializer(many=True)
+    next = serializers.CharField(allow_null=True, help_text="次のページのアドレス（最後は null）")
 
 
 class VersionSerializer(VersionSummarySerializer):

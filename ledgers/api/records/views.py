@@ -35,7 +35,7 @@ from ledgers.api.errors import (
 from ledgers.api.idempotency.http import IDEMPOTENCY_PARAMETERS, idempotent_create
 from ledgers.api.numbers import ascii_whole_number
 from ledgers.api.output import ledger_for
-from ledgers.api.pagination import TimeCursorPagination
+from ledgers.api.pagination import NumberCursorPagination, TimeCursorPagination
 from ledgers.api.records import serializers as s
 from ledgers.api.tokens.services import token_has_scope
 from ledgers.audit.services import audit_record
@@ -556,11 +556,22 @@ def _history_policy(
         raise
 
 
+class VersionPagination(NumberCursorPagination):
+    """A record's generations, oldest first, a page at a time: a record a robot changes
+    every day holds thousands, and the whole list was one answer and one audit event
+    naming every generation."""
+
+    ordering = "generation"
+    page_size = 100
+    max_page_size = 1000
+
+
 class RecordVersionListView(APIView):
     required_scopes = {"GET": "records:read"}
 
     @extend_schema(
         operation_id="v1_ledgers_records_versions_list",
+        parameters=[VersionPagination.page_size_parameter(), VersionPagination.cursor_parameter()],
         responses={200: s.VersionListSerializer, 404: ErrorShape},
     )
     def get(self, request: Request, code: str, record_id: str) -> Response:
@@ -570,14 +581,19 @@ class RecordVersionListView(APIView):
         # As the generations themselves: their reasons are free text about the person
         # (「井口二丁目へ転居」), which one who may only search the record read.
         _history_policy(request, policy, record, refused_as="record.versions")
-        versions = list(record_versions(record=record).select_related("actor"))
+        paginator = VersionPagination()
+        # The summary only: each generation's values (and change) stay in the database.
+        versions = record_versions(record=record).select_related("actor").defer("data", "diff")
+        page = paginator.paginate_queryset(versions, request, view=self) or []
         # Who handled the record and why (reasons are free text about the person): a read
-        # of personal data like any other.
+        # of personal data like any other; the event names the generations answered.
         audit_record(
             actor=request.user, action="record.versions", ledger_code=ledger.code,
-            record_id=record.pk, details={"generations": [v.generation for v in versions]},
+            record_id=record.pk, details={"generations": [v.generation for v in page]},
         )  # fmt: skip
-        return Response({"results": [version_summary(v) for v in versions]})
+        return Response(
+            {"results": [version_summary(v) for v in page], "next": paginator.get_next_link()}
+        )
 
 
 class RecordVersionView(APIView):
