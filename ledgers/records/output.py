@@ -7,7 +7,7 @@ never on their own.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ledgers.access.policy import MASKED, LedgerPolicy, stricter_of_both
@@ -81,7 +81,7 @@ def version_diff(
     newer: RecordVersion,
     policy: LedgerPolicy,
     definitions: tuple[dict[str, Any], dict[str, Any]],
-    between: Sequence[Mapping[str, Any]] = (),
+    between: Iterable[Mapping[str, Any]] = (),
 ) -> dict[str, dict[str, Any]]:
     """What changed from ``older`` to ``newer`` (``{key: {"from", "to"}}``) as ``policy``'s
     actor sees it; ``definitions``: the two generations' own; ``between``: the values of

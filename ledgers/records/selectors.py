@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -28,14 +29,22 @@ def record_get_version(*, record: Record, generation: int) -> RecordVersion:
         raise VersionNotFound(generation) from None
 
 
-def record_values_between(*, record: Record, first: int, last: int) -> list[dict[str, Any]]:
+#: Generations a diff reads at a time (``record_values_between``).
+VALUES_CHUNK = 25
+
+
+def record_values_between(*, record: Record, first: int, last: int) -> Iterator[dict[str, Any]]:
     """The values of every generation from ``first`` to ``last`` (either order), oldest
-    first: what a diff needs to tell whether a value changed anywhere between the two."""
+    first: what a diff needs to tell whether a value changed anywhere between the two.
+    Read ``VALUES_CHUNK`` generations at a time, for one pass: the diff of the first and
+    the last generation of a record a robot changes every day held thousands of snapshots
+    in memory at once."""
     low, high = min(first, last), max(first, last)
-    return list(
+    return (
         RecordVersion.objects.filter(record=record, generation__range=(low, high))
         .order_by("generation")
         .values_list("data", flat=True)
+        .iterator(chunk_size=VALUES_CHUNK)
     )
 
 

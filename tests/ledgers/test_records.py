@@ -959,3 +959,48 @@ def test_long_inputs_are_not_remembered_by_the_value_caches(ledger: Ledger, cler
     assert "山田 花子" in schema.by_key["name"].cleaned  # short inputs still are
     kept = next(cache for key, _f, _s, _t, cache in schema.indexer._fields if key == "note")
     assert not any(key in kept for key in notes)
+
+
+def test_a_diff_reads_the_generations_between_a_chunk_at_a_time(ledger: Ledger, clerk: Any) -> None:
+    """The diff of the first and the last generation looks at every one between (a masked
+    field is changed when it changed anywhere): they were read into memory all at once, so
+    a record a robot changes every day made each such diff hold thousands of snapshots."""
+    import itertools
+    import tracemalloc
+
+    from ledgers.records.selectors import VALUES_CHUNK, record_values_between
+
+    record = record_create(actor=clerk, ledger=ledger, values={"name": "山田 花子"})
+    filler = "あ" * 25_000  # ~50 KB a snapshot in memory
+    RecordVersion.objects.bulk_create(
+        RecordVersion(
+            record=record,
+            generation=generation,
+            action="update",
+            actor=clerk,
+            at=timezone.now(),
+            reason="",
+            definition_version=1,
+            state="",
+            deleted=False,
+            data={"name": "山田 花子", "note": f"{generation}{filler}"},
+        )
+        for generation in range(2, 202)
+    )
+    tracemalloc.start()
+    try:
+        notes = [
+            (earlier.get("note", "")[:3], later["note"][:3])
+            for earlier, later in itertools.pairwise(
+                record_values_between(record=record, first=201, last=1)
+            )
+        ]
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(notes) == 200
+    assert notes[0] == ("", "2ああ")
+    assert notes[-1] == ("200", "201")
+    # All 200 at once: 10 MB of text alone; a chunk at a time, a few chunks' worth.
+    assert VALUES_CHUNK <= 25
+    assert peak < 4_000_000, peak
