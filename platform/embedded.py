@@ -314,6 +314,16 @@ def redis_url() -> str:
             )  # fmt: skip
             if not _wait_for_port(REDIS_PORT, 15):
                 raise EmbeddedServiceError(f"embedded Redis did not start on port {REDIS_PORT}")
+            if _redis_pid() is None or not _redis_wants(password):
+                # The port answered, but not with this checkout's server: another one (a
+                # second checkout's embedded Redis, one whose folder was deleted) holds it,
+                # and ours exited. Every connection was then refused its password, each
+                # test failing on its own with an authentication error.
+                raise EmbeddedServiceError(
+                    f"port {REDIS_PORT} is held by a Redis that is not this checkout's"
+                    f" (another checkout's embedded Redis?): stop it, or set REDIS_URL or"
+                    f" EMBEDDED_REDIS_PORT"
+                )
             logger.info("embedded Redis started on 127.0.0.1:%s", REDIS_PORT)
     return f"redis://:{password}@127.0.0.1:{REDIS_PORT}/0"
 

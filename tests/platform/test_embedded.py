@@ -56,6 +56,25 @@ def test_embedded_redis_wants_a_password_kept_from_other_accounts(tmp_path: Path
         _embedded(env, "stop_redis")
 
 
+def test_a_port_held_by_another_checkouts_redis_is_a_clear_error(tmp_path: Path) -> None:
+    """Two checkouts on one machine: the second's embedded Redis cannot bind the port the
+    first's holds. It gave the first's port as its own, with its own password, and every
+    test then failed alone with an authentication error."""
+    port = _free_port()
+    first = {**os.environ, "DAICHO_VAR_DIR": str(tmp_path / "a"), "EMBEDDED_REDIS_PORT": str(port)}
+    second = {**first, "DAICHO_VAR_DIR": str(tmp_path / "b")}
+    _embedded(first, "redis_url")
+    try:
+        with pytest.raises(subprocess.CalledProcessError) as refused:
+            _embedded(second, "redis_url")
+        assert f"port {port} is held by a Redis that is not this checkout's" in (
+            refused.value.stderr
+        )
+    finally:
+        _embedded(first, "stop_redis")
+        _embedded(second, "stop_redis")
+
+
 @pytest.mark.slow
 def test_embedded_postgres_wants_a_password_on_its_port(tmp_path: Path) -> None:
     port = _free_port()
