@@ -71,13 +71,23 @@ def link_hash(prev_hash: bytes, canonical: bytes) -> bytes:
     return _sha256(prev_hash + canonical).digest()
 
 
+# An event's time as the canonical form writes it. Every time Python knows (years 1 to
+# 9999) is ``YYYY-MM-DDTHH:MM:SS.ffffff``, as ``canonical_event`` writes it. What only the
+# database can hold, and only the tables' owner can write (the insert guard dates every
+# event now), is rendered apart: a time before Christ with " BC" after it (``to_char``
+# writes its year as it writes the same year after Christ, and the two hashed alike), and
+# ``infinity`` / ``-infinity`` as such (``to_char`` gives NULL for them).
+CANONICAL_AT_SQL = (
+    """coalesce(to_char(e.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US')"""
+    """ || CASE WHEN e.at < '0001-01-01T00:00:00+00:00' THEN ' BC' ELSE '' END, e.at::text)"""
+)
 # The canonical form up to ``details`` and after it, rendered by PostgreSQL from the event
 # row aliased ``e``. to_json() escapes text exactly as Python's json module does with
 # ensure_ascii=False; NULL propagates, so a missing event yields NULL.
 CANONICAL_HEAD_SQL = (
     """'{"action:text":' || to_json(e.action)::text"""
     """ || ',"actor_id:int8":' || coalesce(e.actor_id::text, 'null')"""
-    """ || ',"at:timestamptz":"' || to_char(e.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US')"""
+    f""" || ',"at:timestamptz":"' || {CANONICAL_AT_SQL}"""
     """ || '+00:00","details:jsonb":'"""
 )
 CANONICAL_TAIL_SQL = (

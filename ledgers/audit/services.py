@@ -522,6 +522,22 @@ def _earliest_after(anchored_at: str) -> str | None:
     return earliest.replace(tzinfo=None).isoformat(timespec="microseconds")
 
 
+_AT_KEY = '"at:timestamptz":"'
+
+
+def _dated_before(head: str, earliest: str) -> bool:
+    """Whether the event whose canonical head is ``head`` is dated before ``earliest``
+    (``_earliest_after``'s text). A time of years 1 to 9999 is the fixed-width text just
+    before the head's end, which orders as its moment: one slice and one comparison. The
+    other times only the tables' owner can write (``chain.CANONICAL_AT_SQL``): one before
+    Christ or ``-infinity`` is before any anchor, a year past 9999 or ``infinity`` after."""
+    start = -_AT_END - _AT_WIDTH
+    if head[start - 1] == '"' and head[start + 10] == "T":  # '"2026-11-30T…'
+        return head[start:-_AT_END] < earliest
+    written = head[head.rindex(_AT_KEY) + len(_AT_KEY) : -_AT_END]
+    return written.endswith(" BC") or written == "-infinity"
+
+
 def _backdated(
     schema: str, position: int, seq: int, anchor: _Anchor, counts: dict[str, int]
 ) -> VerifyResult:
@@ -588,7 +604,7 @@ def _check(schema: str, *, sealed_now: int) -> VerifyResult:
                         if floor is None or floors[next_floor][1] > floor[1]:
                             floor = floors[next_floor]
                         next_floor += 1
-                    if floor is not None and head[-_AT_END - _AT_WIDTH : -_AT_END] < floor[1]:
+                    if floor is not None and _dated_before(head, floor[1]):
                         counts["events"] = position - 1
                         broken = _backdated(schema, position, seq, floor[2], counts)
                         break

@@ -527,3 +527,70 @@ def test_sealing_and_verifying_keep_no_memory_per_distinct_long_details(in_mitak
         finally:
             tracemalloc.stop()
     assert max(peaks) < 10, peaks  # remembered, 400 of them held 30–40 MB
+
+
+@pytest.mark.parametrize(
+    "moved_to",
+    [
+        pytest.param("{at} BC", id="the-same-moment-before-christ"),
+        pytest.param("infinity", id="infinity"),
+        pytest.param("-infinity", id="minus-infinity"),
+    ],
+)
+def test_an_event_moved_out_of_every_period_is_found_as_changed(
+    in_mitaka: City, moved_to: str
+) -> None:
+    """The chain rendered an event's time as ``YYYY-MM-DD…`` without the era: the tables'
+    owner could move a sealed event to the same moment 2,026 years before Christ, which
+    hashed alike, so verify said OK while every period filter (``at >= …``, the audit
+    reports') had lost the event: the trace of who looked a DV victim up, gone from every
+    report and still "intact". ``infinity`` rendered as NULL, reported as a deleted event."""
+    events = record_events(3)
+    audit_seal()
+    target = events[1]
+    moment = target.at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f+00")
+    as_superuser(
+        "mitaka", "ledgers_auditevent",
+        "UPDATE mitaka.ledgers_auditevent SET at = %s::timestamptz WHERE seq = %s",
+        [moved_to.format(at=moment), target.seq],
+    )  # fmt: skip
+    assert not audit_events_in_period(target)
+    result = audit_verify()
+    assert (result.ok, result.code, result.seq) == (False, "event_changed", target.seq)
+
+
+def audit_events_in_period(event: AuditEvent) -> bool:
+    """Whether the event is still found by a period that holds its original time."""
+    from ledgers.audit.selectors import audit_events
+
+    start = event.at - timedelta(minutes=1)
+    return (
+        audit_events(at_from=start, at_to=start + timedelta(minutes=2))
+        .filter(seq=event.seq)
+        .exists()
+    )
+
+
+@pytest.mark.parametrize(
+    "moved_to",
+    [
+        pytest.param("2026-11-30 00:00:00+00 BC", id="before-christ"),
+        pytest.param("-infinity", id="minus-infinity"),
+    ],
+)
+def test_an_event_dated_out_of_every_period_after_an_anchor_is_backdated(
+    in_mitaka: City, moved_to: str
+) -> None:
+    """An event planted after an anchor with a time before Christ (or -infinity) is dated
+    before that anchor, whatever its text looks like to a comparison of digits."""
+    record_events(2)
+    audit_anchor()
+    with dated_by_hand(), connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO ledgers_auditevent (at, action, ledger_code, details)"
+            " VALUES (%s::timestamptz, 'record.view', 'dv', '{}') RETURNING seq",
+            [moved_to],
+        )
+        (planted,) = cursor.fetchone()
+    result = audit_verify()
+    assert (result.ok, result.code, result.seq) == (False, "event_backdated", planted)
