@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -118,12 +119,92 @@ def details_canonicaliser() -> Callable[[str], str]:
     def canonical(text: str) -> str:
         found = memo.get(text)
         if found is None:
-            found = _encode(json.loads(text))
+            try:
+                found = _encode(json.loads(text))
+            except (RecursionError, ValueError):
+                found = _canonical_json_text(text)
             if len(text) <= _MEMO_MAX_TEXT and len(memo) < _MEMO_LIMIT:
                 memo[text] = found
         return found
 
     return canonical
+
+
+_JSON_TOKEN = re.compile(
+    r"""[ \t\n\r]*(?:"""
+    r"""(?P<string>"[^"\\]*(?:\\.[^"\\]*)*")"""
+    r"""|(?P<number>-?(?:0|[1-9][0-9]*)(?P<real>(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?))"""
+    r"""|(?P<word>true|false|null)|(?P<mark>[][{},:]))"""
+)
+
+
+def _canonical_json_text(text: str) -> str:
+    """``_encode(json.loads(text))`` without Python's limits: what jsonb holds and Python's
+    json cannot read, nested deeper than it recurses (about a thousand levels; jsonb takes
+    thousands more) or an integer longer than 4,300 digits. A loop over the tokens with a
+    stack of its own: an integer keeps its digits, a real number is Python's ``float`` of it,
+    keys are sorted by code point, as ``_encode`` writes what Python reads.
+
+    Without it, one event so made (an ordinary INSERT suffices: the insert guard checks only
+    ``seq`` and ``at``) stopped every sealing pass of its city, for ever."""
+    # A frame: (items of an array, or None), (an object's members by key, or None), the key
+    # read whose value is awaited.
+    stack: list[tuple[list[str] | None, dict[str, str] | None, list[str | None]]] = []
+    done: str | None = None
+    position, end = 0, len(text)
+    while True:
+        token = _JSON_TOKEN.match(text, position)
+        if token is None:
+            if text[position:].strip(" \t\n\r") or done is None:
+                raise ValueError(f"not JSON at character {position}")
+            return done
+        position = token.end()
+        value: str | None = None
+        if (mark := token.group("mark")) is not None:
+            if mark == "[":
+                stack.append(([], None, [None]))
+            elif mark == "{":
+                stack.append((None, {}, [None]))
+            elif mark in "]}":
+                items, members, _key = stack.pop()
+                if items is not None:
+                    value = "[" + ",".join(items) + "]"
+                else:
+                    assert members is not None
+                    value = (
+                        "{"
+                        + ",".join(_encode(name) + ":" + members[name] for name in sorted(members))
+                        + "}"
+                    )
+        elif (string := token.group("string")) is not None:
+            decoded = json.loads(string)
+            if stack and stack[-1][1] is not None and stack[-1][2][0] is None:
+                stack[-1][2][0] = decoded  # a member's name: its value follows
+            else:
+                value = _encode(decoded)
+        elif (number := token.group("number")) is not None:
+            if token.group("real"):
+                value = _encode(float(number))
+            else:
+                value = "0" if number == "-0" else number
+        else:
+            value = token.group("word")
+        if value is None:
+            continue
+        if not stack:
+            done = value
+            continue
+        items, members, key = stack[-1]
+        if items is not None:
+            items.append(value)
+        else:
+            assert members is not None
+            assert key[0] is not None
+            members[key[0]] = value
+            key[0] = None
+        if position >= end:
+            break
+    raise ValueError("JSON ends inside an array or object")
 
 
 def canonical_from_parts(

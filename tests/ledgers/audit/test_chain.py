@@ -594,3 +594,66 @@ def test_an_event_dated_out_of_every_period_after_an_anchor_is_backdated(
         (planted,) = cursor.fetchone()
     result = audit_verify()
     assert (result.ok, result.code, result.seq) == (False, "event_backdated", planted)
+
+
+@pytest.mark.parametrize(
+    "details",
+    [
+        pytest.param('{"n": 1e5000}', id="a-number-of-5001-digits"),
+        pytest.param('{"n": -1e5000, "m": 1e-5000}', id="and-its-negative-and-tiny-kin"),
+        pytest.param("[" * 3000 + "]" * 3000, id="nested-3000-deep"),
+        pytest.param(
+            '{"a": ' + "[" * 3000 + '"x", 1.50' + "]" * 3000 + "}", id="nested-in-an-object"
+        ),
+    ],
+)
+def test_details_python_cannot_read_are_sealed_and_verified_not_a_crash(
+    in_mitaka: City, details: str
+) -> None:
+    """Sealing parsed each event's ``details`` with Python's json, which stops at a number of
+    more than 4,300 digits and at about a thousand levels of nesting, where jsonb holds far
+    more. One ordinary INSERT of such an event (the insert guard checks only its number and
+    time: any role allowed to insert) made every sealing pass of the city fail on it, for
+    ever: nothing after it was sealed or anchored, and verify answered a server error, so
+    every later event could be rewritten unseen. Now it is sealed like any other, and a
+    change to it is found."""
+    record_events(2)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO ledgers_auditevent (action, ledger_code, details)"
+            " VALUES ('record.view', 'dv', %s::jsonb) RETURNING seq",
+            [details],
+        )
+        (planted,) = cursor.fetchone()
+    record_events(2)
+    assert audit_seal() == 5
+    assert AuditSeal.objects.filter(event_id=planted).exists()
+    assert audit_verify().ok
+    as_superuser(
+        "mitaka", "ledgers_auditevent",
+        "UPDATE mitaka.ledgers_auditevent SET details = %s::jsonb WHERE seq = %s",
+        [details.replace("1", "2").replace("[]", '["y"]'), planted],
+    )  # fmt: skip
+    result = audit_verify()
+    assert (result.ok, result.code, result.seq) == (False, "event_changed", planted)
+
+
+@settings(max_examples=200, deadline=None)
+@given(details=_json)
+def test_the_canonicaliser_s_own_reading_agrees_with_python_s_json(details: Any) -> None:
+    """What Python's json can read, the canonicaliser's own reader (for what it cannot)
+    writes byte for byte alike: in PostgreSQL's spelling of jsonb and in any other."""
+    from ledgers.audit.chain import _canonical_json_text
+
+    for text in (
+        json.dumps(details, ensure_ascii=False),
+        json.dumps(details, indent=1),
+        json.dumps(details, separators=(",", ":")),
+    ):
+        assert _canonical_json_text(text) == canonical_details(text)
+
+
+def canonical_details(text: str) -> str:
+    return json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode(
+        json.loads(text)
+    )
