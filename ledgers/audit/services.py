@@ -507,6 +507,16 @@ def _streaming_plan() -> Iterator[None]:
             cursor.execute("SELECT set_config(%s, %s, true)", [name, value])
 
 
+def _dated_after(anchored_at: str, now: datetime) -> bool:
+    """Whether an anchor's ``anchored_at`` (ISO 8601 with its offset) is later than ``now``;
+    a text that is no moment is not (it sets no earliest time either)."""
+    try:
+        moment = datetime.fromisoformat(anchored_at)
+    except ValueError:
+        return False
+    return moment.tzinfo is not None and moment > now
+
+
 def _earliest_after(anchored_at: str) -> str | None:
     """The earliest time an event sealed after an anchor of ``anchored_at`` (ISO 8601 with
     its offset) may have, as the canonical form writes an event's time (UTC, microseconds,
@@ -554,6 +564,14 @@ def _check(schema: str, *, sealed_now: int) -> VerifyResult:
     """Walk the chain in position order, recomputing every link; then anchors and gaps."""
     events, seals = _tables(schema)
     anchors, invalid = _anchors(schema)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement_timestamp()")
+        (now,) = cursor.fetchone()
+    # Every anchor is dated by the database when it is taken, before any verification that
+    # reads it: one dated later was made up. Compared all the same, it sets no earliest time
+    # for the events after it (dated 2099, it named every one of them backdated, on every
+    # verification, and hid whatever came after), and is reported once the chain is checked.
+    misdated = [anchor for anchor in anchors if _dated_after(anchor.anchored_at, now)]
     by_position: dict[int, list[_Anchor]] = {}
     for anchor in anchors:
         by_position.setdefault(anchor.position, []).append(anchor)
@@ -562,7 +580,8 @@ def _check(schema: str, *, sealed_now: int) -> VerifyResult:
         (
             (anchor.position, earliest, anchor)
             for anchor in anchors
-            if (earliest := _earliest_after(anchor.anchored_at)) is not None
+            if anchor not in misdated
+            and (earliest := _earliest_after(anchor.anchored_at)) is not None
         ),
         key=lambda floor: floor[0],
     )
@@ -639,6 +658,14 @@ def _check(schema: str, *, sealed_now: int) -> VerifyResult:
             schema, code="anchor_invalid", position=None, seq=None, **counts,
             reason=f"控えのファイル {invalid[0].label} は、この自治体の控えとして読めません"
             "（控え以外のファイルが置かれたか、書き換えられています）。",
+        )  # fmt: skip
+    if misdated:
+        return _broken(
+            schema, code="anchor_invalid", position=misdated[0].position,
+            seq=misdated[0].head_seq, **counts,
+            reason=f"控え（{misdated[0].where}、連鎖位置 {misdated[0].position}）の日時 "
+            f"{misdated[0].anchored_at} が検証の時点より後です（控えとして作られたものでは"
+            "ありません。置かれたか、書き換えられています）。",
         )  # fmt: skip
     with connection.cursor() as cursor:
         cursor.execute(

@@ -31,7 +31,7 @@ from django_tenants.utils import schema_context
 
 from ledgers.audit.exceptions import AnchorLockUnavailable
 from ledgers.audit.models import AuditSeal
-from ledgers.audit.services import audit_anchor, audit_verify
+from ledgers.audit.services import audit_anchor, audit_seal, audit_verify
 from tenants.anchors import AuditAnchor
 from tests.conftest import City
 from tests.ledgers.audit.conftest import as_superuser, record_events, rewrite_whole_chain
@@ -169,6 +169,40 @@ def test_an_anchor_file_dated_at_the_edge_of_time_is_compared_not_a_crash(
     record_events(1)
     result = audit_verify()
     assert (result.ok, result.code, result.anchors_checked) == (True, "", 3)
+
+
+@pytest.mark.parametrize("changed_later", [False, True], ids=["nothing-else", "a-later-change"])
+def test_an_anchor_dated_after_the_verification_is_invalid_not_a_backdated_event(
+    in_mitaka: City, changed_later: bool
+) -> None:
+    """Whoever can add anchor files (the application's storage credentials) copied a real
+    anchor, dated it 2099 and added it: every event sealed after its position then read as
+    dated before it, so verify named an honest event ``event_backdated``, on every run for
+    as long as the file is kept (under Object Lock, years), and a later real change to the
+    trail was never reported behind it. An anchor dated after the verification is no
+    anchor: it is named (``anchor_invalid``) once the chain itself has been checked."""
+    events = record_events(2)
+    anchor = audit_anchor()
+    with schema_context("public"):
+        body = json.loads(default_storage.open(anchor.storage_name).read())
+        forged = json.dumps({**body, "anchored_at": "2099-12-31T00:00:00+09:00"}).encode()
+        default_storage.save("anchors/mitaka/2099-12-31.json", ContentFile(forged))
+    later = record_events(3)
+    audit_seal()
+    if changed_later:
+        as_superuser(
+            "mitaka", "ledgers_auditevent",
+            "UPDATE mitaka.ledgers_auditevent SET details = '{}' WHERE seq = %s",
+            [later[1].seq],
+        )  # fmt: skip
+    result = audit_verify()
+    if changed_later:
+        assert (result.ok, result.code, result.seq) == (False, "event_changed", later[1].seq)
+    else:
+        assert (result.ok, result.code) == (False, "anchor_invalid")
+        assert "anchors/mitaka/2099-12-31.json" in result.reason
+        assert "2099" in result.reason
+        assert result.position == anchor.position == len(events) + 1
 
 
 @pytest.mark.parametrize(
