@@ -81,6 +81,13 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     ``record.refused`` for each (``references_refused_audit``) here, once the write and any
     transaction around it (an ``Idempotency-Key``'s) have rolled back: committed before the
     400 leaves, whatever the write's fate, and the answer is the same either way."""
+    if isinstance(exc, RecursionError) and _nested_deeper_than(
+        getattr(context.get("request"), "_full_data", None), BODY_DEPTH_LIMIT
+    ):
+        # A body the parsers read (orjson to 1,024 levels) but that code walking it
+        # recursively cannot (a search's criteria, a definition's options, ~600 levels):
+        # malformed for us, as the parser says of deeper ones, not a server error.
+        exc = exceptions.ParseError("JSON の入れ子が深すぎます。")
     refusals = getattr(exc, "refused_references", None)
     if isinstance(exc, RecordInvalid) and refusals is not None:
         request = context.get("request")
@@ -135,6 +142,28 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             return response
     response.data = {"code": "ERROR_API", "message": str(getattr(exc, "detail", "")), "detail": {}}
     return response
+
+
+#: Levels of nesting no request body of the API needs (a definition's group fields, a
+#: search's range criteria: under ten); only asked of a body whose handling ran out of stack.
+BODY_DEPTH_LIMIT = 64
+
+
+def _nested_deeper_than(data: Any, limit: int) -> bool:
+    """Whether the parsed body ``data`` nests objects and arrays more than ``limit`` deep
+    (iteratively: it is asked when recursion has already failed)."""
+    stack = [(data, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = (
+            node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        )
+        for child in children:
+            if isinstance(child, dict | list):
+                if depth + 1 > limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
 
 
 def _body_named(detail: Any, context: dict[str, Any]) -> Any:

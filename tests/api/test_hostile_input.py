@@ -490,3 +490,31 @@ def test_a_compressed_body_is_415_saying_so(hostile: Any) -> None:
         content_type="application/json", HTTP_CONTENT_ENCODING="identity",
     )  # fmt: skip
     assert identity.status_code == 201, identity.content[:300]
+
+
+# D-deep ---- a body orjson reads (up to 1,024 levels) but that code walking it recursively
+# cannot: a search's criteria (as_searched) and a definition's options (deepcopy) ran out of
+# stack at ~600 levels, a server error
+def _nested(levels: int) -> Any:
+    value: Any = "x"
+    for _ in range(levels):
+        value = {"a": value}
+    return value
+
+
+@pytest.mark.parametrize("where", ["ledger", "search"])
+def test_a_body_nested_past_what_its_handling_recurses_is_400(
+    hostile: Any, api: Any, where: str
+) -> None:
+    designer = api("designer")
+    designer.client.raise_request_exception = False
+    deep = _nested(600)
+    if where == "ledger":
+        fields = [{"key": "a", "label": "a", "type": "choice", "options": deep}]
+        answer = designer.post("/api/v1/ledgers/", {"code": "zz", "name": "z", "fields": fields})
+    else:
+        answer = hostile.post(
+            "/api/v1/ledgers/dv/search/latest/", {"criteria": {"name": deep}, "reason": "確認"}
+        )
+    assert answer.status_code == 400, answer.content[:200]
+    assert answer.json()["message"] == "JSON の入れ子が深すぎます。"
