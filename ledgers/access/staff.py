@@ -28,6 +28,12 @@ User = get_user_model()
 _ROLES = {r.value for r in Role}
 
 
+#: One's own new password without the current one checked against the stored one.
+OWN_CHANGE_UNCHECKED = (
+    "自分のパスワードを変更するには、現在のパスワード（current_password）を正しく指定してください。"
+)
+
+
 class DirectoryInvalid(LedgerError):
     code = "ERROR_DIRECTORY_INVALID"
 
@@ -427,11 +433,19 @@ def staff_update(
     memberships: Iterable[Mapping[str, Any]] | None = None,
     active: bool | None = None,
     expected_tags: Collection[str] | None = None,
+    own_password_checked: str | None = None,
 ) -> Any:
     """Change a staff account; ``memberships`` replaces them all (audited before/after).
     With ``expected_tags`` (the caller's ``If-Match``), only the version the caller read
     (``staff_tag``, under the directory's lock): memberships are replaced whole, and a list
-    made from those read before another administrator's change undid it unseen."""
+    made from those read before another administrator's change undid it unseen.
+
+    One's own ``password`` needs ``own_password_checked``: the stored hash the caller's
+    current password was checked against (the API's ``current_password``, through
+    ``authenticate()``), still the stored one under the lock. Without it, a captured token
+    of a city administrator set its owner's password (the account for good, the owner shut
+    out); and a reset committed after the check was written over, as the screen's
+    ``PasswordChangedMeanwhile`` prevents."""
     require_city_admin(actor, attempted="staff.update", username=user.username)
     errors: dict[str, list[str]] = {}
     _name_errors(errors, "display_name", display_name, stored=user.display_name)
@@ -448,6 +462,12 @@ def staff_update(
         user = User.objects.select_for_update(no_key=True).get(pk=user.pk)
         if expected_tags is not None:  # reading the memberships is a query
             tag_require(expected_tags, staff_tag(staff_describe(user)), document="staff")
+        if (
+            password is not None
+            and own
+            and (own_password_checked is None or own_password_checked != user.password)
+        ):
+            raise DirectoryInvalid({"current_password": [OWN_CHANGE_UNCHECKED]})
         if password is not None:
             try:
                 validate_password(password, user)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth import get_user_model
+from django.contrib.auth import authenticate, get_user_model
+from django.views.decorators.debug import sensitive_variables
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
@@ -13,6 +14,8 @@ from rest_framework.views import APIView
 
 from daicho.accounts.models import Department, Role
 from ledgers.access.staff import (
+    OWN_CHANGE_UNCHECKED,
+    DirectoryInvalid,
     department_create,
     department_describe,
     department_tag,
@@ -79,6 +82,14 @@ class StaffSerializer(serializers.Serializer):
     memberships = MembershipSerializer(many=True, required=False)
 
 
+class StaffChangeSerializer(StaffSerializer):
+    current_password = serializers.CharField(
+        write_only=True, required=False, trim_whitespace=False, max_length=512,
+        help_text="自分のパスワードを変更するときの現在のパスワード（画面の「パスワードの変更」と"
+        "同じく、誤りはログインの失敗として数えられます）。他の職員のパスワードの再設定には不要",
+    )  # fmt: skip
+
+
 class DepartmentListSerializer(serializers.Serializer):
     results = DepartmentSerializer(many=True)
 
@@ -98,6 +109,24 @@ def _staff_answer(user: Any, status_code: int = 200) -> Response:
     described = staff_describe(user)
     etag = document_etag(staff_tag(described))
     return Response(described, status=status_code, headers={"ETag": etag})
+
+
+@sensitive_variables("data")
+def _own_password_checked(request: Request, user: Any, data: dict[str, Any]) -> str | None:
+    """The stored hash the caller's ``current_password`` was checked against, for a change
+    of its own password (``staff_update`` refuses one without it); None otherwise. Checked
+    through ``authenticate()`` with the request, as the screen's ``/accounts/password/``
+    does: a wrong one counts towards the sign-in lockout and is audited
+    (``auth.login_failed``), so a captured token is no way to guess the password either."""
+    if data.get("password") is None or user.pk != request.user.pk:
+        return None
+    current = data.get("current_password")
+    if not current:
+        return None
+    found = authenticate(request._request, username=user.get_username(), password=current)
+    if found is None or found.pk != user.pk:
+        raise DirectoryInvalid({"current_password": [OWN_CHANGE_UNCHECKED]})
+    return found.password
 
 
 class DepartmentListView(APIView):
@@ -227,7 +256,7 @@ class StaffDetailView(_CityAdminOnly, APIView):
         return _staff_answer(self._user(username))
 
     @extend_schema(
-        request=StaffSerializer,
+        request=StaffChangeSerializer,
         parameters=[DOCUMENT_IF_MATCH, document_etag_header(200)],
         responses={200: StaffOut, 400: ErrorShape, 403: ErrorShape, 412: ErrorShape},
     )
@@ -238,18 +267,19 @@ class StaffDetailView(_CityAdminOnly, APIView):
         if given.get("username", username) != username:
             # Read for the checks and ignored for the change, with a 200: it is no rename.
             raise exceptions.ValidationError({"username": ["ユーザー名は変更できません。"]})
-        body = StaffSerializer(data={**given, "username": username}, partial=True)
+        body = StaffChangeSerializer(data={**given, "username": username}, partial=True)
         body.is_valid(raise_exception=True)
         data = body.validated_data
         user = staff_update(
             actor=request.user, user=user, display_name=data.get("display_name"),
             password=data.get("password"), memberships=data.get("memberships"), active=data.get("active"),
             expected_tags=parse_tags_if_match(request),
+            own_password_checked=_own_password_checked(request, user, data),
         )  # fmt: skip
         return _staff_answer(user)
 
     @extend_schema(
-        request=StaffSerializer(partial=True),
+        request=StaffChangeSerializer(partial=True),
         parameters=[DOCUMENT_IF_MATCH, document_etag_header(200)],
         responses={200: StaffOut, 400: ErrorShape, 403: ErrorShape, 412: ErrorShape},
         description="PATCH と同じく、指定した項目だけを変更します。",
