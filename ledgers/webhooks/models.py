@@ -57,6 +57,10 @@ class WebhookSubscription(models.Model):
     )  # fmt: skip
     created_at = models.DateTimeField("作成日時", auto_now_add=True)
     updated_at = models.DateTimeField("更新日時", auto_now=True)
+    #: Not stored: the secret the change that returned this instance issued
+    #: (``webhook_subscription_update``: a new URL or ``rotate_secret``), for its caller to
+    #: show once; None for any other change, and on a subscription read.
+    issued_secret: str | None = None
 
     class Meta:
         verbose_name = "Webhook"

@@ -648,7 +648,9 @@ def webhook_subscription_update(
     naming themself with the new URL.
 
     A new URL gets a new secret, and so does ``rotate_secret: true`` (the owner's alone);
-    the caller shows it once. Kept across a change of URL, the secret stayed with whoever
+    the caller shows it once: ``issued_secret`` of the answer, set only when this change
+    made it (a secret that differs from the one the caller read before the lock may be
+    another change's, the owner's rotation committed meanwhile). Kept across a change of URL, the secret stayed with whoever
     ran the old receiver, who could sign deliveries the new one accepted, and a designer
     who took a subscription over never learnt the secret its deliveries were signed with.
 
@@ -686,7 +688,7 @@ def webhook_subscription_update(
             locked.url = changes["url"].strip()
             changed.append("url")
         if "url" in changed or changes.get("rotate_secret") is True:
-            locked.secret = _new_secret()
+            locked.secret = locked.issued_secret = _new_secret()
             changed.append("secret")  # that it changed, never the secret
         if events is not None and events != list(locked.events):
             locked.events = events

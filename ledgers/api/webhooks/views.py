@@ -124,13 +124,15 @@ class WebhookDetailView(APIView):
         body.is_valid(raise_exception=True)
         if {"url", "owner"} & set(body.validated_data):
             _require_reading_token(request)
-        secret = subscription.secret
         subscription = webhook_subscription_update(
             actor=request.user, subscription=subscription, changes=body.validated_data
         )
         answer = s.webhook_out(subscription)
-        if subscription.secret != secret:  # a new URL or rotate_secret: shown this once
-            answer["secret"] = subscription.secret
+        # This change's new URL or rotate_secret: shown this once. Not "the secret differs
+        # from the one read before the lock": a change queued behind the owner's rotation
+        # was answered the owner's new secret.
+        if subscription.issued_secret is not None:
+            answer["secret"] = subscription.issued_secret
         return Response(answer)
 
     @extend_schema(
