@@ -169,15 +169,18 @@ def records_first(
                 matches = matches.replace(_LEDGER_CONDITION, _LEDGER_FILTER, 1)
             inner = f"SELECT * FROM ({matches}) m ORDER BY {order('m')} LIMIT {int(limit)}"  # noqa: S608
             total = ", n._total"
+        elif count:
+            # The matches compiled once, for the page and for its count: PostgreSQL pulls
+            # the plain subquery up, so the page is planned as the ordered query itself.
+            matches, params = (
+                queryset.order_by().values_list(*narrow_columns).query.sql_with_params()
+            )
+            inner = f"SELECT * FROM ({matches}) m ORDER BY {order('m')} LIMIT {int(limit)}"  # noqa: S608
+            total = f", (SELECT count(*) FROM ({matches}) c) AS _total"  # noqa: S608
+            params = (*params, *params)
         else:
             inner, params = queryset.values_list(*narrow_columns)[:limit].query.sql_with_params()
             total = ""
-            if count:
-                counted, count_params = (
-                    queryset.order_by().values_list("id").query.sql_with_params()
-                )
-                total = f", (SELECT count(*) FROM ({counted}) c) AS _total"  # noqa: S608
-                params = (*count_params, *params)
     except EmptyResultSet:
         return [], 0 if count else None
     names, deferring = queryset.query.deferred_loading
