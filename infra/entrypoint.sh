@@ -64,7 +64,7 @@ case "${process}" in
     [[ $# -eq 0 ]] || usage
     # The public (shared) schema first: the tenant list lives there.
     "${manage[@]}" migrate_schemas --shared
-    exec "${manage[@]}" migrate_schemas --tenant --executor=multiprocessing
+    exec "${manage[@]}" migrate_schemas --tenant --parallel 2
     ;;
   manage)
     [[ $# -ge 1 ]] || usage

@@ -248,7 +248,7 @@ def test_ingress_routes_base_domain_and_wildcard():
 def test_migrate_job_is_a_hook_running_shared_then_tenant_migrations():
     text = (TEMPLATES_DIR / "job-migrate.yaml").read_text()
     shared = re.search(r"migrate_schemas --shared", text)
-    tenant = re.search(r"migrate_schemas --tenant --executor=multiprocessing", text)
+    tenant = re.search(r"migrate_schemas --tenant --parallel 2", text)
     assert shared
     assert tenant
     assert shared.start() < tenant.start()
@@ -323,7 +323,7 @@ def test_entrypoint_is_executable_and_knows_every_process():
         assert re.search(rf"^\s*{process}\)", text, re.M), process
     assert "daicho.wsgi:application" in text
     assert "migrate_schemas --shared" in text
-    assert "migrate_schemas --tenant --executor=multiprocessing" in text
+    assert "migrate_schemas --tenant --parallel 2" in text
 
 
 def test_procfile_lists_every_process():
