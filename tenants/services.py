@@ -18,7 +18,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, ProgrammingError, transaction
+from django.db import IntegrityError, ProgrammingError, connection, transaction
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
@@ -40,6 +40,8 @@ VIA_ADMIN = "admin"
 PUBLIC_SCHEMA = "public"
 # Schema names that a city can never take.
 _RESERVED_SLUGS = {"public", "information_schema", "pg_catalog", "pg_toast", "admin", "www", "api"}
+#: The longest username an account holds (``User.username``).
+_USERNAME_MAX = 150
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,8 @@ def _validate_provision_input(
         add("slug", "英小文字で始まる英小文字・数字・_ の2〜40文字にしてください。")
     elif slug in _RESERVED_SLUGS:
         add("slug", f"「{slug}」は予約語のため使えません。")
+    elif _sql_keyword(slug):
+        add("slug", f"「{slug}」はデータベース（SQL）の予約語のため使えません。")
     if not (name or "").strip():
         add("name", "自治体名を入力してください。")
     elif len(name) > 100:
@@ -125,6 +129,8 @@ def _validate_provision_input(
         UnicodeUsernameValidator()(admin_username or "")
         if not admin_username:
             raise ValidationError("管理者のユーザー名を入力してください。")
+        if len(admin_username) > _USERNAME_MAX:
+            raise ValidationError(f"管理者のユーザー名は{_USERNAME_MAX}文字以内にしてください。")
     except ValidationError as exc:
         for message in exc.messages:
             add("admin_username", message)
@@ -137,6 +143,19 @@ def _validate_provision_input(
     if errors:
         raise ProvisioningInvalid(errors)
     return domain
+
+
+def _sql_keyword(slug: str) -> bool:
+    """Whether ``slug`` is one of PostgreSQL's keywords that cannot name a schema unquoted
+    (reserved, or reserved but for function and type names: ``user``, ``select``, ``all``,
+    ``join`` …). Schema names are written unquoted where definitions are copied
+    (``tenants.cloning``) and in operators' SQL: such a city's clone was a syntax error, a
+    server error in the admin. Asked of the server, whose version decides the list."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT 1 FROM pg_get_keywords() WHERE word = %s AND catcode IN ('R', 'T')", [slug]
+        )
+        return cursor.fetchone() is not None
 
 
 def _name_problem(name: str) -> str | None:
@@ -179,7 +198,10 @@ def _check_existing_matches(
         differences.append(f"ドメイン（登録済み: {registered}）")
     # Compared with what was typed when the city was opened, never with the city's staff
     # directory: the operators' admin must not tell whether a username exists in a city.
-    if existing.admin_username and existing.admin_username != admin_username:
+    if (
+        existing.admin_username
+        and get_user_model().normalize_username(existing.admin_username) != admin_username
+    ):
         differences.append(f"最初の管理者のユーザー名（登録済み: {existing.admin_username}）")
     if differences:
         raise ProvisioningConflict(
@@ -213,6 +235,9 @@ def municipality_provision(
     (``actor``, the operator; None from a command, named by ``via``) and with what.
     """
     slug, name, code = (slug or "").strip(), (name or "").strip(), (code or "").strip()
+    # As the account will hold it (NFKC: ａｄｍｉｎ is admin), and as the city's row keeps
+    # it for a repeated call to be compared with.
+    admin_username = get_user_model().normalize_username(admin_username or "")
     domain = _validate_provision_input(
         slug=slug, name=name, code=code, domain=domain,
         admin_username=admin_username, admin_password=admin_password,
@@ -250,7 +275,7 @@ def municipality_provision(
                 # the first sign-in before anything else (``must_change_password``).
                 user_model = get_user_model()
                 admin = user_model(
-                    username=user_model.normalize_username(admin_username),
+                    username=admin_username,
                     display_name=f"{name} 管理者",
                     is_city_admin=True,
                 )

@@ -46,6 +46,20 @@ def test_admin_add_form_shows_the_reason_and_creates_nothing(operator_client: Cl
     assert not schema_exists("chofu")
 
 
+def test_a_slug_that_is_an_sql_keyword_is_refused_on_the_form(operator_client: Client) -> None:
+    """A city named ``user`` (or ``select``, ``all`` …) was a server error (500): the
+    schema's clone wrote ``CREATE FUNCTION user.…``, which PostgreSQL cannot read."""
+    response = operator_client.post(
+        "/admin/tenants/municipality/add/",
+        {"name": "調布市", "code": "132080", "slug": "user", "domain": "chofu.localhost",
+         "admin_username": "admin", "admin_password": ADMIN_PASSWORD},
+    )  # fmt: skip
+    assert response.status_code == 200
+    assert "予約語" in response.content.decode()
+    assert not schema_exists("user")
+    assert not Municipality.objects.filter(schema_name="user").exists()
+
+
 def test_operator_suspends_and_resumes_with_the_actions(
     operator_client: Client, musashino: City
 ) -> None:

@@ -102,11 +102,20 @@ def test_a_code_or_domain_held_by_another_city_is_refused(mitaka: City) -> None:
         ("slug", "Chofu"),
         ("slug", "public"),
         ("slug", "1chofu"),
+        # SQL keywords: the schema's clone wrote CREATE FUNCTION user.… (a syntax error, a
+        # server error in the admin) where a name needs quoting.
+        ("slug", "user"),
+        ("slug", "select"),
+        ("slug", "all"),
+        ("slug", "authorization"),
+        ("slug", "current_user"),
+        ("slug", "join"),
         ("code", "132081"),
         ("domain", "chofu localhost"),
         ("domain", "localhost"),  # the operators' host
         ("admin_password", "short"),
         ("admin_username", "bad name!"),
+        ("admin_username", "a" * 151),  # longer than a username: a DataError before
         ("name", "  "),
         ("name", "市" * 101),
         ("name", "調布\u200b市"),  # pasted with a zero-width space
@@ -205,3 +214,19 @@ def test_a_city_is_never_deleted(mitaka: City, how: str) -> None:
     assert Domain.objects.filter(domain=mitaka.domain).exists()
     with schema_context(mitaka.slug):
         assert User.objects.count() == staff > 0
+
+
+def test_the_first_administrator_s_username_is_kept_as_the_account_holds_it(
+    cities: dict, db: None
+) -> None:
+    """Typed in full width, the account is ``admin`` (NFKC) but the city's row kept
+    ``ａｄｍｉｎ``: a repeat with the username the city holds was refused as a conflict."""
+    values = {
+        "slug": "chofu", "name": "調布市", "code": "132080", "domain": "chofu.localhost",
+        "admin_password": ADMIN_PASSWORD,
+    }  # fmt: skip
+    municipality_provision(actor=None, admin_username="ａｄｍｉｎ", **values)
+    assert Municipality.objects.get(schema_name="chofu").admin_username == "admin"
+    with schema_context("chofu"):
+        assert User.objects.filter(username="admin").exists()
+    assert municipality_provision(actor=None, admin_username="admin", **values).created is False
