@@ -53,8 +53,11 @@ SHARED_APPS = [
     # commands (createsuperuser, changepassword, create_tenant_superuser) take the place of
     # Django's and django-tenants' own, which leave no trace (docs/operations.md).
     "daicho.accounts",
-    "django_tenants",
+    # Before django_tenants: its commands that change cities outside tenants.services
+    # (create_tenant, clone_tenant, create_domain, delete_domain, rename_schema) are
+    # replaced by refusals (tenants/management/commands).
     "tenants",
+    "django_tenants",
     "template_market",
     "django.contrib.contenttypes",
     "django.contrib.auth",

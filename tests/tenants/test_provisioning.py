@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
@@ -13,7 +18,9 @@ from django_tenants.utils import schema_context, schema_exists
 from tenants.exceptions import ProvisioningConflict, ProvisioningInvalid
 from tenants.models import Domain, Municipality
 from tenants.services import municipality_provision
-from tests.conftest import ADMIN_PASSWORD, City
+from tests.conftest import ADMIN_PASSWORD, City, test_database_url
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 User = get_user_model()
 
@@ -230,3 +237,69 @@ def test_the_first_administrator_s_username_is_kept_as_the_account_holds_it(
     with schema_context("chofu"):
         assert User.objects.filter(username="admin").exists()
     assert municipality_provision(actor=None, admin_username="admin", **values).created is False
+
+
+def test_django_tenants_create_tenant_makes_no_city_without_a_schema(
+    cities: dict, db: None
+) -> None:
+    """django-tenants' ``create_tenant`` saved a city's row and host with no schema (ours
+    are made by ``municipality_provision`` only: ``auto_create_schema`` is off), no first
+    administrator and nothing in any trail: the host answered server errors. It is refused,
+    naming the way that opens a city."""
+    with pytest.raises(CommandError, match="provision_tenant"):
+        call_command(
+            "create_tenant", schema_name="chofu", name="調布市", code="132080",
+            prefecture="13", domain_domain="chofu.localhost", domain_is_primary=True,
+            interactive=False,
+        )  # fmt: skip
+    assert not Municipality.objects.filter(schema_name="chofu").exists()
+    assert not Domain.objects.filter(domain="chofu.localhost").exists()
+
+
+@pytest.mark.parametrize(
+    ("command", "options", "mentions"),
+    [
+        ("clone_tenant", {"clone_from": "mitaka", "schema_name": "chofu"}, "provision_tenant"),
+        (
+            "create_domain",
+            {"schema_name": "mitaka", "domain_domain": "x.localhost", "domain_is_primary": False},
+            "ドメイン",
+        ),
+        (
+            "delete_domain",
+            {"schema_name": "mitaka", "domain_domain": "mitaka.localhost"},
+            "ドメイン",
+        ),
+        ("rename_schema", {"rename_from": "mitaka", "rename_to": "mitaka2"}, "監査ログ"),
+    ],
+)
+def test_django_tenants_commands_that_change_cities_unrecorded_are_refused(
+    mitaka: City, command: str, options: dict, mentions: str
+) -> None:
+    """``clone_tenant`` copied a city's schema (its records and trail) into a new city;
+    ``create_domain`` / ``delete_domain`` changed hosts outside the city's trail;
+    ``rename_schema`` renamed the schema (committed at once, before the row) and with it the
+    start of the audit chain, which then no longer verified."""
+    with pytest.raises(CommandError, match=mentions):
+        call_command(command, **options)
+    assert schema_exists("mitaka")
+    assert not schema_exists("mitaka2")
+    assert not schema_exists("chofu")
+    assert Domain.objects.filter(domain="mitaka.localhost").exists()
+    assert not Domain.objects.filter(domain="x.localhost").exists()
+
+
+def test_a_refused_django_tenants_command_refuses_whatever_its_arguments(
+    cities: dict, db: None
+) -> None:
+    env = {
+        **os.environ, "DATABASE_URL": test_database_url(),
+        "DJANGO_SETTINGS_MODULE": "daicho.settings.test",
+    }  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "manage.py", "rename_schema", "--rename_from", "no_such_city",
+         "--rename_to", "no_such_city2"],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "監査ログ" in done.stderr
