@@ -309,3 +309,18 @@ def console() -> Iterator[io.StringIO]:
         yield out
     finally:
         handler.setStream(before)
+
+
+@pytest.fixture
+def redis_down(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Redis refuses every connection and command for the test, in every thread: the
+    cache's client, the generation counters, the locks and the Celery broker alike (all
+    redis-py). Only the third-party client is patched: our code meets the error it would
+    meet with Redis stopped."""
+    import redis
+
+    def refuse(self: Any, *args: Any, **kwargs: Any) -> None:
+        raise redis.ConnectionError("Error 111 connecting to redis. Connection refused.")
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "connect", refuse)
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", refuse)

@@ -8,6 +8,7 @@ host (operators) there is no audit trail of a city: events go to the log with id
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import logging
 import re
@@ -407,6 +408,33 @@ SIGN_IN_ATTEMPT_WAIT_SECONDS = 10
 _ATTEMPT_HELD = "_daicho_sign_in_attempt"
 
 
+class _SessionLock:
+    """An attempt's turn held as a PostgreSQL advisory lock of the connection's session:
+    ``sign_in_attempt_begin``'s queue when Redis does not answer. The lock is per database
+    (every city's schema): its id is a digest of the Redis key, which names the city. A
+    worker that dies holding it loses its connection, and the lock with it."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        digest = hashlib.sha256(f"sign-in-attempt\x00{name}".encode()).digest()
+        self.id = int.from_bytes(digest[:8], "big", signed=True)
+
+    def acquire(self) -> bool:
+        deadline = time.monotonic() + SIGN_IN_ATTEMPT_WAIT_SECONDS
+        with connection.cursor() as cursor:
+            while True:
+                cursor.execute("SELECT pg_try_advisory_lock(%s)", [self.id])
+                if cursor.fetchone()[0]:
+                    return True
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(0.05)
+
+    def release(self) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [self.id])
+
+
 def sign_in_attempt_begin(*, request: HttpRequest, username: str | None) -> None:
     """Wait until no other attempt of ``username`` from the request's client address is
     being decided in this city, then hold that until ``sign_in_attempt_end`` (a Redis lock,
@@ -418,8 +446,11 @@ def sign_in_attempt_begin(*, request: HttpRequest, username: str | None) -> None
     limit is ``AXES_FAILURE_LIMIT``, and again each time the lockout ended. Queued, each
     attempt is asked after the one before was counted. An attempt that waits longer than
     ``SIGN_IN_ATTEMPT_WAIT_SECONDS`` goes on unqueued: by then those before it have been
-    counted (a refused attempt compares no password and is quick). If Redis does not
-    answer, nothing is queued (with a warning): the lockout itself is in the database.
+    counted (a refused attempt compares no password and is quick).
+
+    If Redis does not answer, the attempt queues on the database instead (``_SessionLock``,
+    with a warning): it went on unqueued, and while Redis was down guesses sent at once
+    passed the lockout's question again, the right password beside the one that locked.
     """
     address = lockout_address(request)
     if address is None:
@@ -430,6 +461,7 @@ def sign_in_attempt_begin(*, request: HttpRequest, username: str | None) -> None
         if held.name == key:
             return  # the request's own second question about the same attempt
         sign_in_attempt_end(request)
+    lock: Any
     try:
         lock = redis_client().lock(
             key, timeout=SIGN_IN_ATTEMPT_HOLD_SECONDS, sleep=0.05,
@@ -437,8 +469,11 @@ def sign_in_attempt_begin(*, request: HttpRequest, username: str | None) -> None
         )  # fmt: skip
         acquired = lock.acquire()
     except Exception:
-        logger.warning("sign-in attempt lock unavailable", exc_info=True)
-        return
+        logger.warning(
+            "sign-in attempt lock unavailable in Redis; queued on the database", exc_info=True
+        )
+        lock = _SessionLock(key)
+        acquired = lock.acquire()
     if acquired:
         setattr(request, _ATTEMPT_HELD, lock)
 
@@ -454,6 +489,8 @@ def sign_in_attempt_end(request: HttpRequest | None) -> None:
         lock.release()
     except Exception:  # held past its time and let go already, or Redis gone: nothing held
         logger.warning("sign-in attempt lock not released", exc_info=True)
+        if isinstance(lock, _SessionLock) and not connection.in_atomic_block:
+            connection.close()  # a session's advisory locks end with it
 
 
 def sign_in_address_success(*, request: HttpRequest, username: str) -> None:
