@@ -15,7 +15,9 @@ Two rules keep a cache from outliving the truth:
 - only what was read outside a transaction is cached (``cacheable``): inside one, a read
   may see the transaction's own uncommitted writes, which a rollback would take back.
 
-If Redis does not answer, nothing is cached and every request reads the database.
+If Redis does not answer, nothing is cached and every request reads the database; after a
+failure the process leaves Redis alone for ``REDIS_SKIP_SECONDS`` (``redis_skipped``), so that
+a Redis that hangs costs it one socket timeout, not one or more per request.
 """
 
 from __future__ import annotations
@@ -54,12 +56,46 @@ def redis_client() -> Any:
     return cache._cache.get_client(write=True)  # type: ignore[attr-defined]
 
 
+#: After Redis failed to answer, how long this process reads no generation and counts no
+#: rate in it (``generations``, ``generations_and_counts``: caches bypassed, requests not
+#: limited, as when it fails). Each request asked Redis two or three times, and a Redis that
+#: hangs rather than refuses answered each ask with redis-py's socket timeout (5 s): every
+#: request took 10 s or more and the web's workers were soon all waiting.
+REDIS_SKIP_SECONDS = 5.0
+_skip_until = 0.0
+
+
+def redis_skipped() -> bool:
+    """Whether Redis failed this process less than ``REDIS_SKIP_SECONDS`` ago."""
+    return time.monotonic() < _skip_until
+
+
+def redis_failed(what: str) -> None:
+    """Note that Redis failed ``what`` (logged, with the error): the process's reads of
+    generations and rate counts leave it alone for ``REDIS_SKIP_SECONDS``."""
+    global _skip_until
+    _skip_until = time.monotonic() + REDIS_SKIP_SECONDS
+    logger.warning(
+        "%s: Redis unavailable; caches bypassed and rate limits off for %ss in this process",
+        what, REDIS_SKIP_SECONDS, exc_info=True,
+    )  # fmt: skip
+
+
+def redis_failure_forget() -> None:
+    """Ask Redis again from the next request on (tests; a failure is forgotten anyway)."""
+    global _skip_until
+    _skip_until = 0.0
+
+
 def generations(*names: str) -> list[int | None]:
-    """The current value of each counter (0 if never bumped); None for all if Redis fails."""
+    """The current value of each counter (0 if never bumped); None for all if Redis fails
+    or failed this process a moment ago (``redis_skipped``)."""
+    if redis_skipped():
+        return [None] * len(names)
     try:
         values = redis_client().mget([_key(n) for n in names])
     except Exception:
-        logger.warning("generation counters unavailable; caches bypassed", exc_info=True)
+        redis_failed("generation counters")
         return [None] * len(names)
     return [int(v) if v is not None else 0 for v in values]
 
@@ -100,9 +136,12 @@ def generations_and_counts(
     The counters are counted in order and the first one over its limit stops the count: a
     later one is not counted (an address over its limit creates no counter for the tokens
     it presents). Returns the generations and the counts by key (a counter not counted is
-    absent); if Redis fails, Nones and no counts (the caller counts again, or not at all).
+    absent); if Redis fails, or failed this process a moment ago (``redis_skipped``),
+    Nones and no counts (the caller counts again, or not at all).
     """
     global _generations_and_counts_script
+    if redis_skipped():
+        return [None] * len(names), {}
     try:
         client = redis_client()
         if _generations_and_counts_script is None:
@@ -113,7 +152,7 @@ def generations_and_counts(
             client=client,
         )
     except Exception:
-        logger.warning("generation counters unavailable; caches bypassed", exc_info=True)
+        redis_failed("generation and rate counters")
         return [None] * len(names), {}
     values = list(reply) + [None] * (len(names) - len(reply))
     # Shorter than the counters when one over its limit stopped the count.

@@ -7,8 +7,10 @@ rolled back, so tests may write freely inside ``schema_context``.
 
 from __future__ import annotations
 
+import copy
 import io
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -312,15 +314,87 @@ def console() -> Iterator[io.StringIO]:
 
 
 @pytest.fixture
-def redis_down(monkeypatch: pytest.MonkeyPatch) -> None:
+def redis_down() -> Iterator[None]:
     """Redis refuses every connection and command for the test, in every thread: the
     cache's client, the generation counters, the locks and the Celery broker alike (all
     redis-py). Only the third-party client is patched: our code meets the error it would
-    meet with Redis stopped."""
+    meet with Redis stopped. After it, the process asks Redis again at once (it would after
+    ``daicho.caching.REDIS_SKIP_SECONDS``)."""
+    from unittest import mock
+
     import redis
+
+    from daicho.caching import redis_failure_forget
 
     def refuse(self: Any, *args: Any, **kwargs: Any) -> None:
         raise redis.ConnectionError("Error 111 connecting to redis. Connection refused.")
 
-    monkeypatch.setattr(redis.connection.AbstractConnection, "connect", refuse)
-    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", refuse)
+    connection_class = redis.connection.AbstractConnection
+    try:
+        with (
+            mock.patch.object(connection_class, "connect", refuse),
+            mock.patch.object(connection_class, "send_packed_command", refuse),
+        ):
+            yield
+    finally:
+        redis_failure_forget()
+
+
+class HungRedis:
+    """A server on a free port that accepts connections and never answers (a Redis stuck
+    in a fork, or a network path that drops replies): what it was sent, counted."""
+
+    def __init__(self) -> None:
+        self.server = socket.socket()
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(64)
+        self.port = self.server.getsockname()[1]
+        self.received = 0
+        self._held: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                return
+            self._held.append(conn)
+            threading.Thread(target=self._read, args=(conn,), daemon=True).start()
+
+    def _read(self, conn: socket.socket) -> None:
+        while True:
+            try:
+                data = conn.recv(65536)
+            except OSError:
+                return
+            if not data:
+                return
+            self.received += len(data)
+
+    def close(self) -> None:
+        self.server.close()
+        for conn in self._held:
+            conn.close()
+
+
+@pytest.fixture
+def hung_redis() -> Iterator[HungRedis]:
+    """The cache's Redis replaced by a ``HungRedis`` (half a second's socket timeout)."""
+    from django.conf import settings
+    from django.test import override_settings
+
+    from daicho import caching
+
+    hung = HungRedis()
+    caches = copy.deepcopy(settings.CACHES)
+    caches["default"]["LOCATION"] = f"redis://127.0.0.1:{hung.port}/0"
+    caches["default"]["OPTIONS"] = {"socket_timeout": 0.5, "socket_connect_timeout": 0.5}
+    try:
+        with override_settings(CACHES=caches):
+            caching.redis_client.cache_clear()
+            yield hung
+    finally:
+        caching.redis_client.cache_clear()
+        caching.redis_failure_forget()
+        hung.close()

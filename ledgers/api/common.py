@@ -278,6 +278,8 @@ class AuthRateThrottle(BaseThrottle):
         if not counters:
             return True
         ((key, window, limit),) = counters
+        if caching.redis_skipped():
+            return True
         try:
             client = caching.redis_client()
             if _auth_rate_script is None:
@@ -286,7 +288,7 @@ class AuthRateThrottle(BaseThrottle):
                 keys=[key], args=[time.time(), window, limit, secrets.token_hex(8)], client=client
             )
         except Exception:
-            logger.warning("token endpoint rate limit unavailable", exc_info=True)
+            caching.redis_failed("token endpoint rate limit")
             return True
         if wait is None:
             return True

@@ -26,7 +26,7 @@ from django_tenants.utils import get_public_schema_name
 
 from daicho.accounts.models import CitySecuritySettings, User
 from daicho.accounts.network import client_network
-from daicho.caching import redis_client
+from daicho.caching import redis_client, redis_failed, redis_skipped
 
 logger = logging.getLogger(__name__)
 
@@ -186,10 +186,11 @@ class AddressLock:
 def sign_in_address_lock(request: HttpRequest | None, username: str | None) -> AddressLock | None:
     """The lock on the request's client address in this city, or None (one round trip).
 
-    If Redis does not answer, None (with a warning): the per-username lockout, in the
+    If Redis does not answer, or failed this process a moment ago
+    (``caching.redis_skipped``), None (with a warning): the per-username lockout, in the
     database, still holds."""
     address = client_network(request)
-    if address is None:
+    if address is None or redis_skipped():
         return None
     try:
         pipe = redis_client().pipeline(transaction=False)
@@ -197,7 +198,7 @@ def sign_in_address_lock(request: HttpRequest | None, username: str | None) -> A
         pipe.zscore(sign_in_address_known_key(address), sign_in_username_digest(username or ""))
         left, last_sign_in = pipe.execute()
     except Exception:
-        logger.warning("sign-in address lock unavailable", exc_info=True)
+        redis_failed("sign-in address lock")
         return None
     if left <= 0:
         return None

@@ -53,7 +53,13 @@ from daicho.accounts.selectors import (
     sign_in_username_digest,
     username_holder,
 )
-from daicho.caching import current_access_counter, generation_bump, redis_client
+from daicho.caching import (
+    current_access_counter,
+    generation_bump,
+    redis_client,
+    redis_failed,
+    redis_skipped,
+)
 from daicho.tenancy.guard import require_tenant
 from ledgers.audit.services import audit_record
 
@@ -385,6 +391,8 @@ def sign_in_address_failure_record(*, request: HttpRequest, username: str) -> in
     assert cool_off is not None  # AXES_COOLOFF_TIME is always set in settings
     seconds = int(cool_off.total_seconds())
     failed, locked = sign_in_address_keys(address)
+    if redis_skipped():
+        return None
     try:
         client = redis_client()
         if _address_failure_script is None:
@@ -395,7 +403,7 @@ def sign_in_address_failure_record(*, request: HttpRequest, username: str) -> in
             client=client,
         )
     except Exception:
-        logger.warning("sign-in address counter unavailable", exc_info=True)
+        redis_failed("sign-in address counter")
         return None
     return seconds if int(count) >= limit else None
 
@@ -461,17 +469,18 @@ def sign_in_attempt_begin(*, request: HttpRequest, username: str | None) -> None
         if held.name == key:
             return  # the request's own second question about the same attempt
         sign_in_attempt_end(request)
-    lock: Any
-    try:
-        lock = redis_client().lock(
-            key, timeout=SIGN_IN_ATTEMPT_HOLD_SECONDS, sleep=0.05,
-            blocking_timeout=SIGN_IN_ATTEMPT_WAIT_SECONDS, thread_local=False,
-        )  # fmt: skip
-        acquired = lock.acquire()
-    except Exception:
-        logger.warning(
-            "sign-in attempt lock unavailable in Redis; queued on the database", exc_info=True
-        )
+    lock: Any = None
+    if not redis_skipped():
+        try:
+            lock = redis_client().lock(
+                key, timeout=SIGN_IN_ATTEMPT_HOLD_SECONDS, sleep=0.05,
+                blocking_timeout=SIGN_IN_ATTEMPT_WAIT_SECONDS, thread_local=False,
+            )  # fmt: skip
+            acquired = lock.acquire()
+        except Exception:
+            redis_failed("sign-in attempt lock (queued on the database)")
+            lock = None
+    if lock is None:
         lock = _SessionLock(key)
         acquired = lock.acquire()
     if acquired:
@@ -502,6 +511,8 @@ def sign_in_address_success(*, request: HttpRequest, username: str) -> None:
         return
     digest = sign_in_username_digest(username)
     days = settings.SIGN_IN_ADDRESS_KNOWN_DAYS
+    if redis_skipped():
+        return
     try:
         pipe = redis_client().pipeline(transaction=False)
         pipe.srem(sign_in_address_keys(address)[0], digest)
@@ -515,7 +526,7 @@ def sign_in_address_success(*, request: HttpRequest, username: str) -> None:
             pipe.expire(known, term)
         pipe.execute()
     except Exception:
-        logger.warning("sign-in address counter unavailable", exc_info=True)
+        redis_failed("sign-in address counter")
 
 
 def sign_in_address_lock_lift(*, address: str, record: Callable[[str], object]) -> str:
