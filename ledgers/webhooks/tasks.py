@@ -21,7 +21,7 @@ from django.db import connection
 from django_tenants.utils import schema_context
 from redis.exceptions import RedisError
 
-from daicho.caching import redis_client
+from daicho.caching import redis_client, redis_failed, redis_skipped
 from ledgers.webhooks.dispatch import kick_key, webhook_deliveries_dispatch
 from ledgers.webhooks.services import webhook_deliver
 from tenants.models import Municipality
@@ -101,13 +101,20 @@ def deliveries_kick(schema: str) -> None:
     """Send one ``deliver_due_webhooks`` into ``schema``, unless one is waiting already: a
     burst of writes queues one message for the city, not one per write. The task forgets
     it when it starts, before it reads what is due: a write committed after that sends
-    another."""
+    another.
+
+    Not while Redis failed this process a moment ago (``redis_skipped``): the broker is the
+    same Redis, and a write's answer waited on it after its commit (a socket timeout, 5 s,
+    when Redis hangs). The deliveries wait in the database for the beat's round."""
+    if redis_skipped():
+        logger.info("webhook kick: Redis unavailable, left to the round: city=%s", schema)
+        return
     key = kick_key(schema)
     try:
         if not redis_client().set(key, "1", nx=True, ex=KICK_TTL):
             return
     except RedisError:
-        logger.warning("webhook kick: Redis unavailable: city=%s", schema)
+        redis_failed(f"webhook kick: city={schema}")
     try:
         with schema_context(schema):
             deliver_due_webhooks.delay()
