@@ -340,9 +340,10 @@ def redis_down() -> Iterator[None]:
         redis_failure_forget()
 
 
-class HungRedis:
+class SilentServer:
     """A server on a free port that accepts connections and never answers (a Redis stuck
-    in a fork, or a network path that drops replies): what it was sent, counted."""
+    in a fork, a database behind a network path that drops replies): what it was sent,
+    counted."""
 
     def __init__(self) -> None:
         self.server = socket.socket()
@@ -379,14 +380,14 @@ class HungRedis:
 
 
 @pytest.fixture
-def hung_redis() -> Iterator[HungRedis]:
-    """The cache's Redis replaced by a ``HungRedis`` (half a second's socket timeout)."""
+def hung_redis() -> Iterator[SilentServer]:
+    """The cache's Redis replaced by a ``SilentServer`` (half a second's socket timeout)."""
     from django.conf import settings
     from django.test import override_settings
 
     from daicho import caching
 
-    hung = HungRedis()
+    hung = SilentServer()
     caches = copy.deepcopy(settings.CACHES)
     caches["default"]["LOCATION"] = f"redis://127.0.0.1:{hung.port}/0"
     caches["default"]["OPTIONS"] = {"socket_timeout": 0.5, "socket_connect_timeout": 0.5}

@@ -184,6 +184,21 @@ DATABASES["default"].update(
 DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
     "options", env.str("DB_SESSION_OPTIONS", default="-c jit=off")
 )
+# A database that does not answer fails a connection in DB_CONNECT_TIMEOUT seconds (libpq
+# waits for ever by default: a server that accepted and said nothing, in a failover or
+# behind a path that drops replies, held every request's thread and /readyz's). TCP
+# keepalives find a connection whose server vanished without a word (a failover, a
+# firewall that forgets idle connections) in about a minute instead of TCP's ~15 minutes:
+# the health check before a request's first query then sees the error on the socket.
+DATABASES["default"]["OPTIONS"].update(
+    {
+        "connect_timeout": env.int("DB_CONNECT_TIMEOUT", default=5),
+        "keepalives": 1,
+        "keepalives_idle": 30,
+        "keepalives_interval": 10,
+        "keepalives_count": 3,
+    }
+)
 # The records service's write statements run as server-side prepared statements, once per
 # connection (platform/db/base.py). A connection path that cannot keep them (a pooler in
 # transaction mode, which the city's search_path rules out anyway) turns them off here.

@@ -11,7 +11,7 @@ from django.test import Client
 
 from tests.accounts.conftest import STAFF_PASSWORD, sign_in
 from tests.accounts.test_address_lockout import _address
-from tests.conftest import City, HungRedis
+from tests.conftest import City, SilentServer
 
 
 def test_the_lockout_holds_while_redis_refuses(staff: Any, mitaka: City, redis_down: None) -> None:
@@ -28,7 +28,7 @@ def test_the_lockout_holds_while_redis_refuses(staff: Any, mitaka: City, redis_d
 
 
 def test_a_sign_in_does_not_wait_on_a_hung_redis_each_time(
-    staff: Any, mitaka: City, hung_redis: HungRedis
+    staff: Any, mitaka: City, hung_redis: SilentServer
 ) -> None:
     """Found by the review of degraded dependencies: a sign-in asked Redis four times (its
     attempt's lock, the address's lock, the failure count or the success) and each ask of a

@@ -8,11 +8,11 @@ import time
 from typing import Any
 
 from tests.api.conftest import records_url
-from tests.conftest import HungRedis
+from tests.conftest import SilentServer
 
 
 def test_a_hung_redis_costs_a_process_one_timeout_not_one_per_request(
-    api: Any, city: dict[str, Any], hung_redis: HungRedis
+    api: Any, city: dict[str, Any], hung_redis: SilentServer
 ) -> None:
     """Found by the review of degraded dependencies: every request asked Redis for the
     cache generations (and the API's rate counters) and waited out the socket timeout

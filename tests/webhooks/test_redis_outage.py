@@ -11,11 +11,11 @@ from django_tenants.utils import schema_context
 
 from ledgers.webhooks.models import WebhookDelivery
 from tests.api.conftest import records_url
-from tests.conftest import HungRedis
+from tests.conftest import SilentServer
 
 
 def test_a_write_while_redis_hangs_leaves_its_deliveries_to_the_round(
-    api: Any, subscribe: Any, hung_redis: HungRedis, django_capture_on_commit_callbacks: Any
+    api: Any, subscribe: Any, hung_redis: SilentServer, django_capture_on_commit_callbacks: Any
 ) -> None:
     """Found by the review of degraded dependencies: a write's commit kicked the city's
     dispatch through Redis (a mark, then the broker), and against a Redis that hangs the
