@@ -6,8 +6,9 @@ import logging
 from collections.abc import Callable
 
 import redis
+from botocore.config import Config
 from django.conf import settings
-from django.core.files.storage import default_storage
+from django.core.files.storage import Storage, default_storage, storages
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 
@@ -28,13 +29,31 @@ def check_redis() -> None:
         client.close()
 
 
+#: What the probe gives S3: a probe is answered within its own timeout (seconds), and
+#: botocore's defaults (60 s to connect, 60 s per read, five tries) held its thread for
+#: minutes against an endpoint that accepted and said nothing, a thread more every probe.
+PROBE_S3_CONFIG = Config(connect_timeout=2, read_timeout=2, retries={"total_max_attempts": 1})
+
+
+def _probe_storage() -> Storage:
+    """The default storage, or for S3 one like it whose client has ``PROBE_S3_CONFIG``."""
+    from storages.backends.s3 import S3Storage
+
+    if not isinstance(default_storage, S3Storage):
+        return default_storage
+    probe = storages.create_storage(settings.STORAGES["default"])
+    probe.client_config = probe.client_config.merge(PROBE_S3_CONFIG)
+    return probe
+
+
 def check_storage() -> None:
     from daicho.storage import storage_check
     from ledgers.audit.anchor_files import anchor_lock_check
 
-    storage_check(default_storage)
+    storage = _probe_storage()
+    storage_check(storage)
     # With AUDIT_ANCHOR_LOCK_DAYS, a bucket without Object Lock keeps the pods unready.
-    anchor_lock_check(default_storage)
+    anchor_lock_check(storage)
 
 
 READINESS_CHECKS: dict[str, Callable[[], None]] = {

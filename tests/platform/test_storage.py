@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
+import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import boto3
 import pytest
@@ -15,7 +18,7 @@ from django.core.files.storage import default_storage
 from django.test import Client, override_settings
 from django_tenants.utils import schema_context
 
-from tests.conftest import City
+from tests.conftest import City, SilentServer
 
 
 @pytest.fixture
@@ -135,3 +138,37 @@ def test_local_files_are_not_readable_by_other_accounts(mitaka: City) -> None:
         finally:
             default_storage.delete(name)
             os.rmdir(default_storage.path(folder))
+
+
+def test_readyz_answers_in_seconds_when_s3_does_not(
+    cities: dict, db: None, s3_settings: dict[str, str]
+) -> None:
+    """Found by the review of degraded dependencies: the probe asked S3 with botocore's
+    defaults, 60 s to connect and 60 s per read, five tries: an endpoint that accepted and
+    said nothing held the probe's thread for minutes, every probe (one each 10 s per pod)
+    another thread, until the web answered nothing. The probe now gives S3 2 s, once."""
+    silent = SilentServer()
+    storages = {
+        "default": {
+            "BACKEND": "daicho.storage.TenantS3Storage",
+            "OPTIONS": {"endpoint_url": f"http://127.0.0.1:{silent.port}"},
+        },
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    answer: dict[str, Any] = {}
+
+    def probe() -> None:
+        started = time.monotonic()
+        answer["response"] = Client().get("/readyz", HTTP_HOST="localhost")
+        answer["seconds"] = time.monotonic() - started
+
+    with override_settings(STORAGES=storages):
+        thread = threading.Thread(target=probe, daemon=True)
+        thread.start()
+        thread.join(timeout=20)
+        silent.close()
+        thread.join(timeout=5)
+    assert answer, "the probe was still waiting on S3"
+    assert answer["response"].status_code == 503
+    assert answer["response"].json()["failing"] == ["storage"]
+    assert answer["seconds"] < 10
