@@ -243,6 +243,10 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_RESULT_EXPIRES = 3600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# kombu waits for ever on a Redis that accepted and says nothing (its socket timeout is
+# None): a write's commit that kicked the webhook dispatch, or a beat round, hung with it.
+# Above the workers' BRPOP wait (1 s), as kombu asks.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_timeout": 5, "socket_connect_timeout": 5}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 
