@@ -22,5 +22,9 @@ class LedgersConfig(AppConfig):
         # city's sign-in settings too: a token issued without a second factor is refused
         # once the city requires 2FA (a confirmed device bumps in two_factor_enable; a
         # device's own saves, one per code checked, would bump the whole city).
-        for model in (User, Membership, Department, Grant, Ledger, ApiToken, CitySecuritySettings):
+        for model in (Membership, Department, Grant, Ledger, ApiToken, CitySecuritySettings):
             bump_on_change(model, current_access_counter)
+        # Not a sign-in's ``last_login`` alone (no cached answer reads it): every sign-in
+        # dropped the city's cached tokens and policies in every process, and against a
+        # Redis that hangs waited twice on the bump.
+        bump_on_change(User, current_access_counter, unless_only=frozenset({"last_login"}))

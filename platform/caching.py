@@ -231,12 +231,17 @@ class LocalCache:
             self._entries.clear()
 
 
-def bump_on_change(model: type, counter: Any) -> None:
+def bump_on_change(model: type, counter: Any, *, unless_only: frozenset[str] = frozenset()) -> None:
     """Bump ``counter()`` (a function, called at write time) whenever a ``model`` row is
-    saved or deleted. Bulk writes send no signals: their services bump explicitly."""
+    saved or deleted, except by a save of ``unless_only`` fields alone (``update_fields``:
+    columns no cached answer depends on). Bulk writes send no signals: their services bump
+    explicitly."""
     from django.db.models.signals import post_delete, post_save
 
     def receiver(sender: type, **kwargs: Any) -> None:
+        fields = kwargs.get("update_fields")
+        if fields and unless_only and set(fields) <= unless_only:
+            return
         generation_bump(counter())
 
     uid = f"caching-{model._meta.label_lower}"
