@@ -305,7 +305,8 @@ def test_the_token_is_counted_however_the_header_separates_it(api: Any, settings
 def _redis_down() -> Iterator[None]:
     """Redis as a client on a port nothing listens on, within the block only. The process's
     client (cached) and the counters' script (registered on the client it first met) are
-    reset afterwards: a later test in the same worker once met the dead client and failed."""
+    reset afterwards: a later test in the same worker once met the dead client and failed;
+    so is the window in which the process leaves a failed Redis alone."""
     import redis
 
     from daicho import caching
@@ -320,6 +321,7 @@ def _redis_down() -> Iterator[None]:
     finally:
         original.cache_clear()
         caching._generations_and_counts_script = None
+        caching.redis_failure_forget()  # the process asks Redis again at once
 
 
 def test_the_counters_read_as_none_when_redis_does_not_answer() -> None:
