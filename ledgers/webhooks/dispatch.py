@@ -54,8 +54,11 @@ CANDIDATES = 64
 
 # Each active subscription's due deliveries, oldest first and at most as many as a city
 # may have in flight, locked (those another dispatch holds are passed by): the subscriptions
-# whose oldest due delivery is oldest come first. webhook_delivery_open_sub_idx finds them
-# without reading a subscription's past deliveries, or a paused one's backlog.
+# whose oldest due delivery is oldest come first. Deliveries of one write share their time:
+# the id orders them, so that a delivery keeps its place when its row is updated (a lease
+# updated without room on its page moved it behind the others of its time).
+# webhook_delivery_open_sub_idx finds them without reading a subscription's past
+# deliveries, or a paused one's backlog.
 _DUE_SQL = """
 SELECT d.subscription_id, d.id, d.attempts
 FROM ledgers_webhooksubscription s
@@ -65,13 +68,13 @@ CROSS JOIN LATERAL (
     WHERE d.subscription_id = s.id AND d.status IN ('pending', 'failed')
         AND d.next_attempt_at <= %(now)s
         AND (d.dispatched_until IS NULL OR d.dispatched_until <= %(now)s)
-    ORDER BY d.next_attempt_at
+    ORDER BY d.next_attempt_at, d.id
     LIMIT %(each)s
     FOR UPDATE OF d SKIP LOCKED
 ) d
 WHERE s.active
 ORDER BY min(d.next_attempt_at) OVER (PARTITION BY d.subscription_id), d.subscription_id,
-    d.next_attempt_at
+    d.next_attempt_at, d.id
 LIMIT %(candidates)s
 """
 

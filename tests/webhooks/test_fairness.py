@@ -70,7 +70,8 @@ class Town:
 
     def deliveries(self) -> list[WebhookDelivery]:
         with schema_context(self.slug):
-            found = list(WebhookDelivery.objects.order_by("created_at", "generation"))
+            # As the dispatch takes them: deliveries of one write share their time.
+            found = list(WebhookDelivery.objects.order_by("created_at", "generation", "id"))
         connection.set_schema_to_public()
         return found
 
