@@ -54,27 +54,28 @@ CANDIDATES = 64
 
 # Each active subscription's due deliveries, oldest first and at most as many as a city
 # may have in flight, locked (those another dispatch holds are passed by): the subscriptions
-# whose oldest due delivery is oldest come first. Deliveries of one write share their time:
-# the id orders them, so that a delivery keeps its place when its row is updated (a lease
-# updated without room on its page moved it behind the others of its time).
+# whose oldest due delivery is oldest come first. Deliveries of one write can share their
+# time: then their creation (and the id) orders them, so that a delivery keeps its place
+# when its row is updated (a lease updated without room on its page moved it behind the
+# others of its time).
 # webhook_delivery_open_sub_idx finds them without reading a subscription's past
 # deliveries, or a paused one's backlog.
 _DUE_SQL = """
 SELECT d.subscription_id, d.id, d.attempts
 FROM ledgers_webhooksubscription s
 CROSS JOIN LATERAL (
-    SELECT d.id, d.subscription_id, d.attempts, d.next_attempt_at
+    SELECT d.id, d.subscription_id, d.attempts, d.next_attempt_at, d.created_at
     FROM ledgers_webhookdelivery d
     WHERE d.subscription_id = s.id AND d.status IN ('pending', 'failed')
         AND d.next_attempt_at <= %(now)s
         AND (d.dispatched_until IS NULL OR d.dispatched_until <= %(now)s)
-    ORDER BY d.next_attempt_at, d.id
+    ORDER BY d.next_attempt_at, d.created_at, d.id
     LIMIT %(each)s
     FOR UPDATE OF d SKIP LOCKED
 ) d
 WHERE s.active
 ORDER BY min(d.next_attempt_at) OVER (PARTITION BY d.subscription_id), d.subscription_id,
-    d.next_attempt_at, d.id
+    d.next_attempt_at, d.created_at, d.id
 LIMIT %(candidates)s
 """
 

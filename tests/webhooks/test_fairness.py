@@ -71,7 +71,7 @@ class Town:
     def deliveries(self) -> list[WebhookDelivery]:
         with schema_context(self.slug):
             # As the dispatch takes them: deliveries of one write share their time.
-            found = list(WebhookDelivery.objects.order_by("created_at", "generation", "id"))
+            found = list(WebhookDelivery.objects.order_by("next_attempt_at", "created_at", "id"))
         connection.set_schema_to_public()
         return found
 
